@@ -1,0 +1,5 @@
+import sys
+
+from nmsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""Roles: what an op does in a transformer, independent of how a model names its modules.
+
+Roles are what sparsity plans select (``ff`` = ff1 + ff2 + ff_gate, ``qkv`` = q + k + v + qkv, ...) and what
+the paper-convention view counts (Q, K, V, O, Logit, Attend, FF1, FF2).
+"""
+from __future__ import annotations
+
+# weight GEMMs
+Q, K, V, O, QKV = "q", "k", "v", "o", "qkv"
+FF1, FF2, FF_GATE = "ff1", "ff2", "ff_gate"
+HEAD, POOLER, PATCH_EMBED = "head", "pooler", "patch_embed"
+# activation x activation matmuls inside attention
+LOGIT, ATTEND = "logit", "attend"
+# everything else
+EMBED, NORM, SOFTMAX, ACT, RESIDUAL, POSITION, MASK, OTHER = (
+    "embed", "norm", "softmax", "act", "residual", "position", "mask", "other")
+
+WEIGHT_GEMM_ROLES = (Q, K, V, O, QKV, FF1, FF2, FF_GATE, HEAD, POOLER, PATCH_EMBED)
+ATTENTION_MATMUL_ROLES = (LOGIT, ATTEND)
+PAPER_ROLES = (Q, K, V, O, LOGIT, ATTEND, FF1, FF2)
+
+# selector name -> roles it covers (used by sparsity plans)
+ROLE_GROUPS: dict[str, tuple[str, ...]] = {
+    "ff": (FF1, FF2, FF_GATE),
+    "ff1": (FF1,), "ff2": (FF2,), "ff_gate": (FF_GATE,),
+    "q": (Q,), "k": (K,), "v": (V,), "o": (O,),
+    "qk": (Q, K),
+    "qkv": (Q, K, V, QKV),
+    "attn": (Q, K, V, O, QKV),
+    "head": (HEAD,),
+}
+
+# Module-name leaves (last path component, lower case) -> role. Covers nmsim's builder and the usual
+# Hugging Face / timm names so user modules get roles too.
+_LEAF_ROLES: dict[str, str] = {
+    "q": Q, "q_proj": Q, "query": Q, "wq": Q,
+    "k": K, "k_proj": K, "key": K, "wk": K,
+    "v": V, "v_proj": V, "value": V, "wv": V,
+    "o": O, "o_proj": O, "out_proj": O, "wo_attn": O, "proj": O,
+    "qkv": QKV, "c_attn": QKV, "qkv_proj": QKV, "in_proj": QKV,
+    "ff1": FF1, "fc1": FF1, "up_proj": FF1, "c_fc": FF1, "wi": FF1, "wi_1": FF1, "intermediate": FF1, "w1": FF1,
+    "ff2": FF2, "fc2": FF2, "down_proj": FF2, "wo": FF2, "w2": FF2,
+    "ff_gate": FF_GATE, "gate_proj": FF_GATE, "wi_0": FF_GATE, "w3": FF_GATE,
+    "logit": LOGIT, "attend": ATTEND,
+    "head": HEAD, "lm_head": HEAD, "classifier": HEAD,
+    "pooler": POOLER,
+    "patch_embed": PATCH_EMBED,
+    "embed": EMBED, "wte": EMBED, "wpe": EMBED, "embed_tokens": EMBED, "word_embeddings": EMBED,
+    "position_embeddings": EMBED, "token_type_embeddings": EMBED, "pos_embed": EMBED, "shared": EMBED,
+}
+
+
+def role_of(module_path: str) -> str | None:
+    """Role implied by a module path, e.g. ``blocks.3.attn.q`` -> ``q``; ``None`` if the name says nothing.
+
+    Looks at the last path component first, then its parent (``mlp.c_proj`` -> ff2, ``attn.c_proj`` -> o,
+    ``output.dense`` (BERT) -> ff2, ``attention.output.dense`` -> o).
+    """
+    parts = [p.lower() for p in module_path.split(".") if p]
+    if not parts:
+        return None
+    leaf = parts[-1]
+    parent = parts[-2] if len(parts) > 1 else ""
+    if leaf in ("c_proj", "proj", "dense"):
+        context = ".".join(parts[:-1])
+        if any(w in context for w in ("mlp", "ffn", "feed_forward", "ff")) or (leaf == "dense" and parent == "output" and "attention" not in context):
+            return FF2
+        if leaf == "dense" and parent == "intermediate":
+            return FF1
+        if any(w in context for w in ("attn", "attention")):
+            return O
+        if leaf == "dense" and parent == "pooler":
+            return POOLER
+    if leaf in _LEAF_ROLES:
+        return _LEAF_ROLES[leaf]
+    if parent in ("patch_embed", "patch_embedding") or leaf in ("patch_embedding",):
+        return PATCH_EMBED
+    return None
