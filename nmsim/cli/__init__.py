@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "nmsim.cli.budget",
     "nmsim.cli.train",
     "nmsim.cli.report",
+    "nmsim.cli.schedule",
 )
 
 

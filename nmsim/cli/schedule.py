@@ -1,0 +1,81 @@
+"""``nmsim schedule RECIPE --sparsity ff=1:16 --epochs 350 --steps-per-epoch 313``: print a recipe's phases."""
+from __future__ import annotations
+
+from nmsim.errors import UserError
+from nmsim.recipes import RECIPE_NAMES, make_recipe
+from nmsim.recipes.timeline import timeline
+from nmsim.sparsity.pattern import NMPattern
+
+
+def parse_sparsity(text: str | None) -> dict[str, NMPattern | None]:
+    """``"ff=1:16,qk=1:4"`` -> {"ff": 1:16, "qk": 1:4} (uses nmsim.sparsity.plan when it exists)."""
+    if not text:
+        return {}
+    try:
+        from nmsim.sparsity.plan import SparsityPlan
+    except ImportError:
+        SparsityPlan = None
+    if SparsityPlan is not None and hasattr(SparsityPlan, "parse"):
+        plan = SparsityPlan.parse(text)
+        for attr in ("patterns", "selectors", "mapping"):
+            if isinstance(getattr(plan, attr, None), dict):
+                return dict(getattr(plan, attr))
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"expected selector=N:M[,selector=N:M], got {item!r}", "--sparsity")
+        out[key.strip().lower()] = NMPattern.parse(value, "--sparsity")
+    return out
+
+
+def _positive(value, where: str) -> None:
+    if value is not None and value <= 0:
+        raise UserError(f"must be a positive integer, got {value}", where)
+
+
+def run(args) -> int:
+    if args.steps is not None and args.epochs is not None:
+        raise UserError("give either --steps or --epochs, not both", "--epochs")
+    if args.steps is None and args.epochs is None:
+        raise UserError("give the run length with --steps N or --epochs E [--steps-per-epoch S]", "--steps")
+    for where, value in (("--epochs", args.epochs), ("--steps-per-epoch", args.steps_per_epoch)):
+        _positive(value, where)
+    spe = args.steps_per_epoch or (1 if args.epochs is not None else None)
+    total = args.steps if args.steps is not None else args.epochs * spe
+    granularity = args.granularity or ("epoch" if args.epochs is not None else "step")
+    if granularity == "epoch" and not spe:
+        raise UserError("epoch granularity needs --steps-per-epoch", "--granularity")
+    params = {name: getattr(args, name) for name in ("beta", "zero_threshold", "srste_lambda", "k", "intervals")
+              if getattr(args, name) is not None}
+    recipe = make_recipe(args.recipe, parse_sparsity(args.sparsity), args.dense_frac, args.finetune_frac,
+                         steps_per_epoch=spe if granularity == "epoch" else None, **params)
+    frame = timeline(recipe, total, spe)
+    if args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(frame.to_json(orient="records", indent=1))
+    else:
+        print(f"# {recipe.describe()}; {total} steps")
+        print(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("schedule", help="print a recipe's phase timeline (patterns, D, gradient rule)")
+    p.add_argument("recipe", metavar="RECIPE", help=f"one of: {', '.join(RECIPE_NAMES)}")
+    p.add_argument("--sparsity", help="final patterns, selector=N:M[,selector=N:M] (e.g. ff=1:8,qk=1:4)")
+    p.add_argument("--steps", type=int, help="total training steps")
+    p.add_argument("--epochs", type=int, help="total epochs (with --steps-per-epoch; switches at epochs)")
+    p.add_argument("--steps-per-epoch", type=int, help="steps per epoch (default 1 with --epochs)")
+    p.add_argument("--granularity", choices=("step", "epoch"), help="where boundaries snap (default: epoch "
+                   "with --epochs, else step)")
+    p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
+    p.add_argument("--finetune-frac", type=float, default=0.0, help="final fine-tune fraction f")
+    p.add_argument("--beta", type=float, help="MDGF decay rate (linear 2e-4, exp 1e-4)")
+    p.add_argument("--zero-threshold", type=float, help="MDGF: D below this is priced as zero (2**-11)")
+    p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (2e-4)")
+    p.add_argument("--k", type=int, help="SDGF-geometric factor (paper 16, public code 8)")
+    p.add_argument("--intervals", type=int, help="SDGF-geometric interval count (log2(k)+1)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=run)
