@@ -71,8 +71,11 @@ class NMPattern:
     def fits(self, hw: "NMPattern") -> bool:
         """True when every aligned ``hw.m``-block holds at most ``hw.n`` nonzeros in the worst case.
 
-        1:8 and 2:8 fit 2:4; 1:2 fits 2:4; 4:8 and 8:64 do not.
+        1:8 and 2:8 fit 2:4; 1:2 fits 2:4; 4:8 and 8:64 do not. A hierarchical hardware pattern
+        (``nmsim.sparsity.hierarchical``) checks every one of its ranks.
         """
+        if not isinstance(hw, NMPattern):
+            return hw.accepts(self)
         return self.worst_case_per_block(hw.m) <= hw.n
 
 
