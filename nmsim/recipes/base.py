@@ -125,7 +125,7 @@ class Recipe:
         self.targets = _check_targets(targets, self.name if self.needs_targets else None)
         self.dense_frac = _check_frac(dense_frac, "--dense-frac")
         self.finetune_frac = _check_frac(finetune_frac, "--finetune-frac")
-        if self.dense_frac + self.finetune_frac >= 1:
+        if Fraction(repr(self.dense_frac)) + Fraction(repr(self.finetune_frac)) >= 1:
             raise UserError(
                 f"dense warm-up ({self.dense_frac:g}) + fine-tune ({self.finetune_frac:g}) fractions must be < 1",
                 "--finetune-frac",
