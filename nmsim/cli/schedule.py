@@ -8,24 +8,31 @@ from nmsim.sparsity.pattern import NMPattern
 
 
 def parse_sparsity(text: str | None) -> dict[str, NMPattern | None]:
-    """``"ff=1:16,qk=1:4"`` -> {"ff": 1:16, "qk": 1:4} (uses nmsim.sparsity.plan when it exists)."""
+    """``"ff=1:16,qk=1:4"`` -> {"ff": 1:16, "qk": 1:4}; validated by nmsim.sparsity.plan when it exists.
+
+    Keys are the plan's selectors (with ``@layers`` when given): the recipe treats them as opaque names.
+    """
     if not text:
         return {}
     try:
         from nmsim.sparsity.plan import SparsityPlan
-    except ImportError:
-        SparsityPlan = None
-    if SparsityPlan is not None and hasattr(SparsityPlan, "parse"):
-        plan = SparsityPlan.parse(text)
-        for attr in ("patterns", "selectors", "mapping"):
-            if isinstance(getattr(plan, attr, None), dict):
-                return dict(getattr(plan, attr))
+    except ImportError:  # minimal fallback: selector=N:M[,selector=N:M]
+        out = {}
+        for item in text.split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"expected selector=N:M[,selector=N:M], got {item!r}", "--sparsity")
+            out[key.strip().lower()] = NMPattern.parse(value, "--sparsity")
+        return out
     out = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"expected selector=N:M[,selector=N:M], got {item!r}", "--sparsity")
-        out[key.strip().lower()] = NMPattern.parse(value, "--sparsity")
+    for rule in SparsityPlan.parse(text).rules:
+        key = rule.selector
+        if rule.layers is not None:
+            lo, hi = rule.layers
+            key += f"@{lo}" if lo == hi else f"@{lo}-{hi}"
+        if rule.pattern is not None and not isinstance(rule.pattern, NMPattern):
+            raise UserError(f"{key}: recipes schedule plain N:M patterns, got {rule.pattern}", "--sparsity")
+        out[key] = rule.pattern
     return out
 
 
