@@ -1,0 +1,94 @@
+"""Atomic checkpoints and run-folder files (config.json, metrics.jsonl, done.json).
+
+Every file is written to a temporary name in the same folder, fsynced, then moved into place with
+``os.replace``, so a run killed at any instant leaves either the old or the new file, never half of one.
+Checkpoints hold only tensors and plain Python values and are loaded with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nmsim.errors import UserError
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+DONE = "done.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path, what: str = "file") -> dict:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {what}: {exc}", str(path)) from None
+
+
+def rng_state(device: str | torch.device = "cpu") -> dict:
+    """torch / numpy / python RNG states as tensors and plain values (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    py = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": [py[0], list(py[1]), py[2]],
+    }
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(folder: Path, payload: dict) -> None:
+    """Write ``payload`` (model/optimizer state, step, RNG states, ...) atomically to ``folder/checkpoint.pt``."""
+    path = Path(folder) / CHECKPOINT
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        torch.save(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> dict:
+    """Load ``folder/checkpoint.pt``; a truncated, corrupt or foreign file raises a one-line UserError."""
+    path = Path(folder) / CHECKPOINT
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means the file is unusable
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"corrupt or unreadable checkpoint ({reason[:120]})", str(path)) from None
+    needed = ("step", "model", "optimizer", "rng", "config_sha256")
+    if not isinstance(payload, dict) or any(k not in payload for k in needed):
+        raise UserError("not an nmsim training checkpoint (missing fields)", str(path))
+    return payload

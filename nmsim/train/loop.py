@@ -1,0 +1,355 @@
+"""The reference training loop: one run of (task, recipe, sparsity targets, seed) into one run folder.
+
+Run folder layout::
+
+    config.json     the resolved RunConfig (a run folder belongs to exactly one config)
+    metrics.jsonl   one row per evaluation (see :func:`train_run`)
+    checkpoint.pt   latest atomic checkpoint (model, AdamW, RNG states, step, running sums)
+    done.json       written last: final metrics and wall time; a folder with it is finished
+
+Determinism: the model is initialised from ``seed``; the data order of epoch ``e`` is a function of
+(seed, e) only (:meth:`nmsim.train.tasks.Task.order`); the LR is a function of the step. A resumed run
+therefore replays exactly the steps an uninterrupted run would have taken, and its metrics are identical
+(same device, same thread count). The AdamW optimizer uses its default single-tensor (``foreach=False``)
+path so numerics do not depend on how parameters are grouped.
+
+Gradient-noise diagnostics (the paper's Fig. 3), logged at every evaluation from the step just taken:
+``grad_var`` is the variance *across elements* of the gradient applied to the sparsified layers' dense
+weights (SR-STE term included), pooled over all those layers (population variance); ``exp_avg_sq_norm`` is
+the L2 norm of AdamW's second-moment estimate ``exp_avg_sq`` of those weights, after the step. Both are also
+given per selector (``grad_var_by_selector``, ``exp_avg_sq_norm_by_selector``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nmsim.errors import UserError
+from nmsim.sparsity.pattern import NMPattern
+from nmsim.train import checkpoint as ckpt
+from nmsim.train.flops import FlopCounter
+from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
+from nmsim.train.tasks import load_task
+
+AUTO_DECAY_FRACTION = 0.7  # MDGF without an explicit beta: D reaches its zero threshold at 70 % of the sparse part
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run's numbers (the device and progress bar do not)."""
+
+    task: str = "digits"
+    recipe: str = "dense"
+    sparsity: dict = field(default_factory=lambda: {"ff": "1:16"})   # selector -> "N:M"
+    epochs: int | None = None          # None: the task's default
+    seed: int = 0
+    batch: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    warmup_frac: float | None = None
+    min_lr_frac: float = 0.0
+    dense_frac: float = 0.0
+    finetune_frac: float = 0.0
+    recipe_params: dict = field(default_factory=dict)
+    direction: str = "row"
+    workload: str | None = None        # None: the task's default trainer-*.yaml
+    eval_every: int = 0                # steps; 0 = once per epoch
+    checkpoint_every: int = 0          # steps; 0 = at every evaluation
+    threads: int = 1                   # torch intra-op threads (part of the config: it changes fp32 sums)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def parse_sparsity(text: str | dict, where: str = "--sparsity") -> dict[str, str]:
+    """``"ff=1:16,qk=1:4"`` -> ``{"ff": "1:16", "qk": "1:4"}`` (patterns validated and normalised)."""
+    if isinstance(text, dict):
+        items = list(text.items())
+    else:
+        items = []
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise UserError(f"expected selector=N:M, got {part!r}", where)
+            sel, pat = part.split("=", 1)
+            items.append((sel.strip().lower(), pat.strip()))
+    out: dict[str, str] = {}
+    for sel, pat in items:
+        p = NMPattern.parse(pat, where)
+        out[sel] = str(p) if p is not None else "dense"
+    return out
+
+
+def targets_of(config: RunConfig) -> dict[str, NMPattern | None]:
+    return {sel: NMPattern.parse(p, "--sparsity") for sel, p in config.sparsity.items()}
+
+
+def _workload(name: str):
+    from nmsim.graph.workloads import load_workload
+    return load_workload(name)
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """Fill task defaults and an automatic MDGF beta; validate recipe and task names (UserError)."""
+    from nmsim.recipes import make_recipe
+
+    task = load_task(config.task)
+    c = dataclasses.replace(config, sparsity=parse_sparsity(config.sparsity), recipe_params=dict(config.recipe_params))
+    for name in ("epochs", "batch", "lr", "weight_decay", "warmup_frac"):
+        if getattr(c, name) is None:
+            setattr(c, name, task.defaults[name])
+    if c.workload is None:
+        c.workload = task.workload
+    if not isinstance(c.epochs, int) or c.epochs < 1:
+        raise UserError(f"must be a positive integer, got {c.epochs!r}", "--epochs")
+    if not isinstance(c.batch, int) or c.batch < 1:
+        raise UserError(f"must be a positive integer, got {c.batch!r}", "--batch")
+    total = c.epochs * task.steps_per_epoch(c.batch)
+    recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
+    if recipe.name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:
+        start, stop = recipe.span(total)
+        length = max(1, round(AUTO_DECAY_FRACTION * (stop - start)))
+        thr = recipe.params.get("zero_threshold", 2.0**-11)
+        beta = 1.0 / length if recipe.name == "mdgf-linear" else math.log(1.0 / thr) / length
+        c.recipe_params["beta"] = float(f"{beta:.6g}")
+    c.recipe = recipe.name
+    return c
+
+
+def lr_at(step: int, total: int, config: RunConfig) -> float:
+    """Linear warm-up over ``warmup_frac`` of the steps, then cosine decay to ``min_lr_frac * lr``."""
+    warm = int(config.warmup_frac * total)
+    if step < warm:
+        return config.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    floor = config.min_lr_frac * config.lr
+    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _param_groups(model, weight_decay):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 and "pos" not in name.split(".")[-1] else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _diagnostics(model, optimizer) -> dict:
+    by_sel_g: dict[str, list] = {}
+    by_sel_v: dict[str, list] = {}
+    for _, layer in nm_layers(model):
+        w = layer.weight
+        if w.grad is not None:
+            by_sel_g.setdefault(layer.selector, []).append(w.grad.detach().reshape(-1))
+        st = optimizer.state.get(w, {})
+        if "exp_avg_sq" in st:
+            by_sel_v.setdefault(layer.selector, []).append(st["exp_avg_sq"].reshape(-1))
+    out: dict = {}
+    if by_sel_g:
+        allg = torch.cat([g for gs in by_sel_g.values() for g in gs])
+        out["grad_var"] = float(allg.var(unbiased=False))
+        out["grad_var_by_selector"] = {s: float(torch.cat(gs).var(unbiased=False)) for s, gs in sorted(by_sel_g.items())}
+    if by_sel_v:
+        allv = torch.cat([v for vs in by_sel_v.values() for v in vs])
+        out["exp_avg_sq_norm"] = float(allv.norm())
+        out["exp_avg_sq_norm_by_selector"] = {s: float(torch.cat(vs).norm()) for s, vs in sorted(by_sel_v.items())}
+    return out
+
+
+def _read_metrics(path: Path, upto_step: int) -> list[str]:
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if row.get("step", 1 << 62) <= upto_step:
+                rows.append(json.dumps(row, sort_keys=True))
+    return rows
+
+
+def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
+    """Check a run folder against ``config``: returns "new", "resume" or "done"; UserError when incompatible.
+
+    Nothing in the folder is changed here.
+    """
+    out = Path(out)
+    cfg_path = out / ckpt.CONFIG
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is not a folder", str(out))
+    if not cfg_path.exists():
+        if out.exists() and any(p.name in (ckpt.CHECKPOINT, ckpt.METRICS, ckpt.DONE) for p in out.iterdir()):
+            raise UserError("holds run files but no config.json; refusing to overwrite", str(out))
+        return "new"
+    old = ckpt.read_json(cfg_path, "run config")
+    new = config.to_dict()
+    if old != json.loads(json.dumps(new)):
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != json.loads(json.dumps(new.get(k))))
+        shown = ", ".join(f"{k}: {old.get(k)!r} vs {new.get(k)!r}" for k in diff[:3])
+        raise UserError(f"holds a run with a different config ({shown}); use another --out", str(cfg_path))
+    if (out / ckpt.DONE).exists():
+        return "done"
+    if not resume:
+        raise UserError("holds an unfinished run of this config; pass --resume to continue it", str(out))
+    return "resume"
+
+
+def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, device: str = "cpu",
+              progress: bool | None = None, stop_after: int | None = None, log=None) -> dict:
+    """Train one run into folder ``out``; returns the final metrics row (plus ``wall_seconds``).
+
+    ``resume``: continue an unfinished run of the same config from its checkpoint (a finished run is never
+    retrained; its final row is returned). ``stop_after``: stop after that many steps in this call
+    (testing). Metrics rows: step, epoch, train_flops (cumulative, from the cost model; null when it is
+    unavailable), train_loss (mean since the previous row), loss, accuracy (test split), lr, phase,
+    patterns (selector -> pattern in force), decay (D), rule, grad_var, exp_avg_sq_norm (+ per selector).
+    """
+    from nmsim.graph.builder import build_model
+    from nmsim.recipes import make_recipe
+
+    config = resolve(config)
+    out = Path(out)
+    status = prepare_folder(out, config, resume)
+    if status == "done":
+        return ckpt.read_json(out / ckpt.DONE, "done marker")["final"]
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise UserError(f"unknown device {device!r} (cpu or cuda)", "--device")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("CUDA is not available on this machine", "--device")
+
+    torch.set_num_threads(config.threads)
+    task = load_task(config.task)
+    spe = task.steps_per_epoch(config.batch)
+    total = config.epochs * spe
+    eval_every = config.eval_every or spe
+    ckpt_every = config.checkpoint_every or eval_every
+    targets = targets_of(config)
+    recipe = make_recipe(config.recipe, targets, config.dense_frac, config.finetune_frac, **config.recipe_params)
+    model_cfg = _workload(config.workload)
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % (2**32))
+    random.seed(config.seed)
+    model = build_model(model_cfg)
+    sparsify(model, {s: p for s, p in targets.items()}, config.direction)
+    for phase in recipe.phases(total):  # every pattern the schedule will use must fit, before any file is written
+        check_patterns(model, phase.state.masks.items())
+    model.to(device)
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, foreach=False)
+    flops = FlopCounter(model_cfg, targets)
+    loss_sum, loss_count, step = 0.0, 0, 0
+
+    if status == "resume" and (out / ckpt.CHECKPOINT).exists():
+        payload = ckpt.load_checkpoint(out, device)
+        if payload["config_sha256"] != config.sha256():
+            raise UserError("checkpoint belongs to a different config", str(out / ckpt.CHECKPOINT))
+        try:
+            model.load_state_dict(payload["model"])
+            optimizer.load_state_dict(payload["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise UserError(f"checkpoint does not match the model ({str(exc).splitlines()[0][:120]})",
+                            str(out / ckpt.CHECKPOINT)) from None
+        ckpt.set_rng_state(payload["rng"])
+        step = int(payload["step"])
+        loss_sum, loss_count = float(payload["loss_sum"]), int(payload["loss_count"])
+        if flops.total is not None:
+            flops.total = payload.get("train_flops")
+    rows = _read_metrics(out / ckpt.METRICS, step)
+
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_write_json(out / ckpt.CONFIG, config.to_dict())
+    ckpt.atomic_write_bytes(out / ckpt.METRICS, "".join(r + "\n" for r in rows).encode())
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm import tqdm
+    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"{config.task}/{config.recipe}", leave=False)
+    started = time.perf_counter()
+    metrics_fh = open(out / ckpt.METRICS, "a")
+    last_row: dict = json.loads(rows[-1]) if rows else {}
+    done_steps = 0
+    try:
+        model.train()
+        while step < total:
+            epoch, index = divmod(step, spe)
+            state = recipe.at(step, total)
+            apply_state(model, state)
+            lr = lr_at(step, total, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = task.batch(config.seed, epoch, index, config.batch, device)
+            loss = task.loss(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise UserError(f"training diverged at step {step} (loss {loss_value}); lower --lr", "--lr")
+            step += 1
+            loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+            flops.add(state, config.batch)
+            evaluate = step % eval_every == 0 or step == total
+            grad_diag = _diagnostics(model, optimizer) if evaluate else {}
+            optimizer.step()
+            bar.update(1)
+            if evaluate:
+                diag = _diagnostics(model, optimizer)
+                result = task.evaluate(model, device)
+                row = {
+                    "step": step, "epoch": step / spe, "train_flops": flops.total,
+                    "train_loss": loss_sum / max(1, loss_count), "loss": result["loss"],
+                    "accuracy": result["accuracy"], "lr": lr, "phase": state.phase,
+                    "patterns": current_patterns(model), "decay": state.decay, "rule": state.rule,
+                    "grad_var": grad_diag.get("grad_var"), "grad_var_by_selector": grad_diag.get("grad_var_by_selector"),
+                    "exp_avg_sq_norm": diag.get("exp_avg_sq_norm"),
+                    "exp_avg_sq_norm_by_selector": diag.get("exp_avg_sq_norm_by_selector"),
+                }
+                loss_sum, loss_count = 0.0, 0
+                metrics_fh.write(json.dumps(row, sort_keys=True) + "\n")
+                metrics_fh.flush()
+                last_row = row
+                bar.set_postfix(acc=f"{row['accuracy']:.3f}", loss=f"{row['loss']:.3f}")
+                if log:
+                    log(row)
+            if step % ckpt_every == 0 or step == total:
+                ckpt.save_checkpoint(out, {
+                    "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "rng": ckpt.rng_state(device), "config_sha256": config.sha256(),
+                    "loss_sum": loss_sum, "loss_count": loss_count, "train_flops": flops.total,
+                })
+            done_steps += 1
+            if stop_after is not None and done_steps >= stop_after and step < total:
+                return {**last_row, "stopped_at": step}
+    finally:
+        metrics_fh.close()
+        bar.close()
+    final = {**last_row, "wall_seconds": time.perf_counter() - started}
+    ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": flops.error, "device": str(device)})
+    return final
+
+
+def read_metrics(out: str | Path) -> list[dict]:
+    path = Path(out) / ckpt.METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
