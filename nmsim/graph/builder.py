@@ -1,0 +1,288 @@
+"""One transformer builder (plain torch modules) for every workload and for the reference trainer.
+
+Module names are the contract with roles (nmsim.graph.roles): ``blocks.{i}.attn.{q,k,v,o,logit,attend}``,
+``blocks.{i}.ff.{ff1,ff_gate,ff2}``, ``embed``, ``patch_embed``, ``pooler``, ``head``; encoder-decoder models
+put the stacks under ``encoder.`` and ``decoder.`` (decoder blocks add ``cross_attn``). Attention is written
+with explicit matmul modules (``logit`` = QKᵀ, ``attend`` = PV) so every attention GEMM is a visible op that
+torch's FlopCounterMode counts on any device (the CPU SDPA kernel is invisible to it).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nmsim.graph.config import ModelConfig
+
+
+class MatMul(nn.Module):
+    """Activation × activation matmul as a module so it gets a path (and a role) in traces."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a, b)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(cfg: ModelConfig) -> nn.Module:
+    if cfg.norm == "rmsnorm":
+        return RMSNorm(cfg.d_model, cfg.norm_eps)
+    return nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps)
+
+
+def rotate(x: torch.Tensor, theta: float, offset: int) -> torch.Tensor:
+    """Rotary position embedding on [B, H, T, Dh] (rotate-half form)."""
+    t, dh = x.shape[-2], x.shape[-1]
+    inv = 1.0 / theta ** (torch.arange(0, dh, 2, device=x.device, dtype=torch.float32) / dh)
+    pos = torch.arange(offset, offset + t, device=x.device, dtype=torch.float32)
+    angles = torch.outer(pos, inv)
+    cos = torch.cat([angles.cos(), angles.cos()], dim=-1).to(x.dtype)
+    sin = torch.cat([angles.sin(), angles.sin()], dim=-1).to(x.dtype)
+    half = dh // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig, causal: bool, rope: bool):
+        super().__init__()
+        self.heads, self.kv_heads, self.dh = cfg.heads, cfg.n_kv_heads, cfg.dim_head
+        self.causal, self.rope, self.theta = causal, rope, cfg.rope_theta
+        inner, kv_inner = self.heads * self.dh, self.kv_heads * self.dh
+        self.q = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
+        self.k = nn.Linear(cfg.d_model, kv_inner, bias=cfg.bias)
+        self.v = nn.Linear(cfg.d_model, kv_inner, bias=cfg.bias)
+        self.o = nn.Linear(inner, cfg.d_model, bias=cfg.bias)
+        self.logit = MatMul()
+        self.attend = MatMul()
+        # T5 does not scale logits (folded into its init); everyone else uses 1/sqrt(dh)
+        self.scale = 1.0 if cfg.family == "t5" else 1.0 / math.sqrt(self.dh)
+
+    def _split(self, x: torch.Tensor, heads: int) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, heads, self.dh).transpose(1, 2)
+
+    def forward(self, x, context=None, bias=None, past: int = 0):
+        src = x if context is None else context
+        q = self._split(self.q(x), self.heads)
+        k = self._split(self.k(src), self.kv_heads)
+        v = self._split(self.v(src), self.kv_heads)
+        if past:  # single-step decode: attend over a KV cache of `past` earlier positions
+            b = x.shape[0]
+            k = torch.cat([k.new_zeros(b, self.kv_heads, past, self.dh), k], dim=2)
+            v = torch.cat([v.new_zeros(b, self.kv_heads, past, self.dh), v], dim=2)
+        if self.rope:
+            q = rotate(q, self.theta, past)
+            k = rotate(k, self.theta, 0)
+        if self.kv_heads != self.heads:
+            rep = self.heads // self.kv_heads
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        if self.scale != 1.0:
+            q = q * self.scale
+        scores = self.logit(q, k.transpose(-2, -1))
+        if bias is not None:
+            scores = scores + bias
+        if self.causal and q.shape[2] > 1:
+            tq, tk = q.shape[2], k.shape[2]
+            future = torch.ones(tq, tk, dtype=torch.bool, device=x.device).triu(tk - tq + 1)
+            scores = scores.masked_fill(future, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        out = self.attend(probs, v)
+        b, h, t, dh = out.shape
+        return self.o(out.transpose(1, 2).reshape(b, t, h * dh))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.kind = cfg.ffn_kind
+        self.ff1 = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.bias)
+        if self.kind in ("swiglu", "geglu"):
+            self.ff_gate = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.bias)
+        self.ff2 = nn.Linear(cfg.ffn, cfg.d_model, bias=cfg.bias)
+
+    def forward(self, x):
+        h = self.ff1(x)
+        if self.kind == "swiglu":
+            h = F.silu(self.ff_gate(x)) * h
+        elif self.kind == "geglu":
+            h = F.gelu(self.ff_gate(x)) * h
+        elif self.kind == "relu":
+            h = F.relu(h)
+        elif self.kind == "gelu_tanh":
+            h = F.gelu(h, approximate="tanh")
+        else:
+            h = F.gelu(h)
+        return self.ff2(h)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, causal: bool, cross: bool, rope: bool):
+        super().__init__()
+        self.pre = cfg.norm_position == "pre"
+        self.norm1, self.attn = make_norm(cfg), Attention(cfg, causal, rope)
+        if cross:
+            self.norm_cross, self.cross_attn = make_norm(cfg), Attention(cfg, False, False)
+        self.norm2, self.ff = make_norm(cfg), FeedForward(cfg)
+
+    def _sub(self, x, norm, fn):
+        return x + fn(norm(x)) if self.pre else norm(x + fn(x))
+
+    def forward(self, x, context=None, bias=None, past: int = 0):
+        x = self._sub(x, self.norm1, lambda h: self.attn(h, bias=bias, past=past))
+        if context is not None:
+            x = self._sub(x, self.norm_cross, lambda h: self.cross_attn(h, context=context))
+        return self._sub(x, self.norm2, self.ff)
+
+
+class RelativeBias(nn.Module):
+    """T5-style relative position bias: a learned [buckets, heads] table shared by a stack's layers.
+
+    Buckets are clipped signed distances (T5 uses log-spaced buckets; the parameter count and FLOPs are the same).
+    """
+
+    def __init__(self, buckets: int, heads: int, bidirectional: bool):
+        super().__init__()
+        self.buckets, self.bidirectional = buckets, bidirectional
+        self.table = nn.Embedding(buckets, heads)
+
+    def forward(self, tq: int, tk: int, device, past: int = 0) -> torch.Tensor:
+        rel = torch.arange(tk, device=device)[None, :] - torch.arange(past, past + tq, device=device)[:, None]
+        half = self.buckets // 2
+        idx = rel.clamp(-half, half - 1) + half if self.bidirectional else (-rel).clamp(0, self.buckets - 1)
+        return self.table(idx).permute(2, 0, 1).unsqueeze(0)  # [1, H, Tq, Tk]
+
+
+def sinusoid(t: int, d: int, device, offset: int = 0) -> torch.Tensor:
+    pos = torch.arange(offset, offset + t, device=device, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
+    return torch.cat([torch.sin(pos * div), torch.cos(pos * div)], dim=-1)
+
+
+class TokenEmbedding(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.position = cfg.position
+        self.tokens = nn.Embedding(cfg.vocab, cfg.d_model)
+        if cfg.position == "learned":
+            self.positions = nn.Embedding(cfg.max_positions or cfg.seq_len, cfg.d_model)
+        if cfg.type_vocab:
+            self.token_types = nn.Embedding(cfg.type_vocab, cfg.d_model)
+        self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps) if cfg.embed_norm else None
+
+    def forward(self, ids: torch.Tensor, past: int = 0) -> torch.Tensor:
+        x = self.tokens(ids)
+        t = ids.shape[1]
+        if self.position == "learned":
+            x = x + self.positions(torch.arange(past, past + t, device=ids.device))
+        elif self.position == "sinusoidal":
+            x = x + sinusoid(t, x.shape[-1], ids.device, past).to(x.dtype)
+        if hasattr(self, "token_types"):
+            x = x + self.token_types(torch.zeros_like(ids))
+        return self.norm(x) if self.norm is not None else x
+
+
+class PatchEmbedding(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(cfg.channels, cfg.d_model, cfg.patch_size, stride=cfg.patch_size)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if cfg.class_token else None
+        self.pos = nn.Parameter(torch.zeros(1, cfg.tokens, cfg.d_model))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(images).flatten(2).transpose(1, 2)
+        if self.cls is not None:
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.pos
+
+
+class Stack(nn.Module):
+    def __init__(self, cfg: ModelConfig, layers: int, causal: bool, cross: bool):
+        super().__init__()
+        rope = cfg.position == "rope"
+        self.blocks = nn.ModuleList(Block(cfg, causal, cross, rope) for _ in range(layers))
+        self.rel = RelativeBias(cfg.relative_buckets, cfg.heads, not causal) if cfg.position == "relative" else None
+        self.norm = make_norm(cfg) if cfg.norm_position == "pre" else None
+
+    def forward(self, x, context=None, past: int = 0):
+        return run_blocks(self, x, context, past)
+
+
+def run_blocks(owner: nn.Module, x, context=None, past: int = 0):
+    """Run ``owner.blocks`` with its relative bias (``owner.rel``) and final norm (``owner.norm``)."""
+    bias = owner.rel(x.shape[1], x.shape[1] + past, x.device, past) if owner.rel is not None else None
+    for block in owner.blocks:
+        x = block(x, context=context, bias=bias, past=past)
+    return owner.norm(x) if owner.norm is not None else x
+
+
+class Transformer(nn.Module):
+    """Encoder-only (vit, bert) or decoder-only (gpt2, llama) model."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = PatchEmbedding(cfg) if cfg.is_image else TokenEmbedding(cfg)
+        stack = Stack(cfg, cfg.layers, cfg.causal, cross=False)
+        self.blocks, self.rel, self.norm = stack.blocks, stack.rel, stack.norm  # flat paths: blocks.{i}
+        if cfg.pooler:
+            self.pooler = nn.Linear(cfg.d_model, cfg.d_model)
+        out = cfg.vocab if cfg.head == "lm" else cfg.num_classes
+        if cfg.head != "none":
+            self.head = nn.Linear(cfg.d_model, out, bias=cfg.head == "classifier")
+            if cfg.tie_embeddings and cfg.head == "lm":
+                self.head.weight = self.embed.tokens.weight
+
+    def forward(self, inputs: torch.Tensor, past: int = 0) -> torch.Tensor:
+        x = self.embed(inputs) if self.cfg.is_image else self.embed(inputs, past)
+        x = run_blocks(self, x, past=past)
+        if self.cfg.head == "classifier" or self.cfg.pooler:
+            x = x[:, 0] if (self.cfg.class_token or not self.cfg.is_image) else x.mean(dim=1)
+            if self.cfg.pooler:
+                x = torch.tanh(self.pooler(x))
+        return self.head(x) if self.cfg.head != "none" else x
+
+
+class EncoderDecoder(nn.Module):
+    """t5 / enc-dec: shared token embedding, encoder stack, decoder stack with cross-attention, LM head."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = TokenEmbedding(cfg)
+        self.encoder = Stack(cfg, cfg.layers, causal=False, cross=False)
+        self.decoder = Stack(cfg, cfg.decoder_layers, causal=True, cross=True)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
+        if cfg.tie_embeddings:
+            self.head.weight = self.embed.tokens.weight
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        memory = self.encoder(self.embed(src))
+        return self.head(self.decoder(self.embed(tgt), context=memory))
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """Build the torch module for ``cfg`` (on the current default device: use ``torch.device('meta')``)."""
+    return EncoderDecoder(cfg) if cfg.is_enc_dec else Transformer(cfg)
+
+
+def example_inputs(cfg: ModelConfig, batch: int | None = None, seq: int | None = None,
+                   device: str | torch.device = "meta", dtype: torch.dtype = torch.float32) -> tuple:
+    """Inputs for one forward pass: images, token ids, or (source ids, target ids)."""
+    b = batch or cfg.batch
+    if cfg.is_image:
+        return (torch.zeros(b, cfg.channels, cfg.image_size, cfg.image_size, device=device, dtype=dtype),)
+    t = seq or cfg.seq_len
+    ids = torch.zeros(b, t, dtype=torch.long, device=device)
+    return (ids, ids.clone()) if cfg.is_enc_dec else (ids,)

@@ -1,0 +1,166 @@
+"""ModelConfig: the fields that describe a transformer workload (one YAML file in workloads/ each).
+
+Validated on construction from a mapping; errors name the file and the field.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from nmsim.errors import UserError, field_path
+
+FAMILIES = ("vit", "bert", "gpt2", "llama", "t5", "enc-dec")
+FFN_KINDS = ("gelu", "gelu_tanh", "relu", "swiglu", "geglu")
+NORMS = ("layernorm", "rmsnorm")
+POSITIONS = ("learned", "rope", "relative", "sinusoidal", "none")
+HEADS = ("lm", "classifier", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A transformer: encoder-only (vit, bert), decoder-only (gpt2, llama) or encoder-decoder (t5, enc-dec)."""
+
+    name: str = "custom"
+    family: str = "gpt2"
+    layers: int = 12               # encoder layers for enc-dec families, else the single stack
+    decoder_layers: int = 0        # enc-dec only
+    d_model: int = 768
+    heads: int = 12
+    kv_heads: int | None = None    # GQA / MQA; None = heads
+    head_dim: int | None = None    # None = d_model // heads
+    ffn: int = 3072
+    ffn_kind: str = "gelu"
+    norm: str = "layernorm"
+    norm_position: str = "pre"     # pre | post
+    norm_eps: float = 1e-5
+    bias: bool = True              # biases on linear layers
+    vocab: int = 0                 # 0 for image models
+    seq_len: int = 128             # tokens (text); image models derive theirs from image/patch size
+    max_positions: int = 0         # learned position table size; 0 = seq_len (+1 with a class token)
+    position: str = "learned"
+    relative_buckets: int = 32     # T5-style relative position bias
+    rope_theta: float = 10000.0
+    type_vocab: int = 0            # BERT token-type embeddings
+    embed_norm: bool = False       # BERT LayerNorm after the embeddings
+    pooler: bool = False           # BERT pooler (dense + tanh on the first token)
+    image_size: int = 0
+    patch_size: int = 0
+    channels: int = 3
+    num_classes: int = 0
+    class_token: bool = True       # ViT CLS token (the paper's FLOP convention drops it: 196 tokens)
+    causal: bool = False
+    tie_embeddings: bool = False
+    head: str = "lm"
+    batch: int = 1
+    source: str = ""               # where the shape comes from (paper, model card)
+
+    # ---- derived -------------------------------------------------------------------------------
+    @property
+    def is_image(self) -> bool:
+        return self.family == "vit"
+
+    @property
+    def is_enc_dec(self) -> bool:
+        return self.family in ("t5", "enc-dec")
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self.kv_heads or self.heads
+
+    @property
+    def dim_head(self) -> int:
+        return self.head_dim or self.d_model // self.heads
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 if self.is_image else 0
+
+    @property
+    def tokens(self) -> int:
+        """Sequence length the stack sees (image models: patches + class token)."""
+        if self.is_image:
+            return self.num_patches + int(self.class_token)
+        return self.seq_len
+
+    def replace(self, **changes) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    # ---- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<config>") -> "ModelConfig":
+        if not isinstance(data, dict):
+            raise UserError("expected a mapping of workload fields", source)
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in data.items():
+            if key not in known:
+                raise UserError(f"unknown field (known: {', '.join(sorted(known))})", field_path(source, key))
+            values[key] = _check_type(value, known[key], field_path(source, key))
+        cfg = cls(**values)
+        cfg.validate(source)
+        return cfg
+
+    def validate(self, source: str = "<config>") -> None:
+        def bad(name: str, msg: str):
+            raise UserError(msg, field_path(source, name))
+
+        for name, allowed in (("family", FAMILIES), ("ffn_kind", FFN_KINDS), ("norm", NORMS),
+                              ("position", POSITIONS), ("head", HEADS), ("norm_position", ("pre", "post"))):
+            if getattr(self, name) not in allowed:
+                bad(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("layers", "d_model", "heads", "ffn", "batch"):
+            if getattr(self, name) < 1:
+                bad(name, f"must be a positive integer, got {getattr(self, name)}")
+        for name in ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes"):
+            if getattr(self, name) < 0:
+                bad(name, f"must be >= 0, got {getattr(self, name)}")
+        if self.head_dim is None and self.d_model % self.heads:
+            bad("heads", f"heads ({self.heads}) must divide d_model ({self.d_model})")
+        if self.kv_heads is not None and (self.kv_heads < 1 or self.heads % self.kv_heads):
+            bad("kv_heads", f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
+        if self.is_enc_dec and self.decoder_layers < 1:
+            bad("decoder_layers", f"family {self.family} needs decoder_layers >= 1")
+        if self.is_image:
+            if self.image_size < 1 or self.patch_size < 1:
+                bad("image_size" if self.image_size < 1 else "patch_size", "vit needs image_size and patch_size")
+            if self.image_size % self.patch_size:
+                bad("patch_size", f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
+            if self.head == "classifier" and self.num_classes < 1:
+                bad("num_classes", "a classifier head needs num_classes >= 1")
+        else:
+            if self.vocab < 1:
+                bad("vocab", f"family {self.family} needs vocab >= 1")
+            if self.seq_len < 1:
+                bad("seq_len", f"must be a positive integer, got {self.seq_len}")
+            if self.position == "learned" and self.max_positions and self.max_positions < self.seq_len:
+                bad("max_positions", f"max_positions ({self.max_positions}) < seq_len ({self.seq_len})")
+        if self.head == "classifier" and self.num_classes < 1:
+            bad("num_classes", "a classifier head needs num_classes >= 1")
+        if self.position == "rope" and self.dim_head % 2:
+            bad("head_dim", "rope needs an even head dimension")
+
+
+def _check_type(value, fld: dataclasses.Field, where: str):
+    kind = fld.type if isinstance(fld.type, str) else getattr(fld.type, "__name__", str(fld.type))
+    base = kind.split("|")[0].strip()
+    if value is None:
+        if "None" in kind:
+            return None
+        raise UserError(f"must be {base}, got null", where)
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise UserError(f"must be true or false, got {value!r}", where)
+    elif base == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"must be an integer, got {value!r}", where)
+    elif base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"must be a number, got {value!r}", where)
+        value = float(value)
+    elif base == "str":
+        if not isinstance(value, str):
+            raise UserError(f"must be a string, got {value!r}", where)
+    return value
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(ModelConfig))

@@ -1,0 +1,79 @@
+"""OpGraph: a networkx DiGraph of traced ops (edges follow data) plus a tidy per-op DataFrame."""
+from __future__ import annotations
+
+import networkx as nx
+import pandas as pd
+
+from nmsim.graph.formulas import costs_for
+
+COST_COLUMNS = ("fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bwd_vector_flops")
+MATRIX_KINDS = ("linear", "matmul", "conv")
+
+
+class OpGraph:
+    """One node per traced forward op; ``ops`` is the same data as a DataFrame (one row per op).
+
+    Columns: id, op (aten name), kind, role, module, layer, stack, shapes, dtype, weight, GEMM dims
+    (gemm_b × [gemm_m, gemm_k] · [gemm_k, gemm_n]), grad flags, element counts, bytes, and the formula costs
+    fwd/dgrad/wgrad matrix FLOPs and forward/backward vector FLOPs. ``uncounted`` lists ops without a formula.
+    """
+
+    def __init__(self, graph: nx.DiGraph, ops: pd.DataFrame, uncounted: dict[str, int] | None = None, config=None):
+        self.graph, self.ops, self.config = graph, ops, config
+        self.uncounted = dict(uncounted or {})
+
+    @classmethod
+    def from_records(cls, records: list[dict], edges, uncounted=None, config=None) -> "OpGraph":
+        for rec in records:
+            costs = costs_for(rec)
+            rec["counted"] = costs is not None
+            rec.update(costs or dict.fromkeys(COST_COLUMNS, 0.0))
+        ops = pd.DataFrame.from_records(records)
+        if ops.empty:
+            ops = pd.DataFrame(columns=["id", "op", "kind", "role", "module", "layer", *COST_COLUMNS])
+        ops = ops.set_index("id", drop=False).rename_axis(None)
+        g = nx.DiGraph()
+        g.add_nodes_from((r["id"], r) for r in records)
+        g.add_edges_from(edges)
+        return cls(g, ops, uncounted, config)
+
+    # ---- views -----------------------------------------------------------------------------------
+    @property
+    def matrix_ops(self) -> pd.DataFrame:
+        return self.ops[self.ops["kind"].isin(MATRIX_KINDS)]
+
+    def totals(self) -> dict[str, float]:
+        t = {c: float(self.ops[c].sum()) for c in COST_COLUMNS}
+        t["training_matrix_flops"] = t["fwd_flops"] + t["dgrad_flops"] + t["wgrad_flops"]
+        return t
+
+    def summary(self, by: str = "role", columns=COST_COLUMNS) -> pd.DataFrame:
+        """Costs grouped by ``op`` (one row per op), ``role``, ``layer``, ``module`` or ``kind``."""
+        cols = list(columns)
+        if by == "op":
+            keep = ["op", "kind", "role", "module", "layer", "gemm_b", "gemm_m", "gemm_k", "gemm_n"]
+            return self.ops[keep + cols].copy()
+        if by not in ("role", "layer", "module", "kind"):
+            raise ValueError(f"by must be op, role, layer, module or kind, got {by!r}")
+        table = self.ops.groupby(by, sort=False, dropna=False)[cols].sum()
+        table["training_matrix_flops"] = table["fwd_flops"] + table["dgrad_flops"] + table["wgrad_flops"]
+        return table
+
+    def module_totals(self, columns=("fwd_flops", "dgrad_flops", "wgrad_flops")) -> dict[str, float]:
+        """Sum of ``columns`` per module path including every ancestor ("" = the whole model)."""
+        out: dict[str, float] = {}
+        per = self.ops.groupby("module")[list(columns)].sum().sum(axis=1)
+        for path, value in per.items():
+            parts = path.split(".") if path else []
+            for i in range(len(parts) + 1):
+                key = ".".join(parts[:i])
+                out[key] = out.get(key, 0.0) + float(value)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __repr__(self) -> str:
+        t = self.totals()
+        return (f"OpGraph({len(self)} ops, fwd {t['fwd_flops']:.4g} matrix FLOPs, "
+                f"training {t['training_matrix_flops']:.4g}, uncounted={sorted(self.uncounted)})")

@@ -1,0 +1,152 @@
+"""Workload zoo: YAML files in nmsim/data/workloads (top-level ``workloads/``), paths, and HF config.json files."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from nmsim.errors import UserError
+from nmsim.graph.config import ModelConfig
+
+WORKLOAD_DIR = Path(str(resources.files("nmsim") / "data" / "workloads"))
+
+
+def list_workloads() -> list[str]:
+    return sorted(p.stem for p in WORKLOAD_DIR.glob("*.yaml"))
+
+
+def read_yaml(path: Path, what: str = "file") -> object:
+    """Read a YAML file; a missing file or a syntax error is a one-line UserError naming the file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{what} not found", str(path)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what}: {exc.strerror}", str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"YAML syntax error{at}: {problem}", str(path)) from None
+
+
+def load_workload(name_or_path: str | Path) -> ModelConfig:
+    """A bundled workload by name (``vit-base-16``) or a YAML file path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith((".yaml", ".yml")) or path.exists()):
+        bundled = WORKLOAD_DIR / f"{text}.yaml"
+        if not bundled.exists():
+            raise UserError(f"unknown workload {text!r} (bundled: {', '.join(list_workloads())}; or give a .yaml path)",
+                            "workload")
+        path = bundled
+    data = read_yaml(path, "workload file")
+    if isinstance(data, dict):
+        data = {"name": path.stem, **data}
+    return ModelConfig.from_dict(data, source=path.name if path.parent == WORKLOAD_DIR else str(path))
+
+
+# ---- Hugging Face config.json ----------------------------------------------------------------------
+
+def _hf_get(cfg: dict, key: str, source: str, kind=int, default=...):
+    if key not in cfg or cfg[key] is None:
+        if default is ...:
+            raise UserError("missing field", f"{source}: {key}")
+        return default
+    value = cfg[key]
+    ok = isinstance(value, kind) and not isinstance(value, bool) if kind in (int, float) else isinstance(value, kind)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise UserError(f"must be {kind.__name__}, got {value!r}", f"{source}: {key}")
+    return value
+
+
+def _hf_act(name: str, source: str, key: str) -> str:
+    table = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu",
+             "silu": "swiglu", "swish": "swiglu", "gated-gelu": "geglu", "gated-relu": "swiglu"}
+    if name not in table:
+        raise UserError(f"unsupported activation {name!r}", f"{source}: {key}")
+    return table[name]
+
+
+def from_hf_config(path: str | Path) -> ModelConfig:
+    """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed."""
+    path = Path(path)
+    src = str(path)
+    try:
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError("config file not found", src) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", src) from None
+    if not isinstance(cfg, dict):
+        raise UserError("expected a JSON object", src)
+    kind = cfg.get("model_type")
+    g = lambda key, k=int, d=...: _hf_get(cfg, key, src, k, d)  # noqa: E731
+    name = path.parent.name or path.stem
+    if kind in ("llama", "mistral"):
+        fields = dict(family="llama", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
+                      heads=g("num_attention_heads"), kv_heads=g("num_key_value_heads", int, None),
+                      head_dim=g("head_dim", int, None), ffn=g("intermediate_size"),
+                      ffn_kind=_hf_act(g("hidden_act", str, "silu"), src, "hidden_act"), norm="rmsnorm",
+                      norm_eps=g("rms_norm_eps", float, 1e-5), bias=bool(cfg.get("attention_bias", False)),
+                      vocab=g("vocab_size"), seq_len=min(g("max_position_embeddings", int, 4096), 4096),
+                      position="rope", rope_theta=g("rope_theta", float, 10000.0), causal=True, head="lm",
+                      tie_embeddings=bool(cfg.get("tie_word_embeddings", False)))
+    elif kind == "gpt2":
+        d = g("n_embd")
+        fields = dict(family="gpt2", layers=g("n_layer"), d_model=d, heads=g("n_head"), ffn=g("n_inner", int, 4 * d),
+                      ffn_kind=_hf_act(g("activation_function", str, "gelu_new"), src, "activation_function"),
+                      norm="layernorm", norm_eps=g("layer_norm_epsilon", float, 1e-5), vocab=g("vocab_size"),
+                      seq_len=g("n_positions", int, 1024), max_positions=g("n_positions", int, 1024),
+                      position="learned", causal=True, tie_embeddings=True, head="lm")
+    elif kind == "bert":
+        fields = dict(family="bert", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
+                      heads=g("num_attention_heads"), ffn=g("intermediate_size"),
+                      ffn_kind=_hf_act(g("hidden_act", str, "gelu"), src, "hidden_act"), norm="layernorm",
+                      norm_position="post", norm_eps=g("layer_norm_eps", float, 1e-12), vocab=g("vocab_size"),
+                      seq_len=min(128, g("max_position_embeddings", int, 512)),
+                      max_positions=g("max_position_embeddings", int, 512), position="learned",
+                      type_vocab=g("type_vocab_size", int, 2), embed_norm=True, pooler=True, head="none")
+    elif kind == "t5":
+        fields = dict(family="t5", layers=g("num_layers"), decoder_layers=g("num_decoder_layers", int, None)
+                      or g("num_layers"), d_model=g("d_model"), heads=g("num_heads"), head_dim=g("d_kv", int, None),
+                      ffn=g("d_ff"), ffn_kind=_hf_act(g("feed_forward_proj", str, "relu"), src, "feed_forward_proj"),
+                      norm="rmsnorm", norm_eps=g("layer_norm_epsilon", float, 1e-6), bias=False,
+                      vocab=g("vocab_size"), seq_len=512, position="relative",
+                      relative_buckets=g("relative_attention_num_buckets", int, 32),
+                      tie_embeddings=bool(cfg.get("tie_word_embeddings", True)), head="lm")
+    elif kind == "vit":
+        labels = cfg.get("id2label")
+        fields = dict(family="vit", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
+                      heads=g("num_attention_heads"), ffn=g("intermediate_size"),
+                      ffn_kind=_hf_act(g("hidden_act", str, "gelu"), src, "hidden_act"), norm="layernorm",
+                      norm_eps=g("layer_norm_eps", float, 1e-12), image_size=g("image_size", int, 224),
+                      patch_size=g("patch_size", int, 16), channels=g("num_channels", int, 3),
+                      num_classes=len(labels) if isinstance(labels, dict) else 1000, head="classifier",
+                      bias=bool(cfg.get("qkv_bias", True)))
+    elif kind is None:
+        raise UserError("missing field", f"{src}: model_type")
+    else:
+        raise UserError(f"unsupported model_type {kind!r} (llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
+    return ModelConfig.from_dict({"name": name, "source": f"Hugging Face config {path.name}", **fields}, source=src)
+
+
+def resolve_workload(name_or_path: str | None = None, hf_config: str | None = None, **overrides) -> ModelConfig:
+    """CLI helper: a workload name/path or an HF config, with ``batch``/``seq_len`` overrides (None = keep)."""
+    if hf_config:
+        cfg = from_hf_config(hf_config)
+    elif name_or_path:
+        cfg = load_workload(name_or_path)
+    else:
+        raise UserError("give a workload name or path, or --hf-config", "workload")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    for key, value in changes.items():
+        if value < 1:
+            raise UserError(f"must be a positive integer, got {value}", f"--{key.replace('_len', '')}")
+    return cfg.replace(**changes) if changes else cfg
