@@ -173,3 +173,11 @@ def test_epoch_granularity_needs_whole_epochs():
 def test_no_torch_import():
     code = "import sys, nmsim.recipes, nmsim.recipes.timeline; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_at_epoch():
+    recipe = make_recipe("sdgf-stepwise", {"ff": P("1:8")}, steps_per_epoch=313)
+    assert str(recipe.at_epoch(87, 350).masks["ff"]) == "4:8"
+    assert str(recipe.at_epoch(86, 350, step_in_epoch=312).masks["ff"]) == "7:8"
+    with pytest.raises(UserError):
+        make_recipe("static", {"ff": P("1:8")}).at_epoch(0, 10)

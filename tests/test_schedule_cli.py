@@ -89,3 +89,19 @@ def test_errors_are_one_line(capsys, argv, message):
     rc, out, err = run(capsys, *argv)
     assert rc == 2 and out == ""
     assert err == message + "\n"
+
+
+def test_custom_boundaries_flag(capsys):
+    rc, out, _ = run(capsys, "custom", "--boundaries", "0:ff=4:8;0.5:ff=2:8,qk=1:4", "--steps", "100",
+                     "--finetune-frac", "0.2", "--format", "json")
+    rows = json.loads(out)
+    assert rc == 0
+    assert [(r["start_step"], r["ff"], r["qk"], r["phase"]) for r in rows] == [
+        (0, "4:8", "dense", "sparse"), (40, "2:8", "1:4", "sparse"), (80, "2:8", "1:4", "finetune")]
+
+
+def test_custom_bad_boundaries(capsys):
+    rc, _, err = run(capsys, "custom", "--boundaries", "x:ff=1:8", "--steps", "10")
+    assert rc == 2
+    assert err == "nmsim: error: --boundaries: expected POSITION:selector=N:M[,...] entries separated by ';', " \
+                  "got 'x:ff=1:8'\n"

@@ -36,6 +36,25 @@ def parse_sparsity(text: str | None) -> dict[str, NMPattern | None]:
     return out
 
 
+def parse_boundaries(text: str | None) -> list | None:
+    """``"0:ff=4:8;0.5:ff=2:8,qk=1:4"`` -> [(0, {...}), (0.5, {...})]: a position with a '.' is a fraction of the
+    sparse part, else a step (epoch with epoch granularity) offset from its start."""
+    if not text:
+        return None
+    out = []
+    for entry in text.split(";"):
+        pos, sep, rules = entry.strip().partition(":")
+        try:
+            value = float(pos) if "." in pos else int(pos)
+        except ValueError:
+            raise UserError(f"expected POSITION:selector=N:M[,...] entries separated by ';', got {entry!r}",
+                            "--boundaries") from None
+        if not sep:
+            raise UserError(f"expected POSITION:selector=N:M[,...], got {entry!r}", "--boundaries")
+        out.append((value, parse_sparsity(rules)))
+    return out
+
+
 def _positive(value, where: str) -> None:
     if value is not None and value <= 0:
         raise UserError(f"must be a positive integer, got {value}", where)
@@ -55,6 +74,8 @@ def run(args) -> int:
         raise UserError("epoch granularity needs --steps-per-epoch", "--granularity")
     params = {name: getattr(args, name) for name in ("beta", "zero_threshold", "srste_lambda", "k", "intervals")
               if getattr(args, name) is not None}
+    if args.boundaries:
+        params["boundaries"] = parse_boundaries(args.boundaries)
     recipe = make_recipe(args.recipe, parse_sparsity(args.sparsity), args.dense_frac, args.finetune_frac,
                          steps_per_epoch=spe if granularity == "epoch" else None, **params)
     frame = timeline(recipe, total, spe)
@@ -84,5 +105,6 @@ def register(subparsers) -> None:
     p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (2e-4)")
     p.add_argument("--k", type=int, help="SDGF-geometric factor (paper 16, public code 8)")
     p.add_argument("--intervals", type=int, help="SDGF-geometric interval count (log2(k)+1)")
+    p.add_argument("--boundaries", help="custom: 'POS:sel=N:M[,...];POS:...' (POS 0.5 = fraction, 100 = step)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=run)

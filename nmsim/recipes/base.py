@@ -180,6 +180,13 @@ class Recipe:
             return self._binary_state("finetune", self.targets)
         return self._sparse_state(step, (start, stop), total_steps)
 
+    def at_epoch(self, epoch: int, total_epochs: int, step_in_epoch: int = 0) -> RecipeState:
+        """``at()`` addressed in epochs (needs ``steps_per_epoch``; the public code switches per epoch)."""
+        spe = self.steps_per_epoch
+        if not spe:
+            raise UserError("at_epoch needs a recipe made with steps_per_epoch", "--steps-per-epoch")
+        return self.at(epoch * spe + step_in_epoch, total_epochs * spe)
+
     def phases(self, total_steps: int) -> list[Phase]:
         """Consecutive intervals with constant pricing, covering ``[0, total_steps)`` exactly."""
         start, stop = self.span(total_steps)
@@ -204,10 +211,13 @@ class Recipe:
 
     def describe(self) -> str:
         targets = ", ".join(f"{k}={v or 'dense'}" for k, v in self.targets.items()) or "no targets"
-        params = "".join(f", {k}={v:g}" if isinstance(v, float) else f", {k}={v}" for k, v in self.params.items())
+        params = self._param_text()
         granularity = f", switching every {self.steps_per_epoch} steps (epochs)" if self.steps_per_epoch else ""
         return (f"{self.name}: {targets}; dense warm-up {self.dense_frac:g}, fine-tune {self.finetune_frac:g}"
                 f"{params}{granularity}")
+
+    def _param_text(self) -> str:
+        return "".join(f", {k}={v:g}" if isinstance(v, float) else f", {k}={v}" for k, v in self.params.items())
 
     def __repr__(self) -> str:
         return f"<Recipe {self.describe()}>"

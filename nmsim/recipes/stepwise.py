@@ -139,6 +139,11 @@ class CustomRecipe(IntervalRecipe):
             self.targets.update({k: v for k, v in patterns.items() if k not in explicit})
         self.params = {"boundaries": entries}
 
+    def _param_text(self) -> str:
+        return ", boundaries=" + "; ".join(
+            f"{pos}:" + ",".join(f"{k}={v or 'dense'}" for k, v in pats.items())
+            for pos, pats in self.params["boundaries"])
+
     def schedule(self, total_steps):
         unit = self._unit(total_steps)
         start, stop = self.span(total_steps)
