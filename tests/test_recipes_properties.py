@@ -27,8 +27,17 @@ def recipes(draw, names=tuple(n for n in RECIPE_NAMES if n != "custom")):
     return make_recipe(name, targets, d, f, steps_per_epoch=spe, **params), total
 
 
+@st.composite
+def custom_recipes(draw):
+    positions = draw(st.lists(st.one_of(st.floats(0, 0.99), st.integers(0, 500)), min_size=1, max_size=5))
+    boundaries = [(pos, {draw(st.sampled_from(["ff", "qk"])): draw(st.sampled_from(REACHABLE + [None]))})
+                  for pos in positions]
+    recipe = make_recipe("custom", {}, draw(fracs), draw(fracs), boundaries=boundaries)
+    return recipe, draw(st.integers(1, 2000))
+
+
 @settings(max_examples=150, deadline=None)
-@given(recipes(), st.data())
+@given(st.one_of(recipes(), custom_recipes()), st.data())
 def test_phases_tile_and_match_at(case, data):
     recipe, total = case
     phases = recipe.phases(total)
