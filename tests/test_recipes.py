@@ -181,3 +181,10 @@ def test_at_epoch():
     assert str(recipe.at_epoch(86, 350, step_in_epoch=312).masks["ff"]) == "7:8"
     with pytest.raises(UserError):
         make_recipe("static", {"ff": P("1:8")}).at_epoch(0, 10)
+
+
+def test_numpy_integers_accepted():
+    np = pytest.importorskip("numpy")
+    recipe = make_recipe("sdgf-stepwise", {"ff": P("1:8")}, steps_per_epoch=np.int64(1))
+    assert str(recipe.at(np.int64(100), np.int64(350)).masks["ff"]) == "4:8"
+    assert [type(p.start_step) for p in recipe.phases(np.int64(350))] == [int] * 4

@@ -17,6 +17,7 @@ No torch here: the trainer and the cost model both consume these plain objects.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping
@@ -85,6 +86,13 @@ class Phase:
         return self.stop_step - self.start_step
 
 
+def as_int(value) -> int | None:
+    """``value`` as an int when it is an integer (numpy ints included, bools not), else None."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
 def _floor_frac(x: float, total: int) -> int:
     """floor(x * total) with x read as the decimal it prints as (0.29 * 100 -> 29, not 28)."""
     return math.floor(Fraction(repr(float(x))) * total)
@@ -115,7 +123,9 @@ def _check_frac(value, where: str) -> float:
 
 
 class Recipe:
-    """Base schedule. Subclasses implement ``_sparse_state(step, span)`` and ``_change_points(span)``."""
+    """Base schedule. Subclasses implement ``_sparse_state(step, span, total_steps)`` (the state inside the
+    sparse part ``span = (dense_end, finetune_start)``) and ``_change_points(span, total_steps)`` (every step
+    inside it where that state may change pricing)."""
 
     name = "recipe"
     param_names: tuple[str, ...] = ()
@@ -130,11 +140,9 @@ class Recipe:
                 f"dense warm-up ({self.dense_frac:g}) + fine-tune ({self.finetune_frac:g}) fractions must be < 1",
                 "--finetune-frac",
             )
-        if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1
-        ):
+        if steps_per_epoch is not None and (as_int(steps_per_epoch) or 0) < 1:
             raise UserError(f"must be a positive integer, got {steps_per_epoch!r}", "--steps-per-epoch")
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
             applies = ", ".join(self.param_names) or "none"
@@ -152,7 +160,7 @@ class Recipe:
         return dense * unit, (units - fine) * unit
 
     def _unit(self, total_steps: int) -> int:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
+        if (as_int(total_steps) or 0) <= 0:
             raise UserError(f"total steps must be a positive integer, got {total_steps!r}", "--steps")
         unit = self.steps_per_epoch or 1
         if total_steps % unit:
@@ -171,8 +179,9 @@ class Recipe:
     def at(self, step: int, total_steps: int) -> RecipeState:
         """The state in force at ``step`` of a ``total_steps`` run."""
         self._unit(total_steps)
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < total_steps:
+        if as_int(step) is None or not 0 <= step < total_steps:
             raise UserError(f"step must be an integer in [0, {total_steps}), got {step!r}", "step")
+        step, total_steps = int(step), int(total_steps)
         start, stop = self.span(total_steps)
         if step < start:
             return self._dense_state()
@@ -190,6 +199,7 @@ class Recipe:
     def phases(self, total_steps: int) -> list[Phase]:
         """Consecutive intervals with constant pricing, covering ``[0, total_steps)`` exactly."""
         start, stop = self.span(total_steps)
+        total_steps = int(total_steps)
         cuts = {0, start, stop, total_steps}
         cuts |= set(self._change_points((start, stop), total_steps))
         cuts = sorted(c for c in cuts if 0 <= c <= total_steps)
