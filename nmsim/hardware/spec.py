@@ -1,0 +1,188 @@
+"""Typed, frozen accelerator specs and the queries pricing makes of them (pure python, cached)."""
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+
+from nmsim.errors import UserError
+from nmsim.sparsity.hierarchical import HierarchicalPattern
+from nmsim.sparsity.pattern import NMPattern
+
+Pattern = NMPattern | HierarchicalPattern
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    name: str
+    capacity_gib: float
+    bandwidth_gbps: float  # GB/s (10^9 bytes per second)
+
+
+@dataclass(frozen=True)
+class SparseSupport:
+    operand: str = "weight"
+    transposed_dgrad: bool = False  # dgrad may use the transposed (non-N:M) weight
+    metadata_encoding: str = "index"
+    metadata_bandwidth_gbps: float | None = None
+    any_nm: bool = False  # any N:M runs at dense × M/N
+    max_m: int | None = None  # largest M an any_nm engine accepts
+
+
+@dataclass(frozen=True)
+class Tile:
+    """GEMM dimensions are rounded up to multiples of these (M = activation rows, K = reduction, N = output)."""
+    m: int = 1
+    k: int = 1
+    n: int = 1
+
+
+def _round_up(x: int, multiple: int) -> int:
+    return -(-int(x) // multiple) * multiple
+
+
+@dataclass(frozen=True, eq=False)
+class HardwareSpec:
+    name: str
+    description: str
+    kind: str
+    matrix_dense: dict[str, float]  # dtype -> dense TFLOPS
+    matrix_sparse: dict[str, tuple[tuple[Pattern, float], ...]]  # dtype -> ((hw pattern, TFLOPS), ...)
+    vector: dict[str, float]  # dtype -> TFLOPS
+    memory: tuple[MemoryLevel, ...]
+    sparse: SparseSupport | None = None
+    dense_tile: Tile = Tile()
+    sparse_tile: Tile = Tile()
+    sparse_tile_by_dtype: dict[str, Tile] = field(default_factory=dict)
+    efficiency_points: tuple[tuple[float, float], ...] = ((1.0, 1.0),)  # (GEMM FLOPs, efficiency), sorted
+    energy_flop: dict[str, tuple[float, float]] = field(default_factory=dict)  # dtype -> (dense, sparse) pJ/FLOP
+    energy_byte: dict[str, float] = field(default_factory=dict)  # memory level -> pJ/byte
+    aliases: tuple[str, ...] = ()
+    derivation: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # field path -> source text
+    path: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "_best", {})
+        object.__setattr__(self, "_eff_x", [math.log(x) for x, _ in self.efficiency_points])
+
+    # ---- compute peaks -------------------------------------------------------------------------------
+    def _missing(self, what: str, dtype: str, have) -> UserError:
+        return UserError(f"no {what} peak for dtype {dtype!r} (has: {', '.join(have) or 'none'})", self.name)
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return tuple(self.matrix_dense)
+
+    def dense_tflops(self, dtype: str) -> float:
+        try:
+            return self.matrix_dense[dtype]
+        except KeyError:
+            raise self._missing("matrix", dtype, self.matrix_dense) from None
+
+    def vector_tflops(self, dtype: str = "fp32") -> float:
+        """Vector-unit peak for ``dtype``; dtypes not listed fall back to the fp32 figure."""
+        if dtype in self.vector:
+            return self.vector[dtype]
+        if "fp32" in self.vector:
+            return self.vector["fp32"]
+        raise self._missing("vector", dtype, self.vector)
+
+    def sparse_options(self, dtype: str) -> list[tuple[Pattern, float]]:
+        """Listed hardware patterns and their TFLOPS (empty for dense-only dtypes and any-N:M engines)."""
+        return list(self.matrix_sparse.get(dtype, ()))
+
+    @property
+    def any_nm(self) -> bool:
+        return bool(self.sparse and self.sparse.any_nm)
+
+    def best_sparse(self, pattern: Pattern | None, dtype: str) -> tuple[Pattern | None, float, float]:
+        """(hardware pattern or None, TFLOPS, speedup vs dense) for running ``pattern`` on this engine.
+
+        Picks the fastest listed hardware pattern the plan's pattern fits into; an any-N:M engine runs the
+        pattern itself at dense × M/N (up to ``max_m``). Falls back to dense (None, dense, 1.0).
+        """
+        key = (pattern, dtype)
+        hit = self._best.get(key)
+        if hit is not None:
+            return hit
+        dense = self.dense_tflops(dtype)
+        best: tuple[Pattern | None, float] = (None, dense)
+        if pattern is not None and not pattern.is_dense:
+            if self.any_nm and (self.sparse.max_m is None or pattern.m <= self.sparse.max_m):
+                best = (pattern, dense * pattern.m / pattern.n)
+            for hw, tflops in self.sparse_options(dtype):
+                if tflops > best[1] and pattern.fits(hw):
+                    best = (hw, tflops)
+        result = (best[0], best[1], best[1] / dense)
+        self._best[key] = result
+        return result
+
+    @property
+    def accepts_transposed_dgrad(self) -> bool:
+        return bool(self.sparse and self.sparse.transposed_dgrad)
+
+    @property
+    def metadata_encoding(self) -> str | None:
+        return self.sparse.metadata_encoding if self.sparse else None
+
+    @property
+    def metadata_bandwidth_gbps(self) -> float | None:
+        return self.sparse.metadata_bandwidth_gbps if self.sparse else None
+
+    # ---- shapes and efficiency -----------------------------------------------------------------------
+    def tile(self, sparse: bool, dtype: str | None = None) -> Tile:
+        if not sparse:
+            return self.dense_tile
+        return self.sparse_tile_by_dtype.get(dtype, self.sparse_tile)
+
+    def pad_m(self, rows: int, sparse: bool, dtype: str | None = None) -> int:
+        return _round_up(rows, self.tile(sparse, dtype).m)
+
+    def pad_k(self, k: int, sparse: bool, dtype: str | None = None) -> int:
+        return _round_up(k, self.tile(sparse, dtype).k)
+
+    def pad_n(self, n: int, sparse: bool, dtype: str | None = None) -> int:
+        return _round_up(n, self.tile(sparse, dtype).n)
+
+    def efficiency(self, gemm_flops: float) -> float:
+        """Fraction of peak reached by a GEMM of ``gemm_flops``: log-space interpolation, clamped at the ends."""
+        pts = self.efficiency_points
+        if len(pts) == 1 or gemm_flops <= pts[0][0]:
+            return pts[0][1]
+        if gemm_flops >= pts[-1][0]:
+            return pts[-1][1]
+        x = math.log(gemm_flops)
+        i = bisect.bisect_right(self._eff_x, x)
+        x0, x1 = self._eff_x[i - 1], self._eff_x[i]
+        y0, y1 = pts[i - 1][1], pts[i][1]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+    # ---- memory and energy ---------------------------------------------------------------------------
+    @property
+    def main_memory(self) -> MemoryLevel:
+        return self.memory[0]
+
+    def memory_level(self, name: str) -> MemoryLevel:
+        for level in self.memory:
+            if level.name == name:
+                return level
+        raise UserError(f"no memory level {name!r} (has: {', '.join(m.name for m in self.memory)})", self.name)
+
+    def energy_pj_per_flop(self, dtype: str, sparse: bool = False) -> float:
+        try:
+            dense_pj, sparse_pj = self.energy_flop[dtype]
+        except KeyError:
+            raise self._missing("energy", dtype, self.energy_flop) from None
+        return sparse_pj if sparse else dense_pj
+
+    def energy_pj_per_byte(self, level: str | None = None) -> float:
+        name = level or self.main_memory.name
+        try:
+            return self.energy_byte[name]
+        except KeyError:
+            raise UserError(f"no energy per byte for memory level {name!r}", self.name) from None
+
+    def source(self, path: str) -> str | None:
+        """Source text of a numeric field, e.g. ``spec.source('matrix.bf16.dense_tflops')``."""
+        return self.sources.get(path)
