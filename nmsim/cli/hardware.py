@@ -1,0 +1,100 @@
+"""``nmsim hardware list|show|validate``: thin wrappers over :mod:`nmsim.hardware`."""
+from __future__ import annotations
+
+from nmsim.hardware import HardwareSpec, list_specs, load, load_file
+
+
+def _patterns(spec: HardwareSpec) -> str:
+    if spec.any_nm:
+        return f"any N:M (M<={spec.sparse.max_m})" if spec.sparse.max_m else "any N:M"
+    seen: list[str] = []
+    for options in spec.matrix_sparse.values():
+        for pattern, _ in options:
+            if str(pattern) not in seen:
+                seen.append(str(pattern))
+    return ",".join(seen) or "-"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def cmd_list(args) -> int:
+    header = ("name", "kind", "bf16 dense TFLOPS", "sparse patterns", "memory GiB", "bandwidth GB/s")
+    rows = [header]
+    for name in list_specs():
+        spec = load(name)
+        bf16 = _fmt(spec.matrix_dense["bf16"]) if "bf16" in spec.matrix_dense else "-"
+        mem = spec.main_memory
+        rows.append((name, spec.kind, bf16, _patterns(spec), _fmt(mem.capacity_gib), _fmt(mem.bandwidth_gbps)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def describe(spec: HardwareSpec) -> str:
+    """A readable multi-line summary of a spec."""
+    lines = [f"{spec.name} ({spec.kind}): {spec.description}"]
+    if spec.aliases:
+        lines.append(f"  aliases: {', '.join(spec.aliases)}")
+    lines.append("  matrix peaks (TFLOPS):")
+    for dtype, dense in spec.matrix_dense.items():
+        sparse = ", ".join(f"{p} {_fmt(t)} ({t / dense:.2f}x)" for p, t in spec.sparse_options(dtype))
+        if spec.any_nm:
+            sparse = f"any N:M at dense x M/N (M <= {spec.sparse.max_m})"
+        lines.append(f"    {dtype:5s} dense {_fmt(dense)}" + (f"; sparse {sparse}" if sparse else ""))
+    lines.append("  vector peaks (TFLOPS): " + ", ".join(f"{d} {_fmt(v)}" for d, v in spec.vector.items()))
+    lines.append("  memory:")
+    for level in spec.memory:
+        pj = spec.energy_byte.get(level.name)
+        lines.append(f"    {level.name}: {_fmt(level.capacity_gib)} GiB, {_fmt(level.bandwidth_gbps)} GB/s"
+                     + (f", {_fmt(pj)} pJ/byte" if pj is not None else ""))
+    if spec.sparse:
+        s = spec.sparse
+        lines.append(f"  sparse: operand={s.operand}, transposed_dgrad={str(s.transposed_dgrad).lower()}, "
+                     f"metadata={s.metadata_encoding}"
+                     + (f" at {_fmt(s.metadata_bandwidth_gbps)} GB/s" if s.metadata_bandwidth_gbps else ""))
+        t = spec.sparse_tile
+        lines.append(f"  sparse padding: M to {t.m}, K to {t.k}, N to {t.n}"
+                     + "".join(f"; {d}: K to {x.k}" for d, x in spec.sparse_tile_by_dtype.items()))
+    else:
+        lines.append("  sparse: not supported")
+    pts = spec.efficiency_points
+    eff = _fmt(pts[0][1]) if len(pts) == 1 else " ".join(f"{x:.0e}:{_fmt(y)}" for x, y in pts)
+    lines.append(f"  efficiency (GEMM FLOPs: fraction of peak): {eff}")
+    if spec.energy_flop:
+        lines.append("  energy (pJ/FLOP dense/sparse): "
+                     + ", ".join(f"{d} {_fmt(a)}/{_fmt(b)}" for d, (a, b) in spec.energy_flop.items()))
+    if spec.derivation:
+        lines.append("  derivation:")
+        lines.extend("    " + line for line in spec.derivation.rstrip().splitlines())
+    sources = sorted(set(spec.sources.values()))
+    lines.append(f"  sources ({len(sources)}):")
+    lines.extend(f"    - {s}" for s in sources)
+    return "\n".join(lines)
+
+
+def cmd_show(args) -> int:
+    print(describe(load(args.spec)))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    for path in args.files:
+        load_file(path)
+        print(f"ok: {path}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("hardware", help="list, show and validate accelerator specs")
+    sub = parser.add_subparsers(dest="hardware_command", metavar="ACTION", required=True)
+    p = sub.add_parser("list", help="bundled specs as a table")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("show", help="readable summary of a bundled spec or YAML file")
+    p.add_argument("spec", metavar="NAME|FILE")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("validate", help="check YAML spec files; prints 'ok: FILE' or a one-line error")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
