@@ -137,6 +137,23 @@ def resolve(config: RunConfig) -> RunConfig:
     return c
 
 
+def check_config(config: RunConfig) -> RunConfig:
+    """Resolve ``config`` and check that every pattern its schedule uses fits the model (meta device, cheap)."""
+    from nmsim.graph.builder import build_model
+    from nmsim.recipes import make_recipe
+
+    c = resolve(config)
+    task = load_task(c.task)
+    total = c.epochs * task.steps_per_epoch(c.batch)
+    recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
+    with torch.device("meta"):
+        model = build_model(_workload(c.workload))
+    sparsify(model, targets_of(c), c.direction)
+    for phase in recipe.phases(total):
+        check_patterns(model, phase.state.masks.items())
+    return c
+
+
 def lr_at(step: int, total: int, config: RunConfig) -> float:
     """Linear warm-up over ``warmup_frac`` of the steps, then cosine decay to ``min_lr_frac * lr``."""
     warm = int(config.warmup_frac * total)

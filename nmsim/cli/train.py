@@ -1,0 +1,117 @@
+"""``nmsim train`` (one run) and ``nmsim sweep`` (recipes x patterns x seeds): parsing only."""
+from __future__ import annotations
+
+import json
+
+from nmsim.errors import UserError
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _recipe_params(args) -> dict:
+    params = {}
+    for name in ("beta", "srste_lambda", "k", "intervals", "zero_threshold"):
+        value = getattr(args, name, None)
+        if value is not None:
+            params[name] = value
+    for item in args.param or []:
+        if "=" not in item:
+            raise UserError(f"expected key=value, got {item!r}", "--param")
+        key, value = item.split("=", 1)
+        params[key.strip().replace("-", "_")] = _value(value.strip())
+    return params
+
+
+def _common(p) -> None:
+    p.add_argument("--task", default="digits", help="digits | digits-hard | stdlib-chars (default digits)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the task's)")
+    p.add_argument("--batch", type=int, help="batch size (default: the task's)")
+    p.add_argument("--lr", type=float, help="peak AdamW learning rate (default: the task's)")
+    p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: the task's)")
+    p.add_argument("--warmup-frac", type=float, help="linear LR warm-up fraction of the steps")
+    p.add_argument("--dense-frac", type=float, default=0.0, help="recipe dense warm-up fraction d")
+    p.add_argument("--finetune-frac", type=float, default=0.0, help="recipe binary fine-tune fraction f")
+    p.add_argument("--beta", type=float, help="MDGF decay rate (default: D reaches ~0 at 70%% of the sparse part)")
+    p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (default 2e-4)")
+    p.add_argument("--k", type=int, help="SDGF-geometric k (paper 16, public code 8)")
+    p.add_argument("--intervals", type=int, help="SDGF-geometric number of intervals")
+    p.add_argument("--zero-threshold", type=float, help="MDGF: D below this counts as 0 for pricing")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="extra recipe parameter (repeatable)")
+    p.add_argument("--direction", choices=("row", "col"), default="row", help="N:M grouping direction")
+    p.add_argument("--workload", help="model YAML (default: the task's trainer-*.yaml)")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: every epoch)")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every evaluation)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda")
+
+
+def _common_config(args) -> dict:
+    return dict(task=args.task, epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                warmup_frac=args.warmup_frac, dense_frac=args.dense_frac, finetune_frac=args.finetune_frac,
+                recipe_params=_recipe_params(args), direction=args.direction, workload=args.workload,
+                eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, threads=args.threads)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train one recipe on a tiny task with the reference trainer")
+    _common(p)
+    p.add_argument("--recipe", default="dense", help="dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
+                                                    "sdgf-geometric")
+    p.add_argument("--sparsity", default="ff=1:16", help="selector=N:M list, e.g. ff=1:8,qk=1:4 (default ff=1:16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/<task>/<recipe>/<pattern>/seed<S>)")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sweep", help="train recipes x patterns x seeds (one folder per run, restartable)")
+    _common(s)
+    s.add_argument("--recipes", default="all", help="comma list or all")
+    s.add_argument("--patterns", default="1:4,1:8,1:16,1:32", help="N:M list for --selector, or items like ff=1:8+qk=1:4")
+    s.add_argument("--selector", default="ff", help="layers the plain patterns apply to (default ff)")
+    s.add_argument("--seeds", type=int, default=3, help="number of seeds (0..S-1)")
+    s.add_argument("--out", default="runs", help="root folder (default runs/)")
+    s.add_argument("--executor", default="local", help="local (process pool) | ray")
+    s.add_argument("--workers", type=int, default=1, help="parallel runs")
+    s.add_argument("--skip-incompatible", action="store_true",
+                   help="skip runs whose schedule uses a pattern that does not fit the model instead of failing")
+    s.set_defaults(func=cmd_sweep)
+
+
+def cmd_train(args) -> int:
+    from nmsim.train.loop import RunConfig, check_config, parse_sparsity, train_run
+    from nmsim.train.sweep import run_folder
+
+    cfg = RunConfig(recipe=args.recipe, sparsity=parse_sparsity(args.sparsity), seed=args.seed, **_common_config(args))
+    resolved = check_config(cfg)
+    out = args.out or run_folder("runs", resolved)
+    final = train_run(cfg, out, resume=args.resume, device=args.device,
+                      progress=None if not args.no_progress else False)
+    shown = {k: final.get(k) for k in ("step", "accuracy", "loss", "train_flops", "wall_seconds") if k in final}
+    print(f"{out}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from nmsim.train.sweep import format_summary, parse_patterns, parse_recipes, plan, run_sweep
+
+    if args.seeds < 1:
+        raise UserError(f"must be >= 1, got {args.seeds}", "--seeds")
+    if args.workers < 1:
+        raise UserError(f"must be >= 1, got {args.workers}", "--workers")
+    if args.executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {args.executor!r} (local or ray)", "--executor")
+    common = _common_config(args)
+    task = common.pop("task")
+    configs = plan(task, parse_recipes(args.recipes), parse_patterns(args.patterns, args.selector.lower()),
+                   list(range(args.seeds)), **common)
+    table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
+                      skip_incompatible=args.skip_incompatible)
+    print(format_summary(table.attrs["summary"]))
+    print(f"summary: {args.out}/sweep_summary.csv, runs: {args.out}/sweep_runs.csv")
+    return 1 if table.attrs["failures"] else 0

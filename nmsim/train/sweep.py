@@ -1,0 +1,174 @@
+"""Sweeps: recipes x patterns x seeds, one run folder each, restartable, with a pandas summary.
+
+Folder of a run: ``<out>/<task>/<recipe>/<label>/seed<S>`` where ``label`` is e.g. ``ff1_16`` or
+``ff1_8+qk1_4`` (``dense`` for the dense recipe, which runs once per seed whatever the patterns). A folder
+with ``done.json`` is finished and skipped on restart; an unfinished one resumes from its checkpoint; a
+folder whose ``config.json`` differs from the sweep's config for it stops the sweep before anything runs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from nmsim.errors import UserError
+from nmsim.train import checkpoint as ckpt
+from nmsim.train.executors import run_jobs
+from nmsim.train.loop import RunConfig, check_config, parse_sparsity, prepare_folder
+
+SWEEP_RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
+
+
+def sparsity_label(sparsity: dict[str, str]) -> str:
+    if not sparsity or all(p == "dense" for p in sparsity.values()):
+        return "dense"
+    return "+".join(f"{sel}{pat.replace(':', '_')}" for sel, pat in sorted(sparsity.items()))
+
+
+def run_folder(root: str | Path, config: RunConfig) -> Path:
+    label = "dense" if config.recipe == "dense" else sparsity_label(config.sparsity)
+    return Path(root) / config.task / config.recipe / label / f"seed{config.seed}"
+
+
+def parse_recipes(text: str) -> list[str]:
+    from nmsim.recipes import RECIPE_NAMES
+
+    names = [r.strip().lower() for r in str(text).split(",") if r.strip()]
+    if names == ["all"]:
+        return list(SWEEP_RECIPES)
+    for name in names:
+        if name not in RECIPE_NAMES:
+            raise UserError(f"unknown recipe {name!r} (valid: all, {', '.join(RECIPE_NAMES)})", "--recipes")
+    if not names:
+        raise UserError("no recipe given", "--recipes")
+    return names
+
+
+def parse_patterns(text: str, selector: str = "ff") -> list[dict[str, str]]:
+    """``"1:4,1:8"`` -> ``[{ff: 1:4}, {ff: 1:8}]``; an item with ``=`` is a full spec, ``+`` between selectors
+    (``ff=1:8+qk=1:4``)."""
+    out = []
+    for item in str(text).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        spec = item.replace("+", ",") if "=" in item else f"{selector}={item}"
+        out.append(parse_sparsity(spec, "--patterns"))
+    if not out:
+        raise UserError("no pattern given", "--patterns")
+    return out
+
+
+def plan(task: str, recipes: list[str], patterns: list[dict], seeds: list[int], **common) -> list[RunConfig]:
+    configs, seen = [], set()
+    for recipe in recipes:
+        for sparsity in (patterns[:1] if recipe == "dense" else patterns):
+            for seed in seeds:
+                cfg = RunConfig(task=task, recipe=recipe, sparsity=dict(sparsity), seed=seed, **common)
+                key = json.dumps(cfg.to_dict(), sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    configs.append(cfg)
+    return configs
+
+
+def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: str = "local", workers: int = 1,
+              device: str = "cpu", skip_incompatible: bool = False, echo=print) -> pd.DataFrame:
+    """Run every config not finished yet; returns the per-run table (also written to ``<out>/sweep_runs.csv``).
+
+    Every config is checked before anything runs: unknown names, patterns that do not fit the model and run
+    folders holding a different config raise :class:`UserError` (``skip_incompatible`` turns pattern misfits
+    into skipped runs instead).
+    """
+    out = Path(out)
+    jobs, done, skipped = [], [], []
+    for cfg in configs:
+        try:
+            resolved = check_config(cfg)
+        except UserError as exc:
+            if skip_incompatible and "does not fit" in str(exc):
+                skipped.append({"recipe": cfg.recipe, "pattern": sparsity_label(cfg.sparsity), "seed": cfg.seed,
+                                "reason": str(exc)})
+                continue
+            hint = (" (--skip-incompatible skips such runs; sdgf-geometric also takes a smaller --k)"
+                    if "does not fit" in str(exc) else "")
+            raise UserError(f"{cfg.recipe} {sparsity_label(cfg.sparsity)} seed {cfg.seed}: {exc}{hint}") from None
+        folder = run_folder(out, resolved)
+        status = prepare_folder(folder, resolved, resume=True)
+        (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
+                                                     "device": device})
+    echo(f"sweep: {len(configs)} runs, {len(done)} already finished, {len(jobs)} to run, {len(skipped)} skipped "
+         f"(executor {executor}, {workers} worker{'s' if workers != 1 else ''})")
+    for s in skipped:
+        echo(f"  skipped {s['recipe']} {s['pattern']} seed {s['seed']}: {s['reason']}")
+    failures = []
+    for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
+        c = job["config"]
+        label = "dense" if c["recipe"] == "dense" else sparsity_label(c["sparsity"])
+        what = f"{c['recipe']} {label} seed {c['seed']}"
+        if error:
+            failures.append(f"{what}: {error}")
+            echo(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
+        else:
+            echo(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}")
+    table = collect(out, configs)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "sweep_runs.csv", index=False)
+    summary = summarize(table)
+    summary.to_csv(out / "sweep_summary.csv", index=False)
+    if failures:
+        echo(f"sweep: {len(failures)} run(s) failed:")
+        for f in failures:
+            echo(f"  {f}")
+    table.attrs["failures"] = failures
+    table.attrs["summary"] = summary
+    return table
+
+
+def collect(out: str | Path, configs: list[RunConfig]) -> pd.DataFrame:
+    """One row per finished run among ``configs`` (final metrics from done.json)."""
+    rows = []
+    for cfg in configs:
+        try:
+            resolved = check_config(cfg)
+        except UserError:
+            continue
+        folder = run_folder(out, resolved)
+        if not (folder / ckpt.DONE).exists():
+            continue
+        final = ckpt.read_json(folder / ckpt.DONE, "done marker")["final"]
+        rows.append({"task": cfg.task, "recipe": resolved.recipe,
+                     "pattern": "dense" if resolved.recipe == "dense" else sparsity_label(resolved.sparsity),
+                     "seed": cfg.seed, "accuracy": final.get("accuracy"), "loss": final.get("loss"),
+                     "train_flops": final.get("train_flops"), "steps": final.get("step"),
+                     "wall_seconds": final.get("wall_seconds"), "folder": str(folder)})
+    return pd.DataFrame(rows, columns=["task", "recipe", "pattern", "seed", "accuracy", "loss", "train_flops",
+                                       "steps", "wall_seconds", "folder"])
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std (over seeds) of the final accuracy and loss per recipe x pattern."""
+    if table.empty:
+        return pd.DataFrame(columns=["task", "recipe", "pattern", "runs", "accuracy_mean", "accuracy_std",
+                                     "loss_mean", "train_flops_mean"])
+    g = table.groupby(["task", "recipe", "pattern"], sort=False)
+    return g.agg(runs=("seed", "count"), accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                 loss_mean=("loss", "mean"), train_flops_mean=("train_flops", "mean")).reset_index()
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return "(no finished runs)"
+    view = summary.copy()
+    view["accuracy"] = [f"{m * 100:.2f} ± {0 if pd.isna(s) else s * 100:.2f} %"
+                        for m, s in zip(view["accuracy_mean"], view["accuracy_std"])]
+    cols = ["task", "recipe", "pattern", "runs", "accuracy", "loss_mean"]
+    if view["train_flops_mean"].notna().any():
+        cols.append("train_flops_mean")
+    return view[cols].to_string(index=False)
+
+
+def main_echo(msg: str) -> None:
+    print(msg, file=sys.stdout, flush=True)
