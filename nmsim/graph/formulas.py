@@ -23,7 +23,7 @@ VECTOR_FLOPS_PER_ELEMENT: dict[str, float] = {
     "gelu": 8, "silu": 4, "masked_fill": 1, "where": 1, "clamp": 1, "clamp_min": 1, "maximum": 1,
     "minimum": 1, "abs": 1, "sign": 1, "eq": 1, "ne": 1, "gt": 1, "lt": 1, "ge": 1, "le": 1,
     "triu": 0, "tril": 0, "erf": 4, "mean": 1, "sum": 1, "amax": 1, "amin": 1, "max": 1, "min": 1,
-    "var": 3, "std": 4, "_softmax": 5, "_log_softmax": 5, "native_layer_norm": 7, "cumsum": 1,
+    "var": 3, "std": 4, "_softmax": 5, "_safe_softmax": 5, "_log_softmax": 5, "native_layer_norm": 7, "cumsum": 1,
     "topk": 2, "sort": 8,
 }
 BACKWARD_VECTOR_FACTOR = 2.0

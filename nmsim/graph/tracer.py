@@ -31,7 +31,7 @@ REDUCTION = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mea
 NON_POINTWISE_ELEMENTWISE = {"triu", "tril", "masked_fill", "where", "dropout", "native_dropout"}
 NORM_OPS = {"native_layer_norm", "native_group_norm", "native_batch_norm", "_native_batch_norm_legit",
             "_native_batch_norm_legit_no_training", "rms_norm", "_fused_rms_norm"}
-SOFTMAX_OPS = {"_softmax", "_log_softmax", "softmax", "log_softmax"}
+SOFTMAX_OPS = {"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"}
 ACTIVATIONS = {"gelu", "silu", "relu", "tanh", "sigmoid", "threshold", "erf"}
 _LAYER_RE = re.compile(r"(?:^|\.)(?:blocks|layers|layer|h|block)\.(\d+)(?:\.|$)")
 

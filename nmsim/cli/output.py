@@ -1,0 +1,44 @@
+"""Writing DataFrames for the CLI: an aligned table, CSV or JSON on stdout or to a file (atomically)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+FORMATS = ("table", "csv", "json")
+
+
+def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
+    if fmt == "csv":
+        return df.to_csv(index=index)
+    if fmt == "json":
+        data = df.reset_index() if index and df.index.name is not None else df
+        return data.to_json(orient="records", indent=1) + "\n"
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.float_format", lambda v: f"{v:,.4g}"):
+        return df.to_string(index=index) + "\n"
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bool = True) -> None:
+    text = render(df, fmt, index)
+    if out:
+        write_atomic(out, text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,37 @@
+"""``nmsim trace``: op graph FLOPs of a workload, by op, role, layer or module; the paper's view."""
+from __future__ import annotations
+
+from nmsim.cli.output import FORMATS, emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("trace", help="trace a workload on the meta device and count FLOPs")
+    p.add_argument("workload", nargs="?", help="bundled workload name or a workload YAML path")
+    p.add_argument("--hf-config", help="a Hugging Face config.json (llama, gpt2, bert, t5, vit)")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--seq", type=int, help="sequence length (text models)")
+    p.add_argument("--by", choices=("op", "role", "layer", "module", "kind"), default="role")
+    p.add_argument("--paper", action="store_true",
+                   help="the paper's convention: Q,K,V,O,Logit,Attend,FF1,FF2 per input at 196 tokens")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nmsim.graph import paper_view, resolve_workload, trace_workload
+
+    cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)
+    if args.paper:
+        emit(paper_view(cfg), args.format, args.out)
+        return 0
+    graph = trace_workload(cfg)
+    table = graph.summary(by=args.by)
+    if args.by != "op":
+        total = table.sum(numeric_only=True)
+        table.loc["total"] = total
+    emit(table, args.format, args.out)
+    if graph.uncounted:
+        import sys
+        print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
+    return 0

@@ -1,0 +1,72 @@
+"""High-level graph API: trace a workload config, tables by op/role/layer/module, the paper's FLOP view."""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import torch
+
+from nmsim.graph import roles as R
+from nmsim.graph.builder import build_model, example_inputs
+from nmsim.graph.config import ModelConfig
+from nmsim.graph.opgraph import OpGraph
+from nmsim.graph.tracer import trace
+
+
+def trace_workload(cfg: ModelConfig, batch: int | None = None, seq: int | None = None, past: int = 0) -> OpGraph:
+    """Build ``cfg`` on the meta device and trace one forward pass.
+
+    ``past`` > 0 traces single-step decoding with a KV cache of ``past`` positions (decoder-only models):
+    the new tokens (``seq``, usually 1) attend over ``past + seq`` keys.
+    """
+    return _trace_cached(cfg, batch or cfg.batch, seq or (cfg.seq_len if not cfg.is_image else None), past)
+
+
+@functools.lru_cache(maxsize=32)
+def _trace_cached(cfg: ModelConfig, batch: int, seq: int | None, past: int) -> OpGraph:
+    with torch.device("meta"):
+        model = build_model(cfg)
+    inputs = example_inputs(cfg, batch=batch, seq=seq)
+    kwargs = {"past": past} if past else None
+    return trace(model, inputs, example_kwargs=kwargs, config=cfg)
+
+
+PAPER_LABELS = {R.Q: "Q", R.K: "K", R.V: "V", R.O: "O", R.LOGIT: "Logit", R.ATTEND: "Attend",
+                R.FF1: "FF1", R.FF2: "FF2"}
+
+
+def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
+    """The paper's inference FLOP convention: per input, only Q, K, V, O, Logit, Attend, FF1, FF2, at ``tokens``.
+
+    Image models are traced without the class token at batch 1 (ViT-B/16 at 224/16 gives the 196 tokens of
+    Table 18); text models at ``seq = tokens``. Returns one row per counted op role with forward GFLOPs, and
+    a ``total`` row.
+    """
+    if cfg.is_image:
+        side = int(round(tokens ** 0.5)) * cfg.patch_size
+        cfg = cfg.replace(class_token=False, image_size=side, batch=1)
+        graph = trace_workload(cfg, batch=1)
+    else:
+        graph = trace_workload(cfg, batch=1, seq=tokens)
+    ops = graph.ops[graph.ops["role"].isin(PAPER_LABELS)]
+    per_role = ops.groupby("role")["fwd_flops"].sum()
+    rows = [(PAPER_LABELS[r], per_role.get(r, 0.0) / 1e9) for r in R.PAPER_ROLES]
+    table = pd.DataFrame(rows, columns=["op", "gflops"]).set_index("op")
+    table.loc["total"] = table["gflops"].sum()
+    return table
+
+
+def parameter_counts(cfg: ModelConfig) -> pd.Series:
+    """Weight-matrix parameters by role (weights only, as the paper counts them) plus ``total`` (all params)."""
+    with torch.device("meta"):
+        model = build_model(cfg)
+    from nmsim.graph.roles import role_of
+
+    counts: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        role = role_of(name.rsplit(".", 1)[0]) if name.endswith("weight") and p.dim() >= 2 else None
+        key = role or "other"
+        counts[key] = counts.get(key, 0) + p.numel()
+    series = pd.Series(counts, dtype="int64")
+    series["total"] = sum(p.numel() for p in model.parameters())
+    return series
