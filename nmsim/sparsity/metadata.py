@@ -7,7 +7,7 @@ Bits per group of M (one group = one rank-top span for hierarchical patterns):
 - ``bitmask``: M — one bit per position.
 - ``combinatorial``: ⌈log2 C(M, N)⌉ — the rank of the kept subset among all C(M, N).
 - ``hierarchical``: sum over ranks of (groups of that rank that survive the ranks above) × N_r·⌈log2 M_r⌉,
-  i.e. an index per rank (HighLight-style). For a flat pattern it equals ``index``.
+  i.e. an index per sparse rank (HighLight-style; dense ranks are free). Flat pattern: equals ``index``.
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def metadata_bits_per_group(pattern, encoding: str = "index") -> int:
             return n * _clog2(m)
         bits, surviving = 0, 1
         for rank in reversed(pattern.ranks):  # outermost first
-            bits += surviving * rank.n * _clog2(rank.m)
+            if rank.n < rank.m:  # a dense rank needs no metadata
+                bits += surviving * rank.n * _clog2(rank.m)
             surviving *= rank.n
         return bits
     raise UserError(f"unknown metadata encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
