@@ -107,7 +107,7 @@ def _matrix(r: _Reader, node, src):
             try:
                 pattern = parse_any(str(key))
             except UserError as exc:
-                raise r.fail(f"not a valid N:M pattern: {exc.message}", *kp) from None
+                raise r.fail(exc.message, *kp) from None
             if pattern is None or pattern.is_dense:
                 raise r.fail(f"{key!r} is not a sparse N:M pattern (need N < M)", *kp)
             item, isrc = r.mapping(item, kp, {"tflops": True}, ssrc)
