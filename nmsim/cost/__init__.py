@@ -1,0 +1,3 @@
+"""Pricing: GEMMs and vector ops under a sparsity plan on an accelerator, memory footprints, training totals."""
+from nmsim.cost.gemm import MATRIX_KINDS, PASSES, PatternInfo, pattern_info, price_gemms
+from nmsim.cost.training import TrainingCost, TrainingCostModel, paper_graph, step_flops, training_cost  # noqa: E402,F401
