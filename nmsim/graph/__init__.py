@@ -1,10 +1,20 @@
-"""Tracing on the meta device, op kinds and roles, per-kind cost formulas, the transformer builder."""
-from nmsim.graph.api import paper_view, parameter_counts, trace_workload
-from nmsim.graph.builder import build_model, example_inputs
-from nmsim.graph.config import ModelConfig
-from nmsim.graph.opgraph import OpGraph
-from nmsim.graph.tracer import trace
-from nmsim.graph.workloads import from_hf_config, list_workloads, load_workload, resolve_workload
+"""Tracing on the meta device, op kinds and roles, per-kind cost formulas, the transformer builder.
 
-__all__ = ["trace", "trace_workload", "paper_view", "parameter_counts", "build_model", "example_inputs",
-           "ModelConfig", "OpGraph", "load_workload", "list_workloads", "from_hf_config", "resolve_workload"]
+Names are imported lazily so that ``nmsim.graph.roles`` (used by torch-free code) does not pull in torch.
+"""
+import importlib
+
+_EXPORTS = {
+    "trace": "nmsim.graph.tracer", "OpGraph": "nmsim.graph.opgraph", "ModelConfig": "nmsim.graph.config",
+    "trace_workload": "nmsim.graph.api", "paper_view": "nmsim.graph.api", "parameter_counts": "nmsim.graph.api",
+    "build_model": "nmsim.graph.builder", "example_inputs": "nmsim.graph.builder",
+    "load_workload": "nmsim.graph.workloads", "list_workloads": "nmsim.graph.workloads",
+    "from_hf_config": "nmsim.graph.workloads", "resolve_workload": "nmsim.graph.workloads",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'nmsim.graph' has no attribute {name!r}")
