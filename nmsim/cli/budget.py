@@ -1,0 +1,192 @@
+"""``nmsim budget WORKLOAD --sparsity ff=1:16 --recipes all --epochs 350 --steps-per-epoch 313``.
+
+One row per recipe x pattern: total training FLOPs over the schedule, normalised to dense and to SR-STE of the
+same plan, the epochs affordable at the budget (default: what dense spends in --epochs), the phases, and with
+--hardware the seconds. Logic lives in nmsim.cost.training / nmsim.cost.budget.
+"""
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from nmsim.errors import UserError
+
+DEFAULT_RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
+
+
+def _recipes(text: str) -> list[str]:
+    from nmsim.recipes import RECIPE_NAMES
+    names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
+    if not names:
+        raise UserError("give at least one recipe", "--recipes")
+    out = []
+    for name in names:
+        if name == "all":
+            out += [n for n in DEFAULT_RECIPES if n not in out]
+            continue
+        if name not in RECIPE_NAMES:
+            raise UserError(f"unknown recipe {name!r} (valid: {', '.join(RECIPE_NAMES)}, all)", "--recipes")
+        if name == "custom":
+            raise UserError("custom needs --boundaries; price it with nmsim schedule / the API", "--recipes")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _patterns(text: str | None) -> list:
+    from nmsim.sparsity.pattern import NMPattern
+    if not text:
+        return [None]
+    out = []
+    for item in text.split(","):
+        p = NMPattern.parse(item, "--patterns")
+        if p is None:
+            raise UserError("patterns must be N:M (dense is the dense recipe)", "--patterns")
+        out.append(p)
+    return out
+
+
+def _phase_text(phases: pd.DataFrame, dense_step: float, spe: int) -> str:
+    unit, div = ("e", spe) if spe > 1 else ("", 1)
+    parts = []
+    for r in phases.itertuples():
+        a, b = r.start_step / div, r.stop_step / div
+        parts.append(f"{r.label} [{a:g},{b:g}){unit} x{r.step_flops / dense_step:.3f}")
+    return "; ".join(parts)
+
+
+def build_table(args) -> pd.DataFrame:
+    from nmsim.cost.budget import affordable, dense_budget
+    from nmsim.cost.training import TrainingCostModel, normalised, paper_graph, plan_targets, with_pattern
+    from nmsim.graph import load_workload, trace_workload
+    from nmsim.recipes import make_recipe
+    from nmsim.sparsity.plan import SparsityPlan
+
+    for where, value in (("--epochs", args.epochs), ("--steps-per-epoch", args.steps_per_epoch),
+                         ("--batch", args.batch)):
+        if value is not None and value <= 0:
+            raise UserError(f"must be a positive integer, got {value}", where)
+    if args.beta is not None and args.beta <= 0:
+        raise UserError(f"beta must be > 0, got {args.beta:g}", "--beta")
+    spe = args.steps_per_epoch
+    total = args.epochs * spe
+    recipes = _recipes(args.recipes)
+    base_plan = SparsityPlan.parse(args.sparsity)
+    if base_plan.is_dense:
+        raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
+    patterns = _patterns(args.patterns)
+    cfg = load_workload(args.workload)
+    batch = args.batch or cfg.batch
+    graph = paper_graph(cfg, batch) if args.paper_convention else trace_workload(cfg, batch=batch)
+    rows, skipped = [], []
+    many = len(recipes) * len(patterns) > 1
+    for pattern in patterns:
+        plan = base_plan if pattern is None else with_pattern(base_plan, pattern)
+        plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
+        model = TrainingCostModel(graph, plan, hardware=args.hardware, dtype=args.dtype,
+                                  transposable=args.transposable, optimizer=args.optimizer,
+                                  paper_convention=args.paper_convention)
+        targets = plan_targets(plan)
+        dense = make_recipe("dense", {k: None for k in targets}, steps_per_epoch=spe)
+        dense_tot = model.totals(dense, total)
+        dense_step = dense_tot["flops"] / total
+        budget = dense_budget(model, args.epochs, spe) if args.budget == "dense" else _flops(args.budget)
+        for name in recipes:
+            if name == "dense" and pattern is not None and pattern != patterns[0]:
+                continue  # dense does not depend on the pattern: one row
+            params = {}
+            if name.startswith("mdgf") and args.beta is not None:
+                params["beta"] = args.beta
+            if name == "sdgf-geometric" and args.k is not None:
+                params["k"] = args.k
+            try:
+                recipe = make_recipe(name, targets if name != "dense" else {k: None for k in targets},
+                                     args.dense_frac, args.finetune_frac, steps_per_epoch=spe, **params)
+                phases = model.phases(recipe, total)
+            except UserError as exc:
+                if not many or exc.where != "--sparsity":  # only 'recipe cannot reach pattern' is skipped
+                    raise
+                skipped.append(f"{name} {pattern or plan}: {exc}")
+                continue
+            tot = normalised(model, recipe, total)
+            fit = affordable(model, recipe, budget, spe)
+            row = {"recipe": name, "pattern": "dense" if name == "dense" else str(pattern or plan),
+                   "train_flops": tot["flops"], "vs_dense": tot["flops_vs_dense"],
+                   "vs_srste": tot["flops_vs_srste"], "matrix_vs_dense": tot["matrix_flops_vs_dense"],
+                   "matrix_vs_srste": tot["matrix_flops_vs_srste"], "budget_epochs": fit["epochs_exact"]}
+            if model.hw is not None:
+                row.update(seconds=tot["seconds"], hours=tot["seconds"] / 3600, seconds_vs_dense=tot["seconds_vs_dense"],
+                           joules=tot["joules"])
+            row["phases"] = _phase_text(phases, dense_step, spe)
+            rows.append(row)
+    for note in skipped:
+        print(f"nmsim: note: skipped {note}", file=sys.stderr)
+    if not rows:
+        raise UserError("no recipe x pattern combination could be priced", "--recipes")
+    return pd.DataFrame(rows)
+
+
+def _flops(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"expected 'dense' or a FLOP count like 3.5e21, got {text!r}", "--budget") from None
+    if not value > 0 or value == float("inf"):
+        raise UserError(f"must be a positive FLOP count, got {text!r}", "--budget")
+    return value
+
+
+def run(args) -> int:
+    from nmsim.cli.output import emit
+    table = build_table(args)
+    if args.format == "table":
+        head = (f"# {args.workload} {args.sparsity}; {args.epochs} epochs x {args.steps_per_epoch} steps; "
+                f"d={args.dense_frac:g} f={args.finetune_frac:g}; budget="
+                + ("dense" if args.budget == "dense" else f"{_flops(args.budget):.4g} FLOPs")
+                + (f"; hardware {args.hardware} {args.dtype}" if args.hardware else "")
+                + ("; paper convention" if args.paper_convention else "") + "\n")
+        if args.out:
+            from nmsim.cli.output import render, write_atomic
+            write_atomic(args.out, head + render(table, "table", index=False))
+            return 0
+        sys.stdout.write(head)
+    emit(table, args.format, args.out, index=False)
+    return 0
+
+
+def _transposable(text: str):
+    value = text.strip().lower()
+    if value in ("auto", ""):
+        return None
+    if value in ("yes", "true", "1"):
+        return True
+    if value in ("no", "false", "0"):
+        return False
+    raise UserError(f"expected auto, yes or no, got {text!r}", "--transposable")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("budget", help="training FLOPs of recipes x patterns and epochs affordable at a budget")
+    p.add_argument("workload", metavar="WORKLOAD", help="bundled workload name or YAML path")
+    p.add_argument("--sparsity", required=True, help="plan, e.g. ff=1:16 or ff=1:8,qk=1:4")
+    p.add_argument("--recipes", default="all", help="comma-separated recipes or 'all' (default)")
+    p.add_argument("--patterns", help="N:M list replacing the plan's patterns, one row set each (e.g. 2:4,1:16)")
+    p.add_argument("--epochs", type=int, required=True, help="run length in epochs")
+    p.add_argument("--steps-per-epoch", type=int, default=1, help="steps per epoch (recipes switch at epochs)")
+    p.add_argument("--batch", type=int, help="batch per step (default: the workload's)")
+    p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
+    p.add_argument("--finetune-frac", type=float, default=0.0, help="fine-tune fraction f")
+    p.add_argument("--beta", type=float, help="MDGF decay rate (default per recipe)")
+    p.add_argument("--k", type=int, help="SDGF-geometric factor (default 16)")
+    p.add_argument("--hardware", help="accelerator spec (adds seconds, joules)")
+    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--transposable", type=_transposable, default=None,
+                   help="dgrad sparse: auto (pattern T or hardware accepts the transpose), yes, no")
+    p.add_argument("--optimizer", default="adamw", help="adamw, adam, sgd-momentum, sgd")
+    p.add_argument("--budget", default="dense", help="'dense' (dense for --epochs) or total FLOPs")
+    p.add_argument("--paper-convention", action="store_true",
+                   help="count only Q,K,V,O,Logit,Attend,FF1,FF2 (no class token), as the paper")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=run)
