@@ -1,0 +1,42 @@
+"""``nmsim report``: one page joining accuracy, training FLOPs, inference cost and accelerators (parsing only)."""
+from __future__ import annotations
+
+import time
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="write the HTML/markdown report (default: the ViT-B/16 study of the paper)")
+    p.add_argument("--workload", default="vit-base-16", help="bundled workload name or YAML (default vit-base-16)")
+    p.add_argument("--hardware", default="all", help="comma list of accelerator specs, or all (default)")
+    p.add_argument("--patterns", default="default",
+                   help="comma list: N:M for FF, or ff=1:8+qk=1:4 items; 'default' = dense,2:4,...,1:128 + the "
+                        "paper's FF+QK/QKV mixes")
+    p.add_argument("--recipes", default="paper",
+                   help="comma list of recipes; 'paper' = sr-ste,mdgf-linear,mdgf-exp,sdgf-stepwise,sdgf-geometric")
+    p.add_argument("--accuracy", default="paper",
+                   help="paper (bundled results), a runs folder from 'nmsim sweep' (replaces the quick trainer sweep) "
+                        "or a CSV with columns plan, recipe, value")
+    p.add_argument("--budget", type=float, default=None,
+                   help="dense training budget in epochs (default: the bundled results' 350)")
+    p.add_argument("--steps-per-epoch", type=int, default=312,
+                   help="optimizer steps per epoch for the priced study (default 312: ImageNet-1K at batch 4096)")
+    p.add_argument("--dtype", default="bf16", help="datatype priced on the accelerators (default bf16)")
+    p.add_argument("--no-train", action="store_true", help="skip the quick reference-trainer sweep")
+    p.add_argument("--train-epochs", type=int, default=10, help="epochs of each quick trainer run (default 10)")
+    p.add_argument("--name", help="report name (title; default output reports/<name>)")
+    p.add_argument("--out", help="output folder (default reports/default, or reports/<name>)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from nmsim.report.study import StudyOptions, run_study
+
+    started = time.perf_counter()
+    name = args.name or "default"
+    out = args.out or f"reports/{name}"
+    opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
+                        accuracy=args.accuracy, budget_epochs=args.budget, steps_per_epoch=args.steps_per_epoch,
+                        dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs, name=name)
+    path = run_study(opts, out, echo=print)
+    print(f"report: {path}/index.html ({time.perf_counter() - started:.1f} s)")
+    return 0

@@ -1,0 +1,169 @@
+"""Report figures (matplotlib, Agg backend) drawn from the study's DataFrames; no numbers are computed here."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+RECIPE_STYLE = {
+    "dense": ("black", "*"), "sr-ste": ("tab:red", "o"), "mdgf-linear": ("tab:orange", "s"),
+    "mdgf-exp": ("tab:green", "D"), "sdgf-stepwise": ("tab:blue", "^"), "sdgf-geometric": ("tab:purple", "v"),
+    "static": ("tab:gray", "x"),
+}
+PHASE_COLORS = {"dense": "#4c72b0", "decay": "#dd8452", "sparse": "#55a868", "finetune": "#8172b3"}
+
+
+def _style(recipe: str):
+    return RECIPE_STYLE.get(recipe, ("tab:brown", "P"))
+
+
+def _label(plan: str) -> str:
+    return plan.replace("ff=", "FF ").replace(",qkv=", " + QKV ").replace(",qk=", " + QK ")
+
+
+def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
+    """Accuracy against training FLOPs normalised to dense (the paper's Fig. 4b, in priced FLOPs)."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    for recipe, g in head.groupby("recipe", sort=False):
+        if recipe == "dense":
+            continue
+        color, marker = _style(recipe)
+        ax.scatter(g["train_flops_rel_dense"], g["accuracy"], color=color, marker=marker, label=recipe, s=36,
+                   alpha=.85, zorder=3)
+        for x, y, plan in zip(g["train_flops_rel_dense"], g["accuracy"], g["plan"]):
+            if pd.notna(x) and pd.notna(y):
+                ax.annotate(_label(plan), (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points", color=color)
+    dense = head[head["recipe"] == "dense"]
+    if len(dense):
+        acc = float(dense["accuracy"].iloc[0])
+        ax.scatter([1.0], [acc], color="black", marker="*", s=140, label="dense", zorder=4)
+        ax.axhline(acc, color="black", lw=.8, ls=":")
+    ax.axvline(1.0, color="black", lw=1.2, ls="--", label="dense training budget")
+    ax.set_xlabel("training FLOPs / dense training FLOPs (priced per recipe phase)")
+    ax.set_ylabel(metric_label)
+    ax.set_title("Accuracy vs training FLOPs")
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
+    """Accuracy against inference GFLOPs with the Pareto front (the paper's Fig. 5)."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    for recipe, g in head.groupby("recipe", sort=False):
+        color, marker = _style(recipe)
+        ax.scatter(g["inference_gflops"], g["accuracy"], color=color, marker=marker, label=recipe,
+                   s=140 if recipe == "dense" else 36, alpha=.85, zorder=3)
+    front = head[head["pareto"].astype(bool)].sort_values("inference_gflops")
+    ax.step(front["inference_gflops"], front["accuracy"], where="post", color="black", lw=1.2, alpha=.7,
+            label="Pareto front", zorder=2)
+    for x, y, plan, recipe in zip(front["inference_gflops"], front["accuracy"], front["plan"], front["recipe"]):
+        ax.annotate(f"{_label(plan)} {recipe}", (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
+    ax.set_xlabel("inference GFLOPs per image (paper convention)")
+    ax.set_ylabel(metric_label)
+    ax.set_title("Accuracy vs inference FLOPs")
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def latency_energy(hw: pd.DataFrame):
+    """Grouped bars: latency and energy per accelerator × pattern (inference, one batch)."""
+    plans = list(dict.fromkeys(hw["plan"]))
+    accs = list(dict.fromkeys(hw["hardware"]))
+    fig, axes = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
+    width = 0.8 / max(1, len(plans))
+    cmap = plt.get_cmap("viridis", max(2, len(plans)))
+    x = np.arange(len(accs))
+    for ax, col, label in ((axes[0], "latency_ms", "latency (ms)"), (axes[1], "energy_j", "energy (J)")):
+        for i, plan in enumerate(plans):
+            g = hw[hw["plan"] == plan].set_index("hardware").reindex(accs)
+            ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=_label(plan), color=cmap(i))
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.grid(alpha=.3, axis="y")
+    axes[0].set_title("Inference latency and energy per accelerator and pattern")
+    axes[1].set_xticks(x, accs, rotation=20, ha="right")
+    axes[0].legend(fontsize=7, ncol=min(6, len(plans)), loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def memory(mem: pd.DataFrame):
+    """Weight memory (values + metadata) per pattern and metadata encoding."""
+    plans = list(dict.fromkeys(mem["plan"]))
+    encs = list(dict.fromkeys(mem["encoding"]))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / max(1, len(encs))
+    x = np.arange(len(plans))
+    hatches = ["", "//", "..", "xx", "\\\\"]
+    for i, enc in enumerate(encs):
+        g = mem[mem["encoding"] == enc].set_index("plan").reindex(plans)
+        off = x + (i - (len(encs) - 1) / 2) * width
+        ax.bar(off, g["values_mib"], width, color="#4c72b0", hatch=hatches[i % len(hatches)], edgecolor="white",
+               label="values" if i == 0 else None)
+        ax.bar(off, g["metadata_mib"], width, bottom=g["values_mib"], color="#dd8452",
+               hatch=hatches[i % len(hatches)], edgecolor="white", label=f"metadata ({enc})")
+    ax.set_xticks(x, [_label(p) for p in plans], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("weight memory (MiB)")
+    ax.set_title("Weight memory and metadata overhead per pattern and encoding (bars left to right: "
+                 + ", ".join(encs) + ")", fontsize=9)
+    ax.grid(alpha=.3, axis="y")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
+    """Stacked training FLOPs per recipe phase, one panel per pattern."""
+    plans = plans or list(dict.fromkeys(phases["plan"]))
+    n = len(plans)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, sharey=True)
+    order = [p for p in PHASE_COLORS if p in set(phases["phase"])] + \
+            sorted(set(phases["phase"]) - set(PHASE_COLORS))
+    for k, plan in enumerate(plans):
+        ax = axes[k // cols][k % cols]
+        g = phases[phases["plan"] == plan]
+        table = g.pivot_table(index="recipe", columns="phase", values="flops_rel_dense", aggfunc="sum",
+                              sort=False).reindex(columns=order).fillna(0.0)
+        bottom = np.zeros(len(table))
+        for ph in order:
+            ax.bar(table.index, table[ph], bottom=bottom, color=PHASE_COLORS.get(ph, None), label=ph)
+            bottom += table[ph].to_numpy()
+        ax.axhline(1.0, color="black", ls="--", lw=1)
+        ax.set_title(_label(plan), fontsize=9)
+        ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+        ax.grid(alpha=.3, axis="y")
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    axes[0][0].set_ylabel("training FLOPs / dense")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle("Training FLOPs per recipe phase (dashed: dense budget)")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
+    """Reference-trainer sweep: test accuracy against measured cumulative training FLOPs, one line per run."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    styles = ["-", "--", ":", "-."]
+    plans = list(dict.fromkeys(curves["pattern"]))
+    for (recipe, pattern, seed), g in curves.groupby(["recipe", "pattern", "seed"], sort=False):
+        color, marker = _style(recipe)
+        ls = styles[plans.index(pattern) % len(styles)]
+        ax.plot(g["train_flops"], g["accuracy"] * 100, ls=ls, color=color, marker=marker, ms=3,
+                label=f"{recipe} {pattern}" + (f" s{seed}" if curves["seed"].nunique() > 1 else ""))
+    if dense_budget:
+        ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
+    ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Reference trainer: accuracy vs training FLOPs")
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig

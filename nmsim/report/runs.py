@@ -1,0 +1,63 @@
+"""Reading reference-trainer sweeps (``nmsim sweep`` output) into frames for the report.
+
+A sweep folder holds run folders ``<task>/<recipe>/<pattern>/seed<S>`` with ``config.json`` and
+``metrics.jsonl`` (one row per evaluation: step, epoch, train_flops, accuracy, loss, ...).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nmsim.errors import UserError
+
+CURVE_COLUMNS = ["task", "recipe", "pattern", "seed", "step", "epoch", "train_flops", "accuracy", "loss", "phase",
+                 "folder"]
+
+
+def _pattern_label(config: dict) -> str:
+    from nmsim.train.sweep import sparsity_label
+
+    return "dense" if config.get("recipe") == "dense" else sparsity_label(config.get("sparsity") or {})
+
+
+def load_curves(root: str | Path) -> pd.DataFrame:
+    """Every evaluation row of every run under ``root`` (finished or not), tidy. UserError when ``root`` is not
+    a folder or holds no runs."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError("no such runs folder", str(root))
+    rows = []
+    for cfg_path in sorted(root.rglob("config.json")):
+        folder = cfg_path.parent
+        metrics = folder / "metrics.jsonl"
+        if not metrics.exists():
+            continue
+        try:
+            config = json.loads(cfg_path.read_text())
+        except ValueError as exc:
+            raise UserError(f"not valid JSON ({exc})", str(cfg_path)) from None
+        for n, line in enumerate(metrics.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if "accuracy" not in row or "step" not in row:
+                raise UserError(f"line {n}: a metrics row needs step and accuracy", str(metrics))
+            rows.append({"task": config.get("task"), "recipe": config.get("recipe"), "pattern": _pattern_label(config),
+                         "seed": config.get("seed", 0), "step": row["step"], "epoch": row.get("epoch"),
+                         "train_flops": row.get("train_flops"), "accuracy": row["accuracy"], "loss": row.get("loss"),
+                         "phase": row.get("phase"), "folder": str(folder)})
+    if not rows:
+        raise UserError("holds no runs (no */config.json with metrics.jsonl)", str(root))
+    df = pd.DataFrame(rows, columns=CURVE_COLUMNS)
+    df["train_flops"] = pd.to_numeric(df["train_flops"], errors="coerce")
+    return df.sort_values(["task", "recipe", "pattern", "seed", "step"], kind="stable").reset_index(drop=True)
+
+
+def final_rows(curves: pd.DataFrame) -> pd.DataFrame:
+    """Last evaluation of each run."""
+    return curves.groupby("folder", sort=False).tail(1).reset_index(drop=True)

@@ -1,0 +1,495 @@
+"""The report's study: accuracy (bundled paper results, a CSV, or a trainer sweep) joined with cost frames.
+
+Every FLOP, second and joule comes from :mod:`nmsim.cost` (``TrainingCostModel``, ``price_gemms``,
+``budget``); weight bytes from :func:`nmsim.sparsity.compressed_bytes`. This module only joins, ranks and
+lays out.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError
+from nmsim.report import figures as F
+from nmsim.report.pareto import pareto_mask
+from nmsim.report.results import CITATION, load_results
+from nmsim.report.writer import Figure, Report, Table, write_report
+
+PAPER_RECIPES = ("sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
+DEFAULT_PATTERNS = ("dense", "ff=2:4", "ff=1:4", "ff=1:8", "ff=1:16", "ff=1:32", "ff=1:128",
+                    "ff=1:4,qk=1:4", "ff=1:8,qk=1:8", "ff=1:8,qk=1:4", "ff=1:8,qkv=1:4")
+ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
+TRAIN_BATCH = 4096          # ViT-B/16: 312 steps per ImageNet epoch (109,200 steps in 350 epochs)
+INFERENCE_BATCH = 256       # accelerator pricing of one forward pass
+SWEEP_RECIPES = ("dense", "sr-ste", "mdgf-exp", "sdgf-stepwise")
+SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
+ACCURACY_COLUMNS = ("plan", "recipe", "value")
+
+
+@dataclass
+class StudyOptions:
+    workload: str = "vit-base-16"
+    hardware: str = "all"
+    patterns: str = "default"
+    recipes: str = "paper"
+    accuracy: str = "paper"
+    budget_epochs: float | None = None
+    steps_per_epoch: int = 312
+    dtype: str = "bf16"
+    train: bool = True
+    train_epochs: int = 10
+    name: str = "default"
+
+
+# ---- parsing ---------------------------------------------------------------------------------------------
+
+def normalize_plan(text: str, where: str = "--patterns") -> str:
+    from nmsim.sparsity import SparsityPlan
+
+    text = text.strip()
+    if text.lower() == "dense":
+        return "dense"
+    spec = text.replace("+", ",") if "=" in text else f"ff={text}"
+    plan = SparsityPlan.parse(spec, where)
+    return "dense" if plan.is_dense else str(plan)
+
+
+def parse_patterns(text: str) -> list[str]:
+    if text.strip().lower() == "default":
+        return list(DEFAULT_PATTERNS)
+    plans = list(dict.fromkeys(normalize_plan(t) for t in text.split(",") if t.strip()))
+    if not plans:
+        raise UserError("no pattern given", "--patterns")
+    if "dense" not in plans:
+        plans.insert(0, "dense")
+    return plans
+
+
+def parse_recipes(text: str) -> list[str]:
+    from nmsim.recipes import RECIPE_NAMES
+
+    if text.strip().lower() == "paper":
+        return list(PAPER_RECIPES)
+    names = [r.strip().lower() for r in text.split(",") if r.strip()]
+    for n in names:
+        if n not in RECIPE_NAMES or n == "custom":
+            raise UserError(f"unknown recipe {n!r} (valid: paper, {', '.join(r for r in RECIPE_NAMES if r != 'custom')})",
+                            "--recipes")
+    names = [n for n in dict.fromkeys(names) if n != "dense"]
+    if not names:
+        raise UserError("no sparse recipe given", "--recipes")
+    return names
+
+
+def parse_hardware(text: str) -> list:
+    from nmsim.hardware import list_specs, load
+
+    names = list_specs() if text.strip().lower() == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UserError("no accelerator given", "--hardware")
+    specs = []
+    for n in names:
+        try:
+            specs.append(load(n))
+        except UserError as exc:
+            raise UserError(str(exc), "--hardware") from None
+    return specs
+
+
+def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, Path | None]:
+    """(accuracy frame with plan, recipe, value; its description; a runs folder or None)."""
+    spec = spec.strip()
+    if spec.lower() == "paper":
+        try:
+            df = load_results(workload)
+        except UserError:
+            return None, f"no bundled paper results for {workload}", None
+        return df, f"bundled paper results ({df['model'].iloc[0]}, {df['task'].iloc[0]}, {df['metric'].iloc[0]})", None
+    path = Path(spec)
+    if path.is_dir():
+        try:
+            df = load_results(workload)
+            desc = f"bundled paper results ({df['model'].iloc[0]}); trainer sweep from {path}"
+        except UserError:
+            df, desc = None, f"trainer sweep from {path}"
+        return df, desc, path
+    if path.suffix.lower() == ".csv":
+        if not path.exists():
+            raise UserError("no such accuracy CSV", str(path))
+        try:
+            df = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read CSV ({str(exc).splitlines()[0]})", str(path)) from None
+        missing = [c for c in ACCURACY_COLUMNS if c not in df.columns]
+        if missing:
+            raise UserError(f"missing column(s) {', '.join(missing)} (need {', '.join(ACCURACY_COLUMNS)}; has "
+                            f"{', '.join(map(str, df.columns)) or 'none'})", str(path))
+        df = df.copy()
+        df["value"] = pd.to_numeric(df["value"], errors="coerce")
+        if df["value"].isna().any():
+            raise UserError(f"row {int(df.index[df['value'].isna()][0]) + 2}: value must be a number", str(path))
+        df["plan"] = [normalize_plan(str(p), f"{path}: plan") for p in df["plan"]]
+        return df, f"accuracy from {path}", None
+    raise UserError("expected 'paper', a runs folder or a .csv file (no such runs folder)", f"--accuracy {spec}")
+
+
+# ---- cost frames (all numbers from nmsim.cost) ------------------------------------------------------------
+
+def _targets(plan: str) -> dict:
+    from nmsim.cost.training import plan_targets
+    from nmsim.sparsity import SparsityPlan
+    return plan_targets(SparsityPlan.parse(plan)) if plan != "dense" else {}
+
+
+def _model(graph, plan: str, **kw):
+    from nmsim.cost import TrainingCostModel
+    from nmsim.sparsity import SparsityPlan
+    return TrainingCostModel(graph, SparsityPlan.parse("ff=dense" if plan == "dense" else plan), **kw)
+
+
+def inference_table(cfg, plans: list[str]) -> pd.DataFrame:
+    """Paper-convention inference GFLOPs per image (Q, K, V, O, Logit, Attend, FF1, FF2; no class token)."""
+    from nmsim.cost import paper_graph
+    from nmsim.recipes import make_recipe
+
+    graph = paper_graph(cfg, batch=1)
+    rows = []
+    for plan in plans:
+        targets = _targets(plan) or {"ff": None}
+        state = make_recipe("static" if plan != "dense" else "dense", targets).phases(1)[0].state
+        model = _model(graph, plan, paper_convention=True)
+        rows.append({"plan": plan, "inference_gflops": model.state_cost(state)["fwd_flops"] / 1e9})
+    df = pd.DataFrame(rows)
+    df["inference_rel_dense"] = df["inference_gflops"] / float(df.loc[df["plan"] == "dense", "inference_gflops"].iloc[0])
+    return df
+
+
+def _fitting_recipe(model, name: str, plan: str, spe: int, total: int):
+    """``make_recipe(name, ...)`` with its defaults; SDGF-geometric whose paper k (16) gives an M that does not
+    tile the model falls back to the largest k in (8, 4, 2) that does (the public code uses k = 8)."""
+    from nmsim.recipes import make_recipe
+
+    recipe = make_recipe(name, _targets(plan), steps_per_epoch=spe)
+    if name != "sdgf-geometric":
+        return recipe, ""
+    try:
+        for ph in recipe.phases(total):
+            model.check_reachable(ph.state, name)
+        return recipe, ""
+    except UserError as first:
+        for k in (8, 4, 2):
+            alt = make_recipe(name, _targets(plan), steps_per_epoch=spe, k=k)
+            try:
+                for ph in alt.phases(total):
+                    model.check_reachable(ph.state, name)
+            except UserError:
+                continue
+            return alt, f"k={k}: the paper's k=16 does not tile the model ({str(first).split('uses ', 1)[-1]})"
+        raise
+
+
+def training_tables(cfg, plans: list[str], recipes: list[str], budget_epochs: float, spe: int):
+    """(totals per recipe x plan incl. iso-FLOP budget columns, phases) over ``budget_epochs`` epochs."""
+    from nmsim.cost import budget as B
+    from nmsim.graph import trace_workload
+    from nmsim.recipes import make_recipe
+
+    graph = trace_workload(cfg, batch=TRAIN_BATCH)
+    total = int(round(budget_epochs * spe))
+    totals, phases = [], []
+    for plan in plans:
+        model = _model(graph, plan)
+        dense_flops = B.dense_budget(model, budget_epochs, spe)
+        run = [("dense", make_recipe("dense", {k: None for k in model.targets}, steps_per_epoch=spe))] if plan == "dense" \
+            else [(r, None) for r in recipes]
+        for name, recipe in run:
+            row = {"recipe": name, "plan": plan, "note": ""}
+            try:
+                if recipe is None:
+                    recipe, row["note"] = _fitting_recipe(model, name, plan, spe, total)
+                ph = model.phases(recipe, total)
+                tot = model.totals(recipe, total)
+                aff = B.affordable(model, recipe, dense_flops, spe)
+            except UserError as exc:
+                row.update(train_flops=np.nan, train_flops_rel_dense=np.nan, affordable_epochs=np.nan,
+                           note=str(exc).split(": ", 1)[-1] if "cannot reach" in str(exc) else str(exc))
+                totals.append(row)
+                continue
+            row.update(train_flops=tot["flops"], train_matrix_flops=tot["matrix_flops"],
+                       train_flops_rel_dense=tot["flops"] / dense_flops, affordable_epochs=aff["epochs_exact"])
+            totals.append(row)
+            ph = ph.assign(recipe=name, plan=plan, flops_rel_dense=ph["phase_flops"] / dense_flops)
+            phases.append(ph[["recipe", "plan", "label", "phase", "start_step", "stop_step", "steps", "decay",
+                              "step_flops", "phase_flops", "flops_rel_dense"]])
+    return pd.DataFrame(totals), pd.concat(phases, ignore_index=True)
+
+
+def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFrame:
+    """Inference (one forward pass at INFERENCE_BATCH) matrix-GEMM latency and energy per accelerator x plan."""
+    from nmsim.cost import price_gemms
+    from nmsim.graph import trace_workload
+    from nmsim.sparsity import SparsityPlan
+
+    graph = trace_workload(cfg, batch=INFERENCE_BATCH)
+    ops = graph.ops
+    rows = []
+    for hw in specs:
+        dt = dtype if dtype in hw.matrix_dense else next(iter(hw.matrix_dense))
+        for plan in plans:
+            patterns = None if plan == "dense" else SparsityPlan.parse(plan).resolve(ops)
+            priced = price_gemms(ops, patterns, hw, dt, passes=("fwd",))
+            rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
+                         "latency_ms": float(priced["seconds"].sum()) * 1e3,
+                         "energy_j": float(priced["energy_joules"].sum()),
+                         "executed_gflops": float(priced["executed_flops"].sum()) / 1e9,
+                         "sparse_ops": int(priced["sparse"].sum()),
+                         "hw_patterns": ",".join(sorted(set(priced.loc[priced["sparse"].astype(bool), "hw_pattern"])))
+                         or "-"})
+    df = pd.DataFrame(rows)
+    base = df[df["plan"] == "dense"].set_index("hardware")
+    df["speedup_vs_dense"] = [base.loc[h, "latency_ms"] / v for h, v in zip(df["hardware"], df["latency_ms"])]
+    df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
+    return df
+
+
+def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
+    """Weight memory of every linear weight (values + metadata) per plan and metadata encoding."""
+    from nmsim.graph import trace_workload
+    from nmsim.sparsity import SparsityPlan, compressed_bytes, dtype_bytes
+
+    ops = trace_workload(cfg, batch=1).ops
+    lin = ops[ops["kind"].isin(("linear", "conv")) & ops["weight"].notna()].drop_duplicates("weight")
+    other = float(ops.drop_duplicates("weight")["weight_numel"].sum() - lin["weight_numel"].sum())
+    rows = []
+    for plan in plans:
+        pats = [None] * len(lin) if plan == "dense" else SparsityPlan.parse(plan).resolve(lin).tolist()
+        for enc in ENCODINGS_SHOWN:
+            values = meta = 0.0
+            for (_, op), p in zip(lin.iterrows(), pats):
+                rows_, cols_ = op["weight_shape"][0], int(np.prod(op["weight_shape"][1:]))
+                b = compressed_bytes(rows_, cols_, p, dtype, enc)
+                values += b["values_bytes"]
+                meta += b["metadata_bytes"]
+            rows.append({"plan": plan, "encoding": enc, "values_mib": values / 2**20, "metadata_mib": meta / 2**20,
+                         "total_mib": (values + meta) / 2**20, "metadata_pct": 100 * meta / (values + meta),
+                         "other_params_mib": other * dtype_bytes(dtype) / 2**20})
+    return pd.DataFrame(rows)
+
+
+# ---- joins -----------------------------------------------------------------------------------------------
+
+def headline_table(infer: pd.DataFrame, totals: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
+    head = totals.merge(infer[["plan", "inference_gflops"]], on="plan", how="left")
+    if acc is not None:
+        a = acc[["plan", "recipe", "value"]].rename(columns={"value": "accuracy"})
+        head = head.merge(a, on=["plan", "recipe"], how="left")
+    else:
+        head["accuracy"] = np.nan
+    head["pareto"] = pareto_mask(head, minimize="inference_gflops", maximize="accuracy")
+    head["pareto_train"] = pareto_mask(head, minimize="train_flops_rel_dense", maximize="accuracy")
+    cols = ["recipe", "plan", "inference_gflops", "train_flops_rel_dense", "accuracy", "pareto", "pareto_train",
+            "train_flops", "note"]
+    return head[cols]
+
+
+def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, budget_epochs: float) -> pd.DataFrame:
+    """Epochs affordable at the dense budget, accuracy at (at most) equal FLOPs, FLOPs to reach dense accuracy."""
+    t = head.merge(totals[["recipe", "plan", "affordable_epochs"]], on=["recipe", "plan"], how="left")
+    dense = t[t["recipe"] == "dense"]
+    dense_acc = float(dense["accuracy"].iloc[0]) if len(dense) else np.nan
+    rows = []
+    for r in t.itertuples(index=False):
+        if r.recipe == "dense":
+            continue
+        within = bool(r.train_flops_rel_dense <= 1.0 + 1e-9) if pd.notna(r.train_flops_rel_dense) else None
+        reaches = bool(r.accuracy >= dense_acc) if pd.notna(r.accuracy) and pd.notna(dense_acc) else None
+        rows.append({
+            "recipe": r.recipe, "plan": r.plan, "train_flops_rel_dense": r.train_flops_rel_dense,
+            "epochs_at_dense_budget": r.affordable_epochs,
+            "accuracy": r.accuracy,
+            "delta_vs_dense_at_equal_flops": (r.accuracy - dense_acc) if within else np.nan,
+            "reaches_dense_accuracy": reaches,
+            # the runs behind the bundled accuracies end at the budget's length: spending train_flops_rel_dense
+            # reaches the dense accuracy (an upper bound: no curve says when it was first reached)
+            "flops_to_dense_accuracy_rel_le": r.train_flops_rel_dense if reaches else np.nan,
+            "flops_saving_vs_dense_pct_ge": 100 * (1 - r.train_flops_rel_dense) if reaches else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+# ---- trainer sweep -----------------------------------------------------------------------------------------
+
+def run_quick_sweep(epochs: int, echo=print) -> pd.DataFrame:
+    """The report's small reference-trainer sweep on digits (1 seed), in a temporary folder; returns curves."""
+    from nmsim.report.runs import load_curves
+    from nmsim.train.sweep import parse_patterns as sweep_patterns
+    from nmsim.train.sweep import plan as sweep_plan
+    from nmsim.train.sweep import run_sweep
+
+    tmp = Path(tempfile.mkdtemp(prefix="nmsim-report-sweep-"))
+    try:
+        pats = sweep_patterns(",".join(p.replace(",", "+") for p in SWEEP_PATTERNS))
+        configs = sweep_plan("digits", list(SWEEP_RECIPES), pats, [0], epochs=epochs)
+        table = run_sweep(configs, tmp, workers=2, echo=echo)
+        if table.attrs.get("failures"):
+            raise UserError(f"trainer sweep failed: {table.attrs['failures'][0]}", "report")
+        curves = load_curves(tmp)
+        curves["folder"] = [str(Path(f).relative_to(tmp)) for f in curves["folder"]]
+        return curves
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
+    from nmsim.cost.budget import flops_to_accuracy
+    from nmsim.report.runs import final_rows
+
+    final = final_rows(curves)
+    dense = final[final["recipe"] == "dense"]
+    dense_acc = float(dense["accuracy"].mean()) if len(dense) else np.nan
+    dense_flops = float(dense["train_flops"].mean()) if len(dense) else np.nan
+    rows = []
+    for (task, recipe, pattern), g in curves.groupby(["task", "recipe", "pattern"], sort=False):
+        fin = final[(final["task"] == task) & (final["recipe"] == recipe) & (final["pattern"] == pattern)]
+        reach = []
+        for _, run in g.groupby("folder", sort=False):
+            c = run[["train_flops", "accuracy"]].rename(columns={"train_flops": "flops"}).dropna()
+            reach.append(flops_to_accuracy(c, dense_acc, strict=False) if len(c) and pd.notna(dense_acc) else None)
+        ok = [x for x in reach if x is not None]
+        rows.append({"task": task, "recipe": recipe, "pattern": pattern, "runs": len(fin),
+                     "accuracy_pct": 100 * fin["accuracy"].mean(),
+                     "train_flops": fin["train_flops"].mean(),
+                     "train_flops_rel_dense": fin["train_flops"].mean() / dense_flops,
+                     "flops_to_dense_accuracy_rel": (np.mean(ok) / dense_flops) if ok and len(ok) == len(reach)
+                     else np.nan})
+    return pd.DataFrame(rows)
+
+
+# ---- the report ------------------------------------------------------------------------------------------
+
+FMT2 = "{:.2f}"
+FMT3 = "{:.3f}"
+
+
+def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
+    from nmsim.graph import load_workload
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    cfg = load_workload(opts.workload)
+    plans = parse_patterns(opts.patterns)
+    recipes = parse_recipes(opts.recipes)
+    specs = parse_hardware(opts.hardware)
+    acc, acc_desc, runs_dir = load_accuracy(opts.accuracy, cfg.name)
+    if opts.steps_per_epoch < 1:
+        raise UserError(f"must be >= 1, got {opts.steps_per_epoch}", "--steps-per-epoch")
+    budget = opts.budget_epochs
+    if budget is None:
+        ep = acc["epochs"].dropna() if acc is not None and "epochs" in acc else pd.Series(dtype=float)
+        budget = float(ep.iloc[0]) if len(ep) else 350.0
+    if not budget > 0:
+        raise UserError(f"must be a positive number of epochs, got {budget:g}", "--budget")
+    curves = None
+    if runs_dir is not None:
+        from nmsim.report.runs import load_curves
+        curves = load_curves(runs_dir)
+    metric = "top-1 accuracy (%)" if acc is None or "metric" not in acc or acc["metric"].iloc[0] == "top1_pct" \
+        else str(acc["metric"].iloc[0])
+
+    echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
+    infer = inference_table(cfg, plans)
+    totals, phases = training_tables(cfg, plans, recipes, budget, opts.steps_per_epoch)
+    hw = hardware_table(cfg, plans, specs, opts.dtype)
+    mem = memory_table(cfg, plans, opts.dtype)
+    head = headline_table(infer, totals, acc)
+    iso = iso_flop_table(head, totals, budget)
+    echo(f"report: cost tables in {time.perf_counter() - t0:.1f} s")
+    if curves is None and opts.train:
+        ts = time.perf_counter()
+        curves = run_quick_sweep(opts.train_epochs, echo=echo)
+        echo(f"report: trainer sweep in {time.perf_counter() - ts:.1f} s")
+
+    # ---- layout
+    report = Report(title=f"nmsim report: {opts.name}",
+                    subtitle=f"Workload `{cfg.name}`; accuracy: {acc_desc}; dense budget {budget:g} epochs x "
+                             f"{opts.steps_per_epoch} steps (batch {TRAIN_BATCH}); accelerators priced at "
+                             f"{opts.dtype} where supported.")
+    s = report.section("Headline: accuracy, inference and training cost",
+                       "One row per recipe x sparsity plan. `inference_gflops`: per image, the paper's convention "
+                       "(Q, K, V, O, Logit, Attend, FF1, FF2; no class token; sparse GEMMs at N/M). "
+                       "`train_flops_rel_dense`: the whole schedule priced phase by phase (forward on the pattern in "
+                       "force, dgrad dense unless transposable, wgrad dense, plus mask/optimizer vector work) over "
+                       "the dense run of the same length. `pareto`: on the accuracy vs inference-FLOPs front; "
+                       "`pareto_train`: on the accuracy vs training-FLOPs front.")
+    s.items.append(Table("headline", head, "Headline table", formats={
+        "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, "accuracy": FMT3, "train_flops": "{:.4g}"},
+        hide=("train_flops",)))
+    s = report.section("Accuracy vs training FLOPs",
+                       "The paper's Fig. 4b plots accuracy against the fraction of training epochs, treating a step "
+                       "of every recipe as equal. Here each recipe's schedule is priced: MDGF is dense while its "
+                       "decay D > 0, SDGF's early intervals keep more weights, SR-STE is sparse from step 0.")
+    s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric),
+                          "Accuracy vs priced training FLOPs (dashed: the dense training budget)."))
+    s.items.append(Figure("training_flops_by_phase",
+                          F.training_phases(phases, [p for p in plans if p != "dense" and "," not in p] or None),
+                          "Training FLOPs per recipe phase, normalised to dense training of the same length."))
+    s.items.append(Table("training_phases", phases, "Per-phase training cost", show=False))
+    s = report.section("Iso-FLOP comparison",
+                       f"Dense budget: {budget:g} epochs of dense training. `epochs_at_dense_budget`: how long each "
+                       "recipe can train for the same FLOPs (its schedule stretched; from `nmsim.cost.budget`). "
+                       "`delta_vs_dense_at_equal_flops`: bundled accuracy minus dense where the recipe's run cost no "
+                       "more than dense. `flops_to_dense_accuracy_rel_le`: the bundled runs reach dense accuracy "
+                       "within this fraction of the dense FLOPs (an upper bound: only final accuracies are known).")
+    s.items.append(Table("iso_flop", iso, "Iso-FLOP table", formats={
+        "train_flops_rel_dense": FMT3, "epochs_at_dense_budget": "{:.1f}", "accuracy": FMT3,
+        "delta_vs_dense_at_equal_flops": "{:+.3f}", "flops_to_dense_accuracy_rel_le": FMT3,
+        "flops_saving_vs_dense_pct_ge": "{:.1f}"}))
+    s = report.section("Accuracy vs inference FLOPs",
+                       "The paper's Fig. 5: every recipe x plan with its bundled accuracy; the line is the Pareto "
+                       "front (fewer inference FLOPs, higher accuracy).")
+    s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric),
+                          "Accuracy vs inference GFLOPs per image, with the Pareto front."))
+    s.items.append(Table("inference", infer, "Inference FLOPs per plan (paper convention, Table 18)",
+                         formats={"inference_gflops": FMT2, "inference_rel_dense": FMT3}))
+    s = report.section("Accelerators: latency and energy",
+                       f"One forward pass at batch {INFERENCE_BATCH} (matrix GEMMs, roofline with padding, the "
+                       "engine's supported patterns and metadata traffic; `nmsim.cost.price_gemms`). A plan the "
+                       "engine cannot exploit runs on its nearest supported pattern or dense (`hw_patterns`).")
+    s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan."))
+    s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
+        "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
+        "energy_vs_dense": FMT3}))
+    s = report.section("Weight memory and metadata",
+                       f"Every linear weight at {opts.dtype}: kept values plus N:M metadata per encoding (index: "
+                       "N·⌈log2 M⌉ bits per group; bitmask: M bits; combinatorial: ⌈log2 C(M,N)⌉ bits). Embeddings, "
+                       "norms and biases are `other_params_mib`.")
+    s.items.append(Figure("memory", F.memory(mem), "Weight memory per plan and metadata encoding."))
+    s.items.append(Table("memory", mem, "Weight memory per plan and encoding", formats={
+        "values_mib": "{:.1f}", "metadata_mib": "{:.2f}", "total_mib": "{:.1f}", "metadata_pct": "{:.1f}",
+        "other_params_mib": "{:.2f}"}))
+    s = report.section("Reference trainer: accuracy vs measured training FLOPs")
+    if curves is not None:
+        st = sweep_table(curves)
+        dense_b = st.loc[st["recipe"] == "dense", "train_flops"]
+        src = f"the sweep in `{runs_dir}`" if runs_dir is not None else \
+            (f"a quick sweep run by this report: digits, {', '.join(SWEEP_RECIPES)} x "
+             f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; CPU)")
+        s.text.append(f"Source: {src}. FLOPs are the cumulative training FLOPs the trainer logged (priced per step "
+                      "by `nmsim.cost`). Small tasks: read the shape of the curves, not the last decimal.")
+        s.items.append(Figure("trainer_sweep", F.sweep_curves(curves, float(dense_b.iloc[0]) if len(dense_b) else None),
+                              "Test accuracy against cumulative training FLOPs, one line per run."))
+        s.items.append(Table("trainer_sweep", st, "Trainer sweep summary", formats={
+            "accuracy_pct": FMT2, "train_flops": "{:.4g}", "train_flops_rel_dense": FMT3,
+            "flops_to_dense_accuracy_rel": FMT3}))
+        s.items.append(Table("trainer_curves", curves, "All evaluation rows", show=False))
+    else:
+        s.text.append("Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
+    report.footer = f"Accuracy data: {CITATION} Generated by `nmsim report`."
+    echo(f"report: tables and figures in {time.perf_counter() - t0:.1f} s")
+    return write_report(report, out)
