@@ -3,3 +3,4 @@ from nmsim.cost.gemm import MATRIX_KINDS, PASSES, PatternInfo, pattern_info, pri
 from nmsim.cost.training import TrainingCost, TrainingCostModel, paper_graph, step_flops, training_cost  # noqa: E402,F401
 from nmsim.cost.pricing import PHASES, Pricing, price, price_many, price_workload, trace_for_phase  # noqa: E402,F401
 from nmsim.cost.memory import kv_cache_bytes, memory_footprint  # noqa: E402,F401
+from nmsim.cost.compare import compare  # noqa: E402,F401
