@@ -61,12 +61,12 @@ def test_lr_schedule_warmup_then_cosine():
 
 
 def test_digits_dense_reaches_95_percent(tmp_path):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     final = train_run(RunConfig(task="digits", recipe="dense", seed=0), tmp_path / "run")
-    seconds = time.perf_counter() - start
-    print(f"digits dense: accuracy {final['accuracy']:.4f} in {seconds:.1f} s")
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    print(f"digits dense: accuracy {final['accuracy']:.4f} in {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU")
     assert final["accuracy"] >= 0.95
-    assert seconds < 60
+    assert cpu_seconds < 60  # CPU time: wall time on a shared machine measures the neighbours
     rows = read_metrics(tmp_path / "run")
     assert rows[-1]["step"] == 30 * 22 and len(rows) == 30
     assert {"step", "epoch", "train_flops", "loss", "accuracy", "patterns", "decay", "grad_var",
@@ -86,13 +86,13 @@ def test_sparse_recipe_logs_schedule(tmp_path):
 
 
 def test_sigkill_then_resume_is_bit_identical(tmp_path):
-    args = ["train", "--task", "digits", "--recipe", "sr-ste", "--sparsity", "ff=1:4", "--epochs", "10",
+    args = ["train", "--task", "digits", "--recipe", "sr-ste", "--sparsity", "ff=1:4", "--epochs", "6",
             "--eval-every", "11", "--checkpoint-every", "7", "--no-progress"]
-    reference = train_run(RunConfig(task="digits", recipe="sr-ste", sparsity={"ff": "1:4"}, epochs=10,
+    reference = train_run(RunConfig(task="digits", recipe="sr-ste", sparsity={"ff": "1:4"}, epochs=6,
                                     eval_every=11, checkpoint_every=7), tmp_path / "reference")
     killed = tmp_path / "killed"
     proc = _nmsim(*args, "--out", str(killed))
-    reached = _wait_for(lambda: len(read_metrics(killed)) >= 4 and (killed / "checkpoint.pt").exists(), proc)
+    reached = _wait_for(lambda: len(read_metrics(killed)) >= 3 and (killed / "checkpoint.pt").exists(), proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert reached, proc.stderr.read()
@@ -109,7 +109,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
 
 def test_sweep_killed_and_restarted_loses_no_finished_run(tmp_path):
     args = ["sweep", "--task", "digits", "--recipes", "static,sr-ste", "--patterns", "1:4,1:8", "--seeds", "1",
-            "--epochs", "3", "--out", str(tmp_path)]
+            "--epochs", "2", "--out", str(tmp_path)]
     proc = _nmsim(*args)
     done_markers = lambda: sorted(tmp_path.rglob("done.json"))  # noqa: E731
     reached = _wait_for(lambda: len(done_markers()) >= 1, proc)
