@@ -144,13 +144,13 @@ def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, P
 def _targets(plan: str) -> dict:
     from nmsim.cost.training import plan_targets
     from nmsim.sparsity import SparsityPlan
-    return plan_targets(SparsityPlan.parse(plan)) if plan != "dense" else {}
+    return plan_targets(SparsityPlan.parse(plan, "--patterns")) if plan != "dense" else {}
 
 
 def _model(graph, plan: str, **kw):
     from nmsim.cost import TrainingCostModel
     from nmsim.sparsity import SparsityPlan
-    return TrainingCostModel(graph, SparsityPlan.parse("ff=dense" if plan == "dense" else plan), **kw)
+    return TrainingCostModel(graph, SparsityPlan.parse("ff=dense" if plan == "dense" else plan, "--patterns"), **kw)
 
 
 def inference_table(cfg, plans: list[str]) -> pd.DataFrame:
@@ -242,7 +242,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     for hw in specs:
         dt = dtype if dtype in hw.matrix_dense else next(iter(hw.matrix_dense))
         for plan in plans:
-            patterns = None if plan == "dense" else SparsityPlan.parse(plan).resolve(ops)
+            patterns = None if plan == "dense" else SparsityPlan.parse(plan, "--patterns").resolve(ops)
             priced = price_gemms(ops, patterns, hw, dt, passes=("fwd",))
             rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
                          "latency_ms": float(priced["seconds"].sum()) * 1e3,
@@ -268,7 +268,7 @@ def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
     other = float(ops.drop_duplicates("weight")["weight_numel"].sum() - lin["weight_numel"].sum())
     rows = []
     for plan in plans:
-        pats = [None] * len(lin) if plan == "dense" else SparsityPlan.parse(plan).resolve(lin).tolist()
+        pats = [None] * len(lin) if plan == "dense" else SparsityPlan.parse(plan, "--patterns").resolve(lin).tolist()
         for enc in ENCODINGS_SHOWN:
             values = meta = 0.0
             for (_, op), p in zip(lin.iterrows(), pats):

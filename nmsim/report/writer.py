@@ -110,7 +110,7 @@ h1{margin-bottom:.1em}.subtitle{color:#555;margin-top:0}
 h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0 1.4em 0}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}
-th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}td:nth-child(-n+3){white-space:nowrap}
 tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1em 0 2em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption,.caption{color:#555;font-size:.9em}
