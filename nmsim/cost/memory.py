@@ -56,8 +56,8 @@ def _total_params(graph) -> float:
 
 
 def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, float]:
-    """(dense numel, dense bytes, compressed value bytes, metadata bytes) of the sparse-executed GEMM weights,
-    and the numel of all sparsified (plan) weights for masks, returned as the 4th item."""
+    """(numel, compressed value bytes, metadata bytes) of the GEMM weights executed sparse, and the numel of all
+    plan-sparsified weights (for masks, whether or not the hardware can use the pattern)."""
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     pats = _resolve(plan, mops)
@@ -66,7 +66,7 @@ def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, f
     size = dtype_bytes(dtype)
     lin = mops["kind"].isin(SPARSE_KINDS).to_numpy()
     first = ~mops["weight"].duplicated().to_numpy()  # a shared (tied) weight counts once
-    numel = dense_b = values = meta = masked = 0.0
+    numel = values = meta = masked = 0.0
     for pat, idx in pats[lin & first].groupby(pats[lin & first].map(str)).groups.items():
         p = pats.loc[idx[0]]
         if p is None or p.is_dense:
@@ -79,7 +79,6 @@ def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, f
         n, k = sel["gemm_n"].to_numpy(float), sel["gemm_k"].to_numpy(float)
         groups = n * np.ceil(k / info.group_m)
         numel += float((n * k).sum())
-        dense_b += float((n * k).sum() * size)
         values += float((groups * info.group_n).sum() * size)
         meta += float((groups * info.meta_bits / 8.0).sum())
     return numel, values, meta, masked
