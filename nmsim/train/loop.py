@@ -291,6 +291,9 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
                             str(out / ckpt.CHECKPOINT)) from None
         ckpt.set_rng_state(payload["rng"])
         step = int(payload["step"])
+        order = payload.get("data_order", {})
+        if order and (order.get("seed"), order.get("steps_per_epoch")) != (config.seed, spe):
+            raise UserError("checkpoint data order does not match this run", str(out / ckpt.CHECKPOINT))
         loss_sum, loss_count = float(payload["loss_sum"]), int(payload["loss_count"])
         if flops.total is not None:
             flops.total = payload.get("train_flops")
@@ -355,6 +358,9 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
                     "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": ckpt.rng_state(device), "config_sha256": config.sha256(),
                     "loss_sum": loss_sum, "loss_count": loss_count, "train_flops": flops.total,
+                    # the data order is a function of (seed, epoch); position = (epoch, batch index)
+                    "data_order": {"seed": config.seed, "epoch": step // spe, "index": step % spe,
+                                   "steps_per_epoch": spe, "batch": config.batch},
                 })
             done_steps += 1
             if stop_after is not None and done_steps >= stop_after and step < total:
