@@ -76,8 +76,18 @@ def test_decode_4096_gemm_pads_to_32_rows_on_a100():
     assert sparse["executed_flops"] == 16 * dense["nominal_flops"]  # more work than the dense GEMV
     assert sparse["compute_seconds"] >= dense["compute_seconds"]  # padding: no compute gain
     assert dense["bound"] == "memory"
-    # both memory-bound: the only gain left is the compressed weight (9/16 of dense), never the 2x peak
-    assert dense["seconds"] / sparse["seconds"] <= 16 / 9 + 1e-9
+    # issue 3: sparse is not faster than dense; with the measured small-M kernel efficiency the model gives
+    # the measured 0.11x of PyTorch issue 111339 (act bytes make it differ from 0.11 in the 4th digit)
+    assert sparse["seconds"] >= dense["seconds"]
+    assert dense["seconds"] / sparse["seconds"] == pytest.approx(0.11, rel=0.01)
+
+
+def test_small_m_penalty_only_below_the_row_tile():
+    hw = load("a100")
+    ops = _one_gemm(64, 4096, 4096)
+    dense = price_gemms(ops, pd.Series([None]), hw, "bf16").iloc[0]
+    sparse = price_gemms(ops, pd.Series([NMPattern(2, 4)]), hw, "bf16").iloc[0]
+    assert sparse["seconds"] < dense["seconds"]  # 64 rows: no padding, compressed weights help
 
 
 @pytest.mark.parametrize("hw_name", ["a100", "ideal-nm"])

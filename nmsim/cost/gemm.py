@@ -6,6 +6,8 @@ Per (op, pass) the model is a roofline with three ceilings::
     memory_seconds   = bytes / main-memory bandwidth
     metadata_seconds = metadata_bytes / metadata bandwidth (only when the spec lists one, else 0)
     seconds          = max of the three;  bound = which one
+    A sparse-executed fwd/dgrad GEMM with fewer activation rows than the sparse tile is slowed by the spec's
+    ``sparse_support.small_m_efficiency`` (A100: derived from the measured 0.11x of PyTorch issue 111339).
 
 * ``nominal_flops``: the graph's dense FLOPs of that pass (never changed by sparsity or padding).
 * ``padded_flops``: dense FLOPs after rounding M/K/N up to the hardware tile (the sparse tile when the pass runs
@@ -108,6 +110,7 @@ class HwConsts:
     pj_byte: float
     accepts_transposed: bool
     bytes_per_el: float
+    small_m_eff: float = 1.0    # sparse kernels with fewer activation rows than the sparse tile
 
 
 _HW_CACHE: dict = {}
@@ -134,7 +137,8 @@ def hw_consts(hw, dtype: str) -> HwConsts:
     consts = HwConsts(float(dense), (dt.m, dt.k, dt.n), (st.m, st.k, st.n),
                       np.log(np.array([p[0] for p in pts], dtype=float)), np.array([p[1] for p in pts], dtype=float),
                       hw.main_memory.bandwidth_gbps * 1e9, (mb or 0.0) * 1e9, pj_d, pj_s, pj_b,
-                      hw.accepts_transposed_dgrad, float(size))
+                      hw.accepts_transposed_dgrad, float(size),
+                      hw.sparse.small_m_efficiency if hw.sparse else 1.0)
     _HW_CACHE[key] = (hw, consts)
     return consts
 
@@ -229,6 +233,9 @@ def _pass_arrays(A: dict, info: dict, c: HwConsts, pass_: str, dgrad_sparse: boo
     total_b = weight_b + act
     memory_s = total_b / c.bandwidth
     meta_s = meta / c.meta_bandwidth if c.meta_bandwidth > 0 else np.zeros_like(meta)
+    if c.small_m_eff < 1.0 and pass_ != "wgrad":  # measured sparse-kernel slowdown below the row tile
+        slow = np.where(sparse & (m < st[0]), 1.0 / c.small_m_eff, 1.0)
+        compute_s, memory_s, meta_s = compute_s * slow, memory_s * slow, meta_s * slow
     seconds = np.maximum(np.maximum(compute_s, memory_s), meta_s)
     bound = np.where(seconds == compute_s, 0, np.where(seconds == memory_s, 1, 2))
     pj = np.where(sparse, c.pj_flop_sparse, c.pj_flop_dense)

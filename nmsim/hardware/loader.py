@@ -140,7 +140,7 @@ def _memory(r: _Reader, node, src):
 
 def _sparse_support(r: _Reader, node, src):
     keys = {"operand": False, "transposed_dgrad": True, "metadata_encoding": False,
-            "metadata_bandwidth_gbps": False, "any_nm": False, "max_m": False}
+            "metadata_bandwidth_gbps": False, "any_nm": False, "max_m": False, "small_m_efficiency": False}
     p = ("sparse_support",)
     node, src = r.mapping(node, p, keys, src)
     operand = node.get("operand", "weight")
@@ -157,7 +157,9 @@ def _sparse_support(r: _Reader, node, src):
         metadata_encoding=enc,
         metadata_bandwidth_gbps=None if bw is None else r.number(bw, p + ("metadata_bandwidth_gbps",), src),
         any_nm=r.boolean(node.get("any_nm", False), p + ("any_nm",)),
-        max_m=None if max_m is None else int(r.number(max_m, p + ("max_m",), src, integer=True)))
+        max_m=None if max_m is None else int(r.number(max_m, p + ("max_m",), src, integer=True)),
+        small_m_efficiency=1.0 if node.get("small_m_efficiency") is None else
+        r.number(node["small_m_efficiency"], p + ("small_m_efficiency",), src, at_most=1.0))
 
 
 def _padding(r: _Reader, node, src):

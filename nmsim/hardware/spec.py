@@ -27,6 +27,9 @@ class SparseSupport:
     metadata_bandwidth_gbps: float | None = None
     any_nm: bool = False  # any N:M runs at dense × M/N
     max_m: int | None = None  # largest M an any_nm engine accepts
+    # fraction of roofline speed a sparse kernel reaches when the activation has fewer rows than the sparse
+    # tile (decode GEMVs padded to 32 rows); 1.0 = no penalty beyond the padding itself
+    small_m_efficiency: float = 1.0
 
 
 @dataclass(frozen=True)
