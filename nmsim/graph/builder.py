@@ -77,13 +77,13 @@ class Attention(nn.Module):
         q = self._split(self.q(x), self.heads)
         k = self._split(self.k(src), self.kv_heads)
         v = self._split(self.v(src), self.kv_heads)
+        if self.rope:  # new positions only: cached keys were rotated when they were written
+            q = rotate(q, self.theta, past)
+            k = rotate(k, self.theta, past)
         if past:  # single-step decode: attend over a KV cache of `past` earlier positions
             b = x.shape[0]
             k = torch.cat([k.new_zeros(b, self.kv_heads, past, self.dh), k], dim=2)
             v = torch.cat([v.new_zeros(b, self.kv_heads, past, self.dh), v], dim=2)
-        if self.rope:
-            q = rotate(q, self.theta, past)
-            k = rotate(k, self.theta, 0)
         if self.kv_heads != self.heads:
             rep = self.heads // self.kv_heads
             k = k.repeat_interleave(rep, dim=1)
