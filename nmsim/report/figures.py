@@ -87,8 +87,9 @@ def latency_energy(hw: pd.DataFrame):
         ax.grid(alpha=.3, axis="y")
     axes[0].set_title("Inference latency and energy per accelerator and pattern")
     axes[1].set_xticks(x, accs, rotation=20, ha="right")
-    axes[0].legend(fontsize=7, ncol=min(6, len(plans)), loc="upper right")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, fontsize=7, ncol=min(6, len(plans)), loc="lower center")
     return fig
 
 
