@@ -162,7 +162,7 @@ def format_summary(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "(no finished runs)"
     view = summary.copy()
-    view["accuracy"] = [f"{m * 100:.2f} ± {0 if pd.isna(s) else s * 100:.2f} %"
+    view["accuracy"] = [f"{m * 100:.2f} %" if pd.isna(s) else f"{m * 100:.2f} ± {s * 100:.2f} %"
                         for m, s in zip(view["accuracy_mean"], view["accuracy_std"])]
     cols = ["task", "recipe", "pattern", "runs", "accuracy", "loss_mean"]
     if view["train_flops_mean"].notna().any():
