@@ -51,6 +51,8 @@ def bench_masks(shape=(3072, 768), patterns=("1:4", "2:4", "1:16"), repeats: int
         rows.append({"bench": "mask", "shape": "x".join(map(str, shape)), "pattern": text, "method": "eager",
                      "nm_mask_ms": t_fast * 1e3, "argsort_ms": t_ref * 1e3, "speedup": t_ref / t_fast,
                      "goal": ">= 5x", "goal_met": t_ref / t_fast >= 5.0, "equal_output": True})
+        if p.m > 8:  # the fused kernel covers M <= 8
+            continue
         # the fused kernel (torch.compile): one-off compile cost reported, then timed like the others
         start = time.perf_counter()
         fused = nm_mask(weight, p.n, p.m, compiled=True)

@@ -2,12 +2,12 @@
 
 Every group holds exactly N kept entries and the result is deterministic. No full argsort per group:
 
-* N = 1: one ``argmax`` (first maximum wins) and a scatter.
-* M <= 8: ranks by pairwise comparison of the group's columns (M·(M−1)/2 vectorized compares).
+* M <= 8: ranks by pairwise comparison of the group's columns (M·(M−1)/2 vectorized compares);
+  ``compiled=True`` fuses them into one kernel through ``torch.compile`` (a one-off compile of seconds on
+  CPU; worth it for long runs and large layers, see ``make bench``).
+* N = 1 (M > 8): one ``argmax`` (first maximum wins) and a scatter.
 * otherwise: the N-th largest magnitude from ``topk`` as a threshold; the rare groups with ties at the
   threshold are resolved with a cumulative sum toward the lower index.
-* ``compiled=True``: the pairwise rank as one fused kernel through ``torch.compile`` (one compile per (N, M),
-  ~15–20 s on CPU; worth it for long runs and large layers, see ``make bench``).
 """
 from __future__ import annotations
 
@@ -91,12 +91,10 @@ def nm_mask(weight: torch.Tensor, n: int, m: int, direction: str = "row", compil
     mag = groups.reshape(-1, m).abs()
     if n == m:
         keep = torch.ones_like(mag, dtype=torch.bool)
-    elif compiled:
-        keep = _compiled_rank()(mag, n, m)
+    elif m <= 8:
+        keep = _compiled_rank()(mag, n, m) if compiled else _keep_pairwise(mag, n)
     elif n == 1:
         keep = torch.zeros_like(mag, dtype=torch.bool).scatter_(-1, mag.argmax(-1, keepdim=True), True)
-    elif m <= 8:
-        keep = _keep_pairwise(mag, n)
     else:
         keep = _keep_threshold(mag, n)
     return _ungroup(keep.reshape(groups.shape), weight, direction)
