@@ -185,11 +185,10 @@ class _Recorder(TorchDispatchMode):
         if name in ("convolution", "_convolution"):
             x, w, bias = args[0], args[1], args[2]
             out = flat_out[0]
-            groups = args[8] if len(args) > 8 else 1
             rec = self._base_record(name, "conv", flat_in, flat_out, path)
+            # w is [C_out, C_in / groups, kh, kw]: the reduction per output is C_in / groups · kh · kw
             rec.update(gemm_b=1, gemm_m=out.shape[0] * math.prod(out.shape[2:]), gemm_n=w.shape[0],
-                       gemm_k=(w.shape[1]) * math.prod(w.shape[2:]), has_bias=bias is not None)
-            del groups  # w.shape[1] is already C_in / groups
+                       gemm_k=w.shape[1] * math.prod(w.shape[2:]), has_bias=bias is not None)
             weight, act = w, x
         else:
             has_bias = name in ("addmm", "baddbmm")
