@@ -42,12 +42,18 @@ def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "top-1 accuracy
         ax.scatter([1.0], [acc], color="black", marker="*", s=140, label="dense", zorder=4)
         ax.axhline(acc, color="black", lw=.8, ls=":")
     ax.axvline(1.0, color="black", lw=1.2, ls="--", label="dense training budget")
-    ax.set_xlabel("training FLOPs / dense training FLOPs (priced per recipe phase)")
-    ax.set_ylabel(metric_label)
-    ax.set_title("Accuracy vs training FLOPs")
+    _finish(ax, "training FLOPs / dense training FLOPs (priced per recipe phase)", metric_label,
+            "Accuracy vs training FLOPs")
+    return fig
+
+
+def _finish(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, title, light grid and a lower-right legend: the accuracy scatter plots' common frame."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=.3)
     ax.legend(fontsize=8, loc="lower right")
-    return fig
 
 
 def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
@@ -62,11 +68,7 @@ def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accurac
             label="Pareto front", zorder=2)
     for x, y, plan, recipe in zip(front["inference_gflops"], front["accuracy"], front["plan"], front["recipe"]):
         ax.annotate(f"{_label(plan)} {recipe}", (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
-    ax.set_xlabel("inference GFLOPs per image (paper convention)")
-    ax.set_ylabel(metric_label)
-    ax.set_title("Accuracy vs inference FLOPs")
-    ax.grid(alpha=.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _finish(ax, "inference GFLOPs per image (paper convention)", metric_label, "Accuracy vs inference FLOPs")
     return fig
 
 
