@@ -25,7 +25,7 @@ RATIO_TOLERANCE = 1e-3  # published sparse peaks are rounded (H100: 989.4 -> 197
 
 TOP_KEYS = {"name": True, "description": True, "kind": True, "matrix": True, "vector_tflops": True,
             "memory": True, "aliases": False, "sparse_support": False, "padding": False, "efficiency": False,
-            "energy": False, "derivation": False, "notes": False}
+            "energy": False, "derivation": False, "notes": False, "execution": False}
 
 
 class _Reader:
@@ -227,6 +227,27 @@ def _energy(r: _Reader, node, src, memory):
     return per_flop, per_byte
 
 
+def _execution(r: _Reader, node) -> dict:
+    """``execution: {model: NAME, fusion: {attention, epilogue}, source, ...model keys}``; the model's own keys
+    are checked by its class (``ExecutionModel.check_params`` / ``parse_params``)."""
+    p = ("execution",)
+    node, src = r.mapping(node, p, None, None)
+    model = r.text(node.get("model", "roofline"), p + ("model",))
+    out: dict = {"model": model}
+    if "fusion" in node:
+        fusion, _ = r.mapping(node["fusion"], p + ("fusion",), {"attention": False, "epilogue": False}, src)
+        out["fusion"] = {k: r.boolean(v, p + ("fusion", k)) for k, v in fusion.items() if k != "source"}
+    if src is not None:
+        out["source"] = src
+    from nmsim.execution import model_class
+    cls = model_class(model, field_path(r.file, *p, "model"))
+    params = {k: v for k, v in node.items() if k not in ("model", "fusion", "source")}
+    cls.check_params(params, field_path(r.file, *p))
+    parse = getattr(cls, "parse_params", None)
+    out.update(parse(r, params, p, src) if parse is not None else params)
+    return out
+
+
 def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
     """Validate a parsed YAML document (``file`` names it in messages) and build the spec."""
     r = _Reader(file)
@@ -256,11 +277,13 @@ def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
     for key in ("description", "derivation", "notes"):
         if key in doc:
             r.text(doc[key], (key,))
+    execution = _execution(r, doc["execution"]) if "execution" in doc else {"model": "roofline"}
     return HardwareSpec(
         name=name, description=doc["description"], kind=kind, matrix_dense=dense, matrix_sparse=sparse,
         vector=vector, memory=memory, sparse=support, dense_tile=dense_tile, sparse_tile=sparse_tile,
         sparse_tile_by_dtype=by_dtype, efficiency_points=efficiency, energy_flop=per_flop, energy_byte=per_byte,
-        aliases=tuple(aliases), derivation=doc.get("derivation"), sources=r.sources, path=path)
+        aliases=tuple(aliases), derivation=doc.get("derivation"), sources=r.sources, path=path,
+        execution=execution)
 
 
 def load_file(path: str | os.PathLike) -> HardwareSpec:

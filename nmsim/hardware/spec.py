@@ -64,6 +64,8 @@ class HardwareSpec:
     derivation: str | None = None
     sources: dict[str, str] = field(default_factory=dict)  # field path -> source text
     path: str | None = None
+    # execution model the spec selects: {"model": name, "fusion": {...}, ...model params} (nmsim.execution)
+    execution: dict = field(default_factory=lambda: {"model": "roofline"})
 
     def __post_init__(self):
         object.__setattr__(self, "_best", {})

@@ -1,0 +1,254 @@
+"""The execution-model contract: a per-pass GEMM table in, numpy arrays of time, bytes and energy out.
+
+Pricing (``nmsim.cost.pricing``) builds one :class:`GemmTable` per (graph, plan, mode) and hands it, with an
+:class:`ExecContext` (hardware, dtypes, fusion, pinned kernel), to the :class:`ExecutionModel` the hardware spec
+names (``execution: {model: NAME, ...}``; ``roofline`` when absent). A model never reads the graph.
+
+Orientation of a row's GEMM (``b`` batched ``C[m, n] = A[m, k] · B[k, n]``, the GEMM actually run):
+
+* ``fwd``   ``Y[M, N] = X[M, K] · Wᵀ[K, N]``          → (m, k, n) = (M, K, N); B is the weight.
+* ``dgrad`` ``dX[M, K] = dY[M, N] · W[N, K]``           → (m, k, n) = (M, N, K); B is the weight.
+  act×act matmuls book both operand gradients as one row with ``b`` doubled (dA and dB have equal FLOPs).
+* ``wgrad`` ``dW[N, K] = dYᵀ[N, M] · X[M, K]``          → (m, k, n) = (N, M, K); no weight operand.
+
+``M`` is activation rows (batch × tokens), ``K`` the weight's input features, ``N`` its output features. A plan's
+N:M groups run along K (the weight's input dim), i.e. along the *reduction* of the fwd GEMM and along the
+*output* dim of the dgrad GEMM — hence ``sparse_operand``:
+
+* ``OPERAND_NONE``     no sparse operand (dense plan, act×act matmul, wgrad);
+* ``OPERAND_WEIGHT``   B is the N:M weight with groups along this GEMM's reduction (fwd; dgrad of a
+  transposable ``T`` mask or when ``dgrad_sparse=True`` forces it);
+* ``OPERAND_WEIGHT_T`` B is the N:M weight but its groups lie along the output dim (dgrad of an ordinary mask):
+  only hardware whose spec accepts the transposed pattern (``sparse_support.transposed_dgrad``) exploits it.
+
+Broadcasting. Every numeric column is a float/int array whose *last* axis is the row; pricing may stack
+configurations on leading axes (``price_many``: patterns → shape (P, rows); shape sweeps: (S, rows); both:
+(S, P, rows)). A model must therefore use only element-wise numpy (``np.where``, arithmetic, ``np.maximum``,
+gathers ``arr[codes]``) — no boolean indexing, ``len()`` or Python loops over rows — and return arrays of the
+broadcast shape of its inputs. Per-pattern work is done once per entry of ``table.patterns`` and gathered with
+the integer ``pattern`` codes (0 = dense).
+
+A model returns a :class:`Priced` (every field an array of that broadcast shape; :data:`PRICED_FIELDS`):
+executed FLOPs, weight / metadata / activation / total bytes, compute / memory / metadata seconds, seconds,
+``bound`` (int code into :data:`BOUNDS`), joules, ``sparse`` (runs on a sparse kernel) and ``kernel`` (int code
+into the model's ``kernel_names``, reported per row). ``supports`` says per row whether the model can run the
+GEMM at all (e.g. a dtype the engine lacks); pricing raises a one-line error for unsupported rows.
+
+Adding a model: subclass :class:`ExecutionModel`, decorate with ``@register("name")``, put the module in
+:data:`nmsim.execution.MODEL_MODULES` (imported lazily); no pricing code changes. Vector (non-GEMM) ops are priced
+by :meth:`ExecutionModel.price_vector` (default: vector peak against main memory), fused ops moving no bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError
+
+PASSES = ("fwd", "dgrad", "wgrad")
+BOUNDS = ("compute", "memory", "metadata")
+OPERAND_NONE, OPERAND_WEIGHT, OPERAND_WEIGHT_T = 0, 1, 2
+OPERANDS = ("none", "weight", "weight_t")
+
+#: numeric columns of a GemmTable (each broadcastable to (..., rows))
+TABLE_ARRAYS = ("b", "m", "k", "n", "nominal_flops", "pattern", "sparse_operand", "weight_elems", "bias_elems",
+                "act_elems", "score_elems")
+#: identity columns (one value per row, never stacked)
+TABLE_IDS = ("id", "module", "role", "layer", "kind", "pass")
+PRICED_FIELDS = ("executed_flops", "weight_bytes", "metadata_bytes", "act_bytes", "bytes", "compute_seconds",
+                 "memory_seconds", "metadata_seconds", "seconds", "bound", "joules", "sparse", "kernel")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Which producer/consumer ops run fused (no HBM round trip between them).
+
+    ``attention``: FlashAttention-style — the T×T scores of logit→softmax→attend never reach memory (the
+    ``score_elems`` of those rows and the softmax/scale ops move no bytes). ``epilogue``: element-wise ops that
+    consume a GEMM's output (bias, activation, residual add, scaling) run in the GEMM's epilogue and read only
+    their other inputs. ``None`` = the spec's stack default (``execution.fusion``)."""
+    attention: bool = True
+    epilogue: bool = True
+
+    @property
+    def label(self) -> str:
+        parts = [n for n, on in (("flash-attention", self.attention), ("epilogue", self.epilogue)) if on]
+        return "+".join(parts) or "unfused"
+
+
+@dataclass
+class ExecContext:
+    """Everything a model needs besides the table: one pricing run's settings."""
+    hw: object                      # HardwareSpec
+    dtype: str = "bf16"             # compute dtype (the GEMM's math and its activations)
+    weight_dtype: str | None = None  # storage dtype of weights (None = dtype); int4 weights + bf16 compute
+    fusion: Fusion = field(default_factory=Fusion)
+    kernel: str | None = None       # pin this kernel for sparse rows (``--kernel``); None = fastest applicable
+    dgrad_sparse: bool | None = None
+
+    @property
+    def wdtype(self) -> str:
+        return self.weight_dtype or self.dtype
+
+
+@dataclass
+class GemmTable:
+    """One row per (matrix op, pass). ``frame`` holds the identity columns (:data:`TABLE_IDS`); the numeric
+    columns (:data:`TABLE_ARRAYS`) are attributes so they may carry leading config axes.
+
+    * ``b, m, k, n``: the GEMM run in the pass (module docstring for the orientation); float.
+    * ``nominal_flops``: the graph's dense FLOPs of the pass (never changed by sparsity or padding).
+    * ``pattern``: int code into ``patterns`` (0 = dense) of the plan pattern in force on the op's weight.
+    * ``sparse_operand``: OPERAND_* code (int8).
+    * ``weight_elems`` / ``bias_elems``: the op's weight and bias element counts (0 for act×act matmuls).
+    * ``act_elems``: activation elements the pass reads and writes, unfused (each operand once; K/V scaled by
+      kv_heads/heads); ``score_elems``: the part of them that is the attention T×T score matrix.
+    """
+    frame: pd.DataFrame
+    b: np.ndarray
+    m: np.ndarray
+    k: np.ndarray
+    n: np.ndarray
+    nominal_flops: np.ndarray
+    pattern: np.ndarray
+    sparse_operand: np.ndarray
+    weight_elems: np.ndarray
+    bias_elems: np.ndarray
+    act_elems: np.ndarray
+    score_elems: np.ndarray
+    patterns: list = field(default_factory=lambda: [None])
+    mode: str = "inference"
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def passes(self) -> np.ndarray:
+        return self.frame["pass"].to_numpy()
+
+    def pass_code(self) -> np.ndarray:
+        """0/1/2 for fwd/dgrad/wgrad per row."""
+        return pd.Categorical(self.frame["pass"], categories=PASSES).codes.astype(np.int8)
+
+    def is_weight_gemm(self) -> np.ndarray:
+        return (self.weight_elems > 0)
+
+    def replace(self, **arrays) -> "GemmTable":
+        """A copy with some numeric columns replaced (e.g. stacked patterns or shapes)."""
+        kw = {f: getattr(self, f) for f in (*TABLE_ARRAYS, "frame", "patterns", "mode")}
+        kw.update(arrays)
+        return GemmTable(**kw)
+
+    def to_frame(self, ctx: ExecContext | None = None) -> pd.DataFrame:
+        """The table as a DataFrame (unstacked tables only), with dtype and pattern labels."""
+        df = self.frame.copy()
+        for col in TABLE_ARRAYS:
+            df[col] = np.broadcast_to(getattr(self, col), (len(df),))
+        labels = np.array(["dense" if p is None else str(p) for p in self.patterns], dtype=object)
+        df["pattern"] = labels[df["pattern"].to_numpy()]
+        df["sparse_operand"] = np.asarray(OPERANDS, dtype=object)[df["sparse_operand"].to_numpy()]
+        if ctx is not None:
+            df["weight_dtype"], df["compute_dtype"] = ctx.wdtype, ctx.dtype
+        return df
+
+
+@dataclass
+class Priced:
+    """A model's answer: arrays of the table's broadcast shape (see :data:`PRICED_FIELDS`)."""
+    executed_flops: np.ndarray
+    weight_bytes: np.ndarray
+    metadata_bytes: np.ndarray
+    act_bytes: np.ndarray
+    bytes: np.ndarray
+    compute_seconds: np.ndarray
+    memory_seconds: np.ndarray
+    metadata_seconds: np.ndarray
+    seconds: np.ndarray
+    bound: np.ndarray        # int code into BOUNDS
+    joules: np.ndarray
+    sparse: np.ndarray       # bool: ran on a sparse kernel
+    kernel: np.ndarray       # int code into kernel_names
+    kernel_names: tuple = ("dense",)
+    extra: dict = field(default_factory=dict)  # model-specific arrays (e.g. padded_flops, efficiency)
+
+
+def finish(compute_s, memory_s, metadata_s) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, bound code): the slowest of the three ceilings; ties go to compute, then memory."""
+    seconds = np.maximum(np.maximum(compute_s, memory_s), metadata_s)
+    bound = np.where(seconds == compute_s, 0, np.where(seconds == memory_s, 1, 2)).astype(np.int8)
+    return seconds, bound
+
+
+@dataclass
+class VectorTable:
+    """Non-GEMM ops (element-wise, norms, softmax, reductions, embeddings), one row per (op, pass ∈ fwd/bwd).
+
+    ``flops`` and ``bytes`` are unfused and already at the compute dtype; ``fused`` marks rows that run inside a
+    neighbouring kernel under the run's :class:`Fusion` (they move ``fused_bytes`` instead: the inputs a fused
+    epilogue still reads, 0 for attention-internal ops)."""
+    frame: pd.DataFrame
+    flops: np.ndarray
+    bytes: np.ndarray
+    fused: np.ndarray
+    fused_bytes: np.ndarray
+
+
+class ExecutionModel:
+    """Base class. Subclasses set ``name`` and implement :meth:`price` (and usually :meth:`supports`).
+
+    ``params`` is the spec's ``execution`` mapping minus ``model`` (validated by :meth:`check_params`)."""
+    name = "base"
+    #: keys accepted in the spec's ``execution:`` mapping besides ``model``, ``fusion`` and ``source``
+    param_keys: tuple = ()
+
+    def __init__(self, hw, params: dict | None = None):
+        self.hw = hw
+        self.params = dict(params or {})
+
+    @classmethod
+    def check_params(cls, params: dict, where: str) -> None:
+        """UserError naming ``where`` for an unknown key (override for deeper checks)."""
+        for key in params:
+            if key not in cls.param_keys:
+                allowed = ", ".join(sorted(cls.param_keys)) or "none"
+                raise UserError(f"unknown key {key!r} for execution model {cls.name!r} (allowed: {allowed})",
+                                f"{where}.{key}")
+
+    def kernel_names(self, ctx: ExecContext) -> tuple[str, ...]:
+        return ("dense",)
+
+    def supports(self, table: GemmTable, ctx: ExecContext) -> np.ndarray:
+        """Bool per row (broadcast shape): can this model run the GEMM at all at ``ctx``'s dtypes."""
+        return np.ones(np.shape(table.nominal_flops), dtype=bool)
+
+    def price(self, table: GemmTable, ctx: ExecContext) -> Priced:
+        raise NotImplementedError
+
+    def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
+        """Vector rows: compute on the vector peak, bytes against main memory (fused rows: their fused bytes)."""
+        hw = self.hw
+        peak = hw.vector_tflops(ctx.dtype) * 1e12
+        bw = hw.main_memory.bandwidth_gbps * 1e9
+        byts = np.where(vt.fused, vt.fused_bytes, vt.bytes)
+        comp = vt.flops / peak
+        mem = byts / bw
+        sec, bound = finish(comp, mem, np.zeros_like(mem))
+        pj_flop, pj_byte = energy_constants(hw, ctx.dtype)
+        return {"flops": vt.flops, "bytes": byts, "compute_seconds": comp, "memory_seconds": mem,
+                "seconds": sec, "bound": bound, "joules": (vt.flops * pj_flop + byts * pj_byte) * 1e-12}
+
+
+def energy_constants(hw, dtype: str) -> tuple[float, float]:
+    """(pJ per FLOP, pJ per byte) from the spec's energy section; NaN where the spec has none."""
+    import math
+    try:
+        pj_flop = hw.energy_pj_per_flop(dtype, False)
+    except UserError:
+        pj_flop = math.nan
+    try:
+        pj_byte = hw.energy_pj_per_byte()
+    except UserError:
+        pj_byte = math.nan
+    return pj_flop, pj_byte

@@ -1,0 +1,232 @@
+"""Building the per-pass GEMM table (and the vector-op table) from a traced graph, a plan and a mode.
+
+:func:`gemm_table` is the one place GEMM shapes, sparse operands and activation traffic per pass are derived;
+every pricing path (price, compare, budget, report, trainer hook, price_many) starts from it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError
+from nmsim.execution.base import (OPERAND_NONE, OPERAND_WEIGHT, OPERAND_WEIGHT_T, PASSES, GemmTable,
+                                  VectorTable)
+
+MATRIX_KINDS = ("linear", "matmul", "conv")
+SPARSE_KINDS = ("linear", "conv")
+KV_ROLES = ("logit", "attend")
+NOMINAL_COLUMN = {"fwd": "fwd_flops", "dgrad": "dgrad_flops", "wgrad": "wgrad_flops"}
+MODES = ("inference", "prefill", "decode", "training")
+#: element-wise ops inside attention that a FlashAttention-style kernel fuses (scale, mask, softmax)
+ATTENTION_VECTOR_ROLES = ("softmax",)
+
+
+def passes_of(mode: str) -> tuple[str, ...]:
+    return PASSES if mode == "training" else ("fwd",)
+
+
+def kv_ratio(graph) -> float:
+    cfg = getattr(graph, "config", None)
+    return 1.0 if cfg is None else cfg.n_kv_heads / cfg.heads
+
+
+def pattern_codes(patterns, index, known: list, where: str = "plan") -> np.ndarray:
+    """Integer code per op (aligned on ``index``) into ``known`` (extended in place; 0 = dense)."""
+    codes = np.zeros(len(index), dtype=np.int64)
+    if patterns is None:
+        return codes
+    pats = patterns.reindex(index) if not patterns.index.equals(index) else patterns
+    lookup = {p: i for i, p in enumerate(known)}
+    for i, p in enumerate(pats.to_numpy(dtype=object)):
+        if p is None or isinstance(p, float) or p.is_dense:
+            continue
+        c = lookup.get(p)
+        if c is None:
+            c = lookup[p] = len(known)
+            known.append(p)
+        codes[i] = c
+    return codes
+
+
+def sparse_operands(codes: np.ndarray, patterns: list, pass_code: np.ndarray, is_weight: np.ndarray,
+                    dgrad_sparse: bool | None) -> np.ndarray:
+    """OPERAND_* per row for pattern ``codes`` gathered per row (any leading axes)."""
+    transposable = np.array([bool(getattr(p, "transposable", False)) for p in patterns], dtype=bool)
+    sparse = (codes > 0) & is_weight
+    if dgrad_sparse is None:
+        dgrad_op = np.where(transposable[codes], OPERAND_WEIGHT, OPERAND_WEIGHT_T)
+    else:
+        dgrad_op = np.full(np.shape(codes), OPERAND_WEIGHT if dgrad_sparse else OPERAND_NONE)
+    op = np.where(pass_code == 0, OPERAND_WEIGHT, np.where(pass_code == 1, dgrad_op, OPERAND_NONE))
+    return np.where(sparse, op, OPERAND_NONE).astype(np.int8)
+
+
+def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference", *,
+               dgrad_sparse: bool | None = None, ops: pd.DataFrame | None = None) -> GemmTable:
+    """One row per (matrix op, pass of ``mode``) with a non-zero nominal FLOP count.
+
+    ``patterns``: plan pattern per op aligned on the graph's op index (None = dense); resolve plans with
+    ``nmsim.cost.pricing.resolve_plan``. ``ops`` restricts to a subset of the graph's ops (paper convention).
+    ``dgrad_sparse``: None = dgrad's weight is sparse-usable when the mask is transposable (else
+    OPERAND_WEIGHT_T, for hardware that accepts the transposed pattern); True/False force it.
+    """
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--phase")
+    ops = graph.ops if ops is None else ops
+    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    kind = mops["kind"].to_numpy()
+    role = mops["role"].to_numpy()
+    f = lambda c: mops[c].to_numpy(dtype=float)  # noqa: E731
+    B, M, K, N = np.maximum(f("gemm_b"), 1.0), f("gemm_m"), f("gemm_k"), f("gemm_n")
+    is_mm = kind == "matmul"
+    is_w = np.isin(kind, SPARSE_KINDS)
+    kv = np.where(is_mm & np.isin(role, KV_ROLES), kv_ratio(graph), 1.0)
+    weight = np.where(is_w, f("weight_numel"), 0.0)
+    bias = np.where(is_w & mops["has_bias"].to_numpy(dtype=bool), N, 0.0)
+    a_el, b_el, c_el = B * M * K, B * K * N * kv, B * M * N
+    # the T x T score matrix: logit writes it (C), attend reads it (A)
+    score_fwd = np.where(is_mm & (role == "logit"), c_el, np.where(is_mm & (role == "attend"), a_el, 0.0))
+    known: list = [None]
+    codes = pattern_codes(patterns, mops.index, known)
+    rows = []
+    for p, pass_ in enumerate(passes_of(mode)):
+        nominal = f(NOMINAL_COLUMN[pass_])
+        if pass_ == "fwd":
+            shape = (B, M, K, N)
+            act = np.where(is_mm, a_el + b_el + c_el, a_el + c_el)
+            score = score_fwd
+        elif pass_ == "dgrad":
+            shape = (np.where(is_mm, 2.0 * B, B), M, N, K)
+            act = np.where(is_mm, 2.0 * (a_el + b_el + c_el), c_el + a_el)
+            score = 2.0 * score_fwd
+        else:
+            shape = (B, N, M, K)
+            act = np.where(is_w, a_el + c_el, 0.0)
+            score = np.zeros_like(act)
+        keep = nominal > 0
+        rows.append((p, pass_, keep, shape, nominal, act, score))
+    frames, cols = [], {c: [] for c in ("b", "m", "k", "n", "nominal_flops", "act_elems", "score_elems",
+                                        "weight_elems", "bias_elems", "op_pos", "pass_code")}
+    pos = np.arange(len(mops))
+    for p, pass_, keep, shape, nominal, act, score in rows:
+        sel = mops.loc[keep, ["id", "module", "role", "layer", "kind"]].copy()
+        sel["pass"] = pass_
+        frames.append(sel)
+        for name, arr in zip(("b", "m", "k", "n"), shape):
+            cols[name].append(np.broadcast_to(arr, keep.shape)[keep])
+        cols["nominal_flops"].append(nominal[keep])
+        cols["act_elems"].append(act[keep])
+        cols["score_elems"].append(score[keep])
+        cols["weight_elems"].append(np.where(pass_ == "wgrad", weight, weight)[keep])
+        cols["bias_elems"].append(bias[keep])
+        cols["op_pos"].append(pos[keep])
+        cols["pass_code"].append(np.full(int(keep.sum()), p, dtype=np.int8))
+    cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["id", "module", "role", "layer", "kind", "pass"])
+    # rows ordered by op, then pass
+    order = np.lexsort((cat["pass_code"], cat["op_pos"]))
+    frame = frame.iloc[order].reset_index(drop=True)
+    cat = {k: v[order] for k, v in cat.items()}
+    op_codes = codes[cat["op_pos"].astype(np.int64)]
+    is_weight_row = cat["weight_elems"] > 0
+    operand = sparse_operands(op_codes, known, cat["pass_code"], is_weight_row, dgrad_sparse)
+    table = GemmTable(frame=frame, b=cat["b"], m=cat["m"], k=cat["k"], n=cat["n"],
+                      nominal_flops=cat["nominal_flops"], pattern=np.where(is_weight_row, op_codes, 0),
+                      sparse_operand=operand, weight_elems=cat["weight_elems"], bias_elems=cat["bias_elems"],
+                      act_elems=cat["act_elems"], score_elems=cat["score_elems"], patterns=known, mode=mode)
+    table.op_pos = cat["op_pos"].astype(np.int64)
+    table.pass_codes = cat["pass_code"]
+    table.dgrad_sparse = dgrad_sparse
+    table.op_index = mops.index
+    return table
+
+
+def restack(table: GemmTable, op_codes: np.ndarray) -> GemmTable:
+    """``table`` with per-op pattern codes ``op_codes`` (shape (..., n_ops), codes into ``table.patterns``)
+    gathered onto its rows: pattern and sparse_operand gain the leading axes (``price_many``'s pattern stack)."""
+    codes = op_codes[..., table.op_pos]
+    is_w = table.weight_elems > 0
+    codes = np.where(is_w, codes, 0)
+    operand = sparse_operands(codes, table.patterns, table.pass_codes, is_w, table.dgrad_sparse)
+    out = table.replace(pattern=codes, sparse_operand=operand)
+    for attr in ("op_pos", "pass_codes", "dgrad_sparse", "op_index"):
+        setattr(out, attr, getattr(table, attr))
+    return out
+
+
+def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool = False,
+                 ops: pd.DataFrame | None = None) -> VectorTable:
+    """Non-GEMM ops, fwd (and bwd in training) rows. The trace counts fp32 bytes: rescaled to ``dtype_bytes``.
+
+    Embeddings read only the gathered rows. ``copy`` ops (clone/contiguous/KV append/GQA repeat) are eager-trace
+    layout artefacts that fused kernels avoid; they are dropped unless ``copies``. Backward rows move twice the
+    forward bytes (grad in + saved input, grad out) — an estimate. Fusion: attention softmax (and the scale op of
+    the attention module) under ``fusion.attention``; element-wise ops fed by a GEMM under ``fusion.epilogue``
+    (reading only their non-GEMM inputs)."""
+    ops = graph.ops if ops is None else ops
+    vops = ops[~ops["kind"].isin(MATRIX_KINDS)]
+    if not copies:
+        vops = vops[vops["kind"] != "copy"]
+    scale = dtype_bytes / 4.0
+    kind = vops["kind"].to_numpy()
+    is_emb = kind == "embedding"
+    read = np.where(is_emb, vops["bytes_written"].to_numpy(float), vops["bytes_read"].to_numpy(float)) * scale
+    written = vops["bytes_written"].to_numpy(float) * scale
+    base = read + written
+    att, epi, extra = _fusable(graph, ops, vops, scale)
+    fused = np.zeros(len(vops), dtype=bool)
+    if fusion.attention:
+        fused |= att
+    if fusion.epilogue:
+        fused |= epi & ~att
+    fused_bytes = np.where(att & fusion.attention, 0.0, extra)
+    frames, fl, by, fu, fb = [], [], [], [], []
+    for pass_, col, mult in (("fwd", "vector_flops", 1.0), ("bwd", "bwd_vector_flops", 2.0)):
+        if pass_ == "bwd" and mode != "training":
+            continue
+        flops = vops[col].to_numpy(float)
+        byts = base * mult
+        keep = (flops > 0) | (byts > 0)
+        if pass_ == "bwd":
+            keep = (flops > 0) | (vops["x_grad"].to_numpy(bool) & (byts > 0))
+        sel = vops.loc[keep, ["id", "module", "role", "layer", "kind"]].copy()
+        sel["pass"] = pass_
+        frames.append(sel)
+        fl.append(flops[keep])
+        by.append(byts[keep])
+        fu.append(fused[keep])
+        fb.append((fused_bytes * mult)[keep])
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["id", "module", "role", "layer", "kind", "pass"])
+    cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+    return VectorTable(frame, cat(fl), cat(by), cat(fu, bool), cat(fb))
+
+
+def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(attention-internal, GEMM-epilogue, bytes a fused epilogue still moves) per vector op."""
+    kind = vops["kind"].to_numpy()
+    role = vops["role"].to_numpy()
+    module = vops["module"].astype(str).to_numpy()
+    mm_modules = set(ops.loc[(ops["kind"] == "matmul") & ops["role"].isin(KV_ROLES), "module"].astype(str))
+    attn_parents = {m.rsplit(".", 1)[0] for m in mm_modules}
+    att = np.isin(role, ATTENTION_VECTOR_ROLES) | ((kind == "elementwise") & np.isin(module, list(attn_parents))
+                                                   & (role == "other"))
+    att &= np.array([m in attn_parents for m in module]) | np.isin(role, ATTENTION_VECTOR_ROLES)
+    epi = np.zeros(len(vops), dtype=bool)
+    extra = np.zeros(len(vops))
+    g = getattr(graph, "graph", None)
+    matrix_ids = set(ops.loc[ops["kind"].isin(MATRIX_KINDS), "id"])
+    out_bytes = ops.set_index("id")["bytes_written"] if len(ops) else pd.Series(dtype=float)
+    if g is not None:
+        ids = vops["id"].to_numpy()
+        read = vops["bytes_read"].to_numpy(float)
+        for i, (op_id, k) in enumerate(zip(ids, kind)):
+            if k != "elementwise" or op_id not in g:
+                continue
+            producers = [p for p in g.predecessors(op_id) if p in matrix_ids]
+            if producers:
+                epi[i] = True
+                from_gemm = float(sum(out_bytes.get(p, 0.0) for p in producers))
+                extra[i] = max(read[i] - from_gemm, 0.0) * scale
+    return att, epi, extra
