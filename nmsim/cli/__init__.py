@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "nmsim.cli.train",
     "nmsim.cli.report",
     "nmsim.cli.schedule",
+    "nmsim.cli.export",
+    "nmsim.cli.plot",
+    "nmsim.cli.evidence",
 )
 
 
@@ -44,21 +47,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# subcommands whose --out is a folder (checked by the command itself); every other --out is one output file
+_FOLDER_OUTPUTS = ("report", "train", "sweep", "export")
+# subcommands that pick up where an interrupted run stopped: (command, flag to add for resuming)
+_RESUMABLE = {"train": "--resume", "sweep": None, "report": None}
+
+
+def _resume_hint(argv: list[str], command: str | None) -> str:
+    import shlex
+
+    if command not in _RESUMABLE:
+        return "interrupted; nothing was written (outputs are written only when complete)"
+    flag = _RESUMABLE[command]
+    again = list(argv) + ([flag] if flag and flag not in argv else [])
+    return f"interrupted; resume with: {shlex.join(['nmsim', *again])}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
+            from nmsim.io import check_output_file
+            check_output_file(args.out)     # a bad --out fails before any work
         result = args.func(args)
     except UserError as exc:
         if args.debug:
             raise
         print(f"nmsim: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"nmsim: {_resume_hint(argv, args.command)}", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:              # a file-system failure nmsim did not turn into a UserError itself
+        if args.debug:
+            raise
+        from nmsim.io import os_error
+        print(f"nmsim: error: {os_error(exc, exc.filename or '-', 'failed')}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

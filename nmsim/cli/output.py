@@ -1,9 +1,7 @@
 """Writing DataFrames for the CLI: an aligned table, CSV or JSON on stdout or to a file (atomically)."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,17 +21,10 @@ def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`nmsim.io.write_text`): never half-written, one-line errors."""
+    from nmsim.io import write_text
+
+    write_text(path, text)
 
 
 def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bool = True) -> None:

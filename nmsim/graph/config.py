@@ -5,15 +5,25 @@ Validated on construction from a mapping; errors name the file and the field.
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 from dataclasses import dataclass
 
 from nmsim.errors import UserError, field_path
+from nmsim.io.read import short_repr
 
 FAMILIES = ("vit", "bert", "gpt2", "llama", "t5", "enc-dec")
 FFN_KINDS = ("gelu", "gelu_tanh", "relu", "swiglu", "geglu")
 NORMS = ("layernorm", "rmsnorm")
 POSITIONS = ("learned", "rope", "relative", "sinusoidal", "none")
 HEADS = ("lm", "classifier", "none")
+
+# Sanity limits (far above any published model, far below what overflows or hangs the tracer).
+MAX_SIZE = {"layers": 4096, "decoder_layers": 4096, "d_model": 2**18, "heads": 2**14, "kv_heads": 2**14,
+            "head_dim": 2**14, "ffn": 2**20, "vocab": 2**24, "seq_len": 2**24, "max_positions": 2**24,
+            "relative_buckets": 2**16, "type_vocab": 2**16, "image_size": 2**16, "patch_size": 2**16,
+            "channels": 2**12, "num_classes": 2**24, "batch": 2**24}
+MAX_TOKENS = 2**24   # tokens per sequence (new tokens plus KV-cache context)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class ModelConfig:
     head: str = "lm"
     batch: int = 1
     source: str = ""               # where the shape comes from (paper, model card)
+    roles: tuple = ()              # user role map: ((module path glob, role), ...) — YAML: {glob: role}
 
     # ---- derived -------------------------------------------------------------------------------
     @property
@@ -83,7 +94,41 @@ class ModelConfig:
         return self.seq_len
 
     def replace(self, **changes) -> "ModelConfig":
-        return dataclasses.replace(self, **changes)
+        cfg = dataclasses.replace(self, **changes)
+        cfg.validate(self.name)
+        return cfg
+
+    def check_shape(self, batch: int, seq: int | None = None, past: int = 0) -> None:
+        """Refuse a run shape the model cannot take: sizes out of range, or more positions than a learned
+        position table holds (GPT-2 has 1,024: 4,096 tokens, or a decode context past 1,024, is an error)."""
+        for name, value in (("batch", batch), ("seq", seq), ("context", past)):
+            if value is None:
+                continue
+            shown = value
+            low = 0 if name == "context" else 1
+            try:
+                value = operator.index(value)     # ints and numpy integers; floats and bools are refused
+            except TypeError:
+                value = None if not isinstance(value, bool) else value
+            if value is None or isinstance(value, bool) or not low <= value <= MAX_TOKENS:
+                limit = MAX_SIZE["batch"] if name == "batch" else MAX_TOKENS
+                raise UserError(f"must be an integer from {low} to {limit:,}, got {short_repr(shown)}",
+                                f"{self.name}: {name}")
+        if self.is_image:
+            return
+        seq, past = (None if seq is None else int(seq)), int(past or 0)
+        positions = (seq or self.seq_len) + past
+        if positions > MAX_TOKENS:
+            raise UserError(f"{positions:,} positions exceed the limit of {MAX_TOKENS:,}", f"{self.name}: seq")
+        if self.position == "learned":
+            table = self.max_positions or self.seq_len
+            new = seq or self.seq_len
+            if not past and new > table:
+                raise UserError(f"{new:,} tokens exceed the model's {table:,} learned positions (max_positions)",
+                                f"{self.name}: seq")
+            if past and (past > table or new > table):
+                raise UserError(f"a {past:,}-token KV cache exceeds the model's {table:,} learned positions "
+                                "(max_positions)", f"{self.name}: context")
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
@@ -94,7 +139,11 @@ class ModelConfig:
         values = {}
         for key, value in data.items():
             if key not in known:
-                raise UserError(f"unknown field (known: {', '.join(sorted(known))})", field_path(source, key))
+                raise UserError(f"unknown field (known: {', '.join(sorted(known))})",
+                                field_path(source, short_repr(key) if not isinstance(key, str) else key[:60]))
+            if key == "roles":
+                values[key] = _check_roles(value, field_path(source, key))
+                continue
             values[key] = _check_type(value, known[key], field_path(source, key))
         cfg = cls(**values)
         cfg.validate(source)
@@ -107,13 +156,27 @@ class ModelConfig:
         for name, allowed in (("family", FAMILIES), ("ffn_kind", FFN_KINDS), ("norm", NORMS),
                               ("position", POSITIONS), ("head", HEADS), ("norm_position", ("pre", "post"))):
             if getattr(self, name) not in allowed:
-                bad(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("layers", "d_model", "heads", "ffn", "batch"):
+                bad(name, f"must be one of {', '.join(allowed)}, got {short_repr(getattr(self, name))}")
+        for name in ("layers", "d_model", "heads", "ffn", "batch", "channels", "relative_buckets", "seq_len"):
             if getattr(self, name) < 1:
                 bad(name, f"must be a positive integer, got {getattr(self, name)}")
-        for name in ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes"):
+        for name in ("kv_heads", "head_dim"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                bad(name, f"must be a positive integer (or null), got {getattr(self, name)}")
+        for name in ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size",
+                     "patch_size"):
             if getattr(self, name) < 0:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
+        for name, limit in MAX_SIZE.items():
+            value = getattr(self, name)
+            if value is not None and value > limit:
+                bad(name, f"must be at most {limit:,} (a sanity limit), got {value:,}")
+        for name in ("norm_eps", "rope_theta"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                bad(name, f"must be a positive finite number, got {value!r}")
+        if self.norm_eps >= 1:
+            bad("norm_eps", f"must be below 1, got {self.norm_eps!r}")
         if self.head_dim is None and self.d_model % self.heads:
             bad("heads", f"heads ({self.heads}) must divide d_model ({self.d_model})")
         if self.kv_heads is not None and (self.kv_heads < 1 or self.heads % self.kv_heads):
@@ -130,14 +193,28 @@ class ModelConfig:
         else:
             if self.vocab < 1:
                 bad("vocab", f"family {self.family} needs vocab >= 1")
-            if self.seq_len < 1:
-                bad("seq_len", f"must be a positive integer, got {self.seq_len}")
             if self.position == "learned" and self.max_positions and self.max_positions < self.seq_len:
                 bad("max_positions", f"max_positions ({self.max_positions}) < seq_len ({self.seq_len})")
         if self.head == "classifier" and self.num_classes < 1:
             bad("num_classes", "a classifier head needs num_classes >= 1")
         if self.position == "rope" and self.dim_head % 2:
             bad("head_dim", "rope needs an even head dimension")
+
+
+def _check_roles(value, where: str) -> tuple:
+    """``{module-path glob: role}`` -> ((glob, role), ...); roles from :mod:`nmsim.graph.roles`."""
+    from nmsim.graph.roles import USER_ROLES
+
+    if not isinstance(value, dict):
+        raise UserError(f"expected a mapping of module-path globs to roles, got {short_repr(value)}", where)
+    out = []
+    for glob, role in value.items():
+        if not isinstance(glob, str) or not glob:
+            raise UserError(f"module-path globs are strings, got {short_repr(glob)}", where)
+        if role not in USER_ROLES:
+            raise UserError(f"unknown role {short_repr(role)} (valid: {', '.join(USER_ROLES)})", f"{where}.{glob}")
+        out.append((glob, role))
+    return tuple(out)
 
 
 def _check_type(value, fld: dataclasses.Field, where: str):
@@ -149,17 +226,17 @@ def _check_type(value, fld: dataclasses.Field, where: str):
         raise UserError(f"must be {base}, got null", where)
     if base == "bool":
         if not isinstance(value, bool):
-            raise UserError(f"must be true or false, got {value!r}", where)
+            raise UserError(f"must be true or false, got {short_repr(value)}", where)
     elif base == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"must be an integer, got {value!r}", where)
+            raise UserError(f"must be an integer, got {short_repr(value)}", where)
     elif base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"must be a number, got {value!r}", where)
+            raise UserError(f"must be a number, got {short_repr(value)}", where)
         value = float(value)
     elif base == "str":
         if not isinstance(value, str):
-            raise UserError(f"must be a string, got {value!r}", where)
+            raise UserError(f"must be a string, got {short_repr(value)}", where)
     return value
 
 

@@ -14,10 +14,15 @@ LOGIT, ATTEND = "logit", "attend"
 # everything else
 EMBED, NORM, SOFTMAX, ACT, RESIDUAL, POSITION, MASK, OTHER = (
     "embed", "norm", "softmax", "act", "residual", "position", "mask", "other")
+# user role maps only: a module whose activation x activation matmuls are attention (logit, then attend)
+ATTENTION = "attention"
 
 WEIGHT_GEMM_ROLES = (Q, K, V, O, QKV, FF1, FF2, FF_GATE, HEAD, POOLER, PATCH_EMBED)
 ATTENTION_MATMUL_ROLES = (LOGIT, ATTEND)
 PAPER_ROLES = (Q, K, V, O, LOGIT, ATTEND, FF1, FF2)
+
+# roles a user may give a module in a role map (``roles=`` of trace / a workload YAML's ``roles:``)
+USER_ROLES = (*WEIGHT_GEMM_ROLES, LOGIT, ATTEND, ATTENTION, EMBED, NORM, SOFTMAX, ACT, OTHER)
 
 # selector name -> roles it covers (used by sparsity plans)
 ROLE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -50,6 +55,11 @@ _LEAF_ROLES: dict[str, str] = {
 }
 
 
+# leaves that name a feed-forward GEMM only inside an MLP container (``mlp.gate``, ``ffn.up``, ``mlp.down``)
+_FF_LEAVES = {"gate": FF_GATE, "up": FF1, "down": FF2, "fc_in": FF1, "fc_out": FF2, "dense_h_to_4h": FF1,
+              "dense_4h_to_h": FF2, "lin1": FF1, "lin2": FF2}
+
+
 def role_of(module_path: str) -> str | None:
     """Role implied by a module path, e.g. ``blocks.3.attn.q`` -> ``q``; ``None`` if the name says nothing.
 
@@ -71,8 +81,44 @@ def role_of(module_path: str) -> str | None:
             return O
         if leaf == "dense" and parent == "pooler":
             return POOLER
+    if leaf in _FF_LEAVES and any(w in parent for w in ("mlp", "ffn", "feed_forward", "ff")):
+        return _FF_LEAVES[leaf]
     if leaf in _LEAF_ROLES:
         return _LEAF_ROLES[leaf]
     if parent in ("patch_embed", "patch_embedding") or leaf in ("patch_embedding",):
         return PATCH_EMBED
     return None
+
+
+def role_resolver(roles=None):
+    """A function ``module path -> role | None`` from a user's role map, a callable, or nothing.
+
+    ``roles``: a mapping (or ((glob, role), ...) pairs) from module-path globs (``fnmatch``: ``*.mlp.gate``,
+    ``blocks.*.mix``) to roles, checked in order before the name heuristics of :func:`role_of`; or a callable
+    ``path -> role | None`` (``None`` falls back to the heuristics). Unknown roles raise :class:`UserError`.
+    """
+    from fnmatch import fnmatchcase
+
+    from nmsim.errors import UserError
+
+    if roles is None or (not callable(roles) and len(roles) == 0):
+        return role_of
+    if callable(roles):
+        def resolve_callable(path: str) -> str | None:
+            role = roles(path)
+            if role is not None and role not in USER_ROLES:
+                raise UserError(f"role function gave unknown role {role!r} (valid: {', '.join(USER_ROLES)})", path)
+            return role if role is not None else role_of(path)
+        return resolve_callable
+    pairs = list(roles.items()) if isinstance(roles, dict) else [tuple(p) for p in roles]
+    for glob, role in pairs:
+        if role not in USER_ROLES:
+            raise UserError(f"unknown role {role!r} (valid: {', '.join(USER_ROLES)})", f"roles: {glob}")
+
+    def resolve_map(path: str) -> str | None:
+        for glob, role in pairs:
+            if fnmatchcase(path, glob):
+                # "attention" marks a container: a name inside it that says more (blocks.0.q) still counts
+                return (role_of(path) or role) if role == ATTENTION else role
+        return role_of(path)
+    return resolve_map

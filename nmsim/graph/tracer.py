@@ -58,9 +58,10 @@ def stack_of(path: str) -> str:
 
 
 class _Recorder(TorchDispatchMode):
-    def __init__(self, params: dict[int, str], module_names: dict[int, str], norm_modules: set[int]):
+    def __init__(self, params: dict[int, str], module_names: dict[int, str], norm_modules: set[int], role_of=R.role_of):
         super().__init__()
         self.params, self.module_names, self.norm_modules = params, module_names, norm_modules
+        self.role_of = role_of
         self.stack: list[tuple[int, str]] = []   # (module id, path)
         self.records: list[dict] = []
         self.edges: list[tuple[int, int]] = []
@@ -173,8 +174,8 @@ class _Recorder(TorchDispatchMode):
             return R.EMBED
         parts = path.split(".") if path else []
         while parts:
-            role = R.role_of(".".join(parts))
-            if role:
+            role = self.role_of(".".join(parts))
+            if role and role != R.ATTENTION:
                 return role
             parts.pop()
         if name in ACTIVATIONS:
@@ -214,10 +215,12 @@ class _Recorder(TorchDispatchMode):
         return rec
 
     def _matmul_role(self, path: str, mod_id) -> str:
-        role = R.role_of(path) if path else None
+        role = self.role_of(path) if path else None
         if role in (R.LOGIT, R.ATTEND):
             return role
-        if any(w in path.lower() for w in ("attn", "attention")):
+        parts = path.split(".") if path else []
+        marked = any(self.role_of(".".join(parts[:i])) == R.ATTENTION for i in range(len(parts), 0, -1))
+        if marked or any(w in path.lower() for w in ("attn", "attention")):
             count = self.matmul_calls.get(mod_id, 0)
             self.matmul_calls[mod_id] = count + 1
             return R.LOGIT if count % 2 == 0 else R.ATTEND
@@ -246,21 +249,34 @@ class _Recorder(TorchDispatchMode):
 
 
 def _meta_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    state = {}
+    """Name -> meta tensor for every parameter and buffer (real ones get a meta stand-in of the same shape,
+    dtype and grad flag; tied names share one stand-in, so ties survive)."""
+    state, stand_in = {}, {}
     for name, p in module.named_parameters(remove_duplicate=False):
-        state[name] = p if p.is_meta else torch.empty_like(p, device="meta").requires_grad_(p.requires_grad)
+        if id(p) not in stand_in:
+            stand_in[id(p)] = p if p.is_meta else torch.empty_like(p, device="meta").requires_grad_(p.requires_grad)
+        state[name] = stand_in[id(p)]
     for name, b in module.named_buffers(remove_duplicate=False):
-        state[name] = b if b.is_meta else torch.empty_like(b, device="meta")
+        if id(b) not in stand_in:
+            stand_in[id(b)] = b if b.is_meta else torch.empty_like(b, device="meta")
+        state[name] = stand_in[id(b)]
     return state
 
 
 def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | None = None, config=None,
-          strict: bool = False) -> OpGraph:
+          strict: bool = False, roles=None) -> OpGraph:
     """Run ``module`` forward on the meta device and return its :class:`OpGraph`.
 
     ``example_inputs``: a tensor or tuple of tensors (moved to meta; no weights are allocated — a module with
-    real weights is run with meta stand-ins through ``torch.func.functional_call``). Ops with no cost formula
-    are listed in ``OpGraph.uncounted`` and warned about (``strict=True`` raises instead).
+    real, tied or partly-meta weights is run with meta stand-ins through ``torch.func.functional_call``; tied
+    parameters share one stand-in and keep the first name). Ops with no cost formula are listed in
+    ``OpGraph.uncounted`` and warned about (``strict=True`` raises instead).
+
+    ``roles``: what the module's names do not say — a mapping of module-path globs to roles
+    (``{"*.mlp.gate": "ff_gate", "*.mlp.up": "ff1", "blocks.*.mix": "attention"}``) or a callable
+    ``path -> role | None``, consulted before the name heuristics (:func:`nmsim.graph.roles.role_resolver`;
+    ``attention`` marks a module whose activation x activation matmuls are logit / attend). Weight GEMMs still
+    without a role are listed in ``OpGraph.unrecognised``.
     """
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -271,7 +287,7 @@ def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | Non
         shared.setdefault(id(p), name)     # tied weights keep their first name
     module_names = {id(m): n for n, m in module.named_modules(remove_duplicate=False)}
     norm_modules = {id(m) for m in module.modules() if "norm" in type(m).__name__.lower()}
-    rec = _Recorder(shared, module_names, norm_modules)
+    rec = _Recorder(shared, module_names, norm_modules, R.role_resolver(roles))
     all_meta = all(state[n] is p for n, p in module.named_parameters(remove_duplicate=False))
     h1 = nn_module.register_module_forward_pre_hook(rec.push)
     h2 = nn_module.register_module_forward_hook(rec.pop)

@@ -1,14 +1,12 @@
 """Workload zoo: YAML files in nmsim/data/workloads (top-level ``workloads/``), paths, and HF config.json files."""
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from nmsim.errors import UserError
 from nmsim.graph.config import ModelConfig
+from nmsim.io import load_json, short_repr
 
 WORKLOAD_DIR = Path(str(resources.files("nmsim") / "data" / "workloads"))
 
@@ -18,20 +16,10 @@ def list_workloads() -> list[str]:
 
 
 def read_yaml(path: Path, what: str = "file") -> object:
-    """Read a YAML file; a missing file or a syntax error is a one-line UserError naming the file."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UserError(f"{what} not found", str(path)) from None
-    except OSError as exc:
-        raise UserError(f"cannot read {what}: {exc.strerror}", str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UserError(f"YAML syntax error{at}: {problem}", str(path)) from None
+    """Read a YAML file through :mod:`nmsim.io` (encoding, size, alias, depth and duplicate-key checks)."""
+    from nmsim.io import load_yaml
+
+    return load_yaml(path, what)
 
 
 def load_workload(name_or_path: str | Path) -> ModelConfig:
@@ -62,7 +50,7 @@ def _hf_get(cfg: dict, key: str, source: str, kind=int, default=...):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         ok, value = True, float(value)
     if not ok:
-        raise UserError(f"must be {kind.__name__}, got {value!r}", f"{source}: {key}")
+        raise UserError(f"must be {kind.__name__}, got {short_repr(value)}", f"{source}: {key}")
     return value
 
 
@@ -70,7 +58,7 @@ def _hf_act(name: str, source: str, key: str) -> str:
     table = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu",
              "silu": "swiglu", "swish": "swiglu", "gated-gelu": "geglu", "gated-relu": "swiglu"}
     if name not in table:
-        raise UserError(f"unsupported activation {name!r}", f"{source}: {key}")
+        raise UserError(f"unsupported activation {short_repr(name)}", f"{source}: {key}")
     return table[name]
 
 
@@ -78,14 +66,7 @@ def from_hf_config(path: str | Path) -> ModelConfig:
     """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed."""
     path = Path(path)
     src = str(path)
-    try:
-        cfg = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError("config file not found", src) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", src) from None
-    if not isinstance(cfg, dict):
-        raise UserError("expected a JSON object", src)
+    cfg = load_json(path, "config file", expect=dict)
     kind = cfg.get("model_type")
     g = lambda key, k=int, d=...: _hf_get(cfg, key, src, k, d)  # noqa: E731
     name = path.parent.name or path.stem
@@ -133,7 +114,7 @@ def from_hf_config(path: str | Path) -> ModelConfig:
     elif kind is None:
         raise UserError("missing field", f"{src}: model_type")
     else:
-        raise UserError(f"unsupported model_type {kind!r} (llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
+        raise UserError(f"unsupported model_type {short_repr(kind)} (llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
     return ModelConfig.from_dict({"name": name, "source": f"Hugging Face config {path.name}", **fields}, source=src)
 
 
@@ -147,6 +128,7 @@ def resolve_workload(name_or_path: str | None = None, hf_config: str | None = No
         raise UserError("give a workload name or path, or --hf-config", "workload")
     changes = {k: v for k, v in overrides.items() if v is not None}
     for key, value in changes.items():
-        if value < 1:
-            raise UserError(f"must be a positive integer, got {value}", f"--{key.replace('_len', '')}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"must be a positive integer, got {short_repr(value)}", f"--{key.replace('_len', '')}")
+    cfg.check_shape(changes.get("batch", cfg.batch), changes.get("seq_len"))
     return cfg.replace(**changes) if changes else cfg
