@@ -1,0 +1,145 @@
+"""nmsim's systolic model against SCALE-Sim 3.0.0, run live (the unit tests use the stored copy).
+
+``python bench/bench_scalesim.py`` prints, for transformer GEMMs × dense/2:4/1:4 on a 128×128 weight-stationary
+array (and one output-stationary case): SCALE-Sim's cycles, nmsim's cycles, the error, and the 1:4-vs-dense
+speedup from both tools; then an exported ViT-B/16 FF=1:4 training step (``nmsim export``) run through
+SCALE-Sim. ``--write`` stores the reference table as ``nmsim/data/validation/scalesim-3.0.0.csv``.
+
+SCALE-Sim needs numpy<2, so it runs in its own environment: ``$NMSIM_SCALESIM_PYTHON`` if set, else
+``.venvs/scalesim`` in the repository, created on first use (``pip install scalesim==3.0.0 'numpy<2'``). When
+that cannot be done (no network) the bench prints why and returns a skipped row. One GEMM takes 10–60 s and
+about 0.8 GB, so they run one at a time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORKER = Path(__file__).resolve().parent / "scalesim_worker.py"
+VERSION = "3.0.0"
+VENV = REPO / ".venvs" / "scalesim"
+
+# transformer GEMMs as (name, M activation rows, K reduction, N outputs)
+SHAPES = [
+    ("vit-b qkv", 197, 768, 2304),
+    ("vit-b proj", 197, 768, 768),
+    ("vit-b ff1", 197, 768, 3072),
+    ("vit-b ff2", 197, 3072, 768),
+    ("vit-tiny ff1", 197, 192, 768),
+    ("gpt2 ff1 m=1024", 1024, 768, 3072),
+    ("gpt2 ff2 m=1024", 1024, 3072, 768),
+    ("bert-large ff1 m=512", 512, 1024, 4096),
+    ("llama decode qkv m=8", 8, 4096, 4096),
+]
+PATTERNS = ["1:1", "2:4", "1:4"]
+EXTRA = [("vit-b ff1", 197, 768, 3072, "1:1", "os"), ("vit-b proj", 197, 768, 768, "1:1", "os")]
+
+
+def scalesim_python() -> tuple[str | None, str]:
+    """The interpreter that has SCALE-Sim, creating ``.venvs/scalesim`` when needed; (None, why) if impossible."""
+    env = os.environ.get("NMSIM_SCALESIM_PYTHON")
+    if env:
+        return (env, "") if Path(env).exists() else (None, f"NMSIM_SCALESIM_PYTHON={env} does not exist")
+    py = VENV / "bin" / "python"
+    check = [str(py), "-c", f"import scalesim, importlib.metadata as m; assert m.version('scalesim') == '{VERSION}'"]
+    if py.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return str(py), ""
+    try:
+        print(f"creating {VENV} with scalesim=={VERSION} (numpy<2) ...", file=sys.stderr)
+        venv.create(VENV, with_pip=True, clear=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", f"scalesim=={VERSION}", "numpy<2"], check=True,
+                       capture_output=True, timeout=1800)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"cannot install scalesim=={VERSION} into {VENV}: {e}"
+    return str(py), ""
+
+
+def run_one(py: str, job: dict) -> dict:
+    out = subprocess.run(["nice", "-n", "10", py, str(WORKER), json.dumps(job)], capture_output=True, text=True,
+                         timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"SCALE-Sim failed on {job}: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def jobs() -> list[dict]:
+    base = {"rows": 128, "cols": 128}
+    out = [{"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": "ws", **base}
+           for s, m, k, n in SHAPES for p in PATTERNS]
+    out += [{"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": df, **base} for s, m, k, n, p, df in EXTRA]
+    return out
+
+
+def collect(py: str, todo: list[dict], progress: bool = True) -> list[dict]:
+    rows = []
+    for i, job in enumerate(todo, 1):
+        res = run_one(py, job)
+        if progress:
+            print(f"[{i}/{len(todo)}] {job['name']} {job['sparsity']} {job['dataflow']}: "
+                  f"{res['total_cycles']} cycles ({res['scalesim_seconds']} s)", file=sys.stderr, flush=True)
+        rows.append({**job, **res, "scalesim_version": VERSION,
+                     "command": f"python bench/scalesim_worker.py '{json.dumps(job)}'"})
+    return rows
+
+
+def write_reference(path: Path) -> None:
+    import pandas as pd
+
+    from nmsim.cli.output import write_atomic
+
+    py, why = scalesim_python()
+    if py is None:
+        raise SystemExit(f"bench_scalesim: {why}")
+    rows = collect(py, jobs())
+    write_atomic(path, pd.DataFrame(rows).to_csv(index=False))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def run() -> list[dict]:
+    import pandas as pd
+
+    from nmsim.export.scalesim import compare_reference, speedups
+
+    py, why = scalesim_python()
+    if py is None:
+        print(f"bench_scalesim: skipped: {why}", file=sys.stderr)
+        return [{"bench": "scalesim", "skipped": why}]
+    start = time.perf_counter()
+    live = pd.DataFrame(collect(py, jobs()))
+    table = compare_reference(live)
+    rows = table.to_dict("records")
+    for r in rows:
+        r["goal_met"] = abs(r["error_pct"]) <= 10.0
+    rows += speedups(table).to_dict("records")
+    rows += exported_step(py)
+    print(f"bench_scalesim: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return rows
+
+
+def exported_step(py: str) -> list[dict]:
+    """Export a ViT-B/16 FF=1:4 training step with ``nmsim export`` and run the file through SCALE-Sim."""
+    import tempfile
+
+    from nmsim.export.scalesim import compare_topology
+
+    with tempfile.TemporaryDirectory(prefix="nmsim-export-") as tmp:
+        cmd = [sys.executable, "-m", "nmsim", "export", "vit-base-16", "--sparsity", "ff=1:4", "--mode", "training",
+               "--format", "scalesim", "--out", tmp]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        return compare_topology(Path(tmp), lambda job: run_one(py, job), command=" ".join(cmd[1:]))
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write_reference(REPO / "nmsim" / "data" / "validation" / f"scalesim-{VERSION}.csv")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", None):
+            print(pd.DataFrame(run()).to_string(index=False))

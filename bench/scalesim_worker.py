@@ -1,0 +1,104 @@
+"""Run SCALE-Sim 3.0.0 on one GEMM and print its compute report as one JSON line (stdlib + scalesim only).
+
+Runs inside SCALE-Sim's own virtual environment (numpy<2), started by ``bench_scalesim.py``::
+
+    python scalesim_worker.py '{"name": "ff1", "m": 196, "n": 3072, "k": 768, "sparsity": "1:4",
+                                "rows": 128, "cols": 128, "dataflow": "ws"}'
+
+A job may carry the full config text (``"config"``, as ``nmsim.export.scalesim.config_text`` writes it); the
+built-in template below is the same config for runs without nmsim installed.
+
+It writes the config (every section the 3.0.0 parser requires), a GEMM topology CSV (``Layer, M, N, K,
+Sparsity,`` with the trailing comma) and a header-only layout CSV into a temporary folder, calls the Python API
+with ``save_disk_space=True`` (the CLI's ``-s`` flag has no effect in 3.0.0), and reads COMPUTE_REPORT.csv.
+``InterfaceBandwidth: CALC`` lets SCALE-Sim size the interface bandwidth so it reports compute cycles without
+memory stalls; ``OptimizedMapping: false`` keeps the topology's N:M (true draws a random N per column).
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+
+CONFIG = """[general]
+run_name = nmsim_ref
+
+[architecture_presets]
+ArrayHeight : {rows}
+ArrayWidth : {cols}
+IfmapSramSzkB : {sram_kb}
+FilterSramSzkB : {sram_kb}
+OfmapSramSzkB : {sram_kb}
+IfmapOffset : 0
+FilterOffset : 10000000
+OfmapOffset : 20000000
+Bandwidth : {bandwidth}
+Dataflow : {dataflow}
+MemoryBanks : 1
+ReadRequestBuffer : 512
+WriteRequestBuffer : 512
+
+[layout]
+IfmapCustomLayout : False
+IfmapSRAMBankBandwidth : {bandwidth}
+IfmapSRAMBankNum : 1
+IfmapSRAMBankPort : 2
+FilterCustomLayout : False
+FilterSRAMBankBandwidth : {bandwidth}
+FilterSRAMBankNum : 1
+FilterSRAMBankPort : 2
+
+[sparsity]
+SparsitySupport : {sparse}
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : {block}
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth : {bw_mode}
+UseRamulatorTrace : False
+"""
+
+
+def config_text(job: dict) -> str:
+    n, m = (int(x) for x in job.get("sparsity", "1:1").split(":"))
+    return CONFIG.format(rows=job["rows"], cols=job["cols"], dataflow=job["dataflow"],
+                         sram_kb=job.get("sram_kb", 6144), bandwidth=job.get("bandwidth", 10),
+                         bw_mode=job.get("bw_mode", "CALC"), sparse="true" if n < m else "false", block=m)
+
+
+def run(job: dict) -> dict:
+    from scalesim.scale_sim import scalesim  # imported here: only inside SCALE-Sim's environment
+
+    with tempfile.TemporaryDirectory(prefix="nmsim-scalesim-") as tmp:
+        cfg, topo, layout = (os.path.join(tmp, f) for f in ("nmsim.cfg", "gemm.csv", "layout.csv"))
+        with open(cfg, "w") as f:
+            f.write(job.get("config") or config_text(job))
+        with open(topo, "w") as f:
+            f.write("Layer, M, N, K, Sparsity,\n")
+            f.write(f"{job['name']}, {job['m']}, {job['n']}, {job['k']}, {job.get('sparsity', '1:1')},\n")
+        with open(layout, "w") as f:
+            f.write("Layer, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter,\n")
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            sim = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo, layout=layout,
+                           input_type_gemm=True)
+            sim.run_scale(top_path=os.path.join(tmp, "out"))
+        seconds = time.perf_counter() - start
+        with open(os.path.join(tmp, "out", "nmsim_ref", "COMPUTE_REPORT.csv")) as f:
+            row = next(csv.DictReader(f, skipinitialspace=True))
+    row = {k.strip(): v.strip() for k, v in row.items() if k and k.strip()}
+    return {"total_cycles_incl_prefetch": int(float(row["Total Cycles (incl. prefetch)"])),
+            "total_cycles": int(float(row["Total Cycles"])), "stall_cycles": int(float(row["Stall Cycles"])),
+            "mapping_efficiency_pct": float(row["Mapping Efficiency %"]),
+            "compute_util_pct": float(row["Compute Util %"]), "scalesim_seconds": round(seconds, 2)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(json.loads(sys.argv[1]))))

@@ -1,0 +1,185 @@
+"""SCALE-Sim interop: GEMM topology CSV and config text from the per-pass GEMM table, and the reference check.
+
+SCALE-Sim v3 (Raj et al., "SCALE-Sim v3: A modular cycle-accurate systolic accelerator simulator for end-to-end
+system analysis", arXiv 2504.15377) reads a GEMM topology ``Layer, M, N, K, Sparsity,`` — one row per GEMM with
+a trailing comma; M = activation rows, K = reduction, N = outputs; Sparsity ``N:M`` of the filter (weight) along
+K (``1:1`` = dense). It has no batch column: a row whose GEMM repeats ``b`` times (attention matmuls, one per
+batch × head) is written once and named ``<layer>*<b>``; ``gemms.csv`` beside it keeps ``b`` for totals.
+Hierarchical patterns are written as their flat N:M (same kept count per group, hence the same condensed K).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nmsim.execution.systolic import ArrayConfig, gemm_cycles
+
+HEADER = "Layer, M, N, K, Sparsity,\n"
+
+CONFIG_TEMPLATE = """[general]
+run_name = {run_name}
+
+[architecture_presets]
+ArrayHeight : {rows}
+ArrayWidth : {cols}
+IfmapSramSzkB : {sram_kb}
+FilterSramSzkB : {sram_kb}
+OfmapSramSzkB : {sram_kb}
+IfmapOffset : 0
+FilterOffset : 10000000
+OfmapOffset : 20000000
+Bandwidth : {bandwidth}
+Dataflow : {dataflow}
+MemoryBanks : 1
+ReadRequestBuffer : 512
+WriteRequestBuffer : 512
+
+[layout]
+IfmapCustomLayout : False
+IfmapSRAMBankBandwidth : {bandwidth}
+IfmapSRAMBankNum : 1
+IfmapSRAMBankPort : 2
+FilterCustomLayout : False
+FilterSRAMBankBandwidth : {bandwidth}
+FilterSRAMBankNum : 1
+FilterSRAMBankPort : 2
+
+[sparsity]
+SparsitySupport : {sparse}
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : {block}
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth : CALC
+UseRamulatorTrace : False
+"""
+#: a header-only layout file (SCALE-Sim 3.0.0 needs one even with custom layouts off)
+LAYOUT_HEADER = "Layer, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter,\n"
+
+
+def config_text(rows: int = 128, cols: int = 128, dataflow: str = "ws", block: int = 4, sparse: bool = True,
+                sram_kb: int = 6144, bandwidth: int = 10, run_name: str = "nmsim") -> str:
+    """A SCALE-Sim 3.0.0 config with every section its parser requires. ``InterfaceBandwidth: CALC`` sizes the
+    interface so the report has no memory stalls (compute cycles); ``OptimizedMapping: false`` keeps the
+    topology's N:M (true draws a random N per column); ``BlockSize`` is the M of the patterns in the topology."""
+    return CONFIG_TEMPLATE.format(rows=rows, cols=cols, dataflow=dataflow, block=block, run_name=run_name,
+                                  sparse="true" if sparse else "false", sram_kb=sram_kb, bandwidth=bandwidth)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+
+
+def topology_rows(gemms: pd.DataFrame) -> list[str]:
+    """Topology lines for rows of a GEMM frame with columns layer, b, m, k, n, sparsity."""
+    lines = []
+    for r in gemms.itertuples(index=False):
+        name = _safe(r.layer) + (f"*{int(r.b)}" if int(r.b) > 1 else "")
+        lines.append(f"{name}, {int(r.m)}, {int(r.n)}, {int(r.k)}, {r.sparsity},\n")
+    return lines
+
+
+def topology_text(gemms: pd.DataFrame) -> str:
+    return HEADER + "".join(topology_rows(gemms))
+
+
+def read_topology(path: Path) -> pd.DataFrame:
+    """Parse a topology written by :func:`topology_text` back to (layer, b, m, k, n, sparsity)."""
+    rows = []
+    for line in Path(path).read_text().splitlines()[1:]:
+        if not line.strip():
+            continue
+        name, m, n, k, sp = (x.strip() for x in line.split(",")[:5])
+        layer, _, b = name.partition("*")
+        rows.append({"layer": layer, "b": int(b or 1), "m": int(m), "k": int(k), "n": int(n), "sparsity": sp})
+    return pd.DataFrame(rows)
+
+
+def _nm(text: str) -> tuple[int, int]:
+    n, m = (int(x) for x in str(text).split(":"))
+    return n, m
+
+
+def nmsim_cycles(frame: pd.DataFrame, rows: int = 128, cols: int = 128, dataflow=None) -> np.ndarray:
+    """nmsim's compute cycles for each row (m, k, n, sparsity[, dataflow]) on a rows × cols array."""
+    out = np.zeros(len(frame))
+    dfs = frame["dataflow"] if dataflow is None and "dataflow" in frame else pd.Series([dataflow or "ws"] * len(frame),
+                                                                                         index=frame.index)
+    for df_name in dfs.unique():
+        sel = (dfs == df_name).to_numpy()
+        sub = frame[sel]
+        nm = np.array([_nm(s) for s in sub["sparsity"]]).reshape(-1, 2)
+        arr = ArrayConfig(rows=int(rows), cols=int(cols), dataflow=str(df_name))
+        r = gemm_cycles(arr, sub["m"], sub["k"], sub["n"], keep_n=nm[:, 0], group_m=nm[:, 1])
+        out[sel] = r["compute_cycles"]
+    return out
+
+
+def compare_reference(ref: pd.DataFrame) -> pd.DataFrame:
+    """SCALE-Sim's cycles (column ``total_cycles``) beside nmsim's for the same GEMMs and arrays; error in %."""
+    out = ref[["name", "m", "k", "n", "sparsity", "dataflow", "rows", "cols", "total_cycles"]].copy()
+    out = out.rename(columns={"name": "shape", "total_cycles": "scalesim_cycles"})
+    cyc = np.zeros(len(out))
+    for (rows, cols), idx in out.groupby(["rows", "cols"]).groups.items():
+        cyc[out.index.get_indexer(idx)] = nmsim_cycles(out.loc[idx], rows, cols)
+    out["nmsim_cycles"] = cyc
+    out["error_pct"] = 100.0 * (out["nmsim_cycles"] - out["scalesim_cycles"]) / out["scalesim_cycles"]
+    return out.reset_index(drop=True)
+
+
+def _ratio(dense: pd.DataFrame, sparse: pd.DataFrame, col: str) -> float:
+    return float(dense[col].iloc[0] / sparse[col].iloc[0])
+
+
+def speedups(table: pd.DataFrame, pattern: str = "1:4") -> pd.DataFrame:
+    """Per weight-stationary shape: dense cycles / ``pattern`` cycles from both tools."""
+    ws = table[table["dataflow"] == "ws"]
+    rows = []
+    for shape, g in ws.groupby("shape", sort=False):
+        d, s = g[g["sparsity"] == "1:1"], g[g["sparsity"] == pattern]
+        if len(d) and len(s):
+            rows.append({"shape": shape, "m": int(d["m"].iloc[0]), "k": int(d["k"].iloc[0]),
+                         "n": int(d["n"].iloc[0]),
+                         f"scalesim_speedup_{pattern}": _ratio(d, s, "scalesim_cycles"),
+                         f"nmsim_speedup_{pattern}": _ratio(d, s, "nmsim_cycles")})
+    return pd.DataFrame(rows)
+
+
+def compare_topology(folder: Path, run_scalesim, rows: int = 128, cols: int = 128, command: str = "") -> list[dict]:
+    """Run every distinct GEMM of an exported SCALE-Sim folder (``fwd.csv``, ``dgrad.csv``, ``wgrad.csv``) through
+    ``run_scalesim(job) -> {'total_cycles': ...}`` and compare per pass with nmsim's cycles (× repeats)."""
+    out = []
+    for pass_ in ("fwd", "dgrad", "wgrad"):
+        path = Path(folder) / f"{pass_}.csv"
+        if not path.exists():
+            continue
+        topo = read_topology(path)
+        topo["dataflow"] = "ws"
+        topo["nmsim_cycles"] = nmsim_cycles(topo, rows, cols)
+        uniq = topo.drop_duplicates(["m", "k", "n", "sparsity"])
+        ref = {}
+        for r in uniq.itertuples(index=False):
+            nm = _nm(r.sparsity)
+            job = {"name": r.layer, "m": r.m, "k": r.k, "n": r.n, "sparsity": r.sparsity, "dataflow": "ws",
+                   "rows": rows, "cols": cols,
+                   "config": config_text(rows, cols, "ws", block=nm[1], sparse=nm[0] < nm[1])}
+            ref[(r.m, r.k, r.n, r.sparsity)] = run_scalesim(job)["total_cycles"]
+        ss = np.array([ref[(r.m, r.k, r.n, r.sparsity)] for r in topo.itertuples(index=False)], dtype=float)
+        total_ss = float((ss * topo["b"]).sum())
+        total_nm = float((topo["nmsim_cycles"] * topo["b"]).sum())
+        out.append({"bench": "scalesim-export", "export": command, "pass": pass_, "gemms": int(len(topo)),
+                    "distinct_gemms": int(len(uniq)), "sparse_gemms": int((topo["sparsity"] != "1:1").sum()),
+                    "scalesim_cycles": total_ss, "nmsim_cycles": total_nm,
+                    "error_pct": 100.0 * (total_nm - total_ss) / total_ss,
+                    "goal_met": abs(total_nm - total_ss) <= 0.10 * total_ss})
+    if out:
+        ss, nm = sum(r["scalesim_cycles"] for r in out), sum(r["nmsim_cycles"] for r in out)
+        out.append({"bench": "scalesim-export", "export": command, "pass": "step",
+                    "gemms": sum(r["gemms"] for r in out), "scalesim_cycles": ss, "nmsim_cycles": nm,
+                    "error_pct": 100.0 * (nm - ss) / ss, "goal_met": abs(nm - ss) <= 0.10 * ss})
+    return out
