@@ -1,34 +1,52 @@
-"""High-level graph API: trace a workload config, tables by op/role/layer/module, the paper's FLOP view."""
+"""High-level graph API: trace a workload config, tables by op/role/layer/module, the paper's FLOP view.
+
+torch is imported only when a trace actually runs: a shape answered by the workload's shape-generic graph (in
+memory or in the trace cache, see :mod:`nmsim.graph.shapes`) needs no torch.
+"""
 from __future__ import annotations
 
 import functools
 
 import pandas as pd
-import torch
 
 from nmsim.graph import roles as R
-from nmsim.graph.builder import build_model, example_inputs
 from nmsim.graph.config import ModelConfig
 from nmsim.graph.opgraph import OpGraph
-from nmsim.graph.tracer import trace
 
 
 def trace_workload(cfg: ModelConfig, batch: int | None = None, seq: int | None = None, past: int = 0) -> OpGraph:
     """Build ``cfg`` on the meta device and trace one forward pass.
 
     ``past`` > 0 traces single-step decoding with a KV cache of ``past`` positions (decoder-only models):
-    the new tokens (``seq``, usually 1) attend over ``past + seq`` keys.
+    the new tokens (``seq``, usually 1) attend over ``past + seq`` keys. A shape the model cannot take (more
+    positions than its learned position table, sizes out of range) is a :class:`~nmsim.errors.UserError`.
+    The workload's ``roles`` map (if any) is applied.
     """
-    return _trace_cached(cfg, batch or cfg.batch, seq or (cfg.seq_len if not cfg.is_image else None), past)
+    batch = cfg.batch if batch is None else batch
+    seq = seq or (cfg.seq_len if not cfg.is_image else None)
+    cfg.check_shape(batch, seq, past)
+    from nmsim.graph.shapes import graph_at  # the shape-generic graph, when there is one (identical numbers)
+
+    return graph_at(cfg, batch, seq, past) or _trace_cached(cfg, batch, seq, past)
 
 
 @functools.lru_cache(maxsize=32)
 def _trace_cached(cfg: ModelConfig, batch: int, seq: int | None, past: int) -> OpGraph:
+    return trace_uncached(cfg, batch, seq, past)
+
+
+def trace_uncached(cfg: ModelConfig, batch: int, seq: int | None, past: int = 0) -> OpGraph:
+    """One meta-device trace of ``cfg`` at this shape (no caches)."""
+    import torch
+
+    from nmsim.graph.builder import build_model, example_inputs
+    from nmsim.graph.tracer import trace
+
     with torch.device("meta"):
         model = build_model(cfg)
     inputs = example_inputs(cfg, batch=batch, seq=seq)
     kwargs = {"past": past} if past else None
-    return trace(model, inputs, example_kwargs=kwargs, config=cfg)
+    return trace(model, inputs, example_kwargs=kwargs, config=cfg, roles=cfg.roles or None)
 
 
 PAPER_LABELS = {R.Q: "Q", R.K: "K", R.V: "V", R.O: "O", R.LOGIT: "Logit", R.ATTEND: "Attend",
@@ -58,6 +76,18 @@ def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
 
 def parameter_counts(cfg: ModelConfig) -> pd.Series:
     """Weight-matrix parameters by role (weights only, as the paper counts them) plus ``total`` (all params)."""
+    from nmsim.graph.shapes import cached_parameter_counts
+
+    counts = cached_parameter_counts(cfg)
+    return pd.Series(counts, dtype="int64") if counts is not None else parameter_counts_uncached(cfg)
+
+
+def parameter_counts_uncached(cfg: ModelConfig) -> pd.Series:
+    """:func:`parameter_counts` from the model built on the meta device."""
+    import torch
+
+    from nmsim.graph.builder import build_model
+
     with torch.device("meta"):
         model = build_model(cfg)
     from nmsim.graph.roles import role_of

@@ -1,7 +1,6 @@
 """OpGraph: a networkx DiGraph of traced ops (edges follow data) plus a tidy per-op DataFrame."""
 from __future__ import annotations
 
-import networkx as nx
 import pandas as pd
 
 from nmsim.graph.formulas import costs_for
@@ -18,9 +17,22 @@ class OpGraph:
     fwd/dgrad/wgrad matrix FLOPs and forward/backward vector FLOPs. ``uncounted`` lists ops without a formula.
     """
 
-    def __init__(self, graph: nx.DiGraph, ops: pd.DataFrame, uncounted: dict[str, int] | None = None, config=None):
-        self.graph, self.ops, self.config = graph, ops, config
+    def __init__(self, graph, ops: pd.DataFrame, uncounted: dict[str, int] | None = None, config=None):
+        self._graph, self.ops, self.config = graph, ops, config
+        self._edges: list = []   # a graph built from a shape-generic graph makes its DiGraph on first use
         self.uncounted = dict(uncounted or {})
+
+    @property
+    def graph(self):
+        """networkx DiGraph: one node per op (attributes = the op's row), edges follow data."""
+        if self._graph is None:
+            import networkx as nx
+
+            g = nx.DiGraph()
+            g.add_nodes_from((int(r["id"]), r) for r in self.ops.to_dict("records"))
+            g.add_edges_from(self._edges)
+            self._graph = g
+        return self._graph
 
     @classmethod
     def from_records(cls, records: list[dict], edges, uncounted=None, config=None) -> "OpGraph":
@@ -32,12 +44,23 @@ class OpGraph:
         if ops.empty:
             ops = pd.DataFrame(columns=["id", "op", "kind", "role", "module", "layer", *COST_COLUMNS])
         ops = ops.set_index("id", drop=False).rename_axis(None)
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from((r["id"], r) for r in records)
         g.add_edges_from(edges)
         return cls(g, ops, uncounted, config)
 
     # ---- views -----------------------------------------------------------------------------------
+    @property
+    def unrecognised(self) -> list[str]:
+        """Module paths of weight GEMMs (linear / conv) that got no role: sparsity plans cannot select them by
+        role; give them one with ``roles=`` (trace) or ``roles:`` (workload YAML)."""
+        if self.ops.empty or "role" not in self.ops:
+            return []
+        mask = self.ops["kind"].isin(("linear", "conv")) & (self.ops["role"] == "other")
+        return list(dict.fromkeys(self.ops.loc[mask, "module"]))
+
     @property
     def matrix_ops(self) -> pd.DataFrame:
         return self.ops[self.ops["kind"].isin(MATRIX_KINDS)]
@@ -76,4 +99,5 @@ class OpGraph:
     def __repr__(self) -> str:
         t = self.totals()
         return (f"OpGraph({len(self)} ops, fwd {t['fwd_flops']:.4g} matrix FLOPs, "
-                f"training {t['training_matrix_flops']:.4g}, uncounted={sorted(self.uncounted)})")
+                f"training {t['training_matrix_flops']:.4g}, uncounted={sorted(self.uncounted)}, "
+                f"unrecognised={self.unrecognised})")

@@ -1,0 +1,156 @@
+"""The trace cache: shape-generic graphs on disk, so a repeated command loads a graph instead of tracing.
+
+Location: ``$NMSIM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/nmsim``, else ``~/.cache/nmsim`` (XDG base
+directory spec); graphs live in its ``graphs/`` folder as ``nmsim-graph-<key>.npz`` (numpy arrays and a JSON
+header; no pickle). The key is a SHA-256 of the workload's content (every :class:`ModelConfig` field that
+shapes the graph: not its name, source or batch, nor a vision model's image size, which is a variable of the
+graph), the graph kind, the torch and nmsim versions and a fingerprint of the tracing code. Writes are atomic
+(temp file + rename); :func:`clear` removes only files named the way this module names them.
+Import cost: no torch, no pandas.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+FORMAT = 1
+PREFIX = "nmsim-graph-"
+SUFFIX = ".npz"
+ENTRY_RE = re.compile(r"^nmsim-graph-[0-9a-f]{64}\.npz$")
+TEMP_RE = re.compile(r"^\.nmsim-graph-[0-9a-f]{64}\.[A-Za-z0-9_]+\.tmp$")
+CODE_FILES = ("tracer.py", "builder.py", "formulas.py", "roles.py", "opgraph.py", "api.py", "shapes.py")
+_NOT_KEYED = {"name", "source", "batch"}
+
+
+def directory() -> Path:
+    """The nmsim cache folder (not created here)."""
+    env = os.environ.get("NMSIM_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
+    return base / "nmsim"
+
+
+def graphs_dir() -> Path:
+    return directory() / "graphs"
+
+
+_VERSIONS: list = []
+
+
+def versions() -> dict[str, str]:
+    """torch and nmsim versions and the tracing-code fingerprint (read from package metadata: no torch import)."""
+    if not _VERSIONS:
+        from importlib import metadata
+
+        import nmsim
+
+        try:
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            torch_version = "none"
+        h = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in CODE_FILES:
+            h.update(name.encode())
+            h.update((here / name).read_bytes())
+        _VERSIONS.append({"torch": torch_version, "nmsim": nmsim.__version__, "code": h.hexdigest()[:16]})
+    return _VERSIONS[0]
+
+
+def key(cfg, kind: str, fixed: dict | None = None) -> str:
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_KEYED}
+    if cfg.is_image:
+        fields.pop("image_size", None)
+    blob = json.dumps({"format": FORMAT, "kind": kind, "fixed": fixed or {}, "workload": fields, **versions()},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def path_for(key_: str) -> Path:
+    return graphs_dir() / f"{PREFIX}{key_}{SUFFIX}"
+
+
+def load(key_: str):
+    """The cached :class:`~nmsim.graph.shapes.ShapeGraph` for ``key_``, or None (missing or unreadable)."""
+    path = path_for(key_)
+    if not path.is_file():
+        return None
+    import numpy as np
+
+    from nmsim.graph.shapes import ShapeGraph
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return ShapeGraph.from_arrays({k: data[k] for k in data.files})
+    except Exception:  # a truncated or foreign file is a cache miss, never an error
+        return None
+
+
+def store(key_: str, sg) -> Path | None:
+    """Write ``sg`` atomically; returns the path, or None when the cache folder is not writable."""
+    import numpy as np
+
+    folder = graphs_dir()
+    sg.info = {**sg.info, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **versions()}
+    arrays = sg.to_arrays()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{PREFIX}{key_}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path_for(key_))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return None
+    return path_for(key_)
+
+
+def entries() -> list[dict]:
+    """One dict per cached graph: path, bytes, workload, kind, variables, ops, created."""
+    folder = graphs_dir()
+    if not folder.is_dir():
+        return []
+    import numpy as np
+
+    out = []
+    for path in sorted(folder.iterdir()):
+        if not ENTRY_RE.match(path.name):
+            continue
+        row = {"file": path.name, "bytes": path.stat().st_size, "workload": "?", "kind": "?", "variables": "",
+               "ops": 0, "created": ""}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+            row.update(workload=meta["info"].get("workload", "?"), kind=meta["kind"],
+                       variables=",".join([*(f"{k}={v}" for k, v in meta["fixed"].items()), *meta["variables"]]),
+                       ops=len(meta["static"]["op"]),
+                       created=meta["info"].get("created", ""))
+        except Exception:
+            row["kind"] = "unreadable"
+        out.append(row)
+    return out
+
+
+def clear() -> tuple[int, int]:
+    """Delete the cache files nmsim wrote (graphs and leftover temp files); returns (files, bytes) removed."""
+    folder = graphs_dir()
+    if not folder.is_dir():
+        return 0, 0
+    files = size = 0
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink() and (ENTRY_RE.match(path.name) or TEMP_RE.match(path.name)):
+            size += path.stat().st_size
+            path.unlink()
+            files += 1
+    return files, size

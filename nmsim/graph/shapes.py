@@ -1,0 +1,508 @@
+"""Shape-generic op graphs: trace a workload a few times, keep every size as an exact polynomial of its shape.
+
+Every number the tracer records per op (GEMM dims, element counts, bytes, FLOPs, tensor shapes) is an integer
+polynomial of the shape variables, of low degree: ``batch`` (degree 1) and ``seq`` (degree 2: attention
+logits) for a forward pass; ``batch`` and ``past`` (the KV-cache length, degree 2 allowed) for single-token
+decode; ``batch`` and the patch grid side ``image_size / patch_size`` (degree 4: attention over grid² tokens)
+for vision. :func:`fit` traces the model at the tensor grid of points these degrees need (6 or 10 traces,
+all on the meta device), solves for integer coefficients, and checks them on a further trace at a random
+shape. It refuses (:class:`ShapeFitError`) when the op set changes between shapes or a column is not an exact
+integer polynomial of that degree. Evaluating at S shapes is then one ``(S, T) @ (T, ops)`` product per
+column (T monomials), exact while values stay below 2^53.
+
+Domains: ``seq >= 2`` (a causal model adds its mask only when more than one query attends), ``past >= 1``
+with one new token, a grid side ``>= 2``, ``batch >= 1``. Shapes outside are traced as before.
+
+:func:`graph_at` is what :func:`nmsim.graph.trace_workload` asks first: with the cache mode ``"read"`` (the
+library default) it answers from a shape-generic graph already in memory or in the trace cache
+(:mod:`nmsim.graph.cache`); with ``"build"`` (the CLI) it fits and stores one when missing; ``"off"`` never.
+This module does not import torch; only fitting does.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import sys
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nmsim.errors import UserError
+
+KINDS = ("forward", "decode", "image")
+VARIABLES = {"forward": ("batch", "seq"), "decode": ("batch", "past"), "image": ("batch", "image_size")}
+DEGREES = {"batch": 1, "seq": 2, "past": 2, "grid": 4}
+LOWEST = {"batch": 2, "seq": 2, "past": 1, "grid": 2}
+# batch 1 is a region of its own: eager matmuls over a batch of one skip the contiguous copies they make
+# for larger batches, so the op set differs. Fit points per variable (image: grid sides); the verification
+# trace draws from further out.
+SINGLE = {"batch": 1}
+FIT_POINTS = {"batch": (2, 3), "seq": (2, 3, 4), "past": (1, 2, 3), "grid": (2, 3, 4, 5, 6)}
+NUMERIC = ("gemm_b", "gemm_m", "gemm_k", "gemm_n", "in_numel", "out_numel", "weight_numel", "bytes_read",
+           "bytes_written", "fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bwd_vector_flops")
+FLOAT_COLUMNS = ("fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bwd_vector_flops")
+SHAPE_COLUMNS = ("in_shapes", "out_shape", "weight_shape")
+EXACT_LIMIT = 2.0 ** 53
+CACHE_MODES = ("read", "build", "off")
+
+
+class ShapeFitError(RuntimeError):
+    """The workload's sizes are not exact integer polynomials of its shape variables (or its ops change)."""
+
+
+def kind_for(cfg, past: int = 0) -> str:
+    if cfg.is_image:
+        return "image"
+    return "decode" if past else "forward"
+
+
+# ---- the shape-generic graph --------------------------------------------------------------------------
+@dataclass
+class ShapeGraph:
+    """Ops whose sizes are polynomials of ``variables``; ``coef[column]`` is (T, ops) over ``exponents`` (T, V).
+
+    ``static`` holds the shape-independent columns (op, kind, role, module, layer, flags, ...) as lists;
+    shape tuples are flattened into ``dims`` (T, D) with ``dim_layout`` [(column, op, length), ...].
+    """
+    kind: str
+    variables: tuple[str, ...]      # free variables (the kind's variables less the fixed ones)
+    fixed: dict[str, int]           # {"batch": 1} for the single-batch region, else {}
+    exponents: np.ndarray
+    coef: dict[str, np.ndarray]
+    static: dict[str, list]
+    columns: list[str]
+    dims: np.ndarray
+    dim_layout: list[tuple[int, int, int]]
+    edges: list[tuple[int, int]]
+    uncounted: dict[str, int]
+    param_coef: dict[str, list[int]]
+    patch_size: int = 0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_ops(self) -> int:
+        return len(self.static["op"])
+
+    # ---- shapes -> internal variable values ------------------------------------------------------
+    def points(self, shapes: dict) -> np.ndarray:
+        """(S, V) integer array of internal variable values (image_size -> grid side) from ``{var: array}``."""
+        cols = []
+        for var, value in self.fixed.items():
+            if var in shapes and (np.asarray(shapes[var]) != value).any():
+                raise UserError(f"this shape-generic graph is for {var} = {value}", var)
+        for var in self.variables:
+            if var not in shapes:
+                raise UserError(f"missing shape variable {var!r} (this graph has {', '.join(self.variables)})",
+                                "shapes")
+            v = np.asarray(shapes[var], dtype=np.int64).reshape(-1)
+            if var == "image_size":
+                if (v % self.patch_size).any():
+                    raise UserError(f"image_size must be a multiple of the patch size {self.patch_size}",
+                                    "--image-size")
+                v = v // self.patch_size
+            lo = LOWEST["grid" if var == "image_size" else var]
+            if (v < lo).any():
+                what = f"{lo * self.patch_size} (grid {lo})" if var == "image_size" else str(lo)
+                raise UserError(f"the shape-generic graph covers {var} >= {what}; got {int(v.min())}", var)
+            cols.append(v)
+        sizes = {len(c) for c in cols}
+        if len(sizes) > 1:
+            raise UserError("shape arrays must have one length", "shapes")
+        return np.stack(cols, axis=1) if cols else np.zeros((1, 0), dtype=np.int64)
+
+    def monomials(self, points: np.ndarray) -> np.ndarray:
+        """(S, T) float64 monomial values."""
+        x = np.asarray(points, dtype=float)
+        return np.prod(x[:, None, :] ** self.exponents[None, :, :], axis=2)
+
+    def evaluate(self, shapes: dict, columns=NUMERIC, rows=None) -> dict[str, np.ndarray]:
+        """``{column: (S, ops)}`` at the S shapes (``rows``: a subset of op positions). Pure numpy."""
+        X = self.monomials(self.points(shapes))
+        out = {}
+        for col in columns:
+            C = self.coef[col] if rows is None else self.coef[col][:, rows]
+            out[col] = X @ C
+        return out
+
+    def parameter_counts(self, shape: dict | None = None) -> dict[str, int]:
+        pt = self.points(shape or self.default_shape())
+        X = self.monomials(pt)[0]
+        return {k: int(round(float(X @ np.asarray(v, dtype=float)))) for k, v in self.param_coef.items()}
+
+    def default_shape(self) -> dict:
+        return {v: [self.info["verified_at"][v]] for v in self.variables}
+
+    def covers(self, shape: dict) -> bool:
+        """Whether the scalar ``shape`` lies in this graph's region."""
+        if any(shape.get(k) != v for k, v in self.fixed.items()):
+            return False
+        for var in self.variables:
+            v = shape.get(var)
+            if var == "image_size":
+                if v is None or v % self.patch_size or v // self.patch_size < LOWEST["grid"]:
+                    return False
+            elif v is None or v < LOWEST[var]:
+                return False
+        return True
+
+    @property
+    def region(self) -> str:
+        free = ", ".join(f"{v} >= {LOWEST['grid'] * self.patch_size if v == 'image_size' else LOWEST[v]}"
+                         for v in self.variables)
+        return ", ".join([*(f"{k} = {v}" for k, v in self.fixed.items()), *([free] if free else [])])
+
+    # ---- materialise one shape as an OpGraph (same frame a fresh trace gives) ----------------------
+    def at(self, config=None, **shape) -> "object":
+        import pandas as pd
+
+        from nmsim.graph.opgraph import OpGraph
+
+        pt = self.points({k: [v] for k, v in shape.items()})
+        X = self.monomials(pt)
+        data = {}
+        exact = X @ self.dims if self.dims.size else np.zeros((1, 0))
+        tuples = _unflatten(exact[0], self.dim_layout, self.n_ops)
+        for col in self.columns:
+            if col in self.coef:
+                v = (X @ self.coef[col])[0]
+                data[col] = v if col in FLOAT_COLUMNS else np.rint(v).astype(np.int64)
+            elif col in SHAPE_COLUMNS:
+                data[col] = tuples[col]
+            else:
+                data[col] = self.static[col]
+        ops = pd.DataFrame(data, columns=self.columns)
+        for col in self.static.get("__bool__", []):
+            ops[col] = ops[col].astype(bool)
+        for col in self.static.get("__int__", []):
+            ops[col] = ops[col].astype(np.int64)
+        ops = ops.set_index("id", drop=False).rename_axis(None)
+        graph = OpGraph(None, ops, self.uncounted, config)
+        graph._edges = self.edges
+        return graph
+
+    # ---- (de)serialisation: plain arrays + JSON, no pickle ---------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        meta = {"kind": self.kind, "variables": self.variables, "fixed": self.fixed, "static": self.static, "columns": self.columns,
+                "dim_layout": self.dim_layout, "edges": self.edges, "uncounted": self.uncounted,
+                "param_coef": self.param_coef, "patch_size": self.patch_size, "info": self.info,
+                "coef_columns": list(self.coef)}
+        arrays = {"meta": np.array(json.dumps(meta)), "exponents": self.exponents.astype(np.int64),
+                  "dims": self.dims.astype(np.int64)}
+        arrays["coef"] = np.stack([self.coef[c] for c in self.coef]).astype(np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "ShapeGraph":
+        meta = json.loads(str(arrays["meta"]))
+        coef = {c: arr.astype(float) for c, arr in zip(meta["coef_columns"], arrays["coef"])}
+        return cls(meta["kind"], tuple(meta["variables"]), meta["fixed"], arrays["exponents"].astype(np.int64), coef,
+                   meta["static"], meta["columns"], arrays["dims"].astype(float),
+                   [tuple(x) for x in meta["dim_layout"]], [tuple(e) for e in meta["edges"]],
+                   meta["uncounted"], meta["param_coef"], meta["patch_size"], meta["info"])
+
+
+def _flatten(frame) -> tuple[list[int], list[tuple[int, int, int]]]:
+    values, layout = [], []
+    for ci, col in enumerate(SHAPE_COLUMNS):
+        for i, item in enumerate(frame[col].tolist()):
+            if col == "in_shapes":
+                for shp in item:
+                    layout.append((ci, i, len(shp)))
+                    values.extend(int(d) for d in shp)
+                layout.append((ci, i, -1))  # end of this op's list
+            else:
+                layout.append((ci, i, len(item)))
+                values.extend(int(d) for d in item)
+    return values, layout
+
+
+def _unflatten(flat: np.ndarray, layout, n_ops: int) -> dict[str, list]:
+    vals = np.rint(flat).astype(np.int64).tolist()
+    out = {"in_shapes": [[] for _ in range(n_ops)], "out_shape": [()] * n_ops, "weight_shape": [()] * n_ops}
+    pos = 0
+    for ci, i, length in layout:
+        col = SHAPE_COLUMNS[ci]
+        if length < 0:
+            continue
+        t = tuple(vals[pos:pos + length])
+        pos += length
+        if col == "in_shapes":
+            out[col][i].append(t)
+        else:
+            out[col][i] = t
+    return out
+
+
+# ---- fitting --------------------------------------------------------------------------------------
+def _internal(var: str) -> str:
+    return "grid" if var == "image_size" else var
+
+
+def _trace_point(cfg, kind: str, full: dict):
+    """Trace at ``full`` = {internal variable: value} (image: grid side)."""
+    from nmsim.graph.api import trace_uncached
+
+    if kind == "forward":
+        return trace_uncached(cfg, batch=full["batch"], seq=full["seq"], past=0)
+    if kind == "decode":
+        return trace_uncached(cfg, batch=full["batch"], seq=1, past=full["past"])
+    return trace_uncached(cfg.replace(image_size=full["grid"] * cfg.patch_size), batch=full["batch"], seq=None,
+                          past=0)
+
+
+def _params_at(cfg, kind: str, full: dict) -> dict[str, int]:
+    from nmsim.graph.api import parameter_counts_uncached
+
+    if kind == "image":
+        cfg = cfg.replace(image_size=full["grid"] * cfg.patch_size)
+    return {k: int(v) for k, v in parameter_counts_uncached(cfg).items()}
+
+
+STATIC_SKIP = set(NUMERIC) | set(SHAPE_COLUMNS)
+
+
+def _static_of(ops) -> dict[str, list]:
+    cols = [c for c in ops.columns if c not in STATIC_SKIP]
+    static = {c: ops[c].tolist() for c in cols}
+    static["__bool__"] = [c for c in cols if ops[c].dtype == bool]
+    static["__int__"] = [c for c in cols if str(ops[c].dtype) == "int64"]
+    return static
+
+
+def _same_ops(a: dict, b: dict) -> str | None:
+    for col, vals in a.items():
+        if b.get(col) != vals:
+            if col.startswith("__"):
+                return f"column types of {col} differ"
+            n = min(len(vals), len(b.get(col, [])))
+            if len(vals) != len(b.get(col, [])):
+                return f"{len(vals)} ops vs {len(b.get(col, []))} ops"
+            i = next(j for j in range(n) if vals[j] != b[col][j])
+            return f"op {i} ({a['op'][i]} in {a['module'][i] or 'top'}): {col} {vals[i]!r} vs {b[col][i]!r}"
+    return None
+
+
+def _solve(X: np.ndarray, Y: np.ndarray, what: str) -> np.ndarray:
+    """Integer coefficients C with X @ C == Y exactly (X: (P, T) monomials at the fit points)."""
+    C = np.rint(np.linalg.solve(X, Y))
+    Xi, Ci, Yi = X.astype(object), C.astype(object), np.rint(Y).astype(object)
+    if (Y != np.rint(Y)).any() or ((Xi @ Ci) != Yi).any():
+        raise ShapeFitError(f"{what}: not an integer polynomial of the assumed degree")
+    if np.abs(C).max(initial=0) >= EXACT_LIMIT:
+        raise ShapeFitError(f"{what}: coefficients too large to evaluate exactly")
+    return C
+
+
+def fit(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = None, progress=None) -> ShapeGraph:
+    """Trace ``cfg`` at the fit points of ``kind`` (variables in ``fixed`` held), solve for exact integer
+    polynomials, and verify them on one more trace at a random shape; :class:`ShapeFitError` otherwise."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    fixed = dict(fixed or {})
+    free = tuple(v for v in VARIABLES[kind] if v not in fixed)
+    names = tuple(_internal(v) for v in free)
+    degrees = [DEGREES[v] for v in names]
+    exponents = np.array(list(itertools.product(*[range(d + 1) for d in degrees])), dtype=np.int64)
+    exponents = exponents.reshape(len(exponents), len(names))
+    grid = list(itertools.product(*[FIT_POINTS[v][:d + 1] for v, d in zip(names, degrees)]))
+    rng = rng or random.Random(0)
+    check = tuple(rng.randint(4, 64) if v == "batch" else rng.randint(7, 40 if v == "grid" else 4096)
+                  for v in names)
+    fixed_internal = {_internal(k): v for k, v in fixed.items()}
+    shown = lambda pt: {**fixed, **{v: x * (cfg.patch_size if v == "image_size" else 1)  # noqa: E731
+                                    for v, x in zip(free, pt)}}
+    frames, params, reference = [], [], None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i, pt in enumerate([*grid, check]):
+            if progress:
+                progress(i, len(grid) + 1)
+            full = {**fixed_internal, **dict(zip(names, pt))}
+            g = _trace_point(cfg, kind, full)
+            static = _static_of(g.ops)
+            if reference is None:
+                reference = (static, g.ops.columns.tolist(), sorted(g.graph.edges), g.uncounted)
+            else:
+                diff = _same_ops(reference[0], static)
+                if diff is None and sorted(g.graph.edges) != reference[2]:
+                    diff = "the data-flow edges differ"
+                if diff is None and g.uncounted != reference[3]:
+                    diff = f"uncounted ops differ: {reference[3]} vs {g.uncounted}"
+                if diff:
+                    raise ShapeFitError(f"{cfg.name}: the op set changes with shape ({shown(grid[0])} vs "
+                                        f"{shown(pt)}): {diff}")
+            frames.append(g.ops)
+            params.append(_params_at(cfg, kind, full) if kind == "image" or not params else params[0])
+    for w in caught[:1]:
+        warnings.warn(w.message, stacklevel=2)
+    static, columns, edges, uncounted = reference
+    pts = np.array(grid, dtype=float).reshape(len(grid), len(names))
+    X = np.prod(pts[:, None, :] ** exponents[None, :, :], axis=2)
+    coef = {}
+    for col in NUMERIC:
+        Y = np.stack([f[col].to_numpy(dtype=float) for f in frames[:-1]])
+        coef[col] = _solve(X, Y, f"{cfg.name} {col}")
+    flats = [_flatten(f) for f in frames]
+    if any(fl[1] != flats[0][1] for fl in flats):
+        raise ShapeFitError(f"{cfg.name}: tensor ranks change with shape")
+    dims = _solve(X, np.array([fl[0] for fl in flats[:-1]], dtype=float), f"{cfg.name} tensor shapes") \
+        if flats[0][0] else np.zeros((len(exponents), 0))
+    keys = list(params[0])
+    P = _solve(X, np.array([[p[k] for k in keys] for p in params[:-1]], dtype=float), f"{cfg.name} parameters")
+    sg = ShapeGraph(kind, free, fixed, exponents, coef, static, columns, dims, flats[0][1],
+                    [tuple(map(int, e)) for e in edges], dict(uncounted),
+                    {k: [int(c) for c in P[:, j]] for j, k in enumerate(keys)}, int(cfg.patch_size or 0))
+    sg.info = {"workload": cfg.name, "fit_points": [shown(p) for p in grid], "verified_at": shown(check),
+               "ops": sg.n_ops}
+    verify(sg, frames[-1], shown(check), params[-1])
+    return sg
+
+
+def verify(sg: ShapeGraph, ops, shape: dict, params: dict | None = None) -> None:
+    """Raise :class:`ShapeFitError` unless ``sg`` at ``shape`` reproduces the traced ``ops`` frame exactly."""
+    got = sg.at(**shape).ops
+    diff = frame_difference(got, ops)
+    if diff:
+        raise ShapeFitError(f"{sg.info.get('workload', '?')}: shape-generic graph is not exact at {shape}: {diff}")
+    if params is not None and sg.parameter_counts({k: [v] for k, v in shape.items()}) != params:
+        raise ShapeFitError(f"{sg.info.get('workload', '?')}: parameter counts are not exact at {shape}")
+
+
+def frame_difference(got, want) -> str | None:
+    """First difference between two ops frames (columns, values, dtypes), or None when identical."""
+    if list(got.columns) != list(want.columns) or len(got) != len(want):
+        return f"columns/length differ: {list(got.columns)} x{len(got)} vs {list(want.columns)} x{len(want)}"
+    for col in want.columns:
+        a, b = got[col].tolist(), want[col].tolist()
+        if a != b:
+            i = next(j for j in range(len(a)) if a[j] != b[j])
+            return f"{col} of op {i} ({want['op'].iloc[i]} {want['module'].iloc[i]}): {a[i]!r} vs {b[i]!r}"
+        if str(got[col].dtype) != str(want[col].dtype):
+            return f"dtype of {col}: {got[col].dtype} vs {want[col].dtype}"
+    return None
+
+
+# ---- cache policy and look-ups ---------------------------------------------------------------------
+_MODE = ["read"]
+_MEMORY: dict[str, ShapeGraph | ShapeFitError] = {}
+_AT: dict = {}
+
+
+def set_cache_mode(mode: str) -> None:
+    """``read`` (answer from shape-generic graphs already built), ``build`` (fit when missing), ``off``."""
+    if mode not in CACHE_MODES:
+        raise ValueError(f"mode must be one of {CACHE_MODES}")
+    _MODE[0] = mode
+
+
+def cache_mode() -> str:
+    return _MODE[0]
+
+
+def _progress(cfg, kind):
+    def show(i, n):
+        if i == 0:
+            print(f"nmsim: tracing {cfg.name} at {n} shapes for a shape-generic {kind} graph (cached after)",
+                  file=sys.stderr, flush=True)
+    return show
+
+
+def region_of(shape: dict) -> dict:
+    """The fixed variables of the region holding ``shape``: ``{"batch": 1}`` for a batch of one, else ``{}``."""
+    return {k: v for k, v in SINGLE.items() if shape.get(k) == v}
+
+
+def shape_graph(cfg, kind: str | None = None, fixed: dict | None = None, *, build: bool = True) -> ShapeGraph | None:
+    """The shape-generic graph of ``cfg`` for ``kind`` (forward | decode | image; default by model) in the region
+    ``fixed`` ({} or {"batch": 1}), from memory, the trace cache, or (``build=True``) fitted and stored.
+    ``None`` when it is not built and ``build`` is False; :class:`ShapeFitError` when it cannot be exact."""
+    from nmsim.graph import cache
+
+    kind = kind or kind_for(cfg)
+    if (kind == "image") != bool(cfg.is_image):
+        raise UserError(f"{cfg.name}: no {kind} shape graph for {'an image' if cfg.is_image else 'a text'} model",
+                        "kind")
+    fixed = dict(fixed or {})
+    key = cache.key(cfg, kind, fixed)
+    hit = _MEMORY.get(key)
+    if isinstance(hit, ShapeFitError):
+        raise hit
+    if hit is not None:
+        return hit
+    sg = cache.load(key)
+    if sg is None:
+        if not build:
+            return None
+        try:
+            sg = fit(cfg, kind, fixed, progress=_progress(cfg, kind))
+        except ShapeFitError as exc:
+            _MEMORY[key] = exc
+            raise
+        cache.store(key, sg)
+    _MEMORY[key] = sg
+    return sg
+
+
+def shape_of(cfg, batch: int, seq: int | None, past: int = 0) -> tuple[str, dict] | None:
+    """(kind, shape) of a trace request, or None when no shape-generic graph covers it."""
+    if batch is None or batch < 1:
+        return None
+    if cfg.is_image:
+        p = cfg.patch_size
+        if seq is not None or past or cfg.image_size % p or cfg.image_size // p < LOWEST["grid"]:
+            return None
+        return "image", {"batch": batch, "image_size": cfg.image_size}
+    if past:
+        if seq != 1 or past < LOWEST["past"]:
+            return None
+        return "decode", {"batch": batch, "past": past}
+    if seq is None or seq < LOWEST["seq"]:
+        return None
+    return "forward", {"batch": batch, "seq": seq}
+
+
+def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
+    """An OpGraph at one shape from the shape-generic graph, or None (cache mode, domain, or no graph)."""
+    mode = _MODE[0]
+    found = shape_of(cfg, batch, seq, past) if mode != "off" else None
+    if found is None:
+        return None
+    kind, shape = found
+    akey = (cfg, kind, tuple(shape.values()))
+    hit = _AT.get(akey)
+    if hit is not None:
+        return hit
+    try:
+        sg = shape_graph(cfg, kind, region_of(shape), build=mode == "build")
+    except ShapeFitError as exc:
+        warnings.warn(f"nmsim: tracing every shape of {cfg.name}: {exc}", stacklevel=3)
+        return None
+    if sg is None:
+        return None
+    graph = sg.at(config=cfg, **shape)
+    if len(_AT) > 64:
+        _AT.clear()
+    _AT[akey] = graph
+    return graph
+
+
+def cached_parameter_counts(cfg) -> dict[str, int] | None:
+    """Parameter counts from an already-built shape-generic graph of ``cfg`` (no torch), or None."""
+    if _MODE[0] == "off":
+        return None
+    kinds = ("image",) if cfg.is_image else ("forward", "decode")
+    for kind in kinds:
+        for fixed in ({}, dict(SINGLE)):
+            try:
+                sg = shape_graph(cfg, kind, fixed, build=False)
+            except ShapeFitError:
+                continue
+            if sg is None:
+                continue
+            if kind != "image":
+                return sg.parameter_counts()
+            shape = {**sg.default_shape(), "image_size": [cfg.image_size]}
+            return sg.parameter_counts(shape) if sg.covers({k: v[0] for k, v in shape.items()}) else None
+    return None
