@@ -61,3 +61,16 @@ def load_curves(root: str | Path) -> pd.DataFrame:
 def final_rows(curves: pd.DataFrame) -> pd.DataFrame:
     """Last evaluation of each run."""
     return curves.groupby("folder", sort=False).tail(1).reset_index(drop=True)
+
+
+def seed_bands(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per task x recipe x pattern x evaluation step: mean training FLOPs and epoch, test accuracy in percent
+    (mean, std, min, max over the seeds) and the number of seeds."""
+    df = curves.assign(accuracy_pct=100 * pd.to_numeric(curves["accuracy"], errors="coerce"),
+                       epoch=pd.to_numeric(curves["epoch"], errors="coerce"))
+    g = df.groupby(["task", "recipe", "pattern", "step"], sort=False)
+    out = g.agg(epoch=("epoch", "mean"), train_flops=("train_flops", "mean"), accuracy_pct=("accuracy_pct", "mean"),
+                accuracy_pct_std=("accuracy_pct", "std"), accuracy_pct_min=("accuracy_pct", "min"),
+                accuracy_pct_max=("accuracy_pct", "max"), seeds=("seed", "nunique")).reset_index()
+    out["accuracy_pct_std"] = out["accuracy_pct_std"].fillna(0.0)
+    return out

@@ -17,8 +17,10 @@ import pandas as pd
 
 from nmsim.errors import UserError
 from nmsim.report import figures as F
+from nmsim.report.interactive import Chart
 from nmsim.report.pareto import pareto_mask
 from nmsim.report.results import CITATION, load_results
+from nmsim.report.runs import seed_bands
 from nmsim.report.writer import Figure, Report, Table, write_report
 
 PAPER_RECIPES = ("sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
@@ -250,12 +252,33 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
                          "executed_gflops": float(priced["executed_flops"].sum()) / 1e9,
                          "sparse_ops": int(priced["sparse"].sum()),
                          "hw_patterns": ",".join(sorted(set(priced.loc[priced["sparse"].astype(bool), "hw_pattern"])))
-                         or "-"})
+                         or "-", **execution_summary(priced)})
     df = pd.DataFrame(rows)
     base = df[df["plan"] == "dense"].set_index("hardware")
     df["speedup_vs_dense"] = [base.loc[h, "latency_ms"] / v for h, v in zip(df["hardware"], df["latency_ms"])]
     df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
     return df
+
+
+def execution_summary(priced: pd.DataFrame) -> dict:
+    """What executed, from a pricer's per-op rows: ``bound`` (the one holding most of the time) and, where the
+    pricer reports them, ``kernel`` (kernels by share of time) and ``fallback`` (GEMMs that fell back)."""
+    out = {}
+    sec = priced["seconds"].astype(float)
+    total = float(sec.sum())
+    if "bound" in priced and len(priced):
+        out["bound"] = str(sec.groupby(priced["bound"]).sum().idxmax())
+    if "kernel" in priced and len(priced):
+        shares = sec.groupby(priced["kernel"].astype(str)).sum().sort_values(ascending=False, kind="stable")
+        out["kernel"] = ", ".join(f"{k} {100 * v / total:.0f}%" if total > 0 else k for k, v in shares.items())
+    if "fallback" in priced:
+        fb = priced["fallback"]
+        if fb.dtype == bool:
+            out["fallback"] = f"{int(fb.sum())} of {len(fb)} GEMMs" if fb.any() else "none"
+        else:
+            seen = [str(v) for v in dict.fromkeys(fb.dropna()) if str(v) not in ("", "-", "none", "False")]
+            out["fallback"] = "; ".join(seen) or "none"
+    return out
 
 
 def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
@@ -375,6 +398,17 @@ def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
 
 FMT2 = "{:.2f}"
 FMT3 = "{:.3f}"
+LABELS = {"train_flops_rel_dense": "training FLOPs / dense", "train_flops": "training FLOPs",
+          "inference_gflops": "inference GFLOPs per image", "latency_ms": "latency (ms)", "energy_j": "energy (J)",
+          "speedup_vs_dense": "speedup vs dense", "energy_vs_dense": "energy / dense", "flops_rel_dense":
+          "training FLOPs / dense", "values_mib": "values (MiB)", "metadata_mib": "metadata (MiB)",
+          "accuracy_pct": "test accuracy (%)", "executed_gflops": "executed GFLOPs"}
+EXECUTED = ("hw_patterns", "kernel", "fallback", "bound")   # what ran; kernel/fallback where the pricer says
+
+
+def _recipe_colors() -> dict:
+    from matplotlib.colors import to_hex
+    return {r: to_hex(c) for r, (c, _) in F.RECIPE_STYLE.items()}
 
 
 def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
@@ -434,11 +468,30 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "The paper's Fig. 4b plots accuracy against the fraction of training epochs, treating a step "
                        "of every recipe as equal. Here each recipe's schedule is priced: MDGF is dense while its "
                        "decay D > 0, SDGF's early intervals keep more weights, SR-STE is sparse from step 0.")
+    dense_acc = head.loc[head["recipe"] == "dense", "accuracy"].dropna()
+    acc_line = ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": "dense accuracy"},) if len(dense_acc) else ()
+    labels = {**LABELS, "accuracy": metric}
     s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric),
-                          "Accuracy vs priced training FLOPs (dashed: the dense training budget)."))
-    s.items.append(Figure("training_flops_by_phase",
-                          F.training_phases(phases, [p for p in plans if p != "dense" and "," not in p] or None),
-                          "Training FLOPs per recipe phase, normalised to dense training of the same length."))
+                          "Accuracy vs priced training FLOPs (dashed: the dense training budget).",
+                          chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y="accuracy",
+                                      color="recipe", filters=("recipe", "plan"), pareto=("min", "max"),
+                                      hover=("recipe", "plan", "inference_gflops", "train_flops", "note"),
+                                      lines=({"axis": "x", "value": 1.0, "label": "dense budget",
+                                              "column": "train_flops_rel_dense"},) + acc_line,
+                                      labels=labels, colors=_recipe_colors(), frame=head,
+                                      title="Accuracy vs training FLOPs (front: fewer FLOPs, higher accuracy)")))
+    single = [p for p in plans if p != "dense" and "," not in p]
+    s.items.append(Figure("training_flops_by_phase", F.training_phases(phases, single or None),
+                          "Training FLOPs per recipe phase, normalised to dense training of the same length.",
+                          chart=Chart("bar", x="recipe", group="plan", y=("flops_rel_dense", "phase_flops"),
+                                      color="phase", filters=("plan", "recipe", "phase"),
+                                      initial={"plan": single} if single else {},
+                                      hover=("recipe", "plan", "label", "steps", "start_step", "stop_step",
+                                             "step_flops", "phase_flops"),
+                                      lines=({"axis": "y", "value": 1.0, "label": "dense budget",
+                                              "column": "flops_rel_dense"},),
+                                      labels=LABELS, colors=F.PHASE_COLORS, frame=phases,
+                                      title="Training FLOPs per recipe phase")))
     s.items.append(Table("training_phases", phases, "Per-phase training cost", show=False))
     s = report.section("Iso-FLOP comparison",
                        f"Dense budget: {budget:g} epochs of dense training. `epochs_at_dense_budget`: how long each "
@@ -454,14 +507,34 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "The paper's Fig. 5: every recipe x plan with its bundled accuracy; the line is the Pareto "
                        "front (fewer inference FLOPs, higher accuracy).")
     s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric),
-                          "Accuracy vs inference GFLOPs per image, with the Pareto front."))
+                          "Accuracy vs inference GFLOPs per image, with the Pareto front.",
+                          chart=Chart("scatter", x="inference_gflops", y="accuracy", color="recipe",
+                                      filters=("recipe", "plan"), pareto=("min", "max"),
+                                      hover=("recipe", "plan", "train_flops_rel_dense", "note"), lines=acc_line,
+                                      labels=labels, colors=_recipe_colors(), frame=head,
+                                      title="Accuracy vs inference FLOPs (front: fewer FLOPs, higher accuracy)")))
     s.items.append(Table("inference", infer, "Inference FLOPs per plan (paper convention, Table 18)",
                          formats={"inference_gflops": FMT2, "inference_rel_dense": FMT3}))
     s = report.section("Accelerators: latency and energy",
                        f"One forward pass at batch {INFERENCE_BATCH} (matrix GEMMs, roofline with padding, the "
                        "engine's supported patterns and metadata traffic; `nmsim.cost.price_gemms`). A plan the "
                        "engine cannot exploit runs on its nearest supported pattern or dense (`hw_patterns`).")
-    s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan."))
+    acc_hw = hw.merge(head[["recipe", "plan", "accuracy"]], on="plan", how="inner")
+    s.items.append(Chart("scatter", x=("latency_ms", "energy_j"), y="accuracy", color="hardware", symbol="recipe",
+                         filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", "max"), log_x=True,
+                         hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
+                                "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
+                         title="Accuracy vs inference latency or energy per accelerator (front: faster or less "
+                               "energy, higher accuracy)"))
+    s.items.append(Table("accuracy_hardware", acc_hw, "Accuracy joined with each accelerator's latency and energy",
+                         show=False))
+    s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan.",
+                          chart=Chart("bar", x="plan", group="hardware",
+                                      y=("latency_ms", "energy_j", "speedup_vs_dense", "energy_vs_dense"),
+                                      filters=("hardware", "plan", "dtype"), log_y=True,
+                                      hover=("hardware", "dtype", "plan", "latency_ms", "energy_j",
+                                             "speedup_vs_dense", "executed_gflops", "sparse_ops") + EXECUTED,
+                                      labels=LABELS, frame=hw, title="Inference cost per accelerator and plan")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
         "energy_vs_dense": FMT3}))
@@ -469,7 +542,12 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        f"Every linear weight at {opts.dtype}: kept values plus N:M metadata per encoding (index: "
                        "N·⌈log2 M⌉ bits per group; bitmask: M bits; combinatorial: ⌈log2 C(M,N)⌉ bits). Embeddings, "
                        "norms and biases are `other_params_mib`.")
-    s.items.append(Figure("memory", F.memory(mem), "Weight memory per plan and metadata encoding."))
+    s.items.append(Figure("memory", F.memory(mem), "Weight memory per plan and metadata encoding.",
+                          chart=Chart("bar", x="encoding", group="plan", stack=("values_mib", "metadata_mib"),
+                                      filters=("plan", "encoding"),
+                                      hover=("plan", "encoding", "total_mib", "metadata_pct", "other_params_mib"),
+                                      labels=LABELS, frame=mem,
+                                      title="Weight memory: kept values + N:M metadata per encoding")))
     s.items.append(Table("memory", mem, "Weight memory per plan and encoding", formats={
         "values_mib": "{:.1f}", "metadata_mib": "{:.2f}", "total_mib": "{:.1f}", "metadata_pct": "{:.1f}",
         "other_params_mib": "{:.2f}"}))
@@ -482,14 +560,32 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
              f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; CPU)")
         s.text.append(f"Source: {src}. FLOPs are the cumulative training FLOPs the trainer logged (priced per step "
                       "by `nmsim.cost`). Small tasks: read the shape of the curves, not the last decimal.")
+        bands = seed_bands(curves)
+        seeds = int(bands["seeds"].max()) if len(bands) else 0
         s.items.append(Figure("trainer_sweep", F.sweep_curves(curves, float(dense_b.iloc[0]) if len(dense_b) else None),
-                              "Test accuracy against cumulative training FLOPs, one line per run."))
+                              "Test accuracy against cumulative training FLOPs, one line per run" +
+                              (f"; in the page, the mean over up to {seeds} seeds with a min-max band."
+                               if seeds > 1 else "."),
+                              chart=Chart("line", x=("train_flops", "epoch", "step"), y="accuracy_pct",
+                                          band=("accuracy_pct_min", "accuracy_pct_max") if seeds > 1 else None,
+                                          color="recipe", dash="pattern", filters=("task", "recipe", "pattern"),
+                                          hover=("task", "recipe", "pattern", "step", "epoch", "seeds",
+                                                 "accuracy_pct_std", "accuracy_pct_min", "accuracy_pct_max"),
+                                          lines=({"axis": "x", "value": float(dense_b.iloc[0]),
+                                                  "label": "dense budget", "column": "train_flops"},)
+                                          if len(dense_b) else (),
+                                          labels=LABELS, colors=_recipe_colors(), frame=bands,
+                                          title="Reference trainer: test accuracy vs training FLOPs")))
         s.items.append(Table("trainer_sweep", st, "Trainer sweep summary", formats={
             "accuracy_pct": FMT2, "train_flops": "{:.4g}", "train_flops_rel_dense": FMT3,
             "flops_to_dense_accuracy_rel": FMT3}))
         s.items.append(Table("trainer_curves", curves, "All evaluation rows", show=False))
+        s.items.append(Table("trainer_bands", bands, "Per evaluation step over seeds", show=False))
     else:
         s.text.append("Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
+    if curves is not None:  # iso-FLOP view of the runs (nmsim.report.evidence_section)
+        from nmsim.report.evidence_section import add_section
+        add_section(report, curves)
     report.footer = f"Accuracy data: {CITATION} Generated by `nmsim report`."
     echo(f"report: tables and figures in {time.perf_counter() - t0:.1f} s")
     return write_report(report, out)

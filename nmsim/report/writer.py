@@ -1,18 +1,17 @@
-"""Report documents: sections of prose, tables and figures, written as ``index.html`` (self-contained: figures
-embedded as base64 PNG, inline CSS, no scripts), ``report.md``, one CSV per table and one PNG per figure.
+"""Report documents: sections of prose, tables, figures and charts, written as ``index.html`` (one self-contained
+page to explore, offline: see :mod:`nmsim.report.interactive`), ``report.md``, one CSV per table and one PNG
+per figure.
 
 :func:`write_report` builds everything in a temporary folder next to the target and renames it into place at
-the end, so an error never leaves a partial report behind (an existing report is replaced only on success).
+the end, so an error never leaves a partial report behind. An existing report is replaced only on success and
+only if nmsim wrote it (marker file ``.nmsim-report``); a user's own folder or file at the target is an error.
 """
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,13 +35,14 @@ class Figure:
     name: str            # file stem: <name>.png
     figure: object       # a matplotlib Figure
     caption: str = ""
+    chart: object = None  # an interactive.Chart shown in index.html instead of the PNG (report.md keeps the PNG)
 
 
 @dataclass
 class Section:
     title: str
     text: list[str] = field(default_factory=list)   # paragraphs (plain text with **bold** / `code`)
-    items: list = field(default_factory=list)       # Table | Figure, in order
+    items: list = field(default_factory=list)       # Table | Figure | interactive.Chart, in order
 
 
 @dataclass
@@ -96,29 +96,6 @@ def _inline_html(text: str) -> str:
     return out
 
 
-def html_table(table: Table) -> str:
-    cols, rows = display_rows(table)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{margin-bottom:.1em}.subtitle{color:#555;margin-top:0}
-h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0 1.4em 0}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}
-th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}td:nth-child(-n+3){white-space:nowrap}
-tbody tr:nth-child(even){background:#fafafa}
-figure{margin:1em 0 2em 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption,.caption{color:#555;font-size:.9em}
-code{background:#f4f4f4;padding:0 .25em;border-radius:3px}
-nav ul{columns:2}footer{color:#777;font-size:.85em;margin-top:3em;border-top:1px solid #ddd;padding-top:.6em}
-"""
-
-
 def _png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
@@ -127,22 +104,15 @@ def _png_bytes(fig) -> bytes:
 
 def render(report: Report, pngs: dict[str, bytes]) -> tuple[str, str]:
     """(markdown, html) of ``report``; ``pngs`` maps figure names to PNG bytes."""
+    from nmsim.report.interactive import Chart, page
+
     md = [f"# {report.title}", ""]
     if report.subtitle:
         md += [report.subtitle, ""]
-    parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{html.escape(report.title)}</title><style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(report.title)}</h1>"]
-    if report.subtitle:
-        parts.append(f"<p class=\"subtitle\">{_inline_html(report.subtitle)}</p>")
-    parts.append("<nav><ul>" + "".join(f"<li><a href=\"#s{i}\">{html.escape(s.title)}</a></li>"
-                                       for i, s in enumerate(report.sections)) + "</ul></nav>")
-    for i, sec in enumerate(report.sections):
+    for sec in report.sections:
         md += [f"## {sec.title}", ""]
-        parts.append(f"<h2 id=\"s{i}\">{html.escape(sec.title)}</h2>")
         for para in sec.text:
             md += [para, ""]
-            parts.append(f"<p>{_inline_html(para)}</p>")
         for item in sec.items:
             if isinstance(item, Table):
                 if not item.show:
@@ -150,58 +120,46 @@ def render(report: Report, pngs: dict[str, bytes]) -> tuple[str, str]:
                     continue
                 if item.caption:
                     md += [f"*{item.caption}* ([`{item.name}.csv`]({item.name}.csv))", ""]
-                    parts.append(f"<p class=\"caption\">{_inline_html(item.caption)} "
-                                 f"(<code>{html.escape(item.name)}.csv</code>)</p>")
                 md += [markdown_table(item), ""]
-                parts.append(html_table(item))
+            elif isinstance(item, Chart):
+                md += [f"*Interactive chart in index.html{': ' + item.title if item.title else ''}.*", ""]
             else:
-                data = base64.b64encode(pngs[item.name]).decode("ascii")
                 md += [f"![{item.caption or item.name}]({item.name}.png)", ""]
                 if item.caption:
                     md += [f"*{item.caption}*", ""]
-                parts.append(f"<figure><img alt=\"{html.escape(item.name)}\" src=\"data:image/png;base64,{data}\">"
-                             f"<figcaption>{_inline_html(item.caption)}</figcaption></figure>")
     if report.footer:
         md += ["---", report.footer, ""]
-        parts.append(f"<footer>{_inline_html(report.footer)}</footer>")
-    parts.append("</body></html>")
-    return "\n".join(md), "\n".join(parts) + "\n"
+    return "\n".join(md), page(report, pngs)
 
 
 def write_report(report: Report, out: str | Path) -> Path:
-    """Write ``report`` into folder ``out`` atomically (temp folder next to it, then rename)."""
+    """Write ``report`` into folder ``out`` atomically (temp folder next to it, then rename).
+
+    An existing ``out`` is replaced only if it is a report nmsim wrote (it holds the ``.nmsim-report`` marker) or
+    an empty folder; any other folder or file there is a one-line error and is left untouched.
+    """
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    from nmsim.io import install_folder, new_temp_folder, os_error
+
+    tmp = new_temp_folder(out)
     try:
         pngs: dict[str, bytes] = {}
         for sec in report.sections:
             for item in sec.items:
                 if isinstance(item, Table):
                     item.frame.to_csv(tmp / f"{item.name}.csv", index=False, float_format="%.6g")
-                else:
+                elif isinstance(item, Figure):
                     pngs[item.name] = _png_bytes(item.figure)
                     plt.close(item.figure)
                     (tmp / f"{item.name}.png").write_bytes(pngs[item.name])
         md, page = render(report, pngs)
-        (tmp / "report.md").write_text(md)
-        (tmp / "index.html").write_text(page)
-        os.chmod(tmp, 0o755)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            if old is not None:
-                os.replace(old, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        (tmp / "report.md").write_text(md, encoding="utf-8")
+        (tmp / "index.html").write_text(page, encoding="utf-8")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise os_error(exc, out) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    return install_folder(tmp, out)
