@@ -1,0 +1,114 @@
+"""Research engines (VEGETA, S2TA, HighLight) against their papers' relative speedups and against GPUs.
+
+* :func:`paper_rows`: each reported relative figure (``nmsim/data/validation/research-engines.csv``, with its
+  source) beside nmsim's number for the same comparison — the engine's spec priced by its execution model
+  (the systolic cycle model) with every linear weight at the pattern, over the dense run of the same array.
+  Rows whose paper figure measures something nmsim does not model say so (``comparable``) and are not scored.
+* :func:`gpu_table`: GEMM time of one workload on each engine and GPU, absolute and at equal dense peak (per
+  GEMM, max(compute seconds × the device's dense peak / the reference GPU's dense peak, bytes / the reference
+  GPU's bandwidth): the array replicated to the GPU's peak at unchanged utilisation and given the GPU's
+  memory), plus the sparse-over-dense speedup on the same device.
+
+Both read the one GEMM table (``nmsim.execution.table.gemm_table``) and the spec's execution model; vector ops
+are left out on every device (GEMM time only), which the tables say.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PAPERS = Path(__file__).resolve().parent.parent / "data" / "validation" / "research-engines.csv"
+ENGINES = ("vegeta", "s2ta", "highlight")
+
+
+def _dtype(hw) -> str:
+    return "bf16" if "bf16" in hw.matrix_dense else sorted(hw.matrix_dense)[0]
+
+
+def priced_gemms(graph, plan, hw, mode: str = "inference", dtype: str | None = None):
+    """The execution model's answer (``Priced``) for one step of ``graph`` under ``plan`` on ``hw``."""
+    from nmsim.execution import ExecContext, model_for
+    from nmsim.execution.table import gemm_table
+    from nmsim.sparsity.plan import SparsityPlan
+
+    plan = SparsityPlan.parse(plan) if isinstance(plan, str) else plan
+    patterns = None if plan is None or plan.is_dense else plan.resolve(graph.ops)
+    table = gemm_table(graph, patterns, mode)
+    return model_for(hw).price(table, ExecContext(hw, dtype or _dtype(hw)))
+
+
+def gemm_seconds(graph, plan, hw, mode: str = "inference", dtype: str | None = None) -> tuple[float, float]:
+    """(GEMM seconds, compute cycles or NaN) of one step of ``graph`` under ``plan`` on ``hw``'s execution model."""
+    priced = priced_gemms(graph, plan, hw, mode, dtype)
+    cycles = priced.extra.get("cycles")
+    return float(np.sum(priced.seconds)), float(np.sum(cycles)) if cycles is not None else float("nan")
+
+
+def _trace(workload: str, mode: str, batch: int | None = None):
+    from nmsim.cost.pricing import trace_for_phase
+
+    return trace_for_phase(workload, mode, batch)
+
+
+def paper_rows(batch: int = 1) -> pd.DataFrame:
+    """Paper figure vs nmsim for every row of the research-engine validation file (inference, ``batch``)."""
+    from nmsim.hardware import load
+
+    papers = pd.read_csv(PAPERS)
+    out = []
+    for r in papers.itertuples(index=False):
+        hw = load(r.engine)
+        graph = _trace(r.workload, "inference", batch)
+        dense = gemm_seconds(graph, None, hw)[1]
+        plan = None if r.pattern == "dense" else f"all={r.pattern}"
+        sparse = gemm_seconds(graph, plan, hw)[1]
+        nm = dense / sparse
+        scored = str(r.comparable) == "yes"
+        out.append({"engine": r.engine, "claim": r.claim, "pattern": r.pattern, "baseline": r.baseline,
+                    "workload": f"{r.workload} inference batch {batch}", "paper_speedup": float(r.paper_speedup),
+                    "nmsim_speedup": nm,
+                    "error_pct": 100.0 * (nm - r.paper_speedup) / r.paper_speedup if scored else float("nan"),
+                    "comparable": r.comparable, "source": r.source})
+    return pd.DataFrame(out)
+
+
+def gpu_table(workload: str = "vit-base-16", plan: str = "ff=2:4", mode: str = "inference", batch: int = 1,
+              engines=ENGINES, gpus=("a100-sxm4-80gb", "h100-sxm5"), reference: str = "h100-sxm5") -> pd.DataFrame:
+    """GEMM seconds per device, absolute and at the reference GPU's dense peak; sparse-over-dense speedup.
+
+    ``plan`` is applied on every device as its hardware executes it (patterns a device cannot run fall back to
+    dense there: S2TA runs 4:8, so a 2:4 plan runs as 4:8 on it)."""
+    from nmsim.hardware import load
+
+    graph = _trace(workload, mode, batch)
+    ref = load(reference)
+    ref_peak = ref.dense_tflops(_dtype(ref))
+    ref_bw = ref.main_memory.bandwidth_gbps * 1e9
+    rows = []
+    for name in (*engines, *gpus):
+        hw = load(name)
+        dtype = _dtype(hw)
+        peak = hw.dense_tflops(dtype)
+        dense = priced_gemms(graph, None, hw, mode)
+        sparse = priced_gemms(graph, plan, hw, mode)
+        at_peak = np.maximum(sparse.compute_seconds * peak / ref_peak, sparse.bytes / ref_bw)
+        model = (hw.execution or {}).get("model", "roofline")
+        rows.append({"hardware": hw.name, "model": model, "dtype": dtype, "dense_peak_tflops": peak,
+                     "dense_seconds": float(np.sum(dense.seconds)), "sparse_seconds": float(np.sum(sparse.seconds)),
+                     "speedup": float(np.sum(dense.seconds) / np.sum(sparse.seconds)),
+                     f"sparse_seconds_at_{ref.name}_peak": float(np.sum(at_peak))})
+    out = pd.DataFrame(rows)
+    out.attrs["what"] = (f"{workload} {mode} batch {batch}, plan {plan}; GEMM time only; 'at peak' = compute scaled "
+                         f"to {ref.name}'s dense {_dtype(ref)} peak {ref_peak:g} TFLOPS with its memory bandwidth "
+                         f"{ref_bw / 1e9:g} GB/s (equal peak)")
+    return out
+
+
+if __name__ == "__main__":
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 40):
+        print(paper_rows().drop(columns=["source"]).to_string(index=False))
+        table = gpu_table()
+        print("\n" + table.attrs["what"])
+        print(table.to_string(index=False))
