@@ -8,7 +8,7 @@ from nmsim.cli import main
 from nmsim.hardware import SPEC_DIR
 
 BASE = yaml.safe_load((SPEC_DIR / "a100-sxm4-80gb.yaml").read_text())
-TOP = ("aliases, derivation, description, efficiency, energy, kind, matrix, memory, name, notes, padding, "
+TOP = ("aliases, derivation, description, efficiency, energy, execution, kind, matrix, memory, name, notes, padding, "
        "sparse_support, vector_tflops")
 DTYPES = "fp64, fp32, tf32, bf16, fp16, fp8, int8, int4"
 SRC_HINT = 'missing source: write {value: X, source: "..."} or add source: to the section'

@@ -63,7 +63,12 @@ def test_ideal_hardware_matches_flop_model(graph, plan):
     tc = ratio(model, plan, "sr-ste")
     assert round(tc.totals["matrix_flops_vs_dense"], 4) == 0.6003
     assert tc.totals["hw_matrix_flops"] == pytest.approx(tc.totals["matrix_flops"], rel=1e-9)
-    assert 0 < tc.totals["seconds_vs_dense"] < 1
+    # at batch 1 the step is dominated by per-weight traffic (optimizer, mask recompute, SR-STE decay term):
+    # SR-STE is slower than dense; at the paper's batch 256 the sparse GEMMs win
+    assert tc.totals["seconds_vs_dense"] > 1
+    big = TrainingCostModel(paper_graph(load_workload("vit-base-16"), batch=256), plan, hardware="ideal-nm",
+                            paper_convention=True)
+    assert 0 < ratio(big, plan, "sr-ste").totals["seconds_vs_dense"] < 1
 
 
 def test_sdgf_stepwise_issue_number(ideal, plan):

@@ -4,12 +4,22 @@
 * ``prefill``: the forward pass over a prompt of a decoder-only model (trace with ``seq`` = prompt length).
 * ``decode``: one new token per sequence over a KV cache (trace with ``seq=1, past=L``); weight GEMMs have
   M = batch, so a padded sparse tile (NVIDIA 2:4: 32 rows) can make sparsity slower than dense.
-* ``training``: forward + dgrad + wgrad of every matrix op, vector ops forward and backward.
+* ``training``: forward + dgrad + wgrad of every matrix op, vector ops forward and backward, and one optimizer
+  step (AdamW by default) over the parameters, plus any recipe terms (mask recompute, SR-STE decay, MDGF blend)
+  a caller passes as ``extras``.
+
+The one pricing path: :func:`price_table` builds the per-pass GEMM table (``nmsim.execution.table``), hands it
+to the execution model the spec selects (``nmsim.execution``: roofline, gpu kernels, systolic, ...) and prices
+the vector ops through the same model. ``price``, ``price_gemms``, ``price_many`` (stacked patterns), ``compare``,
+``nmsim budget``'s training steps, ``nmsim report`` and the trainer's FLOP hook all use it, so the same
+question gets the same number.
 
 Vector ops (elementwise, norms, softmax, reductions, embeddings, copies) run on the vector peak
 (``hw.vector_tflops(dtype)``) against main memory; their bytes are the trace's (fp32) rescaled to ``dtype``.
 Backward vector rows read/write twice the forward bytes (grad in + saved input, grad out) — an estimate.
-Bias adds and other epilogues of matrix ops are fused: their vector FLOPs are counted, not timed.
+Fusion (``--fusion``/``fusion=``; default: what the spec's stack does): FlashAttention-style attention moves no
+T×T scores and its softmax/scale ops no bytes; fused epilogues (bias, activation, residual) read only their
+non-GEMM inputs. Bias adds of matrix ops are always fused: their vector FLOPs are counted, not timed.
 An embedding reads only the gathered rows (the trace books the whole table). ``copy`` ops (cat, clone,
 contiguous, the eager KV-cache append and the GQA head repeat) are layout artefacts of the eager trace that
 fused kernels avoid (in-place KV cache, FlashAttention reading kv heads): ``fuse_copies=True`` (default)
@@ -23,10 +33,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nmsim.cost.gemm import (BOUNDS, MATRIX_KINDS, OUTPUT_COLUMNS, PASSES, _info_arrays, _pass_arrays,
-                             hw_consts, op_arrays, pattern_info, price_gemms)
+from nmsim.cost import vector_terms as VT
 from nmsim.errors import UserError
+from nmsim.execution import ExecContext, Fusion, VectorTable, default_fusion, model_for
+from nmsim.execution.base import BOUNDS, PASSES
+from nmsim.execution.table import MATRIX_KINDS, gemm_table, restack, vector_table
+from nmsim.sparsity.metadata import dtype_bytes
 from nmsim.sparsity.plan import SparsityPlan
+
+OUTPUT_COLUMNS = [
+    "id", "module", "role", "layer", "kind", "pass", "pattern", "hw_pattern", "kernel", "sparse", "fused",
+    "nominal_flops", "padded_flops", "executed_flops", "vector_flops", "weight_bytes", "metadata_bytes", "act_bytes",
+    "bytes", "compute_seconds", "memory_seconds", "metadata_seconds", "seconds", "bound", "energy_joules",
+]
 
 PHASES = ("inference", "prefill", "decode", "training")
 TOTAL_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
@@ -116,49 +135,136 @@ def passes_of(phase: str) -> tuple[str, ...]:
     return PASSES if phase == "training" else ("fwd",)
 
 
-def _vector_rows(ops: pd.DataFrame, hw, dtype: str, training: bool, fuse_copies: bool = True) -> pd.DataFrame:
-    c = hw_consts(hw, dtype)
-    vops = ops[~ops["kind"].isin(MATRIX_KINDS)]
-    if fuse_copies:
-        vops = vops[vops["kind"] != "copy"]
-    scale = c.bytes_per_el / 4.0  # the trace counts fp32 bytes
-    vpeak = hw.vector_tflops(dtype) * 1e12
-    is_emb = vops["kind"].to_numpy() == "embedding"
-    read = np.where(is_emb, vops["bytes_written"].to_numpy(float), vops["bytes_read"].to_numpy(float))
-    base_bytes = (read + vops["bytes_written"].to_numpy(float)) * scale
-    frames = []
-    for pass_, flops_col, mult in (("fwd", "vector_flops", 1.0), ("bwd", "bwd_vector_flops", 2.0)):
-        if pass_ == "bwd" and not training:
-            continue
-        flops = vops[flops_col].to_numpy(float)
-        byts = base_bytes * mult
-        if pass_ == "bwd":
-            keep = (flops > 0) | (vops["x_grad"].to_numpy(bool) & (byts > 0))
-        else:
-            keep = (flops > 0) | (byts > 0)
-        if not keep.any():
-            continue
-        comp = flops / vpeak
-        mem = byts / c.bandwidth
-        sec = np.maximum(comp, mem)
-        sel = vops.loc[keep]
-        n = int(keep.sum())
-        frames.append(pd.DataFrame({
-            "id": sel["id"].to_numpy(), "module": sel["module"].to_numpy(), "role": sel["role"].to_numpy(),
-            "layer": sel["layer"].to_numpy(), "kind": sel["kind"].to_numpy(), "pass": [pass_] * n,
-            "pattern": ["dense"] * n, "hw_pattern": ["dense"] * n, "sparse": np.zeros(n, bool),
-            "nominal_flops": 0.0, "padded_flops": 0.0, "executed_flops": 0.0, "vector_flops": flops[keep],
-            "weight_bytes": 0.0, "metadata_bytes": 0.0, "act_bytes": byts[keep], "bytes": byts[keep],
-            "tflops": vpeak / 1e12, "efficiency": 1.0, "compute_seconds": comp[keep], "memory_seconds": mem[keep],
-            "metadata_seconds": 0.0, "seconds": sec[keep],
-            "bound": np.where(sec[keep] == comp[keep], "compute", "memory"),
-            "energy_joules": (flops[keep] * c.pj_flop_dense + byts[keep] * c.pj_byte) * 1e-12}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=OUTPUT_COLUMNS)
+def default_dtype(hw, dtype: str | None) -> str:
+    """``dtype`` or, when None, the spec's preferred 16-bit dtype (bf16, else fp16, else its first)."""
+    if dtype is not None:
+        return dtype
+    for d in ("bf16", "fp16"):
+        if d in hw.matrix_dense:
+            return d
+    return next(iter(hw.matrix_dense))
+
+
+def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
+            dgrad_sparse: bool | None = None) -> ExecContext:
+    """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
+    unfused, or a :class:`Fusion`."""
+    hw = _hardware(hw)
+    dtype = default_dtype(hw, dtype)
+    hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
+    dtype_bytes(dtype, "--dtype")
+    if weight_dtype is not None:
+        dtype_bytes(weight_dtype, "--weight-dtype")
+    if fusion is None or fusion is True:
+        fusion = default_fusion(hw)
+    elif fusion is False:
+        fusion = Fusion(False, False)
+    return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse)
+
+
+def _epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
+    """Vector FLOPs fused into matrix ops: the bias add on fwd rows, the bias gradient (a reduction of dY) on
+    wgrad rows."""
+    vf = mops["vector_flops"].to_numpy(float)[table.op_pos]
+    bf = mops["bwd_vector_flops"].to_numpy(float)[table.op_pos]
+    return np.where(table.pass_codes == 0, vf, np.where(table.pass_codes == 2, bf, 0.0))
+
+
+def _params(graph, ops) -> float:
+    cfg = getattr(graph, "config", None)
+    if cfg is not None:
+        try:
+            from nmsim.graph import parameter_counts
+            return float(parameter_counts(cfg)["total"])
+        except Exception:  # noqa: BLE001 - a config parameter_counts cannot handle: GEMM weights only
+            pass
+    return float(ops.loc[ops["kind"].isin(MATRIX_KINDS), "weight_numel"].drop_duplicates().sum())
+
+
+def training_extras(params: float, optimizer: str = "adamw", extra: dict | None = None) -> dict:
+    """Step-level vector terms of training: the optimizer over ``params`` plus recipe terms
+    (``{name: (flops, bytes)}``, e.g. mask recompute, SR-STE decay), see :mod:`nmsim.cost.vector_terms`."""
+    out = {"optimizer": (VT.optimizer_flops_per_param(optimizer) * params,
+                         VT.optimizer_bytes_per_param(optimizer) * params)}
+    out.update(extra or {})
+    return out
+
+
+def _extra_rows(extras: dict, model, ctx) -> pd.DataFrame:
+    names = list(extras)
+    vt = VectorTable(pd.DataFrame({"id": -1, "module": names, "role": names, "layer": -1, "kind": "update",
+                                   "pass": "step"}),
+                     np.array([extras[n][0] for n in names], float), np.array([extras[n][1] for n in names], float),
+                     np.zeros(len(names), bool), np.zeros(len(names)))
+    return _vector_frame(vt, model.price_vector(vt, _fp32(ctx)))
+
+
+def _fp32(ctx: ExecContext) -> ExecContext:
+    """Optimizer and recipe terms run on fp32 master weights."""
+    return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse)
+
+
+def _vector_frame(vt: VectorTable, r: dict) -> pd.DataFrame:
+    n = len(vt.flops)
+    df = vt.frame.reset_index(drop=True).copy()
+    df = df.assign(pattern="dense", hw_pattern="dense", kernel="vector", sparse=np.zeros(n, bool), fused=vt.fused,
+                   nominal_flops=0.0, padded_flops=0.0, executed_flops=0.0, vector_flops=r["flops"],
+                   weight_bytes=0.0, metadata_bytes=0.0, act_bytes=r["bytes"], bytes=r["bytes"],
+                   compute_seconds=r["compute_seconds"], memory_seconds=r["memory_seconds"], metadata_seconds=0.0,
+                   seconds=r["seconds"], bound=np.asarray(BOUNDS, dtype=object)[r["bound"]],
+                   energy_joules=r["joules"])
+    return df[OUTPUT_COLUMNS]
+
+
+def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
+    labels = np.array(["dense" if p is None else str(p) for p in table.patterns], dtype=object)
+    df = table.frame.reset_index(drop=True).copy()
+    hw_pattern = priced.extra.get("hw_pattern")
+    if hw_pattern is None:
+        hw_pattern = np.where(priced.sparse, labels[table.pattern], "dense")
+    names = np.asarray(priced.kernel_names, dtype=object)
+    df = df.assign(pattern=labels[table.pattern], hw_pattern=hw_pattern, kernel=names[priced.kernel],
+                   sparse=priced.sparse, fused=False, nominal_flops=table.nominal_flops,
+                   padded_flops=priced.extra.get("padded_flops", priced.executed_flops),
+                   executed_flops=priced.executed_flops, vector_flops=_epilogue_flops(mops, table),
+                   weight_bytes=priced.weight_bytes, metadata_bytes=priced.metadata_bytes,
+                   act_bytes=priced.act_bytes, bytes=priced.bytes, compute_seconds=priced.compute_seconds,
+                   memory_seconds=priced.memory_seconds, metadata_seconds=priced.metadata_seconds,
+                   seconds=priced.seconds, bound=np.asarray(BOUNDS, dtype=object)[priced.bound],
+                   energy_joules=priced.joules)
+    return df[OUTPUT_COLUMNS]
+
+
+def price_table(graph, patterns, ctx: ExecContext, phase: str, *, ops=None, passes=None, kv=None,
+                copies: bool = False, extras: dict | None = None, vector: bool = True) -> pd.DataFrame:
+    """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. One row per
+    (op, pass); every public entry point (price, price_gemms, price_many, training) goes through here or
+    through the same table + model calls."""
+    ops = graph.ops if ops is None else ops
+    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    table = gemm_table(graph, patterns, phase, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
+    model = model_for(ctx.hw)
+    if len(table) and not np.all(model.supports(table, ctx)):
+        raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
+                        "--dtype")
+    frames = [_gemm_frame(table, model.price(table, ctx), mops)] if len(table) else []
+    if vector:
+        vt = vector_table(graph, phase, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
+        if len(vt.flops):
+            frames.append(_vector_frame(vt, model.price_vector(vt, ctx)))
+    if extras:
+        frames.append(_extra_rows(extras, model, ctx))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+    df = pd.concat(frames, ignore_index=True)
+    order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd", "step"))}
+    df = df.assign(_p=df["pass"].map(order), _i=np.where(df["id"].to_numpy() < 0, 1 << 40, df["id"].to_numpy()))
+    return df.sort_values(["_i", "_p"], kind="stable").drop(columns=["_p", "_i"]).reset_index(drop=True)
 
 
 def _totals(df: pd.DataFrame) -> dict:
     sec = float(df["seconds"].sum())
-    is_vec = df["kind"].isin(MATRIX_KINDS).to_numpy() == False  # noqa: E712
+    is_vec = ~df["kind"].isin(MATRIX_KINDS).to_numpy()
     by_bound = df.groupby("bound")["seconds"].sum()
     shares = {f"{b}_share": (float(by_bound.get(b, 0.0)) / sec if sec > 0 else 0.0) for b in BOUNDS}
     fwd = df["pass"].to_numpy() == "fwd"
@@ -180,32 +286,37 @@ def _totals(df: pd.DataFrame) -> dict:
 
 
 # ---- public API -------------------------------------------------------------------------------------------
-def price(graph, plan=None, hw="a100", dtype: str = "bf16", phase: str = "inference", *,
-          dgrad_sparse: bool | None = None, fuse_copies: bool = True) -> Pricing:
-    """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) at ``dtype`` for ``phase``.
+def price(graph, plan=None, hw="a100", dtype: str | None = "bf16", phase: str = "inference", *,
+          weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
+          dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
+          extras: dict | None = None) -> Pricing:
+    """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``phase``.
 
+    ``dtype``: compute dtype (None = the spec's preferred 16-bit one); ``weight_dtype``: storage dtype of the
+    weights (e.g. int4 with bf16 compute); ``fusion``: None = the spec's stack default, False = unfused, or a
+    :class:`~nmsim.execution.Fusion`; ``kernel``: pin a kernel (gpu specs). Training adds one optimizer step
+    (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}).
     ``decode`` expects a graph traced with ``seq=1, past=L`` (see :func:`price_workload`).
     """
     hw = _hardware(hw)
     cfg = getattr(graph, "config", None)
     check_phase(cfg, phase)
+    ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse)
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-    patterns = _resolve(plan, mops)
-    gem = price_gemms(mops, patterns, hw, dtype, passes_of(phase), dgrad_sparse=dgrad_sparse,
-                      decode=phase == "decode", kv_ratio=_kv_ratio(graph))
-    # fused epilogue vector FLOPs of matrix ops (bias adds): counted, not timed
-    vf = mops.set_index("id")
-    epi = np.where(gem["pass"].to_numpy() == "fwd", vf["vector_flops"].reindex(gem["id"]).to_numpy(float),
-                   np.where(gem["pass"].to_numpy() == "dgrad",
-                            vf["bwd_vector_flops"].reindex(gem["id"]).to_numpy(float), 0.0))
-    gem.insert(gem.columns.get_loc("executed_flops") + 1, "vector_flops", epi)
-    vec = _vector_rows(ops, hw, dtype, phase == "training", fuse_copies)
-    df = pd.concat([gem, vec[gem.columns]], ignore_index=True) if len(vec) else gem
-    order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd"))}
-    df = df.assign(_p=df["pass"].map(order)).sort_values(["id", "_p"], kind="stable").drop(columns="_p")
-    df = df.reset_index(drop=True)
-    return Pricing(df, _totals(df), phase, hw.name, dtype, plan_label(plan))
+    if phase == "decode":
+        _check_decode(mops)
+    step = training_extras(_params(graph, ops), optimizer, extras) if phase == "training" else None
+    df = price_table(graph, _resolve(plan, mops), ctx, phase, copies=not fuse_copies, extras=step)
+    res = Pricing(df, _totals(df), phase, hw.name, ctx.dtype, plan_label(plan))
+    res.weight_dtype, res.fusion, res.kernel = ctx.wdtype, ctx.fusion.label, kernel
+    return res
+
+
+def _check_decode(mops: pd.DataFrame) -> None:
+    q_rows = mops.loc[mops["kind"] == "matmul", "gemm_m"]
+    if len(q_rows) and int(q_rows.max()) != 1:
+        raise UserError("decode pricing needs a single-token trace (trace_workload(cfg, seq=1, past=L))", "decode")
 
 
 def trace_for_phase(cfg, phase: str, batch: int | None = None, seq: int | None = None,
@@ -243,39 +354,31 @@ MANY_QUANTITIES = ("nominal_flops", "executed_flops", "bytes", "metadata_bytes",
 
 
 class _GraphTables:
-    """Per-graph state for :func:`price_many`: op arrays, resolved plans and per-(hw, dtype) pattern tables."""
+    """Per-graph state for :func:`price_many`: the GEMM table, resolved plans (pattern codes per op) and, per
+    (hw, dtype), the model's prices of every known pattern against every row ((P, rows) arrays)."""
 
-    def __init__(self, graph, phase: str, dgrad_sparse, fuse_copies: bool = True):
-        self.graph, self.phase, self.dgrad_sparse, self.fuse_copies = graph, phase, dgrad_sparse, fuse_copies
+    def __init__(self, graph, phase: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel):
+        self.graph, self.phase, self.fuse_copies = graph, phase, fuse_copies
+        self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse}
         ops = graph.ops
         self.mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-        self.A = op_arrays(self.mops, _kv_ratio(graph))
-        self.patterns: list = [None]
-        self.pattern_code: dict = {None: 0}
+        self.base = gemm_table(graph, None, phase, dgrad_sparse=dgrad_sparse)
+        self.patterns = self.base.patterns  # grows as plans are resolved (shared with the table)
         self.plan_codes: dict = {}
         self.tables: dict = {}
         self.vector: dict = {}
         self.labels: dict = {}
+        fwd_w = (self.base.pass_codes == 0) & (self.base.weight_elems > 0)
+        order = np.argsort(-np.where(fwd_w, self.base.nominal_flops, -1.0), kind="stable")
+        self.rep_rows = order[: max(int(fwd_w.sum()), 1)]
 
     def codes(self, plan) -> np.ndarray:
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
         hit = self.plan_codes.get(key)
-        if hit is not None:
-            return hit
-        pats = _resolve(plan, self.mops)
-        if pats is None:
-            codes = np.zeros(self.A["n"], dtype=np.int64)
-        else:
-            codes = np.empty(self.A["n"], dtype=np.int64)
-            for i, p in enumerate(pats.to_numpy(dtype=object)):
-                p = None if (p is None or (isinstance(p, float)) or p.is_dense) else p
-                c = self.pattern_code.get(p)
-                if c is None:
-                    c = self.pattern_code[p] = len(self.patterns)
-                    self.patterns.append(p)
-                codes[i] = c
-        self.plan_codes[key] = codes
-        return codes
+        if hit is None:
+            from nmsim.execution.table import pattern_codes
+            hit = self.plan_codes[key] = pattern_codes(_resolve(plan, self.mops), self.mops.index, self.patterns)
+        return hit
 
     def label(self, plan) -> str:
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
@@ -284,46 +387,43 @@ class _GraphTables:
             hit = self.labels[key] = plan_label(plan)
         return hit
 
-    def table(self, hw, dtype: str) -> dict:
-        """(P, n) arrays per quantity, summed over the phase's passes, for every pattern known so far."""
+    def table(self, hw, dtype) -> dict:
+        """(P, rows) arrays per quantity for every pattern known so far."""
         key = (id(hw), dtype)
         hit = self.tables.get(key)
         if hit is not None and hit[0] is hw and hit[1] == len(self.patterns):
             return hit[2]
-        c = hw_consts(hw, dtype)
-        info = _info_arrays([pattern_info(hw, dtype, p) for p in self.patterns])
-        out = {q: 0.0 for q in MANY_QUANTITIES}
-        for b in BOUNDS:
-            out[f"{b}_seconds"] = 0.0
-        for pass_ in passes_of(self.phase):
-            r = _pass_arrays(self.A, info, c, pass_, self.dgrad_sparse)
-            keep = r["nominal_flops"] > 0
-            for q in MANY_QUANTITIES:
-                if q == "weight_bytes" and pass_ != "fwd":
-                    continue
-                if q == "metadata_bytes" and pass_ != "fwd":
-                    continue
-                out[q] = out[q] + np.where(keep, r[q], 0.0)
-            for i, b in enumerate(BOUNDS):
-                out[f"{b}_seconds"] = out[f"{b}_seconds"] + np.where(keep & (r["bound"] == i), r["seconds"], 0.0)
-        self.tables[key] = (hw, len(self.patterns), out)
+        ctx = context(hw, dtype, **self.opts)
+        P = len(self.patterns)
+        stacked = restack(self.base, np.repeat(np.arange(P)[:, None], len(self.mops), axis=1))
+        model = model_for(hw)
+        r = model.price(stacked, ctx)
+        fwd = (self.base.pass_codes == 0)
+        out = {"nominal_flops": np.broadcast_to(self.base.nominal_flops, r.seconds.shape),
+               "executed_flops": r.executed_flops, "bytes": r.bytes, "seconds": r.seconds,
+               "energy_joules": r.joules, "weight_bytes": np.where(fwd, r.weight_bytes, 0.0),
+               "metadata_bytes": np.where(fwd, r.metadata_bytes, 0.0)}
+        for i, b in enumerate(BOUNDS):
+            out[f"{b}_seconds"] = np.where(r.bound == i, r.seconds, 0.0)
+        out["_kernel"] = (r.kernel, np.asarray(r.kernel_names, dtype=object))
+        self.tables[key] = (hw, P, out)
         return out
 
-    def vector_totals(self, hw, dtype: str) -> dict:
+    def vector_totals(self, hw, dtype) -> dict:
         key = (id(hw), dtype)
         hit = self.vector.get(key)
         if hit is not None and hit[0] is hw:
             return hit[1]
-        vec = _vector_rows(self.graph.ops, hw, dtype, self.phase == "training", self.fuse_copies)
-        A = self.A  # fused epilogue FLOPs of matrix ops (as in price())
-        epi = float(self.mops["vector_flops"].to_numpy(float)[A["fwd"] > 0].sum())
-        if self.phase == "training":
-            epi += float(self.mops["bwd_vector_flops"].to_numpy(float)[A["dgrad"] > 0].sum())
-        t = {"vector_flops": epi + (float(vec["vector_flops"].sum()) if len(vec) else 0.0),
-             "vector_bytes": float(vec["bytes"].sum()) if len(vec) else 0.0,
-             "vector_seconds": float(vec["seconds"].sum()) if len(vec) else 0.0,
-             "vector_joules": float(vec["energy_joules"].sum()) if len(vec) else 0.0,
-             "vector_compute_seconds": float(vec.loc[vec["bound"] == "compute", "seconds"].sum()) if len(vec) else 0.0}
+        ctx = context(hw, dtype, **self.opts)
+        step = training_extras(_params(self.graph, self.graph.ops)) if self.phase == "training" else None
+        vec = price_table(self.graph, None, ctx, self.phase, copies=not self.fuse_copies, extras=step)
+        vec = vec[~vec["kind"].isin(MATRIX_KINDS)]
+        epi = float(_epilogue_flops(self.mops, self.base).sum())
+        t = {"vector_flops": epi + float(vec["vector_flops"].sum()),
+             "vector_bytes": float(vec["bytes"].sum()),
+             "vector_seconds": float(vec["seconds"].sum()),
+             "vector_joules": float(vec["energy_joules"].sum()),
+             "vector_compute_seconds": float(vec.loc[vec["bound"] == "compute", "seconds"].sum())}
         self.vector[key] = (hw, t)
         return t
 
@@ -332,38 +432,54 @@ _MANY_CACHE: dict = {}
 
 
 def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool | None = None,
-               fuse_copies: bool = True) -> pd.DataFrame:
+               fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
+               kernel: str | None = None) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
-    Each plan is resolved once (cached per graph); per (hw, dtype) every known pattern is priced once against all
-    ops, giving (P, n) tables; a config's totals are then a gather + row sum over its pattern codes. Returns one
-    row per config: config, plan, hardware, dtype and the :data:`TOTAL_COLUMNS`.
+    The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
+    graph) into pattern codes per op; per (hw, dtype) the model prices every known pattern against all rows at
+    once (a (P, rows) stacked table); a config's totals are then a gather + row sum over its codes. ``dtype``
+    None = the spec's preferred dtype. Returns one row per config: config, plan, hardware, dtype,
+    the :data:`TOTAL_COLUMNS` and ``kernel`` (the kernel of the config's largest sparse GEMM, else dense).
     """
     check_phase(getattr(graph, "config", None), phase)
-    key = (id(graph), phase, dgrad_sparse, fuse_copies)
+    opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
+            kernel)
+    key = (id(graph), phase, dgrad_sparse, fuse_copies, opts)
     hit = _MANY_CACHE.get(key)
     if hit is None or hit.graph is not graph:
-        hit = _MANY_CACHE[key] = _GraphTables(graph, phase, dgrad_sparse, fuse_copies)
+        hit = _MANY_CACHE[key] = _GraphTables(graph, phase, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel)
     G = hit
     configs = list(configs)
-    hws = []
-    codes = np.empty((len(configs), G.A["n"]), dtype=np.int64)
+    hws, dtypes = [], []
+    n_ops = len(G.mops)
+    op_codes = np.empty((len(configs), n_ops), dtype=np.int64)
     for i, (plan, hw, dtype) in enumerate(configs):
-        codes[i] = G.codes(plan)
-        hws.append(_hardware(hw))
+        op_codes[i] = G.codes(plan)
+        hw = _hardware(hw)
+        hws.append(hw)
+        dtypes.append(default_dtype(hw, dtype))
     groups: dict = {}
-    for i, (cfg_, hw) in enumerate(zip(configs, hws)):
-        groups.setdefault((id(hw), cfg_[2]), (hw, cfg_[2], []))[2].append(i)
+    for i, (hw, dt) in enumerate(zip(hws, dtypes)):
+        groups.setdefault((id(hw), dt), (hw, dt, []))[2].append(i)
     cols = {q: np.zeros(len(configs)) for q in (*MANY_QUANTITIES, *(f"{b}_seconds" for b in BOUNDS))}
     vcols = {q: np.zeros(len(configs)) for q in ("vector_flops", "vector_bytes", "vector_seconds", "vector_joules",
                                                   "vector_compute_seconds")}
-    cols_idx = np.arange(G.A["n"])
+    kernels = np.empty(len(configs), dtype=object)
+    row_codes = op_codes[:, G.base.op_pos]  # (configs, rows)
+    cols_idx = np.arange(len(G.base))
     for hw, dtype, rows in groups.values():
         T = G.table(hw, dtype)
         rows = np.asarray(rows)
-        C = codes[rows]
-        for q, arr in T.items():
-            cols[q][rows] = arr[C, cols_idx].sum(axis=1) if np.ndim(arr) == 2 else 0.0
+        C = row_codes[rows]
+        for q in cols:
+            cols[q][rows] = T[q][C, cols_idx].sum(axis=1)
+        kcode, knames = T["_kernel"]
+        rep = C[:, G.rep_rows]
+        first = np.argmax(rep > 0, axis=1)
+        has = (rep > 0).any(axis=1)
+        rr = G.rep_rows[first]
+        kernels[rows] = np.where(has, knames[kcode[C[np.arange(len(rows)), rr], rr]], "dense")
         v = G.vector_totals(hw, dtype)
         for q in vcols:
             vcols[q][rows] = v[q]
@@ -378,7 +494,7 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
         "config": np.arange(len(configs)),
         "plan": [G.label(c[0]) for c in configs],
         "hardware": [h.name for h in hws],
-        "dtype": [c[2] for c in configs],
+        "dtype": dtypes,
         "nominal_flops": cols["nominal_flops"], "executed_flops": cols["executed_flops"],
         "vector_flops": vcols["vector_flops"], "bytes": cols["bytes"] + vcols["vector_bytes"],
         "weight_bytes": cols["weight_bytes"], "metadata_bytes": cols["metadata_bytes"],
@@ -386,4 +502,5 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
         "joules": cols["energy_joules"] + vcols["vector_joules"],
         "compute_share": share_c, "memory_share": share_m, "metadata_share": share_x,
         "bound": np.asarray(BOUNDS, dtype=object)[shares.argmax(axis=1)],
+        "kernel": kernels,
     })

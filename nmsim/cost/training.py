@@ -105,15 +105,20 @@ class TrainingCostModel:
     """Prices recipe states of one (graph, plan, hardware) combination; state costs are cached by
     ``RecipeState.pricing_key()`` so whole schedules (and budget searches over their length) are cheap."""
 
-    def __init__(self, graph, plan: SparsityPlan, *, hardware=None, dtype: str = "bf16", transposable=None,
-                 optimizer: str = "adamw", paper_convention: bool = False):
+    def __init__(self, graph, plan: SparsityPlan, *, hardware=None, dtype: str | None = "bf16", transposable=None,
+                 optimizer: str = "adamw", paper_convention: bool = False, weight_dtype: str | None = None,
+                 fusion=None, kernel: str | None = None):
         ops = graph.ops
         if paper_convention:
             ops = ops[ops["role"].isin(PAPER_ROLES)]
-        self.graph, self.plan, self.dtype = graph, plan, dtype
+        self.graph, self.plan, self.ops, self.optimizer = graph, plan, ops, optimizer
+        self.pricing_options = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel}
         self.hw = _resolve_hardware(hardware)
+        self.dtype = dtype
         if self.hw is not None:
-            self.hw.dense_tflops(dtype)  # a one-line UserError for a dtype the device lacks
+            from nmsim.cost.pricing import default_dtype
+            self.dtype = default_dtype(self.hw, dtype)
+            self.hw.dense_tflops(self.dtype)  # a one-line UserError for a dtype the device lacks
         self.transposable = transposable
         self.paper_convention = paper_convention
         self.opt_per_param = VT.optimizer_flops_per_param(optimizer)
@@ -133,9 +138,6 @@ class TrainingCostModel:
             self.rules.append((rule_key(rule), rule, hit))
         self.targets = plan_targets(plan)
         m = self.matrix
-        self._fwd = m["fwd_flops"].to_numpy(float)
-        self._dgrad = m["dgrad_flops"].to_numpy(float)
-        self._wgrad = m["wgrad_flops"].to_numpy(float)
         self._weights = m["weight_numel"].to_numpy(float)
         self._cache: dict = {}
 
@@ -164,10 +166,28 @@ class TrainingCostModel:
                     raise UserError(f"{recipe_name} cannot reach this target: its {state.phase} phase uses {p}, "
                                     f"and M={p.m} does not divide {dim}={size} of {module}", "--sparsity")
 
-    def _dgrad_sparse(self, p) -> bool:
-        if self.transposable is not None:
-            return bool(self.transposable)
-        return bool(getattr(p, "transposable", False)) or bool(self.hw is not None and self.hw.accepts_transposed_dgrad)
+    def _table(self):
+        """The per-pass GEMM table of this graph (the one pricing path's), built once."""
+        if getattr(self, "_gemm_table", None) is None:
+            from nmsim.execution.table import gemm_table
+            self._gemm_table = gemm_table(self.graph, None, "training", ops=self.ops,
+                                          dgrad_sparse=self.transposable)
+        return self._gemm_table
+
+    def _algorithmic(self, cost_pats) -> dict:
+        """fwd/dgrad/wgrad FLOPs an ideal N:M engine executes: nominal x the plan's density on rows whose weight
+        operand is usable (dgrad: transposable mask, forced, or a spec accepting the transposed pattern)."""
+        from nmsim.execution.base import OPERAND_WEIGHT, OPERAND_WEIGHT_T
+        from nmsim.execution.table import pattern_codes, restack
+        table = self._table()
+        codes = pattern_codes(pd.Series(cost_pats, index=self.matrix.index, dtype=object), self.matrix.index,
+                              table.patterns)
+        t = restack(table, codes)
+        dens = np.array([1.0 if p is None else p.density for p in t.patterns])[t.pattern]
+        accepts = bool(self.hw is not None and self.hw.accepts_transposed_dgrad and self.transposable is None)
+        usable = (t.sparse_operand == OPERAND_WEIGHT) | ((t.sparse_operand == OPERAND_WEIGHT_T) & accepts)
+        flops = t.nominal_flops * np.where(usable, dens, 1.0)
+        return {f"{p}_flops": float(flops[t.pass_codes == i].sum()) for i, p in enumerate(PASSES)}
 
     def state_cost(self, state) -> dict:
         """Per-step costs of ``state`` (keys: PER_STEP_COLUMNS, plus HW_COLUMNS with hardware)."""
@@ -177,17 +197,14 @@ class TrainingCostModel:
             return hit
         cost_pats, _ = self._per_op(state.cost_patterns)
         mask_pats, _ = self._per_op(state.masks)
-        dens = np.array([1.0 if p is None else p.density for p in cost_pats])
-        dg = np.array([d if (p is not None and self._dgrad_sparse(p)) else 1.0 for p, d in zip(cost_pats, dens)])
-        row = {"fwd_flops": float(self._fwd @ dens), "dgrad_flops": float(self._dgrad @ dg),
-               "wgrad_flops": float(self._wgrad.sum())}
+        row = self._algorithmic(cost_pats)
         row["matrix_flops"] = row["fwd_flops"] + row["dgrad_flops"] + row["wgrad_flops"]
         masked = np.array([p is not None for p in mask_pats])
         masked_weights = float(self._weights[masked].sum()) if masked.any() else 0.0
+        mask_weights = float(sum(w * VT.mask_flops_per_weight(p.m) for w, p in zip(self._weights, mask_pats)
+                                 if p is not None)) if state.mask_recompute else 0.0
         row["activation_flops"] = self.activation_flops
-        row["mask_flops"] = float(sum(w * VT.mask_flops_per_weight(p.m)
-                                      for w, p in zip(self._weights, mask_pats) if p is not None)
-                                  ) if state.mask_recompute else 0.0
+        row["mask_flops"] = mask_weights
         row["srste_flops"] = VT.SRSTE_FLOPS_PER_WEIGHT * masked_weights if state.rule == "sr-ste" else 0.0
         row["blend_flops"] = VT.BLEND_FLOPS_PER_WEIGHT * masked_weights if state.blend else 0.0
         row["optimizer_flops"] = self.opt_per_param * self.params
@@ -195,27 +212,28 @@ class TrainingCostModel:
                                                    "blend_flops", "optimizer_flops"))
         row["step_flops"] = row["matrix_flops"] + row["vector_flops"]
         if self.hw is not None:
-            row.update(self._hardware(cost_pats, row["vector_flops"]))
+            n_masked = float(self._weights[masked].sum()) if (masked.any() and state.mask_recompute) else 0.0
+            extras = {
+                "mask": (row["mask_flops"], VT.MASK_BYTES_PER_WEIGHT * n_masked),
+                "sr-ste": (row["srste_flops"], VT.SRSTE_BYTES_PER_WEIGHT * masked_weights if row["srste_flops"]
+                           else 0.0),
+                "blend": (row["blend_flops"], VT.BLEND_BYTES_PER_WEIGHT * masked_weights if row["blend_flops"]
+                          else 0.0)}
+            row.update(self._hardware(cost_pats, {k: v for k, v in extras.items() if v[0] > 0}))
         self._cache[key] = row
         return row
 
-    def _hardware(self, cost_pats, vector_flops: float) -> dict:
-        try:
-            from nmsim.cost.gemm import price_gemms
-        except ImportError:
-            raise UserError("hardware pricing needs nmsim.cost.gemm.price_gemms, not in this checkout",
-                            "--hardware") from None
+    def _hardware(self, cost_pats, extras: dict) -> dict:
+        """Seconds and joules of one step through the one pricing path (GEMMs, vector ops, optimizer, recipe
+        terms): the same number ``nmsim price --phase training`` gives for the same plan."""
+        from nmsim.cost.pricing import context, price_table, training_extras
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
-        priced = price_gemms(self.matrix, patterns, self.hw, self.dtype, passes=PASSES,
-                             dgrad_sparse=self.transposable)
-        vec_tflops = self.hw.vector_tflops("fp32")
-        try:
-            vec_pj = self.hw.energy_pj_per_flop("fp32")
-        except UserError:
-            vec_pj = 0.0
-        return {"hw_matrix_flops": float(priced["executed_flops"].sum()),
-                "step_seconds": float(priced["seconds"].sum()) + vector_flops / (vec_tflops * 1e12),
-                "step_joules": float(priced["energy_joules"].sum()) + vector_flops * vec_pj * 1e-12}
+        ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, **self.pricing_options)
+        step = training_extras(self.params, self.optimizer, extras)
+        df = price_table(self.graph, patterns, ctx, "training", ops=self.ops, extras=step)
+        return {"hw_matrix_flops": float(df["executed_flops"].sum()),
+                "step_seconds": float(df["seconds"].sum()),
+                "step_joules": float(df["energy_joules"].sum())}
 
     # schedules
     def phases(self, recipe, total_steps: int) -> pd.DataFrame:

@@ -22,6 +22,14 @@ import math
 from nmsim.errors import UserError
 
 OPTIMIZER_FLOPS_PER_PARAM = {"adamw": 14.0, "adam": 12.0, "sgd-momentum": 4.0, "sgd": 2.0}
+# memory traffic per parameter of one optimizer step on fp32 master weights, gradients and states:
+# AdamW/Adam read w, g, m, v and write w, m, v (7 x 4 B); SGD+momentum reads w, g, buf, writes w, buf (5 x 4 B)
+OPTIMIZER_BYTES_PER_PARAM = {"adamw": 28.0, "adam": 28.0, "sgd-momentum": 20.0, "sgd": 12.0}
+# per weight of a masked layer (fp32 weights, 1-byte masks): mask recompute reads w, writes the mask and W*m
+# (4 + 1 + 4); SR-STE reads w, mask, g and writes g (4 + 1 + 4 + 4); the MDGF blend reads w, mask, writes W~ (9)
+MASK_BYTES_PER_WEIGHT = 9.0
+SRSTE_BYTES_PER_WEIGHT = 13.0
+BLEND_BYTES_PER_WEIGHT = 9.0
 SRSTE_FLOPS_PER_WEIGHT = 3.0
 BLEND_FLOPS_PER_WEIGHT = 3.0
 
@@ -29,6 +37,11 @@ BLEND_FLOPS_PER_WEIGHT = 3.0
 def mask_flops_per_weight(m: int) -> float:
     """Top-N-of-M mask computation and application, per weight element (``2 + log2 M``)."""
     return 2.0 + math.log2(max(int(m), 1))
+
+
+def optimizer_bytes_per_param(optimizer: str) -> float:
+    optimizer_flops_per_param(optimizer)  # same validation
+    return OPTIMIZER_BYTES_PER_PARAM[str(optimizer).strip().lower()]
 
 
 def optimizer_flops_per_param(optimizer: str) -> float:

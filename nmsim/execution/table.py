@@ -62,13 +62,15 @@ def sparse_operands(codes: np.ndarray, patterns: list, pass_code: np.ndarray, is
 
 
 def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference", *,
-               dgrad_sparse: bool | None = None, ops: pd.DataFrame | None = None) -> GemmTable:
+               dgrad_sparse: bool | None = None, ops: pd.DataFrame | None = None, passes=None,
+               kv: float | None = None) -> GemmTable:
     """One row per (matrix op, pass of ``mode``) with a non-zero nominal FLOP count.
 
     ``patterns``: plan pattern per op aligned on the graph's op index (None = dense); resolve plans with
     ``nmsim.cost.pricing.resolve_plan``. ``ops`` restricts to a subset of the graph's ops (paper convention).
     ``dgrad_sparse``: None = dgrad's weight is sparse-usable when the mask is transposable (else
     OPERAND_WEIGHT_T, for hardware that accepts the transposed pattern); True/False force it.
+    ``passes`` overrides the mode's passes; ``kv`` the K/V head ratio (default: the graph config's).
     """
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--phase")
@@ -80,7 +82,7 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     B, M, K, N = np.maximum(f("gemm_b"), 1.0), f("gemm_m"), f("gemm_k"), f("gemm_n")
     is_mm = kind == "matmul"
     is_w = np.isin(kind, SPARSE_KINDS)
-    kv = np.where(is_mm & np.isin(role, KV_ROLES), kv_ratio(graph), 1.0)
+    kv = np.where(is_mm & np.isin(role, KV_ROLES), kv_ratio(graph) if kv is None else float(kv), 1.0)
     weight = np.where(is_w, f("weight_numel"), 0.0)
     bias = np.where(is_w & mops["has_bias"].to_numpy(dtype=bool), N, 0.0)
     a_el, b_el, c_el = B * M * K, B * K * N * kv, B * M * N
@@ -89,7 +91,8 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     known: list = [None]
     codes = pattern_codes(patterns, mops.index, known)
     rows = []
-    for p, pass_ in enumerate(passes_of(mode)):
+    for pass_ in (passes or passes_of(mode)):
+        p = PASSES.index(pass_)
         nominal = f(NOMINAL_COLUMN[pass_])
         if pass_ == "fwd":
             shape = (B, M, K, N)
@@ -117,7 +120,7 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
         cols["nominal_flops"].append(nominal[keep])
         cols["act_elems"].append(act[keep])
         cols["score_elems"].append(score[keep])
-        cols["weight_elems"].append(np.where(pass_ == "wgrad", weight, weight)[keep])
+        cols["weight_elems"].append(weight[keep])
         cols["bias_elems"].append(bias[keep])
         cols["op_pos"].append(pos[keep])
         cols["pass_code"].append(np.full(int(keep.sum()), p, dtype=np.int8))
@@ -212,7 +215,6 @@ def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarra
     attn_parents = {m.rsplit(".", 1)[0] for m in mm_modules}
     att = np.isin(role, ATTENTION_VECTOR_ROLES) | ((kind == "elementwise") & np.isin(module, list(attn_parents))
                                                    & (role == "other"))
-    att &= np.array([m in attn_parents for m in module]) | np.isin(role, ATTENTION_VECTOR_ROLES)
     epi = np.zeros(len(vops), dtype=bool)
     extra = np.zeros(len(vops))
     g = getattr(graph, "graph", None)
