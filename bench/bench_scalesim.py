@@ -69,10 +69,15 @@ def run_one(py: str, job: dict) -> dict:
 
 
 def jobs() -> list[dict]:
+    from nmsim.export.scalesim import config_text
+
     base = {"rows": 128, "cols": 128}
     out = [{"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": "ws", **base}
            for s, m, k, n in SHAPES for p in PATTERNS]
     out += [{"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": df, **base} for s, m, k, n, p, df in EXTRA]
+    for job in out:
+        n, m = (int(x) for x in job["sparsity"].split(":"))
+        job["config"] = config_text(job["rows"], job["cols"], job["dataflow"], block=m, sparse=n < m)
     return out
 
 
@@ -83,8 +88,9 @@ def collect(py: str, todo: list[dict], progress: bool = True) -> list[dict]:
         if progress:
             print(f"[{i}/{len(todo)}] {job['name']} {job['sparsity']} {job['dataflow']}: "
                   f"{res['total_cycles']} cycles ({res['scalesim_seconds']} s)", file=sys.stderr, flush=True)
-        rows.append({**job, **res, "scalesim_version": VERSION,
-                     "command": f"python bench/scalesim_worker.py '{json.dumps(job)}'"})
+        shown = {k: v for k, v in job.items() if k != "config"}  # the config is config_text(rows, cols, ...)
+        rows.append({**shown, **res, "scalesim_version": VERSION,
+                     "command": f"python bench/scalesim_worker.py '{json.dumps(shown)}'"})
     return rows
 
 
@@ -130,7 +136,7 @@ def exported_step(py: str) -> list[dict]:
 
     with tempfile.TemporaryDirectory(prefix="nmsim-export-") as tmp:
         cmd = [sys.executable, "-m", "nmsim", "export", "vit-base-16", "--sparsity", "ff=1:4", "--mode", "training",
-               "--format", "scalesim", "--out", tmp]
+               "--batch", "1", "--format", "scalesim", "--out", tmp]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         return compare_topology(Path(tmp), lambda job: run_one(py, job), command=" ".join(cmd[1:]))
 
