@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nmsim-installed
 
-.PHONY: setup test report bench clean
+.PHONY: setup test report bench evidence clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The trainer evidence protocol (about an hour on 2 idle cores; resumes where it stopped).
+evidence: $(STAMP)
+	$(PY) -m nmsim evidence run --out reports/evidence --workers 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "nmsim.cli.train",
     "nmsim.cli.report",
     "nmsim.cli.schedule",
+    "nmsim.cli.cluster",
     "nmsim.cli.export",
     "nmsim.cli.plot",
     "nmsim.cli.evidence",
@@ -48,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # subcommands whose --out is a folder (checked by the command itself); every other --out is one output file
-_FOLDER_OUTPUTS = ("report", "train", "sweep", "export")
+_FOLDER_OUTPUTS = ("report", "train", "sweep", "export", "evidence")
 # subcommands that pick up where an interrupted run stopped: (command, flag to add for resuming)
-_RESUMABLE = {"train": "--resume", "sweep": None, "report": None}
+_RESUMABLE = {"train": "--resume", "sweep": None, "report": None, "evidence": None}
 
 
 def _resume_hint(argv: list[str], command: str | None) -> str:

@@ -7,21 +7,19 @@
   pixels dropped to 0, and Gaussian noise (sigma 0.15) added. The training split holds 3 noisy copies of
   every training digit, the test split one copy of every test digit (same split as ``digits``); the noise is
   drawn once with seed 0, so the data set itself is fixed.
-* ``stdlib-chars``: character (byte) level language modelling on the Python standard library's source
-  (``sysconfig.get_paths()["stdlib"]``): the ``*.py`` files directly in that folder, sorted by name,
-  concatenated (separated by a newline) and cut at 600,000 bytes; split into 2,048-byte blocks, 10 % of blocks
-  (seed 0) are the validation split. Examples are non-overlapping windows of ``seq_len + 1`` bytes; the
-  metric is next-byte loss and accuracy. The corpus depends on the Python version (recorded in the run's
-  config as ``corpus_sha256``).
+* ``stdlib-chars``: character (byte) level language modelling on Python source: the first 600,000 bytes of
+  CPython 3.11.7's standard-library ``*.py`` files (sorted by name, newline-separated), shipped in
+  ``nmsim/data/corpora`` so that every Python version reads the same bytes (SHA-256 checked on load);
+  split into 2,048-byte blocks, 10 % of blocks (seed 0) are the validation split. Examples are
+  non-overlapping windows of ``seq_len + 1`` bytes; the metrics are next-byte loss (nats) and accuracy.
 
 A task's training order is a pure function of (seed, epoch): :meth:`Task.order`.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import sysconfig
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -136,24 +134,23 @@ STDLIB_BYTES = 600_000
 STDLIB_BLOCK = 2048
 
 
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "corpora"
+CORPUS_FILE = "python-3.11-stdlib.txt.gz"
+CORPUS_SHA256 = "ffaab70d09426d13371a9245376d6a337b6c7e009aef772228b98e24caf9b0a5"
+
+
 def stdlib_corpus(max_bytes: int = STDLIB_BYTES) -> bytes:
-    root = sysconfig.get_paths()["stdlib"]
+    """The shipped Python-source corpus (first ``max_bytes`` bytes); UserError when it is missing or altered."""
+    import gzip
+
+    path = CORPUS_DIR / CORPUS_FILE
     try:
-        names = sorted(n for n in os.listdir(root) if n.endswith(".py"))
-    except OSError as exc:
-        raise UserError(f"cannot read the Python standard library at {root}: {exc}", "stdlib-chars") from None
-    parts, size = [], 0
-    for name in names:
-        with open(os.path.join(root, name), "rb") as fh:
-            data = fh.read()
-        parts.append(data + b"\n")
-        size += len(data) + 1
-        if size >= max_bytes:
-            break
-    corpus = b"".join(parts)[:max_bytes]
-    if len(corpus) < 20 * STDLIB_BLOCK:
-        raise UserError(f"the standard library at {root} is too small ({len(corpus)} bytes)", "stdlib-chars")
-    return corpus
+        corpus = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"cannot read the bundled corpus: {exc}", str(path)) from None
+    if hashlib.sha256(corpus).hexdigest() != CORPUS_SHA256:
+        raise UserError("the bundled corpus does not match its SHA-256 (altered file?)", str(path))
+    return corpus[:max_bytes]
 
 
 def _stdlib_chars(seq_len: int = 64) -> Task:
@@ -177,7 +174,7 @@ def _stdlib_chars(seq_len: int = 64) -> Task:
     xte, yte = xte[:256], yte[:256]  # a fixed validation subset keeps evaluation cheap
     return Task("stdlib-chars", "lm", "trainer-gpt2-chars", xtr, ytr, xte, yte,
                 defaults=dict(epochs=2, batch=32, lr=3e-3, weight_decay=0.05, warmup_frac=0.05),
-                info={"source": f"Python stdlib *.py ({sysconfig.get_paths()['stdlib']}), first {len(corpus)} bytes",
+                info={"source": f"CPython 3.11.7 standard-library *.py, first {len(corpus)} bytes (nmsim/data/corpora)",
                       "corpus_sha256": hashlib.sha256(corpus).hexdigest(), "seq_len": seq_len})
 
 

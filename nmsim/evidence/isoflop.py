@@ -1,0 +1,177 @@
+"""Iso-FLOP analysis of training curves: a metric against cumulative training FLOPs.
+
+Input: the tidy evaluation rows of :func:`nmsim.report.runs.load_curves` (one row per run and evaluation, with
+``train_flops`` priced by the trainer's cost hook). Every function works per seed and pairs seeds across
+recipes; the dense recipe (pattern ``dense``) is the reference of every sparse pattern.
+
+* :func:`reach_flops`: the FLOPs at which a curve first reaches a target (linear between evaluations).
+* :func:`value_at`: the metric a curve has at given FLOPs (linear between evaluations, NaN outside them).
+* :func:`target_of`: "a fraction q of a reference" for either direction: ``q·ref`` when higher is better,
+  ``ref / q`` when lower is better (q = 0.99 asks for a loss at most 1/0.99 of the reference).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from nmsim.evidence.stats import better_sign, mean_ci, paired
+
+DENSE = "dense"
+
+
+def target_of(reference: float, fraction: float, metric: str) -> float:
+    return reference * fraction if better_sign(metric) > 0 else reference / fraction
+
+
+def _reached(value: float, target: float, metric: str) -> bool:
+    return value >= target if better_sign(metric) > 0 else value <= target
+
+
+def reach_flops(flops, values, target: float, metric: str) -> float:
+    """First FLOPs at which the curve reaches ``target``; NaN when it never does.
+
+    Between two evaluations the curve is taken as linear in FLOPs; when the first evaluation already reaches
+    the target its FLOPs are returned (an upper bound: nothing earlier was measured)."""
+    f = np.asarray(flops, dtype=float)
+    v = np.asarray(values, dtype=float)
+    for i in range(len(v)):
+        if _reached(v[i], target, metric):
+            if i == 0 or v[i] == v[i - 1]:
+                return float(f[i])
+            frac = (target - v[i - 1]) / (v[i] - v[i - 1])
+            return float(f[i - 1] + min(max(frac, 0.0), 1.0) * (f[i] - f[i - 1]))
+    return math.nan
+
+
+def value_at(flops, values, at: float) -> float:
+    """The curve's value at FLOPs ``at`` (linear between evaluations); NaN before the first or after the last."""
+    f = np.asarray(flops, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if not len(f) or at < f[0] - 1e-9 * abs(f[0]) or at > f[-1] + 1e-9 * abs(f[-1]):
+        return math.nan
+    return float(np.interp(at, f, v))
+
+
+def _runs(curves: pd.DataFrame) -> dict:
+    """(recipe, pattern) -> seed -> run frame (sorted by step)."""
+    out: dict = {}
+    for (recipe, pattern, seed), g in curves.groupby(["recipe", "pattern", "seed"], sort=False):
+        out.setdefault((recipe, pattern), {})[int(seed)] = g.sort_values("step")
+    return out
+
+
+def groups(curves: pd.DataFrame) -> list[tuple[str, str]]:
+    """Sparse (recipe, pattern) pairs in the order they appear (dense excluded)."""
+    return [k for k in _runs(curves) if k[0] != DENSE]
+
+
+def finals(curves: pd.DataFrame, metric: str) -> dict:
+    """(recipe, pattern) -> {seed: final metric}."""
+    return {k: {s: float(g[metric].iloc[-1]) for s, g in runs.items()} for k, runs in _runs(curves).items()}
+
+
+def reach_table(curves: pd.DataFrame, metric: str, fractions=(1.0, 0.99), level: float = 0.95) -> pd.DataFrame:
+    """FLOPs each recipe needs to reach ``fraction`` of the dense final metric (same seed), relative to the
+    dense run's total FLOPs. ``saving_pct``: 100·(1 - relative FLOPs), interval only when every seed reached."""
+    runs = _runs(curves)
+    dense = runs.get((DENSE, DENSE), {})
+    rows = []
+    for (recipe, pattern), by_seed in runs.items():
+        for q in fractions:
+            rel = {}
+            for seed, g in by_seed.items():
+                if seed not in dense:
+                    continue
+                d = dense[seed]
+                target = target_of(float(d[metric].iloc[-1]), q, metric)
+                f = reach_flops(g["train_flops"], g[metric], target, metric)
+                rel[seed] = f / float(d["train_flops"].iloc[-1])
+            reached = {s: r for s, r in rel.items() if math.isfinite(r)}
+            iv = mean_ci([100 * (1 - r) for r in reached.values()], level) if len(reached) == len(rel) else None
+            rows.append({"recipe": recipe, "pattern": pattern, "metric": metric, "fraction": q,
+                         "seeds": len(rel), "seeds_reached": len(reached),
+                         "flops_rel_dense_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
+                         "saving_pct_mean": iv.mean if iv else math.nan,
+                         "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
+    return pd.DataFrame(rows)
+
+
+def reach_reference_table(curves: pd.DataFrame, metric: str, reference: str = "sr-ste",
+                          level: float = 0.95) -> pd.DataFrame:
+    """FLOPs each recipe needs to reach the ``reference`` recipe's final metric (same pattern and seed),
+    relative to the reference run's total FLOPs; ``saving_pct`` as in :func:`reach_table`."""
+    runs = _runs(curves)
+    rows = []
+    for (recipe, pattern), by_seed in runs.items():
+        ref = runs.get((reference, pattern))
+        if recipe in (reference, DENSE) or not ref:
+            continue
+        rel = {}
+        for seed, g in by_seed.items():
+            if seed in ref:
+                r = ref[seed]
+                f = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric)
+                rel[seed] = f / float(r["train_flops"].iloc[-1])
+        reached = {s: v for s, v in rel.items() if math.isfinite(v)}
+        iv = mean_ci([100 * (1 - v) for v in reached.values()], level) if rel and len(reached) == len(rel) else None
+        rows.append({"recipe": recipe, "pattern": pattern, "reference": reference, "metric": metric,
+                     "seeds": len(rel), "seeds_reached": len(reached),
+                     "flops_rel_reference_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
+                     "saving_pct_mean": iv.mean if iv else math.nan,
+                     "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
+    return pd.DataFrame(rows)
+
+
+def equal_flops_table(curves: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
+    """Each sparse run's final metric against the dense run of the same seed at the same cumulative FLOPs
+    (dense curve interpolated there): ``delta`` = recipe - dense (so positive is better for accuracy, negative
+    for loss), with its t interval over seeds. The dense point is mid-schedule (its learning rate has not
+    decayed yet), which favours the sparse run; the table says so in ``dense_point``."""
+    runs = _runs(curves)
+    dense = runs.get((DENSE, DENSE), {})
+    rows = []
+    for (recipe, pattern), by_seed in runs.items():
+        if recipe == DENSE:
+            continue
+        mine, ref, rel = {}, {}, []
+        for seed, g in by_seed.items():
+            if seed not in dense:
+                continue
+            f_end = float(g["train_flops"].iloc[-1])
+            d = dense[seed]
+            at = value_at(d["train_flops"], d[metric], f_end)
+            if math.isfinite(at):
+                mine[seed], ref[seed] = float(g[metric].iloc[-1]), at
+                rel.append(f_end / float(d["train_flops"].iloc[-1]))
+        iv = paired(mine, ref, level)
+        rows.append({"recipe": recipe, "pattern": pattern, "metric": metric, "seeds": iv.n,
+                     "flops_rel_dense": float(np.mean(rel)) if rel else math.nan,
+                     "recipe_final_mean": float(np.mean(list(mine.values()))) if mine else math.nan,
+                     "dense_at_equal_flops_mean": float(np.mean(list(ref.values()))) if ref else math.nan,
+                     "delta_mean": iv.mean, "delta_low": iv.low, "delta_high": iv.high,
+                     "dense_point": "mid-run dense curve"})
+    return pd.DataFrame(rows)
+
+
+def common_flops_table(curves: pd.DataFrame, metric: str, reference: str = "sr-ste",
+                       level: float = 0.95) -> pd.DataFrame:
+    """Every recipe's metric at one FLOP count per pattern (the smallest final FLOPs among that pattern's
+    recipes), paired against ``reference`` at the same FLOPs."""
+    runs = _runs(curves)
+    rows = []
+    patterns = list(dict.fromkeys(p for (r, p) in runs if r != DENSE))
+    for pattern in patterns:
+        members = {k: v for k, v in runs.items() if k[1] == pattern or k[0] == DENSE}
+        budget = min(float(g["train_flops"].iloc[-1]) for v in members.values() for g in v.values())
+        at = {k: {s: value_at(g["train_flops"], g[metric], budget) for s, g in v.items()} for k, v in members.items()}
+        ref = at.get((reference, pattern), {})
+        for (recipe, _), vals in at.items():
+            iv_self = mean_ci(vals.values(), level)
+            iv = paired(vals, ref, level) if recipe != reference and ref else None
+            rows.append({"pattern": pattern, "recipe": recipe, "metric": metric, "flops": budget,
+                         "seeds": iv_self.n, "mean": iv_self.mean, "std": iv_self.sd,
+                         f"delta_vs_{reference}": iv.mean if iv else math.nan,
+                         "delta_low": iv.low if iv else math.nan, "delta_high": iv.high if iv else math.nan})
+    return pd.DataFrame(rows)

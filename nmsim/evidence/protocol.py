@@ -1,0 +1,194 @@
+"""The evidence protocol: recipes x patterns x seeds on one task, paired by seed, restartable.
+
+A protocol folder holds::
+
+    protocol.json   the resolved protocol (task, recipes, patterns, seeds, hyper-parameters, device) and the
+                    command that made it; a second ``run`` into the folder must ask for the same protocol
+    protocol-runs/  one run folder per (recipe, pattern, seed), as ``nmsim sweep`` lays them out
+    timing.json     wall time and load average of every ``run`` invocation (appended)
+    summary.md + CSVs + curves.png   written by :func:`nmsim.evidence.summary.summarize`
+
+Pairing: runs of every recipe with seed ``s`` start from the same initial weights (the model is built right
+after ``torch.manual_seed(s)``) and see the same batches (the data order is a function of (seed, epoch)).
+SDGF-geometric uses the paper's k = 16 where the k·N:k·M patterns fit the model, else the largest power of two
+that fits (recorded per pattern in ``protocol.json``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nmsim.errors import UserError
+
+DEFAULT_RECIPES = ("dense", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
+PROTOCOL_FILE = "protocol.json"
+TIMING_FILE = "timing.json"
+RUNS = "protocol-runs"  # not "runs/": .gitignore ignores folders of that name
+
+
+@dataclass
+class Protocol:
+    task: str = "stdlib-chars"
+    recipes: tuple = DEFAULT_RECIPES
+    patterns: tuple = ("ff=1:32", "ff=1:16+qkv=1:16")
+    seeds: int = 5
+    epochs: int | None = 1
+    batch: int | None = None
+    lr: float | None = None
+    dense_frac: float = 0.05
+    finetune_frac: float = 0.1
+    eval_every: int = 20
+    metric: str = "loss"            # the metric the ranking uses; accuracy and loss are both reported
+    reference: str = "sr-ste"
+    level: float = 0.95
+    geometric_k: dict = field(default_factory=dict)  # pattern -> k (filled by plan())
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["recipes"], d["patterns"] = list(self.recipes), list(self.patterns)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Protocol":
+        known = set(cls.__dataclass_fields__)
+        d = {k: v for k, v in d.items() if k in known}
+        for key in ("recipes", "patterns"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+def _check(p: Protocol) -> None:
+    from nmsim.evidence.stats import direction
+
+    direction(p.metric)
+    if p.seeds < 2:
+        raise UserError(f"paired intervals need at least 2 seeds, got {p.seeds}", "--seeds")
+    if "dense" not in p.recipes or p.reference not in p.recipes:
+        raise UserError(f"the recipes must include dense and the reference {p.reference!r}", "--recipes")
+    if not 0 < p.level < 1:
+        raise UserError(f"must be in (0, 1), got {p.level:g}", "--level")
+
+
+def _geometric_k(base: dict, sparsity: dict) -> int:
+    """Largest power-of-two k <= 16 whose k·N:k·M schedule fits the model (UserError when none does)."""
+    from nmsim.train.loop import RunConfig, check_config
+
+    for k in (16, 8, 4, 2):
+        try:
+            check_config(RunConfig(recipe="sdgf-geometric", sparsity=sparsity, recipe_params={"k": k}, **base))
+            return k
+        except UserError as exc:
+            if "does not fit" not in str(exc):
+                raise
+    raise UserError(f"no SDGF-geometric k (16, 8, 4, 2) fits pattern {sparsity} on this model", "--patterns")
+
+
+def plan(p: Protocol) -> list:
+    """The protocol's run configs (dense once per seed); fills ``p.geometric_k``."""
+    from nmsim.train.loop import RunConfig
+    from nmsim.train.sweep import parse_patterns, parse_recipes, sparsity_label
+
+    _check(p)
+    recipes = parse_recipes(",".join(p.recipes))
+    patterns = parse_patterns(",".join(p.patterns))
+    base = dict(task=p.task, epochs=p.epochs, batch=p.batch, lr=p.lr, dense_frac=p.dense_frac,
+                finetune_frac=p.finetune_frac, eval_every=p.eval_every)
+    # order: pattern, seed, recipe (dense with the first pattern), so that a run stopped early still holds
+    # whole seeds of every recipe, i.e. complete pairs
+    configs = []
+    for i, sparsity in enumerate(patterns):
+        for seed in range(p.seeds):
+            for recipe in recipes:
+                if recipe == "dense" and i > 0:
+                    continue
+                params = {}
+                if recipe == "sdgf-geometric":
+                    label = sparsity_label(sparsity)
+                    if label not in p.geometric_k:
+                        p.geometric_k[label] = _geometric_k(base, sparsity)
+                    params = {"k": p.geometric_k[label]}
+                configs.append(RunConfig(recipe=recipe, sparsity=dict(sparsity), seed=seed, recipe_params=params,
+                                         **base))
+    return configs
+
+
+def _environment(device: str) -> dict:
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "device": device,
+            "machine": platform.machine(), "cpus": os.cpu_count()}
+
+
+def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
+    """Write protocol.json, or check that the folder already holds this protocol (UserError if not)."""
+    from nmsim.train.checkpoint import atomic_write_json, read_json
+
+    path = out / PROTOCOL_FILE
+    mine = {"protocol": p.to_dict(), "device": device}
+    if path.exists():
+        old = read_json(path, "protocol")
+        theirs = {"protocol": old.get("protocol"), "device": old.get("environment", {}).get("device")}
+        if json.loads(json.dumps(mine)) != theirs:
+            keys = sorted(k for k in set(mine["protocol"]) | set(theirs["protocol"] or {})
+                          if mine["protocol"].get(k) != (theirs["protocol"] or {}).get(k))
+            what = ", ".join(keys[:4]) or "device"
+            raise UserError(f"holds a different protocol ({what} differ); use another --out", str(path))
+        return
+    if out.exists() and any(out.iterdir()):
+        raise UserError("exists, is not empty and holds no protocol.json; refusing to write into it", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"protocol": p.to_dict(), "command": command, "environment": _environment(device)})
+
+
+def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str = "cpu", executor: str = "local",
+                 command: str = "", echo=print) -> Path:
+    """Run (or resume) every run of the protocol into ``out``, then write the summaries. Returns ``out``."""
+    from nmsim.evidence.summary import summarize
+    from nmsim.train.checkpoint import atomic_write_json
+    from nmsim.train.sweep import run_sweep
+
+    if str(device).startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise UserError("CUDA is not available on this machine", "--device")
+    elif device != "cpu":
+        raise UserError(f"unknown device {device!r} (cpu or cuda)", "--device")
+    if workers < 1:
+        raise UserError(f"must be >= 1, got {workers}", "--workers")
+    out = Path(out)
+    configs = plan(p)
+    _claim_folder(out, p, device, command or " ".join(sys.argv))
+    started, load0 = time.time(), os.getloadavg()
+    echo(f"evidence: {p.task}, {len(configs)} runs ({', '.join(p.recipes)} x {', '.join(p.patterns)} x "
+         f"{p.seeds} seeds) into {out / RUNS}; SDGF-geometric k: "
+         + ", ".join(f"{k}={v}" for k, v in p.geometric_k.items()))
+    table = run_sweep(configs, out / RUNS, executor=executor, workers=workers, device=device, echo=echo)
+    timing_path = out / TIMING_FILE
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else []
+    timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                   "wall_seconds": round(time.time() - started, 1), "workers": workers, "device": device,
+                   "loadavg_1m_start": round(load0[0], 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
+                   "runs_finished": int(len(table)), "runs_failed": len(table.attrs.get("failures", []))})
+    atomic_write_json(timing_path, timing)
+    if table.attrs.get("failures"):
+        raise UserError(f"{len(table.attrs['failures'])} run(s) failed (first: {table.attrs['failures'][0]}); "
+                        "the same command resumes", str(out))
+    summarize(out, echo=echo)
+    return out
+
+
+def load_protocol(folder: str | Path) -> tuple[Protocol, dict]:
+    """(protocol, the whole protocol.json) of a protocol folder; UserError when it is not one."""
+    from nmsim.train.checkpoint import read_json
+
+    path = Path(folder) / PROTOCOL_FILE
+    if not path.exists():
+        raise UserError("is not an evidence folder (no protocol.json)", str(folder))
+    data = read_json(path, "protocol")
+    return Protocol.from_dict(data.get("protocol", {})), data

@@ -1,0 +1,233 @@
+"""Summaries of a protocol folder: finals, paired differences with intervals, iso-FLOP tables, the claims.
+
+:func:`summarize` reads only finished runs (``done.json``) and writes, atomically, ``summary.md`` and one CSV
+per table (raw values: metrics as measured, FLOPs in FLOPs) plus ``curves.png``. Rerunning it on the same
+runs gives the same files.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from nmsim.errors import UserError
+from nmsim.evidence import claims as C
+from nmsim.evidence import isoflop
+from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol
+from nmsim.evidence.stats import METRICS, direction, mean_ci, paired, pooled_sd, verdict
+
+FRACTIONS = (1.0, 0.99, 0.98)
+
+
+def finished_curves(runs: str | Path) -> pd.DataFrame:
+    """Evaluation rows of the finished runs under ``runs`` (UserError when none is finished)."""
+    from nmsim.report.runs import load_curves
+
+    curves = load_curves(runs)
+    done = {f for f in curves["folder"].unique() if (Path(f) / "done.json").exists()}
+    curves = curves[curves["folder"].isin(done)].reset_index(drop=True)
+    if curves.empty:
+        raise UserError("holds no finished runs yet", str(runs))
+    return curves
+
+
+def finals_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per recipe x pattern: seeds, mean and std of the final loss and accuracy, mean final training FLOPs."""
+    last = curves.groupby("folder", sort=False).tail(1)
+    dense_flops = last.loc[last["recipe"] == isoflop.DENSE, "train_flops"].mean()
+    rows = []
+    for (recipe, pattern), g in last.groupby(["recipe", "pattern"], sort=False):
+        row = {"recipe": recipe, "pattern": pattern, "seeds": len(g)}
+        for m in METRICS:
+            row[f"{m}_mean"], row[f"{m}_std"] = float(g[m].mean()), float(g[m].std(ddof=1)) if len(g) > 1 else math.nan
+        row["train_flops"] = float(g["train_flops"].mean())
+        row["train_flops_rel_dense"] = row["train_flops"] / dense_flops if dense_flops else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gap_table(curves: pd.DataFrame, reference: str = "sr-ste") -> pd.DataFrame:
+    """Dense vs ``reference`` per pattern and metric: gap, pooled seed-to-seed std, gap in stds."""
+    fin = {m: isoflop.finals(curves, m) for m in METRICS}
+    rows = []
+    for (recipe, pattern) in isoflop.groups(curves):
+        if recipe != reference:
+            continue
+        for m in METRICS:
+            dense = fin[m].get((isoflop.DENSE, isoflop.DENSE), {})
+            ref = fin[m][(recipe, pattern)]
+            gap = (sum(dense.values()) / len(dense) - sum(ref.values()) / len(ref)) if dense and ref else math.nan
+            sd = pooled_sd(dense.values(), ref.values())
+            rows.append({"pattern": pattern, "metric": m, "dense_mean": sum(dense.values()) / max(1, len(dense)),
+                         f"{reference}_mean": sum(ref.values()) / len(ref), "gap": gap, "pooled_seed_std": sd,
+                         "gap_in_stds": abs(gap) / sd if sd else math.nan})
+    return pd.DataFrame(rows)
+
+
+def paired_table(curves: pd.DataFrame, reference: str = "sr-ste", level: float = 0.95) -> pd.DataFrame:
+    """Every recipe (dense included) minus ``reference`` at the same pattern and seed, final metric."""
+    rows = []
+    for m in METRICS:
+        fin = isoflop.finals(curves, m)
+        for (recipe, pattern) in isoflop.groups(curves):
+            ref = fin.get((reference, pattern))
+            if ref is None:
+                continue
+            for other in ([(isoflop.DENSE, isoflop.DENSE)] if recipe == reference else [(recipe, pattern)]):
+                if other not in fin:
+                    continue
+                iv = paired(fin[other], ref, level)
+                rows.append({"pattern": pattern, "recipe": other[0], "metric": m, "direction": direction(m),
+                             "seeds": iv.n, "delta_mean": iv.mean, "delta_sd": iv.sd, "ci_low": iv.low,
+                             "ci_high": iv.high, "level": level, "verdict": verdict(iv, m)})
+    return pd.DataFrame(rows)
+
+
+def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste") -> list[str]:
+    """Per pattern: recipes better / worse than the reference where the interval excludes zero."""
+    lines = []
+    sub = paired_df[paired_df["metric"] == metric]
+    sign = 1 if direction(metric) == "higher" else -1
+    for pattern, g in sub.groupby("pattern", sort=False):
+        parts = []
+        for word in ("better", "worse"):
+            hit = g[g["verdict"] == word].copy()
+            hit["key"] = -sign * hit["delta_mean"]
+            hit = hit.sort_values("key")
+            if len(hit):
+                parts.append(f"{word} than {reference}: " + ", ".join(
+                    f"{r} ({d:+.4g})" for r, d in zip(hit["recipe"], hit["delta_mean"])))
+        rest = g[g["verdict"] == "not separated"]["recipe"].tolist()
+        if rest:
+            parts.append("not separated: " + ", ".join(rest))
+        lines.append(f"{pattern}: " + "; ".join(parts))
+    return lines
+
+
+def most_sparse(labels) -> str:
+    """The label (``ff1_32+qkv1_32`` style) with the lowest density, ties broken by more sparse selectors."""
+    def key(label):
+        dens = [int(n) / int(m) for n, m in (part.lstrip("abcdefghijklmnopqrstuvwxyz_").split("_")
+                                             for part in label.split("+"))]
+        return (min(dens), -len(dens), sum(dens))
+    return min(dict.fromkeys(labels), key=key)
+
+
+def _md(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
+    if df.empty:
+        return "(none)"
+    cols = list(df.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            cells.append("" if v is None or (isinstance(v, float) and math.isnan(v)) else
+                         floatfmt.format(v) if isinstance(v, float) else str(v))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _timing_text(folder: Path) -> str:
+    import json
+
+    path = folder / TIMING_FILE
+    if not path.exists():
+        return "no timing recorded"
+    rows = json.loads(path.read_text())
+    wall = sum(r["wall_seconds"] for r in rows)
+    loads = ", ".join(f"{r['loadavg_1m_start']:g}→{r['loadavg_1m_end']:g}" for r in rows)
+    return (f"{wall / 60:.1f} min wall over {len(rows)} invocation(s) of `run` "
+            f"({rows[-1]['workers']} workers, device {rows[-1]['device']}); 1-minute load average at start→end: "
+            f"{loads} (on {__import__('os').cpu_count()} CPUs)")
+
+
+def summarize(folder: str | Path, echo=print) -> dict:
+    """Write the summaries of a protocol folder; returns the tables by name."""
+    from nmsim.io.write import write_bytes, write_text
+
+    folder = Path(folder)
+    proto, meta = load_protocol(folder)
+    curves = finished_curves(folder / RUNS)
+    ref, level, metric = proto.reference, proto.level, proto.metric
+    last = curves.groupby("folder", sort=False).tail(1)
+    wall_runs = sum(float(__import__("json").loads((Path(f) / "done.json").read_text())["final"].get(
+        "wall_seconds") or 0) for f in last["folder"])
+    tables = {
+        "finals": finals_table(curves),
+        "gap": gap_table(curves, ref),
+        "paired": paired_table(curves, ref, level),
+        "reach_dense": pd.concat([isoflop.reach_table(curves, m, FRACTIONS, level) for m in METRICS]),
+        "reach_reference": pd.concat([isoflop.reach_reference_table(curves, m, ref, level) for m in METRICS]),
+        "equal_flops": pd.concat([isoflop.equal_flops_table(curves, m, level) for m in METRICS]),
+        "common_flops": pd.concat([isoflop.common_flops_table(curves, m, ref, level) for m in METRICS]),
+        "claims": C.test_claims(curves, tuple(METRICS), level),
+    }
+    for name, df in tables.items():
+        write_bytes(folder / f"{name}.csv", df.to_csv(index=False).encode())
+    from nmsim.report.curves import plot_curves, save_figure
+
+    save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png")
+
+    pct = int(round(level * 100))
+    fin = tables["finals"].copy()
+    for m in METRICS:
+        fin[m] = [f"{a:.4f} ± {s:.4f}" for a, s in zip(fin[f"{m}_mean"], fin[f"{m}_std"])]
+    fin = fin[["recipe", "pattern", "seeds", "loss", "accuracy", "train_flops", "train_flops_rel_dense"]]
+    pt = tables["paired"].copy()
+    pt["ci"] = [f"[{a:+.4f}, {b:+.4f}]" for a, b in zip(pt["ci_low"], pt["ci_high"])]
+    pt = pt[["pattern", "recipe", "metric", "direction", "seeds", "delta_mean", "ci", "verdict"]]
+    gap = tables["gap"]
+    highest = gap[gap["pattern"] == most_sparse(gap["pattern"])] if len(gap) else gap
+    p = proto
+    lines = [
+        f"# Evidence: {p.task}, recipes ranked against {ref} with {pct} % intervals",
+        "",
+        f"Protocol: task `{p.task}`, recipes {', '.join(p.recipes)}; patterns {', '.join(p.patterns)}; "
+        f"{p.seeds} seeds paired by seed (same initial weights and data order for every recipe); "
+        f"epochs {p.epochs}, dense warm-up fraction {p.dense_frac:g}, fine-tune fraction {p.finetune_frac:g}; "
+        f"SDGF-geometric k per pattern: {', '.join(f'{k} {v}' for k, v in p.geometric_k.items()) or 'n/a'}.",
+        f"Metrics: `loss` = validation cross-entropy in nats per predicted token (lower is better); "
+        f"`accuracy` = validation top-1 (next-token for language models; higher is better). The ranking uses "
+        f"`{metric}`. Training FLOPs: cumulative, priced per step by nmsim's cost model (the trainer's FLOP hook).",
+        f"Command: `{meta.get('command', '')}`",
+        f"Environment: {meta.get('environment', {})}. Wall time: {_timing_text(folder)}; the finished runs' own "
+        f"wall time sums to {wall_runs / 60:.1f} min.",
+        "",
+        "## Final metrics (mean ± std over seeds)",
+        "", _md(fin), "",
+        f"## Dense vs {ref}: is the task hard enough?",
+        "", _md(gap), "",
+        "At the most sparse pattern (" + (str(highest["pattern"].iloc[0]) if len(highest) else "none") + "): " + "; ".join(
+            f"{r['metric']} gap {r['gap']:+.4f} = {r['gap_in_stds']:.1f} seed stds" for _, r in highest.iterrows())
+        + " (requirement: at least 5).", "",
+        f"## Paired differences against {ref} (recipe − {ref}, final metric, {pct} % t intervals)",
+        "", _md(pt), "",
+        f"Ranking (only where the interval excludes zero), by `{metric}`:", "",
+        *[f"- {line}" for line in ranking_lines(tables["paired"], metric, ref)],
+        "",
+        "## Iso-FLOP: training FLOPs to reach a fraction of the dense final metric",
+        "Per seed, against the dense run of the same seed; `saving_pct` = 100·(1 − FLOPs/dense run's FLOPs), "
+        "with an interval only when every seed reached the target. For loss the target is dense/fraction.",
+        "", _md(tables["reach_dense"]), "",
+        "## Iso-FLOP: metric at equal training FLOPs",
+        "Each sparse run's final metric against the dense curve of the same seed at the same cumulative FLOPs "
+        "(the dense point is mid-run, before its learning rate has decayed: this favours the sparse run).",
+        "", _md(tables["equal_flops"].drop(columns=["dense_point"])), "",
+        f"Every recipe at one FLOP count per pattern (the smallest final FLOPs among them), against {ref}:",
+        "", _md(tables["common_flops"]), "",
+        f"## FLOPs to reach {ref}'s final quality",
+        "", _md(tables["reach_reference"]), "",
+        "## The paper's training-FLOP claims",
+        "",
+    ]
+    for m in METRICS:
+        for claim, sentence in C.overall(tables["claims"], m).items():
+            lines.append(f"- **{C.CLAIMS[claim]}** ({m}): {sentence}")
+    lines += ["", _md(tables["claims"]), "", "![curves](curves.png)", ""]
+    write_text(folder / "summary.md", "\n".join(lines))
+    echo(f"evidence: summary in {folder / 'summary.md'}")
+    for line in ranking_lines(tables["paired"], metric, ref):
+        echo(f"  {line}")
+    return tables

@@ -1,0 +1,111 @@
+"""Training curves of trainer runs: a metric against cumulative training FLOPs and against steps.
+
+One panel per (task, pattern, metric) and x axis; in each, one line per recipe (the mean over seeds at every
+evaluation) with a band of ± one seed standard deviation; the dense runs are drawn in every pattern's panel.
+:func:`save_figure` writes a PNG, or a self-contained HTML page (the PNG inlined, plus the final values).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from nmsim.errors import UserError  # noqa: E402
+from nmsim.report.figures import _style  # noqa: E402
+
+AXES = {"train_flops": "cumulative training FLOPs (nmsim cost model)", "step": "optimizer steps"}
+METRIC_LABELS = {"accuracy": "validation accuracy (higher is better)",
+                 "loss": "validation loss, nats/token (lower is better)"}
+
+
+def _bands(g: pd.DataFrame, x: str, metric: str) -> pd.DataFrame:
+    agg = g.groupby("step", sort=True).agg(x=(x, "mean"), mean=(metric, "mean"), std=(metric, "std"),
+                                           seeds=("seed", "nunique"))
+    return agg.fillna({"std": 0.0})
+
+
+def panels(curves: pd.DataFrame) -> list[tuple[str, str]]:
+    """(task, pattern) of every sparse pattern (or ``dense`` alone when only dense runs are present)."""
+    keys = list(dict.fromkeys(zip(curves["task"], curves["pattern"])))
+    sparse = [k for k in keys if k[1] != "dense"]
+    return sparse or keys
+
+
+def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("train_flops", "step")):
+    """The figure (matplotlib) for ``curves`` (rows of :func:`nmsim.report.runs.load_curves`)."""
+    for m in metrics:
+        if m not in METRIC_LABELS:
+            raise UserError(f"unknown metric {m!r} (one of {', '.join(METRIC_LABELS)})", "--metrics")
+    for x in x_axes:
+        if x not in AXES:
+            raise UserError(f"unknown x axis {x!r} (one of flops, steps)", "--x")
+    if "train_flops" in x_axes and curves["train_flops"].isna().all():
+        raise UserError("the runs logged no training FLOPs; plot against steps (--x steps)", "--x")
+    keys = panels(curves)
+    rows = [(k, m) for k in keys for m in metrics]
+    fig, axes = plt.subplots(len(rows), len(x_axes), figsize=(6.2 * len(x_axes), 3.6 * len(rows)), squeeze=False)
+    for r, ((task, pattern), metric) in enumerate(rows):
+        sub = curves[(curves["task"] == task) & ((curves["pattern"] == pattern) | (curves["recipe"] == "dense"))]
+        for c, x in enumerate(x_axes):
+            ax = axes[r][c]
+            tail = []
+            for recipe, g in sub.groupby("recipe", sort=False):
+                b = _bands(g, x, metric)
+                color, marker = _style(recipe)
+                n = int(b["seeds"].max())
+                ax.plot(b["x"], b["mean"], color=color, marker=marker, ms=3, lw=1.4,
+                        label=f"{recipe} ({n} seed{'s' if n != 1 else ''})")
+                ax.fill_between(b["x"], b["mean"] - b["std"], b["mean"] + b["std"], color=color, alpha=.18, lw=0)
+                tail.append(b.iloc[len(b) // 4:])
+            if tail:  # zoom on the last three quarters: the first evaluations would flatten the differences
+                t = pd.concat(tail)
+                lo, hi = float((t["mean"] - t["std"]).min()), float((t["mean"] + t["std"]).max())
+                pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+                ax.set_ylim(lo - pad, hi + pad)
+            ax.set_xlabel(AXES[x])
+            ax.set_ylabel(METRIC_LABELS[metric], fontsize=8)
+            ax.set_title(f"{task} {pattern}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}",
+                         fontsize=9)
+            ax.grid(alpha=.3)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def final_table(curves: pd.DataFrame) -> pd.DataFrame:
+    last = curves.groupby("folder", sort=False).tail(1)
+    return (last.groupby(["task", "recipe", "pattern"], sort=False)
+            .agg(seeds=("seed", "nunique"), accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                 loss_mean=("loss", "mean"), loss_std=("loss", "std"), train_flops=("train_flops", "mean"),
+                 steps=("step", "max"))
+            .reset_index())
+
+
+def save_figure(fig, out: str | Path, curves: pd.DataFrame | None = None, title: str = "Training curves") -> Path:
+    """Write ``fig`` as PNG (``.png``) or a self-contained HTML page (``.html``/``.htm``), atomically."""
+    from nmsim.io.write import check_output_file, write_bytes
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".html", ".htm"):
+        raise UserError("output must end in .png or .html", str(out))
+    check_output_file(out, "plot")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    png = buf.getvalue()
+    if suffix == ".png":
+        return write_bytes(out, png, "plot")
+    table = "" if curves is None else final_table(curves).to_html(index=False, float_format=lambda v: f"{v:.6g}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+            f"<body><h1>{html.escape(title)}</h1>"
+            f"<img alt='training curves' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+            f"<h2>Final evaluation (mean and std over seeds)</h2>{table}</body></html>\n")
+    return write_bytes(out, page.encode(), "plot")

@@ -1,0 +1,154 @@
+"""The evidence protocol end to end on a tiny digits run set, `nmsim plot`, the report hook, the corpus."""
+import gzip
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from nmsim.cli import main as cli_main
+from nmsim.errors import UserError
+from nmsim.evidence.protocol import Protocol, plan, run_protocol
+from nmsim.evidence.summary import summarize
+
+TINY = dict(task="digits", recipes=("dense", "sr-ste", "sdgf-geometric"), patterns=("ff=1:16",), seeds=2, epochs=1,
+            eval_every=5)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("evidence") / "ev"
+    run_protocol(Protocol(**TINY), out, workers=1, command="test", echo=lambda *_: None)
+    return out
+
+
+def test_plan_pairs_recipes_by_seed():
+    configs = plan(Protocol(**{**TINY, "patterns": ("ff=1:16", "ff=1:8")}))
+    assert len(configs) == 2 * (1 + 2 * 2)
+    assert [(c.recipe, c.seed) for c in configs[:3]] == [("dense", 0), ("sr-ste", 0), ("sdgf-geometric", 0)]
+    for seed in (0, 1):
+        rest = [{k: v for k, v in c.to_dict().items() if k not in ("recipe", "sparsity", "recipe_params")}
+                for c in configs if c.seed == seed]
+        assert all(r == rest[0] for r in rest)          # same seed, data order and hyper-parameters
+    geo = [c for c in configs if c.recipe == "sdgf-geometric"]
+    assert {json.dumps(c.recipe_params) for c in geo} == {'{"k": 4}', '{"k": 8}'}   # 4:64 and 8:64 fit d=64
+
+
+def test_protocol_writes_summaries(folder):
+    for name in ("summary.md", "finals.csv", "paired.csv", "gap.csv", "reach_dense.csv", "equal_flops.csv",
+                 "common_flops.csv", "reach_reference.csv", "claims.csv", "curves.png", "timing.json"):
+        assert (folder / name).exists(), name
+    meta = json.loads((folder / "protocol.json").read_text())
+    assert meta["command"] == "test" and meta["protocol"]["geometric_k"] == {"ff1_16": 4}
+    finals = pd.read_csv(folder / "finals.csv")
+    assert sorted(finals["recipe"]) == ["dense", "sdgf-geometric", "sr-ste"] and set(finals["seeds"]) == {2}
+    paired = pd.read_csv(folder / "paired.csv")
+    assert len(paired) == 4 and set(paired["metric"]) == {"accuracy", "loss"}
+    assert ((paired["ci_low"] <= paired["delta_mean"]) & (paired["delta_mean"] <= paired["ci_high"])).all()
+    runs = pd.read_csv(folder / "protocol-runs" / "sweep_runs.csv")
+    dense, geo = (runs[runs["recipe"] == r].set_index("seed") for r in ("dense", "sdgf-geometric"))
+    assert (geo["train_flops"] < dense["train_flops"]).all()    # priced by the cost model, sparse is cheaper
+    text = (folder / "summary.md").read_text()
+    assert "Ranking (only where the interval excludes zero), by `loss`" in text and "37.8 %" in text
+    claims = pd.read_csv(folder / "claims.csv")
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "cannot be decided"}
+    assert set(claims["claim"]) == {"dense-quality", "equal-flops", "vs-srste"}
+
+
+def test_protocol_resumes_and_refuses_other_protocols(folder, tmp_path):
+    before = (folder / "paired.csv").read_bytes()
+    said = []
+    run_protocol(Protocol(**TINY), folder, workers=1, echo=said.append)
+    assert any("0 to run" in s for s in said)
+    assert (folder / "paired.csv").read_bytes() == before
+    assert len(json.loads((folder / "timing.json").read_text())) == 2
+    with pytest.raises(UserError, match=r"holds a different protocol \(seeds differ\)"):
+        run_protocol(Protocol(**{**TINY, "seeds": 3}), folder, workers=1, echo=lambda *_: None)
+    (tmp_path / "mine.txt").write_text("a user's file")
+    with pytest.raises(UserError, match="holds no protocol.json; refusing"):
+        run_protocol(Protocol(**TINY), tmp_path, workers=1, echo=lambda *_: None)
+    assert (tmp_path / "mine.txt").read_text() == "a user's file"
+
+
+def test_summarize_is_deterministic(folder):
+    before = {n: (folder / n).read_bytes() for n in ("paired.csv", "claims.csv", "equal_flops.csv")}
+    summarize(folder, echo=lambda *_: None)
+    assert {n: (folder / n).read_bytes() for n in before} == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evidence", "run", "--seeds", "1"], "--seeds: paired intervals need at least 2 seeds, got 1"),
+    (["evidence", "run", "--metric", "bleu"], "--metric: unknown metric 'bleu' (one of accuracy, loss)"),
+    (["evidence", "run", "--recipes", "sr-ste,mdgf-exp"], "the recipes must include dense and the reference"),
+    (["evidence", "summarize", "/nonexistent-nmsim"], "is not an evidence folder (no protocol.json)"),
+    (["plot", "/nonexistent-nmsim", "--out", "x.png"], "no such runs folder"),
+])
+def test_cli_errors_are_one_line(args, message, capsys):
+    rc = cli_main(args)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA; the error path is CPU-only")
+def test_cuda_request_without_gpu_is_a_one_line_error(tmp_path, capsys):
+    rc = cli_main(["evidence", "run", "--device", "cuda", "--out", str(tmp_path / "ev")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == "nmsim: error: --device: CUDA is not available on this machine\n"
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: the --device cuda "
+                    "protocol path runs only where torch.cuda.is_available()")
+def test_protocol_on_cuda_matches_cpu(folder, tmp_path):
+    out = run_protocol(Protocol(**TINY), tmp_path / "ev", workers=1, device="cuda", echo=lambda *_: None)
+    cpu = pd.read_csv(folder / "finals.csv").set_index("recipe")
+    gpu = pd.read_csv(out / "finals.csv").set_index("recipe")
+    assert (gpu["train_flops"] == cpu["train_flops"]).all()            # same pricing, whatever the device
+    assert (gpu["loss_mean"] - cpu["loss_mean"]).abs().max() < 0.05     # fp32 sums differ, training does not
+
+
+def test_plot_png_and_html(folder, tmp_path, capsys):
+    runs = str(folder / "protocol-runs")
+    assert cli_main(["plot", runs, "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli_main(["plot", runs, "--out", str(tmp_path / "c.html"), "--metrics", "loss", "--x", "steps"]) == 0
+    page = (tmp_path / "c.html").read_text()
+    assert "data:image/png;base64," in page and "sdgf-geometric" in page and "loss_mean" in page
+    assert "6 runs" in capsys.readouterr().out
+    assert cli_main(["plot", runs, "--out", str(tmp_path / "c.pdf")]) == 2
+    assert "output must end in .png or .html" in capsys.readouterr().err
+    assert cli_main(["plot", runs, "--out", str(tmp_path / "d.png"), "--x", "epochs"]) == 2
+    assert "--x: unknown x axis 'epochs' (flops or steps)" in capsys.readouterr().err
+    assert not (tmp_path / "d.png").exists()
+
+
+def test_report_hook_adds_isoflop_section(folder):
+    from nmsim.report.evidence_section import add_section
+    from nmsim.report.runs import load_curves
+    from nmsim.report.writer import Figure, Report, Table
+
+    report = Report("t")
+    add_section(report, load_curves(folder / "protocol-runs"))
+    (section,) = report.sections
+    kinds = [type(i) for i in section.items]
+    assert kinds == [Figure, Table, Table]
+    reach, equal = section.items[1].frame, section.items[2].frame
+    assert "dense" not in set(reach["recipe"]) and set(equal["recipe"]) == {"sr-ste", "sdgf-geometric"}
+    assert all(math.isfinite(v) for v in equal["flops_rel_dense"])
+    empty = Report("t")
+    add_section(empty, load_curves(folder / "protocol-runs").query("recipe != 'dense'"))
+    assert empty.sections == []
+
+
+def test_stdlib_corpus_is_shipped_and_checked(tmp_path, monkeypatch):
+    from nmsim.train import tasks
+
+    corpus = tasks.stdlib_corpus()
+    assert len(corpus) == 600_000 and corpus.startswith(b'"""Record of phased-in incompatible language changes.')
+    chars = tasks.load_task("stdlib-chars")
+    assert chars.train_x.shape == (8153, 64) and chars.test_x.shape == (256, 64)
+    (tmp_path / tasks.CORPUS_FILE).write_bytes(gzip.compress(corpus[:-1] + b"!"))
+    monkeypatch.setattr(tasks, "CORPUS_DIR", tmp_path)
+    with pytest.raises(UserError, match="does not match its SHA-256"):
+        tasks.stdlib_corpus()

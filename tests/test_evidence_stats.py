@@ -1,0 +1,141 @@
+"""Paired statistics, iso-FLOP curve analysis and the claim verdicts (no training)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmsim.errors import UserError
+from nmsim.evidence import claims, isoflop
+from nmsim.evidence.stats import mean_ci, paired, pooled_sd, t_quantile, verdict
+from nmsim.evidence.summary import most_sparse, paired_table, ranking_lines
+
+
+def test_t_interval_exact():
+    iv = mean_ci([1, 2, 3, 4, 5])
+    assert t_quantile(0.975, 4) == pytest.approx(2.7764451051977934, rel=1e-12)
+    assert (iv.n, iv.mean, iv.sd) == (5, 3.0, pytest.approx(math.sqrt(2.5)))
+    assert (iv.low, iv.high) == (pytest.approx(3 - 1.9632431614775572), pytest.approx(3 + 1.9632431614775572))
+    assert iv.excludes_zero and mean_ci([1, 2, 3, 4, 5], 0.5).high < iv.high
+
+
+def test_interval_degenerate_cases():
+    assert math.isnan(mean_ci([]).mean) and mean_ci([]).n == 0
+    one = mean_ci([2.0])
+    assert one.mean == 2.0 and math.isnan(one.low) and not one.excludes_zero
+    assert mean_ci([1.0, float("nan"), 3.0]).n == 2
+
+
+def test_paired_uses_common_seeds_only():
+    a = {0: 1.0, 1: 2.0, 2: 3.5, 7: 100.0}
+    b = {0: 0.5, 1: 1.5, 2: 3.0, 3: -50.0}
+    iv = paired(a, b)
+    assert iv.n == 3 and iv.mean == pytest.approx(0.5) and iv.sd == pytest.approx(0.0)
+
+
+def test_verdict_follows_metric_direction():
+    iv = mean_ci([0.10, 0.11, 0.12, 0.09, 0.10])  # recipe - reference > 0
+    assert verdict(iv, "accuracy") == "better" and verdict(iv, "loss") == "worse"
+    assert verdict(mean_ci([-1, 1, -0.5, 0.5]), "loss") == "not separated"
+    with pytest.raises(UserError, match="unknown metric 'bleu'"):
+        verdict(iv, "bleu")
+
+
+def test_pooled_sd():
+    assert pooled_sd([1, 3], [10, 14]) == pytest.approx(math.sqrt((2 + 8) / 2))
+    assert math.isnan(pooled_sd([1], [2]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=12), st.floats(-1e3, 1e3))
+def test_interval_contains_mean_and_shifts(values, shift):
+    iv = mean_ci(values)
+    assert iv.low <= iv.mean <= iv.high
+    moved = mean_ci([v + shift for v in values])
+    assert moved.mean == pytest.approx(iv.mean + shift, abs=1e-6)
+    assert moved.high - moved.low == pytest.approx(iv.high - iv.low, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.integers(0, 20), st.floats(-10, 10), min_size=2, max_size=8))
+def test_paired_with_itself_is_zero(values):
+    iv = paired(values, values)
+    assert iv.mean == 0 and iv.low == 0 and iv.high == 0 and not iv.excludes_zero
+
+
+def test_reach_and_value_at_interpolate():
+    f, acc = [1.0, 2.0, 3.0], [0.1, 0.3, 0.5]
+    assert isoflop.reach_flops(f, acc, 0.4, "accuracy") == pytest.approx(2.5)
+    assert isoflop.reach_flops(f, acc, 0.05, "accuracy") == 1.0      # first evaluation already there
+    assert math.isnan(isoflop.reach_flops(f, acc, 0.6, "accuracy"))
+    assert isoflop.reach_flops(f, [3.0, 2.0, 1.0], 1.5, "loss") == pytest.approx(2.5)
+    assert isoflop.value_at(f, acc, 1.5) == pytest.approx(0.2)
+    assert math.isnan(isoflop.value_at(f, acc, 3.5)) and math.isnan(isoflop.value_at(f, acc, 0.5))
+    assert isoflop.target_of(0.5, 0.98, "accuracy") == pytest.approx(0.49)
+    assert isoflop.target_of(2.0, 0.98, "loss") == pytest.approx(2.0 / 0.98)
+
+
+def _curves(spec: dict, seeds=(0, 1, 2, 3, 4)) -> pd.DataFrame:
+    """spec: (recipe, pattern) -> (total FLOPs, f(seed, t in (0, 1]) -> accuracy); 10 evaluations per run."""
+    rows = []
+    for (recipe, pattern), (flops, fn) in spec.items():
+        for s in seeds:
+            for i in range(1, 11):
+                t = i / 10
+                acc = fn(s, t)
+                rows.append({"task": "toy", "recipe": recipe, "pattern": pattern, "seed": s, "step": i * 10,
+                             "epoch": t, "train_flops": flops * t, "accuracy": acc, "loss": 3.0 - 2 * acc,
+                             "phase": "sparse", "folder": f"{recipe}/{pattern}/{s}"})
+    return pd.DataFrame(rows)
+
+
+NOISE = [0.001, -0.002, 0.0, 0.002, -0.001]
+
+
+def test_claims_on_constructed_curves():
+    spec = {
+        ("dense", "dense"): (100.0, lambda s, t: 0.6 * t + NOISE[s]),
+        # reaches dense's final 0.6 at t = 0.5 of its 80 FLOPs: 40 % of dense FLOPs -> 60 % saving
+        ("sdgf-geometric", "ff1_16"): (80.0, lambda s, t: 1.2 * min(t, 0.5) + 0.01 * t + NOISE[s]),
+        ("sr-ste", "ff1_16"): (70.0, lambda s, t: 0.4 * t + NOISE[s]),
+        # never reaches sr-ste's final 0.4 (a constant 0.1 below it)
+        ("mdgf-exp", "ff1_16"): (90.0, lambda s, t: 0.3 * t + NOISE[s]),
+    }
+    curves = _curves(spec)
+    reach = isoflop.reach_table(curves, "accuracy", (1.0,))
+    geo = reach[reach["recipe"] == "sdgf-geometric"].iloc[0]
+    assert geo["seeds_reached"] == 5 and geo["flops_rel_dense_mean"] == pytest.approx(0.40, abs=0.01)
+    eq = isoflop.equal_flops_table(curves, "accuracy").set_index("recipe")
+    # sr-ste ends at 70 FLOPs with 0.4; dense has 0.6 * 0.7 = 0.42 there
+    assert eq.loc["sr-ste", "delta_mean"] == pytest.approx(-0.02, abs=1e-9)
+    out = claims.test_claims(curves, ("accuracy",)).set_index(["claim", "recipe"])
+    assert out.loc[("dense-quality", "sdgf-geometric"), "verdict"] == "holds"
+    assert out.loc[("vs-srste", "mdgf-exp"), "verdict"] == "does not hold"
+    assert "never reached" in out.loc[("vs-srste", "mdgf-exp"), "figures"]
+    # sdgf-geometric: 0.61 at 80 FLOPs vs dense 0.48 there: +13 points, far above +1.6 %
+    assert out.loc[("equal-flops", "sdgf-geometric"), "verdict"] == "holds"
+    assert out.loc[("equal-flops", "mdgf-exp"), "verdict"] == "does not hold"
+    table = paired_table(curves).set_index(["metric", "recipe"])
+    assert table.loc[("accuracy", "mdgf-exp"), "verdict"] == "worse"
+    assert table.loc[("loss", "mdgf-exp"), "verdict"] == "worse"        # higher loss: worse, not "better"
+    assert table.loc[("accuracy", "mdgf-exp"), "delta_mean"] == pytest.approx(-0.1)
+    assert ranking_lines(paired_table(curves), "accuracy") == [
+        "ff1_16: better than sr-ste: sdgf-geometric (+0.21), dense (+0.2); worse than sr-ste: mdgf-exp (-0.1)"]
+    assert ranking_lines(paired_table(curves), "loss") == [   # loss = 3 - 2 acc: same order, lower is better
+        "ff1_16: better than sr-ste: sdgf-geometric (-0.42), dense (-0.4); worse than sr-ste: mdgf-exp (+0.2)"]
+
+
+def test_claim_undecided_when_seeds_disagree():
+    spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t),
+            ("sdgf-geometric", "ff1_8"): (80.0, lambda s, t: (0.62 if s % 2 else 0.58) * t)}
+    out = claims.test_claims(_curves(spec), ("accuracy",))
+    row = out[out["claim"] == "dense-quality"].iloc[0]
+    assert row["verdict"] == "cannot be decided" and row["figures"] == "2 of 5 seeds reach the target"
+
+
+def test_most_sparse_label():
+    assert most_sparse(["ff1_16", "ff1_32+qkv1_32", "ff1_32"]) == "ff1_32+qkv1_32"
+    assert most_sparse(["ff1_8", "ff2_32"]) == "ff2_32"
+    assert np.isclose(1 / 16, 2 / 32)
