@@ -1,0 +1,167 @@
+"""``nmsim cluster plan|budget|validate|systems``: parallel layouts, run budgets and published-run validation on
+multi-device systems. Logic lives in nmsim.cluster."""
+from __future__ import annotations
+
+import sys
+
+from nmsim.errors import UserError
+
+
+def _common(p) -> None:
+    p.add_argument("workload", help="bundled workload name or YAML path (decoder-only or encoder-only)")
+    p.add_argument("--system", default="dgx-h100", help="bundled system (dgx-a100, dgx-h100, tpu-v4-slice) or YAML")
+    p.add_argument("--nodes", type=int, default=None, help="number of nodes (default: the system file's)")
+    p.add_argument("--global-batch", type=int, default=None,
+                   help="sequences per optimizer step (default: 4M tokens / --seq)")
+    p.add_argument("--seq", type=int, default=None, help="tokens per sequence (default: the workload's)")
+    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--sparsity", default=None, help="N:M plan, e.g. ff=2:4 or ff=1:8,qk=1:4")
+    p.add_argument("--dense-frac", type=float, default=0.0, help="recipe dense warm-up fraction d")
+    p.add_argument("--finetune-frac", type=float, default=0.0, help="recipe fine-tune fraction f")
+    p.add_argument("--transposable", choices=("auto", "yes", "no"), default="auto",
+                   help="dgrad on the sparse weight (auto: when the mask or the device allows it)")
+    p.add_argument("--no-flash", dest="flash", action="store_false",
+                   help="unfused attention: softmax traffic and T x T activations (default: FlashAttention)")
+    p.add_argument("--dropout", action="store_true", help="the model trains with dropout (masks kept)")
+    p.add_argument("--grad-bytes", type=float, default=2.0, help="bytes per gradient element (bf16 2, fp32 4)")
+    p.add_argument("--tokens", type=float, default=None, help="training tokens, e.g. 1e12")
+    p.add_argument("--dataset-tokens", type=float, default=None, help="dataset size in tokens (with --epochs)")
+    p.add_argument("--epochs", type=float, default=None, help="passes over --dataset-tokens")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--out", default=None, help="write to this file instead of stdout")
+
+
+def _setup(args):
+    from nmsim.cluster.system import load_system
+    from nmsim.graph import load_workload
+    cfg = load_workload(args.workload)
+    system = load_system(args.system, args.nodes)
+    seq = args.seq or cfg.seq_len
+    if seq < 1:
+        raise UserError(f"must be a positive integer, got {seq}", "--seq")
+    batch = args.global_batch or max(1, round(4 * 2 ** 20 / seq))
+    tokens = args.tokens
+    if args.dataset_tokens is not None or args.epochs is not None:
+        if args.tokens is not None:
+            raise UserError("give --tokens or --dataset-tokens with --epochs, not both", "--tokens")
+        if args.dataset_tokens is None or args.epochs is None:
+            raise UserError("--dataset-tokens and --epochs go together", "--epochs")
+        if args.dataset_tokens <= 0 or args.epochs <= 0:
+            raise UserError("must be positive", "--dataset-tokens" if args.dataset_tokens <= 0 else "--epochs")
+        tokens = args.dataset_tokens * args.epochs
+    trans = {"auto": None, "yes": True, "no": False}[args.transposable]
+    kw = dict(dtype=args.dtype, transposable=trans, flash=args.flash, dropout=args.dropout,
+              grad_bytes=args.grad_bytes, plan=args.sparsity)
+    return cfg, system, seq, batch, tokens, kw
+
+
+def _emit(args, text: str, frame) -> None:
+    from nmsim.cli.output import emit, write_atomic
+    if args.format == "table":
+        if args.out:
+            write_atomic(args.out, text)
+        else:
+            sys.stdout.write(text)
+    else:
+        emit(frame, args.format, args.out, index=False)
+
+
+def cmd_plan(args) -> int:
+    from nmsim.cluster.plan import make_recipes, search, steps_for
+    from nmsim.cluster.text import plan_rows, plan_text
+    cfg, system, seq, batch, tokens, kw = _setup(args)
+    if args.top < 1:
+        raise UserError(f"must be a positive integer, got {args.top}", "--top")
+    recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
+    recipe = recipes.get(args.recipe.strip().lower())
+    steps = steps_for(tokens, batch, seq) if tokens else 1000
+    restrict = {}
+    for k in ("tp", "pp", "zero", "mb"):
+        if getattr(args, k) is not None:
+            restrict[k] = (getattr(args, k),) if k == "zero" else getattr(args, k)
+    if args.recompute:
+        restrict["recompute"] = (args.recompute,)
+    res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, **kw, **restrict)
+    _emit(args, plan_text(res, args.top), plan_rows(res, args.top))
+    return 0
+
+
+def cmd_budget(args) -> int:
+    from nmsim.cluster.plan import make_recipes, run_budget
+    from nmsim.cluster.text import budget_text
+    cfg, system, seq, batch, tokens, kw = _setup(args)
+    if tokens is None:
+        raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
+    recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
+    df = run_budget(cfg, system, batch, seq, tokens, recipes, **kw)
+    described = (f"{cfg.name}, {tokens:.3g} tokens on {system.nodes} x {system.name} ({system.devices} x "
+                 f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
+    _emit(args, budget_text(df, described), df)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from nmsim.cluster.text import validation_text
+    from nmsim.cluster.validation import load_runs, validate
+    runs = load_runs()
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {r["id"] for r in runs}
+        if unknown:
+            raise UserError(f"unknown run {sorted(unknown)[0]!r}", "--only")
+        runs = [r for r in runs if r["id"] in wanted]
+
+    def progress(i, n, name):
+        print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
+
+    df, summary = validate(runs, calibrate=args.calibrate, progress=progress)
+    _emit(args, validation_text(df, summary), df)
+    return 0
+
+
+def cmd_systems(args) -> int:
+    import pandas as pd
+    from nmsim.cluster.system import list_systems, load_system
+    names = args.files or list_systems()
+    rows = []
+    for n in names:
+        s = load_system(n)
+        rows.append({"system": s.name, "device": s.device, "devices_per_node": s.devices_per_node,
+                     "nodes": s.nodes, "intra_node": f"{s.intra.fabric} {s.intra.bandwidth_gbps:g} GB/s",
+                     "inter_node": f"{s.inter.fabric} {s.inter.bandwidth_gbps:g} GB/s {s.inter.topology}",
+                     "node_kw": s.node_power_watts / 1e3})
+    df = pd.DataFrame(rows)
+    from nmsim.cli.output import emit
+    emit(df, args.format, None, index=False)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cluster", help="parallel layouts, run budgets and validation on multi-device systems")
+    cs = p.add_subparsers(dest="cluster_command", metavar="SUBCOMMAND")
+    pl = cs.add_parser("plan", help="rank every valid (TP, PP, DP, ZeRO, micro-batch, recompute) layout")
+    _common(pl)
+    pl.add_argument("--recipe", default="dense", help="recipe whose phases are priced (dense, sr-ste, mdgf-exp, ...)")
+    pl.add_argument("--top", type=int, default=5)
+    pl.add_argument("--tp", type=int, default=None)
+    pl.add_argument("--pp", type=int, default=None)
+    pl.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None)
+    pl.add_argument("--mb", type=int, default=None, help="micro-batch size")
+    pl.add_argument("--recompute", choices=("none", "selective", "full"), default=None)
+    pl.set_defaults(func=cmd_plan)
+    bu = cs.add_parser("budget", help="tokens -> steps, days, device-hours, MFU, energy per recipe")
+    _common(bu)
+    bu.add_argument("--recipes", default="dense", help="comma list, e.g. dense,sr-ste,mdgf-exp")
+    bu.set_defaults(func=cmd_budget)
+    va = cs.add_parser("validate", help="predicted vs published training throughput (TFLOP/s per device)")
+    va.add_argument("--calibrate", action="store_true",
+                    help="also fit one compute efficiency on every other run and score the rest")
+    va.add_argument("--only", default=None, help="comma list of run ids")
+    va.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    va.add_argument("--out", default=None)
+    va.set_defaults(func=cmd_validate)
+    sy = cs.add_parser("systems", help="list (and validate) system specs")
+    sy.add_argument("files", nargs="*", help="system YAML files to validate (default: the bundled ones)")
+    sy.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sy.set_defaults(func=cmd_systems)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

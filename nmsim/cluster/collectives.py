@@ -1,0 +1,77 @@
+"""Collective costs from an alpha-beta model of a two-level fabric (numpy, broadcast over layouts).
+
+A group of ``p`` devices with ``k`` members per node spans ``q = p / k`` nodes. Times in seconds for
+``nbytes`` (the full tensor: the all-reduced buffer, the gathered result, the scattered input):
+
+* ring all-reduce inside a node: ``2 (k-1) a + 2 (k-1)/k n / B``;
+* across nodes, hierarchically (as NCCL does with one NIC per device): reduce-scatter inside the node, an
+  all-reduce of the ``n / k`` shard across the ``q`` nodes over each device's own NIC, all-gather inside the
+  node. The inter-node part is a ring (``2 (q-1) a + 2 (q-1)/q (n/k) / B``) or a tree
+  (``2 ceil(log2 q) a + 2 (n/k) / B``); ``algorithm="auto"`` takes the faster, as NCCL's tuner does;
+* all-gather / reduce-scatter: half of the all-reduce's steps and bytes;
+* p2p: ``a + n / B`` on the link between two stages (intra-node when both are in one node).
+
+``a`` is the fabric's per-step latency, ``B`` its per-device one-way bandwidth times its efficiency
+(``nmsim.cluster.system.Fabric``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ALGORITHMS = ("ring", "tree", "auto")
+
+
+def members_per_node(size, stride, devices_per_node: int):
+    """Members of a group of ``size`` devices placed ``stride`` apart that share one node (>= 1)."""
+    size, stride = np.asarray(size, float), np.asarray(stride, float)
+    per = np.where(stride >= devices_per_node, 1.0, np.floor(devices_per_node / np.maximum(stride, 1.0)))
+    return np.maximum(1.0, np.minimum(size, per))
+
+
+def _intra(nbytes, k, fabric, steps_factor: float):
+    bw = fabric.bytes_per_second
+    return np.where(k > 1, steps_factor * ((k - 1) * fabric.latency_us * 1e-6 + (k - 1) / k * nbytes / bw), 0.0)
+
+
+def _inter(nbytes, q, fabric, steps_factor: float, algorithm: str):
+    bw = fabric.bytes_per_second
+    a = fabric.latency_us * 1e-6
+    ring = steps_factor * ((q - 1) * a + (q - 1) / np.maximum(q, 1) * nbytes / bw)
+    tree = steps_factor * (np.ceil(np.log2(np.maximum(q, 1))) * a + nbytes / bw)
+    if algorithm == "ring":
+        t = ring
+    elif algorithm == "tree":
+        t = tree
+    else:
+        t = np.minimum(ring, tree)
+    return np.where(q > 1, t, 0.0)
+
+
+def all_reduce(nbytes, size, stride, system, algorithm: str = "auto"):
+    """Seconds to all-reduce ``nbytes`` over groups of ``size`` devices ``stride`` apart (arrays broadcast)."""
+    nbytes, size = np.asarray(nbytes, float), np.asarray(size, float)
+    k = members_per_node(size, stride, system.devices_per_node)
+    q = size / k
+    t = _intra(nbytes, k, system.intra, 2.0) + _inter(nbytes / k, q, system.inter, 2.0, algorithm)
+    return np.where(size > 1, t, 0.0)
+
+
+def all_gather(nbytes, size, stride, system, algorithm: str = "auto"):
+    """Seconds to all-gather a tensor of ``nbytes`` (gathered size) over the groups; reduce-scatter costs the same."""
+    nbytes, size = np.asarray(nbytes, float), np.asarray(size, float)
+    k = members_per_node(size, stride, system.devices_per_node)
+    q = size / k
+    t = _intra(nbytes, k, system.intra, 1.0) + _inter(nbytes / k, q, system.inter, 1.0, algorithm)
+    return np.where(size > 1, t, 0.0)
+
+
+reduce_scatter = all_gather
+
+
+def p2p(nbytes, stride, system):
+    """Seconds to send ``nbytes`` to a device ``stride`` ranks away (same node when stride < devices per node)."""
+    nbytes, stride = np.asarray(nbytes, float), np.asarray(stride, float)
+    intra = stride < system.devices_per_node
+    a = np.where(intra, system.intra.latency_us, system.inter.latency_us) * 1e-6
+    bw = np.where(intra, system.intra.bytes_per_second, system.inter.bytes_per_second)
+    return a + nbytes / bw

@@ -1,0 +1,363 @@
+"""The one adapter between clusters and nmsim's single-device pricing.
+
+Everything the cluster model knows about one device comes from here: per-layer, per-pass device seconds
+(fwd, dgrad, wgrad; plus the attention core's forward for selective recompute) for one micro-batch of one
+tensor-parallel shard in one recipe phase, the weight bytes each phase moves and stores, and the recipe's
+per-weight vector work. Pricing itself is :func:`nmsim.cost.pricing.price`; plans and recipe states are
+resolved by :class:`nmsim.cost.training.TrainingCostModel`. Following changes to single-device pricing
+(execution models, shape-generic graphs) is an edit of this file only.
+
+How a shard is priced: one transformer block and the ops outside the blocks are traced once (batch 1, the
+run's sequence); a shard's op table is that trace with its shapes changed — token rows times the micro-batch;
+Megatron column-parallel GEMMs (q, k, v, ff1, ff_gate, the vocab head) split their output dimension by the
+TP degree, row-parallel ones (o, ff2) their reduction dimension, attention matmuls their heads; vector ops
+inside attention/MLP split by TP, norms and residuals only with sequence parallelism. Every layer of the
+model is a copy of the traced block, so a plan with per-layer rules (``ff@0-5=1:8``) gives layers with
+different patterns; each distinct set of patterns is priced once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError
+
+COLUMN_ROLES = ("q", "k", "v", "qkv", "ff1", "ff_gate", "head")
+ROW_ROLES = ("o", "ff2")
+CORE_ROLES = ("logit", "softmax", "attend")
+MATRIX = ("linear", "matmul", "conv")
+_SCALED = ("gemm_m", "gemm_b", "gemm_n", "gemm_k", "weight_numel", "fwd_flops", "dgrad_flops", "wgrad_flops",
+           "bytes_read", "bytes_written", "out_numel", "in_numel", "vector_flops", "bwd_vector_flops")
+_TP_REGION = r"\.(?:attn|ff|cross_attn)(?:\.|$)"
+_BLOCK0 = re.compile(r"^(.*?blocks\.)0(\.|$)")
+
+
+def _price_options(hw, flash: bool) -> dict:
+    """Keyword arguments for :func:`nmsim.cost.pricing.price` that this checkout's pricing accepts."""
+    import inspect
+    from nmsim.cost.pricing import price
+    if "fusion" not in inspect.signature(price).parameters:
+        return {}
+    from nmsim.execution import Fusion, default_fusion
+    return {"fusion": Fusion(attention=bool(flash), epilogue=default_fusion(hw).epilogue)}
+
+
+class _Graph:
+    """The attributes pricing reads from an OpGraph: ops, config and the data-edge graph."""
+
+    def __init__(self, ops: pd.DataFrame, config, graph=None):
+        self.ops, self.config, self.graph = ops, config, graph
+
+
+@dataclass(frozen=True)
+class ShardTimes:
+    """Seconds for one micro-batch on one device (one TP shard). Per-layer arrays have one entry per layer."""
+    fwd: np.ndarray
+    dgrad: np.ndarray            # dgrad GEMMs + backward vector ops
+    wgrad: np.ndarray
+    core_fwd: np.ndarray         # attention core (logit, softmax, attend): what selective recompute redoes
+    pre_fwd: float               # embedding (first stage)
+    pre_bwd: float
+    post_fwd: float              # final norm, head, loss (last stage)
+    post_bwd: float
+    joules: float                # device energy of one micro-batch, all layers on one device
+    executed_flops: float        # executed matrix FLOPs, all layers, fwd+dgrad+wgrad
+    nominal_flops: float
+
+
+def check_model(cfg) -> None:
+    if cfg.is_enc_dec:
+        raise UserError(f"{cfg.name} is an encoder-decoder; cluster layouts cover single-stack transformers",
+                        "workload")
+
+
+class DeviceModel:
+    """Device-side costs of one model at one sequence length on one accelerator, under a plan."""
+
+    def __init__(self, cfg, seq: int, hw, dtype: str = "bf16", plan=None, transposable=None,
+                 fused_attention: bool = False):
+        from nmsim.cost.pricing import _hardware
+        from nmsim.cost.training import TrainingCostModel
+        from nmsim.graph import trace_workload
+        from nmsim.sparsity.plan import SparsityPlan
+        check_model(cfg)
+        self.cfg, self.seq, self.dtype, self.transposable = cfg, int(seq), dtype, transposable
+        self.hw = _hardware(hw)
+        self.hw.dense_tflops(dtype)
+        self.layers = int(cfg.layers)
+        graph = trace_workload(cfg.replace(layers=1), batch=1, seq=None if cfg.is_image else self.seq)
+        self.graph = graph
+        ops = graph.ops.reset_index(drop=True)
+        self.block = ops[ops["layer"] == 0]
+        self.fused_attention = bool(fused_attention)
+        self._price_kw = _price_options(self.hw, self.fused_attention)
+        if fused_attention and "fusion" not in self._price_kw:
+            # pricing without a fusion switch: FlashAttention-style, drop the vector ops between logit and attend
+            roles = self.block["role"].to_numpy()
+            lo, hi = np.flatnonzero(roles == "logit"), np.flatnonzero(roles == "attend")
+            if len(lo) and len(hi):
+                pos = np.arange(len(self.block))
+                inner = (pos > lo[0]) & (pos < hi[-1]) & ~self.block["kind"].isin(("linear", "matmul", "conv")).to_numpy()
+                self.block = self.block[~inner]
+        first = int(self.block.index.min())
+        self.pre = ops[(ops["layer"] != 0) & (ops.index < first)]
+        self.post = ops[(ops["layer"] != 0) & (ops.index > first)]
+        self.full = self._replicate()
+        if isinstance(plan, str):
+            plan = SparsityPlan.parse(plan)
+        self.plan = plan if plan is not None else SparsityPlan.parse("dense")
+        self.cost = TrainingCostModel(_Graph(self.full, cfg), self.plan, dtype=dtype, transposable=transposable)
+        self._times: dict = {}
+        self._masks: dict = {}
+        self._sigs: dict = {}
+        self._params()
+
+    # ---- the model's op table, every layer a copy of the traced block ------------------------------------
+    def _replicate(self) -> pd.DataFrame:
+        frames = [self.pre]
+        for i in range(self.layers):
+            b = self.block.copy()
+            b["layer"] = i
+            for col in ("module", "weight"):
+                b[col] = b[col].astype(str).str.replace(_BLOCK0, rf"\g<1>{i}\g<2>", regex=True)
+            frames.append(b)
+        frames.append(self.post)
+        full = pd.concat(frames, ignore_index=True)
+        full["id"] = np.arange(len(full))
+        return full
+
+    def _params(self) -> None:
+        from nmsim.graph import parameter_counts
+        p1 = float(parameter_counts(self.cfg.replace(layers=1))["total"])
+        p2 = float(parameter_counts(self.cfg.replace(layers=2))["total"])
+        self.layer_params = p2 - p1
+        outside = p1 - self.layer_params
+        head = self.post[self.post["role"] == "head"]
+        tied = bool(getattr(self.cfg, "tie_embeddings", False))
+        self.post_params = 0.0 if tied else float(head["weight_numel"].sum())
+        self.pre_params = outside - self.post_params
+        self.params = outside + self.layer_params * self.layers
+
+    # ---- recipe states -> per-op patterns ---------------------------------------------------------------
+    def signatures(self, state) -> tuple[np.ndarray, list, list]:
+        """(signature id per layer, block patterns per signature, outside patterns) for ``state`` (None = dense)."""
+        key = None if state is None else state.pricing_key()
+        hit = self._sigs.get(key)
+        if hit is not None:
+            return hit
+        mat = self.cost.matrix
+        pats = [None] * len(mat) if state is None else self.cost._per_op(state.cost_patterns)[0]
+        per_op = pd.Series(pats, index=mat.index, dtype=object)
+        layer = self.full.loc[mat.index, "layer"].to_numpy()
+        outside = [per_op.get(i) for i in mat.index[layer < 0]]
+        sig_of, blocks, ids = {}, [], np.zeros(self.layers, dtype=int)
+        for i in range(self.layers):
+            p = tuple(per_op[mat.index[layer == i]])
+            key_i = tuple(str(x) for x in p)
+            if key_i not in sig_of:
+                sig_of[key_i] = len(blocks)
+                blocks.append(list(p))
+            ids[i] = sig_of[key_i]
+        out = (ids, blocks, outside)
+        self._sigs[key] = out
+        return out
+
+    def check_state(self, state, recipe_name: str) -> None:
+        self.cost.check_reachable(state, recipe_name)
+
+    # ---- shard shapes --------------------------------------------------------------------------------------
+    def _scale(self, ops: pd.DataFrame, tp: int, mb: int, sp: bool, vocab_parallel: bool) -> pd.DataFrame:
+        key = id(ops)
+        masks = self._masks.get(key)
+        if masks is None or masks[0] is not ops:
+            kind, role = ops["kind"].to_numpy(), ops["role"].to_numpy()
+            lin = kind == "linear"
+            col, row, mm = lin & np.isin(role, COLUMN_ROLES), lin & np.isin(role, ROW_ROLES), kind == "matmul"
+            region = ops["module"].astype(str).str.contains(_TP_REGION, regex=True).to_numpy() | np.isin(role,
+                                                                                                        CORE_ROLES)
+            cols = {c: ops[c].to_numpy() for c in _SCALED}
+            masks = self._masks[key] = (ops, lin, col, row, mm, np.isin(kind, MATRIX), region, cols)
+        _, lin, col, row, mm, matrix, region, c = masks
+        split = np.where(col | row | mm, tp, 1)
+        vec_div = np.where(region | vocab_parallel | sp, tp, 1)
+        new = {
+            "gemm_m": np.where(lin, c["gemm_m"] * mb, c["gemm_m"]),
+            "gemm_b": np.where(mm, c["gemm_b"] * mb // tp, c["gemm_b"]),
+            "gemm_n": np.where(col, c["gemm_n"] // tp, c["gemm_n"]),
+            "gemm_k": np.where(row, c["gemm_k"] // tp, c["gemm_k"]),
+            "weight_numel": np.where(col | row, c["weight_numel"] / tp, c["weight_numel"]),
+        }
+        for k in ("fwd_flops", "dgrad_flops", "wgrad_flops"):
+            new[k] = c[k] * mb / split
+        for k in ("bytes_read", "bytes_written", "out_numel", "in_numel"):
+            new[k] = np.where(matrix, c[k] * mb / split, c[k] * mb / vec_div)
+        for k in ("vector_flops", "bwd_vector_flops"):
+            new[k] = np.where(matrix, c[k] * mb, c[k] * mb / vec_div)
+        return ops.assign(**new)
+
+    def times(self, tp: int, mb: int, sp: bool, state=None) -> ShardTimes:
+        """Per-micro-batch seconds of one TP shard (cached per (tp, mb, sp, state pricing key))."""
+        key = self._key(tp, mb, sp, state)
+        if key not in self._times:
+            self.prefetch([(tp, mb, sp)], state)
+        return self._times[key]
+
+    @staticmethod
+    def _key(tp, mb, sp, state) -> tuple:
+        return int(tp), int(mb), bool(sp and tp > 1), None if state is None else state.pricing_key()
+
+    def prefetch(self, shards, state=None) -> None:
+        """Price every ``(tp, mb, sp)`` shard in ``shards`` not cached yet, all in one pricing call."""
+        from nmsim.cost.pricing import price
+        todo = list(dict.fromkeys(self._key(t, b, s, state) for t, b, s in shards))
+        todo = [k for k in todo if k not in self._times]
+        if not todo:
+            return
+        ids, blocks, outside = self.signatures(state)
+        S = len(blocks)
+        G = S + 2  # groups per shard: pre, one per layer signature, post
+        head_at = self.post.index[self.post["role"] == "head"]
+        after_head = self.post.index > (head_at.min() if len(head_at) else np.inf)
+        n_pre_mat = int(self.pre["kind"].isin(MATRIX).sum())
+        pre_pats, post_pats = outside[:n_pre_mat], outside[n_pre_mat:]
+        frames, pats = [], []
+        for c, (tp, mb, sp, _) in enumerate(todo):
+            post = self._scale(self.post, tp, mb, sp, False)
+            post.loc[after_head] = self._scale(self.post, tp, mb, sp, True).loc[after_head]
+            blk = self._scale(self.block, tp, mb, sp, False)
+            parts = [(self._scale(self.pre, tp, mb, sp, False), 0, pre_pats)]
+            parts += [(blk, 1 + j, blocks[j]) for j in range(S)] + [(post, G - 1, post_pats)]
+            for frame, j, mat_pats in parts:
+                frames.append(frame.assign(layer=c * G + j))
+                it = iter(mat_pats)
+                pats += [next(it) if m else None for m in frame["kind"].isin(MATRIX).to_numpy()]
+        mini = pd.concat(frames, ignore_index=True)
+        edges = self._edges(mini["id"].to_numpy(), mini["layer"].to_numpy())
+        mini["id"] = np.arange(len(mini))
+        patterns = pd.Series(pats, index=mini.index, dtype=object)
+        df = price(_Graph(mini, self.cfg, edges), patterns, self.hw, self.dtype, "training",
+                   dgrad_sparse=self.transposable, **self._price_kw).ops
+        step = ~df["pass"].isin(("fwd", "dgrad", "wgrad", "bwd")).to_numpy()  # step-level rows (optimizer)
+        if step.any():
+            opt = df.loc[step & (df["role"] == "optimizer").to_numpy(), "seconds"].sum()
+            self._optimizer_per_param = float(opt) / self.params
+        df = df[~step]
+        code = df["layer"].to_numpy().astype(int)
+        pas = df["pass"].to_numpy()
+        core = np.isin(df["role"].to_numpy(), CORE_ROLES)
+        n = len(todo) * G
+
+        def total(values, mask=None):
+            w = values if mask is None else np.where(mask, values, 0.0)
+            return np.bincount(code, weights=np.nan_to_num(w), minlength=n).reshape(len(todo), G)
+
+        sec = df["seconds"].to_numpy(float)
+        fwd, bwd = total(sec, pas == "fwd"), total(sec, pas != "fwd")
+        dg, wg = total(sec, (pas == "dgrad") | (pas == "bwd")), total(sec, pas == "wgrad")
+        cf = total(sec, (pas == "fwd") & core)
+        joules = total(df["energy_joules"].to_numpy(float))
+        ex, nom = total(df["executed_flops"].to_numpy(float)), total(df["nominal_flops"].to_numpy(float))
+        counts = np.concatenate([[1.0], np.bincount(ids, minlength=S).astype(float), [1.0]])
+        for c, key in enumerate(todo):
+            body = slice(1, G - 1)
+            self._times[key] = ShardTimes(
+                fwd=fwd[c, body][ids], dgrad=dg[c, body][ids], wgrad=wg[c, body][ids], core_fwd=cf[c, body][ids],
+                pre_fwd=float(fwd[c, 0]), pre_bwd=float(bwd[c, 0]), post_fwd=float(fwd[c, -1]),
+                post_bwd=float(bwd[c, -1]), joules=float(joules[c] @ counts),
+                executed_flops=float(ex[c] @ counts), nominal_flops=float(nom[c] @ counts))
+
+    def _edges(self, orig_ids: np.ndarray, group: np.ndarray):
+        """The trace's data edges inside each priced part, on the renumbered ids (pricing reads them to fuse
+        GEMM epilogues)."""
+        import networkx as nx
+        g = nx.DiGraph()
+        g.add_nodes_from(range(len(orig_ids)))
+        src = getattr(self.graph, "graph", None)
+        if src is None:
+            return g
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], len(group)]):
+            where = {int(o): a + i for i, o in enumerate(orig_ids[a:b])}
+            for u, v in src.subgraph(where).edges():
+                g.add_edge(where[u], where[v])
+        return g
+
+    # ---- bytes ----------------------------------------------------------------------------------------------
+    def weight_bytes(self, state=None) -> tuple[np.ndarray, float, float]:
+        """(per-layer bytes, pre bytes, post bytes) of the weights the forward reads in ``state``, unsharded.
+
+        Sparse-executed GEMM weights are stored as the executing hardware pattern's values + metadata (NVIDIA
+        2:4 bf16: 9/16 of dense); a pattern the device cannot run sparse is still moved and stored compressed
+        in its own N:M format (values N/M + an index per kept value) and expanded before a dense GEMM. Either
+        way a weight moves in whichever form is smaller (7:8 with its index is larger than dense). While
+        the state's cost pattern is None (dense warm-up, MDGF while D > 0) everything is dense.
+        """
+        from nmsim.cost.gemm import pattern_info
+        from nmsim.sparsity.metadata import compressed_bytes, dtype_bytes
+        size = dtype_bytes(self.dtype)
+        ids, blocks, outside = self.signatures(state)
+        mat = self.cost.matrix
+
+        def op_bytes(rows: pd.DataFrame, pats) -> float:
+            total = 0.0
+            for (_, r), p in zip(rows.iterrows(), pats):
+                if r["kind"] not in ("linear", "conv") or float(r["weight_numel"]) == 0:
+                    continue
+                n, k = float(r["gemm_n"]), float(r["gemm_k"])
+                if p is None or p.is_dense:
+                    total += n * k * size
+                    continue
+                info = pattern_info(self.hw, self.dtype, p)
+                if info.sparse:
+                    groups = n * np.ceil(k / info.group_m)
+                    total += min(n * k * size, groups * info.group_n * size + groups * info.meta_bits / 8)
+                else:  # software N:M format, only when it is smaller than dense (7:8 is not)
+                    total += min(n * k * size, compressed_bytes(int(n), int(k), p, self.dtype,
+                                                                self.hw.metadata_encoding or "index")["total_bytes"])
+            return total
+
+        block_mat = self.block[self.block["kind"].isin(("linear", "matmul", "conv"))]
+        dense_block = float(block_mat.loc[block_mat["kind"].isin(("linear", "conv")), "weight_numel"].sum())
+        other_block = (self.layer_params - dense_block) * size  # norms, biases
+        per_sig = np.array([op_bytes(block_mat, bp) + other_block for bp in blocks])
+        layer = self.full.loc[mat.index, "layer"].to_numpy()
+        out_rows = mat[layer < 0]
+        pre_n = out_rows.index < self.full.index[self.full["layer"] >= 0].min()
+        pre_pats = [p for p, f in zip(outside, pre_n) if f]
+        post_pats = [p for p, f in zip(outside, pre_n) if not f]
+        pre_lin = op_bytes(out_rows[pre_n], pre_pats)
+        post_lin = op_bytes(out_rows[~pre_n], post_pats) if self.post_params else 0.0
+        pre = self.pre_params * size + pre_lin - float(out_rows[pre_n]["weight_numel"].sum()) * size * (pre_lin > 0)
+        post = post_lin
+        return per_sig[ids], float(pre), float(post)
+
+    def masked_weights(self, state) -> float:
+        """Weights carrying a mask in ``state`` (whole model)."""
+        pats, _ = self.cost._per_op(state.masks) if state is not None else ([], None)
+        w = self.cost.matrix["weight_numel"].to_numpy(float)
+        return float(sum(wi for wi, p in zip(w, pats) if p is not None))
+
+    def recipe_vector_seconds(self, state, weights_fraction: float) -> float:
+        """Seconds of the recipe's per-weight vector work (mask top-N, SR-STE decay, MDGF blend) for the
+        ``weights_fraction`` of the model a device updates, at the device's fp32 vector peak."""
+        if state is None:
+            return 0.0
+        c = self.cost.state_cost(state)
+        flops = c["mask_flops"] + c["srste_flops"] + c["blend_flops"]
+        return flops * weights_fraction / (self.hw.vector_tflops("fp32") * 1e12)
+
+    def optimizer_seconds(self, params: float) -> float:
+        """AdamW on ``params`` fp32 master weights. With pricing that prices the optimizer step itself, its
+        seconds per parameter; else the larger of its vector FLOPs at the fp32 vector peak and its traffic (read
+        grad, master, m, v; write master, m, v and the low-precision copy) at memory bandwidth."""
+        if getattr(self, "_optimizer_per_param", None) is not None:
+            return self._optimizer_per_param * params
+        from nmsim.cost import vector_terms as VT
+        from nmsim.sparsity.metadata import dtype_bytes
+        flops = VT.optimizer_flops_per_param("adamw") * params
+        traffic = params * (4 * 3 * 2 + 4 + dtype_bytes(self.dtype))
+        return max(flops / (self.hw.vector_tflops("fp32") * 1e12),
+                   traffic / (self.hw.main_memory.bandwidth_gbps * 1e9))

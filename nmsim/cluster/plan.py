@@ -1,0 +1,178 @@
+"""Layout search and run budgets on a cluster: the API behind ``nmsim cluster plan`` / ``budget`` / ``validate``.
+
+* :func:`search` enumerates every valid layout (:mod:`nmsim.cluster.layout`), prices each in every pricing
+  phase of the recipe (the recipe's schedule over the run's steps) and ranks the layouts that fit in memory in
+  every phase by run-average step time, then by memory headroom; layouts that do not fit come last with what
+  overflows and by how much.
+* :func:`run_budget` turns tokens (or a dataset size x epochs) into steps, wall-clock days, device-hours, MFU
+  and energy for the best layout of each recipe, plus iso-time and iso-FLOP token budgets against the dense run.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nmsim.cluster.device import DeviceModel
+from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
+from nmsim.cluster.memory import COMPONENTS
+from nmsim.cluster.system import load_system
+from nmsim.errors import UserError
+
+GIB = 2.0 ** 30
+
+
+@dataclass
+class PlanResult:
+    table: pd.DataFrame                     # one row per layout, ranked
+    run: RunSpec
+    recipe: object
+    steps: int
+    phases: list = field(default_factory=list)   # (label, steps, state)
+    layouts_per_second: float = 0.0
+    seconds: float = 0.0
+    described: str = ""
+
+    @property
+    def best(self) -> pd.Series:
+        return self.table.iloc[0]
+
+
+def recipe_phases(recipe, steps: int) -> list:
+    """(label, steps, state) per pricing phase; the dense recipe (or None) is one dense phase."""
+    if recipe is None:
+        return [("dense", steps, None)]
+    return [(ph.label, ph.steps, ph.state) for ph in recipe.phases(steps)]
+
+
+def _overflow_text(row) -> str:
+    if row["fits"]:
+        return ""
+    parts = sorted(((row[f"mem_{k}"], k) for k in COMPONENTS), reverse=True)[:2]
+    over = -row["headroom_bytes"] / GIB
+    return f"needs {over:.1f} GiB more (largest: " + ", ".join(f"{k} {v / GIB:.1f} GiB" for v, k in parts) + ")"
+
+
+def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None, steps: int = 1000,
+           dtype: str = "bf16", transposable=None, flash: bool = True, dropout: bool = False,
+           grad_bytes: float = 2.0, device_model: DeviceModel | None = None, **restrict) -> PlanResult:
+    """Price every valid layout of ``model`` on ``system`` and rank them (see module docstring)."""
+    from nmsim.graph import load_workload
+    cfg = load_workload(model) if isinstance(model, str) else model
+    if cfg.is_image:
+        raise UserError(f"{cfg.name} is an image model; cluster plans take token sequences", "workload")
+    system = load_system(system) if isinstance(system, str) else system
+    for name, v in (("--global-batch", global_batch), ("--seq", seq), ("--steps", steps)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise UserError(f"must be a positive integer, got {v!r}", name)
+    dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
+    t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
+    run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout)
+    phases = recipe_phases(recipe, int(steps))
+    if recipe is not None:
+        for _, _, state in phases:
+            dm.check_state(state, recipe.name)
+    L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
+    total = float(sum(s for _, s, _ in phases))
+    acc: dict = {}
+    fits = np.ones(len(L["tp"]), bool)
+    worst_total = np.zeros(len(L["tp"]))
+    for label, n_steps, state in phases:
+        R = price_layouts(L, dm, run, state)
+        w = n_steps / total
+        for k in ("step_seconds", *TIME_PARTS, "nominal_flops_step", "executed_flops_step", "joules_device_step"):
+            acc[k] = acc.get(k, 0.0) + w * np.asarray(R[k], float)
+        fits &= R["fits"]
+        worse = R["mem_total"] > worst_total
+        for k in (*COMPONENTS, "total"):
+            acc[f"mem_{k}"] = np.where(worse, R[f"mem_{k}"], acc.get(f"mem_{k}", R[f"mem_{k}"]))
+        acc["headroom_bytes"] = np.where(worse, R["headroom_bytes"], acc.get("headroom_bytes", R["headroom_bytes"]))
+        worst_total = np.maximum(worst_total, R["mem_total"])
+    elapsed = time.perf_counter() - t0
+    df = pd.DataFrame({**{k: v for k, v in L.items()}, **acc})
+    df["fits"] = fits
+    df["recompute"] = np.asarray(RECOMPUTE, dtype=object)[df["recompute"].to_numpy()]
+    peak = dm.hw.dense_tflops(dtype) * 1e12
+    df["mfu"] = df["nominal_flops_step"] / (df["step_seconds"] * system.devices * peak)
+    df["tokens_per_second"] = global_batch * seq / df["step_seconds"]
+    df = df.sort_values(["fits", "step_seconds", "headroom_bytes"], ascending=[False, True, False], kind="stable")
+    df = df.reset_index(drop=True)
+    df["overflow"] = [_overflow_text(r) for _, r in df.iterrows()] if (~df["fits"]).any() else ""
+    described = (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
+                 f"global batch {global_batch} x {seq} tokens, {dtype}, "
+                 f"{'FlashAttention' if flash else 'unfused attention'}, "
+                 f"recipe {recipe.name if recipe is not None else 'dense'} over {steps} steps")
+    return PlanResult(df, run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9), elapsed,
+                      described)
+
+
+# ---- budgets -------------------------------------------------------------------------------------------------
+def steps_for(tokens: float, global_batch: int, seq: int) -> int:
+    if not (isinstance(tokens, (int, float)) and math.isfinite(tokens) and tokens > 0):
+        raise UserError(f"must be a positive number, got {tokens!r}", "--tokens")
+    return max(1, math.ceil(tokens / (global_batch * seq)))
+
+
+def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, **kw) -> pd.DataFrame:
+    """One row per recipe (``recipes``: name -> recipe object or None for dense): the best layout, steps,
+    wall-clock days, device-hours, MFU (dense-equivalent model FLOPs), energy (system power x time, and the
+    devices' priced energy), and the tokens each recipe affords at the dense run's time (iso-time) and
+    FLOPs (iso-FLOP)."""
+    system = load_system(system) if isinstance(system, str) else system
+    steps = steps_for(tokens, global_batch, seq)
+    rows, dm = [], kw.pop("device_model", None)
+    dense_ref = None
+    for name, recipe in recipes.items():
+        res = search(model, system, global_batch, seq, recipe=recipe, steps=steps, device_model=dm, **kw)
+        dm = dm or None
+        b = res.best
+        if not b["fits"]:
+            raise UserError(f"no layout fits in device memory for recipe {name}: best {_overflow_text(b)}",
+                            "--system")
+        seconds = b["step_seconds"] * steps
+        flops = b["executed_flops_step"] * steps
+        row = {"recipe": name, "layout": layout_label(b), "steps": steps, "tokens": steps * global_batch * seq,
+               "step_seconds": b["step_seconds"], "days": seconds / 86400,
+               "device_hours": seconds / 3600 * system.devices, "mfu": b["mfu"],
+               "energy_joules": seconds * system.node_power_watts * system.nodes,
+               "device_energy_joules": b["joules_device_step"] * steps, "executed_flops": flops,
+               "mem_gib": b["mem_total"] / GIB}
+        if dense_ref is None:
+            dense_ref = row
+        row["iso_time_tokens"] = row["tokens"] * dense_ref["days"] / row["days"]
+        row["iso_flop_tokens"] = row["tokens"] * dense_ref["executed_flops"] / row["executed_flops"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def layout_label(row) -> str:
+    z = int(row["zero"])
+    parts = [f"TP{int(row['tp'])}{'+SP' if row['sp'] else ''}", f"PP{int(row['pp'])}" +
+             (f"x{int(row['v'])}" if int(row["v"]) > 1 else ""), f"DP{int(row['dp'])}",
+             f"ZeRO-{z}" if z else "no ZeRO", f"mb {int(row['mb'])}", f"recompute {row['recompute']}"]
+    return " ".join(parts)
+
+
+def make_recipes(names: str, sparsity: str | None, dense_frac: float = 0.0, finetune_frac: float = 0.0) -> dict:
+    """``"dense,sr-ste"`` + a plan text -> {name: recipe or None (dense)}, dense first (the budgets' reference)."""
+    from nmsim.cost.training import plan_targets
+    from nmsim.recipes import RECIPE_NAMES, make_recipe
+    from nmsim.sparsity.plan import SparsityPlan
+    wanted = [n.strip().lower() for n in str(names).split(",") if n.strip()]
+    if not wanted:
+        raise UserError("give at least one recipe", "--recipes")
+    plan = SparsityPlan.parse(sparsity or "dense", "--sparsity")
+    out: dict = {"dense": None}
+    for name in wanted:
+        if name == "dense":
+            continue
+        if name not in RECIPE_NAMES or name == "custom":
+            raise UserError(f"unknown recipe {name!r} (valid: {', '.join(n for n in RECIPE_NAMES if n != 'custom')})",
+                            "--recipes")
+        if plan.is_dense:
+            raise UserError(f"recipe {name} needs sparse targets, e.g. --sparsity ff=2:4", "--sparsity")
+        out[name] = make_recipe(name, plan_targets(plan), dense_frac, finetune_frac)
+    return out

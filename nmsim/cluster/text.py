@@ -1,0 +1,100 @@
+"""Human-readable text for cluster plans, budgets and validation (fits 100 columns; CSV/JSON stay raw SI)."""
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+
+from nmsim.cluster.layout import TIME_PARTS
+from nmsim.cluster.memory import COMPONENTS
+from nmsim.cluster.plan import GIB, PlanResult, layout_label
+
+
+WIDTH = 100
+
+
+def _wrap(lines: list[str]) -> str:
+    """Lines longer than 100 columns wrapped, continuation lines indented under their first word."""
+    out = []
+    for line in lines:
+        if len(line) <= WIDTH:
+            out.append(line)
+            continue
+        indent = " " * min(len(line) - len(line.lstrip()) + 4, 13)
+        out += textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+    return "\n".join(out) + "\n"
+
+
+def _s(x: float) -> str:
+    if x >= 1:
+        return f"{x:.2f} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.1f} ms"
+    return f"{x * 1e6:.0f} us"
+
+
+def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
+    """The ``top`` ranked layouts as raw numbers (for CSV/JSON)."""
+    keep = ["tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
+            "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
+            "overflow"]
+    return res.table.head(top)[keep]
+
+
+def plan_text(res: PlanResult, top: int) -> str:
+    t = res.table
+    lines = [f"priced: {res.described}",
+             f"{len(t):,} layouts x {len(res.phases)} recipe phase(s) priced in {res.seconds:.2f} s "
+             f"({res.layouts_per_second:,.0f} layout-phases/s); {int(t['fits'].sum()):,} fit in "
+             f"{res.run.system.device_spec().main_memory.capacity_gib:.1f} GiB per device", ""]
+    lines.append(f"{'#':>2}  {'layout':<56} {'step':>9} {'MFU':>6} {'memory':>9} {'headroom':>9}")
+    for i, r in t.head(top).iterrows():
+        head = f"{r['headroom_bytes'] / GIB:+.1f} GiB"
+        lines.append(f"{i + 1:>2}  {layout_label(r):<56} {_s(r['step_seconds']):>9} {r['mfu'] * 100:>5.1f}% "
+                     f"{r['mem_total'] / GIB:>5.1f} GiB {head:>9}")
+        if not r["fits"]:
+            lines.append(f"    does not fit: {r['overflow']}")
+    b = t.iloc[0]
+    m = int(b["m"])
+    lines += ["", f"best: {layout_label(b)} ({m} micro-batch{'es' if m > 1 else ''} per step)",
+              "  step time  " + ", ".join(f"{k.replace('_', ' ')} {_s(b[k])}" for k in TIME_PARTS if b[k] > 0),
+              "  memory     " + ", ".join(f"{k} {b[f'mem_{k}'] / GIB:.2f} GiB" for k in COMPONENTS
+                                          if b[f"mem_{k}"] > 0)]
+    if len(res.phases) > 1:
+        lines.append("  phases     " + "; ".join(f"{lab} ({n:,} steps)" for lab, n, _ in res.phases))
+    return _wrap(lines)
+
+
+def budget_text(df: pd.DataFrame, described: str) -> str:
+    lines = [f"priced: {described}", ""]
+    lines.append(f"{'recipe':<15}{'days':>8}{'dev-hours':>11}{'MFU':>7}{'energy':>10}{'iso-time tok':>14}"
+                 f"{'iso-FLOP tok':>14}{'mem':>9}")
+    for r in df.itertuples():
+        lines.append(f"{r.recipe:<15}{r.days:>8.2f}{r.device_hours:>11,.0f}{r.mfu * 100:>6.1f}%"
+                     f"{r.energy_joules / 3.6e9:>6.0f} MWh{r.iso_time_tokens:>14.3g}{r.iso_flop_tokens:>14.3g}"
+                     f"{r.mem_gib:>5.1f} GiB")
+    lines.append("")
+    for r in df.itertuples():
+        lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}")
+    lines.append("energy = system power x wall-clock (node max power); iso-time/iso-FLOP = tokens the recipe "
+                 "trains in the")
+    lines.append("dense run's days / executed FLOPs (linear in run length). MFU counts dense model FLOPs.")
+    return _wrap(lines)
+
+
+def validation_text(df: pd.DataFrame, summary: dict) -> str:
+    lines = [f"{'run':<26}{'GPUs':>6} {'layout':<40}{'measured':>9}{'predicted':>10}{'error':>8}"]
+    for r in df.itertuples():
+        lay = r.layout.replace("recompute ", "rc ")
+        lines.append(f"{r.id:<26}{r.devices:>6} {lay[:39]:<40}{r.measured_tflops:>9.1f}{r.predicted_tflops:>10.1f}"
+                     f"{r.error * 100:>+7.1f}%")
+    lines.append(f"TFLOP/s per device in each paper's convention; MAPE over {summary['rows']} runs "
+                 f"(nothing fitted): {summary['mape'] * 100:.1f}%")
+    if "efficiency" in summary:
+        lines.append(f"calibrated: compute efficiency {summary['efficiency']:.3f} fitted on the 'fit' rows; "
+                     f"MAPE fit rows {summary['mape_fit'] * 100:.1f}%, scored rows "
+                     f"{summary['mape_scored'] * 100:.1f}% (uncalibrated {summary['mape_scored_uncalibrated'] * 100:.1f}%)")
+        for r in df.itertuples():
+            lines.append(f"  {r.id:<27}{r.role:<6} calibrated {r.calibrated_tflops:>7.1f}"
+                         f"{r.calibrated_error * 100:>+7.1f}%")
+    return _wrap(lines)

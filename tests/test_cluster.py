@@ -1,0 +1,310 @@
+"""Clusters: system specs, collectives, activation memory (Korthikanti et al. 2022), N:M bytes per recipe phase,
+layout enumeration and pricing, budgets, CLI."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from nmsim.cli import main
+from nmsim.cluster import collectives as C
+from nmsim.cluster.device import DeviceModel
+from nmsim.cluster.layout import RunSpec, enumerate_layouts, price_layouts
+from nmsim.cluster.memory import activation_bytes_per_token
+from nmsim.cluster.plan import run_budget, search, steps_for
+from nmsim.cluster.system import SYSTEM_DIR, list_systems, load_system
+from nmsim.cluster.validation import load_runs
+from nmsim.errors import UserError
+from nmsim.graph import load_workload
+from nmsim.graph.config import ModelConfig
+from nmsim.recipes import make_recipe
+
+GPT = ModelConfig(name="gpt-test", family="gpt2", layers=4, d_model=256, heads=8, ffn=1024, ffn_kind="gelu",
+                  vocab=1000, seq_len=128, max_positions=128, causal=True)
+
+
+@pytest.fixture(scope="module")
+def dm():
+    return DeviceModel(GPT, 128, "h100", plan="ff=2:4")
+
+
+@pytest.fixture(scope="module")
+def dm_ideal():
+    return DeviceModel(GPT, 128, "ideal-nm", plan="ff=1:8")
+
+
+# ---- systems -----------------------------------------------------------------------------------------------
+def test_bundled_systems():
+    assert {"dgx-a100", "dgx-h100", "tpu-v4-slice"} <= set(list_systems())
+    a, h = load_system("dgx-a100"), load_system("dgx-h100", nodes=8)
+    assert (a.devices_per_node, a.intra.bandwidth_gbps, a.inter.bandwidth_gbps) == (8, 300, 25)
+    assert (h.devices, h.intra.bandwidth_gbps, h.inter.bandwidth_gbps, h.node_power_watts) == (64, 450, 50, 10200)
+    assert load_system("tpu-v4-slice").inter.topology == "torus-3d"
+    for name in list_systems():  # every number has a source
+        s = load_system(name)
+        for f in ("devices_per_node", "nodes", "node_power_watts", "intra_node.bandwidth_gbps",
+                  "intra_node.latency_us", "inter_node.bandwidth_gbps", "inter_node.latency_us"):
+            assert s.source(f), (name, f)
+
+
+BAD = [
+    ("nodes: 4\n", "nodes: expected {value: ..., source: ...} (every number needs a source), got 4"),
+    ("nodes: {value: 0, source: x}\n", "nodes.value: must be > 0, got 0"),
+    ("nodes: {value: 2.5, source: x}\n", "nodes.value: expected an integer, got 2.5"),
+    ("nodes: {value: 2, source: ''}\n", "nodes.source: expected a non-empty string"),
+    ("device: nosuch\n", "device: unknown device 'nosuch'"),
+    ("inter_node: {fabric: ib, topology: ring, bandwidth_gbps: {value: 1, source: x}, "
+     "latency_us: {value: 1, source: x}}\n", "inter_node.topology: unknown topology 'ring'"),
+    ("colour: red\n", "colour: unknown key 'colour'"),
+    ("intra_node: {fabric: nv, bandwidth_gbps: {value: 1, source: x}, latency_us: {value: 1, source: x}, "
+     "efficiency: {value: 1.5, source: x}}\n", "intra_node.efficiency.value: must be <= 1.0, got 1.5"),
+]
+
+
+@pytest.mark.parametrize("patch,message", BAD)
+def test_bad_system_file_one_line(tmp_path, capsys, patch, message):
+    import yaml
+    doc = yaml.safe_load((SYSTEM_DIR / "dgx-h100.yaml").read_text())
+    doc.update(yaml.safe_load(patch))
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    assert main(["cluster", "systems", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"bad.yaml: {message}" in err, err
+
+
+def test_missing_field_and_syntax(tmp_path, capsys):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\n")
+    assert main(["cluster", "systems", str(f)]) == 2
+    assert "s.yaml: missing required field 'description'" in capsys.readouterr().err
+    f.write_text("name: [x\n")
+    assert main(["cluster", "systems", str(f)]) == 2
+    assert "s.yaml: YAML syntax error" in capsys.readouterr().err
+
+
+# ---- collectives -------------------------------------------------------------------------------------------
+def test_ring_all_reduce_inside_a_node():
+    s = load_system("dgx-h100")
+    n = 1e9
+    bw = 450e9 * 0.8
+    assert C.all_reduce(n, 8, 1, s, "ring") == pytest.approx(2 * 7 * 2e-6 + 2 * 7 / 8 * n / bw)
+    assert C.all_gather(n, 8, 1, s) == pytest.approx(7 * 2e-6 + 7 / 8 * n / bw)
+    assert C.all_reduce(n, 1, 1, s) == 0
+
+
+def test_hierarchical_all_reduce_across_nodes():
+    s = load_system("dgx-a100", nodes=4)
+    n = 8e9
+    intra = 2 * (7 * 2e-6 + 7 / 8 * n / (300e9 * 0.77))
+    inter_ring = 2 * (3 * 5e-6 + 3 / 4 * (n / 8) / (25e9 * 0.9))
+    assert C.all_reduce(n, 32, 1, s, "ring") == pytest.approx(intra + inter_ring)
+    # one member per node (TP=8 inside): every byte crosses the NIC
+    assert C.all_reduce(n, 4, 8, s, "ring") == pytest.approx(2 * (3 * 5e-6 + 3 / 4 * n / (25e9 * 0.9)))
+    assert C.p2p(n, 8, s) == pytest.approx(5e-6 + n / (25e9 * 0.9))
+    assert C.p2p(n, 1, s) == pytest.approx(2e-6 + n / (300e9 * 0.77))
+
+
+@settings(max_examples=60, deadline=None)
+@given(nbytes=st.floats(1, 1e11), size=st.sampled_from([2, 4, 8, 16, 64, 256]), stride=st.sampled_from([1, 2, 8, 16]))
+def test_collective_invariants(nbytes, size, stride):
+    s = load_system("dgx-h100", nodes=32)
+    ar, ag = C.all_reduce(nbytes, size, stride, s), C.all_gather(nbytes, size, stride, s)
+    assert ar >= ag > 0
+    assert C.all_reduce(2 * nbytes, size, stride, s) > ar
+    assert C.all_reduce(nbytes, size, stride, s, "auto") <= C.all_reduce(nbytes, size, stride, s, "ring") + 1e-15
+
+
+# ---- activation memory: Korthikanti et al. 2022, Table 2 ------------------------------------------------------
+@pytest.mark.parametrize("t", [1, 2, 8])
+def test_korthikanti_activation_formulas(t):
+    cfg = ModelConfig(name="g", family="gpt2", layers=2, d_model=1024, heads=16, ffn=4096, ffn_kind="gelu",
+                      vocab=100, seq_len=2048, max_positions=2048, causal=True)
+    s, h, a = 2048, 1024, 16
+    per = lambda sp, rec: float(activation_bytes_per_token(cfg, s, t, sp, rec, flash=False, dropout=True)[0])
+    assert per(False, 0) == pytest.approx(h * (10 + 24 / t + 5 * a * s / (h * t)))
+    assert per(True, 0) == pytest.approx(h / t * (34 + 5 * a * s / h))
+    assert per(True, 1) == pytest.approx(34 * h / t)
+    assert per(False, 1) == pytest.approx(h * (10 + 24 / t))
+    assert per(False, 2) == pytest.approx(2 * h)
+
+
+def test_swiglu_gqa_flash_activations():
+    cfg = load_workload("llama-3-8b")  # h 4096, 8 kv heads of 128, ffn 14336, SwiGLU
+    got = float(activation_bytes_per_token(cfg, 2048, 1, False, 0, flash=True, dropout=False)[0])
+    h, hkv, f, a = 4096, 1024, 14336, 32
+    assert got == pytest.approx(8 * h + (2 * h + 2 * hkv) + 2 * hkv + 2 * h + 6 * f + 4 * a)
+
+
+# ---- N:M bytes per recipe phase -------------------------------------------------------------------------------
+def _ff_numel(dm):
+    b = dm.block
+    return float(b.loc[b["role"].isin(["ff1", "ff2"]), "weight_numel"].sum())
+
+
+def test_weight_bytes_per_phase(dm):
+    dense, pre, post = dm.weight_bytes(None)
+    ff = _ff_numel(dm)
+    recipe = make_recipe("sr-ste", {"ff": "2:4"}, 0.1, 0.0)
+    phases = recipe.phases(100)
+    assert [p.state.phase for p in phases] == ["dense", "sparse"]
+    warm, _, _ = dm.weight_bytes(phases[0].state)
+    sparse, _, _ = dm.weight_bytes(phases[1].state)
+    assert np.allclose(warm, dense)  # dense warm-up gathers dense weights
+    # 2:4 on H100: values 1/2 + 2-bit index per kept value = 9/16 of bf16
+    assert np.allclose(dense - sparse, ff * 2 * (1 - 9 / 16))
+
+
+def test_mdgf_moves_dense_while_decaying(dm_ideal):
+    recipe = make_recipe("mdgf-exp", {"ff": "1:8"}, 0.1, 0.1)
+    dense = dm_ideal.weight_bytes(None)[0]
+    for ph in recipe.phases(1000):
+        got = dm_ideal.weight_bytes(ph.state)[0]
+        if ph.state.blend:  # W * (m + D (1 - m)) is dense: nothing compressed
+            assert np.allclose(got, dense)
+        if ph.state.phase == "finetune":
+            ff = _ff_numel(dm_ideal)
+            assert np.allclose(dense - got, ff * (2 - (2 / 8 + 3 / 64)))  # 1:8 values + 3-bit index
+
+
+def test_sdgf_at_pattern_in_force(dm_ideal):
+    recipe = make_recipe("sdgf-stepwise", {"ff": "1:8"}, 0.0, 0.0)
+    ff = _ff_numel(dm_ideal)
+    dense = dm_ideal.weight_bytes(None)[0]
+    seen = {}
+    for ph in recipe.phases(1000):
+        p = ph.state.cost_patterns["ff"]
+        per_weight = min(2.0, p.n / p.m * 2 + p.n * math.ceil(math.log2(p.m)) / p.m / 8)
+        assert np.allclose(dense - dm_ideal.weight_bytes(ph.state)[0], ff * (2 - per_weight))
+        seen[str(p)] = per_weight
+    assert seen["7:8"] == 2.0  # 7:8 compressed would be larger than dense: moved dense
+
+
+def test_gradients_stay_dense_and_zero3_gathers_compressed(dm):
+    s = load_system("dgx-h100")
+    run = RunSpec(GPT, 128, 64, s, flash=False)
+    L = enumerate_layouts(GPT, 8, 8, 64, tp=1, zero=(3,), mb=1, recompute=("none",))
+    recipe = make_recipe("sr-ste", {"ff": "2:4"})
+    state = recipe.phases(10)[0].state
+    dense, sparse = price_layouts(L, dm, run, None), price_layouts(L, dm, run, state)
+    assert np.allclose(dense["mem_gradients"], sparse["mem_gradients"])
+    lw, pre, post = dm.weight_bytes(state)
+    assert np.allclose(sparse["mem_weights"], (GPT.layers * lw[0] + pre + post) / 8)
+    assert (sparse["mem_weights"] < dense["mem_weights"]).all()
+
+
+# ---- layouts ----------------------------------------------------------------------------------------------------
+def test_enumeration_rules():
+    cfg = load_workload("llama-3-8b")
+    L = enumerate_layouts(cfg, 64, 8, 512)
+    assert (L["tp"] * L["pp"] * L["dp"] == 64).all()
+    assert (L["tp"] <= 8).all() and not ((L["zero"] == 3) & (L["pp"] > 1)).any()
+    assert not ((L["zero"] > 0) & (L["dp"] == 1)).any() and not (L["sp"] & (L["tp"] == 1)).any()
+    assert ((512 // L["dp"]) % L["mb"] == 0).all() and (L["m"] * L["mb"] * L["dp"] == 512).all()
+    inter = L["v"] > 1
+    assert ((cfg.layers % (L["pp"][inter] * L["v"][inter])) == 0).all() and (L["m"][inter] % L["pp"][inter] == 0).all()
+    one = enumerate_layouts(cfg, 8, 8, 8, tp=8, pp=1, mb=1)
+    assert len(one["tp"]) == 2 * 3  # dp = 1: ZeRO-0 only; SP on/off x 3 recompute modes
+    with pytest.raises(UserError, match="no valid layout"):
+        enumerate_layouts(cfg, 8, 8, 3, tp=8, pp=2)
+
+
+def test_single_device_step_is_device_pricing(dm):
+    """dp = tp = pp = 1, one micro-batch: step = the device's fwd + dgrad + wgrad (same number as nmsim price)."""
+    from nmsim.cost.pricing import price
+    from nmsim.graph import trace_workload
+    s = load_system("dgx-h100").with_nodes(1)
+    L = enumerate_layouts(GPT, 8, 8, 8, tp=1, pp=1, mb=1, zero=(0,), recompute=("none",))
+    # one device: take the dp=8 layout's compute per micro-batch
+    R = price_layouts(L, dm, RunSpec(GPT, 128, 8, s, flash=False), None)
+    st_ = dm.times(1, 1, False, None)
+    per_mb = st_.fwd.sum() + st_.dgrad.sum() + st_.wgrad.sum() + st_.pre_fwd + st_.pre_bwd + st_.post_fwd + st_.post_bwd
+    assert R["compute"][0] == pytest.approx(per_mb)
+    g = trace_workload(GPT, batch=1, seq=128)
+    direct = price(g, None, "h100", "bf16", "training", **dm._price_kw).ops
+    assert per_mb == pytest.approx(direct.loc[direct["pass"].isin(["fwd", "dgrad", "wgrad", "bwd"]), "seconds"].sum(),
+                                   rel=1e-9)
+
+
+def test_tp_and_pipeline_costs(dm):
+    s = load_system("dgx-h100")
+    run = RunSpec(GPT, 128, 64, s, flash=False)
+    L = enumerate_layouts(GPT, 8, 8, 64, zero=(0,), mb=1, recompute=("none",), interleave=(1,), sp=False)
+    R = price_layouts(L, dm, run, None)
+    tp1 = (L["tp"] == 1) & (L["pp"] == 1)
+    assert R["tp_comm"][tp1][0] == 0 and R["bubble"][tp1][0] == pytest.approx(0, abs=1e-12)
+    pp4 = (L["tp"] == 1) & (L["pp"] == 4)
+    stage = dm.times(1, 1, False)
+    m = L["m"][pp4][0]
+    assert m == 32
+    assert R["bubble"][pp4][0] > 0 and R["pp_comm"][pp4][0] > 0
+    tp8 = L["tp"] == 8
+    act = 128 * GPT.d_model * 2
+    assert R["tp_comm"][tp8][0] == pytest.approx(L["m"][tp8][0] * (4 * GPT.layers + 1) * C.all_reduce(act, 8, 1, s))
+    assert stage.fwd.shape == (GPT.layers,)
+
+
+def test_recompute_costs_time_saves_memory(dm):
+    s = load_system("dgx-h100")
+    L = enumerate_layouts(GPT, 8, 8, 64, tp=2, pp=1, zero=(1,), mb=4, sp=True, interleave=(1,))
+    R = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False), None)
+    none, sel, full = (np.flatnonzero(L["recompute"] == r)[0] for r in (0, 1, 2))
+    assert R["step_seconds"][none] < R["step_seconds"][sel] < R["step_seconds"][full]
+    assert R["mem_activations"][none] > R["mem_activations"][sel] > R["mem_activations"][full]
+
+
+def test_fit_check_says_what_overflows():
+    cfg = load_workload("llama-2-7b")
+    res = search(cfg, load_system("dgx-a100"), 8, 2048, tp=1, pp=1, zero=(0,), mb=1, recompute=("none",))
+    row = res.table.iloc[0]
+    assert not row["fits"] and row["overflow"].startswith("needs ") and "optimizer" in row["overflow"]
+
+
+# ---- budgets ----------------------------------------------------------------------------------------------------
+def test_steps_and_budget(dm):
+    assert steps_for(1e12, 512, 2048) == math.ceil(1e12 / (512 * 2048))
+    s = load_system("dgx-h100")
+    recipes = {"dense": None, "sr-ste": make_recipe("sr-ste", {"ff": "2:4"})}
+    df = run_budget(GPT, s, 64, 128, 1e9, recipes, device_model=dm, flash=False)
+    d = df.set_index("recipe")
+    steps = math.ceil(1e9 / (64 * 128))
+    assert (d["steps"] == steps).all()
+    assert d.loc["dense", "days"] == pytest.approx(steps * d.loc["dense", "step_seconds"] / 86400)
+    assert d.loc["dense", "device_hours"] == pytest.approx(d.loc["dense", "days"] * 24 * 8)
+    assert d.loc["dense", "energy_joules"] == pytest.approx(d.loc["dense", "days"] * 86400 * 10200)
+    assert d.loc["dense", "iso_time_tokens"] == pytest.approx(d.loc["dense", "tokens"])
+    assert d.loc["sr-ste", "executed_flops"] < d.loc["dense", "executed_flops"]
+    assert d.loc["sr-ste", "iso_flop_tokens"] > d.loc["sr-ste", "tokens"]
+
+
+# ---- CLI ----------------------------------------------------------------------------------------------------------
+def test_plan_cli_fits_100_columns(capsys):
+    assert main(["cluster", "plan", "gpt2", "--system", "dgx-h100", "--global-batch", "64", "--seq", "256",
+                 "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("priced: gpt2 on 1 x dgx-h100 (8 x h100-sxm5), global batch 64 x 256 tokens, bf16")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "best: " in out and "step time" in out and "memory" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--nodes", "0"], "--nodes: must be a positive integer, got 0"),
+    (["--system", "nosuch"], "nosuch: unknown system"),
+    (["--global-batch", "3", "--tp", "8", "--pp", "2"], "no valid layout"),
+    (["--recipe", "sr-ste"], "--sparsity: recipe sr-ste needs sparse targets"),
+    (["--recipe", "bogus", "--sparsity", "ff=2:4"], "--recipes: unknown recipe 'bogus'"),
+    (["--tokens", "-1"], "--tokens: must be a positive number"),
+    (["--epochs", "2"], "--epochs: --dataset-tokens and --epochs go together"),
+])
+def test_plan_cli_bad_input(capsys, argv, message):
+    assert main(["cluster", "plan", "gpt2", "--seq", "256", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_published_runs_data():
+    runs = load_runs()
+    assert len(runs) >= 6
+    for r in runs:
+        assert r["source"] and r["measured_tflops"] > 0 and r["devices"] > 0
+    assert len({r["source"].split(",")[0] for r in runs}) >= 3
