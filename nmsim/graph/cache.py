@@ -65,7 +65,18 @@ def versions() -> dict[str, str]:
     return _VERSIONS[0]
 
 
+_KEYS: dict = {}
+
+
 def key(cfg, kind: str, fixed: dict | None = None) -> str:
+    memo = (cfg, kind, tuple(sorted((fixed or {}).items())))
+    hit = _KEYS.get(memo)
+    if hit is None:
+        hit = _KEYS[memo] = _key(cfg, kind, fixed)
+    return hit
+
+
+def _key(cfg, kind: str, fixed: dict | None) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_KEYED}
     if cfg.is_image:
         fields.pop("image_size", None)

@@ -1,0 +1,376 @@
+"""Pricing shapes × accelerators × plans × modes in one call, on shape-generic graphs.
+
+The per-pass GEMM table (:func:`nmsim.execution.table.gemm_table`) and the vector table of a workload are built
+the usual way at the shape-generic graph's fit points, and each numeric column (GEMM b/m/k/n, nominal FLOPs,
+weight/bias/activation/score elements, epilogue FLOPs; vector FLOPs and bytes) is solved for as an exact
+integer polynomial of the shape variables, checked at a further shape (the same machinery as
+:mod:`nmsim.graph.shapes`). Rows that are the same polynomial with the same kind, role, pass and plan patterns
+(the 32 identical layers of a Llama, ...) are priced once with a multiplicity. Pricing S shapes is then
+``(S, T) @ (T, rows)`` per column and one call of the spec's execution model on (S, plans, rows) arrays —
+the models are element-wise by contract — so a batch sweep costs about as much as one shape.
+
+This module is the one place where the shape axis meets the pricing core (``nmsim.cost.pricing``, the
+execution models); its numbers equal :func:`nmsim.cost.price` on a graph traced at each shape (tests check).
+Shapes outside the shape-generic domain (``seq`` 1 in a forward pass) are priced by tracing them.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError
+from nmsim.execution import VectorTable, model_for
+from nmsim.execution.base import BOUNDS
+from nmsim.execution.table import MATRIX_KINDS, gemm_table, sparse_operands, vector_table
+
+GEMM_COLUMNS = ("b", "m", "k", "n", "nominal_flops", "weight_elems", "bias_elems", "act_elems", "score_elems")
+AXES = ("batch", "seq", "context", "image_size")
+
+
+# ---- polynomial tables --------------------------------------------------------------------------------------
+class _ShapeTables:
+    """GEMM and vector tables of one shape-generic graph and mode as polynomials (rows deduplicated later)."""
+
+    def __init__(self, sg, cfg, mode: str, dgrad_sparse):
+        from nmsim.cost.pricing import _epilogue_flops
+
+        self.sg, self.cfg, self.mode, self.dgrad_sparse = sg, cfg, mode, dgrad_sparse
+        self.points = [*sg.info["fit_points"], sg.info["verified_at"]]
+        self.graphs = [sg.at(config=cfg, **p) for p in self.points]
+        tables = [gemm_table(g, None, mode, dgrad_sparse=dgrad_sparse) for g in self.graphs]
+        t0 = tables[0]
+        for t in tables[1:]:
+            if not (t.frame[["id", "pass"]].equals(t0.frame[["id", "pass"]])):
+                raise UserError(f"{cfg.name}: the GEMM table's rows change with shape", "shapes")
+        self.base = t0
+        mops = [g.ops[g.ops["kind"].isin(MATRIX_KINDS)] for g in self.graphs]
+        self.mops = mops[0]
+        cols = {c: [getattr(t, c) for t in tables] for c in GEMM_COLUMNS}
+        cols["epilogue_flops"] = [_epilogue_flops(m, t) for m, t in zip(mops, tables)]
+        self.gemm = {c: self._fit(v, c) for c, v in cols.items()}
+        self.vectors: dict = {}
+        self.codes: dict = {}
+        self.layouts: dict = {}
+        self.params = None
+
+    def _fit(self, values: list, what: str) -> np.ndarray:
+        """Exact integer polynomial coefficients (T, rows) of per-point ``values``, checked at the last point."""
+        from nmsim.graph.shapes import ShapeFitError, _solve
+
+        sg = self.sg
+        X = sg.monomials(sg.points({v: [p[v] for p in self.points] for v in sg.variables}))
+        Y = np.stack([np.asarray(v, dtype=float) for v in values])
+        C = _solve(X[:-1], Y[:-1], f"{self.cfg.name} {what}")
+        if not np.array_equal(X[-1] @ C, Y[-1]):
+            raise ShapeFitError(f"{self.cfg.name}: {what} is not exact at {self.points[-1]}")
+        return C
+
+    def vector(self, fusion, copies: bool) -> dict:
+        """Vector-table polynomials at 4-byte elements (scaled to the dtype when priced)."""
+        key = (fusion, copies)
+        hit = self.vectors.get(key)
+        if hit is None:
+            vts = [vector_table(g, self.mode, 4.0, fusion, copies=copies) for g in self.graphs]
+            for vt in vts[1:]:
+                if not (np.array_equal(vt.fused, vts[0].fused) and vt.frame[["id", "pass"]].equals(
+                        vts[0].frame[["id", "pass"]])):
+                    raise UserError(f"{self.cfg.name}: the vector table changes with shape", "shapes")
+            hit = {"fused": vts[0].fused, "frame": vts[0].frame,
+                   **{c: self._fit([getattr(vt, c) for vt in vts], f"vector {c}")
+                      for c in ("flops", "bytes", "fused_bytes")}}
+            ident = pd.factorize(vts[0].frame["kind"].astype(str) + "|" + vts[0].frame["role"].astype(str) + "|"
+                                 + vts[0].frame["pass"].astype(str))[0]
+            hit["unique"], hit["mult"] = _dedup(np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]),
+                                                [hit["fused"].astype(np.int64), ident])
+            self.vectors[key] = hit
+        return hit
+
+    def layout(self, plan_keys: tuple) -> dict:
+        """Deduplicated rows for these plans: a GemmTable skeleton (patterns, operands, pass codes) with
+        multiplicities, the coefficient columns of the unique rows and the representative rows for ``kernel``."""
+        hit = self.layouts.get(plan_keys)
+        if hit is not None:
+            return hit
+        base = self.base
+        is_w = base.weight_elems > 0
+        row_codes = np.stack([np.where(is_w, self.codes[k][0][base.op_pos], 0) for k in plan_keys])  # (Q, rows)
+        cols = (*GEMM_COLUMNS, "epilogue_flops")
+        ident = pd.factorize(base.frame["kind"].astype(str) + "|" + base.frame["role"].astype(str))[0]
+        uniq, mult = _dedup(np.concatenate([self.gemm[c] for c in cols]),
+                            [ident, base.pass_codes.astype(np.int64), *row_codes])
+        codes_u, pass_u = row_codes[:, uniq], base.pass_codes[uniq]
+        operand = sparse_operands(codes_u, base.patterns, pass_u, is_w[uniq], self.dgrad_sparse)
+        table = base.replace(frame=base.frame.iloc[uniq].reset_index(drop=True), pattern=codes_u[None],
+                             sparse_operand=operand[None])
+        table.op_pos = base.op_pos[uniq]
+        fwd_w = (pass_u == 0) & is_w[uniq]
+        size = self.sg.monomials(self.sg.points(self.sg.default_shape()))[0] @ self.gemm["nominal_flops"][:, uniq]
+        rep = np.argsort(-np.where(fwd_w, size, -1.0), kind="stable")[: max(int(fwd_w.sum()), 1)]
+        hit = self.layouts[plan_keys] = {"coef": {c: np.ascontiguousarray(self.gemm[c][:, uniq]) for c in cols},
+                                         "codes": codes_u, "pass": pass_u, "mult": mult, "rep": rep,
+                                         "table": table}
+        return hit
+
+    def parameter_totals(self, X: np.ndarray) -> np.ndarray:
+        """Total parameters per shape (the optimizer step of training)."""
+        coef = np.asarray(self.sg.param_coef["total"], dtype=float)
+        return X @ coef
+
+
+def _dedup(coef: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(representative column of each unique row, multiplicity) over polynomial coefficients and int keys."""
+    sig = np.concatenate([coef, *[np.asarray(k, dtype=float)[None, :] for k in keys]], axis=0).T
+    _, first, inverse = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+    mult = np.bincount(inverse.reshape(-1), minlength=len(first)).astype(float)
+    return first, mult
+
+
+# ---- public ---------------------------------------------------------------------------------------------------
+_TABLES: dict = {}
+
+
+def _tables(sg, cfg, mode: str, dgrad_sparse) -> _ShapeTables:
+    key = (id(sg), cfg, mode, dgrad_sparse)
+    hit = _TABLES.get(key)
+    if hit is None or hit.sg is not sg:
+        hit = _TABLES[key] = _ShapeTables(sg, cfg, mode, dgrad_sparse)
+    return hit
+
+
+def axis_values(cfg, shapes: dict | None) -> dict[str, list[int]]:
+    """Each axis's values (defaults: the workload's batch, seq_len as seq and context, image_size)."""
+    shapes = dict(shapes or {})
+    for name in shapes:
+        if name not in AXES:
+            raise UserError(f"unknown shape axis {name!r} (known: {', '.join(AXES)})", "shapes")
+    out = {}
+    for name, default in (("batch", cfg.batch), ("seq", cfg.seq_len), ("context", cfg.seq_len),
+                          ("image_size", cfg.image_size)):
+        vals = shapes.get(name)
+        vals = [default] if vals is None else [int(v) for v in np.atleast_1d(vals)]
+        if shapes.get(name) is not None and (not vals or any(v < 1 for v in vals)):
+            raise UserError(f"must be positive integers, got {min(vals)}", f"--{name.replace('_', '-')}")
+        out[name] = vals
+    if cfg.is_image and shapes.get("seq") is not None:
+        raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size", "--seq")
+    if not cfg.is_image and shapes.get("image_size") is not None:
+        raise UserError(f"{cfg.name} is a text model", "--image-size")
+    return out
+
+
+def mode_points(cfg, mode: str, axes: dict, seq_given: bool) -> dict[str, np.ndarray]:
+    """The points a mode is priced at, as arrays: batch × seq (or × context for decode, × image_size)."""
+    if cfg.is_image:
+        names, lists = ("batch", "image_size"), (axes["batch"], axes["image_size"])
+    elif mode == "decode":
+        names, lists = ("batch", "seq", "context"), (axes["batch"], [1], axes["context"])
+    else:
+        seqs = axes["seq"] if (seq_given or mode != "prefill") else axes["context"]
+        names, lists = ("batch", "seq", "context"), (axes["batch"], seqs, [0])
+    grid = np.array(list(itertools.product(*lists)), dtype=np.int64).reshape(-1, len(names))
+    return {k: grid[:, i] for i, k in enumerate(names)}
+
+
+def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None, *,
+                 dgrad_sparse: bool | None = None, fuse_copies: bool = True, weight_dtype: str | None = None,
+                 fusion=None, kernel: str | None = None, build: bool = True) -> pd.DataFrame:
+    """Totals for every (mode, shape, config): ``configs`` = ``(plan, hw, dtype)`` tuples as for ``price_many``;
+    ``shapes`` = ``{"batch": [...], "seq": [...], "context": [...], "image_size": [...]}`` (product per mode:
+    decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
+    vision models batch × image_size). One row per (mode, shape, config) with the mode, the shape columns and
+    the columns of :func:`nmsim.cost.price_many`."""
+    from nmsim.cost.pricing import check_phase
+    from nmsim.graph import load_workload
+
+    cfg = load_workload(workload) if isinstance(workload, str) else workload
+    modes = [modes] if isinstance(modes, str) else list(modes)
+    for mode in modes:
+        check_phase(cfg, mode)
+    axes = axis_values(cfg, shapes)
+    seq_given = bool(shapes and shapes.get("seq") is not None)
+    configs = list(configs)
+    opts = dict(dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies, weight_dtype=weight_dtype, fusion=fusion,
+                kernel=kernel)
+    frames = []
+    for mode in modes:
+        points = mode_points(cfg, mode, axes, seq_given)
+        # the largest shape the model must take (learned position tables, size limits): limits are upper bounds
+        cfg.check_shape(int(points["batch"].max()), None if cfg.is_image else int(points["seq"].max()),
+                        int(points["context"].max()) if mode == "decode" else 0)
+        df = pd.DataFrame(_price_mode(cfg, mode, points, configs, opts, build))
+        df.insert(0, "mode", mode)
+        frames.append(df)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: bool) -> dict:
+    from nmsim.graph.shapes import LOWEST, SINGLE, kind_for, shape_graph
+
+    kind = kind_for(cfg, past=1 if mode == "decode" else 0)
+    var, inner = {"forward": ("seq", "seq"), "decode": ("context", "past"), "image": ("image_size", "grid")}[kind]
+    n, S = len(configs), len(points["batch"])
+    b, v = points["batch"], points[var]
+    if kind == "image":
+        p = cfg.patch_size
+        ok_var = (v % p == 0) & (v // p >= LOWEST["grid"])
+    else:
+        ok_var = v >= LOWEST[inner]
+    single = b == SINGLE["batch"]
+    parts = []  # (point indices, dict of arrays over those points x configs)
+    for fixed, mask in (({"batch": 1}, single), ({}, ~single)):
+        if not mask.any():
+            continue
+        sg = shape_graph(cfg, kind, fixed, build=build) if (mask & ok_var).any() else None
+        inside = mask & ok_var if sg is not None else np.zeros(S, bool)
+        if inside.any():
+            idx = np.flatnonzero(inside)
+            shape = {"batch": b[idx], ("past" if kind == "decode" else var): v[idx]}
+            parts.append((idx, _price_region(sg, cfg, mode, shape, configs, opts)))
+        outside = np.flatnonzero(mask & ~inside)
+        if len(outside):
+            parts.append((outside, _price_traced(cfg, mode, {k: a[outside] for k, a in points.items()}, configs,
+                                                  opts)))
+    out = {k: np.repeat(a, n) for k, a in points.items()}
+    out["config"] = np.tile(np.arange(n), S)
+    for idx, res in parts:
+        rows = (idx[:, None] * n + np.arange(n)[None, :]).reshape(-1)
+        for key, arr in res.items():
+            if key not in out:
+                out[key] = np.empty(S * n, dtype=np.asarray(arr).dtype if np.asarray(arr).dtype != object
+                                    else object)
+            out[key][rows] = arr
+    return out
+
+
+def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict) -> dict:
+    """Shapes outside the shape-generic domain: one trace each, priced by price_many."""
+    from nmsim.cost.pricing import price_many, trace_for_phase
+
+    frames = []
+    for i in range(len(points["batch"])):
+        b = int(points["batch"][i])
+        if cfg.is_image:
+            graph = trace_for_phase(cfg.replace(image_size=int(points["image_size"][i])), mode, b)
+        elif mode == "decode":
+            graph = trace_for_phase(cfg, mode, b, None, int(points["context"][i]))
+        else:
+            graph = trace_for_phase(cfg, mode, b, int(points["seq"][i]))
+        frames.append(price_many(graph, configs, mode, **opts).drop(columns="config"))
+    df = pd.concat(frames, ignore_index=True)
+    return {c: df[c].to_numpy() for c in df.columns}
+
+
+def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) -> dict:
+    from nmsim.cost.pricing import (_fp32, _hardware, _resolve, context, default_dtype, plan_label,
+                                    training_extras)
+    from nmsim.execution.table import pattern_codes
+
+    T = _tables(sg, cfg, mode, opts["dgrad_sparse"])
+    X = sg.monomials(sg.points(shape))                     # (S, T)
+    S = len(X)
+    base = T.base
+    # plans -> pattern codes per op (resolved once per plan on a materialised graph), gathered on rows
+    plans, plan_index, labels = [], [], []
+    for plan, _, _ in configs:
+        key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
+        if key not in T.codes:
+            T.codes[key] = (pattern_codes(_resolve(plan, T.mops), T.mops.index, base.patterns), plan_label(plan))
+        if key not in plan_index:
+            plan_index.append(key)
+        plans.append(plan_index.index(key))
+        labels.append(T.codes[key][1])
+    L = T.layout(tuple(plan_index))
+    ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
+    codes_u, pass_u, mult, rep = L["codes"], L["pass"], L["mult"], L["rep"]
+    table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
+    table.pass_codes, table.op_pos, table.dgrad_sparse = pass_u, L["table"].op_pos, opts["dgrad_sparse"]
+
+    hws = [_hardware(c[1]) for c in configs]
+    dts = [default_dtype(h, c[2]) for h, c in zip(hws, configs)]
+    n = len(configs)
+    res = {q: np.zeros((S, n)) for q in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes",
+                                         "metadata_bytes", "matrix_seconds", "vector_seconds", "joules",
+                                         *(f"{b}_seconds" for b in BOUNDS))}
+    kernels = np.empty((S, n), dtype=object)
+    epi = ev["epilogue_flops"] @ mult                                            # (S,)
+    params = T.parameter_totals(X) if mode == "training" else None
+    groups: dict = {}
+    for i, (hw, dt) in enumerate(zip(hws, dts)):
+        groups.setdefault((id(hw), dt), (hw, dt, []))[2].append(i)
+    for hw, dt, idx in groups.values():
+        ctx = context(hw, dt, weight_dtype=opts["weight_dtype"], fusion=opts["fusion"], kernel=opts["kernel"],
+                      dgrad_sparse=opts["dgrad_sparse"])
+        model = model_for(hw)
+        if not np.all(model.supports(table, ctx)):
+            raise UserError(f"execution model {model.name!r} of {hw.name} cannot run {ctx.dtype} GEMMs", "--dtype")
+        r = model.price(table, ctx)                                              # (S, Q, U)
+        q = np.array([plans[i] for i in idx])
+        g = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, len(idx))
+        fwd = pass_u == 0
+        res["nominal_flops"][:, idx] = (ev["nominal_flops"] @ mult)[:, None]
+        res["executed_flops"][:, idx] = g(r.executed_flops)
+        res["bytes"][:, idx] = g(r.bytes)
+        res["weight_bytes"][:, idx] = g(np.where(fwd, r.weight_bytes, 0.0))
+        res["metadata_bytes"][:, idx] = g(np.where(fwd, r.metadata_bytes, 0.0))
+        res["matrix_seconds"][:, idx] = g(r.seconds)
+        res["joules"][:, idx] = g(r.joules)
+        for bi, b in enumerate(BOUNDS):
+            res[f"{b}_seconds"][:, idx] = g(np.where(r.bound == bi, r.seconds, 0.0))
+        kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
+        sp = np.broadcast_to(codes_u[q][:, rep] > 0, kc.shape)
+        first = np.argmax(sp, axis=2)
+        names = np.asarray(r.kernel_names, dtype=object)
+        kernels[:, idx] = np.where(sp.any(axis=2), names[np.take_along_axis(kc, first[..., None], 2)[..., 0]],
+                                   "dense")
+        # vector ops (and training's optimizer step): plan-independent
+        V = T.vector(ctx.fusion, not opts["fuse_copies"])
+        u = V["unique"]
+        scale = _dtype_scale(ctx.dtype)
+        vt = VectorTable(V["frame"].iloc[u].reset_index(drop=True), X @ V["flops"][:, u],
+                         (X @ V["bytes"][:, u]) * scale, V["fused"][u], (X @ V["fused_bytes"][:, u]) * scale)
+        pv = model.price_vector(vt, ctx)
+        vsec = pv["seconds"] @ V["mult"]
+        vcomp = np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"]
+        vflops, vbytes, vj = pv["flops"] @ V["mult"], pv["bytes"] @ V["mult"], pv["joules"] @ V["mult"]
+        if params is not None:
+            ex = [training_extras(p) for p in params]
+            names_x = list(ex[0])
+            st = VectorTable(pd.DataFrame({"id": -1, "module": names_x, "role": names_x, "layer": -1,
+                                           "kind": "update", "pass": "step"}),
+                             np.array([[e[k][0] for k in names_x] for e in ex], float),
+                             np.array([[e[k][1] for k in names_x] for e in ex], float),
+                             np.zeros(len(names_x), bool), np.zeros((S, len(names_x))))
+            ps = model.price_vector(st, _fp32(ctx))
+            vsec = vsec + ps["seconds"].sum(axis=1)
+            vcomp = vcomp + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1)
+            vflops, vbytes = vflops + ps["flops"].sum(axis=1), vbytes + ps["bytes"].sum(axis=1)
+            vj = vj + ps["joules"].sum(axis=1)
+        res["vector_flops"][:, idx] = (vflops + epi)[:, None]
+        res["bytes"][:, idx] += vbytes[:, None]
+        res["vector_seconds"][:, idx] = vsec[:, None]
+        res["joules"][:, idx] += vj[:, None]
+        res["compute_seconds"][:, idx] += vcomp[:, None]
+        res["memory_seconds"][:, idx] += (vsec - vcomp)[:, None]
+    seconds = res["matrix_seconds"] + res["vector_seconds"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.stack([np.where(seconds > 0, res[f"{b}_seconds"] / seconds, 0.0) for b in BOUNDS], axis=-1)
+    lab = np.asarray(labels, dtype=object)
+    return {
+        "plan": np.tile(lab, S), "hardware": np.tile(np.asarray([h.name for h in hws], dtype=object), S),
+        "dtype": np.tile(np.asarray(dts, dtype=object), S),
+        **{c: res[c].reshape(-1) for c in ("nominal_flops", "executed_flops", "vector_flops", "bytes",
+                                           "weight_bytes", "metadata_bytes", "matrix_seconds", "vector_seconds")},
+        "seconds": seconds.reshape(-1), "joules": res["joules"].reshape(-1),
+        "compute_share": shares[..., 0].reshape(-1), "memory_share": shares[..., 1].reshape(-1),
+        "metadata_share": shares[..., 2].reshape(-1),
+        "bound": np.asarray(BOUNDS, dtype=object)[shares.argmax(axis=-1)].reshape(-1),
+        "kernel": kernels.reshape(-1),
+    }
+
+
+def _dtype_scale(dtype: str) -> float:
+    from nmsim.sparsity.metadata import dtype_bytes
+
+    return dtype_bytes(dtype) / 4.0
