@@ -55,14 +55,28 @@ def _fake_runs(root):
             (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+SWEEP_RUNS = """task,recipe,pattern,seed,accuracy,train_flops
+digits,dense,dense,0,0.96,100
+digits,dense,dense,1,0.98,100
+digits,sr-ste,ff1_8,0,0.95,80
+digits,sr-ste,ff1_8,1,0.99,80
+digits,mdgf-exp,ff1_8,0,0.90,90
+digits,mdgf-exp,ff1_8,1,0.92,90
+hard,dense,dense,0,0.50,200
+hard,sr-ste,ff1_8,0,0.40,160
+"""
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     from nmsim.report.study import StudyOptions, run_study
 
     tmp = tmp_path_factory.mktemp("browser")
     _fake_runs(tmp / "runs")
+    (tmp / "sweep_runs.csv").write_text(SWEEP_RUNS)
     out = run_study(StudyOptions(patterns="1:8,1:16,ff=1:8+qk=1:4", recipes="sr-ste,mdgf-exp",
-                                 hardware=",".join(HW), accuracy=str(tmp / "runs")), tmp / "report",
+                                 hardware=",".join(HW), accuracy=str(tmp / "runs"),
+                                 sweep_runs=str(tmp / "sweep_runs.csv")), tmp / "report",
                     echo=lambda *_: None)
     text = (out / "index.html").read_text(encoding="utf-8")
     blob = json.loads(re.search(r'<script type="application/json" id="nmsim-data">(.*?)</script>', text, re.S)
@@ -129,9 +143,8 @@ def test_every_chart_renders(page, report):
     _, blob = report
     names = [c["id"] for c in blob["charts"]]
     assert names == ["chart-accuracy-vs-training-flops", "chart-training-flops-by-phase",
-                     "chart-accuracy-vs-inference-flops", names[3], "chart-latency-energy", "chart-memory",
-                     "chart-trainer-sweep"]
-    assert names[3].startswith("chart-accuracy-vs-inference-latency")
+                     "chart-accuracy-vs-inference-flops", "chart-accuracy-latency-energy", "chart-latency-energy",
+                     "chart-memory", "chart-trainer-sweep", "chart-seed-sweeps"]
     assert page.locator(".nm-chart").count() == len(names)
     for spec in blob["charts"]:
         cid = spec["id"]
@@ -139,12 +152,13 @@ def test_every_chart_renders(page, report):
         drawn = page.evaluate(f"document.getElementById('{cid}').data.filter(t => (t.y || []).length).length")
         assert drawn >= 1, cid
         df = _frame(blob, spec)
+        keep = np.ones(len(df), bool)
+        for col, values in spec["initial"].items():
+            keep &= df[col].astype(str).isin([str(v) for v in values]).to_numpy()
+        df = df[keep]
         if spec["kind"] == "bar":
             cols = spec["y"] if spec["stacked"] else spec["y"][:1]
-            keep = np.ones(len(df), bool)
-            for col, values in spec["initial"].items():
-                keep &= df[col].astype(str).isin([str(v) for v in values]).to_numpy()
-            expect = int(sum(pd.to_numeric(df.loc[keep, c], errors="coerce").notna().sum() for c in cols))
+            expect = int(sum(pd.to_numeric(df[c], errors="coerce").notna().sum() for c in cols))
         else:
             xy = df[[spec["x"][0], spec["y"][0]]].apply(pd.to_numeric, errors="coerce")
             if spec["log_x"]:
@@ -158,6 +172,23 @@ def test_every_chart_renders(page, report):
     # seed bands: two seeds -> a band trace filled to the one before it
     fills = page.evaluate("document.getElementById('chart-trainer-sweep').data.map(t => t.fill || '')")
     assert fills.count("tonexty") == 2
+
+
+def test_seed_sweeps_errors_and_front_per_task(page, report):
+    _, blob = report
+    cid, sw = "chart-seed-sweeps", _frame(blob, _chart(blob, "seed-sweeps"))
+    digits = sw[sw["task"] == "digits"]
+    assert _points(page, cid) == 3   # the first task only, at load
+    assert _front(page, cid) == sorted(np.flatnonzero(sw["pareto"] & (sw["task"] == "digits")).tolist())
+    # sr-ste: seeds 95 and 99 -> mean 97, bars down 2 and up 2
+    bars = page.evaluate(f"document.getElementById('{cid}').data.filter(t => t.name.startsWith('sr-ste'))"
+                         ".map(t => [t.y[0], t.error_y.arrayminus[0], t.error_y.array[0]])")
+    assert bars == [pytest.approx([97.0, 2.0, 2.0])]
+    assert digits.set_index("recipe").loc["sr-ste", "train_flops_rel_dense"] == pytest.approx(0.8)
+    _click_filter(page, cid, "task", "hard")
+    assert _points(page, cid) == 5 and _front(page, cid) == _expected_front(sw, "train_flops_rel_dense",
+                                                                             "accuracy_pct")
+    _click_filter(page, cid, "task", "hard")
 
 
 def _click_filter(pg, cid, column, value):
@@ -195,7 +226,7 @@ def test_filter_changes_points_and_front(page, report):
 
 def test_axis_choice_recomputes_front(page, report):
     _, blob = report
-    spec = next(c for c in blob["charts"] if c["id"].startswith("chart-accuracy-vs-inference-latency"))
+    spec = _chart(blob, "accuracy-latency-energy")
     cid, df = spec["id"], _frame(blob, spec)
     assert _front(page, cid) == _expected_front(df, "latency_ms", "accuracy")
     page.select_option(f"#{cid}-controls select[data-axis='x']", "energy_j")
@@ -210,7 +241,7 @@ def test_axis_choice_recomputes_front(page, report):
 
 def test_hover_shows_numbers_and_what_executed(page, report):
     _, blob = report
-    spec = next(c for c in blob["charts"] if c["id"].startswith("chart-accuracy-vs-inference-latency"))
+    spec = _chart(blob, "accuracy-latency-energy")
     cid, df = spec["id"], _frame(blob, spec)
     assert {"bound", "hw_patterns"} <= set(spec["hover"])
     for optional in ("kernel", "fallback"):   # shown when the pricer reports them

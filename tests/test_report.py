@@ -169,3 +169,37 @@ def test_existing_report_kept_on_error(tmp_path, monkeypatch):
     monkeypatch.undo()
     writer.write_report(rep, out)
     assert (out / "t.csv").exists() and "old" not in (out / "index.html").read_text()
+
+
+def test_seed_sweeps_match_the_sweep_summaries():
+    """The report's seed-sweep table equals the summaries `nmsim sweep` wrote for the committed 3-seed sweeps."""
+    from nmsim.report.study import load_sweep_runs, sweep_runs_table
+
+    folder = ROOT / "reports" / "trainer-sweep"
+    table = sweep_runs_table(load_sweep_runs(str(folder))).set_index(["task", "recipe", "pattern"])
+    summaries = pd.concat([pd.read_csv(f) for f in sorted(folder.glob("*-summary.csv"))], ignore_index=True)
+    assert len(table) == len(summaries) == 32
+    for r in summaries.itertuples(index=False):
+        row = table.loc[(r.task, r.recipe, r.pattern)]
+        assert row["seeds"] == r.runs == 3
+        assert row["accuracy_pct"] == pytest.approx(100 * r.accuracy_mean)
+        assert row["accuracy_pct_std"] == pytest.approx(100 * r.accuracy_std, abs=1e-9)
+        assert row["train_flops"] == pytest.approx(r.train_flops_mean)
+    dense = table.xs("dense", level="recipe")
+    assert (dense["train_flops_rel_dense"] == 1).all()
+    assert table.loc[("digits", "sr-ste", "ff1_8"), "train_flops_rel_dense"] == pytest.approx(380052802800 / 462061931760)
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("task,recipe,pattern,seed,accuracy\nd,dense,dense,0,0.9\n", "missing column(s) train_flops"),
+    ("task,recipe,pattern,seed,accuracy,train_flops\nd,dense,dense,0,high,10\n", "row 2: accuracy must be a finite"),
+])
+def test_bad_sweep_runs_one_line(tmp_path, content, needle):
+    bad = tmp_path / "sweep_runs.csv"
+    bad.write_text(content)
+    res = _run("--hardware", "ideal-nm", "--patterns", "1:8", "--sweep-runs", str(bad), "--out", str(tmp_path / "r"))
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and needle in res.stderr and "sweep_runs.csv" in res.stderr, res.stderr
+    assert not (tmp_path / "r").exists()
+    res = _run("--sweep-runs", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
+    assert res.returncode == 2 and "--sweep-runs" in res.stderr and res.stderr.count("\n") == 1

@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--dtype", default="bf16", help="datatype priced on the accelerators (default bf16)")
     p.add_argument("--no-train", action="store_true", help="skip the quick reference-trainer sweep")
     p.add_argument("--train-epochs", type=int, default=10, help="epochs of each quick trainer run (default 10)")
+    p.add_argument("--sweep-runs", metavar="CSV|DIR,...",
+                   help="per-run tables of 'nmsim sweep' (sweep_runs.csv, or folders of *runs.csv such as "
+                        "reports/trainer-sweep): adds a seed-sweep section")
     p.add_argument("--name", help="report name (title; default output reports/<name>)")
     p.add_argument("--out", help="output folder (default reports/default, or reports/<name>)")
     p.set_defaults(func=cmd_report)
@@ -34,9 +37,12 @@ def cmd_report(args) -> int:
     started = time.perf_counter()
     name = args.name or "default"
     out = args.out or f"reports/{name}"
+    from nmsim.io import check_output_folder
+    check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
                         accuracy=args.accuracy, budget_epochs=args.budget, steps_per_epoch=args.steps_per_epoch,
-                        dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs, name=name)
+                        dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
+                        sweep_runs=args.sweep_runs, name=name)
     path = run_study(opts, out, echo=print)
     print(f"report: {path}/index.html ({time.perf_counter() - started:.1f} s)")
     return 0

@@ -243,7 +243,11 @@
         hovertemplate: "%{text}<extra></extra>",
         marker: { color: color, size: spec.kind === "line" ? 5 : 9, line: { width: 0.5, color: "#333" },
                   symbol: spec.symbol ? gr.map(function (i) { return chart.symbols[key(ds.rows[i][idx[spec.symbol]])]; }) : "circle" },
-        line: { color: color, width: 1.6, dash: spec.dash ? chart.dashes[grp.g[1]] : "solid" }
+        line: { color: color, width: 1.6, dash: spec.dash ? chart.dashes[grp.g[1]] : "solid" },
+        error_y: spec.errors ? { type: "data", symmetric: false, color: color, thickness: 1, width: 3,
+          array: gr.map(function (i, n) { const v = ds.rows[i][idx[spec.errors[1]]]; return isNum(v) ? v - ys[n] : 0; }),
+          arrayminus: gr.map(function (i, n) { const v = ds.rows[i][idx[spec.errors[0]]]; return isNum(v) ? ys[n] - v : 0; })
+        } : undefined
       });
       gr.forEach(function (i, n) { pts.push({ x: xs[n], y: ys[n], row: i }); });
     });

@@ -170,3 +170,24 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
     ax.grid(alpha=.3)
     ax.legend(fontsize=7, ncol=2)
     return fig
+
+
+def seed_sweeps(table: pd.DataFrame):
+    """Final accuracy (mean, min-max bars over seeds) against training FLOPs / dense, one panel per task."""
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        g = table[table["task"] == task]
+        for recipe, r in g.groupby("recipe", sort=False):
+            color, marker = _style(recipe)
+            ax.errorbar(r["train_flops_rel_dense"], r["accuracy_pct"],
+                        yerr=[r["accuracy_pct"] - r["accuracy_pct_min"], r["accuracy_pct_max"] - r["accuracy_pct"]],
+                        fmt=marker, color=color, ms=6, capsize=2, lw=.8, label=recipe)
+        ax.set_title(str(task), fontsize=10)
+        ax.set_xlabel("training FLOPs / dense")
+        ax.grid(alpha=.3)
+    axes[0][0].set_ylabel("final test accuracy (%)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Seed sweeps: mean and min-max over seeds")
+    fig.tight_layout()
+    return fig

@@ -53,7 +53,7 @@ class Chart:
     """An interactive chart of a DataFrame's columns.
 
     ``kind``: ``scatter`` (one point per row), ``line`` (rows joined in ``x`` order per trace, optional band
-    ``band=(low_column, high_column)``) or ``bar`` (``x`` categories, optionally inside ``group`` categories;
+    ``band=(low_column, high_column)``; both: error bars ``errors=(low_column, high_column)``) or ``bar`` (``x`` categories, optionally inside ``group`` categories;
     ``stack`` columns stacked, else ``color`` values stacked). ``x`` / ``y``: a column, or a tuple of columns
     the reader picks from (the first is shown first). ``color`` / ``symbol`` / ``dash``: columns whose values
     split the traces. ``filters``: columns the reader filters on (check boxes; ``initial`` maps a column to
@@ -64,6 +64,7 @@ class Chart:
     ``colors``: value of ``color`` -> CSS colour (others take a palette's colours in order).
     """
     kind: str = "scatter"
+    name: str = ""      # page id and data name of a chart that is not a Figure's (default: from the title)
     x: str | tuple = ""
     y: str | tuple = ""
     color: str | None = None
@@ -72,6 +73,7 @@ class Chart:
     group: str | None = None
     stack: tuple = ()
     band: tuple | None = None
+    errors: tuple | None = None
     filters: tuple = ()
     initial: dict = field(default_factory=dict)
     hover: tuple = ()
@@ -92,7 +94,7 @@ class Chart:
         if self.kind == "bar" and self.stack:
             ys = list(self.stack)
         need = xs + ys + [c for c in (self.color, self.symbol, self.dash, self.group) if c] + list(self.filters) + \
-            (list(self.band) if self.band else [])
+            (list(self.band) if self.band else []) + (list(self.errors) if self.errors else [])
         missing = [c for c in dict.fromkeys(need) if c not in frame.columns]
         if missing:
             raise ValueError(f"chart {chart_id}: no column(s) {', '.join(missing)} in its frame "
@@ -101,7 +103,8 @@ class Chart:
             raise ValueError(f"chart {chart_id}: pareto must be (x_sense, y_sense) with min/max, got {self.pareto}")
         return {"id": chart_id, "dataset": dataset, "kind": self.kind, "x": xs, "y": ys, "color": self.color,
                 "symbol": self.symbol, "dash": self.dash, "group": self.group, "stacked": bool(self.stack),
-                "band": list(self.band) if self.band else None, "filters": list(self.filters),
+                "band": list(self.band) if self.band else None,
+                "errors": list(self.errors) if self.errors else None, "filters": list(self.filters),
                 "initial": {k: [_jsonable(v) for v in vals] for k, vals in self.initial.items()},
                 "hover": [c for c in self.hover if c in frame.columns],
                 "pareto": list(self.pareto) if self.pareto else None, "log_x": self.log_x, "log_y": self.log_y,
@@ -124,6 +127,7 @@ def add_frame_section(report, title: str, frame: pd.DataFrame, *, name: str, cha
     sec = report.section(title, *([text] if isinstance(text, str) else list(text)))
     if chart is not None:
         chart.frame = frame
+        chart.name = chart.name or name
         chart.title = chart.title or caption
         sec.items.append(chart)
     sec.items.append(Table(name, frame, caption, formats=dict(formats or {}), show=show_table))
@@ -205,7 +209,7 @@ def build_blob(report) -> tuple[dict, list]:
             if chart is None:
                 parts.append(("png", item, None))
                 continue
-            name = item.name if isinstance(item, Figure) else _slug(chart.title or "chart")
+            name = item.name if isinstance(item, Figure) else (chart.name or _slug(chart.title or "chart"))
             if chart.frame is None:
                 raise ValueError(f"chart {name}: no frame (pass Chart(frame=...))")
             cid = new_id(f"chart-{_slug(name)}")

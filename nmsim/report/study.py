@@ -46,6 +46,7 @@ class StudyOptions:
     dtype: str = "bf16"
     train: bool = True
     train_epochs: int = 10
+    sweep_runs: str | None = None
     name: str = "default"
 
 
@@ -122,20 +123,9 @@ def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, P
             df, desc = None, f"trainer sweep from {path}"
         return df, desc, path
     if path.suffix.lower() == ".csv":
-        if not path.exists():
-            raise UserError("no such accuracy CSV", str(path))
-        try:
-            df = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read CSV ({str(exc).splitlines()[0]})", str(path)) from None
-        missing = [c for c in ACCURACY_COLUMNS if c not in df.columns]
-        if missing:
-            raise UserError(f"missing column(s) {', '.join(missing)} (need {', '.join(ACCURACY_COLUMNS)}; has "
-                            f"{', '.join(map(str, df.columns)) or 'none'})", str(path))
-        df = df.copy()
-        df["value"] = pd.to_numeric(df["value"], errors="coerce")
-        if df["value"].isna().any():
-            raise UserError(f"row {int(df.index[df['value'].isna()][0]) + 2}: value must be a number", str(path))
+        from nmsim.io import read_csv
+
+        df = read_csv(path, "accuracy CSV", columns=ACCURACY_COLUMNS, numeric=("value",))
         df["plan"] = [normalize_plan(str(p), f"{path}: plan") for p in df["plan"]]
         return df, f"accuracy from {path}", None
     raise UserError("expected 'paper', a runs folder or a .csv file (no such runs folder)", f"--accuracy {spec}")
@@ -394,6 +384,56 @@ def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# ---- seed sweeps (per-run tables of ``nmsim sweep``) -------------------------------------------------------
+
+RUN_COLUMNS = ("task", "recipe", "pattern", "seed", "accuracy", "train_flops")
+
+
+def load_sweep_runs(spec: str) -> pd.DataFrame:
+    """Per-run tables written by ``nmsim sweep`` (``sweep_runs.csv``): a comma list of CSV files or folders
+    (every ``*runs.csv`` inside). A run listed twice counts once."""
+    from nmsim.io import read_csv
+
+    files: list[Path] = []
+    for item in (t.strip() for t in spec.split(",")):
+        if not item:
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.glob("*runs.csv"))
+            if not found:
+                raise UserError("holds no *runs.csv (per-run tables from nmsim sweep)", str(path))
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError("no such CSV file or folder", f"--sweep-runs {item}")
+    if not files:
+        raise UserError("no CSV file or folder given", "--sweep-runs")
+    frames = [read_csv(f, "sweep runs table", columns=RUN_COLUMNS, numeric=("accuracy", "train_flops"))
+              [list(RUN_COLUMNS)].assign(source=f.name) for f in files]
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["task", "recipe", "pattern", "seed"])
+
+
+def sweep_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per task x recipe x pattern: seeds, final accuracy (%) mean/std/min/max, mean training FLOPs and their
+    ratio to the task's dense runs, and ``pareto`` (per task: fewer FLOPs, higher mean accuracy)."""
+    first = {r: i for i, r in enumerate(dict.fromkeys(["dense", *PAPER_RECIPES, *runs["recipe"]]))}
+    runs = runs.iloc[np.lexsort((runs["recipe"].map(first).to_numpy(), pd.factorize(runs["task"])[0]))]
+    acc = 100 * runs["accuracy"].astype(float)
+    g = runs.assign(accuracy_pct=acc).groupby(["task", "recipe", "pattern"], sort=False)
+    out = g.agg(seeds=("seed", "nunique"), accuracy_pct=("accuracy_pct", "mean"),
+                accuracy_pct_std=("accuracy_pct", "std"), accuracy_pct_min=("accuracy_pct", "min"),
+                accuracy_pct_max=("accuracy_pct", "max"), train_flops=("train_flops", "mean")).reset_index()
+    out["accuracy_pct_std"] = out["accuracy_pct_std"].fillna(0.0)
+    dense = out[out["recipe"] == "dense"].groupby("task")["train_flops"].mean()
+    out["train_flops_rel_dense"] = out["train_flops"] / out["task"].map(dense)
+    out["pareto"] = False
+    for _, idx in out.groupby("task", sort=False).groups.items():
+        out.loc[idx, "pareto"] = pareto_mask(out.loc[idx], minimize="train_flops", maximize="accuracy_pct")
+    return out
+
+
 # ---- the report ------------------------------------------------------------------------------------------
 
 FMT2 = "{:.2f}"
@@ -429,6 +469,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         budget = float(ep.iloc[0]) if len(ep) else 350.0
     if not budget > 0:
         raise UserError(f"must be a positive number of epochs, got {budget:g}", "--budget")
+    sweeps = load_sweep_runs(opts.sweep_runs) if opts.sweep_runs else None
     curves = None
     if runs_dir is not None:
         from nmsim.report.runs import load_curves
@@ -520,7 +561,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "engine's supported patterns and metadata traffic; `nmsim.cost.price_gemms`). A plan the "
                        "engine cannot exploit runs on its nearest supported pattern or dense (`hw_patterns`).")
     acc_hw = hw.merge(head[["recipe", "plan", "accuracy"]], on="plan", how="inner")
-    s.items.append(Chart("scatter", x=("latency_ms", "energy_j"), y="accuracy", color="hardware", symbol="recipe",
+    s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y="accuracy",
+                         color="hardware", symbol="recipe",
                          filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", "max"), log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
                                 "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
@@ -583,6 +625,29 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         s.items.append(Table("trainer_bands", bands, "Per evaluation step over seeds", show=False))
     else:
         s.text.append("Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
+    if sweeps is not None:
+        sw = sweep_runs_table(sweeps)
+        s = report.section("Reference trainer: seed sweeps",
+                           f"Final test accuracy of every run in {', '.join(sorted(set(sweeps['source'])))} "
+                           "(per-run tables of `nmsim sweep`): the mean over seeds with the min-max range, against "
+                           "the mean cumulative training FLOPs the trainer logged. `train_flops_rel_dense`: over the "
+                           "same task's dense runs. `pareto`: per task, no other recipe x pattern has fewer FLOPs "
+                           "and a higher mean accuracy.")
+        first_task = str(sw["task"].iloc[0])
+        s.items.append(Figure("seed_sweeps", F.seed_sweeps(sw), "Final accuracy vs training FLOPs, mean and "
+                              "min-max over seeds, one panel per task.",
+                              chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y="accuracy_pct",
+                                          errors=("accuracy_pct_min", "accuracy_pct_max"), color="recipe",
+                                          symbol="pattern", filters=("task", "recipe", "pattern"),
+                                          initial={"task": [first_task]}, pareto=("min", "max"),
+                                          hover=("task", "recipe", "pattern", "seeds", "accuracy_pct_std",
+                                                 "accuracy_pct_min", "accuracy_pct_max", "train_flops"),
+                                          labels=LABELS, colors=_recipe_colors(), frame=sw,
+                                          title="Seed sweeps: final accuracy vs training FLOPs (front per "
+                                                "filtered set)")))
+        s.items.append(Table("seed_sweeps", sw, "Seed sweeps: one row per task x recipe x pattern", formats={
+            "accuracy_pct": FMT2, "accuracy_pct_std": FMT2, "accuracy_pct_min": FMT2, "accuracy_pct_max": FMT2,
+            "train_flops": "{:.4g}", "train_flops_rel_dense": FMT3}))
     if curves is not None:  # iso-FLOP view of the runs (nmsim.report.evidence_section)
         from nmsim.report.evidence_section import add_section
         add_section(report, curves)
