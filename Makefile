@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 report: $(STAMP)
-	$(PY) -m nmsim report
+	$(PY) -m nmsim report --sweep-runs reports/trainer-sweep
 
 bench: $(STAMP)
 	$(PY) bench/run.py
