@@ -173,10 +173,12 @@ def summarize(folder: str | Path, echo=print) -> dict:
     pct = int(round(level * 100))
     fin = tables["finals"].copy()
     for m in METRICS:
-        fin[m] = [f"{a:.4f} ± {s:.4f}" for a, s in zip(fin[f"{m}_mean"], fin[f"{m}_std"])]
+        fin[m] = [f"{a:.4f}" if math.isnan(sd) else f"{a:.4f} ± {sd:.4f}"
+                  for a, sd in zip(fin[f"{m}_mean"], fin[f"{m}_std"])]
     fin = fin[["recipe", "pattern", "seeds", "loss", "accuracy", "train_flops", "train_flops_rel_dense"]]
     pt = tables["paired"].copy()
-    pt["ci"] = [f"[{a:+.4f}, {b:+.4f}]" for a, b in zip(pt["ci_low"], pt["ci_high"])]
+    pt["ci"] = ["n/a (1 seed)" if math.isnan(a) else f"[{a:+.4f}, {b:+.4f}]"
+                for a, b in zip(pt["ci_low"], pt["ci_high"])]
     pt = pt[["pattern", "recipe", "metric", "direction", "seeds", "delta_mean", "ci", "verdict"]]
     gap = tables["gap"]
     highest = gap[gap["pattern"] == most_sparse(gap["pattern"])] if len(gap) else gap
@@ -199,7 +201,7 @@ def summarize(folder: str | Path, echo=print) -> dict:
         "", _md(fin), "",
         f"## Dense vs {ref}: is the task hard enough?",
         "", _md(gap), "",
-        "At the most sparse pattern (" + (str(highest["pattern"].iloc[0]) if len(highest) else "none") + "): " + "; ".join(
+        f"At the most sparse pattern ({highest['pattern'].iloc[0] if len(highest) else 'none'}): " + "; ".join(
             f"{r['metric']} gap {r['gap']:+.4f} = {r['gap_in_stds']:.1f} seed stds" for _, r in highest.iterrows())
         + " (requirement: at least 5).", "",
         f"## Paired differences against {ref} (recipe − {ref}, final metric, {pct} % t intervals)",
@@ -230,4 +232,6 @@ def summarize(folder: str | Path, echo=print) -> dict:
     echo(f"evidence: summary in {folder / 'summary.md'}")
     for line in ranking_lines(tables["paired"], metric, ref):
         echo(f"  {line}")
+    for claim, sentence in C.overall(tables["claims"], metric).items():
+        echo(f"  claim {claim} ({metric}): {sentence}")
     return tables
