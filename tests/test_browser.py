@@ -10,6 +10,7 @@ is installed. Under ``CI=true`` a missing browser is a failure, not a skip.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.image import imread
 
 from nmsim.report.pareto import pareto_mask
 
@@ -165,6 +167,9 @@ def test_every_chart_renders(page, report):
                 xy = xy[xy.iloc[:, 0] > 0]
             expect = int(xy.notna().all(axis=1).sum())
         assert _points(page, cid) == expect > 0, cid
+        img = imread(io.BytesIO(page.locator(f"#{cid}").screenshot()), format="png")[..., :3]
+        colored = (img.max(axis=2) - img.min(axis=2)) > 0.2   # markers and bars, not grey text or grid
+        assert colored.sum() > 200, f"{cid}: no coloured marks on screen"
     # the Python study marked the same fronts (pareto: inference FLOPs; pareto_train: training FLOPs)
     head = _frame(blob, _chart(blob, "accuracy-vs-training-flops"))
     assert _front(page, "chart-accuracy-vs-training-flops") == sorted(np.flatnonzero(head["pareto_train"]).tolist())

@@ -203,3 +203,48 @@ def test_bad_sweep_runs_one_line(tmp_path, content, needle):
     assert not (tmp_path / "r").exists()
     res = _run("--sweep-runs", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
     assert res.returncode == 2 and "--sweep-runs" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_execution_summary():
+    """Hover's 'what executed': the bound holding most time; kernels and fallbacks where the pricer has them."""
+    from nmsim.report.study import execution_summary
+
+    priced = pd.DataFrame({"seconds": [3.0, 1.0, 1.0], "bound": ["memory", "compute", "compute"]})
+    assert execution_summary(priced) == {"bound": "memory"}
+    priced["kernel"] = ["sparse-2:4", "dense", "dense"]
+    priced["fallback"] = [False, True, False]
+    assert execution_summary(priced) == {"bound": "memory", "kernel": "sparse-2:4 60%, dense 40%",
+                                         "fallback": "1 of 3 GEMMs"}
+    priced["fallback"] = ["", "8:64 not supported: dense", None]
+    assert execution_summary(priced)["fallback"] == "8:64 not supported: dense"
+    priced["fallback"] = False
+    assert execution_summary(priced)["fallback"] == "none"
+
+
+def test_add_frame_section(tmp_path):
+    """A section from a DataFrame: CSV, markdown table, one dataset shared by the chart and the page's table."""
+    from nmsim.report.interactive import Chart, add_frame_section
+    from nmsim.report.writer import Report, write_report
+
+    frame = pd.DataFrame({"system": ["dgx-a100", "dgx-h100", "tpu-v4-pod"], "recipe": ["sr-ste"] * 3,
+                          "train_seconds": [7200.0, 3100.5, 4000.0], "accuracy": [77.1, 77.1, 76.9],
+                          "nodes": [8, 4, 16]})
+    rep = Report("cluster check")
+    add_frame_section(rep, "Clusters", frame, name="cluster_runs", text="One row per system.",
+                      caption="Cluster runs", formats={"train_seconds": "{:.0f}"},
+                      chart=Chart(kind="scatter", x="train_seconds", y="accuracy", color="system",
+                                  filters=("system",), hover=("nodes", "bound"), pareto=("min", "max")))
+    out = write_report(rep, tmp_path / "r")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "cluster_runs.csv"), frame)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Clusters" in md and "| dgx-h100 | sr-ste | 3100 | 77.1 | 4 |" in md
+    blob = _blob((out / "index.html").read_text(encoding="utf-8"))
+    assert list(blob["datasets"]) == ["cluster_runs"]
+    chart, table = blob["charts"][0], blob["tables"][0]
+    assert chart["id"] == "chart-cluster-runs" and chart["dataset"] == table["dataset"] == "cluster_runs"
+    assert chart["hover"] == ["nodes"] and chart["pareto"] == ["min", "max"] and chart["title"] == "Cluster runs"
+    assert table["display"][1] == ["dgx-h100", "sr-ste", "3100", "77.1", "4"]
+    with pytest.raises(ValueError, match=r"chart chart-x: no column\(s\) seconds in its frame"):
+        Chart(x="seconds", y="accuracy").spec("d", "chart-x", frame)
+    with pytest.raises(ValueError, match="pareto must be"):
+        Chart(x="nodes", y="accuracy", pareto=("low", "max")).spec("d", "chart-x", frame)
