@@ -7,10 +7,12 @@ same plan, the epochs affordable at the budget (default: what dense spends in --
 from __future__ import annotations
 
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks stay fast
+    import pandas as pd
 
 DEFAULT_RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
 
@@ -57,11 +59,18 @@ def _phase_text(phases: pd.DataFrame, dense_step: float, spe: int) -> str:
 
 
 def build_table(args) -> pd.DataFrame:
+    from nmsim.recipes import make_recipe
+    from nmsim.sparsity.plan import SparsityPlan
+
+    recipes = _recipes(args.recipes)   # names and plans first: a typo fails before torch is imported
+    base_plan = SparsityPlan.parse(args.sparsity)
+    patterns = _patterns(args.patterns)
+    if args.hardware:
+        from nmsim.hardware import load
+        load(args.hardware)
     from nmsim.cost.budget import affordable, dense_budget
     from nmsim.cost.training import TrainingCostModel, normalised, paper_graph, plan_targets, with_pattern
     from nmsim.graph import load_workload, trace_workload
-    from nmsim.recipes import make_recipe
-    from nmsim.sparsity.plan import SparsityPlan
 
     for where, value in (("--epochs", args.epochs), ("--steps-per-epoch", args.steps_per_epoch),
                          ("--batch", args.batch)):
@@ -71,11 +80,8 @@ def build_table(args) -> pd.DataFrame:
         raise UserError(f"beta must be > 0, got {args.beta:g}", "--beta")
     spe = args.steps_per_epoch
     total = args.epochs * spe
-    recipes = _recipes(args.recipes)
-    base_plan = SparsityPlan.parse(args.sparsity)
     if base_plan.is_dense:
         raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
-    patterns = _patterns(args.patterns)
     cfg = load_workload(args.workload)
     batch = args.batch or cfg.batch
     graph = paper_graph(cfg, batch) if args.paper_convention else trace_workload(cfg, batch=batch)
@@ -86,7 +92,8 @@ def build_table(args) -> pd.DataFrame:
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
         model = TrainingCostModel(graph, plan, hardware=args.hardware, dtype=args.dtype,
                                   transposable=args.transposable, optimizer=args.optimizer,
-                                  paper_convention=args.paper_convention)
+                                  paper_convention=args.paper_convention, weight_dtype=args.weight_dtype,
+                                  kernel=args.kernel, fusion=False if args.unfused else None)
         targets = plan_targets(plan)
         dense = make_recipe("dense", {k: None for k in targets}, steps_per_epoch=spe)
         dense_tot = model.totals(dense, total)
@@ -124,6 +131,8 @@ def build_table(args) -> pd.DataFrame:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
     if not rows:
         raise UserError("no recipe x pattern combination could be priced", "--recipes")
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
@@ -144,7 +153,8 @@ def run(args) -> int:
         head = (f"# {args.workload} {args.sparsity}; {args.epochs} epochs x {args.steps_per_epoch} steps; "
                 f"d={args.dense_frac:g} f={args.finetune_frac:g}; budget="
                 + ("dense" if args.budget == "dense" else f"{_flops(args.budget):.4g} FLOPs")
-                + (f"; hardware {args.hardware} {args.dtype}" if args.hardware else "")
+                + (f"; hardware {args.hardware} {args.dtype or 'default dtype'}"
+                   + (" unfused" if args.unfused else "") if args.hardware else "")
                 + ("; paper convention" if args.paper_convention else "") + "\n")
         if args.out:
             from nmsim.cli.output import render, write_atomic
@@ -180,7 +190,11 @@ def register(subparsers) -> None:
     p.add_argument("--beta", type=float, help="MDGF decay rate (default per recipe)")
     p.add_argument("--k", type=int, help="SDGF-geometric factor (default 16)")
     p.add_argument("--hardware", help="accelerator spec (adds seconds, joules)")
-    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--dtype", default=None, help="compute dtype (default: bf16, or fp16 where the spec lacks bf16)")
+    p.add_argument("--weight-dtype", default=None, help="weight storage dtype when it differs from --dtype")
+    p.add_argument("--kernel", default=None, help="pin this sparse kernel of the spec (default: fastest per GEMM)")
+    p.add_argument("--unfused", action="store_true",
+                   help="no FlashAttention-style attention and no fused epilogues (default: what the spec's stack fuses)")
     p.add_argument("--transposable", type=_transposable, default=None,
                    help="dgrad sparse: auto (pattern T or hardware accepts the transpose), yes, no")
     p.add_argument("--optimizer", default="adamw", help="adamw, adam, sgd-momentum, sgd")

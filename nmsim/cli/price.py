@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from nmsim.cli.axes import axis, is_sweep, require_single, run_sweep
 from nmsim.cli.output import FORMATS, emit
 
 PHASES = ("inference", "prefill", "decode", "training")
@@ -22,12 +23,20 @@ def _positive(text: str) -> int:
 
 def _common(p) -> None:
     p.add_argument("workload", help="bundled workload name or a workload YAML path")
-    p.add_argument("--dtype", default="bf16", help="matrix dtype (bf16, fp16, tf32, fp8, int8, ...)")
+    p.add_argument("--dtype", default=None,
+                   help="compute dtype (bf16, fp16, tf32, fp8, int8, ...; default: bf16, or fp16 where the spec lacks bf16)")
+    p.add_argument("--weight-dtype", default=None,
+                   help="storage dtype of the weights when it differs from --dtype (e.g. int4 with bf16 compute)")
+    p.add_argument("--kernel", default=None, help="pin this sparse kernel of the spec (default: fastest per GEMM)")
+    p.add_argument("--unfused", action="store_true",
+                   help="no FlashAttention-style attention and no fused epilogues (default: what the spec's stack fuses)")
     p.add_argument("--phase", choices=PHASES, default="inference",
                    help="inference (forward), prefill (prompt forward), decode (one token over a KV cache), training")
-    p.add_argument("--batch", type=_positive)
-    p.add_argument("--seq", type=_positive, help="sequence length (text models; prefill: prompt length)")
-    p.add_argument("--context", type=_positive, help="KV-cache length for --phase decode (default: seq_len)")
+    p.add_argument("--batch", type=axis, help="batch size; price: a sweep such as 1:128 or 1,8,64")
+    p.add_argument("--seq", type=axis, help="sequence length (text models; prefill: prompt length); "
+                   "price: a sweep such as 128,512,2048")
+    p.add_argument("--context", type=axis, help="KV-cache length for --phase decode (default: seq_len); "
+                   "price: a sweep such as 1k:32k:x2")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", help="write to this file instead of stdout")
 
@@ -50,22 +59,28 @@ def register(sub) -> None:
 
 
 def run_price(args) -> int:
+    if is_sweep(args):
+        return run_sweep(args)
     from nmsim.cost import memory_footprint, price, trace_for_phase
-    from nmsim.cost.pricing import _hardware
+    from nmsim.cost.pricing import _hardware, default_dtype
     from nmsim.graph import load_workload
 
     hw = _hardware(args.hardware)
-    hw.dense_tflops(args.dtype)  # one-line error naming the hardware and dtype
+    dtype = default_dtype(hw, args.dtype)
+    hw.dense_tflops(dtype)  # one-line error naming the hardware and dtype
+    from nmsim.sparsity.plan import SparsityPlan
+    SparsityPlan.parse(args.sparsity)  # a typo in the plan fails before any tracing
     cfg = load_workload(args.workload)
     graph = trace_for_phase(cfg, args.phase, args.batch, args.seq, args.context)
     if args.memory:
-        df = memory_footprint(graph, args.sparsity, hw, args.dtype, args.phase, context=args.context,
+        df = memory_footprint(graph, args.sparsity, hw, dtype, args.phase, context=args.context,
                               batch=args.batch)
         emit(df, args.format, args.out)
         print(f"# {hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
               f"{'fits' if df.attrs['fits'] else 'does NOT fit'}", file=sys.stderr)
         return 0
-    result = price(graph, args.sparsity, hw, args.dtype, args.phase)
+    result = price(graph, args.sparsity, hw, dtype, args.phase, weight_dtype=args.weight_dtype,
+                   kernel=args.kernel, fusion=False if args.unfused else None)
     table = result.by(args.by)
     if args.by == "op":
         emit(table, args.format, args.out, index=False)
@@ -74,17 +89,32 @@ def run_price(args) -> int:
         table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
         emit(table.set_index(args.by), args.format, args.out)
     t = result.totals
-    print(f"# {cfg.name} {args.phase} on {hw.name} {args.dtype}, plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
+    weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
+    print(f"# {cfg.name} {args.phase}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}{weights} "
+          f"({result.fusion}), plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
           f"{t['executed_flops'] / 1e12:.4g} executed TFLOP of {t['nominal_flops'] / 1e12:.4g} nominal, "
-          f"{t['joules']:.4g} J, {t['bound']}-bound", file=sys.stderr)
+          f"{t['joules']:.4g} J, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}", file=sys.stderr)
     return 0
 
 
+def graph_batch(graph, batch) -> int:
+    cfg = getattr(graph, "config", None)
+    return int(batch or (cfg.batch if cfg is not None else 1))
+
+
+def kernel_summary(ops) -> str:
+    """``cusparselt 24, cublas 49`` — GEMM rows per kernel."""
+    counts = ops.loc[ops["kernel"] != "vector", "kernel"].value_counts()
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
 def run_compare(args) -> int:
+    require_single(args, "compare")
     from nmsim.cost import compare
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.phase, args.dtype,
-                 args.batch, args.seq, args.context)
+                 args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
+                 fusion=False if args.unfused else None)
     emit(df, args.format, args.out, index=False)
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)

@@ -10,13 +10,13 @@ from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.plan import SparsityPlan
 
-COMPARE_COLUMNS = ("hardware", "pattern", "hw_pattern", "executed_flops", "seconds", "speedup", "weights_gib",
-                   "metadata_bytes", "bound")
+COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
+                   "joules", "weights_gib", "metadata_bytes", "bound")
 
 
-def resolve_hardware_list(text, dtype: str) -> tuple[list, list[str]]:
+def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
     """``"a,b,c"`` or ``"all"`` -> specs. ``all`` skips specs without ``dtype`` (returned as notes); a named spec
-    without it is a UserError naming the hardware and dtype."""
+    without it is a UserError naming the hardware and dtype. ``dtype`` None: every spec at its preferred dtype."""
     names = [t.strip() for t in (text if isinstance(text, (list, tuple)) else str(text).split(",")) if t.strip()]
     if not names:
         raise UserError("no hardware given", "--hardware")
@@ -26,14 +26,14 @@ def resolve_hardware_list(text, dtype: str) -> tuple[list, list[str]]:
         from nmsim.hardware import list_specs
         for name in list_specs():
             hw = _hardware(name)
-            if dtype in hw.matrix_dense:
+            if dtype is None or dtype in hw.matrix_dense:
                 specs.append(hw)
             else:
                 skipped.append(f"{hw.name} (no {dtype}; has {', '.join(hw.matrix_dense)})")
         return specs, skipped
     for name in names:
         hw = _hardware(name)
-        if dtype not in hw.matrix_dense:
+        if dtype is not None and dtype not in hw.matrix_dense:
             raise UserError(f"{hw.name} has no {dtype} matrix peak (dtypes: {', '.join(hw.matrix_dense)}); "
                             f"pick --dtype from those", "--dtype")
         specs.append(hw)
@@ -41,21 +41,31 @@ def resolve_hardware_list(text, dtype: str) -> tuple[list, list[str]]:
 
 
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
-            phase: str = "inference", dtype: str = "bf16", batch: int | None = None, seq: int | None = None,
-            context: int | None = None, graph=None) -> pd.DataFrame:
-    """One row per accelerator x pattern (``selector=pattern`` plans): executed FLOPs, seconds, speedup vs dense
-    on the same accelerator, weights + metadata GiB (inference storage: compressed where executed sparse),
-    metadata bytes, bound. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``."""
+            phase: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
+            context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
+            fusion=None) -> pd.DataFrame:
+    """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
+    GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, joules, weights + metadata GiB
+    (inference storage: compressed where executed sparse), metadata bytes, bound. ``dtype`` None = each spec's
+    preferred 16-bit dtype. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``.
+    Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``."""
+    from nmsim.cost.pricing import default_dtype
     if isinstance(patterns, str):
         patterns = [p.strip() for p in patterns.split(",") if p.strip()]
     parsed = [parse_any(p, "--patterns") for p in patterns]
+    if not parsed:
+        raise UserError("no pattern given (e.g. --patterns dense,2:4,1:8)", "--patterns")
     labels = ["dense" if p is None else str(p) for p in parsed]
     plans = [SparsityPlan.parse(None if p is None else f"{selector}={p}", "--selector/--patterns") for p in parsed]
     specs, skipped = resolve_hardware_list(hardware, dtype)
+    if not specs:   # an empty table is not an answer
+        from nmsim.hardware import list_specs
+        have = sorted({d for name in list_specs() for d in _hardware(name).matrix_dense})
+        raise UserError(f"no accelerator has a {dtype} matrix peak (they have {', '.join(have)})", "--dtype")
     if graph is None:
         graph = trace_for_phase(workload, phase, batch, seq, context)
-    configs = [(plan, hw, dtype) for hw in specs for plan in plans]
-    tot = price_many(graph, configs, phase)
+    configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
+    tot = price_many(graph, configs, phase, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion)
     # weights at rest: GEMM weights from the pricing (compressed where sparse) + the other parameters
     mops = graph.ops[graph.ops["kind"].isin(MATRIX_KINDS)]
     lin = mops[mops["kind"].isin(SPARSE_KINDS)]
@@ -66,20 +76,33 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     except Exception:  # noqa: BLE001 - a graph without a config: GEMM weights only
         other = 0.0
     from nmsim.sparsity.metadata import dtype_bytes
-    other_bytes = max(other, 0.0) * dtype_bytes(dtype)
     rows = []
-    for i, (plan, hw, _) in enumerate(configs):
+    for i, (plan, hw, dt) in enumerate(configs):
         j = i % len(plans)
         t = tot.iloc[i]
         dense_t = tot.iloc[i - j]
-        info = pattern_info(hw, dtype, parsed[j])
-        # weight_bytes in the totals counts per-op weights once per op; training passes counted fwd only
+        kern = t["kernel"]
+        hw_label = pattern_info(hw, dt, parsed[j]).hw_label
+        if kern != "dense" and parsed[j] is not None:
+            hw_label = _kernel_pattern(hw, kern, parsed[j]) or hw_label
+        elif kern == "dense":
+            hw_label = "dense"
         rows.append({
-            "hardware": hw.name, "pattern": labels[j], "hw_pattern": info.hw_label,
+            "hardware": hw.name, "dtype": dt if not weight_dtype else f"{dt}/{weight_dtype}", "pattern": labels[j],
+            "kernel": kern, "hw_pattern": hw_label,
             "executed_flops": t["executed_flops"], "seconds": t["seconds"],
-            "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan,
-            "weights_gib": (t["weight_bytes"] + other_bytes) / 2 ** 30,
+            "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan, "joules": t["joules"],
+            "weights_gib": (t["weight_bytes"] + max(other, 0.0) * dtype_bytes(dt)) / 2 ** 30,
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     df.attrs["skipped"] = skipped
     return df
+
+
+def _kernel_pattern(hw, kernel: str, pattern) -> str | None:
+    """The hardware pattern ``kernel`` of a gpu spec runs ``pattern`` as (None when not a gpu kernel)."""
+    for k in (getattr(hw, "execution", None) or {}).get("kernels") or ():
+        if k.name == kernel:
+            p = k.execution(pattern)
+            return None if p is None else str(p)
+    return None

@@ -440,7 +440,8 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
     graph) into pattern codes per op; per (hw, dtype) the model prices every known pattern against all rows at
     once (a (P, rows) stacked table); a config's totals are then a gather + row sum over its codes. ``dtype``
     None = the spec's preferred dtype. Returns one row per config: config, plan, hardware, dtype,
-    the :data:`TOTAL_COLUMNS` and ``kernel`` (the kernel of the config's largest sparse GEMM, else dense).
+    the :data:`TOTAL_COLUMNS` and ``kernel`` (the kernel of the config's largest sparse GEMM, else of its largest
+    GEMM).
     """
     check_phase(getattr(graph, "config", None), phase)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
@@ -478,8 +479,8 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
         rep = C[:, G.rep_rows]
         first = np.argmax(rep > 0, axis=1)
         has = (rep > 0).any(axis=1)
-        rr = G.rep_rows[first]
-        kernels[rows] = np.where(has, knames[kcode[C[np.arange(len(rows)), rr], rr]], "dense")
+        rr = np.where(has, G.rep_rows[first], G.rep_rows[0])
+        kernels[rows] = knames[kcode[C[np.arange(len(rows)), rr], rr]]
         v = G.vector_totals(hw, dtype)
         for q in vcols:
             vcols[q][rows] = v[q]

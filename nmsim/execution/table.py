@@ -217,7 +217,7 @@ def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarra
                                                    & (role == "other"))
     epi = np.zeros(len(vops), dtype=bool)
     extra = np.zeros(len(vops))
-    g = getattr(graph, "graph", None)
+    g = graph.producers() if hasattr(graph, "producers") else getattr(graph, "graph", None)
     matrix_ids = set(ops.loc[ops["kind"].isin(MATRIX_KINDS), "id"])
     out_bytes = ops.set_index("id")["bytes_written"] if len(ops) else pd.Series(dtype=float)
     if g is not None:
@@ -226,7 +226,7 @@ def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarra
         for i, (op_id, k) in enumerate(zip(ids, kind)):
             if k != "elementwise" or op_id not in g:
                 continue
-            producers = [p for p in g.predecessors(op_id) if p in matrix_ids]
+            producers = [p for p in (g[op_id] if isinstance(g, dict) else g.predecessors(op_id)) if p in matrix_ids]
             if producers:
                 epi[i] = True
                 from_gemm = float(sum(out_bytes.get(p, 0.0) for p in producers))

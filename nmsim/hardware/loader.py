@@ -313,7 +313,11 @@ def _bundled_files() -> dict[str, Path]:
 
 @lru_cache(maxsize=None)
 def _load_bundled(stem: str) -> HardwareSpec:
-    return load_file(_bundled_files()[stem])
+    path = _bundled_files()[stem]
+    fast = getattr(yaml, "CSafeLoader", None)  # libyaml: the alias table parses every bundled spec at start-up
+    if fast is None:
+        return load_file(path)
+    return parse_spec(yaml.load(path.read_text(), Loader=fast), path.name, str(path))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,35 @@
+"""``nmsim validate``: fit the execution models' kernel parameters on kernel-level measurements and score every
+measurement (kernel and end-to-end) against its prediction. Argument parsing only: the work is
+``nmsim.cost.validate``."""
+from __future__ import annotations
+
+import sys
+
+from nmsim.cli.output import FORMATS, emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="fit kernels on public kernel measurements, score end-to-end ones (MAPE)")
+    p.add_argument("--measurements", default=None,
+                   help="measurements YAML (default: the bundled nmsim/data/measurements/gpu.yaml)")
+    p.add_argument("--no-refit", action="store_true", help="use the specs' kernel values instead of refitting")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--out", help="write the per-row table to this file instead of stdout")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nmsim.cost.validate import validate
+    v = validate(args.measurements, refit=not args.no_refit,
+                 progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))
+    rows = v.rows.copy()
+    if args.format != "table":
+        emit(rows, args.format, args.out, index=False)
+        return 0
+    rows = rows.drop(columns=["source"])
+    emit(rows, "table", args.out, index=False)
+    print("\nfitted parameters (spec value -> fitted on the rows named by each fit):")
+    emit(v.fits, "table", None, index=False)
+    print("\nMAPE per group (fitted rows were used by a fit; scored rows never were):")
+    emit(v.groups, "table", None, index=False)
+    return 0

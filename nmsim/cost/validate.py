@@ -1,0 +1,230 @@
+"""Calibration and validation of the execution models against public measurements (``nmsim validate``).
+
+The measurements file (default ``nmsim/data/measurements/gpu.yaml``) has three sections:
+
+* ``sources``: id -> citation text (every row names one).
+* ``fits``: the kernel parameters to calibrate: ``{name, hardware, kernel, field, bounds}`` with ``field`` a kernel
+  key of the gpu execution model (``efficiency``, ``small_m.efficiency``, ``bandwidth_efficiency``, ...).
+* ``rows``: ``{id, group, level (kernel | end-to-end), source, hardware, dtype, [weight_dtype], metric (seconds |
+  speedup), value, [fit], [baseline]}`` plus either ``gemm: {m, k, n}`` (one linear layer, forward) with
+  optional ``plan`` (a pattern) and ``kernel`` (pinned), or ``workload`` with ``phase``, ``batch``, ``seq``,
+  ``context`` and ``plan`` (a plan text). ``speedup`` = time of the row with ``baseline``'s keys replaced / time
+  of the row.
+
+Protocol: each fit is calibrated on its own rows only (``fit: NAME``; they must be kernel-level), one parameter
+at a time in file order, by minimising the mean absolute log error (bounded scalar search, scipy). Every row is
+then predicted with all fitted values; fitted and scored (not fitted) rows are reported apart, with MAPE per
+group. End-to-end rows are never fitted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nmsim.errors import UserError, field_path
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" / "gpu.yaml"
+ROW_KEYS = {"id", "group", "level", "source", "hardware", "dtype", "weight_dtype", "metric", "value", "fit",
+            "baseline", "gemm", "plan", "kernel", "workload", "phase", "batch", "seq", "context", "note"}
+FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
+LEVELS = ("kernel", "end-to-end")
+METRICS = ("seconds", "speedup")
+
+
+@dataclasses.dataclass
+class Validation:
+    rows: pd.DataFrame      # one row per measurement: predicted, measured, error, fitted?
+    groups: pd.DataFrame    # MAPE per (group, fitted/scored)
+    fits: pd.DataFrame      # fitted parameter values (and the spec's value)
+
+
+def load(path=None) -> tuple[list[dict], list[dict], dict]:
+    """(rows, fits, sources) of a measurements file, checked; UserError naming the file and field."""
+    from nmsim.io.read import load_yaml
+    path = Path(path or DEFAULT_FILE)
+    where = path.name
+    doc = load_yaml(path, "measurements file")
+    if not isinstance(doc, dict):
+        raise UserError("expected a mapping with rows, fits and sources", where)
+    unknown = set(doc) - {"rows", "fits", "sources"}
+    if unknown:
+        raise UserError(f"unknown key {sorted(unknown)[0]!r} (allowed: fits, rows, sources)", where)
+    sources = doc.get("sources") or {}
+    fits = doc.get("fits") or []
+    rows = doc.get("rows") or []
+    if not isinstance(rows, list) or not rows:
+        raise UserError("expected a non-empty list", field_path(where, "rows"))
+    names = set()
+    for i, f in enumerate(fits):
+        at = field_path(where, "fits", i)
+        if not isinstance(f, dict):
+            raise UserError("expected a mapping", at)
+        bad = set(f) - FIT_KEYS
+        if bad:
+            raise UserError(f"unknown key {sorted(bad)[0]!r} (allowed: {', '.join(sorted(FIT_KEYS))})", at)
+        for key in ("name", "hardware", "kernel", "field"):
+            if not isinstance(f.get(key), str):
+                raise UserError(f"missing or non-string {key!r}", at)
+        b = f.get("bounds", [1e-3, 1.0])
+        if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b) and b[0] < b[1]):
+            raise UserError("bounds must be [low, high] with low < high", field_path(where, "fits", i, "bounds"))
+        names.add(f["name"])
+    ids = set()
+    for i, r in enumerate(rows):
+        at = field_path(where, "rows", i)
+        if not isinstance(r, dict):
+            raise UserError("expected a mapping", at)
+        bad = set(r) - ROW_KEYS
+        if bad:
+            raise UserError(f"unknown key {sorted(bad)[0]!r}", field_path(where, "rows", i, sorted(bad)[0]))
+        for key in ("id", "group", "level", "source", "hardware", "metric", "value"):
+            if key not in r:
+                raise UserError(f"missing required field {key!r}", at)
+        if r["id"] in ids:
+            raise UserError(f"duplicate id {r['id']!r}", field_path(where, "rows", i, "id"))
+        ids.add(r["id"])
+        if r["level"] not in LEVELS:
+            raise UserError(f"level must be one of {', '.join(LEVELS)}", field_path(where, "rows", i, "level"))
+        if r["metric"] not in METRICS:
+            raise UserError(f"metric must be one of {', '.join(METRICS)}", field_path(where, "rows", i, "metric"))
+        if r["source"] not in sources:
+            raise UserError(f"unknown source {r['source']!r} (sources: {', '.join(sources)})",
+                            field_path(where, "rows", i, "source"))
+        v = r["value"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise UserError(f"value must be a positive number, got {v!r}", field_path(where, "rows", i, "value"))
+        if ("gemm" in r) == ("workload" in r):
+            raise UserError("give exactly one of gemm or workload", at)
+        if r["metric"] == "speedup" and not isinstance(r.get("baseline"), dict):
+            raise UserError("a speedup row needs a baseline mapping", field_path(where, "rows", i, "baseline"))
+        if "fit" in r:
+            if r["fit"] not in names:
+                raise UserError(f"unknown fit {r['fit']!r}", field_path(where, "rows", i, "fit"))
+            if r["level"] != "kernel":
+                raise UserError("only kernel-level rows may be fitted on", field_path(where, "rows", i, "fit"))
+    return rows, fits, sources
+
+
+# ---- predictions ----------------------------------------------------------------------------------------------
+def _gemm_ops(m: int, k: int, n: int) -> pd.DataFrame:
+    flops = 2.0 * m * k * n
+    return pd.DataFrame([{"id": 0, "module": "linear", "role": "ff1", "layer": 0, "kind": "linear", "gemm_b": 1,
+                          "gemm_m": m, "gemm_k": k, "gemm_n": n, "weight_numel": k * n, "has_bias": False,
+                          "fwd_flops": flops, "dgrad_flops": flops, "wgrad_flops": flops, "vector_flops": 0.0,
+                          "bwd_vector_flops": 0.0}])
+
+
+@lru_cache(maxsize=32)
+def _graph(workload: str, phase: str, batch, seq, context):
+    from nmsim.cost.pricing import trace_for_phase
+    return trace_for_phase(workload, phase, batch, seq, context)
+
+
+def _seconds(r: dict, hw) -> float:
+    from nmsim.cost import price, price_gemms
+    from nmsim.sparsity.hierarchical import parse_any
+    dtype, wdtype = r.get("dtype"), r.get("weight_dtype")
+    if "gemm" in r:
+        g = r["gemm"]
+        ops = _gemm_ops(int(g["m"]), int(g["k"]), int(g["n"]))
+        plan = r.get("plan")
+        pattern = None if plan in (None, "dense") else parse_any(str(plan), "plan")
+        df = price_gemms(ops, pd.Series([pattern], index=ops.index, dtype=object), hw, dtype,
+                         weight_dtype=wdtype, kernel=r.get("kernel"))
+        return float(df["seconds"].sum())
+    graph = _graph(r["workload"], r.get("phase", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
+    plan = r.get("plan")
+    return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("phase", "inference"),
+                 weight_dtype=wdtype, kernel=r.get("kernel")).totals["seconds"]
+
+
+def predict(r: dict, hw) -> float:
+    """The model's value for measurement row ``r`` on spec ``hw`` (seconds, or a speedup over its baseline)."""
+    t = _seconds(r, hw)
+    if r["metric"] == "seconds":
+        return t
+    base = {**r, **r["baseline"]}
+    return _seconds(base, hw) / t
+
+
+def with_kernel_param(hw, kernel: str, field: str, value: float):
+    """A copy of spec ``hw`` whose gpu kernel ``kernel`` has ``field`` (e.g. ``small_m.efficiency``) = value."""
+    execution = dict(hw.execution)
+    kernels = list(execution.get("kernels") or ())
+    names = [k.name for k in kernels]
+    if kernel not in names:
+        raise UserError(f"{hw.name} has no kernel {kernel!r} (kernels: {', '.join(names) or 'none'})", "fits")
+    attr = field.replace(".", "_")
+    i = names.index(kernel)
+    if not hasattr(kernels[i], attr):
+        raise UserError(f"unknown kernel field {field!r}", "fits")
+    kernels[i] = dataclasses.replace(kernels[i], **{attr: float(value)})
+    execution["kernels"] = tuple(kernels)
+    return dataclasses.replace(hw, execution=execution)
+
+
+def kernel_param(hw, kernel: str, field: str) -> float:
+    for k in hw.execution.get("kernels") or ():
+        if k.name == kernel:
+            return float(getattr(k, field.replace(".", "_")))
+    return math.nan
+
+
+def _loss(rows, hw) -> float:
+    errs = [abs(math.log(predict(r, hw) / r["value"])) for r in rows]
+    return float(np.mean(errs))
+
+
+def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
+    """Fit (``refit``; else use the specs' values) and score every row; see the module docstring."""
+    from scipy.optimize import minimize_scalar
+    from nmsim.hardware import load as load_hw
+    rows, fits, sources = load(path)
+    specs: dict = {}
+
+    def spec(name):
+        if name not in specs:
+            specs[name] = load_hw(name)
+        return specs[name]
+
+    fit_rows = []
+    for f in fits:
+        hw = spec(f["hardware"])
+        mine = [r for r in rows if r.get("fit") == f["name"]]
+        before = kernel_param(hw, f["kernel"], f["field"])
+        value = before
+        if refit and mine:
+            lo, hi = f.get("bounds", [1e-3, 1.0])
+            res = minimize_scalar(lambda x: _loss(mine, with_kernel_param(hw, f["kernel"], f["field"], x)),
+                                  bounds=(lo, hi), method="bounded", options={"xatol": 1e-5})
+            value = float(res.x)
+            specs[f["hardware"]] = with_kernel_param(hw, f["kernel"], f["field"], value)
+        if progress:
+            progress(f"fitted {f['name']}: {f['kernel']}.{f['field']} = {value:.4g} on {len(mine)} rows")
+        fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f["kernel"], "field": f["field"],
+                         "spec_value": before, "fitted_value": value, "rows": len(mine)})
+    out = []
+    for r in rows:
+        hw = spec(r["hardware"])
+        p = predict(r, hw)
+        out.append({"id": r["id"], "group": r["group"], "level": r["level"], "hardware": hw.name,
+                    "metric": r["metric"], "measured": float(r["value"]), "predicted": p,
+                    "error_pct": 100.0 * (p - r["value"]) / r["value"],
+                    "use": "fitted" if "fit" in r else "scored", "source": r["source"]})
+    df = pd.DataFrame(out)
+    df["abs_error_pct"] = df["error_pct"].abs()
+    groups = (df.groupby(["use", "group"], sort=False)
+              .agg(rows=("id", "size"), mape_pct=("abs_error_pct", "mean"), max_error_pct=("abs_error_pct", "max"))
+              .reset_index())
+    for use in ("fitted", "scored"):
+        sel = df[df["use"] == use]
+        if len(sel):
+            groups.loc[len(groups)] = {"use": use, "group": f"all {use} rows", "rows": len(sel),
+                                       "mape_pct": sel["abs_error_pct"].mean(),
+                                       "max_error_pct": sel["abs_error_pct"].max()}
+    return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))

@@ -1,0 +1,349 @@
+"""``gpu``: kernels as data. A GPU spec lists the GEMM kernels its stack can run; each row runs on the fastest
+kernel that accepts it (or the one pinned with ``--kernel``), and the row reports which.
+
+Spec (``execution:`` of a GPU YAML)::
+
+    execution:
+      model: gpu
+      sms: 108                                  # streaming multiprocessors (wave quantization)
+      board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
+      fusion: {attention: true, epilogue: true}
+      kernels:
+        NAME:
+          kind: dense | sparse-tensor-core | compressed-weight
+          dtypes: [bf16, fp16]                  # compute dtypes
+          weight_dtypes: [int4]                 # stored weight dtypes (default: the compute dtype)
+          patterns: ["2:4"] | any               # hardware patterns a plan must fit; any = the plan's own N:M
+          max_m: 128                            # any: largest M
+          tile: {m: 128, n: 128}                # output tile (tile + wave quantization)
+          min_rows: 32                          # activation rows are padded to this
+          efficiency: 0.8                       # fraction of the peak on full waves of full tiles
+          bandwidth_efficiency: 0.9             # fraction of HBM bandwidth reached
+          launch_us: 3                          # fixed cost per GEMM
+          overlap: 1.0                          # 1 = memory and compute overlap fully, 0 = they add up
+          decode_ns_per_nnz: 0                  # index decode / gather, per kept nonzero per row tile per SM
+          split_k: false                        # true: the reduction is split across SMs (no wave quantization)
+          small_m: {rows_below: 32, efficiency: 0.062}   # measured slowdown of small-M calls
+          metadata: index                       # metadata encoding of the compressed weight
+          source: ...
+
+Per row and kernel (all numpy, broadcast over leading config axes)::
+
+    rows      = max(m, min_rows);  h = tile.m, or the next power of two >= rows when rows < tile.m (short tile)
+    tiles     = b * ceil(rows / h) * ceil(n / tile.n);  tile_eff = m * n / (ceil(rows / h) * h * ceil(n / tile.n) * tile.n)
+    wave_eff  = tiles / (ceil(tiles / sms) * sms)
+    padded    = nominal / tile_eff;  executed = padded * density   (1 dense, hw pattern's, the plan's for any)
+    compute   = work / (peak * efficiency * wave_eff) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+                (work = padded on a sparse tensor core, whose peak counts dense-equivalent FLOPs; else executed)
+    memory    = (weight values + metadata + bias + activations) / (bandwidth * bandwidth_efficiency)
+    small M   : compute and memory / small_m.efficiency when m < small_m.rows_below
+    seconds   = launch + max(compute, memory) + (1 - overlap) * min(compute, memory)
+
+``peak``: the dtype's dense peak (dense, compressed-weight: dense MMA on the gathered operand) or the spec's
+listed sparse peak for the kernel's pattern (sparse-tensor-core; dense × M/N when not listed).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nmsim.errors import UserError, field_path
+from nmsim.execution import register
+from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
+                                  finish)
+from nmsim.execution.roofline import activation_bytes
+from nmsim.sparsity.metadata import ENCODINGS, dtype_bytes, metadata_bits_per_group
+
+KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
+KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns": False, "max_m": False,
+               "tile": False, "min_rows": False, "efficiency": True, "bandwidth_efficiency": False,
+               "launch_us": False, "overlap": False, "decode_ns_per_nnz": False, "small_m": False,
+               "metadata": False, "transposed": False, "split_k": False, "note": False}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    kind: str
+    dtypes: tuple
+    weight_dtypes: tuple | None
+    patterns: tuple | None          # hardware patterns; None = any N:M (compressed-weight) or dense
+    any_nm: bool = False
+    max_m: int | None = None
+    tile_m: int = 128
+    tile_n: int = 128
+    min_rows: int = 1
+    efficiency: float = 0.8
+    bandwidth_efficiency: float = 0.9
+    launch_s: float = 3e-6
+    overlap: float = 1.0
+    decode_s_per_nnz: float = 0.0
+    small_m_rows: int = 0
+    small_m_efficiency: float = 1.0
+    metadata: str = "index"
+    transposed: bool = False        # also runs a weight whose groups lie along the output dim (dgrad)
+    split_k: bool = False           # partitions the reduction across SMs: no wave quantization
+
+    @property
+    def sparse(self) -> bool:
+        return self.kind != "dense"
+
+    def accepts_dtypes(self, dtype: str, wdtype: str) -> bool:
+        return dtype in self.dtypes and wdtype in (self.weight_dtypes or (dtype,))
+
+    def execution(self, pattern):
+        """(executed hw pattern or None when this kernel cannot run ``pattern``)."""
+        if pattern is None or pattern.is_dense or not self.sparse:
+            return None
+        if self.any_nm:
+            if getattr(pattern, "ranks", None) is not None:
+                return None  # hierarchical patterns need their own engine
+            return pattern if (self.max_m is None or pattern.m <= self.max_m) else None
+        for hw_p in self.patterns or ():
+            if pattern.fits(hw_p):
+                return hw_p
+        return None
+
+
+def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
+    from nmsim.sparsity.hierarchical import parse_any
+    node, src = r.mapping(node, path, KERNEL_KEYS, src)
+    if src is None:
+        raise r.fail("kernel needs a source: (where its numbers come from)", *path)
+    kind = node["kind"]
+    if kind not in KERNEL_KINDS:
+        raise r.fail(f"unknown kernel kind {kind!r} (known: {', '.join(KERNEL_KINDS)})", *path, "kind")
+
+    def dtypes(key):
+        items = node[key]
+        if not isinstance(items, list) or not items:
+            raise r.fail("expected a non-empty list of dtypes", *path, key)
+        return tuple(r.dtype(d, path + (key, i)) for i, d in enumerate(items))
+
+    pats, any_nm = None, False
+    if kind != "dense":
+        raw = node.get("patterns")
+        if raw == "any":
+            any_nm = True
+        elif isinstance(raw, list) and raw:
+            pats = []
+            for i, text in enumerate(raw):
+                try:
+                    p = parse_any(str(text))
+                except UserError as exc:
+                    raise r.fail(exc.message, *path, "patterns", i) from None
+                if p is None or p.is_dense:
+                    raise r.fail(f"{text!r} is not a sparse N:M pattern", *path, "patterns", i)
+                pats.append(p)
+            pats = tuple(pats)
+        else:
+            raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path, "patterns")
+    elif "patterns" in node:
+        raise r.fail("a dense kernel takes no patterns", *path, "patterns")
+    num = lambda key, default, **kw: (default if key not in node else  # noqa: E731
+                                      r.number(node[key], path + (key,), src, **kw))
+    tile, tsrc = r.mapping(node.get("tile", {}), path + ("tile",), {"m": False, "n": False}, src)
+    small, ssrc = r.mapping(node.get("small_m", {"rows_below": 1, "efficiency": 1.0}), path + ("small_m",),
+                            {"rows_below": True, "efficiency": True}, src)
+    meta = node.get("metadata", "index")
+    if meta not in ENCODINGS:
+        raise r.fail(f"unknown metadata encoding {meta!r} (known: {', '.join(ENCODINGS)})", *path, "metadata")
+    return Kernel(
+        name=name, kind=kind, dtypes=dtypes("dtypes"),
+        weight_dtypes=dtypes("weight_dtypes") if "weight_dtypes" in node else None,
+        patterns=pats, any_nm=any_nm,
+        max_m=None if "max_m" not in node else int(num("max_m", 0, integer=True)),
+        tile_m=int(r.number(tile.get("m", 128), path + ("tile", "m"), tsrc, integer=True)),
+        tile_n=int(r.number(tile.get("n", 128), path + ("tile", "n"), tsrc, integer=True)),
+        min_rows=int(num("min_rows", 1, integer=True)),
+        efficiency=num("efficiency", 0.8, at_most=1.0),
+        bandwidth_efficiency=num("bandwidth_efficiency", 0.9, at_most=1.0),
+        launch_s=num("launch_us", 3.0, positive=False) * 1e-6,
+        overlap=num("overlap", 1.0, positive=False, at_most=1.0),
+        decode_s_per_nnz=num("decode_ns_per_nnz", 0.0, positive=False) * 1e-9,
+        small_m_rows=int(r.number(small["rows_below"], path + ("small_m", "rows_below"), ssrc, integer=True)),
+        small_m_efficiency=r.number(small["efficiency"], path + ("small_m", "efficiency"), ssrc, at_most=1.0),
+        metadata=meta,
+        transposed=r.boolean(node.get("transposed", False), path + ("transposed",)),
+        split_k=r.boolean(node.get("split_k", False), path + ("split_k",)))
+
+
+_KEEP = {"sparse": bool, "hw_pattern": object}
+
+
+@register("gpu")
+class GpuModel(ExecutionModel):
+    param_keys = ("sms", "board_watts", "kernels")
+
+    @classmethod
+    def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
+        for key in ("sms", "kernels"):
+            if key not in params:
+                raise r.fail(f"missing required field {key!r}", *path)
+        sms = int(r.number(params["sms"], path + ("sms",), src, integer=True))
+        watts = None if "board_watts" not in params else r.number(params["board_watts"], path + ("board_watts",), src)
+        node, ksrc = r.mapping(params["kernels"], path + ("kernels",), None, src)
+        kernels = tuple(_kernel(r, str(name), item, path + ("kernels", str(name)), ksrc)
+                        for name, item in node.items() if name != "source")
+        if not any(k.kind == "dense" for k in kernels):
+            raise r.fail("needs at least one dense kernel", *path, "kernels")
+        return {"sms": sms, "board_watts": watts, "kernels": kernels}
+
+    @property
+    def kernels(self) -> tuple:
+        return self.params["kernels"]
+
+    def kernel_names(self, ctx=None):
+        return tuple(k.name for k in self.kernels)
+
+    def _check_pin(self, ctx: ExecContext) -> None:
+        if ctx.kernel is not None and ctx.kernel not in self.kernel_names():
+            raise UserError(f"{self.hw.name} has no kernel {ctx.kernel!r} (kernels: {', '.join(self.kernel_names())})",
+                            "--kernel")
+
+    def supports(self, table, ctx):
+        ok = any(k.kind == "dense" and k.accepts_dtypes(ctx.dtype, ctx.dtype) for k in self.kernels)
+        return np.full(np.shape(table.nominal_flops), ok, dtype=bool)
+
+    def _peak(self, k: Kernel, dtype: str, hw_pattern) -> float:
+        dense = self.hw.dense_tflops(dtype)
+        if k.kind != "sparse-tensor-core" or hw_pattern is None:
+            return dense
+        for p, tflops in self.hw.sparse_options(dtype):
+            if p == hw_pattern:
+                return tflops
+        return dense * hw_pattern.m / hw_pattern.n
+
+    def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext) -> dict | None:
+        """Arrays for every row as if run on ``k`` (``ok`` = the kernel can run the row); None if never."""
+        is_w = table.weight_elems > 0
+        fwd_like = table.pass_codes < 2
+        wrow = is_w & fwd_like  # rows that read the stored weight
+        dense_ok = k.accepts_dtypes(ctx.dtype, ctx.dtype)
+        w_ok = k.accepts_dtypes(ctx.dtype, ctx.wdtype)
+        if not (dense_ok or w_ok):
+            return None
+        dtype_ok = np.where(wrow, w_ok, dense_ok)
+        # per pattern: executed hw pattern, density, metadata bits, peak
+        per = [k.execution(p) for p in table.patterns]
+        code = table.pattern
+        if k.sparse:
+            runs = np.array([p is not None for p in per], dtype=bool)
+            operand_ok = (table.sparse_operand == OPERAND_WEIGHT) | ((table.sparse_operand == 2) & k.transposed)
+            ok = dtype_ok & runs[code] & operand_ok
+            density = np.array([1.0 if p is None else p.density for p in per])[code]
+            group_n = np.array([1.0 if p is None else p.n for p in per])[code]
+            group_m = np.array([1.0 if p is None else p.m for p in per])[code]
+            bits = np.array([0.0 if p is None else metadata_bits_per_group(p, k.metadata) for p in per])[code]
+            peak = np.array([self._peak(k, ctx.dtype, p) for p in per])[code]
+            label = np.array(["dense" if p is None else str(p) for p in per], dtype=object)[code]
+        else:
+            ok = dtype_ok & np.ones(np.shape(code), dtype=bool)
+            density = group_n = group_m = 1.0
+            bits = 0.0
+            peak = self.hw.dense_tflops(ctx.dtype)
+            label = "dense"
+        if not np.any(ok):
+            return None
+        sms = self.params["sms"]
+        m, n, b = table.m, table.n, table.b
+        rows = np.maximum(m, k.min_rows)
+        # below one tile of rows the kernel runs a short tile (the next power of two): GEMV-like calls
+        tile_h = np.where(rows >= k.tile_m, k.tile_m, 2.0 ** np.ceil(np.log2(np.maximum(rows, 1.0))))
+        rt = np.ceil(rows / tile_h)
+        ct = np.ceil(n / k.tile_n)
+        tiles = b * rt * ct
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tile_eff = np.where(m * n > 0, (m * n) / (rt * tile_h * ct * k.tile_n), 1.0)
+            wave_eff = np.where(tiles > 0, tiles / (np.ceil(tiles / sms) * sms), 1.0) if not k.split_k else 1.0
+        padded = table.nominal_flops / tile_eff
+        executed = padded * density
+        kept = table.weight_elems * density
+        # a sparse tensor core's peak counts dense-equivalent FLOPs (2:4 at 2x): it divides the padded dense work
+        work = padded if k.kind == "sparse-tensor-core" else executed
+        compute = work / (peak * 1e12 * k.efficiency * wave_eff) + k.decode_s_per_nnz * kept * rt / sms
+        # bytes: stored weights (compressed when sparse) in the weight dtype; dW / act×act at the compute dtype
+        cb = dtype_bytes(ctx.dtype, "--dtype")
+        wb = np.where(wrow, dtype_bytes(ctx.wdtype, "--weight-dtype"), cb)
+        groups = table.weight_elems / group_m
+        sparse_row = ok & k.sparse
+        meta = np.where(sparse_row & wrow, groups * bits / 8.0, 0.0)
+        values = np.where(sparse_row & wrow, groups * group_n * wb, table.weight_elems * wb)
+        weight = values + meta + table.bias_elems * cb
+        act = activation_bytes(table, ctx)
+        total = weight + act
+        memory = total / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency)
+        if k.small_m_efficiency < 1.0:
+            slow = np.where(m < k.small_m_rows, 1.0 / k.small_m_efficiency, 1.0)
+            compute, memory = compute * slow, memory * slow
+        hi, lo = np.maximum(compute, memory), np.minimum(compute, memory)
+        seconds = k.launch_s + hi + (1.0 - k.overlap) * lo
+        return {"ok": ok, "executed_flops": executed, "weight_bytes": weight, "metadata_bytes": meta,
+                "act_bytes": act, "bytes": total, "compute_seconds": compute, "memory_seconds": memory,
+                "seconds": seconds, "padded_flops": padded, "efficiency": k.efficiency * wave_eff * tile_eff,
+                "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, "dense")}
+
+    def price(self, table: GemmTable, ctx: ExecContext) -> Priced:
+        self._check_pin(ctx)
+        shape = np.broadcast_shapes(np.shape(table.nominal_flops), np.shape(table.pattern), np.shape(table.m))
+        best = None
+        kernel = np.full(shape, -1, dtype=np.int16)
+        names = self.kernel_names()
+        for i, k in enumerate(self.kernels):
+            if ctx.kernel is not None and k.sparse and k.name != ctx.kernel:
+                continue
+            r = self._kernel_rows(k, table, ctx)
+            if r is None:
+                continue
+            ok = np.broadcast_to(r["ok"], shape)
+            sec = np.broadcast_to(r["seconds"], shape)
+            if best is None:
+                best = {key: np.broadcast_to(v, shape).astype(_KEEP.get(key, float), copy=True)
+                        for key, v in r.items() if key != "ok"}
+                best["seconds"] = np.where(ok, sec, np.inf)
+                kernel = np.where(ok, i, -1).astype(np.int16)
+                continue
+            # a pinned sparse kernel wins wherever it runs; otherwise the fastest
+            better = ok & ((sec < best["seconds"]) | (k.sparse and ctx.kernel == k.name))
+            for key, v in r.items():
+                if key != "ok":
+                    best[key] = np.where(better, np.broadcast_to(v, shape), best[key])
+            kernel = np.where(better, i, kernel)
+        if best is None or np.any(kernel < 0):
+            raise UserError(f"{self.hw.name} has no kernel for {ctx.dtype} GEMMs with {ctx.wdtype} weights "
+                            f"(kernels: {self._describe()})", "--dtype/--weight-dtype")
+        if ctx.kernel is not None:
+            pinned = names.index(ctx.kernel)
+            if self.kernels[pinned].sparse and not np.any(kernel == pinned):
+                raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
+                                f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
+        seconds, bound = best["seconds"], None
+        _, bound = finish(best["compute_seconds"], best["memory_seconds"], np.zeros(shape))
+        watts = self.params.get("board_watts")
+        joules = seconds * watts if watts else np.full(shape, math.nan)
+        return Priced(executed_flops=best["executed_flops"], weight_bytes=best["weight_bytes"],
+                      metadata_bytes=best["metadata_bytes"], act_bytes=best["act_bytes"], bytes=best["bytes"],
+                      compute_seconds=best["compute_seconds"], memory_seconds=best["memory_seconds"],
+                      metadata_seconds=np.zeros(shape), seconds=seconds, bound=bound, joules=joules,
+                      sparse=best["sparse"].astype(bool), kernel=kernel, kernel_names=names,
+                      extra={"padded_flops": best["padded_flops"], "efficiency": best["efficiency"],
+                             "hw_pattern": best["hw_pattern"]})
+
+    def _describe(self) -> str:
+        return "; ".join(f"{k.name}: {','.join(k.dtypes)}"
+                         + (f" x {','.join(k.weight_dtypes)} weights" if k.weight_dtypes else "")
+                         + ("" if not k.sparse else " any N:M" if k.any_nm else
+                            " " + ",".join(str(p) for p in k.patterns)) for k in self.kernels)
+
+    def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
+        out = super().price_vector(vt, ctx)
+        watts = self.params.get("board_watts")
+        if watts:
+            out["joules"] = out["seconds"] * watts
+        return out
+
+
+def where(hw) -> str:
+    return field_path(getattr(hw, "path", None) or hw.name, "execution")
