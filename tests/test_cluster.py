@@ -308,3 +308,28 @@ def test_published_runs_data():
     for r in runs:
         assert r["source"] and r["measured_tflops"] > 0 and r["devices"] > 0
     assert len({r["source"].split(",")[0] for r in runs}) >= 3
+
+
+def test_static_recipe_rule(dm):
+    recipe = make_recipe("static", {"ff": "2:4"}, 0.5, 0.0)
+    phases = recipe.phases(10)
+    dense = dm.weight_bytes(None)[0]
+    assert np.allclose(dm.weight_bytes(phases[0].state)[0], dense)
+    assert (dm.weight_bytes(phases[1].state)[0] < dense).all()
+
+
+def test_compute_efficiency_knob(dm):
+    s = load_system("dgx-h100")
+    L = enumerate_layouts(GPT, 8, 8, 64, tp=1, pp=1, zero=(0,), mb=8, recompute=("none",))
+    a = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False), None)
+    b = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False, compute_efficiency=0.5), None)
+    assert b["compute"][0] == pytest.approx(2 * a["compute"][0])
+    with pytest.raises(UserError, match="--compute-efficiency"):
+        search(GPT, s, 64, 128, device_model=dm, compute_efficiency=1.5)
+
+
+def test_report_frames(dm):
+    from nmsim.cluster.report import cluster_frames
+    frames = cluster_frames(GPT, "dgx-h100", 1, 1e8, global_batch=64, seq=128, top=3)
+    assert list(frames["cluster_budget"]["recipe"]) == ["dense", "sr-ste"]
+    assert len(frames["cluster_layouts"]) == 3 and frames["cluster_layouts"]["fits"].all()

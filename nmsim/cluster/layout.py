@@ -112,6 +112,7 @@ class RunSpec:
     flash: bool = False
     dropout: bool = False
     collective: str = "auto"
+    compute_efficiency: float = 1.0  # device compute seconds are divided by this (a calibration knob; 1 = as priced)
 
 
 def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
@@ -139,6 +140,7 @@ def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
         bw[0] += st.pre_bwd
         f[-1] += st.post_fwd
         bw[-1] += st.post_bwd
+        f, bw = f / run.compute_efficiency, bw / run.compute_efficiency
         tot = f + bw
         k = int(np.argmax(tot))
         stage_max[idx], stage_sum[idx] = tot[k], tot.sum()

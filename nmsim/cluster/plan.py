@@ -58,7 +58,8 @@ def _overflow_text(row) -> str:
 
 def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None, steps: int = 1000,
            dtype: str = "bf16", transposable=None, flash: bool = True, dropout: bool = False,
-           grad_bytes: float = 2.0, device_model: DeviceModel | None = None, **restrict) -> PlanResult:
+           grad_bytes: float = 2.0, compute_efficiency: float = 1.0, device_model: DeviceModel | None = None,
+           **restrict) -> PlanResult:
     """Price every valid layout of ``model`` on ``system`` and rank them (see module docstring)."""
     from nmsim.graph import load_workload
     cfg = load_workload(model) if isinstance(model, str) else model
@@ -70,7 +71,10 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
             raise UserError(f"must be a positive integer, got {v!r}", name)
     dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
     t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
-    run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout)
+    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 1):
+        raise UserError(f"must be in (0, 1], got {compute_efficiency!r}", "--compute-efficiency")
+    run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
+                  compute_efficiency=float(compute_efficiency))
     phases = recipe_phases(recipe, int(steps))
     if recipe is not None:
         for _, _, state in phases:
@@ -104,7 +108,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     described = (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
                  f"global batch {global_batch} x {seq} tokens, {dtype}, "
                  f"{'FlashAttention' if flash else 'unfused attention'}, "
-                 f"recipe {recipe.name if recipe is not None else 'dense'} over {steps} steps")
+                 + (f"compute efficiency {compute_efficiency:g}, " if compute_efficiency != 1 else "")
+                 + f"recipe {recipe.name if recipe is not None else 'dense'} over {steps} steps")
     return PlanResult(df, run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9), elapsed,
                       described)
 

@@ -76,9 +76,8 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
     lines.append("")
     for r in df.itertuples():
         lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}")
-    lines.append("energy = system power x wall-clock (node max power); iso-time/iso-FLOP = tokens the recipe "
-                 "trains in the")
-    lines.append("dense run's days / executed FLOPs (linear in run length). MFU counts dense model FLOPs.")
+    lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x time).")
+    lines.append("iso-time / iso-FLOP: tokens the recipe trains in the dense run's days / executed FLOPs.")
     return _wrap(lines)
 
 

@@ -3,9 +3,10 @@
 For each run: the stated model, system, device count and layout (unstated fields are searched: the fastest
 layout that fits, as the authors tuned theirs), predicted step time -> per-device TFLOP/s in the paper's own
 FLOP convention, compared with the measured value. Nothing is fitted on the scored rows. With
-``calibrate=True`` one scalar — the fraction of the predicted compute time the real kernels add
-(``time = compute / efficiency + the rest``) — is fitted by least squares on the *fit* rows (every other
-row by default) and scored on the remaining rows; both MAPEs are printed.
+``calibrate=True`` one scalar — a compute efficiency, ``time = (compute + bubble) / efficiency + the rest``,
+the same knob as ``--compute-efficiency`` — is fitted by least squares on the *fit* rows (every other row by
+default) and scored on the remaining rows; both MAPEs are printed. (The layouts are not re-searched under the
+calibrated efficiency.)
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def predict(run: dict) -> dict:
     predicted = conv / (best["step_seconds"] * system.devices) / 1e12
     return {"id": run["id"], "devices": system.devices, "layout": layout_label(best), "fits": bool(best["fits"]),
             "convention": run["convention"], "measured_tflops": float(run["measured_tflops"]),
-            "predicted_tflops": predicted, "step_seconds": best["step_seconds"], "compute_seconds": best["compute"],
+            "predicted_tflops": predicted, "step_seconds": best["step_seconds"],
+            "compute_seconds": best["compute"] + best["bubble"],
             "conv_flops": conv, "recompute": best["recompute"], "source": run["source"],
             "assumed": run.get("assumed", "")}
 
@@ -105,7 +107,7 @@ def validate(runs=None, *, calibrate: bool = False, fit_every: int = 2, progress
         fit = np.arange(len(df)) % fit_every == 0
         # measured step = rest + compute / eff  ->  1/eff by least squares on the fit rows
         measured_step = df["conv_flops"] / (df["measured_tflops"] * 1e12 * df["devices"])
-        rest = df["step_seconds"] - df["compute_seconds"]
+        rest = df["step_seconds"] - df["compute_seconds"]  # compute = device compute + bubble (what --compute-efficiency scales)
         x, y = df["compute_seconds"][fit], (measured_step - rest)[fit]
         inv = float((x * y).sum() / (x * x).sum())
         df["calibrated_tflops"] = df["conv_flops"] / ((rest + df["compute_seconds"] * inv) * df["devices"]) / 1e12
