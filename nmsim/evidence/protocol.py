@@ -118,6 +118,15 @@ def plan(p: Protocol) -> list:
     return configs
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its finished children (the sweep's workers): what the
+    protocol costs on an idle machine, whatever the load."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _environment(device: str) -> dict:
     import torch
 
@@ -164,7 +173,7 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     out = Path(out)
     configs = plan(p)
     _claim_folder(out, p, device, command or " ".join(sys.argv))
-    started, load0 = time.time(), os.getloadavg()
+    started, load0, cpu0 = time.time(), os.getloadavg(), _cpu_seconds()
     echo(f"evidence: {p.task}, {len(configs)} runs ({', '.join(p.recipes)} x {', '.join(p.patterns)} x "
          f"{p.seeds} seeds) into {out / RUNS}; SDGF-geometric k: "
          + ", ".join(f"{k}={v}" for k, v in p.geometric_k.items()))
@@ -173,6 +182,7 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else []
     timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                    "wall_seconds": round(time.time() - started, 1), "workers": workers, "device": device,
+                   "cpu_seconds": round(_cpu_seconds() - cpu0, 1),
                    "loadavg_1m_start": round(load0[0], 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
                    "runs_finished": int(len(table)), "runs_failed": len(table.attrs.get("failures", []))})
     atomic_write_json(timing_path, timing)

@@ -6,7 +6,9 @@ runs gives the same files.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -130,17 +132,17 @@ def _md(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
 
 
 def _timing_text(folder: Path) -> str:
-    import json
-
     path = folder / TIMING_FILE
     if not path.exists():
         return "no timing recorded"
     rows = json.loads(path.read_text())
     wall = sum(r["wall_seconds"] for r in rows)
+    cpu = sum(r.get("cpu_seconds") or 0 for r in rows)
+    cpu_text = f"; {cpu / 60:.1f} CPU-minutes in all" if cpu else ""
     loads = ", ".join(f"{r['loadavg_1m_start']:g}→{r['loadavg_1m_end']:g}" for r in rows)
     return (f"{wall / 60:.1f} min wall over {len(rows)} invocation(s) of `run` "
             f"({rows[-1]['workers']} workers, device {rows[-1]['device']}); 1-minute load average at start→end: "
-            f"{loads} (on {__import__('os').cpu_count()} CPUs)")
+            f"{loads} (on {os.cpu_count()} CPUs){cpu_text}")
 
 
 def summarize(folder: str | Path, echo=print) -> dict:
@@ -152,8 +154,8 @@ def summarize(folder: str | Path, echo=print) -> dict:
     curves = finished_curves(folder / RUNS)
     ref, level, metric = proto.reference, proto.level, proto.metric
     last = curves.groupby("folder", sort=False).tail(1)
-    wall_runs = sum(float(__import__("json").loads((Path(f) / "done.json").read_text())["final"].get(
-        "wall_seconds") or 0) for f in last["folder"])
+    wall_runs = sum(float(json.loads((Path(f) / "done.json").read_text())["final"].get("wall_seconds") or 0)
+                    for f in last["folder"])
     tables = {
         "finals": finals_table(curves),
         "gap": gap_table(curves, ref),
