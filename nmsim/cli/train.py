@@ -83,7 +83,21 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_sweep)
 
 
+def _precheck(recipes: list[str], patterns: list[str]) -> None:
+    """Names and patterns before torch is imported: a typo fails in a fraction of a second."""
+    from nmsim.recipes import RECIPE_NAMES
+    from nmsim.sparsity.pattern import NMPattern
+
+    for name in recipes:
+        if name.strip().lower() not in RECIPE_NAMES:
+            raise UserError(f"unknown recipe {name.strip()!r} (valid: {', '.join(RECIPE_NAMES)})", "--recipe")
+    for item in patterns:
+        if item.strip():
+            NMPattern.parse(item.split("=", 1)[-1], "--sparsity")
+
+
 def cmd_train(args) -> int:
+    _precheck([args.recipe], args.sparsity.split(","))
     from nmsim.train.loop import RunConfig, check_config, parse_sparsity, train_run
     from nmsim.train.sweep import run_folder
 
@@ -97,13 +111,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _precheck_sweep(args) -> None:
+    from nmsim.recipes import RECIPE_NAMES
+    from nmsim.sparsity.pattern import NMPattern
+
+    names = [r.strip().lower() for r in str(args.recipes).split(",") if r.strip()]
+    for name in names if names != ["all"] else []:
+        if name not in RECIPE_NAMES:
+            raise UserError(f"unknown recipe {name!r} (valid: all, {', '.join(RECIPE_NAMES)})", "--recipes")
+    for item in str(args.patterns).split(","):
+        for part in item.replace("+", ",").split(","):
+            if part.strip():
+                NMPattern.parse(part.split("=", 1)[-1], "--patterns")
+
+
 def cmd_sweep(args) -> int:
+    _precheck_sweep(args)
     from nmsim.train.sweep import format_summary, parse_patterns, parse_recipes, plan, run_sweep
 
-    if args.seeds < 1:
-        raise UserError(f"must be >= 1, got {args.seeds}", "--seeds")
-    if args.workers < 1:
-        raise UserError(f"must be >= 1, got {args.workers}", "--workers")
+    if not 1 <= args.seeds <= 1000:
+        raise UserError(f"must be from 1 to 1000, got {args.seeds}", "--seeds")
+    if not 1 <= args.workers <= 1024:
+        raise UserError(f"must be from 1 to 1024, got {args.workers}", "--workers")
     if args.executor not in ("local", "ray"):
         raise UserError(f"unknown executor {args.executor!r} (local or ray)", "--executor")
     common = _common_config(args)

@@ -248,11 +248,12 @@ def read_csv(path: str | os.PathLike, what: str = "CSV file", columns: tuple = (
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise UserError(f"missing column(s) {', '.join(missing)} (need {', '.join(columns)}; has "
-                        f"{', '.join(map(str, df.columns))})", where)
+                        f"{', '.join(map(str, df.columns)) or 'none'})", where)
+    df = df.copy()
     for col in numeric:
-        values = pd.to_numeric(df[col], errors="coerce")
+        values = pd.to_numeric(df[col], errors="coerce").astype(float)
         for i, (raw, v) in enumerate(zip(df[col], values)):
-            if not (isinstance(v, float) or isinstance(v, int)) or not math.isfinite(v):
+            if not math.isfinite(v):
                 raise UserError(f"row {i + 2}: {col} must be a finite number, got {short_repr(raw)}", where)
         df[col] = values
     return df

@@ -153,6 +153,12 @@ class CustomRecipe(IntervalRecipe):
              for pos, pats in self.params["boundaries"]),
             key=lambda e: e[0],
         )
+        for i, (pos, _) in enumerate(self.params["boundaries"]):
+            step = start + (math.floor(pos * units) if isinstance(pos, float) else pos) * unit
+            if step >= stop:
+                what = "step" if unit == 1 else "epoch"
+                raise UserError(f"entry {i}: position {pos} ({what} {step // unit}) is past the end of the sparse part "
+                                f"({what}s {start // unit} to {stop // unit}); nothing would use it", "--boundaries")
         out = {key: [] for key in self.targets}
         for step, pats in resolved:
             for key, pattern in pats.items():

@@ -5,7 +5,6 @@ A sweep folder holds run folders ``<task>/<recipe>/<pattern>/seed<S>`` with ``co
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +24,8 @@ def _pattern_label(config: dict) -> str:
 def load_curves(root: str | Path) -> pd.DataFrame:
     """Every evaluation row of every run under ``root`` (finished or not), tidy. UserError when ``root`` is not
     a folder or holds no runs."""
+    from nmsim.train import checkpoint as ckpt
+
     root = Path(root)
     if not root.is_dir():
         raise UserError("no such runs folder", str(root))
@@ -34,19 +35,11 @@ def load_curves(root: str | Path) -> pd.DataFrame:
         metrics = folder / "metrics.jsonl"
         if not metrics.exists():
             continue
-        try:
-            config = json.loads(cfg_path.read_text())
-        except ValueError as exc:
-            raise UserError(f"not valid JSON ({exc})", str(cfg_path)) from None
-        for n, line in enumerate(metrics.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if "accuracy" not in row or "step" not in row:
-                raise UserError(f"line {n}: a metrics row needs step and accuracy", str(metrics))
+        config = ckpt.read_json(cfg_path, "run config")
+        for n, row in enumerate(ckpt.read_metrics_rows(metrics), 1):
+            accuracy = row.get("accuracy")
+            if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+                raise UserError(f"row {n}: accuracy must be a number from 0 to 1, got {accuracy!r:.40}", str(metrics))
             rows.append({"task": config.get("task"), "recipe": config.get("recipe"), "pattern": _pattern_label(config),
                          "seed": config.get("seed", 0), "step": row["step"], "epoch": row.get("epoch"),
                          "train_flops": row.get("train_flops"), "accuracy": row["accuracy"], "loss": row.get("loss"),

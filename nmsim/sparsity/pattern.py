@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from nmsim.errors import UserError
 
+MAX_M = 4096   # a sanity limit: published N:M work stops at M = 128
+
 _NM_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
@@ -38,6 +40,8 @@ class NMPattern:
         if not match:
             raise UserError(f"not an N:M pattern: {text!r} (expected e.g. 1:16 or dense)", where)
         n, m = int(match.group(1)), int(match.group(2))
+        if m > MAX_M:
+            raise UserError(f"M must be at most {MAX_M:,} in pattern {str(text)[:40]!r}", where)
         if n > m:
             raise UserError(f"N > M in pattern {text!r}", where)
         if n < 1:

@@ -6,8 +6,8 @@ Checkpoints hold only tensors and plain Python values and are loaded with ``weig
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import random
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from nmsim.errors import UserError
+from nmsim.io import load_json, read_text, write_bytes
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -23,13 +24,9 @@ DONE = "done.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Temp file + fsync + rename (:func:`nmsim.io.write_bytes`): a failed write (full disk) leaves no temp file
+    and is a one-line UserError."""
+    write_bytes(path, data, "run file")
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -37,11 +34,40 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path, what: str = "file") -> dict:
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {what}: {exc}", str(path)) from None
+    """A run file holding a JSON object (``[]``, ``5`` or damaged JSON is a one-line UserError)."""
+    return load_json(path, what, expect=dict, allow_nan=True)
+
+
+def read_done(folder: Path) -> dict:
+    """``done.json``: ``{"final": {...}, ...}``; anything else is a UserError naming the file."""
+    path = Path(folder) / DONE
+    done = read_json(path, "done marker")
+    if not isinstance(done.get("final"), dict):
+        raise UserError("not an nmsim done marker (needs a 'final' object)", str(path))
+    return done
+
+
+def read_metrics_rows(path: Path) -> list[dict]:
+    """Rows of ``metrics.jsonl``: each a JSON object with an integer ``step``. Only the last line may be cut
+    (a kill mid-write) and is then dropped; any other damage is a UserError naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = read_text(path, "metrics file").splitlines()
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if n == len(lines):
+                continue  # the last line, cut by a kill
+            raise UserError(f"line {n}: not valid JSON", str(path)) from None
+        if not isinstance(row, dict) or isinstance(row.get("step"), bool) or not isinstance(row.get("step"), int):
+            raise UserError(f"line {n}: not a metrics row (needs an object with an integer step)", str(path))
+        rows.append(row)
+    return rows
 
 
 def rng_state(device: str | torch.device = "cpu") -> dict:
@@ -71,13 +97,9 @@ def set_rng_state(state: dict) -> None:
 
 def save_checkpoint(folder: Path, payload: dict) -> None:
     """Write ``payload`` (model/optimizer state, step, RNG states, ...) atomically to ``folder/checkpoint.pt``."""
-    path = Path(folder) / CHECKPOINT
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    write_bytes(Path(folder) / CHECKPOINT, buf.getvalue(), "checkpoint")
 
 
 def load_checkpoint(folder: Path, device: str | torch.device = "cpu") -> dict:

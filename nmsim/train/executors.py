@@ -18,12 +18,40 @@ from nmsim.errors import UserError
 EXECUTORS = ("local", "ray")
 
 
+BUSY = "busy"   # a job result: another process holds the run folder's lock (the sweep retries it last)
+
+
 def execute_job(job: dict) -> dict:
-    """Run one training job: ``{"config": RunConfig dict, "out": folder, "device": "cpu"}`` -> final row."""
+    """Run one training job: ``{"config": RunConfig dict, "out": folder, "device": "cpu", "wait": False}`` ->
+    final row, or ``{"busy": True}`` when another process is training that folder and ``wait`` is false."""
+    from nmsim.train.lock import RunBusy
     from nmsim.train.loop import RunConfig, train_run
 
-    return train_run(RunConfig.from_dict(job["config"]), job["out"], resume=True,
-                     device=job.get("device", "cpu"), progress=False)
+    try:
+        return train_run(RunConfig.from_dict(job["config"]), job["out"], resume=True,
+                         device=job.get("device", "cpu"), progress=False, wait=job.get("wait", False))
+    except RunBusy:
+        return {BUSY: True}
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent (which stops them): no traceback from every worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _with_retries(run_batch, jobs: list[dict], workers: int):
+    """Run ``jobs``; those busy in another process are run again at the end, waiting for their lock (then
+    they are found finished, or resumed if the other process stopped)."""
+    busy = []
+    for job, result, error in run_batch(jobs, workers):
+        if result is not None and result.get(BUSY):
+            busy.append({**job, "wait": True})
+            continue
+        yield job, result, error
+    if busy:
+        yield from run_batch(busy, workers)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -32,6 +60,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict | None, str | None]]:
+    return _with_retries(_run_local, jobs, workers)
+
+
+def _run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict | None, str | None]]:
     if workers <= 1:
         for job in jobs:
             try:
@@ -40,7 +72,8 @@ def run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict |
                 yield job, None, _one_line(exc)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    try:
         futures = {pool.submit(execute_job, job): job for job in jobs}
         for fut in as_completed(futures):
             job = futures[fut]
@@ -48,9 +81,19 @@ def run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict |
                 yield job, fut.result(), None
             except Exception as exc:  # noqa: BLE001
                 yield job, None, _one_line(exc)
+    except BaseException:   # Ctrl-C or the consumer stopped: stop the workers now (runs resume from checkpoints)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_ray(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict | None, str | None]]:
+    return _with_retries(_run_ray, jobs, workers)
+
+
+def _run_ray(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict | None, str | None]]:
     try:
         import ray
     except ImportError:

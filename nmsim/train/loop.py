@@ -110,6 +110,69 @@ def _workload(name: str):
     return load_workload(name)
 
 
+# name -> (flag, low, high, low inclusive, high inclusive, integer): every trainer argument's physical range
+ARGUMENT_RANGES = {
+    "epochs": ("--epochs", 1, 100_000, True, True, True),
+    "batch": ("--batch", 1, 2**20, True, True, True),
+    "seed": ("--seed", 0, 2**32 - 1, True, True, True),
+    "threads": ("--threads", 1, 1024, True, True, True),
+    "eval_every": ("--eval-every", 0, 2**40, True, True, True),
+    "checkpoint_every": ("--checkpoint-every", 0, 2**40, True, True, True),
+    "lr": ("--lr", 0.0, 10.0, False, True, False),
+    "weight_decay": ("--weight-decay", 0.0, 10.0, True, True, False),
+    "warmup_frac": ("--warmup-frac", 0.0, 1.0, True, False, False),
+    "min_lr_frac": ("min_lr_frac", 0.0, 1.0, True, True, False),
+    "dense_frac": ("--dense-frac", 0.0, 1.0, True, False, False),
+    "finetune_frac": ("--finetune-frac", 0.0, 1.0, True, False, False),
+}
+
+
+def check_arguments(c: RunConfig) -> None:
+    """Every numeric trainer argument is a finite number of the right kind inside its range (UserError)."""
+    from nmsim.io import short_repr
+
+    for name, (flag, low, high, low_in, high_in, integer) in ARGUMENT_RANGES.items():
+        value = getattr(c, name)
+        kind = "an integer" if integer else "a finite number"
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
+            raise UserError(f"must be {kind}, got {short_repr(value)}", flag)
+        if not ((low <= value if low_in else low < value) and (value <= high if high_in else value < high)):
+            fmt = "{:,}" if integer else "{:g}"
+            lo = ("[" if low_in else "(") + fmt.format(low)
+            hi = fmt.format(high) + ("]" if high_in else ")")
+            raise UserError(f"must be in {lo}, {hi}, got {fmt.format(value)}", flag)
+    if c.dense_frac + c.finetune_frac >= 1:
+        raise UserError(f"dense ({c.dense_frac:g}) + fine-tune ({c.finetune_frac:g}) fractions leave no sparse "
+                        "training", "--finetune-frac")
+    if c.direction not in ("row", "col"):
+        raise UserError(f"must be row or col, got {short_repr(c.direction)}", "--direction")
+    if not isinstance(c.recipe_params, dict):
+        raise UserError(f"must be a mapping, got {short_repr(c.recipe_params)}", "recipe_params")
+
+
+def check_task_fit(model, task, workload: str) -> None:
+    """Run the model on one meta batch of the task: a workload of another shape (an image model on a text
+    task, a wrong image size or class count) is a UserError before any run folder exists."""
+    x = task.train_x[:2].to("meta")
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+        shape = "x".join(map(str, task.train_x.shape[1:]))
+        kind = "images" if task.train_x.is_floating_point() else "token sequences"
+        raise UserError(f"does not fit task {task.name!r}, whose inputs are {shape} {kind} ({reason})",
+                        f"--workload {workload}") from None
+    classes = int(task.train_y.max()) + 1
+    want = (2, classes) if task.kind == "classify" else (2, task.train_x.shape[1])
+    got = tuple(logits.shape)
+    if got[:len(want)] != want or len(got) != len(want) + (task.kind == "lm") or got[-1] < classes:
+        expect = f"[batch, >= {classes} classes]" if task.kind == "classify" else f"[batch, tokens, >= {classes}]"
+        raise UserError(f"gives outputs of shape {list(got)} on task {task.name!r}, which needs {expect}",
+                        f"--workload {workload}")
+
+
 def resolve(config: RunConfig) -> RunConfig:
     """Fill task defaults and an automatic MDGF beta; validate recipe and task names (UserError)."""
     from nmsim.recipes import make_recipe
@@ -121,10 +184,7 @@ def resolve(config: RunConfig) -> RunConfig:
             setattr(c, name, task.defaults[name])
     if c.workload is None:
         c.workload = task.workload
-    if not isinstance(c.epochs, int) or c.epochs < 1:
-        raise UserError(f"must be a positive integer, got {c.epochs!r}", "--epochs")
-    if not isinstance(c.batch, int) or c.batch < 1:
-        raise UserError(f"must be a positive integer, got {c.batch!r}", "--batch")
+    check_arguments(c)
     total = c.epochs * task.steps_per_epoch(c.batch)
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     if recipe.name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:
@@ -148,6 +208,7 @@ def check_config(config: RunConfig) -> RunConfig:
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     with torch.device("meta"):
         model = build_model(_workload(c.workload))
+    check_task_fit(model, task, c.workload)
     sparsify(model, targets_of(c), c.direction)
     for phase in recipe.phases(total):
         check_patterns(model, phase.state.masks.items())
@@ -196,16 +257,8 @@ def _diagnostics(model, optimizer) -> dict:
 
 
 def _read_metrics(path: Path, upto_step: int) -> list[str]:
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if row.get("step", 1 << 62) <= upto_step:
-                rows.append(json.dumps(row, sort_keys=True))
-    return rows
+    return [json.dumps(row, sort_keys=True) for row in ckpt.read_metrics_rows(path)
+            if row["step"] <= upto_step]
 
 
 def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
@@ -220,8 +273,14 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
     if not cfg_path.exists():
         if out.exists() and any(p.name in (ckpt.CHECKPOINT, ckpt.METRICS, ckpt.DONE) for p in out.iterdir()):
             raise UserError("holds run files but no config.json; refusing to overwrite", str(out))
+        if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
+            raise UserError("exists and is not a run folder (no config.json); give a new --out, nothing was changed",
+                            str(out))
         return "new"
     old = ckpt.read_json(cfg_path, "run config")
+    unknown = sorted(set(old) - {f.name for f in dataclasses.fields(RunConfig)})
+    if unknown:
+        raise UserError(f"not an nmsim run config (unknown field {unknown[0]!r})", str(cfg_path))
     new = config.to_dict()
     if old != json.loads(json.dumps(new)):
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != json.loads(json.dumps(new.get(k))))
@@ -235,7 +294,7 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
 
 
 def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, device: str = "cpu",
-              progress: bool | None = None, stop_after: int | None = None, log=None) -> dict:
+              progress: bool | None = None, stop_after: int | None = None, log=None, wait: bool = False) -> dict:
     """Train one run into folder ``out``; returns the final metrics row (plus ``wall_seconds``).
 
     ``resume``: continue an unfinished run of the same config from its checkpoint (a finished run is never
@@ -243,19 +302,31 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
     (testing). Metrics rows: step, epoch, train_flops (cumulative, from the cost model; null when it is
     unavailable), train_loss (mean since the previous row), loss, accuracy (test split), lr, phase,
     patterns (selector -> pattern in force), decay (D), rule, grad_var, exp_avg_sq_norm (+ per selector).
-    """
-    from nmsim.graph.builder import build_model
-    from nmsim.recipes import make_recipe
 
-    config = resolve(config)
+    Every argument is checked before anything is written. The run folder is locked while it trains
+    (:mod:`nmsim.train.lock`): another process on the same folder gets :class:`~nmsim.train.lock.RunBusy`
+    (``wait=True``: waits for it, then finds the run finished or resumes it).
+    """
+    from nmsim.train.lock import run_lock
+
+    config = check_config(config)
     out = Path(out)
-    status = prepare_folder(out, config, resume)
-    if status == "done":
-        return ckpt.read_json(out / ckpt.DONE, "done marker")["final"]
+    prepare_folder(out, config, resume)
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise UserError(f"unknown device {device!r} (cpu or cuda)", "--device")
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise UserError("CUDA is not available on this machine", "--device")
+    with run_lock(out, wait=wait):
+        return _train_locked(config, out, resume, device, progress, stop_after, log)
+
+
+def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progress, stop_after, log) -> dict:
+    from nmsim.graph.builder import build_model
+    from nmsim.recipes import make_recipe
+
+    status = prepare_folder(out, config, resume)
+    if status == "done":
+        return ckpt.read_done(out)["final"]
 
     torch.set_num_threads(config.threads)
     task = load_task(config.task)
@@ -374,5 +445,5 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
 
 
 def read_metrics(out: str | Path) -> list[dict]:
-    path = Path(out) / ckpt.METRICS
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    """The metrics rows of run folder ``out`` (a last line cut by a kill is dropped; damage is a UserError)."""
+    return ckpt.read_metrics_rows(Path(out) / ckpt.METRICS)

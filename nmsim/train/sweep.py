@@ -8,12 +8,14 @@ folder whose ``config.json`` differs from the sweep's config for it stops the sw
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from nmsim.errors import UserError
+from nmsim.io import write_text
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.executors import run_jobs
 from nmsim.train.loop import RunConfig, check_config, parse_sparsity, prepare_folder
@@ -83,6 +85,8 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
     into skipped runs instead).
     """
     out = Path(out)
+    if os.path.lexists(out) and not out.is_dir():
+        raise UserError("exists and is not a folder; give a runs folder for --out", str(out))
     jobs, done, skipped = [], [], []
     for cfg in configs:
         try:
@@ -114,10 +118,9 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
         else:
             echo(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}")
     table = collect(out, configs)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "sweep_runs.csv", index=False)
+    write_text(out / "sweep_runs.csv", table.to_csv(index=False))
     summary = summarize(table)
-    summary.to_csv(out / "sweep_summary.csv", index=False)
+    write_text(out / "sweep_summary.csv", summary.to_csv(index=False))
     if failures:
         echo(f"sweep: {len(failures)} run(s) failed:")
         for f in failures:
@@ -138,7 +141,7 @@ def collect(out: str | Path, configs: list[RunConfig]) -> pd.DataFrame:
         folder = run_folder(out, resolved)
         if not (folder / ckpt.DONE).exists():
             continue
-        final = ckpt.read_json(folder / ckpt.DONE, "done marker")["final"]
+        final = ckpt.read_done(folder)["final"]
         rows.append({"task": cfg.task, "recipe": resolved.recipe,
                      "pattern": "dense" if resolved.recipe == "dense" else sparsity_label(resolved.sparsity),
                      "seed": cfg.seed, "accuracy": final.get("accuracy"), "loss": final.get("loss"),
