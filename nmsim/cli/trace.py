@@ -31,7 +31,16 @@ def run(args) -> int:
         total = table.sum(numeric_only=True)
         table.loc["total"] = total
     emit(table, args.format, args.out)
+    import sys
     if graph.uncounted:
-        import sys
         print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
+    if graph.unrecognised:
+        print(unrecognised_note(graph.unrecognised), file=sys.stderr)
     return 0
+
+
+def unrecognised_note(modules: list[str], shown: int = 4) -> str:
+    """One line naming weight GEMMs without a role (plans cannot select them by role)."""
+    listing = ", ".join(modules[:shown]) + (f" and {len(modules) - shown} more" if len(modules) > shown else "")
+    return (f"nmsim: note: {len(modules)} weight GEMM module(s) have no role, so plans like ff=2:4 cannot select "
+            f"them: {listing}; name them in the workload's roles: map")

@@ -287,21 +287,14 @@ def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
 
 
 def load_file(path: str | os.PathLike) -> HardwareSpec:
+    from nmsim.io.read import parse_yaml, read_text
+
     p = Path(path)
     file = p.name
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError("no such file", str(path)) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc.__class__.__name__}", str(path)) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"YAML syntax error{at}: {problem}", file) from None
+    if not os.path.lexists(p):
+        raise UserError("no such file", str(path))
+    # encoding, size, folder and permission problems, duplicate keys, alias bombs and deep nesting: nmsim.io
+    doc = parse_yaml(read_text(p, "hardware spec"), file)
     if doc is None:
         raise UserError("empty file", file)
     return parse_spec(doc, file, str(p))
@@ -322,11 +315,17 @@ def _load_bundled(stem: str) -> HardwareSpec:
 
 @lru_cache(maxsize=1)
 def _alias_table() -> dict[str, str]:
+    """Name and aliases of each bundled spec, read from the YAML alone (no spec is parsed or validated here,
+    so resolving a name, or refusing a mistyped one, imports no execution model)."""
     table = {}
-    for stem in _bundled_files():
-        spec = _load_bundled(stem)
-        for alias in (spec.name, *spec.aliases):
-            table.setdefault(alias, stem)
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for stem, path in _bundled_files().items():
+        doc = yaml.load(path.read_text(), Loader=fast)
+        doc = doc if isinstance(doc, dict) else {}
+        aliases = doc.get("aliases") if isinstance(doc.get("aliases"), list) else []
+        for alias in (doc.get("name", stem), *aliases):
+            if isinstance(alias, str):
+                table.setdefault(alias, stem)
     return table
 
 
