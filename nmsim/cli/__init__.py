@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
             from nmsim.io import check_output_file
             check_output_file(args.out)     # a bad --out fails before any work
-        from nmsim.graph.shapes import use_cache_for
+        from nmsim.graph.cache import use_cache_for
         use_cache_for(args.command)         # the trace cache: shape-generic graphs built once, loaded after
         result = args.func(args)
     except UserError as exc:

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported on first use: argument checks and one-line errors stay fast
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json")
 
 
 def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
+    import pandas as pd
+
     if fmt == "csv":
         return df.to_csv(index=index)
     if fmt == "json":

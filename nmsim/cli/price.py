@@ -60,7 +60,9 @@ def register(sub) -> None:
 
 def run_price(args) -> int:
     from nmsim.hardware import load
-    load(args.hardware)  # a typo in the hardware fails here, before pandas, numpy or torch are imported
+    load(args.hardware)  # a typo in the hardware or plan fails here, before pandas, numpy or torch are imported
+    from nmsim.sparsity.plan import SparsityPlan
+    SparsityPlan.parse(args.sparsity)
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.cost import memory_footprint, price, trace_for_phase

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from nmsim.errors import UserError
 from nmsim.recipes import RECIPE_NAMES, make_recipe
-from nmsim.recipes.timeline import timeline
 from nmsim.sparsity.pattern import NMPattern
 
 
@@ -78,6 +77,8 @@ def run(args) -> int:
         params["boundaries"] = parse_boundaries(args.boundaries)
     recipe = make_recipe(args.recipe, parse_sparsity(args.sparsity), args.dense_frac, args.finetune_frac,
                          steps_per_epoch=spe if granularity == "epoch" else None, **params)
+    from nmsim.recipes.timeline import timeline  # pandas: imported once the arguments are checked
+
     frame = timeline(recipe, total, spe)
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")

@@ -42,10 +42,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nmsim.errors import UserError
+
+if TYPE_CHECKING:  # pandas on first use: loading a spec (which names its model) stays light for the CLI
+    import pandas as pd
 
 PASSES = ("fwd", "dgrad", "wgrad")
 BOUNDS = ("compute", "memory", "metadata")
@@ -130,6 +134,8 @@ class GemmTable:
 
     def pass_code(self) -> np.ndarray:
         """0/1/2 for fwd/dgrad/wgrad per row."""
+        import pandas as pd
+
         return pd.Categorical(self.frame["pass"], categories=PASSES).codes.astype(np.int8)
 
     def is_weight_gemm(self) -> np.ndarray:

@@ -6,7 +6,7 @@ header; no pickle). The key is a SHA-256 of the workload's content (every :class
 shapes the graph: not its name, source or batch, nor a vision model's image size, which is a variable of the
 graph), the graph kind, the torch and nmsim versions and a fingerprint of the tracing code. Writes are atomic
 (temp file + rename); :func:`clear` removes only files named the way this module names them.
-Import cost: no torch, no pandas.
+The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import cost: no torch, numpy or pandas.
 """
 from __future__ import annotations
 
@@ -26,6 +26,36 @@ ENTRY_RE = re.compile(r"^nmsim-graph-[0-9a-f]{64}\.npz$")
 TEMP_RE = re.compile(r"^\.nmsim-graph-[0-9a-f]{64}\.[A-Za-z0-9_]+\.tmp$")
 CODE_FILES = ("tracer.py", "builder.py", "formulas.py", "roles.py", "opgraph.py", "api.py", "shapes.py")
 _NOT_KEYED = {"name", "source", "batch"}
+CACHE_MODES = ("read", "build", "off")
+# commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
+BUILD_COMMANDS = ("price", "compare", "budget", "trace")
+_MODE = ["read"]
+
+
+def set_cache_mode(mode: str) -> None:
+    """``read`` (answer from shape-generic graphs already built; the library default), ``build`` (fit and store
+    one when missing), ``off`` (always trace)."""
+    if mode not in CACHE_MODES:
+        raise ValueError(f"mode must be one of {CACHE_MODES}")
+    _MODE[0] = mode
+
+
+def cache_mode() -> str:
+    return _MODE[0]
+
+
+def use_cache_for(command: str | None) -> None:
+    """The CLI's cache mode: ``$NMSIM_CACHE`` (read | build | off) if set, else build for the pricing commands
+    and read for the rest."""
+    env = os.environ.get("NMSIM_CACHE", "").strip().lower()
+    if env:
+        if env not in CACHE_MODES:
+            from nmsim.errors import UserError
+
+            raise UserError(f"must be one of {', '.join(CACHE_MODES)}, got {env!r}", "NMSIM_CACHE")
+        set_cache_mode(env)
+    else:
+        set_cache_mode("build" if command in BUILD_COMMANDS else "read")
 
 
 def directory() -> Path:
@@ -128,7 +158,8 @@ def store(key_: str, sg) -> Path | None:
 
 
 def entries() -> list[dict]:
-    """One dict per cached graph: path, bytes, workload, kind, variables, ops, created."""
+    """One dict per cached graph: file, bytes, workload, kind, variables, ops, created, current (written by this
+    torch/nmsim/tracing code: entries from other versions are never read, ``clear`` removes them)."""
     folder = graphs_dir()
     if not folder.is_dir():
         return []
@@ -139,18 +170,19 @@ def entries() -> list[dict]:
         if not ENTRY_RE.match(path.name):
             continue
         row = {"file": path.name, "bytes": path.stat().st_size, "workload": "?", "kind": "?", "variables": "",
-               "ops": 0, "created": ""}
+               "ops": 0, "created": "", "current": False}
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
-            row.update(workload=meta["info"].get("workload", "?"), kind=meta["kind"],
+            current = all(meta["info"].get(k) == v for k, v in versions().items())
+            row.update(workload=meta["info"].get("workload", "?"), kind=meta["kind"], current=current,
                        variables=",".join([*(f"{k}={v}" for k, v in meta["fixed"].items()), *meta["variables"]]),
                        ops=len(meta["static"]["op"]),
                        created=meta["info"].get("created", ""))
         except Exception:
             row["kind"] = "unreadable"
         out.append(row)
-    return out
+    return sorted(out, key=lambda r: (r["workload"], r["kind"], r["variables"]))
 
 
 def clear() -> tuple[int, int]:

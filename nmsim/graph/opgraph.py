@@ -34,6 +34,15 @@ class OpGraph:
             self._graph = g
         return self._graph
 
+    def producers(self) -> dict[int, list[int]]:
+        """Op id -> ids of the ops whose outputs it reads (the DiGraph's predecessors, without building it)."""
+        if self._graph is not None:
+            return {n: list(self._graph.predecessors(n)) for n in self._graph}
+        out: dict[int, list[int]] = {int(i): [] for i in self.ops["id"]}
+        for src, dst in self._edges:
+            out[dst].append(src)
+        return out
+
     @classmethod
     def from_records(cls, records: list[dict], edges, uncounted=None, config=None) -> "OpGraph":
         for rec in records:

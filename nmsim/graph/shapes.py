@@ -15,7 +15,8 @@ with one new token, a grid side ``>= 2``, ``batch >= 1``. Shapes outside are tra
 
 :func:`graph_at` is what :func:`nmsim.graph.trace_workload` asks first: with the cache mode ``"read"`` (the
 library default) it answers from a shape-generic graph already in memory or in the trace cache
-(:mod:`nmsim.graph.cache`); with ``"build"`` (the CLI) it fits and stores one when missing; ``"off"`` never.
+(:mod:`nmsim.graph.cache`); with ``"build"`` (the pricing commands of the CLI) it fits and stores one when
+missing; ``"off"`` never.
 This module does not import torch; only fitting does.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nmsim.errors import UserError
+from nmsim.graph.cache import CACHE_MODES, cache_mode, set_cache_mode, use_cache_for  # noqa: F401 (re-exported)
 
 KINDS = ("forward", "decode", "image")
 VARIABLES = {"forward": ("batch", "seq"), "decode": ("batch", "past"), "image": ("batch", "image_size")}
@@ -45,7 +47,6 @@ NUMERIC = ("gemm_b", "gemm_m", "gemm_k", "gemm_n", "in_numel", "out_numel", "wei
 FLOAT_COLUMNS = ("fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bwd_vector_flops")
 SHAPE_COLUMNS = ("in_shapes", "out_shape", "weight_shape")
 EXACT_LIMIT = 2.0 ** 53
-CACHE_MODES = ("read", "build", "off")
 
 
 class ShapeFitError(RuntimeError):
@@ -385,20 +386,8 @@ def frame_difference(got, want) -> str | None:
 
 
 # ---- cache policy and look-ups ---------------------------------------------------------------------
-_MODE = ["read"]
 _MEMORY: dict[str, ShapeGraph | ShapeFitError] = {}
 _AT: dict = {}
-
-
-def set_cache_mode(mode: str) -> None:
-    """``read`` (answer from shape-generic graphs already built), ``build`` (fit when missing), ``off``."""
-    if mode not in CACHE_MODES:
-        raise ValueError(f"mode must be one of {CACHE_MODES}")
-    _MODE[0] = mode
-
-
-def cache_mode() -> str:
-    return _MODE[0]
 
 
 def _progress(cfg, kind):
@@ -465,7 +454,9 @@ def shape_of(cfg, batch: int, seq: int | None, past: int = 0) -> tuple[str, dict
 
 def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
     """An OpGraph at one shape from the shape-generic graph, or None (cache mode, domain, or no graph)."""
-    mode = _MODE[0]
+    from nmsim.graph.cache import cache_mode
+
+    mode = cache_mode()
     found = shape_of(cfg, batch, seq, past) if mode != "off" else None
     if found is None:
         return None
@@ -490,7 +481,9 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
 
 def cached_parameter_counts(cfg) -> dict[str, int] | None:
     """Parameter counts from an already-built shape-generic graph of ``cfg`` (no torch), or None."""
-    if _MODE[0] == "off":
+    from nmsim.graph.cache import cache_mode
+
+    if cache_mode() == "off":
         return None
     kinds = ("image",) if cfg.is_image else ("forward", "decode")
     for kind in kinds:

@@ -1,12 +1,21 @@
-"""N:M sparsity: patterns (flat and hierarchical), plans, metadata encodings, the torch mask function."""
-from nmsim.sparsity.hierarchical import HierarchicalPattern, parse_any, worst_case_occupancy
-from nmsim.sparsity.metadata import (DTYPE_BYTES, ENCODINGS, compressed_bytes, dtype_bytes,
-                                     metadata_bits_per_group)
-from nmsim.sparsity.pattern import NMPattern, parse_pattern
-from nmsim.sparsity.plan import Rule, SparsityPlan, parse_rule
+"""N:M sparsity: patterns (flat and hierarchical), plans, metadata encodings, the torch mask function.
 
-__all__ = [
-    "NMPattern", "HierarchicalPattern", "parse_pattern", "parse_any", "worst_case_occupancy",
-    "SparsityPlan", "Rule", "parse_rule",
-    "DTYPE_BYTES", "ENCODINGS", "compressed_bytes", "dtype_bytes", "metadata_bits_per_group",
-]
+Names are imported on first use, so that parsing a pattern (the CLI's argument checks) needs neither pandas
+(plans) nor torch (masks).
+"""
+import importlib
+
+_EXPORTS = {
+    "NMPattern": "pattern", "parse_pattern": "pattern",
+    "HierarchicalPattern": "hierarchical", "parse_any": "hierarchical", "worst_case_occupancy": "hierarchical",
+    "SparsityPlan": "plan", "Rule": "plan", "parse_rule": "plan",
+    "DTYPE_BYTES": "metadata", "ENCODINGS": "metadata", "compressed_bytes": "metadata", "dtype_bytes": "metadata",
+    "metadata_bits_per_group": "metadata",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"nmsim.sparsity.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'nmsim.sparsity' has no attribute {name!r}")

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
 from nmsim.graph.roles import ROLE_GROUPS
 from nmsim.sparsity.hierarchical import HierarchicalPattern, parse_any
 from nmsim.sparsity.pattern import NMPattern
+
+if TYPE_CHECKING:  # pandas on first use: parsing a plan (the CLI's argument checks) does not need it
+    import pandas as pd
 
 SPARSIFIABLE_KINDS = frozenset({"linear", "conv"})
 DIRECTIONS = ("row", "col")
@@ -153,6 +155,8 @@ class SparsityPlan:
 
     def resolve_frame(self, ops: pd.DataFrame) -> pd.DataFrame:
         """Per op: ``pattern`` (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule``."""
+        import pandas as pd
+
         out = pd.DataFrame({"pattern": pd.Series([None] * len(ops), index=ops.index, dtype=object),
                             "direction": "row", "rule": None}, index=ops.index)
         out["rule"] = out["rule"].astype(object)

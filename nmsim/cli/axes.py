@@ -1,0 +1,123 @@
+"""Shape axes on the command line (``--batch 1:128``, ``--seq 128,512,2048``, ``--context 1k:32k:x2``) and the
+``nmsim price`` shape sweep they start. Argument parsing and printing only: the work is
+:func:`nmsim.cost.shape_sweep.price_shapes`.
+
+Syntax: comma-separated items; an item is ``N``, ``A:B`` (A to B, step 1), ``A:B:S`` (step S) or ``A:B:xF``
+(A, A·F, A·F², ... up to B). ``k`` multiplies by 1,024 (``32k`` = 32,768 tokens). Values are positive integers,
+duplicates are dropped, order is kept; at most 100,000 values per axis.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+MAX_VALUES = 100_000
+_NUM = re.compile(r"^\s*(\d+)\s*([kK]?)\s*$")
+
+
+def _number(text: str, whole: str) -> int:
+    m = _NUM.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a positive integer (or N:M range): {whole!r}")
+    value = int(m.group(1)) * (1024 if m.group(2) else 1)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value} in {whole!r}")
+    return value
+
+
+def parse_axis(text: str) -> list[int]:
+    """``'1:4,8'`` -> ``[1, 2, 3, 4, 8]``; argparse.ArgumentTypeError (one line) on bad syntax."""
+    values: list[int] = []
+    for item in str(text).split(","):
+        parts = item.split(":")
+        if len(parts) == 1:
+            values.append(_number(parts[0], text))
+            continue
+        if len(parts) > 3:
+            raise argparse.ArgumentTypeError(f"a range is A:B, A:B:STEP or A:B:xFACTOR, got {item!r}")
+        lo, hi = _number(parts[0], text), _number(parts[1], text)
+        if hi < lo:
+            raise argparse.ArgumentTypeError(f"range {item!r} ends before it starts")
+        step = parts[2].strip() if len(parts) == 3 else "1"
+        if step[:1] in ("x", "X", "*"):
+            factor = _number(step[1:], text)
+            if factor < 2:
+                raise argparse.ArgumentTypeError(f"a geometric factor must be >= 2, got {step!r}")
+            v = lo
+            while v <= hi and len(values) <= MAX_VALUES:
+                values.append(v)
+                v *= factor
+        else:
+            s = _number(step, text)
+            if (hi - lo) // s + 1 + len(values) > MAX_VALUES:
+                raise argparse.ArgumentTypeError(f"more than {MAX_VALUES:,} values in {text!r}")
+            values.extend(range(lo, hi + 1, s))
+        if len(values) > MAX_VALUES:
+            raise argparse.ArgumentTypeError(f"more than {MAX_VALUES:,} values in {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def axis(text: str):
+    """argparse type: an int for one value, a list of ints for a sweep."""
+    values = parse_axis(text)
+    return values[0] if len(values) == 1 and not any(c in text for c in ":,") else values
+
+
+def is_sweep(args) -> bool:
+    return any(isinstance(getattr(args, a, None), list) for a in ("batch", "seq", "context"))
+
+
+def require_single(args, command: str) -> None:
+    from nmsim.errors import UserError
+
+    for a in ("batch", "seq", "context"):
+        if isinstance(getattr(args, a, None), list):
+            raise UserError(f"a range of values is for nmsim price (shape sweeps), not {command}", f"--{a}")
+
+
+def run_sweep(args) -> int:
+    """``nmsim price`` over the product of the shape axes (one row per shape)."""
+    from nmsim.cli.output import emit
+    from nmsim.cost.pricing import _hardware, check_phase, default_dtype
+    from nmsim.cost.shape_sweep import price_shapes
+    from nmsim.errors import UserError
+    from nmsim.graph import load_workload
+    from nmsim.sparsity.plan import SparsityPlan
+
+    if getattr(args, "memory", False):
+        raise UserError("--memory prices one shape; give single values", "--memory")
+    hw = _hardware(args.hardware)
+    dtype = default_dtype(hw, args.dtype)
+    hw.dense_tflops(dtype)
+    plan = SparsityPlan.parse(args.sparsity) if args.sparsity else None
+    cfg = load_workload(args.workload)
+    check_phase(cfg, args.phase)
+    as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
+    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context)}
+    if args.phase == "decode" and shapes["seq"] not in (None, [1]):
+        raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
+    if cfg.is_image:
+        if shapes["seq"] or shapes["context"]:
+            raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size",
+                            "--seq" if shapes["seq"] else "--context")
+    elif args.phase in ("inference", "training") and shapes["context"]:
+        raise UserError(f"--context is for --phase decode/prefill, not {args.phase}", "--context")
+    shapes = {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.phase == "decode")}
+    df = price_shapes(cfg, [(plan, hw, dtype)], args.phase, shapes, weight_dtype=getattr(args, "weight_dtype", None),
+                      fusion=False if getattr(args, "unfused", False) else None, kernel=getattr(args, "kernel", None))
+    axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.phase == "decode" else "seq"]
+    if args.format == "table":
+        show = df[axes].copy()
+        show["ms"] = df["seconds"] * 1e3
+        show["exec_TFLOP"] = df["executed_flops"] / 1e12
+        show["nominal_TFLOP"] = df["nominal_flops"] / 1e12
+        show["GB_moved"] = df["bytes"] / 1e9
+        show["J"] = df["joules"]
+        show["bound"] = df["bound"]
+        emit(show, "table", args.out, index=False)
+    else:
+        emit(df.drop(columns=["config"]), args.format, args.out, index=False)
+    print(f"# {cfg.name} {args.phase} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "
+          f"({', '.join(f'{a} {df[a].min()}..{df[a].max()}' for a in axes)})", file=sys.stderr)
+    return 0

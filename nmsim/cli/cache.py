@@ -1,0 +1,37 @@
+"""``nmsim cache info`` (where the trace cache is, what it holds) and ``nmsim cache clear``."""
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cache", help="the trace cache of shape-generic graphs: info, clear")
+    p.add_argument("action", choices=("info", "clear"), help="info: location and entries; clear: delete them")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nmsim.graph import cache
+
+    if args.action == "clear":
+        files, size = cache.clear()
+        print(f"removed {files} cached graph file(s), {size / 2**20:.1f} MiB, from {cache.graphs_dir()}")
+        return 0
+    rows = cache.entries()
+    total = sum(r["bytes"] for r in rows)
+    v = cache.versions()
+    print(f"# trace cache {cache.graphs_dir()}: {len(rows)} graph(s), {total / 2**20:.1f} MiB "
+          f"(torch {v['torch']}, nmsim {v['nmsim']}, tracing code {v['code']})", file=sys.stderr)
+    if rows:
+        import pandas as pd
+
+        from nmsim.cli.output import emit
+
+        df = pd.DataFrame(rows)[["workload", "kind", "variables", "ops", "bytes", "created", "current", "file"]]
+        if args.format == "table":
+            df["bytes"] = [f"{b / 2**20:.1f} MiB" for b in df["bytes"]]
+            df["file"] = [f[:24] + "…" for f in df["file"]]
+            df["current"] = ["yes" if c else "stale" for c in df["current"]]
+        emit(df, args.format, None, index=False)
+    return 0
