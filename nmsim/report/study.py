@@ -223,26 +223,27 @@ def training_tables(cfg, plans: list[str], recipes: list[str], budget_epochs: fl
 
 
 def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFrame:
-    """Inference (one forward pass at INFERENCE_BATCH) matrix-GEMM latency and energy per accelerator x plan."""
-    from nmsim.cost import price_gemms
+    """Inference (one forward pass at INFERENCE_BATCH) latency and energy per accelerator x plan, priced by
+    ``nmsim.cost.price`` (GEMMs on the spec's execution model, vector ops, fusion): the numbers
+    ``nmsim price``/``nmsim compare`` give for the same question."""
+    from nmsim.cost import price
+    from nmsim.cost.pricing import default_dtype
     from nmsim.graph import trace_workload
-    from nmsim.sparsity import SparsityPlan
 
     graph = trace_workload(cfg, batch=INFERENCE_BATCH)
-    ops = graph.ops
     rows = []
     for hw in specs:
-        dt = dtype if dtype in hw.matrix_dense else next(iter(hw.matrix_dense))
+        dt = dtype if dtype in hw.matrix_dense else default_dtype(hw, None)
         for plan in plans:
-            patterns = None if plan == "dense" else SparsityPlan.parse(plan, "--patterns").resolve(ops)
-            priced = price_gemms(ops, patterns, hw, dt, passes=("fwd",))
+            result = price(graph, None if plan == "dense" else plan, hw, dt, "inference")
+            priced = result.ops[result.ops["kind"].isin(("linear", "matmul", "conv"))]
             rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
-                         "latency_ms": float(priced["seconds"].sum()) * 1e3,
-                         "energy_j": float(priced["energy_joules"].sum()),
-                         "executed_gflops": float(priced["executed_flops"].sum()) / 1e9,
+                         "latency_ms": result.totals["seconds"] * 1e3,
+                         "energy_j": result.totals["joules"],
+                         "executed_gflops": result.totals["executed_flops"] / 1e9,
                          "sparse_ops": int(priced["sparse"].sum()),
                          "hw_patterns": ",".join(sorted(set(priced.loc[priced["sparse"].astype(bool), "hw_pattern"])))
-                         or "-", **execution_summary(priced)})
+                         or "-", **execution_summary(result.ops), "bound": result.totals["bound"]})
     df = pd.DataFrame(rows)
     base = df[df["plan"] == "dense"].set_index("hardware")
     df["speedup_vs_dense"] = [base.loc[h, "latency_ms"] / v for h, v in zip(df["hardware"], df["latency_ms"])]
@@ -557,9 +558,12 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("inference", infer, "Inference FLOPs per plan (paper convention, Table 18)",
                          formats={"inference_gflops": FMT2, "inference_rel_dense": FMT3}))
     s = report.section("Accelerators: latency and energy",
-                       f"One forward pass at batch {INFERENCE_BATCH} (matrix GEMMs, roofline with padding, the "
-                       "engine's supported patterns and metadata traffic; `nmsim.cost.price_gemms`). A plan the "
-                       "engine cannot exploit runs on its nearest supported pattern or dense (`hw_patterns`).")
+                       f"One forward pass at batch {INFERENCE_BATCH}, priced by `nmsim.cost.price` (the same "
+                       "numbers as `nmsim price` and `nmsim compare`): GEMMs on each spec's execution model "
+                       "(GPUs: the fastest kernel per GEMM, `kernel`), vector ops, and the fusion the spec's "
+                       "stack does. Energy: GPUs board power x time (datasheet TDP, an upper bound), others "
+                       "pJ per FLOP and per byte (in each spec's `source:`). A plan no kernel can exploit runs "
+                       "dense (`hw_patterns`).")
     acc_hw = hw.merge(head[["recipe", "plan", "accuracy"]], on="plan", how="inner")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y="accuracy",
                          color="hardware", symbol="recipe",
