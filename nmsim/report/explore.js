@@ -252,6 +252,13 @@
       gr.forEach(function (i, n) { pts.push({ x: xs[n], y: ys[n], row: i }); });
     });
     info.points = pts.length;
+    if (spec.symbol) {   // legend entries for the marker shapes (colours have theirs)
+      uniques(pts.map(function (p) { return ds.rows[p.row][idx[spec.symbol]]; })).forEach(function (k) {
+        traces.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: label(spec, spec.symbol) + ": " + k,
+                      marker: { symbol: chart.symbols[k], color: "#999", size: 9 }, hoverinfo: "skip",
+                      legendgroup: "symbol" });
+      });
+    }
     if (spec.pareto && pts.length) {
       const front = paretoFront(pts, spec.pareto).sort(function (a, b) { return a.x - b.x || a.y - b.y; });
       info.pareto = front.map(function (p) { return p.row; }).sort(function (a, b) { return a - b; });
