@@ -35,6 +35,20 @@ def test_plan_pairs_recipes_by_seed():
     assert {json.dumps(c.recipe_params) for c in geo} == {'{"k": 4}', '{"k": 8}'}   # 4:64 and 8:64 fit d=64
 
 
+def test_pairing_same_weights_and_batches_until_the_recipes_diverge(tmp_path):
+    from nmsim.train.loop import read_metrics, train_run
+
+    configs = plan(Protocol(**{**TINY, "recipes": ("dense", "sr-ste"), "seeds": 2, "dense_frac": 0.5}))
+    by = {(c.recipe, c.seed): c for c in configs}
+    rows = {}
+    for key in (("dense", 0), ("sr-ste", 0), ("dense", 1)):
+        train_run(by[key], tmp_path / f"{key[0]}{key[1]}", progress=False)
+        rows[key] = {r["step"]: r["loss"] for r in read_metrics(tmp_path / f"{key[0]}{key[1]}")}
+    # sr-ste's first half is dense: same initial weights and batches give bit-identical losses until step 11
+    assert [rows["sr-ste", 0][s] for s in (5, 10)] == [rows["dense", 0][s] for s in (5, 10)]
+    assert rows["sr-ste", 0][20] != rows["dense", 0][20] and rows["dense", 1][5] != rows["dense", 0][5]
+
+
 def test_protocol_writes_summaries(folder):
     for name in ("summary.md", "finals.csv", "paired.csv", "gap.csv", "reach_dense.csv", "equal_flops.csv",
                  "common_flops.csv", "reach_reference.csv", "claims.csv", "curves.png", "timing.json"):
