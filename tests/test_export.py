@@ -92,3 +92,36 @@ def test_export_never_overwrites_foreign_folders(tmp_path, capsys):
     rc, out = _export(tmp_path, "--format", "scalesim")  # an nmsim folder is replaced whole
     assert rc == 0 and not (out / "fwd").exists() and (out / "fwd.csv").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_exported_cycles_equal_the_systolic_model(tmp_path):
+    """The files say the same as pricing: Σ b x cycles over the exported GEMMs = the systolic model's cycles."""
+    from nmsim.execution import ExecContext, model_for
+    from nmsim.execution.table import gemm_table
+    from nmsim.export.scalesim import nmsim_cycles
+    from nmsim.hardware import load
+    from nmsim.sparsity.plan import SparsityPlan
+
+    spec = tmp_path / "sa.yaml"
+    spec.write_text("""name: sa128
+description: 128x128 weight-stationary test array
+kind: systolic
+execution: {model: systolic, source: "test", rows: 128, cols: 128, dataflow: ws, clock_ghz: 1.0}
+matrix:
+  bf16: {dense_tflops: {value: 32.768, source: "2 x 128 x 128 x 1 GHz"},
+         sparse: {"1:4": {tflops: {value: 131.072, source: "array bound"}}}}
+vector_tflops: {fp32: {value: 1, source: "test"}}
+memory: [{name: dram, capacity_gib: 8, bandwidth_gbps: 100000, source: "test"}]
+sparse_support: {transposed_dgrad: false, source: "test"}
+""")
+    hw = load(spec)
+    rc, out = _export(tmp_path, "--sparsity", "ff=1:4", "--format", "scalesim")
+    assert rc == 0
+    total = 0.0
+    for pass_ in ("fwd", "dgrad", "wgrad"):
+        topo = read_topology(out / f"{pass_}.csv")
+        total += float((nmsim_cycles(topo, 128, 128, "ws") * topo["b"]).sum())
+    graph = _graph()
+    table = gemm_table(graph, SparsityPlan.parse("ff=1:4").resolve(graph.ops), "training")
+    priced = model_for(hw).price(table, ExecContext(hw, "bf16"))
+    assert float(np.sum(priced.extra["cycles"])) == total
