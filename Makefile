@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nmsim-installed
 
-.PHONY: setup test report bench evidence clean
+.PHONY: setup test report bench evidence validate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Fit the GPU kernel models on public kernel measurements and score end-to-end ones (nmsim validate).
+validate: $(STAMP)
+	$(PY) -m nmsim validate
 
 # The trainer evidence protocol (about an hour on 2 idle cores; resumes where it stopped).
 evidence: $(STAMP)
