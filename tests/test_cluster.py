@@ -333,3 +333,17 @@ def test_report_frames(dm):
     frames = cluster_frames(GPT, "dgx-h100", 1, 1e8, global_batch=64, seq=128, top=3)
     assert list(frames["cluster_budget"]["recipe"]) == ["dense", "sr-ste"]
     assert len(frames["cluster_layouts"]) == 3 and frames["cluster_layouts"]["fits"].all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(mb=st.sampled_from([1, 2, 4]), rec=st.sampled_from(["none", "selective", "full"]),
+       tp=st.sampled_from([1, 2, 4]))
+def test_zero_stages_only_shrink_memory(dm, mb, rec, tp):
+    s = load_system("dgx-h100")
+    L = enumerate_layouts(GPT, 8, 8, 64, tp=tp, pp=1, mb=mb, recompute=(rec,), sp=tp > 1, interleave=(1,))
+    R = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=True), None)
+    order = np.argsort(L["zero"])
+    assert list(L["zero"][order]) == [0, 1, 2, 3]
+    totals = R["mem_total"][order]
+    assert (np.diff(totals) < 0).all()
+    assert np.allclose(R["mem_activations"], R["mem_activations"][0])  # ZeRO does not touch activations

@@ -83,7 +83,9 @@ def enumerate_layouts(cfg, devices: int, devices_per_node: int, global_batch: in
                     if (z > 0 and d == 1) or (z == 3 and p > 1):
                         continue
                     for v in (interleave or INTERLEAVE):
-                        if v > 1 and (p == 1 or cfg.layers % (p * v) or m % p):
+                        # interleaving: equal chunks, unless the user fixed an uneven PP degree (as above)
+                        if v > 1 and (p == 1 or (pp is None and cfg.layers % (p * v)) or m % p
+                                      or p * v > cfg.layers):
                             continue
                         for s in ((False, True) if sp is None else (bool(sp),)):
                             if s and t == 1:

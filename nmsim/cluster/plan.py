@@ -35,6 +35,8 @@ class PlanResult:
     layouts_per_second: float = 0.0
     seconds: float = 0.0
     described: str = ""
+    layouts: dict = field(default_factory=dict, repr=False)   # the enumerated layouts (arrays), table order
+    device_model: object = field(default=None, repr=False)
 
     @property
     def best(self) -> pd.Series:
@@ -97,6 +99,7 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
         worst_total = np.maximum(worst_total, R["mem_total"])
     elapsed = time.perf_counter() - t0
     df = pd.DataFrame({**{k: v for k, v in L.items()}, **acc})
+    df["layout_index"] = np.arange(len(df))
     df["fits"] = fits
     df["recompute"] = np.asarray(RECOMPUTE, dtype=object)[df["recompute"].to_numpy()]
     peak = dm.hw.dense_tflops(dtype) * 1e12
@@ -111,7 +114,7 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
                  + (f"compute efficiency {compute_efficiency:g}, " if compute_efficiency != 1 else "")
                  + f"recipe {recipe.name if recipe is not None else 'dense'} over {steps} steps")
     return PlanResult(df, run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9), elapsed,
-                      described)
+                      described, L, dm)
 
 
 # ---- budgets -------------------------------------------------------------------------------------------------
@@ -121,34 +124,80 @@ def steps_for(tokens: float, global_batch: int, seq: int) -> int:
     return max(1, math.ceil(tokens / (global_batch * seq)))
 
 
+class _RunCost:
+    """A recipe run on one fixed layout, priced per recipe phase through :func:`price_layouts`, shaped like
+    :class:`nmsim.cost.training.TrainingCostModel` so :func:`nmsim.cost.budget.affordable` can search run
+    lengths against it (iso-time: measure ``seconds``; iso-FLOP: executed ``flops``)."""
+
+    def __init__(self, res: PlanResult, row):
+        i = int(row["layout_index"])
+        self.L = {k: v[i:i + 1] for k, v in res.layouts.items()}
+        self.dm, self.run, self.hw = res.device_model, res.run, res.device_model.hw
+        self.targets = dict(res.recipe.targets) if res.recipe is not None else {}
+        self._cache: dict = {}
+
+    def _state(self, state) -> tuple[float, float, float]:
+        key = None if state is None else state.pricing_key()
+        hit = self._cache.get(key)
+        if hit is None:
+            R = price_layouts(self.L, self.dm, self.run, state)
+            hit = self._cache[key] = (float(R["step_seconds"][0]), float(R["executed_flops_step"]),
+                                      float(R["joules_device_step"]))
+        return hit
+
+    def totals(self, recipe, total_steps: int) -> dict:
+        out = {"steps": 0, "flops": 0.0, "matrix_flops": 0.0, "seconds": 0.0, "joules": 0.0}
+        for _, n, state in recipe_phases(recipe, int(total_steps)):
+            sec, flops, joules = self._state(state)
+            out["steps"] += n
+            out["seconds"] += sec * n
+            out["flops"] += flops * n
+            out["matrix_flops"] += flops * n
+            out["joules"] += joules * n
+        return out
+
+
+def _dense_like(dm):
+    """The dense recipe as a schedule object over the plan's selectors, every one dense (``recipe_phases`` treats
+    None as dense; ``affordable`` needs a schedule)."""
+    from nmsim.recipes import make_recipe
+    return make_recipe("dense", {k: None for k in dm.cost.targets})
+
+
 def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, **kw) -> pd.DataFrame:
     """One row per recipe (``recipes``: name -> recipe object or None for dense): the best layout, steps,
     wall-clock days, device-hours, MFU (dense-equivalent model FLOPs), energy (system power x time, and the
-    devices' priced energy), and the tokens each recipe affords at the dense run's time (iso-time) and
-    FLOPs (iso-FLOP)."""
+    devices' priced energy), and the tokens each recipe affords on its layout at the dense run's wall-clock
+    (iso-time) and executed FLOPs (iso-FLOP) — searched over run lengths (:func:`nmsim.cost.budget.affordable`),
+    since a recipe's phases move with its length. The first recipe is the reference (dense by default)."""
+    from nmsim.cost.budget import affordable
     system = load_system(system) if isinstance(system, str) else system
     steps = steps_for(tokens, global_batch, seq)
     rows, dm = [], kw.pop("device_model", None)
-    dense_ref = None
+    ref = None
     for name, recipe in recipes.items():
         res = search(model, system, global_batch, seq, recipe=recipe, steps=steps, device_model=dm, **kw)
-        dm = dm or None
+        dm = res.device_model
         b = res.best
         if not b["fits"]:
             raise UserError(f"no layout fits in device memory for recipe {name}: best {_overflow_text(b)}",
                             "--system")
-        seconds = b["step_seconds"] * steps
-        flops = b["executed_flops_step"] * steps
+        cost = _RunCost(res, b)
+        tot = cost.totals(recipe, steps)
+        seconds = tot["seconds"]
         row = {"recipe": name, "layout": layout_label(b), "steps": steps, "tokens": steps * global_batch * seq,
-               "step_seconds": b["step_seconds"], "days": seconds / 86400,
+               "step_seconds": seconds / steps, "days": seconds / 86400,
                "device_hours": seconds / 3600 * system.devices, "mfu": b["mfu"],
                "energy_joules": seconds * system.node_power_watts * system.nodes,
-               "device_energy_joules": b["joules_device_step"] * steps, "executed_flops": flops,
+               "device_energy_joules": tot["joules"], "executed_flops": tot["flops"],
                "mem_gib": b["mem_total"] / GIB}
-        if dense_ref is None:
-            dense_ref = row
-        row["iso_time_tokens"] = row["tokens"] * dense_ref["days"] / row["days"]
-        row["iso_flop_tokens"] = row["tokens"] * dense_ref["executed_flops"] / row["executed_flops"]
+        if ref is None:
+            ref = row
+        sched = recipe if recipe is not None else _dense_like(dm)
+        for col, measure, budget in (("iso_time_tokens", "seconds", ref["days"] * 86400),
+                                     ("iso_flop_tokens", "flops", ref["executed_flops"])):
+            got = affordable(cost, sched, budget, measure=measure)
+            row[col] = got["units_exact"] * global_batch * seq
         rows.append(row)
     return pd.DataFrame(rows)
 

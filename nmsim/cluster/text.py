@@ -77,22 +77,25 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
     for r in df.itertuples():
         lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}")
     lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x time).")
-    lines.append("iso-time / iso-FLOP: tokens the recipe trains in the dense run's days / executed FLOPs.")
+    lines.append("iso-time / iso-FLOP: tokens the recipe trains in the first recipe's days / executed FLOPs (its")
+    lines.append("phases stretched to the longer run).")
     return _wrap(lines)
 
 
 def validation_text(df: pd.DataFrame, summary: dict) -> str:
-    lines = [f"{'run':<26}{'GPUs':>6} {'layout':<40}{'measured':>9}{'predicted':>10}{'error':>8}"]
+    lines = [f"{'run':<27}{'GPUs':>6} {'layout':<38}{'measured':>9}{'predicted':>10}{'error':>8}"]
     for r in df.itertuples():
-        lay = r.layout.replace("recompute ", "rc ")
-        lines.append(f"{r.id:<26}{r.devices:>6} {lay[:39]:<40}{r.measured_tflops:>9.1f}{r.predicted_tflops:>10.1f}"
+        lay = r.layout.replace("recompute ", "rc ").replace(" no ZeRO", "").replace("ZeRO-", "Z")
+        lines.append(f"{r.id:<27}{r.devices:>6} {lay[:37]:<38}{r.measured_tflops:>9.1f}{r.predicted_tflops:>10.1f}"
                      f"{r.error * 100:>+7.1f}%")
-    lines.append(f"TFLOP/s per device in each paper's convention; MAPE over {summary['rows']} runs "
-                 f"(nothing fitted): {summary['mape'] * 100:.1f}%")
+    lines.append(f"TFLOP/s per device in each source's convention. MAPE over {summary['rows']} runs, nothing "
+                 f"fitted: {summary['mape'] * 100:.1f}%")
+    lines.append("  by device and dtype: " + ", ".join(f"{g} {m * 100:.1f}%" for g, m in summary["groups"].items()))
     if "efficiency" in summary:
-        lines.append(f"calibrated: compute efficiency {summary['efficiency']:.3f} fitted on the 'fit' rows; "
-                     f"MAPE fit rows {summary['mape_fit'] * 100:.1f}%, scored rows "
-                     f"{summary['mape_scored'] * 100:.1f}% (uncalibrated {summary['mape_scored_uncalibrated'] * 100:.1f}%)")
+        lines.append("calibrated: one compute efficiency per device/dtype, fitted on the 'fit' rows: "
+                     + ", ".join(f"{g} {e:.3f}" for g, e in summary["efficiency"].items()))
+        lines.append(f"  MAPE fit rows {summary['mape_fit'] * 100:.1f}%, scored rows {summary['mape_scored'] * 100:.1f}% "
+                     f"(the scored rows uncalibrated: {summary['mape_scored_uncalibrated'] * 100:.1f}%)")
         for r in df.itertuples():
             lines.append(f"  {r.id:<27}{r.role:<6} calibrated {r.calibrated_tflops:>7.1f}"
                          f"{r.calibrated_error * 100:>+7.1f}%")

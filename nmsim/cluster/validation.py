@@ -3,9 +3,10 @@
 For each run: the stated model, system, device count and layout (unstated fields are searched: the fastest
 layout that fits, as the authors tuned theirs), predicted step time -> per-device TFLOP/s in the paper's own
 FLOP convention, compared with the measured value. Nothing is fitted on the scored rows. With
-``calibrate=True`` one scalar — a compute efficiency, ``time = (compute + bubble) / efficiency + the rest``,
-the same knob as ``--compute-efficiency`` — is fitted by least squares on the *fit* rows (every other row by
-default) and scored on the remaining rows; both MAPEs are printed. (The layouts are not re-searched under the
+``calibrate=True`` one scalar per (device, dtype) group — a compute efficiency,
+``time = (compute + bubble) / efficiency + the rest``, the same knob as ``--compute-efficiency`` — is fitted by
+least squares on the group's *fit* rows (every other row of the group, in file order) and scored on the
+remaining rows; both MAPEs are printed. (The layouts are not re-searched under the
 calibrated efficiency.)
 """
 from __future__ import annotations
@@ -92,28 +93,40 @@ def predict(run: dict) -> dict:
             "assumed": run.get("assumed", "")}
 
 
-def validate(runs=None, *, calibrate: bool = False, fit_every: int = 2, progress=None) -> tuple[pd.DataFrame, dict]:
-    """Table of predicted vs measured per-device TFLOP/s and a summary (MAPE; fitted efficiency when asked)."""
+def validate(runs=None, *, calibrate: bool = False, progress=None) -> tuple[pd.DataFrame, dict]:
+    """Table of predicted vs measured per-device TFLOP/s and a summary (MAPE overall and per device/dtype group;
+    with ``calibrate``, one compute efficiency per group fitted on every other row of the group)."""
     runs = load_runs() if runs is None else runs
     rows = []
     for i, run in enumerate(runs):
         if progress:
             progress(i, len(runs), run["id"])
-        rows.append(predict(run))
+        rows.append({**predict(run), "group": f"{_device(run)} {run['dtype']}"})
     df = pd.DataFrame(rows)
     df["error"] = df["predicted_tflops"] / df["measured_tflops"] - 1
-    summary = {"rows": len(df), "mape": float(df["error"].abs().mean())}
+    summary = {"rows": len(df), "mape": float(df["error"].abs().mean()),
+               "groups": {g: float(d["error"].abs().mean()) for g, d in df.groupby("group", sort=False)}}
     if calibrate:
-        fit = np.arange(len(df)) % fit_every == 0
-        # measured step = rest + compute / eff  ->  1/eff by least squares on the fit rows
+        # measured step = rest + compute / eff  ->  1/eff by least squares on each group's fit rows
         measured_step = df["conv_flops"] / (df["measured_tflops"] * 1e12 * df["devices"])
-        rest = df["step_seconds"] - df["compute_seconds"]  # compute = device compute + bubble (what --compute-efficiency scales)
-        x, y = df["compute_seconds"][fit], (measured_step - rest)[fit]
-        inv = float((x * y).sum() / (x * x).sum())
+        rest = df["step_seconds"] - df["compute_seconds"]  # compute = device compute + bubble (--compute-efficiency)
+        fit = (df.groupby("group", sort=False).cumcount() % 2 == 0).to_numpy()
+        inv = pd.Series(1.0, index=df.index)
+        eff = {}
+        for g, idx in df.groupby("group", sort=False).groups.items():
+            f = [i for i in idx if fit[i]]
+            x, y = df.loc[f, "compute_seconds"], (measured_step - rest).loc[f]
+            inv.loc[idx] = float((x * y).sum() / (x * x).sum())
+            eff[g] = 1 / float(inv.loc[idx[0]])
         df["calibrated_tflops"] = df["conv_flops"] / ((rest + df["compute_seconds"] * inv) * df["devices"]) / 1e12
         df["calibrated_error"] = df["calibrated_tflops"] / df["measured_tflops"] - 1
         df["role"] = np.where(fit, "fit", "score")
-        summary.update({"efficiency": 1 / inv, "mape_fit": float(df.loc[fit, "calibrated_error"].abs().mean()),
+        summary.update({"efficiency": eff, "mape_fit": float(df.loc[fit, "calibrated_error"].abs().mean()),
                         "mape_scored": float(df.loc[~fit, "calibrated_error"].abs().mean()),
                         "mape_scored_uncalibrated": float(df.loc[~fit, "error"].abs().mean())})
     return df, summary
+
+
+def _device(run: dict) -> str:
+    from nmsim.cluster.system import load_system
+    return load_system(run["system"]).device
