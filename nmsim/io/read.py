@@ -209,6 +209,8 @@ def parse_json(text: str, where: str, expect: type | None = None, allow_nan: boo
     kwargs = {} if allow_nan else {"parse_constant": _no_constant}
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates(where), **kwargs)
+    except UserError:
+        raise
     except json.JSONDecodeError as exc:
         raise UserError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", where) from None
     except ValueError as exc:

@@ -28,6 +28,7 @@ import math
 import os
 import random
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,8 @@ def check_task_fit(model, task, workload: str) -> None:
         with torch.no_grad():
             logits = model(x)
     except (RuntimeError, ValueError, IndexError, TypeError) as exc:
-        reason = str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = textwrap.shorten(reason, 70, placeholder=" ...")
         shape = "x".join(map(str, task.train_x.shape[1:]))
         kind = "images" if task.train_x.is_floating_point() else "token sequences"
         raise UserError(f"does not fit task {task.name!r}, whose inputs are {shape} {kind} ({reason})",
@@ -311,7 +313,11 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
 
     config = check_config(config)
     out = Path(out)
-    prepare_folder(out, config, resume)
+    status = prepare_folder(out, config, resume)
+    if status == "done":       # finished: nothing to lock, nothing written
+        return ckpt.read_done(out)["final"]
+    if status == "resume":     # damaged run files are reported before the folder is touched
+        ckpt.read_metrics_rows(out / ckpt.METRICS)
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise UserError(f"unknown device {device!r} (cpu or cuda)", "--device")
     if str(device).startswith("cuda") and not torch.cuda.is_available():
