@@ -372,12 +372,14 @@ class _GraphTables:
         order = np.argsort(-np.where(fwd_w, self.base.nominal_flops, -1.0), kind="stable")
         self.rep_rows = order[: max(int(fwd_w.sum()), 1)]
 
-    def codes(self, plan) -> np.ndarray:
+    def codes(self, plan) -> tuple[int, np.ndarray]:
+        """(plan number, pattern code per op); the number identifies the resolved plan within this graph."""
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
         hit = self.plan_codes.get(key)
         if hit is None:
             from nmsim.execution.table import pattern_codes
-            hit = self.plan_codes[key] = pattern_codes(_resolve(plan, self.mops), self.mops.index, self.patterns)
+            codes = pattern_codes(_resolve(plan, self.mops), self.mops.index, self.patterns)
+            hit = self.plan_codes[key] = (len(self.plan_codes), codes)
         return hit
 
     def label(self, plan) -> str:
@@ -433,16 +435,25 @@ _MANY_CACHE: dict = {}
 
 def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
-               kernel: str | None = None) -> pd.DataFrame:
+               kernel: str | None = None, shapes: dict | None = None) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
     The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
     graph) into pattern codes per op; per (hw, dtype) the model prices every known pattern against all rows at
-    once (a (P, rows) stacked table); a config's totals are then a gather + row sum over its codes. ``dtype``
+    once (a (P, rows) stacked table); each distinct plan's totals are then a gather + row sum over its codes,
+    shared by every config with that plan. ``dtype``
     None = the spec's preferred dtype. Returns one row per config: config, plan, hardware, dtype,
     the :data:`TOTAL_COLUMNS` and ``kernel`` (the kernel of the config's largest sparse GEMM, else of its largest
     GEMM).
+
+    ``shapes`` ({"batch": [...], "seq": [...], "context": [...], "image_size": [...]}) prices the product of modes
+    (``phase`` may be a list) x shapes x configs on the workload's shape-generic graphs, ``graph`` being a
+    workload name or ModelConfig; see :func:`nmsim.cost.shape_sweep.price_shapes`.
     """
+    if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), phase may be a list
+        from nmsim.cost.shape_sweep import price_shapes
+        return price_shapes(graph, configs, phase, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
+                            weight_dtype=weight_dtype, fusion=fusion, kernel=kernel)
     check_phase(getattr(graph, "config", None), phase)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
             kernel)
@@ -453,10 +464,11 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
     G = hit
     configs = list(configs)
     hws, dtypes = [], []
-    n_ops = len(G.mops)
-    op_codes = np.empty((len(configs), n_ops), dtype=np.int64)
+    plan_no = np.empty(len(configs), dtype=np.int64)
+    plan_codes: dict = {}
     for i, (plan, hw, dtype) in enumerate(configs):
-        op_codes[i] = G.codes(plan)
+        plan_no[i], codes = G.codes(plan)
+        plan_codes[plan_no[i]] = codes
         hw = _hardware(hw)
         hws.append(hw)
         dtypes.append(default_dtype(hw, dtype))
@@ -467,20 +479,21 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
     vcols = {q: np.zeros(len(configs)) for q in ("vector_flops", "vector_bytes", "vector_seconds", "vector_joules",
                                                   "vector_compute_seconds")}
     kernels = np.empty(len(configs), dtype=object)
-    row_codes = op_codes[:, G.base.op_pos]  # (configs, rows)
     cols_idx = np.arange(len(G.base))
     for hw, dtype, rows in groups.values():
         T = G.table(hw, dtype)
         rows = np.asarray(rows)
-        C = row_codes[rows]
+        # each distinct plan of the group is summed once, then scattered to its configs
+        uniq, inverse = np.unique(plan_no[rows], return_inverse=True)
+        C = np.stack([plan_codes[u] for u in uniq])[:, G.base.op_pos]  # (plans, table rows)
         for q in cols:
-            cols[q][rows] = T[q][C, cols_idx].sum(axis=1)
+            cols[q][rows] = T[q][C, cols_idx].sum(axis=1)[inverse]
         kcode, knames = T["_kernel"]
         rep = C[:, G.rep_rows]
         first = np.argmax(rep > 0, axis=1)
         has = (rep > 0).any(axis=1)
         rr = np.where(has, G.rep_rows[first], G.rep_rows[0])
-        kernels[rows] = knames[kcode[C[np.arange(len(rows)), rr], rr]]
+        kernels[rows] = knames[kcode[C[np.arange(len(uniq)), rr], rr]][inverse]
         v = G.vector_totals(hw, dtype)
         for q in vcols:
             vcols[q][rows] = v[q]
