@@ -320,10 +320,9 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
             res[f"{b}_seconds"][:, idx] = g(np.where(r.bound == bi, r.seconds, 0.0))
         kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
         sp = np.broadcast_to(codes_u[q][:, rep] > 0, kc.shape)
-        first = np.argmax(sp, axis=2)
+        first = np.where(sp.any(axis=2), np.argmax(sp, axis=2), 0)   # else the largest GEMM's kernel
         names = np.asarray(r.kernel_names, dtype=object)
-        kernels[:, idx] = np.where(sp.any(axis=2), names[np.take_along_axis(kc, first[..., None], 2)[..., 0]],
-                                   "dense")
+        kernels[:, idx] = names[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
         # vector ops (and training's optimizer step): plan-independent
         V = T.vector(ctx.fusion, not opts["fuse_copies"])
         u = V["unique"]
