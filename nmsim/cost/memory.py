@@ -5,8 +5,9 @@ Inference (``phase`` inference/prefill/decode):
 * ``weights_dense``: every parameter not executed sparse, at ``dtype`` (embedding tables, norms, biases, dense
   or fallback GEMM weights).
 * ``weights_sparse_values`` + ``weights_metadata``: GEMM weights the hardware executes sparsely, stored in the
-  executing hardware pattern's compressed format (NVIDIA 2:4: values 1/2 + a 2-bit index per kept value, i.e.
-  9/16 of dense for 16-bit types, 10/16 for int8) and the spec's metadata encoding.
+  compressed format of the kernel/engine the pricing path runs their forward GEMM on (NVIDIA 2:4: values 1/2 +
+  a 2-bit index per kept value, i.e. 9/16 of dense for 16-bit types, 10/16 for int8; a compressed-weight kernel:
+  the plan's own N:M with an index per kept value).
 * ``kv_cache`` (decoder-only / decoder stacks): ``2 x layers x kv_heads x dim_head x context x batch x bytes``
   (GQA: kv heads, not query heads).
 * ``activations``: the peak over ops of one op's activation inputs + output (ops run one at a time).
@@ -30,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
+from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS
 from nmsim.cost.pricing import _hardware, _resolve, check_phase
 from nmsim.errors import UserError
 from nmsim.sparsity.metadata import dtype_bytes
@@ -57,30 +58,30 @@ def _total_params(graph) -> float:
 
 def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, float]:
     """(numel, compressed value bytes, metadata bytes) of the GEMM weights executed sparse, and the numel of all
-    plan-sparsified weights (for masks, whether or not the hardware can use the pattern)."""
+    plan-sparsified weights (for masks, whether or not the hardware can use the pattern). Whether a weight runs
+    sparse and in which stored format (a 1:8 plan as 2:4 on a sparse tensor core, as 1:8 on a compressed-weight
+    kernel) is what the pricing path decides for its forward GEMM."""
+    from nmsim.cost.gemm import price_gemms
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     pats = _resolve(plan, mops)
     if pats is None:
         return 0.0, 0.0, 0.0, 0.0
-    size = dtype_bytes(dtype)
     lin = mops["kind"].isin(SPARSE_KINDS).to_numpy()
     first = ~mops["weight"].duplicated().to_numpy()  # a shared (tied) weight counts once
-    numel = values = meta = masked = 0.0
-    for pat, idx in pats[lin & first].groupby(pats[lin & first].map(str)).groups.items():
-        p = pats.loc[idx[0]]
-        if p is None or p.is_dense:
-            continue
-        sel = mops.loc[idx]
-        masked += float(sel["weight_numel"].sum())
-        info = pattern_info(hw, dtype, p)
-        if not info.sparse:
-            continue
-        n, k = sel["gemm_n"].to_numpy(float), sel["gemm_k"].to_numpy(float)
-        groups = n * np.ceil(k / info.group_m)
-        numel += float((n * k).sum())
-        values += float((groups * info.group_n).sum() * size)
-        meta += float((groups * info.meta_bits / 8.0).sum())
+    sel = mops[lin & first]
+    sp = pats.reindex(sel.index)
+    has = np.array([p is not None and not (isinstance(p, float)) and not p.is_dense for p in sp], dtype=bool)
+    masked = float(sel.loc[has, "weight_numel"].sum())
+    if not has.any():
+        return 0.0, 0.0, 0.0, masked
+    priced = price_gemms(sel[has], sp[has], hw, dtype, ("fwd",))
+    run = priced[priced["sparse"].astype(bool)]
+    byid = sel.set_index("id")
+    bias = np.where(byid.loc[run["id"], "has_bias"].to_numpy(bool), byid.loc[run["id"], "gemm_n"].to_numpy(float), 0.0)
+    numel = float(byid.loc[run["id"], "weight_numel"].sum())
+    meta = float(run["metadata_bytes"].sum())
+    values = float(run["weight_bytes"].sum()) - meta - float(bias.sum()) * dtype_bytes(dtype)
     return numel, values, meta, masked
 
 
