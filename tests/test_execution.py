@@ -215,3 +215,46 @@ def test_weight_dtype_cli_and_bad_kernel(capsys):
     rc, out, err = run("price", "vit-tiny", "--hardware", "a100", "--batch", "2", "--weight-dtype", "int3",
                        capsys=capsys)
     assert rc == 2 and err.startswith("nmsim: error: --weight-dtype: unknown dtype 'int3'")
+
+
+# ---- nmsim validate ------------------------------------------------------------------------------------------
+SMALL = """
+fits:
+  - {name: f, hardware: a100, kernel: cusparselt, field: efficiency, bounds: [0.1, 1.0]}
+sources:
+  tut: "PyTorch 2:4 tutorial, A100 80GB: Dense 0.870ms Sparse 0.630ms"
+rows:
+  - {id: s, group: g, level: kernel, fit: f, source: tut, hardware: a100, dtype: fp16,
+     gemm: {m: 3072, k: 10240, n: 3072}, plan: "2:4", kernel: cusparselt, metric: seconds, value: 0.630e-3}
+  - {id: d, group: g, level: kernel, source: tut, hardware: a100, dtype: fp16,
+     gemm: {m: 3072, k: 10240, n: 3072}, metric: seconds, value: 0.870e-3}
+"""
+
+
+def test_validate_cli_fits_and_scores(tmp_path, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(SMALL)
+    rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
+    assert rc == 0 and "fitted f: cusparselt.efficiency = 0.5557 on 1 rows" in err
+    assert "MAPE per group" in out and "all scored rows" in out
+    rc, out, err = run("validate", "--measurements", str(path), "--format", "json", capsys=capsys)
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert rows["s"]["use"] == "fitted" and rows["d"]["use"] == "scored"
+    assert rows["s"]["predicted"] == pytest.approx(0.630e-3, rel=1e-4)
+    assert abs(rows["d"]["error_pct"]) < 1  # cuBLAS efficiency was fitted on this row in the bundled file
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t.replace("level: kernel, fit: f", "level: end-to-end, fit: f"),
+     "m.yaml: rows[0].fit: only kernel-level rows may be fitted on"),
+    (lambda t: t.replace("source: tut, hardware: a100, dtype: fp16,\n     gemm: {m: 3072, k: 10240, n: 3072}, metric",
+                         "source: blog, hardware: a100, dtype: fp16,\n     gemm: {m: 3072, k: 10240, n: 3072}, metric"),
+     "m.yaml: rows[1].source: unknown source 'blog' (sources: tut)"),
+    (lambda t: t.replace("value: 0.870e-3", "value: -1"), "m.yaml: rows[1].value: value must be a positive number, got -1"),
+    (lambda t: t.replace("fits:", "fitz:"), "m.yaml: unknown key 'fitz' (allowed: fits, rows, sources)"),
+])
+def test_validate_bad_measurements(tmp_path, capsys, edit, message):
+    path = tmp_path / "m.yaml"
+    path.write_text(edit(SMALL))
+    rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
+    assert (rc, out) == (2, "") and err == f"nmsim: error: {message}\n"

@@ -120,6 +120,11 @@ def run_compare(args) -> int:
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
                  fusion=False if args.unfused else None)
     emit(df, args.format, args.out, index=False)
+    print(f"# {args.workload} {args.phase}, batch {df.attrs.get('batch')}"
+          + (f", seq {df.attrs.get('seq')}" if df.attrs.get("seq") else "")
+          + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
+          + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
+          + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM"), file=sys.stderr)
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)
     return 0

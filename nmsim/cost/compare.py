@@ -96,6 +96,9 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     df.attrs["skipped"] = skipped
+    cfg = getattr(graph, "config", None)
+    df.attrs["batch"] = batch or (cfg.batch if cfg is not None else None)
+    df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if phase == "decode" else (seq or context))
     return df
 
 
