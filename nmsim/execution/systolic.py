@@ -216,7 +216,9 @@ class SystolicModel(ExecutionModel):
     """``execution: {model: systolic, rows, cols, dataflow, clock_ghz, [sram_kib], [metadata_bits_per_cycle]}``.
 
     Prices every GEMM row with :func:`gemm_cycles`: compute seconds = cycles / clock, memory seconds = traffic /
-    the spec's main-memory bandwidth, metadata seconds = metadata bits / the metadata port (when given). A row
+    the spec's main-memory bandwidth, metadata seconds = metadata bits / the metadata port (when given). An
+    act×act matmul's dgrad row (the table books dA and dB as one row with ``b`` doubled) is priced as its two
+    GEMMs, dA with the row's (m, k, n) and dB = Aᵀ·dC with (n, m, k), half the repeats each. A row
     runs sparse when its weight is N:M along the reduction (``OPERAND_WEIGHT``; ``OPERAND_WEIGHT_T`` only on a
     spec accepting the transposed pattern) and the plan fits a hardware pattern of the spec (the array then
     skips by that hardware pattern: a 1:8 plan on a 2:4 array condenses K by 2). Every matrix dtype's
