@@ -114,8 +114,10 @@ def test_claims_on_constructed_curves():
     assert out.loc[("dense-quality", "sdgf-geometric"), "verdict"] == "holds"
     assert out.loc[("vs-srste", "mdgf-exp"), "verdict"] == "does not hold"
     assert "never reached" in out.loc[("vs-srste", "mdgf-exp"), "figures"]
-    # sdgf-geometric: 0.61 at 80 FLOPs vs dense 0.48 there: +13 points, far above +1.6 %
+    # sdgf-geometric: 0.61 at 80 FLOPs vs dense 0.48 there: +13 points, far above +1.6 points
     assert out.loc[("equal-flops", "sdgf-geometric"), "verdict"] == "holds"
+    assert out.loc[("equal-flops", "sdgf-geometric"), "figures"] == \
+        "+13.00 points [+13.00, +13.00] (claimed +1.6 points) at 0.800x dense FLOPs"
     assert out.loc[("equal-flops", "mdgf-exp"), "verdict"] == "does not hold"
     table = paired_table(curves).set_index(["metric", "recipe"])
     assert table.loc[("accuracy", "mdgf-exp"), "verdict"] == "worse"
