@@ -347,3 +347,21 @@ def test_zero_stages_only_shrink_memory(dm, mb, rec, tp):
     totals = R["mem_total"][order]
     assert (np.diff(totals) < 0).all()
     assert np.allclose(R["mem_activations"], R["mem_activations"][0])  # ZeRO does not touch activations
+
+
+def test_budget_cli(capsys):
+    argv = ["cluster", "budget", "gpt2", "--seq", "256", "--global-batch", "64", "--recipes", "dense,sr-ste",
+            "--sparsity", "ff=2:4"]
+    assert main(argv) == 2
+    assert "--tokens: give --tokens" in capsys.readouterr().err
+    assert main(argv + ["--dataset-tokens", "1e8", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("priced: gpt2, 2e+08 tokens on 1 x dgx-h100")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    steps = math.ceil(2e8 / (64 * 256))
+    assert f"{steps:,} steps of" in out and "sr-ste" in out
+    assert main(argv + ["--tokens", "1e8", "--format", "csv"]) == 0
+    import io
+    import pandas as pd
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(df["recipe"]) == ["dense", "sr-ste"] and (df["steps"] == math.ceil(1e8 / (64 * 256))).all()

@@ -65,20 +65,41 @@ def plan_text(res: PlanResult, top: int) -> str:
     return _wrap(lines)
 
 
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.2f} {unit}"
+    return _s(seconds)
+
+
+def _energy(joules: float) -> str:
+    for unit, size in (("GWh", 3.6e12), ("MWh", 3.6e9), ("kWh", 3.6e6)):
+        if joules >= size:
+            return f"{joules / size:.1f} {unit}"
+    return f"{joules / 3.6e3:.1f} Wh"
+
+
+def _count(x: float) -> str:
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= size:
+            return f"{x / size:.3g}{unit}"
+    return f"{x:.3g}"
+
+
 def budget_text(df: pd.DataFrame, described: str) -> str:
     lines = [f"priced: {described}", ""]
-    lines.append(f"{'recipe':<15}{'days':>8}{'dev-hours':>11}{'MFU':>7}{'energy':>10}{'iso-time tok':>14}"
-                 f"{'iso-FLOP tok':>14}{'mem':>9}")
+    lines.append(f"{'recipe':<15}{'wall-clock':>11}{'device-hours':>13}{'MFU':>7}{'energy':>10}{'iso-time tok':>14}"
+                 f"{'iso-FLOP tok':>14}{'memory':>10}")
     for r in df.itertuples():
-        lines.append(f"{r.recipe:<15}{r.days:>8.2f}{r.device_hours:>11,.0f}{r.mfu * 100:>6.1f}%"
-                     f"{r.energy_joules / 3.6e9:>6.0f} MWh{r.iso_time_tokens:>14.3g}{r.iso_flop_tokens:>14.3g}"
-                     f"{r.mem_gib:>5.1f} GiB")
+        lines.append(f"{r.recipe:<15}{_duration(r.days * 86400):>11}{r.device_hours:>13,.0f}{r.mfu * 100:>6.1f}%"
+                     f"{_energy(r.energy_joules):>10}{_count(r.iso_time_tokens):>14}{_count(r.iso_flop_tokens):>14}"
+                     f"{r.mem_gib:>6.1f} GiB")
     lines.append("")
     for r in df.itertuples():
-        lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}")
+        lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}, {_count(r.tokens)} tokens")
     lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x time).")
-    lines.append("iso-time / iso-FLOP: tokens the recipe trains in the first recipe's days / executed FLOPs (its")
-    lines.append("phases stretched to the longer run).")
+    lines.append("iso-time / iso-FLOP: tokens the recipe trains in the first recipe's wall-clock / executed FLOPs")
+    lines.append("(its phases stretched to the longer run).")
     return _wrap(lines)
 
 
@@ -86,8 +107,11 @@ def validation_text(df: pd.DataFrame, summary: dict) -> str:
     lines = [f"{'run':<27}{'GPUs':>6} {'layout':<38}{'measured':>9}{'predicted':>10}{'error':>8}"]
     for r in df.itertuples():
         lay = r.layout.replace("recompute ", "rc ").replace(" no ZeRO", "").replace("ZeRO-", "Z")
+        lay = lay if r.fits else "*" + lay
         lines.append(f"{r.id:<27}{r.devices:>6} {lay[:37]:<38}{r.measured_tflops:>9.1f}{r.predicted_tflops:>10.1f}"
                      f"{r.error * 100:>+7.1f}%")
+    if not df["fits"].all():
+        lines.append("* the fastest layout found does not fit in device memory")
     lines.append(f"TFLOP/s per device in each source's convention. MAPE over {summary['rows']} runs, nothing "
                  f"fitted: {summary['mape'] * 100:.1f}%")
     lines.append("  by device and dtype: " + ", ".join(f"{g} {m * 100:.1f}%" for g, m in summary["groups"].items()))
