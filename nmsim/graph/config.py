@@ -94,6 +94,8 @@ class ModelConfig:
         return self.seq_len
 
     def replace(self, **changes) -> "ModelConfig":
+        if isinstance(changes.get("roles"), dict):   # API callers may pass a plain {glob: role} mapping
+            changes["roles"] = _check_roles(changes["roles"], f"{self.name}: roles")
         cfg = dataclasses.replace(self, **changes)
         cfg.validate(self.name)
         return cfg
