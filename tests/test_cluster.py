@@ -365,3 +365,22 @@ def test_budget_cli(capsys):
     import pandas as pd
     df = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(df["recipe"]) == ["dense", "sr-ste"] and (df["steps"] == math.ceil(1e8 / (64 * 256))).all()
+
+
+def test_rank_by_headroom(dm):
+    s = load_system("dgx-h100")
+    by_time = search(GPT, s, 64, 128, device_model=dm, flash=False).table
+    by_room = search(GPT, s, 64, 128, device_model=dm, flash=False, rank="headroom").table
+    assert by_time["step_seconds"].iloc[0] == by_time.loc[by_time["fits"], "step_seconds"].min()
+    assert by_room["headroom_bytes"].iloc[0] == by_room.loc[by_room["fits"], "headroom_bytes"].max()
+    with pytest.raises(UserError, match="--rank"):
+        search(GPT, s, 64, 128, device_model=dm, rank="cost")
+
+
+def test_hf_config_cli(capsys):
+    from pathlib import Path
+    hf = Path(__file__).parent / "data" / "hf" / "llama-2-7b.json"
+    assert main(["cluster", "plan", "--hf-config", str(hf), "--seq", "2048", "--global-batch", "16",
+                 "--system", "dgx-a100", "--zero", "3", "--mb", "1", "--recompute", "none", "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "global batch 16 x 2048 tokens" in out and "ZeRO-3 mb 1 recompute none" in out

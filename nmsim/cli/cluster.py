@@ -8,7 +8,8 @@ from nmsim.errors import UserError
 
 
 def _common(p) -> None:
-    p.add_argument("workload", help="bundled workload name or YAML path (decoder-only or encoder-only)")
+    p.add_argument("workload", nargs="?", help="bundled workload name or YAML path (decoder-only or encoder-only)")
+    p.add_argument("--hf-config", help="a Hugging Face config.json instead of a workload (llama, mistral, gpt2, bert)")
     p.add_argument("--system", default="dgx-h100", help="bundled system (dgx-a100, dgx-h100, tpu-v4-slice) or YAML")
     p.add_argument("--nodes", type=int, default=None, help="number of nodes (default: the system file's)")
     p.add_argument("--global-batch", type=int, default=None,
@@ -35,12 +36,10 @@ def _common(p) -> None:
 
 def _setup(args):
     from nmsim.cluster.system import load_system
-    from nmsim.graph import load_workload
-    cfg = load_workload(args.workload)
+    from nmsim.graph import resolve_workload
+    cfg = resolve_workload(args.workload, args.hf_config, seq_len=args.seq)
     system = load_system(args.system, args.nodes)
-    seq = args.seq or cfg.seq_len
-    if seq < 1:
-        raise UserError(f"must be a positive integer, got {seq}", "--seq")
+    seq = cfg.seq_len
     batch = args.global_batch or max(1, round(4 * 2 ** 20 / seq))
     tokens = args.tokens
     if args.dataset_tokens is not None or args.epochs is not None:
@@ -83,7 +82,7 @@ def cmd_plan(args) -> int:
             restrict[k] = (getattr(args, k),) if k == "zero" else getattr(args, k)
     if args.recompute:
         restrict["recompute"] = (args.recompute,)
-    res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, **kw, **restrict)
+    res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, rank=args.rank, **kw, **restrict)
     _emit(args, plan_text(res, args.top), plan_rows(res, args.top))
     return 0
 
@@ -145,6 +144,8 @@ def register(sub) -> None:
     _common(pl)
     pl.add_argument("--recipe", default="dense", help="recipe whose phases are priced (dense, sr-ste, mdgf-exp, ...)")
     pl.add_argument("--top", type=int, default=5)
+    pl.add_argument("--rank", choices=("time", "headroom"), default="time",
+                    help="order fitting layouts by step time (default) or by memory headroom")
     pl.add_argument("--tp", type=int, default=None)
     pl.add_argument("--pp", type=int, default=None)
     pl.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None)

@@ -23,6 +23,7 @@ from nmsim.cluster.system import load_system
 from nmsim.errors import UserError
 
 GIB = 2.0 ** 30
+RANKS = ("time", "headroom")
 
 
 @dataclass
@@ -61,8 +62,12 @@ def _overflow_text(row) -> str:
 def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None, steps: int = 1000,
            dtype: str = "bf16", transposable=None, flash: bool = True, dropout: bool = False,
            grad_bytes: float = 2.0, compute_efficiency: float = 1.0, device_model: DeviceModel | None = None,
-           **restrict) -> PlanResult:
-    """Price every valid layout of ``model`` on ``system`` and rank them (see module docstring)."""
+           rank: str = "time", **restrict) -> PlanResult:
+    """Price every valid layout of ``model`` on ``system`` and rank them (see module docstring): layouts that fit
+    first, then by step time (``rank="time"``, ties by headroom) or by memory headroom (``"headroom"``, ties by
+    step time)."""
+    if rank not in RANKS:
+        raise UserError(f"unknown ranking {rank!r} (known: {', '.join(RANKS)})", "--rank")
     from nmsim.graph import load_workload
     cfg = load_workload(model) if isinstance(model, str) else model
     if cfg.is_image:
@@ -105,7 +110,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     peak = dm.hw.dense_tflops(dtype) * 1e12
     df["mfu"] = df["nominal_flops_step"] / (df["step_seconds"] * system.devices * peak)
     df["tokens_per_second"] = global_batch * seq / df["step_seconds"]
-    df = df.sort_values(["fits", "step_seconds", "headroom_bytes"], ascending=[False, True, False], kind="stable")
+    keys = ["step_seconds", "headroom_bytes"] if rank == "time" else ["headroom_bytes", "step_seconds"]
+    df = df.sort_values(["fits", *keys], ascending=[False, rank == "time", rank != "time"], kind="stable")
     df = df.reset_index(drop=True)
     df["overflow"] = [_overflow_text(r) for _, r in df.iterrows()] if (~df["fits"]).any() else ""
     described = (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
