@@ -131,6 +131,20 @@ def _md(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
     return "\n".join(out)
 
 
+def _run_text(last: pd.DataFrame) -> str:
+    """What one run is: model, batch, sequence, steps, optimizer (from a finished run's config.json)."""
+    cfg = json.loads((Path(last["folder"].iloc[0]) / "config.json").read_text())
+    from nmsim.train.tasks import load_task
+
+    task = load_task(cfg["task"])
+    shape = "x".join(str(d) for d in task.train_x.shape[1:])
+    what = f"sequences of {shape} tokens" if task.kind == "lm" else f"examples of {shape}"
+    return (f"Each run: model `{cfg['workload']}`, fp32 on {cfg.get('threads', 1)} thread(s), batch {cfg['batch']} "
+            f"{what}, {int(last['step'].max())} steps, AdamW lr {cfg['lr']:g} (warm-up "
+            f"{cfg['warmup_frac']:g}, cosine), weight decay {cfg['weight_decay']:g}; evaluation every "
+            f"{cfg['eval_every'] or 'epoch'} steps on the fixed validation split.")
+
+
 def _timing_text(folder: Path) -> str:
     path = folder / TIMING_FILE
     if not path.exists():
@@ -194,7 +208,10 @@ def summarize(folder: str | Path, echo=print) -> dict:
         f"SDGF-geometric k per pattern: {', '.join(f'{k} {v}' for k, v in p.geometric_k.items()) or 'n/a'}.",
         f"Metrics: `loss` = validation cross-entropy in nats per predicted token (lower is better); "
         f"`accuracy` = validation top-1 (next-token for language models; higher is better). The ranking uses "
-        f"`{metric}`. Training FLOPs: cumulative, priced per step by nmsim's cost model (the trainer's FLOP hook).",
+        f"`{metric}`. Training FLOPs: cumulative, priced per step by nmsim's cost model (the trainer's FLOP hook: "
+        "matrix + vector FLOPs of forward, dgrad and wgrad under the recipe state in force, no hardware, so dgrad "
+        "is dense unless the pattern is transposable; MDGF counts as dense while its decay D > 0).",
+        _run_text(last),
         f"Command: `{meta.get('command', '')}`",
         f"Environment: {meta.get('environment', {})}. Wall time: {_timing_text(folder)}; the finished runs' own "
         f"wall time sums to {wall_runs / 60:.1f} min.",
