@@ -15,7 +15,9 @@ def register(sub) -> None:
     r = esub.add_parser("run", help="run (or resume) the protocol into a folder, then summarize it")
     r.add_argument("--out", default="reports/evidence", help="protocol folder (default reports/evidence)")
     r.add_argument("--task", default=d.task, help=f"trainer task (default {d.task})")
-    r.add_argument("--recipes", default=",".join(DEFAULT_RECIPES), help="comma list (must include dense and sr-ste)")
+    r.add_argument("--recipes", default=",".join(DEFAULT_RECIPES),
+                   help="comma list, must include dense and sr-ste (default: those two and the four progressive "
+                        "recipes)")
     r.add_argument("--patterns", default=",".join(d.patterns),
                    help=f"comma list of ff=N:M items, + between selectors (default {','.join(d.patterns)})")
     r.add_argument("--seeds", type=int, default=d.seeds, help=f"seeds 0..S-1 (default {d.seeds})")
@@ -25,7 +27,8 @@ def register(sub) -> None:
     r.add_argument("--dense-frac", type=float, default=d.dense_frac, help=f"dense warm-up (default {d.dense_frac})")
     r.add_argument("--finetune-frac", type=float, default=d.finetune_frac,
                    help=f"binary fine-tune fraction (default {d.finetune_frac})")
-    r.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations (0: per epoch)")
+    r.add_argument("--eval-every", type=int, default=d.eval_every,
+                   help=f"steps between evaluations (0: per epoch; default {d.eval_every})")
     r.add_argument("--metric", default=d.metric, help=f"metric the ranking uses: loss or accuracy (default {d.metric})")
     r.add_argument("--level", type=float, default=d.level, help="confidence level (default 0.95)")
     r.add_argument("--workers", type=int, default=2, help="parallel runs (default 2, one torch thread each)")
