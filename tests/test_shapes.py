@@ -150,6 +150,10 @@ def test_cache_key_is_the_workload_content():
     assert cache.key(cfg.replace(name="renamed", batch=7, source="x"), "forward") == k
     assert cache.key(cfg.replace(d_model=cfg.d_model * 2), "forward") != k
     assert cache.key(cfg, "decode") != k and cache.key(cfg, "forward", {"batch": 1}) != k
+    # seq_len is a variable of the graph, unless it sizes a learned position table (no max_positions)
+    assert cache.key(cfg.replace(seq_len=256), "forward") == k
+    table = cfg.replace(max_positions=0)
+    assert cache.key(table.replace(seq_len=256), "forward") != cache.key(table, "forward")
     assert set(cache.versions()) == {"torch", "nmsim", "code"}
 
 

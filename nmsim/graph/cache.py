@@ -3,8 +3,9 @@
 Location: ``$NMSIM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/nmsim``, else ``~/.cache/nmsim`` (XDG base
 directory spec); graphs live in its ``graphs/`` folder as ``nmsim-graph-<key>.npz`` (numpy arrays and a JSON
 header; no pickle). The key is a SHA-256 of the workload's content (every :class:`ModelConfig` field that
-shapes the graph: not its name, source or batch, nor a vision model's image size, which is a variable of the
-graph), the graph kind, the torch and nmsim versions and a fingerprint of the tracing code. Writes are atomic
+shapes the graph: not its name, source or batch, nor a vision model's image size or a text model's seq_len,
+which are variables of the graph, unless seq_len sizes a learned position table), the graph kind, the torch
+and nmsim versions and a fingerprint of the tracing code. Writes are atomic
 (temp file + rename); :func:`clear` removes only files named the way this module names them.
 The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import cost: no torch, numpy or pandas.
 """
@@ -110,6 +111,8 @@ def _key(cfg, kind: str, fixed: dict | None) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_KEYED}
     if cfg.is_image:
         fields.pop("image_size", None)
+    if cfg.is_image or not (cfg.position == "learned" and not cfg.max_positions):
+        fields.pop("seq_len", None)   # it sizes no module: only a learned table without max_positions uses it
     blob = json.dumps({"format": FORMAT, "kind": kind, "fixed": fixed or {}, "workload": fields, **versions()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
