@@ -229,8 +229,12 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     from nmsim.cost import price
     from nmsim.cost.pricing import default_dtype
     from nmsim.graph import trace_workload
+    from nmsim.sparsity import SparsityPlan
 
     graph = trace_workload(cfg, batch=INFERENCE_BATCH)
+    for plan in plans:   # a plan that does not fit the model: the error names the report's option
+        if plan != "dense":
+            SparsityPlan.parse(plan, "--patterns").resolve(graph.ops)
     rows = []
     for hw in specs:
         dt = dtype if dtype in hw.matrix_dense else default_dtype(hw, None)
