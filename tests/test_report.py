@@ -156,6 +156,7 @@ def test_existing_report_kept_on_error(tmp_path, monkeypatch):
     out = tmp_path / "r"
     out.mkdir()
     (out / "index.html").write_text("old")
+    (out / ".nmsim-report").write_text("nmsim report\n")   # a report nmsim wrote: it may be replaced
     rep = writer.Report("t")
     rep.section("s").items.append(writer.Table("t", pd.DataFrame({"a": [1]})))
 
