@@ -330,9 +330,8 @@ class DeviceModel:
         post_pats = [p for p, f in zip(outside, pre_n) if not f]
         pre_lin = op_bytes(out_rows[pre_n], pre_pats)
         post_lin = op_bytes(out_rows[~pre_n], post_pats) if self.post_params else 0.0
-        pre = self.pre_params * size + pre_lin - float(out_rows[pre_n]["weight_numel"].sum()) * size * (pre_lin > 0)
-        post = post_lin
-        return per_sig[ids], float(pre), float(post)
+        pre = (self.pre_params - float(out_rows[pre_n]["weight_numel"].sum())) * size + pre_lin  # tables + GEMMs
+        return per_sig[ids], float(pre), float(post_lin)
 
     def masked_weights(self, state) -> float:
         """Weights carrying a mask in ``state`` (whole model)."""

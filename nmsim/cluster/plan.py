@@ -78,6 +78,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
             raise UserError(f"must be a positive integer, got {v!r}", name)
     dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
     t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
+    if not (isinstance(grad_bytes, (int, float)) and grad_bytes > 0):
+        raise UserError(f"must be > 0, got {grad_bytes!r}", "--grad-bytes")
     if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 1):
         raise UserError(f"must be in (0, 1], got {compute_efficiency!r}", "--compute-efficiency")
     run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
