@@ -32,13 +32,16 @@ def register(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from nmsim.report.study import StudyOptions, run_study
+    from nmsim.io import check_output_folder
+    from nmsim.report.options import parse_hardware, parse_patterns, parse_recipes
 
     started = time.perf_counter()
     name = args.name or "default"
     out = args.out or f"reports/{name}"
-    from nmsim.io import check_output_folder
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
+    parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports
+    from nmsim.report.study import StudyOptions, run_study
+
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
                         accuracy=args.accuracy, budget_epochs=args.budget, steps_per_epoch=args.steps_per_epoch,
                         dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
