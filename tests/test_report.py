@@ -155,7 +155,7 @@ def test_existing_report_kept_on_error(tmp_path, monkeypatch):
 
     out = tmp_path / "r"
     out.mkdir()
-    (out / "index.html").write_text("old")
+    (out / "index.html").write_text("old-report-page")
     (out / ".nmsim-report").write_text("nmsim report\n")   # a report nmsim wrote: it may be replaced
     rep = writer.Report("t")
     rep.section("s").items.append(writer.Table("t", pd.DataFrame({"a": [1]})))
@@ -165,11 +165,11 @@ def test_existing_report_kept_on_error(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "render", boom)
     with pytest.raises(RuntimeError):
         writer.write_report(rep, out)
-    assert (out / "index.html").read_text() == "old"
+    assert (out / "index.html").read_text() == "old-report-page"
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
     monkeypatch.undo()
     writer.write_report(rep, out)
-    assert (out / "t.csv").exists() and "old" not in (out / "index.html").read_text()
+    assert (out / "t.csv").exists() and "old-report-page" not in (out / "index.html").read_text()
 
 
 def test_seed_sweeps_match_the_sweep_summaries():
