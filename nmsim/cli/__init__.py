@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
             from nmsim.io import check_output_file
             check_output_file(args.out)     # a bad --out fails before any work
-        from nmsim.graph.cache import use_cache_for
-        use_cache_for(args.command)         # the trace cache: shape-generic graphs built once, loaded after
-        result = args.func(args)
+        from nmsim.graph.cache import cache_for
+        with cache_for(args.command):       # the trace cache: shape-generic graphs built once, loaded after
+            result = args.func(args)
     except UserError as exc:
         if args.debug:
             raise
