@@ -237,7 +237,7 @@ def test_axis_syntax():
 
 
 def _run_cli(args, env_extra, code=None):
-    env = {**os.environ, **env_extra}
+    env = {**os.environ, "NMSIM_CACHE": "", **env_extra}   # the CLI's own modes (conftest sets read)
     return subprocess.run([sys.executable, "-c", code or "import sys; from nmsim.cli import main; sys.exit(main())",
                            *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
 

@@ -84,6 +84,9 @@ class _ShapeTables:
                                  + vts[0].frame["pass"].astype(str))[0]
             hit["unique"], hit["mult"] = _dedup(np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]),
                                                 [hit["fused"].astype(np.int64), ident])
+            u = hit["unique"]
+            hit.update(frame=hit["frame"].iloc[u].reset_index(drop=True), fused=hit["fused"][u],
+                       **{c: np.ascontiguousarray(hit[c][:, u]) for c in ("flops", "bytes", "fused_bytes")})
             self.vectors[key] = hit
         return hit
 
@@ -199,9 +202,8 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
         # the largest shape the model must take (learned position tables, size limits): limits are upper bounds
         cfg.check_shape(int(points["batch"].max()), None if cfg.is_image else int(points["seq"].max()),
                         int(points["context"].max()) if mode == "decode" else 0)
-        df = pd.DataFrame(_price_mode(cfg, mode, points, configs, opts, build))
-        df.insert(0, "mode", mode)
-        frames.append(df)
+        cols = _price_mode(cfg, mode, points, configs, opts, build)
+        frames.append(pd.DataFrame({"mode": np.full(len(cols["config"]), mode, dtype=object), **cols}))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -325,10 +327,9 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
         kernels[:, idx] = names[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
         # vector ops (and training's optimizer step): plan-independent
         V = T.vector(ctx.fusion, not opts["fuse_copies"])
-        u = V["unique"]
         scale = _dtype_scale(ctx.dtype)
-        vt = VectorTable(V["frame"].iloc[u].reset_index(drop=True), X @ V["flops"][:, u],
-                         (X @ V["bytes"][:, u]) * scale, V["fused"][u], (X @ V["fused_bytes"][:, u]) * scale)
+        vt = VectorTable(V["frame"], X @ V["flops"], (X @ V["bytes"]) * scale, V["fused"],
+                         (X @ V["fused_bytes"]) * scale)
         pv = model.price_vector(vt, ctx)
         vsec = pv["seconds"] @ V["mult"]
         vcomp = np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"]

@@ -11,6 +11,7 @@ The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import c
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -45,9 +46,10 @@ def cache_mode() -> str:
     return _MODE[0]
 
 
-def use_cache_for(command: str | None) -> None:
-    """The CLI's cache mode: ``$NMSIM_CACHE`` (read | build | off) if set, else build for the pricing commands
-    and read for the rest."""
+def use_cache_for(command: str | None) -> str:
+    """Set the CLI's cache mode: ``$NMSIM_CACHE`` (read | build | off) if set, else build for the pricing
+    commands and read for the rest. Returns the mode it replaced."""
+    previous = _MODE[0]
     env = os.environ.get("NMSIM_CACHE", "").strip().lower()
     if env:
         if env not in CACHE_MODES:
@@ -57,6 +59,17 @@ def use_cache_for(command: str | None) -> None:
         set_cache_mode(env)
     else:
         set_cache_mode("build" if command in BUILD_COMMANDS else "read")
+    return previous
+
+
+@contextlib.contextmanager
+def cache_for(command: str | None):
+    """:func:`use_cache_for` for the duration of one command (the mode is restored after)."""
+    previous = use_cache_for(command)
+    try:
+        yield
+    finally:
+        set_cache_mode(previous)
 
 
 def directory() -> Path:
