@@ -1,0 +1,259 @@
+"""The systolic execution model: cycle formulas, N:M condensing, traffic, SCALE-Sim agreement, spec wiring."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmsim.errors import UserError
+from nmsim.execution.systolic import ArrayConfig, condensed_k, gemm_cycles
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "nmsim" / "data" / "validation" / "scalesim-3.0.0.csv"
+A128 = ArrayConfig(128, 128, "ws")
+
+
+# ---- formulas ----------------------------------------------------------------------------------------------
+def test_ws_dense_cycles_by_hand():
+    # ViT-B ff1: K=768 -> 6 row folds, N=3072 -> 24 column folds; a fold = 2*128 + 128 + 197 - 2 = 579 cycles
+    r = gemm_cycles(A128, 197, 768, 3072)
+    assert (int(r["row_folds"]), int(r["col_folds"]), int(r["cycles_per_fold"])) == (6, 24, 579)
+    assert r["compute_cycles"] == 144 * 579
+
+
+def test_condensed_k_pads_to_whole_row_folds():
+    # 1:4 of K=768 keeps 192 = 1.5 row folds -> 2 folds: the GEMM gains 3x, not 4x
+    dense = gemm_cycles(A128, 4096, 768, 768)
+    sparse = gemm_cycles(A128, 4096, 768, 768, keep_n=1, group_m=4)
+    assert int(sparse["condensed_k"]) == 192 and int(sparse["row_folds"]) == 2
+    assert float(dense["compute_cycles"] / sparse["compute_cycles"]) == pytest.approx(3.0)
+
+
+def test_condensed_k_partial_group():
+    assert condensed_k(10, 2, 4) == 2 * 2 + 2        # groups [4, 4, 2]: the last keeps min(2, 2)
+    assert condensed_k(9, 2, 4) == 2 * 2 + 1         # last group of 1 keeps 1
+    assert condensed_k(768, 4, 4) == 768
+
+
+def test_os_and_is_fold_cycles():
+    os_ = gemm_cycles(ArrayConfig(128, 128, "os"), 197, 768, 3072)
+    assert int(os_["folds"]) == 2 * 24 and int(os_["cycles_per_fold"]) == 768 + 128 + 128 - 2
+    is_ = gemm_cycles(ArrayConfig(64, 32, "is"), 100, 256, 50)
+    assert int(is_["folds"]) == 4 * 4 and int(is_["cycles_per_fold"]) == 2 * 64 + 32 + 50 - 2
+
+
+def test_is_cannot_skip_sparse_weights():
+    dense = gemm_cycles(ArrayConfig(64, 64, "is"), 256, 512, 512)
+    sparse = gemm_cycles(ArrayConfig(64, 64, "is"), 256, 512, 512, keep_n=1, group_m=4)
+    assert not bool(sparse["sparse"]) and sparse["compute_cycles"] == dense["compute_cycles"]
+
+
+def test_metadata_port_stretches_the_tile_load():
+    # 2:4 index metadata = 4 bits per group; a 128x128 tile holds 128*128/2 groups = 32768 bits
+    slow = ArrayConfig(128, 128, "ws", meta_bits_per_cycle=64)
+    r = gemm_cycles(slow, 197, 768, 768, keep_n=2, group_m=4, meta_bits_per_group=4)
+    assert int(r["cycles_per_fold"]) == 32768 // 64 + 127 + 127 + 197
+    assert float(r["metadata_bytes"]) == 768 * (768 // 4) * 4 / 8
+
+
+def test_sram_traffic_rereads_and_spills():
+    small = ArrayConfig(128, 128, "ws", ifmap_sram_bytes=64 * 1024, ofmap_sram_bytes=64 * 1024)
+    r = gemm_cycles(small, 1024, 768, 3072, bytes_per_el=2)
+    # A (1024x768x2 B = 1.5 MiB) does not fit half of 64 KiB: re-read per column fold (24x); a column fold's
+    # partial sums (1024x128x2 B = 256 KiB) do not fit either: spilled between the 6 row folds
+    assert float(r["a_elems"]) == 1024 * 768 * 24
+    assert float(r["c_elems"]) == 1024 * 3072 * (2 * 6 - 1)
+    assert float(r["w_elems"]) == 768 * 3072
+    ideal = gemm_cycles(A128, 1024, 768, 3072, bytes_per_el=2)
+    assert float(ideal["dram_bytes"]) == (1024 * 768 + 768 * 3072 + 1024 * 3072) * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 3000), k=st.integers(1, 5000), n=st.integers(1, 5000),
+       nm=st.sampled_from([(1, 2), (2, 4), (1, 4), (1, 8), (2, 8), (4, 8), (1, 16)]),
+       df=st.sampled_from(["ws", "os"]), rows=st.sampled_from([8, 32, 128]), cols=st.sampled_from([8, 16, 128]))
+def test_sparse_never_slower_and_never_beyond_m_over_n(m, k, n, nm, df, rows, cols):
+    arr = ArrayConfig(rows, cols, df)
+    dense = float(gemm_cycles(arr, m, k, n)["compute_cycles"])
+    sparse = float(gemm_cycles(arr, m, k, n, keep_n=nm[0], group_m=nm[1])["compute_cycles"])
+    assert sparse <= dense
+    assert dense / sparse <= nm[1] / nm[0] + 1e-9
+    kc = int(condensed_k(k, *nm))
+    assert kc <= k and (k % nm[1] or kc * nm[1] == k * nm[0])
+
+
+def test_bad_array_inputs():
+    with pytest.raises(UserError, match="dataflow"):
+        ArrayConfig(8, 8, "rs")
+    with pytest.raises(UserError, match="rows"):
+        ArrayConfig(0, 8)
+    with pytest.raises(UserError, match="N:M"):
+        gemm_cycles(A128, 8, 8, 8, keep_n=5, group_m=4)
+
+
+# ---- SCALE-Sim 3.0.0 as the reference (stored runs; bench/bench_scalesim.py re-runs them live) ----------------
+def test_scalesim_reference_within_10_percent():
+    from nmsim.export.scalesim import compare_reference, speedups
+
+    ref = pd.read_csv(REFERENCE)
+    assert (ref["scalesim_version"] == "3.0.0").all() and ref["command"].str.contains("scalesim_worker").all()
+    assert len(ref[ref["dataflow"] == "ws"]["name"].unique()) >= 8 and (ref["dataflow"] == "os").any()
+    assert set(ref["sparsity"]) >= {"1:1", "2:4", "1:4"}
+    table = compare_reference(ref)
+    assert table["error_pct"].abs().max() <= 10.0
+    # SCALE-Sim's count is ours minus the one cycle it does not count per GEMM
+    assert ((table["nmsim_cycles"] - table["scalesim_cycles"]).abs() <= 1).all()
+    sp = speedups(table)
+    assert len(sp) >= 8
+    assert np.allclose(sp["nmsim_speedup_1:4"], sp["scalesim_speedup_1:4"], rtol=1e-3)
+
+
+def test_worker_config_matches_export_config():
+    spec = importlib.util.spec_from_file_location("scalesim_worker", REPO / "bench" / "scalesim_worker.py")
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    from nmsim.export.scalesim import config_text
+
+    job = {"rows": 64, "cols": 32, "dataflow": "ws", "sparsity": "1:4"}
+    ours = config_text(64, 32, "ws", block=4, sparse=True).replace("run_name = nmsim", "run_name = nmsim_ref")
+    assert worker.config_text(job) == ours
+
+
+# ---- the execution model behind a spec ---------------------------------------------------------------------
+SPEC = """name: sa-test
+description: test array
+kind: systolic
+execution:
+  model: systolic
+  source: "test geometry"
+  rows: {rows}
+  cols: 16
+  dataflow: {dataflow}
+  clock_ghz: 1.0
+matrix:
+  bf16:
+    dense_tflops: {{value: {peak}, source: "2 x rows x 16 x 1 GHz"}}
+    sparse: {{"2:4": {{tflops: {{value: {sparse}, source: "array bound"}}}}}}
+vector_tflops:
+  fp32: {{value: 0.01, source: "test"}}
+memory:
+  - {{name: dram, capacity_gib: 8, bandwidth_gbps: 100, source: "test"}}
+sparse_support:
+  transposed_dgrad: false
+  source: "test"
+"""
+
+
+def _spec(tmp_path, rows=32, dataflow="ws", peak=None):
+    peak = 2 * rows * 16 * 1e9 / 1e12 if peak is None else peak
+    path = tmp_path / "sa.yaml"
+    path.write_text(SPEC.format(rows=rows, dataflow=dataflow, peak=peak, sparse=2 * peak))
+    return path
+
+
+def _vit_tiny_table(plan):
+    from nmsim.cost.pricing import trace_for_phase
+    from nmsim.execution.table import gemm_table
+    from nmsim.sparsity.plan import SparsityPlan
+
+    graph = trace_for_phase("vit-tiny", "training", 2)
+    return gemm_table(graph, SparsityPlan.parse(plan).resolve(graph.ops) if plan else None, "training")
+
+
+def test_spec_selects_the_systolic_model(tmp_path):
+    from nmsim.execution import ExecContext, model_for
+    from nmsim.hardware import load
+
+    hw = load(_spec(tmp_path))
+    model = model_for(hw)
+    assert model.name == "systolic" and (model.array.rows, model.array.cols) == (32, 16)
+    table = _vit_tiny_table("ff=2:4")
+    priced = model.price(table, ExecContext(hw, "bf16"))
+    frame = table.to_frame()
+    ff = (frame["role"].isin(["ff1", "ff2"])).to_numpy()
+    fwd = (frame["pass"] == "fwd").to_numpy()
+    sparse = np.asarray(priced.sparse)
+    # the 2:4 weight runs condensed in fwd only (dgrad reduces over the other dim, mask not transposable)
+    assert sparse[ff & fwd].all() and not sparse[~(ff & fwd)].any()
+    # every row's seconds = cycles / clock or memory time, whichever is larger; cycles match gemm_cycles
+    arr = model.array
+    for i in np.flatnonzero(ff & fwd)[:2]:
+        r = gemm_cycles(arr, table.m[i], table.k[i], table.n[i], keep_n=2, group_m=4, batch=table.b[i])
+        assert priced.extra["cycles"][i] == float(r["compute_cycles"])
+        assert priced.compute_seconds[i] == pytest.approx(float(r["compute_cycles"]) / 1e9)
+    assert np.all(priced.seconds >= priced.compute_seconds) and np.all(priced.seconds >= priced.memory_seconds)
+    assert float(np.sum(priced.executed_flops[~sparse])) == pytest.approx(float(np.sum(table.nominal_flops[~sparse])))
+
+
+def test_act_by_act_dgrad_prices_both_operand_gradients(tmp_path):
+    from nmsim.execution import ExecContext, model_for
+    from nmsim.hardware import load
+
+    hw = load(_spec(tmp_path))
+    table = _vit_tiny_table(None)
+    priced = model_for(hw).price(table, ExecContext(hw, "bf16"))
+    frame = table.to_frame()
+    i = int(np.flatnonzero(((frame["role"] == "logit") & (frame["pass"] == "dgrad")).to_numpy())[0])
+    b, m, k, n = table.b[i], table.m[i], table.k[i], table.n[i]
+    arr = model_for(hw).array
+    da = gemm_cycles(arr, m, k, n, batch=b / 2)["compute_cycles"]
+    db = gemm_cycles(arr, n, m, k, batch=b / 2)["compute_cycles"]
+    assert priced.extra["cycles"][i] == float(da + db)
+    assert priced.executed_flops[i] == pytest.approx(table.nominal_flops[i])
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t.replace("dataflow: ws", "dataflow: rs"), r"sa.yaml: execution.dataflow: unknown dataflow 'rs'"),
+    (lambda t: t.replace("  rows: 32\n", ""), r"sa.yaml: execution: missing required field 'rows'"),
+    (lambda t: t.replace("  rows: 32\n", "  rows: 32.5\n"), r"sa.yaml: execution.rows: expected an integer"),
+    (lambda t: t.replace("clock_ghz: 1.0", "clock_ghz: -1"), r"sa.yaml: execution.clock_ghz: must be > 0"),
+    (lambda t: t.replace("  cols: 16\n", "  cols: 16\n  banks: 4\n"), r"unknown key 'banks' for execution model"),
+])
+def test_bad_systolic_section(tmp_path, edit, message):
+    from nmsim.hardware import load
+
+    path = _spec(tmp_path)
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(UserError, match=message):
+        load(path)
+
+
+def test_peak_must_match_the_array(tmp_path):
+    from nmsim.execution import model_for
+    from nmsim.hardware import load
+
+    hw = load(_spec(tmp_path, peak=5.0))
+    with pytest.raises(UserError, match=r"sa.yaml: matrix.bf16.dense_tflops: dense_tflops 5 differs from the systolic "
+                                        r"array's 2 x 32 x 16 x 1 GHz = 1.024 TFLOPS"):
+        model_for(hw)
+
+
+# ---- research engines at their papers' figures ----------------------------------------------------------------
+def test_vegeta_reproduces_reported_speedups():
+    from nmsim.execution.engines import paper_rows
+
+    rows = paper_rows()
+    scored = rows[rows["comparable"] == "yes"]
+    assert set(scored["engine"]) == {"vegeta"} and len(scored) == 2
+    assert scored["error_pct"].abs().max() <= 10.0
+    # rows nmsim cannot compare carry the reason and no score
+    assert rows.loc[rows["comparable"] != "yes", "error_pct"].isna().all()
+    s2ta = rows[rows["engine"] == "s2ta"].iloc[0]
+    assert s2ta["nmsim_speedup"] <= 2.0 + 1e-9  # weight DBB 4:8 alone cannot beat its 2x bound
+
+
+def test_engines_against_gpus_equal_peak_and_absolute():
+    from nmsim.execution.engines import gpu_table
+
+    table = gpu_table(workload="vit-tiny", plan="ff=2:4", gpus=("h100-sxm5",))
+    assert "equal peak" in table.attrs["what"] and "GEMM time only" in table.attrs["what"]
+    by = table.set_index("hardware")
+    assert (by.loc[["vegeta", "s2ta", "highlight"], "model"] == "systolic").all()
+    h100 = by.loc["h100-sxm5"]
+    assert h100["sparse_seconds_at_h100-sxm5_peak"] == pytest.approx(h100["sparse_seconds"])
+    assert (by["sparse_seconds_at_h100-sxm5_peak"] <= by["sparse_seconds"] + 1e-15).all()
