@@ -264,3 +264,20 @@ def test_write_bytes_parent_is_file(tmp_path):
     with pytest.raises(UserError) as exc:
         write_bytes(tmp_path / "f" / "x.bin", b"1")
     assert str(exc.value) == f"{tmp_path}/f/x.bin: cannot write: {tmp_path}/f is a file, not a folder"
+
+
+def test_two_sweeps_share_one_runs_folder(tmp_path):
+    """Two ``nmsim sweep`` processes started together on one folder train each run once between them."""
+    argv = [sys.executable, "-m", "nmsim", "sweep", "--recipes", "dense,static", "--patterns", "1:4,1:8",
+            "--seeds", "1", "--epochs", "1", "--out", str(tmp_path / "runs")]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    lines = [line for out, _ in outs for line in out.splitlines() if "] " in line and "accuracy" in line]
+    trained = [line for line in lines if "not retrained" not in line]
+    skipped = sum(int(out.split(" already finished")[0].rsplit(", ", 1)[-1]) for out, _ in outs)
+    # 3 runs (dense once, static at 1:4 and 1:8): each trained by exactly one of the sweeps
+    assert len(trained) == 3, outs
+    assert len(lines) + skipped == 6, outs
+    assert len(list((tmp_path / "runs").rglob("done.json"))) == 3

@@ -315,7 +315,7 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
     out = Path(out)
     status = prepare_folder(out, config, resume)
     if status == "done":       # finished: nothing to lock, nothing written
-        return ckpt.read_done(out)["final"]
+        return {**ckpt.read_done(out)["final"], "already_finished": True}
     if status == "resume":     # damaged run files are reported before the folder is touched
         ckpt.read_metrics_rows(out / ckpt.METRICS)
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
@@ -331,8 +331,8 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     from nmsim.recipes import make_recipe
 
     status = prepare_folder(out, config, resume)
-    if status == "done":
-        return ckpt.read_done(out)["final"]
+    if status == "done":       # another process finished it while this one waited for the lock
+        return {**ckpt.read_done(out)["final"], "already_finished": True}
 
     torch.set_num_threads(config.threads)
     task = load_task(config.task)

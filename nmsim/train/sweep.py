@@ -116,7 +116,9 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
             failures.append(f"{what}: {error}")
             echo(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
         else:
-            echo(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}")
+            elsewhere = " (already finished, e.g. by another sweep; not retrained)" if result.get("already_finished") \
+                else ""
+            echo(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}{elsewhere}")
     table = collect(out, configs)
     write_text(out / "sweep_runs.csv", table.to_csv(index=False))
     summary = summarize(table)
