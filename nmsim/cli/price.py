@@ -98,6 +98,9 @@ def run_price(args) -> int:
           f"({result.fusion}), plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
           f"{t['executed_flops'] / 1e12:.4g} executed TFLOP of {t['nominal_flops'] / 1e12:.4g} nominal, "
           f"{t['joules']:.4g} J, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}", file=sys.stderr)
+    if getattr(graph, "unrecognised", None):
+        from nmsim.cli.trace import unrecognised_note
+        print(unrecognised_note(graph.unrecognised), file=sys.stderr)
     return 0
 
 
