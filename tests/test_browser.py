@@ -289,6 +289,27 @@ def test_no_console_errors_and_no_network(page, report):
     assert page.evaluate("navigator.onLine") is False
 
 
+def test_tables_only_page_needs_no_plotly(browser, tmp_path):
+    from nmsim.report.writer import Report, Table, write_report
+
+    rep = Report("tables only")
+    frame = pd.DataFrame({"plan": [f"ff=1:{2 ** k}" for k in range(1, 21)], "gflops": np.linspace(30, 10, 20)})
+    rep.section("s", "text").items.append(Table("t", frame, "twenty rows", formats={"gflops": "{:.1f}"}))
+    out = write_report(rep, tmp_path / "r")
+    assert 'id="nm-plotly-gz"' not in (out / "index.html").read_text(encoding="utf-8")
+    pg = browser.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto((out / "index.html").as_uri())
+    pg.wait_for_function("window.nmsim && window.nmsim.ready", timeout=60_000)
+    assert pg.locator("#table-t tbody tr").count() == 15   # a page of rows, then "show all"
+    pg.click("#table-t .nm-more")
+    assert pg.locator("#table-t tbody tr").count() == 20
+    assert pg.inner_text("#table-t tbody tr:last-child td:nth-child(2)") == "10.0"
+    assert not errors and not pg.evaluate("!!window.Plotly")
+    pg.close()
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, 2.5, math.nan]), st.sampled_from([0.0, 1.0, 3.0, math.nan])),
                 max_size=12), st.sampled_from([("min", "max"), ("max", "max"), ("min", "min")]))

@@ -254,7 +254,7 @@ def page(report, pngs: dict[str, bytes]) -> str:
     from nmsim.report.writer import _inline_html
 
     blob, layout = build_blob(report)
-    version, plotly_b64 = plotly_gzip_b64()
+    version, plotly_b64 = plotly_gzip_b64() if blob["charts"] else ("", "")
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -286,10 +286,12 @@ def page(report, pngs: dict[str, bytes]) -> str:
                            f"<figcaption>{_inline_html(caption)}</figcaption></figure>")
         out.append("</section>")
     footer = report.footer + (" " if report.footer else "") + \
-        f"Charts: plotly.js {version} (MIT licence), embedded; the page fetches nothing."
-    out.append(f"<footer>{_inline_html(footer)}</footer>")
+        (f"Charts: plotly.js {version} (MIT licence), embedded; the page fetches nothing." if version else "")
+    if footer.strip():
+        out.append(f"<footer>{_inline_html(footer)}</footer>")
     out.append(f'<script type="application/json" id="nmsim-data">{_script_json(blob)}</script>')
-    out.append(f'<script type="application/octet-stream" id="nm-plotly-gz">{plotly_b64}</script>')
+    if blob["charts"]:   # a page of tables only needs no plotly.js
+        out.append(f'<script type="application/octet-stream" id="nm-plotly-gz">{plotly_b64}</script>')
     out.append(f"<script>{_asset('explore.js')}</script>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
