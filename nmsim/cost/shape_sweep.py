@@ -53,6 +53,7 @@ class _ShapeTables:
         self.vectors: dict = {}
         self.codes: dict = {}
         self.layouts: dict = {}
+        self.steps: dict = {}
         self.params = None
 
     def _fit(self, values: list, what: str) -> np.ndarray:
@@ -115,6 +116,13 @@ class _ShapeTables:
                                          "codes": codes_u, "pass": pass_u, "mult": mult, "rep": rep,
                                          "table": table}
         return hit
+
+    def step_frame(self, names: list) -> pd.DataFrame:
+        key = tuple(names)
+        if key not in self.steps:
+            self.steps[key] = pd.DataFrame({"id": -1, "module": names, "role": names, "layer": -1, "kind": "update",
+                                            "pass": "step"})
+        return self.steps[key]
 
     def parameter_totals(self, X: np.ndarray) -> np.ndarray:
         """Total parameters per shape (the optimizer step of training)."""
@@ -334,14 +342,14 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
         vsec = pv["seconds"] @ V["mult"]
         vcomp = np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"]
         vflops, vbytes, vj = pv["flops"] @ V["mult"], pv["bytes"] @ V["mult"], pv["joules"] @ V["mult"]
-        if params is not None:
-            ex = [training_extras(p) for p in params]
+        if params is not None:  # the optimizer step: priced once per distinct parameter count
+            values, inverse = np.unique(params, return_inverse=True)
+            ex = [training_extras(float(p)) for p in values]
             names_x = list(ex[0])
-            st = VectorTable(pd.DataFrame({"id": -1, "module": names_x, "role": names_x, "layer": -1,
-                                           "kind": "update", "pass": "step"}),
-                             np.array([[e[k][0] for k in names_x] for e in ex], float),
-                             np.array([[e[k][1] for k in names_x] for e in ex], float),
-                             np.zeros(len(names_x), bool), np.zeros((S, len(names_x))))
+            flops_x = np.array([[e[k][0] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
+            bytes_x = np.array([[e[k][1] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
+            st = VectorTable(T.step_frame(names_x), flops_x, bytes_x, np.zeros(len(names_x), bool),
+                             np.zeros((S, len(names_x))))
             ps = model.price_vector(st, _fp32(ctx))
             vsec = vsec + ps["seconds"].sum(axis=1)
             vcomp = vcomp + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1)
