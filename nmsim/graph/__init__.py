@@ -10,6 +10,7 @@ _EXPORTS = {
     "build_model": "nmsim.graph.builder", "example_inputs": "nmsim.graph.builder",
     "load_workload": "nmsim.graph.workloads", "list_workloads": "nmsim.graph.workloads",
     "from_hf_config": "nmsim.graph.workloads", "resolve_workload": "nmsim.graph.workloads",
+    "ShapeGraph": "nmsim.graph.shapes", "shape_graph": "nmsim.graph.shapes",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -4,14 +4,16 @@ Every number the tracer records per op (GEMM dims, element counts, bytes, FLOPs,
 polynomial of the shape variables, of low degree: ``batch`` (degree 1) and ``seq`` (degree 2: attention
 logits) for a forward pass; ``batch`` and ``past`` (the KV-cache length, degree 2 allowed) for single-token
 decode; ``batch`` and the patch grid side ``image_size / patch_size`` (degree 4: attention over grid² tokens)
-for vision. :func:`fit` traces the model at the tensor grid of points these degrees need (6 or 10 traces,
-all on the meta device), solves for integer coefficients, and checks them on a further trace at a random
-shape. It refuses (:class:`ShapeFitError`) when the op set changes between shapes or a column is not an exact
-integer polynomial of that degree. Evaluating at S shapes is then one ``(S, T) @ (T, ops)`` product per
-column (T monomials), exact while values stay below 2^53.
+for vision. :func:`fit` traces the model at the tensor grid of points these degrees need (6 or 10 traces;
+3 or 5 with the batch held; all on the meta device), solves for integer coefficients, and checks them on a
+further trace at a random shape. It refuses (:class:`ShapeFitError`) when the op set changes between shapes or a
+column is not an exact integer polynomial of that degree. Evaluating at S shapes is then one
+``(S, T) @ (T, ops)`` product per column (T monomials), exact while values stay below 2^53.
 
-Domains: ``seq >= 2`` (a causal model adds its mask only when more than one query attends), ``past >= 1``
-with one new token, a grid side ``>= 2``, ``batch >= 1``. Shapes outside are traced as before.
+Regions: a batch of one is fitted on its own (``fixed={"batch": 1}``): eager batched matmuls skip their
+contiguous copies at batch 1, so the ops differ. Domains: ``batch >= 2`` (or = 1), ``seq >= 2`` (a causal
+model masks only when more than one query attends), ``past >= 1`` with one new token, a grid side ``>= 2``.
+Shapes outside are traced as before.
 
 :func:`graph_at` is what :func:`nmsim.graph.trace_workload` asks first: with the cache mode ``"read"`` (the
 library default) it answers from a shape-generic graph already in memory or in the trace cache
