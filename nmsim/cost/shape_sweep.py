@@ -195,7 +195,12 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     from nmsim.cost.pricing import check_phase
     from nmsim.graph import load_workload
 
-    cfg = load_workload(workload) if isinstance(workload, str) else workload
+    if isinstance(workload, str):
+        cfg = load_workload(workload)
+    else:  # a ModelConfig, or a traced graph of one (its shape is then swept)
+        cfg = getattr(workload, "config", None) if hasattr(workload, "ops") else workload
+        if cfg is None:
+            raise UserError("a shape sweep needs a workload (name, ModelConfig or a graph traced from one)", "shapes")
     modes = [modes] if isinstance(modes, str) else list(modes)
     for mode in modes:
         check_phase(cfg, mode)
