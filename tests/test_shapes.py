@@ -291,3 +291,14 @@ def test_cache_cli(cache_dir):
     assert not list((cache_dir / "graphs").iterdir())
     bad = _run_cli(["cache", "info"], {**env, "NMSIM_CACHE": "sometimes"})
     assert bad.returncode == 2 and "NMSIM_CACHE" in bad.stderr
+
+
+def test_cli_image_size_sweep(cache_dir, capsys):
+    from nmsim.cli import main
+
+    assert main(["price", "vit-tiny", "--hardware", "a100", "--batch", "2", "--image-size", "32,64",
+                 "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("mode,batch,image_size,") and [x.split(",")[2] for x in lines[1:]] == ["32", "64"]
+    assert main(["price", "gpt2", "--hardware", "a100", "--image-size", "32"]) == 2
+    assert "--image-size: gpt2 is a text model" in capsys.readouterr().err

@@ -1,8 +1,8 @@
 """Shape axes on the command line (``--batch 1:128``, ``--seq 128,512,2048``, ``--context 1k:32k:x2``) and the
-``nmsim price`` shape sweep they start. Argument parsing and printing only: the work is
+``nmsim price`` shape sweep they start (``--image-size`` for vision models, always a sweep). Argument parsing and printing only: the work is
 :func:`nmsim.cost.shape_sweep.price_shapes`.
 
-Syntax: comma-separated items; an item is ``N``, ``A:B`` (A to B, step 1), ``A:B:S`` (step S) or ``A:B:xF``
+Syntax (``--batch``, ``--seq``, ``--context``, ``--image-size``): comma-separated items; an item is ``N``, ``A:B`` (A to B, step 1), ``A:B:S`` (step S) or ``A:B:xF``
 (A, A·F, A·F², ... up to B). ``k`` multiplies by 1,024 (``32k`` = 32,768 tokens). Values are positive integers,
 duplicates are dropped, order is kept; at most 100,000 values per axis.
 """
@@ -65,15 +65,18 @@ def axis(text: str):
 
 
 def is_sweep(args) -> bool:
-    return any(isinstance(getattr(args, a, None), list) for a in ("batch", "seq", "context"))
+    return (any(isinstance(getattr(args, a, None), list) for a in ("batch", "seq", "context"))
+            or getattr(args, "image_size", None) is not None)
 
 
 def require_single(args, command: str) -> None:
     from nmsim.errors import UserError
 
-    for a in ("batch", "seq", "context"):
-        if isinstance(getattr(args, a, None), list):
-            raise UserError(f"a range of values is for nmsim price (shape sweeps), not {command}", f"--{a}")
+    for a in ("batch", "seq", "context", "image_size"):
+        value = getattr(args, a, None)
+        if isinstance(value, list) or (a == "image_size" and value is not None):
+            raise UserError(f"a range of values is for nmsim price (shape sweeps), not {command}",
+                            f"--{a.replace('_', '-')}")
 
 
 def run_sweep(args) -> int:
@@ -94,7 +97,10 @@ def run_sweep(args) -> int:
     cfg = load_workload(args.workload)
     check_phase(cfg, args.phase)
     as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
-    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context)}
+    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context),
+              "image_size": as_list(getattr(args, "image_size", None))}
+    if shapes["image_size"] and not cfg.is_image:
+        raise UserError(f"{cfg.name} is a text model: --image-size is for vision models", "--image-size")
     if args.phase == "decode" and shapes["seq"] not in (None, [1]):
         raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
     if cfg.is_image:

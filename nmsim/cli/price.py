@@ -37,6 +37,7 @@ def _common(p) -> None:
                    "price: a sweep such as 128,512,2048")
     p.add_argument("--context", type=axis, help="KV-cache length for --phase decode (default: seq_len); "
                    "price: a sweep such as 1k:32k:x2")
+    p.add_argument("--image-size", type=axis, help="vision models, price: image sizes, e.g. 224,384 or 64:512:32")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", help="write to this file instead of stdout")
 
