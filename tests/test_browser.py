@@ -78,7 +78,8 @@ def report(tmp_path_factory):
     (tmp / "sweep_runs.csv").write_text(SWEEP_RUNS)
     out = run_study(StudyOptions(patterns="1:8,1:16,ff=1:8+qk=1:4", recipes="sr-ste,mdgf-exp",
                                  hardware=",".join(HW), accuracy=str(tmp / "runs"),
-                                 sweep_runs=str(tmp / "sweep_runs.csv")), tmp / "report",
+                                 sweep_runs=str(tmp / "sweep_runs.csv"), cluster="gpt2@dgx-a100",
+                                 cluster_tokens=1e10), tmp / "report",
                     echo=lambda *_: None)
     text = (out / "index.html").read_text(encoding="utf-8")
     blob = json.loads(re.search(r'<script type="application/json" id="nmsim-data">(.*?)</script>', text, re.S)
@@ -146,7 +147,8 @@ def test_every_chart_renders(page, report):
     names = [c["id"] for c in blob["charts"]]
     assert names == ["chart-accuracy-vs-training-flops", "chart-training-flops-by-phase",
                      "chart-accuracy-vs-inference-flops", "chart-accuracy-latency-energy", "chart-latency-energy",
-                     "chart-memory", "chart-trainer-sweep", "chart-seed-sweeps"]
+                     "chart-memory", "chart-trainer-sweep", "chart-seed-sweeps", "chart-cluster-budget",
+                     "chart-cluster-layouts"]
     assert page.locator(".nm-chart").count() == len(names)
     for spec in blob["charts"]:
         cid = spec["id"]
@@ -174,6 +176,8 @@ def test_every_chart_renders(page, report):
     head = _frame(blob, _chart(blob, "accuracy-vs-training-flops"))
     assert _front(page, "chart-accuracy-vs-training-flops") == sorted(np.flatnonzero(head["pareto_train"]).tolist())
     assert _front(page, "chart-accuracy-vs-inference-flops") == sorted(np.flatnonzero(head["pareto"]).tolist())
+    lay = _frame(blob, _chart(blob, "cluster-layouts"))
+    assert _front(page, "chart-cluster-layouts") == _expected_front(lay, "step_seconds", "mem_total", ("min", "min"))
     # seed bands: two seeds -> a band trace filled to the one before it
     fills = page.evaluate("document.getElementById('chart-trainer-sweep').data.map(t => t.fill || '')")
     assert fills.count("tonexty") == 2

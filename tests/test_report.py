@@ -249,3 +249,40 @@ def test_add_frame_section(tmp_path):
         Chart(x="seconds", y="accuracy").spec("d", "chart-x", frame)
     with pytest.raises(ValueError, match="pareto must be"):
         Chart(x="nodes", y="accuracy", pareto=("low", "max")).spec("d", "chart-x", frame)
+
+
+def test_cluster_sections_same_numbers_as_nmsim_cluster(tmp_path):
+    """--cluster adds the cluster budget and layouts: the frames of nmsim.cluster (same path as nmsim cluster)."""
+    from nmsim.cluster.report import cluster_frames
+    from nmsim.report.study import StudyOptions, run_study
+
+    out = run_study(StudyOptions(patterns="1:8", recipes="sr-ste", hardware="ideal-nm", train=False,
+                                 cluster="gpt2@dgx-a100:2", cluster_tokens=1e10), tmp_path / "r",
+                    echo=lambda *_: None)
+    direct = cluster_frames("gpt2", "dgx-a100", 2, 1e10, global_batch=4096, seq=1024, recipes="dense,sr-ste",
+                            sparsity="ff=2:4")
+    budget = pd.read_csv(out / "cluster_budget.csv")
+    assert list(budget["recipe"]) == ["dense", "sr-ste"]
+    for col in ("steps", "days", "device_hours", "mfu", "energy_joules", "iso_flop_tokens"):
+        np.testing.assert_allclose(budget[col], direct["cluster_budget"][col].astype(float), rtol=1e-5)
+    layouts = pd.read_csv(out / "cluster_layouts.csv")
+    np.testing.assert_allclose(layouts["step_seconds"], direct["cluster_layouts"]["step_seconds"], rtol=1e-5)
+    blob = _blob((out / "index.html").read_text(encoding="utf-8"))
+    charts = {c["id"]: c for c in blob["charts"]}
+    assert charts["chart-cluster-budget"]["dataset"] == "cluster_budget"
+    assert charts["chart-cluster-layouts"]["pareto"] == ["min", "min"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Cluster: run budget per recipe" in md and "`gpt2`, 1e+10 training tokens" in md
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("gpt2", "expected WORKLOAD@SYSTEM[:NODES]"),
+    ("gpt2@dgx-a100:0", "nodes must be a positive whole number"),
+    ("vit-base-16@dgx-a100", "image model"),
+    ("gpt2@no-such-system", "no-such-system"),
+])
+def test_bad_cluster_one_line(tmp_path, spec, needle):
+    res = _run("--hardware", "ideal-nm", "--patterns", "1:8", "--cluster", spec, "--out", str(tmp_path / "r"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "--cluster" in res.stderr and needle in res.stderr, res.stderr
+    assert not (tmp_path / "r").exists()

@@ -26,6 +26,11 @@ def register(sub) -> None:
     p.add_argument("--sweep-runs", metavar="CSV|DIR,...",
                    help="per-run tables of 'nmsim sweep' (sweep_runs.csv, or folders of *runs.csv such as "
                         "reports/trainer-sweep): adds a seed-sweep section")
+    p.add_argument("--cluster", metavar="WORKLOAD@SYSTEM[:NODES]",
+                   help="add cluster sections (run budget per recipe, parallel layouts; nmsim cluster), e.g. "
+                        "llama-2-7b@dgx-h100:4")
+    p.add_argument("--cluster-tokens", type=float, default=1e12, help="training tokens of the cluster run (1e12)")
+    p.add_argument("--cluster-plan", default="ff=2:4", help="N:M plan of the cluster run's recipes (ff=2:4)")
     p.add_argument("--name", help="report name (title; default output reports/<name>)")
     p.add_argument("--out", help="output folder (default reports/default, or reports/<name>)")
     p.set_defaults(func=cmd_report)
@@ -45,7 +50,8 @@ def cmd_report(args) -> int:
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
                         accuracy=args.accuracy, budget_epochs=args.budget, steps_per_epoch=args.steps_per_epoch,
                         dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
-                        sweep_runs=args.sweep_runs, name=name)
+                        sweep_runs=args.sweep_runs, cluster=args.cluster, cluster_tokens=args.cluster_tokens,
+                        cluster_plan=args.cluster_plan, name=name)
     path = run_study(opts, out, echo=print)
     print(f"report: {path}/index.html ({time.perf_counter() - started:.1f} s)")
     return 0

@@ -314,9 +314,9 @@
       title: { text: esc(spec.title || ""), font: { size: 14 } }, height: 480, hovermode: "closest",
       margin: { l: 70, r: 20, t: 40, b: spec.group ? 110 : 70 }, barmode: stackedBar ? "stack" : "group",
       xaxis: { title: { text: esc(spec.kind === "bar" && spec.group ? label(spec, spec.group) + " / " + label(spec, st.x) : label(spec, st.x)) },
-               type: spec.log_x ? "log" : undefined, automargin: true },
+               type: spec.log_x ? "log" : undefined, automargin: true, exponentformat: "SI" },
       yaxis: { title: { text: esc(spec.kind === "bar" && spec.stacked ? spec.y.map(function (c) { return label(spec, c); }).join(" + ") : label(spec, st.y)) },
-               type: spec.log_y ? "log" : undefined, automargin: true },
+               type: spec.log_y ? "log" : undefined, automargin: true, exponentformat: "SI" },
       legend: { font: { size: 10 } },
       shapes: (spec.lines || []).filter(function (l) {
         return !l.column || l.column === (l.axis === "x" ? st.x : st.y);

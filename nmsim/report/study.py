@@ -46,6 +46,9 @@ class StudyOptions:
     train: bool = True
     train_epochs: int = 10
     sweep_runs: str | None = None
+    cluster: str | None = None          # WORKLOAD@SYSTEM[:NODES]
+    cluster_tokens: float = 1e12
+    cluster_plan: str = "ff=2:4"
     name: str = "default"
 
 
@@ -385,6 +388,69 @@ def sweep_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# ---- cluster section (frames from nmsim.cluster, the path of `nmsim cluster plan/budget`) --------------------
+
+def parse_cluster(text: str) -> tuple[str, str, int | None]:
+    """``WORKLOAD@SYSTEM[:NODES]`` -> (workload, system, nodes or None)."""
+    workload, at, system = text.partition("@")
+    system, colon, nodes = system.partition(":")
+    if not at or not workload.strip() or not system.strip():
+        raise UserError(f"expected WORKLOAD@SYSTEM[:NODES] (e.g. llama-2-7b@dgx-h100:4), got {text!r}", "--cluster")
+    if colon and not (nodes.isdigit() and int(nodes) > 0):
+        raise UserError(f"nodes must be a positive whole number, got {nodes!r}", "--cluster")
+    return workload.strip(), system.strip(), int(nodes) if colon else None
+
+
+def cluster_frames_for(opts: StudyOptions, recipes: list[str]) -> tuple[dict, str]:
+    """({"cluster_budget", "cluster_layouts"} from nmsim.cluster.report.cluster_frames, a description)."""
+    from nmsim.cluster.report import cluster_frames
+    from nmsim.graph import load_workload
+
+    workload, system, nodes = parse_cluster(opts.cluster)
+    if not opts.cluster_tokens > 0:
+        raise UserError(f"must be a positive number of tokens, got {opts.cluster_tokens:g}", "--cluster-tokens")
+    try:
+        cfg = load_workload(workload)
+        seq = int(cfg.seq_len)
+        batch = max(1, round(4 * 2 ** 20 / seq))   # 4M-token steps, as `nmsim cluster` defaults
+        frames = cluster_frames(cfg, system, nodes, opts.cluster_tokens, global_batch=batch, seq=seq,
+                                recipes=",".join(["dense", *recipes]), sparsity=opts.cluster_plan)
+    except UserError as exc:
+        raise UserError(str(exc), "--cluster") from None
+    desc = (f"`{cfg.name}`, {opts.cluster_tokens:.3g} training tokens, global batch {batch} x {seq} tokens, "
+            f"plan `{opts.cluster_plan}` on {system}" + (f" x {nodes} nodes" if nodes else ""))
+    return frames, desc
+
+
+def add_cluster_sections(report, frames: dict, desc: str) -> None:
+    budget, layouts = frames["cluster_budget"], frames["cluster_layouts"]
+    s = report.section("Cluster: run budget per recipe",
+                       f"{desc}. Each recipe on its fastest parallel layout (`nmsim cluster budget`): wall-clock "
+                       "days, device-hours, energy, MFU, and the tokens it affords at the dense run's time "
+                       "(`iso_time_tokens`) and FLOPs (`iso_flop_tokens`).")
+    s.items.append(Chart("bar", name="cluster_budget", x="recipe",
+                         y=("days", "device_hours", "energy_joules", "mfu", "iso_time_tokens", "iso_flop_tokens"),
+                         filters=("recipe",), hover=("recipe", "layout", "steps", "step_seconds", "mem_gib",
+                                                     "executed_flops"),
+                         frame=budget, title="Cluster run budget per recipe"))
+    s.items.append(Table("cluster_budget", budget, "Run budget per recipe", formats={
+        "step_seconds": "{:.3f}", "days": "{:.1f}", "device_hours": "{:.4g}", "mfu": FMT3,
+        "energy_joules": "{:.4g}", "device_energy_joules": "{:.4g}", "executed_flops": "{:.4g}",
+        "mem_gib": "{:.1f}", "tokens": "{:.4g}", "iso_time_tokens": "{:.4g}", "iso_flop_tokens": "{:.4g}"}))
+    s = report.section("Cluster: parallel layouts",
+                       f"The fastest layouts for `{layouts['recipe'].iloc[0] if len(layouts) else '-'}` "
+                       "(`nmsim cluster plan`): step time against memory per device; the front is the layouts no "
+                       "other is both faster and smaller.")
+    hover = [c for c in layouts.columns if c not in ("step_seconds", "mem_total")]
+    s.items.append(Chart("scatter", name="cluster_layouts", x="step_seconds", y="mem_total", color="recompute",
+                         symbol="zero", filters=("tp", "pp", "zero", "recompute", "fits"), pareto=("min", "min"),
+                         hover=tuple(hover), labels={"step_seconds": "step time (s)",
+                                                     "mem_total": "memory per device (bytes)"},
+                         frame=layouts, title="Cluster layouts: step time vs memory per device"))
+    s.items.append(Table("cluster_layouts", layouts, "Layouts, fastest first", formats={
+        c: "{:.4g}" for c in layouts.columns if pd.api.types.is_float_dtype(layouts[c])}))
+
+
 # ---- the report ------------------------------------------------------------------------------------------
 
 FMT2 = "{:.2f}"
@@ -421,6 +487,11 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     if not budget > 0:
         raise UserError(f"must be a positive number of epochs, got {budget:g}", "--budget")
     sweeps = load_sweep_runs(opts.sweep_runs) if opts.sweep_runs else None
+    cluster = None
+    if opts.cluster:   # before the study: a bad --cluster fails fast
+        ts = time.perf_counter()
+        cluster = cluster_frames_for(opts, recipes)
+        echo(f"report: cluster frames in {time.perf_counter() - ts:.1f} s")
     curves = None
     if runs_dir is not None:
         from nmsim.report.runs import load_curves
@@ -605,6 +676,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     if curves is not None:  # iso-FLOP view of the runs (nmsim.report.evidence_section)
         from nmsim.report.evidence_section import add_section
         add_section(report, curves)
+    if cluster is not None:
+        add_cluster_sections(report, *cluster)
     report.footer = f"Accuracy data: {CITATION} Generated by `nmsim report`."
     echo(f"report: tables and figures in {time.perf_counter() - t0:.1f} s")
     return write_report(report, out)
