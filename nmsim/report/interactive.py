@@ -84,7 +84,7 @@ class Chart:
     labels: dict = field(default_factory=dict)
     colors: dict = field(default_factory=dict)
     title: str = ""
-    frame: pd.DataFrame | None = None   # set by Figure(chart=...)/add_frame_section when not given
+    frame: pd.DataFrame | None = None   # the rows drawn (add_frame_section sets it)
 
     def spec(self, dataset: str, chart_id: str, frame: pd.DataFrame) -> dict:
         """The chart's JSON (validated against ``frame``)."""
@@ -162,7 +162,7 @@ def _slug(text: str) -> str:
 
 def build_blob(report) -> tuple[dict, list]:
     """(the page's JSON blob, the page's layout: per section a list of ("table"|"chart"|"png", item, id))."""
-    from nmsim.report.writer import Figure, Table
+    from nmsim.report.writer import Figure, Table, display_rows
 
     datasets: dict[str, dict] = {}
     by_frame: dict[int, str] = {}
@@ -198,7 +198,6 @@ def build_blob(report) -> tuple[dict, list]:
             if isinstance(item, Table):
                 if not item.show:
                     continue
-                from nmsim.report.writer import display_rows
                 cols, rows = display_rows(item)
                 tid = new_id(f"table-{_slug(item.name)}")
                 tables.append({"id": tid, "dataset": key_for(item.frame, item.name), "caption": item.caption,
