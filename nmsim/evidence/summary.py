@@ -83,7 +83,12 @@ def paired_table(curves: pd.DataFrame, reference: str = "sr-ste", level: float =
                 rows.append({"pattern": pattern, "recipe": other[0], "metric": m, "direction": direction(m),
                              "seeds": iv.n, "delta_mean": iv.mean, "delta_sd": iv.sd, "ci_low": iv.low,
                              "ci_high": iv.high, "level": level, "verdict": verdict(iv, m)})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    order = {p: i for i, p in enumerate(dict.fromkeys(df["pattern"]))}
+    return df.sort_values(["metric", "pattern"], key=lambda c: c.map(order) if c.name == "pattern" else c,
+                          kind="stable").reset_index(drop=True)
 
 
 def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste") -> list[str]:
