@@ -286,7 +286,7 @@ def _totals(df: pd.DataFrame) -> dict:
 
 
 # ---- public API -------------------------------------------------------------------------------------------
-def price(graph, plan=None, hw="a100", dtype: str | None = "bf16", phase: str = "inference", *,
+def price(graph, plan=None, hw="a100", dtype: str | None = None, phase: str = "inference", *,
           weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
           dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
           extras: dict | None = None) -> Pricing:
@@ -341,7 +341,7 @@ def trace_for_phase(cfg, phase: str, batch: int | None = None, seq: int | None =
     return trace_workload(cfg, batch=batch, seq=seq or context)
 
 
-def price_workload(cfg, plan=None, hw="a100", dtype: str = "bf16", phase: str = "inference",
+def price_workload(cfg, plan=None, hw="a100", dtype: str | None = None, phase: str = "inference",
                    batch: int | None = None, seq: int | None = None, context: int | None = None, **kw) -> Pricing:
     """Trace ``cfg`` for ``phase`` (decode: ``seq=1, past=context``; prefill: ``seq=context or seq``) and price."""
     graph = trace_for_phase(cfg, phase, batch, seq, context)
