@@ -120,7 +120,7 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
                  f"global batch {global_batch} x {seq} tokens, {dtype}, "
                  f"{'FlashAttention' if flash else 'unfused attention'}, "
                  + (f"compute efficiency {compute_efficiency:g}, " if compute_efficiency != 1 else "")
-                 + f"recipe {recipe.name if recipe is not None else 'dense'} over {steps} steps")
+                 + (f"recipe {recipe.name} over {steps:,} steps" if recipe is not None else "dense training"))
     return PlanResult(df, run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9), elapsed,
                       described, L, dm)
 
