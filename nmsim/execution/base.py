@@ -177,7 +177,9 @@ class Priced:
     sparse: np.ndarray       # bool: ran on a sparse kernel
     kernel: np.ndarray       # int code into kernel_names
     kernel_names: tuple = ("dense",)
-    extra: dict = field(default_factory=dict)  # model-specific arrays (e.g. padded_flops, efficiency)
+    # optional arrays pricing reads when present: ``padded_flops`` (dense FLOPs after tile padding),
+    # ``hw_pattern`` (object array: the pattern each row executes as, "dense" when not sparse), ``efficiency``
+    extra: dict = field(default_factory=dict)
 
 
 def finish(compute_s, memory_s, metadata_s) -> tuple[np.ndarray, np.ndarray]:
