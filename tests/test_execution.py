@@ -258,3 +258,11 @@ def test_validate_bad_measurements(tmp_path, capsys, edit, message):
     path.write_text(edit(SMALL))
     rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
     assert (rc, out) == (2, "") and err == f"nmsim: error: {message}\n"
+
+
+def test_by_kernel_sums_to_totals(vitb):
+    p = price(vitb, "ff=1:8,qkv=2:4", "a100", "bf16")
+    by = p.by("kernel").set_index("kernel")
+    assert set(by.index) == {"cublas", "cusparselt", "compressed-nm", "vector"}
+    assert by["seconds"].sum() == pytest.approx(p.totals["seconds"], rel=1e-12)
+    assert by.loc["cusparselt", "executed_flops"] == pytest.approx(by.loc["cusparselt", "nominal_flops"] / 2)

@@ -47,7 +47,7 @@ def register(sub) -> None:
     _common(p)
     p.add_argument("--hardware", required=True, help="bundled spec name/alias or a spec YAML path")
     p.add_argument("--sparsity", default=None, help="plan, e.g. ff=2:4,qkv=1:8 (default dense)")
-    p.add_argument("--by", choices=("op", "role", "layer", "pass"), default="role")
+    p.add_argument("--by", choices=("op", "role", "layer", "pass", "kernel"), default="role")
     p.add_argument("--memory", action="store_true", help="print the memory footprint instead")
     p.set_defaults(func=run_price)
 

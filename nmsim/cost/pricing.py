@@ -64,9 +64,10 @@ class Pricing:
     plan: str = "dense"
 
     def by(self, key: str = "role") -> pd.DataFrame:
-        """Sums per ``op`` (id), ``role``, ``layer`` or ``pass``, plus the dominant bound."""
-        if key not in ("op", "role", "layer", "pass", "module", "kind"):
-            raise UserError(f"unknown grouping {key!r} (known: op, role, layer, pass, module, kind)", "--by")
+        """Sums per ``op`` (id), ``role``, ``layer``, ``pass``, ``module``, ``kind`` or ``kernel`` (which kernel ran;
+        ``vector`` for non-GEMM ops), plus the dominant bound."""
+        if key not in ("op", "role", "layer", "pass", "module", "kind", "kernel"):
+            raise UserError(f"unknown grouping {key!r} (known: op, role, layer, pass, module, kind, kernel)", "--by")
         cols = ["nominal_flops", "executed_flops", "vector_flops", "bytes", "metadata_bytes", "seconds",
                 "energy_joules"]
         if key == "op":
