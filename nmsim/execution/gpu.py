@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nmsim.errors import UserError, field_path
+from nmsim.errors import UserError
 from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
@@ -319,7 +319,7 @@ class GpuModel(ExecutionModel):
             if self.kernels[pinned].sparse and not np.any(kernel == pinned):
                 raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
                                 f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
-        seconds, bound = best["seconds"], None
+        seconds = best["seconds"]
         _, bound = finish(best["compute_seconds"], best["memory_seconds"], np.zeros(shape))
         watts = self.params.get("board_watts")
         joules = seconds * watts if watts else np.full(shape, math.nan)
@@ -343,7 +343,3 @@ class GpuModel(ExecutionModel):
         if watts:
             out["joules"] = out["seconds"] * watts
         return out
-
-
-def where(hw) -> str:
-    return field_path(getattr(hw, "path", None) or hw.name, "execution")
