@@ -295,7 +295,7 @@ def test_plan_cli_fits_100_columns(capsys):
     (["--recipe", "bogus", "--sparsity", "ff=2:4"], "--recipes: unknown recipe 'bogus'"),
     (["--tokens", "-1"], "--tokens: must be a positive number"),
     (["--grad-bytes", "0"], "--grad-bytes: must be > 0, got 0.0"),
-    (["--compute-efficiency", "0"], "--compute-efficiency: must be in (0, 1], got 0.0"),
+    (["--compute-efficiency", "0"], "--compute-efficiency: must be in (0, 2], got 0.0"),
     (["--top", "0"], "--top: must be a positive integer, got 0"),
     (["--dtype", "fp64"], "no matrix peak for dtype"),
     (["--epochs", "2"], "--epochs: --dataset-tokens and --epochs go together"),
@@ -329,7 +329,7 @@ def test_compute_efficiency_knob(dm):
     b = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False, compute_efficiency=0.5), None)
     assert b["compute"][0] == pytest.approx(2 * a["compute"][0])
     with pytest.raises(UserError, match="--compute-efficiency"):
-        search(GPT, s, 64, 128, device_model=dm, compute_efficiency=1.5)
+        search(GPT, s, 64, 128, device_model=dm, compute_efficiency=2.5)
 
 
 def test_report_frames(dm):

@@ -26,7 +26,7 @@ def _common(p) -> None:
     p.add_argument("--dropout", action="store_true", help="the model trains with dropout (masks kept)")
     p.add_argument("--grad-bytes", type=float, default=2.0, help="bytes per gradient element (bf16 2, fp32 4)")
     p.add_argument("--compute-efficiency", type=float, default=1.0,
-                   help="divide device compute time by this, e.g. the value `nmsim cluster validate --calibrate` fits")
+                   help="divide device compute time by this (0-2], e.g. what `nmsim cluster validate --calibrate` fits")
     p.add_argument("--tokens", type=float, default=None, help="training tokens, e.g. 1e12")
     p.add_argument("--dataset-tokens", type=float, default=None, help="dataset size in tokens (with --epochs)")
     p.add_argument("--epochs", type=float, default=None, help="passes over --dataset-tokens")

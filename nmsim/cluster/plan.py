@@ -80,8 +80,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
     if not (isinstance(grad_bytes, (int, float)) and grad_bytes > 0):
         raise UserError(f"must be > 0, got {grad_bytes!r}", "--grad-bytes")
-    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 1):
-        raise UserError(f"must be in (0, 1], got {compute_efficiency!r}", "--compute-efficiency")
+    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
+        raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
     run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
                   compute_efficiency=float(compute_efficiency))
     phases = recipe_phases(recipe, int(steps))
