@@ -94,7 +94,10 @@ def cmd_budget(args) -> int:
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
-    df = run_budget(cfg, system, batch, seq, tokens, recipes, **kw)
+    def progress(i, n, name):
+        print(f"[{i + 1}/{n}] pricing {name} on every layout", file=sys.stderr, flush=True)
+
+    df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
     described = (f"{cfg.name}, {tokens:.3g} tokens on {system.nodes} x {system.name} ({system.devices} x "
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
     _emit(args, budget_text(df, described), df)

@@ -172,7 +172,8 @@ def _dense_like(dm):
     return make_recipe("dense", {k: None for k in dm.cost.targets})
 
 
-def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, **kw) -> pd.DataFrame:
+def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, progress=None,
+               **kw) -> pd.DataFrame:
     """One row per recipe (``recipes``: name -> recipe object or None for dense): the best layout, steps,
     wall-clock days, device-hours, MFU (dense-equivalent model FLOPs), energy (system power x time, and the
     devices' priced energy), and the tokens each recipe affords on its layout at the dense run's wall-clock
@@ -183,7 +184,9 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
     steps = steps_for(tokens, global_batch, seq)
     rows, dm = [], kw.pop("device_model", None)
     ref = None
-    for name, recipe in recipes.items():
+    for i, (name, recipe) in enumerate(recipes.items()):
+        if progress:
+            progress(i, len(recipes), name)
         res = search(model, system, global_batch, seq, recipe=recipe, steps=steps, device_model=dm, **kw)
         dm = res.device_model
         b = res.best
