@@ -86,6 +86,18 @@ def test_protocol_resumes_and_refuses_other_protocols(folder, tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "a user's file"
 
 
+def test_at_target_flags_from_the_logged_patterns(folder):
+    from nmsim.evidence.summary import finished_curves
+
+    curves = finished_curves(folder / "protocol-runs")
+    geo = curves[(curves["recipe"] == "sdgf-geometric") & (curves["seed"] == 0)]
+    # 22 steps: 1 dense, sparse part steps 1-19 in thirds (4:64 from 1, 2:32 from 7, 1:16 from 13), fine-tune
+    # 20-21; evaluations after steps 5, 10, 15, 20, 22
+    assert list(geo["at_target"]) == [False, False, True, True, True]
+    assert curves.loc[curves["recipe"] == "dense", "at_target"].all()
+    assert curves.groupby("folder")["at_target"].last().all()       # every run ends at its target
+
+
 def test_summarize_is_deterministic(folder):
     before = {n: (folder / n).read_bytes() for n in ("paired.csv", "claims.csv", "equal_flops.csv")}
     summarize(folder, echo=lambda *_: None)

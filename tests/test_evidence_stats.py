@@ -137,6 +137,24 @@ def test_claim_undecided_when_seeds_disagree():
     assert row["verdict"] == "cannot be decided" and row["figures"] == "2 of 5 seeds reach the target"
 
 
+def test_only_evaluations_at_the_target_pattern_count():
+    f, loss = [1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 1.6, 1.4]        # low mid-run at 4:16, worse once at 1:16
+    ok = [False, False, True, True]
+    assert isoflop.reach_flops(f, loss, 1.5, "loss") == pytest.approx(1 + 0.5 / 1.0)
+    assert isoflop.reach_flops(f, loss, 1.5, "loss", ok) == pytest.approx(3.5)   # interpolated 1.6 -> 1.4
+    assert isoflop.reach_flops(f, loss, 1.65, "loss", ok) == 3.0                 # first counted one: no earlier
+    assert math.isnan(isoflop.reach_flops(f, loss, 1.2, "loss", ok))
+    assert math.isnan(isoflop.value_at(f, loss, 2.5, ok)) and isoflop.value_at(f, loss, 3.5, ok) == pytest.approx(1.5)
+    spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t),
+            ("sr-ste", "ff1_16"): (80.0, lambda s, t: 0.5 * t),
+            ("sdgf-stepwise", "ff1_16"): (90.0, lambda s, t: 0.55 if t < 0.75 else 0.45)}
+    curves = _curves(spec)
+    curves["at_target"] = (curves["recipe"] != "sdgf-stepwise") | (curves["epoch"] >= 0.75)
+    vs = isoflop.reach_reference_table(curves, "accuracy").set_index("recipe")
+    assert vs.loc["sdgf-stepwise", "seeds_reached"] == 0        # 0.55 > sr-ste's 0.5 only before 1:16
+    assert isoflop.reach_reference_table(curves.drop(columns="at_target"), "accuracy")["seeds_reached"].iloc[0] == 5
+
+
 def test_most_sparse_label():
     assert most_sparse(["ff1_16", "ff1_32+qkv1_32", "ff1_32"]) == "ff1_32+qkv1_32"
     assert most_sparse(["ff1_8", "ff2_32"]) == "ff2_32"

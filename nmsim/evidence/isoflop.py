@@ -8,6 +8,11 @@ recipes; the dense recipe (pattern ``dense``) is the reference of every sparse p
 * :func:`value_at`: the metric a curve has at given FLOPs (linear between evaluations, NaN outside them).
 * :func:`target_of`: "a fraction q of a reference" for either direction: ``q·ref`` when higher is better,
   ``ref / q`` when lower is better (q = 0.99 asks for a loss at most 1/0.99 of the reference).
+
+Only evaluations where the model is what the recipe delivers count: with a column ``at_target`` (see
+:func:`nmsim.evidence.summary.finished_curves`), a sparse run reaches a quality or has a value at some FLOPs
+only once its target pattern is in force and MDGF's decay is spent (an SDGF run at 4:16 on its way to 1:16,
+or an MDGF run with D > 0, is not yet a 1:16 model).
 """
 from __future__ import annotations
 
@@ -29,29 +34,39 @@ def _reached(value: float, target: float, metric: str) -> bool:
     return value >= target if better_sign(metric) > 0 else value <= target
 
 
-def reach_flops(flops, values, target: float, metric: str) -> float:
+def reach_flops(flops, values, target: float, metric: str, ok=None) -> float:
     """First FLOPs at which the curve reaches ``target``; NaN when it never does.
 
-    Between two evaluations the curve is taken as linear in FLOPs; when the first evaluation already reaches
-    the target its FLOPs are returned (an upper bound: nothing earlier was measured)."""
+    ``ok`` (booleans, default all True) marks the evaluations that count. Between two counted evaluations the
+    curve is taken as linear in FLOPs; when the first counted evaluation already reaches the target its FLOPs
+    are returned (an upper bound: nothing earlier was measured)."""
     f = np.asarray(flops, dtype=float)
     v = np.asarray(values, dtype=float)
+    ok = np.ones(len(v), bool) if ok is None else np.asarray(ok, bool)
     for i in range(len(v)):
-        if _reached(v[i], target, metric):
-            if i == 0 or v[i] == v[i - 1]:
+        if ok[i] and _reached(v[i], target, metric):
+            if i == 0 or not ok[i - 1] or v[i] == v[i - 1]:
                 return float(f[i])
             frac = (target - v[i - 1]) / (v[i] - v[i - 1])
             return float(f[i - 1] + min(max(frac, 0.0), 1.0) * (f[i] - f[i - 1]))
     return math.nan
 
 
-def value_at(flops, values, at: float) -> float:
-    """The curve's value at FLOPs ``at`` (linear between evaluations); NaN before the first or after the last."""
+def value_at(flops, values, at: float, ok=None) -> float:
+    """The curve's value at FLOPs ``at`` (linear between evaluations); NaN before the first or after the last
+    (counted, see ``ok`` in :func:`reach_flops`) evaluation."""
     f = np.asarray(flops, dtype=float)
     v = np.asarray(values, dtype=float)
+    if ok is not None:
+        ok = np.asarray(ok, bool)
+        f, v = f[ok], v[ok]
     if not len(f) or at < f[0] - 1e-9 * abs(f[0]) or at > f[-1] + 1e-9 * abs(f[-1]):
         return math.nan
     return float(np.interp(at, f, v))
+
+
+def _ok(g: pd.DataFrame):
+    return g["at_target"].to_numpy(bool) if "at_target" in g else None
 
 
 def _runs(curves: pd.DataFrame) -> dict:
@@ -86,7 +101,7 @@ def reach_table(curves: pd.DataFrame, metric: str, fractions=(1.0, 0.99), level:
                     continue
                 d = dense[seed]
                 target = target_of(float(d[metric].iloc[-1]), q, metric)
-                f = reach_flops(g["train_flops"], g[metric], target, metric)
+                f = reach_flops(g["train_flops"], g[metric], target, metric, _ok(g))
                 rel[seed] = f / float(d["train_flops"].iloc[-1])
             reached = {s: r for s, r in rel.items() if math.isfinite(r)}
             iv = mean_ci([100 * (1 - r) for r in reached.values()], level) if len(reached) == len(rel) else None
@@ -112,7 +127,7 @@ def reach_reference_table(curves: pd.DataFrame, metric: str, reference: str = "s
         for seed, g in by_seed.items():
             if seed in ref:
                 r = ref[seed]
-                f = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric)
+                f = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric, _ok(g))
                 rel[seed] = f / float(r["train_flops"].iloc[-1])
         reached = {s: v for s, v in rel.items() if math.isfinite(v)}
         iv = mean_ci([100 * (1 - v) for v in reached.values()], level) if rel and len(reached) == len(rel) else None
@@ -165,7 +180,8 @@ def common_flops_table(curves: pd.DataFrame, metric: str, reference: str = "sr-s
     for pattern in patterns:
         members = {k: v for k, v in runs.items() if k[1] == pattern or k[0] == DENSE}
         budget = min(float(g["train_flops"].iloc[-1]) for v in members.values() for g in v.values())
-        at = {k: {s: value_at(g["train_flops"], g[metric], budget) for s, g in v.items()} for k, v in members.items()}
+        at = {k: {s: value_at(g["train_flops"], g[metric], budget, _ok(g)) for s, g in v.items()}
+              for k, v in members.items()}
         ref = at.get((reference, pattern), {})
         for (recipe, _), vals in at.items():
             iv_self = mean_ci(vals.values(), level)

@@ -18,12 +18,31 @@ from nmsim.evidence import claims as C
 from nmsim.evidence import isoflop
 from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol
 from nmsim.evidence.stats import METRICS, direction, mean_ci, paired, pooled_sd, verdict
+from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
 
 FRACTIONS = (1.0, 0.99, 0.98)
 
 
+
+
+def _at_target(folder: Path) -> dict[int, bool]:
+    """step -> whether the run's target patterns are in force with no decay left (dense runs: always)."""
+    config = json.loads((folder / "config.json").read_text())
+    target = config.get("sparsity") or {}
+    zero = float((config.get("recipe_params") or {}).get("zero_threshold", ZERO_DECAY))
+    out = {}
+    for line in (folder / "metrics.jsonl").read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        out[int(row["step"])] = config.get("recipe") == "dense" or (
+            row.get("patterns") == target and float(row.get("decay") or 0.0) < zero)
+    return out
+
+
 def finished_curves(runs: str | Path) -> pd.DataFrame:
-    """Evaluation rows of the finished runs under ``runs`` (UserError when none is finished)."""
+    """Evaluation rows of the finished runs under ``runs``, with ``at_target`` (UserError when none is finished)."""
     from nmsim.report.runs import load_curves
 
     curves = load_curves(runs)
@@ -31,6 +50,8 @@ def finished_curves(runs: str | Path) -> pd.DataFrame:
     curves = curves[curves["folder"].isin(done)].reset_index(drop=True)
     if curves.empty:
         raise UserError("holds no finished runs yet", str(runs))
+    flags = {f: _at_target(Path(f)) for f in done}
+    curves["at_target"] = [flags[f].get(int(s), False) for f, s in zip(curves["folder"], curves["step"])]
     return curves
 
 
@@ -235,7 +256,9 @@ def summarize(folder: str | Path, echo=print) -> dict:
         "",
         "## Iso-FLOP: training FLOPs to reach a fraction of the dense final metric",
         "Per seed, against the dense run of the same seed; `saving_pct` = 100·(1 − FLOPs/dense run's FLOPs), "
-        "with an interval only when every seed reached the target. For loss the target is dense/fraction.",
+        "with an interval only when every seed reached the target. For loss the target is dense/fraction. Only "
+        "evaluations where the run is at its target pattern with no decay left count (an SDGF run at 4:16 on "
+        "its way to 1:16, or MDGF with D > 0, is not yet the sparse model).",
         "", _md(tables["reach_dense"]), "",
         "## Iso-FLOP: metric at equal training FLOPs",
         "Each sparse run's final metric against the dense curve of the same seed at the same cumulative FLOPs "
