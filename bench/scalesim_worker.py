@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -91,7 +92,8 @@ def run(job: dict) -> dict:
                            input_type_gemm=True)
             sim.run_scale(top_path=os.path.join(tmp, "out"))
         seconds = time.perf_counter() - start
-        with open(os.path.join(tmp, "out", "nmsim_ref", "COMPUTE_REPORT.csv")) as f:
+        report = glob.glob(os.path.join(tmp, "out", "*", "COMPUTE_REPORT.csv"))[0]
+        with open(report) as f:
             row = next(csv.DictReader(f, skipinitialspace=True))
     row = {k.strip(): v.strip() for k, v in row.items() if k and k.strip()}
     return {"total_cycles_incl_prefetch": int(float(row["Total Cycles (incl. prefetch)"])),
