@@ -261,6 +261,9 @@ def test_hover_shows_numbers_and_what_executed(page, report):
     assert f"hardware: {row['hardware']}" in text and f"plan: {row['plan']}" in text
     assert f"bound: {row['bound']}" in text and f"hw_patterns: {row['hw_patterns']}" in text
     assert "latency (ms): " in text and "speedup vs dense: " in text
+    for optional in ("kernel", "fallback"):
+        if optional in df.columns:
+            assert f"{optional}: {row[optional]}" in text
 
 
 def test_tables_sort_and_filter(page, report):
