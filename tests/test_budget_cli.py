@@ -45,7 +45,8 @@ def test_patterns_and_skip(capsys):
 
 def test_table_format(capsys):
     code, out, _ = run(capsys, "--sparsity", "ff=1:8", "--recipes", "sr-ste")
-    assert code == 0 and out.startswith("# vit-base-16 ff=1:8") and "sr-ste" in out
+    assert code == 0 and out.startswith("# priced: vit-base-16 training step") and "sr-ste" in out
+    assert "# vit-base-16 ff=1:8" in out and max(map(len, out.splitlines())) <= 100
 
 
 @pytest.mark.parametrize("extra, message", [

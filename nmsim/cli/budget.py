@@ -1,4 +1,4 @@
-"""``nmsim budget WORKLOAD --sparsity ff=1:16 --recipes all --epochs 350 --steps-per-epoch 313``.
+"""``nmsim budget WORKLOAD --sparsity ff=1:16 --epochs 350 --dataset-size 1281167 --batch 4096`` (or --tokens 1e12).
 
 One row per recipe x pattern: total training FLOPs over the schedule, normalised to dense and to SR-STE of the
 same plan, the epochs affordable at the budget (default: what dense spends in --epochs), the phases, and with
@@ -72,18 +72,20 @@ def build_table(args) -> pd.DataFrame:
     from nmsim.cost.training import TrainingCostModel, normalised, paper_graph, plan_targets, with_pattern
     from nmsim.graph import load_workload, trace_workload
 
-    for where, value in (("--epochs", args.epochs), ("--steps-per-epoch", args.steps_per_epoch),
-                         ("--batch", args.batch)):
-        if value is not None and value <= 0:
-            raise UserError(f"must be a positive integer, got {value}", where)
+    from nmsim.cost.run_length import run_length
+
+    if args.batch is not None and args.batch <= 0:
+        raise UserError(f"must be a positive integer, got {args.batch}", "--batch")
     if args.beta is not None and args.beta <= 0:
         raise UserError(f"beta must be > 0, got {args.beta:g}", "--beta")
-    spe = args.steps_per_epoch
-    total = args.epochs * spe
     if base_plan.is_dense:
         raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
     cfg = load_workload(args.workload)
     batch = args.batch or cfg.batch
+    length = run_length(batch=batch, tokens_per_sample=cfg.tokens, epochs=args.epochs,
+                        steps_per_epoch=args.steps_per_epoch, dataset_size=args.dataset_size, steps=args.steps,
+                        samples=args.samples, tokens=args.tokens, batch_given=args.batch is not None)
+    spe, total = length.steps_per_epoch, length.steps
     graph = paper_graph(cfg, batch) if args.paper_convention else trace_workload(cfg, batch=batch)
     rows, skipped = [], []
     many = len(recipes) * len(patterns) > 1
@@ -98,7 +100,7 @@ def build_table(args) -> pd.DataFrame:
         dense = make_recipe("dense", {k: None for k in targets}, steps_per_epoch=spe)
         dense_tot = model.totals(dense, total)
         dense_step = dense_tot["flops"] / total
-        budget = dense_budget(model, args.epochs, spe) if args.budget == "dense" else _flops(args.budget)
+        budget = dense_budget(model, length.epochs, spe) if args.budget == "dense" else _flops(args.budget)
         for name in recipes:
             if name == "dense" and pattern is not None and pattern != patterns[0]:
                 continue  # dense does not depend on the pattern: one row
@@ -133,7 +135,16 @@ def build_table(args) -> pd.DataFrame:
         raise UserError("no recipe x pattern combination could be priced", "--recipes")
     import pandas as pd
 
+    args.priced = _priced(cfg, model, length, args)
     return pd.DataFrame(rows)
+
+
+def _priced(cfg, model, length, args) -> str:
+    """The header line: what was priced (workload, batch, sequence, dtype, mode, hardware, run length)."""
+    hw = f"{model.hw.name}, {model.dtype}{', unfused' if args.unfused else ''}" if model.hw is not None else \
+        "no hardware (FLOPs only)"
+    return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
+            f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}\n")
 
 
 def _flops(text: str) -> float:
@@ -146,15 +157,18 @@ def _flops(text: str) -> float:
     return value
 
 
+TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,joules,phases"
+
+
 def run(args) -> int:
     from nmsim.cli.output import emit
+    from nmsim.cli.table import pick
     table = build_table(args)
     if args.format == "table":
-        head = (f"# {args.workload} {args.sparsity}; {args.epochs} epochs x {args.steps_per_epoch} steps; "
+        table = pick(table, args.columns or ",".join(c for c in TABLE_COLUMNS.split(",") if c in table.columns))
+        head = (args.priced + f"# {args.workload} {args.sparsity}; "
                 f"d={args.dense_frac:g} f={args.finetune_frac:g}; budget="
-                + ("dense" if args.budget == "dense" else f"{_flops(args.budget):.4g} FLOPs")
-                + (f"; hardware {args.hardware} {args.dtype or 'default dtype'}"
-                   + (" unfused" if args.unfused else "") if args.hardware else "")
+                + ("dense over the run" if args.budget == "dense" else f"{_flops(args.budget):.4g} FLOPs")
                 + ("; paper convention" if args.paper_convention else "") + "\n")
         if args.out:
             from nmsim.cli.output import render, write_atomic
@@ -178,13 +192,19 @@ def _transposable(text: str):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("budget", help="training FLOPs of recipes x patterns and epochs affordable at a budget")
-    p.add_argument("workload", metavar="WORKLOAD", help="bundled workload name or YAML path")
+    p.add_argument("workload", metavar="WORKLOAD", help="bundled workload name, YAML path or HF config.json")
     p.add_argument("--sparsity", required=True, help="plan, e.g. ff=1:16 or ff=1:8,qk=1:4")
     p.add_argument("--recipes", default="all", help="comma-separated recipes or 'all' (default)")
     p.add_argument("--patterns", help="N:M list replacing the plan's patterns, one row set each (e.g. 2:4,1:16)")
-    p.add_argument("--epochs", type=int, required=True, help="run length in epochs")
-    p.add_argument("--steps-per-epoch", type=int, default=1, help="steps per epoch (recipes switch at epochs)")
-    p.add_argument("--batch", type=int, help="batch per step (default: the workload's)")
+    p.add_argument("--epochs", type=float, help="run length in epochs (with --dataset-size or --steps-per-epoch)")
+    p.add_argument("--dataset-size", type=float,
+                   help="samples per epoch, e.g. 1281167 for ImageNet-1k (steps per epoch = ceil(size / batch))")
+    p.add_argument("--steps-per-epoch", type=int,
+                   help="steps per epoch (needs an explicit --batch; recipes switch at epochs)")
+    p.add_argument("--steps", type=float, help="run length in optimizer steps")
+    p.add_argument("--samples", type=float, help="run length in samples seen (images or sequences)")
+    p.add_argument("--tokens", type=float, help="run length in tokens, e.g. 1e12 (batch x sequence per step)")
+    p.add_argument("--batch", type=int, help="samples per step (default: the workload's)")
     p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="fine-tune fraction f")
     p.add_argument("--beta", type=float, help="MDGF decay rate (default per recipe)")
@@ -202,5 +222,6 @@ def register(subparsers) -> None:
     p.add_argument("--paper-convention", action="store_true",
                    help="count only Q,K,V,O,Logit,Attend,FF1,FF2 (no class token), as the paper")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--columns", help="table columns to show, comma-separated (default: " + TABLE_COLUMNS + ")")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=run)

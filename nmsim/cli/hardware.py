@@ -12,6 +12,8 @@ def _patterns(spec: HardwareSpec) -> str:
         for pattern, _ in options:
             if str(pattern) not in seen:
                 seen.append(str(pattern))
+    if len(seen) > 3:  # the list stays one short cell; `nmsim hardware show` has them all
+        return ",".join(seen[:2]) + f" +{len(seen) - 2} more"
     return ",".join(seen) or "-"
 
 

@@ -19,9 +19,10 @@ def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
     if fmt == "json":
         data = df.reset_index() if index and df.index.name is not None else df
         return data.to_json(orient="records", indent=1) + "\n"
-    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
-                           "display.float_format", lambda v: f"{v:,.4g}"):
-        return df.to_string(index=index) + "\n"
+    from nmsim.cli.table import render_table
+
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+        return render_table(df, index=index)  # human units, at most 100 columns
 
 
 def write_atomic(path: str | Path, text: str) -> None:

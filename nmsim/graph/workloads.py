@@ -23,9 +23,11 @@ def read_yaml(path: Path, what: str = "file") -> object:
 
 
 def load_workload(name_or_path: str | Path) -> ModelConfig:
-    """A bundled workload by name (``vit-base-16``) or a YAML file path."""
+    """A bundled workload by name (``vit-base-16``), a workload YAML file or a Hugging Face ``config.json``."""
     text = str(name_or_path)
     path = Path(text)
+    if text.endswith(".json"):
+        return from_hf_config(path)
     if not (text.endswith((".yaml", ".yml")) or path.exists()):
         bundled = WORKLOAD_DIR / f"{text}.yaml"
         if not bundled.exists():
@@ -63,7 +65,11 @@ def _hf_act(name: str, source: str, key: str) -> str:
 
 
 def from_hf_config(path: str | Path) -> ModelConfig:
-    """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed."""
+    """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed.
+
+    Decoder LMs take the model's full context (``max_position_embeddings`` / ``n_positions``) as ``seq_len``; pass
+    ``--seq`` to price a shorter one. BERT defaults to 128 tokens (its usual fine-tuning length).
+    """
     path = Path(path)
     src = str(path)
     cfg = load_json(path, "config file", expect=dict)
@@ -76,7 +82,7 @@ def from_hf_config(path: str | Path) -> ModelConfig:
                       head_dim=g("head_dim", int, None), ffn=g("intermediate_size"),
                       ffn_kind=_hf_act(g("hidden_act", str, "silu"), src, "hidden_act"), norm="rmsnorm",
                       norm_eps=g("rms_norm_eps", float, 1e-5), bias=bool(cfg.get("attention_bias", False)),
-                      vocab=g("vocab_size"), seq_len=min(g("max_position_embeddings", int, 4096), 4096),
+                      vocab=g("vocab_size"), seq_len=g("max_position_embeddings", int, 4096),
                       position="rope", rope_theta=g("rope_theta", float, 10000.0), causal=True, head="lm",
                       tie_embeddings=bool(cfg.get("tie_word_embeddings", False)))
     elif kind == "gpt2":
