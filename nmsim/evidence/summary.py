@@ -258,7 +258,8 @@ def summarize(folder: str | Path, echo=print) -> dict:
         "Per seed, against the dense run of the same seed; `saving_pct` = 100·(1 − FLOPs/dense run's FLOPs), "
         "with an interval only when every seed reached the target. For loss the target is dense/fraction. Only "
         "evaluations where the run is at its target pattern with no decay left count (an SDGF run at 4:16 on "
-        "its way to 1:16, or MDGF with D > 0, is not yet the sparse model).",
+        "its way to 1:16, or MDGF with D > 0, is not yet the sparse model). When the first counted evaluation "
+        "already reaches the target, its FLOPs are used: an upper bound within one evaluation interval.",
         "", _md(tables["reach_dense"]), "",
         "## Iso-FLOP: metric at equal training FLOPs",
         "Each sparse run's final metric against the dense curve of the same seed at the same cumulative FLOPs "
@@ -267,6 +268,8 @@ def summarize(folder: str | Path, echo=print) -> dict:
         f"Every recipe at one FLOP count per pattern (the smallest final FLOPs among them), against {ref}:",
         "", _md(tables["common_flops"]), "",
         f"## FLOPs to reach {ref}'s final quality",
+        f"Per seed: FLOPs until the recipe, at its target pattern, first matches {ref}'s final metric of the same "
+        f"seed, over {ref}'s total FLOPs.",
         "", _md(tables["reach_reference"]), "",
         "## The paper's training-FLOP claims",
         "",
