@@ -319,7 +319,7 @@ CLI_NUMBERS = [
     ("compare-no-hardware-for-dtype", {}, ["compare", "vit-tiny", "--dtype", "int4"],
      "--dtype: no accelerator has a int4 matrix peak (they have bf16, fp16, fp8, int8, tf32)"),
     ("budget-epochs-zero", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "0"],
-     "--epochs: must be a positive integer, got 0"),
+     "--epochs: must be a positive number, got 0"),
     ("budget-budget-inf", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--budget", "inf"],
      "--budget: must be a positive FLOP count, got 'inf'"),
     ("budget-spe-negative", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--steps-per-epoch",

@@ -63,7 +63,8 @@ def _positive(value, where: str, integer: bool = True):
     except (TypeError, ValueError):
         raise UserError(f"expected a number, got {value!r}", where) from None
     if not math.isfinite(number) or number <= 0:
-        raise UserError(f"must be a positive {'integer' if integer else 'number'}, got {value}", where)
+        shown = f"{value:g}" if isinstance(value, float) else value
+        raise UserError(f"must be a positive {'integer' if integer else 'number'}, got {shown}", where)
     if integer and number != int(number):
         raise UserError(f"must be a whole number, got {value}", where)
     return int(number) if integer else number
