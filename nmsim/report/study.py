@@ -232,7 +232,10 @@ def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
 
     ops = trace_workload(cfg, batch=1).ops
     lin = ops[ops["kind"].isin(("linear", "conv")) & ops["weight"].notna()].drop_duplicates("weight")
-    other = float(ops.drop_duplicates("weight")["weight_numel"].sum() - lin["weight_numel"].sum())
+    from nmsim.graph import parameter_counts
+
+    # embeddings, position tables, norms and biases: every parameter that is not a linear/conv weight
+    other = float(parameter_counts(cfg)["total"] - lin["weight_numel"].sum())
     rows = []
     for plan in plans:
         pats = [None] * len(lin) if plan == "dense" else SparsityPlan.parse(plan, "--patterns").resolve(lin).tolist()
