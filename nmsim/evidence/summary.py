@@ -177,8 +177,10 @@ def _timing_text(folder: Path) -> str:
         return "no timing recorded"
     rows = json.loads(path.read_text())
     wall = sum(r["wall_seconds"] for r in rows)
-    cpu = sum(r.get("cpu_seconds") or 0 for r in rows)
-    cpu_text = f"; {cpu / 60:.1f} CPU-minutes in all" if cpu else ""
+    cpus = [r["cpu_seconds"] for r in rows if r.get("cpu_seconds") is not None]
+    cpu_text = (f"; {sum(cpus) / 60:.1f} CPU-minutes in all" if len(cpus) == len(rows) else
+                f"; CPU time recorded for {len(cpus)} of {len(rows)} invocations ({sum(cpus) / 60:.1f} min)"
+                if cpus else "")
     loads = ", ".join(f"{r['loadavg_1m_start']:g}→{r['loadavg_1m_end']:g}" for r in rows)
     return (f"{wall / 60:.1f} min wall over {len(rows)} invocation(s) of `run` "
             f"({rows[-1]['workers']} workers, device {rows[-1]['device']}); 1-minute load average at start→end: "
