@@ -1,7 +1,10 @@
 """Hypothesis properties of recipe schedules: D in [0, 1] and non-increasing, SDGF density non-increasing,
 phases tile [0, T) and agree with at()."""
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+from nmsim.errors import UserError
 
 from nmsim.recipes import RECIPE_NAMES, make_recipe
 from nmsim.sparsity.pattern import NMPattern
@@ -29,11 +32,24 @@ def recipes(draw, names=tuple(n for n in RECIPE_NAMES if n != "custom")):
 
 @st.composite
 def custom_recipes(draw):
-    positions = draw(st.lists(st.one_of(st.floats(0, 0.99), st.integers(0, 500)), min_size=1, max_size=5))
+    d, f, total = draw(fracs), draw(fracs), draw(st.integers(1, 2000))
+    start, stop = make_recipe("custom", {}, d, f, boundaries=[(0, {"ff": None})]).span(total)
+    assume(stop > start)   # boundaries need a sparse part to fall in (past its end is an error, tested below)
+    positions = draw(st.lists(st.one_of(st.floats(0, 0.99), st.integers(0, stop - start - 1)), min_size=1,
+                              max_size=5))
     boundaries = [(pos, {draw(st.sampled_from(["ff", "qk"])): draw(st.sampled_from(REACHABLE + [None]))})
                   for pos in positions]
-    recipe = make_recipe("custom", {}, draw(fracs), draw(fracs), boundaries=boundaries)
-    return recipe, draw(st.integers(1, 2000))
+    return make_recipe("custom", {}, d, f, boundaries=boundaries), total
+
+
+@settings(max_examples=50, deadline=None)
+@given(fracs, fracs, st.integers(1, 2000), st.integers(0, 200))
+def test_custom_boundary_past_the_run_is_an_error(d, f, total, extra):
+    start, stop = make_recipe("custom", {}, d, f, boundaries=[(0, {"ff": None})]).span(total)
+    recipe = make_recipe("custom", {}, d, f, boundaries=[(0, {"ff": NMPattern(2, 4)}),
+                                                        (stop - start + extra, {"ff": NMPattern(1, 4)})])
+    with pytest.raises(UserError, match="past the end of the sparse part"):
+        recipe.phases(total)
 
 
 @settings(max_examples=150, deadline=None)
