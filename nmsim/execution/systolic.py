@@ -37,6 +37,18 @@ length. In ``is`` the stationary operand is the activation (indexed by the full 
 nothing can be skipped, the GEMM runs dense (reported as not sparse). Hierarchical patterns condense by their
 overall n/m (product of the ranks' N and M).
 
+**Activation density-bound blocks (optional; S2TA).** An engine may also prune its activations at run time to
+at most ``an`` of every ``am`` along the reduction (S2TA's activation DBB, Liu et al., HPCA 2022). Only where the
+reduction streams through time (``os``) can a MAC step over empty pairs; a time-unrolled DBB MAC steps through
+the pairs whose weight and activation are both kept. For kept positions independent between the operands that
+is ``an/am`` of the weight-condensed reduction, so the streamed length becomes::
+
+    K_j = ceil(K_c · an / am)          (K_c: the weight-condensed K above; K when the weight is dense)
+
+an idealised joint bound (weights density × activations density): fill, drain and whole folds still apply. In
+``ws`` the reduction is spatial and in ``is`` the activation is stationary: activation blocks cannot be skipped
+there, and asking for them is an error. Activation masks are made on chip and add no main-memory traffic.
+
 **Metadata.** ``groups = N_out · ceil(K / m)`` weight groups, ``metadata_bits = groups · bits_per_group``
 (encoding from :mod:`nmsim.sparsity.metadata`). With an on-chip metadata port of ``meta_bits_per_cycle``,
 a fold's tile load takes ``max(R, ceil(tile_meta_bits / meta_bits_per_cycle))`` cycles (ws/os; the tile holds
@@ -67,6 +79,7 @@ from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, ExecutionModel, GemmTable, Priced,
                                   energy_constants, finish)
 from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
+from nmsim.sparsity.pattern import NMPattern
 
 DATAFLOWS = ("ws", "os", "is")
 
@@ -130,10 +143,11 @@ def _int(x):
 
 
 def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta_bits_per_group=0.0,
-                bytes_per_el: float = 1.0) -> dict:
+                bytes_per_el: float = 1.0, act_n=1, act_m=1) -> dict:
     """Cycles, folds, utilisation and traffic of GEMMs ``[M, K] x [K, N]`` on ``arr`` (arrays broadcast).
 
-    ``keep_n:group_m`` is the weight's N:M along K (1:1 = dense); ``batch`` independent GEMMs of that shape
+    ``keep_n:group_m`` is the weight's N:M along K (1:1 = dense); ``act_n:act_m`` the activations' density-bound
+    blocks along K (1:1 = dense; ``os`` only); ``batch`` independent GEMMs of that shape
     run one after another. Traffic is returned per operand in elements (``a_elems`` activations A,
     ``w_elems`` weight values, ``c_elems`` outputs incl. spills) plus ``metadata_bytes``; ``dram_bytes`` prices
     them all at ``bytes_per_el``. See the module docstring for every formula.
@@ -145,7 +159,18 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     sparse = keep_n < group_m
     if arr.dataflow == "is":  # stationary activation indexed by the full K: no skipping
         sparse = sparse & False
-    kc = np.where(sparse, condensed_k(k, keep_n, group_m), k)
+    w_sparse = sparse
+    kc = np.where(w_sparse, condensed_k(k, keep_n, group_m), k)
+    kw = kc  # the weight's stored (condensed) reduction length
+    act_n, act_m = _int(act_n), _int(act_m)
+    if np.any(act_n > act_m) or np.any(act_n < 1):
+        raise UserError("an activation N:M bound needs 1 <= N <= M", "activation_nm")
+    act_sparse = act_n < act_m
+    if np.any(act_sparse) and arr.dataflow != "os":
+        raise UserError(f"activation blocks can be skipped only where the reduction streams in time (dataflow os), "
+                        f"not {arr.dataflow}", "activation_nm")
+    kc = np.where(act_sparse, _ceil_div(kc * act_n, act_m), kc)
+    sparse = sparse | act_sparse
     R, C = arr.rows, arr.cols
     if arr.dataflow == "ws":
         d_rows, d_cols, t = kc, n, m
@@ -157,22 +182,22 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     col_folds = _ceil_div(d_cols, C)
     folds = row_folds * col_folds
     per_group = np.asarray(meta_bits_per_group, dtype=float)
-    groups = np.where(sparse, n * _ceil_div(k, group_m), 0)
+    groups = np.where(w_sparse, n * _ceil_div(k, group_m), 0)
     meta_bytes = batch * groups * per_group / 8.0
     # tile load (ws/is: R cycles; os: none), stretched by a narrow metadata port
     load = np.zeros(np.shape(folds)) + (0.0 if arr.dataflow == "os" else float(R))
     if arr.meta_bits_per_cycle > 0:
         if arr.dataflow == "ws":
-            tile_bits = np.where(sparse, R * C / keep_n * per_group, 0.0)
+            tile_bits = np.where(w_sparse, R * C / keep_n * per_group, 0.0)
         else:  # os: a fold streams K_c x C weights through; is: dense
-            tile_bits = np.where(sparse, kc * np.minimum(n, C) / keep_n * per_group, 0.0)
+            tile_bits = np.where(w_sparse, kw * np.minimum(n, C) / keep_n * per_group, 0.0)
         load = np.maximum(load, np.ceil(tile_bits / arr.meta_bits_per_cycle))
     per_fold = load + (R - 1) + (C - 1) + t
     compute = batch * folds * per_fold
-    macs = batch * m * kc * n  # executed MACs (kept weights only)
+    macs = batch * m * kc * n  # executed MACs (kept weights; kept pairs under activation DBB)
     util = macs / np.maximum(compute * R * C, 1)
     # main-memory traffic in elements
-    a_el, w_el, c_el = m * k, kc * n, m * n
+    a_el, w_el, c_el = m * k, kw * n, m * n
     half = lambda sram: 0.5 * sram  # noqa: E731  double buffered: half holds the working set
 
     def reads(el, sram, reps):
@@ -213,7 +238,8 @@ PEAK_TOLERANCE = 5e-3
 
 @register("systolic")
 class SystolicModel(ExecutionModel):
-    """``execution: {model: systolic, rows, cols, dataflow, clock_ghz, [sram_kib], [metadata_bits_per_cycle]}``.
+    """``execution: {model: systolic, rows, cols, dataflow, clock_ghz, [sram_kib], [metadata_bits_per_cycle],
+    [activation_nm]}``.
 
     Prices every GEMM row with :func:`gemm_cycles`: compute seconds = cycles / clock, memory seconds = traffic /
     the spec's main-memory bandwidth, metadata seconds = metadata bits / the metadata port (when given). An
@@ -223,8 +249,11 @@ class SystolicModel(ExecutionModel):
     spec accepting the transposed pattern) and the plan fits a hardware pattern of the spec (the array then
     skips by that hardware pattern: a 1:8 plan on a 2:4 array condenses K by 2). Every matrix dtype's
     ``dense_tflops`` must equal 2 · rows · cols · clock (the spec's peak and the array are one number).
+    ``activation_nm`` (``os`` only; e.g. ``"4:8"``) prunes every forward GEMM's activations to that density bound
+    at run time (S2TA's activation DBB), priced by the joint rule of the module docstring; without it activations
+    run dense. It changes what is computed (activations are pruned), so it is an opt-in of the spec or the caller.
     """
-    param_keys = ("rows", "cols", "dataflow", "clock_ghz", "sram_kib", "metadata_bits_per_cycle")
+    param_keys = ("rows", "cols", "dataflow", "clock_ghz", "sram_kib", "metadata_bits_per_cycle", "activation_nm")
 
     @classmethod
     def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
@@ -243,6 +272,13 @@ class SystolicModel(ExecutionModel):
             sp = path + ("sram_kib",)
             node, ssrc = r.mapping(params["sram_kib"], sp, {"ifmap": False, "filter": False, "ofmap": False}, src)
             out["sram_kib"] = {k: float(r.number(v, sp + (k,), ssrc)) for k, v in node.items() if k != "source"}
+        if params.get("activation_nm") not in (None, "dense"):
+            ap = path + ("activation_nm",)
+            pat = NMPattern.parse(r.text(params["activation_nm"], ap), "/".join(map(str, ap)))
+            if df != "os":
+                raise r.fail(f"activation density-bound blocks need dataflow os (the reduction streams in time), "
+                             f"not {df}", *ap)
+            out["activation_nm"] = f"{pat.n}:{pat.m}"
         if "metadata_bits_per_cycle" in params:
             out["metadata_bits_per_cycle"] = float(r.number(params["metadata_bits_per_cycle"],
                                                             path + ("metadata_bits_per_cycle",), src))
@@ -258,6 +294,8 @@ class SystolicModel(ExecutionModel):
             ifmap_sram_bytes=sram.get("ifmap", 0.0) * 1024, filter_sram_bytes=sram.get("filter", 0.0) * 1024,
             ofmap_sram_bytes=sram.get("ofmap", 0.0) * 1024, dram_bytes_per_cycle=bw / float(p["clock_ghz"]),
             meta_bits_per_cycle=float(p.get("metadata_bits_per_cycle", 0.0)))
+        act = NMPattern.parse(str(p.get("activation_nm") or "dense"), "activation_nm")
+        self.activation = (act.n, act.m) if act is not None else (1, 1)
         peak = self.array.peak_flops / 1e12
         for dtype, tflops in hw.matrix_dense.items():
             if abs(tflops - peak) > PEAK_TOLERANCE * peak:
@@ -296,7 +334,9 @@ class SystolicModel(ExecutionModel):
         wb = dtype_bytes(ctx.wdtype, "--weight-dtype")
         r = gemm_cycles(arr, table.m, table.k, table.n, keep_n=np.where(want, P["gn"][code], 1),
                         group_m=np.where(want, P["gm"][code], 1), batch=np.where(split, table.b / 2, table.b),
-                        meta_bits_per_group=np.where(want, P["bits"][code], 0.0), bytes_per_el=cb)
+                        meta_bits_per_group=np.where(want, P["bits"][code], 0.0), bytes_per_el=cb,
+                        act_n=np.where(table.pass_codes == 0, self.activation[0], 1),
+                        act_m=np.where(table.pass_codes == 0, self.activation[1], 1))
         # an act x act dgrad row holds dA (its m, k, n) and dB[K, N] = A^T dC (n, m, k): price dB's own shape
         r2 = gemm_cycles(arr, table.n, table.m, table.k, batch=np.where(split, table.b / 2, 0), bytes_per_el=cb)
         for key in ("compute_cycles", "executed_macs", "a_elems", "w_elems", "c_elems", "folds"):
