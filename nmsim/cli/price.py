@@ -73,8 +73,6 @@ def run_price(args) -> int:
     hw = _hardware(args.hardware)
     dtype = default_dtype(hw, args.dtype)
     hw.dense_tflops(dtype)  # one-line error naming the hardware and dtype
-    from nmsim.sparsity.plan import SparsityPlan
-    SparsityPlan.parse(args.sparsity)  # a typo in the plan fails before any tracing
     cfg = load_workload(args.workload)
     graph = trace_for_phase(cfg, args.phase, args.batch, args.seq, args.context)
     if args.memory:
@@ -87,22 +85,44 @@ def run_price(args) -> int:
     result = price(graph, args.sparsity, hw, dtype, args.phase, weight_dtype=args.weight_dtype,
                    kernel=args.kernel, fusion=False if args.unfused else None)
     table = result.by(args.by)
-    if args.by == "op":
-        emit(table, args.format, args.out, index=False)
-    else:
+    if args.by != "op":
         total = table.sum(numeric_only=True)
         table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
-        emit(table.set_index(args.by), args.format, args.out)
+        table = table.set_index(args.by)
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
-    print(f"# {cfg.name} {args.phase}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}{weights} "
-          f"({result.fusion}), plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
-          f"{t['executed_flops'] / 1e12:.4g} executed TFLOP of {t['nominal_flops'] / 1e12:.4g} nominal, "
-          f"{t['joules']:.4g} J, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}", file=sys.stderr)
+    head = (f"# priced: {cfg.name} {args.phase}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}"
+            f"{weights} ({result.fusion}), plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
+            f"{t['executed_flops'] / 1e12:.4g} executed TFLOP of {t['nominal_flops'] / 1e12:.4g} nominal, "
+            f"{t['joules']:.4g} J, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
+            + padding_note(t))
+    to_stdout = args.format == "table" and not args.out  # a table starts with what it priced
+    if to_stdout:
+        sys.stdout.write(wrap_comment(head))
+    emit(table, args.format, args.out, index=args.by != "op")
+    if not to_stdout:
+        sys.stderr.write(head)
     if getattr(graph, "unrecognised", None):
         from nmsim.cli.trace import unrecognised_note
         print(unrecognised_note(graph.unrecognised), file=sys.stderr)
     return 0
+
+
+def padding_note(totals) -> str:
+    """Why executed FLOPs exceed nominal: GEMMs with fewer rows than a kernel tile still run whole tiles."""
+    nominal, executed = float(totals["nominal_flops"]), float(totals["executed_flops"])
+    if not nominal or executed <= 1.05 * nominal:
+        return ""
+    return (f"# executed = {executed / nominal:.3g}x nominal: GEMMs with fewer rows (tokens) than the kernel's "
+            "tile height run whole tiles, and the padded rows count as executed work (sparse tiles are taller)\n")
+
+
+def wrap_comment(text: str, width: int = 100) -> str:
+    import textwrap
+    lines = []
+    for line in text.splitlines():
+        lines += textwrap.wrap(line, width, subsequent_indent="#   ") or [line]
+    return "\n".join(lines) + "\n"
 
 
 def graph_batch(graph, batch) -> int:
@@ -118,6 +138,10 @@ def kernel_summary(ops) -> str:
 
 def run_compare(args) -> int:
     require_single(args, "compare")
+    from nmsim.sparsity.hierarchical import parse_any
+    for text in str(args.patterns).split(","):   # a typo fails before nmsim.cost (and torch) is imported
+        if text.strip():
+            parse_any(text.strip(), "--patterns")
     from nmsim.cost import compare
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.phase, args.dtype,
