@@ -96,10 +96,12 @@ def versions() -> dict[str, str]:
 
         import nmsim
 
-        try:
-            torch_version = metadata.version("torch")
-        except metadata.PackageNotFoundError:
-            torch_version = "none"
+        torch_version = _torch_version_file()
+        if torch_version is None:
+            try:
+                torch_version = metadata.version("torch")
+            except metadata.PackageNotFoundError:
+                torch_version = "none"
         h = hashlib.sha256()
         here = Path(__file__).parent
         for name in CODE_FILES:
@@ -110,6 +112,19 @@ def versions() -> dict[str, str]:
 
 
 _KEYS: dict = {}
+
+
+def _torch_version_file() -> str | None:
+    """torch's ``__version__`` read from its ``version.py`` (locating the package imports none of it)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torch")
+        text = Path(spec.origin).with_name("version.py").read_text() if spec and spec.origin else ""
+    except (ImportError, OSError, ValueError):
+        return None
+    m = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    return m.group(1) if m else None
 
 
 def key(cfg, kind: str, fixed: dict | None = None) -> str:
