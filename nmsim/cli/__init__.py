@@ -38,6 +38,8 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="nmsim", description="N:M sparse training cost, accelerator and accuracy model")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    from nmsim import __version__
+    parser.add_argument("--version", action="version", version=f"nmsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -30,6 +30,10 @@ def si(v: float, unit: str = "") -> str:
     for scale, prefix in _SI:
         if abs(v) >= scale:
             return f"{v / scale:.3g} {prefix}{unit}".rstrip()
+    if unit and 0 < abs(v) < 1:
+        for scale, prefix in ((1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+            if abs(v) >= scale:
+                return f"{v / scale:.3g} {prefix}{unit}"
     return f"{v:.3g} {unit}".rstrip()
 
 
@@ -45,8 +49,16 @@ def duration(v: float) -> str:
 def binary(v: float) -> str:
     for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(v) >= scale:
-            return f"{v / scale:.3g} {unit}"
+            return f"{v / scale:.4g} {unit}" if v / scale >= 1000 else f"{v / scale:.3g} {unit}"
     return f"{v:.0f} B"
+
+
+def _heading(stem: str, quantity: str) -> str:
+    """``energy_`` + energy -> ``energy``; ``step_`` + time -> ``step_time``; ``latency_`` stays ``latency``."""
+    stem = stem.rstrip("_")
+    if not stem:
+        return quantity
+    return stem if stem.split("_")[-1] in (quantity, "latency", "wall", "duration") else f"{stem}_{quantity}"
 
 
 def _unit(column: str):
@@ -55,9 +67,9 @@ def _unit(column: str):
     if "_vs_" in name or name.startswith("vs_") or name.endswith(("_ratio", "_share", "_frac")):
         return None, name
     if name.endswith("seconds"):
-        return duration, name[: -len("seconds")] + "time"
+        return duration, _heading(name[: -len("seconds")], "time")
     if name.endswith("joules"):
-        return (lambda v: si(v, "J")), name[: -len("joules")] + "energy"
+        return (lambda v: si(v, "J")), _heading(name[: -len("joules")], "energy")
     if name.endswith("bytes"):
         return binary, name
     if name.endswith("flops"):

@@ -6,7 +6,7 @@ from nmsim.cli.output import FORMATS, emit
 
 def register(sub) -> None:
     p = sub.add_parser("trace", help="trace a workload on the meta device and count FLOPs")
-    p.add_argument("workload", nargs="?", help="bundled workload name or a workload YAML path")
+    p.add_argument("workload", nargs="?", help="bundled workload name, a workload YAML path or an HF config.json")
     p.add_argument("--hf-config", help="a Hugging Face config.json (llama, gpt2, bert, t5, vit)")
     p.add_argument("--batch", type=int)
     p.add_argument("--seq", type=int, help="sequence length (text models)")
@@ -25,13 +25,24 @@ def run(args) -> int:
     if args.paper:
         emit(paper_view(cfg), args.format, args.out)
         return 0
+    import sys
+
+    from nmsim.graph import parameter_counts
+
     graph = trace_workload(cfg)
     table = graph.summary(by=args.by)
     if args.by != "op":
         total = table.sum(numeric_only=True)
         table.loc["total"] = total
+    params = parameter_counts(cfg)
+    head = (f"# traced: {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens; "
+            f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M in embeddings, "
+            "norms, biases)\n")
+    if args.format == "table" and not args.out:
+        sys.stdout.write(head)
     emit(table, args.format, args.out)
-    import sys
+    if args.format != "table" or args.out:
+        sys.stderr.write(head)
     if graph.uncounted:
         print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
     if graph.unrecognised:

@@ -1,0 +1,60 @@
+"""What a new user sees first: --version, parameter counts, what was priced, padded FLOPs explained, table units."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nmsim import __version__
+from nmsim.cli import main
+from nmsim.cli.table import duration, human, render_table
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"nmsim {__version__}\n"
+
+
+def test_trace_states_parameters(capsys):
+    assert main(["trace", "gpt2", "--seq", "64", "--batch", "2"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    # GPT-2 small: 124,439,808 parameters, 39.5M of them in the (tied) token and position embeddings, norms, biases
+    assert first == "# traced: gpt2 forward, batch 2 x 64 tokens; 124.4M parameters (39.5M in embeddings, norms, biases)"
+
+
+def test_hf_config_wherever_a_workload_goes(tmp_path, capsys):
+    cfg = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 256, "num_attention_heads": 4,
+           "num_key_value_heads": 2, "intermediate_size": 512, "vocab_size": 1000, "max_position_embeddings": 8192}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    from nmsim.graph import load_workload
+    assert load_workload(str(path)).seq_len == 8192  # the model's context, not capped at 4096
+    assert main(["price", str(path), "--hardware", "a100", "--seq", "128", "--batch", "1", "--format", "csv"]) == 0
+    assert main(["budget", str(path), "--sparsity", "ff=2:4", "--recipes", "sr-ste", "--steps", "10",
+                 "--format", "csv"]) == 0
+
+
+def test_decode_padding_is_explained(capsys):
+    assert main(["price", "gpt2", "--hardware", "a100", "--phase", "decode", "--batch", "1", "--context", "128",
+                 "--sparsity", "ff=2:4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# priced: gpt2 decode, batch 1, on a100-sxm4-80gb bf16")
+    assert "x nominal: GEMMs with fewer rows (tokens) than the kernel's" in out
+    assert max(map(len, out.splitlines())) <= 100
+
+
+def test_human_units_and_width():
+    df = pd.DataFrame({"recipe": ["a", "b"], "seconds": [0.0123, 279_000.0], "energy_joules": [5.1e-7, 1.2e8],
+                       "train_flops": [4.74e19, 3e3], "vs_dense": [1.0, 0.8018], "weight_bytes": [2**31, 10],
+                       "phases": ["x " * 80, "short"]})
+    shown = human(df)
+    assert list(shown.columns) == ["recipe", "time", "energy", "train_flops", "vs_dense", "weight_bytes", "phases"]
+    assert shown["time"].tolist() == ["12.3 ms", "77.5 h"]
+    assert shown["energy"].tolist() == ["510 nJ", "120 MJ"]
+    assert shown["train_flops"].tolist() == ["47.4 E", "3 k"]
+    assert shown["weight_bytes"].tolist() == ["2 GiB", "10 B"]
+    text = render_table(df, index=False)
+    assert max(map(len, text.splitlines())) <= 100 and "phases:" in text
+    assert duration(3 * 86400 * 10) == "30 d"
