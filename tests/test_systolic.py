@@ -254,6 +254,8 @@ def test_act_by_act_dgrad_prices_both_operand_gradients(tmp_path):
     (lambda t: t.replace("  cols: 16\n", "  cols: 16\n  activation_nm: '4:8'\n"),
      r"sa.yaml: execution.activation_nm: activation density-bound blocks need dataflow os \(the reduction streams "
      r"in time\), not ws"),
+    (lambda t: t.replace("dataflow: ws", "dataflow: os\n  activation_nm: '9:8'"),
+     r"sa.yaml: execution.activation_nm: N > M in pattern '9:8'"),
 ])
 def test_bad_systolic_section(tmp_path, edit, message):
     from nmsim.hardware import load

@@ -274,7 +274,10 @@ class SystolicModel(ExecutionModel):
             out["sram_kib"] = {k: float(r.number(v, sp + (k,), ssrc)) for k, v in node.items() if k != "source"}
         if params.get("activation_nm") not in (None, "dense"):
             ap = path + ("activation_nm",)
-            pat = NMPattern.parse(r.text(params["activation_nm"], ap), "/".join(map(str, ap)))
+            try:
+                pat = NMPattern.parse(r.text(params["activation_nm"], ap))
+            except UserError as e:
+                raise r.fail(e.message, *ap) from None
             if df != "os":
                 raise r.fail(f"activation density-bound blocks need dataflow os (the reduction streams in time), "
                              f"not {df}", *ap)
