@@ -4,7 +4,8 @@ The sweep: Llama-2-7B on an A100-SXM4-80GB, 512 tokens, batch 1...100 (one confi
 prefill, decode (one token over a 512-token KV cache) and training, timed in one run:
 
 * nmsim: one :func:`nmsim.cost.price_many` call with ``shapes={"batch": 1..100}`` per mode, warm (the
-  shape-generic graph and its tables built once beforehand; that one-time cost is reported too), best of 5;
+  shape-generic graph and its tables built once beforehand; that one-time cost is reported too), best of 20
+  calls; each peer's sweep of 100 calls, best of 3 passes;
   and, for reference, :func:`nmsim.cost.price` per shape on graphs answered from the shape-generic graph.
 * llm-analysis 0.2.2 (``infer``/``train``, one call per batch size; training with ZeRO-3 over 8 GPUs since one
   A100 cannot hold the Adam states; configurations it refuses for memory are counted as they ran).
@@ -113,7 +114,7 @@ def nmsim_sweeps() -> dict:
         price_many(cfg, configs, mode, shapes=shapes)   # one-time: shape-generic graph (cache) + its tables
         first = time.perf_counter() - start
         times = []
-        for _ in range(5):
+        for _ in range(20):   # best of 20 (each is milliseconds; a shared machine preempts)
             start = time.perf_counter()
             df = price_many(cfg, configs, mode, shapes=shapes)
             times.append(time.perf_counter() - start)
