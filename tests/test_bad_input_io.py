@@ -2,6 +2,7 @@
 folders that are replaced only when nmsim wrote them."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -281,3 +282,28 @@ def test_two_sweeps_share_one_runs_folder(tmp_path):
     assert len(trained) == 3, outs
     assert len(lines) + skipped == 6, outs
     assert len(list((tmp_path / "runs").rglob("done.json"))) == 3
+
+
+def test_permission_denied_as_an_unprivileged_user(tmp_path):
+    """Run nmsim as 'nobody' (setpriv): an unreadable input and unwritable outputs are one line each, reported
+    before any work, and nothing is written."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop to an unprivileged user")
+    tmp_path.chmod(0o777)
+    (tmp_path / "w.yaml").write_text("family: gpt2\n")
+    (tmp_path / "w.yaml").chmod(0o000)
+    (tmp_path / "ro").mkdir(mode=0o555)
+    (tmp_path / "ro").chmod(0o555)
+    env = {**os.environ, "HOME": str(tmp_path), "MPLCONFIGDIR": str(tmp_path / "mpl"), "PYTHONPATH": str(ROOT)}
+    cases = [(["trace", "w.yaml"], "w.yaml: cannot read workload file: permission denied"),
+             (["trace", "vit-tiny", "--out", "ro/t.csv"], "ro/t.csv: cannot write: permission denied"),
+             (["report", "--no-train", "--out", "ro/rep"], "ro/rep: cannot write: permission denied"),
+             (["train", "--epochs", "1", "--out", "ro/run"], None)]
+    before = snapshot(tmp_path)
+    for argv, expected in cases:
+        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                              "nmsim", *argv], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        assert_one_error(res.returncode, res.stderr, expected)
+    assert snapshot(tmp_path) == before

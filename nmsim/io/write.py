@@ -41,14 +41,33 @@ def _first_existing_parent(path: Path) -> Path:
     return parent
 
 
+def _check_writable(p: Path, where: str) -> None:
+    """The folder that will receive ``p`` (its first existing ancestor) must be writable: a read-only file system
+    or a folder without write permission is reported before any work."""
+    if os.path.lexists(p) and not p.is_dir() and not p.is_file():   # a device or pipe is written in place
+        if not os.access(p, os.W_OK):
+            raise UserError("cannot write: permission denied", where)
+        return
+    parent = _first_existing_parent(p)
+    if not parent.is_dir() or os.access(parent, os.W_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    raise UserError(f"cannot write: {'read-only file system' if read_only else 'permission denied'}", where)
+
+
 def check_output_file(path, what: str = "output file") -> Path:
-    """Refuse, before any work, an output path that cannot be a file: a folder, or a parent that is a file."""
+    """Refuse, before any work, an output path that cannot be a file: a folder, a parent that is a file, or a
+    place that cannot be written (read-only file system, no permission)."""
     p = Path(path)
     if str(path).endswith(os.sep) or p.is_dir():
         raise UserError(f"is a folder; give a file name for the {what}", str(path))
     parent = _first_existing_parent(p)
     if parent.exists() and not parent.is_dir():
         raise UserError(f"cannot write: {parent} is a file, not a folder", str(path))
+    _check_writable(p, str(path))
     return p
 
 
@@ -112,6 +131,7 @@ def check_output_folder(out, what: str = "report") -> Path:
     parent = _first_existing_parent(p)
     if parent.exists() and not parent.is_dir():
         raise UserError(f"cannot write: {parent} is a file, not a folder", str(out))
+    _check_writable(p, str(out))   # the folder is created or replaced: its parent must be writable
     return p
 
 
