@@ -27,9 +27,17 @@ def run(args) -> int:
         emit(rows, args.format, args.out, index=False)
         return 0
     rows = rows.drop(columns=["source"])
-    emit(rows, "table", args.out, index=False)
-    print("\nfitted parameters (spec value -> fitted on the rows named by each fit):")
+    if args.out:
+        emit(rows, "table", args.out, index=False)
+    else:
+        for use, title in (("fitted", "fitted rows (kernel level; each used by the fit it names)"),
+                           ("scored", "scored rows (never used by a fit)")):
+            print(f"{title}:")
+            # group names carry the hardware; CSV/JSON keep every column
+            emit(rows[rows["use"] == use].drop(columns=["use", "hardware"]), "table", None, index=False)
+            print()
+    print(f"fitted parameters: {len(v.fits)} (spec value -> fitted on the rows named by each fit):")
     emit(v.fits, "table", None, index=False)
-    print("\nMAPE per group (fitted rows were used by a fit; scored rows never were):")
+    print("\nMAPE per group, per use and overall (fitted rows were used by a fit; scored rows never were):")
     emit(v.groups, "table", None, index=False)
     return 0

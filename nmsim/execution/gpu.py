@@ -15,6 +15,8 @@ Spec (``execution:`` of a GPU YAML)::
           weight_dtypes: [int4]                 # stored weight dtypes (default: the compute dtype)
           patterns: ["2:4"] | any               # hardware patterns a plan must fit; any = the plan's own N:M
           max_m: 128                            # any: largest M
+          offered_from_rows: 128                # not offered below this many activation rows (outside the
+                                                # shapes its measurements cover); default 1
           tile: {m: 128, n: 128}                # output tile (tile + wave quantization)
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
@@ -58,7 +60,8 @@ from nmsim.sparsity.metadata import ENCODINGS, dtype_bytes, metadata_bits_per_gr
 
 KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
 KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns": False, "max_m": False,
-               "tile": False, "min_rows": False, "efficiency": True, "bandwidth_efficiency": False,
+               "tile": False, "min_rows": False, "offered_from_rows": False, "efficiency": True,
+               "bandwidth_efficiency": False,
                "launch_us": False, "overlap": False, "decode_ns_per_nnz": False, "small_m": False,
                "metadata": False, "transposed": False, "split_k": False, "note": False}
 
@@ -72,6 +75,7 @@ class Kernel:
     patterns: tuple | None          # hardware patterns; None = any N:M (compressed-weight) or dense
     any_nm: bool = False
     max_m: int | None = None
+    offered_from_rows: int = 1      # activation rows below which the kernel is not offered
     tile_m: int = 128
     tile_n: int = 128
     min_rows: int = 1
@@ -158,6 +162,7 @@ def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
         tile_m=int(r.number(tile.get("m", 128), path + ("tile", "m"), tsrc, integer=True)),
         tile_n=int(r.number(tile.get("n", 128), path + ("tile", "n"), tsrc, integer=True)),
         min_rows=int(num("min_rows", 1, integer=True)),
+        offered_from_rows=int(num("offered_from_rows", 1, integer=True)),
         efficiency=num("efficiency", 0.8, at_most=1.0),
         bandwidth_efficiency=num("bandwidth_efficiency", 0.9, at_most=1.0),
         launch_s=num("launch_us", 3.0, positive=False) * 1e-6,
@@ -245,6 +250,8 @@ class GpuModel(ExecutionModel):
             bits = 0.0
             peak = self.hw.dense_tflops(ctx.dtype)
             label = "dense"
+        if k.offered_from_rows > 1:
+            ok = ok & (table.m >= k.offered_from_rows)
         if not np.any(ok):
             return None
         sms = self.params["sms"]
@@ -291,7 +298,12 @@ class GpuModel(ExecutionModel):
         best = None
         kernel = np.full(shape, -1, dtype=np.int16)
         names = self.kernel_names()
-        for i, k in enumerate(self.kernels):
+        # a pinned kernel (dense or sparse) runs every row it can; the others compete for the rest, except that
+        # no other sparse kernel runs while one is pinned
+        order = sorted(range(len(self.kernels)), key=lambda j: self.kernels[j].name != ctx.kernel)
+        pinned_ok = np.zeros(shape, dtype=bool)
+        for i in order:
+            k = self.kernels[i]
             if ctx.kernel is not None and k.sparse and k.name != ctx.kernel:
                 continue
             r = self._kernel_rows(k, table, ctx)
@@ -299,14 +311,15 @@ class GpuModel(ExecutionModel):
                 continue
             ok = np.broadcast_to(r["ok"], shape)
             sec = np.broadcast_to(r["seconds"], shape)
+            if k.name == ctx.kernel:
+                pinned_ok = ok.copy()
             if best is None:
                 best = {key: np.broadcast_to(v, shape).astype(_KEEP.get(key, float), copy=True)
                         for key, v in r.items() if key != "ok"}
                 best["seconds"] = np.where(ok, sec, np.inf)
                 kernel = np.where(ok, i, -1).astype(np.int16)
                 continue
-            # a pinned sparse kernel wins wherever it runs; otherwise the fastest
-            better = ok & ((sec < best["seconds"]) | (k.sparse and ctx.kernel == k.name))
+            better = ok & (sec < best["seconds"]) & ~pinned_ok
             for key, v in r.items():
                 if key != "ok":
                     best[key] = np.where(better, np.broadcast_to(v, shape), best[key])
@@ -316,7 +329,7 @@ class GpuModel(ExecutionModel):
                             f"(kernels: {self._describe()})", "--dtype/--weight-dtype")
         if ctx.kernel is not None:
             pinned = names.index(ctx.kernel)
-            if self.kernels[pinned].sparse and not np.any(kernel == pinned):
+            if not np.any(kernel == pinned):
                 raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
                                 f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
         seconds = best["seconds"]
