@@ -302,3 +302,15 @@ def test_cli_image_size_sweep(cache_dir, capsys):
     assert lines[0].startswith("mode,batch,image_size,") and [x.split(",")[2] for x in lines[1:]] == ["32", "64"]
     assert main(["price", "gpt2", "--hardware", "a100", "--image-size", "32"]) == 2
     assert "--image-size: gpt2 is a text model" in capsys.readouterr().err
+
+
+def test_cache_evicts_least_recently_used(cache_dir):
+    folder = cache_dir / "graphs"
+    folder.mkdir(parents=True)
+    names = [folder / f"nmsim-graph-{c * 64}.npz" for c in "abc"]
+    for i, path in enumerate(names):
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + i, 1000 + i))
+    (folder / "mine.txt").write_bytes(b"y" * 5000)
+    assert cache.evict(limit=2500) == 1
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["mine.txt", names[1].name, names[2].name])

@@ -6,7 +6,8 @@ header; no pickle). The key is a SHA-256 of the workload's content (every :class
 shapes the graph: not its name, source or batch, nor a vision model's image size or a text model's seq_len,
 which are variables of the graph, unless seq_len sizes a learned position table), the graph kind, the torch
 and nmsim versions and a fingerprint of the tracing code. Writes are atomic
-(temp file + rename); :func:`clear` removes only files named the way this module names them.
+(temp file + rename); :func:`clear` removes only files named the way this module names them, and the least
+recently used graphs are evicted beyond ``$NMSIM_CACHE_MAX_MB`` (default 1 GiB).
 The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import cost: no torch, numpy or pandas.
 """
 from __future__ import annotations
@@ -161,9 +162,14 @@ def load(key_: str):
 
     try:
         with np.load(path, allow_pickle=False) as data:
-            return ShapeGraph.from_arrays({k: data[k] for k in data.files})
+            sg = ShapeGraph.from_arrays({k: data[k] for k in data.files})
     except Exception:  # a truncated or foreign file is a cache miss, never an error
         return None
+    try:
+        os.utime(path)  # recently used: evicted last
+    except OSError:
+        pass
+    return sg
 
 
 def store(key_: str, sg) -> Path | None:
@@ -185,7 +191,37 @@ def store(key_: str, sg) -> Path | None:
             raise
     except OSError:
         return None
+    evict()
     return path_for(key_)
+
+
+def max_bytes() -> int:
+    """Size limit of the graph cache: ``$NMSIM_CACHE_MAX_MB`` (default 1024 MiB)."""
+    try:
+        return int(float(os.environ.get("NMSIM_CACHE_MAX_MB", "1024")) * 2**20)
+    except ValueError:
+        return 1024 * 2**20
+
+
+def evict(limit: int | None = None) -> int:
+    """Delete the least recently used graphs until the cache is within ``limit`` bytes; returns files removed."""
+    limit = max_bytes() if limit is None else limit
+    folder = graphs_dir()
+    try:
+        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in folder.iterdir() if ENTRY_RE.match(p.name)]
+    except OSError:
+        return 0
+    total, removed = sum(f[1] for f in files), 0
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= limit:
+            break
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        total -= size
+        removed += 1
+    return removed
 
 
 def entries() -> list[dict]:
