@@ -112,27 +112,11 @@ def inference_table(cfg, plans: list[str]) -> pd.DataFrame:
 
 
 def _fitting_recipe(model, name: str, plan: str, spe: int, total: int):
-    """``make_recipe(name, ...)`` with its defaults; SDGF-geometric whose paper k (16) gives an M that does not
-    tile the model falls back to the largest k in (8, 4, 2) that does (the public code uses k = 8)."""
-    from nmsim.recipes import make_recipe
+    """The recipe with its defaults, SDGF-geometric's k fitted to the model (:mod:`nmsim.recipes.fitting`)."""
+    from nmsim.recipes.fitting import fitting_recipe
 
-    recipe = make_recipe(name, _targets(plan), steps_per_epoch=spe)
-    if name != "sdgf-geometric":
-        return recipe, ""
-    try:
-        for ph in recipe.phases(total):
-            model.check_reachable(ph.state, name)
-        return recipe, ""
-    except UserError as first:
-        for k in (8, 4, 2):
-            alt = make_recipe(name, _targets(plan), steps_per_epoch=spe, k=k)
-            try:
-                for ph in alt.phases(total):
-                    model.check_reachable(ph.state, name)
-            except UserError:
-                continue
-            return alt, f"k={k}: the paper's k=16 does not tile the model ({str(first).split('uses ', 1)[-1]})"
-        raise
+    return fitting_recipe(name, _targets(plan), lambda state: model.check_reachable(state, name), total,
+                          steps_per_epoch=spe)
 
 
 def training_tables(cfg, plans: list[str], recipes: list[str], budget_epochs: float, spe: int):

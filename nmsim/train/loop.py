@@ -202,18 +202,21 @@ def resolve(config: RunConfig) -> RunConfig:
 def check_config(config: RunConfig) -> RunConfig:
     """Resolve ``config`` and check that every pattern its schedule uses fits the model (meta device, cheap)."""
     from nmsim.graph.builder import build_model
-    from nmsim.recipes import make_recipe
+    from nmsim.recipes.fitting import fitting_recipe
 
     c = resolve(config)
     task = load_task(c.task)
     total = c.epochs * task.steps_per_epoch(c.batch)
-    recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     with torch.device("meta"):
         model = build_model(_workload(c.workload))
     check_task_fit(model, task, c.workload)
     sparsify(model, targets_of(c), c.direction)
-    for phase in recipe.phases(total):
-        check_patterns(model, phase.state.masks.items())
+    recipe, note = fitting_recipe(c.recipe, targets_of(c), lambda state: check_patterns(model, state.masks.items()),
+                                  total, c.dense_frac, c.finetune_frac, **c.recipe_params)
+    if note:  # SDGF-geometric's k fitted to the model: recorded in the run's config and said once
+        c.recipe_params["k"] = recipe.params["k"]
+        plan = ",".join(f"{sel}={pat}" for sel, pat in c.sparsity.items())
+        print(f"nmsim: note: {plan}: {note}", file=sys.stderr)
     return c
 
 
