@@ -21,7 +21,7 @@ def test_trace_states_parameters(capsys):
     assert main(["trace", "gpt2", "--seq", "64", "--batch", "2"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     # GPT-2 small: 124,439,808 parameters, 39.5M of them in the (tied) token and position embeddings, norms, biases
-    assert first == "# traced: gpt2 forward, batch 2 x 64 tokens; 124.4M parameters (39.5M in embeddings, norms, biases)"
+    assert first == "# gpt2 forward, batch 2 x 64 tokens: 124.4M parameters (39.5M embeddings/norms/biases)"
 
 
 def test_hf_config_wherever_a_workload_goes(tmp_path, capsys):

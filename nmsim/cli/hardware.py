@@ -22,7 +22,7 @@ def _fmt(x: float) -> str:
 
 
 def cmd_list(args) -> int:
-    header = ("name", "kind", "bf16 dense TFLOPS", "sparse patterns", "memory GiB", "bandwidth GB/s")
+    header = ("name", "kind", "bf16 TFLOPS", "sparse patterns", "memory GiB", "GB/s")
     rows = [header]
     for name in list_specs():
         spec = load(name)

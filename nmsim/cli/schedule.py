@@ -86,7 +86,8 @@ def run(args) -> int:
         print(frame.to_json(orient="records", indent=1))
     else:
         print(f"# {recipe.describe()}; {total} steps")
-        print(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        from nmsim.cli.table import render_table
+        print(render_table(frame, index=False), end="")
     return 0
 
 

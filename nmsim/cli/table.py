@@ -23,7 +23,9 @@ _SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G
 
 
 def _number(v: float) -> str:
-    return f"{v:,.4g}" if abs(v) < 1e15 else f"{v:.3e}"
+    if abs(v) >= 1e15:
+        return f"{v:.3e}"
+    return f"{int(v):,}" if v.is_integer() else f"{v:,.4g}"
 
 
 def si(v: float, unit: str = "") -> str:

@@ -35,9 +35,8 @@ def run(args) -> int:
         total = table.sum(numeric_only=True)
         table.loc["total"] = total
     params = parameter_counts(cfg)
-    head = (f"# traced: {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens; "
-            f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M in embeddings, "
-            "norms, biases)\n")
+    head = (f"# {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens: "
+            f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M embeddings/norms/biases)\n")
     if args.format == "table" and not args.out:
         sys.stdout.write(head)
     emit(table, args.format, args.out)
