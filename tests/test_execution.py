@@ -273,6 +273,9 @@ def test_validate_cli_fits_and_scores(tmp_path, capsys):
     rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
     assert rc == 0 and "fitted f: cusparselt.efficiency = 0.5557 on 1 rows" in err
     assert "MAPE per group" in out and "all scored rows" in out
+    # fitted and scored rows are printed apart, then MAPE per group, per use and overall
+    assert out.index("fitted rows (kernel level") < out.index("scored rows (never used by a fit):")
+    assert "fitted parameters: 1 " in out and "  all rows" in out
     rc, out, err = run("validate", "--measurements", str(path), "--format", "json", capsys=capsys)
     rows = {r["id"]: r for r in json.loads(out)}
     assert rows["s"]["use"] == "fitted" and rows["d"]["use"] == "scored"
