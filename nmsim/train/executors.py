@@ -10,6 +10,7 @@ Each executor yields ``(job, result, error)`` as jobs finish; ``error`` is a one
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Iterable, Iterator
 
@@ -72,6 +73,11 @@ def _run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict 
                 yield job, None, _one_line(exc)
         return
     ctx = multiprocessing.get_context("spawn")
+    # Ctrl-C terminates the workers; the resource tracker (its own process, started with this interpreter's -W
+    # options) would then warn about their semaphores, which is expected: keep the interrupt to one line.
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
     try:
         futures = {pool.submit(execute_job, job): job for job in jobs}
@@ -82,9 +88,12 @@ def _run_local(jobs: list[dict], workers: int = 1) -> Iterator[tuple[dict, dict 
             except Exception as exc:  # noqa: BLE001
                 yield job, None, _one_line(exc)
     except BaseException:   # Ctrl-C or the consumer stopped: stop the workers now (runs resume from checkpoints)
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
             proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(10)
+        pool.shutdown(wait=True, cancel_futures=True)   # lets the pool release its queues (no leaked semaphores)
         raise
     pool.shutdown(wait=True)
 
