@@ -10,8 +10,8 @@ A protocol folder holds::
 
 Pairing: runs of every recipe with seed ``s`` start from the same initial weights (the model is built right
 after ``torch.manual_seed(s)``) and see the same batches (the data order is a function of (seed, epoch)).
-SDGF-geometric uses the paper's k = 16 where the k·N:k·M patterns fit the model, else the largest power of two
-that fits (recorded per pattern in ``protocol.json``).
+SDGF-geometric uses the paper's k = 16 where the k·N:k·M patterns fit the model, else the largest k that fits,
+as the trainer's config check picks it (recorded per pattern in ``protocol.json`` and in each run's config).
 """
 from __future__ import annotations
 
@@ -76,17 +76,12 @@ def _check(p: Protocol) -> None:
 
 
 def _geometric_k(base: dict, sparsity: dict) -> int:
-    """Largest power-of-two k <= 16 whose k·N:k·M schedule fits the model (UserError when none does)."""
+    """SDGF-geometric's k for this pattern: the paper's 16, or the largest that fits the model as the trainer's
+    config check picks it (:mod:`nmsim.recipes.fitting`); UserError when none fits."""
     from nmsim.train.loop import RunConfig, check_config
 
-    for k in (16, 8, 4, 2):
-        try:
-            check_config(RunConfig(recipe="sdgf-geometric", sparsity=sparsity, recipe_params={"k": k}, **base))
-            return k
-        except UserError as exc:
-            if "does not fit" not in str(exc):
-                raise
-    raise UserError(f"no SDGF-geometric k (16, 8, 4, 2) fits pattern {sparsity} on this model", "--patterns")
+    resolved = check_config(RunConfig(recipe="sdgf-geometric", sparsity=sparsity, **base))
+    return int(resolved.recipe_params.get("k", 16))
 
 
 def plan(p: Protocol) -> list:
