@@ -160,8 +160,7 @@ def test_decode_llama_uses_kv_heads_and_is_memory_bound():
     assert logit["act_bytes"] == 2 * (32 * 128 + 8 * 128 * 1025 + 32 * 1025)  # + the 32 x 1025 scores
 
 
-def test_price_many_matches_price_and_is_fast(vit):
-    import time
+def test_price_many_matches_price(vit):  # its speed: bench/bench_pricing.py (>= 10,000 configs/s)
     hws = [load(n) for n in ("a100", "h100-sxm5", "ideal-nm")]
     plans = ["dense", "ff=2:4", "ff=1:16", "all=1:8", "ff=2:4,qkv=1:8"]
     configs = [(p, h, "bf16") for h in hws for p in plans]
@@ -171,8 +170,3 @@ def test_price_many_matches_price_and_is_fast(vit):
         for k in ("seconds", "executed_flops", "bytes", "joules", "metadata_bytes", "vector_flops"):
             assert many.loc[i, k] == pytest.approx(t[k], rel=1e-9), (i, k)
         assert many.loc[i, "bound"] == t["bound"]
-    big = configs * 200
-    start = time.perf_counter()
-    price_many(vit, big)
-    rate = len(big) / (time.perf_counter() - start)
-    assert rate > 1000

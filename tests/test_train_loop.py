@@ -60,13 +60,9 @@ def test_lr_schedule_warmup_then_cosine():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 1e-5
 
 
-def test_digits_dense_reaches_95_percent(tmp_path):
-    start, cpu_start = time.perf_counter(), time.process_time()
+def test_digits_dense_reaches_95_percent(tmp_path):  # its CPU time: bench/bench_train.py (goal < 60 s)
     final = train_run(RunConfig(task="digits", recipe="dense", seed=0), tmp_path / "run")
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    print(f"digits dense: accuracy {final['accuracy']:.4f} in {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU")
     assert final["accuracy"] >= 0.95
-    assert cpu_seconds < 60  # CPU time: wall time on a shared machine measures the neighbours
     rows = read_metrics(tmp_path / "run")
     assert rows[-1]["step"] == 30 * 22 and len(rows) == 30
     assert {"step", "epoch", "train_flops", "loss", "accuracy", "patterns", "decay", "grad_var",

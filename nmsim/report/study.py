@@ -76,7 +76,7 @@ def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, P
 
         df = read_csv(path, "accuracy CSV", columns=ACCURACY_COLUMNS, numeric=("value",))
         df["plan"] = [normalize_plan(str(p), f"{path}: plan") for p in df["plan"]]
-        return df, f"accuracy from {path}", None
+        return df, str(path), None
     raise UserError("expected 'paper', a runs folder or a .csv file (no such runs folder)", f"--accuracy {spec}")
 
 
@@ -238,21 +238,24 @@ def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
 
 # ---- joins -----------------------------------------------------------------------------------------------
 
-def headline_table(infer: pd.DataFrame, totals: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
+def headline_table(infer: pd.DataFrame, totals: pd.DataFrame, acc: pd.DataFrame | None,
+                   higher_is_better: bool = True) -> pd.DataFrame:
     head = totals.merge(infer[["plan", "inference_gflops"]], on="plan", how="left")
     if acc is not None:
         a = acc[["plan", "recipe", "value"]].rename(columns={"value": "accuracy"})
         head = head.merge(a, on=["plan", "recipe"], how="left")
     else:
         head["accuracy"] = np.nan
-    head["pareto"] = pareto_mask(head, minimize="inference_gflops", maximize="accuracy")
-    head["pareto_train"] = pareto_mask(head, minimize="train_flops_rel_dense", maximize="accuracy")
+    for col, cost in (("pareto", "inference_gflops"), ("pareto_train", "train_flops_rel_dense")):
+        head[col] = (pareto_mask(head, minimize=cost, maximize="accuracy") if higher_is_better
+                     else pareto_mask(head, minimize=[cost, "accuracy"]))
     cols = ["recipe", "plan", "inference_gflops", "train_flops_rel_dense", "accuracy", "pareto", "pareto_train",
             "train_flops", "note"]
     return head[cols]
 
 
-def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, budget_epochs: float) -> pd.DataFrame:
+def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, budget_epochs: float,
+                   higher_is_better: bool = True) -> pd.DataFrame:
     """Epochs affordable at the dense budget, accuracy at (at most) equal FLOPs, FLOPs to reach dense accuracy."""
     t = head.merge(totals[["recipe", "plan", "affordable_epochs"]], on=["recipe", "plan"], how="left")
     dense = t[t["recipe"] == "dense"]
@@ -262,7 +265,8 @@ def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, budget_epochs: floa
         if r.recipe == "dense":
             continue
         within = bool(r.train_flops_rel_dense <= 1.0 + 1e-9) if pd.notna(r.train_flops_rel_dense) else None
-        reaches = bool(r.accuracy >= dense_acc) if pd.notna(r.accuracy) and pd.notna(dense_acc) else None
+        better = (r.accuracy >= dense_acc) if higher_is_better else (r.accuracy <= dense_acc)
+        reaches = bool(better) if pd.notna(r.accuracy) and pd.notna(dense_acc) else None
         rows.append({
             "recipe": r.recipe, "plan": r.plan, "train_flops_rel_dense": r.train_flops_rel_dense,
             "epochs_at_dense_budget": r.affordable_epochs,
@@ -483,16 +487,18 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     if runs_dir is not None:
         from nmsim.report.runs import load_curves
         curves = load_curves(runs_dir)
-    metric = "top-1 accuracy (%)" if acc is None or "metric" not in acc or acc["metric"].iloc[0] == "top1_pct" \
-        else str(acc["metric"].iloc[0])
+    from nmsim.report.wording import findings, metric_of, sample_noun
+
+    M, noun = metric_of(acc), sample_noun(cfg)
+    metric = M.label
 
     echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
     infer = inference_table(cfg, plans)
     totals, phases = training_tables(cfg, plans, recipes, budget, opts.steps_per_epoch)
     hw = hardware_table(cfg, plans, specs, opts.dtype)
     mem = memory_table(cfg, plans, opts.dtype)
-    head = headline_table(infer, totals, acc)
-    iso = iso_flop_table(head, totals, budget)
+    head = headline_table(infer, totals, acc, M.higher_is_better)
+    iso = iso_flop_table(head, totals, budget, M.higher_is_better)
     echo(f"report: cost tables in {time.perf_counter() - t0:.1f} s")
     if curves is None and opts.train:
         ts = time.perf_counter()
@@ -501,16 +507,19 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
 
     # ---- layout
     report = Report(title=f"nmsim report: {opts.name}",
-                    subtitle=f"Workload `{cfg.name}`; accuracy: {acc_desc}; dense budget {budget:g} epochs x "
-                             f"{opts.steps_per_epoch} steps (batch {TRAIN_BATCH}); accelerators priced at "
-                             f"{opts.dtype} where supported.")
+                    subtitle=f"Workload `{cfg.name}`, costs per {noun}; {metric} from {acc_desc}; training "
+                             f"priced over {budget:g} epochs x {opts.steps_per_epoch:,} steps at batch "
+                             f"{TRAIN_BATCH:,} x {cfg.tokens:,} tokens; accelerators priced at {opts.dtype} where "
+                             "supported.")
+    report.section("Findings", " ".join(findings(head, M, hw)))
     s = report.section("Headline: accuracy, inference and training cost",
-                       "One row per recipe x sparsity plan. `inference_gflops`: per image, the paper's convention "
+                       f"One row per recipe x sparsity plan. `inference_gflops`: per {noun}, the paper's convention "
                        "(Q, K, V, O, Logit, Attend, FF1, FF2; no class token; sparse GEMMs at N/M). "
                        "`train_flops_rel_dense`: the whole schedule priced phase by phase (forward on the pattern in "
                        "force, dgrad dense unless transposable, wgrad dense, plus mask/optimizer vector work) over "
-                       "the dense run of the same length. `pareto`: on the accuracy vs inference-FLOPs front; "
-                       "`pareto_train`: on the accuracy vs training-FLOPs front.")
+                       "the dense run of the same length. `accuracy`: the "
+                       f"{metric}. `pareto`: on the {M.name} vs inference-FLOPs front; "
+                       f"`pareto_train`: on the {M.name} vs training-FLOPs front.")
     s.items.append(Table("headline", head, "Headline table", formats={
         "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, "accuracy": FMT3, "train_flops": "{:.4g}"},
         hide=("train_flops",)))
@@ -520,11 +529,11 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "decay D > 0, SDGF's early intervals keep more weights, SR-STE is sparse from step 0.")
     dense_acc = head.loc[head["recipe"] == "dense", "accuracy"].dropna()
     acc_line = ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": "dense accuracy"},) if len(dense_acc) else ()
-    labels = {**LABELS, "accuracy": metric}
+    labels = {**LABELS, "accuracy": metric, "inference_gflops": f"inference GFLOPs per {noun}"}
     s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric),
                           "Accuracy vs priced training FLOPs (dashed: the dense training budget).",
                           chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y="accuracy",
-                                      color="recipe", filters=("recipe", "plan"), pareto=("min", "max"),
+                                      color="recipe", filters=("recipe", "plan"), pareto=("min", M.sense),
                                       hover=("recipe", "plan", "inference_gflops", "train_flops", "note"),
                                       lines=({"axis": "x", "value": 1.0, "label": "dense budget",
                                               "column": "train_flops_rel_dense"},) + acc_line,
@@ -557,9 +566,9 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "The paper's Fig. 5: every recipe x plan with its bundled accuracy; the line is the Pareto "
                        "front (fewer inference FLOPs, higher accuracy).")
     s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric),
-                          "Accuracy vs inference GFLOPs per image, with the Pareto front.",
+                          f"{M.name.capitalize()} vs inference GFLOPs per {noun}, with the Pareto front.",
                           chart=Chart("scatter", x="inference_gflops", y="accuracy", color="recipe",
-                                      filters=("recipe", "plan"), pareto=("min", "max"),
+                                      filters=("recipe", "plan"), pareto=("min", M.sense),
                                       hover=("recipe", "plan", "train_flops_rel_dense", "note"), lines=acc_line,
                                       labels=labels, colors=_recipe_colors(), frame=head,
                                       title="Accuracy vs inference FLOPs (front: fewer FLOPs, higher accuracy)")))
@@ -575,7 +584,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     acc_hw = hw.merge(head[["recipe", "plan", "accuracy"]], on="plan", how="inner")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y="accuracy",
                          color="hardware", symbol="recipe",
-                         filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", "max"), log_x=True,
+                         filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense), log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
                                 "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
                          title="Accuracy vs inference latency or energy per accelerator (front: faster or less "
