@@ -24,6 +24,19 @@ def _label(plan: str) -> str:
     return plan.replace("ff=", "FF ").replace(",qkv=", " + QKV ").replace(",qk=", " + QK ")
 
 
+def _run_plan(pattern: str) -> str:
+    """A run folder's pattern label (``ff1_16+qk1_4``) in the plan text form (``ff=1:16,qk=1:4``)."""
+    import re
+    return re.sub(r"([A-Za-z_]+?)(\d+)_(\d+)", r"\1=\2:\3", str(pattern)).replace("+", ",")
+
+
+def _plain_log_ticks(ax) -> None:
+    """Log axis ticks as plain numbers (6, 20, 300), no 6x10^0 minor labels."""
+    from matplotlib.ticker import FuncFormatter
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "25" else ""))
+
+
 def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
     """Accuracy against training FLOPs normalised to dense (the paper's Fig. 4b, in priced FLOPs)."""
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
@@ -53,10 +66,11 @@ def _finish(ax, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
 
 
-def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
+def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)",
+                          per: str = "image"):
     """Accuracy against inference GFLOPs with the Pareto front (the paper's Fig. 5)."""
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     for recipe, g in head.groupby("recipe", sort=False):
@@ -68,7 +82,8 @@ def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accurac
             label="Pareto front", zorder=2)
     for x, y, plan, recipe in zip(front["inference_gflops"], front["accuracy"], front["plan"], front["recipe"]):
         ax.annotate(f"{_label(plan)} {recipe}", (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
-    _finish(ax, "inference GFLOPs per image (paper convention)", metric_label, "Accuracy vs inference FLOPs")
+    _finish(ax, f"inference GFLOPs per {per} (paper convention)", metric_label,
+            f"{metric_label.split(' (')[0].capitalize()} vs inference FLOPs")
     return fig
 
 
@@ -78,13 +93,14 @@ def latency_energy(hw: pd.DataFrame):
     accs = list(dict.fromkeys(hw["hardware"]))
     fig, axes = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
     width = 0.8 / max(1, len(plans))
-    cmap = plt.get_cmap("viridis", max(2, len(plans)))
+    cmap = plt.get_cmap("tab10" if len(plans) <= 10 else "tab20")  # categories: a qualitative palette
     x = np.arange(len(accs))
     for ax, col, label in ((axes[0], "latency_ms", "latency (ms)"), (axes[1], "energy_j", "energy (J)")):
         for i, plan in enumerate(plans):
             g = hw[hw["plan"] == plan].set_index("hardware").reindex(accs)
             ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=_label(plan), color=cmap(i))
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_ylabel(label)
         ax.grid(alpha=.3, axis="y")
     axes[0].set_title("Inference latency and energy per accelerator and pattern")
@@ -136,7 +152,8 @@ def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
                               sort=False).reindex(columns=order).fillna(0.0)
         bottom = np.zeros(len(table))
         for ph in order:
-            ax.bar(table.index, table[ph], bottom=bottom, color=PHASE_COLORS.get(ph, None), label=ph)
+            if table[ph].any():  # a legend entry only for bars that exist
+                ax.bar(table.index, table[ph], bottom=bottom, color=PHASE_COLORS.get(ph, None), label=ph)
             bottom += table[ph].to_numpy()
         ax.axhline(1.0, color="black", ls="--", lw=1)
         ax.set_title(_label(plan), fontsize=9)
@@ -145,8 +162,11 @@ def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")
     axes[0][0].set_ylabel("training FLOPs / dense")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    legend = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="upper right", fontsize=8)
     fig.suptitle("Training FLOPs per recipe phase (dashed: dense budget)")
     fig.tight_layout()
     return fig
@@ -161,7 +181,8 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
         color, marker = _style(recipe)
         ls = styles[plans.index(pattern) % len(styles)]
         ax.plot(g["train_flops"], g["accuracy"] * 100, ls=ls, color=color, marker=marker, ms=3,
-                label=f"{recipe} {pattern}" + (f" s{seed}" if curves["seed"].nunique() > 1 else ""))
+                label=(recipe if recipe == "dense" else f"{recipe} {_run_plan(pattern)}")
+                + (f" s{seed}" if curves["seed"].nunique() > 1 else ""))
     if dense_budget:
         ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
     ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")

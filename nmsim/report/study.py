@@ -565,7 +565,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s = report.section("Accuracy vs inference FLOPs",
                        "The paper's Fig. 5: every recipe x plan with its bundled accuracy; the line is the Pareto "
                        "front (fewer inference FLOPs, higher accuracy).")
-    s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric),
+    s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric, noun),
                           f"{M.name.capitalize()} vs inference GFLOPs per {noun}, with the Pareto front.",
                           chart=Chart("scatter", x="inference_gflops", y="accuracy", color="recipe",
                                       filters=("recipe", "plan"), pareto=("min", M.sense),
