@@ -1,6 +1,7 @@
 """nmsim report: the committed example's numbers regenerate; bad input is a one-line error; output is atomic."""
 import base64
 import gzip
+import hashlib
 import json
 import re
 import subprocess
@@ -156,7 +157,8 @@ def test_existing_report_kept_on_error(tmp_path, monkeypatch):
     out = tmp_path / "r"
     out.mkdir()
     (out / "index.html").write_text("old-report-page")
-    (out / ".nmsim-report").write_text("nmsim report\n")   # a report nmsim wrote: it may be replaced
+    digest = hashlib.sha256(b"old-report-page").hexdigest()  # a report nmsim wrote (its manifest): may be replaced
+    (out / ".nmsim-report").write_text(json.dumps({"written_by": "nmsim report", "files": {"index.html": digest}}))
     rep = writer.Report("t")
     rep.section("s").items.append(writer.Table("t", pd.DataFrame({"a": [1]})))
 

@@ -29,7 +29,7 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (:func:`nmsim.io.write_text`): never half-written, one-line errors."""
     from nmsim.io import write_text
 
-    write_text(path, text)
+    write_text(path, text, mine_only=True)   # a file the user named: replaced only if nmsim wrote it
 
 
 def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bool = True) -> None:

@@ -24,7 +24,7 @@ def cmd_plot(args) -> int:
     from nmsim.report.curves import plot_curves, save_figure
     from nmsim.report.runs import load_curves
 
-    check_output_file(args.out, "plot")
+    check_output_file(args.out, "plot", mine_only=True)
     xs = []
     for name in (s.strip() for s in args.x.split(",") if s.strip()):
         if name not in X_NAMES:

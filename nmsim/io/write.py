@@ -5,11 +5,15 @@
   removes the temp file and raises a :class:`UserError` naming the path. An existing character device or
   pipe (``/dev/null``, ``/dev/stdout``) is written in place, never replaced.
 * :func:`install_folder`: move a finished temp folder to ``out``. An existing ``out`` is replaced only when it
-  holds nmsim's marker file (:data:`MARKER`) or is empty; any other file or folder there is an error.
+  is empty or holds nmsim's marker file (:data:`MARKER`, a manifest of the files nmsim wrote with their
+  SHA-256) and nothing else: a file the user added or edited there, or any other file or folder at ``out``,
+  is an error and nothing is touched.
+* A single output file the user names is replaced only if nmsim wrote it (``mine_only``, :mod:`nmsim.io.ledger`).
 """
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from nmsim.errors import UserError
+from nmsim.io import ledger
 
 MARKER = ".nmsim-report"
 
@@ -58,12 +63,17 @@ def _check_writable(p: Path, where: str) -> None:
     raise UserError(f"cannot write: {'read-only file system' if read_only else 'permission denied'}", where)
 
 
-def check_output_file(path, what: str = "output file") -> Path:
+def check_output_file(path, what: str = "output file", mine_only: bool = False) -> Path:
     """Refuse, before any work, an output path that cannot be a file: a folder, a parent that is a file, or a
-    place that cannot be written (read-only file system, no permission)."""
+    place that cannot be written (read-only file system, no permission). With ``mine_only`` (a file the user
+    named), an existing regular file is refused unless nmsim wrote it and it is unchanged since
+    (:mod:`nmsim.io.ledger`)."""
     p = Path(path)
     if str(path).endswith(os.sep) or p.is_dir():
         raise UserError(f"is a folder; give a file name for the {what}", str(path))
+    if mine_only and (p.is_symlink() or p.is_file()) and not ledger.wrote(p):
+        raise UserError("exists and nmsim did not write it (or it changed since); nothing was changed: remove it "
+                        f"or give another name for the {what}", str(path))
     parent = _first_existing_parent(p)
     if parent.exists() and not parent.is_dir():
         raise UserError(f"cannot write: {parent} is a file, not a folder", str(path))
@@ -71,9 +81,11 @@ def check_output_file(path, what: str = "output file") -> Path:
     return p
 
 
-def write_bytes(path, data: bytes, what: str = "output file") -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + rename); one-line UserError on any failure."""
-    p = check_output_file(path, what)
+def write_bytes(path, data: bytes, what: str = "output file", mine_only: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file + rename); one-line UserError on any failure. The file
+    gets the mode of the file it replaces, else the umask's default. ``mine_only``: see
+    :func:`check_output_file`; the written file is recorded as nmsim's."""
+    p = check_output_file(path, what, mine_only)
     try:
         st = os.stat(p)
     except OSError:
@@ -93,6 +105,7 @@ def write_bytes(path, data: bytes, what: str = "output file") -> Path:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, p)
         tmp = None
@@ -101,15 +114,23 @@ def write_bytes(path, data: bytes, what: str = "output file") -> Path:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+    if mine_only:
+        ledger.record(p, data)
     return p
 
 
-def write_text(path, text: str, what: str = "output file") -> Path:
-    return write_bytes(path, text.encode("utf-8"), what)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
-def write_json(path, obj, what: str = "output file") -> Path:
-    return write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode(), what)
+def write_text(path, text: str, what: str = "output file", mine_only: bool = False) -> Path:
+    return write_bytes(path, text.encode("utf-8"), what, mine_only)
+
+
+def write_json(path, obj, what: str = "output file", mine_only: bool = False) -> Path:
+    return write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode(), what, mine_only)
 
 
 # ---- folders -------------------------------------------------------------------------------------
@@ -128,6 +149,11 @@ def check_output_folder(out, what: str = "report") -> Path:
         if entries and MARKER not in entries and not _legacy_report(p, entries):
             raise UserError(f"exists and is not an nmsim {what} (no {MARKER} file); give a new folder name, nothing "
                             "was changed", str(out))
+        if MARKER in entries:
+            foreign = _not_written_by_nmsim(p)
+            if foreign:
+                raise UserError(f"holds {foreign}, which nmsim did not write (or which changed since); nothing was "
+                                f"changed: move it out or give a new folder name for the {what}", str(out))
     parent = _first_existing_parent(p)
     if parent.exists() and not parent.is_dir():
         raise UserError(f"cannot write: {parent} is a file, not a folder", str(out))
@@ -141,6 +167,36 @@ def _legacy_report(folder: Path, entries: list[str]) -> bool:
         return False
     return all(name in ("index.html", "report.md") or name.endswith((".csv", ".png")) for name in entries) and \
         all((folder / name).is_file() and not (folder / name).is_symlink() for name in entries)
+
+
+def _manifest(folder: Path) -> dict:
+    """Relative path -> SHA-256 of every file below ``folder`` (the marker itself excluded)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MARKER:
+            files[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def _not_written_by_nmsim(folder: Path) -> str | None:
+    """The first entry of an nmsim folder that its marker's manifest does not list with the same content
+    (a file the user added or edited, or a folder); None when every entry is nmsim's. A marker without a
+    manifest (an older nmsim) vouches for the files a report holds (:func:`_legacy_report`)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        listed = marker["files"] if isinstance(marker, dict) and isinstance(marker.get("files"), dict) else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        listed = None
+    if listed is None:
+        entries = sorted(e for e in os.listdir(folder) if e != MARKER)
+        return None if not entries or _legacy_report(folder, entries) else entries[0]
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel == MARKER or (path.is_dir() and not path.is_symlink() and any(k.startswith(rel + "/") for k in listed)):
+            continue
+        if path.is_symlink() or not path.is_file() or listed.get(rel) != hashlib.sha256(path.read_bytes()).hexdigest():
+            return rel
+    return None
 
 
 def new_temp_folder(out) -> Path:
@@ -161,7 +217,8 @@ def install_folder(tmp, out, marker_text: str = "nmsim report\n") -> Path:
     old = None
     try:
         check_output_folder(p)
-        (tmp / MARKER).write_text(marker_text)
+        marker = {"written_by": marker_text.strip(), "files": _manifest(tmp)}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)
         if p.is_dir():
             old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.old-"))
