@@ -383,10 +383,12 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     ckpt.atomic_write_json(out / ckpt.CONFIG, config.to_dict())
     ckpt.atomic_write_bytes(out / ckpt.METRICS, "".join(r + "\n" for r in rows).encode())
 
+    lines = progress is None and not sys.stderr.isatty()  # logs: a line per ~10 % of the run instead of a bar
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm import tqdm
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"{config.task}/{config.recipe}", leave=False)
+    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"{config.task}/{config.recipe}", leave=True)
+    next_line = step + max(1, total // 10)
     started = time.perf_counter()
     metrics_fh = open(out / ckpt.METRICS, "a")
     last_row: dict = json.loads(rows[-1]) if rows else {}
@@ -431,6 +433,11 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
                 metrics_fh.flush()
                 last_row = row
                 bar.set_postfix(acc=f"{row['accuracy']:.3f}", loss=f"{row['loss']:.3f}")
+                if lines and (step >= next_line or step == total):
+                    next_line = step + max(1, total // 10)
+                    print(f"train {config.task}/{config.recipe}: step {step:,}/{total:,} ({100 * step / total:.0f} %), "
+                          f"accuracy {row['accuracy']:.3f}, loss {row['loss']:.3f}, "
+                          f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
                 if log:
                     log(row)
             if step % ckpt_every == 0 or step == total:
