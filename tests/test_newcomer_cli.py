@@ -41,7 +41,11 @@ def test_decode_padding_is_explained(capsys):
                  "--sparsity", "ff=2:4"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# priced: gpt2 decode, batch 1, on a100-sxm4-80gb bf16")
-    assert "x nominal: GEMMs with fewer rows (tokens) than the kernel's" in out
+    assert "x nominal: kernels run whole tiles, so padding counts as executed work" in out
+    assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--columns",
+                 "role,seconds,energy_joules"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in table if line.strip().startswith("role")] == [["role", "time", "energy"]]
     assert max(map(len, out.splitlines())) <= 100
 
 

@@ -22,7 +22,7 @@ def _positive(text: str) -> int:
 
 
 def _common(p) -> None:
-    p.add_argument("workload", help="bundled workload name or a workload YAML path")
+    p.add_argument("workload", help="bundled workload name, a workload YAML path or an HF config.json")
     p.add_argument("--dtype", default=None,
                    help="compute dtype (bf16, fp16, tf32, fp8, int8, ...; default: bf16, or fp16 where the spec lacks bf16)")
     p.add_argument("--weight-dtype", default=None,
@@ -39,7 +39,16 @@ def _common(p) -> None:
                    "price: a sweep such as 1k:32k:x2")
     p.add_argument("--image-size", type=axis, help="vision models, price: image sizes, e.g. 224,384 or 64:512:32")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--columns", help="table columns to show, comma-separated (default: all that fit, wrapped)")
     p.add_argument("--out", help="write to this file instead of stdout")
+
+
+def _shown(table, args, index: bool):
+    """The table with only ``--columns`` (table format only; CSV/JSON keep every column)."""
+    if args.format != "table" or not args.columns:
+        return table
+    from nmsim.cli.table import pick
+    return pick(table.reset_index() if index else table, args.columns)
 
 
 def register(sub) -> None:
@@ -99,7 +108,8 @@ def run_price(args) -> int:
     to_stdout = args.format == "table" and not args.out  # a table starts with what it priced
     if to_stdout:
         sys.stdout.write(wrap_comment(head))
-    emit(table, args.format, args.out, index=args.by != "op")
+    shown = _shown(table, args, index=args.by != "op")
+    emit(shown, args.format, args.out, index=args.by != "op" and shown is table)
     if not to_stdout:
         sys.stderr.write(head)
     if getattr(graph, "unrecognised", None):
@@ -113,8 +123,9 @@ def padding_note(totals) -> str:
     nominal, executed = float(totals["nominal_flops"]), float(totals["executed_flops"])
     if not nominal or executed <= 1.05 * nominal:
         return ""
-    return (f"# executed = {executed / nominal:.3g}x nominal: GEMMs with fewer rows (tokens) than the kernel's "
-            "tile height run whole tiles, and the padded rows count as executed work (sparse tiles are taller)\n")
+    return (f"# executed = {executed / nominal:.3g}x nominal: kernels run whole tiles, so padding counts as "
+            "executed work (a GEMM with fewer rows (tokens) than the tile height, as at decode, runs the whole "
+            "tile; sparse tiles are taller)\n")
 
 
 def wrap_comment(text: str, width: int = 100) -> str:
@@ -147,12 +158,17 @@ def run_compare(args) -> int:
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.phase, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
                  fusion=False if args.unfused else None)
-    emit(df, args.format, args.out, index=False)
-    print(f"# {args.workload} {args.phase}, batch {df.attrs.get('batch')}"
-          + (f", seq {df.attrs.get('seq')}" if df.attrs.get("seq") else "")
-          + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
-          + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
-          + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM"), file=sys.stderr)
+    head = (f"# priced: {args.workload} {args.phase}, batch {df.attrs.get('batch')}"
+            + (f", seq {df.attrs.get('seq')}" if df.attrs.get("seq") else "")
+            + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
+            + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
+            + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
+    to_stdout = args.format == "table" and not args.out  # a table starts with what it priced
+    if to_stdout:
+        sys.stdout.write(wrap_comment(head))
+    emit(_shown(df, args, index=False), args.format, args.out, index=False)
+    if not to_stdout:
+        sys.stderr.write(head)
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)
     return 0
