@@ -1,4 +1,4 @@
-"""Bundled accelerator specs: load, match hardware-facts.md, and answer pricing's queries."""
+"""Bundled accelerator specs: load, match the vendors' datasheets, and answer pricing's queries."""
 import json
 import math
 
@@ -51,7 +51,7 @@ def test_bundled_match_json_schema(name):
     jsonschema.validate(yaml.safe_load((SPEC_DIR / f"{name}.yaml").read_text()), schema)
 
 
-# hardware-facts.md: dense -> 2:4 sparse, memory (GB), bandwidth (GB/s)
+# datasheets: dense -> 2:4 sparse, memory (GB), bandwidth (GB/s)
 FACTS = [
     ("a100", "bf16", 312, 624), ("a100", "fp16", 312, 624), ("a100", "int8", 624, 1248),
     ("h100", "bf16", 989.4, 1978.9), ("h100", "fp8", 1978.9, 3957.8), ("h100", "int8", 1978.9, 3957.8),

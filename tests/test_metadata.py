@@ -1,4 +1,4 @@
-"""Metadata encodings: the hardware-facts table, NVIDIA compressed-size ratios, hierarchical metadata."""
+"""Metadata encodings: published per-group sizes, NVIDIA compressed-size ratios, hierarchical metadata."""
 from fractions import Fraction
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from nmsim.errors import UserError
 from nmsim.sparsity import NMPattern, compressed_bytes, metadata_bits_per_group, parse_any
 
-# /work/shared/reference/hardware-facts.md, "Metadata bits per group of M"
+# metadata bits per group of M (NVIDIA 2:4: 2-bit index per kept value; index/bitmask encodings)
 TABLE = [  # pattern, index, bitmask, combinatorial
     ("2:4", 4, 4, 3), ("1:4", 2, 4, 2), ("1:8", 3, 8, 3), ("2:8", 6, 8, 5), ("4:8", 12, 8, 7), ("2:16", 8, 16, 7),
 ]

@@ -1,4 +1,4 @@
-"""Recipe schedules against the figures in paper-facts.md (public-code boundaries, D values, k=16 sequence)."""
+"""Recipe schedules against Bambhaniya et al. 2024 and its public code (public-code boundaries, D values, k=16 sequence)."""
 import math
 import subprocess
 import sys
@@ -17,7 +17,7 @@ def starts(recipe, total, spe=1, sel="ff"):
     return {p.start_step // spe: str(p.state.masks[sel]) for p in recipe.phases(total)}
 
 
-PUBLIC = [  # paper-facts.md, "Interval boundaries in the public code" (350 epochs, d = f = 0)
+PUBLIC = [  # the public code's interval boundaries (350 epochs, d = f = 0)
     ("sdgf-stepwise", "1:16", {}, {0: "15:16", 70: "8:16", 140: "4:16", 210: "2:16", 280: "1:16"}),
     ("sdgf-stepwise", "1:8", {}, {0: "7:8", 87: "4:8", 175: "2:8", 262: "1:8"}),
     ("sdgf-geometric", "1:8", {"k": 8}, {0: "8:64", 87: "4:32", 175: "2:16", 262: "1:8"}),

@@ -3,7 +3,7 @@
 A recipe is a schedule (``nmsim.recipes``): ``recipe.phases(T)`` tiles ``[0, T)`` into intervals of constant
 pricing, each with a :class:`~nmsim.recipes.RecipeState`. One training step of a phase is priced as
 
-* **matrix FLOPs** per weight/attention GEMM, split into the three passes (DESIGN.md, "Conventions"):
+* **matrix FLOPs** per weight/attention GEMM, split into the three passes:
   forward ``Y = X W^T`` runs on the pattern the state lets the GEMM exploit (``state.cost_patterns``; None
   while W~ is dense, e.g. MDGF while D counts as nonzero), i.e. ``nominal x density``; dgrad ``dX = dY W``
   is sparse only when the mask can be used transposed: ``transposable=True`` forces it, ``False`` forbids it,
@@ -15,7 +15,7 @@ pricing, each with a :class:`~nmsim.recipes.RecipeState`. One training step of a
 * **vector FLOPs**: the graph's activation/norm/softmax/bias FLOPs (forward + backward) plus the recipe's own
   terms, see :mod:`nmsim.cost.vector_terms` (mask top-N-of-M, SR-STE decay term, MDGF blend, optimizer).
 
-With the paper's per-step model (paper-facts.md, "Training FLOPs") this gives dense ``3 F_D``, a sparse
+With the paper's per-step model (Bambhaniya et al. 2024, training FLOPs) this gives dense ``3 F_D``, a sparse
 forward + sparse dgrad recipe ``2 F_S + F_D`` and MDGF while D > 0 ``3 F_D``.
 
 Paper convention (``paper_convention=True``): only the ops the paper counts (Q, K, V, O, Logit, Attend, FF1,

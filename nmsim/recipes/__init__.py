@@ -1,4 +1,4 @@
-"""Training recipes as pure schedules of (step, total_steps); no torch (see DESIGN.md, "a recipe is a schedule")."""
+"""Training recipes as pure schedules of (step, total_steps); no torch."""
 from nmsim.recipes.base import PHASES, RULES, Phase, Recipe, RecipeState
 from nmsim.recipes.decay import DEFAULT_BETA, DEFAULT_ZERO_THRESHOLD
 from nmsim.recipes.binary import DEFAULT_SRSTE_LAMBDA

@@ -1,6 +1,6 @@
 """Recipe = schedule: a pure function of (step, total_steps). Shared types and the phase machinery.
 
-Every recipe splits training into three parts (paper-facts.md, "Phases"):
+Every recipe splits training into three parts (Bambhaniya et al. 2024):
 
 * dense warm-up: steps ``[0, dense_end)``, ``dense_end = floor(d * T)``;
 * the *sparse part* ``[dense_end, finetune_start)`` where the recipes differ;

@@ -1,4 +1,4 @@
-"""Recipes with a fixed binary mask: dense, static (STE) and SR-STE (paper-facts.md, "Recipes").
+"""Recipes with a fixed binary mask: dense, static (STE) and SR-STE (Bambhaniya et al. 2024, the recipes compared).
 
 * dense: no masks ever; the targets are kept only as selectors (all None), d and f are ignored.
 * static: the final binary N:M mask of |W| from the start of the sparse part, straight-through gradient.

@@ -1,4 +1,4 @@
-"""MDGF: mask decay gradient flow (paper-facts.md, "MDGF-linear" / "MDGF-exponential").
+"""MDGF: mask decay gradient flow (Bambhaniya et al. 2024: MDGF-linear and MDGF-exponential).
 
 The forward uses ``W~ = W * (m + D(j) * (1 - m))`` with m the target N:M mask of |W|, recomputed every step,
 and the gradient wrt W~ applied to W unchanged (straight-through). ``j`` counts steps from the start of the

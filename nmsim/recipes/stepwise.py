@@ -1,6 +1,6 @@
 """SDGF: structure decay with binary masks that get sparser interval by interval, and custom schedules.
 
-paper-facts.md, "SDGF-stepwise" / "SDGF-geometric". The sparse part is split into equal intervals, interval
+Bambhaniya et al. 2024, SDGF-stepwise and SDGF-geometric. The sparse part is split into equal intervals, interval
 ``i`` of ``n`` starting at ``floor(i * L / n)`` (in steps, or in epochs with ``steps_per_epoch``); each selector
 has its own sequence, so selectors with different lengths switch at different steps (phases = union).
 
