@@ -1,4 +1,4 @@
-"""Recipe schedules against Bambhaniya et al. 2024 and its public code (public-code boundaries, D values, k=16 sequence)."""
+"""Recipe schedules against Bambhaniya et al. 2024 and its public code (boundaries, D values, k=16 sequence)."""
 import math
 import subprocess
 import sys

@@ -222,6 +222,7 @@ def register(subparsers) -> None:
     p.add_argument("--paper-convention", action="store_true",
                    help="count only Q,K,V,O,Logit,Attend,FF1,FF2 (no class token), as the paper")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--columns", help="table columns to show, comma-separated (default: " + TABLE_COLUMNS + ")")
+    p.add_argument("--columns",
+                   help="table columns to show, comma-separated (default: " + TABLE_COLUMNS + ")")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=run)
