@@ -85,7 +85,8 @@ def run(args) -> int:
     elif args.format == "json":
         print(frame.to_json(orient="records", indent=1))
     else:
-        print(f"# {recipe.describe()}; {total} steps")
+        import textwrap
+        print(textwrap.fill(f"# {recipe.describe()}; {total:,} steps", 100, subsequent_indent="#   "))
         from nmsim.cli.table import render_table
         print(render_table(frame, index=False), end="")
     return 0
