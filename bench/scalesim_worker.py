@@ -3,10 +3,10 @@
 Runs inside SCALE-Sim's own virtual environment (numpy<2), started by ``bench_scalesim.py``::
 
     python scalesim_worker.py '{"name": "ff1", "m": 196, "n": 3072, "k": 768, "sparsity": "1:4",
-                                "rows": 128, "cols": 128, "dataflow": "ws"}'
+                                "config": "<nmsim.export.scalesim.config_text(...)>"}'
 
-A job may carry the full config text (``"config"``, as ``nmsim.export.scalesim.config_text`` writes it); the
-built-in template below is the same config for runs without nmsim installed.
+The job carries the full config text (``"config"``, written by ``nmsim.export.scalesim.config_text`` in the
+bench's own environment, so the worker and ``nmsim export`` use one template).
 
 It writes the config (every section the 3.0.0 parser requires), a GEMM topology CSV (``Layer, M, N, K,
 Sparsity,`` with the trailing comma) and a header-only layout CSV into a temporary folder, calls the Python API
@@ -26,61 +26,13 @@ import sys
 import tempfile
 import time
 
-CONFIG = """[general]
-run_name = nmsim_ref
-
-[architecture_presets]
-ArrayHeight : {rows}
-ArrayWidth : {cols}
-IfmapSramSzkB : {sram_kb}
-FilterSramSzkB : {sram_kb}
-OfmapSramSzkB : {sram_kb}
-IfmapOffset : 0
-FilterOffset : 10000000
-OfmapOffset : 20000000
-Bandwidth : {bandwidth}
-Dataflow : {dataflow}
-MemoryBanks : 1
-ReadRequestBuffer : 512
-WriteRequestBuffer : 512
-
-[layout]
-IfmapCustomLayout : False
-IfmapSRAMBankBandwidth : {bandwidth}
-IfmapSRAMBankNum : 1
-IfmapSRAMBankPort : 2
-FilterCustomLayout : False
-FilterSRAMBankBandwidth : {bandwidth}
-FilterSRAMBankNum : 1
-FilterSRAMBankPort : 2
-
-[sparsity]
-SparsitySupport : {sparse}
-SparseRep : ellpack_block
-OptimizedMapping : false
-BlockSize : {block}
-RandomNumberGeneratorSeed : 40
-
-[run_presets]
-InterfaceBandwidth : {bw_mode}
-UseRamulatorTrace : False
-"""
-
-
-def config_text(job: dict) -> str:
-    n, m = (int(x) for x in job.get("sparsity", "1:1").split(":"))
-    return CONFIG.format(rows=job["rows"], cols=job["cols"], dataflow=job["dataflow"],
-                         sram_kb=job.get("sram_kb", 6144), bandwidth=job.get("bandwidth", 10),
-                         bw_mode=job.get("bw_mode", "CALC"), sparse="true" if n < m else "false", block=m)
-
-
 def run(job: dict) -> dict:
     from scalesim.scale_sim import scalesim  # imported here: only inside SCALE-Sim's environment
 
     with tempfile.TemporaryDirectory(prefix="nmsim-scalesim-") as tmp:
         cfg, topo, layout = (os.path.join(tmp, f) for f in ("nmsim.cfg", "gemm.csv", "layout.csv"))
         with open(cfg, "w") as f:
-            f.write(job.get("config") or config_text(job))
+            f.write(job["config"])
         with open(topo, "w") as f:
             f.write("Layer, M, N, K, Sparsity,\n")
             f.write(f"{job['name']}, {job['m']}, {job['n']}, {job['k']}, {job.get('sparsity', '1:1')},\n")
