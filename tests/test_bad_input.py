@@ -263,16 +263,20 @@ RECIPES = [
      "--recipe: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
      "sdgf-geometric, custom)"),
     ("sweep-typo", {}, ["sweep", "--recipes", "sr-ste,typo", "--out", "runs"],
-     "--recipes: unknown recipe 'typo' (valid: all, dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric, custom)"),
+     "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
+     "sdgf-geometric; sets: all, paper)"),
     ("budget-typo", {}, ["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", "typo"],
      "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric, custom, all)"),
+     "sdgf-geometric; sets: all, paper)"),
     ("budget-empty", {}, ["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", ","],
      "--recipes: give at least one recipe"),
+    ("sweep-custom", {}, ["sweep", "--recipes", "sr-ste,custom", "--out", "runs"],
+     "--recipes: custom needs --boundaries; price it with nmsim schedule or the API"),
+    ("cluster-empty", {}, ["cluster", "budget", "gpt2", "--recipes", ",", "--sparsity", "ff=2:4", "--tokens", "1e9"],
+     "--recipes: give at least one recipe"),
     ("report-typo", {}, ["report", "--recipes", "typo", "--no-train", "--out", "rep"],
-     "--recipes: unknown recipe 'typo' (valid: paper, dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric)"),
+     "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
+     "sdgf-geometric; sets: all, paper)"),
     ("custom-past-run", {}, ["schedule", "custom", "--steps", "100", "--sparsity", "ff=1:8", "--boundaries",
                              "0:ff=2:8;500:ff=1:8"],
      "--boundaries: entry 1: position 500 (step 500) is past the end of the sparse part (steps 0 to 100); nothing "

@@ -14,38 +14,18 @@ from nmsim.errors import UserError
 if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks stay fast
     import pandas as pd
 
-DEFAULT_RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
-
-
-def _recipes(text: str) -> list[str]:
-    from nmsim.recipes import RECIPE_NAMES
-    names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
-    if not names:
-        raise UserError("give at least one recipe", "--recipes")
-    out = []
-    for name in names:
-        if name == "all":
-            out += [n for n in DEFAULT_RECIPES if n not in out]
-            continue
-        if name not in RECIPE_NAMES:
-            raise UserError(f"unknown recipe {name!r} (valid: {', '.join(RECIPE_NAMES)}, all)", "--recipes")
-        if name == "custom":
-            raise UserError("custom needs --boundaries; price it with nmsim schedule / the API", "--recipes")
-        if name not in out:
-            out.append(name)
-    return out
-
-
 def _patterns(text: str | None) -> list:
+    """The shared pattern list: a bare pattern retargets every rule of --sparsity, a plan item replaces it."""
+    from nmsim.sparsity.lists import parse_pattern_list
     from nmsim.sparsity.pattern import NMPattern
+    from nmsim.sparsity.plan import SparsityPlan
     if not text:
         return [None]
     out = []
-    for item in text.split(","):
-        p = NMPattern.parse(item, "--patterns")
-        if p is None:
+    for item in parse_pattern_list(text):
+        if item == "dense":
             raise UserError("patterns must be N:M (dense is the dense recipe)", "--patterns")
-        out.append(p)
+        out.append(SparsityPlan.parse(item, "--patterns") if "=" in item else NMPattern.parse(item, "--patterns"))
     return out
 
 
@@ -62,7 +42,8 @@ def build_table(args) -> pd.DataFrame:
     from nmsim.recipes import make_recipe
     from nmsim.sparsity.plan import SparsityPlan
 
-    recipes = _recipes(args.recipes)   # names and plans first: a typo fails before torch is imported
+    from nmsim.recipes import parse_recipe_list
+    recipes = parse_recipe_list(args.recipes)   # names and plans first: a typo fails before torch is imported
     base_plan = SparsityPlan.parse(args.sparsity)
     patterns = _patterns(args.patterns)
     if args.hardware:
@@ -90,7 +71,8 @@ def build_table(args) -> pd.DataFrame:
     rows, skipped = [], []
     many = len(recipes) * len(patterns) > 1
     for pattern in patterns:
-        plan = base_plan if pattern is None else with_pattern(base_plan, pattern)
+        plan = (base_plan if pattern is None else pattern if isinstance(pattern, SparsityPlan)
+                else with_pattern(base_plan, pattern))
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
         model = TrainingCostModel(graph, plan, hardware=args.hardware, dtype=args.dtype,
                                   transposable=args.transposable, optimizer=args.optimizer,
@@ -195,7 +177,8 @@ def register(subparsers) -> None:
     p.add_argument("workload", metavar="WORKLOAD", help="bundled workload name, YAML path or HF config.json")
     p.add_argument("--sparsity", required=True, help="plan, e.g. ff=1:16 or ff=1:8,qk=1:4")
     p.add_argument("--recipes", default="all", help="comma-separated recipes or 'all' (default)")
-    p.add_argument("--patterns", help="N:M list replacing the plan's patterns, one row set each (e.g. 2:4,1:16)")
+    p.add_argument("--patterns", help="pattern list, one row set each: N:M retargets every --sparsity rule, "
+                   "ff=1:8+qk=1:4 replaces the plan (e.g. 2:4,1:16)")
     p.add_argument("--epochs", type=float, help="run length in epochs (with --dataset-size or --steps-per-epoch)")
     p.add_argument("--dataset-size", type=float,
                    help="samples per epoch, e.g. 1281167 for ImageNet-1k (steps per epoch = ceil(size / batch))")

@@ -63,7 +63,8 @@ def register(sub) -> None:
     c = sub.add_parser("compare", help="accelerators x N:M patterns: executed FLOPs, seconds, speedup, memory")
     _common(c)
     c.add_argument("--hardware", default="all", help="comma-separated spec names/paths, or all (default)")
-    c.add_argument("--patterns", default="dense,2:4,1:4,1:8,1:16,1:32", help="comma-separated patterns")
+    c.add_argument("--patterns", default="dense,2:4,1:4,1:8,1:16,1:32",
+                   help="pattern list: dense, N:M or hierarchical patterns, each on --selector")
     c.add_argument("--selector", default="ff", help="which GEMMs get the pattern (role group, all, re:REGEX)")
     c.set_defaults(func=run_compare)
 
@@ -149,10 +150,8 @@ def kernel_summary(ops) -> str:
 
 def run_compare(args) -> int:
     require_single(args, "compare")
-    from nmsim.sparsity.hierarchical import parse_any
-    for text in str(args.patterns).split(","):   # a typo fails before nmsim.cost (and torch) is imported
-        if text.strip():
-            parse_any(text.strip(), "--patterns")
+    from nmsim.sparsity.lists import parse_pattern_list
+    parse_pattern_list(args.patterns)   # a typo fails before nmsim.cost (and torch) is imported
     from nmsim.cost import compare
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.phase, args.dtype,

@@ -112,17 +112,11 @@ def cmd_train(args) -> int:
 
 
 def _precheck_sweep(args) -> None:
-    from nmsim.recipes import RECIPE_NAMES
-    from nmsim.sparsity.pattern import NMPattern
+    from nmsim.recipes import parse_recipe_list
+    from nmsim.sparsity.lists import parse_pattern_list
 
-    names = [r.strip().lower() for r in str(args.recipes).split(",") if r.strip()]
-    for name in names if names != ["all"] else []:
-        if name not in RECIPE_NAMES:
-            raise UserError(f"unknown recipe {name!r} (valid: all, {', '.join(RECIPE_NAMES)})", "--recipes")
-    for item in str(args.patterns).split(","):
-        for part in item.replace("+", ",").split(","):
-            if part.strip():
-                NMPattern.parse(part.split("=", 1)[-1], "--patterns")
+    parse_recipe_list(args.recipes)
+    parse_pattern_list(args.patterns)
 
 
 def cmd_sweep(args) -> int:

@@ -224,19 +224,14 @@ def layout_label(row) -> str:
 def make_recipes(names: str, sparsity: str | None, dense_frac: float = 0.0, finetune_frac: float = 0.0) -> dict:
     """``"dense,sr-ste"`` + a plan text -> {name: recipe or None (dense)}, dense first (the budgets' reference)."""
     from nmsim.cost.training import plan_targets
-    from nmsim.recipes import RECIPE_NAMES, make_recipe
+    from nmsim.recipes import make_recipe, parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
-    wanted = [n.strip().lower() for n in str(names).split(",") if n.strip()]
-    if not wanted:
-        raise UserError("give at least one recipe", "--recipes")
+    wanted = parse_recipe_list(names)
     plan = SparsityPlan.parse(sparsity or "dense", "--sparsity")
     out: dict = {"dense": None}
     for name in wanted:
         if name == "dense":
             continue
-        if name not in RECIPE_NAMES or name == "custom":
-            raise UserError(f"unknown recipe {name!r} (valid: {', '.join(n for n in RECIPE_NAMES if n != 'custom')})",
-                            "--recipes")
         if plan.is_dense:
             raise UserError(f"recipe {name} needs sparse targets, e.g. --sparsity ff=2:4", "--sparsity")
         out[name] = make_recipe(name, plan_targets(plan), dense_frac, finetune_frac)

@@ -8,6 +8,7 @@ from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
 from nmsim.cost.pricing import _hardware, price_many, trace_for_phase
 from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
+from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
 
 COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
@@ -17,14 +18,13 @@ COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "exec
 def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
     """``"a,b,c"`` or ``"all"`` -> specs. ``all`` skips specs without ``dtype`` (returned as notes); a named spec
     without it is a UserError naming the hardware and dtype. ``dtype`` None: every spec at its preferred dtype."""
-    names = [t.strip() for t in (text if isinstance(text, (list, tuple)) else str(text).split(",")) if t.strip()]
-    if not names:
-        raise UserError("no hardware given", "--hardware")
+    from nmsim.hardware import parse_hardware_list
+    names = parse_hardware_list(text)
     skipped: list[str] = []
     specs = []
-    if names == ["all"]:
-        from nmsim.hardware import list_specs
-        for name in list_specs():
+    joined = text if isinstance(text, str) else ",".join(map(str, text))
+    if joined.strip().strip(",").strip().lower() == "all":   # every bundled spec: skip those without dtype
+        for name in names:
             hw = _hardware(name)
             if dtype is None or dtype in hw.matrix_dense:
                 specs.append(hw)
@@ -50,13 +50,13 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     preferred 16-bit dtype. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``.
     Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``."""
     from nmsim.cost.pricing import default_dtype
-    if isinstance(patterns, str):
-        patterns = [p.strip() for p in patterns.split(",") if p.strip()]
-    parsed = [parse_any(p, "--patterns") for p in patterns]
-    if not parsed:
-        raise UserError("no pattern given (e.g. --patterns dense,2:4,1:8)", "--patterns")
-    labels = ["dense" if p is None else str(p) for p in parsed]
-    plans = [SparsityPlan.parse(None if p is None else f"{selector}={p}", "--selector/--patterns") for p in parsed]
+    labels = parse_pattern_list(patterns)
+    if any("=" in p for p in labels):   # one pattern per column of the table: whole plans go to nmsim price
+        raise UserError("compare puts each pattern on --selector; price a whole plan with nmsim price --sparsity",
+                        "--patterns")
+    parsed = [parse_any(p, "--patterns") for p in labels]
+    plans = [SparsityPlan.parse(None if p == "dense" else plan_text(p, selector), "--selector/--patterns")
+             for p in labels]
     specs, skipped = resolve_hardware_list(hardware, dtype)
     if not specs:   # an empty table is not an answer
         from nmsim.hardware import list_specs

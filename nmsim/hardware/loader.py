@@ -346,3 +346,17 @@ def load(name_or_path: str | os.PathLike) -> HardwareSpec:
     if looks_like_path or os.path.exists(text):
         return load_file(text)
     raise UserError(f"unknown hardware: not a bundled spec ({', '.join(files)}) nor an existing file", text)
+
+
+def parse_hardware_list(text, where: str = "--hardware") -> list[str]:
+    """The one grammar of every hardware list: ``"a100,h100"``, ``all`` (every bundled spec) or spec files, as
+    text or a sequence -> names/paths in order, without duplicates (loading them stays with the caller)."""
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    names = list(dict.fromkeys(str(t).strip() for t in items if str(t).strip()))
+    if not names:
+        raise UserError("no hardware given", where)
+    if [n.lower() for n in names] == ["all"]:
+        return list_specs()
+    if "all" in (n.lower() for n in names):
+        raise UserError("all stands alone (it is every bundled spec)", where)
+    return names

@@ -26,6 +26,17 @@ from nmsim.recipes.base import Recipe, RecipeState
 
 DEFAULT_ZERO_THRESHOLD = 2.0**-11
 DEFAULT_BETA = {"mdgf-linear": 2e-4, "mdgf-exp": 1e-4}
+AUTO_DECAY_FRACTION = 0.7  # auto beta: D reaches the zero threshold at 70 % of the sparse part
+
+
+def auto_beta(recipe, total_steps: int) -> float:
+    """The beta that makes an MDGF recipe's decay reach its zero threshold at ``AUTO_DECAY_FRACTION`` of its
+    sparse part in a run of ``total_steps`` (the paper's fixed betas assume ImageNet-length runs), to 6 digits."""
+    start, stop = recipe.span(total_steps)
+    length = max(1, round(AUTO_DECAY_FRACTION * (stop - start)))
+    thr = recipe.params.get("zero_threshold", DEFAULT_ZERO_THRESHOLD)
+    beta = 1.0 / length if recipe.name == "mdgf-linear" else math.log(1.0 / thr) / length
+    return float(f"{beta:.6g}")
 
 
 def _number(value, where: str, what: str) -> float:

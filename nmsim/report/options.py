@@ -4,55 +4,43 @@ from __future__ import annotations
 
 from nmsim.errors import UserError
 
-PAPER_RECIPES = ("sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
+from nmsim.recipes.registry import PAPER_RECIPES, parse_recipe_list  # noqa: F401  (no torch behind it)
+
 DEFAULT_PATTERNS = ("dense", "ff=2:4", "ff=1:4", "ff=1:8", "ff=1:16", "ff=1:32", "ff=1:128",
                     "ff=1:4,qk=1:4", "ff=1:8,qk=1:8", "ff=1:8,qk=1:4", "ff=1:8,qkv=1:4")
 
 
 def normalize_plan(text: str, where: str = "--patterns") -> str:
-    from nmsim.sparsity import SparsityPlan
+    """One plan as the report keys it: ``2:4`` -> ``ff=2:4``, ``ff=1:8+qk=1:4`` -> ``ff=1:8,qk=1:4``."""
+    from nmsim.sparsity.lists import parse_pattern_list, plan_text
 
-    text = text.strip()
-    if text.lower() == "dense":
-        return "dense"
-    spec = text.replace("+", ",") if "=" in text else f"ff={text}"
-    plan = SparsityPlan.parse(spec, where)
-    return "dense" if plan.is_dense else str(plan)
+    return plan_text(parse_pattern_list([text], where)[0])
 
 
 def parse_patterns(text: str) -> list[str]:
+    """The shared pattern list (bare patterns on ff; ``default``: the report's set), dense always first."""
+    from nmsim.sparsity.lists import parse_pattern_list, plan_text
+
     if text.strip().lower() == "default":
         return list(DEFAULT_PATTERNS)
-    plans = list(dict.fromkeys(normalize_plan(t) for t in text.split(",") if t.strip()))
-    if not plans:
-        raise UserError("no pattern given", "--patterns")
+    plans = list(dict.fromkeys(plan_text(t) for t in parse_pattern_list(text)))
     if "dense" not in plans:
         plans.insert(0, "dense")
     return plans
 
 
 def parse_recipes(text: str) -> list[str]:
-    from nmsim.recipes import RECIPE_NAMES
-
-    if text.strip().lower() == "paper":
-        return list(PAPER_RECIPES)
-    names = [r.strip().lower() for r in text.split(",") if r.strip()]
-    for n in names:
-        if n not in RECIPE_NAMES or n == "custom":
-            raise UserError(f"unknown recipe {n!r} (valid: paper, {', '.join(r for r in RECIPE_NAMES if r != 'custom')})",
-                            "--recipes")
-    names = [n for n in dict.fromkeys(names) if n != "dense"]
+    """The shared recipe list (default ``paper``) without dense: the report always sets dense beside them."""
+    names = [n for n in parse_recipe_list(text) if n != "dense"]
     if not names:
         raise UserError("no sparse recipe given", "--recipes")
     return names
 
 
 def parse_hardware(text: str) -> list:
-    from nmsim.hardware import list_specs, load
+    from nmsim.hardware import load, parse_hardware_list
 
-    names = list_specs() if text.strip().lower() == "all" else [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise UserError("no accelerator given", "--hardware")
+    names = parse_hardware_list(text)
     specs = []
     for n in names:
         try:

@@ -8,6 +8,7 @@ import importlib
 _EXPORTS = {
     "NMPattern": "pattern", "parse_pattern": "pattern",
     "HierarchicalPattern": "hierarchical", "parse_any": "hierarchical", "worst_case_occupancy": "hierarchical",
+    "parse_pattern_list": "lists", "plan_text": "lists",
     "SparsityPlan": "plan", "Rule": "plan", "parse_rule": "plan",
     "DTYPE_BYTES": "metadata", "ENCODINGS": "metadata", "compressed_bytes": "metadata", "dtype_bytes": "metadata",
     "metadata_bits_per_group": "metadata",

@@ -43,7 +43,6 @@ from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
 from nmsim.train.tasks import load_task
 
-AUTO_DECAY_FRACTION = 0.7  # MDGF without an explicit beta: D reaches its zero threshold at 70 % of the sparse part
 
 
 @dataclass
@@ -177,7 +176,7 @@ def check_task_fit(model, task, workload: str) -> None:
 
 def resolve(config: RunConfig) -> RunConfig:
     """Fill task defaults and an automatic MDGF beta; validate recipe and task names (UserError)."""
-    from nmsim.recipes import make_recipe
+    from nmsim.recipes import auto_beta, make_recipe
 
     task = load_task(config.task)
     c = dataclasses.replace(config, sparsity=parse_sparsity(config.sparsity), recipe_params=dict(config.recipe_params))
@@ -190,11 +189,7 @@ def resolve(config: RunConfig) -> RunConfig:
     total = c.epochs * task.steps_per_epoch(c.batch)
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     if recipe.name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:
-        start, stop = recipe.span(total)
-        length = max(1, round(AUTO_DECAY_FRACTION * (stop - start)))
-        thr = recipe.params.get("zero_threshold", 2.0**-11)
-        beta = 1.0 / length if recipe.name == "mdgf-linear" else math.log(1.0 / thr) / length
-        c.recipe_params["beta"] = float(f"{beta:.6g}")
+        c.recipe_params["beta"] = auto_beta(recipe, total)
     c.recipe = recipe.name
     return c
 

@@ -20,8 +20,6 @@ from nmsim.train import checkpoint as ckpt
 from nmsim.train.executors import run_jobs
 from nmsim.train.loop import RunConfig, check_config, parse_sparsity, prepare_folder
 
-SWEEP_RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
-
 
 def sparsity_label(sparsity: dict[str, str]) -> str:
     if not sparsity or all(p == "dense" for p in sparsity.values()):
@@ -35,32 +33,17 @@ def run_folder(root: str | Path, config: RunConfig) -> Path:
 
 
 def parse_recipes(text: str) -> list[str]:
-    from nmsim.recipes import RECIPE_NAMES
-
-    names = [r.strip().lower() for r in str(text).split(",") if r.strip()]
-    if names == ["all"]:
-        return list(SWEEP_RECIPES)
-    for name in names:
-        if name not in RECIPE_NAMES:
-            raise UserError(f"unknown recipe {name!r} (valid: all, {', '.join(RECIPE_NAMES)})", "--recipes")
-    if not names:
-        raise UserError("no recipe given", "--recipes")
-    return names
+    from nmsim.recipes import parse_recipe_list
+    return parse_recipe_list(text)
 
 
 def parse_patterns(text: str, selector: str = "ff") -> list[dict[str, str]]:
-    """``"1:4,1:8"`` -> ``[{ff: 1:4}, {ff: 1:8}]``; an item with ``=`` is a full spec, ``+`` between selectors
-    (``ff=1:8+qk=1:4``)."""
-    out = []
-    for item in str(text).split(","):
-        item = item.strip()
-        if not item:
-            continue
-        spec = item.replace("+", ",") if "=" in item else f"{selector}={item}"
-        out.append(parse_sparsity(spec, "--patterns"))
-    if not out:
-        raise UserError("no pattern given", "--patterns")
-    return out
+    """The shared pattern list (:func:`nmsim.sparsity.lists.parse_pattern_list`, bare patterns on ``selector``)
+    -> ``[{ff: 1:4}, {ff: 1:8, qk: 1:4}]``."""
+    from nmsim.sparsity.lists import parse_pattern_list, plan_text
+
+    return [parse_sparsity(f"{selector}=dense" if item == "dense" else plan_text(item, selector), "--patterns")
+            for item in parse_pattern_list(text)]
 
 
 def plan(task: str, recipes: list[str], patterns: list[dict], seeds: list[int], **common) -> list[RunConfig]:
