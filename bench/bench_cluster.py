@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,21 +84,11 @@ def _model(key):
 
 
 def llm_analysis_python() -> tuple[str | None, str]:
-    env = os.environ.get("NMSIM_LLM_ANALYSIS_PYTHON")
-    if env:
-        return (env, "") if Path(env).exists() else (None, f"NMSIM_LLM_ANALYSIS_PYTHON={env} does not exist")
-    py = VENV / "bin" / "python"
-    check = [str(py), "-c", f"import importlib.metadata as m; assert m.version('llm-analysis') == '{VERSION}'"]
-    if py.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return str(py), ""
-    try:
-        print(f"creating {VENV} with llm-analysis=={VERSION} ...", file=sys.stderr)
-        venv.create(VENV, with_pip=True, clear=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"llm-analysis=={VERSION}"], check=True,
-                       capture_output=True, timeout=1800)
-    except (OSError, subprocess.SubprocessError) as e:
-        return None, f"cannot install llm-analysis=={VERSION} into {VENV}: {e}"
-    return str(py), ""
+    from peer_venv import peer_python
+
+    return peer_python(VENV, [f"llm-analysis=={VERSION}"],
+                       f"import importlib.metadata as m; assert m.version('llm-analysis') == '{VERSION}'",
+                       "NMSIM_LLM_ANALYSIS_PYTHON")
 
 
 def throughput() -> list[dict]:

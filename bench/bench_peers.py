@@ -61,27 +61,10 @@ def venv_root() -> Path:
 
 def peer_python(tool: str) -> tuple[str | None, str]:
     """The venv python of ``tool`` (created and pinned on first use), or (None, why not)."""
+    from peer_venv import peer_python as in_venv
+
     info = PEERS[tool]
-    folder = venv_root() / info["pip"].replace("==", "-")
-    python = folder / "bin" / "python"
-    check = [str(python), "-c", f"import {info['module']}"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return str(python), "ok"
-    log = folder.parent / f"{folder.name}.log"
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        print(f"bench_peers: installing {info['pip']} into {folder} (log: {log})", file=sys.stderr, flush=True)
-        with open(log, "w") as fh:
-            steps = [[sys.executable, "-m", "venv", str(folder)],
-                     [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", info["pip"]]]
-            for cmd in steps:
-                if subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=1800).returncode:
-                    return None, f"skipped: could not install {info['pip']} (see {log})"
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"skipped: could not install {info['pip']}: {exc}"
-    if subprocess.run(check, capture_output=True).returncode:
-        return None, f"skipped: {info['pip']} installed but does not import (see {log})"
-    return str(python), "ok"
+    return in_venv(venv_root() / info["pip"].replace("==", "-"), [info["pip"]], f"import {info['module']}")
 
 
 def run_peer(tool: str) -> dict:

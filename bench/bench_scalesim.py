@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,21 +43,11 @@ EXTRA = [("vit-b proj", 197, 768, 768, "1:1", "os"), ("vit-tiny ff1", 197, 192, 
 
 def scalesim_python() -> tuple[str | None, str]:
     """The interpreter that has SCALE-Sim, creating ``.venvs/scalesim`` when needed; (None, why) if impossible."""
-    env = os.environ.get("NMSIM_SCALESIM_PYTHON")
-    if env:
-        return (env, "") if Path(env).exists() else (None, f"NMSIM_SCALESIM_PYTHON={env} does not exist")
-    py = VENV / "bin" / "python"
-    check = [str(py), "-c", f"import scalesim, importlib.metadata as m; assert m.version('scalesim') == '{VERSION}'"]
-    if py.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return str(py), ""
-    try:
-        print(f"creating {VENV} with scalesim=={VERSION} (numpy<2) ...", file=sys.stderr)
-        venv.create(VENV, with_pip=True, clear=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"scalesim=={VERSION}", "numpy<2"], check=True,
-                       capture_output=True, timeout=1800)
-    except (OSError, subprocess.SubprocessError) as e:
-        return None, f"cannot install scalesim=={VERSION} into {VENV}: {e}"
-    return str(py), ""
+    from peer_venv import peer_python
+
+    return peer_python(VENV, [f"scalesim=={VERSION}", "numpy<2"],
+                       f"import scalesim, importlib.metadata as m; assert m.version('scalesim') == '{VERSION}'",
+                       "NMSIM_SCALESIM_PYTHON")
 
 
 def run_one(py: str, job: dict) -> dict:
