@@ -161,7 +161,7 @@ def comparison() -> list[dict]:
                    "nmsim_buffers_gib": b["mem_buffers"] / GIB, "nmsim_total_gib": b["mem_total"] / GIB,
                    "nmsim_step_s": b["step_seconds"], "nmsim_params": _params(cfg)}
             if py is None:
-                row["note"] = f"llm-analysis skipped: {why}"
+                row["note"] = f"llm-analysis {why}"
                 rows.append(row)
                 continue
             out = subprocess.run([py, "-c", WORKER, json.dumps(_job(la_cfg, s, batch, seq, layout, gpu, folder))],

@@ -109,7 +109,7 @@ def run() -> list[dict]:
 
     py, why = scalesim_python()
     if py is None:
-        print(f"bench_scalesim: skipped: {why}", file=sys.stderr)
+        print(f"bench_scalesim: {why}", file=sys.stderr)
         return [{"bench": "scalesim", "skipped": why}]
     start = time.perf_counter()
     live = pd.DataFrame(collect(py, jobs()))
