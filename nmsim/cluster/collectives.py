@@ -47,22 +47,23 @@ def _inter(nbytes, q, fabric, steps_factor: float, algorithm: str):
     return np.where(q > 1, t, 0.0)
 
 
-def all_reduce(nbytes, size, stride, system, algorithm: str = "auto"):
-    """Seconds to all-reduce ``nbytes`` over groups of ``size`` devices ``stride`` apart (arrays broadcast)."""
+def _collective(nbytes, size, stride, system, passes: float, algorithm: str):
+    """Hierarchical collective: within each node over NVLink, then across nodes with 1/k of the bytes each;
+    ``passes`` = 2 for all-reduce (reduce-scatter + all-gather), 1 for all-gather or reduce-scatter."""
     nbytes, size = np.asarray(nbytes, float), np.asarray(size, float)
     k = members_per_node(size, stride, system.devices_per_node)
-    q = size / k
-    t = _intra(nbytes, k, system.intra, 2.0) + _inter(nbytes / k, q, system.inter, 2.0, algorithm)
+    t = _intra(nbytes, k, system.intra, passes) + _inter(nbytes / k, size / k, system.inter, passes, algorithm)
     return np.where(size > 1, t, 0.0)
+
+
+def all_reduce(nbytes, size, stride, system, algorithm: str = "auto"):
+    """Seconds to all-reduce ``nbytes`` over groups of ``size`` devices ``stride`` apart (arrays broadcast)."""
+    return _collective(nbytes, size, stride, system, 2.0, algorithm)
 
 
 def all_gather(nbytes, size, stride, system, algorithm: str = "auto"):
     """Seconds to all-gather a tensor of ``nbytes`` (gathered size) over the groups; reduce-scatter costs the same."""
-    nbytes, size = np.asarray(nbytes, float), np.asarray(size, float)
-    k = members_per_node(size, stride, system.devices_per_node)
-    q = size / k
-    t = _intra(nbytes, k, system.intra, 1.0) + _inter(nbytes / k, q, system.inter, 1.0, algorithm)
-    return np.where(size > 1, t, 0.0)
+    return _collective(nbytes, size, stride, system, 1.0, algorithm)
 
 
 reduce_scatter = all_gather
