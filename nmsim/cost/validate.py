@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -60,55 +60,72 @@ def load(path=None) -> tuple[list[dict], list[dict], dict]:
     rows = doc.get("rows") or []
     if not isinstance(rows, list) or not rows:
         raise UserError("expected a non-empty list", field_path(where, "rows"))
-    names = set()
-    for i, f in enumerate(fits):
-        at = field_path(where, "fits", i)
-        if not isinstance(f, dict):
-            raise UserError("expected a mapping", at)
-        bad = set(f) - FIT_KEYS
-        if bad:
-            raise UserError(f"unknown key {sorted(bad)[0]!r} (allowed: {', '.join(sorted(FIT_KEYS))})", at)
-        for key in ("name", "hardware", "kernel", "field"):
-            if not isinstance(f.get(key), str):
-                raise UserError(f"missing or non-string {key!r}", at)
-        b = f.get("bounds", [1e-3, 1.0])
-        if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b) and b[0] < b[1]):
-            raise UserError("bounds must be [low, high] with low < high", field_path(where, "fits", i, "bounds"))
-        names.add(f["name"])
-    ids = set()
+    names = {_check_fit(f, partial(field_path, where, "fits", i)) for i, f in enumerate(fits)}
+    ids: set = set()
     for i, r in enumerate(rows):
-        at = field_path(where, "rows", i)
-        if not isinstance(r, dict):
-            raise UserError("expected a mapping", at)
-        bad = set(r) - ROW_KEYS
-        if bad:
-            raise UserError(f"unknown key {sorted(bad)[0]!r}", field_path(where, "rows", i, sorted(bad)[0]))
-        for key in ("id", "group", "level", "source", "hardware", "metric", "value"):
-            if key not in r:
-                raise UserError(f"missing required field {key!r}", at)
-        if r["id"] in ids:
-            raise UserError(f"duplicate id {r['id']!r}", field_path(where, "rows", i, "id"))
-        ids.add(r["id"])
-        if r["level"] not in LEVELS:
-            raise UserError(f"level must be one of {', '.join(LEVELS)}", field_path(where, "rows", i, "level"))
-        if r["metric"] not in METRICS:
-            raise UserError(f"metric must be one of {', '.join(METRICS)}", field_path(where, "rows", i, "metric"))
-        if r["source"] not in sources:
-            raise UserError(f"unknown source {r['source']!r} (sources: {', '.join(sources)})",
-                            field_path(where, "rows", i, "source"))
-        v = r["value"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise UserError(f"value must be a positive number, got {v!r}", field_path(where, "rows", i, "value"))
-        if ("gemm" in r) == ("workload" in r):
-            raise UserError("give exactly one of gemm or workload", at)
-        if r["metric"] == "speedup" and not isinstance(r.get("baseline"), dict):
-            raise UserError("a speedup row needs a baseline mapping", field_path(where, "rows", i, "baseline"))
-        if "fit" in r:
-            if r["fit"] not in names:
-                raise UserError(f"unknown fit {r['fit']!r}", field_path(where, "rows", i, "fit"))
-            if r["level"] != "kernel":
-                raise UserError("only kernel-level rows may be fitted on", field_path(where, "rows", i, "fit"))
+        _check_row(r, partial(field_path, where, "rows", i), ids, names, sources)
     return rows, fits, sources
+
+
+def _is_bounds(b) -> bool:
+    return (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b)
+            and b[0] < b[1])
+
+
+def _check_fit(f, at) -> str:
+    """Check one ``fits`` entry (``at(*fields)`` names a place in it); its name."""
+    if not isinstance(f, dict):
+        raise UserError("expected a mapping", at())
+    bad = set(f) - FIT_KEYS
+    if bad:
+        raise UserError(f"unknown key {sorted(bad)[0]!r} (allowed: {', '.join(sorted(FIT_KEYS))})", at())
+    for key in ("name", "hardware", "kernel", "field"):
+        if not isinstance(f.get(key), str):
+            raise UserError(f"missing or non-string {key!r}", at())
+    if not _is_bounds(f.get("bounds", [1e-3, 1.0])):
+        raise UserError("bounds must be [low, high] with low < high", at("bounds"))
+    return f["name"]
+
+
+def _positive_number(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0
+
+
+# Checks of single row fields, in order: (field, valid(value, sources), message(value, sources)); a failing one
+# raises at ``rows[i].field``.
+_ROW_FIELD_CHECKS = (
+    ("level", lambda v, src: v in LEVELS, lambda v, src: f"level must be one of {', '.join(LEVELS)}"),
+    ("metric", lambda v, src: v in METRICS, lambda v, src: f"metric must be one of {', '.join(METRICS)}"),
+    ("source", lambda v, src: v in src, lambda v, src: f"unknown source {v!r} (sources: {', '.join(src)})"),
+    ("value", lambda v, src: _positive_number(v), lambda v, src: f"value must be a positive number, got {v!r}"),
+)
+
+
+def _check_row(r, at, ids: set, names: set, sources) -> None:
+    """Check one measurement row (``at(*fields)`` names a place in it); adds its id to ``ids``."""
+    if not isinstance(r, dict):
+        raise UserError("expected a mapping", at())
+    bad = set(r) - ROW_KEYS
+    if bad:
+        raise UserError(f"unknown key {sorted(bad)[0]!r}", at(sorted(bad)[0]))
+    missing = [key for key in ("id", "group", "level", "source", "hardware", "metric", "value") if key not in r]
+    if missing:
+        raise UserError(f"missing required field {missing[0]!r}", at())
+    if r["id"] in ids:
+        raise UserError(f"duplicate id {r['id']!r}", at("id"))
+    ids.add(r["id"])
+    for key, valid, message in _ROW_FIELD_CHECKS:
+        if not valid(r[key], sources):
+            raise UserError(message(r[key], sources), at(key))
+    if ("gemm" in r) == ("workload" in r):
+        raise UserError("give exactly one of gemm or workload", at())
+    if r["metric"] == "speedup" and not isinstance(r.get("baseline"), dict):
+        raise UserError("a speedup row needs a baseline mapping", at("baseline"))
+    if "fit" in r:
+        if r["fit"] not in names:
+            raise UserError(f"unknown fit {r['fit']!r}", at("fit"))
+        if r["level"] != "kernel":
+            raise UserError("only kernel-level rows may be fitted on", at("fit"))
 
 
 # ---- predictions ----------------------------------------------------------------------------------------------
