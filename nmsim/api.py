@@ -90,8 +90,12 @@ def compare(workload: str, **kwargs) -> pd.DataFrame:
 
 def budget(workload: str, sparsity: str, **kwargs) -> pd.DataFrame:
     """Training FLOPs, time and iso-budget epochs per recipe, as ``nmsim budget``: the run as ``epochs=`` with
-    ``dataset_size=`` (or ``steps_per_epoch=`` and ``batch=``), ``steps=``, ``samples=`` or ``tokens=``."""
-    return _frame(["budget", str(workload), "--sparsity", sparsity], kwargs)
+    ``dataset_size=`` (or ``steps_per_epoch=`` and ``batch=``), ``steps=``, ``samples=`` or ``tokens=``. Priced by
+    :func:`nmsim.cost.budget.budget_table`, the function the command and the report's training tables call."""
+    from nmsim.cost.budget import budget_table
+
+    lists = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in kwargs.items()}
+    return budget_table(workload, sparsity, **lists).table
 
 
 def schedule(recipe: str, sparsity: str, **kwargs) -> pd.DataFrame:

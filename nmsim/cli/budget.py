@@ -9,116 +9,28 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from nmsim.errors import UserError
-
 if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks stay fast
     import pandas as pd
 
-def _patterns(text: str | None) -> list:
-    """The shared pattern list: a bare pattern retargets every rule of --sparsity, a plan item replaces it."""
-    from nmsim.sparsity.lists import parse_pattern_list
-    from nmsim.sparsity.pattern import NMPattern
-    from nmsim.sparsity.plan import SparsityPlan
-    if not text:
-        return [None]
-    out = []
-    for item in parse_pattern_list(text):
-        if item == "dense":
-            raise UserError("patterns must be N:M (dense is the dense recipe)", "--patterns")
-        out.append(SparsityPlan.parse(item, "--patterns") if "=" in item else NMPattern.parse(item, "--patterns"))
-    return out
-
-
-def _phase_text(phases: pd.DataFrame, dense_step: float, spe: int) -> str:
-    unit, div = ("e", spe) if spe > 1 else ("", 1)
-    parts = []
-    for r in phases.itertuples():
-        a, b = r.start_step / div, r.stop_step / div
-        parts.append(f"{r.label} [{a:g},{b:g}){unit} x{r.step_flops / dense_step:.3f}")
-    return "; ".join(parts)
+OPTIONS = ("recipes", "patterns", "epochs", "dataset_size", "steps_per_epoch", "steps", "samples", "tokens", "batch",
+           "dense_frac", "finetune_frac", "beta", "k", "hardware", "dtype", "weight_dtype", "kernel", "unfused",
+           "transposable", "optimizer", "budget", "paper_convention")
 
 
 def build_table(args) -> pd.DataFrame:
-    from nmsim.recipes import make_recipe
+    """The table of ``nmsim.cost.budget.budget_table``; sets ``args.priced`` (the header) and prints skip notes."""
+    from nmsim.recipes import parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
 
-    from nmsim.recipes import parse_recipe_list
-    recipes = parse_recipe_list(args.recipes)   # names and plans first: a typo fails before torch is imported
-    base_plan = SparsityPlan.parse(args.sparsity)
-    patterns = _patterns(args.patterns)
-    if args.hardware:
-        from nmsim.hardware import load
-        load(args.hardware)
-    from nmsim.cost.budget import affordable, dense_budget
-    from nmsim.cost.training import TrainingCostModel, normalised, paper_graph, plan_targets, with_pattern
-    from nmsim.graph import load_workload, trace_workload
+    parse_recipe_list(args.recipes)   # the option texts first: a typo fails before pandas is imported
+    SparsityPlan.parse(args.sparsity)
+    from nmsim.cost.budget import budget_table
 
-    from nmsim.cost.run_length import run_length
-
-    if args.batch is not None and args.batch <= 0:
-        raise UserError(f"must be a positive integer, got {args.batch}", "--batch")
-    if args.beta is not None and args.beta <= 0:
-        raise UserError(f"beta must be > 0, got {args.beta:g}", "--beta")
-    if base_plan.is_dense:
-        raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
-    cfg = load_workload(args.workload)
-    batch = args.batch or cfg.batch
-    length = run_length(batch=batch, tokens_per_sample=cfg.tokens, epochs=args.epochs,
-                        steps_per_epoch=args.steps_per_epoch, dataset_size=args.dataset_size, steps=args.steps,
-                        samples=args.samples, tokens=args.tokens, batch_given=args.batch is not None)
-    spe, total = length.steps_per_epoch, length.steps
-    graph = paper_graph(cfg, batch) if args.paper_convention else trace_workload(cfg, batch=batch)
-    rows, skipped = [], []
-    many = len(recipes) * len(patterns) > 1
-    for pattern in patterns:
-        plan = (base_plan if pattern is None else pattern if isinstance(pattern, SparsityPlan)
-                else with_pattern(base_plan, pattern))
-        plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
-        model = TrainingCostModel(graph, plan, hardware=args.hardware, dtype=args.dtype,
-                                  transposable=args.transposable, optimizer=args.optimizer,
-                                  paper_convention=args.paper_convention, weight_dtype=args.weight_dtype,
-                                  kernel=args.kernel, fusion=False if args.unfused else None)
-        targets = plan_targets(plan)
-        dense = make_recipe("dense", {k: None for k in targets}, steps_per_epoch=spe)
-        dense_tot = model.totals(dense, total)
-        dense_step = dense_tot["flops"] / total
-        budget = dense_budget(model, length.epochs, spe) if args.budget == "dense" else _flops(args.budget)
-        for name in recipes:
-            if name == "dense" and pattern is not None and pattern != patterns[0]:
-                continue  # dense does not depend on the pattern: one row
-            params = {}
-            if name.startswith("mdgf") and args.beta is not None:
-                params["beta"] = args.beta
-            if name == "sdgf-geometric" and args.k is not None:
-                params["k"] = args.k
-            try:
-                recipe = make_recipe(name, targets if name != "dense" else {k: None for k in targets},
-                                     args.dense_frac, args.finetune_frac, steps_per_epoch=spe, **params)
-                phases = model.phases(recipe, total)
-            except UserError as exc:
-                if not many or exc.where != "--sparsity":  # only 'recipe cannot reach pattern' is skipped
-                    raise
-                skipped.append(f"{name} {pattern or plan}: {exc}")
-                continue
-            tot = normalised(model, recipe, total)
-            fit = affordable(model, recipe, budget, spe)
-            row = {"recipe": name, "pattern": "dense" if name == "dense" else str(pattern or plan),
-                   "train_flops": tot["flops"], "vs_dense": tot["flops_vs_dense"],
-                   "vs_srste": tot["flops_vs_srste"], "matrix_vs_dense": tot["matrix_flops_vs_dense"],
-                   "matrix_vs_srste": tot["matrix_flops_vs_srste"], "budget_epochs": fit["epochs_exact"]}
-            if model.hw is not None:
-                row.update(seconds=tot["seconds"], hours=tot["seconds"] / 3600, seconds_vs_dense=tot["seconds_vs_dense"],
-                           joules=tot["joules"])
-            row["phases"] = _phase_text(phases, dense_step, spe)
-            rows.append(row)
-    for note in skipped:
+    run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
+    for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
-    if not rows:
-        raise UserError("no recipe x pattern combination could be priced", "--recipes")
-    import pandas as pd
-
-    args.priced = _priced(cfg, model, length, args)
-    return pd.DataFrame(rows)
+    args.priced = _priced(run.workload, run.model, run.length, args)
+    return run.table
 
 
 def _priced(cfg, model, length, args) -> str:
@@ -129,28 +41,19 @@ def _priced(cfg, model, length, args) -> str:
             f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}\n")
 
 
-def _flops(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"expected 'dense' or a FLOP count like 3.5e21, got {text!r}", "--budget") from None
-    if not value > 0 or value == float("inf"):
-        raise UserError(f"must be a positive FLOP count, got {text!r}", "--budget")
-    return value
-
-
 TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,joules,phases"
 
 
 def run(args) -> int:
     from nmsim.cli.output import emit
     from nmsim.cli.table import pick
+    from nmsim.cost.budget import parse_budget
     table = build_table(args)
     if args.format == "table":
         table = pick(table, args.columns or ",".join(c for c in TABLE_COLUMNS.split(",") if c in table.columns))
         head = (args.priced + f"# {args.workload} {args.sparsity}; "
                 f"d={args.dense_frac:g} f={args.finetune_frac:g}; budget="
-                + ("dense over the run" if args.budget == "dense" else f"{_flops(args.budget):.4g} FLOPs")
+                + ("dense over the run" if args.budget == "dense" else f"{parse_budget(args.budget):.4g} FLOPs")
                 + ("; paper convention" if args.paper_convention else "") + "\n")
         if args.out:
             from nmsim.cli.output import render, write_atomic
@@ -162,14 +65,8 @@ def run(args) -> int:
 
 
 def _transposable(text: str):
-    value = text.strip().lower()
-    if value in ("auto", ""):
-        return None
-    if value in ("yes", "true", "1"):
-        return True
-    if value in ("no", "false", "0"):
-        return False
-    raise UserError(f"expected auto, yes or no, got {text!r}", "--transposable")
+    from nmsim.cost.budget import parse_transposable  # when the option is given: plain runs start fast
+    return parse_transposable(text)
 
 
 def register(subparsers) -> None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -139,3 +140,237 @@ def flops_to_accuracy(curve, target: float, *, strict: bool = True, where: str =
         raise UserError(f"accuracy {target:g} is never reached (best {acc.max():g} at {flops[acc.argmax()]:.4g} "
                         "FLOPs)", where)
     return None
+
+
+# ---- recipe x plan tables: one pricing path for `nmsim budget`, `nmsim report` and `nmsim.budget` --------------
+
+UNREACHABLE = ("raise", "skip", "note")
+
+
+@dataclass
+class RecipePlanCost:
+    """``totals``: one row per recipe x plan: ``recipe``, ``plan`` (the caller's label), ``train_flops``,
+    ``train_matrix_flops``, ``vs_dense``/``vs_srste`` (FLOPs over the dense / SR-STE run of the same length and
+    plan), ``matrix_vs_dense``/``matrix_vs_srste``, ``budget_epochs`` (epochs affordable at the budget), with
+    hardware ``seconds``, ``hours``, ``seconds_vs_dense``, ``joules``; ``phases`` (text: steps or epochs of each
+    phase and its step cost over dense) and ``note``. ``phases``: one row per recipe x plan x recipe phase.
+    ``skipped``: combinations left out (``unreachable="skip"``). ``model``: the last plan's cost model."""
+    totals: pd.DataFrame
+    phases: pd.DataFrame
+    skipped: list
+    model: object
+
+
+def recipe_plan_table(graph, plans, recipes, length, *, budget: float | None = None, dense_frac: float = 0.0,
+                      finetune_frac: float = 0.0, params: dict | None = None, fit_defaults: bool = False,
+                      unreachable: str = "raise", **model_options) -> RecipePlanCost:
+    """Price every recipe in ``recipes`` under every ``(label, SparsityPlan)`` in ``plans`` over ``length`` (a
+    :class:`nmsim.cost.run_length.RunLength`: steps, and steps per epoch where recipes switch).
+
+    A dense plan gets the dense recipe only, and the dense recipe is priced once (at the first plan). ``budget``:
+    the FLOPs ``budget_epochs`` is measured against (default: what dense spends over the run, per plan).
+    ``params``: recipe parameters by recipe-name prefix (``{"mdgf": {"beta": 1e-4}}``). ``fit_defaults``: a
+    default SDGF-geometric k that does not fit falls back (:mod:`nmsim.recipes.fitting`, said in ``note``).
+    ``unreachable``: what a combination that cannot be priced does: ``raise``; ``skip`` (only a plan the recipe
+    cannot reach, listed in ``skipped``); ``note`` (a row of NaN with the reason). ``model_options`` go to
+    :class:`~nmsim.cost.training.TrainingCostModel` (hardware, dtype, transposable, optimizer, ...).
+    """
+    from nmsim.cost.training import TrainingCostModel
+
+    if unreachable not in UNREACHABLE:
+        raise ValueError(f"unreachable must be one of {UNREACHABLE}, got {unreachable!r}")
+    rows, phases, skipped, model = [], [], [], None
+    for i, (label, plan) in enumerate(plans):
+        model = TrainingCostModel(graph, plan, **model_options)
+        dense_flops = dense_budget(model, length.epochs, length.steps_per_epoch)
+        for name in _recipes_of(plan, recipes, first=i == 0):
+            try:
+                recipe, note = _make_recipe(model, name, length, dense_frac, finetune_frac, params or {},
+                                            fit_defaults)
+                row, ph = _price(model, recipe, length, dense_flops, budget or dense_flops)
+            except UserError as exc:
+                if unreachable == "raise" or (unreachable == "skip" and exc.where != "--sparsity"):
+                    raise
+                if unreachable == "skip":
+                    skipped.append(f"{name} {label}: {exc}")
+                    continue
+                row, ph = _unpriced(exc), None
+                note = row.pop("note")
+            plan_label = "dense" if name == "dense" else label
+            rows.append({"recipe": name, "plan": plan_label, **row, "note": note})
+            if ph is not None:
+                phases.append(ph.assign(recipe=name, plan=plan_label))
+    phase_frame = pd.concat(phases, ignore_index=True) if phases else pd.DataFrame()
+    return RecipePlanCost(pd.DataFrame(rows), phase_frame, skipped, model)
+
+
+def _recipes_of(plan, recipes, first: bool) -> list:
+    """The recipes priced under ``plan``: dense only for a dense plan; dense once, at the first plan."""
+    if plan.is_dense:
+        return ["dense"]
+    return [r for r in recipes if r != "dense" or first]
+
+
+def _make_recipe(model, name: str, length, dense_frac, finetune_frac, params: dict, fit_defaults: bool):
+    """(recipe, note) for ``name`` on the model's targets (dense: every target dense)."""
+    from nmsim.recipes import make_recipe
+    from nmsim.recipes.fitting import fitting_recipe
+
+    targets = {k: None for k in model.targets} if name == "dense" else model.targets
+    kw = {k: v for prefix, given in params.items() if name.startswith(prefix) for k, v in given.items()}
+    spe = length.steps_per_epoch
+    if fit_defaults:
+        return fitting_recipe(name, targets, lambda state: model.check_reachable(state, name), length.steps,
+                              dense_frac, finetune_frac, steps_per_epoch=spe, **kw)
+    recipe = make_recipe(name, targets, dense_frac, finetune_frac, steps_per_epoch=spe, **kw)
+    return recipe, ""
+
+
+def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[dict, pd.DataFrame]:
+    """(totals row, phases frame) of ``recipe`` over ``length``; ratios over the dense run of ``dense_flops``."""
+    from nmsim.cost.training import normalised
+
+    steps, spe = length.steps, length.steps_per_epoch
+    ph = model.phases(recipe, steps)  # raises for a pattern the recipe cannot reach
+    ph = ph.assign(flops_rel_dense=ph["phase_flops"] / dense_flops,
+                   step_flops_vs_dense=ph["step_flops"] / (dense_flops / steps))
+    tot = normalised(model, recipe, steps)
+    fit = affordable(model, recipe, budget, spe)
+    row = {"train_flops": tot["flops"], "vs_dense": tot["flops_vs_dense"], "vs_srste": tot["flops_vs_srste"],
+           "matrix_vs_dense": tot["matrix_flops_vs_dense"], "matrix_vs_srste": tot["matrix_flops_vs_srste"],
+           "budget_epochs": fit["epochs_exact"]}
+    if model.hw is not None:
+        row.update(seconds=tot["seconds"], hours=tot["seconds"] / 3600, seconds_vs_dense=tot["seconds_vs_dense"],
+                   joules=tot["joules"])
+    row.update(phases=phase_text(ph, spe), train_matrix_flops=tot["matrix_flops"])
+    return row, ph
+
+
+def _unpriced(exc: UserError) -> dict:
+    """The row of a combination that cannot be priced: NaN costs and the reason."""
+    text = str(exc)
+    note = text.split(": ", 1)[-1] if "cannot reach" in text else text
+    return {"train_flops": math.nan, "vs_dense": math.nan, "budget_epochs": math.nan, "train_matrix_flops": math.nan,
+            "note": note}
+
+
+def phase_text(phases: pd.DataFrame, steps_per_epoch: int) -> str:
+    """``sr-ste [0,350)e x0.600``: each phase's range (in epochs when recipes switch at epochs, else steps) and its
+    step FLOPs over a dense step."""
+    unit, div = ("e", steps_per_epoch) if steps_per_epoch > 1 else ("", 1)
+    return "; ".join(f"{r.label} [{r.start_step / div:g},{r.stop_step / div:g}){unit} x{r.step_flops_vs_dense:.3f}"
+                     for r in phases.itertuples())
+
+
+# ---- `nmsim budget` / `nmsim.budget`: the question in the CLI's terms -------------------------------------------
+
+@dataclass
+class BudgetRun:
+    """``table``: :attr:`RecipePlanCost.totals` as ``nmsim budget`` shows it (``pattern`` for the plan label);
+    what was priced: ``workload`` (a ModelConfig), ``length`` (RunLength), ``model`` (hardware, dtype)."""
+    table: pd.DataFrame
+    skipped: list
+    workload: object
+    length: object
+    model: object
+
+
+def parse_budget(text) -> float | None:
+    """``--budget``: ``dense`` (None: what dense spends over the run) or a positive FLOP count."""
+    if text is None or str(text).strip().lower() == "dense":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"expected 'dense' or a FLOP count like 3.5e21, got {text!r}", "--budget") from None
+    if not value > 0 or value == float("inf"):
+        raise UserError(f"must be a positive FLOP count, got {text!r}", "--budget")
+    return value
+
+
+def parse_transposable(text) -> bool | None:
+    """``--transposable``: auto (None), yes or no."""
+    if text is None or isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("auto", ""):
+        return None
+    if value in ("yes", "true", "1"):
+        return True
+    if value in ("no", "false", "0"):
+        return False
+    raise UserError(f"expected auto, yes or no, got {text!r}", "--transposable")
+
+
+def budget_patterns(text: str | None) -> list:
+    """``--patterns``: a bare N:M retargets every rule of --sparsity, a plan item replaces it ([None]: none given)."""
+    from nmsim.sparsity.lists import parse_pattern_list
+    from nmsim.sparsity.pattern import NMPattern
+    from nmsim.sparsity.plan import SparsityPlan
+    if not text:
+        return [None]
+    out = []
+    for item in parse_pattern_list(text):
+        if item == "dense":
+            raise UserError("patterns must be N:M (dense is the dense recipe)", "--patterns")
+        out.append(SparsityPlan.parse(item, "--patterns") if "=" in item else NMPattern.parse(item, "--patterns"))
+    return out
+
+
+def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str | None = None, epochs=None,
+                 dataset_size=None, steps_per_epoch=None, steps=None, samples=None, tokens=None,
+                 batch: int | None = None, dense_frac: float = 0.0, finetune_frac: float = 0.0, beta=None, k=None,
+                 hardware=None, dtype=None, weight_dtype=None, kernel=None, unfused: bool = False,
+                 transposable=None, optimizer: str = "adamw", budget="dense",
+                 paper_convention: bool = False) -> BudgetRun:
+    """``nmsim budget``: training FLOPs (and with ``hardware`` seconds, joules) of every recipe x pattern over a
+    run given once as ``epochs`` (with ``dataset_size`` or ``steps_per_epoch`` + ``batch``), ``steps``,
+    ``samples`` or ``tokens``, and the epochs each affords at ``budget`` (``dense``: dense over the run)."""
+    from nmsim.recipes import parse_recipe_list
+    from nmsim.sparsity.plan import SparsityPlan
+
+    names = parse_recipe_list(recipes)   # names and plans first: a typo fails before anything is traced
+    base_plan = SparsityPlan.parse(sparsity)
+    items = budget_patterns(patterns)
+    if hardware:
+        from nmsim.hardware import load
+        load(hardware)
+    if batch is not None and batch <= 0:
+        raise UserError(f"must be a positive integer, got {batch}", "--batch")
+    if beta is not None and beta <= 0:
+        raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
+    if base_plan.is_dense:
+        raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
+    cfg, length, graph = _budget_run(workload, batch, paper_convention, epochs=epochs, dataset_size=dataset_size,
+                                     steps_per_epoch=steps_per_epoch, steps=steps, samples=samples, tokens=tokens)
+    plans = []
+    for item in items:
+        plan = (base_plan if item is None else item if isinstance(item, SparsityPlan)
+                else base_plan.with_pattern(item))
+        plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
+        plans.append((str(item or plan), plan))
+    cost = recipe_plan_table(
+        graph, plans, names, length, budget=parse_budget(budget), dense_frac=dense_frac,
+        finetune_frac=finetune_frac, params={"mdgf": {"beta": beta} if beta is not None else {},
+                                             "sdgf-geometric": {"k": k} if k is not None else {}},
+        unreachable="skip" if len(names) * len(items) > 1 else "raise",
+        hardware=hardware, dtype=dtype, transposable=parse_transposable(transposable), optimizer=optimizer,
+        paper_convention=paper_convention, weight_dtype=weight_dtype, kernel=kernel,
+        fusion=False if unfused else None)
+    if cost.totals.empty:
+        raise UserError("no recipe x pattern combination could be priced", "--recipes")
+    table = cost.totals.drop(columns=["train_matrix_flops", "note"]).rename(columns={"plan": "pattern"})
+    return BudgetRun(table, cost.skipped, cfg, length, cost.model)
+
+
+def _budget_run(workload, batch, paper_convention: bool, **run):
+    """(ModelConfig, RunLength, traced graph) of a budget question."""
+    from nmsim.cost.run_length import run_length
+    from nmsim.cost.training import paper_graph
+    from nmsim.graph import load_workload, trace_workload
+
+    cfg = load_workload(workload)
+    length = run_length(batch=batch or cfg.batch, tokens_per_sample=cfg.tokens, batch_given=batch is not None,
+                        **run)
+    graph = (paper_graph(cfg, length.batch) if paper_convention else trace_workload(cfg, batch=length.batch))
+    return cfg, length, graph

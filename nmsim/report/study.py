@@ -18,16 +18,16 @@ import pandas as pd
 from nmsim.errors import UserError
 from nmsim.report import figures as F
 from nmsim.report.interactive import Chart
+from nmsim.report.length import LengthOptions, ReportLength, human, report_length
 from nmsim.report.options import (DEFAULT_PATTERNS, PAPER_RECIPES, normalize_plan, parse_hardware,  # noqa: F401
                                   parse_patterns, parse_recipes)
 from nmsim.report.pareto import pareto_mask
-from nmsim.report.results import CITATION, load_results
+from nmsim.report.results import load_results
 from nmsim.report.runs import seed_bands
+from nmsim.report.wording import Metric
 from nmsim.report.writer import Figure, Report, Table, write_report
 
 ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
-TRAIN_BATCH = 4096          # ViT-B/16: 312 steps per ImageNet epoch (109,200 steps in 350 epochs)
-INFERENCE_BATCH = 256       # accelerator pricing of one forward pass
 SWEEP_RECIPES = ("dense", "sr-ste", "mdgf-exp", "sdgf-stepwise")
 SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
 ACCURACY_COLUMNS = ("plan", "recipe", "value")
@@ -40,8 +40,12 @@ class StudyOptions:
     patterns: str = "default"
     recipes: str = "paper"
     accuracy: str = "paper"
-    budget_epochs: float | None = None
-    steps_per_epoch: int = 312
+    epochs: float | None = None         # the run length (one of epochs, steps, tokens; None: nmsim.report.length)
+    steps: int | None = None
+    tokens: float | None = None
+    dataset_size: int | None = None
+    steps_per_epoch: int | None = None
+    batch: int | None = None            # training batch (None: nmsim.report.length's default)
     dtype: str = "bf16"
     train: bool = True
     train_epochs: int = 10
@@ -83,9 +87,8 @@ def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, P
 # ---- cost frames (all numbers from nmsim.cost) ------------------------------------------------------------
 
 def _targets(plan: str) -> dict:
-    from nmsim.cost.training import plan_targets
     from nmsim.sparsity import SparsityPlan
-    return plan_targets(SparsityPlan.parse(plan, "--patterns")) if plan != "dense" else {}
+    return SparsityPlan.parse(plan, "--patterns").targets if plan != "dense" else {}
 
 
 def _model(graph, plan: str, **kw):
@@ -111,52 +114,32 @@ def inference_table(cfg, plans: list[str]) -> pd.DataFrame:
     return df
 
 
-def _fitting_recipe(model, name: str, plan: str, spe: int, total: int):
-    """The recipe with its defaults, SDGF-geometric's k fitted to the model (:mod:`nmsim.recipes.fitting`)."""
-    from nmsim.recipes.fitting import fitting_recipe
+TOTALS_COLUMNS = {"recipe": "recipe", "plan": "plan", "note": "note", "train_flops": "train_flops",
+                  "train_matrix_flops": "train_matrix_flops", "vs_dense": "train_flops_rel_dense",
+                  "budget_epochs": "affordable_epochs"}
+PHASE_COLUMNS = ["recipe", "plan", "label", "phase", "start_step", "stop_step", "steps", "decay", "step_flops",
+                 "phase_flops", "flops_rel_dense"]
 
-    return fitting_recipe(name, _targets(plan), lambda state: model.check_reachable(state, name), total,
-                          steps_per_epoch=spe)
 
-
-def training_tables(cfg, plans: list[str], recipes: list[str], budget_epochs: float, spe: int):
-    """(totals per recipe x plan incl. iso-FLOP budget columns, phases) over ``budget_epochs`` epochs."""
-    from nmsim.cost import budget as B
+def training_tables(cfg, plans: list[str], recipes: list[str], length):
+    """(totals per recipe x plan incl. iso-FLOP budget columns, phases) over ``length``
+    (a :class:`nmsim.cost.run_length.RunLength`: steps, steps per epoch, batch), priced by
+    :func:`nmsim.cost.budget.recipe_plan_table` (the numbers of ``nmsim budget``): the budget is what dense
+    spends over the run; SDGF-geometric's default k falls back where it does not fit (said in ``note``); a
+    combination that cannot be priced is a row of NaN with the reason."""
+    from nmsim.cost.budget import recipe_plan_table
     from nmsim.graph import trace_workload
-    from nmsim.recipes import make_recipe
+    from nmsim.sparsity import SparsityPlan
 
-    graph = trace_workload(cfg, batch=TRAIN_BATCH)
-    total = int(round(budget_epochs * spe))
-    totals, phases = [], []
-    for plan in plans:
-        model = _model(graph, plan)
-        dense_flops = B.dense_budget(model, budget_epochs, spe)
-        run = [("dense", make_recipe("dense", {k: None for k in model.targets}, steps_per_epoch=spe))] if plan == "dense" \
-            else [(r, None) for r in recipes]
-        for name, recipe in run:
-            row = {"recipe": name, "plan": plan, "note": ""}
-            try:
-                if recipe is None:
-                    recipe, row["note"] = _fitting_recipe(model, name, plan, spe, total)
-                ph = model.phases(recipe, total)
-                tot = model.totals(recipe, total)
-                aff = B.affordable(model, recipe, dense_flops, spe)
-            except UserError as exc:
-                row.update(train_flops=np.nan, train_flops_rel_dense=np.nan, affordable_epochs=np.nan,
-                           note=str(exc).split(": ", 1)[-1] if "cannot reach" in str(exc) else str(exc))
-                totals.append(row)
-                continue
-            row.update(train_flops=tot["flops"], train_matrix_flops=tot["matrix_flops"],
-                       train_flops_rel_dense=tot["flops"] / dense_flops, affordable_epochs=aff["epochs_exact"])
-            totals.append(row)
-            ph = ph.assign(recipe=name, plan=plan, flops_rel_dense=ph["phase_flops"] / dense_flops)
-            phases.append(ph[["recipe", "plan", "label", "phase", "start_step", "stop_step", "steps", "decay",
-                              "step_flops", "phase_flops", "flops_rel_dense"]])
-    return pd.DataFrame(totals), pd.concat(phases, ignore_index=True)
+    graph = trace_workload(cfg, batch=length.batch)
+    items = [(p, SparsityPlan.parse("ff=dense" if p == "dense" else p, "--patterns")) for p in plans]
+    cost = recipe_plan_table(graph, items, recipes, length, fit_defaults=True, unreachable="note")
+    totals = cost.totals[list(TOTALS_COLUMNS)].rename(columns=TOTALS_COLUMNS)
+    return totals, cost.phases.reindex(columns=PHASE_COLUMNS)
 
 
 def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFrame:
-    """Inference (one forward pass at INFERENCE_BATCH) latency and energy per accelerator x plan, priced by
+    """Inference (one forward pass at the workload's batch) latency and energy per accelerator x plan, priced by
     ``nmsim.cost.price`` (GEMMs on the spec's execution model, vector ops, fusion): the numbers
     ``nmsim price``/``nmsim compare`` give for the same question."""
     from nmsim.cost import price
@@ -164,7 +147,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     from nmsim.graph import trace_workload
     from nmsim.sparsity import SparsityPlan
 
-    graph = trace_workload(cfg, batch=INFERENCE_BATCH)
+    graph = trace_workload(cfg, batch=cfg.batch)
     for plan in plans:   # a plan that does not fit the model: the error names the report's option
         if plan != "dense":
             SparsityPlan.parse(plan, "--patterns").resolve(graph.ops)
@@ -239,44 +222,50 @@ def memory_table(cfg, plans: list[str], dtype: str) -> pd.DataFrame:
 # ---- joins -----------------------------------------------------------------------------------------------
 
 def headline_table(infer: pd.DataFrame, totals: pd.DataFrame, acc: pd.DataFrame | None,
-                   higher_is_better: bool = True) -> pd.DataFrame:
+                   metric: Metric = Metric()) -> pd.DataFrame:
+    """One row per recipe x plan; the metric's column is named after it (``perplexity``, ``top1_pct``, ...)."""
+    col = metric.column
     head = totals.merge(infer[["plan", "inference_gflops"]], on="plan", how="left")
     if acc is not None:
-        a = acc[["plan", "recipe", "value"]].rename(columns={"value": "accuracy"})
+        a = acc[["plan", "recipe", "value"]].rename(columns={"value": col})
         head = head.merge(a, on=["plan", "recipe"], how="left")
     else:
-        head["accuracy"] = np.nan
-    for col, cost in (("pareto", "inference_gflops"), ("pareto_train", "train_flops_rel_dense")):
-        head[col] = (pareto_mask(head, minimize=cost, maximize="accuracy") if higher_is_better
-                     else pareto_mask(head, minimize=[cost, "accuracy"]))
-    cols = ["recipe", "plan", "inference_gflops", "train_flops_rel_dense", "accuracy", "pareto", "pareto_train",
+        head[col] = np.nan
+    for front, cost in (("pareto", "inference_gflops"), ("pareto_train", "train_flops_rel_dense")):
+        head[front] = (pareto_mask(head, minimize=cost, maximize=col) if metric.higher_is_better
+                       else pareto_mask(head, minimize=[cost, col]))
+    cols = ["recipe", "plan", "inference_gflops", "train_flops_rel_dense", col, "pareto", "pareto_train",
             "train_flops", "note"]
     return head[cols]
 
 
-def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, budget_epochs: float,
-                   higher_is_better: bool = True) -> pd.DataFrame:
-    """Epochs affordable at the dense budget, accuracy at (at most) equal FLOPs, FLOPs to reach dense accuracy."""
+def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, length: ReportLength,
+                   metric: Metric = Metric()) -> pd.DataFrame:
+    """The run length affordable at the dense budget (in the run's unit: epochs, steps or tokens), the metric at
+    (at most) equal FLOPs, FLOPs to reach the dense metric."""
+    col = metric.column
     t = head.merge(totals[["recipe", "plan", "affordable_epochs"]], on=["recipe", "plan"], how="left")
     dense = t[t["recipe"] == "dense"]
-    dense_acc = float(dense["accuracy"].iloc[0]) if len(dense) else np.nan
+    dense_value = float(dense[col].iloc[0]) if len(dense) else np.nan
+    spe = length.length.steps_per_epoch
     rows = []
-    for r in t.itertuples(index=False):
-        if r.recipe == "dense":
+    for r in t.to_dict("records"):
+        if r["recipe"] == "dense":
             continue
-        within = bool(r.train_flops_rel_dense <= 1.0 + 1e-9) if pd.notna(r.train_flops_rel_dense) else None
-        better = (r.accuracy >= dense_acc) if higher_is_better else (r.accuracy <= dense_acc)
-        reaches = bool(better) if pd.notna(r.accuracy) and pd.notna(dense_acc) else None
+        rel, value = r["train_flops_rel_dense"], r[col]
+        within = bool(rel <= 1.0 + 1e-9) if pd.notna(rel) else None
+        better = (value >= dense_value) if metric.higher_is_better else (value <= dense_value)
+        reaches = bool(better) if pd.notna(value) and pd.notna(dense_value) else None
         rows.append({
-            "recipe": r.recipe, "plan": r.plan, "train_flops_rel_dense": r.train_flops_rel_dense,
-            "epochs_at_dense_budget": r.affordable_epochs,
-            "accuracy": r.accuracy,
-            "delta_vs_dense_at_equal_flops": (r.accuracy - dense_acc) if within else np.nan,
-            "reaches_dense_accuracy": reaches,
-            # the runs behind the bundled accuracies end at the budget's length: spending train_flops_rel_dense
-            # reaches the dense accuracy (an upper bound: no curve says when it was first reached)
-            "flops_to_dense_accuracy_rel_le": r.train_flops_rel_dense if reaches else np.nan,
-            "flops_saving_vs_dense_pct_ge": 100 * (1 - r.train_flops_rel_dense) if reaches else np.nan,
+            "recipe": r["recipe"], "plan": r["plan"], "train_flops_rel_dense": rel,
+            f"{length.unit}_at_dense_budget": length.in_unit(r["affordable_epochs"] * spe),
+            col: value,
+            "delta_vs_dense_at_equal_flops": (value - dense_value) if within else np.nan,
+            "reaches_dense": reaches,
+            # the runs behind the accuracies end at the run's length: spending train_flops_rel_dense reaches the
+            # dense metric (an upper bound: no curve says when it was first reached)
+            "flops_to_reach_dense_rel_le": rel if reaches else np.nan,
+            "flops_saving_vs_dense_pct_ge": 100 * (1 - rel) if reaches else np.nan,
         })
     return pd.DataFrame(rows)
 
@@ -447,7 +436,7 @@ def add_cluster_sections(report, frames: dict, desc: str) -> None:
 FMT2 = "{:.2f}"
 FMT3 = "{:.3f}"
 LABELS = {"train_flops_rel_dense": "training FLOPs / dense", "train_flops": "training FLOPs",
-          "inference_gflops": "inference GFLOPs per image", "latency_ms": "latency (ms)", "energy_j": "energy (J)",
+          "inference_gflops": "inference GFLOPs", "latency_ms": "latency (ms)", "energy_j": "energy (J)",
           "speedup_vs_dense": "speedup vs dense", "energy_vs_dense": "energy / dense", "flops_rel_dense":
           "training FLOPs / dense", "values_mib": "values (MiB)", "metadata_mib": "metadata (MiB)",
           "accuracy_pct": "test accuracy (%)", "executed_gflops": "executed GFLOPs"}
@@ -469,14 +458,9 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     recipes = parse_recipes(opts.recipes)
     specs = parse_hardware(opts.hardware)
     acc, acc_desc, runs_dir = load_accuracy(opts.accuracy, cfg.name)
-    if opts.steps_per_epoch < 1:
-        raise UserError(f"must be >= 1, got {opts.steps_per_epoch}", "--steps-per-epoch")
-    budget = opts.budget_epochs
-    if budget is None:
-        ep = acc["epochs"].dropna() if acc is not None and "epochs" in acc else pd.Series(dtype=float)
-        budget = float(ep.iloc[0]) if len(ep) else 350.0
-    if not budget > 0:
-        raise UserError(f"must be a positive number of epochs, got {budget:g}", "--budget")
+    length = report_length(cfg, acc, LengthOptions(opts.epochs, opts.steps, opts.tokens, opts.dataset_size,
+                                                   opts.steps_per_epoch, opts.batch),
+                           "the bundled paper results" if acc is not None and "citation" in acc.attrs else acc_desc)
     sweeps = load_sweep_runs(opts.sweep_runs) if opts.sweep_runs else None
     cluster = None
     if opts.cluster:   # before the study: a bad --cluster fails fast
@@ -494,11 +478,11 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
 
     echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
     infer = inference_table(cfg, plans)
-    totals, phases = training_tables(cfg, plans, recipes, budget, opts.steps_per_epoch)
+    totals, phases = training_tables(cfg, plans, recipes, length.length)
     hw = hardware_table(cfg, plans, specs, opts.dtype)
     mem = memory_table(cfg, plans, opts.dtype)
-    head = headline_table(infer, totals, acc, M.higher_is_better)
-    iso = iso_flop_table(head, totals, budget, M.higher_is_better)
+    head = headline_table(infer, totals, acc, M)
+    iso = iso_flop_table(head, totals, length, M)
     echo(f"report: cost tables in {time.perf_counter() - t0:.1f} s")
     if curves is None and opts.train:
         ts = time.perf_counter()
@@ -508,37 +492,38 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     # ---- layout
     report = Report(title=f"nmsim report: {opts.name}",
                     subtitle=f"Workload `{cfg.name}`, costs per {noun}; {metric} from {acc_desc}; training "
-                             f"priced over {budget:g} epochs x {opts.steps_per_epoch:,} steps at batch "
-                             f"{TRAIN_BATCH:,} x {cfg.tokens:,} tokens; accelerators priced at {opts.dtype} where "
-                             "supported.")
+                             f"priced over {length.describe()} ({length.origin}); inference at batch {cfg.batch:,}; "
+                             f"accelerators priced at {opts.dtype} where supported.")
     report.section("Findings", " ".join(findings(head, M, hw)))
-    s = report.section("Headline: accuracy, inference and training cost",
+    col, Name, better = M.column, M.name[:1].upper() + M.name[1:], "higher" if M.higher_is_better else "lower"
+    s = report.section(f"Headline: {M.name}, inference and training cost",
                        f"One row per recipe x sparsity plan. `inference_gflops`: per {noun}, the paper's convention "
-                       "(Q, K, V, O, Logit, Attend, FF1, FF2; no class token; sparse GEMMs at N/M). "
-                       "`train_flops_rel_dense`: the whole schedule priced phase by phase (forward on the pattern in "
-                       "force, dgrad dense unless transposable, wgrad dense, plus mask/optimizer vector work) over "
-                       "the dense run of the same length. `accuracy`: the "
-                       f"{metric}. `pareto`: on the {M.name} vs inference-FLOPs front; "
-                       f"`pareto_train`: on the {M.name} vs training-FLOPs front.")
+                       f"(Q, K, V, O, Logit, Attend, FF1, FF2{'; no class token' if cfg.is_image else ''}; sparse "
+                       "GEMMs at N/M). `train_flops_rel_dense`: the whole schedule priced phase by phase (forward on "
+                       "the pattern in force, dgrad dense unless transposable, wgrad dense, plus mask/optimizer vector "
+                       f"work) over the dense run of the same length. `{col}`: {metric}, from {acc_desc}. `pareto`: on the {M.name} vs "
+                       f"inference-FLOPs front; `pareto_train`: on the {M.name} vs training-FLOPs front.")
     s.items.append(Table("headline", head, "Headline table", formats={
-        "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, "accuracy": FMT3, "train_flops": "{:.4g}"},
+        "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, col: FMT3, "train_flops": "{:.4g}"},
         hide=("train_flops",)))
-    s = report.section("Accuracy vs training FLOPs",
-                       "The paper's Fig. 4b plots accuracy against the fraction of training epochs, treating a step "
+    s = report.section(f"{Name} vs training FLOPs",
+                       "The paper's Fig. 4b plots accuracy against the fraction of the training run, treating a step "
                        "of every recipe as equal. Here each recipe's schedule is priced: MDGF is dense while its "
                        "decay D > 0, SDGF's early intervals keep more weights, SR-STE is sparse from step 0.")
-    dense_acc = head.loc[head["recipe"] == "dense", "accuracy"].dropna()
-    acc_line = ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": "dense accuracy"},) if len(dense_acc) else ()
-    labels = {**LABELS, "accuracy": metric, "inference_gflops": f"inference GFLOPs per {noun}"}
-    s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric),
-                          "Accuracy vs priced training FLOPs (dashed: the dense training budget).",
-                          chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y="accuracy",
+    dense_acc = head.loc[head["recipe"] == "dense", col].dropna()
+    acc_line = ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": f"dense {M.name}"},) if len(dense_acc) \
+        else ()
+    labels = {**LABELS, col: metric, "inference_gflops": f"inference GFLOPs per {noun}"}
+    s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric, col),
+                          f"{Name} vs priced training FLOPs (dashed: the dense training budget).",
+                          chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y=col,
                                       color="recipe", filters=("recipe", "plan"), pareto=("min", M.sense),
                                       hover=("recipe", "plan", "inference_gflops", "train_flops", "note"),
                                       lines=({"axis": "x", "value": 1.0, "label": "dense budget",
                                               "column": "train_flops_rel_dense"},) + acc_line,
                                       labels=labels, colors=_recipe_colors(), frame=head,
-                                      title="Accuracy vs training FLOPs (front: fewer FLOPs, higher accuracy)")))
+                                      title=f"{Name} vs training FLOPs (front: fewer FLOPs, {better} "
+                                            f"{M.name})")))
     single = [p for p in plans if p != "dense" and "," not in p]
     s.items.append(Figure("training_flops_by_phase", F.training_phases(phases, single or None),
                           "Training FLOPs per recipe phase, normalised to dense training of the same length.",
@@ -552,44 +537,50 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                                       labels=LABELS, colors=F.PHASE_COLORS, frame=phases,
                                       title="Training FLOPs per recipe phase")))
     s.items.append(Table("training_phases", phases, "Per-phase training cost", show=False))
+    unit = length.unit
     s = report.section("Iso-FLOP comparison",
-                       f"Dense budget: {budget:g} epochs of dense training. `epochs_at_dense_budget`: how long each "
-                       "recipe can train for the same FLOPs (its schedule stretched; from `nmsim.cost.budget`). "
-                       "`delta_vs_dense_at_equal_flops`: bundled accuracy minus dense where the recipe's run cost no "
-                       "more than dense. `flops_to_dense_accuracy_rel_le`: the bundled runs reach dense accuracy "
-                       "within this fraction of the dense FLOPs (an upper bound: only final accuracies are known).")
+                       f"Dense budget: dense training over {length.describe()}. `{unit}_at_dense_budget`: how many "
+                       f"{unit} each recipe can train for the same FLOPs (its schedule stretched; from "
+                       f"`nmsim.cost.budget`). `delta_vs_dense_at_equal_flops`: the recipe's {M.name} minus dense's "
+                       f"where the recipe's run cost no more than dense ({'positive' if M.higher_is_better else 'negative'} is "
+                       "better). `reaches_dense`: as good "
+                       f"as dense or better. `flops_to_reach_dense_rel_le`: the runs behind these values reach dense's "
+                       f"{M.name} within this fraction of the dense FLOPs (an upper bound: only final values are "
+                       "known).")
     s.items.append(Table("iso_flop", iso, "Iso-FLOP table", formats={
-        "train_flops_rel_dense": FMT3, "epochs_at_dense_budget": "{:.1f}", "accuracy": FMT3,
-        "delta_vs_dense_at_equal_flops": "{:+.3f}", "flops_to_dense_accuracy_rel_le": FMT3,
+        "train_flops_rel_dense": FMT3, f"{unit}_at_dense_budget": {"epochs": "{:.1f}", "steps": "{:,.0f}"}.get(unit, human),
+        col: FMT3, "delta_vs_dense_at_equal_flops": "{:+.3f}", "flops_to_reach_dense_rel_le": FMT3,
         "flops_saving_vs_dense_pct_ge": "{:.1f}"}))
-    s = report.section("Accuracy vs inference FLOPs",
-                       "The paper's Fig. 5: every recipe x plan with its bundled accuracy; the line is the Pareto "
-                       "front (fewer inference FLOPs, higher accuracy).")
-    s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric, noun),
-                          f"{M.name.capitalize()} vs inference GFLOPs per {noun}, with the Pareto front.",
-                          chart=Chart("scatter", x="inference_gflops", y="accuracy", color="recipe",
+    s = report.section(f"{Name} vs inference FLOPs",
+                       f"The paper's Fig. 5 for this workload: every recipe x plan with its {M.name}; the line is "
+                       f"the Pareto front (fewer inference FLOPs, {better} {M.name}).")
+    s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric, noun, col),
+                          f"{Name} vs inference GFLOPs per {noun}, with the Pareto front.",
+                          chart=Chart("scatter", x="inference_gflops", y=col, color="recipe",
                                       filters=("recipe", "plan"), pareto=("min", M.sense),
                                       hover=("recipe", "plan", "train_flops_rel_dense", "note"), lines=acc_line,
                                       labels=labels, colors=_recipe_colors(), frame=head,
-                                      title="Accuracy vs inference FLOPs (front: fewer FLOPs, higher accuracy)")))
-    s.items.append(Table("inference", infer, "Inference FLOPs per plan (paper convention, Table 18)",
+                                      title=f"{Name} vs inference FLOPs (front: fewer FLOPs, {better} {M.name})")))
+    s.items.append(Table("inference", infer, "Inference FLOPs per plan (the paper's convention" +
+                         (", its Table 18)" if cfg.name == "vit-base-16" else ")"),
                          formats={"inference_gflops": FMT2, "inference_rel_dense": FMT3}))
+    samples = "images" if cfg.is_image else f"sequences of {cfg.seq_len:,} tokens"
     s = report.section("Accelerators: latency and energy",
-                       f"One forward pass at batch {INFERENCE_BATCH}, priced by `nmsim.cost.price` (the same "
+                       f"One forward pass at batch {cfg.batch:,} ({samples}), priced by `nmsim.cost.price` (the same "
                        "numbers as `nmsim price` and `nmsim compare`): GEMMs on each spec's execution model "
                        "(GPUs: the fastest kernel per GEMM, `kernel`), vector ops, and the fusion the spec's "
                        "stack does. Energy: GPUs board power x time (datasheet TDP, an upper bound), others "
                        "pJ per FLOP and per byte (in each spec's `source:`). A plan no kernel can exploit runs "
                        "dense (`hw_patterns`).")
-    acc_hw = hw.merge(head[["recipe", "plan", "accuracy"]], on="plan", how="inner")
-    s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y="accuracy",
+    acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
+    s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
                          color="hardware", symbol="recipe",
                          filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense), log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
                                 "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
-                         title="Accuracy vs inference latency or energy per accelerator (front: faster or less "
-                               "energy, higher accuracy)"))
-    s.items.append(Table("accuracy_hardware", acc_hw, "Accuracy joined with each accelerator's latency and energy",
+                         title=f"{Name} vs inference latency or energy per accelerator (front: faster or less "
+                               f"energy, {better} {M.name})"))
+    s.items.append(Table("accuracy_hardware", acc_hw, f"{Name} joined with each accelerator's latency and energy",
                          show=False))
     s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan.",
                           chart=Chart("bar", x="plan", group="hardware",
@@ -674,6 +665,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         add_section(report, curves)
     if cluster is not None:
         add_cluster_sections(report, *cluster)
-    report.footer = f"Accuracy data: {CITATION} Generated by `nmsim report`."
+    cited = acc is not None and "citation" in acc.attrs
+    report.footer = (f"{Name} data: {acc.attrs['citation']} " if cited else "") + "Generated by `nmsim report`."
     echo(f"report: tables and figures in {time.perf_counter() - t0:.1f} s")
     return write_report(report, out)

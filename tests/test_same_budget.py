@@ -1,0 +1,73 @@
+"""Same question, same number: ``nmsim budget``, ``nmsim.budget`` and the report's training and iso-FLOP tables
+price a recipe x plan x run through one function (``nmsim.cost.budget.recipe_plan_table``)."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+import nmsim
+from nmsim.cli import main
+
+RECIPES = ["sr-ste", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric"]
+PLANS = ["ff=1:8", "ff=1:16"]
+# the report's default run for an image model: 350 epochs of ImageNet-1K at batch 4096, 312 steps per epoch
+RUN = dict(epochs=350, steps_per_epoch=312, batch=4096)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("same") / "rep"
+    assert main(["report", "--no-train", "--hardware", "ideal-nm", "--patterns", ",".join(PLANS),
+                 "--recipes", ",".join(RECIPES), "--out", str(out)]) == 0
+    head = pd.read_csv(out / "headline.csv")
+    iso = pd.read_csv(out / "iso_flop.csv")
+    return head.merge(iso[["recipe", "plan", "epochs_at_dense_budget"]], on=["recipe", "plan"], how="left")
+
+
+def _budget_cli(capsys) -> pd.DataFrame:
+    argv = ["budget", "vit-base-16", "--sparsity", PLANS[0], "--patterns", ",".join(PLANS),
+            "--recipes", ",".join(["dense", *RECIPES]), "--format", "json"]
+    for key, value in RUN.items():
+        argv += ["--" + key.replace("_", "-"), str(value)]
+    capsys.readouterr()
+    assert main(argv) == 0
+    return pd.read_json(io.StringIO(capsys.readouterr().out)).rename(columns={"pattern": "plan"})
+
+
+def test_budget_command_and_report_tables_agree(report, capsys):
+    budget = _budget_cli(capsys)
+    assert sorted(zip(budget["recipe"], budget["plan"])) == sorted(zip(report["recipe"], report["plan"]))
+    joined = report.merge(budget, on=["recipe", "plan"], suffixes=("_report", "_budget"))
+    assert len(joined) == 1 + len(RECIPES) * len(PLANS)
+    # the report's CSVs keep 6 significant digits
+    for report_col, budget_col in (("train_flops_report", "train_flops_budget"),
+                                   ("train_flops_rel_dense", "vs_dense"),
+                                   ("epochs_at_dense_budget", "budget_epochs")):
+        rows = joined[joined["recipe"] != "dense"] if report_col == "epochs_at_dense_budget" else joined
+        for got, want in zip(rows[report_col], rows[budget_col]):
+            assert got == pytest.approx(want, rel=5e-6), (report_col, got, want)
+    srste = joined.set_index(["recipe", "plan"])
+    assert srste.loc[("sr-ste", "ff=1:16"), "budget_epochs"] > 350 > srste.loc[("sr-ste", "ff=1:16"), "vs_dense"]
+
+
+def test_python_api_and_report_frames_agree_exactly():
+    from nmsim.cost.run_length import run_length
+    from nmsim.graph import load_workload
+    from nmsim.report.study import training_tables
+
+    cfg = load_workload("vit-base-16")
+    length = run_length(batch=RUN["batch"], tokens_per_sample=cfg.tokens, epochs=RUN["epochs"],
+                        steps_per_epoch=RUN["steps_per_epoch"])
+    totals, phases = training_tables(cfg, ["dense", *PLANS], RECIPES, length)
+    api = nmsim.budget("vit-base-16", PLANS[0], patterns=PLANS, recipes=["dense", *RECIPES], **RUN)
+    joined = totals.merge(api.rename(columns={"pattern": "plan"}), on=["recipe", "plan"])
+    assert len(joined) == len(totals) == len(api)
+    assert list(joined["train_flops_x"]) == list(joined["train_flops_y"])
+    assert list(joined["train_flops_rel_dense"]) == list(joined["vs_dense"])
+    assert list(joined["affordable_epochs"]) == list(joined["budget_epochs"])
+    # per-phase FLOPs sum to the totals (the phases the report draws are the ones the budget prices)
+    sums = phases.groupby(["recipe", "plan"])["phase_flops"].sum()
+    for r in totals.itertuples():
+        assert sums[(r.recipe, r.plan)] == pytest.approx(r.train_flops, rel=1e-12)
