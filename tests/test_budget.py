@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nmsim.cost.budget import affordable, dense_budget, flops_to_accuracy, load_curve, schedule_flops
-from nmsim.cost.training import TrainingCostModel, paper_graph, plan_targets
+from nmsim.cost.training import TrainingCostModel, paper_graph
 from nmsim.errors import UserError
 from nmsim.graph import load_workload
 from nmsim.recipes import make_recipe
@@ -20,7 +20,7 @@ def model():
 
 
 def recipe(model, name, spe=313, **kw):
-    return make_recipe(name, plan_targets(model.plan), steps_per_epoch=spe, **kw)
+    return make_recipe(name, model.plan.targets, steps_per_epoch=spe, **kw)
 
 
 def test_dense_affords_its_own_budget(model):

@@ -54,7 +54,7 @@ def test_protocol_writes_summaries(folder):
                  "common_flops.csv", "reach_reference.csv", "claims.csv", "curves.png", "timing.json"):
         assert (folder / name).exists(), name
     meta = json.loads((folder / "protocol.json").read_text())
-    assert meta["command"] == "test" and meta["protocol"]["geometric_k"] == {"ff1_16": 4}
+    assert meta["command"] == "test" and meta["protocol"]["geometric_k"] == {"ff=1:16": 4}
     finals = pd.read_csv(folder / "finals.csv")
     assert sorted(finals["recipe"]) == ["dense", "sdgf-geometric", "sr-ste"] and set(finals["seeds"]) == {2}
     paired = pd.read_csv(folder / "paired.csv")

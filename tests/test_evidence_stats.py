@@ -98,10 +98,10 @@ def test_claims_on_constructed_curves():
     spec = {
         ("dense", "dense"): (100.0, lambda s, t: 0.6 * t + NOISE[s]),
         # reaches dense's final 0.6 at t = 0.5 of its 80 FLOPs: 40 % of dense FLOPs -> 60 % saving
-        ("sdgf-geometric", "ff1_16"): (80.0, lambda s, t: 1.2 * min(t, 0.5) + 0.01 * t + NOISE[s]),
-        ("sr-ste", "ff1_16"): (70.0, lambda s, t: 0.4 * t + NOISE[s]),
+        ("sdgf-geometric", "ff=1:16"): (80.0, lambda s, t: 1.2 * min(t, 0.5) + 0.01 * t + NOISE[s]),
+        ("sr-ste", "ff=1:16"): (70.0, lambda s, t: 0.4 * t + NOISE[s]),
         # never reaches sr-ste's final 0.4 (a constant 0.1 below it)
-        ("mdgf-exp", "ff1_16"): (90.0, lambda s, t: 0.3 * t + NOISE[s]),
+        ("mdgf-exp", "ff=1:16"): (90.0, lambda s, t: 0.3 * t + NOISE[s]),
     }
     curves = _curves(spec)
     reach = isoflop.reach_table(curves, "accuracy", (1.0,))
@@ -124,14 +124,14 @@ def test_claims_on_constructed_curves():
     assert table.loc[("loss", "mdgf-exp"), "verdict"] == "worse"        # higher loss: worse, not "better"
     assert table.loc[("accuracy", "mdgf-exp"), "delta_mean"] == pytest.approx(-0.1)
     assert ranking_lines(paired_table(curves), "accuracy") == [
-        "ff1_16: better than sr-ste: sdgf-geometric (+0.21), dense (+0.2); worse than sr-ste: mdgf-exp (-0.1)"]
+        "ff=1:16: better than sr-ste: sdgf-geometric (+0.21), dense (+0.2); worse than sr-ste: mdgf-exp (-0.1)"]
     assert ranking_lines(paired_table(curves), "loss") == [   # loss = 3 - 2 acc: same order, lower is better
-        "ff1_16: better than sr-ste: sdgf-geometric (-0.42), dense (-0.4); worse than sr-ste: mdgf-exp (+0.2)"]
+        "ff=1:16: better than sr-ste: sdgf-geometric (-0.42), dense (-0.4); worse than sr-ste: mdgf-exp (+0.2)"]
 
 
 def test_claim_undecided_when_seeds_disagree():
     spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t),
-            ("sdgf-geometric", "ff1_8"): (80.0, lambda s, t: (0.62 if s % 2 else 0.58) * t)}
+            ("sdgf-geometric", "ff=1:8"): (80.0, lambda s, t: (0.62 if s % 2 else 0.58) * t)}
     out = claims.test_claims(_curves(spec), ("accuracy",))
     row = out[out["claim"] == "dense-quality"].iloc[0]
     assert row["verdict"] == "cannot be decided" and row["figures"] == "2 of 5 seeds reach the target"
@@ -146,8 +146,8 @@ def test_only_evaluations_at_the_target_pattern_count():
     assert math.isnan(isoflop.reach_flops(f, loss, 1.2, "loss", ok))
     assert math.isnan(isoflop.value_at(f, loss, 2.5, ok)) and isoflop.value_at(f, loss, 3.5, ok) == pytest.approx(1.5)
     spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t),
-            ("sr-ste", "ff1_16"): (80.0, lambda s, t: 0.5 * t),
-            ("sdgf-stepwise", "ff1_16"): (90.0, lambda s, t: 0.55 if t < 0.75 else 0.45)}
+            ("sr-ste", "ff=1:16"): (80.0, lambda s, t: 0.5 * t),
+            ("sdgf-stepwise", "ff=1:16"): (90.0, lambda s, t: 0.55 if t < 0.75 else 0.45)}
     curves = _curves(spec)
     curves["at_target"] = (curves["recipe"] != "sdgf-stepwise") | (curves["epoch"] >= 0.75)
     vs = isoflop.reach_reference_table(curves, "accuracy").set_index("recipe")
@@ -156,6 +156,6 @@ def test_only_evaluations_at_the_target_pattern_count():
 
 
 def test_most_sparse_label():
-    assert most_sparse(["ff1_16", "ff1_32+qkv1_32", "ff1_32"]) == "ff1_32+qkv1_32"
-    assert most_sparse(["ff1_8", "ff2_32"]) == "ff2_32"
+    assert most_sparse(["ff=1:16", "ff=1:32,qkv=1:32", "ff=1:32"]) == "ff=1:32,qkv=1:32"
+    assert most_sparse(["ff=1:8", "ff=2:32"]) == "ff=2:32"
     assert np.isclose(1 / 16, 2 / 32)

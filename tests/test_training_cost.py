@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from nmsim.cost.training import TrainingCostModel, paper_graph, plan_targets, step_flops, training_cost
+from nmsim.cost.training import TrainingCostModel, paper_graph, step_flops, training_cost
 from nmsim.errors import UserError
 from nmsim.graph import load_workload
 from nmsim.recipes import make_recipe
@@ -33,7 +33,7 @@ def ideal(graph, plan):
 
 
 def ratio(model, plan, name, total=T, **kw):
-    recipe = make_recipe(name, plan_targets(plan), steps_per_epoch=313, **kw)
+    recipe = make_recipe(name, plan.targets, steps_per_epoch=313, **kw)
     return training_cost(model.graph, plan, recipe, total, model=model)
 
 
@@ -91,7 +91,7 @@ def test_mdgf_exp_issue_number(ideal, plan):
 def test_unreachable_geometric(graph):
     plan = SparsityPlan.parse("ff=1:128")
     model = TrainingCostModel(graph, plan, paper_convention=True)
-    recipe = make_recipe("sdgf-geometric", plan_targets(plan))
+    recipe = make_recipe("sdgf-geometric", plan.targets)
     with pytest.raises(UserError, match="M=2048 does not divide gemm_k=768"):
         training_cost(graph, plan, recipe, 1000, model=model)
 
@@ -121,14 +121,14 @@ RECIPES = ("dense", "static", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwis
 def test_bounds_and_phase_sums(graph, name, n_m, d, f, total):
     plan = SparsityPlan.parse(f"ff={n_m[0]}:{n_m[1]}")
     model = _models(graph, plan)
-    recipe = make_recipe(name, plan_targets(plan), d, f)
+    recipe = make_recipe(name, plan.targets, d, f)
     try:
         tc = training_cost(graph, plan, recipe, total, model=model)
     except UserError as exc:  # geometric 1:32 needs 16:512, and 512 does not divide 768
         assert name == "sdgf-geometric" and "does not divide" in str(exc)
         assume(False)
-    dense_step = model.state_cost(make_recipe("dense", plan_targets(plan)).at(0, 1))["matrix_flops"]
-    sparse_step = model.state_cost(make_recipe("static", plan_targets(plan)).at(0, 1))["matrix_flops"]
+    dense_step = model.state_cost(make_recipe("dense", plan.targets).at(0, 1))["matrix_flops"]
+    sparse_step = model.state_cost(make_recipe("static", plan.targets).at(0, 1))["matrix_flops"]
     m = tc.totals["matrix_flops"]
     assert sparse_step * total * (1 - 1e-12) <= m <= dense_step * total * (1 + 1e-12)
     ph = tc.phases

@@ -3,36 +3,7 @@ from __future__ import annotations
 
 from nmsim.errors import UserError
 from nmsim.recipes import RECIPE_NAMES, make_recipe
-from nmsim.sparsity.pattern import NMPattern
-
-
-def parse_sparsity(text: str | None) -> dict[str, NMPattern | None]:
-    """``"ff=1:16,qk=1:4"`` -> {"ff": 1:16, "qk": 1:4}; validated by nmsim.sparsity.plan when it exists.
-
-    Keys are the plan's selectors (with ``@layers`` when given): the recipe treats them as opaque names.
-    """
-    if not text:
-        return {}
-    try:
-        from nmsim.sparsity.plan import SparsityPlan
-    except ImportError:  # minimal fallback: selector=N:M[,selector=N:M]
-        out = {}
-        for item in text.split(","):
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise UserError(f"expected selector=N:M[,selector=N:M], got {item!r}", "--sparsity")
-            out[key.strip().lower()] = NMPattern.parse(value, "--sparsity")
-        return out
-    out = {}
-    for rule in SparsityPlan.parse(text).rules:
-        key = rule.selector
-        if rule.layers is not None:
-            lo, hi = rule.layers
-            key += f"@{lo}" if lo == hi else f"@{lo}-{hi}"
-        if rule.pattern is not None and not isinstance(rule.pattern, NMPattern):
-            raise UserError(f"{key}: recipes schedule plain N:M patterns, got {rule.pattern}", "--sparsity")
-        out[key] = rule.pattern
-    return out
+from nmsim.sparsity.plan import SparsityPlan
 
 
 def parse_boundaries(text: str | None) -> list | None:
@@ -50,7 +21,7 @@ def parse_boundaries(text: str | None) -> list | None:
                             "--boundaries") from None
         if not sep:
             raise UserError(f"expected POSITION:selector=N:M[,...], got {entry!r}", "--boundaries")
-        out.append((value, parse_sparsity(rules)))
+        out.append((value, SparsityPlan.parse(rules, "--boundaries").targets))
     return out
 
 
@@ -75,7 +46,7 @@ def run(args) -> int:
               if getattr(args, name) is not None}
     if args.boundaries:
         params["boundaries"] = parse_boundaries(args.boundaries)
-    recipe = make_recipe(args.recipe, parse_sparsity(args.sparsity), args.dense_frac, args.finetune_frac,
+    recipe = make_recipe(args.recipe, SparsityPlan.parse(args.sparsity), args.dense_frac, args.finetune_frac,
                          steps_per_epoch=spe if granularity == "epoch" else None, **params)
     from nmsim.recipes.timeline import timeline  # pandas: imported once the arguments are checked
 

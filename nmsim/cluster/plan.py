@@ -223,7 +223,6 @@ def layout_label(row) -> str:
 
 def make_recipes(names: str, sparsity: str | None, dense_frac: float = 0.0, finetune_frac: float = 0.0) -> dict:
     """``"dense,sr-ste"`` + a plan text -> {name: recipe or None (dense)}, dense first (the budgets' reference)."""
-    from nmsim.cost.training import plan_targets
     from nmsim.recipes import make_recipe, parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
     wanted = parse_recipe_list(names)
@@ -234,5 +233,5 @@ def make_recipes(names: str, sparsity: str | None, dense_frac: float = 0.0, fine
             continue
         if plan.is_dense:
             raise UserError(f"recipe {name} needs sparse targets, e.g. --sparsity ff=2:4", "--sparsity")
-        out[name] = make_recipe(name, plan_targets(plan), dense_frac, finetune_frac)
+        out[name] = make_recipe(name, plan, dense_frac, finetune_frac)
     return out

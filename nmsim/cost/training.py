@@ -46,36 +46,6 @@ PER_STEP_COLUMNS = ("fwd_flops", "dgrad_flops", "wgrad_flops", "matrix_flops", "
 HW_COLUMNS = ("hw_matrix_flops", "step_seconds", "step_joules")
 
 
-# ---- plans <-> recipe targets -------------------------------------------------------------------------
-
-def rule_key(rule) -> str:
-    """The recipe target key of a plan rule: its selector, plus ``@lo-hi`` / ``@n`` when it has layers
-    (the same keys ``nmsim schedule`` builds from ``--sparsity``)."""
-    key = rule.selector
-    if rule.layers is not None:
-        lo, hi = rule.layers
-        key += f"@{lo}" if lo == hi else f"@{lo}-{hi}"
-    return key
-
-
-def plan_targets(plan: SparsityPlan) -> dict:
-    """selector key -> final pattern (None = dense) for ``make_recipe``; later rules win on equal keys."""
-    return {rule_key(r): r.pattern for r in plan.rules}
-
-
-def plan_from_targets(targets: dict) -> SparsityPlan:
-    """The inverse of :func:`plan_targets` for the trainer's ``{selector: pattern}`` dicts."""
-    text = ",".join(f"{k}={'dense' if v is None else v}" for k, v in dict(targets or {}).items())
-    return SparsityPlan.parse(text, "targets")
-
-
-def with_pattern(plan: SparsityPlan, pattern) -> SparsityPlan:
-    """``plan`` with every sparse rule's pattern replaced by ``pattern`` (``nmsim budget --patterns``)."""
-    from dataclasses import replace
-    return SparsityPlan([replace(r, pattern=pattern) if r.pattern is not None else r for r in plan.rules],
-                        plan.where)
-
-
 # ---- graphs ---------------------------------------------------------------------------------------------
 
 def paper_graph(cfg, batch: int | None = None):
@@ -135,8 +105,8 @@ class TrainingCostModel:
             if not hit.any():
                 raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op",
                                 f"{plan.where} {str(rule)!r}")
-            self.rules.append((rule_key(rule), rule, hit))
-        self.targets = plan_targets(plan)
+            self.rules.append((rule.key, rule, hit))
+        self.targets = plan.targets
         m = self.matrix
         self._weights = m["weight_numel"].to_numpy(float)
         self._cache: dict = {}
@@ -336,7 +306,7 @@ def training_cost(graph, plan: SparsityPlan, recipe, total_steps: int, *, hardwa
 def _step_model(cfg, batch: int, targets_key: tuple) -> TrainingCostModel:
     from nmsim.graph import trace_workload
     graph = trace_workload(cfg, batch=batch)  # itself cached per (cfg, batch)
-    return TrainingCostModel(graph, plan_from_targets(dict(targets_key)))
+    return TrainingCostModel(graph, SparsityPlan.from_mapping(dict(targets_key), "targets"))
 
 
 def step_flops(cfg, targets: dict, state, batch: int) -> float:

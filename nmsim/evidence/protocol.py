@@ -46,7 +46,7 @@ class Protocol:
     metric: str = "loss"            # the metric the ranking uses; accuracy and loss are both reported
     reference: str = "sr-ste"
     level: float = 0.95
-    geometric_k: dict = field(default_factory=dict)  # pattern -> k (filled by plan())
+    geometric_k: dict = field(default_factory=dict)  # plan text -> k (filled by plan())
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -60,6 +60,12 @@ class Protocol:
         for key in ("recipes", "patterns"):
             if key in d:
                 d[key] = tuple(d[key])
+        if isinstance(d.get("geometric_k"), dict):  # keys in plan text form (earlier versions: folder names)
+            from nmsim.sparsity.plan import SparsityPlan
+
+            d["geometric_k"] = {(SparsityPlan.parse(k, "geometric_k") if ":" in k
+                                 else SparsityPlan.from_slug(k, "geometric_k")).label: v
+                                for k, v in d["geometric_k"].items()}
         return cls(**d)
 
 
@@ -87,7 +93,7 @@ def _geometric_k(base: dict, sparsity: dict) -> int:
 def plan(p: Protocol) -> list:
     """The protocol's run configs (dense once per seed); fills ``p.geometric_k``."""
     from nmsim.train.loop import RunConfig
-    from nmsim.train.sweep import parse_patterns, parse_recipes, sparsity_label
+    from nmsim.train.sweep import parse_patterns, parse_recipes, run_plan
 
     _check(p)
     recipes = parse_recipes(",".join(p.recipes))
@@ -104,7 +110,7 @@ def plan(p: Protocol) -> list:
                     continue
                 params = {}
                 if recipe == "sdgf-geometric":
-                    label = sparsity_label(sparsity)
+                    label = run_plan(recipe, sparsity).label
                     if label not in p.geometric_k:
                         p.geometric_k[label] = _geometric_k(base, sparsity)
                     params = {"k": p.geometric_k[label]}
@@ -137,7 +143,8 @@ def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
     mine = {"protocol": p.to_dict(), "device": device}
     if path.exists():
         old = read_json(path, "protocol")
-        theirs = {"protocol": old.get("protocol"), "device": old.get("environment", {}).get("device")}
+        theirs = {"protocol": Protocol.from_dict(old.get("protocol") or {}).to_dict() if isinstance(
+            old.get("protocol"), dict) else old.get("protocol"), "device": old.get("environment", {}).get("device")}
         if json.loads(json.dumps(mine)) != theirs:
             keys = sorted(k for k in set(mine["protocol"]) | set(theirs["protocol"] or {})
                           if mine["protocol"].get(k) != (theirs["protocol"] or {}).get(k))

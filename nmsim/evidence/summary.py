@@ -134,11 +134,12 @@ def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste
 
 
 def most_sparse(labels) -> str:
-    """The label (``ff1_32+qkv1_32`` style) with the lowest density, ties broken by more sparse selectors."""
+    """The plan label (``ff=1:32,qkv=1:32``) with the lowest density, ties broken by more sparse rules."""
+    from nmsim.sparsity.plan import SparsityPlan
+
     def key(label):
-        dens = [int(n) / int(m) for n, m in (part.lstrip("abcdefghijklmnopqrstuvwxyz_").split("_")
-                                             for part in label.split("+"))]
-        return (min(dens), -len(dens), sum(dens))
+        dens = [1.0 if r.pattern is None else r.pattern.density for r in SparsityPlan.parse(label, "pattern").rules]
+        return (min(dens, default=1.0), -len(dens), sum(dens))
     return min(dict.fromkeys(labels), key=key)
 
 

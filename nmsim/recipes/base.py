@@ -98,17 +98,17 @@ def _floor_frac(x: float, total: int) -> int:
     return math.floor(Fraction(repr(float(x))) * total)
 
 
-def _check_targets(targets, needed_by: str | None) -> dict[str, NMPattern | None]:
-    """selector -> NMPattern (strings like "1:16" or "dense" are parsed; None = leave dense)."""
-    out = {}
-    for key, value in dict(targets or {}).items():
-        if isinstance(value, str):
-            value = NMPattern.parse(value, "--sparsity")
+def check_targets(targets, needed_by: str | None, where: str = "--sparsity") -> dict[str, NMPattern | None]:
+    """A plan in any form (``"ff=1:16,qk=1:4"``, ``{"ff": "1:16"}``, a SparsityPlan; see
+    :meth:`nmsim.sparsity.SparsityPlan.of`) -> rule key -> NMPattern (None = leave dense)."""
+    from nmsim.sparsity.plan import SparsityPlan
+
+    out = SparsityPlan.of(targets or {}, where).targets
+    for key, value in out.items():
         if value is not None and not isinstance(value, NMPattern):
-            raise UserError(f"{key}: expected an N:M pattern, got {value!r}", "--sparsity")
-        out[str(key)] = value
+            raise UserError(f"{key}: recipes schedule flat N:M patterns, got {value}", where)
     if needed_by and all(v is None for v in out.values()):
-        raise UserError(f"recipe {needed_by} needs at least one sparse target (e.g. ff=1:16)", "--sparsity")
+        raise UserError(f"recipe {needed_by} needs at least one sparse target (e.g. ff=1:16)", where)
     return out
 
 
@@ -132,7 +132,7 @@ class Recipe:
     needs_targets = True
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
-        self.targets = _check_targets(targets, self.name if self.needs_targets else None)
+        self.targets = check_targets(targets, self.name if self.needs_targets else None)
         self.dense_frac = _check_frac(dense_frac, "--dense-frac")
         self.finetune_frac = _check_frac(finetune_frac, "--finetune-frac")
         if Fraction(repr(self.dense_frac)) + Fraction(repr(self.finetune_frac)) >= 1:

@@ -41,7 +41,8 @@ def make_recipe(name: str, targets=None, dense_frac: float = 0.0, finetune_frac:
                 steps_per_epoch: int | None = None, **params) -> Recipe:
     """Build a recipe by name.
 
-    targets: selector -> final NMPattern (or "1:16"/"dense" strings); dense_frac / finetune_frac: d and f;
+    targets: the plan, in any form of :meth:`nmsim.sparsity.SparsityPlan.of` (``"ff=1:16,qk=1:4"``,
+    ``{"ff": "1:16"}``, a SparsityPlan): rule key -> final pattern; dense_frac / finetune_frac: d and f;
     steps_per_epoch: switch at whole epochs (see nmsim.recipes.base); params: srste_lambda (sr-ste), beta and
     zero_threshold (mdgf-*), k / intervals (sdgf-geometric), boundaries (custom).
     """

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from nmsim.errors import UserError
-from nmsim.recipes.base import Recipe
+from nmsim.recipes.base import Recipe, check_targets
 from nmsim.sparsity.pattern import NMPattern
 
 
@@ -131,9 +131,7 @@ class CustomRecipe(IntervalRecipe):
             if not (ok_float or ok_int):
                 raise UserError(f"entry {i}: position must be a fraction in [0, 1) or a step >= 0, got {pos!r}",
                                 "--boundaries")
-            parsed = {str(k): NMPattern.parse(v, "--boundaries") if isinstance(v, str) else v
-                      for k, v in patterns.items()}
-            entries.append((pos, parsed))
+            entries.append((pos, check_targets(patterns, None, "--boundaries")))
         explicit = dict(self.targets)
         for _, patterns in entries:  # a selector's final (fine-tune) mask defaults to its last pattern
             self.targets.update({k: v for k, v in patterns.items() if k not in explicit})

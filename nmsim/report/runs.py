@@ -16,9 +16,10 @@ CURVE_COLUMNS = ["task", "recipe", "pattern", "seed", "step", "epoch", "train_fl
 
 
 def _pattern_label(config: dict) -> str:
-    from nmsim.train.sweep import sparsity_label
+    """The run's plan in its text form (``ff=1:8,qk=1:4``; ``dense`` for the dense recipe)."""
+    from nmsim.train.sweep import run_plan
 
-    return "dense" if config.get("recipe") == "dense" else sparsity_label(config.get("sparsity") or {})
+    return run_plan(config.get("recipe"), config.get("sparsity") or {}).label
 
 
 def load_curves(root: str | Path) -> pd.DataFrame:

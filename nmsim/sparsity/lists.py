@@ -20,8 +20,7 @@ def parse_pattern_list(text, where: str = "--patterns") -> list[str]:
         if not item:
             continue
         if "=" in item:
-            plan = SparsityPlan.parse(item.replace("+", ","), where)
-            out.append("dense" if plan.is_dense else str(plan))
+            out.append(SparsityPlan.parse(item, where).label)
         else:
             pattern = parse_any(item, where)
             out.append("dense" if pattern is None else str(pattern))

@@ -1,6 +1,7 @@
-"""Sparsity plans: which weight GEMMs get which N:M pattern.
+"""Sparsity plans: which weight GEMMs get which N:M pattern. The one plan grammar and object of nmsim.
 
-CLI syntax (``--sparsity``): comma-separated rules, later rules override earlier ones::
+Text form (``--sparsity``, ``str(plan)``, ``plan.label``): comma-separated rules, later rules override earlier
+ones (``+`` also separates rules, as in a ``--patterns`` item ``ff=1:8+qk=1:4``)::
 
     ff=1:16,qkv=1:8                 role selectors (``nmsim.graph.roles.ROLE_GROUPS`` names, or ``all``)
     ff@0-5=1:8                      only layers 0..5 (inclusive); ``ff@3=1:8`` is one layer
@@ -10,13 +11,19 @@ CLI syntax (``--sparsity``): comma-separated rules, later rules override earlier
     ff=1:8T                         transposable mask (usable by dgrad);  ``ff@0-0=dense`` switches layers off
 
 Only ops of kind ``linear`` or ``conv`` (weight GEMMs) are sparsified. Commas inside ``{}``/``[]``/``()`` of a
-regular expression do not split rules.
+regular expression do not split rules, nor does a ``+`` inside a rule's selector.
+
+Every other form converts through :class:`SparsityPlan`: a ``{selector: pattern}`` mapping (YAML, a recipe's
+``targets``, the trainer's ``RunConfig.sparsity``) with :meth:`SparsityPlan.of` / :attr:`SparsityPlan.targets`
+/ :meth:`SparsityPlan.to_mapping`, and a run folder's name with :attr:`SparsityPlan.slug` /
+:meth:`SparsityPlan.from_slug` (``ff1_8+qk1_4``: the file-system-safe form, the only place it appears).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 from nmsim.errors import UserError
 from nmsim.graph.roles import ROLE_GROUPS
@@ -40,13 +47,25 @@ class Rule:
     layers: tuple[int, int] | None = None  # inclusive range
     direction: str = "row"
 
+    @property
+    def key(self) -> str:
+        """The selector with its layers (``ff``, ``ff@0-5``, ``qk@3``): a recipe's target name for this rule."""
+        if self.layers is None:
+            return self.selector
+        lo, hi = self.layers
+        return self.selector + (f"@{lo}" if lo == hi else f"@{lo}-{hi}")
+
     def __str__(self) -> str:
-        sel = self.selector
-        if self.layers is not None:
-            lo, hi = self.layers
-            sel += f"@{lo}" if lo == hi else f"@{lo}-{hi}"
         pat = "dense" if self.pattern is None else str(self.pattern)
-        return f"{sel}={pat}" + ("/col" if self.direction == "col" else "")
+        return f"{self.key}={pat}" + ("/col" if self.direction == "col" else "")
+
+    @property
+    def slug(self) -> str:
+        """File-system-safe form: ``ff1_16``; ``ff1=1_16``, ``ff@0-5=1_8`` (a key not all letters),
+        ``ff2_4~2_4~col``; anything else percent-encoded."""
+        pat = ("dense" if self.pattern is None else str(self.pattern)).replace(":", "_").replace("/", "~")
+        sep = "" if self.pattern is not None and re.fullmatch(r"[A-Za-z_]+", self.key) else "="
+        return quote(self.key + sep + pat + ("~col" if self.direction == "col" else ""), safe="=@~_-.")
 
     def matches(self, ops: pd.DataFrame) -> pd.Series:
         """Boolean Series: sparsifiable ops this rule selects."""
@@ -62,11 +81,12 @@ class Rule:
 
 
 def _split_rules(text: str) -> list[str]:
+    """Split at ``,`` (outside brackets), and at ``+`` once the rule so far has its ``=``."""
     parts, depth, cur = [], 0, ""
     for ch in text:
         depth += ch in "([{"
         depth -= ch in ")]}"
-        if ch == "," and depth <= 0:
+        if depth <= 0 and (ch == "," or (ch == "+" and "=" in cur)):
             parts.append(cur)
             cur = ""
         else:
@@ -76,6 +96,7 @@ def _split_rules(text: str) -> list[str]:
 
 
 _LAYERS_RE = re.compile(r"@(\d+)(?:-(\d+))?$")
+_SLUG_RE = re.compile(r"^([A-Za-z_]+(?:@\d+(?:-\d+)?)?)(\d.*)$")  # a slug rule without '=': key, then pattern
 
 
 def parse_rule(text: str, where: str = "--sparsity") -> Rule:
@@ -100,7 +121,9 @@ def parse_rule(text: str, where: str = "--sparsity") -> Rule:
             re.compile(left[3:])
         except re.error as exc:
             raise UserError(f"bad regular expression {left[3:]!r}: {exc}", loc) from None
-    elif left != ALL and left not in ROLE_GROUPS:
+    elif left.lower() in ROLE_GROUPS or left.lower() == ALL:
+        left = left.lower()
+    else:
         known = ", ".join([ALL, *ROLE_GROUPS])
         raise UserError(f"unknown selector {left!r} (known: {known}, or re:REGEX)", loc)
     direction = "row"
@@ -119,15 +142,47 @@ class SparsityPlan:
 
     @classmethod
     def parse(cls, text: str | None, where: str = "--sparsity") -> "SparsityPlan":
-        """Parse the CLI syntax; ``""``, ``None`` and ``dense`` give the dense plan."""
+        """Parse the text form; ``""``, ``None`` and ``dense`` give the dense plan."""
         if text is None or str(text).strip().lower() in ("", "dense", "none"):
             return cls((), where)
         return cls([parse_rule(t, where) for t in _split_rules(str(text))], where)
 
     @classmethod
     def from_mapping(cls, mapping: dict, where: str = "sparsity") -> "SparsityPlan":
-        """``{"ff": "1:16", "qkv@0-3": "1:8"}`` (e.g. from YAML) in insertion order."""
-        return cls([parse_rule(f"{k}={v}", where) for k, v in mapping.items()], where)
+        """``{"ff": "1:16", "qkv@0-3": NMPattern(1, 8), "qk": None}`` (YAML, recipe targets, the trainer's
+        config) in insertion order; a value is a pattern, its text, or None / ``dense``."""
+        return cls([parse_rule(f"{k}={'dense' if v is None else v}", where) for k, v in dict(mapping).items()],
+                   where)
+
+    @classmethod
+    def of(cls, value, where: str = "--sparsity") -> "SparsityPlan":
+        """A plan from any of its forms: a plan, its text, a ``{selector: pattern}`` mapping, or None (dense)."""
+        if isinstance(value, SparsityPlan):
+            return value
+        if isinstance(value, dict):
+            return cls.from_mapping(value, where)
+        return cls.parse(value, where)
+
+    @classmethod
+    def from_slug(cls, slug: str, where: str = "run folder") -> "SparsityPlan":
+        """The inverse of :attr:`slug` (``ff1_8+qk1_4`` -> ``ff=1:8,qk=1:4``); ``dense`` is the dense plan."""
+        if slug.strip().lower() in ("", "dense"):
+            return cls((), where)
+        rules = []
+        for part in slug.split("+"):
+            text = unquote(part)
+            key, eq, pat = text.rpartition("=")
+            match = None if eq else _SLUG_RE.match(text)
+            if match:
+                key, pat = match.groups()
+            try:
+                if not (eq or match):
+                    raise UserError("no pattern")
+                rules.append(parse_rule(f"{key}={pat.replace('_', ':').replace('~', '/')}", where))
+            except UserError as exc:
+                raise UserError(f"not a plan folder name (expected e.g. ff1_16 or ff1_8+qk1_4): {slug!r} "
+                                f"({exc.message})", where) from None
+        return cls(rules, where)
 
     @classmethod
     def dense(cls) -> "SparsityPlan":
@@ -140,6 +195,36 @@ class SparsityPlan:
     @property
     def is_dense(self) -> bool:
         return all(r.pattern is None for r in self._rules)
+
+    @property
+    def label(self) -> str:
+        """What every table, figure and message shows: ``dense``, or the text form ``ff=1:8,qk=1:4``."""
+        return "dense" if self.is_dense else str(self)
+
+    @property
+    def slug(self) -> str:
+        """A run folder's name for this plan: ``dense``, or the rules as ``ff1_8+qk1_4`` (sorted by key when
+        they are plain role selectors). :meth:`from_slug` reads it back, and earlier versions' folder names."""
+        if self.is_dense:
+            return "dense"
+        plain = all(r.layers is None and not r.selector.startswith("re:") for r in self._rules)
+        rules = sorted(self._rules, key=lambda r: r.key) if plain else self._rules  # order matters on overlaps
+        return "+".join(r.slug for r in rules)
+
+    @property
+    def targets(self) -> dict:
+        """Rule key -> pattern (None = dense), later rules winning on equal keys: a recipe's ``targets``."""
+        return {r.key: r.pattern for r in self._rules}
+
+    def with_pattern(self, pattern) -> "SparsityPlan":
+        """This plan with every sparse rule's pattern replaced by ``pattern`` (a bare ``--patterns`` item)."""
+        from dataclasses import replace
+        return SparsityPlan([replace(r, pattern=pattern) if r.pattern is not None else r for r in self._rules],
+                            self.where)
+
+    def to_mapping(self) -> dict[str, str]:
+        """Rule key -> pattern text (``dense`` for None): the JSON form (the trainer's ``RunConfig.sparsity``)."""
+        return {k: "dense" if p is None else str(p) for k, p in self.targets.items()}
 
     def __str__(self) -> str:
         return ",".join(str(r) for r in self._rules) or "dense"

@@ -38,6 +38,7 @@ import torch
 
 from nmsim.errors import UserError
 from nmsim.sparsity.pattern import NMPattern
+from nmsim.sparsity.plan import SparsityPlan
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
@@ -51,7 +52,7 @@ class RunConfig:
 
     task: str = "digits"
     recipe: str = "dense"
-    sparsity: dict = field(default_factory=lambda: {"ff": "1:16"})   # selector -> "N:M"
+    sparsity: dict = field(default_factory=lambda: {"ff": "1:16"})   # the plan as {selector: "N:M"}
     epochs: int | None = None          # None: the task's default
     seed: int = 0
     batch: int | None = None
@@ -80,29 +81,25 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
-def parse_sparsity(text: str | dict, where: str = "--sparsity") -> dict[str, str]:
-    """``"ff=1:16,qk=1:4"`` -> ``{"ff": "1:16", "qk": "1:4"}`` (patterns validated and normalised)."""
-    if isinstance(text, dict):
-        items = list(text.items())
-    else:
-        items = []
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "=" not in part:
-                raise UserError(f"expected selector=N:M, got {part!r}", where)
-            sel, pat = part.split("=", 1)
-            items.append((sel.strip().lower(), pat.strip()))
-    out: dict[str, str] = {}
-    for sel, pat in items:
-        p = NMPattern.parse(pat, where)
-        out[sel] = str(p) if p is not None else "dense"
-    return out
+def parse_sparsity(text, where: str = "--sparsity") -> dict[str, str]:
+    """A plan (any form of :meth:`nmsim.sparsity.SparsityPlan.of`) as the trainer's ``RunConfig.sparsity``:
+    ``"ff=1:16,qk=1:4"`` -> ``{"ff": "1:16", "qk": "1:4"}``. The trainer swaps whole role groups for N:M
+    layers, so a rule is ``SELECTOR=N:M`` (no layers, regular expression, direction or hierarchical pattern)."""
+    plan = SparsityPlan.of(text, where)
+    for rule in plan.rules:
+        if rule.layers is not None or rule.selector.startswith("re:") or rule.selector == "all":
+            raise UserError(f"the trainer takes role selectors without layers (e.g. ff=1:16), got {str(rule)!r}",
+                            where)
+        if rule.direction != "row":
+            raise UserError(f"the trainer sets the direction for every layer with --direction, got {str(rule)!r}",
+                            where)
+        if rule.pattern is not None and not isinstance(rule.pattern, NMPattern):
+            raise UserError(f"the trainer takes flat N:M patterns, got {str(rule)!r}", where)
+    return plan.to_mapping()
 
 
 def targets_of(config: RunConfig) -> dict[str, NMPattern | None]:
-    return {sel: NMPattern.parse(p, "--sparsity") for sel, p in config.sparsity.items()}
+    return SparsityPlan.from_mapping(config.sparsity, "--sparsity").targets
 
 
 def _workload(name: str):

@@ -1,7 +1,8 @@
 """Sweeps: recipes x patterns x seeds, one run folder each, restartable, with a pandas summary.
 
-Folder of a run: ``<out>/<task>/<recipe>/<label>/seed<S>`` where ``label`` is e.g. ``ff1_16`` or
-``ff1_8+qk1_4`` (``dense`` for the dense recipe, which runs once per seed whatever the patterns). A folder
+Folder of a run: ``<out>/<task>/<recipe>/<slug>/seed<S>`` where ``slug`` is the plan's folder name
+(:attr:`nmsim.sparsity.SparsityPlan.slug`, e.g. ``ff1_16`` or ``ff1_8+qk1_4``; ``dense`` for the dense recipe,
+which runs once per seed whatever the patterns). Tables and messages show the plan's text form (``ff=1:16``). A folder
 with ``done.json`` is finished and skipped on restart; an unfinished one resumes from its checkpoint; a
 folder whose ``config.json`` differs from the sweep's config for it stops the sweep before anything runs.
 """
@@ -18,18 +19,18 @@ from nmsim.errors import UserError
 from nmsim.io import write_text
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.executors import run_jobs
+from nmsim.sparsity.plan import SparsityPlan
 from nmsim.train.loop import RunConfig, check_config, parse_sparsity, prepare_folder
 
 
-def sparsity_label(sparsity: dict[str, str]) -> str:
-    if not sparsity or all(p == "dense" for p in sparsity.values()):
-        return "dense"
-    return "+".join(f"{sel}{pat.replace(':', '_')}" for sel, pat in sorted(sparsity.items()))
+def run_plan(recipe: str, sparsity: dict) -> SparsityPlan:
+    """A run's plan (dense for the dense recipe, whatever its targets) from its config's ``sparsity``."""
+    return SparsityPlan.dense() if recipe == "dense" else SparsityPlan.of(sparsity or {}, "sparsity")
 
 
 def run_folder(root: str | Path, config: RunConfig) -> Path:
-    label = "dense" if config.recipe == "dense" else sparsity_label(config.sparsity)
-    return Path(root) / config.task / config.recipe / label / f"seed{config.seed}"
+    slug = run_plan(config.recipe, config.sparsity).slug
+    return Path(root) / config.task / config.recipe / slug / f"seed{config.seed}"
 
 
 def parse_recipes(text: str) -> list[str]:
@@ -76,12 +77,14 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
             resolved = check_config(cfg)
         except UserError as exc:
             if skip_incompatible and "does not fit" in str(exc):
-                skipped.append({"recipe": cfg.recipe, "pattern": sparsity_label(cfg.sparsity), "seed": cfg.seed,
+                skipped.append({"recipe": cfg.recipe, "pattern": run_plan(cfg.recipe, cfg.sparsity).label,
+                                "seed": cfg.seed,
                                 "reason": str(exc)})
                 continue
             hint = (" (--skip-incompatible skips such runs; sdgf-geometric also takes a smaller --k)"
                     if "does not fit" in str(exc) else "")
-            raise UserError(f"{cfg.recipe} {sparsity_label(cfg.sparsity)} seed {cfg.seed}: {exc}{hint}") from None
+            raise UserError(f"{cfg.recipe} {run_plan(cfg.recipe, cfg.sparsity).label} seed {cfg.seed}: {exc}{hint}") \
+                from None
         folder = run_folder(out, resolved)
         status = prepare_folder(folder, resolved, resume=True)
         (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
@@ -93,8 +96,7 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
     failures = []
     for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
         c = job["config"]
-        label = "dense" if c["recipe"] == "dense" else sparsity_label(c["sparsity"])
-        what = f"{c['recipe']} {label} seed {c['seed']}"
+        what = f"{c['recipe']} {run_plan(c['recipe'], c['sparsity']).label} seed {c['seed']}"
         if error:
             failures.append(f"{what}: {error}")
             echo(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
@@ -128,7 +130,7 @@ def collect(out: str | Path, configs: list[RunConfig]) -> pd.DataFrame:
             continue
         final = ckpt.read_done(folder)["final"]
         rows.append({"task": cfg.task, "recipe": resolved.recipe,
-                     "pattern": "dense" if resolved.recipe == "dense" else sparsity_label(resolved.sparsity),
+                     "pattern": run_plan(resolved.recipe, resolved.sparsity).label,
                      "seed": cfg.seed, "accuracy": final.get("accuracy"), "loss": final.get("loss"),
                      "train_flops": final.get("train_flops"), "steps": final.get("step"),
                      "wall_seconds": final.get("wall_seconds"), "folder": str(folder)})
