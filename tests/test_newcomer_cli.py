@@ -57,7 +57,7 @@ def test_human_units_and_width():
     assert list(shown.columns) == ["recipe", "time", "energy", "train_flops", "vs_dense", "weight_bytes", "phases"]
     assert shown["time"].tolist() == ["12.3 ms", "77.5 h"]
     assert shown["energy"].tolist() == ["510 nJ", "120 MJ"]
-    assert shown["train_flops"].tolist() == ["47.4 E", "3 k"]
+    assert shown["train_flops"].tolist() == ["47.4 EFLOP", "3 kFLOP"]
     assert shown["weight_bytes"].tolist() == ["2 GiB", "10 B"]
     text = render_table(df, index=False)
     assert max(map(len, text.splitlines())) <= 100 and "phases:" in text

@@ -121,7 +121,7 @@ def run_sweep(args) -> int:
         show["GB_moved"] = df["bytes"] / 1e9
         show["J"] = df["joules"]
         show["bound"] = df["bound"]
-        emit(show, "table", args.out, index=False)
+        emit(show, "table", args.out, index=False, columns=getattr(args, "columns", None))
     else:
         emit(df.drop(columns=["config"]), args.format, args.out, index=False)
     print(f"# {cfg.name} {args.phase} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "

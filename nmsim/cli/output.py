@@ -11,7 +11,16 @@ if TYPE_CHECKING:  # pandas is imported on first use: argument checks and one-li
 FORMATS = ("table", "csv", "json")
 
 
-def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
+def add_columns(parser, default: str | None = None) -> None:
+    """``--columns``: the one option every table command shares (table format only; CSV/JSON keep every column)."""
+    parser.add_argument("--columns", metavar="COL,...",
+                        help="table columns to show, in this order, by heading or CSV name (default: "
+                             + (default if default else "all, wrapped to 100 columns") + ")")
+
+
+def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: str | None = None) -> str:
+    """``df`` as CSV or JSON (raw SI, every column) or as a table (human units, at most 100 columns wide;
+    ``columns`` picks them: an unknown name is a one-line error listing the table's columns)."""
     import pandas as pd
 
     if fmt == "csv":
@@ -22,7 +31,7 @@ def render(df: pd.DataFrame, fmt: str = "table", index: bool = True) -> str:
     from nmsim.cli.table import render_table
 
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-        return render_table(df, index=index)  # human units, at most 100 columns
+        return render_table(df, index=index, columns=columns)  # human units, at most 100 columns
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -32,9 +41,15 @@ def write_atomic(path: str | Path, text: str) -> None:
     write_text(path, text, mine_only=True)   # a file the user named: replaced only if nmsim wrote it
 
 
-def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bool = True) -> None:
-    text = render(df, fmt, index)
+def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bool = True,
+         columns: str | None = None, head: str = "") -> None:
+    """Write ``df``; ``head`` (what was priced, ``# ...`` lines) opens a table on stdout, else goes to stderr.
+    Everything is rendered first, so a bad ``columns`` fails before anything is written."""
+    text = render(df, fmt, index, columns)
+    on_top = fmt == "table" and not out
     if out:
         write_atomic(out, text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write((head if on_top else "") + text)
+    if head and not on_top:
+        sys.stderr.write(head)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from nmsim.cli.axes import axis, is_sweep, require_single, run_sweep
-from nmsim.cli.output import FORMATS, emit
+from nmsim.cli.output import FORMATS, add_columns, emit
 
 PHASES = ("inference", "prefill", "decode", "training")
 
@@ -39,16 +39,8 @@ def _common(p) -> None:
                    "price: a sweep such as 1k:32k:x2")
     p.add_argument("--image-size", type=axis, help="vision models, price: image sizes, e.g. 224,384 or 64:512:32")
     p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--columns", help="table columns to show, comma-separated (default: all that fit, wrapped)")
+    add_columns(p)
     p.add_argument("--out", help="write to this file instead of stdout")
-
-
-def _shown(table, args, index: bool):
-    """The table with only ``--columns`` (table format only; CSV/JSON keep every column)."""
-    if args.format != "table" or not args.columns:
-        return table
-    from nmsim.cli.table import pick
-    return pick(table.reset_index() if index else table, args.columns)
 
 
 def register(sub) -> None:
@@ -76,6 +68,7 @@ def run_price(args) -> int:
     SparsityPlan.parse(args.sparsity)
     if is_sweep(args):
         return run_sweep(args)
+    from nmsim.cli.table import duration, si
     from nmsim.cost import memory_footprint, price, trace_for_phase
     from nmsim.cost.pricing import _hardware, default_dtype
     from nmsim.graph import load_workload
@@ -88,7 +81,7 @@ def run_price(args) -> int:
     if args.memory:
         df = memory_footprint(graph, args.sparsity, hw, dtype, args.phase, context=args.context,
                               batch=args.batch)
-        emit(df, args.format, args.out)
+        emit(df, args.format, args.out, columns=args.columns)
         print(f"# {hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
               f"{'fits' if df.attrs['fits'] else 'does NOT fit'}", file=sys.stderr)
         return 0
@@ -102,17 +95,12 @@ def run_price(args) -> int:
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
     head = (f"# priced: {cfg.name} {args.phase}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}"
-            f"{weights} ({result.fusion}), plan {result.plan}: {t['seconds'] * 1e3:.4g} ms, "
-            f"{t['executed_flops'] / 1e12:.4g} executed TFLOP of {t['nominal_flops'] / 1e12:.4g} nominal, "
-            f"{t['joules']:.4g} J, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
+            f"{weights} ({result.fusion}), plan {result.plan}: {duration(t['seconds'])}, "
+            f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
+            f"{si(t['joules'], 'J')}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
             + padding_note(t))
-    to_stdout = args.format == "table" and not args.out  # a table starts with what it priced
-    if to_stdout:
-        sys.stdout.write(wrap_comment(head))
-    shown = _shown(table, args, index=args.by != "op")
-    emit(shown, args.format, args.out, index=args.by != "op" and shown is table)
-    if not to_stdout:
-        sys.stderr.write(head)
+    # a table starts with what it priced (CSV/JSON/--out: on stderr)
+    emit(table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
     if getattr(graph, "unrecognised", None):
         from nmsim.cli.trace import unrecognised_note
         print(unrecognised_note(graph.unrecognised), file=sys.stderr)
@@ -162,12 +150,9 @@ def run_compare(args) -> int:
             + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
-    to_stdout = args.format == "table" and not args.out  # a table starts with what it priced
-    if to_stdout:
-        sys.stdout.write(wrap_comment(head))
-    emit(_shown(df, args, index=False), args.format, args.out, index=False)
-    if not to_stdout:
-        sys.stderr.write(head)
+    from nmsim.execution.engines import basis_note
+    head += basis_note(zip(df["hardware"], df["dtype"]))
+    emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 """Tables for people: human units from the column names, at most 100 columns wide (CSV/JSON stay raw SI).
 
 A column's unit comes from its name: ``*seconds`` (shown as ms / s / min / h / d, heading ``*time``), ``*joules``
-(J / kJ / MJ, heading ``*energy``), ``*bytes`` (KiB / MiB / GiB), ``*flops`` (SI prefixes: ``47.4 E``). Ratios and
+(J / kJ / MJ, heading ``*energy``), ``*bytes`` (KiB / MiB / GiB), ``*flops`` (SI prefixes: ``47.4 EFLOP``). Ratios and
 counts keep 4 significant digits, thousands separated. A table wider than the limit first moves long text columns
 (over 30 characters) below it as wrapped ``row: text`` lines, then wraps the remaining columns into blocks.
 ``columns`` picks and orders the columns shown.
@@ -22,36 +22,56 @@ LONG_TEXT = 30
 _SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
+def fixed(v: float, digits: int = 3) -> str:
+    """``digits`` significant digits in positional notation, never ``1e-05``/``1e+03``: 0.0000175, 1,234."""
+    a = abs(v)
+    if not math.isfinite(v):
+        return str(v)
+    if a >= 10 ** digits - 0.5:
+        return f"{v:,.0f}"
+    if a == 0:
+        return "0"
+    if a < 1e-9:
+        return "<0.000000001" if v > 0 else ">-0.000000001"
+    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
+    text = f"{v:.{decimals}f}"
+    if len(text.lstrip("-").replace(".", "").lstrip("0")) > digits:   # rounding carried into a new digit
+        text = f"{v:.{max(0, decimals - 1)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _number(v: float) -> str:
     if abs(v) >= 1e15:
-        return f"{v:.3e}"
-    return f"{int(v):,}" if v.is_integer() else f"{v:,.4g}"
+        return si(v)
+    return f"{int(v):,}" if v.is_integer() else fixed(v, 4)
 
 
 def si(v: float, unit: str = "") -> str:
+    """SI prefixes, 3 significant digits: ``47.4 EFLOP`` style (``si(4.74e19) == '47.4 E'``)."""
     for scale, prefix in _SI:
-        if abs(v) >= scale:
-            return f"{v / scale:.3g} {prefix}{unit}".rstrip()
-    if unit and 0 < abs(v) < 1:
+        if abs(v) >= scale * 0.9995:      # 999.7e9 is 1 T, not 1,000 G
+            return f"{fixed(v / scale)} {prefix}{unit}".rstrip()
+    if unit and 0 < abs(v) < 0.9995:
         for scale, prefix in ((1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
-            if abs(v) >= scale:
-                return f"{v / scale:.3g} {prefix}{unit}"
-    return f"{v:.3g} {unit}".rstrip()
+            if abs(v) >= scale * 0.9995:
+                return f"{fixed(v / scale)} {prefix}{unit}"
+    return f"{fixed(v)} {unit}".rstrip()
 
 
 def duration(v: float) -> str:
+    """Seconds as ns / us / ms / s / min / h / d (``59.6 h``)."""
     a = abs(v)
     for limit, div, unit in ((1e-6, 1e-9, "ns"), (1e-3, 1e-6, "us"), (1, 1e-3, "ms"), (120, 1, "s"),
                              (7200, 60, "min"), (864000, 3600, "h")):
         if a < limit:
-            return f"{v / div:.3g} {unit}"
-    return f"{v / 86400:,.3g} d" if a < 1e6 * 86400 else f"{v / 86400:.3g} d"
+            return f"{fixed(v / div)} {unit}"
+    return f"{fixed(v / 86400)} d"
 
 
 def binary(v: float) -> str:
     for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(v) >= scale:
-            return f"{v / scale:.4g} {unit}" if v / scale >= 1000 else f"{v / scale:.3g} {unit}"
+            return f"{fixed(v / scale, 4 if v / scale >= 1000 else 3)} {unit}"
     return f"{v:.0f} B"
 
 
@@ -75,7 +95,7 @@ def _unit(column: str):
     if name.endswith("bytes"):
         return binary, name
     if name.endswith("flops"):
-        return si, name
+        return (lambda v: si(v, "FLOP")), name
     return None, name
 
 
@@ -102,16 +122,23 @@ def human(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def pick(df: pd.DataFrame, columns: str | None) -> pd.DataFrame:
-    """Only the comma-separated ``columns`` (in that order); a name not in the table is an error listing them."""
+    """Only the comma-separated ``columns`` (in that order), by the heading shown (``time``) or the raw name
+    (``seconds``, as in CSV); a name not in the table is a one-line error listing the table's headings."""
     if not columns:
         return df
     names = [c.strip() for c in columns.split(",") if c.strip()]
-    have = [str(c) for c in df.columns]
+    by_name: dict[str, object] = {}
+    for col in df.columns:
+        by_name.setdefault(_unit(col)[1], col)
+        by_name.setdefault(str(col), col)
+    chosen = []
     for name in names:
-        if name not in have:
-            raise UserError(f"no column {name!r} (columns: {', '.join(have)})", "--columns")
-    return df[[c for c in df.columns if str(c) in names]].reindex(columns=[c for n in names for c in df.columns
-                                                                           if str(c) == n])
+        if name not in by_name:
+            shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in df.columns))
+            raise UserError(f"no column {name!r} (columns: {shown})", "--columns")
+        if by_name[name] not in chosen:
+            chosen.append(by_name[name])
+    return df[chosen]
 
 
 def _label(df: pd.DataFrame, i: int, index: bool) -> str:
@@ -122,12 +149,48 @@ def _label(df: pd.DataFrame, i: int, index: bool) -> str:
     return " ".join(texts[:2]) or str(i)
 
 
-def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH) -> str:
+def _blocks(shown: pd.DataFrame, index: bool, width: int, nkeys: int = 1) -> str:
+    """Columns in blocks that each fit ``width``, every block led by the row keys (the index, else the first
+    ``nkeys`` columns) so a row can be followed across blocks."""
+    frame = shown
+    if index:
+        nkeys = frame.index.nlevels
+        frame = frame.reset_index(names=[f"__key{i}__" for i in range(nkeys)]).astype(str)
+        frame.columns = [*([""] * nkeys), *frame.columns[nkeys:]]
+    size = [max(len(str(c)), int(frame.iloc[:, i].map(len).max() if len(frame) else 0)) + 1
+            for i, c in enumerate(frame.columns)]
+    base = sum(size[:nkeys])
+    blocks, current = [], []
+    for i in range(nkeys, frame.shape[1]):
+        if current and base + sum(size[c] for c in current) + size[i] > width:
+            blocks.append(current)
+            current = []
+        current.append(i)
+    blocks.append(current)
+    return "\n\n".join(frame.iloc[:, [*range(nkeys), *block]].to_string(index=False) for block in blocks)
+
+
+def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, columns: str | None = None) -> str:
+    """``df`` in human units within ``width`` columns; ``columns`` (``--columns``) picks and orders columns.
+
+    A named index becomes the leading key column(s) (one header line); the keys always stay, also with
+    ``columns``. Too wide: long text columns go below the table, then the rest wraps into blocks that
+    each repeat the keys."""
+    nkeys = 1
+    if index and any(n is not None for n in df.index.names):
+        nkeys = df.index.nlevels
+        keys = [str(n) for n in df.index.names]
+        df, index = df.reset_index(), False
+        if columns:
+            wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
+            df = pd_concat_keys(df, nkeys, pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else None)
+    elif columns:
+        df = pick(df, columns)
     shown = human(df)
     text = shown.to_string(index=index)
     if max(map(len, text.splitlines() or [""])) <= width:
         return text + "\n"
-    long_cols = [c for c in shown.columns if shown[c].map(len).max() > LONG_TEXT]
+    long_cols = [c for c in shown.columns[(0 if index else nkeys):] if shown[c].map(len).max() > LONG_TEXT]
     below = []
     for col in long_cols:
         below.append(f"{col}:")
@@ -135,5 +198,16 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH) -> st
             head = f"  {_label(shown, i, index)}: "
             below.append(textwrap.fill(shown[col].iloc[i], width, initial_indent=head,
                                        subsequent_indent=" " * 6))
-    table = shown.drop(columns=long_cols).to_string(index=index, line_width=width)
+    rest = shown.drop(columns=long_cols)
+    table = rest.to_string(index=index)
+    if max(map(len, table.splitlines() or [""])) > width:
+        table = _blocks(rest, index, width, nkeys)
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
+
+
+def pd_concat_keys(df: pd.DataFrame, nkeys: int, picked: pd.DataFrame | None) -> pd.DataFrame:
+    """The first ``nkeys`` columns of ``df`` followed by ``picked`` (or by nothing)."""
+    import pandas as pd
+
+    keys = df.iloc[:, :nkeys]
+    return keys if picked is None else pd.concat([keys, picked], axis=1)

@@ -1,7 +1,7 @@
 """``nmsim trace``: op graph FLOPs of a workload, by op, role, layer or module; the paper's view."""
 from __future__ import annotations
 
-from nmsim.cli.output import FORMATS, emit
+from nmsim.cli.output import FORMATS, add_columns, emit
 
 
 def register(sub) -> None:
@@ -14,6 +14,7 @@ def register(sub) -> None:
     p.add_argument("--paper", action="store_true",
                    help="the paper's convention: Q,K,V,O,Logit,Attend,FF1,FF2 per input at 196 tokens")
     p.add_argument("--format", choices=FORMATS, default="table")
+    add_columns(p)
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=run)
 
@@ -23,7 +24,7 @@ def run(args) -> int:
 
     cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)
     if args.paper:
-        emit(paper_view(cfg), args.format, args.out)
+        emit(paper_view(cfg), args.format, args.out, columns=args.columns)
         return 0
     import sys
 
@@ -37,11 +38,7 @@ def run(args) -> int:
     params = parameter_counts(cfg)
     head = (f"# {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens: "
             f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M embeddings/norms/biases)\n")
-    if args.format == "table" and not args.out:
-        sys.stdout.write(head)
-    emit(table, args.format, args.out)
-    if args.format != "table" or args.out:
-        sys.stderr.write(head)
+    emit(table, args.format, args.out, columns=args.columns, head=head)
     if graph.uncounted:
         print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
     if graph.unrecognised:
