@@ -311,11 +311,11 @@ CLI_NUMBERS = [
      "bert-base: seq: 1,024 tokens exceed the model's 512 learned positions (max_positions)"),
     ("price-seq-4096", {}, ["price", "gpt2", "--hardware", "a100", "--seq", "4096"],
      "gpt2: seq: 4,096 tokens exceed the model's 1,024 learned positions (max_positions)"),
-    ("price-context-100000", {}, ["price", "gpt2", "--hardware", "a100", "--phase", "decode", "--context", "100000"],
+    ("price-context-100000", {}, ["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--context", "100000"],
      "gpt2: context: a 100,000-token KV cache exceeds the model's 1,024 learned positions (max_positions)"),
     ("price-batch-huge", {}, ["price", "gpt2", "--hardware", "a100", "--batch", "100000000000"],
      "gpt2: batch: must be an integer from 1 to 16,777,216, got 100000000000"),
-    ("price-seq-context-huge", {}, ["price", "llama-2-7b", "--hardware", "a100", "--phase", "decode", "--context",
+    ("price-seq-context-huge", {}, ["price", "llama-2-7b", "--hardware", "a100", "--mode", "decode", "--context",
                                     "100000000"],
      "llama-2-7b: context: must be an integer from 0 to 16,777,216, got 100000000"),
     ("price-dtype", {}, ["price", "vit-tiny", "--hardware", "a100", "--dtype", "int4"],
@@ -336,7 +336,7 @@ CLI_NUMBERS = [
      "--seeds: must be from 1 to 1000, got 1000000000"),
     ("sweep-workers-zero", {}, ["sweep", "--workers", "0", "--out", "runs"], "--workers: must be from 1 to 1024, got 0"),
     ("report-steps-per-epoch", {}, ["report", "--no-train", "--steps-per-epoch", "0", "--out", "rep"],
-     "--steps-per-epoch: must be >= 1, got 0"),
+     "--steps-per-epoch: must be a positive integer, got 0"),
 ]
 
 TRAINER = [(f"train-{name}", {}, ["train", *argv, "--out", "run"], message) for name, argv, message in [

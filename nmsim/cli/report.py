@@ -1,12 +1,14 @@
 """``nmsim report``: one page joining accuracy, training FLOPs, inference cost and accelerators (parsing only)."""
 from __future__ import annotations
 
+import argparse
 import time
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="write the HTML/markdown report (default: the ViT-B/16 study of the paper)")
-    p.add_argument("--workload", default="vit-base-16", help="bundled workload name or YAML (default vit-base-16)")
+    from nmsim.cli.workload import add_workload
+    add_workload(p, "--workload", "vit-base-16")
     p.add_argument("--hardware", default="all", help="comma list of accelerator specs, or all (default)")
     p.add_argument("--patterns", default="default",
                    help="comma list: N:M for FF, or ff=1:8+qk=1:4 items; 'default' = dense,2:4,...,1:128 + the "
@@ -16,10 +18,18 @@ def register(sub) -> None:
     p.add_argument("--accuracy", default="paper",
                    help="paper (bundled results), a runs folder from 'nmsim sweep' (replaces the quick trainer sweep) "
                         "or a CSV with columns plan, recipe, value")
-    p.add_argument("--budget", type=float, default=None,
-                   help="dense training budget in epochs (default: the bundled results' 350)")
-    p.add_argument("--steps-per-epoch", type=int, default=312,
-                   help="optimizer steps per epoch for the priced study (default 312: ImageNet-1K at batch 4096)")
+    p.add_argument("--epochs", type=float,
+                   help="training run priced, in epochs (image models default to 350 epochs of ImageNet-1K at "
+                        "batch 4096, or the length the accuracy source states)")
+    p.add_argument("--budget", dest="epochs", type=float, help=argparse.SUPPRESS)   # the old name of --epochs
+    p.add_argument("--tokens", type=float,
+                   help="training run priced, in tokens (language models default to 20 per parameter at the "
+                        "workload's batch x sequence)")
+    p.add_argument("--steps", type=float, help="training run priced, in optimizer steps")
+    p.add_argument("--dataset-size", type=float, help="samples per epoch (with --epochs)")
+    p.add_argument("--steps-per-epoch", type=float, help="steps per epoch (with --epochs and --batch)")
+    p.add_argument("--batch", type=float, help="training batch (default: 4096 for image models, else the "
+                                               "accuracy source's or the workload's)")
     p.add_argument("--dtype", default="bf16", help="datatype priced on the accelerators (default bf16)")
     p.add_argument("--no-train", action="store_true", help="skip the quick reference-trainer sweep")
     p.add_argument("--train-epochs", type=int, default=10, help="epochs of each quick trainer run (default 10)")
@@ -48,7 +58,8 @@ def cmd_report(args) -> int:
     from nmsim.report.study import StudyOptions, run_study
 
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
-                        accuracy=args.accuracy, budget_epochs=args.budget, steps_per_epoch=args.steps_per_epoch,
+                        accuracy=args.accuracy, epochs=args.epochs, steps=args.steps, tokens=args.tokens,
+                        dataset_size=args.dataset_size, steps_per_epoch=args.steps_per_epoch, batch=args.batch,
                         dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
                         sweep_runs=args.sweep_runs, cluster=args.cluster, cluster_tokens=args.cluster_tokens,
                         cluster_plan=args.cluster_plan, name=name)

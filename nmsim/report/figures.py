@@ -1,4 +1,7 @@
-"""Report figures (matplotlib, Agg backend) drawn from the study's DataFrames; no numbers are computed here."""
+"""Report figures (matplotlib, Agg backend) drawn from the study's DataFrames; no numbers are computed here.
+
+Plans are shown in their text form (``ff=1:8,qk=1:4``, :attr:`nmsim.sparsity.SparsityPlan.label`) as the
+frames carry them."""
 from __future__ import annotations
 
 import matplotlib
@@ -16,18 +19,8 @@ RECIPE_STYLE = {
 PHASE_COLORS = {"dense": "#4c72b0", "decay": "#dd8452", "sparse": "#55a868", "finetune": "#8172b3"}
 
 
-def _style(recipe: str):
+def recipe_style(recipe: str):
     return RECIPE_STYLE.get(recipe, ("tab:brown", "P"))
-
-
-def _label(plan: str) -> str:
-    return plan.replace("ff=", "FF ").replace(",qkv=", " + QKV ").replace(",qk=", " + QK ")
-
-
-def _run_plan(pattern: str) -> str:
-    """A run folder's pattern label (``ff1_16+qk1_4``) in the plan text form (``ff=1:16,qk=1:4``)."""
-    import re
-    return re.sub(r"([A-Za-z_]+?)(\d+)_(\d+)", r"\1=\2:\3", str(pattern)).replace("+", ",")
 
 
 def _plain_log_ticks(ax) -> None:
@@ -37,53 +30,87 @@ def _plain_log_ticks(ax) -> None:
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "25" else ""))
 
 
-def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)"):
-    """Accuracy against training FLOPs normalised to dense (the paper's Fig. 4b, in priced FLOPs)."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "accuracy (higher is better)",
+                         column: str = "accuracy"):
+    """The metric against training FLOPs normalised to dense (the paper's Fig. 4b, in priced FLOPs); every
+    sparse point labelled with its plan, labels placed so that none overlaps another (:mod:`labels`)."""
+    from nmsim.report.labels import place_labels
+
+    fig, ax = plt.subplots(figsize=(9.5, 5.6))
+    xs, ys, texts, colors, sizes = [], [], [], [], []
     for recipe, g in head.groupby("recipe", sort=False):
         if recipe == "dense":
             continue
-        color, marker = _style(recipe)
-        ax.scatter(g["train_flops_rel_dense"], g["accuracy"], color=color, marker=marker, label=recipe, s=36,
+        color, marker = recipe_style(recipe)
+        ax.scatter(g["train_flops_rel_dense"], g[column], color=color, marker=marker, label=recipe, s=36,
                    alpha=.85, zorder=3)
-        for x, y, plan in zip(g["train_flops_rel_dense"], g["accuracy"], g["plan"]):
-            if pd.notna(x) and pd.notna(y):
-                ax.annotate(_label(plan), (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points", color=color)
+        xs += list(g["train_flops_rel_dense"])
+        ys += list(g[column])
+        texts += list(g["plan"])
+        colors += [color] * len(g)
+        sizes += [3.5] * len(g)
     dense = head[head["recipe"] == "dense"]
-    if len(dense):
-        acc = float(dense["accuracy"].iloc[0])
-        ax.scatter([1.0], [acc], color="black", marker="*", s=140, label="dense", zorder=4)
-        ax.axhline(acc, color="black", lw=.8, ls=":")
+    if len(dense) and pd.notna(dense[column].iloc[0]):
+        value = float(dense[column].iloc[0])
+        ax.scatter([1.0], [value], color="black", marker="*", s=140, label="dense", zorder=4)
+        ax.axhline(value, color="black", lw=.8, ls=":")
+        xs, ys, texts, colors, sizes = xs + [1.0], ys + [value], texts + ["dense"], colors + ["black"], sizes + [7]
     ax.axvline(1.0, color="black", lw=1.2, ls="--", label="dense training budget")
-    _finish(ax, "training FLOPs / dense training FLOPs (priced per recipe phase)", metric_label,
-            "Accuracy vs training FLOPs")
+    name = metric_label.split(" (")[0]
+    legend = _finish(ax, "training FLOPs / dense training FLOPs (priced per recipe phase)", metric_label,
+                     f"{name[:1].upper() + name[1:]} vs training FLOPs", outside=True)
+    fig.tight_layout()
+    _pad_limits(ax, xs, ys)
+    place_labels(ax, xs, ys, texts, colors, fontsize=6.5, avoid=(legend,), markers_pt=sizes)
     return fig
 
 
-def _finish(ax, xlabel: str, ylabel: str, title: str) -> None:
-    """Labels, title, light grid and a lower-right legend: the accuracy scatter plots' common frame."""
+def _pad_limits(ax, xs, ys, frac: float = 0.08) -> None:
+    """Room around the points for their labels."""
+    x = np.asarray([v for v in xs if pd.notna(v)], float)
+    y = np.asarray([v for v in ys if pd.notna(v)], float)
+    if len(x):
+        lo, hi = min(x.min(), ax.get_xlim()[0]), max(x.max(), ax.get_xlim()[1])
+        ax.set_xlim(lo - frac * (hi - lo or 1), hi + frac * (hi - lo or 1))
+    if len(y):
+        lo, hi = y.min(), y.max()
+        ax.set_ylim(lo - frac * (hi - lo or 1), hi + frac * (hi - lo or 1))
+
+
+def _finish(ax, xlabel: str, ylabel: str, title: str, outside: bool = False):
+    """Labels, title, light grid and a legend (beside the axes with ``outside``): the accuracy scatter plots'
+    common frame. Returns the legend."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=.3)
-    ax.legend(fontsize=8, loc="best")
+    if outside:
+        return ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return ax.legend(fontsize=8, loc="best")
 
 
-def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "top-1 accuracy (%)",
-                          per: str = "image"):
-    """Accuracy against inference GFLOPs with the Pareto front (the paper's Fig. 5)."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+def accuracy_vs_inference(head: pd.DataFrame, metric_label: str = "accuracy (higher is better)",
+                          per: str = "image", column: str = "accuracy"):
+    """The metric against inference GFLOPs with the Pareto front (the paper's Fig. 5); front points labelled
+    without overlaps."""
+    from nmsim.report.labels import place_labels
+
+    fig, ax = plt.subplots(figsize=(9.5, 5.6))
     for recipe, g in head.groupby("recipe", sort=False):
-        color, marker = _style(recipe)
-        ax.scatter(g["inference_gflops"], g["accuracy"], color=color, marker=marker, label=recipe,
+        color, marker = recipe_style(recipe)
+        ax.scatter(g["inference_gflops"], g[column], color=color, marker=marker, label=recipe,
                    s=140 if recipe == "dense" else 36, alpha=.85, zorder=3)
     front = head[head["pareto"].astype(bool)].sort_values("inference_gflops")
-    ax.step(front["inference_gflops"], front["accuracy"], where="post", color="black", lw=1.2, alpha=.7,
+    ax.step(front["inference_gflops"], front[column], where="post", color="black", lw=1.2, alpha=.7,
             label="Pareto front", zorder=2)
-    for x, y, plan, recipe in zip(front["inference_gflops"], front["accuracy"], front["plan"], front["recipe"]):
-        ax.annotate(f"{_label(plan)} {recipe}", (x, y), fontsize=6, xytext=(3, -8), textcoords="offset points")
-    _finish(ax, f"inference GFLOPs per {per} (paper convention)", metric_label,
-            f"{metric_label.split(' (')[0].capitalize()} vs inference FLOPs")
+    name = metric_label.split(" (")[0]
+    legend = _finish(ax, f"inference GFLOPs per {per} (paper convention)", metric_label,
+                     f"{name[:1].upper() + name[1:]} vs inference FLOPs", outside=True)
+    fig.tight_layout()
+    _pad_limits(ax, head["inference_gflops"], head[column])
+    place_labels(ax, list(front["inference_gflops"]), list(front[column]),
+                 [f"{plan} {recipe}" for plan, recipe in zip(front["plan"], front["recipe"])], fontsize=6,
+                 avoid=(legend,))
     return fig
 
 
@@ -98,12 +125,12 @@ def latency_energy(hw: pd.DataFrame):
     for ax, col, label in ((axes[0], "latency_ms", "latency (ms)"), (axes[1], "energy_j", "energy (J)")):
         for i, plan in enumerate(plans):
             g = hw[hw["plan"] == plan].set_index("hardware").reindex(accs)
-            ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=_label(plan), color=cmap(i))
+            ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=plan, color=cmap(i))
         ax.set_yscale("log")
         _plain_log_ticks(ax)
         ax.set_ylabel(label)
         ax.grid(alpha=.3, axis="y")
-    axes[0].set_title("Inference latency and energy per accelerator and pattern")
+    axes[0].set_title("Inference latency and energy per accelerator and pattern (absolute: each at its own peak)")
     axes[1].set_xticks(x, accs, rotation=20, ha="right")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.07, 1, 1))
@@ -126,7 +153,7 @@ def memory(mem: pd.DataFrame):
                label="values" if i == 0 else None)
         ax.bar(off, g["metadata_mib"], width, bottom=g["values_mib"], color="#dd8452",
                hatch=hatches[i % len(hatches)], edgecolor="white", label=f"metadata ({enc})")
-    ax.set_xticks(x, [_label(p) for p in plans], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, list(plans), rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("weight memory (MiB)")
     ax.set_title("Weight memory and metadata overhead per pattern and encoding (bars left to right: "
                  + ", ".join(encs) + ")", fontsize=9)
@@ -156,7 +183,7 @@ def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
                 ax.bar(table.index, table[ph], bottom=bottom, color=PHASE_COLORS.get(ph, None), label=ph)
             bottom += table[ph].to_numpy()
         ax.axhline(1.0, color="black", ls="--", lw=1)
-        ax.set_title(_label(plan), fontsize=9)
+        ax.set_title(plan, fontsize=9)
         ax.tick_params(axis="x", labelrotation=35, labelsize=7)
         ax.grid(alpha=.3, axis="y")
     for k in range(n, rows * cols):
@@ -178,10 +205,10 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
     styles = ["-", "--", ":", "-."]
     plans = list(dict.fromkeys(curves["pattern"]))
     for (recipe, pattern, seed), g in curves.groupby(["recipe", "pattern", "seed"], sort=False):
-        color, marker = _style(recipe)
+        color, marker = recipe_style(recipe)
         ls = styles[plans.index(pattern) % len(styles)]
         ax.plot(g["train_flops"], g["accuracy"] * 100, ls=ls, color=color, marker=marker, ms=3,
-                label=(recipe if recipe == "dense" else f"{recipe} {_run_plan(pattern)}")
+                label=(recipe if recipe == "dense" else f"{recipe} {pattern}")
                 + (f" s{seed}" if curves["seed"].nunique() > 1 else ""))
     if dense_budget:
         ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
@@ -200,7 +227,7 @@ def seed_sweeps(table: pd.DataFrame):
     for ax, task in zip(axes[0], tasks):
         g = table[table["task"] == task]
         for recipe, r in g.groupby("recipe", sort=False):
-            color, marker = _style(recipe)
+            color, marker = recipe_style(recipe)
             ax.errorbar(r["train_flops_rel_dense"], r["accuracy_pct"],
                         yerr=[r["accuracy_pct"] - r["accuracy_pct_min"], r["accuracy_pct_max"] - r["accuracy_pct"]],
                         fmt=marker, color=color, ms=6, capsize=2, lw=.8, label=recipe)

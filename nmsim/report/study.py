@@ -571,24 +571,29 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        "(GPUs: the fastest kernel per GEMM, `kernel`), vector ops, and the fusion the spec's "
                        "stack does. Energy: GPUs board power x time (datasheet TDP, an upper bound), others "
                        "pJ per FLOP and per byte (in each spec's `source:`). A plan no kernel can exploit runs "
-                       "dense (`hw_patterns`).")
+                       "dense (`hw_patterns`). Latency and energy are absolute: each accelerator at its own dense "
+                       "peak, so a 2-TFLOPS research array beside a 1,000-TFLOPS GPU differs mostly by size "
+                       "(`speedup_vs_dense` is the size-free figure; `nmsim validate --engines` compares them at "
+                       "equal dense peak).")
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
                          color="hardware", symbol="recipe",
                          filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense), log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
                                 "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
-                         title=f"{Name} vs inference latency or energy per accelerator (front: faster or less "
-                               f"energy, {better} {M.name})"))
+                         title=f"{Name} vs absolute inference latency or energy per accelerator (front: faster or "
+                               f"less energy, {better} {M.name})"))
     s.items.append(Table("accuracy_hardware", acc_hw, f"{Name} joined with each accelerator's latency and energy",
                          show=False))
-    s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan.",
+    s.items.append(Figure("latency_energy", F.latency_energy(hw), "Latency and energy per accelerator and plan "
+                          "(absolute: each accelerator at its own dense peak).",
                           chart=Chart("bar", x="plan", group="hardware",
                                       y=("latency_ms", "energy_j", "speedup_vs_dense", "energy_vs_dense"),
                                       filters=("hardware", "plan", "dtype"), log_y=True,
                                       hover=("hardware", "dtype", "plan", "latency_ms", "energy_j",
                                              "speedup_vs_dense", "executed_gflops", "sparse_ops") + EXECUTED,
-                                      labels=LABELS, frame=hw, title="Inference cost per accelerator and plan")))
+                                      labels=LABELS, frame=hw, title="Inference cost per accelerator and plan (absolute: each at "
+                                                                  "its own peak)")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
         "energy_vs_dense": FMT3}))

@@ -25,7 +25,7 @@ class Table:
     name: str            # file stem: <name>.csv
     frame: pd.DataFrame
     caption: str = ""
-    formats: dict = field(default_factory=dict)  # column -> format spec for display ("{:.2f}")
+    formats: dict = field(default_factory=dict)  # column -> format spec for display ("{:.2f}") or a function
     show: bool = True    # False: CSV only
     hide: tuple = ()     # columns left out of the displayed table (still in the CSV)
 
@@ -63,6 +63,8 @@ def _cell(value, fmt: str | None) -> str:
         return "–"
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return "yes" if value else ""
+    if callable(fmt):   # a function of the value, e.g. nmsim.report.length.human
+        return fmt(value)
     if fmt:
         try:
             return fmt.format(value)
@@ -88,7 +90,7 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def _inline_html(text: str) -> str:
+def inline_html(text: str) -> str:
     out = html.escape(text)
     import re
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
