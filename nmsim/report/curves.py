@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nmsim.errors import UserError  # noqa: E402
-from nmsim.report.figures import _style  # noqa: E402
+from nmsim.report.figures import recipe_style  # noqa: E402
 
 AXES = {"train_flops": "cumulative training FLOPs (nmsim cost model)", "step": "optimizer steps"}
 METRIC_LABELS = {"accuracy": "validation accuracy (higher is better)",
@@ -58,7 +58,7 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
             tail = []
             for recipe, g in sub.groupby("recipe", sort=False):
                 b = _bands(g, x, metric)
-                color, marker = _style(recipe)
+                color, marker = recipe_style(recipe)
                 n = int(b["seeds"].max())
                 ax.plot(b["x"], b["mean"], color=color, marker=marker, ms=3, lw=1.4,
                         label=f"{recipe} ({n} seed{'s' if n != 1 else ''})")

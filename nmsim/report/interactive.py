@@ -250,7 +250,7 @@ def _script_json(obj) -> str:
 def page(report, pngs: dict[str, bytes]) -> str:
     """The whole ``index.html`` of ``report`` (``pngs``: figure name -> PNG bytes for figures without a
     chart)."""
-    from nmsim.report.writer import _inline_html
+    from nmsim.report.writer import inline_html
 
     blob, layout = build_blob(report)
     version, plotly_b64 = plotly_gzip_b64() if blob["charts"] else ("", "")
@@ -260,7 +260,7 @@ def page(report, pngs: dict[str, bytes]) -> str:
            f"<title>{esc(report.title)}</title><style>{_asset('explore.css')}</style></head><body>",
            f"<h1>{esc(report.title)}</h1>"]
     if report.subtitle:
-        out.append(f'<p class="subtitle">{_inline_html(report.subtitle)}</p>')
+        out.append(f'<p class="subtitle">{inline_html(report.subtitle)}</p>')
     out.append('<noscript><p class="nm-error">The charts and tables of this page need JavaScript; report.md '
                "and the CSV files beside it hold the same tables.</p></noscript>")
     out.append('<p id="nm-status" class="nm-status">Loading charts…</p>')
@@ -268,26 +268,26 @@ def page(report, pngs: dict[str, bytes]) -> str:
                                      for i, s in enumerate(report.sections)) + "</ul></nav>")
     for i, (sec, parts) in enumerate(zip(report.sections, layout)):
         out.append(f'<section><h2 id="s{i}">{esc(sec.title)}</h2>')
-        out += [f"<p>{_inline_html(p)}</p>" for p in sec.text]
+        out += [f"<p>{inline_html(p)}</p>" for p in sec.text]
         for kind, item, ident in parts:
             caption = getattr(item, "caption", "") or getattr(item, "title", "")
             if kind == "table":
-                out.append(f'<p class="caption">{_inline_html(item.caption)} (<code>{esc(item.name)}.csv</code>)</p>'
+                out.append(f'<p class="caption">{inline_html(item.caption)} (<code>{esc(item.name)}.csv</code>)</p>'
                            if item.caption else "")
                 out.append(f'<div class="nm-table" id="{ident}"></div>')
             elif kind == "chart":
                 out.append(f'<figure class="nm-figure"><div class="nm-controls" id="{ident}-controls"></div>'
                            f'<div class="nm-chart" id="{ident}"></div><p class="nm-front" id="{ident}-front"></p>'
-                           f"<figcaption>{_inline_html(caption)}</figcaption></figure>")
+                           f"<figcaption>{inline_html(caption)}</figcaption></figure>")
             else:
                 data = base64.b64encode(pngs[item.name]).decode("ascii")
                 out.append(f'<figure><img alt="{esc(item.name)}" src="data:image/png;base64,{data}">'
-                           f"<figcaption>{_inline_html(caption)}</figcaption></figure>")
+                           f"<figcaption>{inline_html(caption)}</figcaption></figure>")
         out.append("</section>")
     footer = report.footer + (" " if report.footer else "") + \
         (f"Charts: plotly.js {version} (MIT licence), embedded; the page fetches nothing." if version else "")
     if footer.strip():
-        out.append(f"<footer>{_inline_html(footer)}</footer>")
+        out.append(f"<footer>{inline_html(footer)}</footer>")
     out.append(f'<script type="application/json" id="nmsim-data">{_script_json(blob)}</script>')
     if blob["charts"]:   # a page of tables only needs no plotly.js
         out.append(f'<script type="application/octet-stream" id="nm-plotly-gz">{plotly_b64}</script>')
