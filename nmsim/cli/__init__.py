@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
             from nmsim.io import check_output_file
             check_output_file(args.out, mine_only=True)   # a bad --out fails before any work
+        from nmsim.cli.workload import merge_workload
+        merge_workload(args)                # WORKLOAD or --hf-config, once
         from nmsim.graph.cache import cache_for
         with cache_for(args.command):       # the trace cache: shape-generic graphs built once, loaded after
             result = args.func(args)

@@ -26,7 +26,11 @@ def build_table(args) -> pd.DataFrame:
     SparsityPlan.parse(args.sparsity)
     from nmsim.cost.budget import budget_table
 
-    run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
+    workload = args.workload
+    if args.seq is not None:           # a text model's sequence length: tokens per sample, and per step x batch
+        from nmsim.graph import resolve_workload
+        workload = resolve_workload(args.workload, seq_len=args.seq)
+    run = budget_table(workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
     for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
     args.priced = _priced(run.workload, run.model, run.length, args)
@@ -71,7 +75,8 @@ def _transposable(text: str):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("budget", help="training FLOPs of recipes x patterns and epochs affordable at a budget")
-    p.add_argument("workload", metavar="WORKLOAD", help="bundled workload name, YAML path or HF config.json")
+    from nmsim.cli.workload import add_workload
+    add_workload(p)
     p.add_argument("--sparsity", required=True, help="plan, e.g. ff=1:16 or ff=1:8,qk=1:4")
     p.add_argument("--recipes", default="all", help="comma-separated recipes or 'all' (default)")
     p.add_argument("--patterns", help="pattern list, one row set each: N:M retargets every --sparsity rule, "
@@ -85,6 +90,7 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=float, help="run length in samples seen (images or sequences)")
     p.add_argument("--tokens", type=float, help="run length in tokens, e.g. 1e12 (batch x sequence per step)")
     p.add_argument("--batch", type=int, help="samples per step (default: the workload's)")
+    p.add_argument("--seq", type=int, help="tokens per sequence, text models (default: the workload's seq_len)")
     p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="fine-tune fraction f")
     p.add_argument("--beta", type=float, help="MDGF decay rate (default per recipe)")

@@ -24,6 +24,8 @@ def read_yaml(path: Path, what: str = "file") -> object:
 
 def load_workload(name_or_path: str | Path) -> ModelConfig:
     """A bundled workload by name (``vit-base-16``), a workload YAML file or a Hugging Face ``config.json``."""
+    if isinstance(name_or_path, ModelConfig):
+        return name_or_path
     text = str(name_or_path)
     path = Path(text)
     if text.endswith(".json"):
@@ -31,8 +33,8 @@ def load_workload(name_or_path: str | Path) -> ModelConfig:
     if not (text.endswith((".yaml", ".yml")) or path.exists()):
         bundled = WORKLOAD_DIR / f"{text}.yaml"
         if not bundled.exists():
-            raise UserError(f"unknown workload {text!r} (bundled: {', '.join(list_workloads())}; or give a .yaml path)",
-                            "workload")
+            raise UserError(f"unknown workload {text!r} (bundled: {', '.join(list_workloads())}; or give a workload "
+                            ".yaml or a config.json path)", "workload")
         path = bundled
     data = read_yaml(path, "workload file")
     if isinstance(data, dict):
