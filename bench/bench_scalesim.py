@@ -1,9 +1,12 @@
 """nmsim's systolic model against SCALE-Sim 3.0.0, run live (the unit tests use the stored copy).
 
 ``python bench/bench_scalesim.py`` prints, for transformer GEMMs × dense/2:4/1:4 on a 128×128 weight-stationary
-array (and one output-stationary case): SCALE-Sim's cycles, nmsim's cycles, the error, and the 1:4-vs-dense
-speedup from both tools; then an exported ViT-B/16 FF=1:4 training step (``nmsim export``) run through
-SCALE-Sim. ``--write`` stores the reference table as ``nmsim/data/validation/scalesim-3.0.0.csv``.
+array (and output- and input-stationary cases): SCALE-Sim's cycles, nmsim's cycles, the error, and the
+1:4-vs-dense speedup from both tools; then an exported ViT-B/16 FF=1:4 training step (``nmsim export``) run
+through SCALE-Sim; then SRAM and DRAM traffic (SCALE-Sim's DETAILED_ACCESS_REPORT against nmsim's counts) for
+transformer GEMMs on a 32x32 array with 4 and 64 KiB SRAMs in every dataflow. ``--write`` stores the reference
+tables as ``nmsim/data/validation/scalesim-3.0.0.csv`` and ``scalesim-3.0.0-traffic.csv`` (runs already stored
+are kept; only new jobs run).
 
 SCALE-Sim needs numpy<2, so it runs in its own environment: ``$NMSIM_SCALESIM_PYTHON`` if set, else
 ``.venvs/scalesim`` in the repository, created on first use (``pip install scalesim==3.0.0 'numpy<2'``). When
@@ -38,7 +41,22 @@ SHAPES = [
     ("gpt2 decode ff1 m=8", 8, 768, 3072),
 ]
 PATTERNS = ["1:1", "2:4", "1:4"]
-EXTRA = [("vit-b proj", 197, 768, 768, "1:1", "os"), ("vit-tiny ff1", 197, 192, 768, "1:1", "os")]
+EXTRA = [("vit-b proj", 197, 768, 768, "1:1", "os"), ("vit-tiny ff1", 197, 192, 768, "1:1", "os"),
+         ("vit-b proj", 197, 768, 768, "1:1", "is"), ("vit-tiny ff1", 197, 192, 768, "1:1", "is"),
+         ("gpt2 decode ff1 m=8", 8, 768, 3072, "1:1", "is"), ("bert-large proj m=512", 512, 1024, 1024, "1:1", "is")]
+# SRAM and DRAM traffic: small SRAMs (4 KiB: every streamed operand and every column fold's partial sums overflow
+# the active half; 64 KiB: most fit) on a 32x32 array, so re-reads and spills happen at transformer shapes that
+# SCALE-Sim runs in seconds; every dataflow dense, and N:M weights on ws (the only dataflow SCALE-Sim skips on)
+TRAFFIC_SHAPES = [
+    ("vit-tiny ff1", 197, 192, 768),
+    ("vit-tiny ff2", 197, 768, 192),
+    ("vit-tiny qkv", 197, 192, 576),
+    ("gpt2 decode proj m=8", 8, 768, 768),
+    ("bert-mini ff1 m=128", 128, 256, 1024),
+    ("odd 100x200x150", 100, 200, 150),
+]
+TRAFFIC_SRAM_KB = (4, 64)
+TRAFFIC_ARRAY = 32
 
 
 def scalesim_python() -> tuple[str | None, str]:
@@ -71,10 +89,32 @@ def jobs() -> list[dict]:
     return out
 
 
-def collect(py: str, todo: list[dict], progress: bool = True, save=None) -> list[dict]:
-    """Run ``todo`` one GEMM at a time; ``save(rows)`` after each (a long run keeps what it has done)."""
+def traffic_jobs() -> list[dict]:
+    from nmsim.export.scalesim import config_text
+
+    out = []
+    for s, m, k, n in TRAFFIC_SHAPES:
+        for kb in TRAFFIC_SRAM_KB:
+            cases = [(df, "1:1") for df in ("ws", "os", "is")] + [("ws", "2:4"), ("ws", "1:4")]
+            for df, p in cases:
+                nn, mm = (int(x) for x in p.split(":"))
+                out.append({"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": df, "rows": TRAFFIC_ARRAY,
+                            "cols": TRAFFIC_ARRAY, "sram_kb": kb,
+                            "config": config_text(TRAFFIC_ARRAY, TRAFFIC_ARRAY, df, block=mm, sparse=nn < mm,
+                                                  sram_kb=kb)})
+    return out
+
+
+def collect(py: str, todo: list[dict], progress: bool = True, save=None, stored=None) -> list[dict]:
+    """Run ``todo`` one GEMM at a time; ``save(rows)`` after each (a long run keeps what it has done). Rows of
+    ``stored`` (earlier results) with the same job key are reused instead of run again."""
     rows = []
+    old = {_key(r): r for r in (stored or [])}
     for i, job in enumerate(todo, 1):
+        hit = old.get(_key(job))
+        if hit is not None:
+            rows.append(hit)
+            continue
         res = run_one(py, job)
         if progress:
             print(f"[{i}/{len(todo)}] {job['name']} {job['sparsity']} {job['dataflow']}: "
@@ -87,17 +127,23 @@ def collect(py: str, todo: list[dict], progress: bool = True, save=None) -> list
     return rows
 
 
-def write_reference(path: Path) -> None:
+def write_reference(path: Path, todo: list[dict]) -> None:
+    """Store SCALE-Sim's results for ``todo`` at ``path``; runs already stored there (same job) are kept as they
+    are and only new jobs run."""
     import pandas as pd
 
-    from nmsim.cli.output import write_atomic
+    from nmsim.io import write_text
+
+    def write(p: Path, rows: list[dict]) -> None:  # a data file of the repository, not a user's output
+        write_text(p, pd.DataFrame(rows).to_csv(index=False), mine_only=False)
 
     py, why = scalesim_python()
     if py is None:
         raise SystemExit(f"bench_scalesim: {why}")
-    partial = path.with_name(path.name + ".partial")
-    rows = collect(py, jobs(), save=lambda r: write_atomic(partial, pd.DataFrame(r).to_csv(index=False)))
-    write_atomic(path, pd.DataFrame(rows).to_csv(index=False))
+    partial = path.with_name(path.name + ".partial")  # what an interrupted run had done
+    stored = [r for f in (path, partial) if f.exists() for r in pd.read_csv(f).to_dict("records")]
+    rows = collect(py, todo, save=lambda r: write(partial, r), stored=stored)
+    write(path, rows)
     partial.unlink(missing_ok=True)
     print(f"wrote {path}", file=sys.stderr)
 
@@ -105,7 +151,7 @@ def write_reference(path: Path) -> None:
 def run() -> list[dict]:
     import pandas as pd
 
-    from nmsim.export.scalesim import compare_reference, speedups
+    from nmsim.export.scalesim import compare_reference, compare_traffic, speedups
 
     py, why = scalesim_python()
     if py is None:
@@ -127,12 +173,18 @@ def run() -> list[dict]:
         return hit
 
     rows += exported_step(cached)
+    traffic = compare_traffic(pd.DataFrame(collect(py, traffic_jobs())))
+    rows += [{"bench": "scalesim-traffic", **r,
+              "goal_met": abs(r["error_pct"]) <= 10.0 if r["comparable"] == "yes" else None}
+             for r in traffic.to_dict("records")]
     print(f"bench_scalesim: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return rows
 
 
 def _key(job: dict) -> tuple:
-    return tuple(str(job[k]) for k in ("m", "k", "n", "sparsity", "dataflow", "rows", "cols"))
+    sram = job.get("sram_kb")
+    sram = "" if sram is None or sram != sram else str(int(float(sram)))  # absent or NaN: the default config
+    return tuple(str(job[k]) for k in ("m", "k", "n", "sparsity", "dataflow", "rows", "cols")) + (sram,)
 
 
 def exported_step(run_scalesim) -> list[dict]:
@@ -150,7 +202,9 @@ def exported_step(run_scalesim) -> list[dict]:
 
 if __name__ == "__main__":
     if "--write" in sys.argv:
-        write_reference(REPO / "nmsim" / "data" / "validation" / f"scalesim-{VERSION}.csv")
+        folder = REPO / "nmsim" / "data" / "validation"
+        write_reference(folder / f"scalesim-{VERSION}.csv", jobs())
+        write_reference(folder / f"scalesim-{VERSION}-traffic.csv", traffic_jobs())
     else:
         import pandas as pd
 

@@ -10,7 +10,8 @@ bench's own environment, so the worker and ``nmsim export`` use one template).
 
 It writes the config (every section the 3.0.0 parser requires), a GEMM topology CSV (``Layer, M, N, K,
 Sparsity,`` with the trailing comma) and a header-only layout CSV into a temporary folder, calls the Python API
-with ``save_disk_space=True`` (the CLI's ``-s`` flag has no effect in 3.0.0), and reads COMPUTE_REPORT.csv.
+with ``save_disk_space=True`` (the CLI's ``-s`` flag has no effect in 3.0.0), and reads COMPUTE_REPORT.csv
+(cycles) and DETAILED_ACCESS_REPORT.csv (SRAM reads/writes by the array, DRAM reads/writes by the SRAMs).
 ``InterfaceBandwidth: CALC`` lets SCALE-Sim size the interface bandwidth so it reports compute cycles without
 memory stalls; ``OptimizedMapping: false`` keeps the topology's N:M (true draws a random N per column).
 """
@@ -44,14 +45,26 @@ def run(job: dict) -> dict:
                            input_type_gemm=True)
             sim.run_scale(top_path=os.path.join(tmp, "out"))
         seconds = time.perf_counter() - start
-        report = glob.glob(os.path.join(tmp, "out", "*", "COMPUTE_REPORT.csv"))[0]
-        with open(report) as f:
-            row = next(csv.DictReader(f, skipinitialspace=True))
-    row = {k.strip(): v.strip() for k, v in row.items() if k and k.strip()}
-    return {"total_cycles_incl_prefetch": int(float(row["Total Cycles (incl. prefetch)"])),
-            "total_cycles": int(float(row["Total Cycles"])), "stall_cycles": int(float(row["Stall Cycles"])),
-            "mapping_efficiency_pct": float(row["Mapping Efficiency %"]),
-            "compute_util_pct": float(row["Compute Util %"]), "scalesim_seconds": round(seconds, 2)}
+        row = _report(tmp, "COMPUTE_REPORT.csv")
+        access = _report(tmp, "DETAILED_ACCESS_REPORT.csv")
+    out = {"total_cycles_incl_prefetch": int(float(row["Total Cycles (incl. prefetch)"])),
+           "total_cycles": int(float(row["Total Cycles"])), "stall_cycles": int(float(row["Stall Cycles"])),
+           "mapping_efficiency_pct": float(row["Mapping Efficiency %"]),
+           "compute_util_pct": float(row["Compute Util %"]), "scalesim_seconds": round(seconds, 2)}
+    out.update({key: int(float(access[col])) for key, col in ACCESS.items()})
+    return out
+
+
+#: DETAILED_ACCESS_REPORT.csv columns kept (element counts; SCALE-Sim's word is one byte)
+ACCESS = {"sram_ifmap_reads": "SRAM IFMAP Reads", "sram_filter_reads": "SRAM Filter Reads",
+          "sram_ofmap_writes": "SRAM OFMAP Writes", "dram_ifmap_reads": "DRAM IFMAP Reads",
+          "dram_filter_reads": "DRAM Filter Reads", "dram_ofmap_writes": "DRAM OFMAP Writes"}
+
+
+def _report(tmp: str, name: str) -> dict:
+    with open(glob.glob(os.path.join(tmp, "out", "*", name))[0]) as f:
+        row = next(csv.DictReader(f, skipinitialspace=True))
+    return {k.strip(): v.strip() for k, v in row.items() if k and k.strip()}
 
 
 if __name__ == "__main__":

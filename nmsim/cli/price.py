@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from nmsim.cli.axes import axis, is_sweep, require_single, run_sweep
+from nmsim.cli.axes import add_mode, axis, is_sweep, require_single, run_sweep
 from nmsim.cli.output import FORMATS, add_columns, emit
+from nmsim.cli.workload import add_workload
 
-PHASES = ("inference", "prefill", "decode", "training")
 
 
 def _positive(text: str) -> int:
@@ -22,7 +22,7 @@ def _positive(text: str) -> int:
 
 
 def _common(p) -> None:
-    p.add_argument("workload", help="bundled workload name, a workload YAML path or an HF config.json")
+    add_workload(p)
     p.add_argument("--dtype", default=None,
                    help="compute dtype (bf16, fp16, tf32, fp8, int8, ...; default: bf16, or fp16 where the spec lacks bf16)")
     p.add_argument("--weight-dtype", default=None,
@@ -30,12 +30,11 @@ def _common(p) -> None:
     p.add_argument("--kernel", default=None, help="pin this sparse kernel of the spec (default: fastest per GEMM)")
     p.add_argument("--unfused", action="store_true",
                    help="no FlashAttention-style attention and no fused epilogues (default: what the spec's stack fuses)")
-    p.add_argument("--phase", choices=PHASES, default="inference",
-                   help="inference (forward), prefill (prompt forward), decode (one token over a KV cache), training")
+    add_mode(p)
     p.add_argument("--batch", type=axis, help="batch size; price: a sweep such as 1:128 or 1,8,64")
     p.add_argument("--seq", type=axis, help="sequence length (text models; prefill: prompt length); "
                    "price: a sweep such as 128,512,2048")
-    p.add_argument("--context", type=axis, help="KV-cache length for --phase decode (default: seq_len); "
+    p.add_argument("--context", type=axis, help="KV-cache length for --mode decode (default: seq_len); "
                    "price: a sweep such as 1k:32k:x2")
     p.add_argument("--image-size", type=axis, help="vision models, price: image sizes, e.g. 224,384 or 64:512:32")
     p.add_argument("--format", choices=FORMATS, default="table")
@@ -69,23 +68,23 @@ def run_price(args) -> int:
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.cli.table import duration, si
-    from nmsim.cost import memory_footprint, price, trace_for_phase
-    from nmsim.cost.pricing import _hardware, default_dtype
+    from nmsim.cost import memory_footprint, price, trace_for_mode
+    from nmsim.cost.pricing import hardware_spec, default_dtype
     from nmsim.graph import load_workload
 
-    hw = _hardware(args.hardware)
+    hw = hardware_spec(args.hardware)
     dtype = default_dtype(hw, args.dtype)
     hw.dense_tflops(dtype)  # one-line error naming the hardware and dtype
     cfg = load_workload(args.workload)
-    graph = trace_for_phase(cfg, args.phase, args.batch, args.seq, args.context)
+    graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
     if args.memory:
-        df = memory_footprint(graph, args.sparsity, hw, dtype, args.phase, context=args.context,
+        df = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context,
                               batch=args.batch)
         emit(df, args.format, args.out, columns=args.columns)
         print(f"# {hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
               f"{'fits' if df.attrs['fits'] else 'does NOT fit'}", file=sys.stderr)
         return 0
-    result = price(graph, args.sparsity, hw, dtype, args.phase, weight_dtype=args.weight_dtype,
+    result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
                    kernel=args.kernel, fusion=False if args.unfused else None)
     table = result.by(args.by)
     if args.by != "op":
@@ -94,7 +93,7 @@ def run_price(args) -> int:
         table = table.set_index(args.by)
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
-    head = (f"# priced: {cfg.name} {args.phase}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}"
+    head = (f"# priced: {cfg.name} {args.mode}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}"
             f"{weights} ({result.fusion}), plan {result.plan}: {duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{si(t['joules'], 'J')}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
@@ -142,10 +141,10 @@ def run_compare(args) -> int:
     parse_pattern_list(args.patterns)   # a typo fails before nmsim.cost (and torch) is imported
     from nmsim.cost import compare
 
-    df = compare(args.workload, args.hardware, args.patterns, args.selector, args.phase, args.dtype,
+    df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
                  fusion=False if args.unfused else None)
-    head = (f"# priced: {args.workload} {args.phase}, batch {df.attrs.get('batch')}"
+    head = (f"# priced: {args.workload} {args.mode}, batch {df.attrs.get('batch')}"
             + (f", seq {df.attrs.get('seq')}" if df.attrs.get("seq") else "")
             + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")

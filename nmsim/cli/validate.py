@@ -4,6 +4,7 @@ measurement (kernel and end-to-end) against its prediction. Argument parsing onl
 from __future__ import annotations
 
 import sys
+import textwrap
 
 from nmsim.cli.output import FORMATS, emit
 
@@ -13,12 +14,36 @@ def register(sub) -> None:
     p.add_argument("--measurements", default=None,
                    help="measurements YAML (default: the bundled nmsim/data/measurements/gpu.yaml)")
     p.add_argument("--no-refit", action="store_true", help="use the specs' kernel values instead of refitting")
+    p.add_argument("--engines", action="store_true",
+                   help="research engines (VEGETA, S2TA, HighLight) against their papers' relative figures, and "
+                        "against GPUs absolute and at equal dense peak")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", help="write the per-row table to this file instead of stdout")
     p.set_defaults(func=run)
 
 
+def run_engines(args) -> int:
+    from nmsim.execution.engines import gpu_table, paper_rows
+    rows, gpus = paper_rows(), gpu_table(batch=32)
+    if args.format != "table":
+        emit(rows, args.format, args.out, index=False)
+        return 0
+    print("research engines: each paper's relative figure beside nmsim's (systolic cycle model, inference\n"
+          "batch 1; nothing is fitted: every comparable row is scored; a 'lower_bound' claim is met at or above it)")
+    emit(rows[["engine", "pattern", "activations", "workload", "kind", "paper_speedup", "nmsim_speedup", "error_pct",
+               "reproduced"]], "table", args.out, index=False)
+    for r in rows[rows["comparable"] != "yes"].itertuples():
+        print(textwrap.fill(f"not scored: {r.engine} {r.pattern} — {str(r.comparable).removeprefix('no: ')}", 100,
+                            initial_indent="  ", subsequent_indent="    "))
+    print("\n" + textwrap.fill(f"against GPUs: {gpus.attrs['what']}; the other columns are absolute (each device "
+                               "at its own peak)", 100))
+    emit(gpus, "table", None, index=False)
+    return 0
+
+
 def run(args) -> int:
+    if args.engines:
+        return run_engines(args)
     from nmsim.cost.validate import validate
     v = validate(args.measurements, refit=not args.no_refit,
                  progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))

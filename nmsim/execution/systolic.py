@@ -58,13 +58,24 @@ a fold's tile load takes ``max(R, ceil(tile_meta_bits / meta_bits_per_cycle))`` 
 which half is usable by the working set (SCALE-Sim's default active fraction 0.5):
 
 * stationary operand: read once (its compressed size + metadata when sparse);
-* streamed operand: read once if all of it fits in its SRAM half, else once per fold of the other array
-  dim (ws: A is re-streamed for every column fold, ceil(N / C) times; is: W once per column fold; os: A once
-  per column fold and W once per row fold);
-* outputs: written once if a column fold's partial sums (T × C, ws/is) fit in the output SRAM half, else
-  spilled and re-read between row folds: ``|C| · (2 · row_folds - 1)``; os keeps them in the PEs: once.
+* streamed operand: read once if what is reused fits in its SRAM's active half (strictly smaller), else once
+  per fold of the other array dim. Folds run column folds outside, row folds inside (SCALE-Sim's order), so
+  ws re-streams all of A for every column fold (ceil(N / C) times) unless all of A fits; is re-streams all of
+  W per column fold; os re-streams all of A per column fold, and W's K_c x C tile of a column fold serves all
+  its row folds, so W is read once when that tile fits, else once per row fold;
+* outputs: written once if a column fold's partial sums (T × C, ws/is) fit in the output SRAM half (they
+  accumulate on chip), else every row fold's partial sums are written out (``|C| · row_folds`` writes) and read
+  back for the next fold (``|C| · (row_folds - 1)`` reads); os keeps them in the PEs: written once.
 
-Without SRAM sizes every operand moves once (ideal reuse). ``memory_cycles = bytes / bytes_per_cycle`` of the
+Without SRAM sizes every operand moves once (ideal reuse). The array side is counted too (``sram_*``): the
+streamed operand is read from its SRAM once per fold of the other array dim (ws: ``M·K·col_folds`` of A, the
+full K even when W is N:M, since each PE row picks its activation; os: A ``M·K·col_folds`` and W
+``K_c·N·row_folds``; is: W ``K·N·col_folds``), the stationary one once, and ws/is write ``M·N·row_folds`` partial
+outputs. Checked against SCALE-Sim 3.0.0's DETAILED_ACCESS_REPORT (``nmsim/data/validation/
+scalesim-3.0.0-traffic.csv``), where two accountings differ by design: SCALE-Sim drains every fold's partial
+sums to DRAM even when they would fit (nmsim accumulates them on chip), and for an N:M weight it fetches only
+the condensed ``M·K_c`` of A from DRAM (nmsim fetches all of A: the columns of a fold keep different positions,
+so together they need every activation). ``memory_cycles = bytes / bytes_per_cycle`` of the
 main memory; double buffering overlaps it with compute: ``cycles = max(compute, memory)`` and ``bound`` names
 the larger one. Time = cycles / clock.
 """
@@ -200,10 +211,12 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     a_el, w_el, c_el = m * k, kw * n, m * n
     half = lambda sram: 0.5 * sram  # noqa: E731  double buffered: half holds the working set
 
-    def reads(el, sram, reps):
+    def reads(el, sram, reps, working=None):
+        """``el`` read once when its reused working set (default: all of it) fits the active half, else ``reps``
+        times; strictly smaller than the half (at exactly half, the prefetch of the next data overwrites it)."""
         if sram <= 0:
             return el
-        return np.where(el * bytes_per_el <= half(sram), el, el * reps)
+        return np.where((el if working is None else working) * bytes_per_el < half(sram), el, el * reps)
 
     if arr.dataflow == "ws":
         a_rd, w_rd = reads(a_el, arr.ifmap_sram_bytes, col_folds), w_el
@@ -212,13 +225,26 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
         a_rd, w_rd = a_el, reads(w_el, arr.filter_sram_bytes, col_folds)
         psum = n * np.minimum(m, C)
     else:
-        a_rd, w_rd = reads(a_el, arr.ifmap_sram_bytes, col_folds), reads(w_el, arr.filter_sram_bytes, row_folds)
+        # column folds outside, row folds inside: a column fold's weight tile (K_c x C) serves all its row folds
+        a_rd = reads(a_el, arr.ifmap_sram_bytes, col_folds)
+        w_rd = reads(w_el, arr.filter_sram_bytes, row_folds, working=kw * np.minimum(n, C))
         psum = np.zeros_like(c_el)
     if arr.dataflow != "os" and arr.ofmap_sram_bytes > 0:
-        c_mv = np.where(psum * bytes_per_el <= half(arr.ofmap_sram_bytes), c_el, c_el * (2 * row_folds - 1))
+        spill = psum * bytes_per_el >= half(arr.ofmap_sram_bytes)
+        c_wr = np.where(spill, c_el * row_folds, c_el)
+        c_rd = np.where(spill, c_el * (row_folds - 1), 0)
     else:
-        c_mv = c_el
-    a_rd, w_rd, c_mv = batch * a_rd, batch * w_rd, batch * c_mv
+        c_wr, c_rd = c_el, np.zeros_like(c_el)
+    a_rd, w_rd, c_wr, c_rd = batch * a_rd, batch * w_rd, batch * c_wr, batch * c_rd
+    c_mv = c_wr + c_rd
+    # what the array exchanges with its SRAMs (SCALE-Sim's SRAM reads/writes): the streamed operand once per fold
+    # of the other array dim, the stationary one once; outputs once per row fold (os: once, kept in the PEs)
+    if arr.dataflow == "ws":
+        s_a, s_w, s_c = m * k * col_folds, kw * n, m * n * row_folds
+    elif arr.dataflow == "os":
+        s_a, s_w, s_c = m * k * col_folds, kw * n * row_folds, m * n
+    else:
+        s_a, s_w, s_c = m * k, k * n * col_folds, m * n * row_folds
     dram_bytes = (a_rd + w_rd + c_mv) * bytes_per_el + meta_bytes
     memory = dram_bytes / arr.dram_bytes_per_cycle if arr.dram_bytes_per_cycle > 0 else np.zeros(np.shape(dram_bytes))
     cycles = np.maximum(compute, memory)
@@ -227,7 +253,9 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
         "cycles_per_fold": per_fold, "compute_cycles": compute.astype(float), "memory_cycles": memory,
         "cycles": cycles.astype(float), "executed_macs": macs.astype(float), "utilization": util,
         "a_elems": a_rd.astype(float), "w_elems": w_rd.astype(float), "c_elems": c_mv.astype(float),
-        "metadata_bytes": meta_bytes, "dram_bytes": dram_bytes.astype(float),
+        "c_write_elems": c_wr.astype(float), "c_read_elems": c_rd.astype(float),
+        "sram_a_reads": (batch * s_a).astype(float), "sram_w_reads": (batch * s_w).astype(float),
+        "sram_c_writes": (batch * s_c).astype(float), "metadata_bytes": meta_bytes, "dram_bytes": dram_bytes.astype(float),
         "seconds": cycles / (arr.clock_ghz * 1e9),
     }
 

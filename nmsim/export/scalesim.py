@@ -71,7 +71,7 @@ def config_text(rows: int = 128, cols: int = 128, dataflow: str = "ws", block: i
                                   sparse="true" if sparse else "false", sram_kb=sram_kb, bandwidth=bandwidth)
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
 
 
@@ -79,7 +79,7 @@ def topology_rows(gemms: pd.DataFrame) -> list[str]:
     """Topology lines for rows of a GEMM frame with columns layer, b, m, k, n, sparsity."""
     lines = []
     for r in gemms.itertuples(index=False):
-        name = _safe(r.layer) + (f"*{int(r.b)}" if int(r.b) > 1 else "")
+        name = safe_name(r.layer) + (f"*{int(r.b)}" if int(r.b) > 1 else "")
         lines.append(f"{name}, {int(r.m)}, {int(r.n)}, {int(r.k)}, {r.sparsity},\n")
     return lines
 
@@ -130,6 +130,49 @@ def compare_reference(ref: pd.DataFrame) -> pd.DataFrame:
     out["nmsim_cycles"] = cyc
     out["error_pct"] = 100.0 * (out["nmsim_cycles"] - out["scalesim_cycles"]) / out["scalesim_cycles"]
     return out.reset_index(drop=True)
+
+
+#: SCALE-Sim DETAILED_ACCESS_REPORT counts (worker keys) and the nmsim ``gemm_cycles`` count each is compared with
+TRAFFIC = {"sram_ifmap_reads": "sram_a_reads", "sram_filter_reads": "sram_w_reads",
+           "sram_ofmap_writes": "sram_c_writes", "dram_ifmap_reads": "a_elems", "dram_filter_reads": "w_elems",
+           "dram_ofmap_writes": "c_write_elems"}
+NOT_COMPARABLE = {
+    "condensed_ifmap": "SCALE-Sim 3.0.0 fetches only the condensed M x K_c of A for an N:M weight; nmsim fetches "
+                       "all of A (the columns of a fold keep different positions)",
+    "psum_on_chip": "SCALE-Sim 3.0.0 drains every row fold's partial sums to DRAM; nmsim accumulates them in the "
+                    "output SRAM when a column fold's partial sums fit its active half",
+    "os_ofmap_count": "SCALE-Sim 3.0.0 adds rows + cols to its output-stationary OFMAP SRAM write count for every "
+                      "fold (systolic_compute_os.create_ofmap_demand_mat counts the fold's demand-matrix height and "
+                      "width as writes); nmsim counts each output once",
+}
+
+
+def compare_traffic(ref: pd.DataFrame) -> pd.DataFrame:
+    """SCALE-Sim's SRAM and DRAM access counts beside nmsim's, one row per (run, quantity), in elements (SCALE-Sim's
+    word is one byte; every SRAM is ``sram_kb``). ``comparable`` is ``yes`` or the reason the two tools count the
+    quantity differently by design (:data:`NOT_COMPARABLE`); ``error_pct`` is given for every row."""
+    rows = []
+    for r in ref.itertuples(index=False):
+        kb = float(r.sram_kb) * 1024
+        arr = ArrayConfig(int(r.rows), int(r.cols), str(r.dataflow), ifmap_sram_bytes=kb, filter_sram_bytes=kb,
+                          ofmap_sram_bytes=kb)
+        n, m = _nm(r.sparsity)
+        got = gemm_cycles(arr, r.m, r.k, r.n, keep_n=n, group_m=m, bytes_per_el=1.0)
+        for ss_key, nm_key in TRAFFIC.items():
+            ss, mine = float(getattr(r, ss_key)), float(got[nm_key])
+            why = "yes"
+            if ss_key == "dram_ifmap_reads" and bool(got["sparse"]):
+                why = NOT_COMPARABLE["condensed_ifmap"]
+            elif ss_key == "sram_ofmap_writes" and r.dataflow == "os":
+                why = NOT_COMPARABLE["os_ofmap_count"]
+            elif (ss_key == "dram_ofmap_writes" and r.dataflow != "os" and int(got["row_folds"]) > 1
+                  and float(got["c_read_elems"]) == 0):
+                why = NOT_COMPARABLE["psum_on_chip"]
+            rows.append({"shape": r.name, "m": int(r.m), "k": int(r.k), "n": int(r.n), "sparsity": r.sparsity,
+                         "dataflow": r.dataflow, "array": f"{int(r.rows)}x{int(r.cols)}", "sram_kb": float(r.sram_kb),
+                         "quantity": ss_key, "scalesim": ss, "nmsim": mine,
+                         "error_pct": 100.0 * (mine - ss) / ss if ss else float("nan"), "comparable": why})
+    return pd.DataFrame(rows)
 
 
 def _ratio(dense: pd.DataFrame, sparse: pd.DataFrame, col: str) -> float:

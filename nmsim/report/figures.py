@@ -200,23 +200,42 @@ def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
 
 
 def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
-    """Reference-trainer sweep: test accuracy against measured cumulative training FLOPs, one line per run."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    """Reference-trainer runs: test accuracy against measured cumulative training FLOPs, one line per run; one
+    panel per task x run length (x setup where runs differ), so runs of different lengths or tasks never share a
+    line or a dense baseline. ``dense_budget``: a dense run's FLOPs, drawn when there is one panel."""
+    keys = [c for c in ("task", "length", "setup") if c in curves and curves[c].astype(str).any()]
+    groups = list(curves.groupby(keys, sort=False)) if keys else [((), curves)]
+    n = len(groups)
+    cols = min(2, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(8.5, 5.2) if n == 1 else (6.4 * cols, 4.4 * rows), squeeze=False)
     styles = ["-", "--", ":", "-."]
     plans = list(dict.fromkeys(curves["pattern"]))
-    for (recipe, pattern, seed), g in curves.groupby(["recipe", "pattern", "seed"], sort=False):
-        color, marker = recipe_style(recipe)
-        ls = styles[plans.index(pattern) % len(styles)]
-        ax.plot(g["train_flops"], g["accuracy"] * 100, ls=ls, color=color, marker=marker, ms=3,
-                label=(recipe if recipe == "dense" else f"{recipe} {pattern}")
-                + (f" s{seed}" if curves["seed"].nunique() > 1 else ""))
-    if dense_budget:
-        ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
-    ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Reference trainer: accuracy vs training FLOPs")
-    ax.grid(alpha=.3)
-    ax.legend(fontsize=7, ncol=2)
+    many_seeds = curves["seed"].nunique() > 1
+    for ax, (key, sub) in zip(axes.flat, groups):
+        for _, g in sub.groupby("folder", sort=False):
+            recipe, pattern, seed = g["recipe"].iloc[0], g["pattern"].iloc[0], g["seed"].iloc[0]
+            variant = str(g["variant"].iloc[0]) if "variant" in g else ""
+            color, marker = recipe_style(recipe)
+            ax.plot(g["train_flops"], g["accuracy"] * 100, ls=styles[plans.index(pattern) % len(styles)],
+                    color=color, marker=marker, ms=3,
+                    label=(recipe if recipe == "dense" else f"{recipe} {pattern}") + (f" ({variant})" if variant
+                                                                                        else "")
+                    + (f" s{seed}" if many_seeds else ""))
+        if dense_budget and n == 1:
+            ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
+        ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
+        ax.set_ylabel("test accuracy (%)")
+        key = key if isinstance(key, tuple) else (key,)
+        ax.set_title(" · ".join(str(k) for k in key if str(k)) if n > 1 else
+                     "Reference trainer: accuracy vs training FLOPs", fontsize=10 if n == 1 else 9)
+        ax.grid(alpha=.3)
+        ax.legend(fontsize=7, ncol=2)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if n > 1:
+        fig.suptitle("Reference trainer: accuracy vs training FLOPs, per task and run length")
+        fig.tight_layout()
     return fig
 
 

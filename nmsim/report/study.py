@@ -23,7 +23,6 @@ from nmsim.report.options import (DEFAULT_PATTERNS, PAPER_RECIPES, normalize_pla
                                   parse_patterns, parse_recipes)
 from nmsim.report.pareto import pareto_mask
 from nmsim.report.results import load_results
-from nmsim.report.runs import seed_bands
 from nmsim.report.wording import Metric
 from nmsim.report.writer import Figure, Report, Table, write_report
 
@@ -291,31 +290,6 @@ def run_quick_sweep(epochs: int, echo=print) -> pd.DataFrame:
         return curves
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
-    from nmsim.cost.budget import flops_to_accuracy
-    from nmsim.report.runs import final_rows
-
-    final = final_rows(curves)
-    dense = final[final["recipe"] == "dense"]
-    dense_acc = float(dense["accuracy"].mean()) if len(dense) else np.nan
-    dense_flops = float(dense["train_flops"].mean()) if len(dense) else np.nan
-    rows = []
-    for (task, recipe, pattern), g in curves.groupby(["task", "recipe", "pattern"], sort=False):
-        fin = final[(final["task"] == task) & (final["recipe"] == recipe) & (final["pattern"] == pattern)]
-        reach = []
-        for _, run in g.groupby("folder", sort=False):
-            c = run[["train_flops", "accuracy"]].rename(columns={"train_flops": "flops"}).dropna()
-            reach.append(flops_to_accuracy(c, dense_acc, strict=False) if len(c) and pd.notna(dense_acc) else None)
-        ok = [x for x in reach if x is not None]
-        rows.append({"task": task, "recipe": recipe, "pattern": pattern, "runs": len(fin),
-                     "accuracy_pct": 100 * fin["accuracy"].mean(),
-                     "train_flops": fin["train_flops"].mean(),
-                     "train_flops_rel_dense": fin["train_flops"].mean() / dense_flops,
-                     "flops_to_dense_accuracy_rel": (np.mean(ok) / dense_flops) if ok and len(ok) == len(reach)
-                     else np.nan})
-    return pd.DataFrame(rows)
 
 
 # ---- seed sweeps (per-run tables of ``nmsim sweep``) -------------------------------------------------------
@@ -610,38 +584,15 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("memory", mem, "Weight memory per plan and encoding", formats={
         "values_mib": "{:.1f}", "metadata_mib": "{:.2f}", "total_mib": "{:.1f}", "metadata_pct": "{:.1f}",
         "other_params_mib": "{:.2f}"}))
-    s = report.section("Reference trainer: accuracy vs measured training FLOPs")
     if curves is not None:
-        st = sweep_table(curves)
-        dense_b = st.loc[st["recipe"] == "dense", "train_flops"]
-        src = f"the sweep in `{runs_dir}`" if runs_dir is not None else \
-            (f"a quick sweep run by this report: digits, {', '.join(SWEEP_RECIPES)} x "
-             f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; CPU)")
-        s.text.append(f"Source: {src}. FLOPs are the cumulative training FLOPs the trainer logged (priced per step "
-                      "by `nmsim.cost`). Small tasks: read the shape of the curves, not the last decimal.")
-        bands = seed_bands(curves)
-        seeds = int(bands["seeds"].max()) if len(bands) else 0
-        s.items.append(Figure("trainer_sweep", F.sweep_curves(curves, float(dense_b.iloc[0]) if len(dense_b) else None),
-                              "Test accuracy against cumulative training FLOPs, one line per run" +
-                              (f"; in the page, the mean over up to {seeds} seeds with a min-max band."
-                               if seeds > 1 else "."),
-                              chart=Chart("line", x=("train_flops", "epoch", "step"), y="accuracy_pct",
-                                          band=("accuracy_pct_min", "accuracy_pct_max") if seeds > 1 else None,
-                                          color="recipe", dash="pattern", filters=("task", "recipe", "pattern"),
-                                          hover=("task", "recipe", "pattern", "step", "epoch", "seeds",
-                                                 "accuracy_pct_std", "accuracy_pct_min", "accuracy_pct_max"),
-                                          lines=({"axis": "x", "value": float(dense_b.iloc[0]),
-                                                  "label": "dense budget", "column": "train_flops"},)
-                                          if len(dense_b) else (),
-                                          labels=LABELS, colors=_recipe_colors(), frame=bands,
-                                          title="Reference trainer: test accuracy vs training FLOPs")))
-        s.items.append(Table("trainer_sweep", st, "Trainer sweep summary", formats={
-            "accuracy_pct": FMT2, "train_flops": "{:.4g}", "train_flops_rel_dense": FMT3,
-            "flops_to_dense_accuracy_rel": FMT3}))
-        s.items.append(Table("trainer_curves", curves, "All evaluation rows", show=False))
-        s.items.append(Table("trainer_bands", bands, "Per evaluation step over seeds", show=False))
+        from nmsim.report.trainer_section import add_section as add_trainer_section
+        add_trainer_section(report, curves, f"the runs in `{runs_dir}`" if runs_dir is not None else
+                            (f"a quick sweep run by this report: digits, {', '.join(SWEEP_RECIPES)} x "
+                             f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; "
+                             "CPU)"), LABELS, _recipe_colors())
     else:
-        s.text.append("Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
+        report.section("Reference trainer: accuracy vs measured training FLOPs",
+                       "Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
     if sweeps is not None:
         sw = sweep_runs_table(sweeps)
         s = report.section("Reference trainer: seed sweeps",
