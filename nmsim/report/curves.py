@@ -31,9 +31,16 @@ def _bands(g: pd.DataFrame, x: str, metric: str) -> pd.DataFrame:
     return agg.fillna({"std": 0.0})
 
 
-def panels(curves: pd.DataFrame) -> list[tuple[str, str]]:
-    """(task, pattern) of every sparse pattern (or ``dense`` alone when only dense runs are present)."""
-    keys = list(dict.fromkeys(zip(curves["task"], curves["pattern"])))
+def _group_keys(curves: pd.DataFrame) -> list[str]:
+    """Task, and run length and setup where the frame has them: runs that may share a panel and a dense curve."""
+    return [k for k in ("task", "length", "setup") if k in curves]
+
+
+def panels(curves: pd.DataFrame) -> list[tuple[tuple, str]]:
+    """(group, pattern) of every sparse pattern, group = (task[, length, setup]) (or ``dense`` alone when only
+    dense runs are present): runs of different tasks or lengths never share a panel."""
+    group = list(zip(*(curves[k] for k in _group_keys(curves))))
+    keys = list(dict.fromkeys(zip(group, curves["pattern"])))
     sparse = [k for k in keys if k[1] != "dense"]
     return sparse or keys
 
@@ -51,17 +58,22 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
     keys = panels(curves)
     rows = [(k, m) for k in keys for m in metrics]
     fig, axes = plt.subplots(len(rows), len(x_axes), figsize=(6.2 * len(x_axes), 3.6 * len(rows)), squeeze=False)
-    for r, ((task, pattern), metric) in enumerate(rows):
-        sub = curves[(curves["task"] == task) & ((curves["pattern"] == pattern) | (curves["recipe"] == "dense"))]
+    gk = _group_keys(curves)
+    shown = [k for k in gk if curves[k].nunique() > 1 or k == "task"]
+    for r, ((group, pattern), metric) in enumerate(rows):
+        same = (curves[gk] == pd.Series(dict(zip(gk, group)))).all(axis=1)
+        sub = curves[same & ((curves["pattern"] == pattern) | (curves["recipe"] == "dense"))]
+        where = " ".join(str(v) for k, v in zip(gk, group) if k in shown and str(v))
         for c, x in enumerate(x_axes):
             ax = axes[r][c]
             tail = []
-            for recipe, g in sub.groupby("recipe", sort=False):
+            for key, g in sub.groupby(["recipe", "variant"] if "variant" in sub else ["recipe"], sort=False):
+                recipe, variant = (key, "") if isinstance(key, str) else (key[0], key[-1] if len(key) > 1 else "")
                 b = _bands(g, x, metric)
                 color, marker = recipe_style(recipe)
                 n = int(b["seeds"].max())
                 ax.plot(b["x"], b["mean"], color=color, marker=marker, ms=3, lw=1.4,
-                        label=f"{recipe} ({n} seed{'s' if n != 1 else ''})")
+                        label=f"{recipe}{f' ({variant})' if variant else ''} ({n} seed{'s' if n != 1 else ''})")
                 ax.fill_between(b["x"], b["mean"] - b["std"], b["mean"] + b["std"], color=color, alpha=.18, lw=0)
                 tail.append(b.iloc[len(b) // 4:])
             if tail:  # zoom on the last three quarters: the first evaluations would flatten the differences
@@ -71,7 +83,7 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
                 ax.set_ylim(lo - pad, hi + pad)
             ax.set_xlabel(AXES[x])
             ax.set_ylabel(METRIC_LABELS[metric], fontsize=8)
-            ax.set_title(f"{task} {pattern}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}",
+            ax.set_title(f"{where} {pattern}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}",
                          fontsize=9)
             ax.grid(alpha=.3)
             ax.legend(fontsize=7)
@@ -81,7 +93,8 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
 
 def final_table(curves: pd.DataFrame) -> pd.DataFrame:
     last = curves.groupby("folder", sort=False).tail(1)
-    return (last.groupby(["task", "recipe", "pattern"], sort=False)
+    keys = [k for k in ("task", "length", "setup", "recipe", "pattern", "variant") if k in curves]
+    return (last.groupby(keys, sort=False)
             .agg(seeds=("seed", "nunique"), accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
                  loss_mean=("loss", "mean"), loss_std=("loss", "std"), train_flops=("train_flops", "mean"),
                  steps=("step", "max"))

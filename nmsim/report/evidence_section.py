@@ -2,13 +2,31 @@
 
 From the runs' curves: the metric against cumulative training FLOPs per recipe with seed bands, the FLOPs
 each recipe needs to reach a fraction of the dense final metric, and each recipe against dense at equal
-training FLOPs (:mod:`nmsim.evidence.isoflop`). Placed next to the published-results iso-FLOP table.
+training FLOPs (:mod:`nmsim.evidence.isoflop`), per task x run length x setup (:data:`nmsim.report.runs.BASELINE`):
+runs without a dense run of their own group are left out. Placed next to the published-results iso-FLOP table.
 """
 from __future__ import annotations
 
 import pandas as pd
 
 FRACTIONS = (1.0, 0.99)
+
+
+def _per_group(curves: pd.DataFrame, table) -> pd.DataFrame:
+    """``table(curves)`` for each task x run length x setup that has dense runs (runs of different lengths or
+    tasks are never compared), with those keys as leading columns where more than one group exists."""
+    from nmsim.report.runs import BASELINE
+
+    keys = [k for k in BASELINE if k in curves]
+    groups = [(k, g) for k, g in curves.groupby(keys, sort=False) if (g["recipe"] == "dense").any()] if keys \
+        else [((), curves)]
+    shown = [k for k in keys if curves[k].nunique() > 1]
+    frames = []
+    for key, g in groups:
+        t = table(g)
+        values = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        frames.append(t.assign(**{k: values[k] for k in shown})[shown + [c for c in t.columns if c not in shown]])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def add_section(report, curves: pd.DataFrame, metric: str = "accuracy") -> None:
@@ -29,12 +47,12 @@ def add_section(report, curves: pd.DataFrame, metric: str = "accuracy") -> None:
         "curve's at the same FLOPs (mid-run dense point; favours the sparse run), with t intervals over seeds.")
     s.items.append(Figure("isoflop_curves", plot_curves(curves, (metric,), ("train_flops",)),
                           f"{metric} vs cumulative training FLOPs: mean over seeds, band ± one seed std."))
-    reach = isoflop.reach_table(curves, metric, FRACTIONS)
+    reach = _per_group(curves, lambda c: isoflop.reach_table(c, metric, FRACTIONS))
     s.items.append(Table("isoflop_reach", reach[reach["recipe"] != isoflop.DENSE],
                          "FLOPs to reach a fraction of the dense final metric", formats={
                              "flops_rel_dense_mean": "{:.3f}", "saving_pct_mean": "{:.1f}",
                              "saving_pct_low": "{:.1f}", "saving_pct_high": "{:.1f}"}))
-    s.items.append(Table("isoflop_equal_flops", isoflop.equal_flops_table(curves, metric),
+    s.items.append(Table("isoflop_equal_flops", _per_group(curves, lambda c: isoflop.equal_flops_table(c, metric)),
                          "Metric at equal training FLOPs, recipe minus dense", formats={
                              "flops_rel_dense": "{:.3f}", "recipe_final_mean": "{:.4f}",
                              "dense_at_equal_flops_mean": "{:.4f}", "delta_mean": "{:+.4f}",

@@ -227,8 +227,9 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
         ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
         ax.set_ylabel("test accuracy (%)")
         key = key if isinstance(key, tuple) else (key,)
-        ax.set_title(" · ".join(str(k) for k in key if str(k)) if n > 1 else
-                     "Reference trainer: accuracy vs training FLOPs", fontsize=10 if n == 1 else 9)
+        alone = "" if (sub["recipe"] == "dense").any() else " (no dense run: not compared)"
+        ax.set_title((" · ".join(str(k) for k in key if str(k)) if n > 1 else
+                      "Reference trainer: accuracy vs training FLOPs") + alone, fontsize=10 if n == 1 else 9)
         ax.grid(alpha=.3)
         ax.legend(fontsize=7, ncol=2)
     for ax in list(axes.flat)[n:]:

@@ -432,6 +432,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     recipes = parse_recipes(opts.recipes)
     specs = parse_hardware(opts.hardware)
     acc, acc_desc, runs_dir = load_accuracy(opts.accuracy, cfg.name)
+    if opts.patterns.strip().lower() == "default" and str(opts.accuracy).lower().endswith(".csv"):
+        plans = list(dict.fromkeys(["dense", *acc["plan"]]))   # a user's CSV: the plans it measured
     length = report_length(cfg, acc, LengthOptions(opts.epochs, opts.steps, opts.tokens, opts.dataset_size,
                                                    opts.steps_per_epoch, opts.batch),
                            "the bundled paper results" if acc is not None and "citation" in acc.attrs else acc_desc)

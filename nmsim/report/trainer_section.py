@@ -1,0 +1,104 @@
+"""The report's reference-trainer section: runs' accuracy against the training FLOPs they logged.
+
+Runs are grouped by :mod:`nmsim.report.runs`: seeds of one setting make one point, and each point is set against
+the dense runs of the same task, run length and setup. Points without such a dense run are listed in their own
+table (``trainer_unmatched``) and left out of every ratio to dense.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nmsim.report.runs import BASELINE, POINT, final_rows, seed_bands, unmatched
+
+SUMMARY_FORMATS = {"accuracy_pct": "{:.2f}", "train_flops": "{:.4g}", "train_flops_rel_dense": "{:.3f}",
+                   "flops_to_dense_accuracy_rel": "{:.3f}"}
+
+
+def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: runs, final accuracy (%), training FLOPs, and against the dense runs of the same task,
+    length and setup (NaN where there are none): FLOPs over dense and FLOPs to reach dense's final accuracy (where
+    every run reached it). ``setup``/``variant`` columns only where runs differ in them."""
+    from nmsim.cost.budget import flops_to_accuracy
+
+    final = final_rows(curves)
+    dense = final[final["recipe"] == "dense"].groupby(BASELINE, sort=False).agg(
+        dense_acc=("accuracy", "mean"), dense_flops=("train_flops", "mean"))
+    rows = []
+    for key, g in curves.groupby(POINT, sort=False):
+        point = dict(zip(POINT, key))
+        base = tuple(point[k] for k in BASELINE)
+        ref_acc, ref_flops = dense.loc[base] if base in dense.index else (np.nan, np.nan)
+        fin = final[final["folder"].isin(set(g["folder"]))]
+        reach = []
+        for _, run in g.groupby("folder", sort=False):
+            c = run[["train_flops", "accuracy"]].rename(columns={"train_flops": "flops"}).dropna()
+            reach.append(flops_to_accuracy(c, ref_acc, strict=False) if len(c) and pd.notna(ref_acc) else None)
+        ok = [x for x in reach if x is not None]
+        rows.append({**point, "runs": len(fin), "accuracy_pct": 100 * fin["accuracy"].mean(),
+                     "train_flops": fin["train_flops"].mean(),
+                     "train_flops_rel_dense": fin["train_flops"].mean() / ref_flops,
+                     "flops_to_dense_accuracy_rel": (np.mean(ok) / ref_flops) if ok and len(ok) == len(reach)
+                     else np.nan, "dense_baseline": pd.notna(ref_flops)})
+    return _drop_empty(pd.DataFrame(rows))
+
+
+def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in ("setup", "variant") if c in frame and not frame[c].astype(str).any()])
+
+
+def series(frame: pd.DataFrame) -> pd.Series:
+    """A line's name in the page: the pattern, plus the task, length, setup and variant where these differ."""
+    parts = [frame["pattern"].astype(str)]
+    for col in ("task", "length", "setup", "variant"):
+        if col in frame and frame[col].nunique() > 1:
+            parts.append(frame[col].astype(str))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + np.where(p != "", " · " + p, "")
+    return out
+
+
+def add_section(report, curves: pd.DataFrame, source: str, labels: dict, colors: dict) -> None:
+    """Append the section (figure, summary, unmatched runs, raw rows) for ``curves``."""
+    from nmsim.report import figures as F
+    from nmsim.report.interactive import Chart
+    from nmsim.report.writer import Figure, Table
+
+    s = report.section("Reference trainer: accuracy vs measured training FLOPs")
+    st = sweep_table(curves)
+    alone = unmatched(curves)
+    groups = curves[BASELINE].drop_duplicates()
+    s.text.append(f"Source: {source}. FLOPs are the cumulative training FLOPs the trainer logged (priced per step by "
+                  "`nmsim.cost`). Runs are one point only when task, run length (epochs at a batch) and settings "
+                  "agree; each is set against the dense runs of the same task, run length and setup"
+                  + (f" ({len(groups)} such groups)" if len(groups) > 1 else "") +
+                  ". Small tasks: read the shape of the curves, not the last decimal.")
+    dense_b = st.loc[st["recipe"] == "dense", "train_flops"]
+    budget = float(dense_b.iloc[0]) if len(dense_b) == 1 else None   # one dense budget line only for one group
+    bands = seed_bands(curves)
+    bands = _drop_empty(bands.assign(series=series(bands)))
+    seeds = int(bands["seeds"].max()) if len(bands) else 0
+    filters = tuple(c for c in ("task", "length", "setup", "recipe", "pattern", "variant")
+                    if c in bands and bands[c].nunique() > 1) or ("recipe", "pattern")
+    s.items.append(Figure("trainer_sweep", F.sweep_curves(curves, budget),
+                          "Test accuracy against cumulative training FLOPs, one line per run" +
+                          (f"; in the page, the mean over up to {seeds} seeds with a min-max band." if seeds > 1
+                           else "."),
+                          chart=Chart("line", x=("train_flops", "epoch", "step"), y="accuracy_pct",
+                                      band=("accuracy_pct_min", "accuracy_pct_max") if seeds > 1 else None,
+                                      color="recipe", dash="series", filters=filters,
+                                      hover=("task", "length", "recipe", "pattern", "step", "epoch", "seeds",
+                                             "accuracy_pct_std", "accuracy_pct_min", "accuracy_pct_max"),
+                                      lines=({"axis": "x", "value": budget, "label": "dense budget",
+                                              "column": "train_flops"},) if budget else (),
+                                      labels=labels, colors=colors, frame=bands,
+                                      title="Reference trainer: test accuracy vs training FLOPs")))
+    s.items.append(Table("trainer_sweep", st, "Trainer sweep summary: one row per task x run length x recipe x "
+                         "pattern (seeds averaged)", formats=SUMMARY_FORMATS))
+    if len(alone):
+        s.text.append(f"{len(alone)} sparse point(s) have no dense run of the same task, run length and setup: they "
+                      "are listed in `trainer_unmatched` and not compared with any dense run.")
+        s.items.append(Table("trainer_unmatched", _drop_empty(alone), "Runs without a matching dense baseline"))
+    s.items.append(Table("trainer_curves", curves, "All evaluation rows", show=False))
+    s.items.append(Table("trainer_bands", bands, "Per evaluation step over seeds", show=False))
