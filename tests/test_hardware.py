@@ -170,8 +170,15 @@ def test_cli_list(capsys):
     assert out[0].split()[:2] == ["name", "kind"]
     rows = {line.split()[0]: line.split() for line in out[1:]}
     assert set(BUNDLED) <= set(rows)
-    assert rows["a100-sxm4-80gb"][1:4] == ["gpu", "312", "2:4,1:2"]
-    assert rows["h100-sxm5"][-1] == "3350" and rows["tpu-v4"][3] == "-"
+    assert rows["a100-sxm4-80gb"][1:5] == ["gpu", "312", "TFLOP/s", "2:4,1:2"]
+    assert rows["h100-sxm5"][-2:] == ["3.35", "TB/s"] and rows["tpu-v4"][4] == "-"
+    assert max(map(len, out)) <= 100
+    assert main(["hardware", "list", "--format", "csv"]) == 0   # raw SI
+    csv = capsys.readouterr().out.splitlines()
+    assert csv[0] == "name,kind,bf16_peak_flops_per_second,sparse_patterns,memory_bytes,bandwidth_bytes_per_second"
+    assert csv[1].startswith("a100-sxm4-80gb,gpu,312000000000000.0,")
+    assert main(["hardware", "list", "--columns", "name,bandwidth"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split() == ["a100-sxm4-80gb", "2.04", "TB/s"]
 
 
 def test_cli_show(capsys):

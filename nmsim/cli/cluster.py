@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from nmsim.cli.output import add_columns
 from nmsim.errors import UserError
 
 
@@ -31,6 +32,7 @@ def _common(p) -> None:
     p.add_argument("--dataset-tokens", type=float, default=None, help="dataset size in tokens (with --epochs)")
     p.add_argument("--epochs", type=float, default=None, help="passes over --dataset-tokens")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_columns(p, "the layout text; with --columns a table of the CSV's columns")
     p.add_argument("--out", default=None, help="write to this file instead of stdout")
 
 
@@ -57,8 +59,11 @@ def _setup(args):
 
 
 def _emit(args, text: str, frame) -> None:
+    """The readable text, or with ``--columns`` those columns of the CSV frame as a table (human units)."""
     from nmsim.cli.output import emit, write_atomic
-    if args.format == "table":
+    if args.format == "table" and getattr(args, "columns", None):
+        emit(frame, "table", args.out, index=False, columns=args.columns)
+    elif args.format == "table":
         if args.out:
             write_atomic(args.out, text)
         else:
@@ -98,7 +103,8 @@ def cmd_budget(args) -> int:
         print(f"[{i + 1}/{n}] pricing {name} on every layout", file=sys.stderr, flush=True)
 
     df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
-    described = (f"{cfg.name}, {tokens:.3g} tokens on {system.nodes} x {system.name} ({system.devices} x "
+    from nmsim.cli.table import si
+    described = (f"{cfg.name}, {si(tokens)} tokens on {system.nodes} x {system.name} ({system.devices} x "
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
     _emit(args, budget_text(df, described), df)
     return 0
@@ -136,7 +142,7 @@ def cmd_systems(args) -> int:
                      "node_kw": s.node_power_watts / 1e3})
     df = pd.DataFrame(rows)
     from nmsim.cli.output import emit
-    emit(df, args.format, None, index=False)
+    emit(df, args.format, None, index=False, columns=args.columns)
     return 0
 
 
@@ -164,10 +170,12 @@ def register(sub) -> None:
                     help="also fit one compute efficiency on every other run and score the rest")
     va.add_argument("--only", default=None, help="comma list of run ids")
     va.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_columns(va, "the validation text; with --columns a table of the CSV's columns")
     va.add_argument("--out", default=None)
     va.set_defaults(func=cmd_validate)
     sy = cs.add_parser("systems", help="list (and validate) system specs")
     sy.add_argument("files", nargs="*", help="system YAML files to validate (default: the bundled ones)")
     sy.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_columns(sy)
     sy.set_defaults(func=cmd_systems)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

@@ -22,21 +22,40 @@ def _fmt(x: float) -> str:
 
 
 def cmd_list(args) -> int:
-    header = ("name", "kind", "bf16 TFLOPS", "sparse patterns", "memory GiB", "GB/s")
-    rows = [header]
+    import pandas as pd
+
+    from nmsim.cli.output import emit
+
+    rows = []
     for name in list_specs():
         spec = load(name)
-        bf16 = _fmt(spec.matrix_dense["bf16"]) if "bf16" in spec.matrix_dense else "-"
         mem = spec.main_memory
-        rows.append((name, spec.kind, bf16, _patterns(spec), _fmt(mem.capacity_gib), _fmt(mem.bandwidth_gbps)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        rows.append({"name": name, "kind": spec.kind,
+                     "bf16_peak_flops_per_second": spec.matrix_dense["bf16"] * 1e12 if "bf16" in spec.matrix_dense
+                     else None, "sparse_patterns": _patterns(spec), "memory_bytes": mem.capacity_gib * 2**30,
+                     "bandwidth_bytes_per_second": mem.bandwidth_gbps * 1e9})
+    emit(pd.DataFrame(rows), args.format, args.out, index=False, columns=args.columns)
     return 0
 
 
 def describe(spec: HardwareSpec) -> str:
-    """A readable multi-line summary of a spec."""
+    """A readable multi-line summary of a spec, wrapped at 100 columns."""
+    return "\n".join(_wrap(line) for line in _describe(spec).splitlines())
+
+
+def _wrap(line: str, width: int = 100) -> str:
+    """A long line wrapped under its own indent (+4; list items ``- `` hang under their text)."""
+    if len(line) <= width:
+        return line
+    import textwrap
+
+    body = line.lstrip()
+    indent = line[: len(line) - len(body)]
+    hang = indent + ("  " if body.startswith("- ") else "    ")
+    return textwrap.fill(body, width, initial_indent=indent, subsequent_indent=hang, break_on_hyphens=False)
+
+
+def _describe(spec: HardwareSpec) -> str:
     lines = [f"{spec.name} ({spec.kind}): {spec.description}"]
     if spec.aliases:
         lines.append(f"  aliases: {', '.join(spec.aliases)}")
@@ -63,7 +82,8 @@ def describe(spec: HardwareSpec) -> str:
     else:
         lines.append("  sparse: not supported")
     pts = spec.efficiency_points
-    eff = _fmt(pts[0][1]) if len(pts) == 1 else " ".join(f"{x:.0e}:{_fmt(y)}" for x, y in pts)
+    from nmsim.cli.table import si
+    eff = _fmt(pts[0][1]) if len(pts) == 1 else ", ".join(f"{si(x, 'FLOP')} {_fmt(y)}" for x, y in pts)
     lines.append(f"  efficiency (GEMM FLOPs: fraction of peak): {eff}")
     if spec.energy_flop:
         lines.append("  energy (pJ/FLOP dense/sparse): "
@@ -93,6 +113,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("hardware", help="list, show and validate accelerator specs")
     sub = parser.add_subparsers(dest="hardware_command", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="bundled specs as a table")
+    from nmsim.cli.output import FORMATS, add_columns
+    p.add_argument("--format", choices=FORMATS, default="table")
+    add_columns(p)
+    p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("show", help="readable summary of a bundled spec or YAML file")
     p.add_argument("spec", metavar="NAME|FILE")

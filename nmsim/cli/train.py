@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from nmsim.cli.output import add_columns
 from nmsim.errors import UserError
 
 
@@ -78,6 +79,7 @@ def register(sub) -> None:
     s.add_argument("--out", default="runs", help="root folder (default runs/)")
     s.add_argument("--executor", default="local", help="local (process pool) | ray")
     s.add_argument("--workers", type=int, default=1, help="parallel runs")
+    add_columns(s, "task,recipe,pattern,runs,accuracy,loss_mean,mean_train_flops")
     s.add_argument("--skip-incompatible", action="store_true",
                    help="skip runs whose schedule uses a pattern that does not fit the model instead of failing")
     s.set_defaults(func=cmd_sweep)
@@ -106,9 +108,22 @@ def cmd_train(args) -> int:
     out = args.out or run_folder("runs", resolved)
     final = train_run(cfg, out, resume=args.resume, device=args.device,
                       progress=None if not args.no_progress else False)
-    shown = {k: final.get(k) for k in ("step", "accuracy", "loss", "train_flops", "wall_seconds") if k in final}
-    print(f"{out}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+    print(final_line(out, final))
     return 0
+
+
+def final_line(out, final: dict) -> str:
+    """``runs/...: step 5,000, accuracy 0.9812, loss 0.0714, 31.2 TFLOP, 2.5 min`` wrapped at 100 columns."""
+    import textwrap
+
+    from nmsim.cli.table import duration, fixed, si
+    parts = [f"step {final['step']:,}" if isinstance(final.get("step"), int) else None,
+             *(f"{k} {fixed(final[k], 4)}" for k in ("accuracy", "loss") if isinstance(final.get(k), float)),
+             f"{si(final['train_flops'], 'FLOP')} trained" if isinstance(final.get("train_flops"), (int, float))
+             else None,
+             f"{duration(final['wall_seconds'])} wall" if isinstance(final.get("wall_seconds"), float) else None]
+    return textwrap.fill(f"{out}: " + ", ".join(p for p in parts if p), 100, subsequent_indent="    ",
+                         break_on_hyphens=False)
 
 
 def _precheck_sweep(args) -> None:
@@ -135,6 +150,6 @@ def cmd_sweep(args) -> int:
                    list(range(args.seeds)), **common)
     table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
                       skip_incompatible=args.skip_incompatible)
-    print(format_summary(table.attrs["summary"]))
+    print(format_summary(table.attrs["summary"], args.columns))
     print(f"summary: {args.out}/sweep_summary.csv, runs: {args.out}/sweep_runs.csv")
     return 1 if table.attrs["failures"] else 0

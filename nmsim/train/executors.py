@@ -30,7 +30,8 @@ def execute_job(job: dict) -> dict:
 
     try:
         return train_run(RunConfig.from_dict(job["config"]), job["out"], resume=True,
-                         device=job.get("device", "cpu"), progress=False, wait=job.get("wait", False))
+                         device=job.get("device", "cpu"), progress=job.get("progress", False),
+                         wait=job.get("wait", False))
     except RunBusy:
         return {BUSY: True}
 

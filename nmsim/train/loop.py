@@ -291,12 +291,13 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
 
 
 def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, device: str = "cpu",
-              progress: bool | None = None, stop_after: int | None = None, log=None, wait: bool = False) -> dict:
+              progress: bool | str | None = None, stop_after: int | None = None, log=None, wait: bool = False) -> dict:
     """Train one run into folder ``out``; returns the final metrics row (plus ``wall_seconds``).
 
     ``resume``: continue an unfinished run of the same config from its checkpoint (a finished run is never
     retrained; its final row is returned). ``stop_after``: stop after that many steps in this call
-    (testing). Metrics rows: step, epoch, train_flops (cumulative, from the cost model; null when it is
+    (testing). ``progress``: None/auto (a bar on a terminal, else periodic lines on stderr), False, or a
+    :mod:`nmsim.progress` mode. Metrics rows: step, epoch, train_flops (cumulative, from the cost model; null when it is
     unavailable), train_loss (mean since the previous row), loss, accuracy (test split), lr, phase,
     patterns (selector -> pattern in force), decay (D), rule, grad_var, exp_avg_sq_norm (+ per selector).
 
@@ -375,12 +376,13 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     ckpt.atomic_write_json(out / ckpt.CONFIG, config.to_dict())
     ckpt.atomic_write_bytes(out / ckpt.METRICS, "".join(r + "\n" for r in rows).encode())
 
-    lines = progress is None and not sys.stderr.isatty()  # logs: a line per ~10 % of the run instead of a bar
-    if progress is None:
-        progress = sys.stderr.isatty()
-    from tqdm import tqdm
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"{config.task}/{config.recipe}", leave=True)
-    next_line = step + max(1, total // 10)
+    from nmsim.progress import Progress
+    from nmsim.sparsity.plan import SparsityPlan
+
+    plan = "dense" if config.recipe == "dense" else SparsityPlan.of(config.sparsity or {}, "sparsity").label
+    # a bar on a terminal (kept after the run); in logs a line per 10 % of the run and per minute
+    bar = Progress(total, f"train {config.task} {config.recipe} {plan} seed {config.seed}", "step",
+                   mode=progress, initial=step)
     started = time.perf_counter()
     metrics_fh = open(out / ckpt.METRICS, "a")
     last_row: dict = json.loads(rows[-1]) if rows else {}
@@ -407,7 +409,7 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
             evaluate = step % eval_every == 0 or step == total
             grad_diag = _diagnostics(model, optimizer) if evaluate else {}
             optimizer.step()
-            bar.update(1)
+            running_loss = loss_sum / max(1, loss_count)
             if evaluate:
                 diag = _diagnostics(model, optimizer)
                 result = task.evaluate(model, device)
@@ -424,14 +426,10 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
                 metrics_fh.write(json.dumps(row, sort_keys=True) + "\n")
                 metrics_fh.flush()
                 last_row = row
-                bar.set_postfix(acc=f"{row['accuracy']:.3f}", loss=f"{row['loss']:.3f}")
-                if lines and (step >= next_line or step == total):
-                    next_line = step + max(1, total // 10)
-                    print(f"train {config.task}/{config.recipe}: step {step:,}/{total:,} ({100 * step / total:.0f} %), "
-                          f"accuracy {row['accuracy']:.3f}, loss {row['loss']:.3f}, "
-                          f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                bar.set(accuracy=row["accuracy"], test_loss=row["loss"])
                 if log:
                     log(row)
+            bar.update(1, loss=running_loss)
             if step % ckpt_every == 0 or step == total:
                 ckpt.save_checkpoint(out, {
                     "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -446,7 +444,7 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
                 return {**last_row, "stopped_at": step}
     finally:
         metrics_fh.close()
-        bar.close()
+        bar.close(ok=sys.exc_info()[0] is None)   # an interrupted run gets no closing line
     final = {**last_row, "wall_seconds": time.perf_counter() - started}
     ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": flops.error, "device": str(device)})
     return final

@@ -61,7 +61,7 @@ def plan(task: str, recipes: list[str], patterns: list[dict], seeds: list[int], 
 
 
 def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: str = "local", workers: int = 1,
-              device: str = "cpu", skip_incompatible: bool = False, echo=print) -> pd.DataFrame:
+              device: str = "cpu", skip_incompatible: bool = False, echo=print, progress="auto") -> pd.DataFrame:
     """Run every config not finished yet; returns the per-run table (also written to ``<out>/sweep_runs.csv``).
 
     Every config is checked before anything runs: unknown names, patterns that do not fit the model and run
@@ -71,6 +71,11 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
     out = Path(out)
     if os.path.lexists(out) and not out.is_dir():
         raise UserError("exists and is not a folder; give a runs folder for --out", str(out))
+    from nmsim.progress import Progress, resolve_mode
+
+    mode = resolve_mode(progress)
+    # on a terminal: the sweep's bar over runs; in logs: each run a line a minute while it trains (heartbeat)
+    run_progress = "heartbeat" if mode in ("lines", "heartbeat") else False
     jobs, done, skipped = [], [], []
     for cfg in configs:
         try:
@@ -88,22 +93,28 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
         folder = run_folder(out, resolved)
         status = prepare_folder(folder, resolved, resume=True)
         (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
-                                                     "device": device})
+                                                     "device": device, "progress": run_progress})
     echo(f"sweep: {len(configs)} runs, {len(done)} already finished, {len(jobs)} to run, {len(skipped)} skipped "
          f"(executor {executor}, {workers} worker{'s' if workers != 1 else ''})")
     for s in skipped:
         echo(f"  skipped {s['recipe']} {s['pattern']} seed {s['seed']}: {s['reason']}")
     failures = []
-    for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
-        c = job["config"]
-        what = f"{c['recipe']} {run_plan(c['recipe'], c['sparsity']).label} seed {c['seed']}"
-        if error:
-            failures.append(f"{what}: {error}")
-            echo(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
-        else:
-            elsewhere = " (already finished, e.g. by another sweep; not retrained)" if result.get("already_finished") \
-                else ""
-            echo(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}{elsewhere}")
+    bar = Progress(len(jobs), "sweep", "run", mode="bar" if mode == "bar" else "off")
+    say = bar.write if bar.bar is not None else echo    # messages above the bar, never through it
+    with bar:
+        for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
+            c = job["config"]
+            what = f"{c['recipe']} {run_plan(c['recipe'], c['sparsity']).label} seed {c['seed']}"
+            bar.update(1)
+            pace = f" ({bar.pace()})" if bar.bar is None and bar.pace() else ""
+            if error:
+                failures.append(f"{what}: {error}")
+                say(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
+            else:
+                elsewhere = " (already finished, e.g. by another sweep; not retrained)" \
+                    if result.get("already_finished") else ""
+                say(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}{elsewhere}"
+                    f"{pace}")
     table = collect(out, configs)
     write_text(out / "sweep_runs.csv", table.to_csv(index=False))
     summary = summarize(table)
@@ -148,7 +159,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
                  loss_mean=("loss", "mean"), train_flops_mean=("train_flops", "mean")).reset_index()
 
 
-def format_summary(summary: pd.DataFrame) -> str:
+def format_summary(summary: pd.DataFrame, columns: str | None = None) -> str:
     if summary.empty:
         return "(no finished runs)"
     view = summary.copy()
@@ -156,8 +167,10 @@ def format_summary(summary: pd.DataFrame) -> str:
                         for m, s in zip(view["accuracy_mean"], view["accuracy_std"])]
     cols = ["task", "recipe", "pattern", "runs", "accuracy", "loss_mean"]
     if view["train_flops_mean"].notna().any():
-        cols.append("train_flops_mean")
-    return view[cols].to_string(index=False)
+        view["mean_train_flops"] = view["train_flops_mean"]
+        cols.append("mean_train_flops")
+    from nmsim.cli.table import render_table   # human units (13.1 GFLOP), at most 100 columns
+    return render_table(view[cols], index=False, columns=columns).rstrip("\n")
 
 
 def main_echo(msg: str) -> None:
