@@ -287,7 +287,7 @@ def _same_ops(a: dict, b: dict) -> str | None:
     return None
 
 
-def _solve(X: np.ndarray, Y: np.ndarray, what: str) -> np.ndarray:
+def solve_exact(X: np.ndarray, Y: np.ndarray, what: str) -> np.ndarray:
     """Integer coefficients C with X @ C == Y exactly (X: (P, T) monomials at the fit points)."""
     C = np.rint(np.linalg.solve(X, Y))
     Xi, Ci, Yi = X.astype(object), C.astype(object), np.rint(Y).astype(object)
@@ -298,11 +298,41 @@ def _solve(X: np.ndarray, Y: np.ndarray, what: str) -> np.ndarray:
     return C
 
 
-def fit(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = None, progress=None) -> ShapeGraph:
-    """Trace ``cfg`` at the fit points of ``kind`` (variables in ``fixed`` held), solve for exact integer
-    polynomials, and verify them on one more trace at a random shape; :class:`ShapeFitError` otherwise."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}")
+@dataclass
+class _Design:
+    """Where :func:`fit` traces: the free variables (the user's names and the internal ones, e.g. ``grid`` for
+    ``image_size``), the exponents of the polynomial's monomials, the fit grid and the random check point."""
+    cfg: object
+    fixed: dict
+    free: tuple
+    names: tuple
+    exponents: np.ndarray
+    grid: list
+    check: tuple
+
+    def full(self, pt) -> dict:
+        """The trace arguments (internal variables) at point ``pt``."""
+        return {**{_internal(k): v for k, v in self.fixed.items()}, **dict(zip(self.names, pt))}
+
+    def shown(self, pt) -> dict:
+        """Point ``pt`` in the user's variables (an image size in pixels)."""
+        return {**self.fixed, **{v: x * (self.cfg.patch_size if v == "image_size" else 1)
+                                 for v, x in zip(self.free, pt)}}
+
+    def monomials(self) -> np.ndarray:
+        """The monomials at the fit points: X with X @ coefficients = values."""
+        pts = np.array(self.grid, dtype=float).reshape(len(self.grid), len(self.names))
+        return np.prod(pts[:, None, :] ** self.exponents[None, :, :], axis=2)
+
+
+def _check_value(var: str, rng: random.Random) -> int:
+    """A random value of internal variable ``var`` away from the fit points."""
+    if var == "batch":
+        return rng.randint(4, 64)
+    return rng.randint(7, 40 if var == "grid" else 4096)
+
+
+def _design(cfg, kind: str, fixed: dict | None, rng: random.Random | None) -> _Design:
     fixed = dict(fixed or {})
     free = tuple(v for v in VARIABLES[kind] if v not in fixed)
     names = tuple(_internal(v) for v in free)
@@ -311,55 +341,77 @@ def fit(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = N
     exponents = exponents.reshape(len(exponents), len(names))
     grid = list(itertools.product(*[FIT_POINTS[v][:d + 1] for v, d in zip(names, degrees)]))
     rng = rng or random.Random(0)
-    check = tuple(rng.randint(4, 64) if v == "batch" else rng.randint(7, 40 if v == "grid" else 4096)
-                  for v in names)
-    fixed_internal = {_internal(k): v for k, v in fixed.items()}
-    shown = lambda pt: {**fixed, **{v: x * (cfg.patch_size if v == "image_size" else 1)  # noqa: E731
-                                    for v, x in zip(free, pt)}}
+    check = tuple(_check_value(v, rng) for v in names)
+    return _Design(cfg, fixed, free, names, exponents, grid, check)
+
+
+def _op_set_difference(reference: tuple, this: tuple) -> str | None:
+    """How the op set of a trace (static columns, columns, edges, uncounted) differs from the first one."""
+    diff = _same_ops(reference[0], this[0])
+    if diff is None and this[2] != reference[2]:
+        diff = "the data-flow edges differ"
+    if diff is None and this[3] != reference[3]:
+        diff = f"uncounted ops differ: {reference[3]} vs {this[3]}"
+    return diff
+
+
+def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
+    """(ops frames, parameter counts, the first trace's op set) at every fit point then the check point;
+    :class:`ShapeFitError` when the op set changes with shape. The first warning of the traces is re-raised."""
+    points = [*d.grid, d.check]
     frames, params, reference = [], [], None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for i, pt in enumerate([*grid, check]):
+        for i, pt in enumerate(points):
             if progress:
-                progress(i, len(grid) + 1)
-            full = {**fixed_internal, **dict(zip(names, pt))}
-            g = _trace_point(cfg, kind, full)
-            static = _static_of(g.ops)
+                progress(i, len(points))
+            full = d.full(pt)
+            g = _trace_point(d.cfg, kind, full)
+            this = (_static_of(g.ops), g.ops.columns.tolist(), sorted(g.graph.edges), g.uncounted)
             if reference is None:
-                reference = (static, g.ops.columns.tolist(), sorted(g.graph.edges), g.uncounted)
+                reference = this
             else:
-                diff = _same_ops(reference[0], static)
-                if diff is None and sorted(g.graph.edges) != reference[2]:
-                    diff = "the data-flow edges differ"
-                if diff is None and g.uncounted != reference[3]:
-                    diff = f"uncounted ops differ: {reference[3]} vs {g.uncounted}"
+                diff = _op_set_difference(reference, this)
                 if diff:
-                    raise ShapeFitError(f"{cfg.name}: the op set changes with shape ({shown(grid[0])} vs "
-                                        f"{shown(pt)}): {diff}")
+                    raise ShapeFitError(f"{d.cfg.name}: the op set changes with shape ({d.shown(d.grid[0])} vs "
+                                        f"{d.shown(pt)}): {diff}")
             frames.append(g.ops)
-            params.append(_params_at(cfg, kind, full) if kind == "image" or not params else params[0])
+            params.append(_params_at(d.cfg, kind, full) if kind == "image" or not params else params[0])
     for w in caught[:1]:
-        warnings.warn(w.message, stacklevel=2)
+        warnings.warn(w.message, stacklevel=3)
+    return frames, params, reference
+
+
+def _solve_graph(d: _Design, kind: str, frames: list, params: list, reference: tuple) -> ShapeGraph:
+    """The ShapeGraph whose polynomials reproduce the fit points' frames and parameter counts exactly."""
+    name = d.cfg.name
     static, columns, edges, uncounted = reference
-    pts = np.array(grid, dtype=float).reshape(len(grid), len(names))
-    X = np.prod(pts[:, None, :] ** exponents[None, :, :], axis=2)
-    coef = {}
-    for col in NUMERIC:
-        Y = np.stack([f[col].to_numpy(dtype=float) for f in frames[:-1]])
-        coef[col] = _solve(X, Y, f"{cfg.name} {col}")
+    X = d.monomials()
+    coef = {col: solve_exact(X, np.stack([f[col].to_numpy(dtype=float) for f in frames[:-1]]), f"{name} {col}")
+            for col in NUMERIC}
     flats = [_flatten(f) for f in frames]
     if any(fl[1] != flats[0][1] for fl in flats):
-        raise ShapeFitError(f"{cfg.name}: tensor ranks change with shape")
-    dims = _solve(X, np.array([fl[0] for fl in flats[:-1]], dtype=float), f"{cfg.name} tensor shapes") \
-        if flats[0][0] else np.zeros((len(exponents), 0))
+        raise ShapeFitError(f"{name}: tensor ranks change with shape")
+    dims = solve_exact(X, np.array([fl[0] for fl in flats[:-1]], dtype=float), f"{name} tensor shapes") \
+        if flats[0][0] else np.zeros((len(d.exponents), 0))
     keys = list(params[0])
-    P = _solve(X, np.array([[p[k] for k in keys] for p in params[:-1]], dtype=float), f"{cfg.name} parameters")
-    sg = ShapeGraph(kind, free, fixed, exponents, coef, static, columns, dims, flats[0][1],
-                    [tuple(map(int, e)) for e in edges], dict(uncounted),
-                    {k: [int(c) for c in P[:, j]] for j, k in enumerate(keys)}, int(cfg.patch_size or 0))
-    sg.info = {"workload": cfg.name, "fit_points": [shown(p) for p in grid], "verified_at": shown(check),
+    P = solve_exact(X, np.array([[p[k] for k in keys] for p in params[:-1]], dtype=float), f"{name} parameters")
+    return ShapeGraph(kind, d.free, d.fixed, d.exponents, coef, static, columns, dims, flats[0][1],
+                      [tuple(map(int, e)) for e in edges], dict(uncounted),
+                      {k: [int(c) for c in P[:, j]] for j, k in enumerate(keys)}, int(d.cfg.patch_size or 0))
+
+
+def fit(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = None, progress=None) -> ShapeGraph:
+    """Trace ``cfg`` at the fit points of ``kind`` (variables in ``fixed`` held), solve for exact integer
+    polynomials, and verify them on one more trace at a random shape; :class:`ShapeFitError` otherwise."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    d = _design(cfg, kind, fixed, rng)
+    frames, params, reference = _trace_points(d, kind, progress)
+    sg = _solve_graph(d, kind, frames, params, reference)
+    sg.info = {"workload": cfg.name, "fit_points": [d.shown(p) for p in d.grid], "verified_at": d.shown(d.check),
                "ops": sg.n_ops}
-    verify(sg, frames[-1], shown(check), params[-1])
+    verify(sg, frames[-1], d.shown(d.check), params[-1])
     return sg
 
 
