@@ -28,6 +28,7 @@ phase's compressed weights (see :meth:`DeviceModel.weight_bytes`); gradient redu
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,54 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+@dataclass(frozen=True)
+class _Search:
+    """The values each layout axis may take (the user's fixed values, else every one)."""
+    tp: int | None
+    pp: int | None
+    zero: tuple
+    mb: int | None
+    recompute: tuple   # codes: indices into RECOMPUTE
+    sp: tuple
+    interleave: tuple
+    max_micro_batch: int
+
+
+def _tp_fits(cfg, t: int, devices_per_node: int) -> bool:
+    """TP degree ``t`` divides heads and FFN width, divides kv heads (or is a multiple of them), stays in a node."""
+    return (t <= devices_per_node and not cfg.heads % t and not cfg.ffn % t
+            and not (cfg.n_kv_heads % t and t % cfg.n_kv_heads))
+
+
+def _pp_fits(cfg, p: int, fixed: int | None) -> bool:
+    """Stages hold equal layer counts, unless the user fixes an uneven PP degree (earlier stages +1)."""
+    if p > cfg.layers:
+        return False
+    return p == fixed if fixed is not None else not cfg.layers % p
+
+
+def _interleave_fits(cfg, v: int, p: int, m: int, fixed_pp: int | None) -> bool:
+    """Interleaving needs PP, a micro-batch count divisible by ``p`` and equal chunks (unless PP is fixed)."""
+    if v == 1:
+        return True
+    return p > 1 and not (fixed_pp is None and cfg.layers % (p * v)) and not m % p and p * v <= cfg.layers
+
+
+def _replica_rows(cfg, t: int, p: int, d: int, per_replica: int, o: _Search) -> list[tuple]:
+    """Layouts (tp pp dp zero mb m recompute sp v) of one (tp, pp, dp): micro-batch, ZeRO, interleave, SP,
+    recompute, in that nesting order."""
+    rows = []
+    for b in _divisors(per_replica):
+        if b > o.max_micro_batch or (o.mb is not None and b != o.mb):
+            continue
+        m = per_replica // b
+        zs = [z for z in o.zero if not ((z > 0 and d == 1) or (z == 3 and p > 1))]
+        vs = [v for v in o.interleave if _interleave_fits(cfg, v, p, m, o.pp)]
+        ss = [s for s in o.sp if not (s and t == 1)]
+        rows += [(t, p, d, z, b, m, r, s, v) for z, v, s, r in itertools.product(zs, vs, ss, o.recompute)]
+    return rows
+
+
 def enumerate_layouts(cfg, devices: int, devices_per_node: int, global_batch: int, *, tp=None, pp=None,
                       zero=None, mb=None, recompute=None, sp=None, interleave=None,
                       max_micro_batch: int = MAX_MICRO_BATCH) -> dict:
@@ -60,38 +109,17 @@ def enumerate_layouts(cfg, devices: int, devices_per_node: int, global_batch: in
     """
     if global_batch < 1:
         raise UserError(f"must be a positive integer, got {global_batch}", "--global-batch")
+    o = _Search(tp, pp, tuple(zero if zero is not None else ZERO_STAGES), mb,
+                tuple(RECOMPUTE.index(r) for r in (recompute or RECOMPUTE)),
+                (False, True) if sp is None else (bool(sp),), tuple(interleave or INTERLEAVE), max_micro_batch)
     rows = []
-    rec_codes = [RECOMPUTE.index(r) for r in (recompute or RECOMPUTE)]
     for t in _divisors(devices):
-        if tp is not None and t != tp:
-            continue
-        if t > devices_per_node or cfg.heads % t or cfg.ffn % t or (cfg.n_kv_heads % t and t % cfg.n_kv_heads):
+        if (tp is not None and t != tp) or not _tp_fits(cfg, t, devices_per_node):
             continue
         for p in _divisors(devices // t):
-            # stages hold equal layer counts, unless the user fixes an uneven PP degree (earlier stages +1)
-            if (pp is not None and p != pp) or (pp is None and cfg.layers % p) or p > cfg.layers:
-                continue
             d = devices // (t * p)
-            if global_batch % d:
-                continue
-            per_replica = global_batch // d
-            for b in _divisors(per_replica):
-                if b > max_micro_batch or (mb is not None and b != mb):
-                    continue
-                m = per_replica // b
-                for z in (zero if zero is not None else ZERO_STAGES):
-                    if (z > 0 and d == 1) or (z == 3 and p > 1):
-                        continue
-                    for v in (interleave or INTERLEAVE):
-                        # interleaving: equal chunks, unless the user fixed an uneven PP degree (as above)
-                        if v > 1 and (p == 1 or (pp is None and cfg.layers % (p * v)) or m % p
-                                      or p * v > cfg.layers):
-                            continue
-                        for s in ((False, True) if sp is None else (bool(sp),)):
-                            if s and t == 1:
-                                continue
-                            for r in rec_codes:
-                                rows.append((t, p, d, z, b, m, r, s, v))
+            if _pp_fits(cfg, p, pp) and not global_batch % d:
+                rows += _replica_rows(cfg, t, p, d, global_batch // d, o)
     if not rows:
         raise UserError(f"no valid layout of {devices} devices for {cfg.name} at global batch {global_batch} "
                         "with these restrictions", "layout")
