@@ -92,3 +92,21 @@ def test_report_with_runs_folder(runs, tmp_path):
     assert set(equal["setup"]) == {"lr=0.003"}
     reach = pd.read_csv(out / "isoflop_reach.csv")
     assert "chars" not in set(reach.get("task", []))
+
+
+def test_sweep_run_tables_keep_lengths_apart(tmp_path):
+    from nmsim.report.study import load_sweep_runs, sweep_runs_table
+
+    rows = "task,recipe,pattern,seed,accuracy,train_flops,steps\n"
+    for steps, scale in ((100, 1), (200, 2)):
+        for seed in (0, 1):
+            rows += (f"digits,dense,dense,{seed},{.80 + .05 * scale + .01 * seed},{100 * scale},{steps}\n"
+                     f"digits,sr-ste,ff=1:8,{seed},{.78 + .05 * scale},{80 * scale - 10 * (scale - 1)},{steps}\n")
+    rows += "chars,sr-ste,ff=1:8,0,0.4,80,100\n"
+    (tmp_path / "a-runs.csv").write_text(rows)
+    t = sweep_runs_table(load_sweep_runs(str(tmp_path))).set_index(["task", "steps", "recipe"])
+    assert t.loc[("digits", 100, "sr-ste"), "seeds"] == 2 and t.loc[("digits", 200, "sr-ste"), "seeds"] == 2
+    assert t.loc[("digits", 100, "sr-ste"), "train_flops_rel_dense"] == pytest.approx(80 / 100)
+    assert t.loc[("digits", 200, "sr-ste"), "train_flops_rel_dense"] == pytest.approx(150 / 200)
+    assert t.loc[("digits", 200, "dense"), "accuracy_pct"] == pytest.approx(90.5)
+    assert np.isnan(t.loc[("chars", 100, "sr-ste"), "train_flops_rel_dense"])

@@ -241,11 +241,16 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
 
 
 def seed_sweeps(table: pd.DataFrame):
-    """Final accuracy (mean, min-max bars over seeds) against training FLOPs / dense, one panel per task."""
-    tasks = list(dict.fromkeys(table["task"]))
+    """Final accuracy (mean, min-max bars over seeds) against training FLOPs / dense, one panel per task (and run
+    length in steps, where a task has several)."""
+    steps = table["steps"] if "steps" in table else pd.Series(np.nan, index=table.index)
+    many = steps.groupby(table["task"]).nunique() > 1
+    key = table["task"].astype(str) + np.where(table["task"].map(many),
+                                               " · " + steps.map(lambda v: f"{v:,.0f} steps"), "")
+    tasks = list(dict.fromkeys(key))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        g = table[table["task"] == task]
+        g = table[key == task]
         for recipe, r in g.groupby("recipe", sort=False):
             color, marker = recipe_style(recipe)
             ax.errorbar(r["train_flops_rel_dense"], r["accuracy_pct"],

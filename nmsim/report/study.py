@@ -318,28 +318,37 @@ def load_sweep_runs(spec: str) -> pd.DataFrame:
             raise UserError("no such CSV file or folder", f"--sweep-runs {item}")
     if not files:
         raise UserError("no CSV file or folder given", "--sweep-runs")
-    frames = [read_csv(f, "sweep runs table", columns=RUN_COLUMNS, numeric=("accuracy", "train_flops"))
-              [list(RUN_COLUMNS)].assign(source=f.name) for f in files]
-    return pd.concat(frames, ignore_index=True).drop_duplicates(["task", "recipe", "pattern", "seed"])
+    frames = []
+    for f in files:
+        df = read_csv(f, "sweep runs table", columns=RUN_COLUMNS, numeric=("accuracy", "train_flops"))
+        steps = pd.to_numeric(df["steps"], errors="coerce") if "steps" in df else np.nan   # the run's length
+        frames.append(df[list(RUN_COLUMNS)].assign(steps=steps, source=f.name))
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["task", "steps", "recipe", "pattern", "seed"])
 
 
 def sweep_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per task x recipe x pattern: seeds, final accuracy (%) mean/std/min/max, mean training FLOPs and their
-    ratio to the task's dense runs, and ``pareto`` (per task: fewer FLOPs, higher mean accuracy)."""
+    """Per task x run length (``steps``, where the tables give it) x recipe x pattern: seeds, final accuracy (%)
+    mean/std/min/max, mean training FLOPs and their ratio to the dense runs of the same task and length (NaN
+    where there are none: runs of different lengths are never compared), and ``pareto`` (per task and length:
+    fewer FLOPs, higher mean accuracy)."""
+    if "steps" not in runs:
+        runs = runs.assign(steps=np.nan)
     first = {r: i for i, r in enumerate(dict.fromkeys(["dense", *PAPER_RECIPES, *runs["recipe"]]))}
-    runs = runs.iloc[np.lexsort((runs["recipe"].map(first).to_numpy(), pd.factorize(runs["task"])[0]))]
+    runs = runs.iloc[np.lexsort((runs["recipe"].map(first).to_numpy(), runs["steps"].fillna(-1).to_numpy(),
+                                 pd.factorize(runs["task"])[0]))]
     acc = 100 * runs["accuracy"].astype(float)
-    g = runs.assign(accuracy_pct=acc).groupby(["task", "recipe", "pattern"], sort=False)
+    g = runs.assign(accuracy_pct=acc).groupby(["task", "steps", "recipe", "pattern"], sort=False, dropna=False)
     out = g.agg(seeds=("seed", "nunique"), accuracy_pct=("accuracy_pct", "mean"),
                 accuracy_pct_std=("accuracy_pct", "std"), accuracy_pct_min=("accuracy_pct", "min"),
                 accuracy_pct_max=("accuracy_pct", "max"), train_flops=("train_flops", "mean")).reset_index()
     out["accuracy_pct_std"] = out["accuracy_pct_std"].fillna(0.0)
-    dense = out[out["recipe"] == "dense"].groupby("task")["train_flops"].mean()
-    out["train_flops_rel_dense"] = out["train_flops"] / out["task"].map(dense)
+    length = out["task"].astype(str) + "@" + out["steps"].astype(str)     # NaN steps: one unknown length per task
+    dense = out[out["recipe"] == "dense"].groupby(length[out["recipe"] == "dense"])["train_flops"].mean()
+    out["train_flops_rel_dense"] = out["train_flops"] / length.map(dense)
     out["pareto"] = False
-    for _, idx in out.groupby("task", sort=False).groups.items():
+    for _, idx in out.groupby(length, sort=False).groups.items():
         out.loc[idx, "pareto"] = pareto_mask(out.loc[idx], minimize="train_flops", maximize="accuracy_pct")
-    return out
+    return out if out["steps"].notna().any() else out.drop(columns="steps")
 
 
 # ---- cluster section (frames from nmsim.cluster, the path of `nmsim cluster plan/budget`) --------------------
@@ -601,21 +610,24 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                            f"Final test accuracy of every run in {', '.join(sorted(set(sweeps['source'])))} "
                            "(per-run tables of `nmsim sweep`): the mean over seeds with the min-max range, against "
                            "the mean cumulative training FLOPs the trainer logged. `train_flops_rel_dense`: over the "
-                           "same task's dense runs. `pareto`: per task, no other recipe x pattern has fewer FLOPs "
-                           "and a higher mean accuracy.")
+                           "dense runs of the same task and run length (`steps`; none: not compared). `pareto`: per "
+                           "task and length, no other recipe x pattern has fewer FLOPs and a higher mean accuracy.")
         first_task = str(sw["task"].iloc[0])
         s.items.append(Figure("seed_sweeps", F.seed_sweeps(sw), "Final accuracy vs training FLOPs, mean and "
                               "min-max over seeds, one panel per task.",
                               chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y="accuracy_pct",
                                           errors=("accuracy_pct_min", "accuracy_pct_max"), color="recipe",
-                                          symbol="pattern", filters=("task", "recipe", "pattern"),
+                                          symbol="pattern",
+                                          filters=("task", "steps", "recipe", "pattern") if "steps" in sw
+                                          else ("task", "recipe", "pattern"),
                                           initial={"task": [first_task]}, pareto=("min", "max"),
                                           hover=("task", "recipe", "pattern", "seeds", "accuracy_pct_std",
                                                  "accuracy_pct_min", "accuracy_pct_max", "train_flops"),
                                           labels=LABELS, colors=_recipe_colors(), frame=sw,
                                           title="Seed sweeps: final accuracy vs training FLOPs (front per "
                                                 "filtered set)")))
-        s.items.append(Table("seed_sweeps", sw, "Seed sweeps: one row per task x recipe x pattern", formats={
+        s.items.append(Table("seed_sweeps", sw, "Seed sweeps: one row per task x run length x recipe x pattern",
+                             formats={
             "accuracy_pct": FMT2, "accuracy_pct_std": FMT2, "accuracy_pct_min": FMT2, "accuracy_pct_max": FMT2,
             "train_flops": "{:.4g}", "train_flops_rel_dense": FMT3}))
     if curves is not None:  # iso-FLOP view of the runs (nmsim.report.evidence_section)
