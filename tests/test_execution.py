@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nmsim.cli import main
-from nmsim.cost import price, price_gemms, price_many, trace_for_phase
+from nmsim.cost import price, price_gemms, price_many, trace_for_mode
 from nmsim.cost.training import TrainingCostModel, step_flops
 from nmsim.errors import UserError
 from nmsim.execution import ExecContext, Fusion, model_class, model_for
@@ -28,7 +28,7 @@ def run(*argv, capsys):
 
 @pytest.fixture(scope="module")
 def vitb():
-    return trace_for_phase("vit-base-16", "inference")  # batch 256
+    return trace_for_mode("vit-base-16", "inference")  # batch 256
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_price_many_equals_price_for_every_model(vitb):
                 max_size=5))
 def test_stacked_patterns_broadcast_like_single_rows(patterns):
     """A (P, rows) stacked table gives, row by row, what each single-pattern table gives (all models)."""
-    graph = trace_for_phase("vit-tiny", "training", batch=4)
+    graph = trace_for_mode("vit-tiny", "training", batch=4)
     mops = graph.matrix_ops
     base = gemm_table(graph, None, "training")
     pats = [None if p is None else NMPattern.parse(p) for p in patterns]
@@ -160,7 +160,7 @@ def test_table19_reproduced_within_15_percent():
 
 def test_measurement_pins_a_dense_kernel():
     """torchao's int4 path runs tinygemm: pinned, it runs the int4 weight GEMMs instead of the faster Marlin."""
-    graph = trace_for_phase("llama-3-8b", "decode", batch=1, context=256)
+    graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
     lin = lambda p: p.ops[p.ops["kind"] == "linear"]  # noqa: E731
     fast = price(graph, None, "a100", "bf16", "decode", weight_dtype="int4")
     tiny = price(graph, None, "a100", "bf16", "decode", weight_dtype="int4", kernel="tinygemm-int4")
@@ -202,7 +202,7 @@ def test_kernel_choice_pin_and_small_m():
 
 
 def test_int4_weights_with_sparse_marlin():
-    graph = trace_for_phase("llama-3-8b", "decode", batch=1, context=256)
+    graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
     dense = price(graph, None, "a100", "bf16", "decode")
     int4 = price(graph, None, "a100", "bf16", "decode", weight_dtype="int4")
     sparse = price(graph, "all=2:4", "a100", "bf16", "decode", weight_dtype="int4")
@@ -242,7 +242,7 @@ def test_dense_energies_differ_by_device(vitb):
 
 
 def test_weight_dtype_cli_and_bad_kernel(capsys):
-    rc, out, err = run("price", "llama-3-8b", "--hardware", "a100", "--phase", "decode", "--context", "256",
+    rc, out, err = run("price", "llama-3-8b", "--hardware", "a100", "--mode", "decode", "--context", "256",
                        "--batch", "1", "--weight-dtype", "int4", "--sparsity", "all=2:4", capsys=capsys)
     head = out.split("\n        ")[0].replace("\n#   ", " ")  # the table starts with what it priced
     assert rc == 0 and "bf16, int4 weights" in head and "sparse-marlin" in head

@@ -37,7 +37,7 @@ def test_hf_config_wherever_a_workload_goes(tmp_path, capsys):
 
 
 def test_decode_padding_is_explained(capsys):
-    assert main(["price", "gpt2", "--hardware", "a100", "--phase", "decode", "--batch", "1", "--context", "128",
+    assert main(["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "1", "--context", "128",
                  "--sparsity", "ff=2:4"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# priced: gpt2 decode, batch 1, on a100-sxm4-80gb bf16")

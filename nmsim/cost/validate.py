@@ -7,7 +7,7 @@ The measurements file (default ``nmsim/data/measurements/gpu.yaml``) has three s
   key of the gpu execution model (``efficiency``, ``small_m.efficiency``, ``bandwidth_efficiency``, ...).
 * ``rows``: ``{id, group, level (kernel | end-to-end), source, hardware, dtype, [weight_dtype], metric (seconds |
   speedup), value, [fit], [baseline]}`` plus either ``gemm: {m, k, n}`` (one linear layer, forward) with
-  optional ``plan`` (a pattern) and ``kernel`` (pinned), or ``workload`` with ``phase``, ``batch``, ``seq``,
+  optional ``plan`` (a pattern) and ``kernel`` (pinned), or ``workload`` with ``mode``, ``batch``, ``seq``,
   ``context`` and ``plan`` (a plan text). ``speedup`` = time of the row with ``baseline``'s keys replaced / time
   of the row.
 
@@ -31,7 +31,7 @@ from nmsim.errors import UserError, field_path
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" / "gpu.yaml"
 ROW_KEYS = {"id", "group", "level", "source", "hardware", "dtype", "weight_dtype", "metric", "value", "fit",
-            "baseline", "gemm", "plan", "kernel", "workload", "phase", "batch", "seq", "context", "note"}
+            "baseline", "gemm", "plan", "kernel", "workload", "mode", "batch", "seq", "context", "note"}
 FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
 LEVELS = ("kernel", "end-to-end")
 METRICS = ("seconds", "speedup")
@@ -138,9 +138,9 @@ def _gemm_ops(m: int, k: int, n: int) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=32)
-def _graph(workload: str, phase: str, batch, seq, context):
-    from nmsim.cost.pricing import trace_for_phase
-    return trace_for_phase(workload, phase, batch, seq, context)
+def _graph(workload: str, mode: str, batch, seq, context):
+    from nmsim.cost.pricing import trace_for_mode
+    return trace_for_mode(workload, mode, batch, seq, context)
 
 
 def _seconds(r: dict, hw) -> float:
@@ -155,9 +155,9 @@ def _seconds(r: dict, hw) -> float:
         df = price_gemms(ops, pd.Series([pattern], index=ops.index, dtype=object), hw, dtype,
                          weight_dtype=wdtype, kernel=r.get("kernel"))
         return float(df["seconds"].sum())
-    graph = _graph(r["workload"], r.get("phase", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
+    graph = _graph(r["workload"], r.get("mode", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
     plan = r.get("plan")
-    return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("phase", "inference"),
+    return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("mode", "inference"),
                  weight_dtype=wdtype, kernel=r.get("kernel")).totals["seconds"]
 
 
