@@ -15,7 +15,7 @@ Each peer is installed, pinned, in its own venv under ``$NMSIM_BENCH_VENVS`` (de
 ``bench/venvs``), created on first run; a peer that cannot be installed is skipped with a message. Its API runs
 in that venv through ``bench/peers_worker.py``.
 
-CLI: wall time of ``nmsim price llama-2-7b --hardware a100 --phase prefill`` with a warm trace cache against
+CLI: wall time of ``nmsim price llama-2-7b --hardware a100 --mode prefill`` with a warm trace cache against
 ``python -m llm_analysis.analysis infer`` for the same model (median of 5 each), and the time nmsim takes to
 refuse a mistyped hardware and recipe name.
 
@@ -107,7 +107,7 @@ def nmsim_sweeps() -> dict:
 
 def nmsim_price_loop() -> dict:
     """price() per shape on graphs answered from the shape-generic graph (prefill, 10 batch sizes)."""
-    from nmsim.cost import price, trace_for_phase
+    from nmsim.cost import price, trace_for_mode
     from nmsim.graph import load_workload
 
     from nmsim.graph import shapes
@@ -116,7 +116,7 @@ def nmsim_price_loop() -> dict:
     shapes._AT.clear()   # graphs are materialised per shape, not reused
     start = time.perf_counter()
     for b in BATCHES[:10]:
-        price(trace_for_phase(cfg, "prefill", b, SEQ), None, HARDWARE, "bf16", "prefill")
+        price(trace_for_mode(cfg, "prefill", b, SEQ), None, HARDWARE, "bf16", "prefill")
     return {"configs": 10, "seconds": time.perf_counter() - start}
 
 
@@ -145,7 +145,7 @@ def _wall(cmd: list[str], n: int = 5, env: dict | None = None) -> tuple[float, i
 
 def cli_times(la_python: str | None) -> dict:
     nmsim = [sys.executable, "-m", "nmsim"]
-    price = nmsim + ["price", WORKLOAD, "--hardware", HARDWARE, "--phase", "prefill"]
+    price = nmsim + ["price", WORKLOAD, "--hardware", HARDWARE, "--mode", "prefill"]
     subprocess.run(price, capture_output=True, cwd=ROOT)            # warm the trace cache (first call traces)
     out = {"python_import_pandas": _wall([sys.executable, "-c", "import pandas"])[0],   # machine-load yardstick
            "nmsim_price": _wall(price)[0],

@@ -49,20 +49,20 @@ CASES = (
     Case("price", "price vit-base-16 --hardware a100 --sparsity ff=2:4"),
     Case("price --by op", "price vit-base-16 --hardware a100 --sparsity ff=1:8,qk=1:4 --by op"),
     Case("price --by layer", "price llama-2-7b --hardware h100 --sparsity ff=2:4 --by layer"),
-    Case("price --by pass training", "price vit-large-16 --hardware h100 --sparsity ff=2:4 --phase training "
+    Case("price --by pass training", "price vit-large-16 --hardware h100 --sparsity ff=2:4 --mode training "
          "--by pass"),
-    Case("price --by kernel decode", "price llama-3-8b --hardware h100-sxm5 --sparsity ff=2:4 --phase decode "
+    Case("price --by kernel decode", "price llama-3-8b --hardware h100-sxm5 --sparsity ff=2:4 --mode decode "
          "--context 4096 --by kernel"),
-    Case("price decode", "price llama-3-8b --hardware h100-sxm5 --sparsity ff=2:4 --phase decode --context 4096"),
-    Case("price int4", "price llama-2-7b --hardware a100 --phase decode --weight-dtype int4 --sparsity ff=2:4"),
-    Case("price --memory", "price llama-2-70b --hardware h200 --phase decode --context 32k --batch 8 --memory"),
-    Case("price sweep decode", "price llama-2-7b --hardware a100 --phase decode --batch 1,16 --context 1k:32k:x2"),
+    Case("price decode", "price llama-3-8b --hardware h100-sxm5 --sparsity ff=2:4 --mode decode --context 4096"),
+    Case("price int4", "price llama-2-7b --hardware a100 --mode decode --weight-dtype int4 --sparsity ff=2:4"),
+    Case("price --memory", "price llama-2-70b --hardware h200 --mode decode --context 32k --batch 8 --memory"),
+    Case("price sweep decode", "price llama-2-7b --hardware a100 --mode decode --batch 1,16 --context 1k:32k:x2"),
     Case("price sweep image", "price vit-base-16 --hardware a100 --image-size 224,384 --batch 1,256"),
     Case("price systolic", "price vit-base-16 --hardware vegeta --sparsity ff=1:4 --by kernel"),
     # compare
     Case("compare", "compare vit-base-16 --hardware a100,h100"),
     Case("compare all", "compare vit-base-16 --hardware all --patterns dense,2:4,1:4,1:8,1:16,1:32"),
-    Case("compare plans", "compare llama-2-7b --hardware a100,h200,ideal-nm --phase decode --context 8192 "
+    Case("compare plans", "compare llama-2-7b --hardware a100,h200,ideal-nm --mode decode --context 8192 "
          "--patterns dense,2:4,1:8,2:4/1:4"),
     # budget
     Case("budget", "budget vit-base-16 --sparsity ff=1:16 --recipes all --epochs 350 --dataset-size 1281167 "

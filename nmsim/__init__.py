@@ -6,7 +6,7 @@ and return DataFrames with raw SI units in the column names (``seconds``, ``joul
     import nmsim
     cfg = nmsim.load_workload("gpt2")              # a bundled name, a workload YAML or an HF config.json
     nmsim.trace("gpt2", batch=1, seq=1024)         # FLOPs per role (nmsim.trace(module, inputs) traces a module)
-    nmsim.price("llama-3-8b", "h100", sparsity="ff=2:4", phase="decode", context=4096)
+    nmsim.price("llama-3-8b", "h100", sparsity="ff=2:4", mode="decode", context=4096)
     nmsim.compare("vit-base-16", hardware="all", patterns="dense,2:4,1:8")
     nmsim.budget("vit-base-16", "ff=1:16", epochs=350, dataset_size=1281167, batch=4096, hardware="a100")
     nmsim.schedule("sdgf-stepwise", "ff=1:16", epochs=350, steps_per_epoch=313)

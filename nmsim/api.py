@@ -7,7 +7,7 @@ number. The plan is given once, as text (``sparsity="ff=2:4,qkv=1:8"``). Bad inp
 
     import nmsim
     nmsim.budget("vit-base-16", sparsity="ff=1:16", epochs=350, dataset_size=1281167, batch=4096, hardware="a100")
-    nmsim.price("llama-3-8b", hardware="h100", sparsity="ff=2:4", phase="decode", context=4096)
+    nmsim.price("llama-3-8b", hardware="h100", sparsity="ff=2:4", mode="decode", context=4096)
     nmsim.compare("vit-base-16", hardware="all", patterns="dense,2:4,1:8")
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def trace_workload(workload: str, **kwargs) -> pd.DataFrame:
 
 def price(workload: str, hardware: str, **kwargs) -> pd.DataFrame:
     """Latency, energy, FLOPs and bytes per role on one accelerator, as ``nmsim price`` (``sparsity=``,
-    ``phase="inference"|"prefill"|"decode"|"training"``, ``batch=``, ``seq=``, ``context=``, ``dtype=``, ``by=``)."""
+    ``mode="inference"|"prefill"|"decode"|"training"``, ``batch=``, ``seq=``, ``context=``, ``dtype=``, ``by=``)."""
     return _frame(["price", str(workload), "--hardware", str(hardware)], kwargs)
 
 

@@ -1,7 +1,7 @@
 """Memory footprints: KV cache, compressed weights, training states."""
 import pytest
 
-from nmsim.cost import kv_cache_bytes, memory_footprint, trace_for_phase
+from nmsim.cost import kv_cache_bytes, memory_footprint, trace_for_mode
 from nmsim.graph import load_workload, trace_workload
 
 
@@ -11,7 +11,7 @@ def test_llama3_8b_kv_cache_8192_bf16_is_1_gib():
 
 
 def test_decode_footprint_kv_and_fit():
-    g = trace_for_phase("llama-3-8b", "decode", context=8192)
+    g = trace_for_mode("llama-3-8b", "decode", context=8192)
     m = memory_footprint(g, "ff=2:4", "a100", "bf16", "decode", context=8192, batch=1)
     assert m.loc["kv_cache", "gib"] == 1.0
     assert m.attrs["fits"] and m.loc["total", "bytes"] == pytest.approx(m["bytes"].drop("total").sum())

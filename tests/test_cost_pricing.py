@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nmsim.cost import price, price_gemms, price_many, price_workload, trace_for_phase
+from nmsim.cost import price, price_gemms, price_many, price_workload, trace_for_mode
 from nmsim.errors import UserError
 from nmsim.graph import load_workload, trace_workload
 from nmsim.hardware import load
@@ -137,7 +137,7 @@ def test_unsupported_dtype_is_user_error(vit):
         _price(vit, "ff=2:4", "tpu-v4", dtype="fp8")
 
 
-def test_price_phases_and_totals(vit):
+def test_price_modes_and_totals(vit):
     p = price(vit, "ff=2:4", "a100", "bf16", "training")
     t = p.totals
     assert set(p.ops["pass"]) == {"fwd", "dgrad", "wgrad", "bwd", "step"}  # step: the optimizer update
@@ -146,7 +146,7 @@ def test_price_phases_and_totals(vit):
     assert t["compute_share"] + t["memory_share"] + t["metadata_share"] == pytest.approx(1)
     assert set(p.by("layer").columns) >= {"layer", "seconds", "bound"}
     with pytest.raises(UserError, match="decoder-only"):
-        price(vit, None, "a100", phase="decode")
+        price(vit, None, "a100", mode="decode")
 
 
 def test_decode_llama_uses_kv_heads_and_is_memory_bound():

@@ -17,8 +17,8 @@ def _export(tmp_path, *extra, name="out"):
 
 
 def _graph():
-    from nmsim.cost.pricing import trace_for_phase
-    return trace_for_phase("vit-tiny", "training", 2)
+    from nmsim.cost.pricing import trace_for_mode
+    return trace_for_mode("vit-tiny", "training", 2)
 
 
 def test_scalesim_export_matches_the_gemm_table(tmp_path, capsys):

@@ -20,7 +20,7 @@ def run(*argv):
 
 
 def test_price_by_pass_json():
-    rc, out, _ = run("price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff=2:4", "--phase", "training",
+    rc, out, _ = run("price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff=2:4", "--mode", "training",
                      "--batch", "2", "--by", "pass", "--format", "json")
     assert rc == 0
     rows = json.loads(out)
@@ -40,16 +40,33 @@ def test_compare_csv_out(tmp_path):
     assert (row["kernel"], row["hw_pattern"]) in {("cusparselt", "2:4"), ("compressed-nm", "1:16"), ("cublas", "dense")}
 
 
+def test_cli_modes_are_the_pricing_modes():
+    from nmsim.cli.axes import MODES
+    from nmsim.execution.table import MODES as PRICING_MODES
+    assert MODES == PRICING_MODES == ("inference", "prefill", "decode", "training")
+
+
+def test_deprecated_phase_is_mode():
+    """``--phase`` (the flag's old name) still works, says once that it is ``--mode`` now, and prices the same."""
+    old = run("price", "gpt2", "--hardware", "a100", "--phase", "decode", "--context", "128", "--format", "csv")
+    new = run("price", "gpt2", "--hardware", "a100", "--mode", "decode", "--context", "128", "--format", "csv")
+    assert old[0] == new[0] == 0 and old[1] == new[1]
+    assert old[2] == "nmsim: note: --phase is now --mode (a recipe has phases; pricing has modes)\n" + new[2]
+    assert "# priced: gpt2 decode, batch 8" in new[2] and "phase" not in new[2]
+    assert "--phase" not in run("price", "--help")[1]
+
+
 @pytest.mark.parametrize("argv,needle", [
     (("price", "vit-tiny", "--hardware", "nope"), "unknown hardware"),
     (("price", "vit-tiny", "--hardware", "a100", "--dtype", "fp99"), "fp99"),
     (("price", "vit-tiny", "--hardware", "tpu-v4", "--dtype", "fp8"), "tpu-v4"),
     (("compare", "vit-tiny", "--hardware", "tpu-v4", "--dtype", "fp8"), "tpu-v4"),
-    (("price", "vit-tiny", "--hardware", "a100", "--phase", "decode"), "decoder-only"),
-    (("price", "bert-base", "--hardware", "a100", "--phase", "prefill"), "decoder-only"),
-    (("price", "gpt2", "--hardware", "a100", "--phase", "decode", "--seq", "8"), "--seq"),
+    (("price", "vit-tiny", "--hardware", "a100", "--mode", "decode"), "decoder-only"),
+    (("price", "bert-base", "--hardware", "a100", "--mode", "prefill"), "decoder-only"),
+    (("price", "gpt2", "--hardware", "a100", "--mode", "decode", "--seq", "8"), "--seq"),
     (("price", "vit-tiny", "--hardware", "a100", "--sparsity", "zz=2:4"), "selector"),
-    (("price", "vit-tiny", "--hardware", "a100", "--phase", "bogus"), "phase"),
+    (("price", "vit-tiny", "--hardware", "a100", "--mode", "bogus"), "argument --mode: invalid choice: 'bogus'"),
+    (("price", "vit-tiny", "--hardware", "a100", "--phase", "bogus"), "argument --phase: invalid choice: 'bogus'"),
     (("price", "vit-tiny", "--hardware", "a100", "--batch", "0"), "batch"),
 ])
 def test_errors_one_line_exit_2(argv, needle):

@@ -189,7 +189,7 @@ def test_unreadable_cache_entry_is_a_miss(cache_dir):
                                         ("vit-tiny", ("inference", "training")),
                                         ("wmt-enc-dec", ("training",))])
 def test_sweep_equals_price_per_shape(name, modes, cache_dir):
-    from nmsim.cost import price, trace_for_phase
+    from nmsim.cost import price, trace_for_mode
     from nmsim.cost.shape_sweep import price_shapes
 
     cfg = _shallow(load_workload(name)) if name == "wmt-enc-dec" else load_workload(name)
@@ -201,11 +201,11 @@ def test_sweep_equals_price_per_shape(name, modes, cache_dir):
     assert len(df) == sum(len(configs) * (4 if cfg.is_image else (6 if m == "decode" else 9)) for m in modes)
     for _, r in df.iterrows():
         if cfg.is_image:
-            graph = trace_for_phase(cfg.replace(image_size=int(r.image_size)), r["mode"], int(r.batch))
+            graph = trace_for_mode(cfg.replace(image_size=int(r.image_size)), r["mode"], int(r.batch))
         elif r["mode"] == "decode":
-            graph = trace_for_phase(cfg, "decode", int(r.batch), None, int(r.context))
+            graph = trace_for_mode(cfg, "decode", int(r.batch), None, int(r.context))
         else:
-            graph = trace_for_phase(cfg, r["mode"], int(r.batch), int(r.seq))
+            graph = trace_for_mode(cfg, r["mode"], int(r.batch), int(r.seq))
         plan, hw, dtype = configs[r.config]
         want = price(graph, plan, hw, dtype, r["mode"]).totals
         for col in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
@@ -249,13 +249,13 @@ NO_TORCH = ("import sys\nfrom nmsim.cli import main\nrc = main(sys.argv[1:])\n"
 
 def test_cli_from_cached_graph_does_not_import_torch(cache_dir):
     env = {"NMSIM_CACHE_DIR": str(cache_dir)}
-    first = _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--phase", "prefill", "--batch", "3"], env,
+    first = _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "prefill", "--batch", "3"], env,
                      NO_TORCH)
     assert first.returncode == 0, first.stderr
     assert "torch" in first.stderr.split("HEAVY=")[1]   # the first call traces (and stores the shape-generic graph)
-    for args in (["price", "trainer-gpt2-chars", "--hardware", "a100", "--phase", "prefill", "--batch", "5",
+    for args in (["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "prefill", "--batch", "5",
                   "--seq", "33"],
-                 ["price", "trainer-gpt2-chars", "--hardware", "a100", "--phase", "training", "--batch", "2:4",
+                 ["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "training", "--batch", "2:4",
                   "--seq", "8,16", "--format", "csv"],
                  ["budget", "trainer-gpt2-chars", "--sparsity", "ff=2:4", "--recipes", "sr-ste", "--epochs", "2",
                   "--batch", "7", "--hardware", "a100"],
@@ -263,7 +263,7 @@ def test_cli_from_cached_graph_does_not_import_torch(cache_dir):
         r = _run_cli(args, env, NO_TORCH)
         assert r.returncode == 0, (args, r.stderr)
         assert "HEAVY=\n" in r.stderr, (args, r.stderr)   # answered from the cached graph: no torch, no networkx
-    sweep = _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--phase", "training", "--batch", "2:4",
+    sweep = _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "training", "--batch", "2:4",
                       "--seq", "8,16", "--format", "csv"], env)
     lines = sweep.stdout.strip().splitlines()
     assert len(lines) == 1 + 6 and lines[0].startswith("mode,batch,seq,context,plan,hardware,dtype")
@@ -281,7 +281,7 @@ def test_cli_typos_fail_without_pandas_or_torch(cache_dir):
 
 def test_cache_cli(cache_dir):
     env = {"NMSIM_CACHE_DIR": str(cache_dir)}
-    _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--phase", "decode", "--batch", "2"], env)
+    _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "decode", "--batch", "2"], env)
     info = _run_cli(["cache", "info", "--format", "json"], env)
     rows = json.loads(info.stdout)
     assert [(r["workload"], r["kind"], r["variables"]) for r in rows] == [("trainer-gpt2-chars", "decode",

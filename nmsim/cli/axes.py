@@ -13,7 +13,24 @@ import re
 import sys
 
 MAX_VALUES = 100_000
+#: pricing modes (the same tuple as nmsim.execution.table.MODES, kept here so argument parsing imports no numpy)
+MODES = ("inference", "prefill", "decode", "training")
 _NUM = re.compile(r"^\s*(\d+)\s*([kK]?)\s*$")
+
+
+class _DeprecatedPhase(argparse.Action):
+    """``--phase`` (before ``--mode``): still accepted, with a note; "phase" now names recipe phases only."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("nmsim: note: --phase is now --mode (a recipe has phases; pricing has modes)", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_mode(p, default: str = "inference", help: str | None = None) -> None:
+    """``--mode`` (inference, prefill, decode, training) and the hidden deprecated alias ``--phase``."""
+    p.add_argument("--mode", choices=MODES, default=default, help=help or (
+        "inference (forward), prefill (prompt forward), decode (one token over a KV cache), training"))
+    p.add_argument("--phase", dest="mode", choices=MODES, action=_DeprecatedPhase, help=argparse.SUPPRESS)
 
 
 def _number(text: str, whole: str) -> int:
@@ -82,7 +99,7 @@ def require_single(args, command: str) -> None:
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
-    from nmsim.cost.pricing import _hardware, check_phase, default_dtype
+    from nmsim.cost.pricing import hardware_spec, check_mode, default_dtype
     from nmsim.cost.shape_sweep import price_shapes
     from nmsim.errors import UserError
     from nmsim.graph import load_workload
@@ -90,29 +107,29 @@ def run_sweep(args) -> int:
 
     if getattr(args, "memory", False):
         raise UserError("--memory prices one shape; give single values", "--memory")
-    hw = _hardware(args.hardware)
+    hw = hardware_spec(args.hardware)
     dtype = default_dtype(hw, args.dtype)
     hw.dense_tflops(dtype)
     plan = SparsityPlan.parse(args.sparsity) if args.sparsity else None
     cfg = load_workload(args.workload)
-    check_phase(cfg, args.phase)
+    check_mode(cfg, args.mode)
     as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
     shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context),
               "image_size": as_list(getattr(args, "image_size", None))}
     if shapes["image_size"] and not cfg.is_image:
         raise UserError(f"{cfg.name} is a text model: --image-size is for vision models", "--image-size")
-    if args.phase == "decode" and shapes["seq"] not in (None, [1]):
+    if args.mode == "decode" and shapes["seq"] not in (None, [1]):
         raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
     if cfg.is_image:
         if shapes["seq"] or shapes["context"]:
             raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size",
                             "--seq" if shapes["seq"] else "--context")
-    elif args.phase in ("inference", "training") and shapes["context"]:
-        raise UserError(f"--context is for --phase decode/prefill, not {args.phase}", "--context")
-    shapes = {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.phase == "decode")}
-    df = price_shapes(cfg, [(plan, hw, dtype)], args.phase, shapes, weight_dtype=getattr(args, "weight_dtype", None),
+    elif args.mode in ("inference", "training") and shapes["context"]:
+        raise UserError(f"--context is for --mode decode/prefill, not {args.mode}", "--context")
+    shapes = {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.mode == "decode")}
+    df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                       fusion=False if getattr(args, "unfused", False) else None, kernel=getattr(args, "kernel", None))
-    axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.phase == "decode" else "seq"]
+    axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     if args.format == "table":
         show = df[axes].copy()
         show["ms"] = df["seconds"] * 1e3
@@ -124,6 +141,6 @@ def run_sweep(args) -> int:
         emit(show, "table", args.out, index=False, columns=getattr(args, "columns", None))
     else:
         emit(df.drop(columns=["config"]), args.format, args.out, index=False)
-    print(f"# {cfg.name} {args.phase} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "
+    print(f"# {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "
           f"({', '.join(f'{a} {df[a].min()}..{df[a].max()}' for a in axes)})", file=sys.stderr)
     return 0

@@ -79,13 +79,13 @@ class DeviceModel:
 
     def __init__(self, cfg, seq: int, hw, dtype: str = "bf16", plan=None, transposable=None,
                  fused_attention: bool = False):
-        from nmsim.cost.pricing import _hardware
+        from nmsim.cost.pricing import hardware_spec
         from nmsim.cost.training import TrainingCostModel
         from nmsim.graph import trace_workload
         from nmsim.sparsity.plan import SparsityPlan
         check_model(cfg)
         self.cfg, self.seq, self.dtype, self.transposable = cfg, int(seq), dtype, transposable
-        self.hw = _hardware(hw)
+        self.hw = hardware_spec(hw)
         self.hw.dense_tflops(dtype)
         self.layers = int(cfg.layers)
         graph = trace_workload(cfg.replace(layers=1), batch=1, seq=None if cfg.is_image else self.seq)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
-from nmsim.cost.pricing import _hardware, price_many, trace_for_phase
+from nmsim.cost.pricing import hardware_spec, price_many, trace_for_mode
 from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.lists import parse_pattern_list, plan_text
@@ -25,14 +25,14 @@ def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
     joined = text if isinstance(text, str) else ",".join(map(str, text))
     if joined.strip().strip(",").strip().lower() == "all":   # every bundled spec: skip those without dtype
         for name in names:
-            hw = _hardware(name)
+            hw = hardware_spec(name)
             if dtype is None or dtype in hw.matrix_dense:
                 specs.append(hw)
             else:
                 skipped.append(f"{hw.name} (no {dtype}; has {', '.join(hw.matrix_dense)})")
         return specs, skipped
     for name in names:
-        hw = _hardware(name)
+        hw = hardware_spec(name)
         if dtype is not None and dtype not in hw.matrix_dense:
             raise UserError(f"{hw.name} has no {dtype} matrix peak (dtypes: {', '.join(hw.matrix_dense)}); "
                             f"pick --dtype from those", "--dtype")
@@ -41,7 +41,7 @@ def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
 
 
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
-            phase: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
+            mode: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
             context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
             fusion=None) -> pd.DataFrame:
     """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
@@ -60,12 +60,12 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     specs, skipped = resolve_hardware_list(hardware, dtype)
     if not specs:   # an empty table is not an answer
         from nmsim.hardware import list_specs
-        have = sorted({d for name in list_specs() for d in _hardware(name).matrix_dense})
+        have = sorted({d for name in list_specs() for d in hardware_spec(name).matrix_dense})
         raise UserError(f"no accelerator has a {dtype} matrix peak (they have {', '.join(have)})", "--dtype")
     if graph is None:
-        graph = trace_for_phase(workload, phase, batch, seq, context)
+        graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
-    tot = price_many(graph, configs, phase, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion)
+    tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion)
     # weights at rest: GEMM weights from the pricing (compressed where sparse) + the other parameters
     mops = graph.ops[graph.ops["kind"].isin(MATRIX_KINDS)]
     lin = mops[mops["kind"].isin(SPARSE_KINDS)]
@@ -98,7 +98,7 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     df.attrs["skipped"] = skipped
     cfg = getattr(graph, "config", None)
     df.attrs["batch"] = batch or (cfg.batch if cfg is not None else None)
-    df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if phase == "decode" else (seq or context))
+    df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if mode == "decode" else (seq or context))
     return df
 
 

@@ -78,13 +78,13 @@ def price_gemms(ops: pd.DataFrame, patterns: pd.Series | None, hw, dtype: str, p
     single-token trace (``seq=1, past=L``) and allows only the forward pass. Other keywords as
     :func:`nmsim.cost.price`.
     """
-    from nmsim.cost.pricing import _check_decode, _hardware, context, price_table
+    from nmsim.cost.pricing import check_decode, hardware_spec, context, price_table
     passes = _check_passes(passes, decode)
-    hw = _hardware(hw)
+    hw = hardware_spec(hw)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse)
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if decode:
-        _check_decode(mops)
+        check_decode(mops)
     if isinstance(patterns, pd.Series):
         patterns = patterns.reindex(mops.index) if not patterns.index.equals(mops.index) else patterns
     mode = "training" if set(passes) - {"fwd"} else "inference"

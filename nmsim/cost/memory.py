@@ -1,6 +1,6 @@
 """Memory footprints for inference and training under an N:M plan on an accelerator.
 
-Inference (``phase`` inference/prefill/decode):
+Inference (``mode`` inference/prefill/decode):
 
 * ``weights_dense``: every parameter not executed sparse, at ``dtype`` (embedding tables, norms, biases, dense
   or fallback GEMM weights).
@@ -23,7 +23,7 @@ Training:
   being recomputed in backward.
 
 Returns a DataFrame indexed by component with ``bytes`` and ``gib`` and a ``total`` row; ``df.attrs`` holds
-``fits`` (total <= main-memory capacity), ``capacity_gib``, ``hardware``, ``phase`` and
+``fits`` (total <= main-memory capacity), ``capacity_gib``, ``hardware``, ``mode`` and
 ``sparse_dense_bytes`` (the dense size of the sparse-executed weights, for ratios).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS
-from nmsim.cost.pricing import _hardware, _resolve, check_phase
+from nmsim.cost.pricing import hardware_spec, resolve_plan, check_mode
 from nmsim.errors import UserError
 from nmsim.sparsity.metadata import dtype_bytes
 
@@ -64,7 +64,7 @@ def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, f
     from nmsim.cost.gemm import price_gemms
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-    pats = _resolve(plan, mops)
+    pats = resolve_plan(plan, mops)
     if pats is None:
         return 0.0, 0.0, 0.0, 0.0
     lin = mops["kind"].isin(SPARSE_KINDS).to_numpy()
@@ -85,14 +85,14 @@ def _sparse_weights(graph, plan, hw, dtype: str) -> tuple[float, float, float, f
     return numel, values, meta, masked
 
 
-def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", phase: str = "inference", *,
+def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str = "inference", *,
                      context: int | None = None, batch: int | None = None, recompute: bool = False,
                      mask_storage: str = "bool") -> pd.DataFrame:
     """Bytes per component (see module docstring); ``graph`` is a traced OpGraph (its batch/length are used for
     activations; ``context`` / ``batch`` size the KV cache, defaulting to the traced length and batch)."""
-    hw = _hardware(hw)
+    hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
-    check_phase(cfg if phase in ("prefill", "decode") else None, phase)
+    check_mode(cfg if mode in ("prefill", "decode") else None, mode)
     if mask_storage not in MASK_STORAGE:
         raise UserError(f"unknown mask storage {mask_storage!r} (known: {', '.join(MASK_STORAGE)})", "mask_storage")
     size = dtype_bytes(dtype, "--dtype")
@@ -101,7 +101,7 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", phase: st
     params = _total_params(graph)
     sp_numel, sp_values, sp_meta, masked = _sparse_weights(graph, plan, hw, dtype)
     rows: dict[str, float] = {}
-    if phase == "training":
+    if mode == "training":
         rows["master_weights"] = 4.0 * params
         rows["weights_lowp"] = size * params if dtype not in ("fp32", "tf32") else 0.0
         rows["gradients"] = 4.0 * params
@@ -140,8 +140,8 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", phase: st
     df.index.name = "component"
     cap = hw.main_memory.capacity_gib
     df.attrs.update({"fits": bool(df.loc["total", "gib"] <= cap), "capacity_gib": cap, "hardware": hw.name,
-                     "phase": phase, "dtype": dtype, "sparse_dense_bytes": sp_numel * size,
-                     "mask_storage": mask_storage if phase == "training" else None})
+                     "mode": mode, "dtype": dtype, "sparse_dense_bytes": sp_numel * size,
+                     "mask_storage": mask_storage if mode == "training" else None})
     return df
 
 

@@ -1,4 +1,4 @@
-"""Pricing a whole traced graph per phase (inference, prefill, decode, training), and many configs at once.
+"""Pricing a whole traced graph per mode (inference, prefill, decode, training), and many configs at once.
 
 * ``inference``: one forward pass of the traced input (encoders, or any model at its traced length).
 * ``prefill``: the forward pass over a prompt of a decoder-only model (trace with ``seq`` = prompt length).
@@ -36,8 +36,8 @@ import pandas as pd
 from nmsim.cost import vector_terms as VT
 from nmsim.errors import UserError
 from nmsim.execution import ExecContext, Fusion, VectorTable, default_fusion, model_for
-from nmsim.execution.base import BOUNDS, PASSES
-from nmsim.execution.table import MATRIX_KINDS, gemm_table, restack, vector_table
+from nmsim.execution.base import BOUNDS
+from nmsim.execution.table import MATRIX_KINDS, MODES, gemm_table, restack, vector_table
 from nmsim.sparsity.metadata import dtype_bytes
 from nmsim.sparsity.plan import SparsityPlan
 
@@ -47,7 +47,6 @@ OUTPUT_COLUMNS = [
     "bytes", "compute_seconds", "memory_seconds", "metadata_seconds", "seconds", "bound", "energy_joules",
 ]
 
-PHASES = ("inference", "prefill", "decode", "training")
 TOTAL_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
                  "matrix_seconds", "vector_seconds", "seconds", "joules", "compute_share", "memory_share",
                  "metadata_share", "bound")
@@ -58,7 +57,7 @@ class Pricing:
     """``ops``: one row per (op, pass), matrix rows from :func:`price_gemms` plus vector rows; ``totals``."""
     ops: pd.DataFrame
     totals: dict = field(default_factory=dict)
-    phase: str = "inference"
+    mode: str = "inference"
     hardware: str = ""
     dtype: str = "bf16"
     plan: str = "dense"
@@ -83,7 +82,7 @@ class Pricing:
 _HW_BY_NAME: dict = {}
 
 
-def _hardware(hw):
+def hardware_spec(hw):
     if isinstance(hw, str):
         spec = _HW_BY_NAME.get(hw)
         if spec is None:
@@ -93,7 +92,7 @@ def _hardware(hw):
     return hw
 
 
-def _resolve(plan, ops: pd.DataFrame) -> pd.Series | None:
+def resolve_plan(plan, ops: pd.DataFrame) -> pd.Series | None:
     """Plan (SparsityPlan, CLI text, None) or a pattern Series -> pattern per op of ``ops``."""
     if plan is None:
         return None
@@ -107,12 +106,12 @@ def _resolve(plan, ops: pd.DataFrame) -> pd.Series | None:
 
 
 def plan_label(plan) -> str:
-    if plan is None:
-        return "dense"
+    """What a priced plan reads as: its :attr:`~nmsim.sparsity.SparsityPlan.label` (a pattern Series: its
+    distinct patterns)."""
     if isinstance(plan, pd.Series):
         vals = sorted({str(v) for v in plan.dropna()})
         return ",".join(vals) or "dense"
-    return str(plan) if not isinstance(plan, str) else (str(SparsityPlan.parse(plan)))
+    return SparsityPlan.of(plan).label
 
 
 def _kv_ratio(graph) -> float:
@@ -122,18 +121,14 @@ def _kv_ratio(graph) -> float:
     return cfg.n_kv_heads / cfg.heads
 
 
-def check_phase(cfg, phase: str) -> None:
-    """UserError for a phase the model cannot run (prefill/decode need a decoder-only model)."""
-    if phase not in PHASES:
-        raise UserError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})", "--phase")
-    if phase in ("prefill", "decode") and cfg is not None and (not cfg.causal or cfg.is_enc_dec or cfg.is_image):
+def check_mode(cfg, mode: str) -> None:
+    """UserError for a mode the model cannot run (prefill/decode need a decoder-only model)."""
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--mode")
+    if mode in ("prefill", "decode") and cfg is not None and (not cfg.causal or cfg.is_enc_dec or cfg.is_image):
         kind = "encoder-decoder" if cfg.is_enc_dec else "encoder-only"
-        raise UserError(f"{phase} needs a decoder-only (causal) model; {cfg.name} is {kind} "
-                        f"(use --phase inference or training)", "--phase")
-
-
-def passes_of(phase: str) -> tuple[str, ...]:
-    return PASSES if phase == "training" else ("fwd",)
+        raise UserError(f"{mode} needs a decoder-only (causal) model; {cfg.name} is {kind} "
+                        f"(use --mode inference or training)", "--mode")
 
 
 def default_dtype(hw, dtype: str | None) -> str:
@@ -150,7 +145,7 @@ def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fu
             dgrad_sparse: bool | None = None) -> ExecContext:
     """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
     unfused, or a :class:`Fusion`."""
-    hw = _hardware(hw)
+    hw = hardware_spec(hw)
     dtype = default_dtype(hw, dtype)
     hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
     dtype_bytes(dtype, "--dtype")
@@ -163,7 +158,7 @@ def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fu
     return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse)
 
 
-def _epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
+def epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
     """Vector FLOPs fused into matrix ops: the bias add on fwd rows, the bias gradient (a reduction of dY) on
     wgrad rows."""
     vf = mops["vector_flops"].to_numpy(float)[table.op_pos]
@@ -197,10 +192,10 @@ def _extra_rows(extras: dict, model, ctx) -> pd.DataFrame:
                                    "pass": "step"}),
                      np.array([extras[n][0] for n in names], float), np.array([extras[n][1] for n in names], float),
                      np.zeros(len(names), bool), np.zeros(len(names)))
-    return _vector_frame(vt, model.price_vector(vt, _fp32(ctx)))
+    return _vector_frame(vt, model.price_vector(vt, fp32_context(ctx)))
 
 
-def _fp32(ctx: ExecContext) -> ExecContext:
+def fp32_context(ctx: ExecContext) -> ExecContext:
     """Optimizer and recipe terms run on fp32 master weights."""
     return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse)
 
@@ -227,7 +222,7 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(pattern=labels[table.pattern], hw_pattern=hw_pattern, kernel=names[priced.kernel],
                    sparse=priced.sparse, fused=False, nominal_flops=table.nominal_flops,
                    padded_flops=priced.extra.get("padded_flops", priced.executed_flops),
-                   executed_flops=priced.executed_flops, vector_flops=_epilogue_flops(mops, table),
+                   executed_flops=priced.executed_flops, vector_flops=epilogue_flops(mops, table),
                    weight_bytes=priced.weight_bytes, metadata_bytes=priced.metadata_bytes,
                    act_bytes=priced.act_bytes, bytes=priced.bytes, compute_seconds=priced.compute_seconds,
                    memory_seconds=priced.memory_seconds, metadata_seconds=priced.metadata_seconds,
@@ -236,21 +231,21 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
     return df[OUTPUT_COLUMNS]
 
 
-def price_table(graph, patterns, ctx: ExecContext, phase: str, *, ops=None, passes=None, kv=None,
+def price_table(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
                 copies: bool = False, extras: dict | None = None, vector: bool = True) -> pd.DataFrame:
     """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. One row per
     (op, pass); every public entry point (price, price_gemms, price_many, training) goes through here or
     through the same table + model calls."""
     ops = graph.ops if ops is None else ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-    table = gemm_table(graph, patterns, phase, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
+    table = gemm_table(graph, patterns, mode, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
     model = model_for(ctx.hw)
     if len(table) and not np.all(model.supports(table, ctx)):
         raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
                         "--dtype")
     frames = [_gemm_frame(table, model.price(table, ctx), mops)] if len(table) else []
     if vector:
-        vt = vector_table(graph, phase, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
+        vt = vector_table(graph, mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
         if len(vt.flops):
             frames.append(_vector_frame(vt, model.price_vector(vt, ctx)))
     if extras:
@@ -287,11 +282,11 @@ def _totals(df: pd.DataFrame) -> dict:
 
 
 # ---- public API -------------------------------------------------------------------------------------------
-def price(graph, plan=None, hw="a100", dtype: str | None = None, phase: str = "inference", *,
+def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "inference", *,
           weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
           dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
           extras: dict | None = None) -> Pricing:
-    """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``phase``.
+    """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``mode``.
 
     ``dtype``: compute dtype (None = the spec's preferred 16-bit one); ``weight_dtype``: storage dtype of the
     weights (e.g. int4 with bf16 compute); ``fusion``: None = the spec's stack default, False = unfused, or a
@@ -299,54 +294,54 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, phase: str = "i
     (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}).
     ``decode`` expects a graph traced with ``seq=1, past=L`` (see :func:`price_workload`).
     """
-    hw = _hardware(hw)
+    hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
-    check_phase(cfg, phase)
+    check_mode(cfg, mode)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse)
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-    if phase == "decode":
-        _check_decode(mops)
-    step = training_extras(_params(graph, ops), optimizer, extras) if phase == "training" else None
-    df = price_table(graph, _resolve(plan, mops), ctx, phase, copies=not fuse_copies, extras=step)
-    res = Pricing(df, _totals(df), phase, hw.name, ctx.dtype, plan_label(plan))
+    if mode == "decode":
+        check_decode(mops)
+    step = training_extras(_params(graph, ops), optimizer, extras) if mode == "training" else None
+    df = price_table(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step)
+    res = Pricing(df, _totals(df), mode, hw.name, ctx.dtype, plan_label(plan))
     res.weight_dtype, res.fusion, res.kernel = ctx.wdtype, ctx.fusion.label, kernel
     return res
 
 
-def _check_decode(mops: pd.DataFrame) -> None:
+def check_decode(mops: pd.DataFrame) -> None:
     q_rows = mops.loc[mops["kind"] == "matmul", "gemm_m"]
     if len(q_rows) and int(q_rows.max()) != 1:
         raise UserError("decode pricing needs a single-token trace (trace_workload(cfg, seq=1, past=L))", "decode")
 
 
-def trace_for_phase(cfg, phase: str, batch: int | None = None, seq: int | None = None,
+def trace_for_mode(cfg, mode: str, batch: int | None = None, seq: int | None = None,
                     context: int | None = None):
-    """Trace ``cfg`` (ModelConfig or workload name) the way ``phase`` needs; returns the OpGraph."""
+    """Trace ``cfg`` (ModelConfig or workload name) the way ``mode`` needs; returns the OpGraph."""
     from nmsim.graph import load_workload, trace_workload
     if isinstance(cfg, str):
         cfg = load_workload(cfg)
-    check_phase(cfg, phase)
+    check_mode(cfg, mode)
     for name, v in (("--batch", batch), ("--seq", seq), ("--context", context)):
         if v is not None and int(v) < 1:
             raise UserError(f"must be a positive integer, got {v}", name)
-    if phase == "decode":
+    if mode == "decode":
         if seq not in (None, 1):
             raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
         past = context or cfg.seq_len
         return trace_workload(cfg, batch=batch, seq=1, past=int(past))
-    if context is not None and phase != "prefill":
-        raise UserError(f"--context is for --phase decode/prefill, not {phase}", "--context")
+    if context is not None and mode != "prefill":
+        raise UserError(f"--context is for --mode decode/prefill, not {mode}", "--context")
     if cfg.is_image and seq is not None:
         raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size", "--seq")
     return trace_workload(cfg, batch=batch, seq=seq or context)
 
 
-def price_workload(cfg, plan=None, hw="a100", dtype: str | None = None, phase: str = "inference",
+def price_workload(cfg, plan=None, hw="a100", dtype: str | None = None, mode: str = "inference",
                    batch: int | None = None, seq: int | None = None, context: int | None = None, **kw) -> Pricing:
-    """Trace ``cfg`` for ``phase`` (decode: ``seq=1, past=context``; prefill: ``seq=context or seq``) and price."""
-    graph = trace_for_phase(cfg, phase, batch, seq, context)
-    return price(graph, plan, hw, dtype, phase, **kw)
+    """Trace ``cfg`` for ``mode`` (decode: ``seq=1, past=context``; prefill: ``seq=context or seq``) and price."""
+    graph = trace_for_mode(cfg, mode, batch, seq, context)
+    return price(graph, plan, hw, dtype, mode, **kw)
 
 
 # ---- many configs -----------------------------------------------------------------------------------------
@@ -358,12 +353,12 @@ class _GraphTables:
     """Per-graph state for :func:`price_many`: the GEMM table, resolved plans (pattern codes per op) and, per
     (hw, dtype), the model's prices of every known pattern against every row ((P, rows) arrays)."""
 
-    def __init__(self, graph, phase: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel):
-        self.graph, self.phase, self.fuse_copies = graph, phase, fuse_copies
+    def __init__(self, graph, mode: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel):
+        self.graph, self.mode, self.fuse_copies = graph, mode, fuse_copies
         self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse}
         ops = graph.ops
         self.mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-        self.base = gemm_table(graph, None, phase, dgrad_sparse=dgrad_sparse)
+        self.base = gemm_table(graph, None, mode, dgrad_sparse=dgrad_sparse)
         self.patterns = self.base.patterns  # grows as plans are resolved (shared with the table)
         self.plan_codes: dict = {}
         self.tables: dict = {}
@@ -379,7 +374,7 @@ class _GraphTables:
         hit = self.plan_codes.get(key)
         if hit is None:
             from nmsim.execution.table import pattern_codes
-            codes = pattern_codes(_resolve(plan, self.mops), self.mops.index, self.patterns)
+            codes = pattern_codes(resolve_plan(plan, self.mops), self.mops.index, self.patterns)
             hit = self.plan_codes[key] = (len(self.plan_codes), codes)
         return hit
 
@@ -418,10 +413,10 @@ class _GraphTables:
         if hit is not None and hit[0] is hw:
             return hit[1]
         ctx = context(hw, dtype, **self.opts)
-        step = training_extras(_params(self.graph, self.graph.ops)) if self.phase == "training" else None
-        vec = price_table(self.graph, None, ctx, self.phase, copies=not self.fuse_copies, extras=step)
+        step = training_extras(_params(self.graph, self.graph.ops)) if self.mode == "training" else None
+        vec = price_table(self.graph, None, ctx, self.mode, copies=not self.fuse_copies, extras=step)
         vec = vec[~vec["kind"].isin(MATRIX_KINDS)]
-        epi = float(_epilogue_flops(self.mops, self.base).sum())
+        epi = float(epilogue_flops(self.mops, self.base).sum())
         t = {"vector_flops": epi + float(vec["vector_flops"].sum()),
              "vector_bytes": float(vec["bytes"].sum()),
              "vector_seconds": float(vec["seconds"].sum()),
@@ -434,7 +429,7 @@ class _GraphTables:
 _MANY_CACHE: dict = {}
 
 
-def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool | None = None,
+def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
                kernel: str | None = None, shapes: dict | None = None) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
@@ -448,20 +443,20 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
     GEMM).
 
     ``shapes`` ({"batch": [...], "seq": [...], "context": [...], "image_size": [...]}) prices the product of modes
-    (``phase`` may be a list) x shapes x configs on the workload's shape-generic graphs, ``graph`` being a
+    (``mode`` may be a list) x shapes x configs on the workload's shape-generic graphs, ``graph`` being a
     workload name or ModelConfig; see :func:`nmsim.cost.shape_sweep.price_shapes`.
     """
-    if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), phase may be a list
+    if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), mode may be a list
         from nmsim.cost.shape_sweep import price_shapes
-        return price_shapes(graph, configs, phase, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
+        return price_shapes(graph, configs, mode, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
                             weight_dtype=weight_dtype, fusion=fusion, kernel=kernel)
-    check_phase(getattr(graph, "config", None), phase)
+    check_mode(getattr(graph, "config", None), mode)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
             kernel)
-    key = (id(graph), phase, dgrad_sparse, fuse_copies, opts)
+    key = (id(graph), mode, dgrad_sparse, fuse_copies, opts)
     hit = _MANY_CACHE.get(key)
     if hit is None or hit.graph is not graph:
-        hit = _MANY_CACHE[key] = _GraphTables(graph, phase, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel)
+        hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel)
     G = hit
     configs = list(configs)
     hws, dtypes = [], []
@@ -470,7 +465,7 @@ def price_many(graph, configs, phase: str = "inference", *, dgrad_sparse: bool |
     for i, (plan, hw, dtype) in enumerate(configs):
         plan_no[i], codes = G.codes(plan)
         plan_codes[plan_no[i]] = codes
-        hw = _hardware(hw)
+        hw = hardware_spec(hw)
         hws.append(hw)
         dtypes.append(default_dtype(hw, dtype))
     groups: dict = {}

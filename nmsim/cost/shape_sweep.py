@@ -34,7 +34,7 @@ class _ShapeTables:
     """GEMM and vector tables of one shape-generic graph and mode as polynomials (rows deduplicated later)."""
 
     def __init__(self, sg, cfg, mode: str, dgrad_sparse):
-        from nmsim.cost.pricing import _epilogue_flops
+        from nmsim.cost.pricing import epilogue_flops
 
         self.sg, self.cfg, self.mode, self.dgrad_sparse = sg, cfg, mode, dgrad_sparse
         self.points = [*sg.info["fit_points"], sg.info["verified_at"]]
@@ -48,7 +48,7 @@ class _ShapeTables:
         mops = [g.ops[g.ops["kind"].isin(MATRIX_KINDS)] for g in self.graphs]
         self.mops = mops[0]
         cols = {c: [getattr(t, c) for t in tables] for c in GEMM_COLUMNS}
-        cols["epilogue_flops"] = [_epilogue_flops(m, t) for m, t in zip(mops, tables)]
+        cols["epilogue_flops"] = [epilogue_flops(m, t) for m, t in zip(mops, tables)]
         self.gemm = {c: self._fit(v, c) for c, v in cols.items()}
         self.vectors: dict = {}
         self.codes: dict = {}
@@ -58,12 +58,12 @@ class _ShapeTables:
 
     def _fit(self, values: list, what: str) -> np.ndarray:
         """Exact integer polynomial coefficients (T, rows) of per-point ``values``, checked at the last point."""
-        from nmsim.graph.shapes import ShapeFitError, _solve
+        from nmsim.graph.shapes import ShapeFitError, solve_exact
 
         sg = self.sg
         X = sg.monomials(sg.points({v: [p[v] for p in self.points] for v in sg.variables}))
         Y = np.stack([np.asarray(v, dtype=float) for v in values])
-        C = _solve(X[:-1], Y[:-1], f"{self.cfg.name} {what}")
+        C = solve_exact(X[:-1], Y[:-1], f"{self.cfg.name} {what}")
         if not np.array_equal(X[-1] @ C, Y[-1]):
             raise ShapeFitError(f"{self.cfg.name}: {what} is not exact at {self.points[-1]}")
         return C
@@ -192,7 +192,7 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
     vision models batch × image_size). One row per (mode, shape, config) with the mode, the shape columns and
     the columns of :func:`nmsim.cost.price_many`."""
-    from nmsim.cost.pricing import check_phase
+    from nmsim.cost.pricing import check_mode
     from nmsim.graph import load_workload
 
     if isinstance(workload, str):
@@ -203,7 +203,7 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
             raise UserError("a shape sweep needs a workload (name, ModelConfig or a graph traced from one)", "shapes")
     modes = [modes] if isinstance(modes, str) else list(modes)
     for mode in modes:
-        check_phase(cfg, mode)
+        check_mode(cfg, mode)
     axes = axis_values(cfg, shapes)
     seq_given = bool(shapes and shapes.get("seq") is not None)
     configs = list(configs)
@@ -261,24 +261,24 @@ def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: 
 
 def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict) -> dict:
     """Shapes outside the shape-generic domain: one trace each, priced by price_many."""
-    from nmsim.cost.pricing import price_many, trace_for_phase
+    from nmsim.cost.pricing import price_many, trace_for_mode
 
     frames = []
     for i in range(len(points["batch"])):
         b = int(points["batch"][i])
         if cfg.is_image:
-            graph = trace_for_phase(cfg.replace(image_size=int(points["image_size"][i])), mode, b)
+            graph = trace_for_mode(cfg.replace(image_size=int(points["image_size"][i])), mode, b)
         elif mode == "decode":
-            graph = trace_for_phase(cfg, mode, b, None, int(points["context"][i]))
+            graph = trace_for_mode(cfg, mode, b, None, int(points["context"][i]))
         else:
-            graph = trace_for_phase(cfg, mode, b, int(points["seq"][i]))
+            graph = trace_for_mode(cfg, mode, b, int(points["seq"][i]))
         frames.append(price_many(graph, configs, mode, **opts).drop(columns="config"))
     df = pd.concat(frames, ignore_index=True)
     return {c: df[c].to_numpy() for c in df.columns}
 
 
 def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) -> dict:
-    from nmsim.cost.pricing import (_fp32, _hardware, _resolve, context, default_dtype, plan_label,
+    from nmsim.cost.pricing import (fp32_context, hardware_spec, resolve_plan, context, default_dtype, plan_label,
                                     training_extras)
     from nmsim.execution.table import pattern_codes
 
@@ -291,7 +291,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
     for plan, _, _ in configs:
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
         if key not in T.codes:
-            T.codes[key] = (pattern_codes(_resolve(plan, T.mops), T.mops.index, base.patterns), plan_label(plan))
+            T.codes[key] = (pattern_codes(resolve_plan(plan, T.mops), T.mops.index, base.patterns), plan_label(plan))
         if key not in plan_index:
             plan_index.append(key)
         plans.append(plan_index.index(key))
@@ -302,7 +302,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
     table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
     table.pass_codes, table.op_pos, table.dgrad_sparse = pass_u, L["table"].op_pos, opts["dgrad_sparse"]
 
-    hws = [_hardware(c[1]) for c in configs]
+    hws = [hardware_spec(c[1]) for c in configs]
     dts = [default_dtype(h, c[2]) for h, c in zip(hws, configs)]
     n = len(configs)
     res = {q: np.zeros((S, n)) for q in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes",
@@ -355,7 +355,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
             bytes_x = np.array([[e[k][1] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
             st = VectorTable(T.step_frame(names_x), flops_x, bytes_x, np.zeros(len(names_x), bool),
                              np.zeros((S, len(names_x))))
-            ps = model.price_vector(st, _fp32(ctx))
+            ps = model.price_vector(st, fp32_context(ctx))
             vsec = vsec + ps["seconds"].sum(axis=1)
             vcomp = vcomp + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1)
             vflops, vbytes = vflops + ps["flops"].sum(axis=1), vbytes + ps["bytes"].sum(axis=1)

@@ -195,7 +195,7 @@ class TrainingCostModel:
 
     def _hardware(self, cost_pats, extras: dict) -> dict:
         """Seconds and joules of one step through the one pricing path (GEMMs, vector ops, optimizer, recipe
-        terms): the same number ``nmsim price --phase training`` gives for the same plan."""
+        terms): the same number ``nmsim price --mode training`` gives for the same plan."""
         from nmsim.cost.pricing import context, price_table, training_extras
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
         ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, **self.pricing_options)

@@ -73,7 +73,7 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     ``passes`` overrides the mode's passes; ``kv`` the K/V head ratio (default: the graph config's).
     """
     if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--phase")
+        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--mode")
     ops = graph.ops if ops is None else ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     kind = mops["kind"].to_numpy()

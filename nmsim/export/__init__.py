@@ -108,7 +108,7 @@ def write_export(rows: pd.DataFrame, fmt: str, out, *, hw=None, note: str = "") 
             counters, files = dict.fromkeys(PASS_ORDER, 0), []
             for row in rows.rename(columns={"pass": "pass_"}).itertuples(index=False):
                 counters[row.pass_] = i = counters[row.pass_] + 1
-                name = f"{row.pass_}/{i:04d}_{scalesim._safe(row.layer)}.yaml"
+                name = f"{row.pass_}/{i:04d}_{scalesim.safe_name(row.layer)}.yaml"
                 (tmp / row.pass_).mkdir(exist_ok=True)
                 text = timeloop.problem_text(row.m, row.k, row.n, row.sparsity, f"{row.layer}.{row.pass_}")
                 (tmp / name).write_text(text)
