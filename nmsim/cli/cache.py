@@ -8,6 +8,8 @@ def register(sub) -> None:
     p = sub.add_parser("cache", help="the trace cache of shape-generic graphs: info, clear")
     p.add_argument("action", choices=("info", "clear"), help="info: location and entries; clear: delete them")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    from nmsim.cli.output import add_columns
+    add_columns(p)
     p.set_defaults(func=run)
 
 
@@ -29,9 +31,8 @@ def run(args) -> int:
         from nmsim.cli.output import emit
 
         df = pd.DataFrame(rows)[["workload", "kind", "variables", "ops", "bytes", "created", "current", "file"]]
-        if args.format == "table":
-            df["bytes"] = [f"{b / 2**20:.1f} MiB" for b in df["bytes"]]
+        if args.format == "table":   # bytes in human units by the table's own rule
             df["file"] = [f[:24] + "…" for f in df["file"]]
             df["current"] = ["yes" if c else "stale" for c in df["current"]]
-        emit(df, args.format, None, index=False)
+        emit(df, args.format, None, index=False, columns=args.columns)
     return 0

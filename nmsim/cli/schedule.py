@@ -57,9 +57,10 @@ def run(args) -> int:
         print(frame.to_json(orient="records", indent=1))
     else:
         import textwrap
-        print(textwrap.fill(f"# {recipe.describe()}; {total:,} steps", 100, subsequent_indent="#   "))
         from nmsim.cli.table import render_table
-        print(render_table(frame, index=False), end="")
+        table = render_table(frame, index=False, columns=args.columns)   # a bad --columns: before any output
+        print(textwrap.fill(f"# {recipe.describe()}; {total:,} steps", 100, subsequent_indent="#   "))
+        print(table, end="")
     return 0
 
 
@@ -81,4 +82,6 @@ def register(subparsers) -> None:
     p.add_argument("--intervals", type=int, help="SDGF-geometric interval count (log2(k)+1)")
     p.add_argument("--boundaries", help="custom: 'POS:sel=N:M[,...];POS:...' (POS 0.5 = fraction, 100 = step)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    from nmsim.cli.output import add_columns
+    add_columns(p)
     p.set_defaults(func=run)

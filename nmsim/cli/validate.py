@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from nmsim.cli.output import FORMATS, emit
+from nmsim.cli.output import FORMATS, add_columns, emit
 
 
 def register(sub) -> None:
@@ -18,6 +18,7 @@ def register(sub) -> None:
                    help="research engines (VEGETA, S2TA, HighLight) against their papers' relative figures, and "
                         "against GPUs absolute and at equal dense peak")
     p.add_argument("--format", choices=FORMATS, default="table")
+    add_columns(p, "all of the per-row tables; the fit and MAPE tables are always whole")
     p.add_argument("--out", help="write the per-row table to this file instead of stdout")
     p.set_defaults(func=run)
 
@@ -41,6 +42,17 @@ def run_engines(args) -> int:
     return 0
 
 
+def _readable(rows):
+    """``measured``/``predicted`` in their row's unit (seconds as 870 us, speedups as 1.83x) for the table."""
+    from nmsim.cli.table import duration, fixed
+
+    rows = rows.copy()
+    for col in ("measured", "predicted"):
+        rows[col] = [duration(v) if m == "seconds" else f"{fixed(v)}x" if m == "speedup" else fixed(v, 4)
+                     for v, m in zip(rows[col], rows["metric"])]
+    return rows
+
+
 def run(args) -> int:
     if args.engines:
         return run_engines(args)
@@ -51,15 +63,19 @@ def run(args) -> int:
     if args.format != "table":
         emit(rows, args.format, args.out, index=False)
         return 0
-    rows = rows.drop(columns=["source"])
+    rows = _readable(rows.drop(columns=["source"]))
     if args.out:
-        emit(rows, "table", args.out, index=False)
+        emit(rows, "table", args.out, index=False, columns=args.columns)
     else:
+        from nmsim.cli.output import render
+        render(rows, "table", False, args.columns)   # a bad --columns fails before anything is printed
         for use, title in (("fitted", "fitted rows (kernel level; each used by the fit it names)"),
                            ("scored", "scored rows (never used by a fit)")):
             print(f"{title}:")
             # group names carry the hardware; CSV/JSON keep every column
-            emit(rows[rows["use"] == use].drop(columns=["use", "hardware"]), "table", None, index=False)
+            emit(rows[rows["use"] == use].drop(columns=["use", "hardware"]), "table", None, index=False,
+                 columns=",".join(c for c in args.columns.split(",") if c.strip() not in ("use", "hardware"))
+                 if args.columns else None)
             print()
     print(f"fitted parameters: {len(v.fits)} (spec value -> fitted on the rows named by each fit):")
     emit(v.fits, "table", None, index=False)
