@@ -5,6 +5,7 @@ Validated on construction from a mapping; errors name the file and the field.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import operator
 from dataclasses import dataclass
@@ -104,33 +105,26 @@ class ModelConfig:
         """Refuse a run shape the model cannot take: sizes out of range, or more positions than a learned
         position table holds (GPT-2 has 1,024: 4,096 tokens, or a decode context past 1,024, is an error)."""
         for name, value in (("batch", batch), ("seq", seq), ("context", past)):
-            if value is None:
-                continue
-            shown = value
-            low = 0 if name == "context" else 1
-            try:
-                value = operator.index(value)     # ints and numpy integers; floats and bools are refused
-            except TypeError:
-                value = None if not isinstance(value, bool) else value
-            if value is None or isinstance(value, bool) or not low <= value <= MAX_TOKENS:
-                limit = MAX_SIZE["batch"] if name == "batch" else MAX_TOKENS
-                raise UserError(f"must be an integer from {low} to {limit:,}, got {short_repr(shown)}",
-                                f"{self.name}: {name}")
-        if self.is_image:
-            return
-        seq, past = (None if seq is None else int(seq)), int(past or 0)
+            if value is not None:
+                _check_run_size(name, value, self.name)
+        if not self.is_image:
+            self._check_positions(None if seq is None else int(seq), int(past or 0))
+
+    def _check_positions(self, seq: int | None, past: int) -> None:
+        """New tokens plus KV cache within the limit and, with learned positions, within the table."""
         positions = (seq or self.seq_len) + past
         if positions > MAX_TOKENS:
             raise UserError(f"{positions:,} positions exceed the limit of {MAX_TOKENS:,}", f"{self.name}: seq")
-        if self.position == "learned":
-            table = self.max_positions or self.seq_len
-            new = seq or self.seq_len
-            if not past and new > table:
-                raise UserError(f"{new:,} tokens exceed the model's {table:,} learned positions (max_positions)",
-                                f"{self.name}: seq")
-            if past and (past > table or new > table):
-                raise UserError(f"a {past:,}-token KV cache exceeds the model's {table:,} learned positions "
-                                "(max_positions)", f"{self.name}: context")
+        if self.position != "learned":
+            return
+        table = self.max_positions or self.seq_len
+        new = seq or self.seq_len
+        if not past and new > table:
+            raise UserError(f"{new:,} tokens exceed the model's {table:,} learned positions (max_positions)",
+                            f"{self.name}: seq")
+        if past and (past > table or new > table):
+            raise UserError(f"a {past:,}-token KV cache exceeds the model's {table:,} learned positions "
+                            "(max_positions)", f"{self.name}: context")
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
@@ -152,55 +146,88 @@ class ModelConfig:
         return cfg
 
     def validate(self, source: str = "<config>") -> None:
-        def bad(name: str, msg: str):
-            raise UserError(msg, field_path(source, name))
+        """UserError naming ``source`` and the field of the first check that fails (field checks, then the
+        checks across fields)."""
+        for name, message in itertools.chain(_field_errors(self), _cross_field_errors(self)):
+            raise UserError(message, field_path(source, name))
 
-        for name, allowed in (("family", FAMILIES), ("ffn_kind", FFN_KINDS), ("norm", NORMS),
-                              ("position", POSITIONS), ("head", HEADS), ("norm_position", ("pre", "post"))):
-            if getattr(self, name) not in allowed:
-                bad(name, f"must be one of {', '.join(allowed)}, got {short_repr(getattr(self, name))}")
-        for name in ("layers", "d_model", "heads", "ffn", "batch", "channels", "relative_buckets", "seq_len"):
-            if getattr(self, name) < 1:
-                bad(name, f"must be a positive integer, got {getattr(self, name)}")
-        for name in ("kv_heads", "head_dim"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                bad(name, f"must be a positive integer (or null), got {getattr(self, name)}")
-        for name in ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size",
-                     "patch_size"):
-            if getattr(self, name) < 0:
-                bad(name, f"must be >= 0, got {getattr(self, name)}")
-        for name, limit in MAX_SIZE.items():
-            value = getattr(self, name)
-            if value is not None and value > limit:
-                bad(name, f"must be at most {limit:,} (a sanity limit), got {value:,}")
-        for name in ("norm_eps", "rope_theta"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                bad(name, f"must be a positive finite number, got {value!r}")
-        if self.norm_eps >= 1:
-            bad("norm_eps", f"must be below 1, got {self.norm_eps!r}")
-        if self.head_dim is None and self.d_model % self.heads:
-            bad("heads", f"heads ({self.heads}) must divide d_model ({self.d_model})")
-        if self.kv_heads is not None and (self.kv_heads < 1 or self.heads % self.kv_heads):
-            bad("kv_heads", f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
-        if self.is_enc_dec and self.decoder_layers < 1:
-            bad("decoder_layers", f"family {self.family} needs decoder_layers >= 1")
-        if self.is_image:
-            if self.image_size < 1 or self.patch_size < 1:
-                bad("image_size" if self.image_size < 1 else "patch_size", "vit needs image_size and patch_size")
-            if self.image_size % self.patch_size:
-                bad("patch_size", f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
-            if self.head == "classifier" and self.num_classes < 1:
-                bad("num_classes", "a classifier head needs num_classes >= 1")
-        else:
-            if self.vocab < 1:
-                bad("vocab", f"family {self.family} needs vocab >= 1")
-            if self.position == "learned" and self.max_positions and self.max_positions < self.seq_len:
-                bad("max_positions", f"max_positions ({self.max_positions}) < seq_len ({self.seq_len})")
-        if self.head == "classifier" and self.num_classes < 1:
-            bad("num_classes", "a classifier head needs num_classes >= 1")
-        if self.position == "rope" and self.dim_head % 2:
-            bad("head_dim", "rope needs an even head dimension")
+
+def _check_run_size(name: str, value, model: str) -> None:
+    """A run's batch, seq or context (``name``): an integer (numpy integers too; floats and bools are refused)
+    from 1 (context: 0) to the limit."""
+    low = 0 if name == "context" else 1
+    try:
+        number = operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, bool) or not low <= number <= MAX_TOKENS:
+        limit = MAX_SIZE["batch"] if name == "batch" else MAX_TOKENS
+        raise UserError(f"must be an integer from {low} to {limit:,}, got {short_repr(value)}", f"{model}: {name}")
+
+
+CHOICES = (("family", FAMILIES), ("ffn_kind", FFN_KINDS), ("norm", NORMS), ("position", POSITIONS), ("head", HEADS),
+           ("norm_position", ("pre", "post")))
+POSITIVE = ("layers", "d_model", "heads", "ffn", "batch", "channels", "relative_buckets", "seq_len")
+POSITIVE_OR_NULL = ("kv_heads", "head_dim")
+NON_NEGATIVE = ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size", "patch_size")
+POSITIVE_FINITE = ("norm_eps", "rope_theta")
+
+
+def _field_errors(cfg: ModelConfig):
+    """(field, message) for each field out of its set or range, in check order (lazily: the first one raises)."""
+    for name, allowed in CHOICES:
+        if getattr(cfg, name) not in allowed:
+            yield name, f"must be one of {', '.join(allowed)}, got {short_repr(getattr(cfg, name))}"
+    for name in POSITIVE:
+        if getattr(cfg, name) < 1:
+            yield name, f"must be a positive integer, got {getattr(cfg, name)}"
+    for name in POSITIVE_OR_NULL:
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            yield name, f"must be a positive integer (or null), got {getattr(cfg, name)}"
+    for name in NON_NEGATIVE:
+        if getattr(cfg, name) < 0:
+            yield name, f"must be >= 0, got {getattr(cfg, name)}"
+    yield from _limit_errors(cfg)
+
+
+def _limit_errors(cfg: ModelConfig):
+    for name, limit in MAX_SIZE.items():
+        value = getattr(cfg, name)
+        if value is not None and value > limit:
+            yield name, f"must be at most {limit:,} (a sanity limit), got {value:,}"
+    for name in POSITIVE_FINITE:
+        value = getattr(cfg, name)
+        if not math.isfinite(value) or value <= 0:
+            yield name, f"must be a positive finite number, got {value!r}"
+
+
+# Checks across fields, in order: (field, fails(cfg), message(cfg)); run once every field is in range.
+CROSS_FIELD_CHECKS = (
+    ("norm_eps", lambda c: c.norm_eps >= 1, lambda c: f"must be below 1, got {c.norm_eps!r}"),
+    ("heads", lambda c: c.head_dim is None and c.d_model % c.heads,
+     lambda c: f"heads ({c.heads}) must divide d_model ({c.d_model})"),
+    ("kv_heads", lambda c: c.kv_heads is not None and (c.kv_heads < 1 or c.heads % c.kv_heads),
+     lambda c: f"kv_heads ({c.kv_heads}) must divide heads ({c.heads})"),
+    ("decoder_layers", lambda c: c.is_enc_dec and c.decoder_layers < 1,
+     lambda c: f"family {c.family} needs decoder_layers >= 1"),
+    ("image_size", lambda c: c.is_image and c.image_size < 1, lambda c: "vit needs image_size and patch_size"),
+    ("patch_size", lambda c: c.is_image and c.patch_size < 1, lambda c: "vit needs image_size and patch_size"),
+    ("patch_size", lambda c: c.is_image and c.image_size % c.patch_size,
+     lambda c: f"patch_size ({c.patch_size}) must divide image_size ({c.image_size})"),
+    ("vocab", lambda c: not c.is_image and c.vocab < 1, lambda c: f"family {c.family} needs vocab >= 1"),
+    ("max_positions", lambda c: (not c.is_image and c.position == "learned" and c.max_positions
+                                 and c.max_positions < c.seq_len),
+     lambda c: f"max_positions ({c.max_positions}) < seq_len ({c.seq_len})"),
+    ("num_classes", lambda c: c.head == "classifier" and c.num_classes < 1,
+     lambda c: "a classifier head needs num_classes >= 1"),
+    ("head_dim", lambda c: c.position == "rope" and c.dim_head % 2, lambda c: "rope needs an even head dimension"),
+)
+
+
+def _cross_field_errors(cfg: ModelConfig):
+    for name, fails, message in CROSS_FIELD_CHECKS:
+        if fails(cfg):
+            yield name, message(cfg)
 
 
 def _check_roles(value, where: str) -> tuple:
