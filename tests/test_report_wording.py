@@ -2,6 +2,9 @@
 images vs token sequences; the priced run length in the workload's units; the findings summary."""
 from __future__ import annotations
 
+import json
+import re
+
 import pandas as pd
 import pytest
 
@@ -156,6 +159,23 @@ def test_gpt2_report_speaks_perplexity_and_tokens(tmp_path, monkeypatch):
     assert 303_809 * 8192 < iso.loc["mdgf-exp", "tokens_at_dense_budget"] < iso.loc["sr-ste", "tokens_at_dense_budget"]
     phases = pd.read_csv(rep / "training_phases.csv")
     assert phases.groupby(["recipe", "plan"])["steps"].sum().eq(303_809).all()
+    # the interactive page: same column, labels and direction (its fronts minimise perplexity)
+    page = (rep / "index.html").read_text()
+    blob = json.loads(re.findall(r'<script type="application/json" id="nmsim-data">(.*?)</script>', page, re.S)[0])
+    charts = {c["id"]: c for c in blob["charts"]}
+    for name in ("chart-accuracy-vs-training-flops", "chart-accuracy-vs-inference-flops",
+                 "chart-accuracy-latency-energy"):
+        chart = charts[name]
+        assert chart["y"] == ["perplexity"] and chart["pareto"][1] == "min"
+        assert chart["labels"]["perplexity"] == "perplexity (lower is better)"
+        assert chart["title"].startswith("Perplexity vs") and chart["title"].endswith("lower perplexity)")
+    assert charts["chart-accuracy-vs-training-flops"]["lines"][1] == {"axis": "y", "value": 29.4,
+                                                                      "label": "dense perplexity"}
+    assert charts["chart-accuracy-vs-inference-flops"]["labels"]["inference_gflops"] == \
+        "inference GFLOPs per sequence of 1,024 tokens"
+    text = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    for word in IMAGENET_WORDS:
+        assert word not in text, word
 
 
 def test_bert_glue_like_report(tmp_path, monkeypatch):

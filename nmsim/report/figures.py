@@ -23,6 +23,14 @@ def recipe_style(recipe: str):
     return RECIPE_STYLE.get(recipe, ("tab:brown", "P"))
 
 
+def category_colors(n: int) -> list:
+    """``n`` colours of a qualitative palette: tab10's ten hues, then (past ten) tab20's lighter shades, so the
+    first ten categories never share a hue."""
+    tab20 = plt.get_cmap("tab20").colors
+    palette = list(plt.get_cmap("tab10").colors) + list(tab20[1::2])
+    return [palette[i % len(palette)] for i in range(n)]
+
+
 def _plain_log_ticks(ax) -> None:
     """Log axis ticks as plain numbers (6, 20, 300), no 6x10^0 minor labels."""
     from matplotlib.ticker import FuncFormatter
@@ -120,12 +128,12 @@ def latency_energy(hw: pd.DataFrame):
     accs = list(dict.fromkeys(hw["hardware"]))
     fig, axes = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
     width = 0.8 / max(1, len(plans))
-    cmap = plt.get_cmap("tab10" if len(plans) <= 10 else "tab20")  # categories: a qualitative palette
+    colors = category_colors(len(plans))
     x = np.arange(len(accs))
     for ax, col, label in ((axes[0], "latency_ms", "latency (ms)"), (axes[1], "energy_j", "energy (J)")):
         for i, plan in enumerate(plans):
             g = hw[hw["plan"] == plan].set_index("hardware").reindex(accs)
-            ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=plan, color=cmap(i))
+            ax.bar(x + (i - (len(plans) - 1) / 2) * width, g[col], width, label=plan, color=colors[i])
         ax.set_yscale("log")
         _plain_log_ticks(ax)
         ax.set_ylabel(label)
@@ -158,7 +166,9 @@ def memory(mem: pd.DataFrame):
     ax.set_title("Weight memory and metadata overhead per pattern and encoding (bars left to right: "
                  + ", ".join(encs) + ")", fontsize=9)
     ax.grid(alpha=.3, axis="y")
-    ax.legend(fontsize=7)
+    top = float((mem["values_mib"] + mem["metadata_mib"]).max())
+    ax.set_ylim(0, 1.12 * top if top > 0 else 1)   # headroom: the tallest bar and the legend never touch
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
