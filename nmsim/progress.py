@@ -183,6 +183,34 @@ class Progress:
             self._line(self.clock())
 
 
+class Items:
+    """A ``progress(i, n, name)`` callback, the form library loops call before item ``i`` of ``n``
+    (:func:`nmsim.cluster.plan.run_budget`, :func:`nmsim.cluster.validation.validate`), shown as a Progress;
+    ``close()`` once the loop is over."""
+
+    def __init__(self, desc: str, unit: str = "item", **kw):
+        self.desc, self.unit, self.kw, self.progress = desc, unit, kw, None
+
+    def __call__(self, i: int, n: int, name: str) -> None:
+        if self.progress is None:
+            self.progress = Progress(n, self.desc, self.unit, **self.kw)
+        self.progress.update(i - self.progress.n, next=name)
+
+    def __enter__(self) -> Items:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(ok=exc[0] is None)
+
+    def close(self, ok: bool = True) -> None:
+        if self.progress is not None:
+            if ok:
+                self.progress.stats.pop("next", None)
+                self.progress.set()
+                self.progress.update(self.progress.total - self.progress.n)
+            self.progress.close(ok)
+
+
 class Stages:
     """Numbered stages of one command: ``start(what)`` prints ``[i/n] what``, ``done()`` its time."""
 

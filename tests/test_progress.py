@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nmsim.progress import Progress, Stages, resolve_mode
+from nmsim.progress import Items, Progress, Stages, resolve_mode
 
 
 class Clock:
@@ -123,3 +123,14 @@ def test_trainer_log_lines(tmp_path, capsys, monkeypatch):
     assert err[0].startswith(f"train digits sr-ste ff=2:4 seed 0: step {math.ceil(steps / 10)}/{steps} (")
     assert err[-1].startswith(f"train digits sr-ste ff=2:4 seed 0: step {steps}/{steps} (100%), loss ")
     assert ", accuracy " in err[-1] and "done in" in err[-1]
+
+
+def test_items_callback():
+    """The (i, n, name) callbacks of nmsim.cluster's loops: a line per item with what comes next, then the end."""
+    clock, out = Clock(), io.StringIO()
+    with Items("cluster budget", "recipe", mode="lines", stream=out, clock=clock, every_seconds=0) as cb:
+        for i, name in enumerate(("dense", "sr-ste")):
+            cb(i, 2, name)
+            clock.t += 4.0
+    assert lines_of(out) == ["cluster budget: recipe 1/2 (50%), next sr-ste, 4 s/recipe, eta 4 s",
+                             "cluster budget: recipe 2/2 (100%), 4 s/recipe, done in 8 s"]

@@ -99,10 +99,9 @@ def cmd_budget(args) -> int:
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
-    def progress(i, n, name):
-        print(f"[{i + 1}/{n}] pricing {name} on every layout", file=sys.stderr, flush=True)
-
-    df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
+    from nmsim.progress import Items
+    with Items("cluster budget: every layout per recipe", "recipe") as progress:
+        df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
     from nmsim.cli.table import si
     described = (f"{cfg.name}, {si(tokens)} tokens on {system.nodes} x {system.name} ({system.devices} x "
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
@@ -121,10 +120,9 @@ def cmd_validate(args) -> int:
             raise UserError(f"unknown run {sorted(unknown)[0]!r}", "--only")
         runs = [r for r in runs if r["id"] in wanted]
 
-    def progress(i, n, name):
-        print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
-
-    df, summary = validate(runs, calibrate=args.calibrate, progress=progress)
+    from nmsim.progress import Items
+    with Items("cluster validate: published runs", "run") as progress:
+        df, summary = validate(runs, calibrate=args.calibrate, progress=progress)
     _emit(args, validation_text(df, summary), df)
     return 0
 

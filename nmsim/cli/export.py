@@ -51,5 +51,7 @@ def run(args) -> int:
         note += f" hardware={hw.name}"
     out = write_export(rows, args.format, args.out, hw=hw, note=note)
     batch = args.batch or graph.config.batch
-    print(f"wrote {out}: {export_summary(rows, args.format, args.workload, args.mode, batch)}")
+    import textwrap
+    text = f"wrote {out}: {export_summary(rows, args.format, args.workload, args.mode, batch)}"
+    print(textwrap.fill(text, 100, subsequent_indent="    ", break_on_hyphens=False))
     return 0
