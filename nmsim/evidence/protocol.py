@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nmsim.errors import UserError
+from nmsim.recipes.registry import PAPER_RECIPES
 
-DEFAULT_RECIPES = ("dense", "sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
 PROTOCOL_FILE = "protocol.json"
 TIMING_FILE = "timing.json"
 RUNS = "protocol-runs"  # not "runs/": .gitignore ignores folders of that name
@@ -34,7 +34,7 @@ RUNS = "protocol-runs"  # not "runs/": .gitignore ignores folders of that name
 @dataclass
 class Protocol:
     task: str = "stdlib-chars"
-    recipes: tuple = DEFAULT_RECIPES
+    recipes: tuple = ("dense", *PAPER_RECIPES)  # dense and the paper's five sparse recipes
     patterns: tuple = ("ff=1:32", "ff=1:16+qkv=1:16")
     seeds: int = 5
     epochs: int | None = 1
@@ -93,10 +93,11 @@ def _geometric_k(base: dict, sparsity: dict) -> int:
 def plan(p: Protocol) -> list:
     """The protocol's run configs (dense once per seed); fills ``p.geometric_k``."""
     from nmsim.train.loop import RunConfig
-    from nmsim.train.sweep import parse_patterns, parse_recipes, run_plan
+    from nmsim.recipes import parse_recipe_list
+    from nmsim.train.sweep import parse_patterns, run_plan
 
     _check(p)
-    recipes = parse_recipes(",".join(p.recipes))
+    recipes = parse_recipe_list(p.recipes)
     patterns = parse_patterns(",".join(p.patterns))
     base = dict(task=p.task, epochs=p.epochs, batch=p.batch, lr=p.lr, dense_frac=p.dense_frac,
                 finetune_frac=p.finetune_frac, eval_every=p.eval_every)

@@ -17,7 +17,7 @@ from nmsim.errors import UserError
 from nmsim.evidence import claims as C
 from nmsim.evidence import isoflop
 from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol
-from nmsim.evidence.stats import METRICS, direction, mean_ci, paired, pooled_sd, verdict
+from nmsim.evidence.stats import METRICS, direction, paired, pooled_sd, verdict
 from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
 
 FRACTIONS = (1.0, 0.99, 0.98)

@@ -141,7 +141,6 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     table.op_pos = cat["op_pos"].astype(np.int64)
     table.pass_codes = cat["pass_code"]
     table.dgrad_sparse = dgrad_sparse
-    table.op_index = mops.index
     return table
 
 
@@ -153,7 +152,7 @@ def restack(table: GemmTable, op_codes: np.ndarray) -> GemmTable:
     codes = np.where(is_w, codes, 0)
     operand = sparse_operands(codes, table.patterns, table.pass_codes, is_w, table.dgrad_sparse)
     out = table.replace(pattern=codes, sparse_operand=operand)
-    for attr in ("op_pos", "pass_codes", "dgrad_sparse", "op_index"):
+    for attr in ("op_pos", "pass_codes", "dgrad_sparse"):
         setattr(out, attr, getattr(table, attr))
     return out
 

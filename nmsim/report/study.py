@@ -17,6 +17,7 @@ import pandas as pd
 
 from nmsim.errors import UserError
 from nmsim.report import figures as F
+from nmsim.recipes.registry import parse_recipe_list
 from nmsim.report.interactive import Chart
 from nmsim.report.length import LengthOptions, ReportLength, human, report_length
 from nmsim.report.options import (DEFAULT_PATTERNS, PAPER_RECIPES, normalize_plan, parse_hardware,  # noqa: F401
@@ -27,7 +28,6 @@ from nmsim.report.wording import Metric
 from nmsim.report.writer import Figure, Report, Table, write_report
 
 ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
-SWEEP_RECIPES = ("dense", "sr-ste", "mdgf-exp", "sdgf-stepwise")
 SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
 ACCURACY_COLUMNS = ("plan", "recipe", "value")
 
@@ -281,7 +281,7 @@ def run_quick_sweep(epochs: int, echo=print) -> pd.DataFrame:
     tmp = Path(tempfile.mkdtemp(prefix="nmsim-report-sweep-"))
     try:
         pats = sweep_patterns(",".join(p.replace(",", "+") for p in SWEEP_PATTERNS))
-        configs = sweep_plan("digits", list(SWEEP_RECIPES), pats, [0], epochs=epochs)
+        configs = sweep_plan("digits", parse_recipe_list("dense,quick"), pats, [0], epochs=epochs)
         table = run_sweep(configs, tmp, workers=2, echo=echo)
         if table.attrs.get("failures"):
             raise UserError(f"trainer sweep failed: {table.attrs['failures'][0]}", "report")
@@ -598,7 +598,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     if curves is not None:
         from nmsim.report.trainer_section import add_section as add_trainer_section
         add_trainer_section(report, curves, f"the runs in `{runs_dir}`" if runs_dir is not None else
-                            (f"a quick sweep run by this report: digits, {', '.join(SWEEP_RECIPES)} x "
+                            (f"a quick sweep run by this report: digits, "
+                             f"{', '.join(parse_recipe_list('dense,quick'))} x "
                              f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; "
                              "CPU)"), LABELS, _recipe_colors())
     else:
