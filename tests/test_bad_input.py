@@ -264,10 +264,10 @@ RECIPES = [
      "sdgf-geometric, custom)"),
     ("sweep-typo", {}, ["sweep", "--recipes", "sr-ste,typo", "--out", "runs"],
      "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric; sets: all, paper)"),
+     "sdgf-geometric; sets: all, paper, quick)"),
     ("budget-typo", {}, ["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", "typo"],
      "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric; sets: all, paper)"),
+     "sdgf-geometric; sets: all, paper, quick)"),
     ("budget-empty", {}, ["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", ","],
      "--recipes: give at least one recipe"),
     ("sweep-custom", {}, ["sweep", "--recipes", "sr-ste,custom", "--out", "runs"],
@@ -276,7 +276,7 @@ RECIPES = [
      "--recipes: give at least one recipe"),
     ("report-typo", {}, ["report", "--recipes", "typo", "--no-train", "--out", "rep"],
      "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric; sets: all, paper)"),
+     "sdgf-geometric; sets: all, paper, quick)"),
     ("custom-past-run", {}, ["schedule", "custom", "--steps", "100", "--sparsity", "ff=1:8", "--boundaries",
                              "0:ff=2:8;500:ff=1:8"],
      "--boundaries: entry 1: position 500 (step 500) is past the end of the sparse part (steps 0 to 100); nothing "

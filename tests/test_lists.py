@@ -19,7 +19,7 @@ def test_recipe_sets_and_order():
     (",", "--recipes", "--recipes: give at least one recipe"),
     ("sr-ste,custom", "--recipes", "--recipes: custom needs --boundaries; price it with nmsim schedule or the API"),
     ("srste", "--recipe", "--recipe: unknown recipe 'srste' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, "
-                          "sdgf-stepwise, sdgf-geometric; sets: all, paper)"),
+                          "sdgf-stepwise, sdgf-geometric; sets: all, paper, quick)"),
 ])
 def test_recipe_errors(text, where, msg):
     with pytest.raises(UserError) as exc:

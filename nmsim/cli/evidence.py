@@ -6,7 +6,7 @@ import sys
 
 
 def register(sub) -> None:
-    from nmsim.evidence.protocol import DEFAULT_RECIPES, Protocol
+    from nmsim.evidence.protocol import Protocol
 
     d = Protocol()
     p = sub.add_parser("evidence", help="rank recipes with paired-seed intervals and test the paper's "
@@ -15,9 +15,9 @@ def register(sub) -> None:
     r = esub.add_parser("run", help="run (or resume) the protocol into a folder, then summarize it")
     r.add_argument("--out", default="reports/evidence", help="protocol folder (default reports/evidence)")
     r.add_argument("--task", default=d.task, help=f"trainer task (default {d.task})")
-    r.add_argument("--recipes", default=",".join(DEFAULT_RECIPES),
-                   help="comma list, must include dense and sr-ste (default: those two and the four progressive "
-                        "recipes)")
+    r.add_argument("--recipes", default="dense,paper",
+                   help="recipe list (nmsim.recipes sets allowed), must include dense and sr-ste (default: "
+                        "dense,paper: those two and the four progressive recipes)")
     r.add_argument("--patterns", default=",".join(d.patterns),
                    help=f"comma list of ff=N:M items, + between selectors (default {','.join(d.patterns)})")
     r.add_argument("--seeds", type=int, default=d.seeds, help=f"seeds 0..S-1 (default {d.seeds})")
@@ -43,8 +43,9 @@ def register(sub) -> None:
 
 def cmd_run(args) -> int:
     from nmsim.evidence.protocol import Protocol, run_protocol
+    from nmsim.recipes import parse_recipe_list
 
-    proto = Protocol(task=args.task, recipes=tuple(x.strip() for x in args.recipes.split(",") if x.strip()),
+    proto = Protocol(task=args.task, recipes=tuple(parse_recipe_list(args.recipes)),
                      patterns=tuple(x.strip() for x in args.patterns.split(",") if x.strip()), seeds=args.seeds,
                      epochs=args.epochs, batch=args.batch, lr=args.lr, dense_frac=args.dense_frac,
                      finetune_frac=args.finetune_frac, eval_every=args.eval_every, metric=args.metric,

@@ -136,7 +136,8 @@ def _precheck_sweep(args) -> None:
 
 def cmd_sweep(args) -> int:
     _precheck_sweep(args)
-    from nmsim.train.sweep import format_summary, parse_patterns, parse_recipes, plan, run_sweep
+    from nmsim.recipes import parse_recipe_list
+    from nmsim.train.sweep import format_summary, parse_patterns, plan, run_sweep
 
     if not 1 <= args.seeds <= 1000:
         raise UserError(f"must be from 1 to 1000, got {args.seeds}", "--seeds")
@@ -146,7 +147,7 @@ def cmd_sweep(args) -> int:
         raise UserError(f"unknown executor {args.executor!r} (local or ray)", "--executor")
     common = _common_config(args)
     task = common.pop("task")
-    configs = plan(task, parse_recipes(args.recipes), parse_patterns(args.patterns, args.selector.lower()),
+    configs = plan(task, parse_recipe_list(args.recipes), parse_patterns(args.patterns, args.selector.lower()),
                    list(range(args.seeds)), **common)
     table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
                       skip_incompatible=args.skip_incompatible)

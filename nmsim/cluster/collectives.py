@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-ALGORITHMS = ("ring", "tree", "auto")
-
 
 def members_per_node(size, stride, devices_per_node: int):
     """Members of a group of ``size`` devices placed ``stride`` apart that share one node (>= 1)."""

@@ -65,7 +65,6 @@ def convention_flops(run: dict, cfg, nominal_flops_step: float) -> float:
 
 
 def predict(run: dict) -> dict:
-    from nmsim.cluster.layout import RECOMPUTE
     from nmsim.cluster.plan import layout_label, search
     from nmsim.cluster.system import load_system
     cfg = model_config(run)

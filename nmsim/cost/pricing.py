@@ -114,13 +114,6 @@ def plan_label(plan) -> str:
     return SparsityPlan.of(plan).label
 
 
-def _kv_ratio(graph) -> float:
-    cfg = getattr(graph, "config", None)
-    if cfg is None:
-        return 1.0
-    return cfg.n_kv_heads / cfg.heads
-
-
 def check_mode(cfg, mode: str) -> None:
     """UserError for a mode the model cannot run (prefill/decode need a decoder-only model)."""
     if mode not in MODES:

@@ -14,7 +14,6 @@ the target is reached at all).
 """
 from __future__ import annotations
 
-import math
 
 import pandas as pd
 
@@ -119,7 +118,3 @@ def overall(claims: pd.DataFrame, metric: str) -> dict[str, str]:
             head = "does not hold" if not (sub["verdict"] == "cannot be decided").any() else "cannot be decided"
         out[claim] = f"{head} ({'; '.join(parts)})"
     return out
-
-
-def nan_to_none(x):
-    return None if isinstance(x, float) and math.isnan(x) else x

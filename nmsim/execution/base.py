@@ -138,9 +138,6 @@ class GemmTable:
 
         return pd.Categorical(self.frame["pass"], categories=PASSES).codes.astype(np.int8)
 
-    def is_weight_gemm(self) -> np.ndarray:
-        return (self.weight_elems > 0)
-
     def replace(self, **arrays) -> "GemmTable":
         """A copy with some numeric columns replaced (e.g. stacked patterns or shapes)."""
         kw = {f: getattr(self, f) for f in (*TABLE_ARRAYS, "frame", "patterns", "mode")}

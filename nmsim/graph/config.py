@@ -269,4 +269,3 @@ def _check_type(value, fld: dataclasses.Field, where: str):
     return value
 
 
-FIELD_NAMES = tuple(f.name for f in dataclasses.fields(ModelConfig))

@@ -18,7 +18,6 @@ EMBED, NORM, SOFTMAX, ACT, RESIDUAL, POSITION, MASK, OTHER = (
 ATTENTION = "attention"
 
 WEIGHT_GEMM_ROLES = (Q, K, V, O, QKV, FF1, FF2, FF_GATE, HEAD, POOLER, PATCH_EMBED)
-ATTENTION_MATMUL_ROLES = (LOGIT, ATTEND)
 PAPER_ROLES = (Q, K, V, O, LOGIT, ATTEND, FF1, FF2)
 
 # roles a user may give a module in a role map (``roles=`` of trace / a workload YAML's ``roles:``)

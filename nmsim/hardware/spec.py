@@ -168,12 +168,6 @@ class HardwareSpec:
     def main_memory(self) -> MemoryLevel:
         return self.memory[0]
 
-    def memory_level(self, name: str) -> MemoryLevel:
-        for level in self.memory:
-            if level.name == name:
-                return level
-        raise UserError(f"no memory level {name!r} (has: {', '.join(m.name for m in self.memory)})", self.name)
-
     def energy_pj_per_flop(self, dtype: str, sparse: bool = False) -> float:
         try:
             dense_pj, sparse_pj = self.energy_flop[dtype]

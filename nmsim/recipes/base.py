@@ -54,11 +54,6 @@ class RecipeState:
         pattern = self.masks.get(selector)
         return 1.0 if pattern is None else pattern.density
 
-    def cost_density(self, selector: str) -> float:
-        """Density the executed GEMM can exploit for ``selector`` (1.0 while dense)."""
-        pattern = self.cost_patterns.get(selector)
-        return 1.0 if pattern is None else pattern.density
-
     def pricing_key(self) -> tuple:
         """Everything the cost model looks at; equal keys price identically."""
         return (
@@ -189,13 +184,6 @@ class Recipe:
             return self._binary_state("finetune", self.targets)
         return self._sparse_state(step, (start, stop), total_steps)
 
-    def at_epoch(self, epoch: int, total_epochs: int, step_in_epoch: int = 0) -> RecipeState:
-        """``at()`` addressed in epochs (needs ``steps_per_epoch``; the public code switches per epoch)."""
-        spe = self.steps_per_epoch
-        if not spe:
-            raise UserError("at_epoch needs a recipe made with steps_per_epoch", "--steps-per-epoch")
-        return self.at(epoch * spe + step_in_epoch, total_epochs * spe)
-
     def phases(self, total_steps: int) -> list[Phase]:
         """Consecutive intervals with constant pricing, covering ``[0, total_steps)`` exactly."""
         start, stop = self.span(total_steps)
@@ -220,7 +208,9 @@ class Recipe:
                    if all(v is None for v in p.state.cost_patterns.values()))
 
     def describe(self) -> str:
-        targets = ", ".join(f"{k}={v or 'dense'}" for k, v in self.targets.items()) or "no targets"
+        from nmsim.sparsity.plan import SparsityPlan
+
+        targets = str(SparsityPlan.from_mapping(self.targets)) if self.targets else "no targets"
         params = self._param_text()
         granularity = f", switching every {self.steps_per_epoch} steps (epochs)" if self.steps_per_epoch else ""
         return (f"{self.name}: {targets}; dense warm-up {self.dense_frac:g}, fine-tune {self.finetune_frac:g}"

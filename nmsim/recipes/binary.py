@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from nmsim.errors import UserError
-from nmsim.recipes.base import Recipe, RecipeState
+from nmsim.recipes.base import Recipe
 
 DEFAULT_SRSTE_LAMBDA = 2e-4
 

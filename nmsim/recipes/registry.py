@@ -15,11 +15,14 @@ RECIPE_NAMES: tuple[str, ...] = tuple(RECIPES)
 ALL_RECIPES: tuple[str, ...] = tuple(n for n in RECIPE_NAMES if n != "custom")
 # the sparse recipes the SR-STE (Zhou et al., 2021) and decaying-mask (Kao et al., 2022) papers compare
 PAPER_RECIPES: tuple[str, ...] = ("sr-ste", "mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
-RECIPE_SETS: dict[str, tuple[str, ...]] = {"all": ALL_RECIPES, "paper": PAPER_RECIPES}
+# one recipe of each family (SR-STE, decaying mask, decaying structure): the report's own quick trainer sweep
+QUICK_RECIPES: tuple[str, ...] = ("sr-ste", "mdgf-exp", "sdgf-stepwise")
+RECIPE_SETS: dict[str, tuple[str, ...]] = {"all": ALL_RECIPES, "paper": PAPER_RECIPES, "quick": QUICK_RECIPES}
 
 
 def parse_recipe_list(text, where: str = "--recipes") -> list[str]:
-    """The one grammar of every ``--recipes``: ``"sr-ste,mdgf-exp"``, a set name (``all``, ``paper``) or a mix,
+    """The one grammar of every ``--recipes``: ``"sr-ste,mdgf-exp"``, a set name (``all``, ``paper``,
+    ``quick``) or a mix,
     as text or a sequence -> canonical names in order, without duplicates. ``custom`` is refused: it needs
     boundaries, so it is priced one at a time (``nmsim schedule`` or the API)."""
     items = text if isinstance(text, (list, tuple)) else str(text).split(",")

@@ -45,7 +45,6 @@ import pandas as pd
 
 KINDS = ("scatter", "line", "bar")
 SENSES = ("min", "max")
-PAGE_ROWS = 15  # table rows shown before "show all"
 
 
 @dataclass

@@ -34,10 +34,6 @@ def results_dir() -> Path:
     return Path(str(resources.files("nmsim") / "data" / "results"))
 
 
-def result_names() -> list[str]:
-    return list(RESULT_SETS)
-
-
 def _read(stem: str) -> pd.DataFrame:
     df = pd.read_csv(results_dir() / f"{stem}.csv", dtype={"workload": str, "plan": str}, keep_default_na=False,
                      na_values={"value": [""], "epochs": [""], "steps": [""], "batch": [""]})
@@ -58,8 +54,3 @@ def load_results(name: str | None = None) -> pd.DataFrame:
         df = _read(RESULT_SETS[key])
     df.attrs["citation"] = CITATION
     return df
-
-
-def accuracy_lookup(df: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """(recipe, plan) -> value; the dense baseline is under ("dense", "dense")."""
-    return {(r, p): float(v) for r, p, v in zip(df["recipe"], df["plan"], df["value"])}

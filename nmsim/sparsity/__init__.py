@@ -6,7 +6,7 @@ Names are imported on first use, so that parsing a pattern (the CLI's argument c
 import importlib
 
 _EXPORTS = {
-    "NMPattern": "pattern", "parse_pattern": "pattern",
+    "NMPattern": "pattern",
     "HierarchicalPattern": "hierarchical", "parse_any": "hierarchical", "worst_case_occupancy": "hierarchical",
     "parse_pattern_list": "lists", "plan_text": "lists",
     "SparsityPlan": "plan", "Rule": "plan", "parse_rule": "plan",

@@ -81,7 +81,3 @@ class NMPattern:
         if not isinstance(hw, NMPattern):
             return hw.accepts(self)
         return self.worst_case_per_block(hw.m) <= hw.n
-
-
-def parse_pattern(text: str, where: str | None = None) -> NMPattern | None:
-    return NMPattern.parse(text, where)

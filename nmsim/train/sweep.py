@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,11 +30,6 @@ def run_plan(recipe: str, sparsity: dict) -> SparsityPlan:
 def run_folder(root: str | Path, config: RunConfig) -> Path:
     slug = run_plan(config.recipe, config.sparsity).slug
     return Path(root) / config.task / config.recipe / slug / f"seed{config.seed}"
-
-
-def parse_recipes(text: str) -> list[str]:
-    from nmsim.recipes import parse_recipe_list
-    return parse_recipe_list(text)
 
 
 def parse_patterns(text: str, selector: str = "ff") -> list[dict[str, str]]:
@@ -171,7 +165,3 @@ def format_summary(summary: pd.DataFrame, columns: str | None = None) -> str:
         cols.append("mean_train_flops")
     from nmsim.cli.table import render_table   # human units (13.1 GFLOP), at most 100 columns
     return render_table(view[cols], index=False, columns=columns).rstrip("\n")
-
-
-def main_echo(msg: str) -> None:
-    print(msg, file=sys.stdout, flush=True)
