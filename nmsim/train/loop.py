@@ -321,20 +321,34 @@ def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, devic
         return _train_locked(config, out, resume, device, progress, stop_after, log)
 
 
-def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progress, stop_after, log) -> dict:
+@dataclass
+class _Run:
+    """One run in memory: the model, its optimizer, the FLOP counter and the position in the schedule."""
+    config: RunConfig
+    device: str
+    task: object
+    recipe: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    flops: FlopCounter
+    spe: int             # steps per epoch
+    total: int           # steps of the run
+    eval_every: int
+    ckpt_every: int
+    step: int = 0
+    loss_sum: float = 0.0   # training loss since the last evaluation row
+    loss_count: int = 0
+
+
+def _build_run(config: RunConfig, device: str) -> _Run:
+    """Seed, build and sparsify the model (every pattern the schedule will use must fit), on ``device``."""
     from nmsim.graph.builder import build_model
     from nmsim.recipes import make_recipe
 
-    status = prepare_folder(out, config, resume)
-    if status == "done":       # another process finished it while this one waited for the lock
-        return {**ckpt.read_done(out)["final"], "already_finished": True}
-
-    torch.set_num_threads(config.threads)
     task = load_task(config.task)
     spe = task.steps_per_epoch(config.batch)
     total = config.epochs * spe
     eval_every = config.eval_every or spe
-    ckpt_every = config.checkpoint_every or eval_every
     targets = targets_of(config)
     recipe = make_recipe(config.recipe, targets, config.dense_frac, config.finetune_frac, **config.recipe_params)
     model_cfg = _workload(config.workload)
@@ -344,108 +358,143 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     random.seed(config.seed)
     model = build_model(model_cfg)
     sparsify(model, {s: p for s, p in targets.items()}, config.direction)
-    for phase in recipe.phases(total):  # every pattern the schedule will use must fit, before any file is written
+    for phase in recipe.phases(total):  # before any file is written
         check_patterns(model, phase.state.masks.items())
     model.to(device)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, foreach=False)
-    flops = FlopCounter(model_cfg, targets)
-    loss_sum, loss_count, step = 0.0, 0, 0
+    return _Run(config, device, task, recipe, model, optimizer, FlopCounter(model_cfg, targets), spe, total,
+                eval_every, config.checkpoint_every or eval_every)
 
+
+def _restore(run: _Run, out: Path) -> None:
+    """Continue ``run`` from the folder's checkpoint: weights, optimizer, RNG, step, running loss and FLOPs."""
+    path = out / ckpt.CHECKPOINT
+    payload = ckpt.load_checkpoint(out, run.device)
+    if payload["config_sha256"] != run.config.sha256():
+        raise UserError("checkpoint belongs to a different config", str(path))
+    try:
+        run.model.load_state_dict(payload["model"])
+        run.optimizer.load_state_dict(payload["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise UserError(f"checkpoint does not match the model ({str(exc).splitlines()[0][:120]})",
+                        str(path)) from None
+    ckpt.set_rng_state(payload["rng"])
+    run.step = int(payload["step"])
+    order = payload.get("data_order", {})
+    if order and (order.get("seed"), order.get("steps_per_epoch")) != (run.config.seed, run.spe):
+        raise UserError("checkpoint data order does not match this run", str(path))
+    run.loss_sum, run.loss_count = float(payload["loss_sum"]), int(payload["loss_count"])
+    if run.flops.total is not None:
+        run.flops.total = payload.get("train_flops")
+
+
+def _train_step(run: _Run) -> tuple:
+    """One optimizer step: (recipe state, lr, gradient diagnostics (only on an evaluation step), evaluate?)."""
+    c = run.config
+    epoch, index = divmod(run.step, run.spe)
+    state = run.recipe.at(run.step, run.total)
+    apply_state(run.model, state)
+    lr = lr_at(run.step, run.total, c)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    x, y = run.task.batch(c.seed, epoch, index, c.batch, run.device)
+    loss = run.task.loss(run.model(x), y)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    loss_value = float(loss.detach())
+    if not math.isfinite(loss_value):
+        raise UserError(f"training diverged at step {run.step} (loss {loss_value}); lower --lr", "--lr")
+    run.step += 1
+    run.loss_sum, run.loss_count = run.loss_sum + loss_value, run.loss_count + 1
+    run.flops.add(state, c.batch)
+    evaluate = run.step % run.eval_every == 0 or run.step == run.total
+    grad_diag = _diagnostics(run.model, run.optimizer) if evaluate else {}
+    run.optimizer.step()
+    return state, lr, grad_diag, evaluate
+
+
+def _evaluation_row(run: _Run, state, lr: float, grad_diag: dict) -> dict:
+    """The metrics row after an evaluation on the test split; resets the running training loss."""
+    diag = _diagnostics(run.model, run.optimizer)
+    result = run.task.evaluate(run.model, run.device)
+    row = {
+        "step": run.step, "epoch": run.step / run.spe, "train_flops": run.flops.total,
+        "train_loss": run.loss_sum / max(1, run.loss_count), "loss": result["loss"],
+        "accuracy": result["accuracy"], "lr": lr, "phase": state.phase,
+        "patterns": current_patterns(run.model), "decay": state.decay, "rule": state.rule,
+        "grad_var": grad_diag.get("grad_var"), "grad_var_by_selector": grad_diag.get("grad_var_by_selector"),
+        "exp_avg_sq_norm": diag.get("exp_avg_sq_norm"),
+        "exp_avg_sq_norm_by_selector": diag.get("exp_avg_sq_norm_by_selector"),
+    }
+    run.loss_sum, run.loss_count = 0.0, 0
+    return row
+
+
+def _save_checkpoint(run: _Run, out: Path) -> None:
+    c, step = run.config, run.step
+    ckpt.save_checkpoint(out, {
+        "step": step, "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+        "rng": ckpt.rng_state(run.device), "config_sha256": c.sha256(),
+        "loss_sum": run.loss_sum, "loss_count": run.loss_count, "train_flops": run.flops.total,
+        # the data order is a function of (seed, epoch); position = (epoch, batch index)
+        "data_order": {"seed": c.seed, "epoch": step // run.spe, "index": step % run.spe,
+                       "steps_per_epoch": run.spe, "batch": c.batch},
+    })
+
+
+def _progress_bar(run: _Run, mode):
+    """A bar on a terminal (kept after the run); in logs a line per 10 % of the run and per minute."""
+    from nmsim.progress import Progress
+
+    c = run.config
+    plan = "dense" if c.recipe == "dense" else SparsityPlan.of(c.sparsity or {}, "sparsity").label
+    return Progress(run.total, f"train {c.task} {c.recipe} {plan} seed {c.seed}", "step", mode=mode,
+                    initial=run.step)
+
+
+def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progress, stop_after, log) -> dict:
+    status = prepare_folder(out, config, resume)
+    if status == "done":       # another process finished it while this one waited for the lock
+        return {**ckpt.read_done(out)["final"], "already_finished": True}
+
+    torch.set_num_threads(config.threads)
+    run = _build_run(config, device)
     if status == "resume" and (out / ckpt.CHECKPOINT).exists():
-        payload = ckpt.load_checkpoint(out, device)
-        if payload["config_sha256"] != config.sha256():
-            raise UserError("checkpoint belongs to a different config", str(out / ckpt.CHECKPOINT))
-        try:
-            model.load_state_dict(payload["model"])
-            optimizer.load_state_dict(payload["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise UserError(f"checkpoint does not match the model ({str(exc).splitlines()[0][:120]})",
-                            str(out / ckpt.CHECKPOINT)) from None
-        ckpt.set_rng_state(payload["rng"])
-        step = int(payload["step"])
-        order = payload.get("data_order", {})
-        if order and (order.get("seed"), order.get("steps_per_epoch")) != (config.seed, spe):
-            raise UserError("checkpoint data order does not match this run", str(out / ckpt.CHECKPOINT))
-        loss_sum, loss_count = float(payload["loss_sum"]), int(payload["loss_count"])
-        if flops.total is not None:
-            flops.total = payload.get("train_flops")
-    rows = _read_metrics(out / ckpt.METRICS, step)
+        _restore(run, out)
+    rows = _read_metrics(out / ckpt.METRICS, run.step)
 
     out.mkdir(parents=True, exist_ok=True)
     ckpt.atomic_write_json(out / ckpt.CONFIG, config.to_dict())
     ckpt.atomic_write_bytes(out / ckpt.METRICS, "".join(r + "\n" for r in rows).encode())
 
-    from nmsim.progress import Progress
-    from nmsim.sparsity.plan import SparsityPlan
-
-    plan = "dense" if config.recipe == "dense" else SparsityPlan.of(config.sparsity or {}, "sparsity").label
-    # a bar on a terminal (kept after the run); in logs a line per 10 % of the run and per minute
-    bar = Progress(total, f"train {config.task} {config.recipe} {plan} seed {config.seed}", "step",
-                   mode=progress, initial=step)
+    bar = _progress_bar(run, progress)
     started = time.perf_counter()
     metrics_fh = open(out / ckpt.METRICS, "a")
     last_row: dict = json.loads(rows[-1]) if rows else {}
     done_steps = 0
     try:
-        model.train()
-        while step < total:
-            epoch, index = divmod(step, spe)
-            state = recipe.at(step, total)
-            apply_state(model, state)
-            lr = lr_at(step, total, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = task.batch(config.seed, epoch, index, config.batch, device)
-            loss = task.loss(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise UserError(f"training diverged at step {step} (loss {loss_value}); lower --lr", "--lr")
-            step += 1
-            loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
-            flops.add(state, config.batch)
-            evaluate = step % eval_every == 0 or step == total
-            grad_diag = _diagnostics(model, optimizer) if evaluate else {}
-            optimizer.step()
-            running_loss = loss_sum / max(1, loss_count)
+        run.model.train()
+        while run.step < run.total:
+            state, lr, grad_diag, evaluate = _train_step(run)
+            running_loss = run.loss_sum / max(1, run.loss_count)
             if evaluate:
-                diag = _diagnostics(model, optimizer)
-                result = task.evaluate(model, device)
-                row = {
-                    "step": step, "epoch": step / spe, "train_flops": flops.total,
-                    "train_loss": loss_sum / max(1, loss_count), "loss": result["loss"],
-                    "accuracy": result["accuracy"], "lr": lr, "phase": state.phase,
-                    "patterns": current_patterns(model), "decay": state.decay, "rule": state.rule,
-                    "grad_var": grad_diag.get("grad_var"), "grad_var_by_selector": grad_diag.get("grad_var_by_selector"),
-                    "exp_avg_sq_norm": diag.get("exp_avg_sq_norm"),
-                    "exp_avg_sq_norm_by_selector": diag.get("exp_avg_sq_norm_by_selector"),
-                }
-                loss_sum, loss_count = 0.0, 0
-                metrics_fh.write(json.dumps(row, sort_keys=True) + "\n")
+                last_row = _evaluation_row(run, state, lr, grad_diag)
+                metrics_fh.write(json.dumps(last_row, sort_keys=True) + "\n")
                 metrics_fh.flush()
-                last_row = row
-                bar.set(accuracy=row["accuracy"], test_loss=row["loss"])
+                bar.set(accuracy=last_row["accuracy"], test_loss=last_row["loss"])
                 if log:
-                    log(row)
+                    log(last_row)
             bar.update(1, loss=running_loss)
-            if step % ckpt_every == 0 or step == total:
-                ckpt.save_checkpoint(out, {
-                    "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": ckpt.rng_state(device), "config_sha256": config.sha256(),
-                    "loss_sum": loss_sum, "loss_count": loss_count, "train_flops": flops.total,
-                    # the data order is a function of (seed, epoch); position = (epoch, batch index)
-                    "data_order": {"seed": config.seed, "epoch": step // spe, "index": step % spe,
-                                   "steps_per_epoch": spe, "batch": config.batch},
-                })
+            if run.step % run.ckpt_every == 0 or run.step == run.total:
+                _save_checkpoint(run, out)
             done_steps += 1
-            if stop_after is not None and done_steps >= stop_after and step < total:
-                return {**last_row, "stopped_at": step}
+            if stop_after is not None and done_steps >= stop_after and run.step < run.total:
+                return {**last_row, "stopped_at": run.step}
     finally:
         metrics_fh.close()
         bar.close(ok=sys.exc_info()[0] is None)   # an interrupted run gets no closing line
     final = {**last_row, "wall_seconds": time.perf_counter() - started}
-    ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": flops.error, "device": str(device)})
+    ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": run.flops.error, "device": str(device)})
     return final
 
 
