@@ -57,6 +57,16 @@ TRAFFIC_SHAPES = [
 ]
 TRAFFIC_SRAM_KB = (4, 64)
 TRAFFIC_ARRAY = 32
+# held out: run once after the traffic model was settled on the runs above, never used to change it (another
+# array, other SRAM sizes, other shapes)
+HELD_OUT_SHAPES = [
+    ("vit-s qkv", 197, 384, 1152),
+    ("gpt2 decode proj m=4", 4, 768, 768),
+    ("bert-mini ff2 m=128", 128, 1024, 256),
+    ("odd 150x300x100", 150, 300, 100),
+]
+HELD_OUT_SRAM_KB = (8, 32)
+HELD_OUT_ARRAY = 64
 
 
 def scalesim_python() -> tuple[str | None, str]:
@@ -90,18 +100,20 @@ def jobs() -> list[dict]:
 
 
 def traffic_jobs() -> list[dict]:
+    """The traffic runs: ``split`` "seen" (the traffic model was corrected after them) and "held_out"."""
     from nmsim.export.scalesim import config_text
 
     out = []
-    for s, m, k, n in TRAFFIC_SHAPES:
-        for kb in TRAFFIC_SRAM_KB:
-            cases = [(df, "1:1") for df in ("ws", "os", "is")] + [("ws", "2:4"), ("ws", "1:4")]
-            for df, p in cases:
-                nn, mm = (int(x) for x in p.split(":"))
-                out.append({"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": df, "rows": TRAFFIC_ARRAY,
-                            "cols": TRAFFIC_ARRAY, "sram_kb": kb,
-                            "config": config_text(TRAFFIC_ARRAY, TRAFFIC_ARRAY, df, block=mm, sparse=nn < mm,
-                                                  sram_kb=kb)})
+    for split, shapes, sizes, a in (("seen", TRAFFIC_SHAPES, TRAFFIC_SRAM_KB, TRAFFIC_ARRAY),
+                                    ("held_out", HELD_OUT_SHAPES, HELD_OUT_SRAM_KB, HELD_OUT_ARRAY)):
+        for s, m, k, n in shapes:
+            for kb in sizes:
+                cases = [(df, "1:1") for df in ("ws", "os", "is")] + [("ws", "2:4"), ("ws", "1:4")]
+                for df, p in cases:
+                    nn, mm = (int(x) for x in p.split(":"))
+                    out.append({"name": s, "m": m, "k": k, "n": n, "sparsity": p, "dataflow": df, "rows": a,
+                                "cols": a, "sram_kb": kb, "split": split,
+                                "config": config_text(a, a, df, block=mm, sparse=nn < mm, sram_kb=kb)})
     return out
 
 
@@ -112,8 +124,8 @@ def collect(py: str, todo: list[dict], progress: bool = True, save=None, stored=
     old = {_key(r): r for r in (stored or [])}
     for i, job in enumerate(todo, 1):
         hit = old.get(_key(job))
-        if hit is not None:
-            rows.append(hit)
+        if hit is not None:  # the job's own fields (a label added since) win over the stored ones
+            rows.append({**hit, **{k: v for k, v in job.items() if k != "config"}})
             continue
         res = run_one(py, job)
         if progress:

@@ -11,7 +11,8 @@ bench's own environment, so the worker and ``nmsim export`` use one template).
 It writes the config (every section the 3.0.0 parser requires), a GEMM topology CSV (``Layer, M, N, K,
 Sparsity,`` with the trailing comma) and a header-only layout CSV into a temporary folder, calls the Python API
 with ``save_disk_space=True`` (the CLI's ``-s`` flag has no effect in 3.0.0), and reads COMPUTE_REPORT.csv
-(cycles) and DETAILED_ACCESS_REPORT.csv (SRAM reads/writes by the array, DRAM reads/writes by the SRAMs).
+(cycles), DETAILED_ACCESS_REPORT.csv (SRAM reads/writes by the array, DRAM reads/writes by the SRAMs) and,
+with sparsity on, SPARSE_REPORT.csv (filter metadata storage).
 ``InterfaceBandwidth: CALC`` lets SCALE-Sim size the interface bandwidth so it reports compute cycles without
 memory stalls; ``OptimizedMapping: false`` keeps the topology's N:M (true draws a random N per column).
 """
@@ -47,11 +48,15 @@ def run(job: dict) -> dict:
         seconds = time.perf_counter() - start
         row = _report(tmp, "COMPUTE_REPORT.csv")
         access = _report(tmp, "DETAILED_ACCESS_REPORT.csv")
+        sparse = _report(tmp, "SPARSE_REPORT.csv") if glob.glob(os.path.join(tmp, "out", "*", "SPARSE_REPORT.csv")) \
+            else None
     out = {"total_cycles_incl_prefetch": int(float(row["Total Cycles (incl. prefetch)"])),
            "total_cycles": int(float(row["Total Cycles"])), "stall_cycles": int(float(row["Stall Cycles"])),
            "mapping_efficiency_pct": float(row["Mapping Efficiency %"]),
            "compute_util_pct": float(row["Compute Util %"]), "scalesim_seconds": round(seconds, 2)}
     out.update({key: int(float(access[col])) for key, col in ACCESS.items()})
+    if sparse is not None:  # 32-bit words of filter metadata (SCALE-Sim: kept elements x ceil(log2 M) bits)
+        out["filter_metadata_words"] = float(sparse["Filter Metadata Storage"])
     return out
 
 

@@ -179,36 +179,47 @@ def test_scalesim_traffic_and_is_cycles_within_10_percent():
     ref = pd.read_csv(TRAFFIC)
     assert (ref["scalesim_version"] == "3.0.0").all() and ref["command"].str.contains("scalesim_worker").all()
     assert set(ref["dataflow"]) == {"ws", "os", "is"} and set(ref["sparsity"]) >= {"1:1", "2:4", "1:4"}
-    assert ref["name"].nunique() >= 6 and set(ref["sram_kb"]) == {4, 64}
+    assert ref["name"].nunique() >= 10 and set(ref["sram_kb"]) == {4, 8, 32, 64}
+    # runs seen while the traffic model was corrected, and runs held out (other array, SRAMs and shapes)
+    assert ref["split"].value_counts().to_dict() == {"seen": 60, "held_out": 40}
+    assert set(ref.loc[ref["split"] == "held_out", "rows"]) == {64}
     # cycles in every dataflow, IS included: one cycle per GEMM apart
     for (rows, cols), g in ref.groupby(["rows", "cols"]):
         assert (np.abs(nmsim_cycles(g, rows, cols) - g["total_cycles"].to_numpy()) <= 1).all()
     table = compare_traffic(ref)
     ok = table[table["comparable"] == "yes"]
     assert len(ok) >= 0.8 * len(table) and set(ok["quantity"]) == set(table["quantity"])
-    # within 10 % everywhere but output-stationary weight reads whose K_c x C tile fits the 64 KiB half: SCALE-Sim's
-    # buffer slides its whole active half at once and fetches a reused tile again when a slide cuts through it
+    # within 10 % everywhere but output-stationary weight reads near the fit of a column fold's K_c x C tile:
+    # SCALE-Sim's buffer replaces its whole active half at once, so it re-fetches part of a tile nmsim counts as
+    # fitting (seen: -21.7 %, -23.8 %) and keeps part of one nmsim counts as not fitting (held out: +18.1 %)
     os_w = (ok["dataflow"] == "os") & (ok["quantity"] == "dram_filter_reads")
     assert ok.loc[~os_w, "error_pct"].abs().max() <= 10.0
-    assert (ok.loc[os_w, "error_pct"] <= 0).all() and ok.loc[os_w, "error_pct"].min() >= -25.0
-    assert (ok["error_pct"].abs() <= 10.0).sum() >= len(ok) - 2
+    assert ok.loc[os_w, "error_pct"].abs().max() <= 25.0
+    assert (ok["error_pct"].abs() > 10.0).sum() == 3
+    held = ok[ok["split"] == "held_out"]
+    assert len(held) >= 200 and (held["error_pct"].abs() > 10.0).sum() == 1
+    # filter metadata (SPARSE_REPORT, held-out N:M runs): ceil(log2 M) bits per kept value, exactly
+    meta = table[table["quantity"] == "filter_metadata_bytes"]
+    assert len(meta) == 16 and (meta["scalesim"] == meta["nmsim"]).all()
     assert set(table["comparable"]) - {"yes"} == set(NOT_COMPARABLE.values())
     # SCALE-Sim's output-stationary OFMAP SRAM count adds rows + cols per fold to nmsim's one write per output
     oso = table[table["comparable"] == NOT_COMPARABLE["os_ofmap_count"]]
-    folds = np.ceil(oso["m"] / 32) * np.ceil(oso["n"] / 32)
-    assert np.array_equal(oso["scalesim"], oso["nmsim"] + 64 * folds)
+    side = oso["array"].str.split("x").str[0].astype(int)
+    folds = np.ceil(oso["m"] / side) * np.ceil(oso["n"] / side)
+    assert np.array_equal(oso["scalesim"], oso["nmsim"] + 2 * side * folds)
     # where the two count differently by design, SCALE-Sim's number is the other accounting, exactly:
     # every partial output the array writes goes to DRAM ...
     psum = table[table["comparable"] == NOT_COMPARABLE["psum_on_chip"]]
     writes = table[table["quantity"] == "sram_ofmap_writes"].set_index(["shape", "dataflow", "sparsity", "sram_kb"])
     key = ["shape", "dataflow", "sparsity", "sram_kb"]
-    assert np.allclose(psum["scalesim"], writes.loc[list(psum[key].itertuples(index=False)), "nmsim"], rtol=5e-3)
+    extra = psum["scalesim"].to_numpy() - writes.loc[list(psum[key].itertuples(index=False)), "nmsim"].to_numpy()
+    assert ((extra >= 0) & (extra < psum["array"].str.split("x").str[1].astype(int))).all()  # + its drain, < C
     # ... and an N:M weight's layer fetches the condensed A: what nmsim fetches for a dense A of width K_c
     cond = table[table["comparable"] == NOT_COMPARABLE["condensed_ifmap"]]
     for r in cond.itertuples(index=False):
         n, m = (int(x) for x in r.sparsity.split(":"))
-        kb = r.sram_kb * 1024
-        arr = ArrayConfig(32, 32, "ws", ifmap_sram_bytes=kb, filter_sram_bytes=kb, ofmap_sram_bytes=kb)
+        kb, side = r.sram_kb * 1024, int(r.array.split("x")[0])
+        arr = ArrayConfig(side, side, "ws", ifmap_sram_bytes=kb, filter_sram_bytes=kb, ofmap_sram_bytes=kb)
         narrow = gemm_cycles(arr, r.m, condensed_k(r.k, n, m), r.n)
         assert r.scalesim == pytest.approx(float(narrow["a_elems"]), rel=1e-3)
 

@@ -149,17 +149,29 @@ NOT_COMPARABLE = {
 
 def compare_traffic(ref: pd.DataFrame) -> pd.DataFrame:
     """SCALE-Sim's SRAM and DRAM access counts beside nmsim's, one row per (run, quantity), in elements (SCALE-Sim's
-    word is one byte; every SRAM is ``sram_kb``). ``comparable`` is ``yes`` or the reason the two tools count the
-    quantity differently by design (:data:`NOT_COMPARABLE`); ``error_pct`` is given for every row."""
+    word is one byte; every SRAM is ``sram_kb``), plus the filter metadata in bytes for N:M runs (SCALE-Sim's
+    SPARSE_REPORT, index encoding). ``comparable`` is ``yes`` or the reason the two tools count the quantity
+    differently by design (:data:`NOT_COMPARABLE`); ``error_pct`` is given for every row; ``split`` says whether the
+    run was seen while the model was corrected or held out."""
+    from nmsim.sparsity.metadata import metadata_bits_per_group
+    from nmsim.sparsity.pattern import NMPattern
+
     rows = []
     for r in ref.itertuples(index=False):
         kb = float(r.sram_kb) * 1024
         arr = ArrayConfig(int(r.rows), int(r.cols), str(r.dataflow), ifmap_sram_bytes=kb, filter_sram_bytes=kb,
                           ofmap_sram_bytes=kb)
         n, m = _nm(r.sparsity)
-        got = gemm_cycles(arr, r.m, r.k, r.n, keep_n=n, group_m=m, bytes_per_el=1.0)
-        for ss_key, nm_key in TRAFFIC.items():
+        bits = metadata_bits_per_group(NMPattern(n, m), "index")  # SCALE-Sim: ceil(log2 M) bits per kept value
+        got = gemm_cycles(arr, r.m, r.k, r.n, keep_n=n, group_m=m, bytes_per_el=1.0, meta_bits_per_group=bits)
+        counts = dict(TRAFFIC)
+        words = getattr(r, "filter_metadata_words", float("nan"))
+        if n < m and words == words:  # SPARSE_REPORT counts 32-bit words
+            counts["filter_metadata_words"] = "metadata_bytes"
+        for ss_key, nm_key in counts.items():
             ss, mine = float(getattr(r, ss_key)), float(got[nm_key])
+            if ss_key == "filter_metadata_words":
+                ss *= 4.0  # bytes
             why = "yes"
             if ss_key == "dram_ifmap_reads" and bool(got["sparse"]):
                 why = NOT_COMPARABLE["condensed_ifmap"]
@@ -168,9 +180,10 @@ def compare_traffic(ref: pd.DataFrame) -> pd.DataFrame:
             elif (ss_key == "dram_ofmap_writes" and r.dataflow != "os" and int(got["row_folds"]) > 1
                   and float(got["c_read_elems"]) == 0):
                 why = NOT_COMPARABLE["psum_on_chip"]
-            rows.append({"shape": r.name, "m": int(r.m), "k": int(r.k), "n": int(r.n), "sparsity": r.sparsity,
+            rows.append({"split": getattr(r, "split", "seen"), "shape": r.name, "m": int(r.m), "k": int(r.k),
+                         "n": int(r.n), "sparsity": r.sparsity,
                          "dataflow": r.dataflow, "array": f"{int(r.rows)}x{int(r.cols)}", "sram_kb": float(r.sram_kb),
-                         "quantity": ss_key, "scalesim": ss, "nmsim": mine,
+                         "quantity": ss_key.replace("_words", "_bytes"), "scalesim": ss, "nmsim": mine,
                          "error_pct": 100.0 * (mine - ss) / ss if ss else float("nan"), "comparable": why})
     return pd.DataFrame(rows)
 
