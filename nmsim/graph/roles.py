@@ -59,6 +59,23 @@ _FF_LEAVES = {"gate": FF_GATE, "up": FF1, "down": FF2, "fc_in": FF1, "fc_out": F
               "dense_4h_to_h": FF2, "lin1": FF1, "lin2": FF2}
 
 
+_FF_CONTAINERS = ("mlp", "ffn", "feed_forward", "ff")
+
+
+def _projection_role(leaf: str, parent: str, context: str) -> str | None:
+    """Role of a generic projection leaf (``c_proj``, ``proj``, ``dense``) from the path around it."""
+    if any(w in context for w in _FF_CONTAINERS) or (leaf == "dense" and parent == "output"
+                                                      and "attention" not in context):
+        return FF2
+    if leaf == "dense" and parent == "intermediate":
+        return FF1
+    if any(w in context for w in ("attn", "attention")):
+        return O
+    if leaf == "dense" and parent == "pooler":
+        return POOLER
+    return None
+
+
 def role_of(module_path: str) -> str | None:
     """Role implied by a module path, e.g. ``blocks.3.attn.q`` -> ``q``; ``None`` if the name says nothing.
 
@@ -70,23 +87,14 @@ def role_of(module_path: str) -> str | None:
         return None
     leaf = parts[-1]
     parent = parts[-2] if len(parts) > 1 else ""
-    if leaf in ("c_proj", "proj", "dense"):
-        context = ".".join(parts[:-1])
-        if any(w in context for w in ("mlp", "ffn", "feed_forward", "ff")) or (leaf == "dense" and parent == "output" and "attention" not in context):
-            return FF2
-        if leaf == "dense" and parent == "intermediate":
-            return FF1
-        if any(w in context for w in ("attn", "attention")):
-            return O
-        if leaf == "dense" and parent == "pooler":
-            return POOLER
-    if leaf in _FF_LEAVES and any(w in parent for w in ("mlp", "ffn", "feed_forward", "ff")):
-        return _FF_LEAVES[leaf]
-    if leaf in _LEAF_ROLES:
-        return _LEAF_ROLES[leaf]
-    if parent in ("patch_embed", "patch_embedding") or leaf in ("patch_embedding",):
-        return PATCH_EMBED
-    return None
+    role = _projection_role(leaf, parent, ".".join(parts[:-1])) if leaf in ("c_proj", "proj", "dense") else None
+    if role is None and leaf in _FF_LEAVES and any(w in parent for w in _FF_CONTAINERS):
+        role = _FF_LEAVES[leaf]
+    if role is None:
+        role = _LEAF_ROLES.get(leaf)
+    if role is None and (parent in ("patch_embed", "patch_embedding") or leaf == "patch_embedding"):
+        role = PATCH_EMBED
+    return role
 
 
 def role_resolver(roles=None):
