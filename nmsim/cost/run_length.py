@@ -79,31 +79,41 @@ def run_length(*, batch: int, tokens_per_sample: int, epochs=None, steps_per_epo
     dataset_size = _positive(dataset_size, "--dataset-size")
     steps, samples, tokens = (_positive(steps, "--steps"), _positive(samples, "--samples"),
                               _positive(tokens, "--tokens", integer=False))
-    given = [name for name, v in (("--epochs", epochs), ("--steps", steps), ("--samples", samples),
-                                  ("--tokens", tokens)) if v is not None]
-    if len(given) != 1:
-        what = "got " + " and ".join(given) if given else "got none"
-        raise UserError(f"give the run length once: --epochs, --steps, --samples or --tokens ({what})",
-                        given[1] if len(given) > 1 else "--epochs")
+    given = _given_once(epochs=epochs, steps=steps, samples=samples, tokens=tokens)
     if epochs is None and (steps_per_epoch or dataset_size):
         opt = "--steps-per-epoch" if steps_per_epoch else "--dataset-size"
-        raise UserError(f"{opt} goes with --epochs, not {given[0]}", opt)
+        raise UserError(f"{opt} goes with --epochs, not {given}", opt)
     if epochs is not None:
-        if dataset_size is not None:
-            implied = math.ceil(dataset_size / batch)
-            if steps_per_epoch is not None and steps_per_epoch != implied:
-                raise UserError(f"{steps_per_epoch:,} steps per epoch disagree with {dataset_size:,} samples at batch "
-                                f"{batch:,} ({implied:,} steps); give one of them", "--steps-per-epoch")
-            steps_per_epoch = implied
-        elif steps_per_epoch is not None and steps_per_epoch > 1 and not batch_given:
-            raise UserError(f"steps per epoch depend on the batch: give --batch (the workload's is {batch:,}), or "
-                            "--dataset-size instead", "--steps-per-epoch")
-        steps_per_epoch = steps_per_epoch or 1
-        total = int(round(epochs * steps_per_epoch))
+        spe = _steps_per_epoch(batch, steps_per_epoch, dataset_size, batch_given)
+        total = int(round(epochs * spe))
         if total < 1:
             raise UserError(f"{epochs:g} epochs is less than one step", "--epochs")
-        return RunLength(total, steps_per_epoch, total / steps_per_epoch, batch, tokens_per_sample, dataset_size)
+        return RunLength(total, spe, total / spe, batch, tokens_per_sample, dataset_size)
     if steps is None:
         per_step = batch * (tokens_per_sample if tokens is not None else 1)
         steps = math.ceil((tokens if tokens is not None else samples) / per_step)
     return RunLength(steps, 1, float(steps), batch, tokens_per_sample)
+
+
+def _given_once(**lengths) -> str:
+    """The option of the one run length given; UserError when none or several are."""
+    given = [f"--{name}" for name, v in lengths.items() if v is not None]
+    if len(given) != 1:
+        what = "got " + " and ".join(given) if given else "got none"
+        raise UserError(f"give the run length once: --epochs, --steps, --samples or --tokens ({what})",
+                        given[1] if len(given) > 1 else "--epochs")
+    return given[0]
+
+
+def _steps_per_epoch(batch: int, steps_per_epoch: int | None, dataset_size: int | None, batch_given: bool) -> int:
+    """Steps per epoch from the dataset size (which must agree with a given count) or as given (1 by default)."""
+    if dataset_size is not None:
+        implied = math.ceil(dataset_size / batch)
+        if steps_per_epoch is not None and steps_per_epoch != implied:
+            raise UserError(f"{steps_per_epoch:,} steps per epoch disagree with {dataset_size:,} samples at batch "
+                            f"{batch:,} ({implied:,} steps); give one of them", "--steps-per-epoch")
+        return implied
+    if steps_per_epoch is not None and steps_per_epoch > 1 and not batch_given:
+        raise UserError(f"steps per epoch depend on the batch: give --batch (the workload's is {batch:,}), or "
+                        "--dataset-size instead", "--steps-per-epoch")
+    return steps_per_epoch or 1
