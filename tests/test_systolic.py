@@ -444,3 +444,17 @@ def test_validate_engines_prints_scored_rows_and_both_bases():
     assert "not scored: highlight" in out and "not scored: vegeta dense" in out
     assert "equal peak" in out and "absolute (each device at its own peak)" in out
     assert "equal_peak_sparse_time" in out
+
+
+def test_validate_systolic_prints_stored_scalesim_agreement():
+    rc, out, _ = _cli("validate", "--systolic")
+    assert rc == 0
+    assert "cycles: 130 GEMMs (84 ws, 24 is, 22 os), worst error 0.074 %" in out
+    lines = {}
+    for line in out.splitlines():  # the summary's rows (its wrapped 'worst' block repeats the keys later)
+        if line.split()[:1] in (["seen"], ["held_out"]):
+            lines.setdefault(line.split()[0], line.split())
+    assert lines["seen"][1:6] == ["60", "360", "298", "296", "294"]
+    assert lines["held_out"][1:6] == ["40", "256", "214", "213", "213"]
+    assert "counted another way by SCALE-Sim by design" in out
+    assert max(len(line) for line in out.splitlines()) <= 100

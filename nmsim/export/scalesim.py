@@ -239,3 +239,30 @@ def compare_topology(folder: Path, run_scalesim, rows: int = 128, cols: int = 12
                     "gemms": sum(r["gemms"] for r in out), "scalesim_cycles": ss, "nmsim_cycles": nm,
                     "error_pct": 100.0 * (nm - ss) / ss, "goal_met": abs(nm - ss) <= 0.10 * ss})
     return out
+
+
+VALIDATION = Path(__file__).resolve().parent.parent / "data" / "validation"
+
+
+def stored_validation() -> dict:
+    """nmsim against the stored SCALE-Sim 3.0.0 runs (no SCALE-Sim needed): ``cycles`` (every GEMM of
+    ``scalesim-3.0.0.csv`` and of the traffic runs), ``speedups`` (1:4 vs dense, both tools), ``traffic`` (every
+    count of ``scalesim-3.0.0-traffic.csv``, :func:`compare_traffic`) and ``summary`` (per split: counts compared,
+    within 10 % and 1 %, worst error, counts SCALE-Sim makes another way by design)."""
+    ref = pd.read_csv(VALIDATION / "scalesim-3.0.0.csv")
+    traffic_ref = pd.read_csv(VALIDATION / "scalesim-3.0.0-traffic.csv")
+    cycles = pd.concat([compare_reference(ref), compare_reference(traffic_ref)], ignore_index=True)
+    traffic = compare_traffic(traffic_ref)
+    rows = []
+    for split, g in traffic.groupby("split", sort=False):
+        ok = g[g["comparable"] == "yes"]
+        err = ok["error_pct"].abs()
+        worst = ok.loc[err.idxmax()]
+        rows.append({"split": split, "runs": int((traffic_ref["split"] == split).sum()), "counts": len(g),
+                     "comparable": len(ok), "within_10_pct": int((err <= 10).sum()), "within_1_pct": int((err <= 1).sum()),
+                     "worst_error_pct": float(worst["error_pct"]),
+                     "worst": f"{worst['quantity']} {worst['dataflow']} {worst['shape']} {worst['sram_kb']:g} KiB",
+                     "other_accounting": len(g) - len(ok)})
+    return {"cycles": cycles, "speedups": speedups(compare_reference(ref)), "traffic": traffic,
+            "summary": pd.DataFrame(rows)}
+
