@@ -146,7 +146,7 @@ def _label(df: pd.DataFrame, i: int, index: bool) -> str:
         key = df.index[i]
         return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
     texts = [str(v) for v in df.iloc[i].tolist() if isinstance(v, str) and 0 < len(v) <= LONG_TEXT]
-    return " ".join(texts[:2]) or str(i)
+    return " ".join(dict.fromkeys(texts[:2])) or str(i)   # the dense recipe's plan: "dense", not "dense dense"
 
 
 def _blocks(shown: pd.DataFrame, index: bool, width: int, nkeys: int = 1) -> str:
