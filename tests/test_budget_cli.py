@@ -38,9 +38,10 @@ def test_patterns_and_skip(capsys):
                          "--patterns", "2:4,1:128", "--format", "json")
     assert code == 0, err
     table = pd.read_json(io.StringIO(out))
-    assert set(zip(table["recipe"], table["pattern"])) == {("sr-ste", "2:4"), ("sdgf-geometric", "2:4"),
-                                                         ("sr-ste", "1:128")}
-    assert "skipped sdgf-geometric" in err and "16:2048" in err
+    # the pattern column says what was priced, in plan text form (a bare N:M retargets --sparsity's rules)
+    assert set(zip(table["recipe"], table["pattern"])) == {("sr-ste", "ff=2:4"), ("sdgf-geometric", "ff=2:4"),
+                                                         ("sr-ste", "ff=1:128")}
+    assert "skipped sdgf-geometric ff=1:128" in err and "16:2048" in err
 
 
 def test_table_format(capsys):
@@ -63,3 +64,14 @@ def test_one_line_errors(capsys, extra, message):
     code, out, err = run(capsys, *extra)
     assert code == 2 and out == ""
     assert message in err and err.startswith("nmsim: error:") and err.count("\n") == 1
+
+
+def test_plans_read_in_plan_text(capsys):
+    """Every row and the phase lines name the plan priced as ``ff=2:4``; the dense row is not 'dense dense'."""
+    code, out, err = run(capsys, "--sparsity", "ff=1:8,qk=1:4", "--recipes", "dense,sr-ste", "--patterns",
+                         "2:4,ff=1:8+qkv=1:4")
+    assert code == 0, err
+    assert "\nphases:\n" in out   # too wide for one table: the phases are listed below it, keyed by recipe and plan
+    assert "  sr-ste ff=2:4,qk=2:4: sparse ff=2:4,qk=2:4 sr-ste [0," in out and "  dense: dense [0," in out
+    assert "  sr-ste ff=1:8,qkv=1:4: sparse ff=1:8,qkv=1:4 sr-ste [0," in out
+    assert "dense dense" not in out and "ff2_4" not in out

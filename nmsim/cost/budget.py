@@ -348,7 +348,7 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         plan = (base_plan if item is None else item if isinstance(item, SparsityPlan)
                 else base_plan.with_pattern(item))
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
-        plans.append((str(item or plan), plan))
+        plans.append((plan.label, plan))   # what was priced, in plan text form (a bare 2:4 on ff,qk: ff=2:4,qk=2:4)
     cost = recipe_plan_table(
         graph, plans, names, length, budget=parse_budget(budget), dense_frac=dense_frac,
         finetune_frac=finetune_frac, params={"mdgf": {"beta": beta} if beta is not None else {},
