@@ -110,3 +110,21 @@ def test_sweep_run_tables_keep_lengths_apart(tmp_path):
     assert t.loc[("digits", 200, "sr-ste"), "train_flops_rel_dense"] == pytest.approx(150 / 200)
     assert t.loc[("digits", 200, "dense"), "accuracy_pct"] == pytest.approx(90.5)
     assert np.isnan(t.loc[("chars", 100, "sr-ste"), "train_flops_rel_dense"])
+
+
+def test_recipe_settings_split_points_only_within_a_recipe(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "a", "digits", "dense", "dense", 0, 2, [(50, .6), (100, .8)])
+    _run(root, "a", "digits", "sr-ste", "ff=1:8", 0, 2, [(40, .7), (80, .78)])
+    _run(root, "b", "digits", "sr-ste", "ff=1:8", 1, 2, [(40, .7), (80, .79)])
+    cfg = root / "b" / "digits" / "sr-ste" / "ff1_8" / "seed1" / "config.json"
+    cfg.write_text(cfg.read_text().replace('"dense_frac": 0.0', '"dense_frac": 0.1'))
+    _run(root, "a", "digits", "mdgf-exp", "ff=1:8", 0, 2, [(45, .7), (90, .8)])
+    cfg = root / "a" / "digits" / "mdgf-exp" / "ff1_8" / "seed0" / "config.json"
+    cfg.write_text(cfg.read_text().replace('"recipe_params": {}', '"recipe_params": {"beta": 0.05}'))
+    curves = load_curves(root)
+    by_recipe = curves.groupby("recipe")["variant"].agg(lambda v: sorted(set(v))).to_dict()
+    # MDGF's beta is its own setting (one value): not named; two SR-STE dense fractions: two points
+    assert by_recipe == {"dense": [""], "mdgf-exp": [""], "sr-ste": ["dense_frac=0.0", "dense_frac=0.1"]}
+    st = sweep_table(curves)
+    assert (st["recipe"] == "sr-ste").sum() == 2 and st.loc[st["recipe"] == "sr-ste", "runs"].tolist() == [1, 1]

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nmsim.errors import UserError  # noqa: E402
-from nmsim.report.figures import recipe_style  # noqa: E402
+from nmsim.report.figures import flop_ticks, recipe_style  # noqa: E402
 
 AXES = {"train_flops": "cumulative training FLOPs (nmsim cost model)", "step": "optimizer steps"}
 METRIC_LABELS = {"accuracy": "validation accuracy (higher is better)",
@@ -82,6 +82,8 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
                 pad = 0.08 * (hi - lo or abs(hi) or 1.0)
                 ax.set_ylim(lo - pad, hi + pad)
             ax.set_xlabel(AXES[x])
+            if x == "train_flops":
+                flop_ticks(ax)
             ax.set_ylabel(METRIC_LABELS[metric], fontsize=8)
             ax.set_title(f"{where} {pattern}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}",
                          fontsize=9)

@@ -31,6 +31,14 @@ def category_colors(n: int) -> list:
     return [palette[i % len(palette)] for i in range(n)]
 
 
+def flop_ticks(ax, axis: str = "x") -> None:
+    """FLOP counts on an axis with SI prefixes (20G, 1.5T; the axis label names the unit), no 1e11 offset."""
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+    target = getattr(ax, f"{axis}axis")
+    target.set_major_locator(MaxNLocator(6))
+    target.set_major_formatter(EngFormatter(sep=""))
+
+
 def _plain_log_ticks(ax) -> None:
     """Log axis ticks as plain numbers (6, 20, 300), no 6x10^0 minor labels."""
     from matplotlib.ticker import FuncFormatter
@@ -235,6 +243,7 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
         if dense_budget and n == 1:
             ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
         ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
+        flop_ticks(ax)
         ax.set_ylabel("test accuracy (%)")
         key = key if isinstance(key, tuple) else (key,)
         alone = "" if (sub["recipe"] == "dense").any() else " (no dense run: not compared)"

@@ -36,11 +36,11 @@ def _settings(config: dict, keys) -> str:
     return json.dumps({k: config.get(k) for k in keys}, sort_keys=True, default=str)
 
 
-def _short(frame: pd.DataFrame, column: str) -> pd.Series:
-    """The settings JSON of ``column`` as ``key=value`` text of only the keys that differ between runs of the same
-    task (empty when they all agree; an empty value stays empty)."""
+def _short(frame: pd.DataFrame, column: str, within: list[str]) -> pd.Series:
+    """The settings JSON of ``column`` as ``key=value`` text of only the keys that differ between runs that agree
+    on ``within`` (empty when they all agree; an empty value stays empty)."""
     out = pd.Series("", index=frame.index, dtype=object)
-    for _, rows in frame.groupby("task", sort=False, dropna=False):
+    for _, rows in frame.groupby(within, sort=False, dropna=False):
         parsed = {v: json.loads(v) for v in rows[column].unique() if v}
         keys = [k for k in dict.fromkeys(k for d in parsed.values() for k in d)
                 if len({json.dumps(d.get(k), sort_keys=True) for d in parsed.values()}) > 1]
@@ -86,7 +86,8 @@ def load_curves(root: str | Path) -> pd.DataFrame:
         raise UserError("holds no runs (no */config.json with metrics.jsonl)", str(root))
     df = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     df["train_flops"] = pd.to_numeric(df["train_flops"], errors="coerce")
-    df["setup"], df["variant"] = _short(df, "setup"), _short(df, "variant")
+    # setups compared within a task; a recipe's own settings (MDGF's beta, SDGF's k, ...) within its plan
+    df["setup"], df["variant"] = _short(df, "setup", ["task"]), _short(df, "variant", ["task", "recipe", "pattern"])
     return df.sort_values(["task", "length", "setup", "recipe", "pattern", "variant", "seed", "step"],
                           kind="stable").reset_index(drop=True)
 
