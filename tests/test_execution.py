@@ -151,11 +151,11 @@ def test_table19_reproduced_within_15_percent():
     # scored rows (never fitted): the numbers README "How accurate is it" reports
     rows = v.rows.set_index("id")
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
-    assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(6.674e-3, rel=5e-3)     # tinygemm pinned
+    assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(6.873e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 16
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(26.1, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(15.1, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 24
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(17.7, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(11.4, abs=0.1)
 
 
 def test_measurement_pins_a_dense_kernel():
@@ -177,7 +177,7 @@ def test_compressed_weight_kernel_not_offered_below_its_measured_rows():
     pats = lambda ops, p: pd.Series([p], index=ops.index, dtype=object)  # noqa: E731
     for name in ("a100", "h100", "v100"):
         dtype = "fp16"
-        gemv, big = _one(1, 4096, 4096), _one(128, 4096, 4096)
+        gemv, big = _one(1, 4096, 4096), _one(256, 4096, 4096)  # 128 rows: split-K cuBLAS wins on the v100
         assert price_gemms(gemv, pats(gemv, NMPattern(1, 8)), load(name), dtype).iloc[0]["kernel"] == "cublas"
         assert price_gemms(big, pats(big, NMPattern(1, 8)), load(name), dtype).iloc[0]["kernel"] == "compressed-nm"
 
@@ -271,7 +271,7 @@ def test_validate_cli_fits_and_scores(tmp_path, capsys):
     path = tmp_path / "m.yaml"
     path.write_text(SMALL)
     rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
-    assert rc == 0 and "fitted f: cusparselt.efficiency = 0.5557 on 1 rows" in err
+    assert rc == 0 and "fitted f: cusparselt.efficiency = 0.5696 on 1 rows" in err
     assert "MAPE per group" in out and "all scored rows" in out
     # fitted and scored rows are printed apart, then MAPE per group, per use and overall
     assert out.index("fitted rows (kernel level") < out.index("scored rows (never used by a fit):")

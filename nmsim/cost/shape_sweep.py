@@ -82,7 +82,8 @@ class _ShapeTables:
                    **{c: self._fit([getattr(vt, c) for vt in vts], f"vector {c}")
                       for c in ("flops", "bytes", "fused_bytes")}}
             ident = pd.factorize(vts[0].frame["kind"].astype(str) + "|" + vts[0].frame["role"].astype(str) + "|"
-                                 + vts[0].frame["pass"].astype(str))[0]
+                                 + vts[0].frame["pass"].astype(str) + "|"
+                                 + vts[0].frame["kernel_share"].astype(str))[0]  # launches per row (gpu model)
             hit["unique"], hit["mult"] = _dedup(np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]),
                                                 [hit["fused"].astype(np.int64), ident])
             u = hit["unique"]

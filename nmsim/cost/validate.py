@@ -11,8 +11,10 @@ The measurements file (default ``nmsim/data/measurements/gpu.yaml``) has three s
   ``context`` and ``plan`` (a plan text). ``speedup`` = time of the row with ``baseline``'s keys replaced / time
   of the row.
 
-Protocol: each fit is calibrated on its own rows only (``fit: NAME``; they must be kernel-level), one parameter
-at a time in file order, by minimising the mean absolute log error (bounded scalar search, scipy). Every row is
+Protocol: each fit is calibrated on its own rows only (``fit: NAME``; they must be kernel-level), one fit at a
+time in file order, by minimising the mean absolute log error (bounded search, scipy). Entries of ``fits`` that
+share a name are one joint fit: their fields (e.g. a kernel's ``efficiency`` and ``tile_overhead_k``) are
+calibrated together on that name's rows. Every row is
 then predicted with all fitted values; fitted and scored (not fitted) rows are reported apart, with MAPE per
 group, per use (fitted / scored) and overall. End-to-end rows are never fitted. A row's ``kernel`` pins the kernel
 the measurement ran (dense or sparse): it runs every GEMM it can, the fastest other kernel the rest.
@@ -198,9 +200,36 @@ def _loss(rows, hw) -> float:
     return float(np.mean(errs))
 
 
+def _fit_groups(fits) -> list[list[dict]]:
+    """Fits sharing a name are one joint fit (their fields calibrated together on that name's rows), in file order."""
+    groups: dict = {}
+    for f in fits:
+        groups.setdefault(f["name"], []).append(f)
+    return list(groups.values())
+
+
+def _fit(rows, hw, group, start) -> list[float]:
+    """Values of the group's fields minimising the mean absolute log error on ``rows`` (bounded)."""
+    from scipy.optimize import minimize, minimize_scalar
+
+    def spec_at(xs):
+        out = hw
+        for f, x in zip(group, xs):
+            out = with_kernel_param(out, f["kernel"], f["field"], x)
+        return out
+    bounds = [tuple(f.get("bounds", [1e-3, 1.0])) for f in group]
+    if len(group) == 1:
+        res = minimize_scalar(lambda x: _loss(rows, spec_at([x])), bounds=bounds[0], method="bounded",
+                              options={"xatol": 1e-5})
+        return [float(res.x)]
+    x0 = [min(max(v, lo), hi) for v, (lo, hi) in zip(start, bounds)]
+    res = minimize(lambda xs: _loss(rows, spec_at(xs)), x0, method="Powell", bounds=bounds,
+                   options={"xtol": 1e-5, "ftol": 1e-9})
+    return [float(x) for x in res.x]
+
+
 def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
     """Fit (``refit``; else use the specs' values) and score every row; see the module docstring."""
-    from scipy.optimize import minimize_scalar
     from nmsim.hardware import load as load_hw
     rows, fits, sources = load(path)
     specs: dict = {}
@@ -211,21 +240,22 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
         return specs[name]
 
     fit_rows = []
-    for f in fits:
-        hw = spec(f["hardware"])
-        mine = [r for r in rows if r.get("fit") == f["name"]]
-        before = kernel_param(hw, f["kernel"], f["field"])
-        value = before
+    for group in _fit_groups(fits):
+        f0 = group[0]
+        hw = spec(f0["hardware"])
+        mine = [r for r in rows if r.get("fit") == f0["name"]]
+        before = [kernel_param(hw, f["kernel"], f["field"]) for f in group]
+        values = before
         if refit and mine:
-            lo, hi = f.get("bounds", [1e-3, 1.0])
-            res = minimize_scalar(lambda x: _loss(mine, with_kernel_param(hw, f["kernel"], f["field"], x)),
-                                  bounds=(lo, hi), method="bounded", options={"xatol": 1e-5})
-            value = float(res.x)
-            specs[f["hardware"]] = with_kernel_param(hw, f["kernel"], f["field"], value)
-        if progress:
-            progress(f"fitted {f['name']}: {f['kernel']}.{f['field']} = {value:.4g} on {len(mine)} rows")
-        fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f["kernel"], "field": f["field"],
-                         "spec_value": before, "fitted_value": value, "rows": len(mine)})
+            values = _fit(mine, hw, group, before)
+            for f, v in zip(group, values):
+                hw = with_kernel_param(hw, f["kernel"], f["field"], v)
+            specs[f0["hardware"]] = hw
+        for f, b, v in zip(group, before, values):
+            if progress:
+                progress(f"fitted {f['name']}: {f['kernel']}.{f['field']} = {v:.4g} on {len(mine)} rows")
+            fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f["kernel"], "field": f["field"],
+                             "spec_value": b, "fitted_value": v, "rows": len(mine)})
     out = []
     for r in rows:
         hw = spec(r["hardware"])

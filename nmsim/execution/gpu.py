@@ -6,6 +6,9 @@ Spec (``execution:`` of a GPU YAML)::
     execution:
       model: gpu
       sms: 108                                  # streaming multiprocessors (wave quantization)
+      arch: sm90                                # the GPU's compute capability (kernel applicability)
+      older_arch_peak_fraction: 0.5             # share of the dtype peak a kernel built for an older arch reaches
+      vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -20,11 +23,15 @@ Spec (``execution:`` of a GPU YAML)::
           tile: {m: 128, n: 128}                # output tile (tile + wave quantization)
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
+          tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
+          arch: sm80                            # arch the kernel is built for (default: the GPU's own)
           bandwidth_efficiency: 0.9             # fraction of HBM bandwidth reached
           launch_us: 3                          # fixed cost per GEMM
           overlap: 1.0                          # 1 = memory and compute overlap fully, 0 = they add up
           decode_ns_per_nnz: 0                  # index decode / gather, per kept nonzero per row tile per SM
-          split_k: false                        # true: the reduction is split across SMs (no wave quantization)
+          split_k: false                        # true: the reduction is split across SMs (no wave quantization);
+                                                # auto: split into s = min(sms // tiles, k // 256) slices when faster
+                                                # (fp32 partials written and re-read, one more launch)
           small_m: {rows_below: 32, efficiency: 0.062}   # measured slowdown of small-M calls
           metadata: index                       # metadata encoding of the compressed weight
           source: ...
@@ -35,14 +42,22 @@ Per row and kernel (all numpy, broadcast over leading config axes)::
     tiles     = b * ceil(rows / h) * ceil(n / tile.n);  tile_eff = m * n / (ceil(rows / h) * h * ceil(n / tile.n) * tile.n)
     wave_eff  = tiles / (ceil(tiles / sms) * sms)
     padded    = nominal / tile_eff;  executed = padded * density   (1 dense, hw pattern's, the plan's for any)
-    compute   = work / (peak * efficiency * wave_eff) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+    k_eff     = kw / (kw + tile_overhead_k)      (kw = k, or the kept k = k x density on a compressed-weight kernel)
+    compute   = work / (peak * efficiency * wave_eff * k_eff) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
                 (work = padded on a sparse tensor core, whose peak counts dense-equivalent FLOPs; else executed)
     memory    = (weight values + metadata + bias + activations) / (bandwidth * bandwidth_efficiency)
     small M   : compute and memory / small_m.efficiency when m < small_m.rows_below
     seconds   = launch + max(compute, memory) + (1 - overlap) * min(compute, memory)
 
 ``peak``: the dtype's dense peak (dense, compressed-weight: dense MMA on the gathered operand) or the spec's
-listed sparse peak for the kernel's pattern (sparse-tensor-core; dense × M/N when not listed).
+listed sparse peak for the kernel's pattern (sparse-tensor-core; dense × M/N when not listed), times
+``older_arch_peak_fraction`` when the kernel is built for an older arch than the GPU's (a Hopper GPU running an
+sm80 kernel issues Ampere ``mma.sync``, not ``wgmma``); a kernel built for a newer arch is not offered.
+
+``k_eff``: each output tile pays a fixed prologue (filling the multi-stage shared-memory pipeline) and epilogue
+(writing the tile) besides its reduction loop, so short-K GEMMs reach a lower share of the peak.
+
+Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time.
 """
 from __future__ import annotations
 
@@ -59,11 +74,13 @@ from nmsim.execution.roofline import activation_bytes
 from nmsim.sparsity.metadata import ENCODINGS, dtype_bytes, metadata_bits_per_group
 
 KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
+SPLIT_K_MIN_DEPTH = 256  # split_k: auto never cuts the reduction into slices shorter than this (an assumption)
 KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns": False, "max_m": False,
                "tile": False, "min_rows": False, "offered_from_rows": False, "efficiency": True,
                "bandwidth_efficiency": False,
                "launch_us": False, "overlap": False, "decode_ns_per_nnz": False, "small_m": False,
-               "metadata": False, "transposed": False, "split_k": False, "note": False}
+               "metadata": False, "transposed": False, "split_k": False, "note": False,
+               "tile_overhead_k": False, "arch": False}
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,9 @@ class Kernel:
     metadata: str = "index"
     transposed: bool = False        # also runs a weight whose groups lie along the output dim (dgrad)
     split_k: bool = False           # partitions the reduction across SMs: no wave quantization
+    split_k_auto: bool = False      # splits K (fp32 partials + a reduction kernel) when that is faster
+    tile_overhead_k: float = 0.0    # per-tile prologue + epilogue, in reduction steps
+    arch: str | None = None         # compute capability the kernel is built for (None: the GPU's own)
 
     @property
     def sparse(self) -> bool:
@@ -172,7 +192,20 @@ def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
         small_m_efficiency=r.number(small["efficiency"], path + ("small_m", "efficiency"), ssrc, at_most=1.0),
         metadata=meta,
         transposed=r.boolean(node.get("transposed", False), path + ("transposed",)),
-        split_k=r.boolean(node.get("split_k", False), path + ("split_k",)))
+        split_k=node.get("split_k") != "auto" and r.boolean(node.get("split_k", False), path + ("split_k",)),
+        split_k_auto=node.get("split_k") == "auto",
+        tile_overhead_k=num("tile_overhead_k", 0.0, positive=False),
+        arch=None if "arch" not in node else _arch(r, node["arch"], path + ("arch",)))
+
+
+def _arch(r, value, path: tuple) -> str:
+    if not (isinstance(value, str) and value.startswith("sm") and value[2:].isdigit()):
+        raise r.fail(f"expected a compute capability like sm80 or sm90, got {value!r}", *path)
+    return value
+
+
+def _arch_number(arch: str | None) -> int | None:
+    return None if arch is None else int(arch[2:])
 
 
 _KEEP = {"sparse": bool, "hw_pattern": object}
@@ -180,7 +213,7 @@ _KEEP = {"sparse": bool, "hw_pattern": object}
 
 @register("gpu")
 class GpuModel(ExecutionModel):
-    param_keys = ("sms", "board_watts", "kernels")
+    param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us")
 
     @classmethod
     def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
@@ -194,7 +227,15 @@ class GpuModel(ExecutionModel):
                         for name, item in node.items() if name != "source")
         if not any(k.kind == "dense" for k in kernels):
             raise r.fail("needs at least one dense kernel", *path, "kernels")
-        return {"sms": sms, "board_watts": watts, "kernels": kernels}
+        arch = None if "arch" not in params else _arch(r, params["arch"], path + ("arch",))
+        if arch is None and any(k.arch for k in kernels):
+            raise r.fail("a kernel names an arch: the GPU needs one too", *path, "arch")
+        older = 1.0 if "older_arch_peak_fraction" not in params else r.number(
+            params["older_arch_peak_fraction"], path + ("older_arch_peak_fraction",), src, at_most=1.0)
+        launch = 0.0 if "vector_launch_us" not in params else r.number(
+            params["vector_launch_us"], path + ("vector_launch_us",), src, positive=False)
+        return {"sms": sms, "board_watts": watts, "kernels": kernels, "arch": arch,
+                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6}
 
     @property
     def kernels(self) -> tuple:
@@ -212,13 +253,20 @@ class GpuModel(ExecutionModel):
         ok = any(k.kind == "dense" and k.accepts_dtypes(ctx.dtype, ctx.dtype) for k in self.kernels)
         return np.full(np.shape(table.nominal_flops), ok, dtype=bool)
 
+    def _arch_factor(self, k: Kernel) -> float | None:
+        """Share of the peak kernel ``k`` reaches on this GPU; None when it is built for a newer arch."""
+        mine, built = _arch_number(self.params.get("arch")), _arch_number(k.arch)
+        if mine is None or built is None or built == mine:
+            return 1.0
+        return None if built > mine else self.params.get("older_arch_peak_fraction", 1.0)
+
     def _peak(self, k: Kernel, dtype: str, hw_pattern) -> float:
-        dense = self.hw.dense_tflops(dtype)
+        dense = self.hw.dense_tflops(dtype) * self._arch_factor(k)
         if k.kind != "sparse-tensor-core" or hw_pattern is None:
             return dense
         for p, tflops in self.hw.sparse_options(dtype):
             if p == hw_pattern:
-                return tflops
+                return tflops * self._arch_factor(k)
         return dense * hw_pattern.m / hw_pattern.n
 
     def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext) -> dict | None:
@@ -228,7 +276,7 @@ class GpuModel(ExecutionModel):
         wrow = is_w & fwd_like  # rows that read the stored weight
         dense_ok = k.accepts_dtypes(ctx.dtype, ctx.dtype)
         w_ok = k.accepts_dtypes(ctx.dtype, ctx.wdtype)
-        if not (dense_ok or w_ok):
+        if not (dense_ok or w_ok) or self._arch_factor(k) is None:
             return None
         dtype_ok = np.where(wrow, w_ok, dense_ok)
         # per pattern: executed hw pattern, density, metadata bits, peak
@@ -248,7 +296,7 @@ class GpuModel(ExecutionModel):
             ok = dtype_ok & np.ones(np.shape(code), dtype=bool)
             density = group_n = group_m = 1.0
             bits = 0.0
-            peak = self.hw.dense_tflops(ctx.dtype)
+            peak = self._peak(k, ctx.dtype, None)
             label = "dense"
         if k.offered_from_rows > 1:
             ok = ok & (table.m >= k.offered_from_rows)
@@ -264,13 +312,12 @@ class GpuModel(ExecutionModel):
         tiles = b * rt * ct
         with np.errstate(divide="ignore", invalid="ignore"):
             tile_eff = np.where(m * n > 0, (m * n) / (rt * tile_h * ct * k.tile_n), 1.0)
-            wave_eff = np.where(tiles > 0, tiles / (np.ceil(tiles / sms) * sms), 1.0) if not k.split_k else 1.0
         padded = table.nominal_flops / tile_eff
         executed = padded * density
         kept = table.weight_elems * density
         # a sparse tensor core's peak counts dense-equivalent FLOPs (2:4 at 2x): it divides the padded dense work
         work = padded if k.kind == "sparse-tensor-core" else executed
-        compute = work / (peak * 1e12 * k.efficiency * wave_eff) + k.decode_s_per_nnz * kept * rt / sms
+        kw = table.k * (density if k.kind == "compressed-weight" else 1.0)
         # bytes: stored weights (compressed when sparse) in the weight dtype; dW / act×act at the compute dtype
         cb = dtype_bytes(ctx.dtype, "--dtype")
         wb = np.where(wrow, dtype_bytes(ctx.wdtype, "--weight-dtype"), cb)
@@ -281,16 +328,49 @@ class GpuModel(ExecutionModel):
         weight = values + meta + table.bias_elems * cb
         act = activation_bytes(table, ctx)
         total = weight + act
-        memory = total / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency)
+        decode = k.decode_s_per_nnz * kept * rt / sms
+        t = self._timing(k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode, 1.0)
+        if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
+            split = self._timing(k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode,
+                                 self._split_factor(tiles, table.k))
+            faster = split["seconds"] < t["seconds"]
+            t = {key: np.where(faster, split[key], v) for key, v in t.items()}
+        compute, memory, seconds, k_eff, wave_eff = (t[key] for key in
+                                                     ("compute", "memory", "seconds", "k_eff", "wave_eff"))
+        total = t["bytes"]
+        return {"ok": ok, "executed_flops": executed, "weight_bytes": weight, "metadata_bytes": meta,
+                "act_bytes": act, "bytes": total, "compute_seconds": compute, "memory_seconds": memory,
+                "seconds": seconds, "padded_flops": padded,
+                "efficiency": k.efficiency * wave_eff * tile_eff * k_eff,
+                "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, "dense")}
+
+    def _split_factor(self, tiles, kdim):
+        """Split-K slices for GEMMs with fewer output tiles than SMs: fill the SMs, each slice >= 256 deep."""
+        sms = self.params["sms"]
+        s = np.minimum(np.floor(sms / np.maximum(tiles, 1.0)), np.floor(kdim / SPLIT_K_MIN_DEPTH))
+        return np.maximum(s, 1.0)
+
+    def _timing(self, k: Kernel, ideal_s, m, tiles, kw, byts, outputs, decode_s, splits) -> dict:
+        """Compute, memory and total seconds of a GEMM run in ``splits`` slices of its reduction (1 = no split)."""
+        sms = self.params["sms"]
+        st = tiles * splits
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wave_eff = np.where(st > 0, st / (np.ceil(st / sms) * sms), 1.0) if not k.split_k else 1.0
+            # per-tile prologue/epilogue: a reduction loop of depth kw is kw / (kw + overhead) of a tile's time
+            ks = kw / splits
+            k_eff = np.where(ks > 0, ks / (ks + k.tile_overhead_k), 1.0) if k.tile_overhead_k else 1.0
+        compute = ideal_s / (k.efficiency * wave_eff * k_eff) + decode_s
+        # split K: fp32 partial tiles written and read back by a second (reduction) kernel
+        byts = byts + np.where(splits > 1, 2.0 * splits * outputs * 4.0, 0.0)
+        memory = byts / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency)
         if k.small_m_efficiency < 1.0:
             slow = np.where(m < k.small_m_rows, 1.0 / k.small_m_efficiency, 1.0)
             compute, memory = compute * slow, memory * slow
         hi, lo = np.maximum(compute, memory), np.minimum(compute, memory)
-        seconds = k.launch_s + hi + (1.0 - k.overlap) * lo
-        return {"ok": ok, "executed_flops": executed, "weight_bytes": weight, "metadata_bytes": meta,
-                "act_bytes": act, "bytes": total, "compute_seconds": compute, "memory_seconds": memory,
-                "seconds": seconds, "padded_flops": padded, "efficiency": k.efficiency * wave_eff * tile_eff,
-                "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, "dense")}
+        launches = np.where(splits > 1, 2.0, 1.0)
+        seconds = k.launch_s * launches + hi + (1.0 - k.overlap) * lo
+        return {"compute": compute, "memory": memory, "seconds": seconds, "bytes": byts, "k_eff": k_eff,
+                "wave_eff": wave_eff}
 
     def price(self, table: GemmTable, ctx: ExecContext) -> Priced:
         self._check_pin(ctx)
@@ -352,7 +432,19 @@ class GpuModel(ExecutionModel):
 
     def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
         out = super().price_vector(vt, ctx)
+        launch = self.params.get("vector_launch_s", 0.0)
+        if launch:
+            out["seconds"] = out["seconds"] + launch * vector_kernels(vt)
         watts = self.params.get("board_watts")
         if watts:
             out["joules"] = out["seconds"] * watts
         return out
+
+
+def vector_kernels(vt: VectorTable) -> np.ndarray:
+    """Kernels each vector row stands for (``kernel_share`` of :func:`nmsim.execution.table.vector_table`: one per
+    unfused op and pass); 0 for rows without it (the optimizer step runs as multi-tensor kernels)."""
+    f = vt.frame
+    if "kernel_share" not in f:
+        return np.zeros(len(f))
+    return f["kernel_share"].to_numpy(float)

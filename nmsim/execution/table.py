@@ -202,7 +202,21 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["id", "module", "role", "layer", "kind", "pass"])
     cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
-    return VectorTable(frame, cat(fl), cat(by), cat(fu, bool), cat(fb))
+    fused_rows = cat(fu, bool)
+    frame["kernel_share"] = kernel_shares(frame, fused_rows)
+    return VectorTable(frame, cat(fl), cat(by), fused_rows, cat(fb))
+
+
+def kernel_shares(frame: pd.DataFrame, fused: np.ndarray) -> np.ndarray:
+    """Each unfused op (module, layer and pass) runs as one kernel: 1 / (its unfused rows) on each of them, 0 on fused
+    rows, so the shares of any set of rows sum to the kernels they make up (also after rows are deduplicated)."""
+    alone = ~np.asarray(fused, dtype=bool)
+    if not len(frame):
+        return np.zeros(0)
+    keys = frame["module"].astype(str) + "|" + frame["layer"].astype(str) + "|" + frame["pass"].astype(str)
+    count = pd.Series(alone.astype(float)).groupby(keys.to_numpy()).transform("sum").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(alone, 1.0 / count, 0.0)
 
 
 def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

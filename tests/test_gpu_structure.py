@@ -1,0 +1,145 @@
+"""gpu execution model structure: per-tile overhead along K, kernel arch applicability (an sm80 kernel on Hopper),
+launch cost of unfused non-GEMM kernels, joint fits in nmsim validate."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import nmsim
+from nmsim.cli import main
+from nmsim.cost import price, price_gemms, trace_for_mode
+from nmsim.cost.validate import validate
+from nmsim.hardware import load
+from nmsim.sparsity import NMPattern
+
+
+def _one(m, k, n):
+    flops = 2.0 * m * k * n
+    return pd.DataFrame([{"id": 0, "kind": "linear", "role": "ff1", "module": "ff1", "layer": 0, "gemm_b": 1,
+                          "gemm_m": m, "gemm_k": k, "gemm_n": n, "has_bias": False, "weight_numel": k * n,
+                          "fwd_flops": flops, "dgrad_flops": flops, "wgrad_flops": flops, "vector_flops": 0.0,
+                          "bwd_vector_flops": 0.0}])
+
+
+def _row(hw, m, k, n, pattern=None, kernel=None, dtype="fp16"):
+    ops = _one(m, k, n)
+    return price_gemms(ops, pd.Series([pattern], index=ops.index, dtype=object), hw, dtype, kernel=kernel).iloc[0]
+
+
+def _kernel(hw, name):
+    return next(k for k in hw.execution["kernels"] if k.name == name)
+
+
+def _with(hw, name, **changes):
+    execution = dict(hw.execution)
+    execution["kernels"] = tuple(dataclasses.replace(k, **changes) if k.name == name else k
+                                 for k in execution["kernels"])
+    return dataclasses.replace(hw, execution=execution)
+
+
+def test_tile_overhead_scales_compute_by_k_plus_overhead_over_k():
+    """A100 cuBLAS: 128 reduction steps of prologue/epilogue per tile; a k=768 GEMM pays 896/768 of its loop."""
+    hw = load("a100")
+    assert _kernel(hw, "cublas").tile_overhead_k == 128 and _kernel(hw, "cusparselt").tile_overhead_k == 256
+    no = _with(hw, "cublas", tile_overhead_k=0.0)
+    for k in (768, 3072):
+        with_oh, without = _row(hw, 12288, k, 3072), _row(no, 12288, k, 3072)
+        assert with_oh["compute_seconds"] / without["compute_seconds"] == pytest.approx((k + 128) / k, rel=1e-12)
+    # the 2:4 kernel's loop runs twice the logical K per unit time, so the same prologue time is 256 steps
+    s, s0 = _row(hw, 12288, 768, 3072, NMPattern(2, 4), "cusparselt"), _row(
+        _with(hw, "cusparselt", tile_overhead_k=0.0), 12288, 768, 3072, NMPattern(2, 4), "cusparselt")
+    assert s["compute_seconds"] / s0["compute_seconds"] == pytest.approx(1024 / 768, rel=1e-12)
+
+
+def test_sm80_kernel_on_hopper_reaches_half_the_peak():
+    """CUTLASS #1335: Ampere sparse kernels recompiled for Hopper issue mma.sp, not wgmma (0.5 of the peak)."""
+    h100 = load("h100")
+    assert h100.execution["arch"] == "sm90" and h100.execution["older_arch_peak_fraction"] == 0.5
+    sm80 = _kernel(h100, "cutlass-sm80-2:4")
+    native = _with(h100, "cutlass-sm80-2:4", arch="sm90")
+    old, new = (_row(x, 4096, 4096, 768, NMPattern(2, 4), "cutlass-sm80-2:4", "bf16") for x in (h100, native))
+    assert sm80.arch == "sm80"
+    assert old["compute_seconds"] == pytest.approx(2 * new["compute_seconds"], rel=1e-12)
+    # the Marlin kernels and the paper's compressed-weight kernel are sm80 code too; cuBLAS / cuSPARSELt are native
+    assert {k.name for k in h100.execution["kernels"] if k.arch == "sm80"} == {
+        "marlin-int4", "sparse-marlin", "compressed-nm", "tinygemm-int4", "cutlass-sm80-2:4"}
+
+
+def test_kernel_built_for_a_newer_arch_is_not_offered():
+    a100 = load("a100")
+    newer = _with(a100, "cusparselt", arch="sm90")
+    assert _row(a100, 4096, 4096, 4096, NMPattern(2, 4))["kernel"] == "cusparselt"
+    assert _row(newer, 4096, 4096, 4096, NMPattern(2, 4))["kernel"] != "cusparselt"
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 65536), k=st.sampled_from([256, 768, 4096, 14336]), n=st.sampled_from([512, 4096, 11008]))
+def test_recompiled_ampere_kernel_never_chosen_unpinned(m, k, n):
+    """It is slower than the native cuSPARSELt on every shape, so only a pin (a measurement) runs it."""
+    assert _row(load("h100"), m, k, n, NMPattern(2, 4), dtype="bf16")["kernel"] != "cutlass-sm80-2:4"
+
+
+def test_unfused_non_gemm_kernels_pay_a_launch_each():
+    """Llama-3-8B decode: 32 layers x 2 RMSNorms + the final norm + the embedding = 66 kernels of 3 us."""
+    graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
+    hw = load("a100")
+    assert hw.execution["vector_launch_s"] == pytest.approx(3e-6)
+    with_launch = price(graph, None, hw, "bf16", "decode")
+    quiet = dataclasses.replace(hw, execution={**hw.execution, "vector_launch_s": 0.0})
+    without = price(graph, None, quiet, "bf16", "decode")
+    delta = with_launch.totals["seconds"] - without.totals["seconds"]
+    assert delta == pytest.approx(66 * 3e-6, rel=1e-9)
+
+
+def test_arch_needs_a_gpu_arch(tmp_path, capsys):
+    path = tmp_path / "gpu.yaml"
+    text = (Path(nmsim.__file__).parent / "data" / "hardware_specs" / "a100-sxm4-80gb.yaml").read_text()
+    path.write_text(text.replace("  arch: sm80\n", "", 1).replace("      tile_overhead_k: 128\n",
+                                                                  "      tile_overhead_k: 128\n      arch: sm80\n", 1))
+    rc = main(["hardware", "validate", str(path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == "nmsim: error: gpu.yaml: execution.arch: a kernel names an arch: the GPU needs one too\n"
+    path.write_text(text.replace("  arch: sm80\n", "  arch: ampere\n", 1))
+    rc = main(["hardware", "validate", str(path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == ("nmsim: error: gpu.yaml: execution.arch: expected a compute capability like sm80 "
+                               "or sm90, got 'ampere'\n")
+
+
+JOINT = """
+fits:
+  - {name: f, hardware: a100, kernel: cublas, field: efficiency, bounds: [0.2, 1.0]}
+  - {name: f, hardware: a100, kernel: cublas, field: tile_overhead_k, bounds: [0.0, 1024.0]}
+sources:
+  pr: "PyTorch PR 90119, A100 fp16 nn.Linear"
+rows:
+  - {id: a, group: g, level: kernel, fit: f, source: pr, hardware: a100, dtype: fp16,
+     gemm: {m: 12288, k: 768, n: 3072}, metric: seconds, value: 273.7e-6}
+  - {id: b, group: g, level: kernel, fit: f, source: pr, hardware: a100, dtype: fp16,
+     gemm: {m: 49152, k: 3072, n: 768}, metric: seconds, value: 990.1e-6}
+"""
+
+
+def test_fits_sharing_a_name_are_fitted_jointly(tmp_path):
+    """Two rows at k = 768 and 3072 pin both the efficiency and the per-tile overhead: both rows fit exactly."""
+    path = tmp_path / "m.yaml"
+    path.write_text(JOINT)
+    v = validate(path)
+    assert list(v.fits["field"]) == ["efficiency", "tile_overhead_k"] and list(v.fits["rows"]) == [2, 2]
+    assert v.rows["error_pct"].abs().max() < 0.5
+    assert 0.2 < v.fits["fitted_value"].iloc[0] < 1.0 and v.fits["fitted_value"].iloc[1] > 0
+
+
+def test_shape_sweep_counts_the_same_kernels_as_price():
+    """The shape sweep deduplicates vector rows; the launches it charges still equal price()'s (same number)."""
+    from nmsim.cost import price_many
+    hw = load("a100")
+    for batch in (1, 4):
+        p = price(trace_for_mode("llama-3-8b", "decode", batch=batch, context=256), None, hw, "bf16", "decode")
+        many = price_many("llama-3-8b", [(None, hw, "bf16")], "decode",
+                          shapes={"batch": [batch], "context": [256]})
+        assert many["seconds"].iloc[0] == pytest.approx(p.totals["seconds"], rel=1e-9)
