@@ -71,9 +71,9 @@ def test_length_stated_by_the_source():
     t5 = report_length(load_workload("t5-base"), load_results("t5-base"), LengthOptions(), "the bundled results")
     assert (t5.unit, t5.length.steps, t5.length.batch) == ("steps", 100_000, 128)     # T5X: 100k steps, batch 128
     assert t5.describe() == "100,000 steps at batch 128 x 512 tokens = 6.55B tokens"
-    assert t5.origin == "the length the bundled results states"
+    assert t5.origin == "the run length of the bundled results"
     vit = report_length(load_workload("vit-base-16"), load_results("vit-b"), LengthOptions(), "the paper")
-    assert vit.length.steps == 109_200 and vit.origin.startswith("the length the paper states; an epoch is "
+    assert vit.length.steps == 109_200 and vit.origin.startswith("the run length of the paper; an epoch is "
                                                                  "ImageNet-1K's 1,281,167 images")
     csv = pd.DataFrame({"plan": ["dense"], "recipe": ["dense"], "value": [20.0], "tokens": [1e9], "batch": [16]})
     got = report_length(load_workload("gpt2"), csv, LengthOptions())
@@ -185,7 +185,7 @@ def test_bert_glue_like_report(tmp_path, monkeypatch):
                       "dense,ff=1:4", "sr-ste,sdgf-stepwise")
     assert md.splitlines()[2] == (
         "Workload `bert-base`, costs per sequence of 128 tokens; GLUE score (higher is better) from acc.csv; training "
-        "priced over 10,000 steps at batch 32 x 128 tokens = 41M tokens (the length acc.csv states); inference at "
+        "priced over 10,000 steps at batch 32 x 128 tokens = 41M tokens (the run length of acc.csv); inference at "
         "batch 32; accelerators priced at bf16 where supported.")
     assert ("Best GLUE score: dense at dense, 82.1 (higher is better), at 1.000x dense training FLOPs. 0 of 2 sparse "
             "recipe x plan rows match or beat dense GLUE score (82.1) within the dense FLOP budget.") in md
@@ -204,7 +204,7 @@ def test_vit_report_speaks_top1_and_epochs(tmp_path, monkeypatch):
     assert md.splitlines()[2] == (
         "Workload `vit-base-16`, costs per image; top-1 accuracy (%, higher is better) from bundled paper results "
         "(ViT-B/16, ImageNet-1K, top1_pct); training priced over 350 epochs x 312 steps = 109,200 steps at batch "
-        "4,096 images (the length the bundled paper results states; an epoch is ImageNet-1K's 1,281,167 images, the "
+        "4,096 images (the run length of the bundled paper results; an epoch is ImageNet-1K's 1,281,167 images, the "
         "last partial batch dropped); inference at batch 256; accelerators priced at bf16 where supported.")
     assert "## Top-1 accuracy vs training FLOPs" in md and "`epochs_at_dense_budget`: how many epochs" in md
     assert "Best top-1 accuracy: mdgf-exp at ff=1:8, 78.01% (higher is better)" in md

@@ -112,7 +112,7 @@ def report_length(cfg, acc: pd.DataFrame | None, opts: LengthOptions, source: st
         stated = _stated(acc)
         lengths = {k: v for k, v in stated.items() if k != "batch"}
         if lengths:
-            origin = f"the length {source} states"
+            origin = f"the run length of {source}"
         elif image:
             lengths, origin = {"epochs": IMAGE_EPOCHS}, (f"default for image models: {IMAGE_EPOCHS} epochs, the "
                                                          "paper's ViT-B/16 schedule")
