@@ -59,6 +59,60 @@ def _overflow_text(row) -> str:
     return f"needs {over:.1f} GiB more (largest: " + ", ".join(f"{k} {v / GIB:.1f} GiB" for v, k in parts) + ")"
 
 
+def _check_positive_ints(**values) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise UserError(f"must be a positive integer, got {v!r}", "--" + name.replace("_", "-"))
+
+
+def _check_factors(grad_bytes, compute_efficiency) -> None:
+    if not (isinstance(grad_bytes, (int, float)) and grad_bytes > 0):
+        raise UserError(f"must be > 0, got {grad_bytes!r}", "--grad-bytes")
+    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
+        raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
+
+
+STEP_COLUMNS = ("step_seconds", *TIME_PARTS, "nominal_flops_step", "executed_flops_step", "joules_device_step")
+
+
+def _over_phases(L: dict, dm, run: RunSpec, phases: list) -> tuple[dict, np.ndarray]:
+    """Every layout over the recipe's phases: step columns weighted by each phase's steps, memory of the phase
+    that needs the most, and whether every phase fits."""
+    total = float(sum(s for _, s, _ in phases))
+    acc: dict = {}
+    fits = np.ones(len(L["tp"]), bool)
+    worst_total = np.zeros(len(L["tp"]))
+    for _, n_steps, state in phases:
+        R = price_layouts(L, dm, run, state)
+        w = n_steps / total
+        for k in STEP_COLUMNS:
+            acc[k] = acc.get(k, 0.0) + w * np.asarray(R[k], float)
+        fits &= R["fits"]
+        worse = R["mem_total"] > worst_total
+        for k in (*[f"mem_{c}" for c in (*COMPONENTS, "total")], "headroom_bytes"):
+            acc[k] = np.where(worse, R[k], acc.get(k, R[k]))
+        worst_total = np.maximum(worst_total, R["mem_total"])
+    return acc, fits
+
+
+def _ranked(df: pd.DataFrame, rank: str) -> pd.DataFrame:
+    """Layouts that fit first, then by step time (ties by headroom) or by headroom (ties by step time)."""
+    keys = ["step_seconds", "headroom_bytes"] if rank == "time" else ["headroom_bytes", "step_seconds"]
+    df = df.sort_values(["fits", *keys], ascending=[False, rank == "time", rank != "time"], kind="stable")
+    df = df.reset_index(drop=True)
+    df["overflow"] = [_overflow_text(r) for _, r in df.iterrows()] if (~df["fits"]).any() else ""
+    return df
+
+
+def _described(run: RunSpec, recipe, steps: int) -> str:
+    cfg, system = run.cfg, run.system
+    return (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
+            f"global batch {run.global_batch} x {run.seq} tokens, {run.dtype}, "
+            f"{'FlashAttention' if run.flash else 'unfused attention'}, "
+            + (f"compute efficiency {run.compute_efficiency:g}, " if run.compute_efficiency != 1 else "")
+            + (f"recipe {recipe.name} over {steps:,} steps" if recipe is not None else "dense training"))
+
+
 def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None, steps: int = 1000,
            dtype: str = "bf16", transposable=None, flash: bool = True, dropout: bool = False,
            grad_bytes: float = 2.0, compute_efficiency: float = 1.0, device_model: DeviceModel | None = None,
@@ -73,15 +127,10 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     if cfg.is_image:
         raise UserError(f"{cfg.name} is an image model; cluster plans take token sequences", "workload")
     system = load_system(system) if isinstance(system, str) else system
-    for name, v in (("--global-batch", global_batch), ("--seq", seq), ("--steps", steps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise UserError(f"must be a positive integer, got {v!r}", name)
+    _check_positive_ints(global_batch=global_batch, seq=seq, steps=steps)
     dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
     t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
-    if not (isinstance(grad_bytes, (int, float)) and grad_bytes > 0):
-        raise UserError(f"must be > 0, got {grad_bytes!r}", "--grad-bytes")
-    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
-        raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
+    _check_factors(grad_bytes, compute_efficiency)
     run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
                   compute_efficiency=float(compute_efficiency))
     phases = recipe_phases(recipe, int(steps))
@@ -89,21 +138,7 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
         for _, _, state in phases:
             dm.check_state(state, recipe.name)
     L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
-    total = float(sum(s for _, s, _ in phases))
-    acc: dict = {}
-    fits = np.ones(len(L["tp"]), bool)
-    worst_total = np.zeros(len(L["tp"]))
-    for label, n_steps, state in phases:
-        R = price_layouts(L, dm, run, state)
-        w = n_steps / total
-        for k in ("step_seconds", *TIME_PARTS, "nominal_flops_step", "executed_flops_step", "joules_device_step"):
-            acc[k] = acc.get(k, 0.0) + w * np.asarray(R[k], float)
-        fits &= R["fits"]
-        worse = R["mem_total"] > worst_total
-        for k in (*COMPONENTS, "total"):
-            acc[f"mem_{k}"] = np.where(worse, R[f"mem_{k}"], acc.get(f"mem_{k}", R[f"mem_{k}"]))
-        acc["headroom_bytes"] = np.where(worse, R["headroom_bytes"], acc.get("headroom_bytes", R["headroom_bytes"]))
-        worst_total = np.maximum(worst_total, R["mem_total"])
+    acc, fits = _over_phases(L, dm, run, phases)
     elapsed = time.perf_counter() - t0
     df = pd.DataFrame({**{k: v for k, v in L.items()}, **acc})
     df["layout_index"] = np.arange(len(df))
@@ -112,17 +147,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     peak = dm.hw.dense_tflops(dtype) * 1e12
     df["mfu"] = df["nominal_flops_step"] / (df["step_seconds"] * system.devices * peak)
     df["tokens_per_second"] = global_batch * seq / df["step_seconds"]
-    keys = ["step_seconds", "headroom_bytes"] if rank == "time" else ["headroom_bytes", "step_seconds"]
-    df = df.sort_values(["fits", *keys], ascending=[False, rank == "time", rank != "time"], kind="stable")
-    df = df.reset_index(drop=True)
-    df["overflow"] = [_overflow_text(r) for _, r in df.iterrows()] if (~df["fits"]).any() else ""
-    described = (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
-                 f"global batch {global_batch} x {seq} tokens, {dtype}, "
-                 f"{'FlashAttention' if flash else 'unfused attention'}, "
-                 + (f"compute efficiency {compute_efficiency:g}, " if compute_efficiency != 1 else "")
-                 + (f"recipe {recipe.name} over {steps:,} steps" if recipe is not None else "dense training"))
-    return PlanResult(df, run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9), elapsed,
-                      described, L, dm)
+    return PlanResult(_ranked(df, rank), run, recipe, int(steps), phases, len(df) * len(phases) / max(elapsed, 1e-9),
+                      elapsed, _described(run, recipe, steps), L, dm)
 
 
 # ---- budgets -------------------------------------------------------------------------------------------------
