@@ -90,7 +90,8 @@ def test_options_override_and_errors():
         report_length(load_workload("vit-base-16"), None, LengthOptions(steps_per_epoch=100))
     with pytest.raises(UserError, match=r"^--dataset-size: an epoch of a text dataset has no default size"):
         report_length(gpt2, None, LengthOptions(epochs=3))
-    with pytest.raises(UserError, match=r"^--tokens: give the run length once: --epochs, --steps, --samples or --tokens \(got --epochs and --tokens\)"):
+    with pytest.raises(UserError, match=r"^--tokens: give the run length once: --epochs, --steps, --samples or "
+                                        r"--tokens \(got --epochs and --tokens\)"):
         report_length(gpt2, None, LengthOptions(epochs=3, tokens=1e9))
     two = pd.DataFrame({"plan": ["dense", "ff=2:4"], "recipe": ["dense", "sr-ste"], "value": [1, 2],
                         "epochs": [100, 300]})

@@ -447,11 +447,16 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                                                    opts.steps_per_epoch, opts.batch),
                            "the bundled paper results" if acc is not None and "citation" in acc.attrs else acc_desc)
     sweeps = load_sweep_runs(opts.sweep_runs) if opts.sweep_runs else None
+    from nmsim.progress import Stages
+
+    echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
+    train = runs_dir is None and opts.train
+    stages = Stages(2 + bool(opts.cluster) + bool(train), echo, "report ")   # [i/n] stage lines with times
     cluster = None
     if opts.cluster:   # before the study: a bad --cluster fails fast
-        ts = time.perf_counter()
+        stages.start(f"cluster sections ({opts.cluster}: run budget per recipe, parallel layouts)")
         cluster = cluster_frames_for(opts, recipes)
-        echo(f"report: cluster frames in {time.perf_counter() - ts:.1f} s")
+        stages.done()
     curves = None
     if runs_dir is not None:
         from nmsim.report.runs import load_curves
@@ -461,18 +466,19 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     M, noun = metric_of(acc), sample_noun(cfg)
     metric = M.label
 
-    echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
+    stages.start("cost tables (inference, training schedules, accelerators, memory)")
     infer = inference_table(cfg, plans)
     totals, phases = training_tables(cfg, plans, recipes, length.length)
     hw = hardware_table(cfg, plans, specs, opts.dtype)
     mem = memory_table(cfg, plans, opts.dtype)
     head = headline_table(infer, totals, acc, M)
     iso = iso_flop_table(head, totals, length, M)
-    echo(f"report: cost tables in {time.perf_counter() - t0:.1f} s")
-    if curves is None and opts.train:
-        ts = time.perf_counter()
+    stages.done()
+    if train:
+        stages.start(f"reference-trainer sweep (digits, {opts.train_epochs} epochs per run)")
         curves = run_quick_sweep(opts.train_epochs, echo=echo)
-        echo(f"report: trainer sweep in {time.perf_counter() - ts:.1f} s")
+        stages.done()
+    stages.start("tables, figures and the page")
 
     # ---- layout
     report = Report(title=f"nmsim report: {opts.name}",
@@ -486,7 +492,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        f"(Q, K, V, O, Logit, Attend, FF1, FF2{'; no class token' if cfg.is_image else ''}; sparse "
                        "GEMMs at N/M). `train_flops_rel_dense`: the whole schedule priced phase by phase (forward on "
                        "the pattern in force, dgrad dense unless transposable, wgrad dense, plus mask/optimizer vector "
-                       f"work) over the dense run of the same length. `{col}`: {metric}, from {acc_desc}. `pareto`: on the {M.name} vs "
+                       f"work) over the dense run of the same length. `{col}`: {metric}, from {acc_desc}. "
+                       f"`pareto`: on the {M.name} vs "
                        f"inference-FLOPs front; `pareto_train`: on the {M.name} vs training-FLOPs front.")
     s.items.append(Table("headline", head, "Headline table", formats={
         "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, col: FMT3, "train_flops": "{:.4g}"},
@@ -527,13 +534,15 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                        f"Dense budget: dense training over {length.describe()}. `{unit}_at_dense_budget`: how many "
                        f"{unit} each recipe can train for the same FLOPs (its schedule stretched; from "
                        f"`nmsim.cost.budget`). `delta_vs_dense_at_equal_flops`: the recipe's {M.name} minus dense's "
-                       f"where the recipe's run cost no more than dense ({'positive' if M.higher_is_better else 'negative'} is "
+                       "where the recipe's run cost no more than dense "
+                       f"({'positive' if M.higher_is_better else 'negative'} is "
                        "better). `reaches_dense`: as good "
                        f"as dense or better. `flops_to_reach_dense_rel_le`: the runs behind these values reach dense's "
                        f"{M.name} within this fraction of the dense FLOPs (an upper bound: only final values are "
                        "known).")
     s.items.append(Table("iso_flop", iso, "Iso-FLOP table", formats={
-        "train_flops_rel_dense": FMT3, f"{unit}_at_dense_budget": {"epochs": "{:.1f}", "steps": "{:,.0f}"}.get(unit, human),
+        "train_flops_rel_dense": FMT3,
+        f"{unit}_at_dense_budget": {"epochs": "{:.1f}", "steps": "{:,.0f}"}.get(unit, human),
         col: FMT3, "delta_vs_dense_at_equal_flops": "{:+.3f}", "flops_to_reach_dense_rel_le": FMT3,
         "flops_saving_vs_dense_pct_ge": "{:.1f}"}))
     s = report.section(f"{Name} vs inference FLOPs",
@@ -638,5 +647,6 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         add_cluster_sections(report, *cluster)
     cited = acc is not None and "citation" in acc.attrs
     report.footer = (f"{Name} data: {acc.attrs['citation']} " if cited else "") + "Generated by `nmsim report`."
-    echo(f"report: tables and figures in {time.perf_counter() - t0:.1f} s")
-    return write_report(report, out)
+    path = write_report(report, out)
+    stages.done(f"{time.perf_counter() - t0:.1f} s in all")
+    return path
