@@ -50,49 +50,25 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     preferred 16-bit dtype. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``.
     Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``."""
     from nmsim.cost.pricing import default_dtype
-    labels = parse_pattern_list(patterns)
-    if any("=" in p for p in labels):   # one pattern per column of the table: whole plans go to nmsim price
-        raise UserError("compare puts each pattern on --selector; price a whole plan with nmsim price --sparsity",
-                        "--patterns")
-    parsed = [parse_any(p, "--patterns") for p in labels]
-    plans = [SparsityPlan.parse(None if p == "dense" else plan_text(p, selector), "--selector/--patterns")
-             for p in labels]
-    specs, skipped = resolve_hardware_list(hardware, dtype)
-    if not specs:   # an empty table is not an answer
-        from nmsim.hardware import list_specs
-        have = sorted({d for name in list_specs() for d in hardware_spec(name).matrix_dense})
-        raise UserError(f"no accelerator has a {dtype} matrix peak (they have {', '.join(have)})", "--dtype")
+    from nmsim.sparsity.metadata import dtype_bytes
+
+    labels, parsed, plans = _compared_plans(patterns, selector)
+    specs, skipped = _compared_specs(hardware, dtype)
     if graph is None:
         graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
     tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion)
-    # weights at rest: GEMM weights from the pricing (compressed where sparse) + the other parameters
-    mops = graph.ops[graph.ops["kind"].isin(MATRIX_KINDS)]
-    lin = mops[mops["kind"].isin(SPARSE_KINDS)]
-    gemm_params = float(lin.drop_duplicates("weight")["weight_numel"].sum() + lin.loc[lin["has_bias"], "gemm_n"].sum())
-    try:
-        from nmsim.graph import parameter_counts
-        other = float(parameter_counts(graph.config)["total"]) - gemm_params if graph.config is not None else 0.0
-    except Exception:  # noqa: BLE001 - a graph without a config: GEMM weights only
-        other = 0.0
-    from nmsim.sparsity.metadata import dtype_bytes
+    other = max(_other_parameters(graph), 0.0)   # weights at rest besides the GEMM weights the pricing reports
     rows = []
     for i, (plan, hw, dt) in enumerate(configs):
         j = i % len(plans)
-        t = tot.iloc[i]
-        dense_t = tot.iloc[i - j]
-        kern = t["kernel"]
-        hw_label = pattern_info(hw, dt, parsed[j]).hw_label
-        if kern != "dense" and parsed[j] is not None:
-            hw_label = _kernel_pattern(hw, kern, parsed[j]) or hw_label
-        elif kern == "dense":
-            hw_label = "dense"
+        t, dense_t = tot.iloc[i], tot.iloc[i - j]
         rows.append({
             "hardware": hw.name, "dtype": dt if not weight_dtype else f"{dt}/{weight_dtype}", "pattern": labels[j],
-            "kernel": kern, "hw_pattern": hw_label,
+            "kernel": t["kernel"], "hw_pattern": _hw_pattern(hw, dt, t["kernel"], parsed[j]),
             "executed_flops": t["executed_flops"], "seconds": t["seconds"],
             "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan, "joules": t["joules"],
-            "weights_gib": (t["weight_bytes"] + max(other, 0.0) * dtype_bytes(dt)) / 2 ** 30,
+            "weights_gib": (t["weight_bytes"] + other * dtype_bytes(dt)) / 2 ** 30,
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     df.attrs["skipped"] = skipped
@@ -100,6 +76,50 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     df.attrs["batch"] = batch or (cfg.batch if cfg is not None else None)
     df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if mode == "decode" else (seq or context))
     return df
+
+
+def _compared_plans(patterns, selector: str) -> tuple[list, list, list]:
+    """(labels, parsed patterns, ``selector=pattern`` plans) of the pattern list; whole plans are refused."""
+    labels = parse_pattern_list(patterns)
+    if any("=" in p for p in labels):   # one pattern per column of the table: whole plans go to nmsim price
+        raise UserError("compare puts each pattern on --selector; price a whole plan with nmsim price --sparsity",
+                        "--patterns")
+    parsed = [parse_any(p, "--patterns") for p in labels]
+    plans = [SparsityPlan.parse(None if p == "dense" else plan_text(p, selector), "--selector/--patterns")
+             for p in labels]
+    return labels, parsed, plans
+
+
+def _compared_specs(hardware, dtype: str | None) -> tuple[list, list]:
+    """The specs of the hardware list (and the notes of those skipped); an empty table is an error."""
+    specs, skipped = resolve_hardware_list(hardware, dtype)
+    if not specs:   # an empty table is not an answer
+        from nmsim.hardware import list_specs
+        have = sorted({d for name in list_specs() for d in hardware_spec(name).matrix_dense})
+        raise UserError(f"no accelerator has a {dtype} matrix peak (they have {', '.join(have)})", "--dtype")
+    return specs, skipped
+
+
+def _other_parameters(graph) -> float:
+    """Parameters besides the sparsifiable GEMMs' weights and biases (embeddings, norms, ...); 0 without a config."""
+    mops = graph.ops[graph.ops["kind"].isin(MATRIX_KINDS)]
+    lin = mops[mops["kind"].isin(SPARSE_KINDS)]
+    gemm_params = float(lin.drop_duplicates("weight")["weight_numel"].sum() + lin.loc[lin["has_bias"], "gemm_n"].sum())
+    try:
+        from nmsim.graph import parameter_counts
+        return float(parameter_counts(graph.config)["total"]) - gemm_params if graph.config is not None else 0.0
+    except Exception:  # noqa: BLE001 - a graph without a config: GEMM weights only
+        return 0.0
+
+
+def _hw_pattern(hw, dtype: str, kernel: str, pattern) -> str:
+    """The pattern the hardware runs: dense for the dense kernel, else the kernel's (or the spec's) pattern."""
+    label = pattern_info(hw, dtype, pattern).hw_label
+    if kernel == "dense":
+        return "dense"
+    if pattern is not None:
+        return _kernel_pattern(hw, kernel, pattern) or label
+    return label
 
 
 def _kernel_pattern(hw, kernel: str, pattern) -> str | None:
