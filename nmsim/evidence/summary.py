@@ -209,11 +209,12 @@ def summarize(folder: str | Path, echo=print) -> dict:
         "common_flops": pd.concat([isoflop.common_flops_table(curves, m, ref, level) for m in METRICS]),
         "claims": C.test_claims(curves, tuple(METRICS), level),
     }
-    for name, df in tables.items():
-        write_bytes(folder / f"{name}.csv", df.to_csv(index=False).encode())
     from nmsim.report.curves import plot_curves, save_figure
 
-    save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png")
+    # the protocol folder is nmsim's (load_protocol found its protocol.json): its figure is replaced like its CSVs
+    save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png", mine_only=False)
+    for name, df in tables.items():
+        write_bytes(folder / f"{name}.csv", df.to_csv(index=False).encode())
 
     pct = int(round(level * 100))
     fin = tables["finals"].copy()

@@ -103,24 +103,27 @@ def final_table(curves: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def save_figure(fig, out: str | Path, curves: pd.DataFrame | None = None, title: str = "Training curves") -> Path:
-    """Write ``fig`` as PNG (``.png``) or a self-contained HTML page (``.html``/``.htm``), atomically."""
+def save_figure(fig, out: str | Path, curves: pd.DataFrame | None = None, title: str = "Training curves",
+                mine_only: bool = True) -> Path:
+    """Write ``fig`` as PNG (``.png``) or a self-contained HTML page (``.html``/``.htm``), atomically.
+    ``mine_only`` (a file the user named): an existing file is replaced only if nmsim wrote it; False inside a
+    folder nmsim owns (an evidence protocol folder)."""
     from nmsim.io.write import check_output_file, write_bytes
 
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):
         raise UserError("output must end in .png or .html", str(out))
-    check_output_file(out, "plot", mine_only=True)
+    check_output_file(out, "plot", mine_only=mine_only)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     png = buf.getvalue()
     if suffix == ".png":
-        return write_bytes(out, png, "plot", mine_only=True)
+        return write_bytes(out, png, "plot", mine_only=mine_only)
     table = "" if curves is None else final_table(curves).to_html(index=False, float_format=lambda v: f"{v:.6g}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             f"<body><h1>{html.escape(title)}</h1>"
             f"<img alt='training curves' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
             f"<h2>Final evaluation (mean and std over seeds)</h2>{table}</body></html>\n")
-    return write_bytes(out, page.encode(), "plot", mine_only=True)
+    return write_bytes(out, page.encode(), "plot", mine_only=mine_only)
