@@ -53,7 +53,7 @@ def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "accuracy (high
     from nmsim.report.labels import place_labels
 
     fig, ax = plt.subplots(figsize=(9.5, 5.6))
-    xs, ys, texts, colors, sizes = [], [], [], [], []
+    xs, ys, texts, colors, sizes, lines = [], [], [], [], [], []
     for recipe, g in head.groupby("recipe", sort=False):
         if recipe == "dense":
             continue
@@ -69,15 +69,15 @@ def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "accuracy (high
     if len(dense) and pd.notna(dense[column].iloc[0]):
         value = float(dense[column].iloc[0])
         ax.scatter([1.0], [value], color="black", marker="*", s=140, label="dense", zorder=4)
-        ax.axhline(value, color="black", lw=.8, ls=":")
+        lines.append(ax.axhline(value, color="black", lw=.8, ls=":"))
         xs, ys, texts, colors, sizes = xs + [1.0], ys + [value], texts + ["dense"], colors + ["black"], sizes + [7]
-    ax.axvline(1.0, color="black", lw=1.2, ls="--", label="dense training budget")
+    lines.append(ax.axvline(1.0, color="black", lw=1.2, ls="--", label="dense training budget"))
     name = metric_label.split(" (")[0]
     legend = _finish(ax, "training FLOPs / dense training FLOPs (priced per recipe phase)", metric_label,
                      f"{name[:1].upper() + name[1:]} vs training FLOPs", outside=True)
     fig.tight_layout()
     _pad_limits(ax, xs, ys)
-    place_labels(ax, xs, ys, texts, colors, fontsize=6.5, avoid=(legend,), markers_pt=sizes)
+    place_labels(ax, xs, ys, texts, colors, fontsize=6.5, avoid=(legend, *lines), markers_pt=sizes)
     return fig
 
 
