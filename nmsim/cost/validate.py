@@ -16,7 +16,8 @@ time in file order, by minimising the mean absolute log error (bounded search, s
 share a name are one joint fit: their fields (e.g. a kernel's ``efficiency`` and ``tile_overhead_k``) are
 calibrated together on that name's rows. Every row is
 then predicted with all fitted values; fitted and scored (not fitted) rows are reported apart, with MAPE per
-group, per use (fitted / scored) and overall. End-to-end rows are never fitted. A row's ``kernel`` pins the kernel
+group, per use (fitted / scored; scored also per level, kernel and end-to-end) and overall. End-to-end rows are
+never fitted. A row's ``kernel`` pins the kernel
 the measurement ran (dense or sparse): it runs every GEMM it can, the fastest other kernel the rest.
 """
 from __future__ import annotations
@@ -269,10 +270,15 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
     groups = (df.groupby(["use", "group"], sort=False)
               .agg(rows=("id", "size"), mape_pct=("abs_error_pct", "mean"), max_error_pct=("abs_error_pct", "max"))
               .reset_index())
+    def summary(use, name, sel):
+        if len(sel):
+            groups.loc[len(groups)] = {"use": use, "group": name, "rows": len(sel),
+                                       "mape_pct": sel["abs_error_pct"].mean(),
+                                       "max_error_pct": sel["abs_error_pct"].max()}
     for use in ("fitted", "scored", "all"):
         sel = df if use == "all" else df[df["use"] == use]
-        if len(sel):
-            groups.loc[len(groups)] = {"use": use, "group": "all rows" if use == "all" else f"all {use} rows",
-                                       "rows": len(sel), "mape_pct": sel["abs_error_pct"].mean(),
-                                       "max_error_pct": sel["abs_error_pct"].max()}
+        summary(use, "all rows" if use == "all" else f"all {use} rows", sel)
+        if use == "scored":  # held-out kernel timings and end-to-end steps answer different questions
+            for level in LEVELS:
+                summary(use, f"scored {level} rows", sel[sel["level"] == level])
     return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))
