@@ -482,7 +482,9 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
 
     # ---- layout
     report = Report(title=f"nmsim report: {opts.name}",
-                    subtitle=f"Workload `{cfg.name}`, costs per {noun}; {metric} from {acc_desc}; training "
+                    subtitle=f"Workload `{cfg.name}`, costs per {noun}; "
+                             + (f"{metric} from {acc_desc}" if acc is not None else acc_desc if runs_dir else
+                                f"no accuracy ({acc_desc}; give --accuracy a CSV or a runs folder)") + "; training "
                              f"priced over {length.describe()} ({length.origin}); inference at batch {cfg.batch:,}; "
                              f"accelerators priced at {opts.dtype} where supported.")
     report.section("Findings", " ".join(findings(head, M, hw)))
