@@ -278,39 +278,29 @@ def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict) -> di
     return {c: df[c].to_numpy() for c in df.columns}
 
 
+REGION_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
+                  "matrix_seconds", "vector_seconds", "joules", *(f"{b}_seconds" for b in BOUNDS))
+
+
 def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) -> dict:
-    from nmsim.cost.pricing import (fp32_context, hardware_spec, resolve_plan, context, default_dtype, plan_label,
-                                    training_extras)
-    from nmsim.execution.table import pattern_codes
+    """Every config at every shape of one shape-generic region: GEMMs evaluated from the polynomials and priced
+    per (hardware, dtype) group, then the vector ops (and training's optimizer step)."""
+    from nmsim.cost.pricing import context, default_dtype, hardware_spec
 
     T = _tables(sg, cfg, mode, opts["dgrad_sparse"])
     X = sg.monomials(sg.points(shape))                     # (S, T)
     S = len(X)
-    base = T.base
-    # plans -> pattern codes per op (resolved once per plan on a materialised graph), gathered on rows
-    plans, plan_index, labels = [], [], []
-    for plan, _, _ in configs:
-        key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
-        if key not in T.codes:
-            T.codes[key] = (pattern_codes(resolve_plan(plan, T.mops), T.mops.index, base.patterns), plan_label(plan))
-        if key not in plan_index:
-            plan_index.append(key)
-        plans.append(plan_index.index(key))
-        labels.append(T.codes[key][1])
+    plans, plan_index, labels = _plan_codes(T, configs)
     L = T.layout(tuple(plan_index))
     ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
-    codes_u, pass_u, mult, rep = L["codes"], L["pass"], L["mult"], L["rep"]
     table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
-    table.pass_codes, table.op_pos, table.dgrad_sparse = pass_u, L["table"].op_pos, opts["dgrad_sparse"]
+    table.pass_codes, table.op_pos, table.dgrad_sparse = L["pass"], L["table"].op_pos, opts["dgrad_sparse"]
 
     hws = [hardware_spec(c[1]) for c in configs]
     dts = [default_dtype(h, c[2]) for h, c in zip(hws, configs)]
-    n = len(configs)
-    res = {q: np.zeros((S, n)) for q in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes",
-                                         "metadata_bytes", "matrix_seconds", "vector_seconds", "joules",
-                                         *(f"{b}_seconds" for b in BOUNDS))}
-    kernels = np.empty((S, n), dtype=object)
-    epi = ev["epilogue_flops"] @ mult                                            # (S,)
+    res = {q: np.zeros((S, len(configs))) for q in REGION_COLUMNS}
+    kernels = np.empty((S, len(configs)), dtype=object)
+    epi = ev["epilogue_flops"] @ L["mult"]                                       # (S,)
     params = T.parameter_totals(X) if mode == "training" else None
     groups: dict = {}
     for i, (hw, dt) in enumerate(zip(hws, dts)):
@@ -321,52 +311,91 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) ->
         model = model_for(hw)
         if not np.all(model.supports(table, ctx)):
             raise UserError(f"execution model {model.name!r} of {hw.name} cannot run {ctx.dtype} GEMMs", "--dtype")
-        r = model.price(table, ctx)                                              # (S, Q, U)
         q = np.array([plans[i] for i in idx])
-        g = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, len(idx))
-        fwd = pass_u == 0
-        res["nominal_flops"][:, idx] = (ev["nominal_flops"] @ mult)[:, None]
-        res["executed_flops"][:, idx] = g(r.executed_flops)
-        res["bytes"][:, idx] = g(r.bytes)
-        res["weight_bytes"][:, idx] = g(np.where(fwd, r.weight_bytes, 0.0))
-        res["metadata_bytes"][:, idx] = g(np.where(fwd, r.metadata_bytes, 0.0))
-        res["matrix_seconds"][:, idx] = g(r.seconds)
-        res["joules"][:, idx] = g(r.joules)
-        for bi, b in enumerate(BOUNDS):
-            res[f"{b}_seconds"][:, idx] = g(np.where(r.bound == bi, r.seconds, 0.0))
-        kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
-        sp = np.broadcast_to(codes_u[q][:, rep] > 0, kc.shape)
-        first = np.where(sp.any(axis=2), np.argmax(sp, axis=2), 0)   # else the largest GEMM's kernel
-        names = np.asarray(r.kernel_names, dtype=object)
-        kernels[:, idx] = names[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
-        # vector ops (and training's optimizer step): plan-independent
-        V = T.vector(ctx.fusion, not opts["fuse_copies"])
-        scale = _dtype_scale(ctx.dtype)
-        vt = VectorTable(V["frame"], X @ V["flops"], (X @ V["bytes"]) * scale, V["fused"],
-                         (X @ V["fused_bytes"]) * scale)
-        pv = model.price_vector(vt, ctx)
-        vsec = pv["seconds"] @ V["mult"]
-        vcomp = np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"]
-        vflops, vbytes, vj = pv["flops"] @ V["mult"], pv["bytes"] @ V["mult"], pv["joules"] @ V["mult"]
-        if params is not None:  # the optimizer step: priced once per distinct parameter count
-            values, inverse = np.unique(params, return_inverse=True)
-            ex = [training_extras(float(p)) for p in values]
-            names_x = list(ex[0])
-            flops_x = np.array([[e[k][0] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
-            bytes_x = np.array([[e[k][1] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
-            st = VectorTable(T.step_frame(names_x), flops_x, bytes_x, np.zeros(len(names_x), bool),
-                             np.zeros((S, len(names_x))))
-            ps = model.price_vector(st, fp32_context(ctx))
-            vsec = vsec + ps["seconds"].sum(axis=1)
-            vcomp = vcomp + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1)
-            vflops, vbytes = vflops + ps["flops"].sum(axis=1), vbytes + ps["bytes"].sum(axis=1)
-            vj = vj + ps["joules"].sum(axis=1)
+        _gemm_columns(res, kernels, idx, model.price(table, ctx), q, L, ev)
+        vflops, vbytes, vsec, vcomp, vj = _vector_columns(T, model, ctx, X, params, opts)
         res["vector_flops"][:, idx] = (vflops + epi)[:, None]
         res["bytes"][:, idx] += vbytes[:, None]
         res["vector_seconds"][:, idx] = vsec[:, None]
         res["joules"][:, idx] += vj[:, None]
         res["compute_seconds"][:, idx] += vcomp[:, None]
         res["memory_seconds"][:, idx] += (vsec - vcomp)[:, None]
+    return _region_columns(res, kernels, labels, hws, dts, S)
+
+
+def _plan_codes(T, configs: list) -> tuple[list, list, list]:
+    """(each config's index into the distinct plans, the distinct plan keys, each config's plan label); pattern
+    codes per op are resolved once per plan on a materialised graph and kept in ``T.codes``."""
+    from nmsim.cost.pricing import plan_label, resolve_plan
+    from nmsim.execution.table import pattern_codes
+
+    plans, plan_index, labels = [], [], []
+    for plan, _, _ in configs:
+        key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
+        if key not in T.codes:
+            T.codes[key] = (pattern_codes(resolve_plan(plan, T.mops), T.mops.index, T.base.patterns), plan_label(plan))
+        if key not in plan_index:
+            plan_index.append(key)
+        plans.append(plan_index.index(key))
+        labels.append(T.codes[key][1])
+    return plans, plan_index, labels
+
+
+def _gemm_columns(res: dict, kernels: np.ndarray, idx: list, r, q: np.ndarray, L: dict, ev: dict) -> None:
+    """Fill the GEMM columns of configs ``idx`` (plans ``q``) from the execution model's prices ``r`` (S, Q, U)."""
+    mult, pass_u, rep = L["mult"], L["pass"], L["rep"]
+    g = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, len(idx))
+    fwd = pass_u == 0
+    res["nominal_flops"][:, idx] = (ev["nominal_flops"] @ mult)[:, None]
+    res["executed_flops"][:, idx] = g(r.executed_flops)
+    res["bytes"][:, idx] = g(r.bytes)
+    res["weight_bytes"][:, idx] = g(np.where(fwd, r.weight_bytes, 0.0))
+    res["metadata_bytes"][:, idx] = g(np.where(fwd, r.metadata_bytes, 0.0))
+    res["matrix_seconds"][:, idx] = g(r.seconds)
+    res["joules"][:, idx] = g(r.joules)
+    for bi, b in enumerate(BOUNDS):
+        res[f"{b}_seconds"][:, idx] = g(np.where(r.bound == bi, r.seconds, 0.0))
+    kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
+    sp = np.broadcast_to(L["codes"][q][:, rep] > 0, kc.shape)
+    first = np.where(sp.any(axis=2), np.argmax(sp, axis=2), 0)   # else the largest GEMM's kernel
+    names = np.asarray(r.kernel_names, dtype=object)
+    kernels[:, idx] = names[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
+
+
+def _vector_columns(T, model, ctx, X: np.ndarray, params, opts: dict) -> tuple:
+    """(flops, bytes, seconds, compute-bound seconds, joules) of the vector ops per shape, plan-independent, plus
+    training's optimizer step (``params``: parameter totals per shape)."""
+    V = T.vector(ctx.fusion, not opts["fuse_copies"])
+    scale = _dtype_scale(ctx.dtype)
+    vt = VectorTable(V["frame"], X @ V["flops"], (X @ V["bytes"]) * scale, V["fused"],
+                     (X @ V["fused_bytes"]) * scale)
+    pv = model.price_vector(vt, ctx)
+    out = [pv["flops"] @ V["mult"], pv["bytes"] @ V["mult"], pv["seconds"] @ V["mult"],
+           np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"], pv["joules"] @ V["mult"]]
+    if params is not None:
+        ps = _optimizer_step(T, model, ctx, params, len(X))
+        out = [out[0] + ps["flops"].sum(axis=1), out[1] + ps["bytes"].sum(axis=1),
+               out[2] + ps["seconds"].sum(axis=1),
+               out[3] + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1), out[4] + ps["joules"].sum(axis=1)]
+    return tuple(out)
+
+
+def _optimizer_step(T, model, ctx, params: np.ndarray, S: int) -> dict:
+    """The optimizer step's vector prices per shape, priced once per distinct parameter count (fp32)."""
+    from nmsim.cost.pricing import fp32_context, training_extras
+
+    values, inverse = np.unique(params, return_inverse=True)
+    ex = [training_extras(float(p)) for p in values]
+    names_x = list(ex[0])
+    flops_x = np.array([[e[k][0] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
+    bytes_x = np.array([[e[k][1] for k in names_x] for e in ex], float)[inverse.reshape(-1)]
+    st = VectorTable(T.step_frame(names_x), flops_x, bytes_x, np.zeros(len(names_x), bool),
+                     np.zeros((S, len(names_x))))
+    return model.price_vector(st, fp32_context(ctx))
+
+
+def _region_columns(res: dict, kernels: np.ndarray, labels: list, hws: list, dts: list, S: int) -> dict:
+    """The region's output columns, one row per shape x config; ``bound``: the largest share of the time."""
     seconds = res["matrix_seconds"] + res["vector_seconds"]
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = np.stack([np.where(seconds > 0, res[f"{b}_seconds"] / seconds, 0.0) for b in BOUNDS], axis=-1)
