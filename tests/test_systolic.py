@@ -441,7 +441,8 @@ def test_validate_engines_prints_scored_rows_and_both_bases():
     rc, out, _ = _cli("validate", "--engines")
     assert rc == 0
     assert "nothing is fitted: every comparable row is scored" in out
-    assert "not scored: highlight" in out and "not scored: vegeta dense" in out
+    assert "not scored: highlight, energy-delay product" in out and "not scored: vegeta, 4:4 (dense) mode" in out
+    assert "not scored: vegeta, unstructured (95 %) over RASA-SM" in out
     assert "equal peak" in out and "absolute (each device at its own peak)" in out
     assert "equal_peak_sparse_time" in out
 

@@ -37,7 +37,7 @@ def run_engines(args) -> int:
     emit(rows[["engine", "pattern", "activations", "workload", "kind", "paper_speedup", "nmsim_speedup", "error_pct",
                "reproduced"]], "table", args.out, index=False)
     for r in rows[rows["comparable"] != "yes"].itertuples():
-        print(textwrap.fill(f"not scored: {r.engine} {r.pattern} — {str(r.comparable).removeprefix('no: ')}", 100,
+        print(textwrap.fill(f"not scored: {r.engine}, {r.claim} — {str(r.comparable).removeprefix('no: ')}", 100,
                             initial_indent="  ", subsequent_indent="    "))
     print("\n" + textwrap.fill(f"against GPUs: {gpus.attrs['what']}; the other columns are absolute (each device "
                                "at its own peak)", 100))
