@@ -128,3 +128,13 @@ def test_recipe_settings_split_points_only_within_a_recipe(tmp_path):
     assert by_recipe == {"dense": [""], "mdgf-exp": [""], "sr-ste": ["dense_frac=0.0", "dense_frac=0.1"]}
     st = sweep_table(curves)
     assert (st["recipe"] == "sr-ste").sum() == 2 and st.loc[st["recipe"] == "sr-ste", "runs"].tolist() == [1, 1]
+
+
+def test_sweep_run_tables_without_steps_compare_within_the_task(tmp_path):
+    from nmsim.report.study import load_sweep_runs, sweep_runs_table
+
+    (tmp_path / "runs.csv").write_text("task,recipe,pattern,seed,accuracy,train_flops\ndigits,dense,dense,0,.9,100\n"
+                                       "digits,sr-ste,ff=1:8,0,.9,80\nhard,dense,dense,0,.5,200\n"
+                                       "hard,sr-ste,ff=1:8,0,.4,160\n")
+    t = sweep_runs_table(load_sweep_runs(str(tmp_path / "runs.csv")))
+    assert "steps" not in t and t["train_flops_rel_dense"].tolist() == pytest.approx([1, .8, 1, .8])

@@ -342,7 +342,8 @@ def sweep_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
                 accuracy_pct_std=("accuracy_pct", "std"), accuracy_pct_min=("accuracy_pct", "min"),
                 accuracy_pct_max=("accuracy_pct", "max"), train_flops=("train_flops", "mean")).reset_index()
     out["accuracy_pct_std"] = out["accuracy_pct_std"].fillna(0.0)
-    length = out["task"].astype(str) + "@" + out["steps"].astype(str)     # NaN steps: one unknown length per task
+    # the run's length key; NaN steps: one unknown length per task
+    length = out["task"].astype(str) + "@" + out["steps"].map(lambda v: "" if pd.isna(v) else f"{v:g}")
     dense = out[out["recipe"] == "dense"].groupby(length[out["recipe"] == "dense"])["train_flops"].mean()
     out["train_flops_rel_dense"] = out["train_flops"] / length.map(dense)
     out["pareto"] = False
