@@ -96,6 +96,38 @@ def require_single(args, command: str) -> None:
                             f"--{a.replace('_', '-')}")
 
 
+def _sweep_shapes(args, cfg) -> dict:
+    """The shape axes of ``args`` as lists for ``price_shapes``; UserError naming an option that does not fit the
+    model or the mode."""
+    from nmsim.errors import UserError
+
+    as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
+    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context),
+              "image_size": as_list(getattr(args, "image_size", None))}
+    if shapes["image_size"] and not cfg.is_image:
+        raise UserError(f"{cfg.name} is a text model: --image-size is for vision models", "--image-size")
+    if args.mode == "decode" and shapes["seq"] not in (None, [1]):
+        raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
+    if cfg.is_image and (shapes["seq"] or shapes["context"]):
+        raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size",
+                        "--seq" if shapes["seq"] else "--context")
+    if not cfg.is_image and args.mode in ("inference", "training") and shapes["context"]:
+        raise UserError(f"--context is for --mode decode/prefill, not {args.mode}", "--context")
+    return {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.mode == "decode")}
+
+
+def _table_view(df, axes: list):
+    """The table format's columns: the shape axes, then time, FLOPs, bytes and energy in readable units."""
+    show = df[axes].copy()
+    show["ms"] = df["seconds"] * 1e3
+    show["exec_TFLOP"] = df["executed_flops"] / 1e12
+    show["nominal_TFLOP"] = df["nominal_flops"] / 1e12
+    show["GB_moved"] = df["bytes"] / 1e9
+    show["J"] = df["joules"]
+    show["bound"] = df["bound"]
+    return show
+
+
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
@@ -113,32 +145,12 @@ def run_sweep(args) -> int:
     plan = SparsityPlan.parse(args.sparsity) if args.sparsity else None
     cfg = load_workload(args.workload)
     check_mode(cfg, args.mode)
-    as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
-    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context),
-              "image_size": as_list(getattr(args, "image_size", None))}
-    if shapes["image_size"] and not cfg.is_image:
-        raise UserError(f"{cfg.name} is a text model: --image-size is for vision models", "--image-size")
-    if args.mode == "decode" and shapes["seq"] not in (None, [1]):
-        raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
-    if cfg.is_image:
-        if shapes["seq"] or shapes["context"]:
-            raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size",
-                            "--seq" if shapes["seq"] else "--context")
-    elif args.mode in ("inference", "training") and shapes["context"]:
-        raise UserError(f"--context is for --mode decode/prefill, not {args.mode}", "--context")
-    shapes = {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.mode == "decode")}
+    shapes = _sweep_shapes(args, cfg)
     df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                       fusion=False if getattr(args, "unfused", False) else None, kernel=getattr(args, "kernel", None))
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     if args.format == "table":
-        show = df[axes].copy()
-        show["ms"] = df["seconds"] * 1e3
-        show["exec_TFLOP"] = df["executed_flops"] / 1e12
-        show["nominal_TFLOP"] = df["nominal_flops"] / 1e12
-        show["GB_moved"] = df["bytes"] / 1e9
-        show["J"] = df["joules"]
-        show["bound"] = df["bound"]
-        emit(show, "table", args.out, index=False, columns=getattr(args, "columns", None))
+        emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None))
     else:
         emit(df.drop(columns=["config"]), args.format, args.out, index=False)
     print(f"# {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "

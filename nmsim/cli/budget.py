@@ -51,8 +51,8 @@ TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seco
 def run(args) -> int:
     from nmsim.cli.output import emit
     from nmsim.cli.table import pick
-    from nmsim.cost.budget import parse_budget
     table = build_table(args)
+    from nmsim.cost.budget import parse_budget
     if args.format == "table":
         table = pick(table, args.columns or ",".join(c for c in TABLE_COLUMNS.split(",") if c in table.columns))
         head = (args.priced + f"# {args.workload} {args.sparsity}; "
