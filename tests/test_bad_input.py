@@ -250,7 +250,11 @@ PLANS = [
      "--sparsity: give the sparse targets, e.g. --sparsity ff=1:16"),
     ("budget-patterns-dense", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--patterns",
                                    "2:4,dense"], "--patterns: patterns must be N:M (dense is the dense recipe)"),
-    ("train-sparsity", {}, ["train", "--sparsity", "ff=1:0"], "--sparsity: N > M in pattern '1:0'"),
+    ("train-sparsity", {}, ["train", "--sparsity", "ff=1:0"], "--sparsity 'ff=1:0': N > M in pattern '1:0'"),
+    ("train-layers", {}, ["train", "--sparsity", "ff@0-1=1:8"],
+     "--sparsity: the trainer takes role selectors without layers (e.g. ff=1:16), got 'ff@0-1=1:8'"),
+    ("train-hierarchical", {}, ["train", "--sparsity", "ff=2:4/2:4"],
+     "--sparsity: the trainer takes flat N:M patterns, got 'ff=2:4/2:4'"),
     ("sweep-patterns", {}, ["sweep", "--patterns", "1:4,1:x", "--out", "runs"],
      "--patterns: not an N:M pattern: '1:x' (expected e.g. 1:16 or dense)"),
 ]

@@ -13,8 +13,9 @@ from nmsim.graph.roles import ROLE_GROUPS
 from nmsim.recipes import make_recipe
 from nmsim.sparsity import NMPattern, SparsityPlan
 from nmsim.sparsity.lists import parse_pattern_list
-from nmsim.train.loop import RunConfig, parse_sparsity
-from nmsim.train.sweep import run_folder, run_plan
+from nmsim.train.loop import RunConfig
+from nmsim.train.plans import parse_sparsity, run_plan
+from nmsim.train.sweep import run_folder
 
 P = SparsityPlan.parse
 REPO = Path(__file__).resolve().parents[1]

@@ -85,25 +85,23 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_sweep)
 
 
-def _precheck(recipes: list[str], patterns: list[str]) -> None:
-    """Names and patterns before torch is imported: a typo fails in a fraction of a second."""
+def _precheck(recipe: str, sparsity: str) -> dict:
+    """The recipe name and the plan before torch is imported: a typo fails in a fraction of a second. Returns
+    the run config's ``sparsity``."""
     from nmsim.recipes import RECIPE_NAMES
-    from nmsim.sparsity.pattern import NMPattern
+    from nmsim.train.plans import parse_sparsity
 
-    for name in recipes:
-        if name.strip().lower() not in RECIPE_NAMES:
-            raise UserError(f"unknown recipe {name.strip()!r} (valid: {', '.join(RECIPE_NAMES)})", "--recipe")
-    for item in patterns:
-        if item.strip():
-            NMPattern.parse(item.split("=", 1)[-1], "--sparsity")
+    if recipe.strip().lower() not in RECIPE_NAMES:
+        raise UserError(f"unknown recipe {recipe.strip()!r} (valid: {', '.join(RECIPE_NAMES)})", "--recipe")
+    return parse_sparsity(sparsity)
 
 
 def cmd_train(args) -> int:
-    _precheck([args.recipe], args.sparsity.split(","))
-    from nmsim.train.loop import RunConfig, check_config, parse_sparsity, train_run
+    sparsity = _precheck(args.recipe, args.sparsity)
+    from nmsim.train.loop import RunConfig, check_config, train_run
     from nmsim.train.sweep import run_folder
 
-    cfg = RunConfig(recipe=args.recipe, sparsity=parse_sparsity(args.sparsity), seed=args.seed, **_common_config(args))
+    cfg = RunConfig(recipe=args.recipe, sparsity=sparsity, seed=args.seed, **_common_config(args))
     resolved = check_config(cfg)
     out = args.out or run_folder("runs", resolved)
     final = train_run(cfg, out, resume=args.resume, device=args.device,

@@ -94,7 +94,8 @@ def plan(p: Protocol) -> list:
     """The protocol's run configs (dense once per seed); fills ``p.geometric_k``."""
     from nmsim.train.loop import RunConfig
     from nmsim.recipes import parse_recipe_list
-    from nmsim.train.sweep import parse_patterns, run_plan
+    from nmsim.train.plans import run_plan
+    from nmsim.train.sweep import parse_patterns
 
     _check(p)
     recipes = parse_recipe_list(p.recipes)

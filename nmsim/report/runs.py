@@ -51,7 +51,7 @@ def _short(frame: pd.DataFrame, column: str, within: list[str]) -> pd.Series:
 
 def _pattern_label(config: dict) -> str:
     """The run's plan in its text form (``ff=1:8,qk=1:4``; ``dense`` for the dense recipe)."""
-    from nmsim.train.sweep import run_plan
+    from nmsim.train.plans import run_plan
 
     return run_plan(config.get("recipe"), config.get("sparsity") or {}).label
 

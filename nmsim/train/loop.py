@@ -38,6 +38,7 @@ import torch
 from nmsim.errors import UserError
 from nmsim.sparsity.pattern import NMPattern
 from nmsim.sparsity.plan import SparsityPlan
+from nmsim.train.plans import parse_sparsity, run_plan
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
@@ -78,23 +79,6 @@ class RunConfig:
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-
-
-def parse_sparsity(text, where: str = "--sparsity") -> dict[str, str]:
-    """A plan (any form of :meth:`nmsim.sparsity.SparsityPlan.of`) as the trainer's ``RunConfig.sparsity``:
-    ``"ff=1:16,qk=1:4"`` -> ``{"ff": "1:16", "qk": "1:4"}``. The trainer swaps whole role groups for N:M
-    layers, so a rule is ``SELECTOR=N:M`` (no layers, regular expression, direction or hierarchical pattern)."""
-    plan = SparsityPlan.of(text, where)
-    for rule in plan.rules:
-        if rule.layers is not None or rule.selector.startswith("re:") or rule.selector == "all":
-            raise UserError(f"the trainer takes role selectors without layers (e.g. ff=1:16), got {str(rule)!r}",
-                            where)
-        if rule.direction != "row":
-            raise UserError(f"the trainer sets the direction for every layer with --direction, got {str(rule)!r}",
-                            where)
-        if rule.pattern is not None and not isinstance(rule.pattern, NMPattern):
-            raise UserError(f"the trainer takes flat N:M patterns, got {str(rule)!r}", where)
-    return plan.to_mapping()
 
 
 def targets_of(config: RunConfig) -> dict[str, NMPattern | None]:
@@ -447,7 +431,7 @@ def _progress_bar(run: _Run, mode):
     from nmsim.progress import Progress
 
     c = run.config
-    plan = "dense" if c.recipe == "dense" else SparsityPlan.of(c.sparsity or {}, "sparsity").label
+    plan = run_plan(c.recipe, c.sparsity).label
     return Progress(run.total, f"train {c.task} {c.recipe} {plan} seed {c.seed}", "step", mode=mode,
                     initial=run.step)
 

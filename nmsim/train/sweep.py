@@ -18,13 +18,8 @@ from nmsim.errors import UserError
 from nmsim.io import write_text
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.executors import run_jobs
-from nmsim.sparsity.plan import SparsityPlan
-from nmsim.train.loop import RunConfig, check_config, parse_sparsity, prepare_folder
-
-
-def run_plan(recipe: str, sparsity: dict) -> SparsityPlan:
-    """A run's plan (dense for the dense recipe, whatever its targets) from its config's ``sparsity``."""
-    return SparsityPlan.dense() if recipe == "dense" else SparsityPlan.of(sparsity or {}, "sparsity")
+from nmsim.train.loop import RunConfig, check_config, prepare_folder
+from nmsim.train.plans import parse_sparsity, run_plan
 
 
 def run_folder(root: str | Path, config: RunConfig) -> Path:
