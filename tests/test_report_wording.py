@@ -2,6 +2,7 @@
 images vs token sequences; the priced run length in the workload's units; the findings summary."""
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -116,7 +117,7 @@ def _report(tmp_path, monkeypatch, workload, csv, patterns, recipes):
 IMAGENET_WORDS = ("top-1", "per image", "ImageNet", "epoch", "class token", "images", "Table 18")
 
 
-def test_gpt2_report_speaks_perplexity_and_tokens(tmp_path, monkeypatch):
+def test_gpt2_report_speaks_perplexity_and_tokens(tmp_path, monkeypatch, capsys):
     md, rep = _report(tmp_path, monkeypatch, "gpt2",
                       "plan,recipe,value,metric\ndense,dense,29.4,perplexity\nff=2:4,sr-ste,31.0,perplexity\n"
                       "ff=2:4,mdgf-exp,29.3,perplexity\n", "dense,ff=2:4", "dense,sr-ste,mdgf-exp")
@@ -160,6 +161,15 @@ def test_gpt2_report_speaks_perplexity_and_tokens(tmp_path, monkeypatch):
     assert 303_809 * 8192 < iso.loc["mdgf-exp", "tokens_at_dense_budget"] < iso.loc["sr-ste", "tokens_at_dense_budget"]
     phases = pd.read_csv(rep / "training_phases.csv")
     assert phases.groupby(["recipe", "plan"])["steps"].sum().eq(303_809).all()
+    # same question, same number: nmsim budget over the same tokens at the same batch
+    capsys.readouterr()
+    assert main(["budget", "gpt2", "--sparsity", "ff=2:4", "--recipes", "dense,sr-ste,mdgf-exp", "--tokens",
+                 str(20 * 124_439_808), "--format", "json"]) == 0
+    budget = pd.read_json(io.StringIO(capsys.readouterr().out)).set_index("recipe")
+    for recipe in ("sr-ste", "mdgf-exp"):
+        assert head.loc[recipe, "train_flops"] == pytest.approx(budget.loc[recipe, "train_flops"], rel=1e-5)
+        assert iso.loc[recipe, "tokens_at_dense_budget"] == pytest.approx(
+            budget.loc[recipe, "budget_epochs"] * 8 * 1024, rel=1e-5)     # steps affordable x batch x tokens
     # the interactive page: same column, labels and direction (its fronts minimise perplexity)
     page = (rep / "index.html").read_text()
     blob = json.loads(re.findall(r'<script type="application/json" id="nmsim-data">(.*?)</script>', page, re.S)[0])
