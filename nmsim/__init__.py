@@ -43,3 +43,16 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(__import__("types").ModuleType):
+    """``nmsim.train`` and ``nmsim.report`` are the API functions even after the subpackages of the same names are
+    imported (``from nmsim.train import ...`` still works: the subpackages live in ``sys.modules``)."""
+
+    def __setattr__(self, name, value):
+        if name in ("train", "report") and isinstance(value, __import__("types").ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+__import__("sys").modules[__name__].__class__ = _Package

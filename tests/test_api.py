@@ -54,3 +54,12 @@ def test_import_is_light_and_help_lists_the_api():
             "assert all(n in t for n in ('load_workload', 'price', 'compare', 'budget', 'schedule', 'train', "
             "'report'))")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_and_report_stay_functions_after_their_subpackages_are_imported():
+    import nmsim
+    from nmsim.report.study import run_study  # noqa: F401  (imports the subpackages of the same names)
+    from nmsim.train import read_metrics  # noqa: F401
+    assert nmsim.train is nmsim.api.train and nmsim.report is nmsim.api.report
+    import sys
+    assert sys.modules["nmsim.train"].read_metrics is read_metrics

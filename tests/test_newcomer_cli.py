@@ -62,3 +62,68 @@ def test_human_units_and_width():
     text = render_table(df, index=False)
     assert max(map(len, text.splitlines())) <= 100 and "phases:" in text
     assert duration(3 * 86400 * 10) == "30 d"
+
+
+def _small_llama(tmp_path):
+    cfg = {"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 256, "num_attention_heads": 4,
+           "num_key_value_heads": 2, "intermediate_size": 512, "vocab_size": 1000, "max_position_embeddings": 8192}
+    path = tmp_path / "my-model" / "config.json"   # the workload is named after its folder
+    path.parent.mkdir()
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def test_hf_config_option_in_every_workload_command(tmp_path, capsys):
+    """``--hf-config X`` is the same workload as ``X`` in price, compare, budget, export and report."""
+    path = _small_llama(tmp_path)
+    for argv in (["price", "--hardware", "a100", "--seq", "64", "--batch", "1", "--format", "csv"],
+                 ["compare", "--hardware", "a100", "--patterns", "dense,2:4", "--seq", "64", "--format", "csv"],
+                 ["budget", "--sparsity", "ff=2:4", "--recipes", "sr-ste", "--tokens", "1e6", "--batch", "4",
+                  "--seq", "64", "--format", "csv"]):
+        assert main([argv[0], path, *argv[1:]]) == 0
+        positional = capsys.readouterr().out
+        assert main([argv[0], "--hf-config", path, *argv[1:]]) == 0
+        assert capsys.readouterr().out == positional
+    from nmsim.cli import build_parser
+    from nmsim.cli.workload import merge_workload
+    for argv, want in ((["report", "--hf-config", path], path), (["report"], "vit-base-16"),
+                       (["export", "--hf-config", path, "--format", "scalesim", "--out", "x"], path)):
+        args = build_parser().parse_args(argv)
+        merge_workload(args)
+        assert args.workload == want
+
+
+def test_budget_seq_sets_tokens_per_step(tmp_path, capsys):
+    path = _small_llama(tmp_path)
+    assert main(["budget", path, "--sparsity", "ff=2:4", "--recipes", "sr-ste", "--tokens", "1e6", "--batch", "4",
+                 "--seq", "64"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # 1e6 tokens at 4 x 64 tokens per step: 3,907 steps (the last one partly filled)
+    assert out[0].startswith("# priced: my-model training step (adamw), batch 4 x 64 tokens")
+    assert out[1].startswith("# run: 3,907 steps")
+
+
+@pytest.mark.parametrize("argv", [["price", "gpt2", "--hf-config", "x/config.json", "--hardware", "a100"],
+                                  ["report", "--workload", "gpt2", "--hf-config", "x/config.json"]])
+def test_workload_given_twice_is_an_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == "nmsim: error: --hf-config: give the workload once: 'gpt2' or --hf-config 'x/config.json'\n"
+
+
+def test_mistral_7b_is_bundled_with_its_published_shape():
+    from nmsim.graph import load_workload, parameter_counts
+    from nmsim.graph.workloads import from_hf_config
+    bundled = load_workload("mistral-7b")
+    # Jiang et al. 2023 Table 1 / mistralai/Mistral-7B-v0.1: 7,241,732,096 parameters (untied head)
+    assert parameter_counts(bundled)["total"] == 7_241_732_096
+    example = from_hf_config("examples/mistral-7b/config.json")
+    assert parameter_counts(example)["total"] == 7_241_732_096
+    assert (bundled.kv_heads, bundled.head_dim, bundled.ffn, bundled.vocab, bundled.seq_len) == (8, 128, 14336,
+                                                                                                32000, 4096)
+    assert example.replace(seq_len=4096, head_dim=128, name="mistral-7b", source=bundled.source) == bundled
+
+
+def test_cluster_token_counts_round_before_picking_the_unit():
+    from nmsim.cluster.text import _count
+    assert [_count(x) for x in (999.99e9, 1.09e12, 999.4e9, 12)] == ["1T", "1.09T", "999B", "12"]

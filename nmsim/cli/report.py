@@ -12,7 +12,7 @@ def register(sub) -> None:
     p.add_argument("--hardware", default="all", help="comma list of accelerator specs, or all (default)")
     p.add_argument("--patterns", default="default",
                    help="comma list: N:M for FF, or ff=1:8+qk=1:4 items; 'default' = dense,2:4,...,1:128 + the "
-                        "paper's FF+QK/QKV mixes")
+                        "paper's FF+QK/QKV mixes; with an accuracy CSV, the CSV's plans")
     p.add_argument("--recipes", default="paper",
                    help="comma list of recipes; 'paper' = sr-ste,mdgf-linear,mdgf-exp,sdgf-stepwise,sdgf-geometric")
     p.add_argument("--accuracy", default="paper",

@@ -81,7 +81,7 @@ def _energy(joules: float) -> str:
 
 def _count(x: float) -> str:
     for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= size:
+        if float(f"{x:.3g}") >= size:      # rounded first: 999.99e9 tokens read 1T, not 1e+03B
             return f"{x / size:.3g}{unit}"
     return f"{x:.3g}"
 
