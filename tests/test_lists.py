@@ -60,4 +60,4 @@ def test_budget_takes_plan_items(capsys):
     out = capsys.readouterr().out
     assert rc == 0
     rows = out.splitlines()
-    assert rows[1].startswith("sr-ste,1:8,") and rows[2].startswith('sr-ste,"ff=1:8,qk=1:4",')
+    assert rows[1].startswith("sr-ste,ff=1:8,") and rows[2].startswith('sr-ste,"ff=1:8,qk=1:4",')
