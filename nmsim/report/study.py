@@ -280,7 +280,7 @@ def run_quick_sweep(epochs: int, echo=print) -> pd.DataFrame:
 
     tmp = Path(tempfile.mkdtemp(prefix="nmsim-report-sweep-"))
     try:
-        pats = sweep_patterns(",".join(p.replace(",", "+") for p in SWEEP_PATTERNS))
+        pats = sweep_patterns(list(SWEEP_PATTERNS))   # plan texts: the pattern list takes a sequence
         configs = sweep_plan("digits", parse_recipe_list("dense,quick"), pats, [0], epochs=epochs)
         table = run_sweep(configs, tmp, workers=2, echo=echo)
         if table.attrs.get("failures"):
