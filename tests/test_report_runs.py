@@ -138,3 +138,13 @@ def test_sweep_run_tables_without_steps_compare_within_the_task(tmp_path):
                                        "hard,sr-ste,ff=1:8,0,.4,160\n")
     t = sweep_runs_table(load_sweep_runs(str(tmp_path / "runs.csv")))
     assert "steps" not in t and t["train_flops_rel_dense"].tolist() == pytest.approx([1, .8, 1, .8])
+
+
+def test_two_run_folders_read_as_one(tmp_path):
+    _run(tmp_path / "a", "s", "digits", "dense", "dense", 0, 2, [(50, .6), (100, .8)])
+    _run(tmp_path / "b", "s", "digits", "dense", "dense", 0, 2, [(50, .6), (100, .8)], lr=0.01)
+    curves = load_curves([tmp_path / "a", tmp_path / "b", tmp_path / "a"])     # a listed twice: read once
+    assert curves["folder"].nunique() == 2
+    assert sorted(set(curves["setup"])) == ["lr=0.003", "lr=0.01"]    # named across the folders, not per folder
+    with pytest.raises(Exception, match="no such runs folder"):
+        load_curves([tmp_path / "a", tmp_path / "nope"])

@@ -18,8 +18,6 @@ def register(sub) -> None:
 
 
 def cmd_plot(args) -> int:
-    import pandas as pd
-
     from nmsim.io.write import check_output_file
     from nmsim.report.curves import plot_curves, save_figure
     from nmsim.report.runs import load_curves
@@ -33,7 +31,7 @@ def cmd_plot(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not xs or not metrics:
         raise UserError("nothing to plot", "--x" if not xs else "--metrics")
-    curves = pd.concat([load_curves(r) for r in args.runs], ignore_index=True).drop_duplicates(["folder", "step"])
+    curves = load_curves(args.runs)   # one frame: settings that differ between the folders name their runs
     if args.task:
         curves = curves[curves["task"] == args.task]
         if curves.empty:

@@ -56,16 +56,21 @@ def _pattern_label(config: dict) -> str:
     return run_plan(config.get("recipe"), config.get("sparsity") or {}).label
 
 
-def load_curves(root: str | Path) -> pd.DataFrame:
-    """Every evaluation row of every run under ``root`` (finished or not), tidy. UserError when ``root`` is not
-    a folder or holds no runs."""
+def load_curves(roots) -> pd.DataFrame:
+    """Every evaluation row of every run under ``roots`` (a folder or a list of folders; finished or not), tidy;
+    a run found twice counts once. UserError when a root is not a folder or none holds runs."""
     from nmsim.train import checkpoint as ckpt
 
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError("no such runs folder", str(root))
+    roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
+    for root in roots:
+        if not root.is_dir():
+            raise UserError("no such runs folder", str(root))
+    found = {}   # one entry per run, as first found
+    for root in roots:
+        for p in sorted(root.rglob("config.json")):
+            found.setdefault(p.resolve(), p)
     rows = []
-    for cfg_path in sorted(root.rglob("config.json")):
+    for cfg_path in found.values():
         folder = cfg_path.parent
         metrics = folder / "metrics.jsonl"
         if not metrics.exists():
@@ -83,7 +88,7 @@ def load_curves(root: str | Path) -> pd.DataFrame:
                          # the dense recipe has no recipe settings: its runs differ only in setup
                          "variant": "" if config.get("recipe") == "dense" else _settings(config, VARIANT_KEYS)})
     if not rows:
-        raise UserError("holds no runs (no */config.json with metrics.jsonl)", str(root))
+        raise UserError("holds no runs (no */config.json with metrics.jsonl)", ", ".join(map(str, roots)))
     df = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     df["train_flops"] = pd.to_numeric(df["train_flops"], errors="coerce")
     # setups compared within a task; a recipe's own settings (MDGF's beta, SDGF's k, ...) within its plan
