@@ -40,7 +40,7 @@ def test_decode_padding_is_explained(capsys):
     assert main(["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "1", "--context", "128",
                  "--sparsity", "ff=2:4"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# priced: gpt2 decode, batch 1, on a100-sxm4-80gb bf16")
+    assert out.startswith("# priced: gpt2 decode, batch 1, 1 new token over a 128-token KV cache, on a100-sxm4-80gb")
     assert "x nominal: kernels run whole tiles, so padding counts as executed work" in out
     assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--columns",
                  "role,seconds,energy_joules"]) == 0
@@ -127,3 +127,13 @@ def test_mistral_7b_is_bundled_with_its_published_shape():
 def test_cluster_token_counts_round_before_picking_the_unit():
     from nmsim.cluster.text import _count
     assert [_count(x) for x in (999.99e9, 1.09e12, 999.4e9, 12)] == ["1T", "1.09T", "999B", "12"]
+
+
+@pytest.mark.parametrize("argv,head", [
+    (["gpt2", "--mode", "prefill", "--context", "512"], "# priced: gpt2 prefill, batch 8 x 512 tokens, on a100"),
+    (["gpt2", "--mode", "training", "--seq", "256", "--batch", "4"], "# priced: gpt2 training, batch 4 x 256 tokens,"),
+    (["gpt2", "--batch", "2"], "# priced: gpt2 inference, batch 2 x 1,024 tokens, on"),
+    (["vit-base-16", "--batch", "8"], "# priced: vit-base-16 inference, batch 8 x 197 tokens (224px images), on a100")])
+def test_price_says_batch_and_tokens(argv, head, capsys):
+    assert main(["price", *argv, "--hardware", "a100", "--columns", "role,seconds"]) == 0
+    assert capsys.readouterr().out.startswith(head)

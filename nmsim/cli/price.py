@@ -93,7 +93,8 @@ def run_price(args) -> int:
         table = table.set_index(args.by)
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
-    head = (f"# priced: {cfg.name} {args.mode}, batch {graph_batch(graph, args.batch)}, on {hw.name} {dtype}"
+    shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
+    head = (f"# priced: {cfg.name} {args.mode}, {shape}, on {hw.name} {dtype}"
             f"{weights} ({result.fusion}), plan {result.plan}: {duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{si(t['joules'], 'J')}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
@@ -122,6 +123,16 @@ def wrap_comment(text: str, width: int = 100) -> str:
     for line in text.splitlines():
         lines += textwrap.wrap(line, width, subsequent_indent="#   ") or [line]
     return "\n".join(lines) + "\n"
+
+
+def shape_text(cfg, mode: str, batch: int, seq=None, context=None) -> str:
+    """What one priced step holds: ``batch 8 x 1,024 tokens``, or at decode ``batch 8, 1 new token over a
+    4,096-token KV cache``; image models: their tokens per image."""
+    if mode == "decode":
+        return f"batch {batch:,}, 1 new token over a {int(context or cfg.seq_len):,}-token KV cache"
+    if cfg.is_image:
+        return f"batch {batch:,} x {cfg.tokens:,} tokens ({cfg.image_size}px images)"
+    return f"batch {batch:,} x {int(seq or context or cfg.seq_len):,} tokens"
 
 
 def graph_batch(graph, batch) -> int:
