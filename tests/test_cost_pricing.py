@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from nmsim.cost import price, price_gemms, price_many, price_workload, trace_for_mode
+from nmsim.cost.pricing import TOTAL_COLUMNS
 from nmsim.errors import UserError
 from nmsim.graph import load_workload, trace_workload
 from nmsim.hardware import load
@@ -146,6 +147,7 @@ def test_price_modes_and_totals(vit):
     assert t["executed_flops"] < t["nominal_flops"]
     assert t["seconds"] == pytest.approx(p.ops["seconds"].sum())
     assert t["compute_share"] + t["memory_share"] + t["metadata_share"] == pytest.approx(1)
+    assert set(t) == set(TOTAL_COLUMNS) and p.mode == "training"   # the documented totals, nothing else
     assert set(p.by("layer").columns) >= {"layer", "seconds", "bound"}
     with pytest.raises(UserError, match="decoder-only"):
         price(vit, None, "a100", mode="decode")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from nmsim.cost.training import TrainingCostModel, paper_graph, step_flops, training_cost
+from nmsim.cost.training import (HW_COLUMNS, PER_STEP_COLUMNS, TrainingCostModel, paper_graph, step_flops,
+                                 training_cost)
 from nmsim.errors import UserError
 from nmsim.graph import load_workload
 from nmsim.recipes import make_recipe
@@ -35,6 +36,12 @@ def ideal(graph, plan):
 def ratio(model, plan, name, total=T, **kw):
     recipe = make_recipe(name, plan.targets, steps_per_epoch=313, **kw)
     return training_cost(model.graph, plan, recipe, total, model=model)
+
+
+def test_state_cost_keys_are_the_documented_columns(graph, plan):
+    state = make_recipe("sr-ste", plan).at(0, 10)
+    assert tuple(TrainingCostModel(graph, plan).state_cost(state)) == PER_STEP_COLUMNS
+    assert tuple(TrainingCostModel(graph, plan, hardware="a100").state_cost(state)) == PER_STEP_COLUMNS + HW_COLUMNS
 
 
 def test_dense_step_is_three_forward(ideal, plan):
