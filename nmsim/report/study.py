@@ -432,11 +432,64 @@ def _recipe_colors() -> dict:
     return {r: to_hex(c) for r, (c, _) in F.RECIPE_STYLE.items()}
 
 
-def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
+@dataclass
+class _Study:
+    """What one report is about (options, workload, plans, accuracy, run length) and its cost frames."""
+    opts: StudyOptions
+    cfg: object
+    plans: list
+    recipes: list
+    specs: list
+    acc: pd.DataFrame | None
+    acc_desc: str
+    runs_dir: Path | None
+    length: ReportLength
+    sweeps: pd.DataFrame | None
+    M: Metric | None = None
+    noun: str = ""
+    infer: pd.DataFrame | None = None
+    totals: pd.DataFrame | None = None
+    phases: pd.DataFrame | None = None
+    hw: pd.DataFrame | None = None
+    mem: pd.DataFrame | None = None
+    head: pd.DataFrame | None = None
+    iso: pd.DataFrame | None = None
+    curves: pd.DataFrame | None = None
+    cluster: tuple | None = None
+
+    # the metric's words, for section texts and chart labels
+    @property
+    def metric(self) -> str:
+        return self.M.label
+
+    @property
+    def col(self) -> str:
+        return self.M.column
+
+    @property
+    def Name(self) -> str:  # noqa: N802 - the metric's name, capitalised
+        return self.M.name[:1].upper() + self.M.name[1:]
+
+    @property
+    def better(self) -> str:
+        return "higher" if self.M.higher_is_better else "lower"
+
+    @property
+    def labels(self) -> dict:
+        return {**LABELS, self.col: self.metric, "inference_gflops": f"inference GFLOPs per {self.noun}"}
+
+    @property
+    def acc_line(self) -> tuple:
+        """The dense run's metric as a horizontal chart line (none without it)."""
+        dense_acc = self.head.loc[self.head["recipe"] == "dense", self.col].dropna()
+        return ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": f"dense {self.M.name}"},) \
+            if len(dense_acc) else ()
+
+
+def _study_inputs(opts: StudyOptions) -> _Study:
+    """Parse the options and read the accuracy source; the run length priced (:mod:`nmsim.report.length`)."""
     from nmsim.graph import load_workload
 
-    t0 = time.perf_counter()
-    out = Path(out)
     cfg = load_workload(opts.workload)
     plans = parse_patterns(opts.patterns)
     recipes = parse_recipes(opts.recipes)
@@ -448,48 +501,72 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                                                    opts.steps_per_epoch, opts.batch),
                            "the bundled paper results" if acc is not None and "citation" in acc.attrs else acc_desc)
     sweeps = load_sweep_runs(opts.sweep_runs) if opts.sweep_runs else None
-    from nmsim.progress import Stages
+    return _Study(opts, cfg, plans, recipes, specs, acc, acc_desc, runs_dir, length, sweeps)
 
-    echo(f"report: {cfg.name}, {len(plans)} patterns x {len(recipes)} recipes x {len(specs)} accelerators")
-    train = runs_dir is None and opts.train
+
+def _cost_frames(st: _Study) -> None:
+    """Every cost frame of the report, all from :mod:`nmsim.cost`, and the headline and iso-FLOP joins."""
+    cfg, plans, opts = st.cfg, st.plans, st.opts
+    st.infer = inference_table(cfg, plans)
+    st.totals, st.phases = training_tables(cfg, plans, st.recipes, st.length.length)
+    st.hw = hardware_table(cfg, plans, st.specs, opts.dtype)
+    st.mem = memory_table(cfg, plans, opts.dtype)
+    st.head = headline_table(st.infer, st.totals, st.acc, st.M)
+    st.iso = iso_flop_table(st.head, st.totals, st.length, st.M)
+
+
+def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
+    from nmsim.progress import Stages
+    from nmsim.report.wording import metric_of, sample_noun
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    st = _study_inputs(opts)
+    echo(f"report: {st.cfg.name}, {len(st.plans)} patterns x {len(st.recipes)} recipes x {len(st.specs)} "
+         "accelerators")
+    train = st.runs_dir is None and opts.train
     stages = Stages(2 + bool(opts.cluster) + bool(train), echo, "report ")   # [i/n] stage lines with times
-    cluster = None
     if opts.cluster:   # before the study: a bad --cluster fails fast
         stages.start(f"cluster sections ({opts.cluster}: run budget per recipe, parallel layouts)")
-        cluster = cluster_frames_for(opts, recipes)
+        st.cluster = cluster_frames_for(opts, st.recipes)
         stages.done()
-    curves = None
-    if runs_dir is not None:
+    if st.runs_dir is not None:
         from nmsim.report.runs import load_curves
-        curves = load_curves(runs_dir)
-    from nmsim.report.wording import findings, metric_of, sample_noun
-
-    M, noun = metric_of(acc), sample_noun(cfg)
-    metric = M.label
+        st.curves = load_curves(st.runs_dir)
+    st.M, st.noun = metric_of(st.acc), sample_noun(st.cfg)
 
     stages.start("cost tables (inference, training schedules, accelerators, memory)")
-    infer = inference_table(cfg, plans)
-    totals, phases = training_tables(cfg, plans, recipes, length.length)
-    hw = hardware_table(cfg, plans, specs, opts.dtype)
-    mem = memory_table(cfg, plans, opts.dtype)
-    head = headline_table(infer, totals, acc, M)
-    iso = iso_flop_table(head, totals, length, M)
+    _cost_frames(st)
     stages.done()
     if train:
         stages.start(f"reference-trainer sweep (digits, {opts.train_epochs} epochs per run)")
-        curves = run_quick_sweep(opts.train_epochs, echo=echo)
+        st.curves = run_quick_sweep(opts.train_epochs, echo=echo)
         stages.done()
     stages.start("tables, figures and the page")
+    report = _headline_sections(st)
+    for add in (_training_flops_section, _iso_flop_section, _inference_section, _hardware_section, _memory_section,
+                _trainer_sections):
+        add(report, st)
+    path = write_report(report, out)
+    stages.done(f"{time.perf_counter() - t0:.1f} s in all")
+    return path
 
-    # ---- layout
+
+def _headline_sections(st: _Study) -> Report:
+    """The report with its title, the findings and the headline table."""
+    from nmsim.report.wording import findings
+
+    opts, cfg, noun, metric, acc, acc_desc = st.opts, st.cfg, st.noun, st.metric, st.acc, st.acc_desc
+    runs_dir, length, head, M, hw, col = st.runs_dir, st.length, st.head, st.M, st.hw, st.col
     report = Report(title=f"nmsim report: {opts.name}",
                     subtitle=f"Workload `{cfg.name}`, costs per {noun}; "
                              + (f"{metric} from {acc_desc}" if acc is not None else acc_desc if runs_dir else
                                 f"no accuracy ({acc_desc}; give --accuracy a CSV or a runs folder)") + "; training "
                              f"priced over {length.describe()} ({length.origin}); inference at batch {cfg.batch:,}; "
                              f"accelerators priced at {opts.dtype} where supported.")
-    report.section("Findings", " ".join(findings(head, M, hw)))
-    col, Name, better = M.column, M.name[:1].upper() + M.name[1:], "higher" if M.higher_is_better else "lower"
+    from nmsim.report.trainer_section import findings as trainer_findings
+    report.section("Findings", " ".join(findings(head, M, hw) + (trainer_findings(st.curves) if st.curves is not None
+                                                                  else [])))
     s = report.section(f"Headline: {M.name}, inference and training cost",
                        f"One row per recipe x sparsity plan. `inference_gflops`: per {noun}, the paper's convention "
                        f"(Q, K, V, O, Logit, Attend, FF1, FF2{'; no class token' if cfg.is_image else ''}; sparse "
@@ -501,14 +578,17 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("headline", head, "Headline table", formats={
         "inference_gflops": FMT2, "train_flops_rel_dense": FMT3, col: FMT3, "train_flops": "{:.4g}"},
         hide=("train_flops",)))
+    return report
+
+
+def _training_flops_section(report: Report, st: _Study) -> None:
+    """Accuracy vs priced training FLOPs, and training FLOPs per recipe phase."""
+    metric, head, M, col, Name = st.metric, st.head, st.M, st.col, st.Name
+    better, labels, acc_line, plans, phases = st.better, st.labels, st.acc_line, st.plans, st.phases
     s = report.section(f"{Name} vs training FLOPs",
                        "The paper's Fig. 4b plots accuracy against the fraction of the training run, treating a step "
                        "of every recipe as equal. Here each recipe's schedule is priced: MDGF is dense while its "
                        "decay D > 0, SDGF's early intervals keep more weights, SR-STE is sparse from step 0.")
-    dense_acc = head.loc[head["recipe"] == "dense", col].dropna()
-    acc_line = ({"axis": "y", "value": float(dense_acc.iloc[0]), "label": f"dense {M.name}"},) if len(dense_acc) \
-        else ()
-    labels = {**LABELS, col: metric, "inference_gflops": f"inference GFLOPs per {noun}"}
     s.items.append(Figure("accuracy_vs_training_flops", F.accuracy_vs_training(head, metric, col),
                           f"{Name} vs priced training FLOPs (dashed: the dense training budget).",
                           chart=Chart("scatter", x=("train_flops_rel_dense", "train_flops"), y=col,
@@ -532,6 +612,11 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
                                       labels=LABELS, colors=F.PHASE_COLORS, frame=phases,
                                       title="Training FLOPs per recipe phase")))
     s.items.append(Table("training_phases", phases, "Per-phase training cost", show=False))
+
+
+def _iso_flop_section(report: Report, st: _Study) -> None:
+    """Epochs (or steps, tokens) each recipe affords at the dense budget."""
+    length, M, col, iso = st.length, st.M, st.col, st.iso
     unit = length.unit
     s = report.section("Iso-FLOP comparison",
                        f"Dense budget: dense training over {length.describe()}. `{unit}_at_dense_budget`: how many "
@@ -548,6 +633,12 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         f"{unit}_at_dense_budget": {"epochs": "{:.1f}", "steps": "{:,.0f}"}.get(unit, human),
         col: FMT3, "delta_vs_dense_at_equal_flops": "{:+.3f}", "flops_to_reach_dense_rel_le": FMT3,
         "flops_saving_vs_dense_pct_ge": "{:.1f}"}))
+
+
+def _inference_section(report: Report, st: _Study) -> None:
+    """Accuracy vs inference FLOPs (the paper's Fig. 5) and the inference FLOPs table."""
+    cfg, noun, metric, head, M, Name = st.cfg, st.noun, st.metric, st.head, st.M, st.Name
+    col, better, labels, acc_line, infer = st.col, st.better, st.labels, st.acc_line, st.infer
     s = report.section(f"{Name} vs inference FLOPs",
                        f"The paper's Fig. 5 for this workload: every recipe x plan with its {M.name}; the line is "
                        f"the Pareto front (fewer inference FLOPs, {better} {M.name}).")
@@ -561,6 +652,12 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("inference", infer, "Inference FLOPs per plan (the paper's convention" +
                          (", its Table 18)" if cfg.name == "vit-base-16" else ")"),
                          formats={"inference_gflops": FMT2, "inference_rel_dense": FMT3}))
+
+
+def _hardware_section(report: Report, st: _Study) -> None:
+    """Latency and energy per accelerator x plan."""
+    cfg, head, M, hw, col, labels = st.cfg, st.head, st.M, st.hw, st.col, st.labels
+    Name, better = st.Name, st.better
     samples = "images" if cfg.is_image else f"sequences of {cfg.seq_len:,} tokens"
     s = report.section("Accelerators: latency and energy",
                        f"One forward pass at batch {cfg.batch:,} ({samples}), priced by `nmsim.cost.price` (the same "
@@ -594,6 +691,11 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
         "energy_vs_dense": FMT3}))
+
+
+def _memory_section(report: Report, st: _Study) -> None:
+    """Weight memory and N:M metadata per plan and encoding."""
+    opts, mem = st.opts, st.mem
     s = report.section("Weight memory and metadata",
                        f"Every linear weight at {opts.dtype}: kept values plus N:M metadata per encoding (index: "
                        "N·⌈log2 M⌉ bits per group; bitmask: M bits; combinatorial: ⌈log2 C(M,N)⌉ bits). Embeddings, "
@@ -607,6 +709,12 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     s.items.append(Table("memory", mem, "Weight memory per plan and encoding", formats={
         "values_mib": "{:.1f}", "metadata_mib": "{:.2f}", "total_mib": "{:.1f}", "metadata_pct": "{:.1f}",
         "other_params_mib": "{:.2f}"}))
+
+
+def _trainer_sections(report: Report, st: _Study) -> None:
+    """The reference trainer's curves and seed sweeps, the runs' iso-FLOP view, the cluster sections and the footer."""
+    opts, acc, runs_dir, Name = st.opts, st.acc, st.runs_dir, st.Name
+    curves, sweeps, cluster = st.curves, st.sweeps, st.cluster
     if curves is not None:
         from nmsim.report.trainer_section import add_section as add_trainer_section
         add_trainer_section(report, curves, f"the runs in `{runs_dir}`" if runs_dir is not None else
@@ -650,6 +758,3 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         add_cluster_sections(report, *cluster)
     cited = acc is not None and "citation" in acc.attrs
     report.footer = (f"{Name} data: {acc.attrs['citation']} " if cited else "") + "Generated by `nmsim report`."
-    path = write_report(report, out)
-    stages.done(f"{time.perf_counter() - t0:.1f} s in all")
-    return path
