@@ -12,6 +12,10 @@
 * :func:`load_curve` / :func:`flops_to_accuracy` — an accuracy-vs-FLOPs curve (CSV with columns ``flops``,
   ``accuracy``) and the FLOPs at which it first reaches a target (linear interpolation between the bracketing
   points; a UserError, or None with ``strict=False``, when it never does).
+* :func:`recipe_plan_table` — the one recipe x plan costing: training FLOPs (and time, energy), ratios to dense
+  and SR-STE, epochs affordable at the budget and the phases, for every recipe under every plan over a run.
+  ``nmsim budget`` (through :func:`budget_table`), :func:`nmsim.budget` and the report's training and iso-FLOP
+  tables all call it, so the same question gives the same number.
 """
 from __future__ import annotations
 
@@ -258,7 +262,12 @@ def phase_text(phases: pd.DataFrame, steps_per_epoch: int) -> str:
     """``sr-ste [0,350)e x0.600``: each phase's range (in epochs when recipes switch at epochs, else steps) and its
     step FLOPs over a dense step."""
     unit, div = ("e", steps_per_epoch) if steps_per_epoch > 1 else ("", 1)
-    return "; ".join(f"{r.label} [{r.start_step / div:g},{r.stop_step / div:g}){unit} x{r.step_flops_vs_dense:.3f}"
+
+    def at(step: float) -> str:   # 1144410 (never 1.14441e+06); epochs to 4 digits
+        x = step / div
+        return f"{x:.0f}" if float(x).is_integer() or abs(x) >= 1e4 else f"{x:.4g}"
+
+    return "; ".join(f"{r.label} [{at(r.start_step)},{at(r.stop_step)}){unit} x{r.step_flops_vs_dense:.3f}"
                      for r in phases.itertuples())
 
 
