@@ -82,6 +82,12 @@ def test_report_with_runs_folder(runs, tmp_path):
                     tmp_path / "rep", echo=lambda *_: None)
     md = (out / "report.md").read_text()
     assert "2 sparse point(s) have no dense run of the same task, run length and setup" in md
+    findings = md.split("## Findings")[1].split("##")[0]
+    assert ("Reference trainer (digits, 2 epochs at batch 32, lr=0.003): the most accurate sparse run is sr-ste at "
+            "ff=1:8, 78.50% with 0.800x the dense run's training FLOPs (dense 80.50%).") in findings
+    assert ("Reference trainer (digits, 4 epochs at batch 32, lr=0.003): the most accurate sparse run is sr-ste at "
+            "ff=1:8, 92.50% with 0.750x the dense run's training FLOPs (dense 90.50%).") in findings
+    assert "2 trainer point(s) have no dense run of the same task and run length: listed, not compared." in findings
     alone = pd.read_csv(out / "trainer_unmatched.csv")
     assert sorted(alone["task"]) == ["chars", "digits"] and (alone["recipe"] == "sr-ste").all()
     summary = pd.read_csv(out / "trainer_sweep.csv")

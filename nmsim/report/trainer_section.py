@@ -59,6 +59,28 @@ def series(frame: pd.DataFrame) -> pd.Series:
     return out
 
 
+def findings(curves: pd.DataFrame, limit: int = 3) -> list[str]:
+    """Sentences for the report's Findings: per task x run length with dense runs (the first ``limit``), the most
+    accurate sparse point against dense; how many points had no dense baseline."""
+    st = sweep_table(curves)
+    out = []
+    groups = [c for c in BASELINE if c in st]
+    for key, g in st.groupby(groups, sort=False):
+        sparse, dense = g[(g["recipe"] != "dense") & g["dense_baseline"]], g[g["recipe"] == "dense"]
+        if sparse.empty or dense.empty or len(out) == limit:
+            continue
+        best = sparse.loc[sparse["accuracy_pct"].idxmax()]
+        where = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)) if str(k))
+        out.append(f"Reference trainer ({where}): the most accurate sparse run is {best['recipe']} at "
+                   f"{best['pattern']}, {best['accuracy_pct']:.2f}% with {best['train_flops_rel_dense']:.3f}x the "
+                   f"dense run's training FLOPs (dense {float(dense['accuracy_pct'].iloc[0]):.2f}%).")
+    alone = unmatched(curves)
+    if len(alone):
+        out.append(f"{len(alone)} trainer point(s) have no dense run of the same task and run length: listed, not "
+                   "compared.")
+    return out
+
+
 def add_section(report, curves: pd.DataFrame, source: str, labels: dict, colors: dict) -> None:
     """Append the section (figure, summary, unmatched runs, raw rows) for ``curves``."""
     from nmsim.report import figures as F
