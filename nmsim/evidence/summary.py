@@ -133,6 +133,14 @@ def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste
     return lines
 
 
+def _labels(patterns) -> list[str]:
+    """The protocol's pattern items (``1:8``, ``ff=1:16+qkv=1:16``) as plan labels (``ff=1:8``, ``ff=1:16,qkv=1:16``)."""
+    from nmsim.sparsity.lists import parse_pattern_list, plan_text
+    from nmsim.sparsity.plan import SparsityPlan
+
+    return [SparsityPlan.parse(plan_text(item)).label for item in parse_pattern_list(list(patterns))]
+
+
 def most_sparse(labels) -> str:
     """The plan label (``ff=1:32,qkv=1:32``) with the lowest density, ties broken by more sparse rules."""
     from nmsim.sparsity.plan import SparsityPlan
@@ -232,7 +240,8 @@ def summarize(folder: str | Path, echo=print) -> dict:
     lines = [
         f"# Evidence: {p.task}, recipes ranked against {ref} with {pct} % intervals",
         "",
-        f"Protocol: task `{p.task}`, recipes {', '.join(p.recipes)}; patterns {', '.join(p.patterns)}; "
+        f"Protocol: task `{p.task}`, recipes {', '.join(p.recipes)}; "
+        f"plans {', '.join(f'`{x}`' for x in _labels(p.patterns))}; "
         f"{p.seeds} seeds paired by seed (same initial weights and data order for every recipe); "
         f"epochs {p.epochs}, dense warm-up fraction {p.dense_frac:g}, fine-tune fraction {p.finetune_frac:g}; "
         f"SDGF-geometric k per pattern: {', '.join(f'{k} {v}' for k, v in p.geometric_k.items()) or 'n/a'}.",
