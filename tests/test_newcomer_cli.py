@@ -101,6 +101,8 @@ def test_budget_seq_sets_tokens_per_step(tmp_path, capsys):
     # 1e6 tokens at 4 x 64 tokens per step: 3,907 steps (the last one partly filled)
     assert out[0].startswith("# priced: my-model training step (adamw), batch 4 x 64 tokens")
     assert out[1].startswith("# run: 3,907 steps")
+    assert out[2].endswith("dense warm-up 0, fine-tune 0; budget=dense over the run")
+    assert out[3].split()[:6] == ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "budget_steps"]
 
 
 @pytest.mark.parametrize("argv", [["price", "gpt2", "--hf-config", "x/config.json", "--hardware", "a100"],

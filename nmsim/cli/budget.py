@@ -34,6 +34,8 @@ def build_table(args) -> pd.DataFrame:
     for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
     args.priced = _priced(run.workload, run.model, run.length, args)
+    args.in_steps = run.length.steps_per_epoch == 1 and not run.length.dataset_size  # the run was not in epochs
+    args.workload_name = run.workload.name
     return run.table
 
 
@@ -55,10 +57,14 @@ def run(args) -> int:
     from nmsim.cost.budget import parse_budget
     if args.format == "table":
         table = pick(table, args.columns or ",".join(c for c in TABLE_COLUMNS.split(",") if c in table.columns))
-        head = (args.priced + f"# {args.workload} {args.sparsity}; "
-                f"d={args.dense_frac:g} f={args.finetune_frac:g}; budget="
+        if args.in_steps:   # a run in steps, samples or tokens: what the budget affords is counted in steps
+            table = table.rename(columns={"budget_epochs": "budget_steps"})
+        head = (args.priced + f"# {args.workload_name} {args.sparsity}; "
+                f"dense warm-up {args.dense_frac:g}, fine-tune {args.finetune_frac:g}; budget="
                 + ("dense over the run" if args.budget == "dense" else f"{parse_budget(args.budget):.4g} FLOPs")
                 + ("; paper convention" if args.paper_convention else "") + "\n")
+        from nmsim.cli.price import wrap_comment
+        head = wrap_comment(head)
         if args.out:
             from nmsim.cli.output import render, write_atomic
             write_atomic(args.out, head + render(table, "table", index=False))
