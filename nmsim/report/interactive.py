@@ -87,28 +87,38 @@ class Chart:
 
     def spec(self, dataset: str, chart_id: str, frame: pd.DataFrame) -> dict:
         """The chart's JSON (validated against ``frame``)."""
-        xs, ys = _options(self.x), _options(self.y)
+        xs, ys = self._axes(chart_id)
+        self._check(chart_id, frame, xs + ys)
+        return {"id": chart_id, "dataset": dataset, "kind": self.kind, "x": xs, "y": ys, "color": self.color,
+                "symbol": self.symbol, "dash": self.dash, "group": self.group, "stacked": bool(self.stack),
+                "band": _list_or_none(self.band), "errors": _list_or_none(self.errors), "filters": list(self.filters),
+                "initial": {k: [_jsonable(v) for v in vals] for k, vals in self.initial.items()},
+                "hover": [c for c in self.hover if c in frame.columns],
+                "pareto": _list_or_none(self.pareto), "log_x": self.log_x, "log_y": self.log_y,
+                "lines": [dict(line) for line in self.lines], "labels": dict(self.labels),
+                "colors": {str(k): v for k, v in self.colors.items()}, "title": self.title}
+
+    def _axes(self, chart_id: str) -> tuple[list, list]:
+        """The x and y column choices (a stacked bar's y: its stack columns)."""
         if self.kind not in KINDS:
             raise ValueError(f"chart {chart_id}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.kind == "bar" and self.stack:
-            ys = list(self.stack)
-        need = xs + ys + [c for c in (self.color, self.symbol, self.dash, self.group) if c] + list(self.filters) + \
-            (list(self.band) if self.band else []) + (list(self.errors) if self.errors else [])
+        xs, ys = _options(self.x), _options(self.y)
+        return xs, list(self.stack) if self.kind == "bar" and self.stack else ys
+
+    def _check(self, chart_id: str, frame: pd.DataFrame, axes: list) -> None:
+        """Every column the chart names is in ``frame``; ``pareto`` is two senses."""
+        need = axes + [c for c in (self.color, self.symbol, self.dash, self.group) if c] + list(self.filters) + \
+            list(self.band or ()) + list(self.errors or ())
         missing = [c for c in dict.fromkeys(need) if c not in frame.columns]
         if missing:
             raise ValueError(f"chart {chart_id}: no column(s) {', '.join(missing)} in its frame "
                              f"(has {', '.join(map(str, frame.columns))})")
         if self.pareto is not None and (len(self.pareto) != 2 or any(s not in SENSES for s in self.pareto)):
             raise ValueError(f"chart {chart_id}: pareto must be (x_sense, y_sense) with min/max, got {self.pareto}")
-        return {"id": chart_id, "dataset": dataset, "kind": self.kind, "x": xs, "y": ys, "color": self.color,
-                "symbol": self.symbol, "dash": self.dash, "group": self.group, "stacked": bool(self.stack),
-                "band": list(self.band) if self.band else None,
-                "errors": list(self.errors) if self.errors else None, "filters": list(self.filters),
-                "initial": {k: [_jsonable(v) for v in vals] for k, vals in self.initial.items()},
-                "hover": [c for c in self.hover if c in frame.columns],
-                "pareto": list(self.pareto) if self.pareto else None, "log_x": self.log_x, "log_y": self.log_y,
-                "lines": [dict(line) for line in self.lines], "labels": dict(self.labels),
-                "colors": {str(k): v for k, v in self.colors.items()}, "title": self.title}
+
+
+def _list_or_none(value) -> list | None:
+    return list(value) if value else None
 
 
 def _options(value) -> list[str]:
