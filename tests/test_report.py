@@ -114,6 +114,10 @@ def _run(*args):
     (["--workload", "nope-model"], "unknown workload"),
     (["--recipes", "magic"], "--recipes"),
     (["--patterns", "3:7"], "--patterns"),
+    (["--tokens", "-1"], "--tokens: must be a positive number, got -1"),
+    (["--workload", "gpt2", "--epochs", "3"], "--dataset-size: an epoch of a text dataset has no default size"),
+    (["--epochs", "3", "--steps", "100"], "--steps: give the run length once"),
+    (["--batch", "0"], "--batch: must be a positive integer, got 0"),
 ])
 def test_bad_input_one_line(tmp_path, args, needle):
     out = tmp_path / "r"

@@ -8,6 +8,8 @@ import re
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nmsim.cli import main
 from nmsim.errors import UserError
@@ -233,3 +235,21 @@ def test_report_without_accuracy_says_so(tmp_path, monkeypatch):
                                          "paper results for gpt2; give --accuracy a CSV or a runs folder); training "
                                          "priced over 2.49B tokens = 303,809 steps")
     assert "No accuracy for this workload: the tables give cost only." in md
+
+
+@settings(max_examples=60, deadline=None)
+@given(tokens=st.floats(1e3, 1e13), batch=st.integers(1, 4096), epochs=st.floats(1, 1000),
+       image_batch=st.integers(1, 65536))
+def test_run_length_invariants(tokens, batch, epochs, image_batch):
+    gpt2 = _GPT2
+    got = report_length(gpt2, None, LengthOptions(tokens=tokens, batch=batch), params=1)
+    per_step = batch * 1024
+    assert got.length.steps * per_step >= tokens > (got.length.steps - 1) * per_step      # the fewest whole steps
+    assert got.in_unit(got.length.steps) == got.length.tokens
+    vit = report_length(_VIT, None, LengthOptions(epochs=epochs, batch=image_batch))
+    spe = max(1, 1_281_167 // image_batch)                                          # whole batches per epoch
+    assert vit.length.steps_per_epoch == spe and vit.length.steps == round(epochs * spe)
+    assert vit.in_unit(vit.length.steps) == pytest.approx(vit.length.epochs)
+
+
+_GPT2, _VIT = load_workload("gpt2"), load_workload("vit-base-16")

@@ -14,6 +14,7 @@ Every length goes through :func:`nmsim.cost.run_length.run_length`, the parser `
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -125,6 +126,8 @@ def report_length(cfg, acc: pd.DataFrame | None, opts: LengthOptions, source: st
                       "parameters, the compute-optimal ratio of Hoffmann et al. 2022")
     unit = next(iter(lengths))
     batch, batch_given = opts.batch, opts.batch is not None
+    if batch_given and not (math.isfinite(batch) and batch >= 1 and batch == int(batch)):
+        raise UserError(f"must be a positive integer, got {batch:g}", "--batch")
     if batch is None and not given and unit != "epochs":
         batch = _stated(acc).get("batch")
     spe, size = opts.steps_per_epoch, opts.dataset_size
@@ -136,7 +139,7 @@ def report_length(cfg, acc: pd.DataFrame | None, opts: LengthOptions, source: st
             raise UserError("an epoch of a text dataset has no default size: give --dataset-size (sequences per "
                             "epoch) or --steps-per-epoch with --batch, or the run in --tokens or --steps",
                             "--dataset-size")
-        batch = batch or IMAGE_BATCH
+        batch = IMAGE_BATCH if batch is None else int(batch)
         spe, batch_given = max(1, IMAGENET_1K // batch), True   # the loader drops the last partial batch
         origin += f"; an epoch is ImageNet-1K's {IMAGENET_1K:,} images, the last partial batch dropped"
     if batch is None:
