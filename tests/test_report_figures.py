@@ -116,3 +116,13 @@ def test_sweep_curves_plan_labels(pattern):
     fig = F.sweep_curves(curves, 2.0)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[:2] == ["dense", f"sr-ste {pattern}"]
+
+
+def test_short_log_axis_still_has_labels():
+    hw = pd.DataFrame([{"hardware": "a100", "plan": p, "latency_ms": v, "energy_j": v / 2}
+                       for p, v in (("dense", 50.0), ("ff=2:4", 31.0), ("ff=1:8", 26.0))])
+    fig = F.latency_energy(hw)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels(minor=False) + ax.get_yticklabels(minor=True) if t.get_text()]
+    assert {"30", "40", "50"} <= set(ticks) and not any("10^" in t or "times" in t for t in ticks)

@@ -40,10 +40,14 @@ def flop_ticks(ax, axis: str = "x") -> None:
 
 
 def _plain_log_ticks(ax) -> None:
-    """Log axis ticks as plain numbers (6, 20, 300), no 6x10^0 minor labels."""
+    """Log axis ticks as plain numbers (6, 20, 300), no 6x10^0 labels; minor ticks labelled as the span allows
+    (every one within about a decade, 2 and 5 up to three decades, none beyond), so a short axis still reads."""
     from matplotlib.ticker import FuncFormatter
+    lo, hi = ax.get_ylim()
+    decades = np.log10(hi / lo) if lo > 0 and hi > lo else 99
+    digits = "123456789" if decades < 1.2 else "25" if decades < 3 else ""
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "25" else ""))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in digits else ""))
 
 
 def accuracy_vs_training(head: pd.DataFrame, metric_label: str = "accuracy (higher is better)",
