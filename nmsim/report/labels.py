@@ -40,47 +40,58 @@ def place_labels(ax, xs, ys, texts, colors=None, fontsize: float = 6, avoid=(), 
     half = [px * (MARKER_PT if markers_pt is None else markers_pt[i]) for i in keep]
     taken = [Bbox([[x - m, y - m], [x + m, y + m]]) for (x, y), m in zip(points, half)]
     taken += [a.get_window_extent(renderer) for a in avoid if a is not None]
-    sizes = []
-    for i in keep:
-        probe = ax.text(0, 0, str(texts[i]), fontsize=fontsize, transform=None)
-        box = probe.get_window_extent(renderer)
-        probe.remove()
-        sizes.append((box.width, box.height))
-    # most crowded first: those have the fewest free spots
-    dist = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
-    crowd = (dist < 40 * px).sum(axis=1)
-    order = sorted(range(len(keep)), key=lambda k: (-crowd[k], points[k][0]))
+    sizes = [_text_size(ax, renderer, str(texts[i]), fontsize) for i in keep]
     out = []
-    for k in order:
+    for k in _most_crowded_first(points, px):
         (x, y), (w, h) = points[k], sizes[k]
-        best = None
-        for r in RADII_PT:
-            for a in ANGLES:
-                ring = half[k] / px + r
-                cx, cy = x + ring * px * math.cos(a), y + ring * px * math.sin(a)
-                # the box touches the ring point on the side facing the marker
-                x0 = cx - (w if math.cos(a) < -1e-9 else 0 if math.cos(a) > 1e-9 else w / 2)
-                y0 = cy - (h if math.sin(a) < -1e-9 else 0 if math.sin(a) > 1e-9 else h / 2)
-                box = Bbox([[x0, y0], [x0 + w, y0 + h]])
-                inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
-                if inside and not _overlaps(box, taken, PAD_PT * px):
-                    best = (box, r)
-                    break
-            if best:
-                break
-        if best is None:   # nowhere free: the nearest spot inside the axes (the overlap stays visible)
-            box = Bbox([[x + 2 * px, y + 2 * px], [x + 2 * px + w, y + 2 * px + h]])
-            best = (box, 2)
-        box, r = best
+        box, r = _free_spot(x, y, w, h, half[k] / px, px, frame, taken)
         taken.append(box)
         i = keep[k]
         color = colors[i] if colors is not None else "black"
-        leader = None
-        if r >= 14:   # from the box corner or edge facing the point
-            rel = (0.0 if box.x0 >= x else 1.0 if box.x1 <= x else 0.5, 0.0 if box.y0 >= y else 1.0 if box.y1 <= y
-                   else 0.5)
-            leader = dict(arrowstyle="-", lw=0.4, color=color, alpha=.7, shrinkA=0, shrinkB=half[k] / px, relpos=rel)
+        leader = _leader(box, x, y, color, half[k] / px) if r >= 14 else None
         out.append(ax.annotate(str(texts[i]), (xs[i], ys[i]), xytext=((box.x0 - x) / px, (box.y0 - y) / px),
                                textcoords="offset points", ha="left", va="bottom", fontsize=fontsize, color=color,
                                arrowprops=leader, annotation_clip=False))
     return out
+
+
+def _text_size(ax, renderer, text: str, fontsize: float) -> tuple[float, float]:
+    """(width, height) in display units of ``text`` drawn at ``fontsize``."""
+    probe = ax.text(0, 0, text, fontsize=fontsize, transform=None)
+    box = probe.get_window_extent(renderer)
+    probe.remove()
+    return box.width, box.height
+
+
+def _most_crowded_first(points: np.ndarray, px: float) -> list[int]:
+    """Point indices, those with most neighbours within 40 pt first (they have the fewest free spots), then by x."""
+    dist = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+    crowd = (dist < 40 * px).sum(axis=1)
+    return sorted(range(len(points)), key=lambda k: (-crowd[k], points[k][0]))
+
+
+def _side(v: float, size: float) -> float:
+    """How far a box of ``size`` starts before a ring point whose direction component is ``v``."""
+    return size if v < -1e-9 else 0 if v > 1e-9 else size / 2
+
+
+def _free_spot(x: float, y: float, w: float, h: float, marker_pt: float, px: float, frame, taken: list) -> tuple:
+    """(box, ring radius in points) of the first candidate inside the axes that overlaps nothing taken; else the
+    nearest spot up and right of the point (the overlap stays visible), at radius 2."""
+    for r in RADII_PT:
+        ring = (marker_pt + r) * px
+        for a in ANGLES:
+            # the box touches the ring point on the side facing the marker
+            cx, cy = x + ring * math.cos(a), y + ring * math.sin(a)
+            x0, y0 = cx - _side(math.cos(a), w), cy - _side(math.sin(a), h)
+            box = Bbox([[x0, y0], [x0 + w, y0 + h]])
+            inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
+            if inside and not _overlaps(box, taken, PAD_PT * px):
+                return box, r
+    return Bbox([[x + 2 * px, y + 2 * px], [x + 2 * px + w, y + 2 * px + h]]), 2
+
+
+def _leader(box: Bbox, x: float, y: float, color, marker_pt: float) -> dict:
+    """A thin line from the box corner or edge facing the point to the point's marker."""
+    rel = (0.0 if box.x0 >= x else 1.0 if box.x1 <= x else 0.5, 0.0 if box.y0 >= y else 1.0 if box.y1 <= y else 0.5)
+    return dict(arrowstyle="-", lw=0.4, color=color, alpha=.7, shrinkA=0, shrinkB=marker_pt, relpos=rel)
