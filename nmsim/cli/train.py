@@ -79,7 +79,7 @@ def register(sub) -> None:
     s.add_argument("--out", default="runs", help="root folder (default runs/)")
     s.add_argument("--executor", default="local", help="local (process pool) | ray")
     s.add_argument("--workers", type=int, default=1, help="parallel runs")
-    add_columns(s, "task,recipe,pattern,runs,accuracy,loss_mean,mean_train_flops")
+    add_columns(s, "the summary's task,recipe,pattern,runs,accuracy,loss_mean,mean_train_flops")
     s.add_argument("--skip-incompatible", action="store_true",
                    help="skip runs whose schedule uses a pattern that does not fit the model instead of failing")
     s.set_defaults(func=cmd_sweep)
@@ -130,6 +130,12 @@ def _precheck_sweep(args) -> None:
 
     parse_recipe_list(args.recipes)
     parse_pattern_list(args.patterns)
+    if args.columns:   # the summary table's columns are known: a typo fails before any training
+        import pandas as pd
+
+        from nmsim.cli.table import pick
+        from nmsim.train.sweep import SUMMARY_COLUMNS
+        pick(pd.DataFrame(columns=list(SUMMARY_COLUMNS)), args.columns)
 
 
 def cmd_sweep(args) -> int:
@@ -150,5 +156,5 @@ def cmd_sweep(args) -> int:
     table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
                       skip_incompatible=args.skip_incompatible)
     print(format_summary(table.attrs["summary"], args.columns))
-    print(f"summary: {args.out}/sweep_summary.csv, runs: {args.out}/sweep_runs.csv")
+    print(f"summary: {args.out}/sweep_summary.csv\nruns:    {args.out}/sweep_runs.csv")
     return 1 if table.attrs["failures"] else 0

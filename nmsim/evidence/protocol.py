@@ -178,10 +178,16 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     configs = plan(p)
     _claim_folder(out, p, device, command or " ".join(sys.argv))
     started, load0, cpu0 = time.time(), os.getloadavg(), _cpu_seconds()
-    echo(f"evidence: {p.task}, {len(configs)} runs ({', '.join(p.recipes)} x {', '.join(p.patterns)} x "
-         f"{p.seeds} seeds) into {out / RUNS}; SDGF-geometric k: "
-         + ", ".join(f"{k}={v}" for k, v in p.geometric_k.items()))
+    import textwrap
+
+    from nmsim.progress import Stages
+    echo(textwrap.fill(f"evidence: {p.task}, {len(configs)} runs ({', '.join(p.recipes)} x {', '.join(p.patterns)} "
+                       f"x {p.seeds} seeds) into {out / RUNS}; SDGF-geometric k: "
+                       + ", ".join(f"{k}={v}" for k, v in p.geometric_k.items()), 100, subsequent_indent="    "))
+    stages = Stages(2, echo, "evidence ")
+    stages.start(f"training {len(configs)} runs")
     table = run_sweep(configs, out / RUNS, executor=executor, workers=workers, device=device, echo=echo)
+    stages.done()
     timing_path = out / TIMING_FILE
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else []
     timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -193,7 +199,9 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     if table.attrs.get("failures"):
         raise UserError(f"{len(table.attrs['failures'])} run(s) failed (first: {table.attrs['failures'][0]}); "
                         "the same command resumes", str(out))
+    stages.start("summaries (paired intervals, iso-FLOP tables, claims)")
     summarize(out, echo=echo)
+    stages.done()
     return out
 
 

@@ -292,9 +292,12 @@ def summarize(folder: str | Path, echo=print) -> dict:
             lines.append(f"- **{C.CLAIMS[claim]}** ({m}): {sentence}")
     lines += ["", _md(tables["claims"]), "", "![curves](curves.png)", ""]
     write_text(folder / "summary.md", "\n".join(lines))
+    import textwrap   # console lines wrapped at 100 columns (summary.md keeps them whole)
+
     echo(f"evidence: summary in {folder / 'summary.md'}")
     for line in ranking_lines(tables["paired"], metric, ref):
-        echo(f"  {line}")
+        echo(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     for claim, sentence in C.overall(tables["claims"], metric).items():
-        echo(f"  claim {claim} ({metric}): {sentence}")
+        echo(textwrap.fill(f"claim {claim} ({metric}): {sentence}", 100, initial_indent="  ",
+                           subsequent_indent="    ", break_on_hyphens=False))
     return tables

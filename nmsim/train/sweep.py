@@ -148,13 +148,16 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
                  loss_mean=("loss", "mean"), train_flops_mean=("train_flops", "mean")).reset_index()
 
 
+SUMMARY_COLUMNS = ("task", "recipe", "pattern", "runs", "accuracy", "loss_mean", "mean_train_flops")  # its table
+
+
 def format_summary(summary: pd.DataFrame, columns: str | None = None) -> str:
     if summary.empty:
         return "(no finished runs)"
     view = summary.copy()
     view["accuracy"] = [f"{m * 100:.2f} %" if pd.isna(s) else f"{m * 100:.2f} ± {s * 100:.2f} %"
                         for m, s in zip(view["accuracy_mean"], view["accuracy_std"])]
-    cols = ["task", "recipe", "pattern", "runs", "accuracy", "loss_mean"]
+    cols = list(SUMMARY_COLUMNS[:-1])
     if view["train_flops_mean"].notna().any():
         view["mean_train_flops"] = view["train_flops_mean"]
         cols.append("mean_train_flops")
