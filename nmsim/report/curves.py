@@ -45,8 +45,7 @@ def panels(curves: pd.DataFrame) -> list[tuple[tuple, str]]:
     return sparse or keys
 
 
-def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("train_flops", "step")):
-    """The figure (matplotlib) for ``curves`` (rows of :func:`nmsim.report.runs.load_curves`)."""
+def _check_request(curves: pd.DataFrame, metrics, x_axes) -> None:
     for m in metrics:
         if m not in METRIC_LABELS:
             raise UserError(f"unknown metric {m!r} (one of {', '.join(METRIC_LABELS)})", "--metrics")
@@ -55,6 +54,40 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
             raise UserError(f"unknown x axis {x!r} (one of flops, steps)", "--x")
     if "train_flops" in x_axes and curves["train_flops"].isna().all():
         raise UserError("the runs logged no training FLOPs; plot against steps (--x steps)", "--x")
+
+
+def _draw_lines(ax, sub: pd.DataFrame, x: str, metric: str) -> None:
+    """One line per recipe (and variant) with its ± one std band; the y range zoomed on the last three quarters."""
+    tail = []
+    for key, g in sub.groupby(["recipe", "variant"] if "variant" in sub else ["recipe"], sort=False):
+        recipe, variant = (key, "") if isinstance(key, str) else (key[0], key[-1] if len(key) > 1 else "")
+        b = _bands(g, x, metric)
+        color, marker = recipe_style(recipe)
+        n = int(b["seeds"].max())
+        ax.plot(b["x"], b["mean"], color=color, marker=marker, ms=3, lw=1.4,
+                label=f"{recipe}{f' ({variant})' if variant else ''} ({n} seed{'s' if n != 1 else ''})")
+        ax.fill_between(b["x"], b["mean"] - b["std"], b["mean"] + b["std"], color=color, alpha=.18, lw=0)
+        tail.append(b.iloc[len(b) // 4:])
+    if tail:  # zoom on the last three quarters: the first evaluations would flatten the differences
+        t = pd.concat(tail)
+        lo, hi = float((t["mean"] - t["std"]).min()), float((t["mean"] + t["std"]).max())
+        pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def _label_axes(ax, x: str, metric: str, panel: str) -> None:
+    ax.set_xlabel(AXES[x])
+    if x == "train_flops":
+        flop_ticks(ax)
+    ax.set_ylabel(METRIC_LABELS[metric], fontsize=8)
+    ax.set_title(f"{panel}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}", fontsize=9)
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=7)
+
+
+def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("train_flops", "step")):
+    """The figure (matplotlib) for ``curves`` (rows of :func:`nmsim.report.runs.load_curves`)."""
+    _check_request(curves, metrics, x_axes)
     keys = panels(curves)
     rows = [(k, m) for k in keys for m in metrics]
     fig, axes = plt.subplots(len(rows), len(x_axes), figsize=(6.2 * len(x_axes), 3.6 * len(rows)), squeeze=False)
@@ -65,30 +98,8 @@ def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("tra
         sub = curves[same & ((curves["pattern"] == pattern) | (curves["recipe"] == "dense"))]
         where = " ".join(str(v) for k, v in zip(gk, group) if k in shown and str(v))
         for c, x in enumerate(x_axes):
-            ax = axes[r][c]
-            tail = []
-            for key, g in sub.groupby(["recipe", "variant"] if "variant" in sub else ["recipe"], sort=False):
-                recipe, variant = (key, "") if isinstance(key, str) else (key[0], key[-1] if len(key) > 1 else "")
-                b = _bands(g, x, metric)
-                color, marker = recipe_style(recipe)
-                n = int(b["seeds"].max())
-                ax.plot(b["x"], b["mean"], color=color, marker=marker, ms=3, lw=1.4,
-                        label=f"{recipe}{f' ({variant})' if variant else ''} ({n} seed{'s' if n != 1 else ''})")
-                ax.fill_between(b["x"], b["mean"] - b["std"], b["mean"] + b["std"], color=color, alpha=.18, lw=0)
-                tail.append(b.iloc[len(b) // 4:])
-            if tail:  # zoom on the last three quarters: the first evaluations would flatten the differences
-                t = pd.concat(tail)
-                lo, hi = float((t["mean"] - t["std"]).min()), float((t["mean"] + t["std"]).max())
-                pad = 0.08 * (hi - lo or abs(hi) or 1.0)
-                ax.set_ylim(lo - pad, hi + pad)
-            ax.set_xlabel(AXES[x])
-            if x == "train_flops":
-                flop_ticks(ax)
-            ax.set_ylabel(METRIC_LABELS[metric], fontsize=8)
-            ax.set_title(f"{where} {pattern}: {metric} vs {'training FLOPs' if x == 'train_flops' else 'steps'}",
-                         fontsize=9)
-            ax.grid(alpha=.3)
-            ax.legend(fontsize=7)
+            _draw_lines(axes[r][c], sub, x, metric)
+            _label_axes(axes[r][c], x, metric, f"{where} {pattern}")
     fig.tight_layout()
     return fig
 
