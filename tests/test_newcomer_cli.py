@@ -139,3 +139,12 @@ def test_cluster_token_counts_round_before_picking_the_unit():
 def test_price_says_batch_and_tokens(argv, head, capsys):
     assert main(["price", *argv, "--hardware", "a100", "--columns", "role,seconds"]) == 0
     assert capsys.readouterr().out.startswith(head)
+
+
+def test_sweep_says_a_fitted_k_once_per_plan(tmp_path, capsys):
+    from nmsim.train import loop
+    loop._NOTES_SAID.clear()
+    assert main(["sweep", "--task", "digits", "--recipes", "sdgf-geometric", "--patterns", "1:16", "--seeds", "2",
+                 "--epochs", "1", "--out", str(tmp_path / "runs")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("nmsim: note: ff=1:16: sdgf-geometric uses k=4: the paper's k=16 does not fit") == 1

@@ -191,8 +191,13 @@ def check_config(config: RunConfig) -> RunConfig:
     if note:  # SDGF-geometric's k fitted to the model: recorded in the run's config and said once
         c.recipe_params["k"] = recipe.params["k"]
         plan = ",".join(f"{sel}={pat}" for sel, pat in c.sparsity.items())
-        print(f"nmsim: note: {plan}: {note}", file=sys.stderr)
+        if (plan, note) not in _NOTES_SAID:   # once per process: a sweep checks every seed of a plan
+            _NOTES_SAID.add((plan, note))
+            print(f"nmsim: note: {plan}: {note}", file=sys.stderr)
     return c
+
+
+_NOTES_SAID: set[tuple[str, str]] = set()
 
 
 def lr_at(step: int, total: int, config: RunConfig) -> float:
