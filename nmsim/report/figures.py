@@ -221,6 +221,9 @@ def training_phases(phases: pd.DataFrame, plans: list[str] | None = None):
     return fig
 
 
+SWEEP_STYLES = ["-", "--", ":", "-."]
+
+
 def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
     """Reference-trainer runs: test accuracy against measured cumulative training FLOPs, one line per run; one
     panel per task x run length (x setup where runs differ), so runs of different lengths or tasks never share a
@@ -231,36 +234,44 @@ def sweep_curves(curves: pd.DataFrame, dense_budget: float | None = None):
     cols = min(2, n)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(8.5, 5.2) if n == 1 else (6.4 * cols, 4.4 * rows), squeeze=False)
-    styles = ["-", "--", ":", "-."]
     plans = list(dict.fromkeys(curves["pattern"]))
     many_seeds = curves["seed"].nunique() > 1
     for ax, (key, sub) in zip(axes.flat, groups):
         for _, g in sub.groupby("folder", sort=False):
-            recipe, pattern, seed = g["recipe"].iloc[0], g["pattern"].iloc[0], g["seed"].iloc[0]
-            variant = str(g["variant"].iloc[0]) if "variant" in g else ""
-            color, marker = recipe_style(recipe)
-            ax.plot(g["train_flops"], g["accuracy"] * 100, ls=styles[plans.index(pattern) % len(styles)],
-                    color=color, marker=marker, ms=3,
-                    label=(recipe if recipe == "dense" else f"{recipe} {pattern}") + (f" ({variant})" if variant
-                                                                                        else "")
-                    + (f" s{seed}" if many_seeds else ""))
+            _sweep_line(ax, g, plans, many_seeds)
         if dense_budget and n == 1:
             ax.axvline(dense_budget, color="black", ls="--", lw=1, label="dense budget")
-        ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
-        flop_ticks(ax)
-        ax.set_ylabel("test accuracy (%)")
-        key = key if isinstance(key, tuple) else (key,)
-        alone = "" if (sub["recipe"] == "dense").any() else " (no dense run: not compared)"
-        ax.set_title((" · ".join(str(k) for k in key if str(k)) if n > 1 else
-                      "Reference trainer: accuracy vs training FLOPs") + alone, fontsize=10 if n == 1 else 9)
-        ax.grid(alpha=.3)
-        ax.legend(fontsize=7, ncol=2)
+        _sweep_panel_labels(ax, key, sub, n)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     if n > 1:
         fig.suptitle("Reference trainer: accuracy vs training FLOPs, per task and run length")
         fig.tight_layout()
     return fig
+
+
+def _sweep_line(ax, g: pd.DataFrame, plans: list, many_seeds: bool) -> None:
+    """One run's accuracy curve: colour and marker by recipe, line style by pattern."""
+    recipe, pattern, seed = g["recipe"].iloc[0], g["pattern"].iloc[0], g["seed"].iloc[0]
+    variant = str(g["variant"].iloc[0]) if "variant" in g else ""
+    color, marker = recipe_style(recipe)
+    label = ((recipe if recipe == "dense" else f"{recipe} {pattern}") + (f" ({variant})" if variant else "")
+             + (f" s{seed}" if many_seeds else ""))
+    ax.plot(g["train_flops"], g["accuracy"] * 100, ls=SWEEP_STYLES[plans.index(pattern) % len(SWEEP_STYLES)],
+            color=color, marker=marker, ms=3, label=label)
+
+
+def _sweep_panel_labels(ax, key, sub: pd.DataFrame, n: int) -> None:
+    """Axis labels and the panel's title (its task, length and setup when there are several panels)."""
+    ax.set_xlabel("cumulative training FLOPs (measured by the trainer's cost hook)")
+    flop_ticks(ax)
+    ax.set_ylabel("test accuracy (%)")
+    key = key if isinstance(key, tuple) else (key,)
+    alone = "" if (sub["recipe"] == "dense").any() else " (no dense run: not compared)"
+    ax.set_title((" · ".join(str(k) for k in key if str(k)) if n > 1 else
+                  "Reference trainer: accuracy vs training FLOPs") + alone, fontsize=10 if n == 1 else 9)
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=7, ncol=2)
 
 
 def seed_sweeps(table: pd.DataFrame):
