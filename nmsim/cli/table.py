@@ -3,7 +3,8 @@
 A column's unit comes from its name: ``*seconds`` (shown as ms / s / min / h / d, heading ``*time``), ``*joules``
 (J / kJ / MJ, heading ``*energy``), ``*bytes`` (KiB / MiB / GiB), ``*flops`` (SI prefixes: ``47.4 EFLOP``). Ratios and
 counts keep 4 significant digits, thousands separated. A table wider than the limit first moves long text columns
-(over 30 characters) below it as wrapped ``row: text`` lines, then wraps the remaining columns into blocks.
+(over 30 characters) below it as wrapped ``row: text`` lines, then wraps the remaining columns into blocks that
+each repeat the row keys.
 ``columns`` picks and orders the columns shown.
 """
 from __future__ import annotations
@@ -87,6 +88,12 @@ def _unit(column: str):
     """(formatter, display heading) for a column name, or (None, name)."""
     name = str(column)
     if "_vs_" in name or name.startswith("vs_") or name.endswith(("_ratio", "_share", "_frac")):
+        return None, name
+    if name.endswith("_per_second"):        # rates: peak FLOP/s, bandwidth B/s
+        stem = name[: -len("_per_second")]
+        for suffix, unit in (("flops", "FLOP/s"), ("bytes", "B/s")):
+            if stem.endswith(suffix):
+                return (lambda v, u=unit: si(v, u)), stem[: -len(suffix)].rstrip("_") or stem
         return None, name
     if name.endswith("seconds"):
         return duration, _heading(name[: -len("seconds")], "time")
@@ -182,8 +189,11 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
         keys = [str(n) for n in df.index.names]
         df, index = df.reset_index(), False
         if columns:
+            import pandas as pd
+
             wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
-            df = pd_concat_keys(df, nkeys, pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else None)
+            rest = pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else df.iloc[:, nkeys:nkeys]
+            df = pd.concat([df.iloc[:, :nkeys], rest], axis=1)
     elif columns:
         df = pick(df, columns)
     shown = human(df)
@@ -204,10 +214,3 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
         table = _blocks(rest, index, width, nkeys)
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
 
-
-def pd_concat_keys(df: pd.DataFrame, nkeys: int, picked: pd.DataFrame | None) -> pd.DataFrame:
-    """The first ``nkeys`` columns of ``df`` followed by ``picked`` (or by nothing)."""
-    import pandas as pd
-
-    keys = df.iloc[:, :nkeys]
-    return keys if picked is None else pd.concat([keys, picked], axis=1)
