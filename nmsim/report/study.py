@@ -640,7 +640,7 @@ def _inference_section(report: Report, st: _Study) -> None:
     cfg, noun, metric, head, M, Name = st.cfg, st.noun, st.metric, st.head, st.M, st.Name
     col, better, labels, acc_line, infer = st.col, st.better, st.labels, st.acc_line, st.infer
     s = report.section(f"{Name} vs inference FLOPs",
-                       f"The paper's Fig. 5 for this workload: every recipe x plan with its {M.name}; the line is "
+                       f"As in the paper's Fig. 5: every recipe x plan with its {M.name}; the line is "
                        f"the Pareto front (fewer inference FLOPs, {better} {M.name}).")
     s.items.append(Figure("accuracy_vs_inference_flops", F.accuracy_vs_inference(head, metric, noun, col),
                           f"{Name} vs inference GFLOPs per {noun}, with the Pareto front.",
