@@ -107,43 +107,55 @@ def report_length(cfg, acc: pd.DataFrame | None, opts: LengthOptions, source: st
     tps = int(cfg.tokens)
     if len(given) > 1:
         run_length(batch=int(cfg.batch), tokens_per_sample=tps, **given)   # raises: give the run length once
-    if given:
-        lengths, origin = given, "as given"
-    else:
-        stated = _stated(acc)
-        lengths = {k: v for k, v in stated.items() if k != "batch"}
-        if lengths:
-            origin = f"the run length of {source}"
-        elif image:
-            lengths, origin = {"epochs": IMAGE_EPOCHS}, (f"default for image models: {IMAGE_EPOCHS} epochs, the "
-                                                         "paper's ViT-B/16 schedule")
-        else:
-            if params is None:
-                from nmsim.graph import parameter_counts
-                params = int(parameter_counts(cfg)["total"])
-            lengths = {"tokens": float(TOKENS_PER_PARAM * params)}
-            origin = (f"default for language models: {TOKENS_PER_PARAM} tokens per parameter x {human(params)} "
-                      "parameters, the compute-optimal ratio of Hoffmann et al. 2022")
+    lengths, origin = (given, "as given") if given else _unstated_length(cfg, acc, source, params)
     unit = next(iter(lengths))
-    batch, batch_given = opts.batch, opts.batch is not None
-    if batch_given and not (math.isfinite(batch) and batch >= 1 and batch == int(batch)):
-        raise UserError(f"must be a positive integer, got {batch:g}", "--batch")
-    if batch is None and not given and unit != "epochs":
-        batch = _stated(acc).get("batch")
+    batch, batch_given = _batch(opts, acc, bool(given), unit)
     spe, size = opts.steps_per_epoch, opts.dataset_size
     if spe is not None and spe > 0 and opts.batch is None and unit == "epochs":
         raise UserError("steps per epoch depend on the batch: give --batch too, or --dataset-size instead",
                         "--steps-per-epoch")
     if unit == "epochs" and spe is None and size is None:
-        if not image:
-            raise UserError("an epoch of a text dataset has no default size: give --dataset-size (sequences per "
-                            "epoch) or --steps-per-epoch with --batch, or the run in --tokens or --steps",
-                            "--dataset-size")
-        batch = IMAGE_BATCH if batch is None else int(batch)
-        spe, batch_given = max(1, IMAGENET_1K // batch), True   # the loader drops the last partial batch
-        origin += f"; an epoch is ImageNet-1K's {IMAGENET_1K:,} images, the last partial batch dropped"
+        batch, spe, note = _imagenet_epochs(image, batch)
+        batch_given, origin = True, origin + note
     if batch is None:
         batch = IMAGE_BATCH if image else int(cfg.batch)
     length = run_length(batch=batch, tokens_per_sample=tps, steps_per_epoch=spe, dataset_size=size,
                         batch_given=batch_given or unit != "epochs", **lengths)
     return ReportLength(length, unit, origin, image)
+
+
+def _unstated_length(cfg, acc: pd.DataFrame | None, source: str, params: int | None) -> tuple[dict, str]:
+    """(lengths, origin) when the user gave none: the accuracy source's, else the workload kind's default."""
+    lengths = {k: v for k, v in _stated(acc).items() if k != "batch"}
+    if lengths:
+        return lengths, f"the run length of {source}"
+    if cfg.is_image:
+        return {"epochs": IMAGE_EPOCHS}, (f"default for image models: {IMAGE_EPOCHS} epochs, the paper's ViT-B/16 "
+                                          "schedule")
+    if params is None:
+        from nmsim.graph import parameter_counts
+        params = int(parameter_counts(cfg)["total"])
+    return ({"tokens": float(TOKENS_PER_PARAM * params)},
+            f"default for language models: {TOKENS_PER_PARAM} tokens per parameter x {human(params)} parameters, "
+            "the compute-optimal ratio of Hoffmann et al. 2022")
+
+
+def _batch(opts: LengthOptions, acc: pd.DataFrame | None, given: bool, unit: str) -> tuple:
+    """(batch or None, whether the user gave it); the accuracy source's batch for its own run length."""
+    batch, batch_given = opts.batch, opts.batch is not None
+    if batch_given and not (math.isfinite(batch) and batch >= 1 and batch == int(batch)):
+        raise UserError(f"must be a positive integer, got {batch:g}", "--batch")
+    if batch is None and not given and unit != "epochs":
+        batch = _stated(acc).get("batch")
+    return batch, batch_given
+
+
+def _imagenet_epochs(image: bool, batch) -> tuple[int, int, str]:
+    """(batch, steps per epoch, origin note) of an epoch of ImageNet-1K: an image model's epoch by default."""
+    if not image:
+        raise UserError("an epoch of a text dataset has no default size: give --dataset-size (sequences per "
+                        "epoch) or --steps-per-epoch with --batch, or the run in --tokens or --steps",
+                        "--dataset-size")
+    batch = IMAGE_BATCH if batch is None else int(batch)
+    return (batch, max(1, IMAGENET_1K // batch),   # the loader drops the last partial batch
+            f"; an epoch is ImageNet-1K's {IMAGENET_1K:,} images, the last partial batch dropped")
