@@ -148,3 +148,15 @@ def test_sweep_says_a_fitted_k_once_per_plan(tmp_path, capsys):
                  "--epochs", "1", "--out", str(tmp_path / "runs")]) == 0
     err = capsys.readouterr().err
     assert err.count("nmsim: note: ff=1:16: sdgf-geometric uses k=4: the paper's k=16 does not fit") == 1
+
+
+def test_price_sweep_starts_with_what_it_priced(capsys):
+    argv = ["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "1,16", "--context", "256,512"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "# priced: gpt2 decode on a100-sxm4-80gb bf16, plan dense: 4 shapes (batch 1..16, context 256..512)"
+    assert out[1].split()[:2] == ["batch", "context"]
+    assert main(argv[:4] + ["--batch", "4", "--seq", "64,128", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("mode,") and err.splitlines()[-1] + "\n" == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes "
+                                               "(batch 4, seq 64..128)\n")

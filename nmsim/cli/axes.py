@@ -149,10 +149,13 @@ def run_sweep(args) -> int:
     df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                       fusion=False if getattr(args, "unfused", False) else None, kernel=getattr(args, "kernel", None))
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
-    if args.format == "table":
-        emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None))
+    from nmsim.cli.price import wrap_comment
+    span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
+    head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: "
+                        f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})")
+    if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
+        emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
+             head=head)
     else:
-        emit(df.drop(columns=["config"]), args.format, args.out, index=False)
-    print(f"# {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: {len(df)} shapes "
-          f"({', '.join(f'{a} {df[a].min()}..{df[a].max()}' for a in axes)})", file=sys.stderr)
+        emit(df.drop(columns=["config"]), args.format, args.out, index=False, head=head)
     return 0
