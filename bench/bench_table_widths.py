@@ -102,6 +102,7 @@ CASES = (
     Case("cluster systems", "cluster systems"),
     # validation, cache, export
     Case("validate", "validate"),
+    Case("validate --engines", "validate --engines"),
     Case("cache info", "cache info"),
     Case("export", "export vit-base-16 --sparsity ff=1:4 --format scalesim --out {tmp}/export"),
     # trainer, sweep, evidence, plot, report

@@ -32,8 +32,9 @@ def run_engines(args) -> int:
     if args.format != "table":
         emit(rows, args.format, args.out, index=False)
         return 0
-    print("research engines: each paper's relative figure beside nmsim's (systolic cycle model, inference\n"
-          "batch 1; nothing is fitted: every comparable row is scored; a 'lower_bound' claim is met at or above it)")
+    print(textwrap.fill("research engines: each paper's relative figure beside nmsim's (systolic cycle model, "
+                        "inference batch 1; nothing is fitted: every comparable row is scored; a 'lower_bound' "
+                        "claim is met at or above it)", 100))
     emit(rows[["engine", "pattern", "activations", "workload", "kind", "paper_speedup", "nmsim_speedup", "error_pct",
                "reproduced"]], "table", args.out, index=False)
     for r in rows[rows["comparable"] != "yes"].itertuples():
