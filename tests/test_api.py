@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,8 @@ import pytest
 import nmsim
 from nmsim.cli import main
 from nmsim.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli_csv(capsys, *argv):
@@ -63,3 +66,16 @@ def test_train_and_report_stay_functions_after_their_subpackages_are_imported():
     assert nmsim.train is nmsim.api.train and nmsim.report is nmsim.api.report
     import sys
     assert sys.modules["nmsim.train"].read_metrics is read_metrics
+
+
+def test_train_and_report_return_metrics_and_the_report(tmp_path, monkeypatch):
+    import nmsim
+    monkeypatch.chdir(tmp_path)
+    curve = nmsim.train("runs/one", task="digits", recipe="sr-ste", sparsity="ff=1:8", epochs=1)
+    assert {"step", "accuracy", "loss", "train_flops"} <= set(curve.columns) and curve["step"].is_monotonic_increasing
+    page = nmsim.report("rep", workload="trainer-gpt2-chars", hardware="a100", no_train=True,
+                        accuracy=str(ROOT / "examples" / "gpt2-chars-perplexity.csv"))
+    assert page == Path("rep") / "report.md" and "perplexity (per byte, lower is better)" in page.read_text()
+    with pytest.raises(UserError, match="unknown workload 'nope'"):
+        nmsim.report("rep2", workload="nope")
+    assert not Path("rep2").exists()
