@@ -60,50 +60,17 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
     out = Path(out)
     if os.path.lexists(out) and not out.is_dir():
         raise UserError("exists and is not a folder; give a runs folder for --out", str(out))
-    from nmsim.progress import Progress, resolve_mode
+    from nmsim.progress import resolve_mode
 
     mode = resolve_mode(progress)
     # on a terminal: the sweep's bar over runs; in logs: each run a line a minute while it trains (heartbeat)
     run_progress = "heartbeat" if mode in ("lines", "heartbeat") else False
-    jobs, done, skipped = [], [], []
-    for cfg in configs:
-        try:
-            resolved = check_config(cfg)
-        except UserError as exc:
-            if skip_incompatible and "does not fit" in str(exc):
-                skipped.append({"recipe": cfg.recipe, "pattern": run_plan(cfg.recipe, cfg.sparsity).label,
-                                "seed": cfg.seed,
-                                "reason": str(exc)})
-                continue
-            hint = (" (--skip-incompatible skips such runs; sdgf-geometric also takes a smaller --k)"
-                    if "does not fit" in str(exc) else "")
-            raise UserError(f"{cfg.recipe} {run_plan(cfg.recipe, cfg.sparsity).label} seed {cfg.seed}: {exc}{hint}") \
-                from None
-        folder = run_folder(out, resolved)
-        status = prepare_folder(folder, resolved, resume=True)
-        (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
-                                                     "device": device, "progress": run_progress})
+    jobs, done, skipped = _sweep_jobs(configs, out, device, run_progress, skip_incompatible)
     echo(f"sweep: {len(configs)} runs, {len(done)} already finished, {len(jobs)} to run, {len(skipped)} skipped "
          f"(executor {executor}, {workers} worker{'s' if workers != 1 else ''})")
     for s in skipped:
         echo(f"  skipped {s['recipe']} {s['pattern']} seed {s['seed']}: {s['reason']}")
-    failures = []
-    bar = Progress(len(jobs), "sweep", "run", mode="bar" if mode == "bar" else "off")
-    say = bar.write if bar.bar is not None else echo    # messages above the bar, never through it
-    with bar:
-        for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
-            c = job["config"]
-            what = f"{c['recipe']} {run_plan(c['recipe'], c['sparsity']).label} seed {c['seed']}"
-            bar.update(1)
-            pace = f" ({bar.pace()})" if bar.bar is None and bar.pace() else ""
-            if error:
-                failures.append(f"{what}: {error}")
-                say(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
-            else:
-                elsewhere = " (already finished, e.g. by another sweep; not retrained)" \
-                    if result.get("already_finished") else ""
-                say(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}{elsewhere}"
-                    f"{pace}")
+    failures = _run_with_progress(jobs, executor, workers, mode, echo)
     table = collect(out, configs)
     write_text(out / "sweep_runs.csv", table.to_csv(index=False))
     summary = summarize(table)
@@ -115,6 +82,54 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
     table.attrs["failures"] = failures
     table.attrs["summary"] = summary
     return table
+
+
+def _run_name(recipe: str, sparsity, seed) -> str:
+    return f"{recipe} {run_plan(recipe, sparsity).label} seed {seed}"
+
+
+def _sweep_jobs(configs: list[RunConfig], out: Path, device: str, run_progress, skip_incompatible: bool):
+    """(jobs to run, jobs already finished, skipped configs): every config checked before anything runs."""
+    jobs, done, skipped = [], [], []
+    for cfg in configs:
+        try:
+            resolved = check_config(cfg)
+        except UserError as exc:
+            if skip_incompatible and "does not fit" in str(exc):
+                skipped.append({"recipe": cfg.recipe, "pattern": run_plan(cfg.recipe, cfg.sparsity).label,
+                                "seed": cfg.seed, "reason": str(exc)})
+                continue
+            hint = (" (--skip-incompatible skips such runs; sdgf-geometric also takes a smaller --k)"
+                    if "does not fit" in str(exc) else "")
+            raise UserError(f"{_run_name(cfg.recipe, cfg.sparsity, cfg.seed)}: {exc}{hint}") from None
+        folder = run_folder(out, resolved)
+        status = prepare_folder(folder, resolved, resume=True)
+        (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
+                                                     "device": device, "progress": run_progress})
+    return jobs, done, skipped
+
+
+def _run_with_progress(jobs: list, executor: str, workers: int, mode: str, echo) -> list[str]:
+    """Run the jobs under the sweep's bar (a terminal) or with a line per finished run; the failures."""
+    from nmsim.progress import Progress
+
+    failures = []
+    bar = Progress(len(jobs), "sweep", "run", mode="bar" if mode == "bar" else "off")
+    say = bar.write if bar.bar is not None else echo    # messages above the bar, never through it
+    with bar:
+        for i, (job, result, error) in enumerate(run_jobs(jobs, executor, workers), 1):
+            c = job["config"]
+            what = _run_name(c["recipe"], c["sparsity"], c["seed"])
+            bar.update(1)
+            pace = f" ({bar.pace()})" if bar.bar is None and bar.pace() else ""
+            if error:
+                failures.append(f"{what}: {error}")
+                say(f"  [{i}/{len(jobs)}] {what}: FAILED {error}")
+                continue
+            elsewhere = " (already finished, e.g. by another sweep; not retrained)" \
+                if result.get("already_finished") else ""
+            say(f"  [{i}/{len(jobs)}] {what}: accuracy {result.get('accuracy', float('nan')):.4f}{elsewhere}{pace}")
+    return failures
 
 
 def collect(out: str | Path, configs: list[RunConfig]) -> pd.DataFrame:
