@@ -72,10 +72,10 @@ streamed operand is read from its SRAM once per fold of the other array dim (ws:
 full K even when W is N:M, since each PE row picks its activation; os: A ``M·K·col_folds`` and W
 ``K_c·N·row_folds``; is: W ``K·N·col_folds``), the stationary one once, and ws/is write ``M·N·row_folds`` partial
 outputs. Checked against SCALE-Sim 3.0.0's DETAILED_ACCESS_REPORT (``nmsim/data/validation/
-scalesim-3.0.0-traffic.csv``), where two accountings differ by design: SCALE-Sim drains every fold's partial
-sums to DRAM even when they would fit (nmsim accumulates them on chip), and for an N:M weight it fetches only
+scalesim-3.0.0-traffic.csv``), where three accountings differ by design: SCALE-Sim drains every fold's partial
+sums to DRAM even when they would fit (nmsim accumulates them on chip), for an N:M weight it fetches only
 the condensed ``M·K_c`` of A from DRAM (nmsim fetches all of A: the columns of a fold keep different positions,
-so together they need every activation). Elsewhere the counts agree within 10 % on all but three of 512
+so together they need every activation), and its os output SRAM count adds rows + cols per fold. Elsewhere the counts agree within 10 % on all but three of 512
 comparable counts, 507 within 1 % (214 of them on runs held out from every change to these rules); the three are
 os weight reads near the tile fit, where SCALE-Sim's buffer replaces its whole active half at once (-24 % to +18 %).
 ``memory_cycles = bytes / bytes_per_cycle`` of the main memory; double buffering overlaps it with compute:
