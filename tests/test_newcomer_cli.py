@@ -160,3 +160,12 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     out, err = capsys.readouterr()
     assert out.startswith("mode,") and err.splitlines()[-1] + "\n" == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes "
                                                "(batch 4, seq 64..128)\n")
+
+
+def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
+    from nmsim.hardware import load
+    assert load("A100").name == load("a100").name == "a100-sxm4-80gb" and load("H100-SXM5").name == "h100-sxm5"
+    assert main(["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "3", "--recipes", "sr-ste"]) == 0
+    head = capsys.readouterr().out.split("\n# gpt2")[0]
+    assert " ".join(head.replace("#   ", "").split()).endswith(
+        "# run: 3 steps; 24 samples, 24.58k tokens (3 epochs of one step each: give --dataset-size for epochs of data)")

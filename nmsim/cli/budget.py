@@ -44,7 +44,14 @@ def _priced(cfg, model, length, args) -> str:
     hw = f"{model.hw.name}, {model.dtype}{', unfused' if args.unfused else ''}" if model.hw is not None else \
         "no hardware (FLOPs only)"
     return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
-            f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}\n")
+            f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}{_one_step_epochs(args)}\n")
+
+
+def _one_step_epochs(args) -> str:
+    """--epochs alone counts one step per epoch: said where the run is stated."""
+    if args.epochs is None or args.dataset_size is not None or args.steps_per_epoch is not None:
+        return ""
+    return f" ({args.epochs:g} epochs of one step each: give --dataset-size for epochs of data)"
 
 
 TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,joules,phases"

@@ -341,8 +341,9 @@ def load(name_or_path: str | os.PathLike) -> HardwareSpec:
     if text in files:
         return _load_bundled(text)
     looks_like_path = text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text
-    if not looks_like_path and text in _alias_table():
-        return _load_bundled(_alias_table()[text])
+    aliases = {alias.lower(): stem for alias, stem in _alias_table().items()}   # A100 is a100
+    if not looks_like_path and text.lower() in aliases:
+        return _load_bundled(aliases[text.lower()])
     if looks_like_path or os.path.exists(text):
         return load_file(text)
     raise UserError(f"unknown hardware: not a bundled spec ({', '.join(files)}) nor an existing file", text)
