@@ -100,7 +100,7 @@ def cmd_budget(args) -> int:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
     from nmsim.progress import Items
-    with Items("cluster budget: every layout per recipe", "recipe") as progress:
+    with Items("cluster budget", "recipe") as progress:   # each recipe priced on every layout
         df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
     from nmsim.cli.table import si
     described = (f"{cfg.name}, {si(tokens)} tokens on {system.nodes} x {system.name} ({system.devices} x "
@@ -121,7 +121,7 @@ def cmd_validate(args) -> int:
         runs = [r for r in runs if r["id"] in wanted]
 
     from nmsim.progress import Items
-    with Items("cluster validate: published runs", "run") as progress:
+    with Items("cluster validate", "run") as progress:
         df, summary = validate(runs, calibrate=args.calibrate, progress=progress)
     _emit(args, validation_text(df, summary), df)
     return 0

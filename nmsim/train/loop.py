@@ -470,7 +470,7 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
                 last_row = _evaluation_row(run, state, lr, grad_diag)
                 metrics_fh.write(json.dumps(last_row, sort_keys=True) + "\n")
                 metrics_fh.flush()
-                bar.set(accuracy=last_row["accuracy"], test_loss=last_row["loss"])
+                bar.set(accuracy=last_row["accuracy"])   # (the test loss is in metrics.jsonl)
                 if log:
                     log(last_row)
             bar.update(1, loss=running_loss)
