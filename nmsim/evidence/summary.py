@@ -199,14 +199,26 @@ def _timing_text(folder: Path) -> str:
 def summarize(folder: str | Path, echo=print) -> dict:
     """Write the summaries of a protocol folder; returns the tables by name."""
     from nmsim.io.write import write_bytes, write_text
+    from nmsim.report.curves import plot_curves, save_figure
 
     folder = Path(folder)
     proto, meta = load_protocol(folder)
     curves = finished_curves(folder / RUNS)
-    ref, level, metric = proto.reference, proto.level, proto.metric
     last = curves.groupby("folder", sort=False).tail(1)
     wall_runs = sum(float(json.loads((Path(f) / "done.json").read_text())["final"].get("wall_seconds") or 0)
                     for f in last["folder"])
+    tables = _evidence_tables(curves, proto.reference, proto.level)
+    # the protocol folder is nmsim's (load_protocol found its protocol.json): its figure is replaced like its CSVs
+    save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png", mine_only=False)
+    for name, df in tables.items():
+        write_bytes(folder / f"{name}.csv", df.to_csv(index=False).encode())
+    write_text(folder / "summary.md", _summary_markdown(folder, proto, meta, last, wall_runs, tables))
+    _echo_summary(echo, folder, tables, proto.metric, proto.reference)
+    return tables
+
+
+def _evidence_tables(curves: pd.DataFrame, ref: str, level: float) -> dict:
+    """Every table of the summary by name: finals, seed gap, paired differences, iso-FLOP views and claims."""
     tables = {
         "finals": finals_table(curves),
         "gap": gap_table(curves, ref),
@@ -217,23 +229,34 @@ def summarize(folder: str | Path, echo=print) -> dict:
         "common_flops": pd.concat([isoflop.common_flops_table(curves, m, ref, level) for m in METRICS]),
         "claims": C.test_claims(curves, tuple(METRICS), level),
     }
-    from nmsim.report.curves import plot_curves, save_figure
+    return tables
 
-    # the protocol folder is nmsim's (load_protocol found its protocol.json): its figure is replaced like its CSVs
-    save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png", mine_only=False)
-    for name, df in tables.items():
-        write_bytes(folder / f"{name}.csv", df.to_csv(index=False).encode())
 
-    pct = int(round(level * 100))
-    fin = tables["finals"].copy()
+def _finals_view(finals: pd.DataFrame) -> pd.DataFrame:
+    """Final metrics as ``mean ± std`` text."""
+    fin = finals.copy()
     for m in METRICS:
         fin[m] = [f"{a:.4f}" if math.isnan(sd) else f"{a:.4f} ± {sd:.4f}"
                   for a, sd in zip(fin[f"{m}_mean"], fin[f"{m}_std"])]
     fin = fin[["recipe", "pattern", "seeds", "loss", "accuracy", "train_flops", "train_flops_rel_dense"]]
-    pt = tables["paired"].copy()
+    return fin
+
+
+def _paired_view(paired: pd.DataFrame) -> pd.DataFrame:
+    """Paired differences with their interval as text."""
+    pt = paired.copy()
     pt["ci"] = ["n/a (1 seed)" if math.isnan(a) else f"[{a:+.4f}, {b:+.4f}]"
                 for a, b in zip(pt["ci_low"], pt["ci_high"])]
     pt = pt[["pattern", "recipe", "metric", "direction", "seeds", "delta_mean", "ci", "verdict"]]
+    return pt
+
+
+def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_runs: float, tables: dict) -> str:
+    """``summary.md``: the protocol, the metrics, then every table with what it measures (``last``: each run's
+    final evaluation; ``wall_runs``: the runs' own wall seconds)."""
+    ref, level, metric = proto.reference, proto.level, proto.metric
+    pct = int(round(level * 100))
+    fin, pt = _finals_view(tables["finals"]), _paired_view(tables["paired"])
     gap = tables["gap"]
     highest = gap[gap["pattern"] == most_sparse(gap["pattern"])] if len(gap) else gap
     p = proto
@@ -291,8 +314,12 @@ def summarize(folder: str | Path, echo=print) -> dict:
         for claim, sentence in C.overall(tables["claims"], m).items():
             lines.append(f"- **{C.CLAIMS[claim]}** ({m}): {sentence}")
     lines += ["", _md(tables["claims"]), "", "![curves](curves.png)", ""]
-    write_text(folder / "summary.md", "\n".join(lines))
-    import textwrap   # console lines wrapped at 100 columns (summary.md keeps them whole)
+    return "\n".join(lines)
+
+
+def _echo_summary(echo, folder: Path, tables: dict, metric: str, ref: str) -> None:
+    """The ranking and the claims on the console, wrapped at 100 columns (summary.md keeps lines whole)."""
+    import textwrap
 
     echo(f"evidence: summary in {folder / 'summary.md'}")
     for line in ranking_lines(tables["paired"], metric, ref):
@@ -300,4 +327,3 @@ def summarize(folder: str | Path, echo=print) -> dict:
     for claim, sentence in C.overall(tables["claims"], metric).items():
         echo(textwrap.fill(f"claim {claim} ({metric}): {sentence}", 100, initial_indent="  ",
                            subsequent_indent="    ", break_on_hyphens=False))
-    return tables
