@@ -101,7 +101,7 @@ CASES = (
          tiny="cluster validate --calibrate --only megatron-1.7b,megatron-3.6b,nemo-llama2-7b,llama3-405b-8k"),
     Case("cluster systems", "cluster systems"),
     # validation, cache, export
-    Case("validate", "validate"),
+    Case("validate", "validate", tiny="validate --no-refit"),   # the same tables without the fits' time
     Case("validate --engines", "validate --engines"),
     Case("cache info", "cache info"),
     Case("export", "export vit-base-16 --sparsity ff=1:4 --format scalesim --out {tmp}/export"),
