@@ -211,6 +211,19 @@ def _arch_number(arch: str | None) -> int | None:
 _KEEP = {"sparse": bool, "hw_pattern": object}
 
 
+def _tiles(k, m, n, b) -> tuple:
+    """(row tiles, column tiles, tiles, useful fraction of the tiles' area) of GEMMs with ``m`` rows (at least
+    the kernel's minimum), ``n`` columns and batch ``b``. Below one tile of rows the kernel runs a short tile
+    (the next power of two): GEMV-like calls."""
+    rows = np.maximum(m, k.min_rows)
+    tile_h = np.where(rows >= k.tile_m, k.tile_m, 2.0 ** np.ceil(np.log2(np.maximum(rows, 1.0))))
+    rt = np.ceil(rows / tile_h)
+    ct = np.ceil(n / k.tile_n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tile_eff = np.where(m * n > 0, (m * n) / (rt * tile_h * ct * k.tile_n), 1.0)
+    return rt, ct, b * rt * ct, tile_eff
+
+
 @register("gpu")
 class GpuModel(ExecutionModel):
     param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us")
@@ -269,6 +282,24 @@ class GpuModel(ExecutionModel):
                 return tflops * self._arch_factor(k)
         return dense * hw_pattern.m / hw_pattern.n
 
+    def _pattern_arrays(self, k: Kernel, table: GemmTable, ctx: ExecContext, dtype_ok) -> tuple:
+        """Per row on kernel ``k``: (runs?, density, group N, group M, metadata bits per group, peak TFLOPS,
+        executed hardware pattern); a dense kernel runs every row dense."""
+        code = table.pattern
+        if not k.sparse:
+            return dtype_ok & np.ones(np.shape(code), dtype=bool), 1.0, 1.0, 1.0, 0.0, self._peak(k, ctx.dtype, None), \
+                "dense"
+        per = [k.execution(p) for p in table.patterns]   # the hardware pattern each plan pattern runs as
+        runs = np.array([p is not None for p in per], dtype=bool)
+        operand_ok = (table.sparse_operand == OPERAND_WEIGHT) | ((table.sparse_operand == 2) & k.transposed)
+        return (dtype_ok & runs[code] & operand_ok,
+                np.array([1.0 if p is None else p.density for p in per])[code],
+                np.array([1.0 if p is None else p.n for p in per])[code],
+                np.array([1.0 if p is None else p.m for p in per])[code],
+                np.array([0.0 if p is None else metadata_bits_per_group(p, k.metadata) for p in per])[code],
+                np.array([self._peak(k, ctx.dtype, p) for p in per])[code],
+                np.array(["dense" if p is None else str(p) for p in per], dtype=object)[code])
+
     def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext) -> dict | None:
         """Arrays for every row as if run on ``k`` (``ok`` = the kernel can run the row); None if never."""
         is_w = table.weight_elems > 0
@@ -279,39 +310,14 @@ class GpuModel(ExecutionModel):
         if not (dense_ok or w_ok) or self._arch_factor(k) is None:
             return None
         dtype_ok = np.where(wrow, w_ok, dense_ok)
-        # per pattern: executed hw pattern, density, metadata bits, peak
-        per = [k.execution(p) for p in table.patterns]
-        code = table.pattern
-        if k.sparse:
-            runs = np.array([p is not None for p in per], dtype=bool)
-            operand_ok = (table.sparse_operand == OPERAND_WEIGHT) | ((table.sparse_operand == 2) & k.transposed)
-            ok = dtype_ok & runs[code] & operand_ok
-            density = np.array([1.0 if p is None else p.density for p in per])[code]
-            group_n = np.array([1.0 if p is None else p.n for p in per])[code]
-            group_m = np.array([1.0 if p is None else p.m for p in per])[code]
-            bits = np.array([0.0 if p is None else metadata_bits_per_group(p, k.metadata) for p in per])[code]
-            peak = np.array([self._peak(k, ctx.dtype, p) for p in per])[code]
-            label = np.array(["dense" if p is None else str(p) for p in per], dtype=object)[code]
-        else:
-            ok = dtype_ok & np.ones(np.shape(code), dtype=bool)
-            density = group_n = group_m = 1.0
-            bits = 0.0
-            peak = self._peak(k, ctx.dtype, None)
-            label = "dense"
+        ok, density, group_n, group_m, bits, peak, label = self._pattern_arrays(k, table, ctx, dtype_ok)
         if k.offered_from_rows > 1:
             ok = ok & (table.m >= k.offered_from_rows)
         if not np.any(ok):
             return None
         sms = self.params["sms"]
         m, n, b = table.m, table.n, table.b
-        rows = np.maximum(m, k.min_rows)
-        # below one tile of rows the kernel runs a short tile (the next power of two): GEMV-like calls
-        tile_h = np.where(rows >= k.tile_m, k.tile_m, 2.0 ** np.ceil(np.log2(np.maximum(rows, 1.0))))
-        rt = np.ceil(rows / tile_h)
-        ct = np.ceil(n / k.tile_n)
-        tiles = b * rt * ct
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tile_eff = np.where(m * n > 0, (m * n) / (rt * tile_h * ct * k.tile_n), 1.0)
+        rt, ct, tiles, tile_eff = _tiles(k, m, n, b)
         padded = table.nominal_flops / tile_eff
         executed = padded * density
         kept = table.weight_elems * density
