@@ -155,8 +155,10 @@ def run_compare(args) -> int:
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
                  fusion=False if args.unfused else None)
-    head = (f"# priced: {args.workload} {args.mode}, batch {df.attrs.get('batch')}"
-            + (f", seq {df.attrs.get('seq')}" if df.attrs.get("seq") else "")
+    from nmsim.graph import load_workload
+    cfg = load_workload(args.workload)
+    shape = shape_text(cfg, args.mode, int(df.attrs.get("batch") or cfg.batch), args.seq, args.context)
+    head = (f"# priced: {cfg.name} {args.mode}, {shape}"
             + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
