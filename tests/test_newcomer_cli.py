@@ -169,3 +169,8 @@ def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
     head = capsys.readouterr().out.split("\n# gpt2")[0]
     assert " ".join(head.replace("#   ", "").split()).endswith(
         "# run: 3 steps; 24 samples, 24.58k tokens (3 epochs of one step each: give --dataset-size for epochs of data)")
+
+
+def test_compare_says_batch_and_tokens(capsys):
+    assert main(["compare", "gpt2", "--hardware", "a100", "--patterns", "dense,2:4"]) == 0
+    assert capsys.readouterr().out.startswith("# priced: gpt2 inference, batch 8 x 1,024 tokens, ff=PATTERN,")
