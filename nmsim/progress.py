@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Callable
 
+from nmsim.units import duration, fixed
+
 MODES = ("auto", "bar", "lines", "heartbeat", "off")
 DEFAULT_SECONDS = 60.0
 
@@ -51,13 +53,11 @@ def interval_seconds() -> float:
 
 
 def _duration(seconds: float) -> str:
-    from nmsim.cli.table import duration
     return duration(seconds)
 
 
 def _stat(value) -> str:
     if isinstance(value, float):
-        from nmsim.cli.table import fixed
         return fixed(value, 3)
     return f"{value:,}" if isinstance(value, int) else str(value)
 

@@ -102,7 +102,7 @@ def cmd_budget(args) -> int:
     from nmsim.progress import Items
     with Items("cluster budget", "recipe") as progress:   # each recipe priced on every layout
         df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
-    from nmsim.cli.table import si
+    from nmsim.units import si
     described = (f"{cfg.name}, {si(tokens)} tokens on {system.nodes} x {system.name} ({system.devices} x "
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
     _emit(args, budget_text(df, described), df)

@@ -82,7 +82,7 @@ def _describe(spec: HardwareSpec) -> str:
     else:
         lines.append("  sparse: not supported")
     pts = spec.efficiency_points
-    from nmsim.cli.table import si
+    from nmsim.units import si
     eff = _fmt(pts[0][1]) if len(pts) == 1 else " ".join(f"{si(x).replace(' ', '')}:{_fmt(y)}" for x, y in pts)
     lines.append(f"  efficiency (GEMM FLOPs: fraction of peak): {eff}")
     if spec.energy_flop:

@@ -67,7 +67,7 @@ def run_price(args) -> int:
     SparsityPlan.parse(args.sparsity)
     if is_sweep(args):
         return run_sweep(args)
-    from nmsim.cli.table import duration, si
+    from nmsim.units import duration, si
     from nmsim.cost import memory_footprint, price, trace_for_mode
     from nmsim.cost.pricing import hardware_spec, default_dtype
     from nmsim.graph import load_workload

@@ -14,66 +14,17 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
+from nmsim.units import binary, duration, fixed, si  # noqa: F401 (the table's formatters, also used from here)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 WIDTH = 100
 LONG_TEXT = 30
-_SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def fixed(v: float, digits: int = 3) -> str:
-    """``digits`` significant digits in positional notation, never ``1e-05``/``1e+03``: 0.0000175, 1,234."""
-    a = abs(v)
-    if not math.isfinite(v):
-        return str(v)
-    if a >= 10 ** digits - 0.5:
-        return f"{v:,.0f}"
-    if a == 0:
-        return "0"
-    if a < 1e-9:
-        return "<0.000000001" if v > 0 else ">-0.000000001"
-    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
-    text = f"{v:.{decimals}f}"
-    if len(text.lstrip("-").replace(".", "").lstrip("0")) > digits:   # rounding carried into a new digit
-        text = f"{v:.{max(0, decimals - 1)}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _number(v: float) -> str:
     if abs(v) >= 1e15:
         return si(v)
     return f"{int(v):,}" if v.is_integer() else fixed(v, 4)
-
-
-def si(v: float, unit: str = "") -> str:
-    """SI prefixes, 3 significant digits: ``47.4 EFLOP`` style (``si(4.74e19) == '47.4 E'``)."""
-    for scale, prefix in _SI:
-        if abs(v) >= scale * 0.9995:      # 999.7e9 is 1 T, not 1,000 G
-            return f"{fixed(v / scale)} {prefix}{unit}".rstrip()
-    if unit and 0 < abs(v) < 0.9995:
-        for scale, prefix in ((1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
-            if abs(v) >= scale * 0.9995:
-                return f"{fixed(v / scale)} {prefix}{unit}"
-    return f"{fixed(v)} {unit}".rstrip()
-
-
-def duration(v: float) -> str:
-    """Seconds as ns / us / ms / s / min / h / d (``59.6 h``)."""
-    a = abs(v)
-    for limit, div, unit in ((1e-6, 1e-9, "ns"), (1e-3, 1e-6, "us"), (1, 1e-3, "ms"), (120, 1, "s"),
-                             (7200, 60, "min"), (864000, 3600, "h")):
-        if a < limit:
-            return f"{fixed(v / div)} {unit}"
-    return f"{fixed(v / 86400)} d"
-
-
-def binary(v: float) -> str:
-    for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if abs(v) >= scale:
-            return f"{fixed(v / scale, 4 if v / scale >= 1000 else 3)} {unit}"
-    return f"{v:.0f} B"
 
 
 def _heading(stem: str, quantity: str) -> str:
@@ -183,34 +134,43 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     A named index becomes the leading key column(s) (one header line); the keys always stay, also with
     ``columns``. Too wide: long text columns go below the table, then the rest wraps into blocks that
     each repeat the keys."""
-    nkeys = 1
-    if index and any(n is not None for n in df.index.names):
-        nkeys = df.index.nlevels
-        keys = [str(n) for n in df.index.names]
-        df, index = df.reset_index(), False
-        if columns:
-            import pandas as pd
-
-            wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
-            rest = pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else df.iloc[:, nkeys:nkeys]
-            df = pd.concat([df.iloc[:, :nkeys], rest], axis=1)
-    elif columns:
-        df = pick(df, columns)
+    df, index, nkeys = _keyed(df, index, columns)
     shown = human(df)
     text = shown.to_string(index=index)
     if max(map(len, text.splitlines() or [""])) <= width:
         return text + "\n"
     long_cols = [c for c in shown.columns[(0 if index else nkeys):] if shown[c].map(len).max() > LONG_TEXT]
-    below = []
-    for col in long_cols:
-        below.append(f"{col}:")
-        for i in range(len(shown)):
-            head = f"  {_label(shown, i, index)}: "
-            below.append(textwrap.fill(shown[col].iloc[i], width, initial_indent=head,
-                                       subsequent_indent=" " * 6))
+    below = _below(shown, long_cols, index, width)
     rest = shown.drop(columns=long_cols)
     table = rest.to_string(index=index)
     if max(map(len, table.splitlines() or [""])) > width:
         table = _blocks(rest, index, width, nkeys)
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
+
+
+def _keyed(df: pd.DataFrame, index: bool, columns: str | None) -> tuple:
+    """(frame, index shown?, key columns): a named index becomes leading key columns, kept with ``columns``."""
+    if not (index and any(n is not None for n in df.index.names)):
+        return (pick(df, columns) if columns else df), index, 1
+    nkeys = df.index.nlevels
+    keys = [str(n) for n in df.index.names]
+    df = df.reset_index()
+    if columns:
+        import pandas as pd
+
+        wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
+        rest = pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else df.iloc[:, nkeys:nkeys]
+        df = pd.concat([df.iloc[:, :nkeys], rest], axis=1)
+    return df, False, nkeys
+
+
+def _below(shown: pd.DataFrame, long_cols: list, index: bool, width: int) -> list[str]:
+    """Long text columns as wrapped lines under the table, one per row, labelled by the row's keys."""
+    below = []
+    for col in long_cols:
+        below.append(f"{col}:")
+        for i in range(len(shown)):
+            head = f"  {_label(shown, i, index)}: "
+            below.append(textwrap.fill(shown[col].iloc[i], width, initial_indent=head, subsequent_indent=" " * 6))
+    return below
 

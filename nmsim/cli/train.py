@@ -114,7 +114,7 @@ def final_line(out, final: dict) -> str:
     """``runs/...: step 5,000, accuracy 0.9812, loss 0.0714, 31.2 TFLOP, 2.5 min`` wrapped at 100 columns."""
     import textwrap
 
-    from nmsim.cli.table import duration, fixed, si
+    from nmsim.units import duration, fixed, si
     parts = [f"step {final['step']:,}" if isinstance(final.get("step"), int) else None,
              *(f"{k} {fixed(final[k], 4)}" for k in ("accuracy", "loss") if isinstance(final.get(k), float)),
              f"{si(final['train_flops'], 'FLOP')} trained" if isinstance(final.get("train_flops"), (int, float))
@@ -141,7 +141,8 @@ def _precheck_sweep(args) -> None:
 def cmd_sweep(args) -> int:
     _precheck_sweep(args)
     from nmsim.recipes import parse_recipe_list
-    from nmsim.train.sweep import format_summary, parse_patterns, plan, run_sweep
+    from nmsim.cli.table import render_table
+    from nmsim.train.sweep import parse_patterns, plan, run_sweep, summary_view
 
     if not 1 <= args.seeds <= 1000:
         raise UserError(f"must be from 1 to 1000, got {args.seeds}", "--seeds")
@@ -155,6 +156,8 @@ def cmd_sweep(args) -> int:
                    list(range(args.seeds)), **common)
     table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
                       skip_incompatible=args.skip_incompatible)
-    print(format_summary(table.attrs["summary"], args.columns))
+    summary = table.attrs["summary"]   # human units (13.1 GFLOP), at most 100 columns
+    print(render_table(summary_view(summary), index=False, columns=args.columns).rstrip("\n") if len(summary)
+          else "(no finished runs)")
     print(f"summary: {args.out}/sweep_summary.csv\nruns:    {args.out}/sweep_runs.csv")
     return 1 if table.attrs["failures"] else 0

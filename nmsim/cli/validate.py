@@ -48,7 +48,7 @@ def run_engines(args) -> int:
 
 def _readable(rows):
     """``measured``/``predicted`` in their row's unit (seconds as 870 us, speedups as 1.83x) for the table."""
-    from nmsim.cli.table import duration, fixed
+    from nmsim.units import duration, fixed
 
     rows = rows.copy()
     for col in ("measured", "predicted"):
