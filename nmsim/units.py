@@ -18,8 +18,8 @@ def fixed(v: float, digits: int = 3) -> str:
         return f"{v:,.0f}"
     if a == 0:
         return "0"
-    if a < 1e-9:
-        return "<0.000000001" if v > 0 else ">-0.000000001"
+    if a < 1e-9:          # below a billionth: 0 (CSV/JSON keep the value)
+        return "0"
     decimals = max(0, digits - 1 - math.floor(math.log10(a)))
     text = f"{v:.{decimals}f}"
     if len(text.lstrip("-").replace(".", "").lstrip("0")) > digits:   # rounding carried into a new digit
