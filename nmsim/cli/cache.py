@@ -23,8 +23,10 @@ def run(args) -> int:
     rows = cache.entries()
     total = sum(r["bytes"] for r in rows)
     v = cache.versions()
-    print(f"# trace cache {cache.graphs_dir()}: {len(rows)} graph(s), {total / 2**20:.1f} MiB "
-          f"(torch {v['torch']}, nmsim {v['nmsim']}, tracing code {v['code']})", file=sys.stderr)
+    import textwrap
+    print(textwrap.fill(f"# trace cache {cache.graphs_dir()}: {len(rows)} graph(s), {total / 2**20:.1f} MiB "
+                        f"(torch {v['torch']}, nmsim {v['nmsim']}, tracing code {v['code']})", 100,
+                        subsequent_indent="#   ", break_on_hyphens=False), file=sys.stderr)
     if rows:
         import pandas as pd
 
