@@ -112,3 +112,18 @@ def test_old_evidence_protocol_still_resumes(tmp_path):
     p, _ = load_protocol(tmp_path)
     assert p.geometric_k == {"ff=1:16,qkv=1:16": 4, "ff=1:32": 2}
     assert Protocol.from_dict(p.to_dict()) == p
+
+
+def test_an_earlier_versions_runs_folder_still_loads(tmp_path):
+    """A run folder named and configured the way earlier versions did: read with its plan in text form, and a
+    sweep of the same config maps to that same folder (so it is reused, not retrained)."""
+    from nmsim.report.runs import load_curves
+
+    folder = tmp_path / "runs" / "digits" / "mdgf-exp" / "ff1_16+qkv1_16" / "seed3"
+    folder.mkdir(parents=True)
+    config = {"task": "digits", "recipe": "mdgf-exp", "sparsity": {"ff": "1:16", "qkv": "1:16"}, "seed": 3}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 5, "train_flops": 1e9, "accuracy": 0.5}) + "\n")
+    curves = load_curves(tmp_path / "runs")
+    assert curves["pattern"].tolist() == ["ff=1:16,qkv=1:16"] and curves["recipe"].tolist() == ["mdgf-exp"]
+    assert run_folder(tmp_path / "runs", RunConfig.from_dict(config)) == folder
