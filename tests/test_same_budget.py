@@ -71,3 +71,17 @@ def test_python_api_and_report_frames_agree_exactly():
     sums = phases.groupby(["recipe", "plan"])["phase_flops"].sum()
     for r in totals.itertuples():
         assert sums[(r.recipe, r.plan)] == pytest.approx(r.train_flops, rel=1e-12)
+
+
+def test_budget_seq_same_in_the_cli_and_the_api(capsys):
+    """``--seq`` is part of the question everywhere: the API takes ``seq=`` and prices what the CLI prices."""
+    argv = ["budget", "gpt2", "--sparsity", "ff=2:4", "--recipes", "dense,sr-ste", "--tokens", "1e9", "--seq", "256",
+            "--format", "json"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    cli = pd.read_json(io.StringIO(capsys.readouterr().out))
+    api = nmsim.budget("gpt2", "ff=2:4", recipes="dense,sr-ste", tokens=1e9, seq=256)
+    assert list(api["train_flops"]) == pytest.approx(list(cli["train_flops"]), rel=1e-9)
+    full = nmsim.budget("gpt2", "ff=2:4", recipes="dense", tokens=1e9)   # 1,024 tokens per sequence
+    # the same tokens in shorter sequences: less attention work per token, so fewer FLOPs
+    assert api.loc[0, "train_flops"] < full.loc[0, "train_flops"]

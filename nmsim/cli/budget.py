@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks s
 
 OPTIONS = ("recipes", "patterns", "epochs", "dataset_size", "steps_per_epoch", "steps", "samples", "tokens", "batch",
            "dense_frac", "finetune_frac", "beta", "k", "hardware", "dtype", "weight_dtype", "kernel", "unfused",
-           "transposable", "optimizer", "budget", "paper_convention")
+           "transposable", "optimizer", "budget", "paper_convention", "seq")
 
 
 def build_table(args) -> pd.DataFrame:
@@ -26,11 +26,7 @@ def build_table(args) -> pd.DataFrame:
     SparsityPlan.parse(args.sparsity)
     from nmsim.cost.budget import budget_table
 
-    workload = args.workload
-    if args.seq is not None:           # a text model's sequence length: tokens per sample, and per step x batch
-        from nmsim.graph import resolve_workload
-        workload = resolve_workload(args.workload, seq_len=args.seq)
-    run = budget_table(workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
+    run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
     for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
     args.priced = _priced(run.workload, run.model, run.length, args)

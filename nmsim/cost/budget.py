@@ -331,10 +331,11 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
                  batch: int | None = None, dense_frac: float = 0.0, finetune_frac: float = 0.0, beta=None, k=None,
                  hardware=None, dtype=None, weight_dtype=None, kernel=None, unfused: bool = False,
                  transposable=None, optimizer: str = "adamw", budget="dense",
-                 paper_convention: bool = False) -> BudgetRun:
+                 paper_convention: bool = False, seq: int | None = None) -> BudgetRun:
     """``nmsim budget``: training FLOPs (and with ``hardware`` seconds, joules) of every recipe x pattern over a
     run given once as ``epochs`` (with ``dataset_size`` or ``steps_per_epoch`` + ``batch``), ``steps``,
-    ``samples`` or ``tokens``, and the epochs each affords at ``budget`` (``dense``: dense over the run)."""
+    ``samples`` or ``tokens``, and the epochs each affords at ``budget`` (``dense``: dense over the run).
+    ``seq``: a text model's sequence length (tokens per sample) instead of the workload's."""
     from nmsim.recipes import parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
 
@@ -350,8 +351,9 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
     if base_plan.is_dense:
         raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
-    cfg, length, graph = _budget_run(workload, batch, paper_convention, epochs=epochs, dataset_size=dataset_size,
-                                     steps_per_epoch=steps_per_epoch, steps=steps, samples=samples, tokens=tokens)
+    cfg, length, graph = _budget_run(workload, seq, batch, paper_convention, epochs=epochs,
+                                     dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps,
+                                     samples=samples, tokens=tokens)
     plans = []
     for item in items:
         plan = (base_plan if item is None else item if isinstance(item, SparsityPlan)
@@ -372,13 +374,14 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     return BudgetRun(table, cost.skipped, cfg, length, cost.model)
 
 
-def _budget_run(workload, batch, paper_convention: bool, **run):
+def _budget_run(workload, seq: int | None, batch, paper_convention: bool, **run):
     """(ModelConfig, RunLength, traced graph) of a budget question."""
     from nmsim.cost.run_length import run_length
     from nmsim.cost.training import paper_graph
-    from nmsim.graph import load_workload, trace_workload
+    from nmsim.graph import load_workload, resolve_workload, trace_workload
 
-    cfg = load_workload(workload)
+    # a text model's sequence length: tokens per sample, and per step x batch
+    cfg = load_workload(workload) if seq is None else resolve_workload(workload, seq_len=seq)
     length = run_length(batch=batch or cfg.batch, tokens_per_sample=cfg.tokens, batch_given=batch is not None,
                         **run)
     graph = (paper_graph(cfg, length.batch) if paper_convention else trace_workload(cfg, batch=length.batch))
