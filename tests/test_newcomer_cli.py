@@ -174,3 +174,13 @@ def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
 def test_compare_says_batch_and_tokens(capsys):
     assert main(["compare", "gpt2", "--hardware", "a100", "--patterns", "dense,2:4"]) == 0
     assert capsys.readouterr().out.startswith("# priced: gpt2 inference, batch 8 x 1,024 tokens, ff=PATTERN,")
+
+
+def test_report_with_a_csv_prices_its_plans_and_recipes(tmp_path, capsys):
+    csv = tmp_path / "mine.csv"
+    csv.write_text('plan,recipe,value,metric\ndense,dense,10.0,perplexity\n"ff=1:8,qkv=1:4",mdgf-exp,10.9,perplexity\n')
+    assert main(["report", "--workload", "trainer-gpt2-chars", "--accuracy", str(csv), "--hardware", "a100",
+                 "--no-train", "--out", str(tmp_path / "rep")]) == 0
+    head = pd.read_csv(tmp_path / "rep" / "headline.csv")
+    assert list(zip(head["recipe"], head["plan"])) == [("dense", "dense"), ("mdgf-exp", "ff=1:8,qkv=1:4")]
+    assert list(head["perplexity"]) == [10.0, 10.9]

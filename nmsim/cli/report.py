@@ -14,7 +14,8 @@ def register(sub) -> None:
                    help="comma list: N:M for FF, or ff=1:8+qk=1:4 items; 'default' = dense,2:4,...,1:128 + the "
                         "paper's FF+QK/QKV mixes; with an accuracy CSV, the CSV's plans")
     p.add_argument("--recipes", default="paper",
-                   help="comma list of recipes; 'paper' = sr-ste,mdgf-linear,mdgf-exp,sdgf-stepwise,sdgf-geometric")
+                   help="comma list of recipes; 'paper' = sr-ste,mdgf-linear,mdgf-exp,sdgf-stepwise,sdgf-geometric "
+                        "(with an accuracy CSV: the CSV's recipes)")
     p.add_argument("--accuracy", default="paper",
                    help="paper (bundled results), a runs folder from 'nmsim sweep' (replaces the quick trainer sweep) "
                         "or a CSV with columns plan, recipe, value")

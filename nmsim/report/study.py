@@ -495,8 +495,11 @@ def _study_inputs(opts: StudyOptions) -> _Study:
     recipes = parse_recipes(opts.recipes)
     specs = parse_hardware(opts.hardware)
     acc, acc_desc, runs_dir = load_accuracy(opts.accuracy, cfg.name)
-    if opts.patterns.strip().lower() == "default" and str(opts.accuracy).lower().endswith(".csv"):
-        plans = list(dict.fromkeys(["dense", *acc["plan"]]))   # a user's CSV: the plans it measured
+    if str(opts.accuracy).lower().endswith(".csv"):   # a user's CSV: by default the plans and recipes it measured
+        if opts.patterns.strip().lower() == "default":
+            plans = list(dict.fromkeys(["dense", *acc["plan"]]))
+        if opts.recipes.strip().lower() == "paper" and (acc["recipe"] != "dense").any():
+            recipes = parse_recipes(",".join(dict.fromkeys(r for r in acc["recipe"] if r != "dense")))
     length = report_length(cfg, acc, LengthOptions(opts.epochs, opts.steps, opts.tokens, opts.dataset_size,
                                                    opts.steps_per_epoch, opts.batch),
                            "the bundled paper results" if acc is not None and "citation" in acc.attrs else acc_desc)
