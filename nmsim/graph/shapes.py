@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nmsim.errors import UserError
-from nmsim.graph.cache import CACHE_MODES, cache_mode, set_cache_mode, use_cache_for  # noqa: F401 (re-exported)
 
 KINDS = ("forward", "decode", "image")
 VARIABLES = {"forward": ("batch", "seq"), "decode": ("batch", "past"), "image": ("batch", "image_size")}
