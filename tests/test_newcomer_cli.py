@@ -184,3 +184,4 @@ def test_report_with_a_csv_prices_its_plans_and_recipes(tmp_path, capsys):
     head = pd.read_csv(tmp_path / "rep" / "headline.csv")
     assert list(zip(head["recipe"], head["plan"])) == [("dense", "dense"), ("mdgf-exp", "ff=1:8,qkv=1:4")]
     assert list(head["perplexity"]) == [10.0, 10.9]
+    assert (tmp_path / "rep" / "report.md").read_text().startswith("# nmsim report: rep\n")   # titled after --out

@@ -42,7 +42,8 @@ def register(sub) -> None:
                         "llama-2-7b@dgx-h100:4")
     p.add_argument("--cluster-tokens", type=float, default=1e12, help="training tokens of the cluster run (1e12)")
     p.add_argument("--cluster-plan", default="ff=2:4", help="N:M plan of the cluster run's recipes (ff=2:4)")
-    p.add_argument("--name", help="report name (title; default output reports/<name>)")
+    p.add_argument("--name", help="report name (the title; default: the --out folder's name; default output "
+                                  "reports/<name>)")
     p.add_argument("--out", help="output folder (default reports/default, or reports/<name>)")
     p.set_defaults(func=cmd_report)
 
@@ -52,7 +53,8 @@ def cmd_report(args) -> int:
     from nmsim.report.options import parse_hardware, parse_patterns, parse_recipes
 
     started = time.perf_counter()
-    name = args.name or "default"
+    from pathlib import Path
+    name = args.name or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
     out = args.out or f"reports/{name}"
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
     parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports
