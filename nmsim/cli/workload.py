@@ -20,8 +20,8 @@ def merge_workload(args) -> None:
     """``args.workload`` from WORKLOAD or ``--hf-config`` (exactly one; the default when neither and there is one)."""
     from nmsim.errors import UserError
 
-    if not hasattr(args, "hf_config"):
-        return
+    if not hasattr(args, "hf_config") or not hasattr(args, "workload_default"):
+        return   # trace and cluster resolve WORKLOAD / --hf-config themselves (nmsim.graph.resolve_workload)
     if args.hf_config and args.workload:
         raise UserError(f"give the workload once: {args.workload!r} or --hf-config {args.hf_config!r}",
                         "--hf-config")
