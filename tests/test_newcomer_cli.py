@@ -185,3 +185,13 @@ def test_report_with_a_csv_prices_its_plans_and_recipes(tmp_path, capsys):
     assert list(zip(head["recipe"], head["plan"])) == [("dense", "dense"), ("mdgf-exp", "ff=1:8,qkv=1:4")]
     assert list(head["perplexity"]) == [10.0, 10.9]
     assert (tmp_path / "rep" / "report.md").read_text().startswith("# nmsim report: rep\n")   # titled after --out
+
+
+def test_price_memory_starts_with_what_it_priced(capsys):
+    assert main(["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--context", "512", "--batch", "2",
+                 "--memory"]) == 0
+    out = capsys.readouterr().out
+    assert " ".join(out.split("\n component")[0].split("component")[0].replace("#   ", "").split()).startswith(
+        "# priced: gpt2 decode memory, batch 2, 1 new token over a 512-token KV cache, plan dense, bf16 on "
+        "a100-sxm4-80gb: ")
+    assert " GiB of 74.5 GiB - fits" in out

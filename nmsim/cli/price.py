@@ -80,9 +80,11 @@ def run_price(args) -> int:
     if args.memory:
         df = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context,
                               batch=args.batch)
-        emit(df, args.format, args.out, columns=args.columns)
-        print(f"# {hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
-              f"{'fits' if df.attrs['fits'] else 'does NOT fit'}", file=sys.stderr)
+        shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
+        head = (f"# priced: {cfg.name} {args.mode} memory, {shape}, plan {args.sparsity or 'dense'}, {dtype} on "
+                f"{hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
+                f"{'fits' if df.attrs['fits'] else 'does NOT fit'}\n")
+        emit(df, args.format, args.out, columns=args.columns, head=wrap_comment(head))
         return 0
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
                    kernel=args.kernel, fusion=False if args.unfused else None)
