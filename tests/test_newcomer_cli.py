@@ -160,7 +160,8 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     assert main(argv[:4] + ["--batch", "4", "--seq", "64,128", "--format", "csv"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("mode,")
-    assert err.splitlines()[-1] == "# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, seq 64..128)"
+    assert err.splitlines()[-1] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
+                                    "seq 64..128)")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
