@@ -1,5 +1,6 @@
 """Pricing throughput: configs priced per second by nmsim.cost.price_many after one trace (goal >= 10,000/s; every
-bundled bf16 spec, i.e. the gpu kernel, roofline and systolic execution models), and ms per single price()."""
+bundled bf16 spec, i.e. the gpu kernel, roofline and systolic execution models), and ms per single price(); then
+batch x sequence and batch x context shape sweeps (the same goal)."""
 from __future__ import annotations
 
 import time
@@ -49,6 +50,35 @@ def run() -> list[dict]:
                  "ops": len(graph.ops), "configs": len(configs), "seconds": round(secs, 4),
                  "first_call_seconds": round(first, 3), "configs_per_second": round(len(configs) / secs),
                  "goal_met": len(configs) / secs >= 10_000})
+    rows += shape_sweeps()
+    return rows
+
+
+def shape_sweeps() -> list[dict]:
+    """Batch x sequence (prefill, training) and batch x KV context (decode) sweeps of Llama-3-8B: one
+    price_many call over the shapes x 4 plans x a100/h100, warm (the shape-generic graphs built once, not
+    timed), best of 5."""
+    from nmsim.cost import price_many
+    from nmsim.graph import load_workload
+
+    cfg = load_workload("llama-3-8b")
+    batches, seqs, contexts = list(range(1, 65)), [128, 256, 512, 1024, 2048, 4096], [512, 1024, 2048, 4096, 8192]
+    configs = [(p, hw, "bf16") for hw in ("a100", "h100") for p in ("dense", "ff=2:4", "ff=1:8", "all=2:4")]
+    rows = []
+    for mode, axis, values in (("prefill", "seq", seqs), ("training", "seq", seqs), ("decode", "context", contexts)):
+        shapes = {"batch": batches, axis: values}
+        start = time.perf_counter()
+        price_many(cfg, configs, mode, shapes=shapes)   # builds (or reads) the shape-generic graph
+        first = time.perf_counter() - start
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            df = price_many(cfg, configs, mode, shapes=shapes)
+            times.append(time.perf_counter() - start)
+        rate = len(df) / min(times)
+        rows.append({"bench": f"shape-sweep batch x {axis}", "workload": "llama-3-8b", "mode": mode,
+                     "configs": len(df), "seconds": round(min(times), 4), "first_call_seconds": round(first, 2),
+                     "configs_per_second": round(rate), "goal_met": rate >= 10_000})
     return rows
 
 

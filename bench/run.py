@@ -16,6 +16,14 @@ HERE = Path(__file__).parent
 
 
 def main(argv: list[str]) -> int:
+    names = [p.stem.removeprefix("bench_") for p in sorted(HERE.glob("bench_*.py"))]
+    if any(a in ("-h", "--help") for a in argv):
+        print(f"usage: python bench/run.py [NAME ...]   (default: all)\nNAME: {', '.join(names)}\n{__doc__}")
+        return 0
+    unknown = [a for a in argv if a not in names]
+    if unknown:
+        print(f"bench/run.py: no benchmark {unknown[0]!r} (one of {', '.join(names)})", file=sys.stderr)
+        return 2
     wanted = set(argv)
     status = 0
     for path in sorted(HERE.glob("bench_*.py")):

@@ -13,6 +13,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+INFO_COLUMNS = ("workload", "kind", "variables", "ops", "bytes", "created", "current", "file")
+
+
 def run(args) -> int:
     from nmsim.graph import cache
 
@@ -20,6 +23,9 @@ def run(args) -> int:
         files, size = cache.clear()
         print(f"removed {files} cached graph file(s), {size / 2**20:.1f} MiB, from {cache.graphs_dir()}")
         return 0
+    if args.columns and args.format == "table":   # a typo fails before the header is printed
+        from nmsim.cli.table import choose
+        choose(list(INFO_COLUMNS), args.columns)
     rows = cache.entries()
     total = sum(r["bytes"] for r in rows)
     v = cache.versions()
@@ -32,7 +38,7 @@ def run(args) -> int:
 
         from nmsim.cli.output import emit
 
-        df = pd.DataFrame(rows)[["workload", "kind", "variables", "ops", "bytes", "created", "current", "file"]]
+        df = pd.DataFrame(rows)[list(INFO_COLUMNS)]
         if args.format == "table":   # bytes in human units by the table's own rule
             df["file"] = [f[:24] + "…" for f in df["file"]]
             df["current"] = ["yes" if c else "stale" for c in df["current"]]

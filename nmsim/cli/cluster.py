@@ -74,7 +74,10 @@ def _emit(args, text: str, frame) -> None:
 
 def cmd_plan(args) -> int:
     from nmsim.cluster.plan import make_recipes, search, steps_for
-    from nmsim.cluster.text import plan_rows, plan_text
+    from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
+    if args.format == "table" and args.columns:   # a typo fails before the search
+        from nmsim.cli.table import choose
+        choose(list(PLAN_COLUMNS), args.columns)
     cfg, system, seq, batch, tokens, kw = _setup(args)
     if args.top < 1:
         raise UserError(f"must be a positive integer, got {args.top}", "--top")

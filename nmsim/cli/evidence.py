@@ -56,6 +56,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_summarize(args) -> int:
+    from nmsim.evidence.protocol import load_protocol
+    load_protocol(args.folder)   # not a protocol folder: one line before the summary's imports (torch, matplotlib)
     from nmsim.evidence.summary import summarize
 
     summarize(args.folder)

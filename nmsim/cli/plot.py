@@ -19,7 +19,6 @@ def register(sub) -> None:
 
 def cmd_plot(args) -> int:
     from nmsim.io.write import check_output_file
-    from nmsim.report.curves import plot_curves, save_figure
     from nmsim.report.runs import load_curves
 
     check_output_file(args.out, "plot", mine_only=True)
@@ -32,6 +31,7 @@ def cmd_plot(args) -> int:
     if not xs or not metrics:
         raise UserError("nothing to plot", "--x" if not xs else "--metrics")
     curves = load_curves(args.runs)   # one frame: settings that differ between the folders name their runs
+    from nmsim.report.curves import plot_curves, save_figure   # matplotlib: after the checks
     if args.task:
         curves = curves[curves["task"] == args.task]
         if curves.empty:

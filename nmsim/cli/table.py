@@ -84,19 +84,25 @@ def pick(df: pd.DataFrame, columns: str | None) -> pd.DataFrame:
     (``seconds``, as in CSV); a name not in the table is a one-line error listing the table's headings."""
     if not columns:
         return df
+    return df[choose(list(df.columns), columns)]
+
+
+def choose(available: list, columns: str) -> list:
+    """The columns of ``available`` that ``columns`` names, in its order (the error :func:`pick` gives); no
+    pandas, so a command whose table columns are known checks ``--columns`` before doing any work."""
     names = [c.strip() for c in columns.split(",") if c.strip()]
     by_name: dict[str, object] = {}
-    for col in df.columns:
+    for col in available:
         by_name.setdefault(_unit(col)[1], col)
         by_name.setdefault(str(col), col)
     chosen = []
     for name in names:
         if name not in by_name:
-            shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in df.columns))
+            shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in available))
             raise UserError(f"no column {name!r} (columns: {shown})", "--columns")
         if by_name[name] not in chosen:
             chosen.append(by_name[name])
-    return df[chosen]
+    return chosen
 
 
 def _label(df: pd.DataFrame, i: int, index: bool) -> str:

@@ -96,8 +96,17 @@ def _precheck(recipe: str, sparsity: str) -> dict:
     return parse_sparsity(sparsity)
 
 
+def _check_task(task: str) -> None:
+    """A mistyped ``--task`` fails before torch is imported (the same message as ``load_task``)."""
+    from nmsim.train import TASK_NAMES
+
+    if task not in TASK_NAMES:
+        raise UserError(f"unknown task {task!r} (one of {', '.join(TASK_NAMES)})", "--task")
+
+
 def cmd_train(args) -> int:
     sparsity = _precheck(args.recipe, args.sparsity)
+    _check_task(args.task)
     from nmsim.train.loop import RunConfig, check_config, train_run
     from nmsim.train.sweep import run_folder
 
@@ -130,6 +139,7 @@ def _precheck_sweep(args) -> None:
 
     parse_recipe_list(args.recipes)
     parse_pattern_list(args.patterns)
+    _check_task(args.task)
     if args.columns:   # the summary table's columns are known: a typo fails before any training
         import pandas as pd
 

@@ -9,6 +9,10 @@ import textwrap
 from nmsim.cli.output import FORMATS, add_columns, emit
 
 
+# the per-row table's columns (nmsim.cost.validate's rows less ``source``)
+ROW_COLUMNS = ("id", "group", "level", "hardware", "metric", "measured", "predicted", "error_pct", "use")
+
+
 def register(sub) -> None:
     p = sub.add_parser("validate", help="fit kernels on public kernel measurements, score end-to-end ones (MAPE)")
     p.add_argument("--measurements", default=None,
@@ -82,6 +86,9 @@ def run(args) -> int:
         return run_engines(args)
     if args.systolic:
         return run_systolic(args)
+    if args.columns and args.format == "table":   # a typo fails before the fit (tests check ROW_COLUMNS)
+        from nmsim.cli.table import choose
+        choose(list(ROW_COLUMNS), args.columns)
     from nmsim.cost.validate import validate
     v = validate(args.measurements, refit=not args.no_refit,
                  progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))

@@ -33,12 +33,15 @@ def _s(x: float) -> str:
     return f"{x * 1e6:.0f} us"
 
 
+# the columns of plan_rows (known before the search, so a mistyped --columns fails first)
+PLAN_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
+                "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
+                "overflow")
+
+
 def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
     """The ``top`` ranked layouts as raw numbers (for CSV/JSON)."""
-    keep = ["tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
-            "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
-            "overflow"]
-    return res.table.head(top)[keep]
+    return res.table.head(top)[list(PLAN_COLUMNS)]
 
 
 def plan_text(res: PlanResult, top: int) -> str:

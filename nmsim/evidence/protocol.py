@@ -207,10 +207,9 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
 
 def load_protocol(folder: str | Path) -> tuple[Protocol, dict]:
     """(protocol, the whole protocol.json) of a protocol folder; UserError when it is not one."""
-    from nmsim.train.checkpoint import read_json
-
     path = Path(folder) / PROTOCOL_FILE
     if not path.exists():
         raise UserError("is not an evidence folder (no protocol.json)", str(folder))
+    from nmsim.train.checkpoint import read_json   # torch: after the cheap check, so a wrong folder fails fast
     data = read_json(path, "protocol")
     return Protocol.from_dict(data.get("protocol", {})), data

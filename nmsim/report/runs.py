@@ -59,12 +59,11 @@ def _pattern_label(config: dict) -> str:
 def load_curves(roots) -> pd.DataFrame:
     """Every evaluation row of every run under ``roots`` (a folder or a list of folders; finished or not), tidy;
     a run found twice counts once. UserError when a root is not a folder or none holds runs."""
-    from nmsim.train import checkpoint as ckpt
-
     roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
     for root in roots:
         if not root.is_dir():
             raise UserError("no such runs folder", str(root))
+    from nmsim.train import checkpoint as ckpt   # torch: after the cheap check
     found = {}   # one entry per run, as first found
     for root in roots:
         for p in sorted(root.rglob("config.json")):

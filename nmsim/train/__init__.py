@@ -18,6 +18,8 @@ _EXPORTS = {
     "read_metrics": "loop", "check_config": "loop", "plan": "sweep", "run_sweep": "sweep", "summarize": "sweep",
 }
 __all__ = sorted(_EXPORTS)
+# the keys of tasks.TASKS, here without torch so the CLI refuses a mistyped --task before importing it
+TASK_NAMES = ("digits", "digits-hard", "stdlib-chars")
 
 
 def __getattr__(name: str):

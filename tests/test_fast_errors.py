@@ -1,0 +1,76 @@
+"""A mistyped name fails before the heavy work: one line, exit status 2, nothing on stdout, and neither torch nor
+the command's own computation loaded (the structure behind the bench's <= 0.5 s typo goal; no timing here)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = ("import sys\nfrom nmsim.cli import main\nrc = main(sys.argv[1:])\n"
+         "print('HEAVY=' + ','.join(m for m in ('torch', 'matplotlib') if m in sys.modules), file=sys.stderr)\n"
+         "sys.exit(rc)")
+
+
+def _run(args: list[str]) -> tuple[int, str, list[str], str]:
+    """(exit status, stdout, stderr lines before the probe's line, heavy modules loaded)."""
+    r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ}, timeout=600)
+    lines = r.stderr.strip().splitlines()
+    heavy = lines[-1].removeprefix("HEAVY=") if lines and lines[-1].startswith("HEAVY=") else "?"
+    return r.returncode, r.stdout, [x for x in lines if not x.startswith("HEAVY=")], heavy
+
+
+def _cases(tmp: Path) -> list[tuple[list[str], str]]:
+    return [
+        (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
+                                      "stdlib-chars)"),
+        (["sweep", "--task", "digts", "--out", str(tmp / "runs")],
+         "nmsim: error: --task: unknown task 'digts' (one of digits, digits-hard, stdlib-chars)"),
+        (["evidence", "summarize", str(tmp / "none")],
+         f"nmsim: error: {tmp / 'none'}: is not an evidence folder (no protocol.json)"),
+        (["plot", str(tmp / "none"), "--out", str(tmp / "c.png")], f"nmsim: error: {tmp / 'none'}: no such runs folder"),
+        (["validate", "--columns", "eror_pct"],
+         "nmsim: error: --columns: no column 'eror_pct' (columns: id, group, level, hardware, metric, measured, "
+         "predicted, error_pct, use)"),
+        (["cache", "info", "--columns", "bogus"],
+         "nmsim: error: --columns: no column 'bogus' (columns: workload, kind, variables, ops, bytes, created, "
+         "current, file)"),
+        (["cluster", "plan", "llama-2-7b", "--columns", "step_tme"],
+         "nmsim: error: --columns: no column 'step_tme' (columns: tp, pp, dp, zero, mb, m, recompute, sp, v, "
+         "step_time, "),
+    ]
+
+
+@pytest.mark.parametrize("i", range(7))
+def test_typo_fails_first(i, tmp_path):
+    args, message = _cases(tmp_path)[i]
+    rc, out, err, heavy = _run(args)
+    assert rc == 2 and out == "" and len(err) == 1, (args, out, err)
+    assert err[0].startswith(message), (args, err)
+    assert heavy == "", (args, heavy)   # failed before torch / matplotlib were imported
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "c.png").exists()
+
+
+def test_early_column_lists_match_the_tables(tmp_path):
+    """The lists checked before the work are the tables' (and the trainer's) own."""
+    import json
+
+    from nmsim.cli.cache import INFO_COLUMNS
+    from nmsim.cli.validate import ROW_COLUMNS
+    from nmsim.cost.validate import validate
+    from nmsim.train import TASK_NAMES
+    from nmsim.train.tasks import TASKS
+
+    assert TASK_NAMES == tuple(TASKS)
+    assert ROW_COLUMNS == tuple(c for c in validate(refit=False).rows.columns if c != "source")
+    env = {**os.environ, "NMSIM_CACHE_DIR": str(tmp_path), "NMSIM_CACHE": ""}
+    nmsim = [sys.executable, "-m", "nmsim"]
+    subprocess.run([*nmsim, "price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "decode", "--batch", "2"],
+                   capture_output=True, env=env, cwd=ROOT, check=True)
+    rows = json.loads(subprocess.run([*nmsim, "cache", "info", "--format", "json"], capture_output=True, env=env,
+                                     cwd=ROOT, check=True).stdout)
+    assert len(rows) == 1 and tuple(rows[0]) == INFO_COLUMNS
