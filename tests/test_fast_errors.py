@@ -1,18 +1,20 @@
 """A mistyped name fails before the heavy work: one line, exit status 2, nothing on stdout, and neither torch nor
-the command's own computation loaded (the structure behind the bench's <= 0.5 s typo goal; no timing here)."""
+matplotlib (name typos: nor pandas) imported, nor the command's computation run (the structure behind the
+bench's <= 0.5 s typo goal; no timing here)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ("import sys\nfrom nmsim.cli import main\nrc = main(sys.argv[1:])\n"
-         "print('HEAVY=' + ','.join(m for m in ('torch', 'matplotlib') if m in sys.modules), file=sys.stderr)\n"
-         "sys.exit(rc)")
+         "heavy = [m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules]\n"
+         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\nsys.exit(rc)")
 
 
 def _run(args: list[str]) -> tuple[int, str, list[str], str]:
@@ -24,6 +26,26 @@ def _run(args: list[str]) -> tuple[int, str, list[str], str]:
     return r.returncode, r.stdout, [x for x in lines if not x.startswith("HEAVY=")], heavy
 
 
+LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
+    (["price", "lama-2-7b", "--hardware", "a100"], "nmsim: error: workload: unknown workload 'lama-2-7b' (bundled: "),
+    (["compare", "vit-base-16", "--hardware", "a100,h10O"], "nmsim: error: h10O: unknown hardware: not a bundled"),
+    (["compare", "vit-bse-16"], "nmsim: error: workload: unknown workload 'vit-bse-16' (bundled: "),
+    (["trace", "vit-bse-16"], "nmsim: error: workload: unknown workload 'vit-bse-16' (bundled: "),
+    (["export", "vit-base-16", "--format", "scalesim", "--sparsity", "ff=1:x", "--out",
+      str(Path(tempfile.gettempdir()) / "nmsim-test-no-export")],
+     "nmsim: error: --sparsity 'ff=1:x': not an N:M pattern: '1:x' (expected e.g. 1:16 or dense)"),
+    (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
+                                  "stdlib-chars)"),
+]
+
+
+@pytest.mark.parametrize("args,message", LIGHT, ids=[" ".join(a[:2]) for a, _ in LIGHT])
+def test_name_typo_fails_before_pandas(args, message):
+    rc, out, err, heavy = _run(args)
+    assert rc == 2 and out == "" and len(err) == 1 and err[0].startswith(message), (args, out, err)
+    assert heavy == "", (args, heavy)
+
+
 def _cases(tmp: Path) -> list[tuple[list[str], str]]:
     return [
         (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
@@ -32,7 +54,8 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
          "nmsim: error: --task: unknown task 'digts' (one of digits, digits-hard, stdlib-chars)"),
         (["evidence", "summarize", str(tmp / "none")],
          f"nmsim: error: {tmp / 'none'}: is not an evidence folder (no protocol.json)"),
-        (["plot", str(tmp / "none"), "--out", str(tmp / "c.png")], f"nmsim: error: {tmp / 'none'}: no such runs folder"),
+        (["plot", str(tmp / "none"), "--out", str(tmp / "c.png")],
+         f"nmsim: error: {tmp / 'none'}: no such runs folder"),
         (["validate", "--columns", "eror_pct"],
          "nmsim: error: --columns: no column 'eror_pct' (columns: id, group, level, hardware, metric, measured, "
          "predicted, error_pct, use)"),
@@ -51,7 +74,7 @@ def test_typo_fails_first(i, tmp_path):
     rc, out, err, heavy = _run(args)
     assert rc == 2 and out == "" and len(err) == 1, (args, out, err)
     assert err[0].startswith(message), (args, err)
-    assert heavy == "", (args, heavy)   # failed before torch / matplotlib were imported
+    assert not {"torch", "matplotlib"} & set(heavy.split(",")), (args, heavy)   # failed before those imports
     assert not (tmp_path / "runs").exists() and not (tmp_path / "c.png").exists()
 
 

@@ -35,6 +35,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from nmsim.graph import load_workload
+    from nmsim.sparsity.plan import SparsityPlan
+    SparsityPlan.parse(args.sparsity)   # plan and workload typos fail before pandas and torch are imported
+    load_workload(args.workload)
     from nmsim.cost.pricing import trace_for_mode
     from nmsim.export import export_summary, gemm_rows, write_export
     from nmsim.io import check_output_folder

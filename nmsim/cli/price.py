@@ -65,6 +65,8 @@ def run_price(args) -> int:
     load(args.hardware)  # a typo in the hardware or plan fails here, before pandas, numpy or torch are imported
     from nmsim.sparsity.plan import SparsityPlan
     SparsityPlan.parse(args.sparsity)
+    from nmsim.graph import load_workload
+    load_workload(args.workload)   # and a workload typo (no pandas either)
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.units import duration, si
@@ -152,7 +154,16 @@ def run_compare(args) -> int:
     require_single(args, "compare")
     from nmsim.sparsity.lists import parse_pattern_list
     parse_pattern_list(args.patterns)   # a typo fails before nmsim.cost (and torch) is imported
+    from nmsim.graph import load_workload
+    from nmsim.hardware import load, parse_hardware_list
+    load_workload(args.workload)        # so do workload and hardware typos (no pandas)
+    for name in parse_hardware_list(args.hardware):
+        load(name)
     from nmsim.cost import compare
+    from nmsim.cost.compare import COMPARE_COLUMNS
+    if args.columns and args.format == "table":   # and a --columns typo, before the pricing
+        from nmsim.cli.table import choose
+        choose(list(COMPARE_COLUMNS), args.columns)
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,

@@ -20,9 +20,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from nmsim.graph import paper_view, resolve_workload, trace_workload
+    from nmsim.graph import resolve_workload
 
-    cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)
+    cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)   # before torch
+    from nmsim.graph import paper_view, trace_workload
     if args.paper:
         emit(paper_view(cfg), args.format, args.out, columns=args.columns)
         return 0
