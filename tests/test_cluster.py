@@ -360,7 +360,7 @@ def test_budget_cli(capsys):
     assert "--tokens: give --tokens" in capsys.readouterr().err
     assert main(argv + ["--dataset-tokens", "1e8", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("priced: gpt2, 2e+08 tokens on 1 x dgx-h100")
+    assert out.startswith("priced: gpt2, 200 M tokens on 1 x dgx-h100")
     assert max(len(line) for line in out.splitlines()) <= 100
     steps = math.ceil(2e8 / (64 * 256))
     assert f"{steps:,} steps of" in out and "sr-ste" in out
