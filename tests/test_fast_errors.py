@@ -36,6 +36,9 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
      "nmsim: error: --sparsity 'ff=1:x': not an N:M pattern: '1:x' (expected e.g. 1:16 or dense)"),
     (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
                                   "stdlib-chars)"),
+    (["cluster", "plan", "llama-2-7b", "--system", "dgx-a10O"],
+     "nmsim: error: dgx-a10O: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice)"),
+    (["cluster", "budget", "lama-2-7b"], "nmsim: error: workload: unknown workload 'lama-2-7b' (bundled: "),
 ]
 
 

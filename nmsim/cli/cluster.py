@@ -73,12 +73,12 @@ def _emit(args, text: str, frame) -> None:
 
 
 def cmd_plan(args) -> int:
+    cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
     from nmsim.cluster.plan import make_recipes, search, steps_for
     from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
     if args.format == "table" and args.columns:   # a typo fails before the search
         from nmsim.cli.table import choose
         choose(list(PLAN_COLUMNS), args.columns)
-    cfg, system, seq, batch, tokens, kw = _setup(args)
     if args.top < 1:
         raise UserError(f"must be a positive integer, got {args.top}", "--top")
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
@@ -96,9 +96,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_budget(args) -> int:
+    cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
     from nmsim.cluster.plan import make_recipes, run_budget
     from nmsim.cluster.text import budget_text
-    cfg, system, seq, batch, tokens, kw = _setup(args)
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
@@ -113,7 +113,6 @@ def cmd_budget(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from nmsim.cluster.text import validation_text
     from nmsim.cluster.validation import load_runs, validate
     runs = load_runs()
     if args.only:
@@ -123,6 +122,7 @@ def cmd_validate(args) -> int:
             raise UserError(f"unknown run {sorted(unknown)[0]!r}", "--only")
         runs = [r for r in runs if r["id"] in wanted]
 
+    from nmsim.cluster.text import validation_text
     from nmsim.progress import Items
     with Items("cluster validate", "run") as progress:
         df, summary = validate(runs, calibrate=args.calibrate, progress=progress)

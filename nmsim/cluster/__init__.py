@@ -3,5 +3,15 @@ layout search, token/time budgets and validation against published training runs
 
 Device costs come from nmsim's single-device pricing through one adapter, :mod:`nmsim.cluster.device`.
 """
-from nmsim.cluster.system import Fabric, SystemSpec, list_systems, load_system  # noqa: F401
-from nmsim.cluster.plan import PlanResult, make_recipes, run_budget, search, steps_for  # noqa: F401
+import importlib
+
+# imported on first use, so a system spec (or a typo in one) is read without pandas and the pricing code
+_EXPORTS = {"Fabric": "system", "SystemSpec": "system", "list_systems": "system", "load_system": "system",
+            "PlanResult": "plan", "make_recipes": "plan", "run_budget": "plan", "search": "plan", "steps_for": "plan"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"nmsim.cluster.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'nmsim.cluster' has no attribute {name!r}")
