@@ -7,10 +7,13 @@ exactly one line on stderr and nothing on stdout. Goal (the house target): <= 0.
 ``python -c 'import pandas'`` are timed alongside as load yardsticks: on a busy machine compare against them.
 
 Session 2 (commit aaf989e -> after): price with a plan typo 9.7 -> 0.25 s, budget 5.5 -> 0.18 s, train 6.2 ->
-0.11 s. Session 3: ``train --task``, ``sweep --task`` 6.4 -> 0.4 s, ``evidence summarize`` of a wrong folder
-6.4 -> 0.5 s, ``plot`` of a wrong folder 2.9 -> 1.1 s, ``validate --columns`` 21 s (after the fit, 8 lines) ->
-0.7 s, ``cluster plan --columns`` 13 -> 1.9 s, ``cache info --columns`` (3 lines) -> one line (all on a
-loaded machine, ``import pandas`` taking 1.3 s).
+0.11 s. Session 3, before (under load, ``import pandas`` 1.3 s) -> after (idle, ``import pandas`` 0.41 s):
+``train --task`` 6.4 -> 0.09 s, ``evidence summarize`` of a wrong folder 6.4 -> 0.09 s, ``plot`` of a wrong
+folder 2.9 -> 0.48 s, ``validate --columns`` 21 s and 8 lines -> 0.09 s, ``cluster plan --columns`` 13 -> 0.50 s,
+``cache info --columns`` 3 lines -> 1, ``price`` / ``compare`` / ``trace`` / ``export`` with a workload, hardware
+or plan typo 1-4 s -> 0.1-0.23 s. Still over 0.5 s: ``--columns`` on price, compare, budget and hardware list
+(their columns are known only from the priced frame, after ``import pandas``: 0.56-0.67 s idle) and
+``report --workload`` typos (0.97 s: nmsim.report is imported first).
 """
 from __future__ import annotations
 

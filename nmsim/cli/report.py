@@ -58,6 +58,8 @@ def cmd_report(args) -> int:
     out = args.out or f"reports/{name}"
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
     parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports
+    from nmsim.graph import load_workload
+    load_workload(args.workload)   # a workload typo too (no pandas, no torch)
     from nmsim.report.study import StudyOptions, run_study
 
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
