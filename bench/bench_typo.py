@@ -11,9 +11,9 @@ Session 2 (commit aaf989e -> after): price with a plan typo 9.7 -> 0.25 s, budge
 ``train --task`` 6.4 -> 0.09 s, ``evidence summarize`` of a wrong folder 6.4 -> 0.09 s, ``plot`` of a wrong
 folder 2.9 -> 0.48 s, ``validate --columns`` 21 s and 8 lines -> 0.09 s, ``cluster plan --columns`` 13 -> 0.50 s,
 ``cache info --columns`` 3 lines -> 1, ``price`` / ``compare`` / ``trace`` / ``export`` with a workload, hardware
-or plan typo 1-4 s -> 0.1-0.23 s. Still over 0.5 s: ``--columns`` on price, compare, budget and hardware list
-(their columns are known only from the priced frame, after ``import pandas``: 0.56-0.67 s idle) and
-``report --workload`` typos (0.97 s: nmsim.report is imported first).
+or plan typo 1-4 s -> 0.1-0.23 s, ``report --workload`` 0.97 -> 0.33 s, ``hardware list --columns`` 0.67 ->
+0.37 s. Still over 0.5 s: ``--columns`` on price, compare and budget (their columns are known only from the
+priced frame, after ``import pandas``: 0.56-0.62 s idle).
 """
 from __future__ import annotations
 

@@ -22,10 +22,6 @@ def _fmt(x: float) -> str:
 
 
 def cmd_list(args) -> int:
-    import pandas as pd
-
-    from nmsim.cli.output import emit
-
     rows = []
     for name in list_specs():
         spec = load(name)
@@ -34,6 +30,12 @@ def cmd_list(args) -> int:
                      "bf16_peak_flops_per_second": spec.matrix_dense["bf16"] * 1e12 if "bf16" in spec.matrix_dense
                      else None, "sparse_patterns": _patterns(spec), "memory_bytes": mem.capacity_gib * 2**30,
                      "bandwidth_bytes_per_second": mem.bandwidth_gbps * 1e9})
+    if args.columns and args.format == "table" and rows:   # a typo fails before pandas is imported
+        from nmsim.cli.table import choose
+        choose(list(rows[0]), args.columns)
+    import pandas as pd
+
+    from nmsim.cli.output import emit
     emit(pd.DataFrame(rows), args.format, args.out, index=False, columns=args.columns)
     return 0
 
