@@ -65,9 +65,9 @@ def test_language_model_default_is_tokens_at_the_workloads_batch():
 def test_image_model_default_is_imagenet_epochs():
     got = report_length(load_workload("vit-base-16"), None, LengthOptions())
     n = got.length
-    assert (got.unit, n.epochs, n.steps_per_epoch, n.steps, n.batch) == ("epochs", 350, 312, 109_200, 4096)
-    assert got.describe() == "350 epochs x 312 steps = 109,200 steps at batch 4,096 images"
-    assert got.in_unit(624) == 2
+    assert (got.unit, n.epochs, n.steps_per_epoch, n.steps, n.batch) == ("epochs", 350, 313, 109_550, 4096)
+    assert got.describe() == "350 epochs x 313 steps = 109,550 steps at batch 4,096 images"
+    assert got.in_unit(626) == 2
 
 
 def test_length_stated_by_the_source():
@@ -76,7 +76,7 @@ def test_length_stated_by_the_source():
     assert t5.describe() == "100,000 steps at batch 128 x 512 tokens = 6.55B tokens"
     assert t5.origin == "the run length of the bundled results"
     vit = report_length(load_workload("vit-base-16"), load_results("vit-b"), LengthOptions(), "the paper")
-    assert vit.length.steps == 109_200 and vit.origin.startswith("the run length of the paper; an epoch is "
+    assert vit.length.steps == 109_550 and vit.origin.startswith("the run length of the paper; an epoch is "
                                                                  "ImageNet-1K's 1,281,167 images")
     csv = pd.DataFrame({"plan": ["dense"], "recipe": ["dense"], "value": [20.0], "tokens": [1e9], "batch": [16]})
     got = report_length(load_workload("gpt2"), csv, LengthOptions())
@@ -88,7 +88,7 @@ def test_options_override_and_errors():
     got = report_length(gpt2, None, LengthOptions(tokens=1e12, batch=512))
     assert got.describe() == "1T tokens = 1,907,349 steps at batch 512 x 1,024 tokens" and got.origin == "as given"
     got = report_length(load_workload("vit-base-16"), None, LengthOptions(epochs=90, batch=1024))
-    assert (got.length.steps_per_epoch, got.length.steps) == (1251, 112_590)
+    assert (got.length.steps_per_epoch, got.length.steps) == (1252, 112_680)
     with pytest.raises(UserError, match=r"^--steps-per-epoch: steps per epoch depend on the batch: give --batch too"):
         report_length(load_workload("vit-base-16"), None, LengthOptions(steps_per_epoch=100))
     with pytest.raises(UserError, match=r"^--dataset-size: an epoch of a text dataset has no default size"):
@@ -216,9 +216,9 @@ def test_vit_report_speaks_top1_and_epochs(tmp_path, monkeypatch):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert md.splitlines()[2] == (
         "Workload `vit-base-16`, costs per image; top-1 accuracy (%, higher is better) from bundled paper results "
-        "(ViT-B/16, ImageNet-1K, top1_pct); training priced over 350 epochs x 312 steps = 109,200 steps at batch "
-        "4,096 images (the run length of the bundled paper results; an epoch is ImageNet-1K's 1,281,167 images, the "
-        "last partial batch dropped); inference at batch 256; accelerators priced at bf16 where supported.")
+        "(ViT-B/16, ImageNet-1K, top1_pct); training priced over 350 epochs x 313 steps = 109,550 steps at batch "
+        "4,096 images (the run length of the bundled paper results; an epoch is ImageNet-1K's 1,281,167 images); "
+        "inference at batch 256; accelerators priced at bf16 where supported.")
     assert "## Top-1 accuracy vs training FLOPs" in md and "`epochs_at_dense_budget`: how many epochs" in md
     assert "Best top-1 accuracy: mdgf-exp at ff=1:8, 78.01% (higher is better)" in md
     assert "tokens" not in md and "perplexity" not in md
@@ -247,7 +247,7 @@ def test_run_length_invariants(tokens, batch, epochs, image_batch):
     assert got.length.steps * per_step >= tokens > (got.length.steps - 1) * per_step      # the fewest whole steps
     assert got.in_unit(got.length.steps) == got.length.tokens
     vit = report_length(_VIT, None, LengthOptions(epochs=epochs, batch=image_batch))
-    spe = max(1, 1_281_167 // image_batch)                                          # whole batches per epoch
+    spe = -(-1_281_167 // image_batch)                                              # the last partial batch kept
     assert vit.length.steps_per_epoch == spe and vit.length.steps == round(epochs * spe)
     assert vit.in_unit(vit.length.steps) == pytest.approx(vit.length.epochs)
 

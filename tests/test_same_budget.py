@@ -12,8 +12,8 @@ from nmsim.cli import main
 
 RECIPES = ["sr-ste", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric"]
 PLANS = ["ff=1:8", "ff=1:16"]
-# the report's default run for an image model: 350 epochs of ImageNet-1K at batch 4096, 312 steps per epoch
-RUN = dict(epochs=350, steps_per_epoch=312, batch=4096)
+# the report's default run for an image model: 350 epochs of ImageNet-1K (1,281,167 images) at batch 4096
+RUN = dict(epochs=350, dataset_size=1_281_167, batch=4096)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_python_api_and_report_frames_agree_exactly():
 
     cfg = load_workload("vit-base-16")
     length = run_length(batch=RUN["batch"], tokens_per_sample=cfg.tokens, epochs=RUN["epochs"],
-                        steps_per_epoch=RUN["steps_per_epoch"])
+                        dataset_size=RUN["dataset_size"])
     totals, phases = training_tables(cfg, ["dense", *PLANS], RECIPES, length)
     api = nmsim.budget("vit-base-16", PLANS[0], patterns=PLANS, recipes=["dense", *RECIPES], **RUN)
     joined = totals.merge(api.rename(columns={"pattern": "plan"}), on=["recipe", "plan"])

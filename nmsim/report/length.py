@@ -4,9 +4,8 @@ Precedence: the user's options (``--epochs``/``--steps``/``--tokens`` with ``--d
 ``--steps-per-epoch``, ``--batch``), else the length the accuracy source states (``epochs``, ``steps`` or
 ``tokens`` columns: the accuracies belong to runs of that length), else the workload kind's default:
 
-* image models: 350 epochs of ImageNet-1K (the paper's ViT-B/16 schedule) at batch 4,096, 312 steps per
-  epoch (the training loader drops the last partial batch): 109,200 steps, the length MDGF's beta = 1e-4
-  assumes (D ~ 5e-4 at 70 % of training; Bambhaniya et al. 2024);
+* image models: 350 epochs of ImageNet-1K (the paper's ViT-B/16 schedule) at batch 4,096: 313 steps per
+  epoch (the last partial batch kept, as ``nmsim budget --dataset-size`` counts it), 109,550 steps;
 * language models: 20 tokens per parameter, the compute-optimal ratio of Hoffmann et al. 2022 ("Training
   Compute-Optimal Large Language Models"), at the workload's batch x sequence length.
 
@@ -57,7 +56,7 @@ class ReportLength:
         return steps * {"epochs": 1 / n.steps_per_epoch, "steps": 1, "tokens": n.batch * n.tokens_per_sample}[self.unit]
 
     def describe(self) -> str:
-        """E.g. ``2.49B tokens = 303,767 steps at batch 8 x 1,024 tokens``, ``350 epochs x 312 steps = 109,200
+        """E.g. ``2.49B tokens = 303,767 steps at batch 8 x 1,024 tokens``, ``350 epochs x 313 steps = 109,550
         steps at batch 4,096 images``, ``100,000 steps at batch 128 x 512 tokens = 6.55B tokens``."""
         n = self.length
         at = f"at batch {n.batch:,} images" if self.image else f"at batch {n.batch:,} x {n.tokens_per_sample:,} tokens"
@@ -115,7 +114,7 @@ def report_length(cfg, acc: pd.DataFrame | None, opts: LengthOptions, source: st
         raise UserError("steps per epoch depend on the batch: give --batch too, or --dataset-size instead",
                         "--steps-per-epoch")
     if unit == "epochs" and spe is None and size is None:
-        batch, spe, note = _imagenet_epochs(image, batch)
+        batch, size, note = _imagenet_epochs(image, batch)
         batch_given, origin = True, origin + note
     if batch is None:
         batch = IMAGE_BATCH if image else int(cfg.batch)
@@ -151,11 +150,11 @@ def _batch(opts: LengthOptions, acc: pd.DataFrame | None, given: bool, unit: str
 
 
 def _imagenet_epochs(image: bool, batch) -> tuple[int, int, str]:
-    """(batch, steps per epoch, origin note) of an epoch of ImageNet-1K: an image model's epoch by default."""
+    """(batch, dataset size, origin note) of an epoch of ImageNet-1K: an image model's epoch by default."""
     if not image:
         raise UserError("an epoch of a text dataset has no default size: give --dataset-size (sequences per "
                         "epoch) or --steps-per-epoch with --batch, or the run in --tokens or --steps",
                         "--dataset-size")
     batch = IMAGE_BATCH if batch is None else int(batch)
-    return (batch, max(1, IMAGENET_1K // batch),   # the loader drops the last partial batch
-            f"; an epoch is ImageNet-1K's {IMAGENET_1K:,} images, the last partial batch dropped")
+    return (batch, IMAGENET_1K,   # steps per epoch = ceil(images / batch), as nmsim budget counts them
+            f"; an epoch is ImageNet-1K's {IMAGENET_1K:,} images")
