@@ -15,14 +15,7 @@ from nmsim.cost import price, price_gemms, trace_for_mode
 from nmsim.cost.validate import validate
 from nmsim.hardware import load
 from nmsim.sparsity import NMPattern
-
-
-def _one(m, k, n):
-    flops = 2.0 * m * k * n
-    return pd.DataFrame([{"id": 0, "kind": "linear", "role": "ff1", "module": "ff1", "layer": 0, "gemm_b": 1,
-                          "gemm_m": m, "gemm_k": k, "gemm_n": n, "has_bias": False, "weight_numel": k * n,
-                          "fwd_flops": flops, "dgrad_flops": flops, "wgrad_flops": flops, "vector_flops": 0.0,
-                          "bwd_vector_flops": 0.0}])
+from tests.test_execution import _one   # a one-GEMM op table
 
 
 def _row(hw, m, k, n, pattern=None, kernel=None, dtype="fp16"):
