@@ -293,7 +293,8 @@ def test_validate_cli_fits_and_scores(tmp_path, capsys):
     (lambda t: t.replace("source: tut, hardware: a100, dtype: fp16,\n     gemm: {m: 3072, k: 10240, n: 3072}, metric",
                          "source: blog, hardware: a100, dtype: fp16,\n     gemm: {m: 3072, k: 10240, n: 3072}, metric"),
      "m.yaml: rows[1].source: unknown source 'blog' (sources: tut)"),
-    (lambda t: t.replace("value: 0.870e-3", "value: -1"), "m.yaml: rows[1].value: value must be a positive number, got -1"),
+    (lambda t: t.replace("value: 0.870e-3", "value: -1"),
+     "m.yaml: rows[1].value: value must be a positive finite number, got -1"),
     (lambda t: t.replace("fits:", "fitz:"), "m.yaml: unknown key 'fitz' (allowed: fits, rows, sources)"),
 ])
 def test_validate_bad_measurements(tmp_path, capsys, edit, message):

@@ -1,6 +1,7 @@
 """Calibration and validation of the execution models against public measurements (``nmsim validate``).
 
-The measurements file (default ``nmsim/data/measurements/gpu.yaml``) has three sections:
+The measurements file (default ``nmsim/data/measurements/gpu.yaml``; read and checked field by field by
+:mod:`nmsim.cost.measurements`) has three sections:
 
 * ``sources``: id -> citation text (every row names one).
 * ``fits``: the kernel parameters to calibrate: ``{name, hardware, kernel, field, bounds}`` with ``field`` a kernel
@@ -24,20 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nmsim.cost.measurements import DEFAULT_FILE, LEVELS, load  # noqa: F401 (the file's reader)
 from nmsim.errors import UserError, field_path
-
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" / "gpu.yaml"
-ROW_KEYS = {"id", "group", "level", "source", "hardware", "dtype", "weight_dtype", "metric", "value", "fit",
-            "baseline", "gemm", "plan", "kernel", "workload", "mode", "batch", "seq", "context", "note"}
-FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
-LEVELS = ("kernel", "end-to-end")
-METRICS = ("seconds", "speedup")
 
 
 @dataclasses.dataclass
@@ -45,90 +40,6 @@ class Validation:
     rows: pd.DataFrame      # one row per measurement: predicted, measured, error, fitted?
     groups: pd.DataFrame    # MAPE per (group, fitted/scored)
     fits: pd.DataFrame      # fitted parameter values (and the spec's value)
-
-
-def load(path=None) -> tuple[list[dict], list[dict], dict]:
-    """(rows, fits, sources) of a measurements file, checked; UserError naming the file and field."""
-    from nmsim.io.read import load_yaml
-    path = Path(path or DEFAULT_FILE)
-    where = path.name
-    doc = load_yaml(path, "measurements file")
-    if not isinstance(doc, dict):
-        raise UserError("expected a mapping with rows, fits and sources", where)
-    unknown = set(doc) - {"rows", "fits", "sources"}
-    if unknown:
-        raise UserError(f"unknown key {sorted(unknown)[0]!r} (allowed: fits, rows, sources)", where)
-    sources = doc.get("sources") or {}
-    fits = doc.get("fits") or []
-    rows = doc.get("rows") or []
-    if not isinstance(rows, list) or not rows:
-        raise UserError("expected a non-empty list", field_path(where, "rows"))
-    names = {_check_fit(f, partial(field_path, where, "fits", i)) for i, f in enumerate(fits)}
-    ids: set = set()
-    for i, r in enumerate(rows):
-        _check_row(r, partial(field_path, where, "rows", i), ids, names, sources)
-    return rows, fits, sources
-
-
-def _is_bounds(b) -> bool:
-    return (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b)
-            and b[0] < b[1])
-
-
-def _check_fit(f, at) -> str:
-    """Check one ``fits`` entry (``at(*fields)`` names a place in it); its name."""
-    if not isinstance(f, dict):
-        raise UserError("expected a mapping", at())
-    bad = set(f) - FIT_KEYS
-    if bad:
-        raise UserError(f"unknown key {sorted(bad)[0]!r} (allowed: {', '.join(sorted(FIT_KEYS))})", at())
-    for key in ("name", "hardware", "kernel", "field"):
-        if not isinstance(f.get(key), str):
-            raise UserError(f"missing or non-string {key!r}", at())
-    if not _is_bounds(f.get("bounds", [1e-3, 1.0])):
-        raise UserError("bounds must be [low, high] with low < high", at("bounds"))
-    return f["name"]
-
-
-def _positive_number(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0
-
-
-# Checks of single row fields, in order: (field, valid(value, sources), message(value, sources)); a failing one
-# raises at ``rows[i].field``.
-_ROW_FIELD_CHECKS = (
-    ("level", lambda v, src: v in LEVELS, lambda v, src: f"level must be one of {', '.join(LEVELS)}"),
-    ("metric", lambda v, src: v in METRICS, lambda v, src: f"metric must be one of {', '.join(METRICS)}"),
-    ("source", lambda v, src: v in src, lambda v, src: f"unknown source {v!r} (sources: {', '.join(src)})"),
-    ("value", lambda v, src: _positive_number(v), lambda v, src: f"value must be a positive number, got {v!r}"),
-)
-
-
-def _check_row(r, at, ids: set, names: set, sources) -> None:
-    """Check one measurement row (``at(*fields)`` names a place in it); adds its id to ``ids``."""
-    if not isinstance(r, dict):
-        raise UserError("expected a mapping", at())
-    bad = set(r) - ROW_KEYS
-    if bad:
-        raise UserError(f"unknown key {sorted(bad)[0]!r}", at(sorted(bad)[0]))
-    missing = [key for key in ("id", "group", "level", "source", "hardware", "metric", "value") if key not in r]
-    if missing:
-        raise UserError(f"missing required field {missing[0]!r}", at())
-    if r["id"] in ids:
-        raise UserError(f"duplicate id {r['id']!r}", at("id"))
-    ids.add(r["id"])
-    for key, valid, message in _ROW_FIELD_CHECKS:
-        if not valid(r[key], sources):
-            raise UserError(message(r[key], sources), at(key))
-    if ("gemm" in r) == ("workload" in r):
-        raise UserError("give exactly one of gemm or workload", at())
-    if r["metric"] == "speedup" and not isinstance(r.get("baseline"), dict):
-        raise UserError("a speedup row needs a baseline mapping", at("baseline"))
-    if "fit" in r:
-        if r["fit"] not in names:
-            raise UserError(f"unknown fit {r['fit']!r}", at("fit"))
-        if r["level"] != "kernel":
-            raise UserError("only kernel-level rows may be fitted on", at("fit"))
 
 
 # ---- predictions ----------------------------------------------------------------------------------------------
@@ -174,25 +85,27 @@ def predict(r: dict, hw) -> float:
 
 
 def with_kernel_param(hw, kernel: str, field: str, value: float):
-    """A copy of spec ``hw`` whose gpu kernel ``kernel`` has ``field`` (e.g. ``small_m.efficiency``) = value."""
+    """A copy of spec ``hw`` whose gpu kernel ``kernel`` has ``field`` (a key of
+    :data:`nmsim.execution.gpu.FIT_FIELDS`, e.g. ``small_m.efficiency``) = value."""
+    from nmsim.execution.gpu import FIT_FIELDS
     execution = dict(hw.execution)
     kernels = list(execution.get("kernels") or ())
     names = [k.name for k in kernels]
     if kernel not in names:
         raise UserError(f"{hw.name} has no kernel {kernel!r} (kernels: {', '.join(names) or 'none'})", "fits")
-    attr = field.replace(".", "_")
+    if field not in FIT_FIELDS:
+        raise UserError(f"unknown kernel field {field!r} (fittable: {', '.join(FIT_FIELDS)})", "fits")
     i = names.index(kernel)
-    if not hasattr(kernels[i], attr):
-        raise UserError(f"unknown kernel field {field!r}", "fits")
-    kernels[i] = dataclasses.replace(kernels[i], **{attr: float(value)})
+    kernels[i] = dataclasses.replace(kernels[i], **{FIT_FIELDS[field][0]: float(value)})
     execution["kernels"] = tuple(kernels)
     return dataclasses.replace(hw, execution=execution)
 
 
 def kernel_param(hw, kernel: str, field: str) -> float:
+    from nmsim.execution.gpu import FIT_FIELDS
     for k in hw.execution.get("kernels") or ():
         if k.name == kernel:
-            return float(getattr(k, field.replace(".", "_")))
+            return float(getattr(k, FIT_FIELDS[field][0]))
     return math.nan
 
 
@@ -229,21 +142,38 @@ def _fit(rows, hw, group, start) -> list[float]:
     return [float(x) for x in res.x]
 
 
+def _row_error(path, i: int, exc: UserError) -> UserError:
+    """A prediction's UserError (a plan that does not fit the workload, ...) at the row (and field) that asked
+    for it."""
+    from nmsim.cost.measurements import inner_field
+    field = inner_field(exc)
+    where = field_path(Path(path or DEFAULT_FILE).name, "rows", i, *([field] if field else []))
+    return UserError(exc.message if field or not exc.where else str(exc), where)
+
+
 def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
     """Fit (``refit``; else use the specs' values) and score every row; see the module docstring."""
     from nmsim.hardware import load as load_hw
     rows, fits, sources = load(path)
-    specs: dict = {}
+    specs: dict = {}    # spec key (nmsim.cost.measurements.spec_key) -> spec, fitted values applied
 
-    def spec(name):
-        if name not in specs:
-            specs[name] = load_hw(name)
-        return specs[name]
+    def spec(item):
+        if item["_spec"] not in specs:
+            specs[item["_spec"]] = load_hw(item["hardware"])
+        return specs[item["_spec"]]
 
+    def predicted(i, r, hw):
+        try:
+            return predict(r, hw)
+        except UserError as exc:
+            raise _row_error(path, i, exc) from None
+
+    for i, r in enumerate(rows):   # every row predicts before any fit: a row that cannot be priced fails fast
+        predicted(i, r, spec(r))
     fit_rows = []
     for group in _fit_groups(fits):
         f0 = group[0]
-        hw = spec(f0["hardware"])
+        hw = spec(f0)
         mine = [r for r in rows if r.get("fit") == f0["name"]]
         before = [kernel_param(hw, f["kernel"], f["field"]) for f in group]
         values = before
@@ -251,16 +181,16 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
             values = _fit(mine, hw, group, before)
             for f, v in zip(group, values):
                 hw = with_kernel_param(hw, f["kernel"], f["field"], v)
-            specs[f0["hardware"]] = hw
+            specs[f0["_spec"]] = hw
         for f, b, v in zip(group, before, values):
             if progress:
                 progress(f"fitted {f['name']}: {f['kernel']}.{f['field']} = {v:.4g} on {len(mine)} rows")
             fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f["kernel"], "field": f["field"],
                              "spec_value": b, "fitted_value": v, "rows": len(mine)})
     out = []
-    for r in rows:
-        hw = spec(r["hardware"])
-        p = predict(r, hw)
+    for i, r in enumerate(rows):
+        hw = spec(r)
+        p = predicted(i, r, hw)
         out.append({"id": r["id"], "group": r["group"], "level": r["level"], "hardware": hw.name,
                     "metric": r["metric"], "measured": float(r["value"]), "predicted": p,
                     "error_pct": 100.0 * (p - r["value"]) / r["value"],

@@ -83,6 +83,15 @@ KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns":
                "tile_overhead_k": False, "arch": False}
 
 
+# The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
+# schema accepts as ``r.number`` keywords). ``_kernel`` reads these fields with the same ranges.
+FIT_FIELDS = {"efficiency": ("efficiency", {"positive": True, "at_most": 1.0}),
+              "bandwidth_efficiency": ("bandwidth_efficiency", {"positive": True, "at_most": 1.0}),
+              "overlap": ("overlap", {"positive": False, "at_most": 1.0}),
+              "small_m.efficiency": ("small_m_efficiency", {"positive": True, "at_most": 1.0}),
+              "tile_overhead_k": ("tile_overhead_k", {"positive": False, "at_most": None})}
+
+
 @dataclass(frozen=True)
 class Kernel:
     name: str
@@ -183,18 +192,19 @@ def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
         tile_n=int(r.number(tile.get("n", 128), path + ("tile", "n"), tsrc, integer=True)),
         min_rows=int(num("min_rows", 1, integer=True)),
         offered_from_rows=int(num("offered_from_rows", 1, integer=True)),
-        efficiency=num("efficiency", 0.8, at_most=1.0),
-        bandwidth_efficiency=num("bandwidth_efficiency", 0.9, at_most=1.0),
+        efficiency=num("efficiency", 0.8, **FIT_FIELDS["efficiency"][1]),
+        bandwidth_efficiency=num("bandwidth_efficiency", 0.9, **FIT_FIELDS["bandwidth_efficiency"][1]),
         launch_s=num("launch_us", 3.0, positive=False) * 1e-6,
-        overlap=num("overlap", 1.0, positive=False, at_most=1.0),
+        overlap=num("overlap", 1.0, **FIT_FIELDS["overlap"][1]),
         decode_s_per_nnz=num("decode_ns_per_nnz", 0.0, positive=False) * 1e-9,
         small_m_rows=int(r.number(small["rows_below"], path + ("small_m", "rows_below"), ssrc, integer=True)),
-        small_m_efficiency=r.number(small["efficiency"], path + ("small_m", "efficiency"), ssrc, at_most=1.0),
+        small_m_efficiency=r.number(small["efficiency"], path + ("small_m", "efficiency"), ssrc,
+                                    **FIT_FIELDS["small_m.efficiency"][1]),
         metadata=meta,
         transposed=r.boolean(node.get("transposed", False), path + ("transposed",)),
         split_k=node.get("split_k") != "auto" and r.boolean(node.get("split_k", False), path + ("split_k",)),
         split_k_auto=node.get("split_k") == "auto",
-        tile_overhead_k=num("tile_overhead_k", 0.0, positive=False),
+        tile_overhead_k=num("tile_overhead_k", 0.0, **FIT_FIELDS["tile_overhead_k"][1]),
         arch=None if "arch" not in node else _arch(r, node["arch"], path + ("arch",)))
 
 
