@@ -48,7 +48,7 @@ def test_bundled_systems():
 
 
 BAD = [
-    ("nodes: 4\n", "nodes: expected {value: ..., source: ...} (every number needs a source), got 4"),
+    ("nodes: 4\n", 'nodes: missing source: write {value: X, source: "..."} or add source: to the section'),
     ("nodes: {value: 0, source: x}\n", "nodes.value: must be > 0, got 0"),
     ("nodes: {value: 2.5, source: x}\n", "nodes.value: expected an integer, got 2.5"),
     ("nodes: {value: 2, source: ''}\n", "nodes.source: expected a non-empty string"),
@@ -205,8 +205,42 @@ def test_enumeration_rules():
     assert ((cfg.layers % (L["pp"][inter] * L["v"][inter])) == 0).all() and (L["m"][inter] % L["pp"][inter] == 0).all()
     one = enumerate_layouts(cfg, 8, 8, 8, tp=8, pp=1, mb=1)
     assert len(one["tp"]) == 2 * 3  # dp = 1: ZeRO-0 only; SP on/off x 3 recompute modes
-    with pytest.raises(UserError, match="no valid layout"):
+    with pytest.raises(UserError, match="^--pp: 2 does not divide the 1 device left by --tp 8$"):
         enumerate_layouts(cfg, 8, 8, 3, tp=8, pp=2)
+    with pytest.raises(UserError, match=r"^--mb: a micro-batch of 3 sequences is larger than a replica's share of "
+                                        r"the global batch \(2 of 3 at most\)$"):
+        enumerate_layouts(cfg, 16, 8, 3, tp=8, pp=1, mb=3)   # 2 replicas share 3 sequences: 2 and 1
+    with pytest.raises(UserError, match="^layout: no valid layout of 16 devices for llama-3-8b at global batch 3 "
+                                        "with --tp 8 --pp 2 --mb 3$"):
+        enumerate_layouts(cfg, 16, 8, 3, tp=8, pp=2, mb=3, interleave=(2,))   # API-only: interleave needs m % pp
+
+
+def test_uneven_data_parallel_rounds_the_micro_batch_count():
+    """A global batch no DP degree divides (OPT-175B: 1,024 sequences on 992 A100s, Zhang et al. 2022) runs
+    ceil(batch / dp) sequences on the slowest replica: 124 replicas x 9 sequence slots."""
+    cfg = load_workload("llama-3-8b")
+    L = enumerate_layouts(cfg, 992, 8, 1024, tp=8, pp=1, zero=(0,), recompute=("none",), sp=False, interleave=(1,))
+    assert set(L["dp"]) == {124}
+    assert sorted(zip(L["mb"], L["m"])) == [(1, 9), (3, 3), (9, 1)]
+    fixed = enumerate_layouts(cfg, 992, 8, 1024, tp=8, pp=1, mb=2, zero=(0,), recompute=("none",), sp=False)
+    assert (list(fixed["mb"]), list(fixed["m"])) == ([2], [5])   # 10 slots for a share of 9: the count rounds up
+    with pytest.raises(UserError, match="at least 992 data-parallel replicas, more than the 64 sequences"):
+        enumerate_layouts(cfg, 992, 8, 64, tp=1, pp=1)
+
+
+def test_fixed_tp_may_fill_whole_nodes():
+    """PaLM 540B trained with TP 12 on 6,144 TPU v4 chips (Chowdhery et al. 2022, section 4): three 4-chip hosts
+    per TP group. The search keeps TP inside a node; a fixed TP may span whole nodes, not straddle them."""
+    palm = ModelConfig(name="palm-540b", family="llama", layers=118, d_model=18432, heads=48, kv_heads=1,
+                       head_dim=256, ffn=73728, ffn_kind="swiglu", norm="layernorm", bias=False, vocab=256000,
+                       seq_len=2048, position="rope", causal=True, tie_embeddings=True)
+    L = enumerate_layouts(palm, 6144, 4, 2048, tp=12, pp=1, zero=(3,), recompute=("none",), sp=True)
+    assert set(L["dp"]) == {512} and set(zip(L["mb"], L["m"])) == {(1, 4), (2, 2), (4, 1)}
+    assert (enumerate_layouts(palm, 6144, 4, 2048)["tp"] <= 4).all()
+    with pytest.raises(UserError, match="^--tp: a TP group of 6 would straddle the 4-device nodes"):
+        enumerate_layouts(palm, 6144, 4, 2048, tp=6)
+    with pytest.raises(UserError, match="^--tp: 5 does not divide the 48 attention heads of palm-540b$"):
+        enumerate_layouts(palm, 6144, 4, 2048, tp=5)
 
 
 def test_single_device_step_is_device_pricing(dm):
@@ -290,7 +324,9 @@ def test_plan_cli_fits_100_columns(capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--nodes", "0"], "--nodes: must be a positive integer, got 0"),
     (["--system", "nosuch"], "nosuch: unknown system"),
-    (["--global-batch", "3", "--tp", "8", "--pp", "2"], "no valid layout"),
+    (["--global-batch", "3", "--tp", "8", "--pp", "2"], "--tp: 8 does not divide the 12 attention heads of gpt2"),
+    (["--global-batch", "3", "--tp", "4", "--pp", "4"], "--pp: 4 does not divide the 2 devices left by --tp 4"),
+    (["--global-batch", "0"], "--global-batch: must be a positive integer, got 0"),
     (["--recipe", "sr-ste"], "--sparsity: recipe sr-ste needs sparse targets"),
     (["--recipe", "bogus", "--sparsity", "ff=2:4"], "--recipes: unknown recipe 'bogus'"),
     (["--tokens", "-1"], "--tokens: must be a positive number"),

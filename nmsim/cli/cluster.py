@@ -2,6 +2,7 @@
 multi-device systems. Logic lives in nmsim.cluster."""
 from __future__ import annotations
 
+import math
 import sys
 
 from nmsim.cli.output import add_columns
@@ -41,17 +42,22 @@ def _setup(args):
     from nmsim.graph import resolve_workload
     cfg = resolve_workload(args.workload, args.hf_config, seq_len=args.seq)
     system = load_system(args.system, args.nodes)
+    from nmsim.cluster.limits import check_global_batch, steps_for
     seq = cfg.seq_len
-    batch = args.global_batch or max(1, round(4 * 2 ** 20 / seq))
-    tokens = args.tokens
+    batch = args.global_batch if args.global_batch is not None else max(1, round(4 * 2 ** 20 / seq))
+    check_global_batch(batch)
+    tokens, flag = args.tokens, "--tokens"
     if args.dataset_tokens is not None or args.epochs is not None:
         if args.tokens is not None:
             raise UserError("give --tokens or --dataset-tokens with --epochs, not both", "--tokens")
         if args.dataset_tokens is None or args.epochs is None:
             raise UserError("--dataset-tokens and --epochs go together", "--epochs")
-        if args.dataset_tokens <= 0 or args.epochs <= 0:
-            raise UserError("must be positive", "--dataset-tokens" if args.dataset_tokens <= 0 else "--epochs")
-        tokens = args.dataset_tokens * args.epochs
+        for name, value in (("--dataset-tokens", args.dataset_tokens), ("--epochs", args.epochs)):
+            if not math.isfinite(value) or value <= 0:
+                raise UserError(f"must be a positive number, got {value!r}", name)
+        tokens, flag = args.dataset_tokens * args.epochs, "--dataset-tokens x --epochs"
+    if tokens is not None:
+        steps_for(tokens, batch, seq, flag)   # a bad or absurd token count fails before any pricing
     trans = {"auto": None, "yes": True, "no": False}[args.transposable]
     kw = dict(dtype=args.dtype, transposable=trans, flash=args.flash, dropout=args.dropout,
               grad_bytes=args.grad_bytes, plan=args.sparsity, compute_efficiency=args.compute_efficiency)
@@ -74,6 +80,11 @@ def _emit(args, text: str, frame) -> None:
 
 def cmd_plan(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
+    restrict = {k: getattr(args, k) for k in ("tp", "pp", "mb") if getattr(args, k) is not None}
+    if args.zero is not None:
+        restrict["zero"] = (args.zero,)
+    from nmsim.cluster.layout import check_restrictions
+    check_restrictions(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
     from nmsim.cluster.plan import make_recipes, search, steps_for
     from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
     if args.format == "table" and args.columns:   # a typo fails before the search
@@ -84,10 +95,6 @@ def cmd_plan(args) -> int:
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(tokens, batch, seq) if tokens else 1000
-    restrict = {}
-    for k in ("tp", "pp", "zero", "mb"):
-        if getattr(args, k) is not None:
-            restrict[k] = (getattr(args, k),) if k == "zero" else getattr(args, k)
     if args.recompute:
         restrict["recompute"] = (args.recompute,)
     res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, rank=args.rank, **kw, **restrict)

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
+from nmsim.cluster.limits import steps_for
 from nmsim.cluster.memory import COMPONENTS
 from nmsim.cluster.system import load_system
 from nmsim.errors import UserError
@@ -128,16 +128,18 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
         raise UserError(f"{cfg.name} is an image model; cluster plans take token sequences", "workload")
     system = load_system(system) if isinstance(system, str) else system
     _check_positive_ints(global_batch=global_batch, seq=seq, steps=steps)
-    dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
-    t0 = time.perf_counter()  # device tables + layouts (the trace above is cached per model and sequence)
     _check_factors(grad_bytes, compute_efficiency)
+    t_enum = time.perf_counter()   # layouts first: an impossible restriction fails before any tracing
+    L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
+    t_enum = time.perf_counter() - t_enum
+    dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
+    t0 = time.perf_counter() - t_enum  # device tables + layouts (the trace above is cached per model and sequence)
     run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
                   compute_efficiency=float(compute_efficiency))
     phases = recipe_phases(recipe, int(steps))
     if recipe is not None:
         for _, _, state in phases:
             dm.check_state(state, recipe.name)
-    L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
     acc, fits = _over_phases(L, dm, run, phases)
     elapsed = time.perf_counter() - t0
     df = pd.DataFrame({**{k: v for k, v in L.items()}, **acc})
@@ -152,10 +154,6 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
 
 
 # ---- budgets -------------------------------------------------------------------------------------------------
-def steps_for(tokens: float, global_batch: int, seq: int) -> int:
-    if not (isinstance(tokens, (int, float)) and math.isfinite(tokens) and tokens > 0):
-        raise UserError(f"must be a positive number, got {tokens!r}", "--tokens")
-    return max(1, math.ceil(tokens / (global_batch * seq)))
 
 
 class _RunCost:

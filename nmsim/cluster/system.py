@@ -2,20 +2,21 @@
 
 A system YAML (``nmsim/data/systems/*.yaml``, schema in that folder's README) names a device spec and adds
 devices per node, a default node count, node power, the intra-node fabric (per-device bandwidth one way,
-per-step latency) and the inter-node network (per-device bandwidth, latency, topology). Every number is
-``{value: X, source: "..."}``. Errors are one line: ``<file>: <field>: <problem>``.
+per-step latency) and the inter-node network (per-device bandwidth, latency, topology). Files are read and
+checked by the hardware specs' reader (:mod:`nmsim.hardware.loader`): every number is ``{value: X, source:
+"..."}`` or sits in a section with its own ``source:``. Errors are one line: ``<file>: <field>: <problem>``.
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from nmsim.errors import UserError, field_path
+from nmsim.errors import UserError
+from nmsim.cluster.limits import MAX_DEVICES, too_many_devices
+from nmsim.hardware.loader import SpecReader, read_document
+from nmsim.io.read import short_repr
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "data" / "systems"
 TOPOLOGIES = ("fat-tree", "rail-optimized", "torus-3d", "single-node")
@@ -60,7 +61,9 @@ class SystemSpec:
 
     def with_nodes(self, nodes: int) -> "SystemSpec":
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
-            raise UserError(f"must be a positive integer, got {nodes!r}", "--nodes")
+            raise UserError(f"must be a positive integer, got {short_repr(nodes)}", "--nodes")
+        if too_many_devices(nodes, self.devices_per_node):
+            raise UserError(too_many_devices(nodes, self.devices_per_node), "--nodes")
         return replace(self, nodes=int(nodes))
 
     def device_spec(self):
@@ -71,99 +74,56 @@ class SystemSpec:
         return dict(self.sources).get(path)
 
 
-class _Reader:
-    def __init__(self, file: str):
-        self.file, self.sources = file, {}
-
-    def fail(self, message: str, *path) -> UserError:
-        return UserError(message, field_path(self.file, *path))
-
-    def mapping(self, node, path: tuple, keys: dict) -> dict:
-        if not isinstance(node, dict):
-            raise self.fail(f"expected a mapping, got {type(node).__name__}", *path)
-        for key in node:
-            if key not in keys:
-                raise self.fail(f"unknown key {key!r} (allowed: {', '.join(sorted(keys))})", *path, key)
-        for key, required in keys.items():
-            if required and key not in node:
-                raise self.fail(f"missing required field {key!r}", *path)
-        return node
-
-    def text(self, node, path: tuple) -> str:
-        if not isinstance(node, str) or not node.strip():
-            raise self.fail("expected a non-empty string", *path)
-        return node.strip()
-
-    def number(self, node, path: tuple, *, integer=False, at_most=None) -> float:
-        """``{value: X, source: "..."}``: X > 0 (an integer when asked), the source a non-empty string."""
-        if not isinstance(node, dict):
-            raise self.fail(f"expected {{value: ..., source: ...}} (every number needs a source), got {node!r}",
-                            *path)
-        self.mapping(node, path, {"value": True, "source": True})
-        src = self.text(node["source"], path + ("source",))
-        value = node["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            raise self.fail(f"expected {'an integer' if integer else 'a number'}, got {value!r}", *path, "value")
-        if not math.isfinite(value) or value <= 0:
-            raise self.fail(f"must be > 0, got {value!r}", *path, "value")
-        if at_most is not None and value > at_most:
-            raise self.fail(f"must be <= {at_most}, got {value!r}", *path, "value")
-        self.sources[".".join(map(str, path))] = src
-        return value
-
-    def fabric(self, node, key: str, network: bool) -> Fabric:
-        node = self.mapping(node, (key,), NETWORK_KEYS if network else FABRIC_KEYS)
-        topology = "single-node"
-        if network:
-            topology = self.text(node["topology"], (key, "topology"))
-            if topology not in TOPOLOGIES:
-                raise self.fail(f"unknown topology {topology!r} (known: {', '.join(TOPOLOGIES)})", key, "topology")
-        eff = self.number(node["efficiency"], (key, "efficiency"), at_most=1.0) if "efficiency" in node else 1.0
-        return Fabric(self.text(node["fabric"], (key, "fabric")),
-                      float(self.number(node["bandwidth_gbps"], (key, "bandwidth_gbps"))),
-                      float(self.number(node["latency_us"], (key, "latency_us"))), float(eff), topology)
+def _fabric(r: SpecReader, node, key: str, network: bool) -> Fabric:
+    node, src = r.mapping(node, (key,), NETWORK_KEYS if network else FABRIC_KEYS, None)
+    topology = "single-node"
+    if network:
+        topology = r.text(node["topology"], (key, "topology")).strip()
+        if topology not in TOPOLOGIES:
+            raise r.fail(f"unknown topology {short_repr(topology)} (known: {', '.join(TOPOLOGIES)})",
+                         key, "topology")
+    eff = r.number(node["efficiency"], (key, "efficiency"), src, at_most=1.0) if "efficiency" in node else 1.0
+    return Fabric(r.text(node["fabric"], (key, "fabric")).strip(),
+                  float(r.number(node["bandwidth_gbps"], (key, "bandwidth_gbps"), src)),
+                  float(r.number(node["latency_us"], (key, "latency_us"), src)), float(eff), topology)
 
 
 def parse_system(doc, file: str, path: str | None = None) -> SystemSpec:
-    r = _Reader(file)
-    doc = r.mapping(doc, (), TOP_KEYS)
+    """Check a parsed system document field by field (the hardware specs' reader and number rules) and build it."""
+    r = SpecReader(file)
+    doc, _ = r.mapping(doc, (), TOP_KEYS, None)
+    if "source" in doc:
+        raise r.fail("unknown key 'source' at the top level (put source: on a section or a value)", "source")
     aliases = doc.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise r.fail("expected a list of names", "aliases")
-    device = r.text(doc["device"], ("device",))
+    name, description = r.text(doc["name"], ("name",)).strip(), r.text(doc["description"], ("description",))
+    if "notes" in doc:
+        r.text(doc["notes"], ("notes",))
+    device = r.text(doc["device"], ("device",)).strip()
     from nmsim.hardware import load
     try:
         load(device)
     except UserError as exc:
-        raise r.fail(f"unknown device {device!r} ({exc.message})", "device") from None
+        raise r.fail(f"unknown device {short_repr(device)} ({exc.message})", "device") from None
+    per_node = int(r.number(doc["devices_per_node"], ("devices_per_node",), None, integer=True, at_most=MAX_DEVICES))
+    nodes = int(r.number(doc["nodes"], ("nodes",), None, integer=True, at_most=MAX_DEVICES))
+    if too_many_devices(nodes, per_node):
+        raise r.fail(too_many_devices(nodes, per_node), "nodes", "value")
     spec = SystemSpec(
-        name=r.text(doc["name"], ("name",)), description=r.text(doc["description"], ("description",)),
-        device=device, devices_per_node=int(r.number(doc["devices_per_node"], ("devices_per_node",), integer=True)),
-        nodes=int(r.number(doc["nodes"], ("nodes",), integer=True)),
-        node_power_watts=float(r.number(doc["node_power_watts"], ("node_power_watts",))),
-        intra=r.fabric(doc["intra_node"], "intra_node", False), inter=r.fabric(doc["inter_node"], "inter_node", True),
+        name=name, description=description.strip(), device=device, devices_per_node=per_node, nodes=nodes,
+        node_power_watts=float(r.number(doc["node_power_watts"], ("node_power_watts",), None)),
+        intra=_fabric(r, doc["intra_node"], "intra_node", False),
+        inter=_fabric(r, doc["inter_node"], "inter_node", True),
         aliases=tuple(a.strip() for a in aliases), path=path)
     return replace(spec, sources=tuple(sorted(r.sources.items())))
 
 
 def load_system_file(path: str | os.PathLike) -> SystemSpec:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError("no such file", str(path)) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc.__class__.__name__}", str(path)) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"YAML syntax error{at}: {problem}", p.name) from None
-    if doc is None:
-        raise UserError("empty file", p.name)
-    return parse_system(doc, p.name, str(p))
+    """A system YAML file, read as hardware specs are (:func:`nmsim.hardware.loader.read_document`: size,
+    encoding, duplicate keys, alias bombs, depth)."""
+    doc, file = read_document(path, "system file")
+    return parse_system(doc, file, str(Path(path)))
 
 
 def _bundled() -> dict[str, Path]:

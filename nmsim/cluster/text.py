@@ -58,8 +58,9 @@ def plan_text(res: PlanResult, top: int) -> str:
         if not r["fits"]:
             lines.append(f"    does not fit: {r['overflow']}")
     b = t.iloc[0]
-    m = int(b["m"])
-    lines += ["", f"best: {layout_label(b)} ({m} micro-batch{'es' if m > 1 else ''} per step)",
+    m, slots, batch = int(b["m"]), int(b["m"] * b["mb"] * b["dp"]), res.run.global_batch
+    rounded = f"; rounded up: {slots:,} slots for {batch:,} sequences" if slots != batch else ""
+    lines += ["", f"best: {layout_label(b)} ({m} micro-batch{'es' if m > 1 else ''} per step{rounded})",
               "  step time  " + ", ".join(f"{k.replace('_', ' ')} {_s(b[k])}" for k in TIME_PARTS if b[k] > 0),
               "  memory     " + ", ".join(f"{k} {b[f'mem_{k}'] / GIB:.2f} GiB" for k in COMPONENTS
                                           if b[f"mem_{k}"] > 0)]

@@ -66,6 +66,41 @@ def _hf_act(name: str, source: str, key: str) -> str:
     return table[name]
 
 
+# Mixture-of-experts fields of Hugging Face configs (Mixtral, Qwen-MoE, DeepSeek-MoE/V2/V3, OLMoE, DBRX, Switch,
+# Jamba, Arctic, GPT-OSS, Llama 4): expert counts (more than one expert is MoE) and routing/expert sizes.
+MOE_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+MOE_FIELDS = ("num_experts_per_tok", "experts_per_token", "moe_intermediate_size", "n_shared_experts",
+              "shared_expert_intermediate_size", "moe_layer_freq", "moe_top_k", "expert_capacity", "moe_k",
+              "num_sparse_encoder_layers", "num_sparse_decoder_layers")
+MOE_TYPES = ("mixtral", "qwen2_moe", "qwen3_moe", "deepseek", "deepseek_v2", "deepseek_v3", "olmoe", "dbrx",
+             "switch_transformers", "jamba", "arctic", "granitemoe", "jetmoe", "phimoe", "gpt_oss", "llama4",
+             "nllb-moe", "minimax")
+
+
+def _moe_field(cfg: dict) -> tuple[str, object] | None:
+    """The first mixture-of-experts field (top level or one section down, e.g. DBRX's ffn_config) and its value."""
+    sections = [("", cfg)] + [(f"{k}.", v) for k, v in cfg.items() if isinstance(v, dict)]
+    for prefix, section in sections:
+        for key, value in section.items():
+            if key in MOE_COUNTS and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+                return prefix + key, value
+            if key in MOE_FIELDS and value not in (None, 0, False, [], {}):
+                return prefix + key, value
+    return None
+
+
+def _refuse_moe(cfg: dict, kind, src: str) -> None:
+    """Mixture-of-experts configs are refused (one line naming the field) until nmsim prices MoE: on a dense
+    model_type they would be priced as one dense FFN."""
+    moe = _moe_field(cfg)
+    if moe is not None:
+        raise UserError(f"a mixture-of-experts field ({short_repr(moe[1])}); nmsim does not price MoE models yet "
+                        "(it would price one dense FFN)", f"{src}: {moe[0]}")
+    if isinstance(kind, str) and (kind.lower() in MOE_TYPES or "moe" in kind.lower()):
+        raise UserError(f"{short_repr(kind)} is a mixture-of-experts model; nmsim does not price MoE models yet "
+                        "(llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
+
+
 def from_hf_config(path: str | Path) -> ModelConfig:
     """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed.
 
@@ -76,6 +111,7 @@ def from_hf_config(path: str | Path) -> ModelConfig:
     src = str(path)
     cfg = load_json(path, "config file", expect=dict)
     kind = cfg.get("model_type")
+    _refuse_moe(cfg, kind, src)
     g = lambda key, k=int, d=...: _hf_get(cfg, key, src, k, d)  # noqa: E731
     name = path.parent.name or path.stem
     if kind in ("llama", "mistral"):

@@ -28,8 +28,9 @@ TOP_KEYS = {"name": True, "description": True, "kind": True, "matrix": True, "ve
             "energy": False, "derivation": False, "notes": False, "execution": False}
 
 
-class _Reader:
-    """Walks one YAML document, recording sources, raising UserError with field paths."""
+class SpecReader:
+    """Walks one YAML document, recording sources, raising UserError with field paths (hardware specs and
+    system specs, :mod:`nmsim.cluster.system`, share it: one set of field rules)."""
 
     def __init__(self, file: str):
         self.file = file
@@ -89,7 +90,7 @@ class _Reader:
         return key
 
 
-def _matrix(r: _Reader, node, src):
+def _matrix(r: SpecReader, node, src):
     dense, sparse = {}, {}
     node, src = r.mapping(node, ("matrix",), None, src)
     for dtype, entry in node.items():
@@ -123,7 +124,7 @@ def _matrix(r: _Reader, node, src):
     return dense, sparse
 
 
-def _memory(r: _Reader, node, src):
+def _memory(r: SpecReader, node, src):
     if not isinstance(node, list) or not node:
         raise r.fail("expected a non-empty list of memory levels", "memory")
     levels = []
@@ -138,7 +139,7 @@ def _memory(r: _Reader, node, src):
     return tuple(levels)
 
 
-def _sparse_support(r: _Reader, node, src):
+def _sparse_support(r: SpecReader, node, src):
     keys = {"operand": False, "transposed_dgrad": True, "metadata_encoding": False,
             "metadata_bandwidth_gbps": False, "any_nm": False, "max_m": False, "small_m_efficiency": False}
     p = ("sparse_support",)
@@ -162,7 +163,7 @@ def _sparse_support(r: _Reader, node, src):
         r.number(node["small_m_efficiency"], p + ("small_m_efficiency",), src, at_most=1.0))
 
 
-def _padding(r: _Reader, node, src):
+def _padding(r: SpecReader, node, src):
     p = ("padding",)
     node, src = r.mapping(node, p, {"dense": False, "sparse": False, "sparse_by_dtype": False}, src)
 
@@ -179,7 +180,7 @@ def _padding(r: _Reader, node, src):
     return dense, sparse, tiles
 
 
-def _efficiency(r: _Reader, node, src):
+def _efficiency(r: SpecReader, node, src):
     p = ("efficiency",)
     node, src = r.mapping(node, p, {"value": False, "curve": False}, src)
     if ("value" in node) == ("curve" in node):
@@ -202,7 +203,7 @@ def _efficiency(r: _Reader, node, src):
     return tuple(points)
 
 
-def _energy(r: _Reader, node, src, memory):
+def _energy(r: SpecReader, node, src, memory):
     p = ("energy",)
     node, src = r.mapping(node, p, {"pj_per_flop": False, "pj_per_byte": False}, src)
     flops, fsrc = r.mapping(node.get("pj_per_flop", {}), p + ("pj_per_flop",), None, src)
@@ -227,7 +228,7 @@ def _energy(r: _Reader, node, src, memory):
     return per_flop, per_byte
 
 
-def _execution(r: _Reader, node) -> dict:
+def _execution(r: SpecReader, node) -> dict:
     """``execution: {model: NAME, fusion: {attention, epilogue}, source, ...model keys}``; the model's own keys
     are checked by its class (``ExecutionModel.check_params`` / ``parse_params``)."""
     p = ("execution",)
@@ -250,7 +251,7 @@ def _execution(r: _Reader, node) -> dict:
 
 def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
     """Validate a parsed YAML document (``file`` names it in messages) and build the spec."""
-    r = _Reader(file)
+    r = SpecReader(file)
     doc, _ = r.mapping(doc, (), TOP_KEYS, None)
     if "source" in doc:
         raise r.fail("unknown key 'source' at the top level (put source: on a section or a value)", "source")
@@ -286,7 +287,8 @@ def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
         execution=execution)
 
 
-def load_file(path: str | os.PathLike) -> HardwareSpec:
+def read_document(path: str | os.PathLike, what: str):
+    """The parsed YAML of a spec file (``what``: "hardware spec", "system file") and its name for messages."""
     from nmsim.io.read import parse_yaml, read_text
 
     p = Path(path)
@@ -294,10 +296,15 @@ def load_file(path: str | os.PathLike) -> HardwareSpec:
     if not os.path.lexists(p):
         raise UserError("no such file", str(path))
     # encoding, size, folder and permission problems, duplicate keys, alias bombs and deep nesting: nmsim.io
-    doc = parse_yaml(read_text(p, "hardware spec"), file)
+    doc = parse_yaml(read_text(p, what), file)
     if doc is None:
         raise UserError("empty file", file)
-    return parse_spec(doc, file, str(p))
+    return doc, file
+
+
+def load_file(path: str | os.PathLike) -> HardwareSpec:
+    doc, file = read_document(path, "hardware spec")
+    return parse_spec(doc, file, str(Path(path)))
 
 
 def _bundled_files() -> dict[str, Path]:

@@ -1,0 +1,50 @@
+"""Sanity limits on the counts a cluster question takes, each with its reason; far above any published run and
+far below what makes a search slow. Every check is cheap (no numpy or pandas) so a bad count fails at once."""
+from __future__ import annotations
+
+import math
+
+from nmsim.errors import UserError
+
+# Devices in one system: 64 x the 16,384 H100s of the largest published training run (Llama 3 405B; Dubey et
+# al. 2024, "The Llama 3 Herd of Models", section 3.3.1).
+MAX_DEVICES = 2**20
+# Sequences per optimizer step: the workload batch limit (nmsim.graph.config), far above published runs (GPT-3's
+# 3.2 M-token batch is 1,563 sequences of 2,048; Brown et al. 2020, table 2.1).
+MAX_GLOBAL_BATCH = 2**24
+# Training tokens of one run: 64 x the 15.6 T tokens Llama 3 was trained on (Dubey et al. 2024, section 3).
+MAX_TOKENS = 1e15
+# Optimizer steps of one run; the iso-time / iso-FLOP searches (nmsim.cost.budget) double up to 2^48.
+MAX_STEPS = 2**40
+
+
+def too_many_devices(nodes: int, devices_per_node: int) -> str | None:
+    """Why ``nodes`` x ``devices_per_node`` is refused, or None."""
+    n = nodes * devices_per_node
+    if n <= MAX_DEVICES:
+        return None
+    return (f"{nodes:,} nodes x {devices_per_node:,} devices = {n:,} devices; at most {MAX_DEVICES:,} (a sanity "
+            "limit: 64 x the 16,384 GPUs of the largest published training run, Llama 3 405B)")
+
+
+def check_global_batch(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"must be a positive integer, got {value!r}", "--global-batch")
+    if value > MAX_GLOBAL_BATCH:
+        raise UserError(f"must be at most {MAX_GLOBAL_BATCH:,} sequences (a sanity limit), got {value:,}",
+                        "--global-batch")
+
+
+def steps_for(tokens: float, global_batch: int, seq: int, flag: str = "--tokens") -> int:
+    """Optimizer steps that cover ``tokens`` at ``global_batch`` sequences of ``seq`` tokens (``flag`` names the
+    option the tokens came from in errors)."""
+    if isinstance(tokens, bool) or not (isinstance(tokens, (int, float)) and math.isfinite(tokens) and tokens > 0):
+        raise UserError(f"must be a positive number, got {tokens!r}", flag)
+    if tokens > MAX_TOKENS:
+        raise UserError(f"must be at most {MAX_TOKENS:.0e} tokens (a sanity limit: 64 x the 15.6 T tokens Llama 3 "
+                        f"was trained on), got {tokens:.3g}", flag)
+    steps = max(1, math.ceil(tokens / (global_batch * seq)))
+    if steps > MAX_STEPS:
+        raise UserError(f"{tokens:.3g} tokens at {global_batch * seq:,} tokens per step is {steps:.3g} steps; at "
+                        f"most 2^40 = {MAX_STEPS:.3g} (raise --global-batch)", flag)
+    return steps
