@@ -32,10 +32,12 @@ metadata index (VEGETA, S2TA, SCALE-Sim v3's row-wise N:M). The reduction dim sh
 
 so a 1:4 GEMM with K = 768 on 128 rows needs ceil(192/128) = 2 row folds, not 1.5: the condensed K is padded
 to whole row folds, which is why 1:4 gains less than 4× when K_c is not a multiple of R, and the fixed
-2R + C - 2 per fold does not shrink at all. In ``ws`` K_c sets the row folds; in ``os`` it is the streamed
-length. In ``is`` the stationary operand is the activation (indexed by the full K) and the weight streams:
-nothing can be skipped, the GEMM runs dense (reported as not sparse). Hierarchical patterns condense by their
-overall n/m (product of the ranks' N and M).
+2R + C - 2 per fold does not shrink at all. In ``ws`` and ``is`` K_c sets the row folds; in ``os`` it is the
+streamed length. This is SCALE-Sim 3.0.0's accounting in every dataflow: with ``OptimizedMapping: false`` every
+output column keeps the same positions, and ``operand_matrix.py`` condenses both the filter and the IFMAP to the
+K_c kept reduction indices before any dataflow's compute runs. In ``is`` the array then holds the activations of
+the kept indices only (a PE row with its group's candidates, picking one by the streamed weight's index).
+Hierarchical patterns condense by their overall n/m (product of the ranks' N and M).
 
 **Activation density-bound blocks (optional; S2TA).** An engine may also prune its activations at run time to
 at most ``an`` of every ``am`` along the reduction (S2TA's activation DBB, Liu et al., HPCA 2022). Only where the
@@ -51,8 +53,9 @@ there, and asking for them is an error. Activation masks are made on chip and ad
 
 **Metadata.** ``groups = N_out · ceil(K / m)`` weight groups, ``metadata_bits = groups · bits_per_group``
 (encoding from :mod:`nmsim.sparsity.metadata`). With an on-chip metadata port of ``meta_bits_per_cycle``,
-a fold's tile load takes ``max(R, ceil(tile_meta_bits / meta_bits_per_cycle))`` cycles (ws/os; the tile holds
-``R · C / n`` groups in ws, its streamed K_c·C weights in os): a narrow port stretches the fill.
+a fold's tile load takes ``max(R, ceil(tile_meta_bits / meta_bits_per_cycle))`` cycles (the tile holds
+``R · C / n`` groups in ws; a fold streams K_c·C weights in os, R condensed rows of all N columns in is): a narrow
+port stretches the fill.
 
 **Traffic (optional SRAM sizes).** Main-memory traffic of one GEMM, in elements, with double-buffered SRAMs of
 which half is usable by the working set (SCALE-Sim's default active fraction 0.5):
@@ -70,7 +73,7 @@ which half is usable by the working set (SCALE-Sim's default active fraction 0.5
 Without SRAM sizes every operand moves once (ideal reuse). The array side is counted too (``sram_*``): the
 streamed operand is read from its SRAM once per fold of the other array dim (ws: ``M·K·col_folds`` of A, the
 full K even when W is N:M, since each PE row picks its activation; os: A ``M·K·col_folds`` and W
-``K_c·N·row_folds``; is: W ``K·N·col_folds``), the stationary one once, and ws/is write ``M·N·row_folds`` partial
+``K_c·N·row_folds``; is: W ``K_c·N·col_folds``), the stationary one once, and ws/is write ``M·N·row_folds`` partial
 outputs. Checked against SCALE-Sim 3.0.0's DETAILED_ACCESS_REPORT (``nmsim/data/validation/
 scalesim-3.0.0-traffic.csv``), where three accountings differ by design: SCALE-Sim drains every fold's partial
 sums to DRAM even when they would fit (nmsim accumulates them on chip), for an N:M weight it fetches only
@@ -171,8 +174,6 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     if np.any(keep_n > group_m) or np.any(keep_n < 1):
         raise UserError("an N:M pattern needs 1 <= N <= M", "pattern")
     sparse = keep_n < group_m
-    if arr.dataflow == "is":  # stationary activation indexed by the full K: no skipping
-        sparse = sparse & False
     w_sparse = sparse
     kc = np.where(w_sparse, condensed_k(k, keep_n, group_m), k)
     kw = kc  # the weight's stored (condensed) reduction length
@@ -191,7 +192,7 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     elif arr.dataflow == "os":
         d_rows, d_cols, t = m, n, kc
     else:
-        d_rows, d_cols, t = k, m, n
+        d_rows, d_cols, t = kc, m, n
     row_folds = _ceil_div(d_rows, R)
     col_folds = _ceil_div(d_cols, C)
     folds = row_folds * col_folds
@@ -203,8 +204,10 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     if arr.meta_bits_per_cycle > 0:
         if arr.dataflow == "ws":
             tile_bits = np.where(w_sparse, R * C / keep_n * per_group, 0.0)
-        else:  # os: a fold streams K_c x C weights through; is: dense
+        elif arr.dataflow == "os":  # a fold streams K_c x C weights through
             tile_bits = np.where(w_sparse, kw * np.minimum(n, C) / keep_n * per_group, 0.0)
+        else:  # is: a fold streams its R condensed rows of all N columns through
+            tile_bits = np.where(w_sparse, np.minimum(kw, R) * n / keep_n * per_group, 0.0)
         load = np.maximum(load, np.ceil(tile_bits / arr.meta_bits_per_cycle))
     per_fold = load + (R - 1) + (C - 1) + t
     compute = batch * folds * per_fold
@@ -247,7 +250,7 @@ def gemm_cycles(arr: ArrayConfig, m, k, n, *, keep_n=1, group_m=1, batch=1, meta
     elif arr.dataflow == "os":
         s_a, s_w, s_c = m * k * col_folds, kw * n * row_folds, m * n
     else:
-        s_a, s_w, s_c = m * k, k * n * col_folds, m * n * row_folds
+        s_a, s_w, s_c = m * k, kw * n * col_folds, m * n * row_folds
     dram_bytes = (a_rd + w_rd + c_mv) * bytes_per_el + meta_bytes
     memory = dram_bytes / arr.dram_bytes_per_cycle if arr.dram_bytes_per_cycle > 0 else np.zeros(np.shape(dram_bytes))
     cycles = np.maximum(compute, memory)
