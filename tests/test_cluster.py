@@ -330,7 +330,7 @@ def test_plan_cli_fits_100_columns(capsys):
     (["--recipe", "sr-ste"], "--sparsity: recipe sr-ste needs sparse targets"),
     (["--recipe", "bogus", "--sparsity", "ff=2:4"], "--recipes: unknown recipe 'bogus'"),
     (["--tokens", "-1"], "--tokens: must be a positive number"),
-    (["--grad-bytes", "0"], "--grad-bytes: must be > 0, got 0.0"),
+    (["--grad-bytes", "0"], "--grad-bytes: must be in (0, 8] bytes per gradient element (fp64 is 8), got 0.0"),
     (["--compute-efficiency", "0"], "--compute-efficiency: must be in (0, 2], got 0.0"),
     (["--top", "0"], "--top: must be a positive integer, got 0"),
     (["--dtype", "fp64"], "no matrix peak for dtype"),

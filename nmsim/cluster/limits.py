@@ -18,13 +18,17 @@ MAX_TOKENS = 1e15
 MAX_STEPS = 2**40
 
 
+DEVICES_WHY = "a sanity limit: 64 x the 16,384 GPUs of the largest published training run, Llama 3 405B"
+
+
 def too_many_devices(nodes: int, devices_per_node: int) -> str | None:
     """Why ``nodes`` x ``devices_per_node`` is refused, or None."""
     n = nodes * devices_per_node
     if n <= MAX_DEVICES:
         return None
-    return (f"{nodes:,} nodes x {devices_per_node:,} devices = {n:,} devices; at most {MAX_DEVICES:,} (a sanity "
-            "limit: 64 x the 16,384 GPUs of the largest published training run, Llama 3 405B)")
+    if nodes == 1 or devices_per_node == 1:
+        return f"must be at most {MAX_DEVICES:,} ({DEVICES_WHY}), got {n:,}"
+    return f"{nodes:,} nodes x {devices_per_node:,} devices = {n:,} devices; at most {MAX_DEVICES:,} ({DEVICES_WHY})"
 
 
 def check_global_batch(value) -> None:

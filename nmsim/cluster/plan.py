@@ -66,8 +66,9 @@ def _check_positive_ints(**values) -> None:
 
 
 def _check_factors(grad_bytes, compute_efficiency) -> None:
-    if not (isinstance(grad_bytes, (int, float)) and grad_bytes > 0):
-        raise UserError(f"must be > 0, got {grad_bytes!r}", "--grad-bytes")
+    if not (isinstance(grad_bytes, (int, float)) and 0 < grad_bytes <= 8):
+        raise UserError(f"must be in (0, 8] bytes per gradient element (fp64 is 8), got {grad_bytes!r}",
+                        "--grad-bytes")
     if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
         raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
 

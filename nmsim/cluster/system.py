@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from nmsim.errors import UserError
-from nmsim.cluster.limits import MAX_DEVICES, too_many_devices
+from nmsim.cluster.limits import too_many_devices
 from nmsim.hardware.loader import SpecReader, read_document
 from nmsim.io.read import short_repr
 
@@ -106,8 +106,12 @@ def parse_system(doc, file: str, path: str | None = None) -> SystemSpec:
         load(device)
     except UserError as exc:
         raise r.fail(f"unknown device {short_repr(device)} ({exc.message})", "device") from None
-    per_node = int(r.number(doc["devices_per_node"], ("devices_per_node",), None, integer=True, at_most=MAX_DEVICES))
-    nodes = int(r.number(doc["nodes"], ("nodes",), None, integer=True, at_most=MAX_DEVICES))
+    counts = {}
+    for key in ("devices_per_node", "nodes"):
+        counts[key] = int(r.number(doc[key], (key,), None, integer=True))
+        if too_many_devices(counts[key], 1):
+            raise r.fail(too_many_devices(counts[key], 1), key, "value")
+    per_node, nodes = counts["devices_per_node"], counts["nodes"]
     if too_many_devices(nodes, per_node):
         raise r.fail(too_many_devices(nodes, per_node), "nodes", "value")
     spec = SystemSpec(
