@@ -114,6 +114,18 @@ def plan_label(plan) -> str:
     return SparsityPlan.of(plan).label
 
 
+def categorical(codes, names) -> pd.Categorical:
+    """A text column from integer ``codes`` into ``names`` (names may repeat): only the names used, sorted, so
+    that sorting and grouping order it as the strings; a column of 10⁶ rows holds a few strings, not 10⁶."""
+    codes = np.asarray(codes, dtype=np.int64)
+    names = np.asarray(list(names), dtype=object)
+    used = np.bincount(codes.reshape(-1), minlength=len(names)) > 0
+    cats, inverse = np.unique(names[used], return_inverse=True)
+    remap = np.full(len(names), -1, dtype=np.int64)
+    remap[used] = inverse.reshape(-1)
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats))
+
+
 def check_mode(cfg, mode: str) -> None:
     """UserError for a mode the model cannot run (prefill/decode need a decoder-only model)."""
     if mode not in MODES:
@@ -452,22 +464,25 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel)
     G = hit
     configs = list(configs)
-    hws, dtypes = [], []
     plan_no = np.empty(len(configs), dtype=np.int64)
     plan_codes: dict = {}
+    labels: dict = {}
+    groups: dict = {}   # (hw, dtype) -> (spec, dtype, config numbers)
+    group_no = np.empty(len(configs), dtype=np.int64)
     for i, (plan, hw, dtype) in enumerate(configs):
         plan_no[i], codes = G.codes(plan)
-        plan_codes[plan_no[i]] = codes
+        if plan_no[i] not in plan_codes:
+            plan_codes[plan_no[i]], labels[plan_no[i]] = codes, G.label(plan)
         hw = hardware_spec(hw)
-        hws.append(hw)
-        dtypes.append(default_dtype(hw, dtype))
-    groups: dict = {}
-    for i, (hw, dt) in enumerate(zip(hws, dtypes)):
-        groups.setdefault((id(hw), dt), (hw, dt, []))[2].append(i)
+        dt = default_dtype(hw, dtype)
+        group = groups.setdefault((id(hw), dt), (hw, dt, []))
+        group[2].append(i)
+        group_no[i] = list(groups).index((id(hw), dt))
     cols = {q: np.zeros(len(configs)) for q in (*MANY_QUANTITIES, *(f"{b}_seconds" for b in BOUNDS))}
     vcols = {q: np.zeros(len(configs)) for q in ("vector_flops", "vector_bytes", "vector_seconds", "vector_joules",
                                                   "vector_compute_seconds")}
-    kernels = np.empty(len(configs), dtype=object)
+    kernels = np.empty(len(configs), dtype=np.int64)
+    kernel_names: list = []
     cols_idx = np.arange(len(G.base))
     for hw, dtype, rows in groups.values():
         T = G.table(hw, dtype)
@@ -482,7 +497,8 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         first = np.argmax(rep > 0, axis=1)
         has = (rep > 0).any(axis=1)
         rr = np.where(has, G.rep_rows[first], G.rep_rows[0])
-        kernels[rows] = knames[kcode[C[np.arange(len(uniq)), rr], rr]][inverse]
+        kernels[rows] = len(kernel_names) + kcode[C[np.arange(len(uniq)), rr], rr][inverse]
+        kernel_names += list(knames)
         v = G.vector_totals(hw, dtype)
         for q in vcols:
             vcols[q][rows] = v[q]
@@ -495,15 +511,15 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
     shares = np.stack([share_c, share_m, share_x], axis=1)
     return pd.DataFrame({
         "config": np.arange(len(configs)),
-        "plan": [G.label(c[0]) for c in configs],
-        "hardware": [h.name for h in hws],
-        "dtype": dtypes,
+        "plan": categorical(np.searchsorted(sorted(labels), plan_no), [labels[i] for i in sorted(labels)]),
+        "hardware": categorical(group_no, [g[0].name for g in groups.values()]),
+        "dtype": categorical(group_no, [g[1] for g in groups.values()]),
         "nominal_flops": cols["nominal_flops"], "executed_flops": cols["executed_flops"],
         "vector_flops": vcols["vector_flops"], "bytes": cols["bytes"] + vcols["vector_bytes"],
         "weight_bytes": cols["weight_bytes"], "metadata_bytes": cols["metadata_bytes"],
         "matrix_seconds": cols["seconds"], "vector_seconds": vcols["vector_seconds"], "seconds": seconds,
         "joules": cols["energy_joules"] + vcols["vector_joules"],
         "compute_share": share_c, "memory_share": share_m, "metadata_share": share_x,
-        "bound": np.asarray(BOUNDS, dtype=object)[shares.argmax(axis=1)],
-        "kernel": kernels,
+        "bound": categorical(shares.argmax(axis=1), BOUNDS),
+        "kernel": categorical(kernels, kernel_names),
     })

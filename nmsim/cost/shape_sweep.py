@@ -100,7 +100,7 @@ class _ShapeTables:
             return hit
         base = self.base
         is_w = base.weight_elems > 0
-        row_codes = np.stack([np.where(is_w, self.codes[k][0][base.op_pos], 0) for k in plan_keys])  # (Q, rows)
+        row_codes = np.stack([np.where(is_w, self.codes[k][base.op_pos], 0) for k in plan_keys])  # (Q, rows)
         cols = (*GEMM_COLUMNS, "epilogue_flops")
         ident = pd.factorize(base.frame["kind"].astype(str) + "|" + base.frame["role"].astype(str))[0]
         uniq, mult = _dedup(np.concatenate([self.gemm[c] for c in cols]),
@@ -192,7 +192,8 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     ``shapes`` = ``{"batch": [...], "seq": [...], "context": [...], "image_size": [...]}`` (product per mode:
     decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
     vision models batch × image_size). One row per (mode, shape, config) with the mode, the shape columns and
-    the columns of :func:`nmsim.cost.price_many`."""
+    the columns of :func:`nmsim.cost.price_many` (text columns as categoricals: a sweep of 10⁶ rows holds no
+    Python strings)."""
     from nmsim.cost.pricing import check_mode
     from nmsim.graph import load_workload
 
@@ -210,23 +211,79 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     configs = list(configs)
     opts = dict(dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies, weight_dtype=weight_dtype, fusion=fusion,
                 kernel=kernel)
-    frames = []
+    swept = []
     for mode in modes:
         points = mode_points(cfg, mode, axes, seq_given)
         # the largest shape the model must take (learned position tables, size limits): limits are upper bounds
         cfg.check_shape(int(points["batch"].max()), None if cfg.is_image else int(points["seq"].max()),
                         int(points["context"].max()) if mode == "decode" else 0)
-        cols = _price_mode(cfg, mode, points, configs, opts, build)
-        frames.append(pd.DataFrame({"mode": np.full(len(cols["config"]), mode, dtype=object), **cols}))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        swept.append((mode, points))
+    out = _Sink(sum(len(p["batch"]) for _, p in swept) * len(configs), modes, list(swept[0][1]), configs)
+    start = 0
+    for mode, points in swept:
+        n_points = len(points["batch"])
+        rows = np.arange(start, start + n_points * len(configs)).reshape(n_points, len(configs))
+        _price_mode(cfg, mode, points, configs, opts, build, out, rows)
+        start += rows.size
+    return out.frame()
 
 
-def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: bool) -> dict:
+class _Sink:
+    """A sweep's output columns, filled in place: numbers as arrays, text as integer codes (one list of names
+    per column) turned into categoricals at the end."""
+
+    def __init__(self, n_rows: int, modes: list, point_names: list, configs: list):
+        from nmsim.cost.pricing import default_dtype, hardware_spec, plan_label
+
+        self.n_configs = len(configs)
+        self.modes = modes
+        self.points = {k: np.empty(n_rows, dtype=np.int64) for k in point_names}
+        self.mode = np.empty(n_rows, dtype=np.int8)
+        self.numbers = {c: np.empty(n_rows) for c in NUMBER_COLUMNS}
+        self.bound = np.empty(n_rows, dtype=np.int8)
+        self.kernel = np.empty(n_rows, dtype=np.int32)
+        self.kernel_names: dict[str, int] = {}
+        hws = [hardware_spec(c[1]) for c in configs]
+        labels: dict = {}
+        for plan, _, _ in configs:
+            key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
+            if key not in labels:
+                labels[key] = plan_label(plan)
+        self.per_config = {
+            "plan": [labels[p if not isinstance(p, pd.Series) else ("series", id(p))] for p, _, _ in configs],
+            "hardware": [h.name for h in hws],
+            "dtype": [default_dtype(h, c[2]) for h, c in zip(hws, configs)]}
+
+    def kernel_codes(self, names) -> np.ndarray:
+        """Codes of kernel ``names`` in this sweep's kernel column (new names are added)."""
+        return np.array([self.kernel_names.setdefault(str(k), len(self.kernel_names)) for k in names], np.int32)
+
+    def put_shapes(self, rows: np.ndarray, mode: str, points: dict) -> None:
+        """The mode, shape and config columns of ``rows`` (S, configs), one shape per row of ``rows``."""
+        self.mode[rows] = self.modes.index(mode)
+        for k, a in points.items():
+            self.points[k][rows] = a[:, None]
+
+    def frame(self) -> pd.DataFrame:
+        from nmsim.cost.pricing import categorical
+
+        n_rows = len(self.mode)
+        config = np.tile(np.arange(self.n_configs), n_rows // max(self.n_configs, 1))
+        cols = {"mode": categorical(self.mode, self.modes), **self.points, "config": config,
+                **{c: categorical(config, v) for c, v in self.per_config.items()},
+                **self.numbers, "bound": categorical(self.bound, BOUNDS),
+                "kernel": categorical(self.kernel, list(self.kernel_names))}
+        return pd.DataFrame(cols, copy=False)
+
+
+def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: bool, out: _Sink,
+                rows: np.ndarray) -> None:
+    """Price one mode's points into ``out`` at ``rows`` ((points, configs) row numbers)."""
     from nmsim.graph.shapes import LOWEST, SINGLE, kind_for, shape_graph
 
     kind = kind_for(cfg, past=1 if mode == "decode" else 0)
     var, inner = {"forward": ("seq", "seq"), "decode": ("context", "past"), "image": ("image_size", "grid")}[kind]
-    n, S = len(configs), len(points["batch"])
+    S = len(points["batch"])
     b, v = points["batch"], points[var]
     if kind == "image":
         p = cfg.patch_size
@@ -234,7 +291,7 @@ def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: 
     else:
         ok_var = v >= LOWEST[inner]
     single = b == SINGLE["batch"]
-    parts = []  # (point indices, dict of arrays over those points x configs)
+    out.put_shapes(rows, mode, points)
     for fixed, mask in (({"batch": 1}, single), ({}, ~single)):
         if not mask.any():
             continue
@@ -243,28 +300,16 @@ def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: 
         if inside.any():
             idx = np.flatnonzero(inside)
             shape = {"batch": b[idx], ("past" if kind == "decode" else var): v[idx]}
-            parts.append((idx, _price_region(sg, cfg, mode, shape, configs, opts)))
+            _price_region(sg, cfg, mode, shape, configs, opts, out, rows[idx])
         outside = np.flatnonzero(mask & ~inside)
         if len(outside):
-            parts.append((outside, _price_traced(cfg, mode, {k: a[outside] for k, a in points.items()}, configs,
-                                                  opts)))
-    out = {k: np.repeat(a, n) for k, a in points.items()}
-    out["config"] = np.tile(np.arange(n), S)
-    for idx, res in parts:
-        rows = (idx[:, None] * n + np.arange(n)[None, :]).reshape(-1)
-        for key, arr in res.items():
-            if key not in out:
-                out[key] = np.empty(S * n, dtype=np.asarray(arr).dtype if np.asarray(arr).dtype != object
-                                    else object)
-            out[key][rows] = arr
-    return out
+            _price_traced(cfg, mode, {k: a[outside] for k, a in points.items()}, configs, opts, out, rows[outside])
 
 
-def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict) -> dict:
+def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict, out: _Sink, rows: np.ndarray) -> None:
     """Shapes outside the shape-generic domain: one trace each, priced by price_many."""
     from nmsim.cost.pricing import price_many, trace_for_mode
 
-    frames = []
     for i in range(len(points["batch"])):
         b = int(points["batch"][i])
         if cfg.is_image:
@@ -273,76 +318,91 @@ def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict) -> di
             graph = trace_for_mode(cfg, mode, b, None, int(points["context"][i]))
         else:
             graph = trace_for_mode(cfg, mode, b, int(points["seq"][i]))
-        frames.append(price_many(graph, configs, mode, **opts).drop(columns="config"))
-    df = pd.concat(frames, ignore_index=True)
-    return {c: df[c].to_numpy() for c in df.columns}
+        df = price_many(graph, configs, mode, **opts)
+        for c in NUMBER_COLUMNS:
+            out.numbers[c][rows[i]] = df[c].to_numpy()
+        out.bound[rows[i]] = np.asarray([BOUNDS.index(x) for x in df["bound"]])
+        out.kernel[rows[i]] = out.kernel_codes(df["kernel"])
 
 
 REGION_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
                   "matrix_seconds", "vector_seconds", "joules", *(f"{b}_seconds" for b in BOUNDS))
+NUMBER_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
+                  "matrix_seconds", "vector_seconds", "seconds", "joules", "compute_share", "memory_share",
+                  "metadata_share")
+#: elements of the execution model's (shapes, plans, rows) arrays priced at once: bounds a sweep's working memory
+CHUNK_ELEMENTS = 1 << 16
 
 
-def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict) -> dict:
-    """Every config at every shape of one shape-generic region: GEMMs evaluated from the polynomials and priced
-    per (hardware, dtype) group, then the vector ops (and training's optimizer step)."""
+def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, out: _Sink, rows: np.ndarray) -> None:
+    """Every config at every shape of one shape-generic region, into ``out`` at ``rows`` (shapes, configs):
+    GEMMs evaluated from the polynomials and priced per (hardware, dtype) group, then the vector ops (and
+    training's optimizer step), a block of shapes at a time (:data:`CHUNK_ELEMENTS` per model array)."""
     from nmsim.cost.pricing import context, default_dtype, hardware_spec
 
     T = _tables(sg, cfg, mode, opts["dgrad_sparse"])
-    X = sg.monomials(sg.points(shape))                     # (S, T)
-    S = len(X)
-    plans, plan_index, labels = _plan_codes(T, configs)
+    X_all = sg.monomials(sg.points(shape))                     # (S, T)
+    plans, plan_index = _plan_codes(T, configs)
     L = T.layout(tuple(plan_index))
-    ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
-    table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
-    table.pass_codes, table.op_pos, table.dgrad_sparse = L["pass"], L["table"].op_pos, opts["dgrad_sparse"]
-
     hws = [hardware_spec(c[1]) for c in configs]
-    dts = [default_dtype(h, c[2]) for h, c in zip(hws, configs)]
-    res = {q: np.zeros((S, len(configs))) for q in REGION_COLUMNS}
-    kernels = np.empty((S, len(configs)), dtype=object)
-    epi = ev["epilogue_flops"] @ L["mult"]                                       # (S,)
-    params = T.parameter_totals(X) if mode == "training" else None
     groups: dict = {}
-    for i, (hw, dt) in enumerate(zip(hws, dts)):
+    for i, hw in enumerate(hws):
+        dt = default_dtype(hw, configs[i][2])
         groups.setdefault((id(hw), dt), (hw, dt, []))[2].append(i)
+    priced = []
     for hw, dt, idx in groups.values():
         ctx = context(hw, dt, weight_dtype=opts["weight_dtype"], fusion=opts["fusion"], kernel=opts["kernel"],
                       dgrad_sparse=opts["dgrad_sparse"])
-        model = model_for(hw)
-        if not np.all(model.supports(table, ctx)):
-            raise UserError(f"execution model {model.name!r} of {hw.name} cannot run {ctx.dtype} GEMMs", "--dtype")
-        q = np.array([plans[i] for i in idx])
-        _gemm_columns(res, kernels, idx, model.price(table, ctx), q, L, ev)
-        vflops, vbytes, vsec, vcomp, vj = _vector_columns(T, model, ctx, X, params, opts)
-        res["vector_flops"][:, idx] = (vflops + epi)[:, None]
-        res["bytes"][:, idx] += vbytes[:, None]
-        res["vector_seconds"][:, idx] = vsec[:, None]
-        res["joules"][:, idx] += vj[:, None]
-        res["compute_seconds"][:, idx] += vcomp[:, None]
-        res["memory_seconds"][:, idx] += (vsec - vcomp)[:, None]
-    return _region_columns(res, kernels, labels, hws, dts, S)
+        priced.append((model_for(hw), ctx, idx, np.array([plans[i] for i in idx])))
+    # whole blocks of 64 shapes: BLAS sums a matrix's last rows in another order, so the blocks' edges must not
+    # move with the chunk (a shape's numbers do not depend on how many shapes a sweep holds)
+    step = max(1, CHUNK_ELEMENTS // max(len(plan_index) * len(L["mult"]), 1) // 64) * 64
+    for lo in range(0, len(X_all), step):
+        X = X_all[lo:lo + step]
+        ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
+        table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
+        table.pass_codes, table.op_pos, table.dgrad_sparse = L["pass"], L["table"].op_pos, opts["dgrad_sparse"]
+        res = {q: np.zeros((len(X), len(configs))) for q in REGION_COLUMNS}
+        kernels = np.zeros((len(X), len(configs)), dtype=np.int32)
+        epi = ev["epilogue_flops"] @ L["mult"]                                       # (S,)
+        params = T.parameter_totals(X) if mode == "training" else None
+        for model, ctx, idx, q in priced:
+            if not np.all(model.supports(table, ctx)):
+                raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
+                                "--dtype")
+            _gemm_columns(res, kernels, idx, model.price(table, ctx), q, L, ev, out)
+            vflops, vbytes, vsec, vcomp, vj = _vector_columns(T, model, ctx, X, params, opts)
+            res["vector_flops"][:, idx] = (vflops + epi)[:, None]
+            res["bytes"][:, idx] += vbytes[:, None]
+            res["vector_seconds"][:, idx] = vsec[:, None]
+            res["joules"][:, idx] += vj[:, None]
+            res["compute_seconds"][:, idx] += vcomp[:, None]
+            res["memory_seconds"][:, idx] += (vsec - vcomp)[:, None]
+        _region_columns(res, kernels, out, rows[lo:lo + step])
 
 
-def _plan_codes(T, configs: list) -> tuple[list, list, list]:
-    """(each config's index into the distinct plans, the distinct plan keys, each config's plan label); pattern
-    codes per op are resolved once per plan on a materialised graph and kept in ``T.codes``."""
-    from nmsim.cost.pricing import plan_label, resolve_plan
+def _plan_codes(T, configs: list) -> tuple[list, list]:
+    """(each config's index into the distinct plans, the distinct plan keys); pattern codes per op are resolved
+    once per plan on a materialised graph and kept in ``T.codes``."""
     from nmsim.execution.table import pattern_codes
 
-    plans, plan_index, labels = [], [], []
+    from nmsim.cost.pricing import resolve_plan
+
+    plans, plan_index = [], []
     for plan, _, _ in configs:
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
         if key not in T.codes:
-            T.codes[key] = (pattern_codes(resolve_plan(plan, T.mops), T.mops.index, T.base.patterns), plan_label(plan))
+            T.codes[key] = pattern_codes(resolve_plan(plan, T.mops), T.mops.index, T.base.patterns)
         if key not in plan_index:
             plan_index.append(key)
         plans.append(plan_index.index(key))
-        labels.append(T.codes[key][1])
-    return plans, plan_index, labels
+    return plans, plan_index
 
 
-def _gemm_columns(res: dict, kernels: np.ndarray, idx: list, r, q: np.ndarray, L: dict, ev: dict) -> None:
-    """Fill the GEMM columns of configs ``idx`` (plans ``q``) from the execution model's prices ``r`` (S, Q, U)."""
+def _gemm_columns(res: dict, kernels: np.ndarray, idx: list, r, q: np.ndarray, L: dict, ev: dict,
+                  out: _Sink) -> None:
+    """Fill the GEMM columns of configs ``idx`` (plans ``q``) from the execution model's prices ``r`` (S, Q, U);
+    ``kernels``: codes into ``out``'s kernel names."""
     mult, pass_u, rep = L["mult"], L["pass"], L["rep"]
     g = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, len(idx))
     fwd = pass_u == 0
@@ -358,8 +418,7 @@ def _gemm_columns(res: dict, kernels: np.ndarray, idx: list, r, q: np.ndarray, L
     kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
     sp = np.broadcast_to(L["codes"][q][:, rep] > 0, kc.shape)
     first = np.where(sp.any(axis=2), np.argmax(sp, axis=2), 0)   # else the largest GEMM's kernel
-    names = np.asarray(r.kernel_names, dtype=object)
-    kernels[:, idx] = names[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
+    kernels[:, idx] = out.kernel_codes(r.kernel_names)[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
 
 
 def _vector_columns(T, model, ctx, X: np.ndarray, params, opts: dict) -> tuple:
@@ -394,23 +453,20 @@ def _optimizer_step(T, model, ctx, params: np.ndarray, S: int) -> dict:
     return model.price_vector(st, fp32_context(ctx))
 
 
-def _region_columns(res: dict, kernels: np.ndarray, labels: list, hws: list, dts: list, S: int) -> dict:
-    """The region's output columns, one row per shape x config; ``bound``: the largest share of the time."""
+def _region_columns(res: dict, kernels: np.ndarray, out: _Sink, rows: np.ndarray) -> None:
+    """The region's output columns into ``out`` at ``rows`` (shapes, configs); ``bound``: the largest share of
+    the time."""
     seconds = res["matrix_seconds"] + res["vector_seconds"]
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = np.stack([np.where(seconds > 0, res[f"{b}_seconds"] / seconds, 0.0) for b in BOUNDS], axis=-1)
-    lab = np.asarray(labels, dtype=object)
-    return {
-        "plan": np.tile(lab, S), "hardware": np.tile(np.asarray([h.name for h in hws], dtype=object), S),
-        "dtype": np.tile(np.asarray(dts, dtype=object), S),
-        **{c: res[c].reshape(-1) for c in ("nominal_flops", "executed_flops", "vector_flops", "bytes",
-                                           "weight_bytes", "metadata_bytes", "matrix_seconds", "vector_seconds")},
-        "seconds": seconds.reshape(-1), "joules": res["joules"].reshape(-1),
-        "compute_share": shares[..., 0].reshape(-1), "memory_share": shares[..., 1].reshape(-1),
-        "metadata_share": shares[..., 2].reshape(-1),
-        "bound": np.asarray(BOUNDS, dtype=object)[shares.argmax(axis=-1)].reshape(-1),
-        "kernel": kernels.reshape(-1),
-    }
+    cols = {**{c: res[c] for c in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes",
+                                   "metadata_bytes", "matrix_seconds", "vector_seconds", "joules")},
+            "seconds": seconds, "compute_share": shares[..., 0], "memory_share": shares[..., 1],
+            "metadata_share": shares[..., 2]}
+    for c, v in cols.items():
+        out.numbers[c][rows] = v
+    out.bound[rows] = shares.argmax(axis=-1)
+    out.kernel[rows] = kernels
 
 
 def _dtype_scale(dtype: str) -> float:

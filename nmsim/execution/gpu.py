@@ -218,7 +218,7 @@ def _arch_number(arch: str | None) -> int | None:
     return None if arch is None else int(arch[2:])
 
 
-_KEEP = {"sparse": bool, "hw_pattern": object}
+_KEEP = {"sparse": bool, "hw_pattern": np.int16}
 
 
 def _tiles(k, m, n, b) -> tuple:
@@ -292,13 +292,13 @@ class GpuModel(ExecutionModel):
                 return tflops * self._arch_factor(k)
         return dense * hw_pattern.m / hw_pattern.n
 
-    def _pattern_arrays(self, k: Kernel, table: GemmTable, ctx: ExecContext, dtype_ok) -> tuple:
+    def _pattern_arrays(self, k: Kernel, table: GemmTable, ctx: ExecContext, dtype_ok, labels: dict) -> tuple:
         """Per row on kernel ``k``: (runs?, density, group N, group M, metadata bits per group, peak TFLOPS,
-        executed hardware pattern); a dense kernel runs every row dense."""
+        executed hardware pattern as a code into ``labels``, which gains new patterns); a dense kernel runs every
+        row dense (code 0)."""
         code = table.pattern
         if not k.sparse:
-            return dtype_ok & np.ones(np.shape(code), dtype=bool), 1.0, 1.0, 1.0, 0.0, self._peak(k, ctx.dtype, None), \
-                "dense"
+            return dtype_ok & np.ones(np.shape(code), dtype=bool), 1.0, 1.0, 1.0, 0.0, self._peak(k, ctx.dtype, None), 0
         per = [k.execution(p) for p in table.patterns]   # the hardware pattern each plan pattern runs as
         runs = np.array([p is not None for p in per], dtype=bool)
         operand_ok = (table.sparse_operand == OPERAND_WEIGHT) | ((table.sparse_operand == 2) & k.transposed)
@@ -308,10 +308,11 @@ class GpuModel(ExecutionModel):
                 np.array([1.0 if p is None else p.m for p in per])[code],
                 np.array([0.0 if p is None else metadata_bits_per_group(p, k.metadata) for p in per])[code],
                 np.array([self._peak(k, ctx.dtype, p) for p in per])[code],
-                np.array(["dense" if p is None else str(p) for p in per], dtype=object)[code])
+                np.array([0 if p is None else labels.setdefault(str(p), len(labels)) for p in per], np.int16)[code])
 
-    def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext) -> dict | None:
-        """Arrays for every row as if run on ``k`` (``ok`` = the kernel can run the row); None if never."""
+    def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext, labels: dict) -> dict | None:
+        """Arrays for every row as if run on ``k`` (``ok`` = the kernel can run the row); None if never.
+        ``hw_pattern``: codes into ``labels`` (integer arrays: object arrays of text cost ten times more)."""
         is_w = table.weight_elems > 0
         fwd_like = table.pass_codes < 2
         wrow = is_w & fwd_like  # rows that read the stored weight
@@ -320,7 +321,7 @@ class GpuModel(ExecutionModel):
         if not (dense_ok or w_ok) or self._arch_factor(k) is None:
             return None
         dtype_ok = np.where(wrow, w_ok, dense_ok)
-        ok, density, group_n, group_m, bits, peak, label = self._pattern_arrays(k, table, ctx, dtype_ok)
+        ok, density, group_n, group_m, bits, peak, label = self._pattern_arrays(k, table, ctx, dtype_ok, labels)
         if k.offered_from_rows > 1:
             ok = ok & (table.m >= k.offered_from_rows)
         if not np.any(ok):
@@ -358,7 +359,7 @@ class GpuModel(ExecutionModel):
                 "act_bytes": act, "bytes": total, "compute_seconds": compute, "memory_seconds": memory,
                 "seconds": seconds, "padded_flops": padded,
                 "efficiency": k.efficiency * wave_eff * tile_eff * k_eff,
-                "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, "dense")}
+                "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, 0)}
 
     def _split_factor(self, tiles, kdim):
         """Split-K slices for GEMMs with fewer output tiles than SMs: fill the SMs, each slice >= 256 deep."""
@@ -398,11 +399,12 @@ class GpuModel(ExecutionModel):
         # no other sparse kernel runs while one is pinned
         order = sorted(range(len(self.kernels)), key=lambda j: self.kernels[j].name != ctx.kernel)
         pinned_ok = np.zeros(shape, dtype=bool)
+        labels = {"dense": 0}   # hardware patterns run, by code
         for i in order:
             k = self.kernels[i]
             if ctx.kernel is not None and k.sparse and k.name != ctx.kernel:
                 continue
-            r = self._kernel_rows(k, table, ctx)
+            r = self._kernel_rows(k, table, ctx, labels)
             if r is None:
                 continue
             ok = np.broadcast_to(r["ok"], shape)
@@ -438,7 +440,7 @@ class GpuModel(ExecutionModel):
                       metadata_seconds=np.zeros(shape), seconds=seconds, bound=bound, joules=joules,
                       sparse=best["sparse"].astype(bool), kernel=kernel, kernel_names=names,
                       extra={"padded_flops": best["padded_flops"], "efficiency": best["efficiency"],
-                             "hw_pattern": best["hw_pattern"]})
+                             "hw_pattern": np.asarray(list(labels), dtype=object)[best["hw_pattern"]]})
 
     def _describe(self) -> str:
         return "; ".join(f"{k.name}: {','.join(k.dtypes)}"

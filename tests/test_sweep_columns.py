@@ -1,0 +1,93 @@
+"""Sweep frames hold text as categoricals (a 10⁶-row sweep holds a few strings, not 10⁶): same values, same
+CSV and JSON text as the string columns they replace. Size and speed of a 10⁶-config sweep: bench/bench_pricing.
+
+``tests/data/shape_sweep_{gpt2,vit}.csv`` were written by ``price_shapes(...).to_csv(index=False)`` at commit
+d8e3356 (string columns, whole sweep priced in one block) for the grids of :func:`_sweeps`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmsim.cost import price, price_many, trace_for_mode
+from nmsim.cost import shape_sweep
+from nmsim.cost.pricing import categorical
+from nmsim.graph import load_workload
+from test_shapes import cache_dir  # noqa: F401  (fixture: a fresh trace cache)
+
+DATA = Path(__file__).parent / "data"
+TEXT = ["mode", "plan", "hardware", "dtype", "bound", "kernel"]
+CONFIGS = [(None, "a100", "bf16"), ("ff=2:4", "a100", "bf16"), ("all=1:8", "ideal-nm", "bf16"),
+           ("ff=2:4", "h100", "fp16"), ("all=2:4", "tpu-v4", "bf16"), ("ff=1:4,qkv=2:4", "h200", None)]
+
+
+def _sweeps():
+    """(golden file, frame): every execution model (gpu, roofline, systolic), text, decode and image shapes, and
+    seq 1 (outside the shape-generic domain: traced and priced by price_many)."""
+    gpt2 = shape_sweep.price_shapes(load_workload("trainer-gpt2-chars"), CONFIGS, ("prefill", "decode", "training"),
+                                    {"batch": [1, 3, 4], "seq": [1, 16, 40], "context": [3, 50]})
+    vit = shape_sweep.price_shapes(load_workload("vit-tiny"), CONFIGS, ("inference", "training"),
+                                   {"batch": [1, 5], "image_size": [16, 32, 40]})
+    return [("shape_sweep_gpt2.csv", gpt2), ("shape_sweep_vit.csv", vit)]
+
+
+def test_small_grids_equal_the_string_frames_exactly(cache_dir):
+    for name, df in _sweeps():
+        golden = (DATA / name).read_text()
+        assert df.to_csv(index=False) == golden, name   # same CSV text, so the same values to the last bit
+        want = pd.read_csv(DATA / name)
+        assert list(df.columns) == list(want.columns)
+        for c in df.columns:
+            got = df[c].astype(str) if c in TEXT else df[c]
+            assert (got.to_numpy() == want[c].to_numpy()).all(), (name, c)
+        assert [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)] == TEXT
+        assert not any(df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype) and c not in TEXT
+                       for c in df.columns)
+        as_text = df.astype({c: object for c in TEXT})
+        assert df.to_json(orient="records") == as_text.to_json(orient="records")
+        # categories sorted: sorting by a text column orders the rows as sorting the strings does
+        assert list(df.sort_values(["plan", "kernel"], kind="stable").index) == \
+            list(as_text.sort_values(["plan", "kernel"], kind="stable").index)
+
+
+def test_blocks_of_shapes_give_the_numbers_of_one_block(cache_dir, monkeypatch):
+    """A sweep priced 64 shapes at a time equals the same sweep priced in one block, bit for bit."""
+    cfg = load_workload("trainer-gpt2-chars")
+    shapes = {"batch": list(range(1, 11)), "seq": list(range(2, 21)), "context": list(range(8, 27))}
+    whole = shape_sweep.price_shapes(cfg, CONFIGS[:4], ("prefill", "decode"), shapes)
+    assert len(whole) == 2 * 190 * 4
+    monkeypatch.setattr(shape_sweep, "CHUNK_ELEMENTS", 1)   # 64 shapes per block: 3 blocks per region
+    blocks = shape_sweep.price_shapes(cfg, CONFIGS[:4], ("prefill", "decode"), shapes)
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+
+
+def test_price_many_text_columns_are_those_of_price():
+    graph = trace_for_mode("vit-tiny", "inference", batch=2)
+    configs = [(p, h, d) for h in ("a100", "tpu-v4", "v100") for p in ("dense", "ff=2:4", "all=1:8")
+               for d in (None,)]
+    many = price_many(graph, configs)
+    assert [c for c in many.columns if isinstance(many[c].dtype, pd.CategoricalDtype)] == \
+        ["plan", "hardware", "dtype", "bound", "kernel"]
+    for i, (plan, hw, dtype) in enumerate(configs):
+        p = price(graph, plan, hw, dtype)
+        assert (many.loc[i, "plan"], many.loc[i, "hardware"], many.loc[i, "dtype"], many.loc[i, "bound"]) == \
+            (p.plan, p.hardware, p.dtype, p.totals["bound"])
+    assert list(many["hardware"].cat.categories) == ["a100-sxm4-80gb", "tpu-v4", "v100"]   # only those used
+    # the kernel of the largest sparse GEMM, else of the largest GEMM (the string column's values before)
+    assert list(many["kernel"]) == ["cublas", "compressed-nm", "compressed-nm", "dense", "dense", "dense", "cublas",
+                                    "cublas", "compressed-nm"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["b", "a", "dense", "2:4", "a"]), min_size=1, max_size=6).flatmap(
+    lambda names: st.tuples(st.just(names), st.lists(st.integers(0, len(names) - 1), max_size=40))))
+def test_categorical_decodes_to_the_names(case):
+    names, codes = case
+    col = categorical(np.array(codes, dtype=np.int64), names)
+    assert list(col.astype(object)) == [names[c] for c in codes]
+    assert list(col.categories) == sorted({names[c] for c in codes})   # used names only, sorted
