@@ -81,6 +81,8 @@ SYSTEM_YAML = [(cid, {"s.yaml": text}, ["cluster", "systems", "s.yaml"], msg) fo
     ("unknown-key", SYS + "gpus: 8\n",
      "s.yaml: gpus: unknown key 'gpus' (allowed: aliases, description, device, devices_per_node, "
      "inter_node, intra_node, name, node_power_watts, nodes, notes)"),
+    ("key-with-newline", SYS + '"a\\nb": 1\n', "s.yaml: a\\nb: unknown key 'a\\nb' (allowed: aliases, description, "
+     "device, devices_per_node, inter_node, intra_node, name, node_power_watts, nodes, notes)"),
     ("top-level-source", SYS + "source: me\n",
      "s.yaml: source: unknown key 'source' at the top level (put source: on a section or a value)"),
     ("name-missing", _sys("name: my-cluster\n", ""), "s.yaml: missing required field 'name'"),
@@ -197,6 +199,13 @@ HUGE_COUNTS = [
     ("steps-2-40", {"w.yaml": W}, ["cluster", "budget", "w.yaml", "--tokens", "1e15", "--global-batch", "1",
                                    "--seq", "8"],
      "--tokens: 1e+15 tokens at 8 tokens per step is 1.25e+14 steps; at most 2^40 = 1.1e+12 (raise --global-batch)"),
+    ("report-cluster-nodes", {}, ["report", "--no-train", "--cluster", "llama-2-7b@dgx-h100:1000000000", "--out",
+                                  "rep"],
+     f"--cluster: 1,000,000,000 nodes x 8 devices = 8,000,000,000 devices; at most 1,048,576 ({LIMIT})"),
+    ("report-cluster-tokens", {}, ["report", "--no-train", "--cluster", "llama-2-7b@dgx-h100:2", "--cluster-tokens",
+                                   "1e30", "--out", "rep"],
+     "--cluster-tokens: must be at most 1e+15 tokens (a sanity limit: 64 x the 15.6 T tokens Llama 3 was trained "
+     "on), got 1e+30"),
     ("seq-1e9", {"w.yaml": W}, _plan("--seq", "1000000000"),
      "w: seq: must be an integer from 1 to 16,777,216, got 1000000000"),
 ]

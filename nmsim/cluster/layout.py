@@ -120,6 +120,9 @@ def check_restrictions(cfg, devices: int, devices_per_node: int, global_batch: i
                        zero=None) -> None:
     """One-line errors naming the flag for a count no layout can have: the device count, the global batch, a
     fixed TP, PP, micro-batch or ZeRO stage (cheap: ``nmsim cluster plan`` calls it before pandas loads)."""
+    for count in (devices, devices_per_node):
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise UserError(f"device counts must be positive integers, got {short_repr(count)}", "--nodes")
     if devices > MAX_DEVICES:
         raise UserError(f"{devices:,} devices; at most {MAX_DEVICES:,} (a sanity limit)", "--nodes")
     check_global_batch(global_batch)

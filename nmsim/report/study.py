@@ -379,8 +379,9 @@ def cluster_frames_for(opts: StudyOptions, recipes: list[str]) -> tuple[dict, st
         batch = max(1, round(4 * 2 ** 20 / seq))   # 4M-token steps, as `nmsim cluster` defaults
         frames = cluster_frames(cfg, system, nodes, opts.cluster_tokens, global_batch=batch, seq=seq,
                                 recipes=",".join(["dense", *recipes]), sparsity=opts.cluster_plan)
-    except UserError as exc:
-        raise UserError(str(exc), "--cluster") from None
+    except UserError as exc:   # name the report's own options (the cluster code names cluster plan's flags)
+        flag = {"--nodes": "--cluster", "--tokens": "--cluster-tokens"}.get(exc.where)
+        raise (UserError(exc.message, flag) if flag else UserError(str(exc), "--cluster")) from None
     desc = (f"`{cfg.name}`, {opts.cluster_tokens:.3g} training tokens, global batch {batch} x {seq} tokens, "
             f"plan `{opts.cluster_plan}` on {system}" + (f" x {nodes} nodes" if nodes else ""))
     return frames, desc
