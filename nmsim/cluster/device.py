@@ -13,7 +13,9 @@ Megatron column-parallel GEMMs (q, k, v, ff1, ff_gate, the vocab head) split the
 TP degree, row-parallel ones (o, ff2) their reduction dimension, attention matmuls their heads; vector ops
 inside attention/MLP split by TP, norms and residuals only with sequence parallelism. Every layer of the
 model is a copy of the traced block, so a plan with per-layer rules (``ff@0-5=1:8``) gives layers with
-different patterns; each distinct set of patterns is priced once.
+different patterns; each distinct set of patterns is priced once. The traced block (and the 2-layer model
+that gives the per-layer parameter count) are shape-generic graphs of the trace cache when the cache mode
+builds, as the CLI's does: a later process loads them and imports no torch.
 """
 from __future__ import annotations
 
@@ -46,10 +48,14 @@ def _price_options(hw, flash: bool) -> dict:
 
 
 class _Graph:
-    """The attributes pricing reads from an OpGraph: ops, config and the data-edge graph."""
+    """The attributes pricing reads from an OpGraph: ops, config, each op's producers (data edges) and
+    ``params``, the model's total parameters, counted here from its layers (pricing then counts none)."""
 
-    def __init__(self, ops: pd.DataFrame, config, graph=None):
-        self.ops, self.config, self.graph = ops, config, graph
+    def __init__(self, ops: pd.DataFrame, config, producers: dict | None = None, params: float | None = None):
+        self.ops, self.config, self._producers, self.params = ops, config, producers, params
+
+    def producers(self) -> dict | None:
+        return self._producers
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,25 @@ def check_model(cfg) -> None:
                         "workload")
 
 
+def _layers(cfg, n: int):
+    """``cfg`` cut to its first ``n`` layers (the name says so in progress lines; it keys no cache)."""
+    return cfg.replace(layers=n, name=f"{cfg.name} ({n} layer{'s' if n > 1 else ''})")
+
+
+def _total_params(cfg) -> float:
+    """All parameters of ``cfg``. When the cache mode builds (the CLI), the model's batch-1 shape-generic graph
+    is fitted and stored once, so a later process counts them from the trace cache without torch."""
+    from nmsim.graph import parameter_counts
+    from nmsim.graph.cache import cache_mode
+    from nmsim.graph.shapes import ShapeFitError, kind_for, shape_graph
+    if cache_mode() == "build":
+        try:
+            shape_graph(cfg, kind_for(cfg), {"batch": 1})
+        except ShapeFitError:
+            pass   # counted from the model itself below
+    return float(parameter_counts(cfg)["total"])
+
+
 class DeviceModel:
     """Device-side costs of one model at one sequence length on one accelerator, under a plan."""
 
@@ -88,7 +113,7 @@ class DeviceModel:
         self.hw = hardware_spec(hw)
         self.hw.dense_tflops(dtype)
         self.layers = int(cfg.layers)
-        graph = trace_workload(cfg.replace(layers=1), batch=1, seq=None if cfg.is_image else self.seq)
+        graph = trace_workload(_layers(cfg, 1), batch=1, seq=None if cfg.is_image else self.seq)
         self.graph = graph
         ops = graph.ops.reset_index(drop=True)
         self.block = ops[ops["layer"] == 0]
@@ -109,20 +134,25 @@ class DeviceModel:
         if isinstance(plan, str):
             plan = SparsityPlan.parse(plan)
         self.plan = plan if plan is not None else SparsityPlan.parse("dense")
-        self.cost = TrainingCostModel(_Graph(self.full, cfg), self.plan, dtype=dtype, transposable=transposable)
+        self._params()
+        self.cost = TrainingCostModel(_Graph(self.full, cfg, params=self.params), self.plan, dtype=dtype,
+                                      transposable=transposable)
         self._times: dict = {}
         self._masks: dict = {}
         self._sigs: dict = {}
-        self._params()
 
     # ---- the model's op table, every layer a copy of the traced block ------------------------------------
     def _replicate(self) -> pd.DataFrame:
         frames = [self.pre]
+        names = {}   # column -> (name, its "blocks.0" match) per op of the block
+        for col in ("module", "weight"):
+            texts = self.block[col].astype(str).tolist()
+            names[col] = [(t, _BLOCK0.match(t)) for t in texts]
         for i in range(self.layers):
             b = self.block.copy()
             b["layer"] = i
-            for col in ("module", "weight"):
-                b[col] = b[col].astype(str).str.replace(_BLOCK0, rf"\g<1>{i}\g<2>", regex=True)
+            for col, pairs in names.items():   # blocks.0.x -> blocks.<i>.x
+                b[col] = [f"{m.group(1)}{i}{m.group(2)}{t[m.end():]}" if m else t for t, m in pairs]
             frames.append(b)
         frames.append(self.post)
         full = pd.concat(frames, ignore_index=True)
@@ -130,9 +160,7 @@ class DeviceModel:
         return full
 
     def _params(self) -> None:
-        from nmsim.graph import parameter_counts
-        p1 = float(parameter_counts(self.cfg.replace(layers=1))["total"])
-        p2 = float(parameter_counts(self.cfg.replace(layers=2))["total"])
+        p1, p2 = _total_params(_layers(self.cfg, 1)), _total_params(_layers(self.cfg, 2))
         self.layer_params = p2 - p1
         outside = p1 - self.layer_params
         head = self.post[self.post["role"] == "head"]
@@ -169,7 +197,9 @@ class DeviceModel:
         self.cost.check_reachable(state, recipe_name)
 
     # ---- shard shapes --------------------------------------------------------------------------------------
-    def _scale(self, ops: pd.DataFrame, tp: int, mb: int, sp: bool, vocab_parallel: bool) -> pd.DataFrame:
+    def _scale(self, ops: pd.DataFrame, tp: int, mb: int, sp: bool, vocab_parallel) -> dict[str, np.ndarray]:
+        """The size columns (``_SCALED``) of ``ops`` as one shard's (``vocab_parallel``: a bool, or one per op,
+        for ops split by vocabulary)."""
         key = id(ops)
         masks = self._masks.get(key)
         if masks is None or masks[0] is not ops:
@@ -196,7 +226,7 @@ class DeviceModel:
             new[k] = np.where(matrix, c[k] * mb / split, c[k] * mb / vec_div)
         for k in ("vector_flops", "bwd_vector_flops"):
             new[k] = np.where(matrix, c[k] * mb, c[k] * mb / vec_div)
-        return ops.assign(**new)
+        return new
 
     def times(self, tp: int, mb: int, sp: bool, state=None) -> ShardTimes:
         """Per-micro-batch seconds of one TP shard (cached per (tp, mb, sp, state pricing key))."""
@@ -223,22 +253,24 @@ class DeviceModel:
         after_head = self.post.index > (head_at.min() if len(head_at) else np.inf)
         n_pre_mat = int(self.pre["kind"].isin(MATRIX).sum())
         pre_pats, post_pats = outside[:n_pre_mat], outside[n_pre_mat:]
-        frames, pats = [], []
+        parts, pats = [], []   # (ops, their shard's size columns, group code) for every priced part
         for c, (tp, mb, sp, _) in enumerate(todo):
-            post = self._scale(self.post, tp, mb, sp, False)
-            post.loc[after_head] = self._scale(self.post, tp, mb, sp, True).loc[after_head]
+            post = self._scale(self.post, tp, mb, sp, after_head)   # vocab-parallel after the head
             blk = self._scale(self.block, tp, mb, sp, False)
-            parts = [(self._scale(self.pre, tp, mb, sp, False), 0, pre_pats)]
-            parts += [(blk, 1 + j, blocks[j]) for j in range(S)] + [(post, G - 1, post_pats)]
-            for frame, j, mat_pats in parts:
-                frames.append(frame.assign(layer=c * G + j))
+            shard = [(self.pre, self._scale(self.pre, tp, mb, sp, False), 0, pre_pats)]
+            shard += [(self.block, blk, 1 + j, blocks[j]) for j in range(S)] + [(self.post, post, G - 1, post_pats)]
+            for ops, sizes, j, mat_pats in shard:
+                parts.append((ops, sizes, c * G + j))
                 it = iter(mat_pats)
-                pats += [next(it) if m else None for m in frame["kind"].isin(MATRIX).to_numpy()]
-        mini = pd.concat(frames, ignore_index=True)
-        edges = self._edges(mini["id"].to_numpy(), mini["layer"].to_numpy())
+                pats += [next(it) if m else None for m in self._masks[id(ops)][5]]
+        mini = pd.concat([ops for ops, _, _ in parts], ignore_index=True)
+        for col in _SCALED:
+            mini[col] = np.concatenate([sizes[col] for _, sizes, _ in parts])
+        mini["layer"] = np.concatenate([np.full(len(ops), code, dtype=np.int64) for ops, _, code in parts])
+        producers = self._producers(mini["id"].to_numpy(), mini["layer"].to_numpy())
         mini["id"] = np.arange(len(mini))
         patterns = pd.Series(pats, index=mini.index, dtype=object)
-        df = price(_Graph(mini, self.cfg, edges), patterns, self.hw, self.dtype, "training",
+        df = price(_Graph(mini, self.cfg, producers, self.params), patterns, self.hw, self.dtype, "training",
                    dgrad_sparse=self.transposable, **self._price_kw).ops
         step = ~df["pass"].isin(("fwd", "dgrad", "wgrad", "bwd")).to_numpy()  # step-level rows (optimizer)
         if step.any():
@@ -269,21 +301,17 @@ class DeviceModel:
                 post_bwd=float(bwd[c, -1]), joules=float(joules[c] @ counts),
                 executed_flops=float(ex[c] @ counts), nominal_flops=float(nom[c] @ counts))
 
-    def _edges(self, orig_ids: np.ndarray, group: np.ndarray):
-        """The trace's data edges inside each priced part, on the renumbered ids (pricing reads them to fuse
-        GEMM epilogues)."""
-        import networkx as nx
-        g = nx.DiGraph()
-        g.add_nodes_from(range(len(orig_ids)))
-        src = getattr(self.graph, "graph", None)
-        if src is None:
-            return g
+    def _producers(self, orig_ids: np.ndarray, group: np.ndarray) -> dict[int, list[int]]:
+        """Each op's producers (the trace's data edges) inside its priced part, on the renumbered ids (pricing
+        reads them to fuse GEMM epilogues)."""
+        out: dict[int, list[int]] = {i: [] for i in range(len(orig_ids))}
+        src = self.graph.producers()
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         for a, b in zip(starts, np.r_[starts[1:], len(group)]):
             where = {int(o): a + i for i, o in enumerate(orig_ids[a:b])}
-            for u, v in src.subgraph(where).edges():
-                g.add_edge(where[u], where[v])
-        return g
+            for v, new in where.items():
+                out[new] += [where[u] for u in src.get(v, ()) if u in where]
+        return out
 
     # ---- bytes ----------------------------------------------------------------------------------------------
     def weight_bytes(self, state=None) -> tuple[np.ndarray, float, float]:

@@ -101,7 +101,7 @@ def _ranked(df: pd.DataFrame, rank: str) -> pd.DataFrame:
     keys = ["step_seconds", "headroom_bytes"] if rank == "time" else ["headroom_bytes", "step_seconds"]
     df = df.sort_values(["fits", *keys], ascending=[False, rank == "time", rank != "time"], kind="stable")
     df = df.reset_index(drop=True)
-    df["overflow"] = [_overflow_text(r) for _, r in df.iterrows()] if (~df["fits"]).any() else ""
+    df["overflow"] = [_overflow_text(r) for r in df.to_dict("records")] if (~df["fits"]).any() else ""
     return df
 
 

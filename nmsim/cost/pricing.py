@@ -172,6 +172,8 @@ def epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
 
 
 def _params(graph, ops) -> float:
+    if getattr(graph, "params", None) is not None:   # counted by the caller (the cluster model)
+        return float(graph.params)
     cfg = getattr(graph, "config", None)
     if cfg is not None:
         try:

@@ -95,7 +95,9 @@ class TrainingCostModel:
         self.matrix = ops[ops["kind"].isin(MATRIX_KINDS)].copy()
         self.activation_flops = float(ops["vector_flops"].sum() + ops["bwd_vector_flops"].sum())
         cfg = getattr(graph, "config", None)
-        if paper_convention or cfg is None:
+        if getattr(graph, "params", None) is not None and not paper_convention:
+            self.params = float(graph.params)   # counted by the caller (the cluster model's replicated layers)
+        elif paper_convention or cfg is None:
             self.params = float(self.matrix["weight_numel"].sum())
         else:
             self.params = float(_parameter_total(cfg))

@@ -31,7 +31,8 @@ CODE_FILES = ("tracer.py", "builder.py", "formulas.py", "roles.py", "opgraph.py"
 _NOT_KEYED = {"name", "source", "batch"}
 CACHE_MODES = ("read", "build", "off")
 # commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
-BUILD_COMMANDS = ("price", "compare", "budget", "trace")
+# (cluster: plan, budget and validate price a 1-layer trace of each model, loaded from the cache when warm)
+BUILD_COMMANDS = ("price", "compare", "budget", "trace", "cluster")
 _MODE = ["read"]
 
 

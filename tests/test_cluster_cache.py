@@ -1,0 +1,49 @@
+"""``nmsim cluster`` and the trace cache: the first call fits and stores each model's 1-layer (and 2-layer, for
+its parameter counts) batch-1 graph; a later process loads them and prices without torch. The numbers are the
+ones a fresh trace gives, exactly (no timing here: the warm-call goal lives in bench/)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = ("import sys\nfrom nmsim.cli import main\nrc = main(sys.argv[1:])\n"
+         "print('TORCH=' + str('torch' in sys.modules), file=sys.stderr)\nsys.exit(rc)")
+
+CASES = [
+    ["cluster", "plan", "gpt2", "--system", "dgx-h100", "--nodes", "1", "--global-batch", "64", "--recipe", "sr-ste",
+     "--sparsity", "ff=2:4", "--format", "csv", "--top", "1000"],
+    ["cluster", "budget", "gpt2", "--system", "dgx-a100", "--nodes", "2", "--global-batch", "128", "--tokens", "1e9",
+     "--recipes", "dense,mdgf-exp", "--sparsity", "ff=1:8,qk=1:4", "--format", "csv"],
+    ["cluster", "validate", "--only", "megatron-1.7b", "--format", "csv"],
+]
+
+
+def _run(args: list[str], cache: Path, mode: str | None) -> tuple[str, str, bool]:
+    """(stdout, stderr without the probe's line, whether torch was imported)."""
+    env = {**os.environ, "NMSIM_CACHE_DIR": str(cache)}
+    env.pop("NMSIM_CACHE", None)
+    if mode:
+        env["NMSIM_CACHE"] = mode
+    r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] in ("TORCH=True", "TORCH=False"), r.stderr
+    return r.stdout, "\n".join(lines[:-1]), lines[-1] == "TORCH=True"
+
+
+@pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a[1:3]))
+def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_numbers(args, tmp_path):
+    traced, _, _ = _run(args, tmp_path / "unused", "off")          # no cache: traced in this process
+    cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # fits and stores the graphs
+    warm, warm_err, warm_torch = _run(args, tmp_path / "cache", None)   # loads them
+    assert cold == traced and warm == traced
+    assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err and "(2 layers)" in cold_err
+    assert not warm_torch and "tracing" not in warm_err
+    graphs = sorted(p.name for p in (tmp_path / "cache" / "graphs").iterdir())
+    assert len(graphs) == 2 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)
