@@ -138,16 +138,16 @@ def cmd_validate(args) -> int:
 
 
 def cmd_systems(args) -> int:
-    import pandas as pd
     from nmsim.cluster.system import list_systems, load_system
     names = args.files or list_systems()
     rows = []
-    for n in names:
+    for n in names:   # a bad file fails before pandas is imported
         s = load_system(n)
         rows.append({"system": s.name, "device": s.device, "devices_per_node": s.devices_per_node,
                      "nodes": s.nodes, "intra_node": f"{s.intra.fabric} {s.intra.bandwidth_gbps:g} GB/s",
                      "inter_node": f"{s.inter.fabric} {s.inter.bandwidth_gbps:g} GB/s {s.inter.topology}",
                      "node_kw": s.node_power_watts / 1e3})
+    import pandas as pd
     df = pd.DataFrame(rows)
     from nmsim.cli.output import emit
     emit(df, args.format, None, index=False, columns=args.columns)

@@ -111,6 +111,17 @@ class _Loader(yaml.SafeLoader):
         _check_expansion(node, self.name)
         return node
 
+    def compose_node(self, parent, index):
+        """Refuse deep nesting while composing: the parser then reads only ``MAX_DEPTH`` levels of a hostile
+        document (5,000 levels cost ~1 s of CPU before the recursion limit stopped them)."""
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                raise UserError(f"nested more than {MAX_DEPTH} levels deep", self.name)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: dict = {}
