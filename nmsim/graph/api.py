@@ -36,7 +36,16 @@ def _trace_cached(cfg: ModelConfig, batch: int, seq: int | None, past: int) -> O
 
 
 def trace_uncached(cfg: ModelConfig, batch: int, seq: int | None, past: int = 0) -> OpGraph:
-    """One meta-device trace of ``cfg`` at this shape (no caches)."""
+    """One meta-device trace of ``cfg`` at this shape (no caches): four layers per stack replicated to the
+    model's depth when they provably repeat (:mod:`nmsim.graph.replicate`; the same graph), else every layer."""
+    from nmsim.graph.replicate import trace_replicated
+
+    graph = trace_replicated(cfg, batch, seq, past)
+    return graph if graph is not None else trace_full(cfg, batch, seq, past)
+
+
+def trace_full(cfg: ModelConfig, batch: int, seq: int | None, past: int = 0) -> OpGraph:
+    """One meta-device trace of every layer of ``cfg`` at this shape."""
     import torch
 
     from nmsim.graph.builder import build_model, example_inputs
@@ -83,20 +92,15 @@ def parameter_counts(cfg: ModelConfig) -> pd.Series:
 
 
 def parameter_counts_uncached(cfg: ModelConfig) -> pd.Series:
-    """:func:`parameter_counts` from the model built on the meta device."""
+    """:func:`parameter_counts` from the model built on the meta device (four layers per stack, replicated,
+    when they provably repeat: :mod:`nmsim.graph.replicate`)."""
     import torch
 
     from nmsim.graph.builder import build_model
+    from nmsim.graph.replicate import parameter_counts_replicated, parameter_table
 
-    with torch.device("meta"):
-        model = build_model(cfg)
-    from nmsim.graph.roles import role_of
-
-    counts: dict[str, int] = {}
-    for name, p in model.named_parameters():
-        role = role_of(name.rsplit(".", 1)[0]) if name.endswith("weight") and p.dim() >= 2 else None
-        key = role or "other"
-        counts[key] = counts.get(key, 0) + p.numel()
-    series = pd.Series(counts, dtype="int64")
-    series["total"] = sum(p.numel() for p in model.parameters())
-    return series
+    counts = parameter_counts_replicated(cfg)
+    if counts is None:
+        with torch.device("meta"):
+            counts = parameter_table(build_model(cfg))[0]
+    return pd.Series(counts, dtype="int64")

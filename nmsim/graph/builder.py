@@ -40,15 +40,26 @@ def make_norm(cfg: ModelConfig) -> nn.Module:
     return nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps)
 
 
-def rotate(x: torch.Tensor, theta: float, offset: int) -> torch.Tensor:
-    """Rotary position embedding on [B, H, T, Dh] (rotate-half form)."""
-    t, dh = x.shape[-2], x.shape[-1]
-    inv = 1.0 / theta ** (torch.arange(0, dh, 2, device=x.device, dtype=torch.float32) / dh)
-    pos = torch.arange(offset, offset + t, device=x.device, dtype=torch.float32)
-    angles = torch.outer(pos, inv)
-    cos = torch.cat([angles.cos(), angles.cos()], dim=-1).to(x.dtype)
-    sin = torch.cat([angles.sin(), angles.sin()], dim=-1).to(x.dtype)
-    half = dh // 2
+class RotaryTable(nn.Module):
+    """Rotary position embedding's cos / sin tables, computed once per forward pass and shared by every layer
+    (as Hugging Face's ``LlamaRotaryEmbedding`` does): [T, Dh] for positions ``offset .. offset + T - 1``."""
+
+    def __init__(self, dim_head: int, theta: float):
+        super().__init__()
+        self.dim_head, self.theta = dim_head, theta
+
+    def forward(self, t: int, offset: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        dh = self.dim_head
+        inv = 1.0 / self.theta ** (torch.arange(0, dh, 2, device=device, dtype=torch.float32) / dh)
+        pos = torch.arange(offset, offset + t, device=device, dtype=torch.float32)
+        angles = torch.outer(pos, inv)
+        emb = torch.cat([angles, angles], dim=-1)
+        return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding on [B, H, T, Dh] (rotate-half form) with :class:`RotaryTable`'s tables."""
+    half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated * sin
 
@@ -57,7 +68,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig, causal: bool, rope: bool):
         super().__init__()
         self.heads, self.kv_heads, self.dh = cfg.heads, cfg.n_kv_heads, cfg.dim_head
-        self.causal, self.rope, self.theta = causal, rope, cfg.rope_theta
+        self.causal, self.rope = causal, rope
         inner, kv_inner = self.heads * self.dh, self.kv_heads * self.dh
         self.q = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
         self.k = nn.Linear(cfg.d_model, kv_inner, bias=cfg.bias)
@@ -72,14 +83,14 @@ class Attention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, heads, self.dh).transpose(1, 2)
 
-    def forward(self, x, context=None, bias=None, past: int = 0):
+    def forward(self, x, context=None, bias=None, past: int = 0, rope=None):
         src = x if context is None else context
         q = self._split(self.q(x), self.heads)
         k = self._split(self.k(src), self.kv_heads)
         v = self._split(self.v(src), self.kv_heads)
         if self.rope:  # new positions only: cached keys were rotated when they were written
-            q = rotate(q, self.theta, past)
-            k = rotate(k, self.theta, past)
+            q = rotate(q, *rope)
+            k = rotate(k, *rope)
         if past:  # single-step decode: attend over a KV cache of `past` earlier positions
             b = x.shape[0]
             k = torch.cat([k.new_zeros(b, self.kv_heads, past, self.dh), k], dim=2)
@@ -139,8 +150,8 @@ class Block(nn.Module):
     def _sub(self, x, norm, fn):
         return x + fn(norm(x)) if self.pre else norm(x + fn(x))
 
-    def forward(self, x, context=None, bias=None, past: int = 0):
-        x = self._sub(x, self.norm1, lambda h: self.attn(h, bias=bias, past=past))
+    def forward(self, x, context=None, bias=None, past: int = 0, rope=None):
+        x = self._sub(x, self.norm1, lambda h: self.attn(h, bias=bias, past=past, rope=rope))
         if context is not None:
             x = self._sub(x, self.norm_cross, lambda h: self.cross_attn(h, context=context))
         return self._sub(x, self.norm2, self.ff)
@@ -207,12 +218,27 @@ class PatchEmbedding(nn.Module):
         return x + self.pos
 
 
+def stack_specs(cfg: ModelConfig) -> dict[str, tuple[int, bool, bool]]:
+    """(layers, causal, cross-attention) of each stack, by the tracer's stack name (``""`` for a single one)."""
+    if cfg.is_enc_dec:
+        return {"encoder": (cfg.layers, False, False), "decoder": (cfg.decoder_layers, True, True)}
+    return {"": (cfg.layers, cfg.causal, False)}
+
+
+def block_kinds(cfg: ModelConfig, layers: int, causal: bool, cross: bool) -> list[tuple]:
+    """Each block's constructor arguments after ``cfg``: all that may differ between a stack's layers (the
+    blocks share their forward code and inputs). :mod:`nmsim.graph.replicate` copies layers only when these are
+    all equal: a model whose layers differ (sliding-window and global attention, say) says so here."""
+    return [(causal, cross, cfg.position == "rope")] * layers
+
+
 class Stack(nn.Module):
     def __init__(self, cfg: ModelConfig, layers: int, causal: bool, cross: bool):
         super().__init__()
         rope = cfg.position == "rope"
-        self.blocks = nn.ModuleList(Block(cfg, causal, cross, rope) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(cfg, *kind) for kind in block_kinds(cfg, layers, causal, cross))
         self.rel = RelativeBias(cfg.relative_buckets, cfg.heads, not causal) if cfg.position == "relative" else None
+        self.rope = RotaryTable(cfg.dim_head, cfg.rope_theta) if rope else None
         self.norm = make_norm(cfg) if cfg.norm_position == "pre" else None
 
     def forward(self, x, context=None, past: int = 0):
@@ -220,10 +246,12 @@ class Stack(nn.Module):
 
 
 def run_blocks(owner: nn.Module, x, context=None, past: int = 0):
-    """Run ``owner.blocks`` with its relative bias (``owner.rel``) and final norm (``owner.norm``)."""
+    """Run ``owner.blocks`` with its relative bias (``owner.rel``), rotary tables (``owner.rope``) and final norm
+    (``owner.norm``)."""
     bias = owner.rel(x.shape[1], x.shape[1] + past, x.device, past) if owner.rel is not None else None
+    rope = owner.rope(x.shape[1], past, x.device, x.dtype) if owner.rope is not None else None
     for block in owner.blocks:
-        x = block(x, context=context, bias=bias, past=past)
+        x = block(x, context=context, bias=bias, past=past, rope=rope)
     return owner.norm(x) if owner.norm is not None else x
 
 
@@ -234,8 +262,9 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = PatchEmbedding(cfg) if cfg.is_image else TokenEmbedding(cfg)
-        stack = Stack(cfg, cfg.layers, cfg.causal, cross=False)
-        self.blocks, self.rel, self.norm = stack.blocks, stack.rel, stack.norm  # flat paths: blocks.{i}
+        stack = Stack(cfg, *stack_specs(cfg)[""])
+        # flat paths: blocks.{i}
+        self.blocks, self.rel, self.rope, self.norm = stack.blocks, stack.rel, stack.rope, stack.norm
         if cfg.pooler:
             self.pooler = nn.Linear(cfg.d_model, cfg.d_model)
         out = cfg.vocab if cfg.head == "lm" else cfg.num_classes
@@ -261,8 +290,8 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = TokenEmbedding(cfg)
-        self.encoder = Stack(cfg, cfg.layers, causal=False, cross=False)
-        self.decoder = Stack(cfg, cfg.decoder_layers, causal=True, cross=True)
+        specs = stack_specs(cfg)
+        self.encoder, self.decoder = Stack(cfg, *specs["encoder"]), Stack(cfg, *specs["decoder"])
         self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
         if cfg.tie_embeddings:
             self.head.weight = self.embed.tokens.weight

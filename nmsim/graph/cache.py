@@ -27,7 +27,10 @@ PREFIX = "nmsim-graph-"
 SUFFIX = ".npz"
 ENTRY_RE = re.compile(r"^nmsim-graph-[0-9a-f]{64}\.npz$")
 TEMP_RE = re.compile(r"^\.nmsim-graph-[0-9a-f]{64}\.[A-Za-z0-9_]+\.tmp$")
-CODE_FILES = ("tracer.py", "builder.py", "formulas.py", "roles.py", "opgraph.py", "api.py", "shapes.py")
+# what the tracing code is: every module of nmsim/graph and, transitively, each nmsim module one of them imports
+CODE_ROOTS = ("graph",)
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim(?:\.\w+)*)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w \t,]+))"
+                        r"|import[ \t]+(nmsim(?:\.\w+)*))", re.M)
 _NOT_KEYED = {"name", "source", "batch"}
 CACHE_MODES = ("read", "build", "off")
 # commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
@@ -104,13 +107,49 @@ def versions() -> dict[str, str]:
                 torch_version = metadata.version("torch")
             except metadata.PackageNotFoundError:
                 torch_version = "none"
-        h = hashlib.sha256()
-        here = Path(__file__).parent
-        for name in CODE_FILES:
-            h.update(name.encode())
-            h.update((here / name).read_bytes())
-        _VERSIONS.append({"torch": torch_version, "nmsim": nmsim.__version__, "code": h.hexdigest()[:16]})
+        _VERSIONS.append({"torch": torch_version, "nmsim": nmsim.__version__, "code": code_fingerprint()})
     return _VERSIONS[0]
+
+
+def _module_file(package: Path, module: str) -> Path | None:
+    """The source file of ``nmsim.a.b`` under ``package`` (the nmsim folder), or None."""
+    parts = module.split(".")[1:]
+    if not parts:   # the nmsim package itself re-exports; its version is keyed on its own
+        return None
+    for path in (package.joinpath(*parts).with_suffix(".py"), package.joinpath(*parts, "__init__.py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def code_files(package: Path | None = None) -> list[Path]:
+    """The tracing code's source files: the modules of ``CODE_ROOTS`` and every nmsim module they import,
+    transitively (``import nmsim.x``, ``from nmsim.x import y``: module x and, when y is a submodule, y)."""
+    package = package or Path(__file__).resolve().parent.parent
+    todo = sorted(p for root in CODE_ROOTS for p in (package / root).glob("*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for m in _IMPORT_RE.finditer(path.read_text(encoding="utf-8")):
+            module, grouped, names, plain = m.groups()
+            names = (grouped or names or "").split(",")
+            modules = [plain] if plain else [module, *(f"{module}.{n.split()[0]}" for n in names if n.strip())]
+            todo.extend(f for f in map(lambda x: _module_file(package, x), modules) if f and f not in seen)
+    return sorted(seen)
+
+
+def code_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 (16 hex digits) of :func:`code_files`, by path relative to the package: a graph cached by other
+    tracing code is never read."""
+    package = package or Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in code_files(package):
+        h.update(path.relative_to(package).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 _KEYS: dict = {}

@@ -34,6 +34,10 @@ class OpGraph:
             self._graph = g
         return self._graph
 
+    def edge_list(self) -> list[tuple[int, int]]:
+        """The data-flow edges (src, dst) in the tracer's order (by destination), without building the DiGraph."""
+        return list(self._graph.edges) if self._graph is not None else list(self._edges)
+
     def producers(self) -> dict[int, list[int]]:
         """Op id -> ids of the ops whose outputs it reads (the DiGraph's predecessors, without building it)."""
         if self._graph is not None:

@@ -356,7 +356,8 @@ def _op_set_difference(reference: tuple, this: tuple) -> str | None:
 
 def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
     """(ops frames, parameter counts, the first trace's op set) at every fit point then the check point;
-    :class:`ShapeFitError` when the op set changes with shape. The first warning of the traces is re-raised."""
+    :class:`ShapeFitError` when the op set changes with shape. The first warning of the traces is re-raised.
+    ``progress(i, n)`` is called before trace i of n and once more with i = n at the end."""
     points = [*d.grid, d.check]
     frames, params, reference = [], [], None
     with warnings.catch_warnings(record=True) as caught:
@@ -366,7 +367,7 @@ def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
                 progress(i, len(points))
             full = d.full(pt)
             g = _trace_point(d.cfg, kind, full)
-            this = (_static_of(g.ops), g.ops.columns.tolist(), sorted(g.graph.edges), g.uncounted)
+            this = (_static_of(g.ops), g.ops.columns.tolist(), sorted(g.edge_list()), g.uncounted)
             if reference is None:
                 reference = this
             else:
@@ -376,6 +377,8 @@ def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
                                         f"{d.shown(pt)}): {diff}")
             frames.append(g.ops)
             params.append(_params_at(d.cfg, kind, full) if kind == "image" or not params else params[0])
+        if progress:
+            progress(len(points), len(points))
     for w in caught[:1]:
         warnings.warn(w.message, stacklevel=3)
     return frames, params, reference
@@ -443,12 +446,29 @@ _MEMORY: dict[str, ShapeGraph | ShapeFitError] = {}
 _AT: dict = {}
 
 
-def _progress(cfg, kind):
-    def show(i, n):
-        if i == 0:
-            print(f"nmsim: tracing {cfg.name} at {n} shapes for a shape-generic {kind} graph (cached after)",
-                  file=sys.stderr, flush=True)
-    return show
+class _Progress:
+    """The fit's progress on stderr: a line saying what is traced, then a bar on a terminal (a last line with
+    the time taken in a log): the first call on a new model imports torch and traces several shapes."""
+
+    def __init__(self, cfg, kind: str):
+        self.cfg, self.kind, self.bar = cfg, kind, None
+
+    def __call__(self, i: int, n: int) -> None:
+        if self.bar is None:
+            from nmsim.progress import Progress
+
+            print(f"nmsim: tracing {self.cfg.name} at {n} shapes for a shape-generic {self.kind} graph (cached "
+                  "after)", file=sys.stderr, flush=True)
+            self.bar = Progress(n, f"nmsim: tracing {self.cfg.name}", "shape", stream=sys.stderr,
+                                every_fraction=None)
+        self.bar.update(i - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close(ok=exc[0] is None)
 
 
 def region_of(shape: dict) -> dict:
@@ -478,7 +498,8 @@ def shape_graph(cfg, kind: str | None = None, fixed: dict | None = None, *, buil
         if not build:
             return None
         try:
-            sg = fit(cfg, kind, fixed, progress=_progress(cfg, kind))
+            with _Progress(cfg, kind) as progress:
+                sg = fit(cfg, kind, fixed, progress=progress)
         except ShapeFitError as exc:
             _MEMORY[key] = exc
             raise

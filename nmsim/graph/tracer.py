@@ -33,7 +33,7 @@ NORM_OPS = {"native_layer_norm", "native_group_norm", "native_batch_norm", "_nat
             "_native_batch_norm_legit_no_training", "rms_norm", "_fused_rms_norm"}
 SOFTMAX_OPS = {"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"}
 ACTIVATIONS = {"gelu", "silu", "relu", "tanh", "sigmoid", "threshold", "erf"}
-_LAYER_RE = re.compile(r"(?:^|\.)(?:blocks|layers|layer|h|block)\.(\d+)(?:\.|$)")
+LAYER_RE = re.compile(r"(?:^|\.)(?:blocks|layers|layer|h|block)\.(\d+)(?:\.|$)")
 
 
 def _root(t: torch.Tensor) -> torch.Tensor:
@@ -48,7 +48,7 @@ def _nbytes(t: torch.Tensor) -> int:
 
 
 def layer_of(path: str) -> int:
-    m = _LAYER_RE.search(path)
+    m = LAYER_RE.search(path)
     return int(m.group(1)) if m else -1
 
 
@@ -302,8 +302,16 @@ def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | Non
         h2.remove()
     graph = OpGraph.from_records(rec.records, rec.edges, uncounted=rec.uncounted, config=config)
     if rec.uncounted:
-        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(rec.uncounted.items()))
         if strict:
-            raise RuntimeError(f"ops without a cost formula: {listing}")
-        warnings.warn(f"nmsim.trace: ops without a cost formula (not counted): {listing}", stacklevel=2)
+            raise RuntimeError(f"ops without a cost formula: {_listing(rec.uncounted)}")
+        warnings.warn(uncounted_warning(rec.uncounted), stacklevel=2)
     return graph
+
+
+def _listing(uncounted: dict[str, int]) -> str:
+    return ", ".join(f"{k} ×{v}" for k, v in sorted(uncounted.items()))
+
+
+def uncounted_warning(uncounted: dict[str, int]) -> str:
+    """The warning :func:`trace` gives for ops without a cost formula."""
+    return f"nmsim.trace: ops without a cost formula (not counted): {_listing(uncounted)}"

@@ -1,0 +1,143 @@
+"""The first question about a model: ``nmsim price MODEL --hardware a100 --mode prefill`` against llm-analysis's
+``infer`` CLI for the same model (one A100-SXM-80GB, batch 1, the workload's sequence length, one new token), at
+7B (Llama-2-7B), 70B (Llama-2-70B) and 405B (Llama-3.1-405B).
+
+* nmsim cold: a fresh process with an empty trace cache (a new ``NMSIM_CACHE_DIR`` per run): what a user meets
+  first, and every CI run.
+* nmsim warm: a fresh process with the trace cache already built for that model.
+* llm-analysis 0.2.2 (its own venv, see ``bench_peers``): its bundled Llama-2 configs; the 405B config is written
+  from nmsim's workload (126 layers, d 16384, 128 heads, 8 KV heads, FFN 53248, vocab 128256). It refuses a
+  model whose weights do not fit one GPU, so 70B runs with ``--tp_size 2`` and 405B with 8 (the same arithmetic
+  per GPU; nmsim prices one device and does not refuse).
+
+Each round runs every command once, in turn (so machine load hits them alike); figures are medians over
+``ROUNDS`` rounds, with the 1-minute load average read before and after every command (min-max shown). Bytecode
+is cached as in a user's install (``cli_env``). Run it under ``nice`` on a shared machine:
+``nice python bench/run.py first_call``. Goals (issue 25): cold at most 2x llm-analysis, warm at most 1x.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ROUNDS = int(os.environ.get("NMSIM_BENCH_ROUNDS", "5"))
+GOAL_COLD, GOAL_WARM = 2.0, 1.0
+# label -> (nmsim workload, llm-analysis model name (None: the config written from the workload), its --tp_size)
+MODELS = {"7B": ("llama-2-7b", "NousResearch_Llama-2-7b-hf", 1),
+          "70B": ("llama-2-70b", "upstage_Llama-2-70b-instruct-v2", 2),
+          "405B": ("llama-3.1-405b", None, 8)}
+
+
+def llm_analysis_config(workload: str, folder: Path) -> str:
+    """An llm-analysis model config JSON with the workload's sizes (llm-analysis bundles no Llama-3.1-405B)."""
+    from nmsim.graph import load_workload
+
+    cfg = load_workload(workload)
+    path = folder / f"{workload}.json"
+    path.write_text(json.dumps({"name": workload, "num_layers": cfg.layers, "n_head": cfg.heads,
+                                "hidden_dim": cfg.d_model, "vocab_size": cfg.vocab, "max_seq_len": cfg.seq_len,
+                                "num_key_value_heads": cfg.kv_heads, "ffn_embed_dim": cfg.ffn,
+                                "expansion_ratio": cfg.ffn / cfg.d_model, "model_type": "llama"}))
+    return str(path)
+
+
+def commands(la_python: str | None, folder: Path) -> dict[str, dict[str, list[str]]]:
+    from nmsim.graph import load_workload
+
+    out = {}
+    for label, (workload, la_name, tp) in MODELS.items():
+        nmsim = [sys.executable, "-m", "nmsim", "price", workload, "--hardware", "a100", "--mode", "prefill"]
+        cmds = {"cold": nmsim, "warm": nmsim}
+        if la_python:
+            seq = load_workload(workload).seq_len
+            cmds["llm-analysis"] = [
+                la_python, "-m", "llm_analysis.analysis", "infer", "--model_name",
+                la_name or llm_analysis_config(workload, folder), "--gpu_name", "a100-sxm-80gb", "--seq_len",
+                str(seq), "--batch_size_per_gpu", "1", "--num_tokens_to_generate", "1", "--tp_size", str(tp),
+                "--log_level", "ERROR"]
+        out[label] = cmds
+    return out
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def measure(cmds: dict, folder: Path, rounds: int = ROUNDS) -> dict:
+    """{label: {kind: {"median": s, "runs": [...], "load": (min, max), "status": rc}}}."""
+    from cli_env import cli_env
+
+    warm_dirs = {label: folder / f"warm-{label}" for label in cmds}
+    for label, by_kind in cmds.items():   # build each warm cache, and bytecode, once untimed
+        env = cli_env({"NMSIM_CACHE_DIR": str(warm_dirs[label])})
+        for cmd in by_kind.values():
+            subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
+    result = {label: {kind: {"runs": [], "loads": [], "status": 0} for kind in by_kind}
+              for label, by_kind in cmds.items()}
+    for _ in range(rounds):
+        for label, by_kind in cmds.items():
+            for kind, cmd in by_kind.items():
+                cold = folder / "cold-cache"
+                shutil.rmtree(cold, ignore_errors=True)
+                env = cli_env({"NMSIM_CACHE_DIR": str(cold if kind == "cold" else warm_dirs[label])})
+                load = _load()
+                start = time.perf_counter()
+                rc = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT).returncode
+                r = result[label][kind]
+                r["runs"].append(time.perf_counter() - start)
+                r["loads"] += [load, _load()]
+                r["status"] = r["status"] or rc
+    for by_kind in result.values():
+        for r in by_kind.values():
+            r["median"] = statistics.median(r["runs"])
+            r["load"] = (min(r["loads"]), max(r["loads"]))
+    return result
+
+
+def run() -> list[dict]:
+    from bench_peers import peer_python
+
+    la_python, why = peer_python("llm-analysis")
+    if la_python is None:
+        print(f"bench_first_call: llm-analysis {why}", file=sys.stderr)
+    folder = Path(tempfile.mkdtemp(prefix="nmsim-bench-first-call-"))
+    try:
+        cmds = commands(la_python, folder)
+        result = measure(cmds, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rows = []
+    for label, (workload, _, _) in MODELS.items():
+        r = result[label]
+        la = r.get("llm-analysis")
+        la_t = la["median"] if la and not la["status"] else None
+        for kind, goal in (("cold", GOAL_COLD), ("warm", GOAL_WARM)):
+            t = r[kind]["median"]
+            lo, hi = (min(r[k]["load"][0] for k in r), max(r[k]["load"][1] for k in r))
+            rows.append({"metric": f"{label} first call, {kind} s ({workload})", "nmsim": round(t, 2),
+                         "llm-analysis": round(la_t, 2) if la_t else "-",
+                         "x_llm_analysis": round(t / la_t, 2) if la_t else "-",
+                         "note": (f"median of {ROUNDS}, alternated; load avg {lo:.2f}-{hi:.2f}; "
+                                  f"exit {r[kind]['status']}"),
+                         "goal_met": bool(la_t is None or t <= goal * la_t)})
+    rows.append({"metric": "commands", "note": "nmsim price WORKLOAD --hardware a100 --mode prefill; python -m "
+                 "llm_analysis.analysis infer --model_name M --gpu_name a100-sxm-80gb --seq_len S "
+                 "--batch_size_per_gpu 1 --num_tokens_to_generate 1 --tp_size 1|2|8"})
+    return rows
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    import pandas as pd
+
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 120):
+        print(pd.DataFrame(run()).to_string(index=False))
