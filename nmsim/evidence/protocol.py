@@ -139,14 +139,14 @@ def _environment(device: str) -> dict:
 
 def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
     """Write protocol.json, or check that the folder already holds this protocol (UserError if not)."""
-    from nmsim.train.checkpoint import atomic_write_json, read_json
+    from nmsim.evidence.files import read_protocol_file
+    from nmsim.train.checkpoint import atomic_write_json
 
     path = out / PROTOCOL_FILE
     mine = {"protocol": p.to_dict(), "device": device}
     if path.exists():
-        old = read_json(path, "protocol")
-        theirs = {"protocol": Protocol.from_dict(old.get("protocol") or {}).to_dict() if isinstance(
-            old.get("protocol"), dict) else old.get("protocol"), "device": old.get("environment", {}).get("device")}
+        old_protocol, old = read_protocol_file(path)
+        theirs = {"protocol": old_protocol.to_dict(), "device": old.get("environment", {}).get("device")}
         if json.loads(json.dumps(mine)) != theirs:
             keys = sorted(k for k in set(mine["protocol"]) | set(theirs["protocol"] or {})
                           if mine["protocol"].get(k) != (theirs["protocol"] or {}).get(k))
@@ -176,7 +176,13 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
         raise UserError(f"must be >= 1, got {workers}", "--workers")
     out = Path(out)
     configs = plan(p)
+    from nmsim.evidence.files import read_timing
+    from nmsim.train.checkpoint import check_run_folder
+
+    timing = read_timing(out / TIMING_FILE)    # damaged bookkeeping is refused before any work
     _claim_folder(out, p, device, command or " ".join(sys.argv))
+    for cfg in sorted((out / RUNS).rglob("config.json")):
+        check_run_folder(cfg.parent)
     started, load0, cpu0 = time.time(), os.getloadavg(), _cpu_seconds()
     import textwrap
 
@@ -189,7 +195,6 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     table = run_sweep(configs, out / RUNS, executor=executor, workers=workers, device=device, echo=echo)
     stages.done()
     timing_path = out / TIMING_FILE
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else []
     timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                    "wall_seconds": round(time.time() - started, 1), "workers": workers, "device": device,
                    "cpu_seconds": round(_cpu_seconds() - cpu0, 1),
@@ -210,6 +215,5 @@ def load_protocol(folder: str | Path) -> tuple[Protocol, dict]:
     path = Path(folder) / PROTOCOL_FILE
     if not path.exists():
         raise UserError("is not an evidence folder (no protocol.json)", str(folder))
-    from nmsim.train.checkpoint import read_json   # torch: after the cheap check, so a wrong folder fails fast
-    data = read_json(path, "protocol")
-    return Protocol.from_dict(data.get("protocol", {})), data
+    from nmsim.evidence.files import read_protocol_file   # torch: after the cheap check (a wrong folder fails fast)
+    return read_protocol_file(path)

@@ -6,7 +6,6 @@ runs gives the same files.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 from nmsim.errors import UserError
 from nmsim.evidence import claims as C
 from nmsim.evidence import isoflop
+from nmsim.evidence.files import read_timing
 from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol
 from nmsim.evidence.stats import METRICS, direction, paired, pooled_sd, verdict
 from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
@@ -27,26 +27,28 @@ FRACTIONS = (1.0, 0.99, 0.98)
 
 def _at_target(folder: Path) -> dict[int, bool]:
     """step -> whether the run's target patterns are in force with no decay left (dense runs: always)."""
-    config = json.loads((folder / "config.json").read_text())
+    from nmsim.train import checkpoint as ckpt
+
+    config = ckpt.read_config(folder / ckpt.CONFIG)
     target = config.get("sparsity") or {}
-    zero = float((config.get("recipe_params") or {}).get("zero_threshold", ZERO_DECAY))
-    out = {}
-    for line in (folder / "metrics.jsonl").read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        out[int(row["step"])] = config.get("recipe") == "dense" or (
+    zero = (config.get("recipe_params") or {}).get("zero_threshold", ZERO_DECAY)
+    if isinstance(zero, bool) or not isinstance(zero, (int, float)):
+        raise UserError(f"must be a number, got {zero!r:.40}", f"{folder / ckpt.CONFIG}: recipe_params.zero_threshold")
+    return {int(row["step"]): config.get("recipe") == "dense" or (
             row.get("patterns") == target and float(row.get("decay") or 0.0) < zero)
-    return out
+            for row in ckpt.read_metrics_rows(folder / ckpt.METRICS)}
 
 
 def finished_curves(runs: str | Path) -> pd.DataFrame:
     """Evaluation rows of the finished runs under ``runs``, with ``at_target`` (UserError when none is finished)."""
     from nmsim.report.runs import load_curves
 
+    from nmsim.train import checkpoint as ckpt
+
     curves = load_curves(runs)
-    done = {f for f in curves["folder"].unique() if (Path(f) / "done.json").exists()}
+    done = {f for f in curves["folder"].unique() if (Path(f) / ckpt.DONE).exists()}
+    for f in done:
+        ckpt.read_done(Path(f))
     curves = curves[curves["folder"].isin(done)].reset_index(drop=True)
     if curves.empty:
         raise UserError("holds no finished runs yet", str(runs))
@@ -133,8 +135,9 @@ def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste
     return lines
 
 
-def _labels(patterns) -> list[str]:
-    """The protocol's pattern items (``1:8``, ``ff=1:16+qkv=1:16``) as plan labels (``ff=1:8``, ``ff=1:16,qkv=1:16``)."""
+def plan_labels(patterns) -> list[str]:
+    """The protocol's pattern items (``1:8``, ``ff=1:16+qkv=1:16``) as plan labels (``ff=1:8``,
+    ``ff=1:16,qkv=1:16``)."""
     from nmsim.sparsity.lists import parse_pattern_list, plan_text
     from nmsim.sparsity.plan import SparsityPlan
 
@@ -168,9 +171,15 @@ def _md(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
 
 def _run_text(last: pd.DataFrame) -> str:
     """What one run is: model, batch, sequence, steps, optimizer (from a finished run's config.json)."""
-    cfg = json.loads((Path(last["folder"].iloc[0]) / "config.json").read_text())
+    from nmsim.train import checkpoint as ckpt
+    from nmsim.train.loop import RunConfig, check_config
     from nmsim.train.tasks import load_task
 
+    path = Path(last["folder"].iloc[0]) / ckpt.CONFIG
+    try:   # the config as the run resolved it (the task's defaults filled in)
+        cfg = check_config(RunConfig.from_dict(ckpt.read_config(path))).to_dict()
+    except UserError as exc:
+        raise UserError(f"not a run config nmsim can run ({exc})", str(path)) from None
     task = load_task(cfg["task"])
     shape = "x".join(str(d) for d in task.train_x.shape[1:])
     what = f"sequences of {shape} tokens" if task.kind == "lm" else f"examples of {shape}"
@@ -181,10 +190,9 @@ def _run_text(last: pd.DataFrame) -> str:
 
 
 def _timing_text(folder: Path) -> str:
-    path = folder / TIMING_FILE
-    if not path.exists():
+    rows = read_timing(folder / TIMING_FILE)
+    if not rows:
         return "no timing recorded"
-    rows = json.loads(path.read_text())
     wall = sum(r["wall_seconds"] for r in rows)
     cpus = [r["cpu_seconds"] for r in rows if r.get("cpu_seconds") is not None]
     cpu_text = (f"; {sum(cpus) / 60:.1f} CPU-minutes in all" if len(cpus) == len(rows) else
@@ -201,12 +209,14 @@ def summarize(folder: str | Path, echo=print) -> dict:
     from nmsim.io.write import write_bytes, write_text
     from nmsim.report.curves import plot_curves, save_figure
 
+    from nmsim.train.checkpoint import read_done
+
     folder = Path(folder)
     proto, meta = load_protocol(folder)
+    read_timing(folder / TIMING_FILE)    # a damaged log is refused before the summaries are computed
     curves = finished_curves(folder / RUNS)
     last = curves.groupby("folder", sort=False).tail(1)
-    wall_runs = sum(float(json.loads((Path(f) / "done.json").read_text())["final"].get("wall_seconds") or 0)
-                    for f in last["folder"])
+    wall_runs = sum(float(read_done(Path(f))["final"].get("wall_seconds") or 0) for f in last["folder"])
     tables = _evidence_tables(curves, proto.reference, proto.level)
     # the protocol folder is nmsim's (load_protocol found its protocol.json): its figure is replaced like its CSVs
     save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png", mine_only=False)
@@ -264,7 +274,7 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
         f"# Evidence: {p.task}, recipes ranked against {ref} with {pct} % intervals",
         "",
         f"Protocol: task `{p.task}`, recipes {', '.join(p.recipes)}; "
-        f"plans {', '.join(f'`{x}`' for x in _labels(p.patterns))}; "
+        f"plans {', '.join(f'`{x}`' for x in plan_labels(p.patterns))}; "
         f"{p.seeds} seeds paired by seed (same initial weights and data order for every recipe); "
         f"epochs {p.epochs}, dense warm-up fraction {p.dense_frac:g}, fine-tune fraction {p.finetune_frac:g}; "
         f"SDGF-geometric k per pattern: {', '.join(f'{k} {v}' for k, v in p.geometric_k.items()) or 'n/a'}.",

@@ -244,6 +244,43 @@ def _kind(value) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+def check_fields(obj: dict, cls, where: str) -> None:
+    """Each key of ``obj`` (a parsed JSON object) is a field of dataclass ``cls`` holding a value of the field's
+    annotated type (a tuple field takes a JSON array); UserError at ``where: key`` otherwise."""
+    import dataclasses
+    import typing
+
+    types = typing.get_type_hints(cls)
+    unknown = sorted(set(obj) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise UserError(f"unknown field {unknown[0]!r}", where)
+    for key, value in obj.items():
+        allowed = typing.get_args(types[key]) or (types[key],)
+        if not any(_is_type(value, t) for t in allowed):
+            want = " or ".join(_TYPE_NAMES.get(t, getattr(t, "__name__", str(t))) for t in allowed)
+            raise UserError(f"must be {want}, got {short_repr(value)}", f"{where}: {key}" if where else key)
+
+
+_TYPE_NAMES = {type(None): "null", str: "text", int: "an integer", float: "a number", dict: "an object",
+               tuple: "an array", list: "an array", bool: "true/false"}
+
+
+def _is_type(value, t) -> bool:
+    t = typing_origin(t)
+    if t is type(None):
+        return value is None
+    if t is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, {float: (int, float), tuple: list}.get(t, t))
+
+
+def typing_origin(t):
+    import typing
+    return typing.get_origin(t) or t
+
+
 # ---- CSV -----------------------------------------------------------------------------------------
 
 def read_csv(path: str | os.PathLike, what: str = "CSV file", columns: tuple = (), numeric: tuple = ()):

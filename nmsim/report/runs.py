@@ -74,7 +74,7 @@ def load_curves(roots) -> pd.DataFrame:
         metrics = folder / "metrics.jsonl"
         if not metrics.exists():
             continue
-        config = ckpt.read_json(cfg_path, "run config")
+        config = ckpt.read_config(cfg_path)
         for n, row in enumerate(ckpt.read_metrics_rows(metrics), 1):
             accuracy = row.get("accuracy")
             if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:

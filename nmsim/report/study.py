@@ -29,7 +29,6 @@ from nmsim.report.writer import Figure, Report, Table, write_report
 
 ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
 SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
-ACCURACY_COLUMNS = ("plan", "recipe", "value")
 
 
 @dataclass
@@ -75,11 +74,9 @@ def load_accuracy(spec: str, workload: str) -> tuple[pd.DataFrame | None, str, P
             df, desc = None, f"trainer sweep from {path}"
         return df, desc, path
     if path.suffix.lower() == ".csv":
-        from nmsim.io import read_csv
+        from nmsim.report.accuracy import read_accuracy_csv
 
-        df = read_csv(path, "accuracy CSV", columns=ACCURACY_COLUMNS, numeric=("value",))
-        df["plan"] = [normalize_plan(str(p), f"{path}: plan") for p in df["plan"]]
-        return df, str(path), None
+        return read_accuracy_csv(path), str(path), None
     raise UserError("expected 'paper', a runs folder or a .csv file (no such runs folder)", f"--accuracy {spec}")
 
 

@@ -38,13 +38,51 @@ def read_json(path: Path, what: str = "file") -> dict:
     return load_json(path, what, expect=dict, allow_nan=True)
 
 
+# numbers an evaluation row (a metrics.jsonl line, done.json's "final") may carry: each a number or null
+ROW_NUMBERS = ("epoch", "train_flops", "accuracy", "loss", "train_loss", "lr", "decay", "grad_var", "exp_avg_sq_norm",
+               "wall_seconds")
+
+
+def _row_problem(row) -> str | None:
+    """Why an evaluation row is not one (None when it is): an object with an integer step >= 0 and numbers."""
+    step = row.get("step") if isinstance(row, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return "needs an object with an integer step"
+    for key in ROW_NUMBERS:
+        v = row.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            from nmsim.io import short_repr
+            return f"{key} must be a number or null, got {short_repr(v)}"
+    return None
+
+
 def read_done(folder: Path) -> dict:
-    """``done.json``: ``{"final": {...}, ...}``; anything else is a UserError naming the file."""
+    """``done.json``: ``{"final": {...}, ...}`` with ``final`` an evaluation row; anything else is a UserError
+    naming the file."""
     path = Path(folder) / DONE
     done = read_json(path, "done marker")
     if not isinstance(done.get("final"), dict):
         raise UserError("not an nmsim done marker (needs a 'final' object)", str(path))
+    problem = _row_problem(done["final"])
+    if problem:
+        raise UserError(f"not an nmsim done marker (final: {problem})", str(path))
     return done
+
+
+def read_config(path: Path) -> dict:
+    """A run's ``config.json``: an object of :class:`~nmsim.train.loop.RunConfig` fields, each of its type (a
+    field missing takes its default); UserError naming the file and field."""
+    from nmsim.io.read import check_fields
+    from nmsim.train.loop import RunConfig
+
+    config = read_json(Path(path), "run config")
+    try:
+        check_fields(config, RunConfig, str(path))
+    except UserError as exc:
+        if exc.message.startswith("unknown field"):
+            raise UserError(f"not an nmsim run config ({exc.message})", str(path)) from None
+        raise
+    return config
 
 
 def read_metrics_rows(path: Path) -> list[dict]:
@@ -64,10 +102,22 @@ def read_metrics_rows(path: Path) -> list[dict]:
             if n == len(lines):
                 continue  # the last line, cut by a kill
             raise UserError(f"line {n}: not valid JSON", str(path)) from None
-        if not isinstance(row, dict) or isinstance(row.get("step"), bool) or not isinstance(row.get("step"), int):
-            raise UserError(f"line {n}: not a metrics row (needs an object with an integer step)", str(path))
+        problem = _row_problem(row)
+        if problem:
+            raise UserError(f"line {n}: not a metrics row ({problem})", str(path))
         rows.append(row)
     return rows
+
+
+def check_run_folder(folder: Path) -> None:
+    """Read every bookkeeping file of a run folder that exists (config, metrics, done marker): damage is a
+    UserError naming the file, found before any work."""
+    folder = Path(folder)
+    if (folder / CONFIG).exists():
+        read_config(folder / CONFIG)
+    read_metrics_rows(folder / METRICS)
+    if (folder / DONE).exists():
+        read_done(folder)
 
 
 def rng_state(device: str | torch.device = "cpu") -> dict:

@@ -262,10 +262,7 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
             raise UserError("exists and is not a run folder (no config.json); give a new --out, nothing was changed",
                             str(out))
         return "new"
-    old = ckpt.read_json(cfg_path, "run config")
-    unknown = sorted(set(old) - {f.name for f in dataclasses.fields(RunConfig)})
-    if unknown:
-        raise UserError(f"not an nmsim run config (unknown field {unknown[0]!r})", str(cfg_path))
+    old = ckpt.read_config(cfg_path)
     new = config.to_dict()
     if old != json.loads(json.dumps(new)):
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != json.loads(json.dumps(new.get(k))))

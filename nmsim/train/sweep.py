@@ -104,6 +104,7 @@ def _sweep_jobs(configs: list[RunConfig], out: Path, device: str, run_progress, 
             raise UserError(f"{_run_name(cfg.recipe, cfg.sparsity, cfg.seed)}: {exc}{hint}") from None
         folder = run_folder(out, resolved)
         status = prepare_folder(folder, resolved, resume=True)
+        ckpt.check_run_folder(folder)   # a damaged done marker or metrics log: refused before anything trains
         (done if status == "done" else jobs).append({"config": resolved.to_dict(), "out": str(folder),
                                                      "device": device, "progress": run_progress})
     return jobs, done, skipped
