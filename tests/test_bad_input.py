@@ -603,3 +603,25 @@ def test_corpus_size():
     counts["run folders"] = len(_run_folder_cases())
     assert sum(counts.values()) >= 150, counts
     assert all(n >= 8 for n in counts.values()), counts
+
+
+def test_whole_corpus_size():
+    """Issue 20: the corpus across every ``tests/test_bad_input*.py`` (their ``CLASSES`` and ``API_CASES``, the
+    tables ``bench/bench_bad_input.py`` runs): well-formed cases, unique ids per module, and at least 150 cases
+    on the newer surfaces (every module but this one and the bugs-on-the-way one)."""
+    import importlib
+
+    counts = {}
+    for path in sorted(Path(__file__).parent.glob("test_bad_input*.py")):
+        module = importlib.import_module(path.stem)
+        tables = {**getattr(module, "CLASSES", {}),
+                  **{f"API: {cls}": cases for cls, cases in getattr(module, "API_CASES", {}).items()}}
+        ids = [case[0] for cases in tables.values() for case in cases]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate case ids"
+        for cls, cases in tables.items():
+            assert cases and all(len(c) == 4 and isinstance(c[1], dict) for c in cases), (path.name, cls)
+            counts[(path.stem, cls)] = len(cases)
+    older = {"test_bad_input", "test_bad_input_bugs"}
+    newer = sum(n for (name, _), n in counts.items() if name not in older)
+    assert sum(n for (name, _), n in counts.items() if name == "test_bad_input") == sum(map(len, CLASSES.values()))
+    assert newer >= 150, counts

@@ -80,8 +80,11 @@ def test_columns_everywhere(name, capsys, tmp_path, monkeypatch):
     assert len(keys) <= 1
 
 
-def test_csv_keeps_every_column_and_raw_si(capsys):
-    assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--format", "csv",
-                 "--columns", "time"]) == 0
+def test_csv_picks_columns_by_raw_name_in_raw_si(capsys):
+    """``--columns`` picks CSV columns too (issue 20), by heading or raw name, written raw; the row key stays."""
+    argv = ["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--format", "csv"]
+    assert main([*argv, "--columns", "time"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split(",") == ["role", "seconds"]
+    assert main(argv) == 0
     head = capsys.readouterr().out.splitlines()[0].split(",")
-    assert "seconds" in head and "executed_flops" in head and "time" not in head
+    assert head[:3] == ["role", "nominal_flops", "executed_flops"] and "seconds" in head and "time" not in head

@@ -131,7 +131,7 @@ def _table_view(df, axes: list):
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
-    from nmsim.cost.pricing import hardware_spec, check_mode, default_dtype
+    from nmsim.cost.pricing import check_mode, check_settings, default_dtype, hardware_spec
     from nmsim.cost.shape_sweep import price_shapes
     from nmsim.errors import UserError
     from nmsim.graph import load_workload
@@ -141,8 +141,9 @@ def run_sweep(args) -> int:
         raise UserError("--memory prices one shape; give single values", "--memory")
     hw = hardware_spec(args.hardware)
     dtype = default_dtype(hw, args.dtype)
-    hw.dense_tflops(dtype)
     plan = SparsityPlan.parse(args.sparsity) if args.sparsity else None
+    check_settings(hw, dtype, weight_dtype=getattr(args, "weight_dtype", None), kernel=getattr(args, "kernel", None),
+                   plans=[plan])
     cfg = load_workload(args.workload)
     check_mode(cfg, args.mode)
     shapes = _sweep_shapes(args, cfg)
@@ -157,5 +158,6 @@ def run_sweep(args) -> int:
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)
     else:
-        emit(df.drop(columns=["config"]), args.format, args.out, index=False, head=head)
+        emit(df.drop(columns=["config"]), args.format, args.out, index=False, columns=getattr(args, "columns", None),
+             head=head)
     return 0

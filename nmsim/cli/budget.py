@@ -24,7 +24,9 @@ def build_table(args) -> pd.DataFrame:
 
     parse_recipe_list(args.recipes)   # the option texts first: a typo fails before pandas is imported
     SparsityPlan.parse(args.sparsity)
-    from nmsim.cost.budget import budget_table
+    from nmsim.cli.table import check_columns
+    from nmsim.cost.budget import budget_table, table_columns
+    check_columns(table_columns(bool(args.hardware)), args.columns)   # before tracing
 
     run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
     for note in run.skipped:
@@ -73,7 +75,7 @@ def run(args) -> int:
             write_atomic(args.out, head + render(table, "table", index=False))
             return 0
         sys.stdout.write(head)
-    emit(table, args.format, args.out, index=False)
+    emit(table, args.format, args.out, index=False, columns=args.columns)
     return 0
 
 
@@ -118,6 +120,6 @@ def register(subparsers) -> None:
                    help="count only Q,K,V,O,Logit,Attend,FF1,FF2 (no class token), as the paper")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--columns",
-                   help="table columns to show, comma-separated (default: " + TABLE_COLUMNS + ")")
+                   help="columns to show, comma-separated, in every format (table default: " + TABLE_COLUMNS + ")")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=run)

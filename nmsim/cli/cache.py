@@ -23,7 +23,7 @@ def run(args) -> int:
         files, size = cache.clear()
         print(f"removed {files} cached graph file(s), {size / 2**20:.1f} MiB, from {cache.graphs_dir()}")
         return 0
-    if args.columns and args.format == "table":   # a typo fails before the header is printed
+    if args.columns:   # a typo fails before the header is printed
         from nmsim.cli.table import choose
         choose(list(INFO_COLUMNS), args.columns)
     rows = cache.entries()

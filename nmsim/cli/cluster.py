@@ -75,7 +75,7 @@ def _emit(args, text: str, frame) -> None:
         else:
             sys.stdout.write(text)
     else:
-        emit(frame, args.format, args.out, index=False)
+        emit(frame, args.format, args.out, index=False, columns=getattr(args, "columns", None))
 
 
 def cmd_plan(args) -> int:
@@ -87,7 +87,7 @@ def cmd_plan(args) -> int:
     check_restrictions(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
     from nmsim.cluster.plan import make_recipes, search, steps_for
     from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
-    if args.format == "table" and args.columns:   # a typo fails before the search
+    if args.columns:   # a typo fails before the search (every format picks columns)
         from nmsim.cli.table import choose
         choose(list(PLAN_COLUMNS), args.columns)
     if args.top < 1:

@@ -30,7 +30,7 @@ def cmd_list(args) -> int:
                      "bf16_peak_flops_per_second": spec.matrix_dense["bf16"] * 1e12 if "bf16" in spec.matrix_dense
                      else None, "sparse_patterns": _patterns(spec), "memory_bytes": mem.capacity_gib * 2**30,
                      "bandwidth_bytes_per_second": mem.bandwidth_gbps * 1e9})
-    if args.columns and args.format == "table" and rows:   # a typo fails before pandas is imported
+    if args.columns and rows:   # a typo fails before pandas is imported
         from nmsim.cli.table import choose
         choose(list(rows[0]), args.columns)
     import pandas as pd

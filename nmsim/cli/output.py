@@ -12,17 +12,21 @@ FORMATS = ("table", "csv", "json")
 
 
 def add_columns(parser, default: str | None = None) -> None:
-    """``--columns``: the one option every table command shares (table format only; CSV/JSON keep every column)."""
+    """``--columns``: the one option every table command shares, in every format (CSV/JSON: those columns, raw)."""
     parser.add_argument("--columns", metavar="COL,...",
-                        help="table columns to show, in this order, by heading or CSV name (default: "
-                             + (default if default else "all, wrapped to 100 columns") + ")")
+                        help="columns to show, in this order, by heading or CSV name; CSV and JSON keep the row "
+                             "keys and these columns (default: " + (default if default else "all, wrapped to 100 "
+                             "columns") + ")")
 
 
 def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: str | None = None) -> str:
-    """``df`` as CSV or JSON (raw SI, every column) or as a table (human units, at most 100 columns wide;
-    ``columns`` picks them: an unknown name is a one-line error listing the table's columns)."""
+    """``df`` as CSV or JSON (raw SI) or as a table (human units, at most 100 columns wide). ``columns`` picks
+    the columns in every format (the row keys stay): an unknown name is a one-line error listing the columns."""
     import pandas as pd
 
+    if columns and fmt in ("csv", "json"):
+        from nmsim.cli.table import keyed
+        df, index, _ = keyed(df, index, columns)
     if fmt == "csv":
         return df.to_csv(index=index)
     if fmt == "json":

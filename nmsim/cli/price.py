@@ -71,12 +71,19 @@ def run_price(args) -> int:
         return run_sweep(args)
     from nmsim.units import duration, si
     from nmsim.cost import memory_footprint, price, trace_for_mode
-    from nmsim.cost.pricing import hardware_spec, default_dtype
+    from nmsim.cost.pricing import check_settings, hardware_spec, default_dtype
     from nmsim.graph import load_workload
 
     hw = hardware_spec(args.hardware)
     dtype = default_dtype(hw, args.dtype)
-    hw.dense_tflops(dtype)  # one-line error naming the hardware and dtype
+    check_settings(hw, dtype, weight_dtype=args.weight_dtype, kernel=args.kernel, plans=[args.sparsity])
+    from nmsim.cli.table import check_columns
+    from nmsim.cost.memory import MEMORY_COLUMNS
+    from nmsim.cost.pricing import BY_COLUMNS
+    if args.memory:   # a --columns typo, before tracing (--by op: the op table's columns come from the trace)
+        check_columns(MEMORY_COLUMNS, args.columns, keys=("component",))
+    elif args.by != "op":
+        check_columns(BY_COLUMNS, args.columns, keys=(args.by,))
     cfg = load_workload(args.workload)
     graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
     if args.memory:
@@ -157,11 +164,13 @@ def run_compare(args) -> int:
     from nmsim.graph import load_workload
     from nmsim.hardware import load, parse_hardware_list
     load_workload(args.workload)        # so do workload and hardware typos (no pandas)
+    specs = {}                          # by name: the header describes the specs priced, files included
     for name in parse_hardware_list(args.hardware):
-        load(name)
+        hw = load(name)
+        specs.setdefault(hw.name, hw)
     from nmsim.cost import compare
     from nmsim.cost.compare import COMPARE_COLUMNS
-    if args.columns and args.format == "table":   # and a --columns typo, before the pricing
+    if args.columns:   # and a --columns typo, before the pricing (every format picks columns)
         from nmsim.cli.table import choose
         choose(list(COMPARE_COLUMNS), args.columns)
 
@@ -176,7 +185,7 @@ def run_compare(args) -> int:
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
     from nmsim.execution.engines import basis_note
-    head += basis_note(zip(df["hardware"], df["dtype"]))
+    head += basis_note((specs[name], dtype) for name, dtype in zip(df["hardware"], df["dtype"]))
     emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)

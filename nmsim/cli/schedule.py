@@ -51,10 +51,9 @@ def run(args) -> int:
     from nmsim.recipes.timeline import timeline  # pandas: imported once the arguments are checked
 
     frame = timeline(recipe, total, spe)
-    if args.format == "csv":
-        print(frame.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(frame.to_json(orient="records", indent=1))
+    if args.format != "table":
+        from nmsim.cli.output import render
+        print(render(frame, args.format, False, args.columns), end="")
     else:
         import textwrap
         from nmsim.cli.table import render_table

@@ -5,7 +5,7 @@ A column's unit comes from its name: ``*seconds`` (shown as ms / s / min / h / d
 counts keep 4 significant digits, thousands separated. A table wider than the limit first moves long text columns
 (over 30 characters) below it as wrapped ``row: text`` lines, then wraps the remaining columns into blocks that
 each repeat the row keys.
-``columns`` picks and orders the columns shown.
+``columns`` picks and orders the columns shown (:func:`keyed`: also for CSV and JSON).
 """
 from __future__ import annotations
 
@@ -105,6 +105,15 @@ def choose(available: list, columns: str) -> list:
     return chosen
 
 
+def check_columns(available, columns: str | None, keys=()) -> None:
+    """Before any work: the error :func:`render_table` (and CSV/JSON) would give for ``columns`` against a table
+    of ``available`` columns led by the row ``keys`` (names of the keys are always accepted)."""
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
+        if wanted:
+            choose(list(available), ",".join(wanted))
+
+
 def _label(df: pd.DataFrame, i: int, index: bool) -> str:
     if index:
         key = df.index[i]
@@ -140,7 +149,7 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     A named index becomes the leading key column(s) (one header line); the keys always stay, also with
     ``columns``. Too wide: long text columns go below the table, then the rest wraps into blocks that
     each repeat the keys."""
-    df, index, nkeys = _keyed(df, index, columns)
+    df, index, nkeys = keyed(df, index, columns)
     shown = human(df)
     text = shown.to_string(index=index)
     if max(map(len, text.splitlines() or [""])) <= width:
@@ -154,7 +163,7 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
 
 
-def _keyed(df: pd.DataFrame, index: bool, columns: str | None) -> tuple:
+def keyed(df: pd.DataFrame, index: bool, columns: str | None) -> tuple:
     """(frame, index shown?, key columns): a named index becomes leading key columns, kept with ``columns``."""
     if not (index and any(n is not None for n in df.index.names)):
         return (pick(df, columns) if columns else df), index, 1

@@ -23,14 +23,20 @@ def run(args) -> int:
     from nmsim.graph import resolve_workload
 
     cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)   # before torch
+    from nmsim.cli.table import check_columns
     from nmsim.graph import paper_view, trace_workload
+    from nmsim.graph.api import PAPER_COLUMNS
     if args.paper:
+        check_columns(PAPER_COLUMNS, args.columns, keys=("op",))   # a typo, before tracing
         emit(paper_view(cfg), args.format, args.out, columns=args.columns)
         return 0
     import sys
 
     from nmsim.graph import parameter_counts
 
+    if args.by != "op":   # a --columns typo, before tracing
+        from nmsim.graph.opgraph import COST_COLUMNS
+        check_columns([*COST_COLUMNS, "training_matrix_flops"], args.columns, keys=(args.by,))
     graph = trace_workload(cfg)
     table = graph.summary(by=args.by)
     if args.by != "op":

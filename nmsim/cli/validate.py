@@ -34,7 +34,7 @@ def run_engines(args) -> int:
     from nmsim.execution.engines import gpu_table, paper_rows
     rows, gpus = paper_rows(), gpu_table(batch=32)
     if args.format != "table":
-        emit(rows, args.format, args.out, index=False)
+        emit(rows, args.format, args.out, index=False, columns=args.columns)
         return 0
     print(textwrap.fill("research engines: each paper's relative figure beside nmsim's (systolic cycle model, "
                         "inference batch 1; nothing is fitted: every comparable row is scored; a 'lower_bound' "
@@ -65,7 +65,7 @@ def run_systolic(args) -> int:
     from nmsim.export.scalesim import INCL_PREFETCH, NOT_COMPARABLE, stored_validation
     v = stored_validation()
     if args.format != "table":
-        emit(v["traffic"], args.format, args.out, index=False)
+        emit(v["traffic"], args.format, args.out, index=False, columns=args.columns)
         return 0
     cyc = v["cycles"]
     print(f"cycles: {len(cyc)} GEMMs ({', '.join(f'{n} {d}' for d, n in cyc['dataflow'].value_counts().items())}), "
@@ -108,7 +108,7 @@ def run(args) -> int:
                  progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))
     rows = v.rows.copy()
     if args.format != "table":
-        emit(rows, args.format, args.out, index=False)
+        emit(rows, args.format, args.out, index=False, columns=args.columns)
         return 0
     rows = _readable(rows.drop(columns=["source"]))
     if args.out:
@@ -119,7 +119,7 @@ def run(args) -> int:
         for use, title in (("fitted", "fitted rows (kernel level; each used by the fit it names)"),
                            ("scored", "scored rows (never used by a fit)")):
             print(f"{title}:")
-            # group names carry the hardware; CSV/JSON keep every column
+            # group names carry the hardware
             emit(rows[rows["use"] == use].drop(columns=["use", "hardware"]), "table", None, index=False,
                  columns=",".join(c for c in args.columns.split(",") if c.strip() not in ("use", "hardware"))
                  if args.columns else None)

@@ -250,6 +250,13 @@ def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[di
     return row, ph
 
 
+def table_columns(hardware: bool) -> list[str]:
+    """The columns of :func:`budget_table`'s table (with ``hardware``: time and energy too)."""
+    timed = ["seconds", "hours", "seconds_vs_dense", "joules"] if hardware else []
+    return ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
+            "budget_epochs", *timed, "phases"]
+
+
 def _unpriced(exc: UserError) -> dict:
     """The row of a combination that cannot be priced: NaN costs and the reason."""
     text = str(exc)
@@ -351,13 +358,19 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
     if base_plan.is_dense:
         raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
+    parse_budget(budget)   # every option before tracing: an error is then the only line
+    from nmsim.cost.vector_terms import optimizer_flops_per_param
+    optimizer_flops_per_param(optimizer)
+    targets = [base_plan if item is None else item if isinstance(item, SparsityPlan)
+               else base_plan.with_pattern(item) for item in items]
+    if hardware:
+        from nmsim.cost.pricing import check_settings
+        check_settings(hardware, dtype, weight_dtype=weight_dtype, kernel=kernel, plans=targets)
     cfg, length, graph = _budget_run(workload, seq, batch, paper_convention, epochs=epochs,
                                      dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps,
                                      samples=samples, tokens=tokens)
     plans = []
-    for item in items:
-        plan = (base_plan if item is None else item if isinstance(item, SparsityPlan)
-                else base_plan.with_pattern(item))
+    for plan in targets:
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
         plans.append((plan.label, plan))   # what was priced, in plan text form (a bare 2:4 on ff,qk: ff=2:4,qk=2:4)
     cost = recipe_plan_table(

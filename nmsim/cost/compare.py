@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
-from nmsim.cost.pricing import hardware_spec, price_many, trace_for_mode
+from nmsim.cost.pricing import check_settings, hardware_spec, price_many, trace_for_mode
 from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.lists import parse_pattern_list, plan_text
@@ -31,13 +31,26 @@ def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
             else:
                 skipped.append(f"{hw.name} (no {dtype}; has {', '.join(hw.matrix_dense)})")
         return specs, skipped
+    given: dict = {}
     for name in names:
         hw = hardware_spec(name)
         if dtype is not None and dtype not in hw.matrix_dense:
             raise UserError(f"{hw.name} has no {dtype} matrix peak (dtypes: {', '.join(hw.matrix_dense)}); "
                             f"pick --dtype from those", "--dtype")
+        if hw.name in given:   # rows are told apart by the spec's name: the same spec once, two specs never
+            if _same_spec(hw, specs[given[hw.name][1]]):
+                continue
+            raise UserError(f"{given[hw.name][0]} and {name} are different specs with the same name "
+                            f"{hw.name!r} (the table tells specs apart by name); change the name: field of one", "--hardware")
+        given[hw.name] = (name, len(specs))
         specs.append(hw)
     return specs, skipped
+
+
+def _same_spec(a, b) -> bool:
+    """The same numbers, wherever the files lie (specs compare by identity)."""
+    import dataclasses
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(a) if f.name != "path")
 
 
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
@@ -54,6 +67,8 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
 
     labels, parsed, plans = _compared_plans(patterns, selector)
     specs, skipped = _compared_specs(hardware, dtype)
+    for hw in specs:   # what no graph could price: said before tracing
+        check_settings(hw, default_dtype(hw, dtype), weight_dtype=weight_dtype, kernel=kernel, plans=plans)
     if graph is None:
         graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]

@@ -40,6 +40,9 @@ GIB = float(2 ** 30)
 MASK_STORAGE = ("bool", "bits")
 
 
+MEMORY_COLUMNS = ("bytes", "gib")   # memory_footprint's columns, by component
+
+
 def kv_cache_bytes(cfg, context: int, batch: int = 1, dtype: str = "bf16") -> float:
     """``2 x layers x kv_heads x dim_head x context x batch x bytes(dtype)`` (decoder layers for enc-dec)."""
     layers = cfg.decoder_layers if cfg.is_enc_dec else cfg.layers
@@ -136,7 +139,7 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
         rows["activations"] = float(act.max()) if len(act) else 0.0
     df = pd.DataFrame({"bytes": pd.Series(rows, dtype=float)})
     df.loc["total"] = df["bytes"].sum()
-    df["gib"] = df["bytes"] / GIB
+    df["gib"] = df["bytes"] / GIB   # MEMORY_COLUMNS
     df.index.name = "component"
     cap = hw.main_memory.capacity_gib
     df.attrs.update({"fits": bool(df.loc["total", "gib"] <= cap), "capacity_gib": cap, "hardware": hw.name,

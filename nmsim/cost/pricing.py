@@ -67,8 +67,7 @@ class Pricing:
         ``vector`` for non-GEMM ops), plus the dominant bound."""
         if key not in ("op", "role", "layer", "pass", "module", "kind", "kernel"):
             raise UserError(f"unknown grouping {key!r} (known: op, role, layer, pass, module, kind, kernel)", "--by")
-        cols = ["nominal_flops", "executed_flops", "vector_flops", "bytes", "metadata_bytes", "seconds",
-                "energy_joules"]
+        cols = list(BY_COLUMNS[:-1])
         if key == "op":
             return self.ops.copy()
         df = self.ops.groupby(key, sort=False)[cols].sum()
@@ -78,16 +77,28 @@ class Pricing:
         return df.reset_index()
 
 
+#: columns of :meth:`Pricing.by` besides the key (every key but ``op``)
+BY_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "metadata_bytes", "seconds",
+              "energy_joules", "bound")
+
+
 # ---- helpers ----------------------------------------------------------------------------------------------
 _HW_BY_NAME: dict = {}
 
 
 def hardware_spec(hw):
+    """A spec from a name or path (loaded once per name, and per file version: a path is relative to the
+    current folder and the file may be edited between calls in one process), or ``hw`` itself."""
     if isinstance(hw, str):
-        spec = _HW_BY_NAME.get(hw)
+        import os
+        key = hw
+        if os.path.isfile(hw):
+            st = os.stat(hw)
+            key = (os.path.realpath(hw), st.st_mtime_ns, st.st_size)
+        spec = _HW_BY_NAME.get(key)
         if spec is None:
             from nmsim.hardware import load
-            spec = _HW_BY_NAME[hw] = load(hw)
+            spec = _HW_BY_NAME[key] = load(hw)
         return spec
     return hw
 
@@ -161,6 +172,18 @@ def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fu
     elif fusion is False:
         fusion = Fusion(False, False)
     return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse)
+
+
+def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = None, kernel: str | None = None,
+                   plans=()) -> None:
+    """Refuse what pricing would refuse whatever the graph (dtypes, a pinned kernel against the ``plans``'
+    patterns), so that a command says it before tracing: the error is then the only line it prints."""
+    from nmsim.execution import model_for
+    from nmsim.sparsity.plan import SparsityPlan
+
+    ctx = context(hw, dtype, weight_dtype=weight_dtype, kernel=kernel)
+    patterns = [rule.pattern for plan in plans for rule in SparsityPlan.of(plan).rules if rule.pattern is not None]
+    model_for(ctx.hw).check(ctx, patterns)
 
 
 def epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
@@ -419,7 +442,8 @@ class _GraphTables:
         hit = self.vector.get(key)
         if hit is not None and hit[0] is hw:
             return hit[1]
-        ctx = context(hw, dtype, **self.opts)
+        # the vector ops only: a pinned GEMM kernel does not apply (and would fail on this dense-plan table)
+        ctx = context(hw, dtype, **{**self.opts, "kernel": None})
         step = training_extras(_params(self.graph, self.graph.ops)) if self.mode == "training" else None
         vec = price_table(self.graph, None, ctx, self.mode, copies=not self.fuse_copies, extras=step)
         vec = vec[~vec["kind"].isin(MATRIX_KINDS)]

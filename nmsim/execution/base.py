@@ -224,6 +224,13 @@ class ExecutionModel:
     def kernel_names(self, ctx: ExecContext) -> tuple[str, ...]:
         return ("dense",)
 
+    def check(self, ctx: ExecContext, patterns=()) -> None:
+        """Refuse settings no graph could be priced with, before anything is traced (``patterns``: the plans'
+        patterns). A model without named kernels has none to pin."""
+        if ctx.kernel is not None:
+            raise UserError(f"{self.hw.name} has no kernels to pin (its execution model is {self.name}; --kernel "
+                            "is for gpu specs)", "--kernel")
+
     def supports(self, table: GemmTable, ctx: ExecContext) -> np.ndarray:
         """Bool per row (broadcast shape): can this model run the GEMM at all at ``ctx``'s dtypes."""
         return np.ones(np.shape(table.nominal_flops), dtype=bool)

@@ -31,12 +31,13 @@ REPRODUCED_PCT = 10.0  # a ratio row is reproduced when nmsim is within this of 
 
 def basis_note(pairs) -> str:
     """One line saying that times of devices with different dense peaks are absolute (each at its own peak), for a
-    table that puts them side by side; ``pairs`` are (hardware name, dtype). Empty when the peaks are equal."""
-    from nmsim.hardware import load
+    table that puts them side by side; ``pairs`` are (spec, dtype), the specs that were priced (a name is loaded,
+    so pass the spec of a user's file: its name is no path). Empty when the peaks are equal."""
+    from nmsim.cost.pricing import hardware_spec
 
     peaks, arrays = {}, False
-    for name, dtype in pairs:
-        hw = load(name)
+    for spec, dtype in pairs:
+        hw = hardware_spec(spec)
         if dtype in hw.matrix_dense:
             peaks.setdefault(hw.name, (dtype, hw.dense_tflops(dtype)))
             arrays |= (hw.execution or {}).get("model") == "systolic"

@@ -272,6 +272,30 @@ class GpuModel(ExecutionModel):
             raise UserError(f"{self.hw.name} has no kernel {ctx.kernel!r} (kernels: {', '.join(self.kernel_names())})",
                             "--kernel")
 
+    def check(self, ctx: ExecContext, patterns=()) -> None:
+        """The kernel named, a kernel for the dtypes, and a pinned kernel that runs at least one of ``patterns``
+        (sparse) at the dtypes: the errors :meth:`price` gives, before tracing (it keeps the ones only the shapes
+        decide, e.g. ``offered_from_rows``)."""
+        self._check_pin(ctx)
+        usable = [k for k in self.kernels if self._arch_factor(k) is not None]
+        if not any(k.accepts_dtypes(ctx.dtype, ctx.wdtype) for k in usable):
+            raise UserError(f"{self.hw.name} has no kernel for {ctx.dtype} GEMMs with {ctx.wdtype} weights "
+                            f"(kernels: {self._describe()})", "--dtype/--weight-dtype")
+        if ctx.kernel is None:
+            return
+        pinned = next((k for k in usable if k.name == ctx.kernel), None)
+        if pinned is None:   # built for a newer arch than this GPU's
+            runs = False
+        elif pinned.sparse:  # sparse rows read the stored weight: the weight dtype
+            runs = (pinned.accepts_dtypes(ctx.dtype, ctx.wdtype)
+                    and any(pinned.execution(p) is not None for p in patterns))
+        else:
+            runs = pinned.accepts_dtypes(ctx.dtype, ctx.dtype) or pinned.accepts_dtypes(ctx.dtype, ctx.wdtype)
+        if runs:
+            return
+        raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
+                        f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
+
     def supports(self, table, ctx):
         ok = any(k.kind == "dense" and k.accepts_dtypes(ctx.dtype, ctx.dtype) for k in self.kernels)
         return np.full(np.shape(table.nominal_flops), ok, dtype=bool)

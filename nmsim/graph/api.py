@@ -62,6 +62,9 @@ PAPER_LABELS = {R.Q: "Q", R.K: "K", R.V: "V", R.O: "O", R.LOGIT: "Logit", R.ATTE
                 R.FF1: "FF1", R.FF2: "FF2"}
 
 
+PAPER_COLUMNS = ("gflops",)   # paper_view's columns, by op
+
+
 def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
     """The paper's inference FLOP convention: per input, only Q, K, V, O, Logit, Attend, FF1, FF2, at ``tokens``.
 
@@ -78,7 +81,7 @@ def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
     ops = graph.ops[graph.ops["role"].isin(PAPER_LABELS)]
     per_role = ops.groupby("role")["fwd_flops"].sum()
     rows = [(PAPER_LABELS[r], per_role.get(r, 0.0) / 1e9) for r in R.PAPER_ROLES]
-    table = pd.DataFrame(rows, columns=["op", "gflops"]).set_index("op")
+    table = pd.DataFrame(rows, columns=["op", *PAPER_COLUMNS]).set_index("op")
     table.loc["total"] = table["gflops"].sum()
     return table
 
