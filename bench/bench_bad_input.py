@@ -14,8 +14,8 @@ text is the expected one, and nothing else.
 
 Printed: corpus size by class and module, the share that passes, the longest start-to-error time (process start
 to exit) with its command and the 5 slowest, and the hypothesis examples per property test of the corpus
-modules (``pytest --hypothesis-show-statistics``: each test feeds one reader or API function random mutations of
-valid input). Not a speed goal (no ``goal_met``): ``make bench`` never fails on it.
+modules and of ``tests/test_*propert*.py`` (``pytest --hypothesis-show-statistics``: each reader or API function
+test feeds it random mutations of valid input). Not a speed goal (no ``goal_met``): ``make bench`` never fails on it.
 
     python bench/bench_bad_input.py [--no-hypothesis] [--only SUBSTRING] [--jobs N]
 
@@ -173,9 +173,9 @@ def summary(results: list[dict]) -> list[dict]:
 # ---- hypothesis examples per property test -----------------------------------------------------------
 
 def property_tests() -> list[str]:
-    """Node ids of the hypothesis tests (``@given``) in the corpus modules."""
+    """Node ids of the hypothesis tests (``@given``) in the corpus modules and the ``test_*propert*.py`` ones."""
     ids = []
-    for path in sorted(TESTS.glob("test_bad_input*.py")):
+    for path in sorted({*TESTS.glob("test_bad_input*.py"), *TESTS.glob("test_*propert*.py")}):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and any(
                     "given" in ast.unparse(d).split("(")[0] for d in node.decorator_list):
@@ -188,7 +188,7 @@ def hypothesis_examples(ids: list[str]) -> list[dict]:
     if not ids:
         return []
     env = _env(ROOT, Path(tempfile.mkdtemp(prefix="nmsim-bench-hyp-cache-")), Path(tempfile.mkdtemp()), {})
-    proc = subprocess.run([sys.executable, "-m", "pytest", *ids, "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", *ids, "-q", "-rfE", "-p", "no:cacheprovider",
                            "--hypothesis-show-statistics"], cwd=ROOT, env=env, capture_output=True, text=True)
     rows, current = [], None
     for line in proc.stdout.splitlines():
@@ -197,16 +197,17 @@ def hypothesis_examples(ids: list[str]) -> list[dict]:
             current = {"test": head.group(1), "examples": 0, "passing": 0, "failing": 0, "invalid": 0}
             rows.append(current)
             continue
-        counts = re.search(r"(\d+) passing examples?, (\d+) failing examples?, (\d+) invalid examples?", line)
+        counts = re.search(r"(\d+) passing(?: examples?)?, (\d+) failing(?: examples?)?,(?: and)? (\d+) invalid", line)
         if counts and current is not None:
             p, f, i = map(int, counts.groups())
             current["passing"] += p
             current["failing"] += f
             current["invalid"] += i
             current["examples"] += p + f + i
-    outcome = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-200:]
+    failed = {m.group(1) for m in re.finditer(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", proc.stdout, re.M)}
     for row in rows:
-        row["pytest"] = outcome
+        row["pytest"] = "failed" if row["test"] in failed else "passed" if proc.returncode in (0, 1) else \
+            f"pytest exit {proc.returncode}"
     return rows
 
 
@@ -252,9 +253,8 @@ def main(argv: list[str]) -> int:
         print(f"\nhypothesis examples per property test ({len(ids)} tests; pytest --hypothesis-show-statistics):")
         for row in rows:
             print(f"  {row['examples']:6,} examples ({row['passing']:,} passing, {row['failing']:,} failing, "
-                  f"{row['invalid']:,} invalid)  {row['test']}")
-        if rows:
-            print(f"  pytest: {rows[0]['pytest']}")
+                  f"{row['invalid']:,} invalid), {row['pytest']}  {row['test']}")
+        print(f"  total: {sum(r['examples'] for r in rows):,} examples")
     return 0
 
 

@@ -607,7 +607,7 @@ def test_corpus_size():
 
 def test_whole_corpus_size():
     """Issue 20: the corpus across every ``tests/test_bad_input*.py`` (their ``CLASSES`` and ``API_CASES``, the
-    tables ``bench/bench_bad_input.py`` runs): well-formed cases, unique ids per module, and at least 150 cases
+    tables ``bench/bench_bad_input.py`` runs): well-formed cases, unique ids per class, and at least 150 cases
     on the newer surfaces (every module but this one and the bugs-on-the-way one)."""
     import importlib
 
@@ -616,8 +616,8 @@ def test_whole_corpus_size():
         module = importlib.import_module(path.stem)
         tables = {**getattr(module, "CLASSES", {}),
                   **{f"API: {cls}": cases for cls, cases in getattr(module, "API_CASES", {}).items()}}
-        ids = [case[0] for cases in tables.values() for case in cases]
-        assert len(ids) == len(set(ids)), f"{path.name}: duplicate case ids"
+        ids = [(cls, case[0]) for cls, cases in tables.items() for case in cases]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate case ids in a class"
         for cls, cases in tables.items():
             assert cases and all(len(c) == 4 and isinstance(c[1], dict) for c in cases), (path.name, cls)
             counts[(path.stem, cls)] = len(cases)
