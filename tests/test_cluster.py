@@ -294,6 +294,24 @@ def test_fit_check_says_what_overflows():
     assert not row["fits"] and row["overflow"].startswith("needs ") and "optimizer" in row["overflow"]
 
 
+def test_published_layouts_plan():
+    """The two layouts issue 23 asks for, priced end to end on a small model of the same shape class: TP 12 over
+    three 4-chip TPU v4 hosts (PaLM) pays inter-host all-reduces; 1,024 sequences on 992 A100s (OPT-175B) run
+    ceil(1,024 / 124) = 9 sequences per replica and count 1,024 in tokens per second."""
+    small = ModelConfig(name="palm-like", family="llama", layers=4, d_model=768, heads=12, kv_heads=1, head_dim=64,
+                        ffn=3072, ffn_kind="swiglu", bias=False, vocab=1000, seq_len=128, position="rope", causal=True)
+    tpu = load_system("tpu-v4-slice", nodes=3)
+    res = search(small, tpu, 24, 128, tp=12, pp=1, zero=(0,), mb=1, recompute=("none",), sp=False)
+    inside = search(small, tpu, 24, 128, tp=4, pp=1, zero=(0,), mb=1, recompute=("none",), sp=False)
+    assert int(res.best["tp"]) == 12 and int(res.best["dp"]) == 1
+    assert res.best["tp_comm"] > inside.best["tp_comm"]   # 3 hosts in each TP all-reduce
+    opt = search(GPT, load_system("dgx-a100", nodes=124), 1024, 128, tp=8, pp=1, zero=(0,), mb=1,
+                 recompute=("none",), sp=False)
+    b = opt.best
+    assert (int(b["dp"]), int(b["m"])) == (124, 9)
+    assert b["tokens_per_second"] == pytest.approx(1024 * 128 / b["step_seconds"])
+
+
 # ---- budgets ----------------------------------------------------------------------------------------------------
 def test_steps_and_budget(dm):
     assert steps_for(1e12, 512, 2048) == math.ceil(1e12 / (512 * 2048))
