@@ -12,7 +12,7 @@ from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
 
 COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
-                   "joules", "weights_gib", "metadata_bytes", "bound")
+                   "sparsified_share", "ceiling", "joules", "weights_gib", "metadata_bytes", "bound")
 
 
 def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
@@ -58,7 +58,9 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
             fusion=None) -> pd.DataFrame:
     """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
-    GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, joules, weights + metadata GiB
+    GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, what caps the plan (the dense step's
+    share in the GEMMs it sparsifies, and the speedup if those took no time: ``price_many(ceiling=True)``), joules,
+    weights + metadata GiB
     (inference storage: compressed where executed sparse), metadata bytes, bound. ``dtype`` None = each spec's
     preferred 16-bit dtype. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``.
     Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``."""
@@ -72,7 +74,7 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     if graph is None:
         graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
-    tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion)
+    tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True)
     other = max(_other_parameters(graph), 0.0)   # weights at rest besides the GEMM weights the pricing reports
     rows = []
     for i, (plan, hw, dt) in enumerate(configs):
@@ -82,7 +84,8 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             "hardware": hw.name, "dtype": dt if not weight_dtype else f"{dt}/{weight_dtype}", "pattern": labels[j],
             "kernel": t["kernel"], "hw_pattern": _hw_pattern(hw, dt, t["kernel"], parsed[j]),
             "executed_flops": t["executed_flops"], "seconds": t["seconds"],
-            "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan, "joules": t["joules"],
+            "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan,
+            "sparsified_share": t["sparsified_share"], "ceiling": t["ceiling"], "joules": t["joules"],
             "weights_gib": (t["weight_bytes"] + other * dtype_bytes(dt)) / 2 ** 30,
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))

@@ -35,7 +35,8 @@ import pandas as pd
 
 from nmsim.cost import vector_terms as VT
 from nmsim.errors import UserError
-from nmsim.execution import ExecContext, Fusion, VectorTable, default_fusion, model_for
+from nmsim.execution import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, Fusion, VectorTable, default_fusion,
+                             model_for)
 from nmsim.execution.base import BOUNDS
 from nmsim.execution.table import MATRIX_KINDS, MODES, gemm_table, restack, vector_table
 from nmsim.sparsity.metadata import dtype_bytes
@@ -434,6 +435,7 @@ class _GraphTables:
         for i, b in enumerate(BOUNDS):
             out[f"{b}_seconds"] = np.where(r.bound == i, r.seconds, 0.0)
         out["_kernel"] = (r.kernel, np.asarray(r.kernel_names, dtype=object))
+        out["_sparsifies"] = sparsifiable(stacked.sparse_operand, hw)
         self.tables[key] = (hw, P, out)
         return out
 
@@ -460,9 +462,29 @@ class _GraphTables:
 _MANY_CACHE: dict = {}
 
 
+def sparsifiable(sparse_operand, hw) -> np.ndarray:
+    """Rows whose N:M operand ``hw`` can use: the weight along the reduction (fwd; dgrad of a transposable mask),
+    or its transpose (dgrad of an ordinary mask) where the spec accepts the transposed pattern."""
+    op = np.asarray(sparse_operand)
+    return (op == OPERAND_WEIGHT) | ((op == OPERAND_WEIGHT_T) & bool(hw.accepts_transposed_dgrad))
+
+
+def amdahl(dense_seconds, sparsified_seconds) -> tuple[np.ndarray, np.ndarray]:
+    """(share, ceiling): the share of the dense step spent in the GEMMs a plan sparsifies, and the speedup over
+    that dense step if those GEMMs took no time at all, ``dense / (dense - sparsified)`` (Amdahl; inf when the
+    step is nothing else)."""
+    dense = np.asarray(dense_seconds, dtype=float)
+    part = np.asarray(sparsified_seconds, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(dense > 0, part / dense, 0.0)
+        rest = dense - part
+        ceiling = np.where(rest > 0, dense / np.where(rest > 0, rest, 1.0), np.inf)
+    return share, ceiling
+
+
 def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
-               kernel: str | None = None, shapes: dict | None = None) -> pd.DataFrame:
+               kernel: str | None = None, shapes: dict | None = None, ceiling: bool = False) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
     The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
@@ -476,7 +498,14 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
     ``shapes`` ({"batch": [...], "seq": [...], "context": [...], "image_size": [...]}) prices the product of modes
     (``mode`` may be a list) x shapes x configs on the workload's shape-generic graphs, ``graph`` being a
     workload name or ModelConfig; see :func:`nmsim.cost.shape_sweep.price_shapes`.
+
+    ``ceiling`` adds what caps each plan, from the same priced rows (:func:`amdahl`): ``sparsified_share``, the
+    share of the dense step (same hardware, dtype and options) spent in the GEMM passes the plan gives an N:M
+    operand the hardware can use (:func:`sparsifiable`), and ``ceiling``, the speedup over that dense step if those
+    passes took no time at all.
     """
+    if ceiling and shapes is not None:
+        raise UserError("a plan's ceiling is priced per traced shape, not over a shape sweep", "ceiling")
     if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), mode may be a list
         from nmsim.cost.shape_sweep import price_shapes
         return price_shapes(graph, configs, mode, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
@@ -509,6 +538,7 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
                                                   "vector_compute_seconds")}
     kernels = np.empty(len(configs), dtype=np.int64)
     kernel_names: list = []
+    dense_matrix, sparsified = np.zeros(len(configs)), np.zeros(len(configs))
     cols_idx = np.arange(len(G.base))
     for hw, dtype, rows in groups.values():
         T = G.table(hw, dtype)
@@ -525,6 +555,9 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         rr = np.where(has, G.rep_rows[first], G.rep_rows[0])
         kernels[rows] = len(kernel_names) + kcode[C[np.arange(len(uniq)), rr], rr][inverse]
         kernel_names += list(knames)
+        dense_rows = T["seconds"][0]   # pattern 0: every row dense
+        dense_matrix[rows] = float(dense_rows.sum())
+        sparsified[rows] = (T["_sparsifies"][C, cols_idx] * dense_rows).sum(axis=1)[inverse]
         v = G.vector_totals(hw, dtype)
         for q in vcols:
             vcols[q][rows] = v[q]
@@ -535,7 +568,7 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
                                          - vcols["vector_compute_seconds"]) / seconds, 0)
         share_x = np.where(seconds > 0, cols["metadata_seconds"] / seconds, 0)
     shares = np.stack([share_c, share_m, share_x], axis=1)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "config": np.arange(len(configs)),
         "plan": categorical(np.searchsorted(sorted(labels), plan_no), [labels[i] for i in sorted(labels)]),
         "hardware": categorical(group_no, [g[0].name for g in groups.values()]),
@@ -549,3 +582,6 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         "bound": categorical(shares.argmax(axis=1), BOUNDS),
         "kernel": categorical(kernels, kernel_names),
     })
+    if ceiling:
+        out["sparsified_share"], out["ceiling"] = amdahl(dense_matrix + vcols["vector_seconds"], sparsified)
+    return out

@@ -138,7 +138,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     """Inference (one forward pass at the workload's batch) latency and energy per accelerator x plan, priced by
     ``nmsim.cost.price`` (GEMMs on the spec's execution model, vector ops, fusion): the numbers
     ``nmsim price``/``nmsim compare`` give for the same question."""
-    from nmsim.cost import price
+    from nmsim.cost import price, price_many
     from nmsim.cost.pricing import default_dtype
     from nmsim.graph import trace_workload
     from nmsim.sparsity import SparsityPlan
@@ -147,10 +147,11 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     for plan in plans:   # a plan that does not fit the model: the error names the report's option
         if plan != "dense":
             SparsityPlan.parse(plan, "--patterns").resolve(graph.ops)
-    rows = []
+    rows, configs = [], []
     for hw in specs:
         dt = dtype if dtype in hw.matrix_dense else default_dtype(hw, None)
         for plan in plans:
+            configs.append((None if plan == "dense" else plan, hw, dt))
             result = price(graph, None if plan == "dense" else plan, hw, dt, "inference")
             priced = result.ops[result.ops["kind"].isin(("linear", "matmul", "conv"))]
             rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
@@ -163,6 +164,9 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     df = pd.DataFrame(rows)
     base = df[df["plan"] == "dense"].set_index("hardware")
     df["speedup_vs_dense"] = [base.loc[h, "latency_ms"] / v for h, v in zip(df["hardware"], df["latency_ms"])]
+    # what caps each plan, from the same priced rows (the columns of nmsim compare)
+    cap = price_many(graph, configs, "inference", ceiling=True)
+    df["sparsified_share"], df["ceiling"] = cap["sparsified_share"].to_numpy(), cap["ceiling"].to_numpy()
     df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
     return df
 
@@ -669,7 +673,11 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "dense (`hw_patterns`). Latency and energy are absolute: each accelerator at its own dense "
                        "peak, so a 2-TFLOPS research array beside a 1,000-TFLOPS GPU differs mostly by size "
                        "(`speedup_vs_dense` is the size-free figure; `nmsim validate --engines` compares them at "
-                       "equal dense peak).")
+                       "equal dense peak). What caps a plan: `sparsified_share` is the share of the dense step spent "
+                       "in the GEMMs the plan sparsifies and `ceiling` the speedup if those took no time at all "
+                       "(Amdahl, from the same priced step; the columns of `nmsim compare`): attention, the GEMMs "
+                       "left dense and the vector ops stay, so no kernel passes it.")
+    measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
                          color="hardware", symbol="recipe",
@@ -691,7 +699,23 @@ def _hardware_section(report: Report, st: _Study) -> None:
                                                                   "its own peak)")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
-        "energy_vs_dense": FMT3}))
+        "sparsified_share": FMT3, "ceiling": FMT2, "energy_vs_dense": FMT3}))
+
+
+def measured_ceiling_notes(s, workload: str, path=None) -> None:
+    """Section ``s`` gets the end-to-end speedups measured on ``workload`` (measurements file ``path``, default
+    the bundled one) beside their plan's ceiling, and one paragraph for each that lies above it."""
+    from nmsim.cost.ceiling import ABOVE, measured_ceilings
+
+    measured = measured_ceilings(path, workload=workload)
+    if not len(measured):
+        return
+    for r in measured[measured["above"]].itertuples():
+        s.text.append(f"**{r.id}** ({r.hardware}, {r.plan}, against {r.baseline}): {r.measured_speedup:.2f}x "
+                      f"{ABOVE} (ceiling {r.ceiling:.2f}x).")
+    s.items.append(Table("measured_ceilings", measured, "End-to-end speedups measured on this workload (bundled GPU "
+                         "measurements) beside their plan's ceiling, priced under each row's own baseline",
+                         formats={"measured_speedup": FMT2, "sparsified_share": FMT3, "ceiling": FMT2}))
 
 
 def _memory_section(report: Report, st: _Study) -> None:
