@@ -63,6 +63,8 @@ ACCURACY = [
      "a.csv: row 2: higher_is_better false contradicts the metric accuracy (higher is better)"),
     ("perplexity-higher-is-better", PPL + "dense,dense,10.05,perplexity,true\n",
      "a.csv: row 2: higher_is_better true contradicts the metric perplexity (lower is better)"),
+    ("error-rate-higher-is-better", "plan,recipe,value,metric,higher_is_better\ndense,dense,22,top1_error,true\n",
+     "a.csv: row 2: higher_is_better true contradicts the metric top1_error (lower is better)"),
     ("direction-maybe", "plan,recipe,value,higher_is_better\ndense,dense,78,maybe\n",
      "a.csv: row 2: higher_is_better must be true or false, got 'maybe'"),
     ("direction-mixed", PPL + "dense,dense,10,perplexity,false\nff=1:8,sr-ste,11,perplexity,true\n",
@@ -331,6 +333,9 @@ def test_good_accuracy_csv_reads(tmp_path):
     df = read_accuracy_csv(path)
     assert list(df["plan"]) == ["dense", "ff=1:8", "ff=1:8"] and list(df["recipe"]) == ["dense", "sr-ste", "mdgf-exp"]
     assert list(df["value"]) == [78.1, 77.2, 77.6]
+    path.write_text("plan,recipe,value,metric,higher_is_better\ndense,dense,3.1,top1_error,false\n"
+                    "ff=1:8,sr-ste,0.5,top1_error,false\n")   # 0.5 %, not a fraction: 50 is far from 3.1
+    assert list(read_accuracy_csv(path)["value"]) == [3.1, 0.5]
     df = read_accuracy_csv("examples/gpt2-chars-perplexity.csv")
     assert len(df) == 11 and df["value"].min() >= 1
 

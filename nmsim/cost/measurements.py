@@ -96,8 +96,8 @@ class _Specs:
 
 
 def spec_key(hw) -> str:
-    """One key per spec, whatever name or alias found it."""
-    return str(hw.path or hw.name)
+    """One key per spec, whatever name, alias or spelling of its path found it."""
+    return str(Path(hw.path).resolve()) if hw.path else hw.name
 
 
 def _inner(exc: UserError) -> str:

@@ -8,8 +8,9 @@ each a one-line :class:`UserError` naming the file and the row (numbered as line
   the dense plan and every other recipe at a sparse one;
 * one metric, unit, direction and run length per file;
 * values against the metric (:func:`metric_range`): an accuracy or other percentage in [0, 100], or in [0, 1] for
-  every row (a column mixing the two scales is refused), a perplexity >= 1, a loss or other cost >= 0; a
-  ``higher_is_better`` that contradicts a metric's known direction is refused.
+  every row (a fraction that, as a percentage, falls among the column's percentages is a scale mix), a
+  perplexity >= 1, a loss or other cost >= 0; a ``higher_is_better`` that contradicts a metric's known direction
+  is refused.
 """
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ import pandas as pd
 from nmsim.errors import UserError
 
 COLUMNS = ("plan", "recipe", "value")
-# metric-name words (split on _, -, space) -> (kind, higher is better); the first word found decides
-PERCENT_WORDS = {"accuracy": True, "acc": True, "top1": True, "top5": True, "top": True, "f1": True,
-                 "precision": True, "recall": True, "bleu": True, "rouge": True, "em": True, "exact": True,
-                 "error": False, "err": False}
-AT_LEAST_ONE = {"perplexity": False, "ppl": False}
-NON_NEGATIVE = {"loss": False, "nll": False, "bpb": False, "bpc": False, "bits": False, "wer": False, "cer": False}
+# metric-name words (split on _, -, space) -> (lowest, highest, higher is better), in priority order: an error
+# rate is a percentage where lower is better, whatever else its name says (top1_error)
+HIGHEST_PCT = 100.0
+METRIC_WORDS = (({"error", "err"}, (0.0, HIGHEST_PCT, False)),
+                ({"wer", "cer"}, (0.0, math.inf, False)),
+                ({"perplexity", "ppl"}, (1.0, math.inf, False)),
+                ({"loss", "nll", "bpb", "bpc", "bits"}, (0.0, math.inf, False)),
+                ({"accuracy", "acc", "top1", "top5", "top", "f1", "precision", "recall", "bleu", "rouge", "em",
+                  "exact"}, (0.0, HIGHEST_PCT, True)))
 PERCENT_UNITS = ("%", "percent", "pct")
 RUN_LENGTH = ("epochs", "steps", "tokens")
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -60,16 +64,12 @@ def read_accuracy_csv(path: str | Path) -> pd.DataFrame:
 def metric_range(metric: str, unit: str = "") -> tuple[float, float, bool | None]:
     """(lowest, highest, higher is better or None when unknown) of a metric by its name and unit; ``highest`` of
     a percentage is 100 (a 0-1 fraction is accepted when every row uses it)."""
-    words = [w for w in metric.lower().replace("-", "_").replace(" ", "_").split("_") if w]
-    percent = unit.strip().lower() in PERCENT_UNITS or "pct" in words or "percent" in words
-    for word in words:
-        if word in PERCENT_WORDS:
-            return 0.0, 100.0, PERCENT_WORDS[word]
-        if word in AT_LEAST_ONE:
-            return 1.0, math.inf, AT_LEAST_ONE[word]
-        if word in NON_NEGATIVE:
-            return 0.0, math.inf, NON_NEGATIVE[word]
-    return (0.0, 100.0, None) if percent else (-math.inf, math.inf, None)
+    words = {w for w in metric.lower().replace("-", "_").replace(" ", "_").split("_") if w}
+    for names, span in METRIC_WORDS:
+        if words & names:
+            return span
+    percent = unit.strip().lower() in PERCENT_UNITS or bool(words & {"pct", "percent"})
+    return (0.0, HIGHEST_PCT, None) if percent else (-math.inf, math.inf, None)
 
 
 def _row(index: int) -> int:
@@ -163,9 +163,12 @@ def _check_values(values: pd.Series, lo: float, hi: float, where: str) -> None:
         if not lo <= v <= hi:
             span = f"from {lo:g} to {hi:g}" if math.isfinite(hi) else f"at least {lo:g}"
             raise UserError(f"row {_row(i)}: value must be {span} for this metric, got {v:g}", where)
-    if hi == 100.0:
-        fractions, percents = values[(values > 0) & (values < 1)], values[values > 1]
-        if len(fractions) and len(percents):
-            f, p = fractions.index[0], percents.index[0]
-            raise UserError(f"value: row {_row(f)} ({values[f]:g}) reads as a 0-1 fraction, row {_row(p)} "
-                            f"({values[p]:g}) as a percentage; use one scale for the whole column", where)
+    if hi == HIGHEST_PCT:   # a fraction is a scale mix when, as a percentage, it falls among the percentages
+        percents = values[values > 1]
+        if len(percents):
+            low, high = percents.min() / 2, percents.max() * 2
+            mixed = values[(values > 0) & (values < 1) & (100 * values >= low) & (100 * values <= high)]
+            if len(mixed):
+                f, p = mixed.index[0], percents.index[0]
+                raise UserError(f"value: row {_row(f)} ({values[f]:g}) reads as a 0-1 fraction, row {_row(p)} "
+                                f"({values[p]:g}) as a percentage; use one scale for the whole column", where)
