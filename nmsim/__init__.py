@@ -20,17 +20,26 @@ __version__ = "0.1.0"
 __all__ = ["load_workload", "trace", "price", "compare", "budget", "schedule", "train", "report", "__version__"]
 
 
-def trace(module_or_workload, example_inputs=None, **kwargs):
+def trace(module_or_workload=None, example_inputs=None, **kwargs):
     """FLOPs of a workload (a name, YAML or config.json) as a DataFrame, as ``nmsim trace`` (``batch=``, ``seq=``,
-    ``by=``); or, given an ``nn.Module`` and its example inputs, its :class:`nmsim.graph.OpGraph` traced on the meta
-    device (see :func:`nmsim.graph.trace`)."""
-    if isinstance(module_or_workload, str) or hasattr(module_or_workload, "__fspath__"):
-        from nmsim.api import trace_workload
+    ``by=``); or, given an ``nn.Module`` and its example inputs (``example_kwargs=`` for keyword inputs), its
+    :class:`nmsim.graph.OpGraph` traced on the meta device (see :func:`nmsim.api.trace_module`)."""
+    from nmsim import api
 
-        return trace_workload(str(module_or_workload), **kwargs)
-    from nmsim.graph.tracer import trace as _trace
+    if type(module_or_workload).__name__ != "ModelConfig" and _is_module(module_or_workload):
+        return api.trace_module(module_or_workload, example_inputs, **kwargs)
+    if example_inputs is not None:
+        from nmsim.errors import UserError
 
-    return _trace(module_or_workload, example_inputs, **kwargs)
+        raise UserError(f"example inputs are for an nn.Module, got a {type(module_or_workload).__name__} to trace",
+                        "trace")
+    return api.trace_workload(module_or_workload, **kwargs)
+
+
+def _is_module(obj) -> bool:
+    """An ``nn.Module`` (checked without importing torch when torch is not loaded: then it cannot be one)."""
+    torch = __import__("sys").modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def __getattr__(name: str):

@@ -17,14 +17,13 @@ replaces ``auto``; ``NMSIM_PROGRESS_SECONDS`` sets the interval (default 60 s).
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from typing import Callable
 
+from nmsim.env import PROGRESS_MODES as MODES
 from nmsim.units import duration, fixed
 
-MODES = ("auto", "bar", "lines", "heartbeat", "off")
 DEFAULT_SECONDS = 60.0
 
 
@@ -34,8 +33,10 @@ def resolve_mode(mode: str | bool | None = "auto", stream=None) -> str:
     if mode is False:
         return "off"
     if mode in (None, True, "auto"):
-        env = os.environ.get("NMSIM_PROGRESS", "").strip().lower()
-        if env in MODES and env != "auto":
+        from nmsim import env as environment
+
+        env = environment.progress_mode()
+        if env and env != "auto":
             return env
         stream = stream if stream is not None else sys.stderr
         isatty = getattr(stream, "isatty", None)
@@ -46,10 +47,9 @@ def resolve_mode(mode: str | bool | None = "auto", stream=None) -> str:
 
 
 def interval_seconds() -> float:
-    try:
-        return max(0.0, float(os.environ.get("NMSIM_PROGRESS_SECONDS", DEFAULT_SECONDS)))
-    except ValueError:
-        return DEFAULT_SECONDS
+    from nmsim import env
+
+    return env.progress_seconds(DEFAULT_SECONDS)
 
 
 def _duration(seconds: float) -> str:

@@ -239,7 +239,7 @@ PLANS = [
     ("three-parts", {}, ["price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff=2:4:8"],
      "--sparsity 'ff=2:4:8': not an N:M pattern: '2:4:8' (expected e.g. 1:16 or dense)"),
     ("layer-past-model", {}, ["price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff@50=2:4"],
-     "--sparsity 'ff@50=2:4': selector 'ff' matches no sparsifiable (linear/conv) op"),
+     "--sparsity 'ff@50=2:4': layer 50 is past the model's 3 layers (0 to 2)"),
     ("compare-empty", {}, ["compare", "vit-tiny", "--patterns", ","],
      "--patterns: no pattern given (e.g. --patterns dense,2:4,1:8)"),
     ("compare-huge-m", {}, ["compare", "vit-tiny", "--patterns", "1:99999999999999999999999999"],

@@ -104,7 +104,7 @@ RESOLVE_ERRORS = [
     ("ff2=1:7/col", "--sparsity 'ff2=1:7/col': M=7 does not divide the output dimension gemm_n=768 of "
                     "blocks.0.ff.ff2 (4 op(s) affected)"),
     ("ff_gate=1:8", "--sparsity 'ff_gate=1:8': selector 'ff_gate' matches no sparsifiable (linear/conv) op"),
-    ("ff@7-9=1:8", "--sparsity 'ff@7-9=1:8': selector 'ff' matches no sparsifiable (linear/conv) op"),
+    ("ff@7-9=1:8", "--sparsity 'ff@7-9=1:8': layers 7-9 go past the model's 4 layers (0 to 3)"),
     (r"re:.*logit=1:8", r"--sparsity 're:.*logit=1:8': selector 're:.*logit' matches no sparsifiable (linear/conv) op"),
     ("head=1:5/1:2", "--sparsity 'head=1:5/1:2': M=10 does not divide the reduction dimension gemm_k=768 "
                          "of head (1 op(s) affected)"),

@@ -5,8 +5,11 @@ Every subcommand module exposes ``register(subparsers)`` which adds its parser(s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 from nmsim.errors import UserError
 
@@ -34,6 +37,13 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # noqa: D102
         self.exit(2, f"nmsim: error: {self.prog}: {message}\n")
 
+    def _get_values(self, action, arg_strings):
+        if action.nargs is None and arg_strings == ["--"]:   # --recipe=--: the value '--' (argparse drops it to [])
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="nmsim", description="N:M sparse training cost, accelerator and accuracy model")
@@ -58,24 +68,73 @@ _FOLDER_OUTPUTS = ("report", "train", "sweep", "export", "evidence")
 _RESUMABLE = {"train": "--resume", "sweep": None, "report": None, "evidence": None}
 
 
-def _resume_hint(argv: list[str], command: str | None) -> str:
+def _resume_hint(argv: list[str], command: str | None, what: str = "interrupted") -> str:
     import shlex
 
     if command not in _RESUMABLE:
-        return "interrupted; nothing was written (outputs are written only when complete)"
+        return f"{what}; nothing was written (outputs are written only when complete)"
     flag = _RESUMABLE[command]
     again = list(argv) + ([flag] if flag and flag not in argv else [])
-    return f"interrupted; resume with: {shlex.join(['nmsim', *again])}"
+    return f"{what}; resume with: {shlex.join(['nmsim', *again])}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, like Ctrl-C's KeyboardInterrupt: every ``finally`` and
+    ``except BaseException`` that removes a temp file or folder, or releases a lock, runs for it too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """SIGTERM and SIGHUP raise :class:`Terminated` for the duration of one command (main thread only; a signal
+    the parent set to be ignored, as ``nohup`` does, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, _terminate)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with _signals_as_interrupts():
+            return _main(argv)
+    except KeyboardInterrupt as exc:   # before the command began (parsing, imports): nothing was written
+        if "--debug" in argv:
+            raise
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"nmsim: {_stopped(signum)}; nothing was written", file=sys.stderr)
+        return 128 + signum
+
+
+def _stopped(signum: int) -> str:
+    return "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        from nmsim import env
+        env.check_all()                     # NMSIM_* variables: a bad value is one line before any work
         if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
             from nmsim.io import check_output_file
             check_output_file(args.out, mine_only=True)   # a bad --out fails before any work
@@ -89,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"nmsim: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print(f"nmsim: {_resume_hint(argv, args.command)}", file=sys.stderr)
-        return 130
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"nmsim: {_resume_hint(argv, args.command, _stopped(signum))}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         return 0
     except OSError as exc:              # a file-system failure nmsim did not turn into a UserError itself

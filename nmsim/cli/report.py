@@ -50,11 +50,11 @@ def register(sub) -> None:
 
 def cmd_report(args) -> int:
     from nmsim.io import check_output_folder
-    from nmsim.report.options import parse_hardware, parse_patterns, parse_recipes
+    from nmsim.report.options import parse_hardware, parse_name, parse_patterns, parse_recipes
 
     started = time.perf_counter()
     from pathlib import Path
-    name = args.name or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
+    name = parse_name(args.name) or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
     out = args.out or f"reports/{name}"
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
     parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports

@@ -101,13 +101,7 @@ class TrainingCostModel:
             self.params = float(self.matrix["weight_numel"].sum())
         else:
             self.params = float(_parameter_total(cfg))
-        self.rules = []
-        for rule in plan.rules:
-            hit = rule.matches(self.matrix).to_numpy()
-            if not hit.any():
-                raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op",
-                                f"{plan.where} {str(rule)!r}")
-            self.rules.append((rule.key, rule, hit))
+        self.rules = [(rule.key, rule, hit.to_numpy()) for rule, hit in plan.hits(self.matrix)]
         self.targets = plan.targets
         m = self.matrix
         self._weights = m["weight_numel"].to_numpy(float)

@@ -5,9 +5,10 @@ directory spec); graphs live in its ``graphs/`` folder as ``nmsim-graph-<key>.np
 header; no pickle). The key is a SHA-256 of the workload's content (every :class:`ModelConfig` field that
 shapes the graph: not its name, source or batch, nor a vision model's image size or a text model's seq_len,
 which are variables of the graph, unless seq_len sizes a learned position table), the graph kind, the torch
-and nmsim versions and a fingerprint of the tracing code. Writes are atomic
-(temp file + rename); :func:`clear` removes only files named the way this module names them, and the least
-recently used graphs are evicted beyond ``$NMSIM_CACHE_MAX_MB`` (default 1 GiB).
+and nmsim versions and a fingerprint of the tracing code. Writes are atomic (temp file + rename); :func:`clear`
+removes only files named the way this module names them, and the least recently used graphs are evicted beyond
+``$NMSIM_CACHE_MAX_MB`` (default 1 GiB); a symlinked ``graphs/`` is not nmsim's: nothing is written or deleted
+through it.
 The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import cost: no torch, numpy or pandas.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from nmsim.env import CACHE_MODES
+
 FORMAT = 1
 PREFIX = "nmsim-graph-"
 SUFFIX = ".npz"
@@ -32,7 +35,6 @@ CODE_ROOTS = ("graph",)
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim(?:\.\w+)*)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w \t,]+))"
                         r"|import[ \t]+(nmsim(?:\.\w+)*))", re.M)
 _NOT_KEYED = {"name", "source", "batch"}
-CACHE_MODES = ("read", "build", "off")
 # commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
 # (cluster: plan, budget and validate price a 1-layer trace of each model, loaded from the cache when warm)
 BUILD_COMMANDS = ("price", "compare", "budget", "trace", "cluster")
@@ -54,13 +56,11 @@ def cache_mode() -> str:
 def use_cache_for(command: str | None) -> str:
     """Set the CLI's cache mode: ``$NMSIM_CACHE`` (read | build | off) if set, else build for the pricing
     commands and read for the rest. Returns the mode it replaced."""
-    previous = _MODE[0]
-    env = os.environ.get("NMSIM_CACHE", "").strip().lower()
-    if env:
-        if env not in CACHE_MODES:
-            from nmsim.errors import UserError
+    from nmsim import env as environment
 
-            raise UserError(f"must be one of {', '.join(CACHE_MODES)}, got {env!r}", "NMSIM_CACHE")
+    previous = _MODE[0]
+    env = environment.cache_mode()
+    if env:
         set_cache_mode(env)
     else:
         set_cache_mode("build" if command in BUILD_COMMANDS else "read")
@@ -79,9 +79,11 @@ def cache_for(command: str | None):
 
 def directory() -> Path:
     """The nmsim cache folder (not created here)."""
-    env = os.environ.get("NMSIM_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
+    from nmsim import env as environment
+
+    env = environment.cache_dir()
+    if env is not None:
+        return env
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
     return base / "nmsim"
@@ -89,6 +91,11 @@ def directory() -> Path:
 
 def graphs_dir() -> Path:
     return directory() / "graphs"
+
+
+def _linked(folder: Path) -> bool:
+    """``graphs/`` is a symbolic link: not the folder nmsim made, so nothing is written or deleted through it."""
+    return folder.is_symlink()
 
 
 _VERSIONS: list = []
@@ -217,6 +224,8 @@ def store(key_: str, sg) -> Path | None:
     import numpy as np
 
     folder = graphs_dir()
+    if _linked(folder):
+        return None
     sg.info = {**sg.info, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **versions()}
     arrays = sg.to_arrays()
     try:
@@ -237,16 +246,17 @@ def store(key_: str, sg) -> Path | None:
 
 def max_bytes() -> int:
     """Size limit of the graph cache: ``$NMSIM_CACHE_MAX_MB`` (default 1024 MiB)."""
-    try:
-        return int(float(os.environ.get("NMSIM_CACHE_MAX_MB", "1024")) * 2**20)
-    except ValueError:
-        return 1024 * 2**20
+    from nmsim import env
+
+    return env.cache_max_bytes()
 
 
 def evict(limit: int | None = None) -> int:
     """Delete the least recently used graphs until the cache is within ``limit`` bytes; returns files removed."""
     limit = max_bytes() if limit is None else limit
     folder = graphs_dir()
+    if _linked(folder):
+        return 0
     try:
         files = [(p.stat().st_mtime, p.stat().st_size, p) for p in folder.iterdir() if ENTRY_RE.match(p.name)]
     except OSError:
@@ -295,6 +305,10 @@ def entries() -> list[dict]:
 def clear() -> tuple[int, int]:
     """Delete the cache files nmsim wrote (graphs and leftover temp files); returns (files, bytes) removed."""
     folder = graphs_dir()
+    if _linked(folder):
+        from nmsim.errors import UserError
+
+        raise UserError("is a symbolic link, not the cache folder nmsim made; nothing was removed", str(folder))
     if not folder.is_dir():
         return 0, 0
     files = size = 0

@@ -108,19 +108,28 @@ def role_resolver(roles=None):
 
     from nmsim.errors import UserError
 
+    from nmsim.io.read import short_repr
+
+    if not (roles is None or callable(roles) or isinstance(roles, (dict, list, tuple))):
+        raise UserError(f"expected a mapping of module-path globs to roles, a list of (glob, role) pairs or a "
+                        f"function, got {type(roles).__name__}", "roles")
     if roles is None or (not callable(roles) and len(roles) == 0):
         return role_of
     if callable(roles):
         def resolve_callable(path: str) -> str | None:
             role = roles(path)
-            if role is not None and role not in USER_ROLES:
-                raise UserError(f"role function gave unknown role {role!r} (valid: {', '.join(USER_ROLES)})", path)
+            if role is not None and (not isinstance(role, str) or role not in USER_ROLES):
+                raise UserError(f"role function gave unknown role {short_repr(role)} (valid: "
+                                f"{', '.join(USER_ROLES)})", path)
             return role if role is not None else role_of(path)
         return resolve_callable
-    pairs = list(roles.items()) if isinstance(roles, dict) else [tuple(p) for p in roles]
-    for glob, role in pairs:
-        if role not in USER_ROLES:
-            raise UserError(f"unknown role {role!r} (valid: {', '.join(USER_ROLES)})", f"roles: {glob}")
+    pairs = list(roles.items()) if isinstance(roles, dict) else list(roles)
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise UserError(f"expected a (glob, role) pair, got {short_repr(pair)}", f"roles[{i}]")
+        glob, role = pair
+        if not isinstance(role, str) or role not in USER_ROLES:
+            raise UserError(f"unknown role {short_repr(role)} (valid: {', '.join(USER_ROLES)})", f"roles: {glob}")
 
     def resolve_map(path: str) -> str | None:
         for glob, role in pairs:

@@ -14,8 +14,9 @@ import warnings
 import torch
 from torch.nn.modules import module as nn_module
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from torch.utils._pytree import tree_flatten, tree_map
 
+from nmsim.errors import UserError
 from nmsim.graph import roles as R
 from nmsim.graph.opgraph import OpGraph
 
@@ -263,6 +264,30 @@ def _meta_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
+def _to_meta(x):
+    return x.to("meta") if isinstance(x, torch.Tensor) else x
+
+
+_DATA_DEPENDENT = ("cannot be called on meta tensors", "data-dependent", "Boolean value of Tensor",
+                   "value of a meta tensor", "is not implemented for meta", "Cannot copy out of meta tensor")
+
+
+def _why(exc: Exception) -> str:
+    """One line on why a module cannot be traced on the meta device (which has shapes but no values)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    first = text if len(text) <= 160 else text[:157] + "..."
+    if any(s in text for s in _DATA_DEPENDENT):
+        return ("cannot be traced on the meta device: data-dependent control flow or a read of a tensor's value "
+                f"(.item(), bool(), .tolist(), .numpy()); branch on shapes instead ({first})")
+    if "data-independent" in text or "dynamic output shape" in text.lower():
+        return ("cannot be traced on the meta device: an op whose output shape depends on tensor values (nonzero, "
+                f"unique, masked_select, ...) ({first})")
+    m = re.search(r"Could not run '([\w:.]+)' with arguments from the 'Meta' backend", text)
+    if m:
+        return f"cannot be traced on the meta device: op {m.group(1)} has no meta implementation"
+    return f"forward failed on meta tensors ({type(exc).__name__}: {first})"
+
+
 def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | None = None, config=None,
           strict: bool = False, roles=None) -> OpGraph:
     """Run ``module`` forward on the meta device and return its :class:`OpGraph`.
@@ -278,9 +303,21 @@ def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | Non
     ``attention`` marks a module whose activation x activation matmuls are logit / attend). Weight GEMMs still
     without a role are listed in ``OpGraph.unrecognised``.
     """
+    where = type(module).__name__
+    if not isinstance(module, torch.nn.Module):
+        raise UserError(f"expected an nn.Module, got {type(module).__name__}", "module")
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
-    inputs = tuple(t.to("meta") if isinstance(t, torch.Tensor) else t for t in example_inputs)
+    if not isinstance(example_inputs, (tuple, list)):
+        hint = " (give keyword inputs as example_kwargs)" if isinstance(example_inputs, dict) else ""
+        raise UserError(f"expected a tensor or a tuple of tensors (the module's example inputs), got "
+                        f"{type(example_inputs).__name__}{hint}", f"{where}: example_inputs")
+    if example_kwargs is not None and not (isinstance(example_kwargs, dict)
+                                           and all(isinstance(k, str) for k in example_kwargs)):
+        raise UserError(f"expected a dict of keyword inputs, got {type(example_kwargs).__name__}",
+                        f"{where}: example_kwargs")
+    inputs = tree_map(_to_meta, tuple(example_inputs))
+    kw_inputs = tree_map(_to_meta, dict(example_kwargs or {}))
     state = _meta_state(module)
     shared: dict[int, str] = {}
     for name, p in state.items():
@@ -294,16 +331,21 @@ def trace(module: torch.nn.Module, example_inputs, *, example_kwargs: dict | Non
     try:
         with torch.enable_grad(), rec:
             if all_meta and all(state[n] is b for n, b in module.named_buffers(remove_duplicate=False)):
-                module(*inputs, **(example_kwargs or {}))
+                module(*inputs, **kw_inputs)
             else:
-                torch.func.functional_call(module, state, inputs, example_kwargs, tie_weights=True, strict=False)
+                torch.func.functional_call(module, state, inputs, kw_inputs, tie_weights=True, strict=False)
+    except UserError:
+        raise
+    except Exception as exc:  # the module's forward on meta tensors: say why, in one line
+        inner = rec.stack[-1][1] if rec.stack else ""
+        raise UserError(_why(exc), f"{where} (in {inner!r})" if inner else where) from exc
     finally:
         h1.remove()
         h2.remove()
     graph = OpGraph.from_records(rec.records, rec.edges, uncounted=rec.uncounted, config=config)
     if rec.uncounted:
         if strict:
-            raise RuntimeError(f"ops without a cost formula: {_listing(rec.uncounted)}")
+            raise UserError(f"ops without a cost formula: {_listing(rec.uncounted)}", where)
         warnings.warn(uncounted_warning(rec.uncounted), stacklevel=2)
     return graph
 

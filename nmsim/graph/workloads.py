@@ -30,9 +30,9 @@ def load_workload(name_or_path: str | Path) -> ModelConfig:
     path = Path(text)
     if text.endswith(".json"):
         return from_hf_config(path)
-    if not (text.endswith((".yaml", ".yml")) or path.exists()):
+    if not (text.endswith((".yaml", ".yml")) or _exists(path)):
         bundled = WORKLOAD_DIR / f"{text}.yaml"
-        if not bundled.exists():
+        if not _exists(bundled):
             raise UserError(f"unknown workload {text!r} (bundled: {', '.join(list_workloads())}; or give a workload "
                             ".yaml or a config.json path)", "workload")
         path = bundled
@@ -40,6 +40,14 @@ def load_workload(name_or_path: str | Path) -> ModelConfig:
     if isinstance(data, dict):
         data = {"name": path.stem, **data}
     return ModelConfig.from_dict(data, source=path.name if path.parent == WORKLOAD_DIR else str(path))
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name no file can have (too long, a NUL byte)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 # ---- Hugging Face config.json ----------------------------------------------------------------------

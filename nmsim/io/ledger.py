@@ -20,8 +20,10 @@ MAX_ENTRIES = 10_000   # oldest entries are dropped beyond this (their files are
 
 
 def ledger_path() -> Path:
-    base = os.environ.get("NMSIM_STATE_DIR")
-    if not base:
+    from nmsim import env
+
+    base = env.state_dir()
+    if base is None:
         state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
         base = os.path.join(state, "nmsim")
     return Path(base) / "written-files.json"

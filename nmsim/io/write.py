@@ -9,6 +9,9 @@
   SHA-256) and nothing else: a file the user added or edited there, or any other file or folder at ``out``,
   is an error and nothing is touched.
 * A single output file the user names is replaced only if nmsim wrote it (``mine_only``, :mod:`nmsim.io.ledger`).
+* Temp files and folders are named ``.<name>.nmsim-tmp-<host>-<pid>-<random>`` (``nmsim-old`` for a replaced
+  report on its way out): a process killed outright (SIGKILL, power loss) leaves one behind, and the next write
+  into that folder removes it (:func:`remove_stale`) once its owner process is gone; nothing else is touched.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -37,6 +42,64 @@ def os_error(exc: OSError, path, action: str = "cannot write") -> UserError:
     """A one-line UserError for an OSError met while writing ``path``."""
     reason = _REASONS.get(exc.errno, (exc.strerror or type(exc).__name__).lower())
     return UserError(f"{action}: {reason}", str(path))
+
+
+# ---- temp names: which leftovers are nmsim's ------------------------------------------------------------
+
+_STALE_RE = re.compile(r"^\.(?P<name>.+)\.nmsim-(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[a-z0-9_]+"
+                       r"(?P<file>\.tmp)?$")
+
+
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_prefix(name: str, kind: str = "tmp") -> str:
+    """The prefix of a temp file or folder for ``name``: it says nmsim made it, on which host, in which process."""
+    return f".{name}.nmsim-{kind}-{_host()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True     # another user's live process, or a pid nmsim cannot judge: keep
+    return True
+
+
+def remove_stale(folder) -> int:
+    """Remove the temp files and folders nmsim left in ``folder`` when a process was killed outright: only names
+    made by :func:`temp_prefix` on this host whose process is gone. A report on its way out (``nmsim-old``)
+    goes back to its place when nothing took it. Returns how many entries were removed or restored."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    done = 0
+    for entry in names:
+        m = _STALE_RE.match(entry)
+        if not m or m["host"] != _host() or int(m["pid"]) == os.getpid() or _alive(int(m["pid"])):
+            continue
+        path = Path(folder) / entry
+        try:
+            if m["file"]:
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+                    done += 1
+                continue
+            if not path.is_dir() or path.is_symlink():
+                continue
+            kept = path / "x"
+            target = Path(folder) / m["name"]
+            if m["kind"] == "old" and kept.is_dir() and not os.path.lexists(target):
+                os.replace(kept, target)
+            shutil.rmtree(path)
+            done += 1
+        except OSError:
+            continue
+    return done
 
 
 def _first_existing_parent(path: Path) -> Path:
@@ -101,7 +164,8 @@ def write_bytes(path, data: bytes, what: str = "output file", mine_only: bool = 
     tmp = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        remove_stale(p.parent)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=temp_prefix(p.name), suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -204,7 +268,8 @@ def new_temp_folder(out) -> Path:
     p = check_output_folder(out)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.tmp-"))
+        remove_stale(p.parent)
+        return Path(tempfile.mkdtemp(dir=p.parent, prefix=temp_prefix(p.name)))
     except OSError as exc:
         raise os_error(exc, out) from None
 
@@ -221,7 +286,7 @@ def install_folder(tmp, out, marker_text: str = "nmsim report\n") -> Path:
         (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)
         if p.is_dir():
-            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.old-"))
+            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=temp_prefix(p.name, "old")))
             os.replace(p, old / "x")
         try:
             os.replace(tmp, p)

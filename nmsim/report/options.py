@@ -29,6 +29,17 @@ def parse_patterns(text: str) -> list[str]:
     return plans
 
 
+def parse_name(name: str | None) -> str | None:
+    """The report's name: its title, and its folder ``reports/<name>`` when no ``--out`` is given, so a name
+    that is a path (``/``, ``\\``, ``..``) or no name (``.``) is refused."""
+    if name is None:
+        return None
+    if name.strip() in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        raise UserError("a report name is one folder name (it names reports/<name>): not empty, '.' or '..', no "
+                        "'/' or '\\'; give another folder as --out", f"--name {name!r}")
+    return name
+
+
 def parse_recipes(text: str) -> list[str]:
     """The shared recipe list (default ``paper``) without dense: the report always sets dense beside them."""
     names = [n for n in parse_recipe_list(text) if n != "dense"]

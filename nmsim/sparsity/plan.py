@@ -92,7 +92,7 @@ def _split_rules(text: str) -> list[str]:
         else:
             cur += ch
     parts.append(cur)
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip() for p in parts]
 
 
 _LAYERS_RE = re.compile(r"@(\d+)(?:-(\d+))?$")
@@ -142,10 +142,15 @@ class SparsityPlan:
 
     @classmethod
     def parse(cls, text: str | None, where: str = "--sparsity") -> "SparsityPlan":
-        """Parse the text form; ``""``, ``None`` and ``dense`` give the dense plan."""
-        if text is None or str(text).strip().lower() in ("", "dense", "none"):
+        """Parse the text form; ``None`` and ``dense`` give the dense plan. An empty text or an empty rule
+        (``,,,``, ``ff=2:4,``) is refused: it would silently price the dense model."""
+        if text is None or str(text).strip().lower() in ("dense", "none"):
             return cls((), where)
-        return cls([parse_rule(t, where) for t in _split_rules(str(text))], where)
+        parts = _split_rules(str(text))
+        if not all(parts):
+            what = "no rule given" if not any(parts) else f"rule {parts.index('') + 1} is empty (an extra ',' or '+'?)"
+            raise UserError(f"{what}; give e.g. ff=1:16, or dense", f"{where} {str(text)!r}")
+        return cls([parse_rule(t, where) for t in parts], where)
 
     @classmethod
     def from_mapping(cls, mapping: dict, where: str = "sparsity") -> "SparsityPlan":
@@ -238,6 +243,23 @@ class SparsityPlan:
     def __hash__(self) -> int:
         return hash(self._rules)
 
+    def hits(self, ops: pd.DataFrame) -> list[tuple[Rule, pd.Series]]:
+        """Each rule with the ops it selects (:meth:`Rule.matches`). A layer range past the model's depth, or a
+        rule that selects nothing, is a UserError naming the rule."""
+        depth = int(ops["layer"].max()) + 1 if len(ops) else 0
+        out = []
+        for rule in self._rules:
+            loc = f"{self.where} {str(rule)!r}"
+            if rule.layers is not None and rule.layers[1] >= depth:
+                lo, hi = rule.layers
+                what = f"layer {lo} is" if lo == hi else f"layers {lo}-{hi} go"
+                raise UserError(f"{what} past the model's {depth:,} layers (0 to {depth - 1:,})", loc)
+            mask = rule.matches(ops)
+            if not mask.any():
+                raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op", loc)
+            out.append((rule, mask))
+        return out
+
     def resolve_frame(self, ops: pd.DataFrame) -> pd.DataFrame:
         """Per op: ``pattern`` (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule``."""
         import pandas as pd
@@ -245,11 +267,8 @@ class SparsityPlan:
         out = pd.DataFrame({"pattern": pd.Series([None] * len(ops), index=ops.index, dtype=object),
                             "direction": "row", "rule": None}, index=ops.index)
         out["rule"] = out["rule"].astype(object)
-        for rule in self._rules:
+        for rule, mask in self.hits(ops):
             loc = f"{self.where} {str(rule)!r}"
-            mask = rule.matches(ops)
-            if not mask.any():
-                raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op", loc)
             if rule.pattern is not None:
                 dim = "gemm_k" if rule.direction == "row" else "gemm_n"
                 bad = ops.loc[mask & (ops[dim].astype("int64") % rule.pattern.m != 0)]
