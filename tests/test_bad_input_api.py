@@ -2,8 +2,9 @@
 text is the CLI's one-line message for the same mistake (without the ``nmsim: error: `` prefix), and nothing is
 written; a module that cannot be traced on the meta device says why in one line.
 
-``API_CASES``: ``(id, function name in nmsim, args, kwargs, expected text)``. ``CLI_EQUIVALENT[id]`` is the
-command line that makes the same mistake, where there is one: it must print exactly the same text. Property
+``API_CASES``: class -> ``(id, files, code, expected text)``, ``code`` a Python expression calling ``nmsim``
+(the shape ``bench/bench_bad_input.py`` runs as ``python -c``). ``CLI_EQUIVALENT[id]`` is the command line that
+makes the same mistake, where there is one: it must print exactly the same text. Property
 tests (hypothesis) then throw random bad and structured arguments at every function: a result or a UserError,
 never another exception, within 2 s each.
 """
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 import nmsim
 from nmsim.errors import UserError
-from test_bad_input import assert_one_error, run_cli, snapshot
+from test_bad_input import assert_one_error, make_files, run_cli, snapshot
 
 
 def _unknown_workload(name: str) -> str:
@@ -30,186 +31,191 @@ def _unknown_workload(name: str) -> str:
             "or a config.json path)")
 
 
-class Branchy(torch.nn.Module):
-    """Branches on a tensor's value: cannot run on meta tensors."""
-
-    def __init__(self):
-        super().__init__()
-        self.proj = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        return self.proj(x) if x.sum().item() > 0 else x
+class Code(str):
+    """A value given as Python source (``float('nan')``, a module): written into the case's code as it is."""
 
 
-class Outer(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.block = Branchy()
-
-    def forward(self, x):
-        return self.block(x)
+def _src(value) -> str:
+    return value if isinstance(value, Code) else repr(value)
 
 
-class Nonzero(torch.nn.Module):
-    def forward(self, x):
-        return torch.nonzero(x)
+def call(function: str, *args, **kwargs) -> str:
+    """The source of a call of ``nmsim.FUNCTION``: a case's ``code``."""
+    return f"nmsim.{function}({', '.join([*map(_src, args), *(f'{k}={_src(v)}' for k, v in kwargs.items())])})"
 
 
-class ToList(torch.nn.Module):
-    def forward(self, x):
-        return torch.tensor(x.tolist())
+TORCH = "__import__('torch')"
+LINEAR, X = Code(f"{TORCH}.nn.Linear(8, 8)"), Code(f"{TORCH}.zeros(2, 8)")
 
 
-LINEAR = torch.nn.Linear(8, 8)
-X = torch.zeros(2, 8)
+def module(name: str, forward: str) -> Code:
+    """An ``nn.Module`` subclass ``name`` whose forward is the expression ``forward`` of ``x``, made in one
+    expression (the bench runs each case as ``python -c``)."""
+    return Code(f"type({name!r}, ({TORCH}.nn.Module,), {{'forward': lambda self, x: {forward}}})()")
+
+
+BRANCHY = module("Branchy", "x * 2 if x.sum().item() > 0 else x")
+NONZERO = module("Nonzero", f"{TORCH}.nonzero(x)")
+TOLIST = module("ToList", f"{TORCH}.tensor(x.tolist())")
+ONES = Code(f"{TORCH}.ones(2, 4)")
 DATA_DEPENDENT = ("cannot be traced on the meta device: data-dependent control flow or a read of a tensor's value "
                   "(.item(), bool(), .tolist(), .numpy()); branch on shapes instead")
 RESERVED = "not an API keyword: "
-NEED_INPUTS = "example_inputs: give the module's example inputs (a tensor or a tuple of tensors; () for none)"
 TYPES = "expected a string, a number or a path, got"
+NAME_RULE = ("a report name is one folder name (it names reports/<name>): not empty, '.' or '..', no '/' or '\\'; "
+             "give another folder as --out")
+RECIPES = "dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, sdgf-geometric"
 
-API_CASES = [
-    # a value that starts with '-' is a value, never an option
-    ("price-workload-help", "price", ("--help", "a100"), {}, _unknown_workload("--help")),
-    ("price-workload-dash", "price", ("-x", "a100"), {}, _unknown_workload("-x")),
-    ("trace-workload-dash", "trace", ("--version",), {}, _unknown_workload("--version")),
-    ("compare-workload-dash", "compare", ("-h",), {}, _unknown_workload("-h")),
-    ("price-sparsity-dash", "price", ("vit-tiny", "a100"), {"sparsity": "-x"},
-     "--sparsity '-x': expected SELECTOR[@LAYERS]=PATTERN[/row|/col], e.g. ff=1:16"),
-    ("compare-patterns-dash", "compare", ("vit-tiny",), {"patterns": "-1:4"},
-     "--patterns: not an N:M pattern: '-1:4' (expected e.g. 1:16 or dense)"),
-    ("train-lr-negative", "train", ("run",), {"lr": -1}, "--lr: must be in (0, 10], got -1"),
-    ("schedule-beta-negative", "schedule", ("mdgf-linear", "ff=1:8"), {"steps": 10, "beta": -1},
-     "--beta: beta must be > 0, got -1"),
-    # unknown keywords: the CLI's unknown option
-    ("price-unknown", "price", ("vit-tiny", "a100"), {"unknown": 1}, "nmsim: unrecognized arguments: --unknown 1"),
-    ("budget-unknown", "budget", ("vit-tiny", "ff=2:4"), {"epochs": 1, "unknown": 1},
-     "nmsim: unrecognized arguments: --unknown 1"),
-    ("compare-unknown", "compare", ("vit-tiny",), {"colour": "red"}, "nmsim: unrecognized arguments: --colour red"),
-    ("schedule-unknown", "schedule", ("sr-ste", "ff=1:8"), {"steps": 10, "speed": 2},
-     "nmsim: unrecognized arguments: --speed 2"),
-    ("trace-unknown", "trace", ("gpt2",), {"bogus": 1}, "nmsim: unrecognized arguments: --bogus 1"),
-    ("train-unknown", "train", ("run",), {"bogus": True}, "nmsim: unrecognized arguments: --bogus"),
-    ("report-unknown", "report", ("rep",), {"bogus": 1}, "nmsim: unrecognized arguments: --bogus 1"),
-    # missing required arguments: the parser's own words
-    ("price-no-hardware", "price", ("vit-tiny",), {}, "nmsim price: the following arguments are required: --hardware"),
-    ("budget-no-sparsity", "budget", ("vit-tiny",), {"epochs": 1},
-     "nmsim budget: the following arguments are required: --sparsity"),
-    ("schedule-no-recipe", "schedule", (), {"steps": 10},
-     "nmsim schedule: the following arguments are required: RECIPE"),
-    ("price-no-workload", "price", (None, "a100"), {}, "workload: give a workload name or path, or --hf-config"),
-    ("trace-nothing", "trace", (), {}, "workload: give a workload name or path, or --hf-config"),
-    ("load-workload-none", "load_workload", (None,), {}, "workload: give a workload name or path, or --hf-config"),
-    ("train-no-out", "train", (), {"epochs": 1}, "--out: give the run folder (out=...)"),
-    ("report-no-out", "report", (), {"no_train": True}, "--out: give the report folder (out=...)"),
-    # wrong values, as the command line words them
-    ("budget-epochs-text", "budget", ("vit-tiny", "ff=2:4"), {"epochs": "abc"},
-     "nmsim budget: argument --epochs: invalid float value: 'abc'"),
-    ("budget-epochs-zero", "budget", ("vit-tiny", "ff=2:4"), {"epochs": 0}, "--epochs: must be a positive number, got 0"),
-    ("budget-recipe-typo", "budget", ("vit-tiny", "ff=2:4"), {"epochs": 1, "recipes": ["dense", "typo"]},
-     "--recipes: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric; sets: all, paper, quick)"),
-    ("price-batch-flag", "price", ("vit-tiny", "a100"), {"batch": True},
-     "nmsim price: argument --batch: expected one argument"),
-    ("price-batch-nan", "price", ("vit-tiny", "a100"), {"batch": float("nan")},
-     "nmsim price: argument --batch: not a positive integer (or N:M range): 'nan'"),
-    ("price-batch-huge", "price", ("gpt2", "a100"), {"batch": 10**30},
-     "gpt2: batch: must be an integer from 1 to 16,777,216, got 1000000000000000000000000000000"),
-    ("price-empty-plan", "price", ("vit-tiny", "a100"), {"sparsity": ",,,"},
-     "--sparsity ',,,': no rule given; give e.g. ff=1:16, or dense"),
-    ("price-layers-past-depth", "price", ("gpt2", "a100"), {"sparsity": "ff@0-99=1:8"},
-     "--sparsity 'ff@0-99=1:8': layers 0-99 go past the model's 12 layers (0 to 11)"),
-    ("budget-layers-past-depth", "budget", ("gpt2", "ff@12=2:4"), {"epochs": 1},
-     "--sparsity 'ff@12=2:4': layer 12 is past the model's 12 layers (0 to 11)"),
-    ("schedule-recipe-typo", "schedule", ("typo",), {"steps": 10},
-     "--recipe: unknown recipe 'typo' (valid: dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-     "sdgf-geometric, custom)"),
-    ("trace-workload-number", "trace", (5,), {}, _unknown_workload("5")),
-    ("trace-missing-yaml", "trace", (Path("nope.yaml"),), {}, "nope.yaml: workload file not found"),
-    ("load-workload-missing", "load_workload", ("nope.yaml",), {}, "nope.yaml: workload file not found"),
-    ("report-name-path", "report", ("rep",), {"name": "../x", "no_train": True},
-     "--name '../x': a report name is one folder name (it names reports/<name>): not empty, '.' or '..', no '/' "
-     "or '\\'; give another folder as --out"),
-    # what only the API can get wrong: Python types, NUL bytes, the API's own keywords
-    ("price-batch-dict", "price", ("vit-tiny", "a100"), {"batch": {}}, f"--batch: {TYPES} dict"),
-    ("price-hardware-object", "price", ("vit-tiny", object()), {}, f"--hardware: {TYPES} object"),
-    ("budget-epochs-none-list", "budget", ("vit-tiny", "ff=2:4"), {"epochs": [None]}, f"--epochs: {TYPES} NoneType"),
-    ("load-workload-list", "load_workload", ([1],), {}, f"workload: {TYPES} list"),
-    ("compare-workload-bytes", "compare", (b"gpt2",), {}, f"workload: {TYPES} bytes"),
-    ("price-workload-nul", "price", ("vit\x00", "a100"), {}, "workload: must be text without NUL bytes"),
-    ("price-help-keyword", "price", ("vit-tiny", "a100"), {"help": True},
-     f"--help: {RESERVED}see help(nmsim.<function>)"),
-    ("price-out-keyword", "price", ("vit-tiny", "a100"), {"out": "t.csv"},
-     f"--out: {RESERVED}the API returns a DataFrame; save it with DataFrame.to_csv"),
-    ("schedule-format-keyword", "schedule", ("sr-ste", "ff=1:8"), {"format": "json"},
-     f"--format: {RESERVED}the API returns a DataFrame"),
-    ("budget-debug-keyword", "budget", ("vit-tiny", "ff=2:4"), {"debug": True},
-     f"--debug: {RESERVED}errors are raised as UserError"),
-    # modules traced on the meta device
-    ("trace-module-no-inputs", "trace", (LINEAR, None), {}, f"Linear: {NEED_INPUTS}"),
-    ("trace-module-dict-inputs", "trace", (LINEAR, {"input": X}), {},
-     "Linear: example_inputs: expected a tensor or a tuple of tensors (the module's example inputs), got dict "
-     "(give keyword inputs as example_kwargs)"),
-    ("trace-module-bad-kwargs", "trace", (LINEAR, X), {"example_kwargs": [X]},
-     "Linear: example_kwargs: expected a dict of keyword inputs, got list"),
-    ("trace-module-unknown-keyword", "trace", (LINEAR, X), {"batch": 2},
-     "trace: unknown keyword 'batch' (known: example_kwargs, config, strict, roles)"),
-    ("trace-module-item", "trace", (Branchy(), torch.ones(2, 4)), {},
-     f"Branchy: {DATA_DEPENDENT} (Tensor.item() cannot be called on meta tensors)"),
-    ("trace-module-item-nested", "trace", (Outer(), torch.ones(2, 4)), {},
-     f"Outer (in 'block'): {DATA_DEPENDENT} (Tensor.item() cannot be called on meta tensors)"),
-    ("trace-module-tolist", "trace", (ToList(), torch.ones(3)), {},
-     f"ToList: {DATA_DEPENDENT} (Cannot copy out of meta tensor; no data!)"),
-    ("trace-module-nonzero", "trace", (Nonzero(), torch.ones(3)), {},
-     "Nonzero: cannot be traced on the meta device: an op whose output shape depends on tensor values (nonzero, "
-     "unique, masked_select, ...) (The register_meta function for torch.nonzero() raises unimplemented by "
-     "default, as a correct data-independent implementation does not exist. This implementat...)"),
-    ("trace-module-wrong-shape", "trace", (LINEAR, torch.zeros(2, 7)), {},
-     "Linear: forward failed on meta tensors (RuntimeError: a and b must have same reduction dim, but got [2, 7] X "
-     "[8, 8].)"),
-    ("trace-module-too-many-inputs", "trace", (LINEAR, (X, X)), {},
-     "Linear: forward failed on meta tensors (TypeError: Linear.forward() takes 2 positional arguments but 3 were "
-     "given)"),
-    ("trace-inputs-for-a-workload", "trace", ("gpt2", X), {},
-     "trace: example inputs are for an nn.Module, got a str to trace"),
-]
-
-CLI_EQUIVALENT = {
-    "price-workload-help": ["price", "--hardware", "a100", "--", "--help"],
-    "price-workload-dash": ["price", "--hardware", "a100", "--", "-x"],
-    "trace-workload-dash": ["trace", "--", "--version"],
-    "compare-workload-dash": ["compare", "--", "-h"],
-    "price-sparsity-dash": ["price", "vit-tiny", "--hardware", "a100", "--sparsity=-x"],
-    "compare-patterns-dash": ["compare", "vit-tiny", "--patterns=-1:4"],
-    "train-lr-negative": ["train", "--lr=-1", "--out", "run"],
-    "schedule-beta-negative": ["schedule", "mdgf-linear", "--sparsity", "ff=1:8", "--steps", "10", "--beta=-1"],
-    "price-unknown": ["price", "vit-tiny", "--hardware", "a100", "--unknown", "1"],
-    "budget-unknown": ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--unknown", "1"],
-    "compare-unknown": ["compare", "vit-tiny", "--colour", "red"],
-    "schedule-unknown": ["schedule", "sr-ste", "--sparsity", "ff=1:8", "--steps", "10", "--speed", "2"],
-    "trace-unknown": ["trace", "gpt2", "--bogus", "1"],
-    "train-unknown": ["train", "--out", "run", "--bogus"],
-    "report-unknown": ["report", "--out", "rep", "--bogus", "1"],
-    "price-no-hardware": ["price", "vit-tiny"],
-    "budget-no-sparsity": ["budget", "vit-tiny", "--epochs", "1"],
-    "schedule-no-recipe": ["schedule", "--steps", "10"],
-    "price-no-workload": ["price", "--hardware", "a100"],
-    "trace-nothing": ["trace"],
-    "budget-epochs-text": ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "abc"],
-    "budget-epochs-zero": ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "0"],
-    "budget-recipe-typo": ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", "dense,typo"],
-    "price-batch-flag": ["price", "vit-tiny", "--hardware", "a100", "--batch"],
-    "price-batch-nan": ["price", "vit-tiny", "--hardware", "a100", "--batch", "nan"],
-    "price-batch-huge": ["price", "gpt2", "--hardware", "a100", "--batch", str(10**30)],
-    "price-empty-plan": ["price", "vit-tiny", "--hardware", "a100", "--sparsity", ",,,"],
-    "price-layers-past-depth": ["price", "gpt2", "--hardware", "a100", "--sparsity", "ff@0-99=1:8"],
-    "budget-layers-past-depth": ["budget", "gpt2", "--sparsity", "ff@12=2:4", "--epochs", "1"],
-    "schedule-recipe-typo": ["schedule", "typo", "--steps", "10"],
-    "trace-workload-number": ["trace", "5"],
-    "trace-missing-yaml": ["trace", "nope.yaml"],
-    "load-workload-missing": ["trace", "nope.yaml"],
-    "report-name-path": ["report", "--out", "rep", "--name", "../x", "--no-train"],
+# class -> (id, code, expected text, the command line making the same mistake or None)
+_TABLE = {
+    "values starting with '-'": [
+        ("price-workload-help", call("price", "--help", "a100"), _unknown_workload("--help"),
+         ["price", "--hardware", "a100", "--", "--help"]),
+        ("price-workload-dash", call("price", "-x", "a100"), _unknown_workload("-x"),
+         ["price", "--hardware", "a100", "--", "-x"]),
+        ("trace-workload-dash", call("trace", "--version"), _unknown_workload("--version"), ["trace", "--", "--version"]),
+        ("compare-workload-dash", call("compare", "-h"), _unknown_workload("-h"), ["compare", "--", "-h"]),
+        ("price-sparsity-dash", call("price", "vit-tiny", "a100", sparsity="-x"),
+         "--sparsity '-x': expected SELECTOR[@LAYERS]=PATTERN[/row|/col], e.g. ff=1:16",
+         ["price", "vit-tiny", "--hardware", "a100", "--sparsity=-x"]),
+        ("compare-patterns-dash", call("compare", "vit-tiny", patterns="-1:4"),
+         "--patterns: not an N:M pattern: '-1:4' (expected e.g. 1:16 or dense)", ["compare", "vit-tiny", "--patterns=-1:4"]),
+        ("train-lr-negative", call("train", "run", lr=-1), "--lr: must be in (0, 10], got -1",
+         ["train", "--lr=-1", "--out", "run"]),
+        ("schedule-beta-negative", call("schedule", "mdgf-linear", "ff=1:8", steps=10, beta=-1),
+         "--beta: beta must be > 0, got -1",
+         ["schedule", "mdgf-linear", "--sparsity", "ff=1:8", "--steps", "10", "--beta=-1"]),
+        ("train-recipe-dashes", call("train", "run", recipe="--"), f"--recipe: unknown recipe '--' (valid: {RECIPES}, "
+         "custom)", ["train", "--recipe=--", "--out", "run"]),
+    ],
+    "unknown keywords": [
+        ("price-unknown", call("price", "vit-tiny", "a100", unknown=1), "nmsim: unrecognized arguments: --unknown 1",
+         ["price", "vit-tiny", "--hardware", "a100", "--unknown", "1"]),
+        ("budget-unknown", call("budget", "vit-tiny", "ff=2:4", epochs=1, unknown=1),
+         "nmsim: unrecognized arguments: --unknown 1",
+         ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--unknown", "1"]),
+        ("compare-unknown", call("compare", "vit-tiny", colour="red"), "nmsim: unrecognized arguments: --colour red",
+         ["compare", "vit-tiny", "--colour", "red"]),
+        ("schedule-unknown", call("schedule", "sr-ste", "ff=1:8", steps=10, speed=2),
+         "nmsim: unrecognized arguments: --speed 2",
+         ["schedule", "sr-ste", "--sparsity", "ff=1:8", "--steps", "10", "--speed", "2"]),
+        ("trace-unknown", call("trace", "gpt2", bogus=1), "nmsim: unrecognized arguments: --bogus 1",
+         ["trace", "gpt2", "--bogus", "1"]),
+        ("train-unknown", call("train", "run", bogus=True), "nmsim: unrecognized arguments: --bogus",
+         ["train", "--out", "run", "--bogus"]),
+        ("report-unknown", call("report", "rep", bogus=1), "nmsim: unrecognized arguments: --bogus 1",
+         ["report", "--out", "rep", "--bogus", "1"]),
+        ("trace-module-unknown-keyword", call("trace", LINEAR, X, batch=2),
+         "trace: unknown keyword 'batch' (known: example_kwargs, config, strict, roles)", None),
+    ],
+    "missing arguments": [
+        ("price-no-hardware", call("price", "vit-tiny"), "nmsim price: the following arguments are required: --hardware",
+         ["price", "vit-tiny"]),
+        ("budget-no-sparsity", call("budget", "vit-tiny", epochs=1),
+         "nmsim budget: the following arguments are required: --sparsity", ["budget", "vit-tiny", "--epochs", "1"]),
+        ("schedule-no-recipe", call("schedule", steps=10),
+         "nmsim schedule: the following arguments are required: RECIPE", ["schedule", "--steps", "10"]),
+        ("price-no-workload", call("price", None, "a100"), "workload: give a workload name or path, or --hf-config",
+         ["price", "--hardware", "a100"]),
+        ("trace-nothing", call("trace"), "workload: give a workload name or path, or --hf-config", ["trace"]),
+        ("load-workload-none", call("load_workload", None), "workload: give a workload name or path, or --hf-config",
+         None),
+        ("train-no-out", call("train", epochs=1), "--out: give the run folder (out=...)", None),
+        ("report-no-out", call("report", no_train=True), "--out: give the report folder (out=...)", None),
+        ("trace-module-no-inputs", call("trace", LINEAR, None),
+         "Linear: example_inputs: give the module's example inputs (a tensor or a tuple of tensors; () for none)",
+         None),
+    ],
+    "wrong values": [
+        ("budget-epochs-text", call("budget", "vit-tiny", "ff=2:4", epochs="abc"),
+         "nmsim budget: argument --epochs: invalid float value: 'abc'",
+         ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "abc"]),
+        ("budget-epochs-zero", call("budget", "vit-tiny", "ff=2:4", epochs=0), "--epochs: must be a positive number, got 0",
+         ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "0"]),
+        ("budget-recipe-typo", call("budget", "vit-tiny", "ff=2:4", epochs=1, recipes=["dense", "typo"]),
+         f"--recipes: unknown recipe 'typo' (valid: {RECIPES}; sets: all, paper, quick)",
+         ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--recipes", "dense,typo"]),
+        ("price-batch-flag", call("price", "vit-tiny", "a100", batch=True),
+         "nmsim price: argument --batch: expected one argument", ["price", "vit-tiny", "--hardware", "a100", "--batch"]),
+        ("price-batch-nan", call("price", "vit-tiny", "a100", batch=Code("float('nan')")),
+         "nmsim price: argument --batch: not a positive integer (or N:M range): 'nan'",
+         ["price", "vit-tiny", "--hardware", "a100", "--batch", "nan"]),
+        ("price-batch-huge", call("price", "gpt2", "a100", batch=10**30),
+         "gpt2: batch: must be an integer from 1 to 16,777,216, got 1000000000000000000000000000000",
+         ["price", "gpt2", "--hardware", "a100", "--batch", str(10**30)]),
+        ("price-empty-plan", call("price", "vit-tiny", "a100", sparsity=",,,"),
+         "--sparsity ',,,': no rule given; give e.g. ff=1:16, or dense",
+         ["price", "vit-tiny", "--hardware", "a100", "--sparsity", ",,,"]),
+        ("price-layers-past-depth", call("price", "gpt2", "a100", sparsity="ff@0-99=1:8"),
+         "--sparsity 'ff@0-99=1:8': layers 0-99 go past the model's 12 layers (0 to 11)",
+         ["price", "gpt2", "--hardware", "a100", "--sparsity", "ff@0-99=1:8"]),
+        ("budget-layers-past-depth", call("budget", "gpt2", "ff@12=2:4", epochs=1),
+         "--sparsity 'ff@12=2:4': layer 12 is past the model's 12 layers (0 to 11)",
+         ["budget", "gpt2", "--sparsity", "ff@12=2:4", "--epochs", "1"]),
+        ("schedule-recipe-typo", call("schedule", "typo", steps=10),
+         f"--recipe: unknown recipe 'typo' (valid: {RECIPES}, custom)", ["schedule", "typo", "--steps", "10"]),
+        ("trace-workload-number", call("trace", 5), _unknown_workload("5"), ["trace", "5"]),
+        ("trace-workload-too-long", call("trace", "x" * 300), _unknown_workload("x" * 300), ["trace", "x" * 300]),
+        ("trace-missing-yaml", call("trace", Code("__import__('pathlib').Path('nope.yaml')")),
+         "nope.yaml: workload file not found", ["trace", "nope.yaml"]),
+        ("load-workload-missing", call("load_workload", "nope.yaml"), "nope.yaml: workload file not found",
+         ["trace", "nope.yaml"]),
+        ("report-name-path", call("report", "rep", name="../x", no_train=True), f"--name '../x': {NAME_RULE}",
+         ["report", "--out", "rep", "--name", "../x", "--no-train"]),
+    ],
+    "Python types and API keywords": [
+        ("price-batch-dict", call("price", "vit-tiny", "a100", batch={}), f"--batch: {TYPES} dict", None),
+        ("price-hardware-object", call("price", "vit-tiny", Code("object()")), f"--hardware: {TYPES} object", None),
+        ("budget-epochs-none-list", call("budget", "vit-tiny", "ff=2:4", epochs=[None]), f"--epochs: {TYPES} NoneType",
+         None),
+        ("load-workload-list", call("load_workload", [1]), f"workload: {TYPES} list", None),
+        ("compare-workload-bytes", call("compare", b"gpt2"), f"workload: {TYPES} bytes", None),
+        ("price-workload-nul", call("price", "vit\x00", "a100"), "workload: must be text without NUL bytes", None),
+        ("price-help-keyword", call("price", "vit-tiny", "a100", help=True),
+         f"--help: {RESERVED}see help(nmsim.<function>)", None),
+        ("price-out-keyword", call("price", "vit-tiny", "a100", out="t.csv"),
+         f"--out: {RESERVED}the API returns a DataFrame; save it with DataFrame.to_csv", None),
+        ("schedule-format-keyword", call("schedule", "sr-ste", "ff=1:8", format="json"),
+         f"--format: {RESERVED}the API returns a DataFrame", None),
+        ("budget-debug-keyword", call("budget", "vit-tiny", "ff=2:4", debug=True),
+         f"--debug: {RESERVED}errors are raised as UserError", None),
+        ("trace-module-roles-number", call("trace", LINEAR, X, roles=5),
+         "roles: expected a mapping of module-path globs to roles, a list of (glob, role) pairs or a function, got int",
+         None),
+        ("trace-module-roles-unknown", call("trace", LINEAR, X, roles={"*": "gate"}),
+         "roles: *: unknown role 'gate' (valid: q, k, v, o, qkv, ff1, ff2, ff_gate, head, pooler, patch_embed, logit, "
+         "attend, attention, embed, norm, softmax, act, other)", None),
+    ],
+    "modules traced on meta": [
+        ("trace-module-dict-inputs", call("trace", LINEAR, {"input": X}),
+         "Linear: example_inputs: expected a tensor or a tuple of tensors (the module's example inputs), got dict "
+         "(give keyword inputs as example_kwargs)", None),
+        ("trace-module-bad-kwargs", call("trace", LINEAR, X, example_kwargs=[X]),
+         "Linear: example_kwargs: expected a dict of keyword inputs, got list", None),
+        ("trace-module-item", call("trace", BRANCHY, ONES),
+         f"Branchy: {DATA_DEPENDENT} (Tensor.item() cannot be called on meta tensors)", None),
+        ("trace-module-item-nested", call("trace", Code(f"{TORCH}.nn.Sequential({TORCH}.nn.Linear(4, 4), {BRANCHY})"),
+                                          ONES),
+         f"Sequential (in '1'): {DATA_DEPENDENT} (Tensor.item() cannot be called on meta tensors)", None),
+        ("trace-module-tolist", call("trace", TOLIST, Code(f"{TORCH}.ones(3)")),
+         f"ToList: {DATA_DEPENDENT} (Cannot copy out of meta tensor; no data!)", None),
+        ("trace-module-nonzero", call("trace", NONZERO, Code(f"{TORCH}.ones(3)")),
+         "Nonzero: cannot be traced on the meta device: an op whose output shape depends on tensor values (nonzero, "
+         "unique, masked_select, ...) (The register_meta function for torch.nonzero() raises unimplemented by "
+         "default, as a correct data-independent implementation does not exist. This implementat...)", None),
+        ("trace-module-wrong-shape", call("trace", LINEAR, Code(f"{TORCH}.zeros(2, 7)")),
+         "Linear: forward failed on meta tensors (RuntimeError: a and b must have same reduction dim, but got [2, 7] X "
+         "[8, 8].)", None),
+        ("trace-module-too-many-inputs", call("trace", LINEAR, Code(f"({X}, {X})")),
+         "Linear: forward failed on meta tensors (TypeError: Linear.forward() takes 2 positional arguments but 3 were "
+         "given)", None),
+        ("trace-inputs-for-a-workload", call("trace", "gpt2", X),
+         "trace: example inputs are for an nn.Module, got a str to trace", None),
+    ],
 }
+# the corpus's shape (read by bench/bench_bad_input.py): class -> (id, files, code, expected text)
+API_CASES = {cls: [(cid, {}, code, expected) for cid, code, expected, _ in rows] for cls, rows in _TABLE.items()}
+CLI_EQUIVALENT = {cid: argv for rows in _TABLE.values() for cid, _, _, argv in rows if argv is not None}
 
 
 @pytest.fixture
@@ -218,12 +224,13 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("cid,name,args,kwargs,expected", [pytest.param(*c, id=c[0]) for c in API_CASES])
-def test_bad_api_call(workdir, capsys, cid, name, args, kwargs, expected):
-    (workdir / "keep.txt").write_text("user data")
+@pytest.mark.parametrize("cid,files,code,expected", [pytest.param(*c, id=f"{cls}:{c[0]}") for cls, cases in
+                                                       API_CASES.items() for c in cases])
+def test_bad_api_call(workdir, capsys, cid, files, code, expected):
+    make_files(workdir, {"keep.txt": "user data", **files})
     before = snapshot(workdir)
     with pytest.raises(UserError) as exc:
-        getattr(nmsim, name)(*args, **kwargs)
+        eval(code, {"nmsim": nmsim})
     assert str(exc.value) == expected
     assert "\n" not in str(exc.value)
     assert snapshot(workdir) == before, "a failed call changed, added or removed files"
@@ -234,10 +241,16 @@ def test_bad_api_call(workdir, capsys, cid, name, args, kwargs, expected):
 
 
 def test_every_api_function_has_cases():
+    import re
+
     functions = [n for n in nmsim.__all__ if n != "__version__"]
     assert sorted(functions) == ["budget", "compare", "load_workload", "price", "report", "schedule", "trace", "train"]
-    assert {name for _, name, *_ in API_CASES} == set(functions)
-    assert len(API_CASES) >= 50 and set(CLI_EQUIVALENT) <= {c[0] for c in API_CASES}
+    cases = [c for rows in API_CASES.values() for c in rows]
+    assert {re.match(r"nmsim\.(\w+)\(", code).group(1) for _, _, code, _ in cases} == set(functions)
+    assert {cls: len(rows) for cls, rows in API_CASES.items()} == {
+        "values starting with '-'": 9, "unknown keywords": 8, "missing arguments": 9, "wrong values": 15,
+        "Python types and API keywords": 12, "modules traced on meta": 9}
+    assert len(CLI_EQUIVALENT) == 36 and len({c[0] for c in cases}) == len(cases)
 
 
 def test_keyword_inputs_are_moved_to_meta():
@@ -249,7 +262,7 @@ def test_keyword_inputs_are_moved_to_meta():
         def forward(self, x, *, context=None, extra=()):
             return self.a(x) + self.b(context) + sum(extra)
 
-    graph = nmsim.trace(TwoInputs(), X, example_kwargs={"context": torch.ones(2, 8), "extra": [torch.ones(2, 16)]})
+    graph = nmsim.trace(TwoInputs(), torch.zeros(2, 8), example_kwargs={"context": torch.ones(2, 8), "extra": [torch.ones(2, 16)]})
     gemms = graph.ops[graph.ops["kind"] == "linear"]
     assert list(gemms["module"]) == ["a", "b"] and list(gemms["fwd_flops"]) == [2 * 2 * 8 * 16] * 2
 
@@ -335,14 +348,16 @@ def test_random_arguments_give_a_result_or_a_user_error(workdir, name):
     assert (workdir / "keep.txt").read_text() == "user data"
 
 
-MODULE_INPUTS = st.one_of(st.none(), st.just(()), st.just(X), st.just((X,)), st.just(torch.zeros(3, 5)),
-                          st.just({"x": X}), VALUE, st.lists(st.just(X), max_size=3))
+T = torch.zeros(2, 8)
+MODULES = [eval(code, {}) for code in (LINEAR, BRANCHY, NONZERO, TOLIST)] + [torch.nn.LayerNorm(8)]
+MODULE_INPUTS = st.one_of(st.none(), st.just(()), st.just(T), st.just((T,)), st.just(torch.zeros(3, 5)),
+                          st.just({"x": T}), VALUE, st.lists(st.just(T), max_size=3))
 
 
 @settings(max_examples=EXAMPLES, deadline=2000, suppress_health_check=list(HealthCheck), database=None)
-@given(module=st.sampled_from([LINEAR, Branchy(), Outer(), Nonzero(), ToList(), torch.nn.LayerNorm(8)]),
+@given(module=st.sampled_from(MODULES),
        inputs=MODULE_INPUTS, kwargs=st.dictionaries(st.sampled_from(["example_kwargs", "strict", "roles", "bogus"]),
-                                                    st.one_of(VALUE, st.just({"x": X})), max_size=2))
+                                                    st.one_of(VALUE, st.just({"x": T})), max_size=2))
 def test_random_module_traces_give_a_graph_or_a_user_error(module, inputs, kwargs):
     _call("trace", (module, inputs), kwargs)
 
