@@ -1,10 +1,10 @@
 """Issue 20: the bad-input corpus of the cluster surfaces — ``nmsim cluster plan|budget|validate|systems``
-arguments, system YAML files (reader-level damage and every field), counts too large to search, and Hugging Face
-configs with mixture-of-experts fields. Same format and checks as ``tests/test_bad_input.py`` (its helpers are
-reused): exit status 2, exactly one ``nmsim: error: ...`` line equal to the expected text, no traceback, and
-every file byte-identical after the command, nothing added.
+arguments, system YAML files and runs files (``cluster validate --runs``: reader-level damage and every field),
+counts too large to search, and Hugging Face configs with mixture-of-experts fields. Same format and checks as
+``tests/test_bad_input.py`` (its helpers are reused): exit status 2, exactly one ``nmsim: error: ...`` line equal
+to the expected text, no traceback, and every file byte-identical after the command, nothing added.
 
-Every case fails before a model is traced (restrictions are checked first), so each runs in well under a second.
+Every case fails before a model is traced: layout restrictions and runs-file fields are checked first.
 """
 from __future__ import annotations
 
@@ -310,8 +310,70 @@ HF_MOE = [(cid, {"c.json": text}, [*cmd, "--hf-config", "c.json"], f"c.json: {fi
           for i, (cid, text, field, msg) in enumerate(HF_MOE)
           for cmd in [["trace"] if i % 2 else ["cluster", "plan"]]]
 
+RUNS = """defaults: {seq: 1024, vocab: 50257, system: dgx-h100, flash: true, dropout: false}
+runs:
+  - {id: my-gpt, model: {layers: 12, d_model: 768, heads: 12}, devices: 8, tp: 1, pp: 1, global_batch: 64,
+     measured_tflops: 300, convention: graph-mfu, source: our cluster}
+"""
+RUN_KEYS = ("assumed, convention, devices, dropout, dtype, flash, global_batch, id, mb, measured_tflops, model, pp, "
+            "recompute, seq, source, sp, system, tp, v, vocab, zero")
+
+
+def _runs(old: str, new: str) -> str:
+    assert old in RUNS, old
+    return RUNS.replace(old, new)
+
+
+RUNS_FILES = [(cid, {"r.yaml": text}, ["cluster", "validate", "--runs", "r.yaml"], msg) for cid, text, msg in [
+    ("binary", b"\x00runs: []", "r.yaml: is a binary file, not a runs file"),
+    ("billion-laughs", BOMB, "r.yaml: YAML aliases expand to more than 100,000 values (an alias bomb?); refused"),
+    ("duplicate-key", _runs("devices: 8,", "devices: 8, devices: 8000,"),
+     "r.yaml: duplicate key 'devices' on line 3 (first on line 3)"),
+    ("list", "- id: x\n", "r.yaml: expected a mapping with runs (and optional defaults)"),
+    ("runs-empty", "runs: []\n", "r.yaml: runs: expected a non-empty list of runs"),
+    ("defaults-list", _runs("defaults: {", "defaults: [").replace("false}", "false]"),
+     "r.yaml: defaults: expected a mapping of run fields"),
+    ("run-scalar", "runs: [5]\n", "r.yaml: runs[0]: expected a mapping of run fields, got 5"),
+    ("unknown-key", _runs("tp: 1,", "tp: 1, gpus: 8,"), f"r.yaml: runs[0]: unknown key 'gpus' (allowed: {RUN_KEYS})"),
+    ("missing-measured", _runs("measured_tflops: 300, ", ""), "r.yaml: runs[0]: missing required field "
+     "'measured_tflops'"),
+    ("duplicate-id", RUNS + RUNS.split("runs:\n")[1], "r.yaml: runs[1].id: duplicate id 'my-gpt' (also runs[0])"),
+    ("devices-zero", _runs("devices: 8,", "devices: 0,"),
+     "r.yaml: runs[0].devices: must be an integer from 1 to 1,048,576, got 0"),
+    ("devices-1e9", _runs("devices: 8,", "devices: 1000000000,"),
+     "r.yaml: runs[0].devices: must be an integer from 1 to 1,048,576, got 1000000000"),
+    ("devices-not-whole-nodes", _runs("devices: 8,", "devices: 12,"),
+     "r.yaml: runs[0].devices: 12 devices are not whole dgx-h100 nodes of 8"),
+    ("global-batch-zero", _runs("global_batch: 64", "global_batch: 0"),
+     "r.yaml: runs[0].global_batch: must be an integer from 1 to 16,777,216, got 0"),
+    ("tp-heads", _runs("tp: 1,", "tp: 5,"), "r.yaml: runs[0].tp: 5 does not divide the 12 attention heads of my-gpt"),
+    ("pp-layers", _runs("pp: 1,", "pp: 16,"),
+     "r.yaml: runs[0].pp: 16 pipeline stages for the 12 layers of my-gpt (a stage holds at least one layer)"),
+    ("zero-5", _runs("tp: 1,", "tp: 1, zero: 5,"), "r.yaml: runs[0].zero: must be 0, 1, 2 or 3, got 5"),
+    ("sp-text", _runs("tp: 1,", "tp: 1, sp: yes please,"), "r.yaml: runs[0].sp: expected true or false, got "
+     "'yes please'"),
+    ("measured-negative", _runs("measured_tflops: 300", "measured_tflops: -300"),
+     "r.yaml: runs[0].measured_tflops: must be a number in (0, 100,000] TFLOP/s per device, got -300"),
+    ("measured-1e30", _runs("measured_tflops: 300", "measured_tflops: 1.0e+30"),
+     "r.yaml: runs[0].measured_tflops: must be a number in (0, 100,000] TFLOP/s per device, got 1e+30"),
+    ("convention", _runs("convention: graph-mfu", "convention: hfu"),
+     "r.yaml: runs[0].convention: unknown convention 'hfu' (known: megatron-hfu, megatron-mfu, graph-mfu)"),
+    ("model-scalar", _runs("model: {layers: 12, d_model: 768, heads: 12}", "model: gpt2"),
+     "r.yaml: runs[0].model: expected a mapping of workload fields, got 'gpt2'"),
+    ("model-no-d-model", _runs("d_model: 768, ", ""), "r.yaml: runs[0].model: missing required field 'd_model'"),
+    ("model-d-model-float", _runs("d_model: 768", "d_model: 7.5"),
+     "r.yaml: runs[0].model: d_model: must be an integer, got 7.5"),
+    ("system-unknown", _runs("system: dgx-h100", "system: dgx-b300"),
+     "r.yaml: runs[0].system: dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice) nor "
+     "an existing file"),
+    ("dtype-unknown", _runs("tp: 1,", "tp: 1, dtype: fp7,"),
+     "r.yaml: runs[0].dtype: no matrix peak for dtype 'fp7' (has: bf16, fp16, tf32, fp8, int8)"),
+    ("source-empty", _runs("source: our cluster", "source: ''"),
+     "r.yaml: runs[0].source: expected a non-empty string, got ''"),
+]] + [("missing", {}, ["cluster", "validate", "--runs", "r.yaml"], "r.yaml: no such file")]
+
 CLASSES = {"system YAML": SYSTEM_YAML, "huge counts": HUGE_COUNTS, "cluster arguments": CLUSTER_ARGS,
-           "hf-config MoE": HF_MOE}
+           "hf-config MoE": HF_MOE, "runs files": RUNS_FILES}
 CASES = [pytest.param(files, argv, msg, id=f"{cls}:{cid}") for cls, cases in CLASSES.items()
          for cid, files, argv, msg in cases]
 

@@ -5,6 +5,8 @@ another exception, and each example finishes inside hypothesis' 2 s deadline:
 * the system-file reader (``nmsim.cluster.system.load_system_file``) on mutations of a valid system YAML;
 * the Hugging Face importer (``nmsim.graph.workloads.from_hf_config``) on mutations of the bundled test configs,
   mixture-of-experts fields included;
+* the runs-file reader (``nmsim.cluster.validation.load_runs``, ``cluster validate --runs``) on mutations of a
+  valid one-run file;
 * the layout search's counts (``enumerate_layouts``): any device count, node size, global batch, TP, PP and
   micro-batch a user can type.
 
@@ -21,12 +23,13 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from nmsim.cluster.layout import enumerate_layouts
 from nmsim.cluster.system import SystemSpec, load_system_file
+from nmsim.cluster.validation import load_runs
 from nmsim.errors import UserError
 from nmsim.graph.config import ModelConfig
 from nmsim.graph.workloads import MOE_COUNTS, MOE_FIELDS, from_hf_config
 
 HF = Path(__file__).parent / "data" / "hf"
-EXAMPLES = {"system file": 300, "hf config": 300, "layout counts": 300}
+EXAMPLES = {"system file": 300, "hf config": 300, "runs file": 300, "layout counts": 300}
 SYSTEM = {"name": "my-cluster", "description": "a test system", "device": "h100",
           "devices_per_node": {"value": 8, "source": "datasheet"}, "nodes": {"value": 2, "source": "default"},
           "node_power_watts": {"value": 10200, "source": "datasheet"},
@@ -127,6 +130,29 @@ def test_hf_importer_mutations(tmp_path, data):
     assert not any(isinstance(doc.get(k), (int, float)) and not isinstance(doc[k], bool) and doc[k] > 1
                    for k in MOE_COUNTS), doc
     assert all(doc.get(k) in (None, 0, False, [], {}) for k in MOE_FIELDS), doc
+
+
+RUNS = {"defaults": {"seq": 1024, "vocab": 50257, "system": "dgx-h100", "flash": True},
+        "run": {"id": "my-gpt", "model": {"layers": 12, "d_model": 768, "heads": 12}, "devices": 8, "tp": 1, "pp": 1,
+                "global_batch": 64, "measured_tflops": 300, "convention": "graph-mfu", "source": "our cluster"}}
+
+
+@settings(max_examples=EXAMPLES["runs file"], **SETTINGS)
+@given(data=st.data())
+def test_runs_reader_mutations(tmp_path, data):
+    doc, extra = _mutate(data, RUNS)
+    text = yaml.safe_dump({**({"defaults": doc["defaults"]} if "defaults" in doc else {}),
+                           "runs": [doc["run"]] if "run" in doc else []}, allow_unicode=True)
+    path = tmp_path / "r.yaml"
+    path.write_text(text + (extra.replace("run:", "runs:", 1) if extra else ""))
+    try:
+        runs = load_runs(path)
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("r.yaml"), str(exc)
+        event("UserError")
+        return
+    event("result")
+    assert [r["id"] for r in runs] == [doc["run"]["id"]] and 1 <= runs[0]["devices"] <= 2**20
 
 
 W = ModelConfig(name="w", family="gpt2", layers=12, d_model=768, heads=12, ffn=3072, vocab=100, seq_len=32)

@@ -121,7 +121,7 @@ def cmd_budget(args) -> int:
 
 def cmd_validate(args) -> int:
     from nmsim.cluster.validation import load_runs, validate
-    runs = load_runs()
+    runs = load_runs(args.runs) if args.runs else load_runs()
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {r["id"] for r in runs}
@@ -177,6 +177,8 @@ def register(sub) -> None:
     va.add_argument("--calibrate", action="store_true",
                     help="also fit one compute efficiency on every other run and score the rest")
     va.add_argument("--only", default=None, help="comma list of run ids")
+    va.add_argument("--runs", default=None, metavar="FILE",
+                    help="your own runs file (the format of nmsim/data/published_runs/training_throughput.yaml)")
     va.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_columns(va, "the validation text; with --columns a table of the CSV's columns")
     va.add_argument("--out", default=None)

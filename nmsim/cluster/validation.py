@@ -1,4 +1,5 @@
-"""Published training throughputs (``nmsim/data/published_runs/training_throughput.yaml``) against predictions.
+"""Published training throughputs (``nmsim/data/published_runs/training_throughput.yaml``, or a user's own runs
+file in the same format: ``nmsim cluster validate --runs FILE``) against predictions.
 
 For each run: the stated model, system, device count and layout (unstated fields are searched: the fastest
 layout that fits, as the authors tuned theirs), predicted step time -> per-device TFLOP/s in the paper's own
@@ -15,44 +16,123 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from nmsim.cluster.limits import MAX_DEVICES, MAX_GLOBAL_BATCH
 from nmsim.errors import UserError
+from nmsim.io.read import short_repr
+
+RECOMPUTE_MODES = ("none", "selective", "full")
 
 RUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" / "training_throughput.yaml"
 CONVENTIONS = ("megatron-hfu", "megatron-mfu", "graph-mfu")
-RUN_KEYS = {"id", "model", "devices", "tp", "pp", "global_batch", "recompute", "sp", "measured_tflops", "convention",
-            "source", "assumed", "seq", "vocab", "system", "dtype", "flash", "dropout", "zero", "mb", "v"}
+REQUIRED = ("id", "model", "devices", "measured_tflops", "convention", "source", "global_batch")
+RUN_KEYS = {*REQUIRED, "tp", "pp", "recompute", "sp", "assumed", "seq", "vocab", "system", "dtype", "flash",
+            "dropout", "zero", "mb", "v"}
+BUILT_IN = {"seq": 2048, "vocab": 51200, "system": "dgx-a100", "dtype": "bf16", "flash": False, "dropout": True}
+MAX_TFLOPS = 1e5   # per device (a sanity limit: 50 x the 1,979 dense FP8 TFLOP/s of an H100 SXM)
 
 
 def load_runs(path=RUNS_FILE) -> list[dict]:
-    doc = yaml.safe_load(Path(path).read_text())
+    """The runs of a runs file (the bundled published runs, or a user's own with ``cluster validate --runs``):
+    read as spec files are (size, encoding, duplicate keys, alias bombs, depth) and every field checked, so a
+    mistake is one line naming the file, the run and the field before anything is priced. Each run gains
+    ``_where`` (``file: runs[i]``) for errors found while pricing it."""
+    from nmsim.hardware.loader import read_document
+    doc, file = read_document(path, "runs file")
+    if not isinstance(doc, dict) or set(doc) - {"defaults", "runs"}:
+        raise UserError("expected a mapping with runs (and optional defaults)", file)
     base = doc.get("defaults", {})
-    runs = []
+    if not isinstance(base, dict):
+        raise UserError("expected a mapping of run fields", f"{file}: defaults")
+    runs, ids = [], {}
+    if not isinstance(doc.get("runs"), list) or not doc["runs"]:
+        raise UserError("expected a non-empty list of runs", f"{file}: runs")
     for i, r in enumerate(doc["runs"]):
-        unknown = set(r) - RUN_KEYS
-        if unknown:
-            raise UserError(f"unknown key {sorted(unknown)[0]!r}", f"{Path(path).name}: runs[{i}]")
-        for key in ("id", "model", "devices", "measured_tflops", "convention", "source", "global_batch"):
-            if key not in r:
-                raise UserError(f"missing required field {key!r}", f"{Path(path).name}: runs[{i}]")
-        if r["convention"] not in CONVENTIONS:
-            raise UserError(f"unknown convention {r['convention']!r} (known: {', '.join(CONVENTIONS)})",
-                            f"{Path(path).name}: runs[{i}].convention")
-        runs.append({**base, **r})
+        where = f"{file}: runs[{i}]"
+        if not isinstance(r, dict):
+            raise UserError(f"expected a mapping of run fields, got {short_repr(r)}", where)
+        run = {**BUILT_IN, **base, **r, "_where": where}
+        _check_run(run, where)
+        if run["id"] in ids:
+            raise UserError(f"duplicate id {run['id']!r} (also runs[{ids[run['id']]}])", f"{where}.id")
+        ids[run["id"]] = i
+        runs.append(run)
     return runs
+
+
+def _check_run(run: dict, where: str) -> None:
+    unknown = sorted(map(str, set(run) - RUN_KEYS - {"_where"}))
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(RUN_KEYS))})", where)
+    for key in REQUIRED:
+        if key not in run:
+            raise UserError(f"missing required field {key!r}", where)
+    for key in ("id", "source", "system", "dtype") + (("assumed",) if "assumed" in run else ()):
+        if not isinstance(run[key], str) or not run[key].strip():
+            raise UserError(f"expected a non-empty string, got {short_repr(run[key])}", f"{where}.{key}")
+    limits = {"devices": MAX_DEVICES, "global_batch": MAX_GLOBAL_BATCH, "seq": MAX_GLOBAL_BATCH, "tp": MAX_DEVICES,
+              "pp": MAX_DEVICES, "mb": MAX_GLOBAL_BATCH, "v": 64, "vocab": 2**24}
+    for key, most in limits.items():
+        value = run.get(key)
+        if key in run and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
+            raise UserError(f"must be an integer from 1 to {most:,}, got {short_repr(value)}", f"{where}.{key}")
+    if "zero" in run and (isinstance(run["zero"], bool) or run["zero"] not in (0, 1, 2, 3)):
+        raise UserError(f"must be 0, 1, 2 or 3, got {short_repr(run['zero'])}", f"{where}.zero")
+    if "recompute" in run and run["recompute"] not in RECOMPUTE_MODES:
+        raise UserError(f"must be one of {', '.join(RECOMPUTE_MODES)}, got {short_repr(run['recompute'])}",
+                        f"{where}.recompute")
+    for key in ("sp", "flash", "dropout"):
+        if key in run and not isinstance(run[key], bool):
+            raise UserError(f"expected true or false, got {short_repr(run[key])}", f"{where}.{key}")
+    value = run["measured_tflops"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TFLOPS:
+        raise UserError(f"must be a number in (0, {MAX_TFLOPS:,.0f}] TFLOP/s per device, got {short_repr(value)}",
+                        f"{where}.measured_tflops")
+    if run["convention"] not in CONVENTIONS:
+        raise UserError(f"unknown convention {short_repr(run['convention'])} (known: {', '.join(CONVENTIONS)})",
+                        f"{where}.convention")
+    if not isinstance(run["model"], dict):
+        raise UserError(f"expected a mapping of workload fields, got {short_repr(run['model'])}", f"{where}.model")
+    if "d_model" not in run["model"]:
+        raise UserError("missing required field 'd_model'", f"{where}.model")
+    model_config(run)   # the model's own fields, with the workload checks
+    from nmsim.cluster.system import load_system
+    try:
+        system = load_system(run["system"])
+    except UserError as exc:
+        raise UserError(f"{exc.where}: {exc.message}", f"{where}.system") from None
+    if run["devices"] % system.devices_per_node:
+        raise UserError(f"{run['devices']:,} devices are not whole {system.name} nodes of {system.devices_per_node}",
+                        f"{where}.devices")
+    from nmsim.cluster.layout import check_restrictions
+    try:
+        system.device_spec().dense_tflops(run["dtype"])
+    except UserError as exc:
+        raise UserError(exc.message, f"{where}.dtype") from None
+    try:   # the stated layout fields, as cluster plan checks its flags
+        check_restrictions(model_config(run), run["devices"], system.devices_per_node, run["global_batch"],
+                           **{k: run[k] for k in ("tp", "pp", "mb") if k in run},
+                           zero=(run["zero"],) if "zero" in run else None)
+    except UserError as exc:
+        field = FLAG_FIELDS.get(exc.where)
+        raise UserError(exc.message, f"{where}.{field}" if field else f"{where}: {exc.where}") from None
+
+
+# the cluster search names plan's flags; a runs file names its fields
+FLAG_FIELDS = {"--tp": "tp", "--pp": "pp", "--mb": "mb", "--zero": "zero", "--global-batch": "global_batch",
+               "--nodes": "devices", "--seq": "seq", "--dtype": "dtype"}
 
 
 def model_config(run: dict):
     from nmsim.graph.config import ModelConfig
     m = dict(run["model"])
     h = m["d_model"]
-    data = {"name": run["id"], "family": "gpt2", "ffn": 4 * h, "ffn_kind": "gelu", "norm": "layernorm",
+    data = {"name": run["id"], "family": "gpt2", **({"ffn": 4 * h} if type(h) is int else {}), "ffn_kind": "gelu", "norm": "layernorm",
             "position": "learned", "causal": True, "vocab": run["vocab"], "seq_len": run["seq"],
             "max_positions": run["seq"], "head": "lm", "batch": 1, **m}
     if data.get("position") == "rope":
         data.pop("max_positions")
-    return ModelConfig.from_dict(data, source=f"{run['id']}")
+    return ModelConfig.from_dict(data, source=f"{run.get('_where', run['id'])}.model")
 
 
 def convention_flops(run: dict, cfg, nominal_flops_step: float) -> float:
@@ -100,7 +180,13 @@ def validate(runs=None, *, calibrate: bool = False, progress=None) -> tuple[pd.D
     for i, run in enumerate(runs):
         if progress:
             progress(i, len(runs), run["id"])
-        rows.append({**predict(run), "group": f"{_device(run)} {run['dtype']}"})
+        try:
+            predicted = predict(run)
+        except UserError as exc:   # what only the search finds (a combination of stated fields): name the run
+            field = FLAG_FIELDS.get(exc.where)
+            where = run.get("_where", run["id"])
+            raise UserError(exc.message, f"{where}.{field}" if field else f"{where}: {exc.where}") from None
+        rows.append({**predicted, "group": f"{_device(run)} {run['dtype']}"})
     df = pd.DataFrame(rows)
     df["error"] = df["predicted_tflops"] / df["measured_tflops"] - 1
     summary = {"rows": len(df), "mape": float(df["error"].abs().mean()),
