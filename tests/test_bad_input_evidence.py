@@ -326,6 +326,11 @@ def test_bad_input_evidence(workdir, capsys, files, argv, expected):
     check_case(workdir, capsys, files, argv, expected)
 
 
+def test_corpus_size():
+    counts = {cls: len(cases) for cls, cases in CLASSES.items()}
+    assert counts["accuracy CSV values"] >= 30 and counts["evidence folders"] >= 40 and counts["sweep folders"] >= 5
+
+
 def test_good_accuracy_csv_reads(tmp_path):
     from nmsim.report.accuracy import read_accuracy_csv
     path = tmp_path / "a.csv"

@@ -328,3 +328,8 @@ def test_validate_property(tmp_path, warm, doc):
         _assert_one_line(exc)
         return
     assert (v.rows["predicted"] > 0).all() and v.rows["predicted"].map(math.isfinite).all(), v.rows
+
+
+def test_corpus_size():
+    counts = {cls: len(cases) for cls, cases in CLASSES.items()}
+    assert sum(counts.values()) >= 80 and min(counts.values()) >= 6, counts
