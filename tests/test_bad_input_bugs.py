@@ -102,6 +102,12 @@ COLUMNS = [
                           "--columns", "step"],
      "--columns: no column 'step' (columns: start_step, stop_step, steps, label, phase, ff, ff_cost, D_start, D_end, "
      "rule, srste_lambda)"),
+    ("cluster-budget-json", W, ["cluster", "budget", "w.yaml", "--system", "dgx-a100", "--nodes", "1", "--tokens",
+                                "1e9", "--format", "json", "--columns", "nope"],
+     "--columns: no column 'nope' (columns: recipe, layout, steps, tokens, step_time, days, device_hours, mfu, "
+     "energy, device_energy, executed_flops, mem_gib, iso_time_tokens, iso_flop_tokens)"),
+    ("cluster-plan-csv", W, ["cluster", "plan", "w.yaml", "--system", "dgx-a100", "--nodes", "1", "--format", "csv",
+                             "--columns", "nope"], None),
     ("hardware-list-json", {}, ["hardware", "list", "--format", "json", "--columns", "nope"],
      "--columns: no column 'nope' (columns: name, kind, bf16_peak, sparse_patterns, memory_bytes, bandwidth)"),
 ]
@@ -233,6 +239,8 @@ FORMAT_COMMANDS = [
      ["train_flops", "recipe"]),
     (["schedule", "sr-ste", "--sparsity", "ff=2:4", "--steps", "10"], "phase,steps", ["phase", "steps"]),
     (["hardware", "list"], "kind,name", ["kind", "name"]),
+    (["cluster", "budget", "W", "--system", "dgx-a100", "--nodes", "1", "--tokens", "1e9"], "days,step_time,recipe",
+     ["days", "step_seconds", "recipe"]),
 ]
 
 

@@ -104,10 +104,13 @@ def cmd_plan(args) -> int:
 
 def cmd_budget(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
-    from nmsim.cluster.plan import make_recipes, run_budget
+    from nmsim.cluster.plan import BUDGET_COLUMNS, make_recipes, run_budget
     from nmsim.cluster.text import budget_text
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
+    if args.columns:   # a typo fails before the search (every format picks columns)
+        from nmsim.cli.table import choose
+        choose(list(BUDGET_COLUMNS), args.columns)
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
     from nmsim.progress import Items
     with Items("cluster budget", "recipe") as progress:   # each recipe priced on every layout

@@ -235,7 +235,12 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
             got = affordable(cost, sched, budget, measure=measure)
             row[col] = got["units_exact"] * global_batch * seq
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+
+
+BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "mfu",
+                  "energy_joules", "device_energy_joules", "executed_flops", "mem_gib", "iso_time_tokens",
+                  "iso_flop_tokens")   # run_budget's columns
 
 
 def layout_label(row) -> str:
