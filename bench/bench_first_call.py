@@ -9,11 +9,14 @@
   from nmsim's workload (126 layers, d 16384, 128 heads, 8 KV heads, FFN 53248, vocab 128256). It refuses a
   model whose weights do not fit one GPU, so 70B runs with ``--tp_size 2`` and 405B with 8 (the same arithmetic
   per GPU; nmsim prices one device and does not refuse).
+* GenZ 0.0.16 (its own venv, see ``bench_peers``), where bench_peers compares it (7B): ``prefill_moddeling`` for
+  the same question in a fresh process (it has no CLI).
 
 Each round runs every command once, in turn (so machine load hits them alike); figures are medians over
 ``ROUNDS`` rounds, with the 1-minute load average read before and after every command (min-max shown). Bytecode
 is cached as in a user's install (``cli_env``). Run it under ``nice`` on a shared machine:
-``nice python bench/run.py first_call``. Goals (issue 25): cold at most 2x llm-analysis, warm at most 1x.
+``nice python bench/run.py first_call``. Goals (issue 25): cold at most 2x llm-analysis, warm at most 1x (not met
+when llm-analysis gives no answer to compare with).
 """
 from __future__ import annotations
 
@@ -35,6 +38,10 @@ GOAL_COLD, GOAL_WARM = 2.0, 1.0
 MODELS = {"7B": ("llama-2-7b", "NousResearch_Llama-2-7b-hf", 1),
           "70B": ("llama-2-70b", "upstage_Llama-2-70b-instruct-v2", 2),
           "405B": ("llama-3.1-405b", None, 8)}
+GENZ_MODELS = {"7B": "meta-llama/Llama-2-7B"}
+GENZ_CALL = ("import sys, warnings; warnings.filterwarnings('ignore'); from GenZ import prefill_moddeling; "
+             "prefill_moddeling(model=sys.argv[1], batch_size=1, input_tokens=int(sys.argv[2]), "
+             "system_name='A100_80GB_GPU', bits='bf16')")
 
 
 def llm_analysis_config(workload: str, folder: Path) -> str:
@@ -50,7 +57,7 @@ def llm_analysis_config(workload: str, folder: Path) -> str:
     return str(path)
 
 
-def commands(la_python: str | None, folder: Path) -> dict[str, dict[str, list[str]]]:
+def commands(la_python: str | None, folder: Path, genz_python: str | None = None) -> dict[str, dict[str, list[str]]]:
     from nmsim.graph import load_workload
 
     out = {}
@@ -64,6 +71,8 @@ def commands(la_python: str | None, folder: Path) -> dict[str, dict[str, list[st
                 la_name or llm_analysis_config(workload, folder), "--gpu_name", "a100-sxm-80gb", "--seq_len",
                 str(seq), "--batch_size_per_gpu", "1", "--num_tokens_to_generate", "1", "--tp_size", str(tp),
                 "--log_level", "ERROR"]
+        if genz_python and label in GENZ_MODELS:
+            cmds["genz"] = [genz_python, "-c", GENZ_CALL, GENZ_MODELS[label], str(load_workload(workload).seq_len)]
         out[label] = cmds
     return out
 
@@ -106,29 +115,35 @@ def measure(cmds: dict, folder: Path, rounds: int = ROUNDS) -> dict:
 def run() -> list[dict]:
     from bench_peers import peer_python
 
-    la_python, why = peer_python("llm-analysis")
-    if la_python is None:
-        print(f"bench_first_call: llm-analysis {why}", file=sys.stderr)
+    pythons = {}
+    for tool in ("llm-analysis", "genz"):
+        pythons[tool], why = peer_python(tool)
+        if pythons[tool] is None:
+            print(f"bench_first_call: {tool} {why}", file=sys.stderr)
     folder = Path(tempfile.mkdtemp(prefix="nmsim-bench-first-call-"))
     try:
-        cmds = commands(la_python, folder)
+        cmds = commands(pythons["llm-analysis"], folder, pythons["genz"])
         result = measure(cmds, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     rows = []
     for label, (workload, _, _) in MODELS.items():
         r = result[label]
-        la = r.get("llm-analysis")
+        la, gz = r.get("llm-analysis"), r.get("genz")
         la_t = la["median"] if la and not la["status"] else None
+        gz_t = gz["median"] if gz and not gz["status"] else None
         for kind, goal in (("cold", GOAL_COLD), ("warm", GOAL_WARM)):
             t = r[kind]["median"]
             lo, hi = (min(r[k]["load"][0] for k in r), max(r[k]["load"][1] for k in r))
             rows.append({"metric": f"{label} first call, {kind} s ({workload})", "nmsim": round(t, 2),
                          "llm-analysis": round(la_t, 2) if la_t else "-",
                          "x_llm_analysis": round(t / la_t, 2) if la_t else "-",
+                         "genz": round(gz_t, 2) if gz_t else "-", "x_genz": round(t / gz_t, 2) if gz_t else "-",
+                         "load": round(statistics.median(r[kind]["loads"]), 1),
                          "note": (f"median of {ROUNDS}, alternated; load avg {lo:.2f}-{hi:.2f}; "
-                                  f"exit {r[kind]['status']}"),
-                         "goal_met": bool(la_t is None or t <= goal * la_t)})
+                                  f"exit {r[kind]['status']}" + ("" if la_t else "; no llm-analysis answer")),
+                         "goal": f"<= {goal:g}x llm-analysis",
+                         "goal_met": bool(la_t is not None and not r[kind]["status"] and t <= goal * la_t)})
     rows.append({"metric": "commands", "note": "nmsim price WORKLOAD --hardware a100 --mode prefill; python -m "
                  "llm_analysis.analysis infer --model_name M --gpu_name a100-sxm-80gb --seq_len S "
                  "--batch_size_per_gpu 1 --num_tokens_to_generate 1 --tp_size 1|2|8"})

@@ -1,12 +1,17 @@
-"""nmsim side by side with llm-analysis and GenZ: shape-sweep throughput, CLI start-up, and the FLOPs each counts.
+"""nmsim side by side with llm-analysis and GenZ: shape-sweep throughput, CLI typos, and the FLOPs each counts.
+Every time is a median over the same number of repetitions for each tool, the tools alternated within each round
+so machine load hits them alike, and each row carries the 1-minute load average measured with it (``load``).
+
+The first question about a model, cold and warm, against llm-analysis and GenZ: ``bench_first_call.py``.
 
 The sweep: Llama-2-7B on an A100-SXM4-80GB, 512 tokens, batch 1...100 (one configuration per batch size) for
-prefill, decode (one token over a 512-token KV cache) and training, timed in one run:
+prefill, decode (one token over a 512-token KV cache: the context the question names, as llm-analysis's
+``seq_len`` 512 + 1 generated token and GenZ's ``input_tokens`` 512) and training, warm for every tool: nmsim's
+shape-generic graph and tables built first (that one-time cost is reported too), each peer's first call made
+untimed. ``SWEEP_ROUNDS`` rounds, each one pass of every tool (llm-analysis, GenZ, then one nmsim
+:func:`nmsim.cost.price_many` call with ``shapes={"batch": 1..100}`` per mode); medians per tool. For reference,
+:func:`nmsim.cost.price` per shape on graphs answered from the shape-generic graph.
 
-* nmsim: one :func:`nmsim.cost.price_many` call with ``shapes={"batch": 1..100}`` per mode, warm (the
-  shape-generic graph and its tables built once beforehand; that one-time cost is reported too), best of 20
-  calls; each peer's sweep of 100 calls, best of 3 passes;
-  and, for reference, :func:`nmsim.cost.price` per shape on graphs answered from the shape-generic graph.
 * llm-analysis 0.2.2 (``infer``/``train``, one call per batch size; training with ZeRO-3 over 8 GPUs since one
   A100 cannot hold the Adam states; configurations it refuses for memory are counted as they ran).
 * GenZ (PyPI ``genz-llm`` 0.0.16: ``prefill_moddeling``/``decode_moddeling``; it has no training model).
@@ -15,10 +20,7 @@ Each peer is installed, pinned, in its own venv under ``$NMSIM_BENCH_VENVS`` (de
 ``bench/venvs``), created on first run; a peer that cannot be installed is skipped with a message. Its API runs
 in that venv through ``bench/peers_worker.py``.
 
-CLI: wall time of ``nmsim price llama-2-7b --hardware a100 --mode prefill`` with a warm trace cache against
-``python -m llm_analysis.analysis infer`` for the same model (median of 5 each, the two alternated; bytecode
-cached as in a user's install, see ``bench/cli_env.py``), and the time nmsim takes to
-refuse a mistyped hardware and recipe name.
+CLI typos: the time nmsim takes to refuse a mistyped hardware and recipe name (median of 5, warm).
 
 FLOPs: Llama-2-7B prefill, batch 1, 2,048 tokens, as each tool counts it, with the differences decomposed into
 their known causes (each checked exactly against the numbers): llm-analysis counts the SwiGLU MLP as 16·d²
@@ -48,7 +50,13 @@ SPEC = {"llm_analysis_model": "NousResearch_Llama-2-7b-hf", "llm_analysis_gpu": 
         "flops_batch": FLOPS_BATCH, "flops_seq": FLOPS_SEQ}
 MODES = ("prefill", "decode", "training")
 GOAL_CONFIGS_PER_S, GOAL_VS_LLM_ANALYSIS = 10_000, 3.0
-GOAL_CLI_S, GOAL_CLI_RATIO, GOAL_TYPO_S = 1.0, 1.5, 0.5
+GOAL_TYPO_S = 0.5
+SWEEP_ROUNDS, TYPO_ROUNDS = 3, 5
+
+
+def load() -> float:
+    """The 1-minute load average (printed with every figure: the machine is shared)."""
+    return round(os.getloadavg()[0], 1)
 
 
 # ---- peers in their own venvs ----------------------------------------------------------------------------------
@@ -68,13 +76,10 @@ def peer_python(tool: str) -> tuple[str | None, str]:
     return in_venv(venv_root() / info["pip"].replace("==", "-"), [info["pip"]], f"import {info['module']}")
 
 
-def run_peer(tool: str) -> dict:
-    python, why = peer_python(tool)
-    if python is None:
-        print(f"bench_peers: {tool} {why}", file=sys.stderr)
-        return {"skipped": why}
-    r = subprocess.run([python, str(HERE / "peers_worker.py"), tool, json.dumps(SPEC)], capture_output=True,
-                       text=True, timeout=3600)
+def run_peer(tool: str, python: str, **spec) -> dict:
+    """One run of ``peers_worker.py`` in the peer's venv: ``{"skipped": why}`` when it fails."""
+    r = subprocess.run([python, str(HERE / "peers_worker.py"), tool, json.dumps({**SPEC, **spec})],
+                       capture_output=True, text=True, timeout=3600)
     line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
     if r.returncode or line is None:
         why = f"skipped: {tool} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}"
@@ -83,27 +88,87 @@ def run_peer(tool: str) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
-# ---- nmsim ---------------------------------------------------------------------------------------------------------
-def nmsim_sweeps() -> dict:
+# ---- sweeps, alternated ----------------------------------------------------------------------------------------
+def nmsim_sweep_setup() -> dict:
+    """The one-time cost per mode: shape-generic graph (cache) + its tables, before the timed calls."""
     from nmsim.cost import price_many
     from nmsim.graph import cache, load_workload
 
     cache.set_cache_mode("build")
     cfg = load_workload(WORKLOAD)
-    configs = [(None, HARDWARE, "bf16")]
     out = {}
     for mode in MODES:
-        shapes = {"batch": BATCHES, ("context" if mode == "decode" else "seq"): [SEQ]}
         start = time.perf_counter()
-        price_many(cfg, configs, mode, shapes=shapes)   # one-time: shape-generic graph (cache) + its tables
-        first = time.perf_counter() - start
-        times = []
-        for _ in range(20):   # best of 20 (each is milliseconds; a shared machine preempts)
-            start = time.perf_counter()
-            df = price_many(cfg, configs, mode, shapes=shapes)
-            times.append(time.perf_counter() - start)
-        out[mode] = {"configs": len(df), "seconds": min(times), "first_call_seconds": first}
+        price_many(cfg, [(None, HARDWARE, "bf16")], mode, shapes=_shapes(mode))
+        out[mode] = time.perf_counter() - start
     return out
+
+
+def _shapes(mode: str) -> dict:
+    return {"batch": BATCHES, ("context" if mode == "decode" else "seq"): [SEQ]}
+
+
+def nmsim_sweep_once() -> dict:
+    """One warm price_many call per mode: {mode: {"times": [seconds], "configs": n}}."""
+    from nmsim.cost import price_many
+    from nmsim.graph import load_workload
+
+    cfg = load_workload(WORKLOAD)
+    out = {}
+    for mode in MODES:
+        start = time.perf_counter()
+        df = price_many(cfg, [(None, HARDWARE, "bf16")], mode, shapes=_shapes(mode))
+        out[mode] = {"times": [time.perf_counter() - start], "configs": len(df)}
+    return out
+
+
+def sweeps(pythons: dict) -> tuple[dict, dict, dict]:
+    """({tool: {mode: {"times": [...], "configs": n, "errors": e}} or {"skipped": why}}, nmsim's one-time seconds
+    per mode, the peers' first answers (versions, FLOPs)): ``SWEEP_ROUNDS`` rounds, each one pass of every tool
+    in turn; ``runs["nmsim"]["load"]``: the median load average after each round."""
+    first = nmsim_sweep_setup()
+    runs: dict = {"nmsim": {}, **{t: {} for t in pythons}}
+    extra: dict = {}
+    loads = []
+    for i in range(SWEEP_ROUNDS):
+        for tool, python in pythons.items():
+            if "skipped" in runs[tool]:
+                continue
+            got = run_peer(tool, python, repeats=1, flops=i == 0)
+            extra.setdefault(tool, got)
+            if "skipped" in got:
+                runs[tool] = got
+                continue
+            for mode in (m for m in MODES if m in got):   # GenZ has no training model
+                d = runs[tool].setdefault(mode, {"times": [], "configs": got[mode]["configs"],
+                                                 "errors": got[mode]["errors"]})
+                d["times"] += got[mode]["times"]
+        for mode, d in nmsim_sweep_once().items():
+            runs["nmsim"].setdefault(mode, {"times": [], "configs": d["configs"]})["times"] += d["times"]
+        loads.append(load())
+    runs["nmsim"]["load"] = statistics.median(loads)
+    return runs, first, extra
+
+
+def _rate(d: dict | None) -> float | None:
+    return None if not d or "times" not in d else d["configs"] / statistics.median(d["times"])
+
+
+def sweep_rows(runs: dict, first: dict, extra: dict) -> list[dict]:
+    rows = []
+    for mode in MODES:
+        n = _rate(runs["nmsim"].get(mode))
+        la = _rate(runs.get("llm-analysis", {}).get(mode))
+        gz = _rate(runs.get("genz", {}).get(mode))
+        refused = runs.get("llm-analysis", {}).get(mode, {}).get("errors", "-")
+        rows.append({"metric": f"{mode} configs/s (batch 1-100), warm", "nmsim": round(n),
+                     "llm-analysis": round(la) if la else "-", "genz": round(gz, 1) if gz else "-",
+                     "x_llm_analysis": round(n / la, 1) if la else "-", "x_genz": round(n / gz) if gz else "-",
+                     "repeats": SWEEP_ROUNDS, "load": runs["nmsim"]["load"],
+                     "note": (f"medians of {SWEEP_ROUNDS} alternated passes; nmsim's one-time graph/tables "
+                              f"{first[mode]:.1f} s; llm-analysis refused {refused}"),
+                     "goal_met": bool(n >= GOAL_CONFIGS_PER_S and (la is None or n >= GOAL_VS_LLM_ANALYSIS * la))})
+    return rows
 
 
 def nmsim_price_loop() -> dict:
@@ -118,7 +183,7 @@ def nmsim_price_loop() -> dict:
     start = time.perf_counter()
     for b in BATCHES[:10]:
         price(trace_for_mode(cfg, "prefill", b, SEQ), None, HARDWARE, "bf16", "prefill")
-    return {"configs": 10, "seconds": time.perf_counter() - start}
+    return {"configs": 10, "seconds": time.perf_counter() - start, "load": load()}
 
 
 def nmsim_flops() -> dict:
@@ -134,81 +199,56 @@ def nmsim_flops() -> dict:
             "head": float(by_role.get("head", 0.0)), "cfg": cfg}
 
 
-# ---- CLI -----------------------------------------------------------------------------------------------------------
-def _walls(cmds: dict[str, list[str]], n: int = 5) -> dict[str, tuple[float, int]]:
-    """(median wall time, exit status) of each command: the commands alternate, ``n`` rounds, so machine load
-    hits them alike; each runs once untimed first (trace cache, bytecode; see cli_env)."""
+# ---- CLI typos ---------------------------------------------------------------------------------------------------
+def _timed(cmd: list[str], env: dict) -> tuple[float, int]:
+    start = time.perf_counter()
+    code = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT).returncode
+    return time.perf_counter() - start, code
+
+
+def typo_rows() -> list[dict]:
+    """nmsim's refusals of a mistyped hardware and recipe name: medians of ``TYPO_ROUNDS``, alternated, each
+    run once untimed first (bytecode), with ``import pandas`` as the machine-load yardstick."""
     from cli_env import cli_env
 
+    nmsim = [sys.executable, "-m", "nmsim"]
+    cmds = {"python -c 'import pandas' (load yardstick)": [sys.executable, "-c", "import pandas"],
+            "mistyped hardware name": nmsim + ["price", WORKLOAD, "--hardware", "a10O"],
+            "mistyped recipe name": nmsim + ["budget", WORKLOAD, "--sparsity", "ff=2:4", "--recipes", "srste",
+                                             "--epochs", "1"]}
     env = cli_env()
     for cmd in cmds.values():
         subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
-    times: dict[str, list[float]] = {k: [] for k in cmds}
-    codes: dict[str, int] = {}
-    for _ in range(n):
+    times: dict = {k: [] for k in cmds}
+    for _ in range(TYPO_ROUNDS):
         for k, cmd in cmds.items():
-            start = time.perf_counter()
-            codes[k] = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT).returncode
-            times[k].append(time.perf_counter() - start)
-    return {k: (statistics.median(times[k]), codes[k]) for k in cmds}
-
-
-def cli_times(la_python: str | None) -> dict:
-    nmsim = [sys.executable, "-m", "nmsim"]
-    cmds = {"python_import_pandas": [sys.executable, "-c", "import pandas"],   # machine-load yardstick
-            "nmsim_price": nmsim + ["price", WORKLOAD, "--hardware", HARDWARE, "--mode", "prefill"],
-            "nmsim_hardware_typo": nmsim + ["price", WORKLOAD, "--hardware", "a10O"],
-            "nmsim_recipe_typo": nmsim + ["budget", WORKLOAD, "--sparsity", "ff=2:4", "--recipes", "srste",
-                                          "--epochs", "1"]}
-    if la_python:
-        cmds["llm_analysis_infer"] = [
-            la_python, "-m", "llm_analysis.analysis", "infer", "--model_name", SPEC["llm_analysis_model"],
-            "--gpu_name", SPEC["llm_analysis_gpu"], "--seq_len", str(FLOPS_SEQ), "--batch_size_per_gpu", "1",
-            "--num_tokens_to_generate", "1", "--log_level", "ERROR"]
-    walls = _walls(cmds)
-    out = {k: t for k, (t, _) in walls.items()}
-    if la_python and walls["llm_analysis_infer"][1]:
-        out["llm_analysis_infer"] = None
-    return out
+            times[k].append(_timed(cmd, env)[0])
+    now = load()
+    rows = []
+    for k, v in times.items():
+        t = statistics.median(v)
+        row = {"metric": f"CLI s: {k}", "nmsim": round(t, 2), "repeats": TYPO_ROUNDS, "load": now}
+        if "mistyped" in k:
+            row.update(note="exit status 2, one line", goal=f"<= {GOAL_TYPO_S} s", goal_met=bool(t <= GOAL_TYPO_S))
+        rows.append(row)
+    return rows
 
 
 # ---- rows ------------------------------------------------------------------------------------------------------------
-def _rate(d: dict | None) -> float | None:
-    return None if not d else d["configs"] / d["seconds"]
-
-
 def run() -> list[dict]:
-    peers = {tool: run_peer(tool) for tool in PEERS}
-    ours = nmsim_sweeps()
-    rows = []
-    for mode in MODES:
-        n = _rate(ours[mode])
-        la = _rate(peers["llm-analysis"].get(mode))
-        gz = _rate(peers["genz"].get(mode))
-        rows.append({"metric": f"{mode} configs/s (batch 1-100)", "nmsim": round(n),
-                     "llm-analysis": round(la) if la else "-", "genz": round(gz, 1) if gz else "-",
-                     "x_llm_analysis": round(n / la, 1) if la else "-", "x_genz": round(n / gz) if gz else "-",
-                     "note": (f"nmsim first call {ours[mode]['first_call_seconds']:.1f} s (fit/tables); "
-                              f"llm-analysis refused {peers['llm-analysis'].get(mode, {}).get('errors', '-')}"),
-                     "goal_met": bool(n >= GOAL_CONFIGS_PER_S and (la is None or n >= GOAL_VS_LLM_ANALYSIS * la))})
+    pythons = {}
+    for tool in PEERS:
+        python, why = peer_python(tool)
+        if python is None:
+            print(f"bench_peers: {tool} {why}", file=sys.stderr)
+        pythons[tool] = python
+    runs, first, extra = sweeps({t: p for t, p in pythons.items() if p})
+    rows = sweep_rows(runs, first, extra)
     loop = nmsim_price_loop()
-    rows.append({"metric": "prefill configs/s, price() per shape", "nmsim": round(_rate(loop), 1),
-                 "note": "one Pricing frame per shape, graph from the shape-generic graph (no trace)"})
-    la_python = peer_python("llm-analysis")[0] if "skipped" not in peers["llm-analysis"] else None
-    cli = cli_times(la_python)
-    la_t = cli.get("llm_analysis_infer")
-    rows.append({"metric": "CLI s: price llama-2-7b a100 prefill (warm)", "nmsim": round(cli["nmsim_price"], 2),
-                 "llm-analysis": round(la_t, 2) if la_t else "-",
-                 "x_llm_analysis": round(cli["nmsim_price"] / la_t, 2) if la_t else "-",
-                 "note": "median of 5 wall times, alternated with llm-analysis's infer CLI, bytecode cached",
-                 "goal_met": bool(cli["nmsim_price"] <= GOAL_CLI_S and (not la_t or cli["nmsim_price"]
-                                                                         <= GOAL_CLI_RATIO * la_t))})
-    rows.append({"metric": "CLI s: python -c 'import pandas' (load yardstick)", "nmsim": round(
-        cli["python_import_pandas"], 2), "note": "same run; nmsim's warm price imports pandas"})
-    for key, label in (("nmsim_hardware_typo", "hardware"), ("nmsim_recipe_typo", "recipe")):
-        rows.append({"metric": f"CLI s: mistyped {label} name", "nmsim": round(cli[key], 2),
-                     "note": "median of 5; exit status 2, one line", "goal_met": bool(cli[key] <= GOAL_TYPO_S)})
-    rows += flops_rows(peers)
+    rows.append({"metric": "prefill configs/s, price() per shape", "nmsim": round(loop["configs"] / loop["seconds"], 1),
+                 "load": loop["load"], "note": "one Pricing frame per shape, graph from the shape-generic graph"})
+    rows += typo_rows()
+    rows += flops_rows({t: extra.get(t, {}) for t in PEERS})
     return rows
 
 

@@ -64,7 +64,7 @@ def run() -> list[dict]:
 def shape_sweeps() -> list[dict]:
     """Batch x sequence (prefill, training) and batch x KV context (decode) sweeps of Llama-3-8B: one
     price_many call over the shapes x 4 plans x a100/h100, warm (the shape-generic graphs built once, not
-    timed), best of 5."""
+    timed), median of 5."""
     from nmsim.cost import price_many
     from nmsim.graph import load_workload
 
@@ -82,16 +82,17 @@ def shape_sweeps() -> list[dict]:
             start = time.perf_counter()
             df = price_many(cfg, configs, mode, shapes=shapes)
             times.append(time.perf_counter() - start)
-        rate = len(df) / min(times)
+        rate = len(df) / statistics.median(times)
         rows.append({"bench": f"shape-sweep batch x {axis}", "workload": "llama-3-8b", "mode": mode,
-                     "configs": len(df), "seconds": round(min(times), 4), "first_call_seconds": round(first, 2),
-                     "configs_per_second": round(rate), "goal_met": rate >= 10_000})
+                     "configs": len(df), "seconds": round(statistics.median(times), 4),
+                     "first_call_seconds": round(first, 2), "configs_per_second": round(rate),
+                     "load": round(os.getloadavg()[0], 1), "goal_met": rate >= 10_000})
     return rows
 
 
 #: 5 accelerators (gpu kernel, roofline and systolic models) x 8 plans x batch 1-250 x seq 128-12,800: 10⁶ rows
 MILLION = r"""
-import json, resource, time
+import json, resource, sys, time
 start = time.perf_counter()
 from nmsim.cost import price_many
 hws = ["a100", "h100", "h200", "tpu-v4", "ideal-nm"]
@@ -100,7 +101,7 @@ shapes = {"batch": list(range(1, 251)), "seq": [128 * i for i in range(1, 101)]}
 wall, cpu = time.perf_counter(), time.process_time()
 df = price_many("llama-2-7b", [(p, h, "bf16") for h in hws for p in plans], "prefill", shapes=shapes)
 print(json.dumps({"rows": len(df), "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
-                  "process_seconds": time.perf_counter() - start,
+                  "process_seconds": time.perf_counter() - start, "traced": "torch" in sys.modules,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 MILLION_GOALS = {"peak_rss_mb": 300, "configs_per_second": 200_000}
@@ -122,8 +123,10 @@ def million_sweep(repeats: int = 3) -> list[dict]:
              "configs": runs[0]["rows"], "seconds": round(med["seconds"], 2),
              "configs_per_second": round(rate), "configs_per_cpu_second": round(runs[0]["rows"] / med["cpu_seconds"]),
              "process_seconds": round(med["process_seconds"], 2), "peak_rss_mb": round(rss),
-             "load": round(med["load"], 1),
-             "goal": "<= 300 MB, >= 200,000 configs/s",
+             "load": round(med["load"], 1), "goal": "<= 300 MB, >= 200,000 configs/s",
+             "note": (f"peak RSS per run {', '.join(str(round(r['peak_rss_mb'])) for r in runs)} MB"
+                      + (f"; {sum(r['traced'] for r in runs)} run(s) traced (cache missed)"
+                         if any(r["traced"] for r in runs) else "")),
              "goal_met": bool(rss <= MILLION_GOALS["peak_rss_mb"] and rate >= MILLION_GOALS["configs_per_second"])}]
 
 
