@@ -60,6 +60,9 @@ def cmd_report(args) -> int:
     parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports
     from nmsim.graph import load_workload
     load_workload(args.workload)   # a workload typo too (no pandas, no torch)
+    if args.cluster:   # and --cluster / --cluster-tokens: grammar, system, counts
+        from nmsim.report.options import check_cluster
+        check_cluster(args.cluster, args.cluster_tokens)
     from nmsim.report.study import StudyOptions, run_study
 
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,

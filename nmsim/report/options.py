@@ -59,3 +59,38 @@ def parse_hardware(text: str) -> list:
         except UserError as exc:
             raise UserError(str(exc), "--hardware") from None
     return specs
+
+
+def parse_cluster(text: str) -> tuple[str, str, int | None]:
+    """``WORKLOAD@SYSTEM[:NODES]`` -> (workload, system, nodes or None)."""
+    workload, at, system = text.partition("@")
+    system, colon, nodes = system.partition(":")
+    if not at or not workload.strip() or not system.strip():
+        raise UserError(f"expected WORKLOAD@SYSTEM[:NODES] (e.g. llama-2-7b@dgx-h100:4), got {text!r}", "--cluster")
+    if colon and not (nodes.isdigit() and int(nodes) > 0):
+        raise UserError(f"nodes must be a positive whole number, got {nodes!r}", "--cluster")
+    return workload.strip(), system.strip(), int(nodes) if colon else None
+
+
+def cluster_error(exc: UserError) -> UserError:
+    """An error of the cluster code, naming the report's own options (it names cluster plan's flags)."""
+    flag = {"--nodes": "--cluster", "--tokens": "--cluster-tokens"}.get(exc.where)
+    return UserError(exc.message, flag) if flag else UserError(str(exc), "--cluster")
+
+
+def check_cluster(text: str, tokens: float) -> tuple[str, str, int | None]:
+    """``--cluster`` and ``--cluster-tokens`` checked before the study's imports: the grammar, the workload, the
+    system and its node count, the token count (:mod:`nmsim.cluster.limits`). Returns ``parse_cluster``'s parts."""
+    workload, system, nodes = parse_cluster(text)
+    if not tokens > 0:
+        raise UserError(f"must be a positive number of tokens, got {tokens:g}", "--cluster-tokens")
+    from nmsim.cluster.limits import steps_for
+    from nmsim.cluster.system import load_system
+    from nmsim.graph import load_workload
+    try:
+        seq = load_workload(workload).seq_len
+        load_system(system, nodes)
+        steps_for(tokens, max(1, round(4 * 2 ** 20 / seq)), seq)   # the report's global batch (4M-token steps)
+    except UserError as exc:
+        raise cluster_error(exc) from None
+    return workload, system, nodes

@@ -21,7 +21,7 @@ from nmsim.recipes.registry import parse_recipe_list
 from nmsim.report.interactive import Chart
 from nmsim.report.length import LengthOptions, ReportLength, human, report_length
 from nmsim.report.options import (DEFAULT_PATTERNS, PAPER_RECIPES, normalize_plan, parse_hardware,  # noqa: F401
-                                  parse_patterns, parse_recipes)
+                                  parse_patterns, parse_recipes, check_cluster, cluster_error, parse_cluster)
 from nmsim.report.pareto import pareto_mask
 from nmsim.report.results import load_results
 from nmsim.report.wording import Metric
@@ -355,34 +355,20 @@ def sweep_runs_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 # ---- cluster section (frames from nmsim.cluster, the path of `nmsim cluster plan/budget`) --------------------
 
-def parse_cluster(text: str) -> tuple[str, str, int | None]:
-    """``WORKLOAD@SYSTEM[:NODES]`` -> (workload, system, nodes or None)."""
-    workload, at, system = text.partition("@")
-    system, colon, nodes = system.partition(":")
-    if not at or not workload.strip() or not system.strip():
-        raise UserError(f"expected WORKLOAD@SYSTEM[:NODES] (e.g. llama-2-7b@dgx-h100:4), got {text!r}", "--cluster")
-    if colon and not (nodes.isdigit() and int(nodes) > 0):
-        raise UserError(f"nodes must be a positive whole number, got {nodes!r}", "--cluster")
-    return workload.strip(), system.strip(), int(nodes) if colon else None
-
-
 def cluster_frames_for(opts: StudyOptions, recipes: list[str]) -> tuple[dict, str]:
     """({"cluster_budget", "cluster_layouts"} from nmsim.cluster.report.cluster_frames, a description)."""
     from nmsim.cluster.report import cluster_frames
     from nmsim.graph import load_workload
 
-    workload, system, nodes = parse_cluster(opts.cluster)
-    if not opts.cluster_tokens > 0:
-        raise UserError(f"must be a positive number of tokens, got {opts.cluster_tokens:g}", "--cluster-tokens")
+    workload, system, nodes = check_cluster(opts.cluster, opts.cluster_tokens)
     try:
         cfg = load_workload(workload)
         seq = int(cfg.seq_len)
         batch = max(1, round(4 * 2 ** 20 / seq))   # 4M-token steps, as `nmsim cluster` defaults
         frames = cluster_frames(cfg, system, nodes, opts.cluster_tokens, global_batch=batch, seq=seq,
                                 recipes=",".join(["dense", *recipes]), sparsity=opts.cluster_plan)
-    except UserError as exc:   # name the report's own options (the cluster code names cluster plan's flags)
-        flag = {"--nodes": "--cluster", "--tokens": "--cluster-tokens"}.get(exc.where)
-        raise (UserError(exc.message, flag) if flag else UserError(str(exc), "--cluster")) from None
+    except UserError as exc:
+        raise cluster_error(exc) from None
     desc = (f"`{cfg.name}`, {opts.cluster_tokens:.3g} training tokens, global batch {batch} x {seq} tokens, "
             f"plan `{opts.cluster_plan}` on {system}" + (f" x {nodes} nodes" if nodes else ""))
     return frames, desc
