@@ -17,7 +17,7 @@ to exit) with its command and the 5 slowest, and the hypothesis examples per pro
 modules and of ``tests/test_*propert*.py`` (``pytest --hypothesis-show-statistics``: each reader or API function
 test feeds it random mutations of valid input). Not a speed goal (no ``goal_met``): ``make bench`` never fails on it.
 
-    python bench/bench_bad_input.py [--no-hypothesis] [--only SUBSTRING] [--jobs N]
+    python bench/bench_bad_input.py [--no-hypothesis] [--only SUBSTRING] [--jobs N] [--every N]
 
 Times are wall time under whatever else runs: the yardsticks printed first say how loaded the machine was.
 """
@@ -121,7 +121,7 @@ def run_case(module, cid, files, argv, expected, cache: Path, api: bool = False)
             "stderr": proc.stderr.strip().splitlines()[-1:] if proc.stderr.strip() else []}
 
 
-def corpus(only: str | None = None, jobs: int = 1) -> list[dict]:
+def corpus(only: str | None = None, jobs: int = 1, every: int = 1) -> list[dict]:
     """One result per case: module, class, id, command, seconds, passed, why (``jobs`` cases at a time)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -140,7 +140,7 @@ def corpus(only: str | None = None, jobs: int = 1) -> list[dict]:
         return {"module": name, "class": cls, **run_case(module, cid, files, argv, expected, cache, api)}
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(one, todo))
+        return list(pool.map(one, todo[::max(1, every)]))
 
 
 def yardsticks() -> dict:
@@ -226,10 +226,11 @@ def run() -> list[dict]:
 def main(argv: list[str]) -> int:
     only = argv[argv.index("--only") + 1] if "--only" in argv else None
     jobs = int(argv[argv.index("--jobs") + 1]) if "--jobs" in argv else 1
+    every = int(argv[argv.index("--every") + 1]) if "--every" in argv else 1   # a sample, for trying the bench
     sys.path.insert(0, str(Path(__file__).parent))
     load = yardsticks()
     start = time.perf_counter()
-    results = corpus(only, jobs)
+    results = corpus(only, jobs, every)
     print(f"bad-input corpus: {len(results)} cases in {len({r['module'] for r in results})} modules, each a fresh "
           f"process, {jobs} at a time ({time.perf_counter() - start:.0f} s); load yardsticks before: "
           + ", ".join(f"{k} {v:.2f} s" for k, v in load.items()) + "\n")

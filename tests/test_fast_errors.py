@@ -44,6 +44,15 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
      "bandwidth)"),
     (["report", "--workload", "vit-bse-16", "--no-train", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-rep")],
      "nmsim: error: workload: unknown workload 'vit-bse-16' (bundled: "),
+    # trainer numbers out of range (issue 20: train --threads 0 took 13 s under load, torch imported first)
+    (["train", "--threads", "0", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-run")],
+     "nmsim: error: --threads: must be in [1, 1,024], got 0"),
+    (["train", "--epochs", "0", "--lr", "0.1", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-run")],
+     "nmsim: error: --epochs: must be in [1, 100,000], got 0"),
+    (["sweep", "--lr", "0", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-runs")],
+     "nmsim: error: --lr: must be in (0, 10], got 0"),
+    (["sweep", "--seeds", "0", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-runs")],
+     "nmsim: error: --seeds: must be from 1 to 1000, got 0"),
 ]
 
 

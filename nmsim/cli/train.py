@@ -104,13 +104,22 @@ def _check_task(task: str) -> None:
         raise UserError(f"unknown task {task!r} (one of {', '.join(TASK_NAMES)})", "--task")
 
 
+def _check_numbers(**config):
+    """The numbers given, against their ranges, before torch is imported (:mod:`nmsim.train.config`)."""
+    from nmsim.train.config import RunConfig, check_arguments
+
+    cfg = RunConfig(**config)
+    check_arguments(cfg, given_only=True)
+    return cfg
+
+
 def cmd_train(args) -> int:
     sparsity = _precheck(args.recipe, args.sparsity)
     _check_task(args.task)
-    from nmsim.train.loop import RunConfig, check_config, train_run
+    cfg = _check_numbers(recipe=args.recipe, sparsity=sparsity, seed=args.seed, **_common_config(args))
+    from nmsim.train.loop import check_config, train_run
     from nmsim.train.sweep import run_folder
 
-    cfg = RunConfig(recipe=args.recipe, sparsity=sparsity, seed=args.seed, **_common_config(args))
     resolved = check_config(cfg)
     out = args.out or run_folder("runs", resolved)
     final = train_run(cfg, out, resume=args.resume, device=args.device,
@@ -150,16 +159,16 @@ def _precheck_sweep(args) -> None:
 
 def cmd_sweep(args) -> int:
     _precheck_sweep(args)
-    from nmsim.recipes import parse_recipe_list
-    from nmsim.cli.table import render_table
-    from nmsim.train.sweep import parse_patterns, plan, run_sweep, summary_view
-
+    _check_numbers(**_common_config(args))
     if not 1 <= args.seeds <= 1000:
         raise UserError(f"must be from 1 to 1000, got {args.seeds}", "--seeds")
     if not 1 <= args.workers <= 1024:
         raise UserError(f"must be from 1 to 1024, got {args.workers}", "--workers")
     if args.executor not in ("local", "ray"):
         raise UserError(f"unknown executor {args.executor!r} (local or ray)", "--executor")
+    from nmsim.recipes import parse_recipe_list
+    from nmsim.cli.table import render_table
+    from nmsim.train.sweep import parse_patterns, plan, run_sweep, summary_view
     common = _common_config(args)
     task = common.pop("task")
     configs = plan(task, parse_recipe_list(args.recipes), parse_patterns(args.patterns, args.selector.lower()),

@@ -22,14 +22,13 @@ given per selector (``grad_var_by_selector``, ``exp_avg_sq_norm_by_selector``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import random
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,43 +41,9 @@ from nmsim.train.plans import parse_sparsity, run_plan
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
+from nmsim.train.config import ARGUMENT_RANGES, RunConfig, check_arguments  # noqa: F401 (the loop's API)
 from nmsim.train.tasks import load_task
 
-
-
-@dataclass
-class RunConfig:
-    """Everything that determines a run's numbers (the device and progress bar do not)."""
-
-    task: str = "digits"
-    recipe: str = "dense"
-    sparsity: dict = field(default_factory=lambda: {"ff": "1:16"})   # the plan as {selector: "N:M"}
-    epochs: int | None = None          # None: the task's default
-    seed: int = 0
-    batch: int | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    warmup_frac: float | None = None
-    min_lr_frac: float = 0.0
-    dense_frac: float = 0.0
-    finetune_frac: float = 0.0
-    recipe_params: dict = field(default_factory=dict)
-    direction: str = "row"
-    workload: str | None = None        # None: the task's default trainer-*.yaml
-    eval_every: int = 0                # steps; 0 = once per epoch
-    checkpoint_every: int = 0          # steps; 0 = at every evaluation
-    threads: int = 1                   # torch intra-op threads (part of the config: it changes fp32 sums)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
 def targets_of(config: RunConfig) -> dict[str, NMPattern | None]:
@@ -88,47 +53,6 @@ def targets_of(config: RunConfig) -> dict[str, NMPattern | None]:
 def _workload(name: str):
     from nmsim.graph.workloads import load_workload
     return load_workload(name)
-
-
-# name -> (flag, low, high, low inclusive, high inclusive, integer): every trainer argument's physical range
-ARGUMENT_RANGES = {
-    "epochs": ("--epochs", 1, 100_000, True, True, True),
-    "batch": ("--batch", 1, 2**20, True, True, True),
-    "seed": ("--seed", 0, 2**32 - 1, True, True, True),
-    "threads": ("--threads", 1, 1024, True, True, True),
-    "eval_every": ("--eval-every", 0, 2**40, True, True, True),
-    "checkpoint_every": ("--checkpoint-every", 0, 2**40, True, True, True),
-    "lr": ("--lr", 0.0, 10.0, False, True, False),
-    "weight_decay": ("--weight-decay", 0.0, 10.0, True, True, False),
-    "warmup_frac": ("--warmup-frac", 0.0, 1.0, True, False, False),
-    "min_lr_frac": ("min_lr_frac", 0.0, 1.0, True, True, False),
-    "dense_frac": ("--dense-frac", 0.0, 1.0, True, False, False),
-    "finetune_frac": ("--finetune-frac", 0.0, 1.0, True, False, False),
-}
-
-
-def check_arguments(c: RunConfig) -> None:
-    """Every numeric trainer argument is a finite number of the right kind inside its range (UserError)."""
-    from nmsim.io import short_repr
-
-    for name, (flag, low, high, low_in, high_in, integer) in ARGUMENT_RANGES.items():
-        value = getattr(c, name)
-        kind = "an integer" if integer else "a finite number"
-        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
-            raise UserError(f"must be {kind}, got {short_repr(value)}", flag)
-        if not ((low <= value if low_in else low < value) and (value <= high if high_in else value < high)):
-            fmt = "{:,}" if integer else "{:g}"
-            lo = ("[" if low_in else "(") + fmt.format(low)
-            hi = fmt.format(high) + ("]" if high_in else ")")
-            raise UserError(f"must be in {lo}, {hi}, got {fmt.format(value)}", flag)
-    if c.dense_frac + c.finetune_frac >= 1:
-        raise UserError(f"dense ({c.dense_frac:g}) + fine-tune ({c.finetune_frac:g}) fractions leave no sparse "
-                        "training", "--finetune-frac")
-    if c.direction not in ("row", "col"):
-        raise UserError(f"must be row or col, got {short_repr(c.direction)}", "--direction")
-    if not isinstance(c.recipe_params, dict):
-        raise UserError(f"must be a mapping, got {short_repr(c.recipe_params)}", "recipe_params")
 
 
 def check_task_fit(model, task, workload: str) -> None:
