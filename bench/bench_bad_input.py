@@ -14,8 +14,8 @@ text is the expected one, and nothing else.
 
 Printed: corpus size by class and module, the share that passes, the longest start-to-error time (process start
 to exit) with its command and the 5 slowest, and the hypothesis examples per property test of the corpus
-modules and of ``tests/test_*propert*.py`` (``pytest --hypothesis-show-statistics``: each reader or API function
-test feeds it random mutations of valid input). Not a speed goal (no ``goal_met``): ``make bench`` never fails on it.
+modules and of ``tests/test_*propert*.py`` (``bench/hypothesis_only.py`` counts them through hypothesis'
+observability callbacks: each reader or API function test feeds it random mutations of valid input). Not a speed goal (no ``goal_met``): ``make bench`` never fails on it.
 
     python bench/bench_bad_input.py [--no-hypothesis] [--only SUBSTRING] [--jobs N] [--every N]
 
@@ -23,7 +23,6 @@ Times are wall time under whatever else runs: the yardsticks printed first say h
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
 import os
 import re
@@ -172,42 +171,30 @@ def summary(results: list[dict]) -> list[dict]:
 
 # ---- hypothesis examples per property test -----------------------------------------------------------
 
-def property_tests() -> list[str]:
-    """Node ids of the hypothesis tests (``@given``) in the corpus modules and the ``test_*propert*.py`` ones."""
-    ids = []
-    for path in sorted({*TESTS.glob("test_bad_input*.py"), *TESTS.glob("test_*propert*.py")}):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef) and any(
-                    "given" in ast.unparse(d).split("(")[0] for d in node.decorator_list):
-                ids.append(f"tests/{path.name}::{node.name}")
-    return ids
+def property_files() -> list[str]:
+    """The corpus modules and the ``test_*propert*.py`` ones: their hypothesis tests are counted."""
+    return [f"tests/{p.name}" for p in sorted({*TESTS.glob("test_bad_input*.py"), *TESTS.glob("test_*propert*.py")})]
 
 
-def hypothesis_examples(ids: list[str]) -> list[dict]:
-    """Examples hypothesis ran per test (passing, failing, invalid) and its pytest outcome."""
-    if not ids:
+def hypothesis_examples(files: list[str]) -> list[dict]:
+    """Examples hypothesis ran per property test of ``files`` (passing, failing, invalid) and the test's outcome,
+    counted by the ``hypothesis_only`` plugin."""
+    if not files:
         return []
-    env = _env(ROOT, Path(tempfile.mkdtemp(prefix="nmsim-bench-hyp-cache-")), Path(tempfile.mkdtemp()), {})
-    proc = subprocess.run([sys.executable, "-m", "pytest", *ids, "-q", "-rfE", "-p", "no:cacheprovider",
-                           "--hypothesis-show-statistics"], cwd=ROOT, env=env, capture_output=True, text=True)
-    rows, current = [], None
-    for line in proc.stdout.splitlines():
-        head = re.match(r"^(tests/\S+::\S+):\s*$", line.strip())
-        if head:
-            current = {"test": head.group(1), "examples": 0, "passing": 0, "failing": 0, "invalid": 0}
-            rows.append(current)
-            continue
-        counts = re.search(r"(\d+) passing(?: examples?)?, (\d+) failing(?: examples?)?,(?: and)? (\d+) invalid", line)
-        if counts and current is not None:
-            p, f, i = map(int, counts.groups())
-            current["passing"] += p
-            current["failing"] += f
-            current["invalid"] += i
-            current["examples"] += p + f + i
-    failed = {m.group(1) for m in re.finditer(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", proc.stdout, re.M)}
-    for row in rows:
-        row["pytest"] = "failed" if row["test"] in failed else "passed" if proc.returncode in (0, 1) else \
-            f"pytest exit {proc.returncode}"
+    out = Path(tempfile.mkdtemp(prefix="nmsim-bench-hyp-")) / "counts.json"
+    env = _env(ROOT, out.parent / "cache", out.parent, {"BENCH_HYPOTHESIS_OUT": str(out)})
+    env["PYTHONPATH"] = str(Path(__file__).parent) + os.pathsep + env["PYTHONPATH"]   # hypothesis_only
+    proc = subprocess.run([sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider",
+                           "-p", "hypothesis_only"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if not out.exists():
+        return [{"test": "(pytest did not finish)", "examples": 0, "passing": 0, "failing": 0, "invalid": 0,
+                 "pytest": proc.stdout[-300:] + proc.stderr[-300:]}]
+    import json
+
+    rows = []
+    for test, c in json.loads(out.read_text()).items():
+        rows.append({"test": test, "examples": c["passed"] + c["failed"] + c["gave_up"], "passing": c["passed"],
+                     "failing": c["failed"], "invalid": c["gave_up"], "pytest": c["outcome"] or "?"})
     return rows
 
 
@@ -249,9 +236,10 @@ def main(argv: list[str]) -> int:
         for r in slowest:
             print(f"  {r['seconds']:6.2f} s  {r['module']} {r['class']}:{r['id']}  {r['command'][:120]}")
     if "--no-hypothesis" not in argv:
-        ids = property_tests()
-        rows = hypothesis_examples(ids)
-        print(f"\nhypothesis examples per property test ({len(ids)} tests; pytest --hypothesis-show-statistics):")
+        files = property_files()
+        rows = hypothesis_examples(files)
+        print(f"\nhypothesis examples per property test ({len(rows)} tests in {len(files)} files; counted by "
+              "bench/hypothesis_only.py):")
         for row in rows:
             print(f"  {row['examples']:6,} examples ({row['passing']:,} passing, {row['failing']:,} failing, "
                   f"{row['invalid']:,} invalid), {row['pytest']}  {row['test']}")
