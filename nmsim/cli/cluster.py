@@ -42,7 +42,9 @@ def _setup(args):
     from nmsim.graph import resolve_workload
     cfg = resolve_workload(args.workload, args.hf_config, seq_len=args.seq)
     system = load_system(args.system, args.nodes)
-    from nmsim.cluster.limits import check_global_batch, steps_for
+    from nmsim.cluster.limits import check_factors, check_global_batch, check_sequence_model, steps_for
+    check_sequence_model(cfg)
+    check_factors(args.grad_bytes, args.compute_efficiency)
     seq = cfg.seq_len
     batch = args.global_batch if args.global_batch is not None else max(1, round(4 * 2 ** 20 / seq))
     check_global_batch(batch)
@@ -83,6 +85,8 @@ def cmd_plan(args) -> int:
     restrict = {k: getattr(args, k) for k in ("tp", "pp", "mb") if getattr(args, k) is not None}
     if args.zero is not None:
         restrict["zero"] = (args.zero,)
+    if args.top < 1:
+        raise UserError(f"must be a positive integer, got {args.top}", "--top")
     from nmsim.cluster.layout import check_restrictions
     check_restrictions(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
     from nmsim.cluster.plan import make_recipes, search, steps_for
@@ -90,8 +94,6 @@ def cmd_plan(args) -> int:
     if args.columns:   # a typo fails before the search (every format picks columns)
         from nmsim.cli.table import choose
         choose(list(PLAN_COLUMNS), args.columns)
-    if args.top < 1:
-        raise UserError(f"must be a positive integer, got {args.top}", "--top")
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(tokens, batch, seq) if tokens else 1000
@@ -104,10 +106,12 @@ def cmd_plan(args) -> int:
 
 def cmd_budget(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
-    from nmsim.cluster.plan import BUDGET_COLUMNS, make_recipes, run_budget
-    from nmsim.cluster.text import budget_text
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
+    from nmsim.cluster.layout import check_restrictions
+    check_restrictions(cfg, system.devices, system.devices_per_node, batch)   # before pandas too
+    from nmsim.cluster.plan import BUDGET_COLUMNS, make_recipes, run_budget
+    from nmsim.cluster.text import budget_text
     if args.columns:   # a typo fails before the search (every format picks columns)
         from nmsim.cli.table import choose
         choose(list(BUDGET_COLUMNS), args.columns)

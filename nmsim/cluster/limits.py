@@ -1,5 +1,6 @@
-"""Sanity limits on the counts a cluster question takes, each with its reason; far above any published run and
-far below what makes a search slow. Every check is cheap (no numpy or pandas) so a bad count fails at once."""
+"""Sanity limits on the counts a cluster question takes, each with its reason (far above any published run and
+far below what makes a search slow), and the other cheap checks of its inputs. No numpy or pandas here: the CLI
+runs these before importing them, so a bad count fails at once."""
 from __future__ import annotations
 
 import math
@@ -52,3 +53,18 @@ def steps_for(tokens: float, global_batch: int, seq: int, flag: str = "--tokens"
         raise UserError(f"{tokens:.3g} tokens at {global_batch * seq:,} tokens per step is {steps:.3g} steps; at "
                         f"most 2^40 = {MAX_STEPS:.3g} (raise --global-batch)", flag)
     return steps
+
+
+def check_factors(grad_bytes, compute_efficiency) -> None:
+    """``--grad-bytes`` in (0, 8] and ``--compute-efficiency`` in (0, 2]."""
+    if not (isinstance(grad_bytes, (int, float)) and 0 < grad_bytes <= 8):
+        raise UserError(f"must be in (0, 8] bytes per gradient element (fp64 is 8), got {grad_bytes!r}",
+                        "--grad-bytes")
+    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
+        raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
+
+
+def check_sequence_model(cfg) -> None:
+    """Cluster plans take token sequences (decoder-only or encoder-only models)."""
+    if cfg.is_image:
+        raise UserError(f"{cfg.name} is an image model; cluster plans take token sequences", "workload")

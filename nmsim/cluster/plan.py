@@ -17,7 +17,7 @@ import pandas as pd
 
 from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
-from nmsim.cluster.limits import steps_for
+from nmsim.cluster.limits import check_factors, check_sequence_model, steps_for
 from nmsim.cluster.memory import COMPONENTS
 from nmsim.cluster.system import load_system
 from nmsim.errors import UserError
@@ -63,14 +63,6 @@ def _check_positive_ints(**values) -> None:
     for name, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise UserError(f"must be a positive integer, got {v!r}", "--" + name.replace("_", "-"))
-
-
-def _check_factors(grad_bytes, compute_efficiency) -> None:
-    if not (isinstance(grad_bytes, (int, float)) and 0 < grad_bytes <= 8):
-        raise UserError(f"must be in (0, 8] bytes per gradient element (fp64 is 8), got {grad_bytes!r}",
-                        "--grad-bytes")
-    if not (isinstance(compute_efficiency, (int, float)) and 0 < compute_efficiency <= 2):
-        raise UserError(f"must be in (0, 2], got {compute_efficiency!r}", "--compute-efficiency")
 
 
 STEP_COLUMNS = ("step_seconds", *TIME_PARTS, "nominal_flops_step", "executed_flops_step", "joules_device_step")
@@ -125,11 +117,10 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
         raise UserError(f"unknown ranking {rank!r} (known: {', '.join(RANKS)})", "--rank")
     from nmsim.graph import load_workload
     cfg = load_workload(model) if isinstance(model, str) else model
-    if cfg.is_image:
-        raise UserError(f"{cfg.name} is an image model; cluster plans take token sequences", "workload")
+    check_sequence_model(cfg)
     system = load_system(system) if isinstance(system, str) else system
     _check_positive_ints(global_batch=global_batch, seq=seq, steps=steps)
-    _check_factors(grad_bytes, compute_efficiency)
+    check_factors(grad_bytes, compute_efficiency)
     t_enum = time.perf_counter()   # layouts first: an impossible restriction fails before any tracing
     L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
     t_enum = time.perf_counter() - t_enum
