@@ -56,8 +56,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_summarize(args) -> int:
-    from nmsim.evidence.protocol import load_protocol
-    load_protocol(args.folder)   # not a protocol folder: one line before the summary's imports (torch, matplotlib)
+    from pathlib import Path
+
+    from nmsim.evidence.files import read_timing
+    from nmsim.evidence.protocol import TIMING_FILE, load_protocol
+    load_protocol(args.folder)   # not a protocol folder, or damaged bookkeeping: one line before the summary's
+    read_timing(Path(args.folder) / TIMING_FILE)   # imports (torch, matplotlib)
     from nmsim.evidence.summary import summarize
 
     summarize(args.folder)

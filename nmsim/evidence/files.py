@@ -25,12 +25,12 @@ TIMING_FIELDS = {"started_utc": (True, "text"), "wall_seconds": (True, "number")
 def read_protocol_file(path: str | Path):
     """(protocol, the whole protocol.json) of ``path``; UserError naming the file and field."""
     from nmsim.evidence.protocol import Protocol
+    from nmsim.io import load_json
     from nmsim.io.read import check_fields, short_repr
-    from nmsim.train.checkpoint import read_json
 
     path = Path(path)
     where = str(path)
-    data = read_json(path, "protocol")
+    data = load_json(path, "protocol", expect=dict, allow_nan=True)
     unknown = sorted(set(data) - set(TOP_KEYS))
     if unknown or not isinstance(data.get("protocol"), dict):
         why = f"unknown field {unknown[0]!r}" if unknown else "needs a 'protocol' object"
@@ -81,7 +81,7 @@ def _check_values(p, where: str) -> None:
         if not ok:
             raise UserError(f"must be {want}, got {getattr(p, key)!r}", f"{at}.{key}")
     try:
-        from nmsim.evidence.summary import plan_labels
+        from nmsim.evidence.protocol import plan_labels
         plan_labels(p.patterns)
     except UserError as exc:
         raise UserError(exc.message, f"{at}.patterns") from None

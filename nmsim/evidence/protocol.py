@@ -81,6 +81,15 @@ def _check(p: Protocol) -> None:
         raise UserError(f"must be in (0, 1), got {p.level:g}", "--level")
 
 
+def plan_labels(patterns) -> list[str]:
+    """The protocol's pattern items (``1:8``, ``ff=1:16+qkv=1:16``) as plan labels (``ff=1:8``,
+    ``ff=1:16,qkv=1:16``)."""
+    from nmsim.sparsity.lists import parse_pattern_list, plan_text
+    from nmsim.sparsity.plan import SparsityPlan
+
+    return [SparsityPlan.parse(plan_text(item)).label for item in parse_pattern_list(list(patterns))]
+
+
 def _geometric_k(base: dict, sparsity: dict) -> int:
     """SDGF-geometric's k for this pattern: the paper's 16, or the largest that fits the model as the trainer's
     config check picks it (:mod:`nmsim.recipes.fitting`); UserError when none fits."""
@@ -162,8 +171,14 @@ def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
 def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str = "cpu", executor: str = "local",
                  command: str = "", echo=print) -> Path:
     """Run (or resume) every run of the protocol into ``out``, then write the summaries. Returns ``out``."""
+    from nmsim.evidence.files import read_protocol_file, read_timing
+
+    out = Path(out)
+    timing = read_timing(out / TIMING_FILE)    # damaged bookkeeping is refused before any work (and import)
+    if (out / PROTOCOL_FILE).exists():
+        read_protocol_file(out / PROTOCOL_FILE)
     from nmsim.evidence.summary import summarize
-    from nmsim.train.checkpoint import atomic_write_json
+    from nmsim.train.checkpoint import atomic_write_json, check_run_folder
     from nmsim.train.sweep import run_sweep
 
     if str(device).startswith("cuda"):
@@ -174,12 +189,7 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
         raise UserError(f"unknown device {device!r} (cpu or cuda)", "--device")
     if workers < 1:
         raise UserError(f"must be >= 1, got {workers}", "--workers")
-    out = Path(out)
     configs = plan(p)
-    from nmsim.evidence.files import read_timing
-    from nmsim.train.checkpoint import check_run_folder
-
-    timing = read_timing(out / TIMING_FILE)    # damaged bookkeeping is refused before any work
     _claim_folder(out, p, device, command or " ".join(sys.argv))
     for cfg in sorted((out / RUNS).rglob("config.json")):
         check_run_folder(cfg.parent)
@@ -215,5 +225,5 @@ def load_protocol(folder: str | Path) -> tuple[Protocol, dict]:
     path = Path(folder) / PROTOCOL_FILE
     if not path.exists():
         raise UserError("is not an evidence folder (no protocol.json)", str(folder))
-    from nmsim.evidence.files import read_protocol_file   # torch: after the cheap check (a wrong folder fails fast)
+    from nmsim.evidence.files import read_protocol_file
     return read_protocol_file(path)

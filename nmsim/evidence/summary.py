@@ -16,7 +16,7 @@ from nmsim.errors import UserError
 from nmsim.evidence import claims as C
 from nmsim.evidence import isoflop
 from nmsim.evidence.files import read_timing
-from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol
+from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol, plan_labels
 from nmsim.evidence.stats import METRICS, direction, paired, pooled_sd, verdict
 from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
 
@@ -133,15 +133,6 @@ def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste
             parts.append("not separated: " + ", ".join(rest))
         lines.append(f"{pattern}: " + "; ".join(parts))
     return lines
-
-
-def plan_labels(patterns) -> list[str]:
-    """The protocol's pattern items (``1:8``, ``ff=1:16+qkv=1:16``) as plan labels (``ff=1:8``,
-    ``ff=1:16,qkv=1:16``)."""
-    from nmsim.sparsity.lists import parse_pattern_list, plan_text
-    from nmsim.sparsity.plan import SparsityPlan
-
-    return [SparsityPlan.parse(plan_text(item)).label for item in parse_pattern_list(list(patterns))]
 
 
 def most_sparse(labels) -> str:
