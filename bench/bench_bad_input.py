@@ -3,8 +3,9 @@
 Each module's ``CLASSES`` (class name -> list of ``(id, files, argv, expected_text)``; ``ENV[id]``, where a module
 has it, adds environment variables to a case) is found by globbing, so corpus modules added later are counted
 without changing this file. Each CLI case runs as ``python -m nmsim ARGV`` in a fresh temp folder holding the
-case's files (``make_files`` of ``tests/test_bad_input.py``), in the test suite's environment (a fresh trace cache
-that commands only read, a fresh state folder). A case passes when the command exits with status 2, prints exactly
+case's files (``make_files`` of ``tests/test_bad_input.py``), with a fresh state folder and one trace cache for
+the whole run (empty at the start, built as cases need graphs, as a user's cache is: a case that traces a
+workload first pays for building its shape-generic graph). A case passes when the command exits with status 2, prints exactly
 one ``nmsim: error:`` line, equal to the expected text (``{name}`` placeholders match any word), as its last
 stderr line, no traceback, and leaves every file byte-identical with nothing added or removed.
 
@@ -72,7 +73,7 @@ def _env(folder: Path, cache: Path, state: Path, extra: dict) -> dict:
     from cli_env import cli_env   # bytecode cached, as in a user's install
 
     env = {k: v for k, v in cli_env().items() if not k.startswith("NMSIM_")}
-    env.update({"NMSIM_CACHE_DIR": str(cache), "NMSIM_CACHE": "read", "NMSIM_STATE_DIR": str(state),
+    env.update({"NMSIM_CACHE_DIR": str(cache), "NMSIM_STATE_DIR": str(state),
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")})
     env.update(extra)
     return env
