@@ -323,9 +323,9 @@ CLI_NUMBERS = [
                                     "100000000"],
      "llama-2-7b: context: must be an integer from 0 to 16,777,216, got 100000000"),
     ("price-dtype", {}, ["price", "vit-tiny", "--hardware", "a100", "--dtype", "int4"],
-     "a100-sxm4-80gb: no matrix peak for dtype 'int4' (has: bf16, fp16, tf32, int8)"),
+     "a100-sxm4-80gb: no matrix peak for dtype 'int4' (has: bf16, fp16, tf32, int8, fp32)"),
     ("compare-no-hardware-for-dtype", {}, ["compare", "vit-tiny", "--dtype", "int4"],
-     "--dtype: no accelerator has a int4 matrix peak (they have bf16, fp16, fp8, int8, tf32)"),
+     "--dtype: no accelerator has a int4 matrix peak (they have bf16, fp16, fp32, fp8, int8, tf32)"),
     ("budget-epochs-zero", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "0"],
      "--epochs: must be a positive number, got 0"),
     ("budget-budget-inf", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--budget", "inf"],
@@ -333,8 +333,8 @@ CLI_NUMBERS = [
     ("budget-spe-negative", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--steps-per-epoch",
                                  "-1"], "--steps-per-epoch: must be a positive integer, got -1"),
     ("budget-hardware-typo", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--hardware", "nope"],
-     "nope: unknown hardware: not a bundled spec (a100-sxm4-80gb, h100-sxm5, h200-sxm, highlight, ideal-nm, s2ta, "
-     "tpu-v4, v100, vegeta) nor an existing file"),
+     "nope: unknown hardware: not a bundled spec (a100-sxm4-80gb, h100-sxm5, h200-sxm, highlight, ideal-nm, rtx-4090, "
+     "s2ta, tpu-v4, v100, vegeta) nor an existing file"),
     ("sweep-seeds-zero", {}, ["sweep", "--seeds", "0", "--out", "runs"], "--seeds: must be from 1 to 1000, got 0"),
     ("sweep-seeds-huge", {}, ["sweep", "--seeds", "1000000000", "--out", "runs"],
      "--seeds: must be from 1 to 1000, got 1000000000"),

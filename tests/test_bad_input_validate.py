@@ -61,7 +61,8 @@ def _add_fit(**fit):
 _R0, _R1, _R2 = "m.yaml: rows[0]", "m.yaml: rows[1]", "m.yaml: rows[2]"
 UNKNOWN_HW = f"unknown hardware 'a1000': not a bundled spec ({', '.join(list_specs())}) nor an existing file"
 WORKLOADS = ", ".join(list_workloads())
-A100_KERNELS = "cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, tinygemm-int4, sparse-marlin"
+A100_KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, "
+                "tinygemm-int4, sparse-marlin")
 
 _LINES = TEXT.splitlines()
 _ROWS_LINE = _LINES.index("rows:") + 1
@@ -169,7 +170,7 @@ ROWS = [
     ("dtype-unknown", _row(0, dtype="fp17"),
      f"{_R0}.dtype: unknown dtype 'fp17' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
     ("dtype-not-on-hardware", _row(0, dtype="fp8"),
-     f"{_R0}.dtype: a100-sxm4-80gb has no fp8 matrix peak (dtypes: bf16, fp16, tf32, int8)"),
+     f"{_R0}.dtype: a100-sxm4-80gb has no fp8 matrix peak (dtypes: bf16, fp16, tf32, int8, fp32)"),
     ("weight-dtype-unknown", _row(0, weight_dtype="int3"),
      f"{_R0}.weight_dtype: unknown dtype 'int3' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
     ("kernel-unknown", _row(1, kernel="cusparse"),

@@ -141,25 +141,31 @@ def test_table19_reproduced_within_15_percent():
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
-    assert len(v.fits) == 7 and (v.fits["rows"] > 0).all()
+    assert len(v.fits) == 9 and (v.fits["rows"] > 0).all()
     # the specs carry the fitted values (3 significant digits); H100 has its own cuBLAS / cuSPARSELt values
     assert np.allclose(v.fits["spec_value"], v.fits["fitted_value"], rtol=2e-3)
     fits = v.fits.set_index("fit")["fitted_value"]
     assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
     assert fits["h100-cusparselt"] == pytest.approx(0.525, abs=1e-3)
+    # NM-SpMM (fp32 software N:M) against cuBLAS SGEMM on the A100: its level per executed FLOP against dense
+    assert fits["a100-nm-spmm"] == pytest.approx(0.985, abs=1e-3)
+    assert fits["a100-cublas-sgemm"] == pytest.approx(1.0, abs=1e-3)
     assert set(v.rows.loc[v.rows["level"] == "end-to-end", "use"]) == {"scored"}
     # scored rows (never fitted): the numbers README "How accurate is it" reports
     rows = v.rows.set_index("id")
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(6.873e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 24
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(17.7, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(11.4, abs=0.1)
-    # held out per level: kernel timings meet the 15 % target, batch-1 decode steps end to end do not
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 124
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(22.8, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(18.5, abs=0.1)
+    # held out per level: neither meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows"]]
-    assert list(level["rows"]) == [16, 8]
-    assert level["mape_pct"].round(1).tolist() == [10.6, 32.0]
+    assert list(level["rows"]) == [116, 8]
+    assert level["mape_pct"].round(1).tolist() == [22.2, 32.0]
+    scored = groups.reset_index().query("use == 'scored'").set_index("group")
+    assert scored.loc["nm-spmm-a100", "mape_pct"] == pytest.approx(13.8, abs=0.1)
+    assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(30.9, abs=0.1)
 
 
 def test_measurement_pins_a_dense_kernel():

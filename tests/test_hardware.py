@@ -12,7 +12,8 @@ from nmsim.hardware import SPEC_DIR, HardwareSpec, list_specs, load
 from nmsim.sparsity import NMPattern, parse_any
 
 P = NMPattern
-BUNDLED = ["v100", "a100-sxm4-80gb", "h100-sxm5", "h200-sxm", "tpu-v4", "vegeta", "s2ta", "highlight", "ideal-nm"]
+BUNDLED = ["v100", "a100-sxm4-80gb", "h100-sxm5", "h200-sxm", "rtx-4090", "tpu-v4", "vegeta", "s2ta", "highlight",
+           "ideal-nm"]
 
 
 def test_list_specs():
