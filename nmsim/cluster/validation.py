@@ -13,13 +13,14 @@ calibrated efficiency.)
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.cluster.limits import MAX_DEVICES, MAX_GLOBAL_BATCH
 from nmsim.errors import UserError
 from nmsim.io.read import short_repr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 
@@ -175,6 +176,8 @@ def predict(run: dict) -> dict:
 def validate(runs=None, *, calibrate: bool = False, progress=None) -> tuple[pd.DataFrame, dict]:
     """Table of predicted vs measured per-device TFLOP/s and a summary (MAPE overall and per device/dtype group;
     with ``calibrate``, one compute efficiency per group fitted on every other row of the group)."""
+    import numpy as np   # here, not at the top: a bad runs file or --only fails before numpy/pandas load
+    import pandas as pd
     runs = load_runs() if runs is None else runs
     rows = []
     for i, run in enumerate(runs):
