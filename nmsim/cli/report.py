@@ -32,7 +32,9 @@ def register(sub) -> None:
     p.add_argument("--batch", type=float, help="training batch (default: 4096 for image models, else the "
                                                "accuracy source's or the workload's)")
     p.add_argument("--dtype", default="bf16", help="datatype priced on the accelerators (default bf16)")
-    p.add_argument("--no-train", action="store_true", help="skip the quick reference-trainer sweep")
+    p.add_argument("--no-train", action="store_true",
+                   help="no quick reference-trainer sweep (image workloads only: digits, trained once and kept in "
+                        "OUT/trainer-runs and the cache)")
     p.add_argument("--train-epochs", type=int, default=10, help="epochs of each quick trainer run (default 10)")
     p.add_argument("--sweep-runs", metavar="CSV|DIR,...",
                    help="per-run tables of 'nmsim sweep' (sweep_runs.csv, or folders of *runs.csv such as "

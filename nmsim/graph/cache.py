@@ -36,8 +36,9 @@ _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim(?:\.\w+)*)[ \t]+import[ \t]
                         r"|import[ \t]+(nmsim(?:\.\w+)*))", re.M)
 _NOT_KEYED = {"name", "source", "batch"}
 # commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
-# (cluster: plan, budget and validate price a 1-layer trace of each model, loaded from the cache when warm)
-BUILD_COMMANDS = ("price", "compare", "budget", "trace", "cluster")
+# (cluster: plan, budget and validate price a 1-layer trace of each model, loaded from the cache when warm;
+# report: its cost tables, a second report traces nothing)
+BUILD_COMMANDS = ("price", "compare", "budget", "trace", "cluster", "report")
 _MODE = ["read"]
 
 

@@ -63,7 +63,7 @@ def load_curves(roots) -> pd.DataFrame:
     for root in roots:
         if not root.is_dir():
             raise UserError("no such runs folder", str(root))
-    from nmsim.train import checkpoint as ckpt   # torch: after the cheap check
+    from nmsim.train import runfiles as ckpt   # no torch
     found = {}   # one entry per run, as first found
     for root in roots:
         for p in sorted(root.rglob("config.json")):

@@ -6,8 +6,6 @@ lays out.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,6 @@ import pandas as pd
 
 from nmsim.errors import UserError
 from nmsim.report import figures as F
-from nmsim.recipes.registry import parse_recipe_list
 from nmsim.report.interactive import Chart
 from nmsim.report.length import LengthOptions, ReportLength, human, report_length
 from nmsim.report.options import (DEFAULT_PATTERNS, PAPER_RECIPES, normalize_plan, parse_hardware,  # noqa: F401
@@ -28,7 +25,6 @@ from nmsim.report.wording import Metric
 from nmsim.report.writer import Figure, Report, Table, write_report
 
 ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
-SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
 
 
 @dataclass
@@ -270,29 +266,6 @@ def iso_flop_table(head: pd.DataFrame, totals: pd.DataFrame, length: ReportLengt
     return pd.DataFrame(rows)
 
 
-# ---- trainer sweep -----------------------------------------------------------------------------------------
-
-def run_quick_sweep(epochs: int, echo=print) -> pd.DataFrame:
-    """The report's small reference-trainer sweep on digits (1 seed), in a temporary folder; returns curves."""
-    from nmsim.report.runs import load_curves
-    from nmsim.train.sweep import parse_patterns as sweep_patterns
-    from nmsim.train.sweep import plan as sweep_plan
-    from nmsim.train.sweep import run_sweep
-
-    tmp = Path(tempfile.mkdtemp(prefix="nmsim-report-sweep-"))
-    try:
-        pats = sweep_patterns(list(SWEEP_PATTERNS))   # plan texts: the pattern list takes a sequence
-        configs = sweep_plan("digits", parse_recipe_list("dense,quick"), pats, [0], epochs=epochs)
-        table = run_sweep(configs, tmp, workers=2, echo=echo)
-        if table.attrs.get("failures"):
-            raise UserError(f"trainer sweep failed: {table.attrs['failures'][0]}", "report")
-        curves = load_curves(tmp)
-        curves["folder"] = [str(Path(f).relative_to(tmp)) for f in curves["folder"]]
-        return curves
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 # ---- seed sweeps (per-run tables of ``nmsim sweep``) -------------------------------------------------------
 
 RUN_COLUMNS = ("task", "recipe", "pattern", "seed", "accuracy", "train_flops")
@@ -515,7 +488,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     st = _study_inputs(opts)
     echo(f"report: {st.cfg.name}, {len(st.plans)} patterns x {len(st.recipes)} recipes x {len(st.specs)} "
          "accelerators")
-    train = st.runs_dir is None and opts.train
+    from nmsim.report import quick_sweep
+    train = st.runs_dir is None and opts.train and quick_sweep.applies_to(st.cfg)   # digits: image models only
     stages = Stages(2 + bool(opts.cluster) + bool(train), echo, "report ")   # [i/n] stage lines with times
     if opts.cluster:   # before the study: a bad --cluster fails fast
         stages.start(f"cluster sections ({opts.cluster}: run budget per recipe, parallel layouts)")
@@ -530,14 +504,17 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     _cost_frames(st)
     stages.done()
     if train:
-        stages.start(f"reference-trainer sweep (digits, {opts.train_epochs} epochs per run)")
-        st.curves = run_quick_sweep(opts.train_epochs, echo=echo)
-        stages.done()
+        stages.start(f"reference-trainer sweep ({quick_sweep.TASK}, {opts.train_epochs} epochs per run)")
+        runs = quick_sweep.quick_runs(opts.train_epochs, out, echo=echo)   # trained once, kept after
+        st.curves = quick_sweep.curves(runs)
+        stages.done(f"{runs.kept} kept, {runs.trained} trained")
     stages.start("tables, figures and the page")
     report = _headline_sections(st)
     for add in (_training_flops_section, _iso_flop_section, _inference_section, _hardware_section, _memory_section,
                 _trainer_sections):
         add(report, st)
+    if train:
+        report.files = quick_sweep.report_files(runs)
     path = write_report(report, out)
     stages.done(f"{time.perf_counter() - t0:.1f} s in all")
     return path
@@ -726,16 +703,23 @@ def _trainer_sections(report: Report, st: _Study) -> None:
     """The reference trainer's curves and seed sweeps, the runs' iso-FLOP view, the cluster sections and the footer."""
     opts, acc, runs_dir, Name = st.opts, st.acc, st.runs_dir, st.Name
     curves, sweeps, cluster = st.curves, st.sweeps, st.cluster
+    from nmsim.report import quick_sweep as Q
     if curves is not None:
         from nmsim.report.trainer_section import add_section as add_trainer_section
         add_trainer_section(report, curves, f"the runs in `{runs_dir}`" if runs_dir is not None else
-                            (f"a quick sweep run by this report: digits, "
-                             f"{', '.join(parse_recipe_list('dense,quick'))} x "
-                             f"{', '.join(SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; "
-                             "CPU)"), LABELS, _recipe_colors())
+                            (f"the report's quick sweep, {Q.TASK}, {', '.join(Q.recipes())} x "
+                             f"{', '.join(Q.SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; "
+                             f"CPU; trained once, its runs kept in `{Q.FOLDER}/` beside this page)"), LABELS,
+                            _recipe_colors())
     else:
+        why = ("Skipped (`--no-train`)." if not opts.train else
+               f"Not run: the report's quick sweep trains the `{Q.TASK}` image task, which does not bear on "
+               f"`{st.cfg.name}`, not an image model.")
+        csv = str(opts.accuracy).lower().endswith(".csv")
         report.section("Reference trainer: accuracy vs measured training FLOPs",
-                       "Skipped (`--no-train`). Run `nmsim sweep` and pass `--accuracy runs/DIR` to include one.")
+                       f"{why} Trainer curves come from the runs folder of an `nmsim sweep` on a task like the "
+                       "workload's, given as `--accuracy runs/DIR`" + (f" (in place of `{opts.accuracy}`)." if csv
+                                                                      else "."))
     if sweeps is not None:
         sw = sweep_runs_table(sweeps)
         s = report.section("Reference trainer: seed sweeps",

@@ -51,6 +51,7 @@ class Report:
     subtitle: str = ""
     sections: list[Section] = field(default_factory=list)
     footer: str = ""
+    files: dict = field(default_factory=dict)   # path in the folder -> its bytes or a file copied (trainer runs)
 
     def section(self, title: str, *text: str) -> Section:
         s = Section(title, list(text))
@@ -155,6 +156,12 @@ def write_report(report: Report, out: str | Path) -> Path:
                     pngs[item.name] = _png_bytes(item.figure)
                     plt.close(item.figure)
                     (tmp / f"{item.name}.png").write_bytes(pngs[item.name])
+        for rel, src in report.files.items():   # a file's bytes, or a file to copy
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(src, bytes):
+                (tmp / rel).write_bytes(src)
+            else:
+                shutil.copyfile(src, tmp / rel)
         md, page = render(report, pngs)
         (tmp / "report.md").write_text(md, encoding="utf-8")
         (tmp / "index.html").write_text(page, encoding="utf-8")

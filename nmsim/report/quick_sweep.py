@@ -1,0 +1,145 @@
+"""The report's quick reference-trainer sweep: trained once, kept, reused.
+
+The quick sweep (the ``digits`` task: dense and the quick recipes x :data:`SWEEP_PATTERNS`, 1 seed) trains the
+trainer's tiny image model, so it goes with image workloads only: a language model's report never starts it.
+Its run folders (the layout of :mod:`nmsim.train.sweep`: finished runs are never retrained, unfinished ones
+resume) are looked for first in the report folder being replaced (``<out>/trainer-runs``, kept there by an
+earlier report), then in the cache (``trainer-runs/`` of the nmsim cache folder, one subfolder per set of run
+configs); what is missing is trained, or resumed, in the cache. The report then copies each run's config,
+metrics and final row into its own ``trainer-runs`` folder, so a report folder (committed, copied) carries the
+runs it was built from, with an index (:data:`INDEX`) of the request and the configs it resolved to: while the
+request and the trainer's code are the same, the kept runs are reused without resolving the configs again (no
+torch, no data set loaded).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmsim.errors import UserError
+
+TASK = "digits"
+SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
+FOLDER = "trainer-runs"                           # in the report folder and in the cache folder
+KEPT = ("config.json", "metrics.jsonl", "done.json")   # what a finished run needs to be read and reused
+INDEX = "quick-sweep.json"
+
+
+def applies_to(cfg) -> bool:
+    """Whether the quick sweep bears on ``cfg``: its task is image classification, so image models only."""
+    return bool(cfg.is_image)
+
+
+def recipes() -> list[str]:
+    from nmsim.recipes.registry import parse_recipe_list
+
+    return parse_recipe_list("dense,quick")
+
+
+def configs(epochs: int) -> list:
+    """The sweep's run configs, resolved (the task's defaults filled in, as their config.json holds them)."""
+    from nmsim.train.loop import check_config
+    from nmsim.train.sweep import parse_patterns, plan
+
+    return [check_config(c) for c in plan(TASK, recipes(), parse_patterns(list(SWEEP_PATTERNS)), [0], epochs=epochs)]
+
+
+def cache_folder(runs: list) -> Path:
+    """The cache's folder for exactly these runs (another epoch count or trainer default: another folder)."""
+    from nmsim.graph.cache import directory
+
+    blob = json.dumps([c.to_dict() for c in runs], sort_keys=True)
+    return directory() / FOLDER / f"quick-{TASK}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def request(epochs: int) -> dict:
+    """What the quick sweep asks for, with a fingerprint of the code that resolves it into run configs."""
+    here = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted([*(here / "train").glob("*.py"), *(here / "recipes").glob("*.py")]):
+        h.update(path.name.encode() + path.read_bytes())
+    return {"task": TASK, "recipes": recipes(), "patterns": list(SWEEP_PATTERNS), "seeds": [0], "epochs": epochs,
+            "code": h.hexdigest()[:16]}
+
+
+@dataclass
+class QuickRuns:
+    folders: dict[str, Path]   # run folder relative to a runs root (digits/dense/dense/seed0) -> where it is
+    kept: int                  # runs found finished (the report folder or the cache)
+    trained: int               # runs trained or resumed by this call
+    index: dict                # the request and each run's resolved config (INDEX in the report folder)
+
+
+def _indexed(root: Path, wanted: dict) -> QuickRuns | None:
+    """The runs under ``root`` its index lists for ``wanted``, when every one is finished with that config."""
+    from nmsim.train import runfiles
+
+    try:
+        index = runfiles.read_json(root / INDEX, "quick sweep index")
+        runs = index["runs"] if index.get("request") == wanted else None
+        ok = isinstance(runs, dict) and runs and all(
+            (root / rel / runfiles.DONE).is_file() and runfiles.read_json(root / rel / runfiles.CONFIG) == config
+            for rel, config in runs.items())
+    except (UserError, AttributeError, TypeError):
+        return None
+    return QuickRuns({rel: root / rel for rel in runs}, len(runs), 0, index) if ok else None
+
+
+def _finished(folder: Path, config) -> bool:
+    from nmsim.train.loop import prepare_folder
+
+    if not folder.is_dir():
+        return False
+    try:
+        return prepare_folder(folder, config, resume=True) == "done"
+    except UserError:   # another config, or not a run: not this run (the report folder is replaced anyway)
+        return False
+
+
+def quick_runs(epochs: int, report_folder: str | Path, echo=print) -> QuickRuns:
+    """Every run of the quick sweep, finished: kept ones found, missing ones trained in the cache."""
+    wanted = request(epochs)
+    fast = _indexed(Path(report_folder) / FOLDER, wanted)
+    if fast is not None:
+        echo(f"quick sweep: {fast.kept} runs, {fast.kept} kept")
+        return fast
+    from nmsim.train.sweep import run_folder, run_sweep
+
+    runs = configs(epochs)
+    cache = cache_folder(runs)
+    folders, missing = {}, []
+    for config in runs:
+        rel = run_folder("", config).as_posix()
+        where = next((root / rel for root in (Path(report_folder) / FOLDER, cache) if _finished(root / rel, config)),
+                     None)
+        if where is None:
+            missing.append(config)
+        folders[rel] = where if where is not None else cache / rel
+    kept = len(runs) - len(missing)
+    echo(f"quick sweep: {len(runs)} runs, {kept} kept" + (f", {len(missing)} to train in {cache}" if missing else ""))
+    if missing:
+        table = run_sweep(missing, cache, workers=2, echo=echo)
+        if table.attrs.get("failures"):
+            raise UserError(f"trainer sweep failed: {table.attrs['failures'][0]}", "report")
+    index = {"request": wanted, "runs": {run_folder("", c).as_posix(): c.to_dict() for c in runs}}
+    return QuickRuns(folders, kept, len(missing), json.loads(json.dumps(index)))
+
+
+def curves(runs: QuickRuns):
+    """The runs' evaluation rows (:func:`nmsim.report.runs.load_curves`), ``folder`` relative to a runs root."""
+    from nmsim.report.runs import load_curves
+
+    rel = {str(folder): name for name, folder in runs.folders.items()}
+    frame = load_curves(list(runs.folders.values()))
+    frame["folder"] = frame["folder"].map(rel)
+    return frame
+
+
+def report_files(runs: QuickRuns) -> dict[str, Path | bytes]:
+    """Files for the report folder: ``trainer-runs/<run>/<file>`` -> the kept or trained file, and the index."""
+    files: dict[str, Path | bytes] = {f"{FOLDER}/{name}/{file}": folder / file for name, folder in runs.folders.items()
+                                      for file in KEPT}
+    files[f"{FOLDER}/{INDEX}"] = (json.dumps(runs.index, indent=1, sort_keys=True) + "\n").encode()
+    return files
