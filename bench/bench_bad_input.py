@@ -135,12 +135,19 @@ def corpus(only: str | None = None, jobs: int = 1, every: int = 1) -> list[dict]
                 if not only or only in f"{name} {cls} {cid}":
                     todo.append((name, cls, module, cid, files, argv, expected, api))
 
+    todo = todo[::max(1, every)]
+    done = []
+
     def one(item):
         name, cls, module, cid, files, argv, expected, api = item
-        return {"module": name, "class": cls, **run_case(module, cid, files, argv, expected, cache, api)}
+        row = {"module": name, "class": cls, **run_case(module, cid, files, argv, expected, cache, api)}
+        done.append(row)
+        if len(done) % 50 == 0:   # a long run says how far it is (stderr)
+            print(f"bench_bad_input: {len(done)}/{len(todo)} cases", file=sys.stderr, flush=True)
+        return row
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(one, todo[::max(1, every)]))
+        return list(pool.map(one, todo))
 
 
 def yardsticks() -> dict:
@@ -177,26 +184,32 @@ def property_files() -> list[str]:
     return [f"tests/{p.name}" for p in sorted({*TESTS.glob("test_bad_input*.py"), *TESTS.glob("test_*propert*.py")})]
 
 
-def hypothesis_examples(files: list[str]) -> list[dict]:
-    """Examples hypothesis ran per property test of ``files`` (passing, failing, invalid) and the test's outcome,
-    counted by the ``hypothesis_only`` plugin."""
-    if not files:
-        return []
+def start_hypothesis(files: list[str]):
+    """Start pytest on the property tests of ``files`` (the ``hypothesis_only`` plugin counts their examples);
+    :func:`hypothesis_examples` collects it, so it runs alongside the corpus."""
     out = Path(tempfile.mkdtemp(prefix="nmsim-bench-hyp-")) / "counts.json"
     env = _env(ROOT, out.parent / "cache", out.parent, {"BENCH_HYPOTHESIS_OUT": str(out)})
     env["PYTHONPATH"] = str(Path(__file__).parent) + os.pathsep + env["PYTHONPATH"]   # hypothesis_only
-    proc = subprocess.run([sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider",
-                           "-p", "hypothesis_only"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if not out.exists():
-        return [{"test": "(pytest did not finish)", "examples": 0, "passing": 0, "failing": 0, "invalid": 0,
-                 "pytest": proc.stdout[-300:] + proc.stderr[-300:]}]
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *files, "-q", "-rf", "-p", "no:cacheprovider",
+                             "-p", "hypothesis_only"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    return proc, out
+
+
+def hypothesis_examples(started) -> list[dict]:
+    """Examples hypothesis ran per property test (passing, failing, invalid) and the test's outcome."""
     import json
 
-    rows = []
-    for test, c in json.loads(out.read_text()).items():
-        rows.append({"test": test, "examples": c["passed"] + c["failed"] + c["gave_up"], "passing": c["passed"],
-                     "failing": c["failed"], "invalid": c["gave_up"], "pytest": c["outcome"] or "?"})
-    return rows
+    proc, out = started
+    text, _ = proc.communicate()
+    if not out.exists():
+        return [{"test": "(pytest did not finish)", "examples": 0, "passing": 0, "failing": 0, "invalid": 0,
+                 "pytest": text[-300:]}]
+    why = {m.group(1): m.group(2) for m in re.finditer(r"^FAILED (\S+) - (.*)$", text, re.M)}
+    return [{"test": test, "examples": c["passed"] + c["failed"] + c["gave_up"], "passing": c["passed"],
+             "failing": c["failed"], "invalid": c["gave_up"],
+             "pytest": (c["outcome"] or "?") + (f" ({why[test][:150]})" if test in why else "")}
+            for test, c in json.loads(out.read_text()).items()]
 
 
 def run() -> list[dict]:
@@ -218,6 +231,8 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     load = yardsticks()
     start = time.perf_counter()
+    files = property_files()
+    started = start_hypothesis(files) if "--no-hypothesis" not in argv else None
     results = corpus(only, jobs, every)
     print(f"bad-input corpus: {len(results)} cases in {len({r['module'] for r in results})} modules, each a fresh "
           f"process, {jobs} at a time ({time.perf_counter() - start:.0f} s); load yardsticks before: "
@@ -236,9 +251,8 @@ def main(argv: list[str]) -> int:
         print("5 slowest:")
         for r in slowest:
             print(f"  {r['seconds']:6.2f} s  {r['module']} {r['class']}:{r['id']}  {r['command'][:120]}")
-    if "--no-hypothesis" not in argv:
-        files = property_files()
-        rows = hypothesis_examples(files)
+    if started is not None:
+        rows = hypothesis_examples(started)
         print(f"\nhypothesis examples per property test ({len(rows)} tests in {len(files)} files; counted by "
               "bench/hypothesis_only.py):")
         for row in rows:
