@@ -87,8 +87,10 @@ def cmd_plan(args) -> int:
         restrict["zero"] = (args.zero,)
     if args.top < 1:
         raise UserError(f"must be a positive integer, got {args.top}", "--top")
-    from nmsim.cluster.layout import check_restrictions
-    check_restrictions(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
+    if args.recompute:
+        restrict["recompute"] = (args.recompute,)
+    from nmsim.cluster.layout import enumerate_layouts
+    enumerate_layouts(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
     from nmsim.cluster.plan import make_recipes, search, steps_for
     from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
     if args.columns:   # a typo fails before the search (every format picks columns)
@@ -97,8 +99,6 @@ def cmd_plan(args) -> int:
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(tokens, batch, seq) if tokens else 1000
-    if args.recompute:
-        restrict["recompute"] = (args.recompute,)
     res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, rank=args.rank, **kw, **restrict)
     _emit(args, plan_text(res, args.top), plan_rows(res, args.top))
     return 0
@@ -108,8 +108,8 @@ def cmd_budget(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
-    from nmsim.cluster.layout import check_restrictions
-    check_restrictions(cfg, system.devices, system.devices_per_node, batch)   # before pandas too
+    from nmsim.cluster.layout import enumerate_layouts
+    enumerate_layouts(cfg, system.devices, system.devices_per_node, batch)   # before pandas too
     from nmsim.cluster.plan import BUDGET_COLUMNS, make_recipes, run_budget
     from nmsim.cluster.text import budget_text
     if args.columns:   # a typo fails before the search (every format picks columns)
