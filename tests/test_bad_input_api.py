@@ -312,14 +312,6 @@ def _call(name, args, kwargs):
         return exc
 
 
-def _property(name, positional):
-    @settings(max_examples=EXAMPLES, deadline=2000, suppress_health_check=list(HealthCheck), database=None)
-    @given(args=positional, kwargs=_kwargs(name))
-    def check(args, kwargs):
-        _call(name, args, {**kwargs, **SLOW.get(name, {})})
-    return check
-
-
 PROPERTIES = {
     "price": st.tuples(WORKLOADS, st.one_of(st.sampled_from(["a100", "h100", "nope", "-1"]), VALUE)),
     "compare": st.tuples(WORKLOADS),
@@ -331,21 +323,31 @@ PROPERTIES = {
     "train": st.tuples(st.one_of(st.sampled_from(["run", "-run", "a/b"]), VALUE)),
     "report": st.tuples(st.one_of(st.sampled_from(["rep", "-rep"]), VALUE)),
 }
-
-
-# a valid call first, untimed: the 2 s deadline is for answers, not for the first trace of vit-tiny in this process
+# one call each first, untimed: the 2 s deadline is for answers, not for this process's first imports and traces
 WARM_UP = {"price": (("vit-tiny", "a100"), {}), "compare": (("vit-tiny",), {}), "trace": (("vit-tiny",), {}),
-           "budget": (("vit-tiny", "ff=2:4"), {"epochs": 1, "hardware": "a100"})}
+           "budget": (("vit-tiny", "ff=2:4"), {"epochs": 1, "hardware": "a100"}), "train": (("run",), SLOW["train"]),
+           "report": (("rep",), SLOW["report"])}
+
+
+@pytest.fixture(scope="module")
+def warm_folder(tmp_path_factory):
+    """A folder of the module's own as the working directory, with a user file, after one call of each function."""
+    folder, cwd = tmp_path_factory.mktemp("api-properties"), os.getcwd()
+    os.chdir(folder)
+    (folder / "keep.txt").write_text("user data")
+    for name, (args, kwargs) in WARM_UP.items():
+        _call(name, args, kwargs)
+    yield folder
+    os.chdir(cwd)
 
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
-def test_random_arguments_give_a_result_or_a_user_error(workdir, name):
-    (workdir / "keep.txt").write_text("user data")
-    if name in WARM_UP:
-        args, kwargs = WARM_UP[name]
-        getattr(nmsim, name)(*args, **kwargs)
-    _property(name, PROPERTIES[name])()
-    assert (workdir / "keep.txt").read_text() == "user data"
+@settings(max_examples=EXAMPLES, deadline=2000, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_random_arguments_give_a_result_or_a_user_error(warm_folder, name, data):
+    args, kwargs = data.draw(PROPERTIES[name], "args"), data.draw(_kwargs(name), "kwargs")
+    _call(name, args, {**kwargs, **SLOW.get(name, {})})
+    assert (warm_folder / "keep.txt").read_text() == "user data"
 
 
 T = torch.zeros(2, 8)

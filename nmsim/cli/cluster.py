@@ -41,6 +41,9 @@ def _setup(args):
     from nmsim.cluster.system import load_system
     from nmsim.graph import resolve_workload
     cfg = resolve_workload(args.workload, args.hf_config, seq_len=args.seq)
+    if getattr(args, "sparsity", None):
+        from nmsim.sparsity.plan import SparsityPlan
+        SparsityPlan.parse(args.sparsity).check_depth(cfg)   # a layer past the model: before any pricing
     system = load_system(args.system, args.nodes)
     from nmsim.cluster.limits import check_factors, check_global_batch, check_sequence_model, steps_for
     check_sequence_model(cfg)

@@ -37,8 +37,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from nmsim.graph import load_workload
     from nmsim.sparsity.plan import SparsityPlan
-    SparsityPlan.parse(args.sparsity)   # plan and workload typos fail before pandas and torch are imported
-    load_workload(args.workload)
+    # plan and workload typos, a layer past the model: before pandas and torch are imported
+    SparsityPlan.parse(args.sparsity).check_depth(load_workload(args.workload))
     from nmsim.cost.pricing import trace_for_mode
     from nmsim.export import export_summary, gemm_rows, write_export
     from nmsim.io import check_output_folder

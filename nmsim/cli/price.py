@@ -64,9 +64,9 @@ def run_price(args) -> int:
     from nmsim.hardware import load
     load(args.hardware)  # a typo in the hardware or plan fails here, before pandas, numpy or torch are imported
     from nmsim.sparsity.plan import SparsityPlan
-    SparsityPlan.parse(args.sparsity)
+    plan = SparsityPlan.parse(args.sparsity)
     from nmsim.graph import load_workload
-    load_workload(args.workload)   # and a workload typo (no pandas either)
+    plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.units import duration, si

@@ -59,9 +59,12 @@ def cmd_report(args) -> int:
     name = parse_name(args.name) or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
     out = args.out or f"reports/{name}"
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
-    parse_recipes(args.recipes), parse_patterns(args.patterns), parse_hardware(args.hardware)  # typos: before imports
+    parse_recipes(args.recipes), parse_hardware(args.hardware)  # typos: before imports
     from nmsim.graph import load_workload
-    load_workload(args.workload)   # a workload typo too (no pandas, no torch)
+    from nmsim.sparsity.plan import SparsityPlan
+    cfg = load_workload(args.workload)   # a workload typo too (no pandas, no torch), and a layer past the model
+    for plan in parse_patterns(args.patterns):
+        SparsityPlan.parse(plan, "--patterns").check_depth(cfg)
     if args.cluster:   # and --cluster / --cluster-tokens: grammar, system, counts
         from nmsim.report.options import check_cluster
         check_cluster(args.cluster, args.cluster_tokens)

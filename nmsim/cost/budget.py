@@ -363,6 +363,10 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     optimizer_flops_per_param(optimizer)
     targets = [base_plan if item is None else item if isinstance(item, SparsityPlan)
                else base_plan.with_pattern(item) for item in items]
+    from nmsim.graph import load_workload
+    cfg = load_workload(workload)
+    for plan in targets:
+        plan.check_depth(cfg)   # a layer past the model: before tracing
     if hardware:
         from nmsim.cost.pricing import check_settings
         check_settings(hardware, dtype, weight_dtype=weight_dtype, kernel=kernel, plans=targets)

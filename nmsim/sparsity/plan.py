@@ -246,19 +246,31 @@ class SparsityPlan:
     def hits(self, ops: pd.DataFrame) -> list[tuple[Rule, pd.Series]]:
         """Each rule with the ops it selects (:meth:`Rule.matches`). A layer range past the model's depth, or a
         rule that selects nothing, is a UserError naming the rule."""
-        depth = int(ops["layer"].max()) + 1 if len(ops) else 0
+        self._check_depth(int(ops["layer"].max()) + 1 if len(ops) else 0)
         out = []
         for rule in self._rules:
-            loc = f"{self.where} {str(rule)!r}"
+            mask = rule.matches(ops)
+            if not mask.any():
+                raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op",
+                                f"{self.where} {str(rule)!r}")
+            out.append((rule, mask))
+        return out
+
+    def check_depth(self, cfg) -> SparsityPlan:
+        """The layer-range check of :meth:`hits` from a workload's config alone (its layers; an encoder-decoder's
+        deeper stack): commands call it before tracing, so the error comes at once."""
+        depth = max(int(getattr(cfg, "layers", 0) or 0), int(getattr(cfg, "decoder_layers", 0) or 0))
+        if depth:
+            self._check_depth(depth)
+        return self
+
+    def _check_depth(self, depth: int) -> None:
+        for rule in self._rules:
             if rule.layers is not None and rule.layers[1] >= depth:
                 lo, hi = rule.layers
                 what = f"layer {lo} is" if lo == hi else f"layers {lo}-{hi} go"
-                raise UserError(f"{what} past the model's {depth:,} layers (0 to {depth - 1:,})", loc)
-            mask = rule.matches(ops)
-            if not mask.any():
-                raise UserError(f"selector {rule.selector!r} matches no sparsifiable (linear/conv) op", loc)
-            out.append((rule, mask))
-        return out
+                raise UserError(f"{what} past the model's {depth:,} layers (0 to {depth - 1:,})",
+                                f"{self.where} {str(rule)!r}")
 
     def resolve_frame(self, ops: pd.DataFrame) -> pd.DataFrame:
         """Per op: ``pattern`` (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule``."""
