@@ -25,7 +25,8 @@ A100_KERNELS = ("cublas: bf16,fp16,tf32,int8; marlin-int4: fp16,bf16 x int4 weig
                 "2:4; cusparselt-tf32: tf32 1:2; compressed-nm: fp16,bf16 any N:M; cublas-sgemm: fp32; nm-spmm: fp32 any "
                 "N:M; tinygemm-int4: bf16 x int4 weights; sparse-marlin: fp16,bf16 x int4 weights 2:4")
 PRICE_COLS = "nominal_flops, executed_flops, vector_flops, bytes, metadata_bytes, time, energy, bound"
-COMPARE_COLS = ("hardware, dtype, pattern, kernel, hw_pattern, executed_flops, time, speedup, energy, weights_gib, "
+COMPARE_COLS = ("hardware, dtype, pattern, kernel, hw_pattern, executed_flops, time, speedup, sparsified_share, "
+                "ceiling, energy, weights_gib, "
                 "metadata_bytes, bound")
 TRACE_COLS = "fwd_flops, dgrad_flops, wgrad_flops, vector_flops, bwd_vector_flops, training_matrix_flops"
 BUDGET_COLS = ("recipe, pattern, train_flops, vs_dense, vs_srste, matrix_vs_dense, matrix_vs_srste, budget_epochs, "
@@ -113,7 +114,25 @@ COLUMNS = [
      "--columns: no column 'nope' (columns: name, kind, bf16_peak, sparse_patterns, memory_bytes, bandwidth)"),
 ]
 
-BEFORE_TRACING = [
+NOT_M7 = "M=7 does not divide the reduction dimension gemm_k=64 of blocks.0.ff.ff1 (4 op(s) affected)"
+NO_MATCH = "selector 're:nomatch' matches no sparsifiable (linear/conv) op"
+BEFORE_TRACING = [   # the plan against the graph's structure: checked on a fit's first trace, before its progress
+    ("price-plan-divisibility", W, ["price", "w.yaml", "--hardware", "a100", "--sparsity", "ff=1:7"],
+     f"--sparsity 'ff=1:7': {NOT_M7}"),
+    ("price-regex-selects-nothing", W, ["price", "w.yaml", "--hardware", "a100", "--sparsity", "re:nomatch=2:4"],
+     f"--sparsity 're:nomatch=2:4': {NO_MATCH}"),
+    ("price-layer-past-depth", W, ["price", "w.yaml", "--hardware", "a100", "--sparsity", "ff=2:4,qkv@12=1:8"],
+     "--sparsity 'qkv@12=1:8': layer 12 is past the model's 2 layers (0 to 1)"),
+    ("price-sweep-regex", W, ["price", "w.yaml", "--hardware", "a100", "--sparsity", "re:nomatch=2:4", "--batch",
+                              "1,2"], f"--sparsity 're:nomatch=2:4': {NO_MATCH}"),
+    ("compare-regex-selects-nothing", W, ["compare", "w.yaml", "--hardware", "a100", "--selector", "re:nomatch"],
+     f"--selector/--patterns 're:nomatch=2:4': {NO_MATCH}"),
+    ("compare-divisibility", W, ["compare", "w.yaml", "--hardware", "a100", "--patterns", "dense,1:7"],
+     f"--selector/--patterns 'ff=1:7': {NOT_M7}"),
+    ("budget-divisibility", W, ["budget", "w.yaml", "--sparsity", "ff=2:4", "--steps", "10", "--patterns", "1:7"],
+     f"--sparsity 'ff=1:7': {NOT_M7}"),
+    ("budget-regex-selects-nothing", W, ["budget", "w.yaml", "--sparsity", "re:nomatch=2:4", "--steps", "10"],
+     f"--sparsity 're:nomatch=2:4': {NO_MATCH}"),
     ("budget-optimizer", W, ["budget", "w.yaml", "--sparsity", "ff=2:4", "--steps", "10", "--optimizer", "nope"],
      "--optimizer: unknown optimizer 'nope' (known: adamw, adam, sgd-momentum, sgd)"),
     ("budget-budget", W, ["budget", "w.yaml", "--sparsity", "ff=2:4", "--steps", "10", "--budget", "nope"],
@@ -134,6 +153,8 @@ def cold(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     monkeypatch.setenv("NMSIM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("NMSIM_CACHE", "build")
+    monkeypatch.setattr("nmsim.graph.shapes._MEMORY", {})   # no graph fitted by an earlier test of the session
+    monkeypatch.setattr("nmsim.graph.shapes._AT", {})
     return work
 
 

@@ -131,7 +131,7 @@ def _table_view(df, axes: list):
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
-    from nmsim.cost.pricing import check_mode, check_settings, default_dtype, hardware_spec
+    from nmsim.cost.pricing import check_mode, check_settings, default_dtype, hardware_spec, plans_preflight
     from nmsim.cost.shape_sweep import price_shapes
     from nmsim.errors import UserError
     from nmsim.graph import load_workload
@@ -147,8 +147,10 @@ def run_sweep(args) -> int:
     cfg = load_workload(args.workload)
     check_mode(cfg, args.mode)
     shapes = _sweep_shapes(args, cfg)
-    df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
-                      fusion=False if getattr(args, "unfused", False) else None, kernel=getattr(args, "kernel", None))
+    with plans_preflight([plan]):   # a plan the graph refuses: said before tracing's progress line
+        df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
+                          fusion=False if getattr(args, "unfused", False) else None,
+                          kernel=getattr(args, "kernel", None))
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     from nmsim.cli.price import wrap_comment
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731

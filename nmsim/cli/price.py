@@ -85,7 +85,9 @@ def run_price(args) -> int:
     elif args.by != "op":
         check_columns(BY_COLUMNS, args.columns, keys=(args.by,))
     cfg = load_workload(args.workload)
-    graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
+    from nmsim.cost.pricing import plans_preflight
+    with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
+        graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
     if args.memory:
         df = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context,
                               batch=args.batch)

@@ -370,9 +370,11 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     if hardware:
         from nmsim.cost.pricing import check_settings
         check_settings(hardware, dtype, weight_dtype=weight_dtype, kernel=kernel, plans=targets)
-    cfg, length, graph = _budget_run(workload, seq, batch, paper_convention, epochs=epochs,
-                                     dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps,
-                                     samples=samples, tokens=tokens)
+    from nmsim.cost.pricing import plans_preflight
+    with plans_preflight(targets):   # a plan the graph refuses: said before tracing's progress line
+        cfg, length, graph = _budget_run(workload, seq, batch, paper_convention, epochs=epochs,
+                                         dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps,
+                                         samples=samples, tokens=tokens)
     plans = []
     for plan in targets:
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
-from nmsim.cost.pricing import check_settings, hardware_spec, price_many, trace_for_mode
+from nmsim.cost.pricing import check_settings, hardware_spec, plans_preflight, price_many, trace_for_mode
 from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.lists import parse_pattern_list, plan_text
@@ -72,7 +72,8 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     for hw in specs:   # what no graph could price: said before tracing
         check_settings(hw, default_dtype(hw, dtype), weight_dtype=weight_dtype, kernel=kernel, plans=plans)
     if graph is None:
-        graph = trace_for_mode(workload, mode, batch, seq, context)
+        with plans_preflight(plans):   # a plan the graph refuses: said before tracing's progress line
+            graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
     tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True)
     other = max(_other_parameters(graph), 0.0)   # weights at rest besides the GEMM weights the pricing reports

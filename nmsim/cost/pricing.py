@@ -187,6 +187,21 @@ def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = N
     model_for(ctx.hw).check(ctx, patterns)
 
 
+def plans_preflight(plans):
+    """A context in which tracing checks ``plans`` (SparsityPlans or plan texts) against the first trace of a
+    shape-generic fit (:func:`nmsim.graph.shapes.preflight`): a selector that selects nothing, a layer range past
+    the model or an M that does not divide a dimension is then the only line a cold cache prints."""
+    from nmsim.graph.shapes import preflight
+    from nmsim.sparsity.plan import SparsityPlan
+
+    def check(ops):
+        mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+        for plan in plans:
+            if plan is not None:
+                SparsityPlan.of(plan).resolve(mops)
+    return preflight(check)
+
+
 def epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
     """Vector FLOPs fused into matrix ops: the bias add on fwd rows, the bias gradient (a reduction of dY) on
     wgrad rows."""

@@ -23,6 +23,7 @@ This module does not import torch; only fitting does.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -354,19 +355,40 @@ def _op_set_difference(reference: tuple, this: tuple) -> str | None:
     return diff
 
 
+PREFLIGHT: list = []   # checks of the ops of a fit's first trace (see preflight)
+
+
+@contextlib.contextmanager
+def preflight(check):
+    """Inside the block, a shape-generic fit runs ``check(ops)`` on its first trace before it shows any progress:
+    what the graph's structure decides (a plan's selectors, layer ranges, divisibility: the same at every shape)
+    then fails with its one line, not after a progress line and every other trace."""
+    PREFLIGHT.append(check)
+    try:
+        yield
+    finally:
+        PREFLIGHT.remove(check)
+
+
 def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
     """(ops frames, parameter counts, the first trace's op set) at every fit point then the check point;
     :class:`ShapeFitError` when the op set changes with shape. The first warning of the traces is re-raised.
-    ``progress(i, n)`` is called before trace i of n and once more with i = n at the end."""
+    ``progress(i, n)`` is called before trace i of n (trace 0: after it and the :func:`preflight` checks) and
+    once more with i = n at the end."""
     points = [*d.grid, d.check]
     frames, params, reference = [], [], None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i, pt in enumerate(points):
-            if progress:
+            if progress and i:
                 progress(i, len(points))
             full = d.full(pt)
             g = _trace_point(d.cfg, kind, full)
+            if i == 0:
+                for check in list(PREFLIGHT):
+                    check(g.ops)
+                if progress:
+                    progress(0, len(points))
             this = (_static_of(g.ops), g.ops.columns.tolist(), sorted(g.edge_list()), g.uncounted)
             if reference is None:
                 reference = this
