@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from rss import PEAK_RSS
+
 
 def run() -> list[dict]:
     from nmsim.cost import price, price_many, trace_for_mode
@@ -91,8 +93,8 @@ def shape_sweeps() -> list[dict]:
 
 
 #: 5 accelerators (gpu kernel, roofline and systolic models) x 8 plans x batch 1-250 x seq 128-12,800: 10⁶ rows
-MILLION = r"""
-import json, resource, sys, time
+MILLION = PEAK_RSS + r"""
+import json, sys, time
 start = time.perf_counter()
 from nmsim.cost import price_many
 hws = ["a100", "h100", "h200", "tpu-v4", "ideal-nm"]
@@ -102,7 +104,7 @@ wall, cpu = time.perf_counter(), time.process_time()
 df = price_many("llama-2-7b", [(p, h, "bf16") for h in hws for p in plans], "prefill", shapes=shapes)
 print(json.dumps({"rows": len(df), "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
                   "process_seconds": time.perf_counter() - start, "traced": "torch" in sys.modules,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 MILLION_GOALS = {"peak_rss_mb": 300, "configs_per_second": 200_000}
 

@@ -12,8 +12,10 @@ import statistics
 import subprocess
 import sys
 
-CHILD = r"""
-import json, resource, sys, time, torch
+from rss import PEAK_RSS
+
+CHILD = PEAK_RSS + r"""
+import json, sys, time, torch
 from nmsim.graph import load_workload, build_model, example_inputs, trace
 from torch.utils.flop_counter import FlopCounterMode
 cfg = load_workload("llama-2-70b")
@@ -31,7 +33,7 @@ else:
     flops = mode.get_total_flops()
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "flops": flops,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
