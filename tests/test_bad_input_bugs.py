@@ -19,11 +19,12 @@ from test_bad_input import GPT, SPEC, VIT, assert_one_error, make_files, run_cli
 
 ROOT = Path(__file__).parent.parent
 MY_SPEC = (ROOT / "examples" / "my-accelerator.yaml").read_text()
-KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, tinygemm-int4, "
-           "sparse-marlin")
+KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, nmsparse, "
+           "tinygemm-int4, sparse-marlin")
 A100_KERNELS = ("cublas: bf16,fp16,tf32,int8; marlin-int4: fp16,bf16 x int4 weights; cusparselt: bf16,fp16,int8 "
                 "2:4; cusparselt-tf32: tf32 1:2; compressed-nm: fp16,bf16 any N:M; cublas-sgemm: fp32; nm-spmm: fp32 any "
-                "N:M; tinygemm-int4: bf16 x int4 weights; sparse-marlin: fp16,bf16 x int4 weights 2:4")
+                "N:M; nmsparse: fp32 any N:M; tinygemm-int4: bf16 x int4 weights; sparse-marlin: fp16,bf16 x int4 "
+                "weights 2:4")
 PRICE_COLS = "nominal_flops, executed_flops, vector_flops, bytes, metadata_bytes, time, energy, bound"
 COMPARE_COLS = ("hardware, dtype, pattern, kernel, hw_pattern, executed_flops, time, speedup, sparsified_share, "
                 "ceiling, energy, weights_gib, "

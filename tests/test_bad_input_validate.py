@@ -62,7 +62,7 @@ _R0, _R1, _R2 = "m.yaml: rows[0]", "m.yaml: rows[1]", "m.yaml: rows[2]"
 UNKNOWN_HW = f"unknown hardware 'a1000': not a bundled spec ({', '.join(list_specs())}) nor an existing file"
 WORKLOADS = ", ".join(list_workloads())
 A100_KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, "
-                "tinygemm-int4, sparse-marlin")
+                "nmsparse, tinygemm-int4, sparse-marlin")
 
 _LINES = TEXT.splitlines()
 _ROWS_LINE = _LINES.index("rows:") + 1
