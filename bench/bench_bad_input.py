@@ -24,7 +24,7 @@ Times are wall time under whatever else runs: the yardsticks printed first say h
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import re
 import shlex
@@ -54,9 +54,7 @@ def _modules() -> list[tuple[str, object]]:
     os.environ.setdefault("NMSIM_CACHE_DIR", tempfile.mkdtemp(prefix="nmsim-bench-cache-"))
     found = []
     for path in sorted(TESTS.glob("test_bad_input*.py")):
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = importlib.import_module(path.stem)   # one module object: the DIR marker of make_files is shared
         if hasattr(module, "CLASSES") or hasattr(module, "API_CASES"):
             found.append((path.stem, module))
     return found
