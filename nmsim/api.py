@@ -96,7 +96,7 @@ def _parse(argv: list[str]):
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv).parse_args(argv)
     except SystemExit as exc:
         raise _usage_error(exc, err.getvalue()) from None
     merge_workload(args)

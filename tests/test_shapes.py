@@ -314,3 +314,10 @@ def test_cache_evicts_least_recently_used(cache_dir):
     (folder / "mine.txt").write_bytes(b"y" * 5000)
     assert cache.evict(limit=2500) == 1
     assert sorted(p.name for p in folder.iterdir()) == sorted(["mine.txt", names[1].name, names[2].name])
+
+
+def test_stored_header_is_utf8_bytes_and_format_1_headers_still_read():
+    meta = {"kind": "forward", "static": {"op": ["linear", "ünïcode"]}, "info": {"workload": "x"}}
+    v2 = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    assert S.read_meta(v2) == meta and v2.nbytes == len(json.dumps(meta).encode())
+    assert S.read_meta(np.array(json.dumps(meta))) == meta     # format 1: a numpy str, 4 bytes a character

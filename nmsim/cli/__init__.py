@@ -13,22 +13,25 @@ import threading
 
 from nmsim.errors import UserError
 
-# One module per subcommand group; each owns its own file.
-COMMAND_MODULES = (
-    "nmsim.cli.trace",
-    "nmsim.cli.hardware",
-    "nmsim.cli.price",
-    "nmsim.cli.budget",
-    "nmsim.cli.train",
-    "nmsim.cli.report",
-    "nmsim.cli.schedule",
-    "nmsim.cli.cluster",
-    "nmsim.cli.export",
-    "nmsim.cli.plot",
-    "nmsim.cli.evidence",
-    "nmsim.cli.cache",
-    "nmsim.cli.validate",
-)
+# One module per subcommand group; each owns its own file. Command name -> its module, in help order.
+COMMANDS = {
+    "trace": "nmsim.cli.trace",
+    "hardware": "nmsim.cli.hardware",
+    "price": "nmsim.cli.price",
+    "compare": "nmsim.cli.price",
+    "budget": "nmsim.cli.budget",
+    "train": "nmsim.cli.train",
+    "sweep": "nmsim.cli.train",
+    "report": "nmsim.cli.report",
+    "schedule": "nmsim.cli.schedule",
+    "cluster": "nmsim.cli.cluster",
+    "export": "nmsim.cli.export",
+    "plot": "nmsim.cli.plot",
+    "evidence": "nmsim.cli.evidence",
+    "cache": "nmsim.cli.cache",
+    "validate": "nmsim.cli.validate",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -45,13 +48,26 @@ class OneLineParser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: list[str] | None) -> str | None:
+    """The subcommand ``argv`` names (its first word after the top-level flags), or None."""
+    for word in argv or ():
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given ``argv`` naming a command, only that command's module is imported and registered (a
+    fresh process answers sooner), else every command (help, a mistyped command)."""
     parser = OneLineParser(prog="nmsim", description="N:M sparse training cost, accelerator and accuracy model")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     from nmsim import __version__
     parser.add_argument("--version", action="version", version=f"nmsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = _command_of(argv)
+    for name in (COMMANDS[command],) if command else COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a subcommand not built yet
@@ -127,7 +143,7 @@ def _stopped(signum: int) -> str:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

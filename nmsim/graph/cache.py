@@ -25,7 +25,7 @@ from pathlib import Path
 
 from nmsim.env import CACHE_MODES
 
-FORMAT = 1
+FORMAT = 2   # 2: JSON as UTF-8 bytes, op layout and edges as integer arrays
 PREFIX = "nmsim-graph-"
 SUFFIX = ".npz"
 ENTRY_RE = re.compile(r"^nmsim-graph-[0-9a-f]{64}\.npz$")
@@ -105,12 +105,12 @@ _VERSIONS: list = []
 def versions() -> dict[str, str]:
     """torch and nmsim versions and the tracing-code fingerprint (read from package metadata: no torch import)."""
     if not _VERSIONS:
-        from importlib import metadata
-
         import nmsim
 
         torch_version = _torch_version_file()
         if torch_version is None:
+            from importlib import metadata
+
             try:
                 torch_version = metadata.version("torch")
             except metadata.PackageNotFoundError:
@@ -283,6 +283,8 @@ def entries() -> list[dict]:
         return []
     import numpy as np
 
+    from nmsim.graph.shapes import read_meta
+
     out = []
     for path in sorted(folder.iterdir()):
         if not ENTRY_RE.match(path.name):
@@ -291,7 +293,7 @@ def entries() -> list[dict]:
                "ops": 0, "created": "", "current": False}
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
+                meta = read_meta(data["meta"])
             current = all(meta["info"].get(k) == v for k, v in versions().items())
             row.update(workload=meta["info"].get("workload", "?"), kind=meta["kind"], current=current,
                        variables=",".join([*(f"{k}={v}" for k, v in meta["fixed"].items()), *meta["variables"]]),

@@ -77,7 +77,7 @@ class ShapeGraph:
     static: dict[str, list]
     columns: list[str]
     dims: np.ndarray
-    dim_layout: list[tuple[int, int, int]]
+    dim_layout: list            # [(column, op, length), ...] (lists when loaded)
     edges: list[tuple[int, int]]
     uncounted: dict[str, int]
     param_coef: dict[str, list[int]]
@@ -185,25 +185,31 @@ class ShapeGraph:
         graph._edges = self.edges
         return graph
 
-    # ---- (de)serialisation: plain arrays + JSON, no pickle ---------------------------------------
+    # ---- (de)serialisation: plain arrays + UTF-8 JSON, no pickle ------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
-        meta = {"kind": self.kind, "variables": self.variables, "fixed": self.fixed, "static": self.static, "columns": self.columns,
-                "dim_layout": self.dim_layout, "edges": self.edges, "uncounted": self.uncounted,
-                "param_coef": self.param_coef, "patch_size": self.patch_size, "info": self.info,
-                "coef_columns": list(self.coef)}
-        arrays = {"meta": np.array(json.dumps(meta)), "exponents": self.exponents.astype(np.int64),
-                  "dims": self.dims.astype(np.int64)}
-        arrays["coef"] = np.stack([self.coef[c] for c in self.coef]).astype(np.int64)
-        return arrays
+        """Integer arrays, and the rest as UTF-8 JSON bytes (a numpy str array takes 4 bytes a character)."""
+        meta = {"kind": self.kind, "variables": self.variables, "fixed": self.fixed, "static": self.static,
+                "columns": self.columns, "uncounted": self.uncounted, "param_coef": self.param_coef,
+                "patch_size": self.patch_size, "info": self.info, "coef_columns": list(self.coef)}
+        return {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                "exponents": self.exponents.astype(np.int64), "dims": self.dims.astype(np.int64),
+                "dim_layout": np.array(self.dim_layout, dtype=np.int64).reshape(-1, 3),
+                "edges": np.array(self.edges, dtype=np.int64).reshape(-1, 2),
+                "coef": np.stack([self.coef[c] for c in self.coef]).astype(np.int64)}
 
     @classmethod
     def from_arrays(cls, arrays) -> "ShapeGraph":
-        meta = json.loads(str(arrays["meta"]))
+        meta = read_meta(arrays["meta"])
         coef = {c: arr.astype(float) for c, arr in zip(meta["coef_columns"], arrays["coef"])}
         return cls(meta["kind"], tuple(meta["variables"]), meta["fixed"], arrays["exponents"].astype(np.int64), coef,
                    meta["static"], meta["columns"], arrays["dims"].astype(float),
-                   [tuple(x) for x in meta["dim_layout"]], [tuple(e) for e in meta["edges"]],
+                   arrays["dim_layout"].tolist(), list(map(tuple, arrays["edges"].tolist())),
                    meta["uncounted"], meta["param_coef"], meta["patch_size"], meta["info"])
+
+
+def read_meta(array: np.ndarray) -> dict:
+    """The JSON header of a stored graph: UTF-8 bytes (cache format 2), or a numpy str (format 1)."""
+    return json.loads(str(array) if array.dtype.kind == "U" else array.tobytes())
 
 
 def _flatten(frame) -> tuple[list[int], list[tuple[int, int, int]]]:
