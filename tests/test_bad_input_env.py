@@ -72,6 +72,7 @@ REPORT_NAMES = [(f"name-{cid}", {"reports/keep.txt": "mine"}, ["report", "--no-t
 ]]
 
 EMPTY = "no rule given; give e.g. ff=1:16, or dense"
+ONE_COMMA = "separate the patterns by single commas (e.g. dense,2:4,1:8)"
 EXTRA = "is empty (an extra ',' or '+'?); give e.g. ff=1:16, or dense"
 EMPTY_RULES = [
     ("commas", {}, [*PRICE, "--sparsity", ",,,"], f"--sparsity ',,,': {EMPTY}"),
@@ -87,6 +88,12 @@ EMPTY_RULES = [
      f"--sparsity ',': {EMPTY}"),
     ("cluster", {}, ["cluster", "plan", "gpt2", "--sparsity", ",,,"], f"--sparsity ',,,': {EMPTY}"),
     ("schedule", {}, ["schedule", "sr-ste", "--steps", "10", "--sparsity", ",,,"], f"--sparsity ',,,': {EMPTY}"),
+    ("compare-patterns", {}, ["compare", "gpt2", "--hardware", "a100", "--patterns", "dense,,"],
+     f"--patterns: item 2 of 3 is empty in 'dense,,'; {ONE_COMMA}"),
+    ("budget-patterns-empty", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--patterns",
+                                   ",2:4"], f"--patterns: item 1 of 2 is empty in ',2:4'; {ONE_COMMA}"),
+    ("sweep-patterns", {}, ["sweep", "--task", "digits", "--patterns", "1:8,,1:16", "--out", "runs"],
+     f"--patterns: item 2 of 3 is empty in '1:8,,1:16'; {ONE_COMMA}"),
 ]
 
 LAYER_RANGES = [
@@ -191,4 +198,4 @@ def test_cache_clear_removes_only_its_own_files(workdir, capsys, monkeypatch):
 
 def test_corpus_size():
     counts = {cls: len(cases) for cls, cases in CLASSES.items()}
-    assert counts == {"environment variables": 22, "report names": 9, "empty plan rules": 11, "layer ranges": 9}
+    assert counts == {"environment variables": 22, "report names": 9, "empty plan rules": 14, "layer ranges": 9}

@@ -14,9 +14,12 @@ def parse_pattern_list(text, where: str = "--patterns") -> list[str]:
     from nmsim.sparsity.hierarchical import parse_any
     from nmsim.sparsity.plan import SparsityPlan
 
-    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    items = [str(t).strip() for t in (text if isinstance(text, (list, tuple)) else str(text).split(","))]
+    if any(items) and not all(items):
+        raise UserError(f"item {items.index('') + 1} of {len(items)} is empty in {','.join(items)!r}; "
+                        "separate the patterns by single commas (e.g. dense,2:4,1:8)", where)
     out: list[str] = []
-    for item in (str(t).strip() for t in items):
+    for item in items:
         if not item:
             continue
         if "=" in item:
