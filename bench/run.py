@@ -22,7 +22,8 @@ import pandas as pd
 HERE = Path(__file__).parent
 FIRST = ("first_call", "peers", "pricing", "cluster", "report", "typo", "trace", "train", "table_widths", "bad_input")
 LAST = ("shapes", "scalesim")
-LABEL_KEYS = ("metric", "measure", "bench", "what", "case", "name", "workload", "mode", "kind", "region")
+LABEL_KEYS = ("metric", "measure", "bench", "what", "case", "name", "command", "workload", "mode", "kind", "region",
+              "shape", "pattern", "method")
 
 
 def ordered(names: list[str]) -> list[str]:
