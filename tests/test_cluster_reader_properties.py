@@ -54,7 +54,7 @@ def _paths(doc, prefix=()):
             yield from _paths(value, prefix + (key,))
 
 
-def _mutate(data, doc: dict) -> tuple[dict, str | None]:
+def mutate(data, doc: dict) -> tuple[dict, str | None]:
     """One structured mutation of ``doc`` (a copy): a plausible new value of the same type, any value, an extreme
     number, a dropped key, an added key, or a key duplicated in the text (returned as the second item: a line to
     append at the top level)."""
@@ -82,16 +82,16 @@ def _mutate(data, doc: dict) -> tuple[dict, str | None]:
     return doc, None
 
 
-def _yaml_text(doc: dict, extra: str | None) -> str:
+def yaml_text(doc: dict, extra: str | None) -> str:
     return yaml.safe_dump(doc, allow_unicode=True) + (extra or "")
 
 
 @settings(max_examples=EXAMPLES["system file"], **SETTINGS)
 @given(data=st.data())
 def test_system_reader_mutations(tmp_path, data):
-    doc, extra = _mutate(data, SYSTEM)
+    doc, extra = mutate(data, SYSTEM)
     path = tmp_path / "s.yaml"
-    path.write_text(_yaml_text(doc, extra).replace("NaN", ".nan").replace("Infinity", ".inf"))
+    path.write_text(yaml_text(doc, extra).replace("NaN", ".nan").replace("Infinity", ".inf"))
     try:
         spec = load_system_file(path)
     except UserError as exc:
@@ -113,7 +113,7 @@ def test_hf_importer_mutations(tmp_path, data):
     base = configs[data.draw(st.sampled_from(sorted(configs)))]
     if data.draw(st.booleans()):   # sometimes a mixture-of-experts field, the class the importer must refuse
         base[data.draw(st.sampled_from(MOE_COUNTS + MOE_FIELDS))] = data.draw(st.one_of(SCALARS, st.integers(2, 256)))
-    doc, extra = _mutate(data, base)
+    doc, extra = mutate(data, base)
     text = json.dumps(doc, allow_nan=True)
     if extra:   # the same key twice in one object
         text = text[:-1] + ", " + json.dumps(extra.split(":")[0]) + ": 1}"
@@ -140,7 +140,7 @@ RUNS = {"defaults": {"seq": 1024, "vocab": 50257, "system": "dgx-h100", "flash":
 @settings(max_examples=EXAMPLES["runs file"], **SETTINGS)
 @given(data=st.data())
 def test_runs_reader_mutations(tmp_path, data):
-    doc, extra = _mutate(data, RUNS)
+    doc, extra = mutate(data, RUNS)
     text = yaml.safe_dump({**({"defaults": doc["defaults"]} if "defaults" in doc else {}),
                            "runs": [doc["run"]] if "run" in doc else []}, allow_unicode=True)
     path = tmp_path / "r.yaml"
