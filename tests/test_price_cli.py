@@ -73,3 +73,17 @@ def test_errors_one_line_exit_2(argv, needle):
     rc, out, err = run(*argv)
     assert rc == 2, err
     assert err.count("\n") == 1 and err.startswith("nmsim: error:") and needle in err
+
+
+def test_json_keeps_every_digit_of_csv():
+    """JSON carries the same raw SI floats as CSV, digit for digit (ns-scale times used to round to 1.2e-09)."""
+    args = ("price", "vit-tiny", "--hardware", "a100", "--mode", "inference", "--batch", "1", "--by", "op")
+    rc_j, out_j, _ = run(*args, "--format", "json")
+    rc_c, out_c, _ = run(*args, "--format", "csv")
+    assert rc_j == rc_c == 0
+    rows = json.loads(out_j)
+    csv = pd.read_csv(io.StringIO(out_c))
+    tiny = [c for c in csv.columns if csv[c].dtype == float and 0 < csv[c].abs().min() < 1e-7]
+    assert tiny, "expected ns-scale columns in a per-op table"
+    for c in tiny:
+        assert [r[c] for r in rows] == csv[c].tolist()

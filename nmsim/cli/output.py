@@ -31,7 +31,7 @@ def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: st
         return df.to_csv(index=index)
     if fmt == "json":
         data = df.reset_index() if index and df.index.name is not None else df
-        return data.to_json(orient="records", indent=1) + "\n"
+        return json_records(data)
     from nmsim.cli.table import render_table
 
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
@@ -57,3 +57,20 @@ def emit(df: pd.DataFrame, fmt: str = "table", out: str | None = None, index: bo
         sys.stdout.write((head if on_top else "") + text)
     if head and not on_top:
         sys.stderr.write(head)
+
+
+def json_records(df) -> str:
+    """``df`` as a JSON list of records with every float's shortest exact repr (pandas' ``to_json`` rounds to
+    10 decimal places, which turns a 1.234 ns time into 1.2e-09); NaN and infinities become null."""
+    import json
+    import math
+
+    def plain(v):
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    rows = [{str(k): plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    return json.dumps(rows, indent=1, default=str) + "\n"
