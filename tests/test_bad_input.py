@@ -333,8 +333,8 @@ CLI_NUMBERS = [
     ("budget-spe-negative", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--steps-per-epoch",
                                  "-1"], "--steps-per-epoch: must be a positive integer, got -1"),
     ("budget-hardware-typo", {}, ["budget", "vit-tiny", "--sparsity", "ff=2:4", "--epochs", "1", "--hardware", "nope"],
-     "nope: unknown hardware: not a bundled spec (a100-sxm4-80gb, h100-sxm5, h200-sxm, highlight, ideal-nm, rtx-4090, "
-     "s2ta, tpu-v4, v100, vegeta) nor an existing file"),
+     "nope: unknown hardware: not a bundled spec (a100-sxm4-80gb, a10g, h100-pcie, h100-sxm5, h200-sxm, highlight, "
+     "ideal-nm, l4, l40s, mi300x, rtx-4090, s2ta, tpu-v4, tpu-v5e, v100, vegeta) nor an existing file"),
     ("sweep-seeds-zero", {}, ["sweep", "--seeds", "0", "--out", "runs"], "--seeds: must be from 1 to 1000, got 0"),
     ("sweep-seeds-huge", {}, ["sweep", "--seeds", "1000000000", "--out", "runs"],
      "--seeds: must be from 1 to 1000, got 1000000000"),

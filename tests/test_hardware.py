@@ -13,7 +13,7 @@ from nmsim.sparsity import NMPattern, parse_any
 
 P = NMPattern
 BUNDLED = ["v100", "a100-sxm4-80gb", "h100-sxm5", "h200-sxm", "rtx-4090", "tpu-v4", "vegeta", "s2ta", "highlight",
-           "ideal-nm"]
+           "ideal-nm", "a10g", "l4", "l40s", "h100-pcie", "mi300x", "tpu-v5e"]
 
 
 def test_list_specs():
