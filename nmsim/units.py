@@ -54,3 +54,18 @@ def binary(v: float) -> str:
         if abs(v) >= scale:
             return f"{fixed(v / scale, 4 if v / scale >= 1000 else 3)} {unit}"
     return f"{v:.0f} B"
+
+
+NOT_GIVEN = "not given"
+
+
+def joules(v: float) -> str:
+    """Energy with SI prefixes (``3.82 J``); NaN (a spec without energy figures) reads ``not given``, never 0 J."""
+    return NOT_GIVEN if v is None or not math.isfinite(v) else si(v, "J")
+
+
+def dollars(v: float) -> str:
+    """``$1,234``, ``$12.3``, ``$0.0456``; NaN (no price) reads ``not given``."""
+    if v is None or not math.isfinite(v):
+        return NOT_GIVEN
+    return f"${si(v)}" if abs(v) >= 1e6 else f"${fixed(v, 3)}"

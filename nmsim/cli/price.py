@@ -40,6 +40,14 @@ def _common(p) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     add_columns(p)
     p.add_argument("--out", help="write to this file instead of stdout")
+    add_price_per_hour(p)
+
+
+def add_price_per_hour(p) -> None:
+    """``--price-per-hour DEVICE=USD[,...]`` (repeatable) over the bundled list prices."""
+    p.add_argument("--price-per-hour", action="append", metavar="DEVICE=USD",
+                   help="hourly price of one device for $ per million tokens (and $ per run), e.g. a100=1.8; "
+                        "default: the bundled on-demand list prices (nmsim/data/prices), 'not given' where none")
 
 
 def register(sub) -> None:
@@ -57,6 +65,8 @@ def register(sub) -> None:
     c.add_argument("--patterns", default="dense,2:4,1:4,1:8,1:16,1:32",
                    help="pattern list: dense, N:M or hierarchical patterns, each on --selector")
     c.add_argument("--selector", default="ff", help="which GEMMs get the pattern (role group, all, re:REGEX)")
+    c.add_argument("--rank-by", choices=("time", "cost", "energy"), default=None,
+                   help="order the rows by step time, $ per million tokens or joules per token (smallest first)")
     c.set_defaults(func=run_compare)
 
 
@@ -170,15 +180,17 @@ def run_compare(args) -> int:
     for name in parse_hardware_list(args.hardware):
         hw = load(name)
         specs.setdefault(hw.name, hw)
+    from nmsim.cost.economics import item_name, parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD, before the pricing
     from nmsim.cost import compare
-    from nmsim.cost.compare import COMPARE_COLUMNS
+    from nmsim.cost.compare import compare_columns
     if args.columns:   # and a --columns typo, before the pricing (every format picks columns)
         from nmsim.cli.table import choose
-        choose(list(COMPARE_COLUMNS), args.columns)
+        choose(list(compare_columns(item_name(load_workload(args.workload)))), args.columns)
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
-                 fusion=False if args.unfused else None)
+                 fusion=False if args.unfused else None, price_per_hour=prices, rank_by=args.rank_by)
     from nmsim.graph import load_workload
     cfg = load_workload(args.workload)
     shape = shape_text(cfg, args.mode, int(df.attrs.get("batch") or cfg.batch), args.seq, args.context)
@@ -188,6 +200,8 @@ def run_compare(args) -> int:
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
     from nmsim.execution.engines import basis_note
     head += basis_note((specs[name], dtype) for name, dtype in zip(df["hardware"], df["dtype"]))
+    from nmsim.cost.economics import price_note
+    head += price_note(df["hardware"], prices)
     emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)

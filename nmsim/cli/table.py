@@ -1,7 +1,9 @@
 """Tables for people: human units from the column names, at most 100 columns wide (CSV/JSON stay raw SI).
 
 A column's unit comes from its name: ``*seconds`` (shown as ms / s / min / h / d, heading ``*time``), ``*joules``
-(J / kJ / MJ, heading ``*energy``), ``*bytes`` (KiB / MiB / GiB), ``*flops`` (SI prefixes: ``47.4 EFLOP``). Ratios and
+(J / kJ / MJ, heading ``*energy``; "not given" without a figure), ``*usd`` (dollars), ``tokens_per_second``,
+``usd_per_million_tokens``, ``joules_per_token`` (images for image models: ``tokens/s``, ``$/M_tokens``,
+``J/token``), ``*bytes`` (KiB / MiB / GiB), ``*flops`` (SI prefixes: ``47.4 EFLOP``). Ratios and
 counts keep 4 significant digits, thousands separated. A table wider than the limit first moves long text columns
 (over 30 characters) below it as wrapped ``row: text`` lines, then wraps the remaining columns into blocks that
 each repeat the row keys.
@@ -14,7 +16,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
-from nmsim.units import binary, duration, fixed, si  # noqa: F401 (the table's formatters, also used from here)
+from nmsim.units import NOT_GIVEN, binary, dollars, duration, fixed, joules, si  # noqa: F401 (the table's formatters)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +40,17 @@ def _heading(stem: str, quantity: str) -> str:
 def _unit(column: str):
     """(formatter, display heading) for a column name, or (None, name)."""
     name = str(column)
+    for item in ("token", "image"):   # what a buyer asks: throughput, $ per million, energy per item
+        if name == f"{item}s_per_second":
+            return _number, f"{item}s/s"
+        if name == f"usd_per_million_{item}s":
+            return dollars, f"$/M_{item}s"
+        if name == f"joules_per_{item}":
+            return joules, f"J/{item}"
+    if name == "usd" or name.endswith("_usd"):
+        return dollars, name
+    if name == "usd_per_hour":
+        return dollars, "$/h"
     if "_vs_" in name or name.startswith("vs_") or name.endswith(("_ratio", "_share", "_frac")):
         return None, name
     if name.endswith("_per_second"):        # rates: peak FLOP/s, bandwidth B/s
@@ -49,7 +62,7 @@ def _unit(column: str):
     if name.endswith("seconds"):
         return duration, _heading(name[: -len("seconds")], "time")
     if name.endswith("joules"):
-        return (lambda v: si(v, "J")), _heading(name[: -len("joules")], "energy")
+        return joules, _heading(name[: -len("joules")], "energy")
     if name.endswith("bytes"):
         return binary, name
     if name.endswith("flops"):
@@ -71,9 +84,11 @@ def human(df: pd.DataFrame) -> pd.DataFrame:
             out[heading] = series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
                                       else str(v))
             continue
+        # energy and money without a figure read "not given" (their formatters say it), other numbers "-"
+        missing = NOT_GIVEN if fmt in (joules, dollars) else "-"
         fmt = fmt or _number
-        out[heading] = series.map(lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v))
-                                  else fmt(float(v)))
+        out[heading] = series.map(lambda v, fmt=fmt, missing=missing: missing if v is None or (
+            isinstance(v, float) and math.isnan(v)) else fmt(float(v)))
     if df.columns.name is not None:
         out.columns.name = df.columns.name
     return out

@@ -12,7 +12,15 @@ from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
 
 COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
-                   "sparsified_share", "ceiling", "joules", "weights_gib", "metadata_bytes", "bound")
+                   "tokens_per_second", "usd_per_million_tokens", "joules_per_token", "sparsified_share", "ceiling",
+                   "joules", "weights_gib", "metadata_bytes", "bound")
+
+
+def compare_columns(item: str = "token") -> tuple:
+    """:data:`COMPARE_COLUMNS` with the per-item columns of ``item`` (``image`` for image models)."""
+    from nmsim.cost.economics import columns
+    return tuple(dict(zip(("tokens_per_second", "usd_per_million_tokens", "joules_per_token"),
+                          columns(item))).get(c, c) for c in COMPARE_COLUMNS)
 
 
 def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
@@ -56,14 +64,19 @@ def _same_spec(a, b) -> bool:
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
             mode: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
             context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
-            fusion=None) -> pd.DataFrame:
+            fusion=None, price_per_hour=None, rank_by: str | None = None) -> pd.DataFrame:
     """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
     GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, what caps the plan (the dense step's
     share in the GEMMs it sparsifies, and the speedup if those took no time: ``price_many(ceiling=True)``), joules,
     weights + metadata GiB
     (inference storage: compressed where executed sparse), metadata bytes, bound. ``dtype`` None = each spec's
     preferred 16-bit dtype. ``df.attrs['skipped']`` lists specs left out of ``all`` for lacking ``dtype``.
-    Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``."""
+    Totals come from :func:`~nmsim.cost.pricing.price_many`, i.e. the same path as ``price``.
+
+    What a buyer asks (:mod:`nmsim.cost.economics`): tokens (images) per second, $ per million of them from each
+    device's hourly price (``price_per_hour``: ``"a100=2.5,..."`` or {spec name: USD} over the bundled list
+    prices; NaN where none is known) and joules per token; ``rank_by`` (time, cost, energy) orders the rows."""
+    from nmsim.cost import economics
     from nmsim.cost.pricing import default_dtype
     from nmsim.sparsity.metadata import dtype_bytes
 
@@ -89,9 +102,16 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             "sparsified_share": t["sparsified_share"], "ceiling": t["ceiling"], "joules": t["joules"],
             "weights_gib": (t["weight_bytes"] + other * dtype_bytes(dt)) / 2 ** 30,
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
-    df = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
-    df.attrs["skipped"] = skipped
     cfg = getattr(graph, "config", None)
+    item = economics.item_name(cfg)
+    overrides = price_per_hour if isinstance(price_per_hour, dict) else economics.parse_overrides(price_per_hour)
+    df = pd.DataFrame(rows)
+    items = economics.items_per_step(cfg, mode, batch, None if mode == "decode" else (seq or context))
+    economics.add_columns(df, df["seconds"], df["joules"], items,
+                          [economics.hourly_price(h, overrides) for h in df["hardware"]], item)
+    df = economics.rank(df[list(compare_columns(item))], rank_by, item)
+    df.attrs["skipped"] = skipped
+    df.attrs["item"], df.attrs["items_per_step"], df.attrs["prices"] = item, items, overrides
     df.attrs["batch"] = batch or (cfg.batch if cfg is not None else None)
     df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if mode == "decode" else (seq or context))
     return df

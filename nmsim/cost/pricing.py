@@ -71,7 +71,7 @@ class Pricing:
         cols = list(BY_COLUMNS[:-1])
         if key == "op":
             return self.ops.copy()
-        df = self.ops.groupby(key, sort=False)[cols].sum()
+        df = self.ops.groupby(key, sort=False)[cols].sum(skipna=False)   # no energy figures: NaN, not 0 J
         share = self.ops.pivot_table(index=key, columns="bound", values="seconds", aggfunc="sum", fill_value=0.0,
                                      sort=False)
         df["bound"] = share.idxmax(axis=1).reindex(df.index)
@@ -320,7 +320,7 @@ def _totals(df: pd.DataFrame) -> dict:
         "matrix_seconds": float(df.loc[~is_vec, "seconds"].sum()),
         "vector_seconds": float(df.loc[is_vec, "seconds"].sum()),
         "seconds": sec,
-        "joules": float(df["energy_joules"].sum()),
+        "joules": float(df["energy_joules"].sum(skipna=False)),   # NaN: the spec gives no energy figures
         **shares,
     }
     t["bound"] = max(BOUNDS, key=lambda b: t[f"{b}_share"])

@@ -44,7 +44,8 @@ def basis_note(pairs) -> str:
     values = [p for _, p in peaks.values()]
     if len(values) < 2 or max(values) <= 1.01 * min(values):
         return ""
-    listed = ", ".join(f"{name} {dt} {p:.3g}" for name, (dt, p) in peaks.items())
+    from nmsim.units import fixed
+    listed = ", ".join(f"{name} {dt} {fixed(p)}" for name, (dt, p) in peaks.items())
     return (f"# times are absolute: each device at its own dense peak ({listed} TFLOPS)"
             + ("; research engines against GPUs at equal dense peak: nmsim validate --engines" if arrays else "")
             + "\n")

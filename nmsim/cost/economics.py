@@ -1,0 +1,123 @@
+"""What a buyer asks of a priced row: throughput, dollars per million tokens, energy per token, and dollars for
+a whole training run.
+
+* Items: a text model's rows count tokens (decode: one new token per sequence; prefill, inference and training:
+  every token of the batch), an image model's rows count images.
+* ``{item}s_per_second`` = items per step / step seconds.
+* ``usd_per_million_{item}s`` = hourly price / 3600 x step seconds / items x 10^6, from one device's hourly price
+  (``nmsim/data/prices/hourly.yaml``: list on-demand prices with their source and date; ``--price-per-hour
+  DEVICE=USD`` overrides). A device without a price gives NaN, shown as "not given", never 0.
+* ``joules_per_{item}`` = step joules / items (NaN where the spec gives no energy figures).
+* A training run: ``usd`` = device-hours x the hourly price.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from nmsim.errors import UserError
+
+PRICE_FILE = Path(__file__).resolve().parent.parent / "data" / "prices" / "hourly.yaml"
+FLAG = "--price-per-hour"
+RANK_KEYS = {"time": "seconds", "cost": "usd_per_million", "energy": "joules_per"}
+
+
+@lru_cache(maxsize=1)
+def bundled_prices() -> dict:
+    """{spec name: {usd_per_hour, offer, source, date}} from the bundled price list."""
+    import yaml
+    return yaml.safe_load(PRICE_FILE.read_text(encoding="utf-8")) or {}
+
+
+def parse_overrides(text) -> dict:
+    """``"a100=2.5,l4=0.7"`` (or a list of such texts, the flag given twice) -> {spec name: USD per hour}; a
+    device is any name or alias ``--hardware`` takes."""
+    if not text:
+        return {}
+    items = [t for part in ([text] if isinstance(text, str) else list(text)) for t in str(part).split(",")]
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UserError(f"expected DEVICE=USD (e.g. a100=2.5), got {item.strip()!r}", FLAG)
+        try:
+            usd = float(value)
+        except ValueError:
+            raise UserError(f"{name}: not a number of dollars per hour: {value!r}", FLAG) from None
+        if not math.isfinite(usd) or usd < 0:
+            raise UserError(f"{name}: dollars per hour must be a finite number >= 0, got {value}", FLAG)
+        from nmsim.hardware import load
+        try:
+            spec = load(name)
+        except UserError as exc:
+            raise UserError(str(exc), FLAG) from None
+        out[spec.name] = usd
+    return out
+
+
+def hourly_price(hw_name: str, overrides: dict | None = None) -> float:
+    """USD per device-hour for spec ``hw_name``: the override, else the bundled list price, else NaN."""
+    if overrides and hw_name in overrides:
+        return float(overrides[hw_name])
+    entry = bundled_prices().get(hw_name)
+    return float(entry["usd_per_hour"]) if entry else math.nan
+
+
+def price_note(hw_names, overrides: dict | None = None) -> str:
+    """``# $/h: a100-sxm4-80gb 5.12 (AWS ..., 2025); l4 not given`` for a table's head."""
+    parts = []
+    for name in dict.fromkeys(hw_names):
+        if overrides and name in overrides:
+            parts.append(f"{name} ${overrides[name]:g}/h ({FLAG})")
+            continue
+        entry = bundled_prices().get(name)
+        parts.append(f"{name} ${entry['usd_per_hour']:g}/h ({entry['offer']}, {entry['date']})" if entry
+                     else f"{name} not given ({FLAG} {name}=USD)")
+    return "# device prices: " + "; ".join(parts) + "\n" if parts else ""
+
+
+def item_name(cfg) -> str:
+    """``image`` for an image model, else ``token``."""
+    return "image" if cfg is not None and getattr(cfg, "is_image", False) else "token"
+
+
+def items_per_step(cfg, mode: str, batch, seq=None) -> float:
+    """Tokens (images) one priced step handles: decode one new token per sequence, otherwise every token."""
+    batch = int(batch or (cfg.batch if cfg is not None else 1))
+    if cfg is not None and cfg.is_image:
+        return float(batch)
+    if mode == "decode":
+        return float(batch)
+    return float(batch * int(seq or (cfg.tokens if cfg is not None else 1)))
+
+
+def columns(item: str) -> tuple[str, str, str]:
+    """The three per-row column names for ``item``: rate, $ per million, joules per item."""
+    return f"{item}s_per_second", f"usd_per_million_{item}s", f"joules_per_{item}"
+
+
+def add_columns(df, seconds, joules, items, usd_per_hour, item: str = "token"):
+    """``df`` with the rate, $/M and J per item columns (arrays or scalars aligned with its rows)."""
+    import numpy as np
+
+    seconds = np.asarray(seconds, dtype=float)
+    items = np.asarray(items, dtype=float)
+    rate, usd, jpi = columns(item)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df[rate] = np.where(seconds > 0, items / seconds, np.nan)
+        df[usd] = np.asarray(usd_per_hour, dtype=float) / 3600.0 * seconds / items * 1e6
+        df[jpi] = np.asarray(joules, dtype=float) / items
+    return df
+
+
+def rank(df, by: str | None, item: str = "token"):
+    """Rows ordered by ``time`` (seconds), ``cost`` ($ per million items) or ``energy`` (joules per item),
+    smallest first, rows without the figure last; None keeps the order."""
+    if not by:
+        return df
+    if by not in RANK_KEYS:
+        raise UserError(f"unknown ranking {by!r} (known: {', '.join(RANK_KEYS)})", "--rank-by")
+    col = {"time": "seconds", "cost": columns(item)[1], "energy": columns(item)[2]}[by]
+    return df.sort_values(col, kind="stable", na_position="last").reset_index(drop=True)

@@ -1,0 +1,109 @@
+"""What a buyer asks (issue 22): tokens/s, $ per million tokens from hourly prices, J per token, --rank-by."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bad_input import assert_one_error, run_cli
+
+from nmsim.cli import main
+from nmsim.cost import compare
+from nmsim.cost.economics import add_columns, bundled_prices, hourly_price, items_per_step, parse_overrides
+from nmsim.errors import UserError
+from nmsim.graph import load_workload
+from nmsim.hardware import list_specs, load
+
+GPT = dict(workload="gpt2", hardware="a100,tpu-v5e", patterns="dense,2:4", mode="decode", batch=4, context=256)
+
+
+def test_bundled_prices_name_specs_with_source_and_date():
+    prices = bundled_prices()
+    assert set(prices) <= set(list_specs())
+    assert {"a10g", "l4", "l40s", "a100-sxm4-80gb", "h100-sxm5", "h100-pcie", "mi300x", "tpu-v5e"} <= set(prices)
+    for name, entry in prices.items():
+        assert entry["usd_per_hour"] > 0 and entry["source"] and entry["date"] and entry["offer"], name
+    assert hourly_price("a100-sxm4-80gb") == 5.12 and hourly_price("l4") == 0.8048
+    assert math.isnan(hourly_price("rtx-4090"))          # no bundled price: NaN, never 0
+
+
+def test_overrides_take_aliases():
+    assert parse_overrides("a100=1.5, rtx4090=0.4") == {"a100-sxm4-80gb": 1.5, "rtx-4090": 0.4}
+    assert parse_overrides(["l4=0.7", "h100=2"]) == {"l4": 0.7, "h100-sxm5": 2.0}
+    assert hourly_price("a100-sxm4-80gb", {"a100-sxm4-80gb": 1.5}) == 1.5
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a100", "--price-per-hour: expected DEVICE=USD (e.g. a100=2.5), got 'a100'"),
+    ("a100=", "--price-per-hour: expected DEVICE=USD (e.g. a100=2.5), got 'a100='"),
+    ("a100=two", "--price-per-hour: a100: not a number of dollars per hour: 'two'"),
+    ("a100=-1", "--price-per-hour: a100: dollars per hour must be a finite number >= 0, got -1"),
+    ("a100=inf", "--price-per-hour: a100: dollars per hour must be a finite number >= 0, got inf"),
+])
+def test_bad_override_is_one_line(text, message, capsys):
+    with pytest.raises(UserError) as exc:
+        parse_overrides(text)
+    assert str(exc.value) == message
+    code, err = run_cli(["compare", "gpt2", "--hardware", "a100", "--price-per-hour", text], capsys)
+    assert_one_error(code, err, message)
+
+
+def test_unknown_device_names_the_flag(capsys):
+    code, err = run_cli(["compare", "gpt2", "--hardware", "a100", "--price-per-hour", "a1000=2"], capsys)
+    assert_one_error(code, err, None)
+    assert err.splitlines()[-1].startswith("nmsim: error: --price-per-hour: a1000: unknown hardware")
+
+
+def test_items_per_step():
+    gpt, vit = load_workload("gpt2"), load_workload("vit-base-16")
+    assert items_per_step(gpt, "decode", 64) == 64                 # one new token per sequence
+    assert items_per_step(gpt, "prefill", 8, 512) == 8 * 512
+    assert items_per_step(gpt, "training", 8) == 8 * gpt.tokens
+    assert items_per_step(vit, "inference", 256) == 256            # images, not patches
+
+
+def test_compare_rows_carry_the_buyer_columns():
+    df = compare(**GPT)
+    a100 = df[(df["hardware"] == "a100-sxm4-80gb") & (df["pattern"] == "dense")].iloc[0]
+    assert a100["tokens_per_second"] == pytest.approx(4 / a100["seconds"], rel=1e-12)
+    assert a100["usd_per_million_tokens"] == pytest.approx(5.12 / 3600 * a100["seconds"] / 4 * 1e6, rel=1e-12)
+    assert a100["joules_per_token"] == pytest.approx(a100["joules"] / 4, rel=1e-12)
+    tpu = df[df["hardware"] == "tpu-v5e"]
+    assert tpu["joules"].isna().all() and tpu["joules_per_token"].isna().all()   # no energy figures
+    assert (tpu["usd_per_million_tokens"] > 0).all()
+
+
+def test_rank_by_cost_and_energy():
+    df = compare(**{**GPT, "hardware": "a100,h100,l4,rtx-4090"}, rank_by="cost")
+    usd = df["usd_per_million_tokens"]
+    assert usd.iloc[:6].is_monotonic_increasing and usd.iloc[6:].isna().all()   # rtx-4090: no price, last
+    df = compare(**{**GPT, "hardware": "a100,h100,l4"}, rank_by="energy",
+                 price_per_hour={"l4": 0.1})
+    assert df["joules_per_token"].is_monotonic_increasing
+
+
+def test_table_says_not_given(capsys):
+    assert main(["compare", "gpt2", "--hardware", "rtx-4090,tpu-v5e", "--patterns", "dense", "--mode", "decode",
+                 "--batch", "2", "--context", "128", "--columns", "hardware,$/M_tokens,J/token,energy"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()
+            if line.strip().startswith(("rtx", "tpu"))}
+    assert rows["rtx-4090"].split()[0] == "not" and "$" not in rows["rtx-4090"]          # no price
+    assert rows["tpu-v5e"].startswith("$") and rows["tpu-v5e"].endswith("not given not given")   # no energy
+    assert "rtx-4090 not given (--price-per-hour rtx-4090=USD)" in out.replace("\n#   ", " ")
+    assert " 0 J" not in out
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1e-6, 10), st.floats(1e-3, 1e3), st.integers(1, 10**6), st.one_of(st.just(0.0), st.floats(1e-3, 100)))
+def test_columns_are_consistent(seconds, joules, items, usd):
+    import pandas as pd
+    row = add_columns(pd.DataFrame(index=[0]), [seconds], [joules], items, [usd]).iloc[0]
+    assert row["tokens_per_second"] * seconds == pytest.approx(items, rel=1e-9)
+    assert row["usd_per_million_tokens"] == pytest.approx(usd * seconds / 3600 / items * 1e6, rel=1e-9)
+    doubled = add_columns(pd.DataFrame(index=[0]), [seconds], [joules], items, [2 * usd]).iloc[0]
+    assert doubled["usd_per_million_tokens"] == pytest.approx(2 * row["usd_per_million_tokens"], rel=1e-9, abs=0)
+
+
+def test_every_priced_spec_loads():
+    for name in bundled_prices():
+        assert load(name).name == name
