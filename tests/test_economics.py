@@ -107,3 +107,29 @@ def test_columns_are_consistent(seconds, joules, items, usd):
 def test_every_priced_spec_loads():
     for name in bundled_prices():
         assert load(name).name == name
+
+
+def test_flops_per_token_and_the_causal_choice():
+    from nmsim.cost.per_token import flops_per_token, masked_share
+    from nmsim.graph import parameter_counts, trace_workload
+    cfg = load_workload("gpt2")
+    g = trace_workload(cfg, batch=2, seq=256)
+    T, L, d = 256, cfg.layers, cfg.d_model
+    f = flops_per_token(g, 2 * T, T, causal=True)
+    assert f["six_n"] == 6 * parameter_counts(cfg)["total"] and f["two_n"] == f["six_n"] / 3
+    attention = 4 * L * T * d          # logit + attend at full T x T, per token: 2 GEMMs x 2 T d per layer
+    assert f["forward"] - f["forward_causal"] == pytest.approx(attention * (T - 1) / (2 * T), rel=1e-12)
+    assert masked_share(True, 1) == 0 and masked_share(False, 4096) == 0 and masked_share(True, 2) == 0.25
+    assert flops_per_token(g, 2 * T, T, causal=False)["forward_causal"] == f["forward"]   # encoders mask nothing
+
+
+def test_trace_and_price_say_flops_per_token(capsys):
+    assert main(["trace", "gpt2", "--seq", "256", "--batch", "2"]) == 0
+    head = capsys.readouterr().out.replace("\n#   ", " ").splitlines()
+    line = next(x for x in head if x.startswith("# per token:"))
+    assert "(6N = 747 MFLOP)" in line and "attention at full T x T (masked half counted)" in line
+    assert main(["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "4", "--context", "256"]) == 0
+    head = capsys.readouterr().out.replace("\n#   ", " ").splitlines()
+    assert any(x.startswith("# throughput: ") and "tokens/s; $" in x and "per million tokens at $5.12/h" in x
+               for x in head)
+    assert any(x.startswith("# per token: forward") and "attention: nothing masked" in x for x in head)

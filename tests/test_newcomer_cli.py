@@ -156,12 +156,15 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == ("# priced: gpt2 decode on a100-sxm4-80gb bf16, plan dense: 4 shapes (batch 1..16, context "
                       "256..512)")
-    assert out[1].split()[:2] == ["batch", "context"]
+    assert out[1].startswith("# device prices: a100-sxm4-80gb $5.12/h (AWS EC2 p4de.24xlarge")
+    table = [line for line in out if not line.startswith("#")]
+    assert table[0].split()[:2] == ["batch", "context"] and "$/M_tokens" in table[0].split()
     assert main(argv[:4] + ["--batch", "4", "--seq", "64,128", "--format", "csv"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("mode,")
-    assert err.splitlines()[-1] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
-                                    "seq 64..128)")
+    assert [line for line in err.splitlines() if line.startswith("#")][0] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
+                                   "seq 64..128)")
+    assert err.splitlines()[-1].startswith("#   us-east-1")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):

@@ -123,7 +123,10 @@ def _table_view(df, axes: list):
     show["exec_TFLOP"] = df["executed_flops"] / 1e12
     show["nominal_TFLOP"] = df["nominal_flops"] / 1e12
     show["GB_moved"] = df["bytes"] / 1e9
-    show["J"] = df["joules"]
+    show["joules"] = df["joules"]   # shown as energy, "not given" where the spec has no energy figures
+    for col in df.columns[df.columns.get_loc("joules") + 1:]:   # what a buyer asks: tokens/s, $/M, J/token
+        if col.endswith(("s_per_second", "_tokens", "_images", "per_token", "per_image")):
+            show[col] = df[col]
     show["bound"] = df["bound"]
     return show
 
@@ -151,11 +154,17 @@ def run_sweep(args) -> int:
         df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                           fusion=False if getattr(args, "unfused", False) else None,
                           kernel=getattr(args, "kernel", None))
+    from nmsim.cost.economics import add_shape_columns, parse_overrides, price_note
+    prices = parse_overrides(getattr(args, "price_per_hour", None))
+    at = df.columns.get_loc("joules") + 1
+    df = add_shape_columns(df, cfg, args.mode, prices)
+    df = df[[*df.columns[:at], *df.columns[-3:], *df.columns[at:-3]]]   # beside joules
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     from nmsim.cli.price import wrap_comment
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
     head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: "
-                        f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})")
+                        f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
+                        + price_note([hw.name], prices))
     if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)

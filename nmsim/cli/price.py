@@ -77,9 +77,11 @@ def run_price(args) -> int:
     plan = SparsityPlan.parse(args.sparsity)
     from nmsim.graph import load_workload
     plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
+    from nmsim.cost.economics import parse_overrides
+    prices = parse_overrides(args.price_per_hour)
     if is_sweep(args):
         return run_sweep(args)
-    from nmsim.units import duration, si
+    from nmsim.units import duration, joules, si
     from nmsim.cost import memory_footprint, price, trace_for_mode
     from nmsim.cost.pricing import check_settings, hardware_spec, default_dtype
     from nmsim.graph import load_workload
@@ -120,14 +122,29 @@ def run_price(args) -> int:
     head = (f"# priced: {cfg.name} {args.mode}, {shape}, on {hw.name} {dtype}"
             f"{weights} ({result.fusion}), plan {result.plan}: {duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
-            f"{si(t['joules'], 'J')}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
-            + padding_note(t))
+            f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
+            + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)
     emit(table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
     if getattr(graph, "unrecognised", None):
         from nmsim.cli.trace import unrecognised_note
         print(unrecognised_note(graph.unrecognised), file=sys.stderr)
     return 0
+
+
+def buyer_lines(graph, cfg, args, hw_name: str, totals, prices) -> str:
+    """Throughput, $ per million tokens and J per token of the priced step, then its FLOPs per token."""
+    from nmsim.cost.economics import item_name, items_per_step, summary_line
+    from nmsim.cost.per_token import flops_per_token, per_token_line
+
+    batch = graph_batch(graph, args.batch)
+    seq = None if args.mode == "decode" else (args.seq or args.context)
+    items = items_per_step(cfg, args.mode, batch, seq)
+    tokens = float(batch) if args.mode == "decode" else float(batch * (seq or cfg.tokens))
+    query = 1 if args.mode == "decode" else int(seq or cfg.tokens)
+    f = flops_per_token(graph, tokens, query, cfg.causal and not cfg.is_image and not cfg.is_enc_dec)
+    return (summary_line(hw_name, totals["seconds"], totals["joules"], items, item_name(cfg), prices)
+            + per_token_line(f, training=args.mode == "training"))
 
 
 def padding_note(totals) -> str:

@@ -81,7 +81,7 @@ def human(df: pd.DataFrame) -> pd.DataFrame:
         if heading in out.columns:
             heading = str(col)
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            out[heading] = series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
+            out[heading] = series.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
                                       else str(v))
             continue
         # energy and money without a figure read "not given" (their formatters say it), other numbers "-"

@@ -45,7 +45,11 @@ def run(args) -> int:
     params = parameter_counts(cfg)
     head = (f"# {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens: "
             f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M embeddings/norms/biases)\n")
-    emit(table, args.format, args.out, columns=args.columns, head=head)
+    from nmsim.cost.per_token import flops_per_token, per_token_line
+    causal = cfg.causal and not cfg.is_image and not cfg.is_enc_dec
+    head += per_token_line(flops_per_token(graph, cfg.batch * cfg.tokens, cfg.tokens, causal, params["total"]))
+    from nmsim.cli.price import wrap_comment
+    emit(table, args.format, args.out, columns=args.columns, head=wrap_comment(head))
     if graph.uncounted:
         print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
     if graph.unrecognised:

@@ -78,6 +78,24 @@ def price_note(hw_names, overrides: dict | None = None) -> str:
     return "# device prices: " + "; ".join(parts) + "\n" if parts else ""
 
 
+def summary_line(hw_name: str, seconds: float, joules: float, items: float, item: str = "token",
+                 overrides: dict | None = None) -> str:
+    """``# throughput: 105 tokens/s; $0.0136 per million tokens at $5.12/h (...); 36.4 mJ per token``."""
+    from nmsim.units import dollars, fixed
+    from nmsim.units import joules as energy
+
+    usd = hourly_price(hw_name, overrides)
+    rate = items / seconds if seconds > 0 else math.nan
+    cost = usd / 3600 * seconds / items * 1e6
+    entry = bundled_prices().get(hw_name)
+    where = (f"{FLAG}" if overrides and hw_name in overrides else
+             f"{entry['offer']}, {entry['date']}" if entry else f"no price: {FLAG} {hw_name}=USD")
+    at = f" at {dollars(usd)}/h" if math.isfinite(usd) else ""
+    per = joules / items
+    return (f"# throughput: {fixed(rate, 4)} {item}s/s; {dollars(cost)} per million {item}s{at} ({where}); "
+            + (f"{energy(per)} per {item}" if math.isfinite(per) else f"energy per {item} not given") + "\n")
+
+
 def item_name(cfg) -> str:
     """``image`` for an image model, else ``token``."""
     return "image" if cfg is not None and getattr(cfg, "is_image", False) else "token"
@@ -110,6 +128,20 @@ def add_columns(df, seconds, joules, items, usd_per_hour, item: str = "token"):
         df[usd] = np.asarray(usd_per_hour, dtype=float) / 3600.0 * seconds / items * 1e6
         df[jpi] = np.asarray(joules, dtype=float) / items
     return df
+
+
+def add_shape_columns(df, cfg, mode: str, overrides: dict | None = None):
+    """A shape sweep's rows (``batch``, ``seq`` or ``context``, ``seconds``, ``joules``, ``hardware``) with the
+    per-item columns: each row's own batch and sequence."""
+    import numpy as np
+
+    batch = df["batch"].to_numpy(float)
+    if cfg.is_image or mode == "decode":
+        items = batch
+    else:
+        items = batch * df["seq"].to_numpy(float)
+    usd = [hourly_price(str(h), overrides) for h in df["hardware"]]
+    return add_columns(df, df["seconds"], df["joules"], np.asarray(items), usd, item_name(cfg))
 
 
 def rank(df, by: str | None, item: str = "token"):
