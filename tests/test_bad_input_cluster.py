@@ -211,6 +211,15 @@ HUGE_COUNTS = [
 ]
 
 CLUSTER_ARGS = [
+    ("losses-unknown", {"w.yaml": W}, _plan("--losses", "nosuch"),
+     "--losses: unknown losses 'nosuch': a preset (calibrated, sourced, none) or a YAML file"),
+    ("losses-goodput-over-1", {"w.yaml": W, "l.yaml": "goodput: {value: 1.5, source: ours}\n"},
+     _plan("--losses", "l.yaml"), "l.yaml: goodput.value: must be <= 1.0, got 1.5"),
+    ("losses-no-source", {"w.yaml": W, "l.yaml": "dp_overlap: 0.5\n"}, _plan("--losses", "l.yaml"),
+     'l.yaml: dp_overlap: missing source: write {value: X, source: "..."} or add source: to the section'),
+    ("losses-data-loading-1", {"w.yaml": W, "l.yaml": "data_loading_fraction: {value: 1, source: ours}\n"},
+     _plan("--losses", "l.yaml"), "l.yaml: data_loading_fraction.value: must be below 1, got 1"),
+    ("validate-losses-missing-file", {}, ["cluster", "validate", "--losses", "mine.yaml"], "mine.yaml: no such file"),
     ("global-batch-zero", {"w.yaml": W}, _plan("--global-batch", "0"),
      "--global-batch: must be a positive integer, got 0"),
     ("global-batch-negative", {"w.yaml": W}, _plan("--global-batch", "-4"),
@@ -315,8 +324,10 @@ runs:
   - {id: my-gpt, model: {layers: 12, d_model: 768, heads: 12}, devices: 8, tp: 1, pp: 1, global_batch: 64,
      measured_tflops: 300, convention: graph-mfu, source: our cluster}
 """
-RUN_KEYS = ("assumed, convention, devices, dropout, dtype, flash, global_batch, id, mb, measured_tflops, model, pp, "
-            "recompute, seq, source, sp, system, tp, v, vocab, zero")
+RUN_KEYS = ("assumed, convention, device_hours, devices, dropout, dtype, flash, global_batch, id, mb, measured_tflops, "
+            "model, org, pp, recompute, seq, source, sp, split, system, tokens, tokens_per_device_second, tp, v, vocab, "
+            "zero")
+MEASURE = "give one of measured_tflops (with convention), tokens_per_device_second, device_hours (with tokens)"
 
 
 def _runs(old: str, new: str) -> str:
@@ -335,8 +346,20 @@ RUNS_FILES = [(cid, {"r.yaml": text}, ["cluster", "validate", "--runs", "r.yaml"
      "r.yaml: defaults: expected a mapping of run fields"),
     ("run-scalar", "runs: [5]\n", "r.yaml: runs[0]: expected a mapping of run fields, got 5"),
     ("unknown-key", _runs("tp: 1,", "tp: 1, gpus: 8,"), f"r.yaml: runs[0]: unknown key 'gpus' (allowed: {RUN_KEYS})"),
-    ("missing-measured", _runs("measured_tflops: 300, ", ""), "r.yaml: runs[0]: missing required field "
-     "'measured_tflops'"),
+    ("missing-measured", _runs("measured_tflops: 300, ", ""), f"r.yaml: runs[0]: missing a measured figure: {MEASURE}"),
+    ("two-measures", _runs("measured_tflops: 300, ", "measured_tflops: 300, tokens_per_device_second: 9000, "),
+     f"r.yaml: runs[0]: measured_tflops and tokens_per_device_second given: {MEASURE}"),
+    ("no-convention", _runs("convention: graph-mfu, ", ""),
+     "r.yaml: runs[0]: missing required field 'convention' (measured_tflops is in a FLOP convention)"),
+    ("hours-no-tokens", _runs("measured_tflops: 300, convention: graph-mfu", "device_hours: 1000"),
+     "r.yaml: runs[0]: missing required field 'tokens' (device_hours are for a token count)"),
+    ("hours-tokens-zero", _runs("measured_tflops: 300, convention: graph-mfu", "device_hours: 1000, tokens: 0"),
+     "r.yaml: runs[0].tokens: must be a number in (0, 1,000,000,000,000,000] tokens, got 0"),
+    ("tokens-per-second-text", _runs("measured_tflops: 300, convention: graph-mfu", "tokens_per_device_second: fast"),
+     "r.yaml: runs[0].tokens_per_device_second: must be a number in (0, 1,000,000,000] tokens/s per device, got "
+     "'fast'"),
+    ("split", _runs("tp: 1,", "tp: 1, split: train,"), "r.yaml: runs[0].split: must be fit or score, got 'train'"),
+    ("org-empty", _runs("tp: 1,", "tp: 1, org: '',"), "r.yaml: runs[0].org: expected a non-empty string, got ''"),
     ("duplicate-id", RUNS + RUNS.split("runs:\n")[1], "r.yaml: runs[1].id: duplicate id 'my-gpt' (also runs[0])"),
     ("devices-zero", _runs("devices: 8,", "devices: 0,"),
      "r.yaml: runs[0].devices: must be an integer from 1 to 1,048,576, got 0"),

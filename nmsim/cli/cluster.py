@@ -27,14 +27,21 @@ def _common(p) -> None:
                    help="unfused attention: softmax traffic and T x T activations (default: FlashAttention)")
     p.add_argument("--dropout", action="store_true", help="the model trains with dropout (masks kept)")
     p.add_argument("--grad-bytes", type=float, default=2.0, help="bytes per gradient element (bf16 2, fp32 4)")
-    p.add_argument("--compute-efficiency", type=float, default=1.0,
-                   help="divide device compute time by this (0-2], e.g. what `nmsim cluster validate --calibrate` fits")
+    p.add_argument("--compute-efficiency", type=float, default=None,
+                   help="divide device compute time by this (0-2]; default: the losses' fitted value for --dtype")
+    _losses_flag(p)
     p.add_argument("--tokens", type=float, default=None, help="training tokens, e.g. 1e12")
     p.add_argument("--dataset-tokens", type=float, default=None, help="dataset size in tokens (with --epochs)")
     p.add_argument("--epochs", type=float, default=None, help="passes over --dataset-tokens")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_columns(p, "the layout text; with --columns a table of the CSV's columns")
     p.add_argument("--out", default=None, help="write to this file instead of stdout")
+
+
+def _losses_flag(p) -> None:
+    p.add_argument("--losses", default="calibrated", metavar="PRESET|FILE",
+                   help="what real runs lose: calibrated (default, fitted on published runs), sourced (nothing "
+                        "fitted), none (ideal), or a YAML file of nmsim/data/published_runs/losses.yaml's keys")
 
 
 def _setup(args):
@@ -47,7 +54,9 @@ def _setup(args):
     system = load_system(args.system, args.nodes)
     from nmsim.cluster.limits import check_factors, check_global_batch, check_sequence_model, steps_for
     check_sequence_model(cfg)
-    check_factors(args.grad_bytes, args.compute_efficiency)
+    check_factors(args.grad_bytes, 1.0 if args.compute_efficiency is None else args.compute_efficiency)
+    from nmsim.cluster.losses import load_losses
+    losses = load_losses(args.losses)   # a bad preset or file fails before any pricing
     seq = cfg.seq_len
     batch = args.global_batch if args.global_batch is not None else max(1, round(4 * 2 ** 20 / seq))
     check_global_batch(batch)
@@ -65,7 +74,8 @@ def _setup(args):
         steps_for(tokens, batch, seq, flag)   # a bad or absurd token count fails before any pricing
     trans = {"auto": None, "yes": True, "no": False}[args.transposable]
     kw = dict(dtype=args.dtype, transposable=trans, flash=args.flash, dropout=args.dropout,
-              grad_bytes=args.grad_bytes, plan=args.sparsity, compute_efficiency=args.compute_efficiency)
+              grad_bytes=args.grad_bytes, plan=args.sparsity, compute_efficiency=args.compute_efficiency,
+              losses=losses)
     return cfg, system, seq, batch, tokens, kw
 
 
@@ -130,8 +140,10 @@ def cmd_budget(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from nmsim.cluster.validation import load_runs, validate
+    from nmsim.cluster.losses import load_losses
+    from nmsim.cluster.validation import load_runs
     runs = load_runs(args.runs) if args.runs else load_runs()
+    losses = load_losses(args.losses)
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {r["id"] for r in runs}
@@ -140,9 +152,17 @@ def cmd_validate(args) -> int:
         runs = [r for r in runs if r["id"] in wanted]
 
     from nmsim.cluster.text import validation_text
+    from nmsim.cluster.validation import fit, validate
     from nmsim.progress import Items
+    fitted = None
+    if args.fit:
+        with Items("cluster validate --fit", "run") as progress:
+            fitted, _ = fit(runs, progress=progress)
     with Items("cluster validate", "run") as progress:
-        df, summary = validate(runs, calibrate=args.calibrate, progress=progress)
+        df, summary = validate(runs, losses=losses, progress=progress)
+    summary["losses"] = losses.name
+    if fitted is not None:
+        summary["fitted"] = fitted
     _emit(args, validation_text(df, summary), df)
     return 0
 
@@ -183,9 +203,10 @@ def register(sub) -> None:
     _common(bu)
     bu.add_argument("--recipes", default="dense", help="comma list, e.g. dense,sr-ste,mdgf-exp")
     bu.set_defaults(func=cmd_budget)
-    va = cs.add_parser("validate", help="predicted vs published training throughput (TFLOP/s per device)")
-    va.add_argument("--calibrate", action="store_true",
-                    help="also fit one compute efficiency on every other run and score the rest")
+    va = cs.add_parser("validate", help="predicted vs published training runs (time-to-train error, MFU)")
+    va.add_argument("--fit", "--calibrate", dest="fit", action="store_true",
+                    help="also fit the compute efficiency per dtype class on the fit runs (nothing else fitted)")
+    _losses_flag(va)
     va.add_argument("--only", default=None, help="comma list of run ids")
     va.add_argument("--runs", default=None, metavar="FILE",
                     help="your own runs file (the format of nmsim/data/published_runs/training_throughput.yaml)")

@@ -12,11 +12,29 @@ A group of ``p`` devices with ``k`` members per node spans ``q = p / k`` nodes. 
 * p2p: ``a + n / B`` on the link between two stages (intra-node when both are in one node).
 
 ``a`` is the fabric's per-step latency, ``B`` its per-device one-way bandwidth times its efficiency
-(``nmsim.cluster.system.Fabric``).
+(``nmsim.cluster.system.Fabric``), reached only by large messages: an ``n``-byte collective runs at
+``B n / (n + half)`` (``half``: the message size at half the plateau bus bandwidth, as nccl-tests curves show;
+0 = every size at ``B``; set from the run's losses by :func:`with_message_sizes`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+
+
+def with_message_sizes(system, half_intra: float, half_inter: float):
+    """``system`` with each fabric's half-bandwidth message size set (bytes)."""
+    return replace(system, intra=replace(system.intra, half_bytes=float(half_intra)),
+                   inter=replace(system.inter, half_bytes=float(half_inter)))
+
+
+def _bw(fabric, nbytes):
+    """Achieved bandwidth (bytes/s) for messages of ``nbytes``."""
+    if fabric.half_bytes <= 0:
+        return fabric.bytes_per_second
+    n = np.maximum(np.asarray(nbytes, float), 1.0)
+    return fabric.bytes_per_second * n / (n + fabric.half_bytes)
 
 
 def members_per_node(size, stride, devices_per_node: int):
@@ -27,12 +45,12 @@ def members_per_node(size, stride, devices_per_node: int):
 
 
 def _intra(nbytes, k, fabric, steps_factor: float):
-    bw = fabric.bytes_per_second
+    bw = _bw(fabric, nbytes)
     return np.where(k > 1, steps_factor * ((k - 1) * fabric.latency_us * 1e-6 + (k - 1) / k * nbytes / bw), 0.0)
 
 
 def _inter(nbytes, q, fabric, steps_factor: float, algorithm: str):
-    bw = fabric.bytes_per_second
+    bw = _bw(fabric, nbytes)
     a = fabric.latency_us * 1e-6
     ring = steps_factor * ((q - 1) * a + (q - 1) / np.maximum(q, 1) * nbytes / bw)
     tree = steps_factor * (np.ceil(np.log2(np.maximum(q, 1))) * a + nbytes / bw)
@@ -72,5 +90,5 @@ def p2p(nbytes, stride, system):
     nbytes, stride = np.asarray(nbytes, float), np.asarray(stride, float)
     intra = stride < system.devices_per_node
     a = np.where(intra, system.intra.latency_us, system.inter.latency_us) * 1e-6
-    bw = np.where(intra, system.intra.bytes_per_second, system.inter.bytes_per_second)
+    bw = np.where(intra, _bw(system.intra, nbytes), _bw(system.inter, nbytes))
     return a + nbytes / bw

@@ -65,6 +65,9 @@ class ShardTimes:
     dgrad: np.ndarray            # dgrad GEMMs + backward vector ops
     wgrad: np.ndarray
     core_fwd: np.ndarray         # attention core (logit, softmax, attend): what selective recompute redoes
+    core_bwd: np.ndarray         # the attention core's backward
+    vector_fwd: np.ndarray       # vector ops outside the attention core (norms, activations, residuals)
+    vector_bwd: np.ndarray
     pre_fwd: float               # embedding (first stage)
     pre_bwd: float
     post_fwd: float              # final norm, head, loss (last stage)
@@ -289,7 +292,9 @@ class DeviceModel:
         sec = df["seconds"].to_numpy(float)
         fwd, bwd = total(sec, pas == "fwd"), total(sec, pas != "fwd")
         dg, wg = total(sec, (pas == "dgrad") | (pas == "bwd")), total(sec, pas == "wgrad")
-        cf = total(sec, (pas == "fwd") & core)
+        cf, cb = total(sec, (pas == "fwd") & core), total(sec, (pas != "fwd") & core)
+        vec = ~core & ~df["kind"].isin(MATRIX).to_numpy()
+        vf, vb = total(sec, (pas == "fwd") & vec), total(sec, (pas != "fwd") & vec)
         joules = total(df["energy_joules"].to_numpy(float))
         ex, nom = total(df["executed_flops"].to_numpy(float)), total(df["nominal_flops"].to_numpy(float))
         counts = np.concatenate([[1.0], np.bincount(ids, minlength=S).astype(float), [1.0]])
@@ -297,6 +302,7 @@ class DeviceModel:
             body = slice(1, G - 1)
             self._times[key] = ShardTimes(
                 fwd=fwd[c, body][ids], dgrad=dg[c, body][ids], wgrad=wg[c, body][ids], core_fwd=cf[c, body][ids],
+                core_bwd=cb[c, body][ids], vector_fwd=vf[c, body][ids], vector_bwd=vb[c, body][ids],
                 pre_fwd=float(fwd[c, 0]), pre_bwd=float(bwd[c, 0]), post_fwd=float(fwd[c, -1]),
                 post_bwd=float(bwd[c, -1]), joules=float(joules[c] @ counts),
                 executed_flops=float(ex[c] @ counts), nominal_flops=float(nom[c] @ counts))

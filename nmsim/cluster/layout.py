@@ -36,6 +36,7 @@ import numpy as np
 
 from nmsim.cluster import collectives as C
 from nmsim.cluster.limits import MAX_DEVICES, check_global_batch
+from nmsim.cluster.losses import NONE, Losses
 from nmsim.cluster.memory import COMPONENTS, layout_memory
 from nmsim.errors import UserError
 from nmsim.io.read import short_repr
@@ -44,7 +45,8 @@ RECOMPUTE = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)
 INTERLEAVE = (1, 2, 4)
 MAX_MICRO_BATCH = 64
-TIME_PARTS = ("compute", "bubble", "tp_comm", "pp_comm", "dp_exposed", "optimizer", "recipe_vector")
+TIME_PARTS = ("compute", "bubble", "tp_comm", "pp_comm", "dp_exposed", "optimizer", "recipe_vector", "data_loading",
+              "checkpoint")
 
 
 def _divisors(n: int, limit: int | None = None) -> list[int]:
@@ -215,12 +217,15 @@ class RunSpec:
     dropout: bool = False
     collective: str = "auto"
     compute_efficiency: float = 1.0  # device compute seconds are divided by this (a calibration knob; 1 = as priced)
+    losses: Losses = NONE            # what real runs lose (nmsim.cluster.losses); NONE: the ideal model
 
 
 def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
     """Step seconds (with its parts) and per-device memory for every layout in ``L`` under recipe ``state``."""
     import pandas as pd
-    sysm, cfg, seq = run.system, run.cfg, run.seq
+    cfg, seq, lo = run.cfg, run.seq, run.losses
+    sysm = C.with_message_sizes(run.system, lo.collective_half_bytes_intra, lo.collective_half_bytes_inter)
+    ka, kv = 1 / lo.attention_efficiency - 1, 1 / lo.vector_efficiency - 1   # extra seconds per priced second
     n = len(L["tp"])
     tp, pp, dp, z, mb, m = (L[k].astype(float) for k in ("tp", "pp", "dp", "zero", "mb", "m"))
     rec, sp, v = L["recompute"], L["sp"], L["v"].astype(float)
@@ -236,9 +241,11 @@ def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
         ["tp", "mb", "sp", "pp", "rec"], sort=False).indices
     for (t, b, s, p, r), idx in groups.items():
         st = dm.times(int(t), int(b), bool(s), state)
-        extra = st.fwd if r == 2 else (st.core_fwd if r == 1 else 0.0)
-        f = np.array([c.sum() for c in np.array_split(st.fwd, int(p))])
-        bw = np.array([c.sum() for c in np.array_split(st.dgrad + st.wgrad + extra, int(p))])
+        fwd_l = st.fwd + ka * st.core_fwd + kv * st.vector_fwd   # kernel efficiencies (attention core, vector ops)
+        bwd_l = st.dgrad + st.wgrad + ka * st.core_bwd + kv * st.vector_bwd
+        extra = fwd_l if r == 2 else ((1 + ka) * st.core_fwd if r == 1 else 0.0)
+        f = np.array([c.sum() for c in np.array_split(fwd_l, int(p))])
+        bw = np.array([c.sum() for c in np.array_split(bwd_l + extra, int(p))])
         f[0] += st.pre_fwd
         bw[0] += st.pre_bwd
         f[-1] += st.post_fwd
@@ -270,17 +277,24 @@ def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
     bwd_window = bwd_stage + ls * (2 + 2 * (rec == 2)) * ar
     grad_comm = np.where(z == 0, C.all_reduce(g_dev, dp, tp, sysm, run.collective),
                          C.reduce_scatter(g_dev, dp, tp, sysm, run.collective))
-    exposed_grad = np.maximum(grad_comm - bwd_window, grad_comm / ls)
+    exposed_grad = np.maximum(grad_comm - lo.dp_overlap * bwd_window, grad_comm / ls)
     post_gather = np.where((z == 1) | (z == 2), C.all_gather(w_dev, dp, tp, sysm, run.collective), 0.0)
     z3_mb = 2 * C.all_gather(w_dev, dp, tp, sysm, run.collective) + C.reduce_scatter(g_dev, dp, tp, sysm,
                                                                                     run.collective)
-    z3_exposed = m * np.maximum(z3_mb - (fwd_stage + bwd_stage), z3_mb / (3 * layers))
+    z3_exposed = m * np.maximum(z3_mb - lo.zero3_overlap * (fwd_stage + bwd_stage), z3_mb / (3 * layers))
     dp_exposed = np.where(dp > 1, np.where(z == 3, z3_exposed, exposed_grad + post_gather), 0.0)
     shard = np.where(z >= 1, dp, 1.0)
-    opt = np.array([dm.optimizer_seconds(1.0)]) * params_dev / shard
+    opt = np.array([dm.optimizer_seconds(1.0)]) * params_dev / shard / lo.optimizer_efficiency
     frac = 1.0 / (tp * pp) / np.where(z == 3, dp, 1.0)
     recipe_vec = dm.recipe_vector_seconds(state, 1.0) * frac
-    step = pipeline + dp_exposed + opt + recipe_vec
+    busy = pipeline + dp_exposed + opt + recipe_vec
+    data_loading = busy * lo.data_loading_fraction / (1 - lo.data_loading_fraction)
+    ckpt = 0.0   # every device writes its share of weights + optimizer state once per interval, nodes in parallel
+    if lo.checkpoint_interval_steps > 0:
+        ckpt = dm.params * lo.checkpoint_bytes_per_param / (sysm.nodes * lo.checkpoint_write_gbps_per_node * 1e9)
+        ckpt /= lo.checkpoint_interval_steps
+    checkpoint = np.full(n, ckpt)
+    step = busy + data_loading + checkpoint
     mem = layout_memory(L, dm, cfg, seq, (layer_w, pre_w, post_w), grad_bytes=run.grad_bytes, flash=run.flash,
                         dropout=run.dropout, masked=dm.masked_weights(state) if state is not None else 0.0)
     cap = dm.hw.main_memory.capacity_gib * 2 ** 30
@@ -288,6 +302,7 @@ def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
     tokens = float(run.global_batch) * seq
     return {"step_seconds": step, "compute": compute, "bubble": bubble, "tp_comm": tp_comm, "pp_comm": pp_comm,
             "dp_exposed": dp_exposed, "optimizer": opt, "recipe_vector": np.broadcast_to(recipe_vec, (n,)) * 1.0,
+            "data_loading": data_loading, "checkpoint": checkpoint,
             **{f"mem_{k}": mem[k] for k in (*COMPONENTS, "total")},
             "headroom_bytes": cap - mem["total"], "fits": mem["total"] <= cap,
             "nominal_flops_step": st_all.nominal_flops * run.global_batch,

@@ -18,6 +18,7 @@ import pandas as pd
 from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
 from nmsim.cluster.limits import check_factors, check_sequence_model, steps_for
+from nmsim.cluster.losses import load_losses
 from nmsim.cluster.memory import COMPONENTS
 from nmsim.cluster.system import load_system
 from nmsim.errors import UserError
@@ -102,17 +103,18 @@ def _described(run: RunSpec, recipe, steps: int) -> str:
     return (f"{cfg.name} on {system.nodes} x {system.name} ({system.devices} x {system.device}), "
             f"global batch {run.global_batch} x {run.seq} tokens, {run.dtype}, "
             f"{'FlashAttention' if run.flash else 'unfused attention'}, "
-            + (f"compute efficiency {run.compute_efficiency:g}, " if run.compute_efficiency != 1 else "")
+            + f"losses {run.losses.name} (compute efficiency {run.compute_efficiency:.3g}), "
             + (f"recipe {recipe.name} over {steps:,} steps" if recipe is not None else "dense training"))
 
 
 def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None, steps: int = 1000,
            dtype: str = "bf16", transposable=None, flash: bool = True, dropout: bool = False,
-           grad_bytes: float = 2.0, compute_efficiency: float = 1.0, device_model: DeviceModel | None = None,
-           rank: str = "time", **restrict) -> PlanResult:
+           grad_bytes: float = 2.0, compute_efficiency: float | None = None,
+           device_model: DeviceModel | None = None, rank: str = "time", losses=None, **restrict) -> PlanResult:
     """Price every valid layout of ``model`` on ``system`` and rank them (see module docstring): layouts that fit
     first, then by step time (``rank="time"``, ties by headroom) or by memory headroom (``"headroom"``, ties by
-    step time)."""
+    step time). ``losses``: what real runs lose (:func:`nmsim.cluster.losses.load_losses`: a preset, a file or a
+    ``Losses``; default the calibrated set); ``compute_efficiency`` replaces its fitted value for the device."""
     if rank not in RANKS:
         raise UserError(f"unknown ranking {rank!r} (known: {', '.join(RANKS)})", "--rank")
     from nmsim.graph import load_workload
@@ -120,6 +122,8 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     check_sequence_model(cfg)
     system = load_system(system) if isinstance(system, str) else system
     _check_positive_ints(global_batch=global_batch, seq=seq, steps=steps)
+    lo = load_losses(losses)
+    compute_efficiency = lo.efficiency(system.device) if compute_efficiency is None else compute_efficiency
     check_factors(grad_bytes, compute_efficiency)
     t_enum = time.perf_counter()   # layouts first: an impossible restriction fails before any tracing
     L = enumerate_layouts(cfg, system.devices, system.devices_per_node, int(global_batch), **restrict)
@@ -127,7 +131,7 @@ def search(model, system, global_batch: int, seq: int, *, recipe=None, plan=None
     dm = device_model or DeviceModel(cfg, seq, system.device, dtype, plan, transposable, fused_attention=flash)
     t0 = time.perf_counter() - t_enum  # device tables + layouts (the trace above is cached per model and sequence)
     run = RunSpec(cfg, int(seq), int(global_batch), system, dtype, grad_bytes, flash, dropout,
-                  compute_efficiency=float(compute_efficiency))
+                  compute_efficiency=float(compute_efficiency), losses=lo)
     phases = recipe_phases(recipe, int(steps))
     if recipe is not None:
         for _, _, state in phases:
@@ -191,8 +195,9 @@ def _dense_like(dm):
 def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, progress=None,
                **kw) -> pd.DataFrame:
     """One row per recipe (``recipes``: name -> recipe object or None for dense): the best layout, steps,
-    wall-clock days, device-hours, MFU (dense-equivalent model FLOPs), energy (system power x time, and the
-    devices' priced energy), and the tokens each recipe affords on its layout at the dense run's wall-clock
+    wall-clock days and device-hours (steps x step time / the losses' goodput: restarts, failures, evaluation),
+    MFU (dense-equivalent model FLOPs, steady state), energy (system power x wall-clock, and the devices' priced
+    energy of the steps), and the tokens each recipe affords on its layout at the dense run's wall-clock
     (iso-time) and executed FLOPs (iso-FLOP) — searched over run lengths (:func:`nmsim.cost.budget.affordable`),
     since a recipe's phases move with its length. The first recipe is the reference (dense by default)."""
     from nmsim.cost.budget import affordable
@@ -212,16 +217,17 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
         cost = _RunCost(res, b)
         tot = cost.totals(recipe, steps)
         seconds = tot["seconds"]
+        goodput = res.run.losses.goodput
         row = {"recipe": name, "layout": layout_label(b), "steps": steps, "tokens": steps * global_batch * seq,
-               "step_seconds": seconds / steps, "days": seconds / 86400,
-               "device_hours": seconds / 3600 * system.devices, "mfu": b["mfu"],
-               "energy_joules": seconds * system.node_power_watts * system.nodes,
+               "step_seconds": seconds / steps, "days": seconds / goodput / 86400,
+               "device_hours": seconds / goodput / 3600 * system.devices, "mfu": b["mfu"], "goodput": goodput,
+               "energy_joules": seconds / goodput * system.node_power_watts * system.nodes,
                "device_energy_joules": tot["joules"], "executed_flops": tot["flops"],
                "mem_gib": b["mem_total"] / GIB}
         if ref is None:
             ref = row
         sched = recipe if recipe is not None else _dense_like(dm)
-        for col, measure, budget in (("iso_time_tokens", "seconds", ref["days"] * 86400),
+        for col, measure, budget in (("iso_time_tokens", "seconds", ref["days"] * 86400 * goodput),
                                      ("iso_flop_tokens", "flops", ref["executed_flops"])):
             got = affordable(cost, sched, budget, measure=measure)
             row[col] = got["units_exact"] * global_batch * seq
@@ -229,7 +235,7 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
     return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
 
 
-BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "mfu",
+BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "mfu", "goodput",
                   "energy_joules", "device_energy_joules", "executed_flops", "mem_gib", "iso_time_tokens",
                   "iso_flop_tokens")   # run_budget's columns
 

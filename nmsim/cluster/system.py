@@ -35,6 +35,7 @@ class Fabric:
     latency_us: float
     efficiency: float = 1.0
     topology: str = "single-node"
+    half_bytes: float = 0.0     # message size reaching half of the bandwidth (set from the run's losses)
 
     @property
     def bytes_per_second(self) -> float:

@@ -108,23 +108,25 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
 
 
 def validation_text(df: pd.DataFrame, summary: dict) -> str:
-    lines = [f"{'run':<27}{'GPUs':>6} {'layout':<38}{'measured':>9}{'predicted':>10}{'error':>8}"]
+    lines = [f"{'run':<27}{'split':<6}{'GPUs':>6} {'layout':<27}{'MFU published':>14}{'predicted':>10}"
+             f"{'time err':>9}"]
     for r in df.itertuples():
         lay = r.layout.replace("recompute ", "rc ").replace(" no ZeRO", "").replace("ZeRO-", "Z")
         lay = lay if r.fits else "*" + lay
-        lines.append(f"{r.id:<27}{r.devices:>6} {lay[:37]:<38}{r.measured_tflops:>9.1f}{r.predicted_tflops:>10.1f}"
-                     f"{r.error * 100:>+7.1f}%")
+        lines.append(f"{r.id[:26]:<27}{r.split:<6}{r.devices:>6} {lay[:26]:<27}{r.published_mfu * 100:>13.1f}%"
+                     f"{r.predicted_mfu * 100:>9.1f}%{r.error * 100:>+8.1f}%")
     if not df["fits"].all():
         lines.append("* the fastest layout found does not fit in device memory")
-    lines.append(f"TFLOP/s per device in each source's convention. MAPE over {summary['rows']} runs, nothing "
-                 f"fitted: {summary['mape'] * 100:.1f}%")
-    lines.append("  by device and dtype: " + ", ".join(f"{g} {m * 100:.1f}%" for g, m in summary["groups"].items()))
-    if "efficiency" in summary:
-        lines.append("calibrated: one compute efficiency per device/dtype, fitted on the 'fit' rows: "
-                     + ", ".join(f"{g} {e:.3f}" for g, e in summary["efficiency"].items()))
-        lines.append(f"  MAPE fit rows {summary['mape_fit'] * 100:.1f}%, scored rows {summary['mape_scored'] * 100:.1f}% "
-                     f"(the scored rows uncalibrated: {summary['mape_scored_uncalibrated'] * 100:.1f}%)")
-        for r in df.itertuples():
-            lines.append(f"  {r.id:<27}{r.role:<6} calibrated {r.calibrated_tflops:>7.1f}"
-                         f"{r.calibrated_error * 100:>+7.1f}%")
+    lines.append(f"losses {summary.get('losses', 'calibrated')}. MFU: model fwd+bwd FLOPs / (devices x dense peak x "
+                 "time), the published figure converted from its own convention (device-hours: whole-run, "
+                 "goodput included). time err: predicted / measured time to train - 1.")
+    counts = summary.get("counts", {})
+    lines.append(f"MAPE of time to train over {summary['rows']} runs: {summary['mape'] * 100:.1f}%; " +
+                 ", ".join(f"{s} runs ({counts.get(s, 0)}) {m * 100:.1f}%" for s, m in summary["splits"].items()))
+    if summary["orgs"]:
+        lines.append("  scored, by organisation: " + ", ".join(f"{o} {m * 100:.1f}% ({n})"
+                                                                for o, (m, n) in summary["orgs"].items()))
+    if "fitted" in summary:
+        lines.append("fitted on the fit runs (other terms as sourced): compute efficiency " +
+                     ", ".join(f"{c} {e:.3f}" for c, e in summary["fitted"].items()))
     return _wrap(lines)

@@ -1,14 +1,17 @@
-"""Published training throughputs (``nmsim/data/published_runs/training_throughput.yaml``, or a user's own runs
-file in the same format: ``nmsim cluster validate --runs FILE``) against predictions.
+"""Published training runs (``nmsim/data/published_runs/training_throughput.yaml``, or a user's own runs file in
+the same format: ``nmsim cluster validate --runs FILE``) against predictions.
 
 For each run: the stated model, system, device count and layout (unstated fields are searched: the fastest
-layout that fits, as the authors tuned theirs), predicted step time -> per-device TFLOP/s in the paper's own
-FLOP convention, compared with the measured value. Nothing is fitted on the scored rows. With
-``calibrate=True`` one scalar per (device, dtype) group — a compute efficiency,
-``time = (compute + bubble) / efficiency + the rest``, the same knob as ``--compute-efficiency`` — is fitted by
-least squares on the group's *fit* rows (every other row of the group, in file order) and scored on the
-remaining rows; both MAPEs are printed. (The layouts are not re-searched under the
-calibrated efficiency.)
+layout that fits, as the authors tuned theirs) priced under the run-loss terms (:mod:`nmsim.cluster.losses`,
+default the calibrated set). A run states one measured figure: per-device TFLOP/s in its own FLOP convention, tokens
+per second per device, or device-hours for a token count (a whole run: goodput applies). Each becomes a measured
+step time, so the error is the time-to-train error, ``predicted / measured - 1``, and each run's published MFU is
+its measured figure in nmsim's convention (model fwd+bwd FLOPs / (devices x dense peak x time)).
+
+Every bundled run carries ``split: fit`` or ``split: score``, decided before predicting: the fit runs are NVIDIA's
+own figures (Megatron-LM, NeMo, MT-NLG), the scored runs come from other organisations. :func:`fit` fits the
+compute efficiency per dtype class on the fit runs (under the sourced terms); the shipped losses file carries
+that fit, and :func:`validate` scores the other organisations' runs with it.
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ RECOMPUTE_MODES = ("none", "selective", "full")
 
 RUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" / "training_throughput.yaml"
 CONVENTIONS = ("megatron-hfu", "megatron-mfu", "graph-mfu")
-REQUIRED = ("id", "model", "devices", "measured_tflops", "convention", "source", "global_batch")
-RUN_KEYS = {*REQUIRED, "tp", "pp", "recompute", "sp", "assumed", "seq", "vocab", "system", "dtype", "flash",
-            "dropout", "zero", "mb", "v"}
+REQUIRED = ("id", "model", "devices", "source", "global_batch")
+MEASURES = ("measured_tflops", "tokens_per_device_second", "device_hours")   # one per run
+SPLITS = ("fit", "score")
+RUN_KEYS = {*REQUIRED, *MEASURES, "convention", "tokens", "split", "org", "tp", "pp", "recompute", "sp", "assumed",
+            "seq", "vocab", "system", "dtype", "flash", "dropout", "zero", "mb", "v"}
 BUILT_IN = {"seq": 2048, "vocab": 51200, "system": "dgx-a100", "dtype": "bf16", "flash": False, "dropout": True}
 MAX_TFLOPS = 1e5   # per device (a sanity limit: 50 x the 1,979 dense FP8 TFLOP/s of an H100 SXM)
 
@@ -68,7 +73,7 @@ def _check_run(run: dict, where: str) -> None:
     for key in REQUIRED:
         if key not in run:
             raise UserError(f"missing required field {key!r}", where)
-    for key in ("id", "source", "system", "dtype") + (("assumed",) if "assumed" in run else ()):
+    for key in ("id", "source", "system", "dtype") + tuple(k for k in ("assumed", "org") if k in run):
         if not isinstance(run[key], str) or not run[key].strip():
             raise UserError(f"expected a non-empty string, got {short_repr(run[key])}", f"{where}.{key}")
     limits = {"devices": MAX_DEVICES, "global_batch": MAX_GLOBAL_BATCH, "seq": MAX_GLOBAL_BATCH, "tp": MAX_DEVICES,
@@ -85,13 +90,9 @@ def _check_run(run: dict, where: str) -> None:
     for key in ("sp", "flash", "dropout"):
         if key in run and not isinstance(run[key], bool):
             raise UserError(f"expected true or false, got {short_repr(run[key])}", f"{where}.{key}")
-    value = run["measured_tflops"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TFLOPS:
-        raise UserError(f"must be a number in (0, {MAX_TFLOPS:,.0f}] TFLOP/s per device, got {short_repr(value)}",
-                        f"{where}.measured_tflops")
-    if run["convention"] not in CONVENTIONS:
-        raise UserError(f"unknown convention {short_repr(run['convention'])} (known: {', '.join(CONVENTIONS)})",
-                        f"{where}.convention")
+    _check_measure(run, where)
+    if run.get("split", "score") not in SPLITS:
+        raise UserError(f"must be fit or score, got {short_repr(run['split'])}", f"{where}.split")
     if not isinstance(run["model"], dict):
         raise UserError(f"expected a mapping of workload fields, got {short_repr(run['model'])}", f"{where}.model")
     if "d_model" not in run["model"]:
@@ -117,6 +118,35 @@ def _check_run(run: dict, where: str) -> None:
     except UserError as exc:
         field = FLAG_FIELDS.get(exc.where)
         raise UserError(exc.message, f"{where}.{field}" if field else f"{where}: {exc.where}") from None
+
+
+def _number(run: dict, key: str, most: float, unit: str, where: str) -> None:
+    value = run[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
+        raise UserError(f"must be a number in (0, {most:,.0f}] {unit}, got {short_repr(value)}", f"{where}.{key}")
+
+
+def _check_measure(run: dict, where: str) -> None:
+    """Exactly one measured figure, with what it needs (a FLOP convention; a token count)."""
+    given = [k for k in MEASURES if k in run]
+    if len(given) != 1:
+        raise UserError(("missing a measured figure" if not given else f"{' and '.join(given)} given") +
+                        ": give one of measured_tflops (with convention), tokens_per_device_second, device_hours "
+                        "(with tokens)", where)
+    key = given[0]
+    _number(run, key, {"measured_tflops": MAX_TFLOPS, "tokens_per_device_second": 1e9, "device_hours": 1e12}[key],
+            {"measured_tflops": "TFLOP/s per device", "tokens_per_device_second": "tokens/s per device",
+             "device_hours": "device-hours"}[key], where)
+    if key == "measured_tflops":
+        if "convention" not in run:
+            raise UserError("missing required field 'convention' (measured_tflops is in a FLOP convention)", where)
+        if run["convention"] not in CONVENTIONS:
+            raise UserError(f"unknown convention {short_repr(run['convention'])} (known: {', '.join(CONVENTIONS)})",
+                            f"{where}.convention")
+    if key == "device_hours":
+        if "tokens" not in run:
+            raise UserError("missing required field 'tokens' (device_hours are for a token count)", where)
+        _number(run, "tokens", 1e15, "tokens", where)
 
 
 # the cluster search names plan's flags; a runs file names its fields
@@ -145,74 +175,102 @@ def convention_flops(run: dict, cfg, nominal_flops_step: float) -> float:
     return factor * b * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h))
 
 
-def predict(run: dict) -> dict:
+def measured_step(run: dict, cfg, nominal_flops_step: float) -> float:
+    """The run's measured seconds per step (a whole-run average for device-hours: goodput losses included)."""
+    tokens_step = run["global_batch"] * run["seq"]
+    if "measured_tflops" in run:
+        return convention_flops(run, cfg, nominal_flops_step) / (run["measured_tflops"] * 1e12 * run["devices"])
+    if "tokens_per_device_second" in run:
+        return tokens_step / (run["tokens_per_device_second"] * run["devices"])
+    return run["device_hours"] * 3600 / run["devices"] * tokens_step / run["tokens"]
+
+
+def predict(run: dict, losses=None) -> dict:
+    from nmsim.cluster.losses import load_losses
     from nmsim.cluster.plan import layout_label, search
     from nmsim.cluster.system import load_system
     cfg = model_config(run)
+    lo = load_losses(losses)
     system = load_system(run["system"])
     if run["devices"] % system.devices_per_node:
         raise UserError(f"{run['devices']} devices is not whole {system.name} nodes", run["id"])
     system = system.with_nodes(run["devices"] // system.devices_per_node)
-    restrict = {k: run[k] for k in ("tp", "pp", "zero", "mb", "sp") if k in run}
+    restrict = {k: run[k] for k in ("tp", "pp", "mb", "sp") if k in run}
+    restrict["zero"] = (run["zero"],) if "zero" in run else (0, 1)   # unstated: Megatron's DP or distributed optimizer
     if "v" in run:
         restrict["interleave"] = (run["v"],)
     if "recompute" in run:
         restrict["recompute"] = (run["recompute"],)
-    if "zero" not in run:
-        restrict["zero"] = (0, 1)  # Megatron: plain DP or its distributed optimizer
     res = search(cfg, system, run["global_batch"], run["seq"], dtype=run["dtype"], flash=run["flash"],
-                 dropout=run["dropout"], **restrict)
+                 dropout=run["dropout"], losses=lo, **restrict)
     best = res.best
-    conv = convention_flops(run, cfg, best["nominal_flops_step"])
-    predicted = conv / (best["step_seconds"] * system.devices) / 1e12
-    return {"id": run["id"], "devices": system.devices, "layout": layout_label(best), "fits": bool(best["fits"]),
-            "convention": run["convention"], "measured_tflops": float(run["measured_tflops"]),
-            "predicted_tflops": predicted, "step_seconds": best["step_seconds"],
-            "compute_seconds": best["compute"] + best["bubble"],
-            "conv_flops": conv, "recompute": best["recompute"], "source": run["source"],
-            "assumed": run.get("assumed", "")}
+    whole_run = "device_hours" in run
+    goodput = lo.goodput if whole_run else 1.0
+    predicted = float(best["step_seconds"]) / goodput
+    measured = measured_step(run, cfg, best["nominal_flops_step"])
+    peak = system.device_spec().dense_tflops(run["dtype"]) * 1e12 * system.devices
+    parts = float(best["compute"] + best["bubble"])
+    return {"id": run["id"], "org": run.get("org", ""), "split": run.get("split", "score"),
+            "devices": system.devices, "layout": layout_label(best), "fits": bool(best["fits"]),
+            "measure": next(k for k in MEASURES if k in run), "convention": run.get("convention", ""),
+            "predicted_seconds": predicted, "measured_seconds": measured,
+            "predicted_mfu": float(best["nominal_flops_step"]) / (predicted * peak),
+            "published_mfu": float(best["nominal_flops_step"]) / (measured * peak),
+            "goodput": goodput, "compute_seconds": parts / goodput,
+            "compute_efficiency": float(res.run.compute_efficiency),
+            "recompute": best["recompute"], "source": run["source"], "assumed": run.get("assumed", "")}
 
 
-def validate(runs=None, *, calibrate: bool = False, progress=None) -> tuple[pd.DataFrame, dict]:
-    """Table of predicted vs measured per-device TFLOP/s and a summary (MAPE overall and per device/dtype group;
-    with ``calibrate``, one compute efficiency per group fitted on every other row of the group)."""
-    import numpy as np   # here, not at the top: a bad runs file or --only fails before numpy/pandas load
-    import pandas as pd
+def _mape(errors) -> float:
+    return float(errors.abs().mean()) if len(errors) else float("nan")
+
+
+def validate(runs=None, *, losses=None, progress=None) -> tuple[pd.DataFrame, dict]:
+    """One row per run (:func:`predict`) with ``error`` = predicted / measured step time - 1 (the time-to-train
+    error), and a summary: MAPE overall, per split, and per organisation of the scored runs."""
+    import pandas as pd   # here, not at the top: a bad runs file or --only fails before numpy/pandas load
     runs = load_runs() if runs is None else runs
     rows = []
     for i, run in enumerate(runs):
         if progress:
             progress(i, len(runs), run["id"])
         try:
-            predicted = predict(run)
+            rows.append({**predict(run, losses), "group": f"{_device(run)} {run['dtype']}"})
         except UserError as exc:   # what only the search finds (a combination of stated fields): name the run
             field = FLAG_FIELDS.get(exc.where)
             where = run.get("_where", run["id"])
             raise UserError(exc.message, f"{where}.{field}" if field else f"{where}: {exc.where}") from None
-        rows.append({**predicted, "group": f"{_device(run)} {run['dtype']}"})
     df = pd.DataFrame(rows)
-    df["error"] = df["predicted_tflops"] / df["measured_tflops"] - 1
-    summary = {"rows": len(df), "mape": float(df["error"].abs().mean()),
-               "groups": {g: float(d["error"].abs().mean()) for g, d in df.groupby("group", sort=False)}}
-    if calibrate:
-        # measured step = rest + compute / eff  ->  1/eff by least squares on each group's fit rows
-        measured_step = df["conv_flops"] / (df["measured_tflops"] * 1e12 * df["devices"])
-        rest = df["step_seconds"] - df["compute_seconds"]  # compute = device compute + bubble (--compute-efficiency)
-        fit = (df.groupby("group", sort=False).cumcount() % 2 == 0).to_numpy()
-        inv = pd.Series(1.0, index=df.index)
-        eff = {}
-        for g, idx in df.groupby("group", sort=False).groups.items():
-            f = [i for i in idx if fit[i]]
-            x, y = df.loc[f, "compute_seconds"], (measured_step - rest).loc[f]
-            inv.loc[idx] = float((x * y).sum() / (x * x).sum())
-            eff[g] = 1 / float(inv.loc[idx[0]])
-        df["calibrated_tflops"] = df["conv_flops"] / ((rest + df["compute_seconds"] * inv) * df["devices"]) / 1e12
-        df["calibrated_error"] = df["calibrated_tflops"] / df["measured_tflops"] - 1
-        df["role"] = np.where(fit, "fit", "score")
-        summary.update({"efficiency": eff, "mape_fit": float(df.loc[fit, "calibrated_error"].abs().mean()),
-                        "mape_scored": float(df.loc[~fit, "calibrated_error"].abs().mean()),
-                        "mape_scored_uncalibrated": float(df.loc[~fit, "error"].abs().mean())})
+    df["error"] = df["predicted_seconds"] / df["measured_seconds"] - 1
+    scored = df[df["split"] == "score"]
+    summary = {"rows": len(df), "mape": _mape(df["error"]),
+               "splits": {s: _mape(d["error"]) for s, d in df.groupby("split", sort=False)},
+               "counts": {s: len(d) for s, d in df.groupby("split", sort=False)},
+               "orgs": {o: (_mape(d["error"]), len(d)) for o, d in scored.groupby("org", sort=False)},
+               "groups": {g: _mape(d["error"]) for g, d in df.groupby("group", sort=False)}}
     return df, summary
+
+
+def residuals(runs=None, losses=None) -> pd.DataFrame:
+    """Per run: id, org, source, split, predicted and measured step seconds, error (time-to-train) and MFUs."""
+    df, _ = validate(runs, losses=losses)
+    return df[["id", "org", "source", "split", "predicted_seconds", "measured_seconds", "error", "predicted_mfu",
+               "published_mfu"]]
+
+
+def fit(runs=None, progress=None) -> tuple[dict, pd.DataFrame]:
+    """Compute efficiency per device (and ``default``: over every fit run) fitted by least squares on the fit runs'
+    step times with every other term at its sourced value: measured = rest + compute / efficiency (layouts as
+    searched under the sourced terms). Returns the efficiencies and the rows priced under the sourced terms."""
+    from nmsim.cluster.losses import load_losses
+    sourced = load_losses("sourced")
+    df, _ = validate(runs, losses=sourced, progress=progress)
+    fits = df[df["split"] == "fit"]
+    eff = {}
+    for name, f in [("default", fits), *fits.groupby(fits["group"].str.split(" ").str[0], sort=False)]:
+        x, rest = f["compute_seconds"], f["predicted_seconds"] - f["compute_seconds"]
+        eff[name] = float((x * x).sum() / (x * (f["measured_seconds"] - rest)).sum())
+    return eff, df
 
 
 def _device(run: dict) -> str:

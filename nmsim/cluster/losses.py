@@ -1,0 +1,99 @@
+"""What real training runs lose against nmsim's device pricing: one set of terms, each sourced or fitted, in
+``nmsim/data/published_runs/losses.yaml``; ``--losses`` picks a preset or a file of the same keys.
+
+* ``calibrated`` (the default): the file as shipped, compute efficiencies fitted on the fit runs;
+* ``sourced``: every term at its sourced or assumed value, nothing fitted (compute efficiency 1);
+* ``none``: the ideal model (every efficiency 1, full overlap, no data loading, checkpoints or failures);
+* a YAML file: the keys it gives replace the calibrated ones.
+
+Where each term enters (:func:`nmsim.cluster.layout.price_layouts`, :func:`nmsim.cluster.plan.run_budget`):
+kernel efficiencies divide the attention core's, the vector ops' and the optimizer's device seconds; the compute
+efficiency (per device, fitted; ``default`` for a device no fit run used) divides all device compute; collectives reach
+``bandwidth x n / (n + half)`` for an ``n``-byte message; DP / ZeRO-3 overlap hides that fraction of what fits
+under compute; data loading adds a fraction of the step; checkpoints add their write time over the interval;
+goodput divides whole-run wall-clock and device-hours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from nmsim.errors import UserError
+
+LOSSES_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" / "losses.yaml"
+PRESETS = ("calibrated", "sourced", "none")
+FRACTIONS = ("attention_efficiency", "vector_efficiency", "optimizer_efficiency", "dp_overlap", "zero3_overlap",
+             "goodput")   # in (0, 1]
+
+
+@dataclass(frozen=True)
+class Losses:
+    compute_efficiency: dict = field(default_factory=lambda: {"default": 1.0})
+    attention_efficiency: float = 1.0
+    vector_efficiency: float = 1.0
+    optimizer_efficiency: float = 1.0
+    collective_half_bytes_intra: float = 0.0
+    collective_half_bytes_inter: float = 0.0
+    dp_overlap: float = 1.0
+    zero3_overlap: float = 1.0
+    data_loading_fraction: float = 0.0
+    checkpoint_interval_steps: float = 0.0   # 0: no checkpoints
+    checkpoint_write_gbps_per_node: float = 1.0
+    checkpoint_bytes_per_param: float = 14.0
+    goodput: float = 1.0
+    name: str = "none"
+    sources: tuple = ()
+
+    def efficiency(self, device: str) -> float:
+        """The fitted compute efficiency of ``device`` (a hardware spec name), else the ``default`` one."""
+        return float(self.compute_efficiency.get(device, self.compute_efficiency["default"]))
+
+    def terms(self) -> dict:
+        """Every term by name (compute efficiencies as ``compute_efficiency.<class>``), for tables and reports."""
+        out = {f"compute_efficiency.{k}": v for k, v in self.compute_efficiency.items()}
+        out.update({f.name: getattr(self, f.name) for f in fields(self)
+                    if f.name not in ("compute_efficiency", "name", "sources")})
+        return out
+
+
+NONE = Losses()
+_KEYS = {f.name for f in fields(Losses)} - {"name", "sources"}
+
+
+def _read(path, base: Losses, name: str) -> Losses:
+    from nmsim.hardware.loader import SpecReader, read_document
+    doc, file = read_document(path, "losses file")
+    r = SpecReader(file)
+    doc, _ = r.mapping(doc, (), {k: False for k in _KEYS}, None)
+    values: dict = {}
+    for key, node in doc.items():
+        if key == "source":
+            continue
+        if key == "compute_efficiency":
+            node, src = r.mapping(node, (key,), None, None)
+            values[key] = {**base.compute_efficiency, **{k: r.number(v, (key, k), src, at_most=2.0)
+                                                          for k, v in node.items() if k != "source"}}
+            continue
+        values[key] = float(r.number(node, (key,), None, positive=key not in ("data_loading_fraction",
+                                                                               "checkpoint_interval_steps",
+                                                                               "collective_half_bytes_intra",
+                                                                               "collective_half_bytes_inter"),
+                                     at_most=1.0 if key in FRACTIONS else None))
+    if values.get("data_loading_fraction", 0.0) >= 1:
+        raise r.fail(f"must be below 1, got {values['data_loading_fraction']:g}", "data_loading_fraction", "value")
+    return replace(base, **values, name=name, sources=tuple(sorted(r.sources.items())))
+
+
+def load_losses(which=None) -> Losses:
+    """A preset (``calibrated``, ``sourced``, ``none``), a YAML path, or a :class:`Losses` (returned as is)."""
+    if isinstance(which, Losses):
+        return which
+    which = "calibrated" if which is None else str(which)
+    if which == "none":
+        return NONE
+    if which in ("calibrated", "sourced"):
+        shipped = _read(LOSSES_FILE, NONE, which)
+        return shipped if which == "calibrated" else replace(shipped, compute_efficiency={"default": 1.0})
+    if not which.endswith((".yaml", ".yml")) and not Path(which).exists():
+        raise UserError(f"unknown losses {which!r}: a preset ({', '.join(PRESETS)}) or a YAML file", "--losses")
+    return _read(which, _read(LOSSES_FILE, NONE, "calibrated"), which)
