@@ -133,3 +133,16 @@ def test_trace_and_price_say_flops_per_token(capsys):
     assert any(x.startswith("# throughput: ") and "tokens/s; $" in x and "per million tokens at $5.12/h" in x
                for x in head)
     assert any(x.startswith("# per token: forward") and "attention: nothing masked" in x for x in head)
+
+
+def test_budget_prices_the_whole_run():
+    import nmsim
+    run = nmsim.budget("vit-tiny", "ff=2:4", recipes="sr-ste", steps=1000, batch=64, hardware="h100")
+    row = run.iloc[0]
+    assert row["hours"] == pytest.approx(row["seconds"] / 3600, rel=1e-12)
+    assert row["usd"] == pytest.approx(row["hours"] * 6.88, rel=1e-12)
+    own = nmsim.budget("vit-tiny", "ff=2:4", recipes="sr-ste", steps=1000, batch=64, hardware="h100",
+                       price_per_hour="h100=2")
+    assert own.iloc[0]["usd"] == pytest.approx(row["hours"] * 2, rel=1e-12)
+    free = nmsim.budget("vit-tiny", "ff=2:4", recipes="sr-ste", steps=1000, batch=64, hardware="rtx-4090")
+    assert math.isnan(free.iloc[0]["usd"])

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks s
 
 OPTIONS = ("recipes", "patterns", "epochs", "dataset_size", "steps_per_epoch", "steps", "samples", "tokens", "batch",
            "dense_frac", "finetune_frac", "beta", "k", "hardware", "dtype", "weight_dtype", "kernel", "unfused",
-           "transposable", "optimizer", "budget", "paper_convention", "seq")
+           "transposable", "optimizer", "budget", "paper_convention", "seq", "price_per_hour")
 
 
 def build_table(args) -> pd.DataFrame:
@@ -41,8 +41,13 @@ def _priced(cfg, model, length, args) -> str:
     """The header line: what was priced (workload, batch, sequence, dtype, mode, hardware, run length)."""
     hw = f"{model.hw.name}, {model.dtype}{', unfused' if args.unfused else ''}" if model.hw is not None else \
         "no hardware (FLOPs only)"
+    from nmsim.cost.economics import parse_overrides, price_note
+    from nmsim.cost.per_token import attention_basis
+    prices = price_note([model.hw.name], parse_overrides(args.price_per_hour)) if model.hw is not None else ""
+    attention = attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, cfg.tokens)
     return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
-            f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}{_one_step_epochs(args)}\n")
+            f"{cfg.tokens:,} tokens, {hw}; {attention}\n# run: {length.describe()}{_one_step_epochs(args)}; "
+            f"hours = device-hours on one device, usd = hours x its hourly price\n{prices}")
 
 
 def _one_step_epochs(args) -> str:
@@ -52,7 +57,7 @@ def _one_step_epochs(args) -> str:
     return f" ({args.epochs:g} epochs of one step each: give --dataset-size for epochs of data)"
 
 
-TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,joules,phases"
+TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,hours,usd,joules,phases"
 
 
 def run(args) -> int:
@@ -122,4 +127,6 @@ def register(subparsers) -> None:
     p.add_argument("--columns",
                    help="columns to show, comma-separated, in every format (table default: " + TABLE_COLUMNS + ")")
     p.add_argument("--out", help="write to this file instead of stdout")
+    from nmsim.cli.price import add_price_per_hour
+    add_price_per_hour(p)
     p.set_defaults(func=run)

@@ -252,7 +252,7 @@ def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[di
 
 def table_columns(hardware: bool) -> list[str]:
     """The columns of :func:`budget_table`'s table (with ``hardware``: time and energy too)."""
-    timed = ["seconds", "hours", "seconds_vs_dense", "joules"] if hardware else []
+    timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd"] if hardware else []
     return ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
             "budget_epochs", *timed, "phases"]
 
@@ -338,11 +338,13 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
                  batch: int | None = None, dense_frac: float = 0.0, finetune_frac: float = 0.0, beta=None, k=None,
                  hardware=None, dtype=None, weight_dtype=None, kernel=None, unfused: bool = False,
                  transposable=None, optimizer: str = "adamw", budget="dense",
-                 paper_convention: bool = False, seq: int | None = None) -> BudgetRun:
+                 paper_convention: bool = False, seq: int | None = None, price_per_hour=None) -> BudgetRun:
     """``nmsim budget``: training FLOPs (and with ``hardware`` seconds, joules) of every recipe x pattern over a
     run given once as ``epochs`` (with ``dataset_size`` or ``steps_per_epoch`` + ``batch``), ``steps``,
     ``samples`` or ``tokens``, and the epochs each affords at ``budget`` (``dense``: dense over the run).
-    ``seq``: a text model's sequence length (tokens per sample) instead of the workload's."""
+    ``seq``: a text model's sequence length (tokens per sample) instead of the workload's. With hardware, ``usd``
+    is the run's dollars: its device-hours (``hours``, one device) x the device's hourly price
+    (``price_per_hour`` over the bundled list prices, :mod:`nmsim.cost.economics`; NaN where none is known)."""
     from nmsim.recipes import parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
 
@@ -352,6 +354,8 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     if hardware:
         from nmsim.hardware import load
         load(hardware)
+    from nmsim.cost.economics import parse_overrides
+    prices = price_per_hour if isinstance(price_per_hour, dict) else parse_overrides(price_per_hour)
     if batch is not None and batch <= 0:
         raise UserError(f"must be a positive integer, got {batch}", "--batch")
     if beta is not None and beta <= 0:
@@ -390,6 +394,10 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     if cost.totals.empty:
         raise UserError("no recipe x pattern combination could be priced", "--recipes")
     table = cost.totals.drop(columns=["train_matrix_flops", "note"]).rename(columns={"plan": "pattern"})
+    if cost.model.hw is not None and "hours" in table:
+        from nmsim.cost.economics import hourly_price
+        table.insert(table.columns.get_loc("joules") + 1, "usd",
+                     table["hours"] * hourly_price(cost.model.hw.name, prices))
     return BudgetRun(table, cost.skipped, cfg, length, cost.model)
 
 
