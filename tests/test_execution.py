@@ -157,13 +157,19 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(6.873e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 204
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(27.5, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(22.9, abs=0.1)
-    # held out per level: neither meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw)
-    level = groups.loc[["scored kernel rows", "scored end-to-end rows"]]
-    assert list(level["rows"]) == [196, 8]
-    assert level["mape_pct"].round(1).tolist() == [27.3, 32.0]
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 214
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(28.1, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(23.6, abs=0.1)
+    # held out per level: none meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw; the
+    # training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
+    level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
+                        "scored training-step rows"]]
+    assert list(level["rows"]) == [196, 18, 10, 8]
+    assert level["mape_pct"].round(1).tolist() == [27.3, 37.1, 27.8, 48.7]
+    # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
+    from nmsim.bands import table
+    from nmsim.bands.build import gpu_residuals, levels
+    assert levels(gpu_residuals(v)) == {k: e for k, e in table().items() if k != "cluster run"}
     scored = groups.reset_index().query("use == 'scored'").set_index("group")
     assert scored.loc["nm-spmm-a100", "mape_pct"] == pytest.approx(13.8, abs=0.1)
     assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(30.9, abs=0.1)

@@ -163,7 +163,8 @@ def cmd_validate(args) -> int:
     summary["losses"] = losses.name
     if fitted is not None:
         summary["fitted"] = fitted
-    _emit(args, validation_text(df, summary), df)
+    from nmsim.bands.build import coverage_line
+    _emit(args, validation_text(df, summary) + coverage_line(df), df)
     return 0
 
 

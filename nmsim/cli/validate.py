@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     add_columns(p, "all of the per-row tables; the fit and MAPE tables are always whole")
     p.add_argument("--out", help="write the per-row table to this file instead of stdout")
+    p.add_argument("--write-bands", action="store_true",
+                   help="also run `cluster validate` and rewrite the bundled 80 %% bands file "
+                        "(nmsim/data/bands/bands.yaml) from the scored rows of every level")
     p.set_defaults(func=run)
 
 
@@ -100,12 +103,18 @@ def run(args) -> int:
         return run_engines(args)
     if args.systolic:
         return run_systolic(args)
+    if args.write_bands and (args.measurements or args.no_refit):
+        from nmsim.errors import UserError
+        raise UserError("the bundled bands come from the bundled measurements, refitted: leave out "
+                        f"{'--measurements' if args.measurements else '--no-refit'}", "--write-bands")
     if args.columns and args.format == "table":   # a typo fails before the fit (tests check ROW_COLUMNS)
         from nmsim.cli.table import choose
         choose(list(ROW_COLUMNS), args.columns)
     from nmsim.cost.validate import validate
     v = validate(args.measurements, refit=not args.no_refit,
                  progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))
+    if args.write_bands:
+        write_bands(v)
     rows = v.rows.copy()
     if args.format != "table":
         emit(rows, args.format, args.out, index=False, columns=args.columns)
@@ -128,4 +137,27 @@ def run(args) -> int:
     emit(v.fits, "table", None, index=False)
     print("\nMAPE per group, per use and overall (fitted rows were used by a fit; scored rows never were):")
     emit(v.groups, "table", None, index=False)
+    print_coverage(v, args.measurements)
     return 0
+
+
+def print_coverage(v, measurements=None, cluster=None) -> None:
+    """The 80 % band per level from these scored rows and its leave-one-out coverage (nmsim.bands.build)."""
+    from nmsim.bands.build import coverage_table, gpu_residuals
+    import pandas as pd
+    res = gpu_residuals(v, measurements)
+    if cluster is not None:
+        from nmsim.bands.build import cluster_residuals
+        res = pd.concat([res, cluster_residuals(cluster)], ignore_index=True)
+    print("\n" + textwrap.fill("80 % band per level from the scored seconds rows (factor on a predicted time; "
+                               "coverage: share of the rows inside the band of the others, goal 75-85 %):", 100))
+    emit(coverage_table(res), "table", None, index=False)
+
+
+def write_bands(v) -> None:
+    from nmsim.bands.build import all_residuals, write
+    from nmsim.cluster.validation import validate as cluster_validate
+    from nmsim.progress import Items
+    with Items("cluster validate", "run") as progress:
+        cluster = cluster_validate(progress=progress)[0]
+    print(f"nmsim: wrote {write(all_residuals(v, cluster))}", file=sys.stderr)

@@ -211,4 +211,8 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
         if use == "scored":  # held-out kernel timings and end-to-end steps answer different questions
             for level in LEVELS:
                 summary(use, f"scored {level} rows", sel[sel["level"] == level])
+            training = df["id"].isin([r["id"] for r in rows if r.get("mode") == "training"])
+            e2e = sel[sel["level"] == "end-to-end"]
+            summary(use, "scored inference-step rows", e2e[~training.loc[e2e.index]])
+            summary(use, "scored training-step rows", e2e[training.loc[e2e.index]])
     return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))

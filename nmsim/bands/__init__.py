@@ -1,0 +1,115 @@
+"""80 % error bands on every time nmsim prints, from scored residuals at the question's level.
+
+Levels (:data:`LEVELS`): ``kernel`` (one GEMM), ``inference step`` and ``training step`` (one device, end to
+end), ``cluster run`` (a multi-device training run). Each level's band is read from ``nmsim/data/bands/
+bands.yaml``, which :mod:`nmsim.bands.build` writes from the scored (never fitted) rows of ``nmsim validate`` and
+``nmsim cluster validate`` (``nmsim validate --write-bands``; a test checks the file is current).
+
+A band is two factors on a predicted time, ``lo`` and ``hi``: the measured time lies within ``predicted x lo``
+and ``predicted x hi`` for about 80 % of the level's scored rows. Energy and money scale with time (same
+factors), rates (tokens/s, MFU) with its inverse. It applies only to the bundled hardware specs the level's
+scored rows measured; anything else (a user's spec file, a systolic array, a GPU without rows) reads
+``not validated``.
+
+Frames gain ``COL_lo`` / ``COL_hi`` beside each banded column (raw SI) and ``band_level`` / ``band_rows``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+LEVELS = ("kernel", "inference step", "training step", "cluster run")
+COVERAGE = 0.8
+NOT_VALIDATED = "not validated"
+BANDS_FILE = Path(__file__).resolve().parent.parent / "data" / "bands" / "bands.yaml"
+SPEC_DIR = Path(__file__).resolve().parent.parent / "data" / "hardware_specs"
+
+# a column's kind from its name: figures that scale with time, and rates that scale with its inverse
+_RATE = re.compile(r"(^|_)(per_second|mfu|hfu|tflops)$")
+_TIME = re.compile(r"(^|_)(seconds|hours|days|joules|usd)(_|$)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    level: str
+    rows: int          # scored rows behind it
+    lo: float          # factor on a predicted time: measured / predicted at the band's low end
+    hi: float
+    coverage: float    # leave-one-out share of the scored rows inside their band
+
+    def text(self) -> str:
+        return (f"x{self.lo:.2f}-{self.hi:.2f} ({self.level}, {self.rows} scored rows, "
+                f"{100 * self.coverage:.0f} % inside)")
+
+
+def column_kind(name: str) -> str | None:
+    """``time`` (scales with time: seconds, hours, days, joules, $), ``rate`` (tokens/s, MFU) or None."""
+    name = str(name)
+    if ("_vs_" in name or name.startswith(("vs_", "mem_")) or name.endswith(("_lo", "_hi"))
+            or name == "usd_per_hour"):   # an input price, not a prediction
+        return None
+    if _RATE.search(name):
+        return "rate"
+    return "time" if _TIME.search(name) else None
+
+
+@lru_cache(maxsize=4)
+def table(path: str | None = None) -> dict:
+    """The bands file: level -> {rows, lo, hi, coverage, devices}."""
+    import yaml
+    doc = yaml.safe_load(Path(path or BANDS_FILE).read_text(encoding="utf-8"))
+    return doc["levels"]
+
+
+def _bundled_name(hw) -> str | None:
+    """The bundled spec's name, or None for a spec file the user wrote (same name or not)."""
+    path = getattr(hw, "path", None)
+    if not path or Path(path).resolve().parent != SPEC_DIR:
+        return None
+    return hw.name
+
+
+def band(level: str, hw=None, device: str | None = None) -> Band | None:
+    """The 80 % band for a question at ``level`` on spec ``hw`` (or a bundled ``device`` name), None when the
+    level has no scored rows on that device."""
+    entry = table().get(level)
+    name = device if device is not None else _bundled_name(hw)
+    if not entry or name is None or name not in entry["devices"]:
+        return None
+    return Band(level, int(entry["rows"]), float(entry["lo"]), float(entry["hi"]), float(entry["coverage"]))
+
+
+def level_for_mode(mode: str) -> str:
+    return "training step" if mode == "training" else "inference step"
+
+
+def attach(df, bands, columns=None):
+    """``df`` with ``COL_lo``/``COL_hi`` after each banded column (``columns``, default every column
+    :func:`column_kind` knows) and ``band_level``/``band_rows``; ``bands`` is one :class:`Band` (or None) for
+    every row, or a sequence of them, one per row. Not validated: NaN bounds."""
+    import numpy as np
+    import pandas as pd
+    per_row = list(bands) if isinstance(bands, (list, tuple, pd.Series)) else [bands] * len(df)
+    lo = np.array([b.lo if b else math.nan for b in per_row], dtype=float)
+    hi = np.array([b.hi if b else math.nan for b in per_row], dtype=float)
+    out = df.copy()
+    for col in [c for c in (columns or df.columns) if column_kind(c)]:
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        low, high = (values * lo, values * hi) if column_kind(col) == "time" else (values / hi, values / lo)
+        at = out.columns.get_loc(col) + 1
+        out.insert(at, f"{col}_lo", low)
+        out.insert(at + 1, f"{col}_hi", high)
+    out["band_level"] = [b.level if b else NOT_VALIDATED for b in per_row]
+    out["band_rows"] = [b.rows if b else 0 for b in per_row]
+    return out
+
+
+def note(bands) -> str:
+    """One ``# 80 % band ...`` line for a table's header: the band of its rows (each distinct one)."""
+    seen = list(dict.fromkeys(bands if isinstance(bands, (list, tuple)) else [bands]))
+    parts = [b.text() if b else NOT_VALIDATED for b in seen]
+    return ("# 80 % band on every time, energy and $ figure (measured / predicted; rates inverse): "
+            + "; ".join(parts) + "\n")

@@ -1,0 +1,76 @@
+"""80 % bands: the bundled file is what the scored rows give, coverage per level, and where a band applies."""
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from nmsim.bands import NOT_VALIDATED, attach, band, column_kind, table
+from nmsim.bands.build import _interval, cluster_residuals, coverage, levels
+
+
+def test_cluster_level_of_bands_file_is_current():
+    """`nmsim validate --write-bands` regenerates it; the GPU levels are checked in test_execution (same fit)."""
+    from nmsim.cluster.validation import validate
+    df, _ = validate()
+    assert levels(cluster_residuals(df))["cluster run"] == table()["cluster run"]
+
+
+def test_levels_and_coverage_in_goal():
+    t = table()
+    assert list(t) == ["kernel", "inference step", "training step", "cluster run"]
+    assert [t[k]["rows"] for k in t] == [195, 9, 8, 32]
+    for entry in t.values():   # goal: 75-85 % of the scored rows inside the band of the others
+        assert 0.75 <= entry["coverage"] <= 0.85
+        assert entry["lo"] < entry["hi"]
+
+
+def test_interval_is_conformal_order_statistics():
+    # m = 7 values: their range (k = 1), a new value inside with probability 6/8
+    assert _interval([5, 1, 3, 2, 7, 6, 4]) == (1, 7)
+    # m = 19: k = 2 -> 2nd smallest and 2nd largest
+    assert _interval(range(19)) == (1, 17)
+    # leave-one-out coverage of n distinct values with the range rule: (n - 2) / n
+    assert coverage(range(8))[0] == pytest.approx(6 / 8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-3, 3, allow_nan=False), min_size=3, max_size=60))
+def test_band_holds_its_rows(values):
+    lo, hi = _interval(values)
+    inside = sum(lo <= v <= hi for v in values)
+    assert lo <= hi and inside >= 0.6 * len(values)
+
+
+def test_band_only_on_bundled_measured_devices(tmp_path):
+    from nmsim.hardware import load
+    b = band("inference step", load("a100"))
+    assert b.rows == 9 and b.level == "inference step"
+    assert band("inference step", load("v100")) is None            # no inference row on a V100
+    assert band("training step", load("v100")).rows == 8
+    assert band("inference step", load("vegeta")) is None          # a systolic research engine
+    src = load("a100").path
+    mine = tmp_path / "a100-sxm4-80gb.yaml"                          # a user's copy of a bundled spec
+    mine.write_text(open(src).read())
+    assert band("inference step", load(str(mine))) is None
+
+
+def test_attach_scales_times_and_inverts_rates():
+    b = band("training step", device="a100-sxm4-80gb")
+    df = pd.DataFrame({"hardware": ["x", "y"], "seconds": [2.0, 2.0], "tokens_per_second": [10.0, 10.0],
+                       "seconds_vs_dense": [1.0, 1.0], "usd_per_hour": [2.0, 2.0]})
+    out = attach(df, [b, None])
+    assert list(out.columns) == ["hardware", "seconds", "seconds_lo", "seconds_hi", "tokens_per_second",
+                                 "tokens_per_second_lo", "tokens_per_second_hi", "seconds_vs_dense",
+                                 "usd_per_hour", "band_level", "band_rows"]
+    assert out.loc[0, "seconds_lo"] == pytest.approx(2 * b.lo) and out.loc[0, "seconds_hi"] == pytest.approx(2 * b.hi)
+    assert out.loc[0, "tokens_per_second_lo"] == pytest.approx(10 / b.hi)
+    assert math.isnan(out.loc[1, "seconds_lo"]) and out.loc[1, "band_level"] == NOT_VALIDATED
+    assert list(out["band_rows"]) == [8, 0]
+
+
+def test_column_kinds():
+    assert [column_kind(c) for c in ("seconds", "step_seconds", "days", "device_hours", "energy_joules",
+                                     "usd_per_million_tokens", "joules_per_token", "tokens_per_second", "mfu",
+                                     "seconds_vs_dense", "mem_total", "weights_gib", "usd_per_hour")] == \
+        ["time"] * 7 + ["rate"] * 2 + [None] * 4
