@@ -101,8 +101,9 @@ def test_budget_seq_sets_tokens_per_step(tmp_path, capsys):
     # 1e6 tokens at 4 x 64 tokens per step: 3,907 steps (the last one partly filled)
     assert out[0].startswith("# priced: my-model training step (adamw), batch 4 x 64 tokens")
     assert out[1].startswith("# run: 3,907 steps")
-    assert out[2].endswith("dense warm-up 0, fine-tune 0; budget=dense over the run")
-    assert out[3].split()[:6] == ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "budget_steps"]
+    assert out[2] == "# attention at full T x T: the causal mask's upper half is counted and timed (FlopCounterMode's"
+    assert out[4].endswith("dense warm-up 0, fine-tune 0; budget=dense over the run")
+    assert out[5].split()[:6] == ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "budget_steps"]
 
 
 @pytest.mark.parametrize("argv", [["price", "gpt2", "--hf-config", "x/config.json", "--hardware", "a100"],
@@ -164,14 +165,15 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     assert out.startswith("mode,")
     assert [line for line in err.splitlines() if line.startswith("#")][0] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
                                    "seq 64..128)")
-    assert err.splitlines()[-1].startswith("#   us-east-1")
+    assert err.splitlines()[-3].startswith("#   us-east-1")
+    assert err.splitlines()[-2].startswith("# attention at full T x T: the causal mask's upper half is counted")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
     from nmsim.hardware import load
     assert load("A100").name == load("a100").name == "a100-sxm4-80gb" and load("H100-SXM5").name == "h100-sxm5"
     assert main(["budget", "gpt2", "--sparsity", "ff=2:4", "--epochs", "3", "--recipes", "sr-ste"]) == 0
-    head = capsys.readouterr().out.split("\n# gpt2")[0]
+    head = capsys.readouterr().out.split("\n# attention")[0]
     assert " ".join(head.replace("#   ", "").split()).endswith(
         "# run: 3 steps; 24 samples, 24.58k tokens (3 epochs of one step each: give --dataset-size for epochs of data)")
 

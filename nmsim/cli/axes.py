@@ -131,6 +131,13 @@ def _table_view(df, axes: list):
     return show
 
 
+def sweep_attention(cfg, mode: str, df) -> str:
+    """Which attention count the sweep prices (a causal forward at full T x T, the longest T)."""
+    from nmsim.cost.per_token import attention_basis
+    query = 1 if mode == "decode" or cfg.is_image else int(df["seq"].max())
+    return attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)
+
+
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
@@ -164,7 +171,7 @@ def run_sweep(args) -> int:
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
     head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: "
                         f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
-                        + price_note([hw.name], prices))
+                        + price_note([hw.name], prices) + f"# {sweep_attention(cfg, args.mode, df)}\n")
     if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)

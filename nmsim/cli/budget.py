@@ -45,9 +45,10 @@ def _priced(cfg, model, length, args) -> str:
     from nmsim.cost.per_token import attention_basis
     prices = price_note([model.hw.name], parse_overrides(args.price_per_hour)) if model.hw is not None else ""
     attention = attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, cfg.tokens)
+    money = "; hours = device-hours on one device, usd = hours x its hourly price" if model.hw is not None else ""
     return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
-            f"{cfg.tokens:,} tokens, {hw}; {attention}\n# run: {length.describe()}{_one_step_epochs(args)}; "
-            f"hours = device-hours on one device, usd = hours x its hourly price\n{prices}")
+            f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}{_one_step_epochs(args)}{money}\n{prices}"
+            f"# {attention}\n")
 
 
 def _one_step_epochs(args) -> str:

@@ -218,7 +218,10 @@ def run_compare(args) -> int:
     from nmsim.execution.engines import basis_note
     head += basis_note((specs[name], dtype) for name, dtype in zip(df["hardware"], df["dtype"]))
     from nmsim.cost.economics import price_note
+    from nmsim.cost.per_token import attention_basis
     head += price_note(df["hardware"], prices)
+    query = 1 if args.mode == "decode" else int(df.attrs.get("seq") or cfg.tokens)
+    head += f"# {attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)}\n"
     emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)
