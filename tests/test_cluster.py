@@ -503,3 +503,22 @@ def test_hf_config_cli(capsys):
                  "--system", "dgx-a100", "--zero", "3", "--mb", "1", "--recompute", "none", "--top", "1"]) == 0
     out = capsys.readouterr().out
     assert "global batch 16 x 2048 tokens" in out and "ZeRO-3 mb 1 recompute none" in out
+
+
+@settings(max_examples=40, deadline=None)
+@given(att=st.floats(0.1, 1.0), vec=st.floats(0.1, 1.0), opt=st.floats(0.1, 1.0), dpo=st.floats(0.0, 1.0),
+       z3o=st.floats(0.0, 1.0), half=st.floats(0.0, 1e9), load=st.floats(0.0, 0.5))
+def test_losses_never_speed_a_step_up(dm, att, vec, opt, dpo, z3o, half, load):
+    """Any loss terms in their ranges leave every layout's step, compute and communication at least the ideal
+    model's (the ideal set is the floor)."""
+    from dataclasses import replace
+    from nmsim.cluster.losses import NONE
+    s = load_system("dgx-h100", nodes=2)
+    L = enumerate_layouts(GPT, 16, 8, 64, mb=1, recompute=("none", "full"), interleave=(1,))
+    ideal = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False), None)
+    lo = replace(NONE, attention_efficiency=att, vector_efficiency=vec, optimizer_efficiency=opt, dp_overlap=dpo,
+                 zero3_overlap=z3o, collective_half_bytes_intra=half, collective_half_bytes_inter=half,
+                 data_loading_fraction=load)
+    R = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False, losses=lo), None)
+    for k in ("step_seconds", "compute", "tp_comm", "pp_comm", "dp_exposed", "optimizer"):
+        assert (R[k] >= ideal[k] * (1 - 1e-12)).all(), k

@@ -276,6 +276,9 @@ def test_cluster_sections_same_numbers_as_nmsim_cluster(tmp_path):
         np.testing.assert_allclose(budget[col], direct["cluster_budget"][col].astype(float), rtol=1e-5)
     layouts = pd.read_csv(out / "cluster_layouts.csv")
     np.testing.assert_allclose(layouts["step_seconds"], direct["cluster_layouts"]["step_seconds"], rtol=1e-5)
+    losses = pd.read_csv(out / "cluster_losses.csv").set_index("term")   # the run-loss terms priced with
+    assert losses.loc["goodput", "value"] == 0.9 and "2407.21783" in losses.loc["goodput", "source"]
+    assert losses.loc["compute_efficiency.a100-sxm4-80gb", "value"] == 0.941
     blob = _blob((out / "index.html").read_text(encoding="utf-8"))
     charts = {c["id"]: c for c in blob["charts"]}
     assert charts["chart-cluster-budget"]["dataset"] == "cluster_budget"

@@ -56,6 +56,20 @@ class Losses:
         return out
 
 
+    def summary(self, compute_efficiency: float) -> str:
+        """One line for plan texts (``compute_efficiency``: the one applied)."""
+        return (f"{self.name}: compute efficiency {compute_efficiency:.3g}; kernels attention {self.attention_efficiency:g}, vector "
+                f"{self.vector_efficiency:g}, optimizer {self.optimizer_efficiency:g}; overlap DP {self.dp_overlap:g}, "
+                f"ZeRO-3 {self.zero3_overlap:g}; goodput {self.goodput:g}")
+
+    def frame(self):
+        """term, value, source: one row per term (sources from the file; the ideal set says so)."""
+        import pandas as pd
+        src = dict(self.sources)
+        return pd.DataFrame([{"term": k, "value": v, "source": src.get(k, "nmsim default (ideal)")}
+                             for k, v in self.terms().items()])
+
+
 NONE = Losses()
 _KEYS = {f.name for f in fields(Losses)} - {"name", "sources"}
 

@@ -12,7 +12,8 @@ from nmsim.cluster.text import plan_rows
 def cluster_frames(workload, system: str, nodes: int | None, tokens: float, *, global_batch: int, seq: int,
                    recipes: str = "dense,sr-ste", sparsity: str | None = "ff=2:4", top: int = 10) -> dict:
     """{"cluster_budget": one row per recipe, "cluster_layouts": the best ``top`` layouts of the first sparse
-    recipe (dense without one)}, raw SI units."""
+    recipe (dense without one), "cluster_losses": the run-loss terms priced with (term, value, source)}, raw SI
+    units."""
     from nmsim.cluster.system import load_system
     from nmsim.graph import load_workload
     cfg = load_workload(workload) if isinstance(workload, str) else workload
@@ -23,4 +24,5 @@ def cluster_frames(workload, system: str, nodes: int | None, tokens: float, *, g
     res = search(cfg, sysm, global_batch, seq, recipe=recipe, steps=steps_for(tokens, global_batch, seq),
                  plan=sparsity)
     layouts = plan_rows(res, top).assign(recipe=name)
-    return {"cluster_budget": budget, "cluster_layouts": pd.DataFrame(layouts)}
+    return {"cluster_budget": budget, "cluster_layouts": pd.DataFrame(layouts),
+            "cluster_losses": res.run.losses.frame()}

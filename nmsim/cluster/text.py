@@ -64,6 +64,7 @@ def plan_text(res: PlanResult, top: int) -> str:
               "  step time  " + ", ".join(f"{k.replace('_', ' ')} {_s(b[k])}" for k in TIME_PARTS if b[k] > 0),
               "  memory     " + ", ".join(f"{k} {b[f'mem_{k}'] / GIB:.2f} GiB" for k in COMPONENTS
                                           if b[f"mem_{k}"] > 0)]
+    lines.append("  losses     " + res.run.losses.summary(res.run.compute_efficiency))
     if len(res.phases) > 1:
         lines.append("  phases     " + "; ".join(f"{lab} ({n:,} steps)" for lab, n, _ in res.phases))
     return _wrap(lines)
@@ -101,7 +102,9 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
     lines.append("")
     for r in df.itertuples():
         lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}, {_count(r.tokens)} tokens")
-    lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x time).")
+    lines.append(f"wall-clock and device-hours: steps x step time / goodput {df['goodput'].iloc[0]:g} (restarts, "
+                 "failures, evaluation).")
+    lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x step time).")
     lines.append("iso-time / iso-FLOP: tokens the recipe trains in the first recipe's wall-clock / executed FLOPs")
     lines.append("(its phases stretched to the longer run).")
     return _wrap(lines)

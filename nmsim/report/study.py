@@ -351,7 +351,7 @@ def add_cluster_sections(report, frames: dict, desc: str) -> None:
     budget, layouts = frames["cluster_budget"], frames["cluster_layouts"]
     s = report.section("Cluster: run budget per recipe",
                        f"{desc}. Each recipe on its fastest parallel layout (`nmsim cluster budget`): wall-clock "
-                       "days, device-hours, energy, MFU, and the tokens it affords at the dense run's time "
+                       "days and device-hours (divided by the goodput), energy, MFU, and the tokens it affords at the dense run's time "
                        "(`iso_time_tokens`) and FLOPs (`iso_flop_tokens`).")
     s.items.append(Chart("bar", name="cluster_budget", x="recipe",
                          y=("days", "device_hours", "energy_joules", "mfu", "iso_time_tokens", "iso_flop_tokens"),
@@ -362,6 +362,9 @@ def add_cluster_sections(report, frames: dict, desc: str) -> None:
         "step_seconds": "{:.3f}", "days": "{:.1f}", "device_hours": "{:.4g}", "mfu": FMT3,
         "energy_joules": "{:.4g}", "device_energy_joules": "{:.4g}", "executed_flops": "{:.4g}",
         "mem_gib": "{:.1f}", "tokens": "{:.4g}", "iso_time_tokens": "{:.4g}", "iso_flop_tokens": "{:.4g}"}))
+    if "cluster_losses" in frames:   # what real runs lose, as priced (nmsim/data/published_runs/losses.yaml)
+        s.items.append(Table("cluster_losses", frames["cluster_losses"], "Run-loss terms in the step and the run",
+                             formats={"value": "{:.4g}"}))
     s = report.section("Cluster: parallel layouts",
                        f"The fastest layouts for `{layouts['recipe'].iloc[0] if len(layouts) else '-'}` "
                        "(`nmsim cluster plan`): step time against memory per device; the front is the layouts no "
