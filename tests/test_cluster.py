@@ -324,6 +324,9 @@ def test_steps_and_budget(dm):
     assert (d["goodput"] == 0.9).all()   # the calibrated losses: Llama 3's >90% effective training time
     assert d.loc["dense", "days"] == pytest.approx(steps * d.loc["dense", "step_seconds"] / 0.9 / 86400)
     assert d.loc["dense", "device_hours"] == pytest.approx(d.loc["dense", "days"] * 24 * 8)
+    assert d.loc["dense", "usd"] == pytest.approx(d.loc["dense", "device_hours"] * 6.88)   # the bundled H100 price
+    own = run_budget(GPT, s, 64, 128, 1e9, {"dense": None}, device_model=dm, flash=False, price_per_hour="h100=2")
+    assert own.loc[0, "usd"] == pytest.approx(own.loc[0, "device_hours"] * 2)
     assert d.loc["dense", "energy_joules"] == pytest.approx(d.loc["dense", "days"] * 86400 * 10200)
     assert d.loc["dense", "iso_time_tokens"] == pytest.approx(d.loc["dense", "tokens"])
     assert d.loc["sr-ste", "executed_flops"] < d.loc["dense", "executed_flops"]

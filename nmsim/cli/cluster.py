@@ -129,13 +129,18 @@ def cmd_budget(args) -> int:
         from nmsim.cli.table import choose
         choose(list(BUDGET_COLUMNS), args.columns)
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
+    from nmsim.cost.economics import parse_overrides, price_note
+    from nmsim.hardware import load
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD: before the search
     from nmsim.progress import Items
     with Items("cluster budget", "recipe") as progress:   # each recipe priced on every layout
-        df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, **kw)
+        df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, price_per_hour=prices, **kw)
     from nmsim.units import si
     described = (f"{cfg.name}, {si(tokens)} tokens on {system.nodes} x {system.name} ({system.devices} x "
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
-    _emit(args, budget_text(df, described), df)
+    from nmsim.cli.price import wrap_comment
+    note = price_note([load(system.device).name], prices).removeprefix("# ")
+    _emit(args, budget_text(df, described).rstrip("\n") + "\n" + wrap_comment(note).replace("#   ", "  "), df)
     return 0
 
 
@@ -203,6 +208,8 @@ def register(sub) -> None:
     bu = cs.add_parser("budget", help="tokens -> steps, days, device-hours, MFU, energy per recipe")
     _common(bu)
     bu.add_argument("--recipes", default="dense", help="comma list, e.g. dense,sr-ste,mdgf-exp")
+    from nmsim.cli.price import add_price_per_hour
+    add_price_per_hour(bu)
     bu.set_defaults(func=cmd_budget)
     va = cs.add_parser("validate", help="predicted vs published training runs (time-to-train error, MFU)")
     va.add_argument("--fit", "--calibrate", dest="fit", action="store_true",

@@ -193,15 +193,21 @@ def _dense_like(dm):
 
 
 def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipes: dict, progress=None,
-               **kw) -> pd.DataFrame:
+               price_per_hour=None, **kw) -> pd.DataFrame:
     """One row per recipe (``recipes``: name -> recipe object or None for dense): the best layout, steps,
     wall-clock days and device-hours (steps x step time / the losses' goodput: restarts, failures, evaluation),
     MFU (dense-equivalent model FLOPs, steady state), energy (system power x wall-clock, and the devices' priced
     energy of the steps), and the tokens each recipe affords on its layout at the dense run's wall-clock
     (iso-time) and executed FLOPs (iso-FLOP) — searched over run lengths (:func:`nmsim.cost.budget.affordable`),
-    since a recipe's phases move with its length. The first recipe is the reference (dense by default)."""
+    since a recipe's phases move with its length. The first recipe is the reference (dense by default).
+    ``usd``: device-hours x the device's hourly price (``price_per_hour`` over the bundled list prices,
+    :mod:`nmsim.cost.economics`; NaN where none is known)."""
     from nmsim.cost.budget import affordable
+    from nmsim.cost.economics import hourly_price, parse_overrides
+    from nmsim.hardware import load
     system = load_system(system) if isinstance(system, str) else system
+    prices = price_per_hour if isinstance(price_per_hour, dict) else parse_overrides(price_per_hour)
+    usd_per_hour = hourly_price(load(system.device).name, prices)
     steps = steps_for(tokens, global_batch, seq)
     rows, dm = [], kw.pop("device_model", None)
     ref = None
@@ -220,7 +226,8 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
         goodput = res.run.losses.goodput
         row = {"recipe": name, "layout": layout_label(b), "steps": steps, "tokens": steps * global_batch * seq,
                "step_seconds": seconds / steps, "days": seconds / goodput / 86400,
-               "device_hours": seconds / goodput / 3600 * system.devices, "mfu": b["mfu"], "goodput": goodput,
+               "device_hours": seconds / goodput / 3600 * system.devices,
+               "usd": seconds / goodput / 3600 * system.devices * usd_per_hour, "mfu": b["mfu"], "goodput": goodput,
                "energy_joules": seconds / goodput * system.node_power_watts * system.nodes,
                "device_energy_joules": tot["joules"], "executed_flops": tot["flops"],
                "mem_gib": b["mem_total"] / GIB}
@@ -235,7 +242,7 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
     return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
 
 
-BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "mfu", "goodput",
+BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "usd", "mfu", "goodput",
                   "energy_joules", "device_energy_joules", "executed_flops", "mem_gib", "iso_time_tokens",
                   "iso_flop_tokens")   # run_budget's columns
 

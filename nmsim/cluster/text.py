@@ -8,6 +8,7 @@ import pandas as pd
 from nmsim.cluster.layout import TIME_PARTS
 from nmsim.cluster.memory import COMPONENTS
 from nmsim.cluster.plan import GIB, PlanResult, layout_label
+from nmsim.units import dollars
 
 
 WIDTH = 100
@@ -101,7 +102,8 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
                      f"{r.mem_gib:>6.1f} GiB")
     lines.append("")
     for r in df.itertuples():
-        lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}, {_count(r.tokens)} tokens")
+        lines.append(f"{r.recipe}: {r.layout}; {r.steps:,} steps of {_s(r.step_seconds)}, {_count(r.tokens)} tokens; "
+                     f"{dollars(r.usd)} at the device-hours' price")
     lines.append(f"wall-clock and device-hours: steps x step time / goodput {df['goodput'].iloc[0]:g} (restarts, "
                  "failures, evaluation).")
     lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x step time).")
