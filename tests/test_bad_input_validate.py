@@ -121,11 +121,13 @@ FITS = [
     ("bounds-text", _fit(bounds="0.1-1"),
      "m.yaml: fits[0].bounds: bounds must be [low, high] with low < high (finite numbers), got '0.1-1'"),
     ("field-unknown", _fit(field="tile_m"),
-     "m.yaml: fits[0].field: unknown kernel field 'tile_m' (fittable: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k)"),
+     "m.yaml: fits[0].field: unknown field 'tile_m' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
+     "small_m.efficiency, tile_overhead_k; GPU-level: host_op_us)"),
     ("field-typo", _fit(field="efficency"),
-     "m.yaml: fits[0].field: unknown kernel field 'efficency' (fittable: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k)"),
+     "m.yaml: fits[0].field: unknown field 'efficency' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
+     "small_m.efficiency, tile_overhead_k; GPU-level: host_op_us)"),
+    ("gpu-field-with-kernel", _fit(field="host_op_us", bounds=[0, 100]),
+     "m.yaml: fits[0].kernel: host_op_us is a GPU-level field: a fit of it names no kernel"),
     ("unknown-key", _fit(bound=[0.1, 1]),
      "m.yaml: fits[0]: unknown key 'bound' (allowed: bounds, field, hardware, kernel, name)"),
     ("kernel-unknown", _fit(kernel="cublass"),
@@ -182,14 +184,14 @@ ROWS = [
     ("baseline-missing", _drop(1, "baseline"),
      f"{_R1}.baseline: a speedup row needs a baseline mapping (the keys that differ in the baseline)"),
     ("baseline-unknown-key", _row(1, baseline={"plan": "dense", "value": 2}),
-     f"{_R1}.baseline.value: unknown key 'value' (a baseline changes: batch, context, dtype, gemm, kernel, mode, "
-     "plan, seq, weight_dtype, workload)"),
+     f"{_R1}.baseline.value: unknown key 'value' (a baseline changes: batch, context, cuda_graphs, dtype, gemm, kernel, "
+     "mode, plan, seq, weight_dtype, workload)"),
     ("baseline-gemm-zero", _row(1, baseline={"gemm": {"m": 0, "k": 512, "n": 512}}),
      f"{_R1}.baseline.gemm.m: must be a positive integer, got 0"),
     ("baseline-kernel-unknown", _row(1, baseline={"kernel": "cublass"}),
      f"{_R1}.baseline.kernel: a100-sxm4-80gb has no kernel 'cublass' (kernels: {A100_KERNELS})"),
     ("fit-unknown", _row(0, fit="f9"), f"{_R0}.fit: unknown fit 'f9'"),
-    ("fit-end-to-end", _row(2, fit="f1"), f"{_R2}.fit: only kernel-level rows may be fitted on"),
+    ("cuda-graphs-text", _row(2, cuda_graphs="no"), f"{_R2}.cuda_graphs: expected true or false, got 'no'"),
     ("fit-other-hardware", _row(0, hardware="h100"),
      f"{_R0}.fit: fit 'f1' calibrates a100, but this row was measured on h100"),
     ("gemm-and-workload", _row(0, workload="gpt2"), f"{_R0}: give exactly one of gemm or workload"),

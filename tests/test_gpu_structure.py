@@ -137,3 +137,54 @@ def test_shape_sweep_counts_the_same_kernels_as_price():
         many = price_many("llama-3-8b", [(None, hw, "bf16")], "decode",
                           shapes={"batch": [batch], "context": [256]})
         assert many["seconds"].iloc[0] == pytest.approx(p.totals["seconds"], rel=1e-9)
+
+
+def test_eager_kernels_wait_for_their_host_dispatch():
+    """Without CUDA graphs each priced row takes at least its kernels x host_op_us (289 GEMMs, one launch each,
+    and the 67 unfused-module kernels of Llama-3-8B decode); replayed from a graph it is unchanged. price, the
+    vectorised price_many and the shape sweep give the same eager number."""
+    from nmsim.cost import price_many
+    graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
+    hw = load("a100")
+    host = hw.execution["host_op_s"]
+    assert host == pytest.approx(97.8e-6)
+    graphs = price(graph, None, hw, "bf16", "decode")
+    eager = price(graph, None, hw, "bf16", "decode", cuda_graphs=False)
+    g, e = graphs.ops, eager.ops
+    gemm = g["kernel"] != "vector"
+    assert int(gemm.sum()) == 289
+    assert (e.loc[gemm, "seconds"] == g.loc[gemm, "seconds"].clip(lower=host)).all()
+    assert e["seconds"].sum() >= (289 + 67) * host
+    assert graphs.totals["seconds"] == pytest.approx(price(graph, None, hw, "bf16", "decode",
+                                                           cuda_graphs=True).totals["seconds"], rel=0)
+    many = price_many(graph, [(None, hw, "bf16")], "decode", cuda_graphs=False)
+    assert many["seconds"].iloc[0] == pytest.approx(eager.totals["seconds"], rel=1e-9)
+    sweep = price_many("llama-3-8b", [(None, hw, "bf16")], "decode", shapes={"batch": [1], "context": [256]},
+                       cuda_graphs=False)
+    assert sweep["seconds"].iloc[0] == pytest.approx(eager.totals["seconds"], rel=1e-9)
+
+
+def test_no_cuda_graphs_flag(capsys):
+    rc = main(["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "1",
+               "--context", "64", "--no-cuda-graphs"])
+    head = capsys.readouterr().out.split("\n  ")[0].replace("\n#   ", "")
+    assert rc == 0 and "(flash-attention+epilogue, no CUDA graphs)" in head
+
+
+def test_a_gpu_level_field_is_fitted_end_to_end(tmp_path):
+    """validate fits host_op_us on an end-to-end speedup row (graphs over eager) and scores another."""
+    path = tmp_path / "m.yaml"
+    path.write_text("""
+sources: {s: a blog}
+fits: [{name: h, hardware: a100, field: host_op_us, bounds: [0, 200]}]
+rows:
+  - {id: f, group: g, level: end-to-end, fit: h, source: s, hardware: a100, dtype: bf16, workload: gpt2,
+     mode: decode, batch: 1, context: 64, metric: speedup, baseline: {cuda_graphs: false}, value: 3.0}
+  - {id: s, group: g, level: end-to-end, source: s, hardware: a100, dtype: bf16, workload: gpt2, mode: decode,
+     batch: 1, context: 64, cuda_graphs: false, metric: seconds, value: 1.0e-3}
+""")
+    v = validate(path)
+    assert list(v.fits["kernel"]) == ["(gpu)"] and list(v.fits["field"]) == ["host_op_us"]
+    assert list(v.fits["rows"]) == [1] and list(v.rows["use"]) == ["fitted", "scored"]
+    assert abs(v.rows["error_pct"].iloc[0]) < 0.1
+    assert 0 < v.fits["fitted_value"].iloc[0] < 200

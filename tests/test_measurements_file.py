@@ -58,8 +58,9 @@ CASES = [
      "m.yaml: rows[1].baseline: a speedup row needs a baseline mapping (the keys that differ "
      "in the baseline)"),
     ("unknown-fit", _edit(lambda d: d["rows"][0].update(fit="f9")), "m.yaml: rows[0].fit: unknown fit 'f9'"),
-    ("end-to-end-fit", _edit(lambda d: d["rows"][1].update(fit="f1")),
-     "m.yaml: rows[1].fit: only kernel-level rows may be fitted on"),
+    ("gpu-fit-kernel-model", _edit(lambda d: d["fits"].append({"name": "g", "hardware": "tpu-v4",
+                                                                "field": "host_op_us", "bounds": [0, 50]})),
+     "m.yaml: fits[1].hardware: tpu-v4 has no gpu execution model to set host_op_us on"),
 ]
 
 

@@ -160,7 +160,7 @@ def run_sweep(args) -> int:
     with plans_preflight([plan]):   # a plan the graph refuses: said before tracing's progress line
         df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                           fusion=False if getattr(args, "unfused", False) else None,
-                          kernel=getattr(args, "kernel", None))
+                          kernel=getattr(args, "kernel", None), cuda_graphs=getattr(args, "cuda_graphs", True))
     from nmsim.cost.economics import add_shape_columns, parse_overrides, price_note
     prices = parse_overrides(getattr(args, "price_per_hour", None))
     at = df.columns.get_loc("joules") + 1

@@ -30,6 +30,9 @@ def _common(p) -> None:
     p.add_argument("--kernel", default=None, help="pin this sparse kernel of the spec (default: fastest per GEMM)")
     p.add_argument("--unfused", action="store_true",
                    help="no FlashAttention-style attention and no fused epilogues (default: what the spec's stack fuses)")
+    p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                   help="eager kernel launches: each kernel waits for its host dispatch (gpu specs' host_op_us; "
+                   "default: replayed from a CUDA graph)")
     add_mode(p)
     p.add_argument("--batch", type=axis, help="batch size; price: a sweep such as 1:128 or 1,8,64")
     p.add_argument("--seq", type=axis, help="sequence length (text models; prefill: prompt length); "
@@ -110,7 +113,7 @@ def run_price(args) -> int:
         emit(df, args.format, args.out, columns=args.columns, head=wrap_comment(head))
         return 0
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
-                   kernel=args.kernel, fusion=False if args.unfused else None)
+                   kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs)
     table = result.by(args.by)
     if args.by != "op":
         total = table.sum(numeric_only=True)
@@ -120,7 +123,8 @@ def run_price(args) -> int:
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
     shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
     head = (f"# priced: {cfg.name} {args.mode}, {shape}, on {hw.name} {dtype}"
-            f"{weights} ({result.fusion}), plan {result.plan}: {duration(t['seconds'])}, "
+            f"{weights} ({result.fusion}{'' if args.cuda_graphs else ', no CUDA graphs'}), plan {result.plan}: "
+            f"{duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
             + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices))
@@ -207,12 +211,14 @@ def run_compare(args) -> int:
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
-                 fusion=False if args.unfused else None, price_per_hour=prices, rank_by=args.rank_by)
+                 fusion=False if args.unfused else None, price_per_hour=prices, rank_by=args.rank_by,
+                 cuda_graphs=args.cuda_graphs)
     from nmsim.graph import load_workload
     cfg = load_workload(args.workload)
     shape = shape_text(cfg, args.mode, int(df.attrs.get("batch") or cfg.batch), args.seq, args.context)
     head = (f"# priced: {cfg.name} {args.mode}, {shape}"
             + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"
+            + ("" if args.cuda_graphs else ", no CUDA graphs")
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
     from nmsim.execution.engines import basis_note

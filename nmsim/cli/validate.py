@@ -125,7 +125,7 @@ def run(args) -> int:
     else:
         from nmsim.cli.output import render
         render(rows, "table", False, args.columns)   # a bad --columns fails before anything is printed
-        for use, title in (("fitted", "fitted rows (kernel level; each used by the fit it names)"),
+        for use, title in (("fitted", "fitted rows (each used by the fit it names)"),
                            ("scored", "scored rows (never used by a fit)")):
             print(f"{title}:")
             # group names carry the hardware

@@ -64,7 +64,8 @@ def _same_spec(a, b) -> bool:
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
             mode: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
             context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
-            fusion=None, price_per_hour=None, rank_by: str | None = None) -> pd.DataFrame:
+            fusion=None, price_per_hour=None, rank_by: str | None = None,
+            cuda_graphs: bool = True) -> pd.DataFrame:
     """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
     GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, what caps the plan (the dense step's
     share in the GEMMs it sparsifies, and the speedup if those took no time: ``price_many(ceiling=True)``), joules,
@@ -88,7 +89,8 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
         with plans_preflight(plans):   # a plan the graph refuses: said before tracing's progress line
             graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
-    tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True)
+    tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True,
+                     cuda_graphs=cuda_graphs)
     other = max(_other_parameters(graph), 0.0)   # weights at rest besides the GEMM weights the pricing reports
     rows = []
     for i, (plan, hw, dt) in enumerate(configs):

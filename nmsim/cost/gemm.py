@@ -70,7 +70,8 @@ def _check_passes(passes, decode: bool) -> tuple[str, ...]:
 
 def price_gemms(ops: pd.DataFrame, patterns: pd.Series | None, hw, dtype: str, passes=("fwd",), *,
                 dgrad_sparse: bool | None = None, decode: bool = False, kv_ratio: float = 1.0,
-                weight_dtype: str | None = None, fusion=None, kernel: str | None = None) -> pd.DataFrame:
+                weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
+                cuda_graphs: bool = True) -> pd.DataFrame:
     """One row per (matrix op, pass) priced on ``hw`` at ``dtype`` (rows of other kinds are ignored).
 
     ``patterns``: plan pattern per op aligned on ``ops.index`` (None/NaN = dense; ``None`` for the whole argument =
@@ -81,7 +82,8 @@ def price_gemms(ops: pd.DataFrame, patterns: pd.Series | None, hw, dtype: str, p
     from nmsim.cost.pricing import check_decode, hardware_spec, context, price_table
     passes = _check_passes(passes, decode)
     hw = hardware_spec(hw)
-    ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse)
+    ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
+                  cuda_graphs=cuda_graphs)
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if decode:
         check_decode(mops)

@@ -19,7 +19,8 @@ DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" 
 LEVELS = ("kernel", "end-to-end")
 METRICS = ("seconds", "speedup")
 REQUIRED = ("id", "group", "level", "source", "hardware", "metric", "value")
-SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context"}
+SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context",
+              "cuda_graphs"}
 ROW_KEYS = {*REQUIRED, "fit", "baseline", "note", *SHAPE_KEYS}
 WORKLOAD_ONLY = ("mode", "batch", "seq", "context")
 FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
@@ -125,25 +126,34 @@ def _text(value, at, what: str = "a non-empty string") -> str:
 # ---- fits ---------------------------------------------------------------------------------------------------
 
 def _check_fit(f, at, specs: _Specs) -> dict:
-    """One ``fits`` entry checked (``at(*fields)`` names a place in it): a copy with ``bounds`` and ``_spec``."""
-    from nmsim.execution.gpu import FIT_FIELDS
+    """One ``fits`` entry checked (``at(*fields)`` names a place in it): a copy with ``bounds`` and ``_spec``. A
+    kernel field names its ``kernel``; a GPU-level field (:data:`nmsim.execution.gpu.GPU_FIT_FIELDS`) names none."""
+    from nmsim.execution.gpu import FIT_FIELDS, GPU_FIT_FIELDS
     if not isinstance(f, dict):
         raise UserError(f"expected a mapping, got {_show(f)}", at())
     bad = sorted(map(str, set(f) - FIT_KEYS))
     if bad:
         raise UserError(f"unknown key {bad[0]!r} (allowed: {', '.join(sorted(FIT_KEYS))})", at())
-    for key in ("name", "hardware", "kernel", "field"):
+    gpu_level = isinstance(f.get("field"), str) and f["field"] in GPU_FIT_FIELDS
+    for key in ("name", "hardware", "field") + (() if gpu_level else ("kernel",)):
         if not isinstance(f.get(key), str):
             raise UserError(f"missing or non-string {key!r}", at())
     _text(f["name"], at("name"), "a fit name")
     hw = specs.get(f["hardware"], at("hardware"))
     names = _kernel_names(hw)
-    if f["kernel"] not in names:
+    if gpu_level:
+        if "kernel" in f:
+            raise UserError(f"{f['field']} is a GPU-level field: a fit of it names no kernel", at("kernel"))
+        if (hw.execution or {}).get("model") != "gpu":
+            raise UserError(f"{hw.name} has no gpu execution model to set {f['field']} on", at("hardware"))
+    elif f["kernel"] not in names:
         raise UserError(f"{hw.name} has no kernel {f['kernel']!r} (kernels: {', '.join(names) or 'none'})",
                         at("kernel"))
-    if f["field"] not in FIT_FIELDS:
-        raise UserError(f"unknown kernel field {f['field']!r} (fittable: {', '.join(FIT_FIELDS)})", at("field"))
-    bounds = _bounds(f.get("bounds", list(DEFAULT_BOUNDS)), FIT_FIELDS[f["field"]][1], f["field"], at("bounds"))
+    if not gpu_level and f["field"] not in FIT_FIELDS:
+        raise UserError(f"unknown field {f['field']!r} (kernel fields: {', '.join(FIT_FIELDS)}; GPU-level: "
+                        f"{', '.join(GPU_FIT_FIELDS)})", at("field"))
+    limits = (GPU_FIT_FIELDS[f["field"]][2] if gpu_level else FIT_FIELDS[f["field"]][1])
+    bounds = _bounds(f.get("bounds", list(DEFAULT_BOUNDS)), limits, f["field"], at("bounds"))
     return {**f, "bounds": bounds, "_spec": spec_key(hw)}
 
 
@@ -176,8 +186,10 @@ def _check_joint(fits: list[dict], where: str) -> None:
         if f["_spec"] != fits[j]["_spec"]:
             raise UserError(f"joint fit {f['name']!r} calibrates {fits[j]['hardware']} in fits[{j}]; one joint fit "
                             "is on one hardware spec", at("hardware"))
-        if any((g["kernel"], g["field"]) == (f["kernel"], f["field"]) for g in fits[j:i] if g["name"] == f["name"]):
-            raise UserError(f"{f['kernel']}.{f['field']} is already in joint fit {f['name']!r}", at("field"))
+        if any((g.get("kernel"), g["field"]) == (f.get("kernel"), f["field"]) for g in fits[j:i]
+               if g["name"] == f["name"]):
+            what = f"{f['kernel']}.{f['field']}" if f.get("kernel") else f["field"]
+            raise UserError(f"{what} is already in joint fit {f['name']!r}", at("field"))
 
 
 # ---- rows ---------------------------------------------------------------------------------------------------
@@ -232,8 +244,6 @@ def _check_row(r, i: int, at, ids: dict, fits: dict, sources: dict, specs: _Spec
         fit = fits.get(r["fit"]) if isinstance(r["fit"], str) else None
         if fit is None:
             raise UserError(f"unknown fit {_show(r['fit'])}", at("fit"))
-        if r["level"] != "kernel":
-            raise UserError("only kernel-level rows may be fitted on", at("fit"))
         if fit["_spec"] != spec_key(hw):
             raise UserError(f"fit {r['fit']!r} calibrates {fit['hardware']}, but this row was measured on "
                             f"{r['hardware']}", at("fit"))
@@ -246,6 +256,8 @@ def _check_shape(r: dict, at, hw) -> None:
     if ("gemm" in r) == ("workload" in r):
         raise UserError("give exactly one of gemm or workload", at())
     _check_dtypes(r, at, hw)
+    if "cuda_graphs" in r and not isinstance(r["cuda_graphs"], bool):
+        raise UserError(f"expected true or false, got {_show(r['cuda_graphs'])}", at("cuda_graphs"))
     kernel = r.get("kernel")
     names = _kernel_names(hw)
     if kernel is not None and (not isinstance(kernel, str) or (names and kernel not in names)):

@@ -159,9 +159,10 @@ def default_dtype(hw, dtype: str | None) -> str:
 
 
 def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
-            dgrad_sparse: bool | None = None) -> ExecContext:
+            dgrad_sparse: bool | None = None, cuda_graphs: bool = True) -> ExecContext:
     """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
-    unfused, or a :class:`Fusion`."""
+    unfused, or a :class:`Fusion`; ``cuda_graphs`` False = eager launches (each kernel waits for its host
+    dispatch where the spec gives one, ``host_op_us`` of the gpu model)."""
     hw = hardware_spec(hw)
     dtype = default_dtype(hw, dtype)
     hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
@@ -172,7 +173,8 @@ def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fu
         fusion = default_fusion(hw)
     elif fusion is False:
         fusion = Fusion(False, False)
-    return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse)
+    return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse,
+                       bool(cuda_graphs))
 
 
 def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = None, kernel: str | None = None,
@@ -243,7 +245,7 @@ def _extra_rows(extras: dict, model, ctx) -> pd.DataFrame:
 
 def fp32_context(ctx: ExecContext) -> ExecContext:
     """Optimizer and recipe terms run on fp32 master weights."""
-    return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse)
+    return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse, ctx.cuda_graphs)
 
 
 def _vector_frame(vt: VectorTable, r: dict) -> pd.DataFrame:
@@ -331,19 +333,21 @@ def _totals(df: pd.DataFrame) -> dict:
 def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "inference", *,
           weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
           dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
-          extras: dict | None = None) -> Pricing:
+          extras: dict | None = None, cuda_graphs: bool = True) -> Pricing:
     """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``mode``.
 
     ``dtype``: compute dtype (None = the spec's preferred 16-bit one); ``weight_dtype``: storage dtype of the
     weights (e.g. int4 with bf16 compute); ``fusion``: None = the spec's stack default, False = unfused, or a
-    :class:`~nmsim.execution.Fusion`; ``kernel``: pin a kernel (gpu specs). Training adds one optimizer step
+    :class:`~nmsim.execution.Fusion`; ``kernel``: pin a kernel (gpu specs); ``cuda_graphs`` False: eager
+    launches, each kernel at least its host dispatch time (gpu specs with ``host_op_us``). Training adds one optimizer step
     (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}).
     ``decode`` expects a graph traced with ``seq=1, past=L`` (see :func:`price_workload`).
     """
     hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
     check_mode(cfg, mode)
-    ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse)
+    ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
+                  cuda_graphs=cuda_graphs)
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if mode == "decode":
@@ -399,9 +403,11 @@ class _GraphTables:
     """Per-graph state for :func:`price_many`: the GEMM table, resolved plans (pattern codes per op) and, per
     (hw, dtype), the model's prices of every known pattern against every row ((P, rows) arrays)."""
 
-    def __init__(self, graph, mode: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel):
+    def __init__(self, graph, mode: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel,
+                 cuda_graphs: bool = True):
         self.graph, self.mode, self.fuse_copies = graph, mode, fuse_copies
-        self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse}
+        self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse,
+                     "cuda_graphs": cuda_graphs}
         ops = graph.ops
         self.mops = ops[ops["kind"].isin(MATRIX_KINDS)]
         self.base = gemm_table(graph, None, mode, dgrad_sparse=dgrad_sparse)
@@ -499,7 +505,8 @@ def amdahl(dense_seconds, sparsified_seconds) -> tuple[np.ndarray, np.ndarray]:
 
 def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
-               kernel: str | None = None, shapes: dict | None = None, ceiling: bool = False) -> pd.DataFrame:
+               kernel: str | None = None, shapes: dict | None = None, ceiling: bool = False,
+               cuda_graphs: bool = True) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
     The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
@@ -524,14 +531,15 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
     if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), mode may be a list
         from nmsim.cost.shape_sweep import price_shapes
         return price_shapes(graph, configs, mode, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
-                            weight_dtype=weight_dtype, fusion=fusion, kernel=kernel)
+                            weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, cuda_graphs=cuda_graphs)
     check_mode(getattr(graph, "config", None), mode)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
-            kernel)
+            kernel, bool(cuda_graphs))
     key = (id(graph), mode, dgrad_sparse, fuse_copies, opts)
     hit = _MANY_CACHE.get(key)
     if hit is None or hit.graph is not graph:
-        hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel)
+        hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel,
+                                              cuda_graphs)
     G = hit
     configs = list(configs)
     plan_no = np.empty(len(configs), dtype=np.int64)

@@ -187,7 +187,8 @@ def mode_points(cfg, mode: str, axes: dict, seq_given: bool) -> dict[str, np.nda
 
 def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None, *,
                  dgrad_sparse: bool | None = None, fuse_copies: bool = True, weight_dtype: str | None = None,
-                 fusion=None, kernel: str | None = None, build: bool = True) -> pd.DataFrame:
+                 fusion=None, kernel: str | None = None, build: bool = True,
+                 cuda_graphs: bool = True) -> pd.DataFrame:
     """Totals for every (mode, shape, config): ``configs`` = ``(plan, hw, dtype)`` tuples as for ``price_many``;
     ``shapes`` = ``{"batch": [...], "seq": [...], "context": [...], "image_size": [...]}`` (product per mode:
     decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
@@ -210,7 +211,7 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     seq_given = bool(shapes and shapes.get("seq") is not None)
     configs = list(configs)
     opts = dict(dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies, weight_dtype=weight_dtype, fusion=fusion,
-                kernel=kernel)
+                kernel=kernel, cuda_graphs=cuda_graphs)
     swept = []
     for mode in modes:
         points = mode_points(cfg, mode, axes, seq_given)
@@ -352,7 +353,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
     priced = []
     for hw, dt, idx in groups.values():
         ctx = context(hw, dt, weight_dtype=opts["weight_dtype"], fusion=opts["fusion"], kernel=opts["kernel"],
-                      dgrad_sparse=opts["dgrad_sparse"])
+                      dgrad_sparse=opts["dgrad_sparse"], cuda_graphs=opts["cuda_graphs"])
         priced.append((model_for(hw), ctx, idx, np.array([plans[i] for i in idx])))
     # whole blocks of 64 shapes: BLAS sums a matrix's last rows in another order, so the blocks' edges must not
     # move with the chunk (a shape's numbers do not depend on how many shapes a sweep holds)

@@ -12,13 +12,14 @@ The measurements file (default ``nmsim/data/measurements/gpu.yaml``; read and ch
   ``context`` and ``plan`` (a plan text). ``speedup`` = time of the row with ``baseline``'s keys replaced / time
   of the row.
 
-Protocol: each fit is calibrated on its own rows only (``fit: NAME``; they must be kernel-level), one fit at a
+Protocol: each fit is calibrated on its own rows only (``fit: NAME``; kernel-level or end-to-end rows: a GPU-level
+field such as ``host_op_us`` is only seen end to end), one fit at a
 time in file order, by minimising the mean absolute log error (bounded search, scipy). Entries of ``fits`` that
 share a name are one joint fit: their fields (e.g. a kernel's ``efficiency`` and ``tile_overhead_k``) are
 calibrated together on that name's rows. Every row is
 then predicted with all fitted values; fitted and scored (not fitted) rows are reported apart, with MAPE per
-group, per use (fitted / scored; scored also per level, kernel and end-to-end) and overall. End-to-end rows are
-never fitted. A row's ``kernel`` pins the kernel
+group, per use (fitted / scored; scored also per level, kernel and end-to-end) and overall. A row's
+``cuda_graphs: false`` prices eager launches (workload rows). A row's ``kernel`` pins the kernel
 the measurement ran (dense or sparse): it runs every GEMM it can, the fastest other kernel the rest.
 """
 from __future__ import annotations
@@ -67,12 +68,13 @@ def _seconds(r: dict, hw) -> float:
         plan = r.get("plan")
         pattern = None if plan in (None, "dense") else parse_any(str(plan), "plan")
         df = price_gemms(ops, pd.Series([pattern], index=ops.index, dtype=object), hw, dtype,
-                         weight_dtype=wdtype, kernel=r.get("kernel"))
+                         weight_dtype=wdtype, kernel=r.get("kernel"), cuda_graphs=r.get("cuda_graphs", True))
         return float(df["seconds"].sum())
     graph = _graph(r["workload"], r.get("mode", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
     plan = r.get("plan")
     return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("mode", "inference"),
-                 weight_dtype=wdtype, kernel=r.get("kernel")).totals["seconds"]
+                 weight_dtype=wdtype, kernel=r.get("kernel"),
+                 cuda_graphs=r.get("cuda_graphs", True)).totals["seconds"]
 
 
 def predict(r: dict, hw) -> float:
@@ -84,11 +86,16 @@ def predict(r: dict, hw) -> float:
     return _seconds(base, hw) / t
 
 
-def with_kernel_param(hw, kernel: str, field: str, value: float):
+def with_kernel_param(hw, kernel: str | None, field: str, value: float):
     """A copy of spec ``hw`` whose gpu kernel ``kernel`` has ``field`` (a key of
-    :data:`nmsim.execution.gpu.FIT_FIELDS`, e.g. ``small_m.efficiency``) = value."""
-    from nmsim.execution.gpu import FIT_FIELDS
+    :data:`nmsim.execution.gpu.FIT_FIELDS`, e.g. ``small_m.efficiency``) = value; ``kernel`` None: a GPU-level
+    field (:data:`nmsim.execution.gpu.GPU_FIT_FIELDS`, e.g. ``host_op_us``)."""
+    from nmsim.execution.gpu import FIT_FIELDS, GPU_FIT_FIELDS
     execution = dict(hw.execution)
+    if kernel is None and field in GPU_FIT_FIELDS:
+        key, scale, _ = GPU_FIT_FIELDS[field]
+        execution[key] = float(value) * scale
+        return dataclasses.replace(hw, execution=execution)
     kernels = list(execution.get("kernels") or ())
     names = [k.name for k in kernels]
     if kernel not in names:
@@ -101,8 +108,11 @@ def with_kernel_param(hw, kernel: str, field: str, value: float):
     return dataclasses.replace(hw, execution=execution)
 
 
-def kernel_param(hw, kernel: str, field: str) -> float:
-    from nmsim.execution.gpu import FIT_FIELDS
+def kernel_param(hw, kernel: str | None, field: str) -> float:
+    from nmsim.execution.gpu import FIT_FIELDS, GPU_FIT_FIELDS
+    if kernel is None and field in GPU_FIT_FIELDS:
+        key, scale, _ = GPU_FIT_FIELDS[field]
+        return float((hw.execution or {}).get(key, 0.0)) / scale
     for k in hw.execution.get("kernels") or ():
         if k.name == kernel:
             return float(getattr(k, FIT_FIELDS[field][0]))
@@ -129,7 +139,7 @@ def _fit(rows, hw, group, start) -> list[float]:
     def spec_at(xs):
         out = hw
         for f, x in zip(group, xs):
-            out = with_kernel_param(out, f["kernel"], f["field"], x)
+            out = with_kernel_param(out, f.get("kernel"), f["field"], x)
         return out
     bounds = [tuple(f.get("bounds", [1e-3, 1.0])) for f in group]
     if len(group) == 1:
@@ -175,17 +185,19 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
         f0 = group[0]
         hw = spec(f0)
         mine = [r for r in rows if r.get("fit") == f0["name"]]
-        before = [kernel_param(hw, f["kernel"], f["field"]) for f in group]
+        before = [kernel_param(hw, f.get("kernel"), f["field"]) for f in group]
         values = before
         if refit and mine:
             values = _fit(mine, hw, group, before)
             for f, v in zip(group, values):
-                hw = with_kernel_param(hw, f["kernel"], f["field"], v)
+                hw = with_kernel_param(hw, f.get("kernel"), f["field"], v)
             specs[f0["_spec"]] = hw
         for f, b, v in zip(group, before, values):
             if progress:
-                progress(f"fitted {f['name']}: {f['kernel']}.{f['field']} = {v:.4g} on {len(mine)} rows")
-            fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f["kernel"], "field": f["field"],
+                what = f"{f['kernel']}.{f['field']}" if f.get("kernel") else f["field"]
+                progress(f"fitted {f['name']}: {what} = {v:.4g} on {len(mine)} rows")
+            fit_rows.append({"fit": f["name"], "hardware": hw.name, "kernel": f.get("kernel", "(gpu)"),
+                             "field": f["field"],
                              "spec_value": b, "fitted_value": v, "rows": len(mine)})
     out = []
     for i, r in enumerate(rows):

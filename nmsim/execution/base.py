@@ -91,6 +91,7 @@ class ExecContext:
     fusion: Fusion = field(default_factory=Fusion)
     kernel: str | None = None       # pin this kernel for sparse rows (``--kernel``); None = fastest applicable
     dgrad_sparse: bool | None = None
+    cuda_graphs: bool = True        # kernels replayed from a CUDA graph; False = eager (host dispatch per kernel)
 
     @property
     def wdtype(self) -> str:

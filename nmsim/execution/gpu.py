@@ -9,6 +9,7 @@ Spec (``execution:`` of a GPU YAML)::
       arch: sm90                                # the GPU's compute capability (kernel applicability)
       older_arch_peak_fraction: 0.5             # share of the dtype peak a kernel built for an older arch reaches
       vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
+      host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -58,6 +59,11 @@ sm80 kernel issues Ampere ``mma.sync``, not ``wgmma``); a kernel built for a new
 (writing the tile) besides its reduction loop, so short-K GEMMs reach a lower share of the peak.
 
 Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time.
+
+Host dispatch (``host_op_us``; pricing with ``cuda_graphs=False``, CLI ``--no-cuda-graphs``): an eager framework
+spends this much host time issuing each kernel, so a row's seconds are at least its kernels x ``host_op_us`` (the
+GPU idles between short kernels; long ones hide the host). Replayed from a CUDA graph (the default) kernels pay
+only their launch costs above. Rows are priced one at a time, so a step's time is the sum of per-kernel maxima.
 """
 from __future__ import annotations
 
@@ -90,6 +96,8 @@ FIT_FIELDS = {"efficiency": ("efficiency", {"positive": True, "at_most": 1.0}),
               "overlap": ("overlap", {"positive": False, "at_most": 1.0}),
               "small_m.efficiency": ("small_m_efficiency", {"positive": True, "at_most": 1.0}),
               "tile_overhead_k": ("tile_overhead_k", {"positive": False, "at_most": None})}
+# The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
+GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, {"positive": False, "at_most": None})}
 
 
 @dataclass(frozen=True)
@@ -236,7 +244,8 @@ def _tiles(k, m, n, b) -> tuple:
 
 @register("gpu")
 class GpuModel(ExecutionModel):
-    param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us")
+    param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us",
+                  "host_op_us")
 
     @classmethod
     def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
@@ -257,8 +266,10 @@ class GpuModel(ExecutionModel):
             params["older_arch_peak_fraction"], path + ("older_arch_peak_fraction",), src, at_most=1.0)
         launch = 0.0 if "vector_launch_us" not in params else r.number(
             params["vector_launch_us"], path + ("vector_launch_us",), src, positive=False)
+        host = 0.0 if "host_op_us" not in params else r.number(
+            params["host_op_us"], path + ("host_op_us",), src, **GPU_FIT_FIELDS["host_op_us"][2])
         return {"sms": sms, "board_watts": watts, "kernels": kernels, "arch": arch,
-                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6}
+                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6, "host_op_s": host * 1e-6}
 
     @property
     def kernels(self) -> tuple:
@@ -454,7 +465,7 @@ class GpuModel(ExecutionModel):
             if not np.any(kernel == pinned):
                 raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
                                 f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
-        seconds = best["seconds"]
+        seconds = self._host_floor(best["seconds"], 1.0, ctx)
         _, bound = finish(best["compute_seconds"], best["memory_seconds"], np.zeros(shape))
         watts = self.params.get("board_watts")
         joules = seconds * watts if watts else np.full(shape, math.nan)
@@ -465,6 +476,13 @@ class GpuModel(ExecutionModel):
                       sparse=best["sparse"].astype(bool), kernel=kernel, kernel_names=names,
                       extra={"padded_flops": best["padded_flops"], "efficiency": best["efficiency"],
                              "hw_pattern": np.asarray(list(labels), dtype=object)[best["hw_pattern"]]})
+
+    def _host_floor(self, seconds, kernels, ctx: ExecContext):
+        """Without CUDA graphs a row takes at least its kernels' host dispatch time."""
+        host = self.params.get("host_op_s", 0.0)
+        if ctx.cuda_graphs or not host:
+            return seconds
+        return np.maximum(seconds, host * np.asarray(kernels, dtype=float))
 
     def _describe(self) -> str:
         return "; ".join(f"{k.name}: {','.join(k.dtypes)}"
@@ -477,6 +495,7 @@ class GpuModel(ExecutionModel):
         launch = self.params.get("vector_launch_s", 0.0)
         if launch:
             out["seconds"] = out["seconds"] + launch * vector_kernels(vt)
+        out["seconds"] = self._host_floor(out["seconds"], vector_kernels(vt), ctx)
         watts = self.params.get("board_watts")
         if watts:
             out["joules"] = out["seconds"] * watts
