@@ -163,15 +163,15 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 214
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(28.1, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(23.6, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 216
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(27.6, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(23.0, abs=0.1)
     # held out per level: none meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw; the
     # training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [196, 18, 10, 8]
-    assert level["mape_pct"].round(1).tolist() == [27.3, 37.1, 27.8, 48.7]
+    assert list(level["rows"]) == [196, 20, 12, 8]
+    assert level["mape_pct"].round(1).tolist() == [27.3, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import gpu_residuals, levels
