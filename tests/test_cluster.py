@@ -525,3 +525,22 @@ def test_losses_never_speed_a_step_up(dm, att, vec, opt, dpo, z3o, half, load):
     R = price_layouts(L, dm, RunSpec(GPT, 128, 64, s, flash=False, losses=lo), None)
     for k in ("step_seconds", "compute", "tp_comm", "pp_comm", "dp_exposed", "optimizer"):
         assert (R[k] >= ideal[k] * (1 - 1e-12)).all(), k
+
+
+def test_user_runs_file_each_measure(tmp_path):
+    """`cluster validate --runs FILE`: a run stated as tokens/s per device and the same run as device-hours for a
+    token count price the same layout; the whole-run one divides by goodput; unstated split is `score`."""
+    from nmsim.cluster.validation import validate
+    f = tmp_path / "mine.yaml"
+    f.write_text("defaults: {seq: 128, vocab: 1000, system: dgx-h100, flash: true, dropout: false, tp: 1, pp: 1,"
+                 " zero: 1, mb: 8, recompute: none, model: {layers: 2, d_model: 128, heads: 4}, devices: 8,"
+                 " global_batch: 64, org: us, source: our cluster}\n"
+                 "runs:\n  - {id: steady, tokens_per_device_second: 100000}\n"
+                 "  - {id: whole, device_hours: 100, tokens: 2.88e+10}\n")
+    df, summary = validate(load_runs(f))
+    a, b = df.set_index("id").loc["steady"], df.set_index("id").loc["whole"]
+    assert a["measured_seconds"] == pytest.approx(64 * 128 / (100000 * 8))
+    assert b["measured_seconds"] == pytest.approx(100 * 3600 / 8 * 64 * 128 / 2.88e10)
+    assert b["predicted_seconds"] == pytest.approx(a["predicted_seconds"] / 0.9)
+    assert list(df["split"]) == ["score", "score"] and summary["orgs"]["us"][1] == 2
+    assert summary["mape"] == pytest.approx(df["error"].abs().mean())
