@@ -402,7 +402,7 @@ def test_losses_presets_and_file(tmp_path):
     assert src.efficiency("h100-sxm5") == 1.0 and src.goodput == 0.9 and load_losses("none") is NONE
     f = tmp_path / "mine.yaml"
     f.write_text("goodput: {value: 0.75, source: our cluster log}\n"
-                 "compute_efficiency: {h100-sxm5: {value: 0.5, source: ours}}\n")
+                 "compute_efficiency: {h100: {value: 0.5, source: ours}}\n")   # an alias names the spec
     mine = load_losses(str(f))
     assert mine.goodput == 0.75 and mine.efficiency("h100-sxm5") == 0.5 and mine.efficiency("a100-sxm4-80gb") == 0.941
     assert mine.vector_efficiency == cal.vector_efficiency

@@ -85,7 +85,7 @@ def _read(path, base: Losses, name: str) -> Losses:
             continue
         if key == "compute_efficiency":
             node, src = r.mapping(node, (key,), None, None)
-            values[key] = {**base.compute_efficiency, **{k: r.number(v, (key, k), src, at_most=2.0)
+            values[key] = {**base.compute_efficiency, **{_device_key(r, k): r.number(v, (key, k), src, at_most=2.0)
                                                           for k, v in node.items() if k != "source"}}
             continue
         values[key] = float(r.number(node, (key,), None, positive=key not in ("data_loading_fraction",
@@ -96,6 +96,18 @@ def _read(path, base: Losses, name: str) -> Losses:
     if values.get("data_loading_fraction", 0.0) >= 1:
         raise r.fail(f"must be below 1, got {values['data_loading_fraction']:g}", "data_loading_fraction", "value")
     return replace(base, **values, name=name, sources=tuple(sorted(r.sources.items())))
+
+
+def _device_key(r, key: str) -> str:
+    """``default`` or the hardware spec name of a device name or alias (``h100`` -> ``h100-sxm5``)."""
+    if key == "default":
+        return key
+    from nmsim.hardware import load
+    try:
+        return load(key).name
+    except UserError:
+        raise r.fail(f"unknown device {key!r} (a hardware spec name or alias, or default)", "compute_efficiency",
+                     key) from None
 
 
 def load_losses(which=None) -> Losses:

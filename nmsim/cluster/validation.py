@@ -263,6 +263,9 @@ def fit(runs=None, progress=None) -> tuple[dict, pd.DataFrame]:
     step times with every other term at its sourced value: measured = rest + compute / efficiency (layouts as
     searched under the sourced terms). Returns the efficiencies and the rows priced under the sourced terms."""
     from nmsim.cluster.losses import load_losses
+    runs = load_runs() if runs is None else runs
+    if not any(r.get("split") == "fit" for r in runs):
+        raise UserError("no run has split: fit (mark the runs to fit on)", "--fit")
     sourced = load_losses("sourced")
     df, _ = validate(runs, losses=sourced, progress=progress)
     fits = df[df["split"] == "fit"]
