@@ -25,10 +25,10 @@ A100_KERNELS = ("cublas: bf16,fp16,tf32,int8; marlin-int4: fp16,bf16 x int4 weig
                 "2:4; cusparselt-tf32: tf32 1:2; compressed-nm: fp16,bf16 any N:M; cublas-sgemm: fp32; nm-spmm: fp32 any "
                 "N:M; nmsparse: fp32 any N:M; tinygemm-int4: bf16 x int4 weights; sparse-marlin: fp16,bf16 x int4 "
                 "weights 2:4")
-PRICE_COLS = "nominal_flops, executed_flops, vector_flops, bytes, metadata_bytes, time, energy, bound"
-COMPARE_COLS = ("hardware, dtype, pattern, kernel, hw_pattern, executed_flops, time, speedup, sparsified_share, "
-                "ceiling, energy, weights_gib, "
-                "metadata_bytes, bound")
+PRICE_COLS = ("nominal_flops, executed_flops, vector_flops, bytes, metadata_bytes, time, energy, bound, mem_gib, "
+              "fits")
+COMPARE_COLS = ("hardware, dtype, pattern, kernel, hw_pattern, executed_flops, time, speedup, tokens/s, $/M_tokens, "
+                "J/token, mem_gib, fits, sparsified_share, ceiling, energy, weights_gib, metadata_bytes, bound")
 TRACE_COLS = "fwd_flops, dgrad_flops, wgrad_flops, vector_flops, bwd_vector_flops, training_matrix_flops"
 BUDGET_COLS = ("recipe, pattern, train_flops, vs_dense, vs_srste, matrix_vs_dense, matrix_vs_srste, budget_epochs, "
                "phases")

@@ -10,7 +10,7 @@ from nmsim.cli import main
 from nmsim.cluster import collectives as C
 from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RunSpec, enumerate_layouts, price_layouts
-from nmsim.cluster.memory import activation_bytes_per_token
+from nmsim.memory import activation_bytes_per_token
 from nmsim.cluster.plan import run_budget, search, steps_for
 from nmsim.cluster.system import SYSTEM_DIR, list_systems, load_system
 from nmsim.cluster.validation import load_runs

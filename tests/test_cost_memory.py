@@ -2,7 +2,7 @@
 import pytest
 
 from nmsim.cost import kv_cache_bytes, memory_footprint, trace_for_mode
-from nmsim.graph import load_workload, trace_workload
+from nmsim.graph import load_workload, parameter_counts, trace_workload
 
 
 def test_llama3_8b_kv_cache_8192_bf16_is_1_gib():
@@ -37,8 +37,9 @@ def test_tpu_has_no_sparse_weights():
 def test_training_states_masks_and_recompute():
     g = trace_workload(load_workload("vit-tiny"), batch=8)
     full = memory_footprint(g, "ff=2:4", "a100", "bf16", "training")
-    rc = memory_footprint(g, "ff=2:4", "a100", "bf16", "training", recompute=True, mask_storage="bits")
-    p = full.loc["master_weights", "bytes"] / 4
-    assert full.loc["adam_states", "bytes"] == 8 * p and full.loc["weights_lowp", "bytes"] == 2 * p
+    rc = memory_footprint(g, "ff=2:4", "a100", "bf16", "training", recompute="full", mask_storage="bits")
+    p = parameter_counts(load_workload("vit-tiny"))["total"]
+    assert full.loc["optimizer", "bytes"] == 12 * p and full.loc["gradients", "bytes"] == 2 * p   # mixed: 16 B
+    assert full.attrs["precision"] == "mixed" and full.attrs["recompute"] == "none"
     assert full.loc["masks", "bytes"] == 8 * rc.loc["masks", "bytes"]
     assert rc.loc["activations", "bytes"] < full.loc["activations", "bytes"]

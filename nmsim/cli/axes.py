@@ -128,6 +128,8 @@ def _table_view(df, axes: list):
         if col.endswith(("s_per_second", "_tokens", "_images", "per_token", "per_image")):
             show[col] = df[col]
     show["bound"] = df["bound"]
+    show["mem_GiB"] = df["mem_gib"]
+    show["fits"] = df["fits"]
     return show
 
 
@@ -141,6 +143,7 @@ def sweep_attention(cfg, mode: str, df) -> str:
 def run_sweep(args) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape)."""
     from nmsim.cli.output import emit
+    from nmsim.cli.price import memory_kwargs
     from nmsim.cost.pricing import check_mode, check_settings, default_dtype, hardware_spec, plans_preflight
     from nmsim.cost.shape_sweep import price_shapes
     from nmsim.errors import UserError
@@ -159,8 +162,8 @@ def run_sweep(args) -> int:
     shapes = _sweep_shapes(args, cfg)
     with plans_preflight([plan]):   # a plan the graph refuses: said before tracing's progress line
         df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
-                          fusion=False if getattr(args, "unfused", False) else None,
-                          kernel=getattr(args, "kernel", None), cuda_graphs=getattr(args, "cuda_graphs", True))
+                          kernel=getattr(args, "kernel", None), cuda_graphs=getattr(args, "cuda_graphs", True),
+                          **memory_kwargs(args))
     from nmsim.cost.economics import add_shape_columns, parse_overrides, price_note
     prices = parse_overrides(getattr(args, "price_per_hour", None))
     at = df.columns.get_loc("joules") + 1
@@ -169,9 +172,12 @@ def run_sweep(args) -> int:
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     from nmsim.cli.price import wrap_comment
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
+    misfits = int((~df["fits"]).sum())
     head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: "
                         f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
-                        + price_note([hw.name], prices) + f"# {sweep_attention(cfg, args.mode, df)}\n")
+                        + price_note([hw.name], prices) + f"# {sweep_attention(cfg, args.mode, df)}\n"
+                        + (f"# {misfits:,} of {len(df):,} shapes do NOT fit in {hw.main_memory.capacity_gib:g} GiB "
+                           "(fits False, priced anyway)" if misfits else ""))
     if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)

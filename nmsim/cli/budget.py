@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks s
 
 OPTIONS = ("recipes", "patterns", "epochs", "dataset_size", "steps_per_epoch", "steps", "samples", "tokens", "batch",
            "dense_frac", "finetune_frac", "beta", "k", "hardware", "dtype", "weight_dtype", "kernel", "unfused",
-           "transposable", "optimizer", "budget", "paper_convention", "seq", "price_per_hour")
+           "transposable", "optimizer", "budget", "paper_convention", "seq", "price_per_hour", "recompute",
+           "precision")
 
 
 def build_table(args) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def build_table(args) -> pd.DataFrame:
     run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
     for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
-    args.priced = _priced(run.workload, run.model, run.length, args)
+    args.priced = _priced(run.workload, run.model, run.length, args) + _fit_line(run.table, run.length.batch)
     args.in_steps = run.length.steps_per_epoch == 1 and not run.length.dataset_size  # the run was not in epochs
     args.workload_name = run.workload.name
     return run.table
@@ -51,6 +52,17 @@ def _priced(cfg, model, length, args) -> str:
             f"# {attention}\n")
 
 
+def _fit_line(table, batch: int) -> str:
+    """The header line when a row's step does not fit one device (the rows are priced all the same)."""
+    if "fits" not in table or table["fits"].all():
+        return ""
+    most = table.attrs.get("max_batch")
+    return (f"# memory: a step of batch {batch:,} takes {table['mem_gib'].max():,.1f} GiB of "
+            f"{table.attrs['capacity_gib']:g} GiB: does NOT fit one device (fits False, priced anyway)"
+            + (f"; the largest batch that fits is {most:,} (accumulate gradients for the rest)" if most else
+               "; not even batch 1 fits") + "\n")
+
+
 def _one_step_epochs(args) -> str:
     """--epochs alone counts one step per epoch: said where the run is stated."""
     if args.epochs is None or args.dataset_size is not None or args.steps_per_epoch is not None:
@@ -58,7 +70,8 @@ def _one_step_epochs(args) -> str:
     return f" ({args.epochs:g} epochs of one step each: give --dataset-size for epochs of data)"
 
 
-TABLE_COLUMNS = "recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,hours,usd,joules,phases"
+TABLE_COLUMNS = ("recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,hours,usd,joules,mem_gib,fits,"
+                 "phases")
 
 
 def run(args) -> int:
@@ -121,6 +134,8 @@ def register(subparsers) -> None:
     p.add_argument("--transposable", type=_transposable, default=None,
                    help="dgrad sparse: auto (pattern T or hardware accepts the transpose), yes, no")
     p.add_argument("--optimizer", default="adamw", help="adamw, adam, sgd-momentum, sgd")
+    from nmsim.cli.price import add_memory_options
+    add_memory_options(p)
     p.add_argument("--budget", default="dense", help="'dense' (dense for --epochs) or total FLOPs")
     p.add_argument("--paper-convention", action="store_true",
                    help="count only Q,K,V,O,Logit,Attend,FF1,FF2 (no class token), as the paper")

@@ -34,6 +34,7 @@ def _common(p) -> None:
                    help="eager kernel launches: each kernel waits for its host dispatch (gpu specs' host_op_us; "
                    "default: replayed from a CUDA graph)")
     add_mode(p)
+    add_memory_options(p)
     p.add_argument("--batch", type=axis, help="batch size; price: a sweep such as 1:128 or 1,8,64")
     p.add_argument("--seq", type=axis, help="sequence length (text models; prefill: prompt length); "
                    "price: a sweep such as 128,512,2048")
@@ -53,6 +54,32 @@ def add_price_per_hour(p) -> None:
                         "default: the bundled on-demand list prices (nmsim/data/prices), 'not given' where none")
 
 
+#: the precision schemes of nmsim.memory.precision (listed here so that parsing imports no pandas)
+PRECISION_NAMES = ("mixed", "mixed-fp32-grads", "amp", "fp32", "bf16")
+
+
+def add_memory_options(p) -> None:
+    p.add_argument("--recompute", choices=("none", "selective", "full"), default="none",
+                   help="training: activation recomputation (memory; default none)")
+    p.add_argument("--precision", choices=PRECISION_NAMES, default=None,
+                   help="training: bytes per parameter of weights, gradients and optimizer (mixed: 16-bit weights "
+                        "and grads + fp32 master and Adam, 16 B, DeepSpeed/Megatron; mixed-fp32-grads 18 B, "
+                        "Megatron bf16; amp 18 B, PyTorch AMP/HF Trainer; fp32 16 B; bf16 8 B; default mixed, "
+                        "fp32 for fp32 compute)")
+
+
+def memory_kwargs(args) -> dict:
+    """The memory model's keywords from the command line."""
+    return {"recompute": getattr(args, "recompute", None), "precision": getattr(args, "precision", None),
+            "fusion": False if getattr(args, "unfused", False) else None}
+
+
+def fit_text(total_gib: float, capacity_gib: float) -> str:
+    """``memory 84.0 GiB of 74.5 GiB: does NOT fit (priced anyway)``."""
+    verdict = "fits" if total_gib <= capacity_gib else "does NOT fit (priced anyway)"
+    return f"memory {total_gib:,.1f} GiB of {capacity_gib:g} GiB: {verdict}"
+
+
 def register(sub) -> None:
     p = sub.add_parser("price", help="price a workload under a sparsity plan on an accelerator")
     _common(p)
@@ -70,6 +97,8 @@ def register(sub) -> None:
     c.add_argument("--selector", default="ff", help="which GEMMs get the pattern (role group, all, re:REGEX)")
     c.add_argument("--rank-by", choices=("time", "cost", "energy"), default=None,
                    help="order the rows by step time, $ per million tokens or joules per token (smallest first)")
+    c.add_argument("--memory", action="store_true",
+                   help="print each row's memory footprint by component (GiB) instead")
     c.set_defaults(func=run_compare)
 
 
@@ -93,23 +122,23 @@ def run_price(args) -> int:
     dtype = default_dtype(hw, args.dtype)
     check_settings(hw, dtype, weight_dtype=args.weight_dtype, kernel=args.kernel, plans=[args.sparsity])
     from nmsim.cli.table import check_columns
-    from nmsim.cost.memory import MEMORY_COLUMNS
+    from nmsim.memory import MEMORY_COLUMNS
     from nmsim.cost.pricing import BY_COLUMNS
     if args.memory:   # a --columns typo, before tracing (--by op: the op table's columns come from the trace)
         check_columns(MEMORY_COLUMNS, args.columns, keys=("component",))
     elif args.by != "op":
-        check_columns(BY_COLUMNS, args.columns, keys=(args.by,))
+        check_columns((*BY_COLUMNS, "mem_gib", "fits"), args.columns, keys=(args.by,))
     cfg = load_workload(args.workload)
     from nmsim.cost.pricing import plans_preflight
     with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
         graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
     if args.memory:
         df = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context,
-                              batch=args.batch)
+                              batch=args.batch, weight_dtype=args.weight_dtype, **memory_kwargs(args))
         shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
         head = (f"# priced: {cfg.name} {args.mode} memory, {shape}, plan {args.sparsity or 'dense'}, {dtype} on "
                 f"{hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
-                f"{'fits' if df.attrs['fits'] else 'does NOT fit'}\n")
+                f"{'fits' if df.attrs['fits'] else 'does NOT fit'} ({memory_basis(df.attrs)})\n")
         emit(df, args.format, args.out, columns=args.columns, head=wrap_comment(head))
         return 0
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
@@ -119,6 +148,10 @@ def run_price(args) -> int:
         total = table.sum(numeric_only=True)
         table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
         table = table.set_index(args.by)
+    mem = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,
+                           weight_dtype=args.weight_dtype, **memory_kwargs(args))
+    table["mem_gib"] = float(mem.loc["total", "gib"])   # the step's footprint, on each of its rows
+    table["fits"] = bool(mem.attrs["fits"])
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
     shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
@@ -126,7 +159,8 @@ def run_price(args) -> int:
             f"{weights} ({result.fusion}{'' if args.cuda_graphs else ', no CUDA graphs'}), plan {result.plan}: "
             f"{duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
-            f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
+            f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "
+            f"kernels: {kernel_summary(result.ops)}; {fit_text(mem.loc['total', 'gib'], mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
             + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)
     emit(table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
@@ -149,6 +183,24 @@ def buyer_lines(graph, cfg, args, hw_name: str, totals, prices) -> str:
     f = flops_per_token(graph, tokens, query, cfg.causal and not cfg.is_image and not cfg.is_enc_dec)
     return (summary_line(hw_name, totals["seconds"], totals["joules"], items, item_name(cfg), prices)
             + per_token_line(f, training=args.mode == "training"))
+
+
+def fit_note(df) -> str:
+    """The header line for rows whose step does not fit the device's memory (they are priced all the same)."""
+    if "fits" not in df or df["fits"].all():
+        return ""
+    bad = df.loc[~df["fits"].astype(bool)]
+    where = ", ".join(dict.fromkeys(f"{h} {p}" for h, p in zip(bad["hardware"], bad["pattern"])))
+    return (f"# does NOT fit in device memory (fits False, priced anyway): {where} "
+            f"({bad['mem_gib'].min():,.1f}+ GiB; compare --memory shows the components)\n")
+
+
+def memory_basis(attrs) -> str:
+    """What the footprint assumed: attention kind, and for training the recompute and precision scheme."""
+    parts = ["FlashAttention" if attrs.get("flash") else "unfused attention"]
+    if attrs.get("recompute"):
+        parts += [f"recompute {attrs['recompute']}", f"{attrs['precision']} precision"]
+    return ", ".join(parts)
 
 
 def padding_note(totals) -> str:
@@ -211,8 +263,7 @@ def run_compare(args) -> int:
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
-                 fusion=False if args.unfused else None, price_per_hour=prices, rank_by=args.rank_by,
-                 cuda_graphs=args.cuda_graphs)
+                 price_per_hour=prices, rank_by=args.rank_by, cuda_graphs=args.cuda_graphs, **memory_kwargs(args))
     from nmsim.graph import load_workload
     cfg = load_workload(args.workload)
     shape = shape_text(cfg, args.mode, int(df.attrs.get("batch") or cfg.batch), args.seq, args.context)
@@ -228,6 +279,12 @@ def run_compare(args) -> int:
     head += price_note(df["hardware"], prices)
     query = 1 if args.mode == "decode" else int(df.attrs.get("seq") or cfg.tokens)
     head += f"# {attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)}\n"
+    head += fit_note(df)
+    if args.memory:
+        emit(df.attrs["memory"], args.format, args.out, index=False, columns=args.columns,
+             head=wrap_comment(head.replace(f"# priced: {cfg.name} {args.mode}", f"# priced: {cfg.name} {args.mode} "
+                                            "memory (GiB per component)", 1)))
+        return 0
     emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)

@@ -24,6 +24,9 @@ def register(sub) -> None:
     p.add_argument("--systolic", action="store_true",
                    help="the systolic model against the stored SCALE-Sim 3.0.0 runs: cycles, 1:4 speedups, SRAM/DRAM "
                         "traffic (seen and held-out runs)")
+    p.add_argument("--memory", action="store_true",
+                   help="the memory model against published measured peak memory (allocator overhead fitted on "
+                        "the fit rows of nmsim/data/measurements/memory.yaml, MAPE on the scored rows)")
     p.add_argument("--format", choices=FORMATS, default="table")
     add_columns(p, "all of the per-row tables; the fit and MAPE tables are always whole")
     p.add_argument("--out", help="write the per-row table to this file instead of stdout")
@@ -98,7 +101,31 @@ def run_systolic(args) -> int:
     return 0
 
 
+def run_memory(args) -> int:
+    from nmsim.memory.validate import DATA, fit_overhead, frame, validate
+    path = args.measurements or DATA
+    k = fit_overhead(frame(path)) if not args.no_refit else None
+    v = validate(path, overhead=k)
+    if args.format != "table":
+        emit(v, args.format, args.out, index=False, columns=args.columns)
+        return 0
+    gib = 2.0 ** 30
+    show = v.assign(measured_gib=v["measured"] / gib, predicted_gib=v["predicted"] / gib,
+                    allocated_gib=v["allocated"] / gib)[["id", "split", "measure", "measured_gib", "allocated_gib",
+                                                         "predicted_gib", "error_pct"]]
+    print(textwrap.fill("memory model against measured peak memory (allocated: predicted bytes in use; reserved "
+                        "adds the fitted allocator overhead, nvidia-smi also the CUDA context and kernels):", 100))
+    emit(show, "table", args.out, index=False, columns=args.columns)
+    m = v.attrs["mape"]
+    print(f"allocator overhead {v.attrs['overhead']:.4f} (fitted on the fit rows{'' if k is not None else ', as carried'})"
+          f"; MAPE fit {m['fit']:.1f} %, scored {m['score']:.1f} % "
+          f"({int((v['split'] == 'score').sum())} scored runs)")
+    return 0
+
+
 def run(args) -> int:
+    if args.memory:
+        return run_memory(args)
     if args.engines:
         return run_engines(args)
     if args.systolic:

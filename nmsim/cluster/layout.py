@@ -37,7 +37,8 @@ import numpy as np
 from nmsim.cluster import collectives as C
 from nmsim.cluster.limits import MAX_DEVICES, check_global_batch
 from nmsim.cluster.losses import NONE, Losses
-from nmsim.cluster.memory import COMPONENTS, layout_memory
+from nmsim.memory.layout import COMPONENTS, activation_size, layout_memory, runtime_bytes
+from nmsim.memory.precision import precision_for
 from nmsim.errors import UserError
 from nmsim.io.read import short_repr
 
@@ -295,8 +296,10 @@ def price_layouts(L: dict, dm, run: RunSpec, state=None) -> dict:
         ckpt /= lo.checkpoint_interval_steps
     checkpoint = np.full(n, ckpt)
     step = busy + data_loading + checkpoint
-    mem = layout_memory(L, dm, cfg, seq, (layer_w, pre_w, post_w), grad_bytes=run.grad_bytes, flash=run.flash,
-                        dropout=run.dropout, masked=dm.masked_weights(state) if state is not None else 0.0)
+    mem = layout_memory(L, dm, cfg, seq, (layer_w, pre_w, post_w), precision_for(None, run.dtype, run.grad_bytes),
+                        size=activation_size(run.dtype), fwd_size=_dtype_bytes(run.dtype), flash=run.flash,
+                        dropout=run.dropout, masked=dm.masked_weights(state) if state is not None else 0.0,
+                        runtime=runtime_bytes(dm.hw))
     cap = dm.hw.main_memory.capacity_gib * 2 ** 30
     st_all = dm.times(1, 1, False, state)
     tokens = float(run.global_batch) * seq

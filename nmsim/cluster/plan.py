@@ -19,7 +19,7 @@ from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
 from nmsim.cluster.limits import check_factors, check_sequence_model, steps_for
 from nmsim.cluster.losses import load_losses
-from nmsim.cluster.memory import COMPONENTS
+from nmsim.memory.layout import COMPONENTS
 from nmsim.cluster.system import load_system
 from nmsim.errors import UserError
 

@@ -6,7 +6,7 @@ import textwrap
 import pandas as pd
 
 from nmsim.cluster.layout import TIME_PARTS
-from nmsim.cluster.memory import COMPONENTS
+from nmsim.memory.layout import COMPONENTS
 from nmsim.cluster.plan import GIB, PlanResult, layout_label
 from nmsim.units import dollars
 

@@ -252,7 +252,7 @@ def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[di
 
 def table_columns(hardware: bool) -> list[str]:
     """The columns of :func:`budget_table`'s table (with ``hardware``: time and energy too)."""
-    timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd"] if hardware else []
+    timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd", "mem_gib", "fits"] if hardware else []
     return ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
             "budget_epochs", *timed, "phases"]
 
@@ -338,13 +338,17 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
                  batch: int | None = None, dense_frac: float = 0.0, finetune_frac: float = 0.0, beta=None, k=None,
                  hardware=None, dtype=None, weight_dtype=None, kernel=None, unfused: bool = False,
                  transposable=None, optimizer: str = "adamw", budget="dense",
-                 paper_convention: bool = False, seq: int | None = None, price_per_hour=None) -> BudgetRun:
+                 paper_convention: bool = False, seq: int | None = None, price_per_hour=None, recompute=None,
+                 precision: str | None = None) -> BudgetRun:
     """``nmsim budget``: training FLOPs (and with ``hardware`` seconds, joules) of every recipe x pattern over a
     run given once as ``epochs`` (with ``dataset_size`` or ``steps_per_epoch`` + ``batch``), ``steps``,
     ``samples`` or ``tokens``, and the epochs each affords at ``budget`` (``dense``: dense over the run).
     ``seq``: a text model's sequence length (tokens per sample) instead of the workload's. With hardware, ``usd``
     is the run's dollars: its device-hours (``hours``, one device) x the device's hourly price
-    (``price_per_hour`` over the bundled list prices, :mod:`nmsim.cost.economics`; NaN where none is known)."""
+    (``price_per_hour`` over the bundled list prices, :mod:`nmsim.cost.economics`; NaN where none is known),
+    and each row carries the step's ``mem_gib`` on one device and whether it ``fits`` (:mod:`nmsim.memory`:
+    the larger of the dense and the plan's sparse phase; ``recompute``, ``precision``), and ``table.attrs``
+    ``max_batch`` the largest batch whose step fits (gradient accumulation reaches the rest)."""
     from nmsim.recipes import parse_recipe_list
     from nmsim.sparsity.plan import SparsityPlan
 
@@ -398,7 +402,30 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         from nmsim.cost.economics import hourly_price
         table.insert(table.columns.get_loc("joules") + 1, "usd",
                      table["hours"] * hourly_price(cost.model.hw.name, prices))
+    if hardware:
+        _add_memory(table, graph, dict(plans), cost.model, unfused=unfused, recompute=recompute, precision=precision)
     return BudgetRun(table, cost.skipped, cfg, length, cost.model)
+
+
+def _add_memory(table: pd.DataFrame, graph, plans: dict, model, *, unfused: bool, recompute, precision) -> None:
+    """``mem_gib`` and ``fits`` per row (the larger of the dense phase's and the plan's footprint), and
+    ``table.attrs['max_batch']``: the largest batch of the traced length whose step fits (activations grow
+    linearly with the batch; the states do not)."""
+    from nmsim.memory import GIB, memory_footprint
+    kw = {"fusion": False if unfused else None, "recompute": recompute, "precision": precision}
+    dense = memory_footprint(graph, None, model.hw, model.dtype, "training", **kw)
+    one = memory_footprint(graph, None, model.hw, model.dtype, "training", batch=1, **kw)
+    totals = {}
+    for label, plan in plans.items():
+        fp = memory_footprint(graph, plan, model.hw, model.dtype, "training", **kw)
+        totals[label] = max(fp.loc["total", "bytes"], dense.loc["total", "bytes"])
+    cap = dense.attrs["capacity_gib"]
+    table["mem_gib"] = [totals.get(p, dense.loc["total", "bytes"]) / GIB for p in table["pattern"]]
+    table["fits"] = table["mem_gib"] <= cap
+    per_sample = one.loc["activations", "bytes"]
+    fixed = max(totals.values(), default=dense.loc["total", "bytes"]) - dense.loc["activations", "bytes"]
+    table.attrs["max_batch"] = max(int((cap * GIB - fixed) // per_sample), 0) if per_sample > 0 else None
+    table.attrs["capacity_gib"] = cap
 
 
 def _budget_run(workload, seq: int | None, batch, paper_convention: bool, **run):

@@ -12,8 +12,8 @@ from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
 
 COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
-                   "tokens_per_second", "usd_per_million_tokens", "joules_per_token", "sparsified_share", "ceiling",
-                   "joules", "weights_gib", "metadata_bytes", "bound")
+                   "tokens_per_second", "usd_per_million_tokens", "joules_per_token", "mem_gib", "fits",
+                   "sparsified_share", "ceiling", "joules", "weights_gib", "metadata_bytes", "bound")
 
 
 def compare_columns(item: str = "token") -> tuple:
@@ -64,8 +64,8 @@ def _same_spec(a, b) -> bool:
 def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1:16", "1:32"), selector: str = "ff",
             mode: str = "inference", dtype: str | None = None, batch: int | None = None, seq: int | None = None,
             context: int | None = None, graph=None, *, weight_dtype: str | None = None, kernel: str | None = None,
-            fusion=None, price_per_hour=None, rank_by: str | None = None,
-            cuda_graphs: bool = True) -> pd.DataFrame:
+            fusion=None, price_per_hour=None, rank_by: str | None = None, cuda_graphs: bool = True,
+            recompute=None, precision: str | None = None) -> pd.DataFrame:
     """One row per accelerator x pattern (``selector=pattern`` plans): compute dtype, the kernel of the sparse
     GEMMs, executed FLOPs, seconds, speedup vs dense on the same accelerator, what caps the plan (the dense step's
     share in the GEMMs it sparsifies, and the speedup if those took no time: ``price_many(ceiling=True)``), joules,
@@ -76,10 +76,13 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
 
     What a buyer asks (:mod:`nmsim.cost.economics`): tokens (images) per second, $ per million of them from each
     device's hourly price (``price_per_hour``: ``"a100=2.5,..."`` or {spec name: USD} over the bundled list
-    prices; NaN where none is known) and joules per token; ``rank_by`` (time, cost, energy) orders the rows."""
+    prices; NaN where none is known) and joules per token; ``rank_by`` (time, cost, energy) orders the rows.
+
+    Memory (:mod:`nmsim.memory`, the footprint ``price --memory`` prints): ``mem_gib`` of the step and whether it
+    ``fits`` the device (rows that do not are priced all the same); ``df.attrs['memory']`` has the components
+    per row (``compare --memory``); ``recompute`` and ``precision`` are the training footprint's."""
     from nmsim.cost import economics
     from nmsim.cost.pricing import default_dtype
-    from nmsim.sparsity.metadata import dtype_bytes
 
     labels, parsed, plans = _compared_plans(patterns, selector)
     specs, skipped = _compared_specs(hardware, dtype)
@@ -91,18 +94,21 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
     tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True,
                      cuda_graphs=cuda_graphs)
-    other = max(_other_parameters(graph), 0.0)   # weights at rest besides the GEMM weights the pricing reports
+    memory = _memory_rows(graph, configs, labels, mode, batch, seq, context, weight_dtype=weight_dtype,
+                          fusion=fusion, recompute=recompute, precision=precision)
     rows = []
     for i, (plan, hw, dt) in enumerate(configs):
         j = i % len(plans)
         t, dense_t = tot.iloc[i], tot.iloc[i - j]
+        m = memory.iloc[i]
         rows.append({
             "hardware": hw.name, "dtype": dt if not weight_dtype else f"{dt}/{weight_dtype}", "pattern": labels[j],
             "kernel": t["kernel"], "hw_pattern": _hw_pattern(hw, dt, t["kernel"], parsed[j]),
             "executed_flops": t["executed_flops"], "seconds": t["seconds"],
             "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan,
+            "mem_gib": m["total"], "fits": bool(m["fits"]),
             "sparsified_share": t["sparsified_share"], "ceiling": t["ceiling"], "joules": t["joules"],
-            "weights_gib": (t["weight_bytes"] + other * dtype_bytes(dt)) / 2 ** 30,
+            "weights_gib": m["weights"],
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     cfg = getattr(graph, "config", None)
     item = economics.item_name(cfg)
@@ -113,10 +119,26 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
                           [economics.hourly_price(h, overrides) for h in df["hardware"]], item)
     df = economics.rank(df[list(compare_columns(item))], rank_by, item)
     df.attrs["skipped"] = skipped
+    df.attrs["memory"] = memory.loc[df.index].reset_index(drop=True)
     df.attrs["item"], df.attrs["items_per_step"], df.attrs["prices"] = item, items, overrides
     df.attrs["batch"] = batch or (cfg.batch if cfg is not None else None)
     df.attrs["seq"] = None if cfg is None or cfg.is_image else (context if mode == "decode" else (seq or context))
     return df
+
+
+def _memory_rows(graph, configs, labels, mode, batch, seq, context, **kw) -> pd.DataFrame:
+    """One row per config: hardware, pattern, each component's GiB (training or inference components, see
+    :mod:`nmsim.memory.footprint`), ``weights`` (at rest, GiB), ``total``, ``capacity`` and ``fits``."""
+    from nmsim.memory import GIB, memory_footprint
+    rows = []
+    for i, (plan, hw, dt) in enumerate(configs):
+        fp = memory_footprint(graph, plan, hw, dt, mode, batch=batch, seq=seq if mode != "decode" else None,
+                              context=context if mode == "decode" else None, **kw)
+        comp = fp["bytes"] / GIB
+        weights = comp.reindex(["weights", "weights_dense", "weights_sparse_values", "weights_metadata"]).sum()
+        rows.append({"hardware": hw.name, "pattern": labels[i % len(labels)], **comp.to_dict(),
+                     "weights": weights, "capacity": fp.attrs["capacity_gib"], "fits": fp.attrs["fits"]})
+    return pd.DataFrame(rows)
 
 
 def _compared_plans(patterns, selector: str) -> tuple[list, list, list]:
@@ -139,18 +161,6 @@ def _compared_specs(hardware, dtype: str | None) -> tuple[list, list]:
         have = sorted({d for name in list_specs() for d in hardware_spec(name).matrix_dense})
         raise UserError(f"no accelerator has a {dtype} matrix peak (they have {', '.join(have)})", "--dtype")
     return specs, skipped
-
-
-def _other_parameters(graph) -> float:
-    """Parameters besides the sparsifiable GEMMs' weights and biases (embeddings, norms, ...); 0 without a config."""
-    mops = graph.ops[graph.ops["kind"].isin(MATRIX_KINDS)]
-    lin = mops[mops["kind"].isin(SPARSE_KINDS)]
-    gemm_params = float(lin.drop_duplicates("weight")["weight_numel"].sum() + lin.loc[lin["has_bias"], "gemm_n"].sum())
-    try:
-        from nmsim.graph import parameter_counts
-        return float(parameter_counts(graph.config)["total"]) - gemm_params if graph.config is not None else 0.0
-    except Exception:  # noqa: BLE001 - a graph without a config: GEMM weights only
-        return 0.0
 
 
 def _hw_pattern(hw, dtype: str, kernel: str, pattern) -> str:

@@ -187,8 +187,8 @@ def mode_points(cfg, mode: str, axes: dict, seq_given: bool) -> dict[str, np.nda
 
 def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None, *,
                  dgrad_sparse: bool | None = None, fuse_copies: bool = True, weight_dtype: str | None = None,
-                 fusion=None, kernel: str | None = None, build: bool = True,
-                 cuda_graphs: bool = True) -> pd.DataFrame:
+                 fusion=None, kernel: str | None = None, build: bool = True, cuda_graphs: bool = True,
+                 recompute=None, precision: str | None = None) -> pd.DataFrame:
     """Totals for every (mode, shape, config): ``configs`` = ``(plan, hw, dtype)`` tuples as for ``price_many``;
     ``shapes`` = ``{"batch": [...], "seq": [...], "context": [...], "image_size": [...]}`` (product per mode:
     decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
@@ -226,7 +226,39 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
         rows = np.arange(start, start + n_points * len(configs)).reshape(n_points, len(configs))
         _price_mode(cfg, mode, points, configs, opts, build, out, rows)
         start += rows.size
-    return out.frame()
+    df = out.frame()
+    df["mem_gib"], df["fits"] = _memory(cfg, df, configs, weight_dtype=weight_dtype, fusion=fusion,
+                                        recompute=recompute, precision=precision)
+    return df
+
+
+def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recompute, precision):
+    """Each row's step memory (GiB) and whether it fits its device (:func:`nmsim.memory.step_memory`, the
+    footprint of ``price --memory``); the weights at rest come from a batch-1 trace of the model."""
+    from nmsim.cost.pricing import default_dtype, hardware_spec, trace_for_mode
+    from nmsim.memory import GIB, step_memory, weights_at_rest
+    from nmsim.memory.footprint import flash_for, recompute_code
+    graph = trace_for_mode(cfg, "inference", 1, None if cfg.is_image else min(cfg.seq_len, 8))
+    gib, fits = np.zeros(len(df)), np.zeros(len(df), dtype=bool)
+    batch = df["batch"].to_numpy(float)
+    if cfg.is_image:
+        seq = (df["image_size"].to_numpy() // cfg.patch_size) ** 2 + int(cfg.class_token)
+        context = seq
+    else:
+        seq, context = df["seq"].to_numpy(float), df["context"].to_numpy(float)
+    modes = df["mode"].astype(str).to_numpy()
+    for c, (plan, hw, dtype) in enumerate(configs):
+        hw = hardware_spec(hw)
+        dt = default_dtype(hw, dtype)
+        w = weights_at_rest(graph, plan, hw, dt, weight_dtype)
+        for mode in set(modes):
+            rows = (df["config"].to_numpy() == c) & (modes == mode)
+            tot = step_memory(cfg, mode, batch[rows], seq[rows], context[rows], w, hw, dt,
+                              flash=flash_for(hw, fusion), recompute=recompute_code(recompute), precision=precision,
+                              weight_dtype=weight_dtype)["total"]
+            gib[rows] = tot / GIB
+            fits[rows] = gib[rows] <= hw.main_memory.capacity_gib
+    return gib, fits
 
 
 class _Sink:

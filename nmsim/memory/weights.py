@@ -1,0 +1,72 @@
+"""Weights at rest under an N:M plan: which GEMM weights are stored compressed and how many bytes they take.
+
+A GEMM weight whose plan pattern the accelerator runs on its sparse engine is stored as that engine's hardware
+pattern (values N/M + metadata; NVIDIA 2:4 bf16: 9/16 of dense, int8: 10/16), whatever the shape priced: a
+deployment keeps one format. Every other parameter (embeddings, norms, biases, GEMMs left dense or whose
+pattern the hardware cannot use) stays dense. Parameters are counted from the model (``parameter_counts``),
+so a mixture of experts counts every expert.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nmsim.sparsity.metadata import dtype_bytes
+
+
+@dataclass(frozen=True)
+class WeightBytes:
+    params: float            # all parameters
+    dense_bytes: float       # parameters stored dense, at the weight dtype
+    sparse_values: float     # kept values of the compressed GEMM weights
+    metadata: float          # their metadata
+    sparse_numel: float      # dense element count of the compressed weights
+    masked_numel: float      # weights the plan puts a mask on (whether or not the hardware can use it)
+
+    @property
+    def total(self) -> float:
+        return self.dense_bytes + self.sparse_values + self.metadata
+
+
+def compressed_gemm_bytes(n: float, k: float, info, size: float) -> tuple[float, float]:
+    """(value bytes, metadata bytes) of an ``n x k`` weight stored as ``info``'s hardware pattern."""
+    groups = n * np.ceil(k / info.group_m)
+    return groups * info.group_n * size, groups * info.meta_bits / 8.0
+
+
+def model_params(graph) -> float:
+    cfg = getattr(graph, "config", None)
+    if getattr(graph, "params", None):
+        return float(graph.params)
+    if cfg is not None:
+        from nmsim.graph import parameter_counts
+        return float(parameter_counts(cfg)["total"])
+    ops = graph.ops  # a bare module trace: unique weights + biases seen by the trace
+    w = ops[ops["weight"].astype(str) != ""].drop_duplicates("weight")
+    return float(w["weight_numel"].sum() + w.loc[w["has_bias"], "gemm_n"].sum())
+
+
+def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None) -> WeightBytes:
+    """:class:`WeightBytes` of ``graph``'s model under ``plan`` on ``hw`` (see module docstring)."""
+    from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
+    from nmsim.cost.pricing import resolve_plan
+    size = dtype_bytes(weight_dtype or dtype)
+    params = model_params(graph)
+    ops = graph.ops
+    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    pats = resolve_plan(plan, mops)
+    if pats is None:
+        return WeightBytes(params, params * size, 0.0, 0.0, 0.0, 0.0)
+    sel = mops[mops["kind"].isin(SPARSE_KINDS).to_numpy() & ~mops["weight"].duplicated().to_numpy()]
+    masked = numel = values = meta = 0.0
+    for (n, k, w), p in zip(sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float), pats.reindex(sel.index)):
+        if p is None or isinstance(p, float) or p.is_dense or w == 0:
+            continue
+        masked += w
+        info = pattern_info(hw, dtype, p)
+        if not info.sparse:
+            continue
+        v, m = compressed_gemm_bytes(n, k, info, size)
+        numel, values, meta = numel + w, values + v, meta + m
+    return WeightBytes(params, (params - numel) * size, values, meta, numel, masked)
