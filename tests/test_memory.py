@@ -144,3 +144,15 @@ def test_step_memory_grows_with_batch(b, s, mode):
     one = step_memory(GPT, mode, b, s, s, w, hw, "bf16", flash=True)["total"]
     two = step_memory(GPT, mode, b + 1, s, s, w, hw, "bf16", flash=True)["total"]
     assert float(two) > float(one) > 2e8
+
+
+def test_report_hardware_rows_carry_the_price_memory_footprint():
+    from nmsim.cost.pricing import hardware_spec
+    from nmsim.report.study import hardware_table
+    cfg = load_workload("vit-tiny")
+    df = hardware_table(cfg, ["dense", "all=2:4"], [hardware_spec("a100")], "bf16")
+    g = trace_workload(cfg, batch=cfg.batch)
+    for plan, row in zip([None, "all=2:4"], df.itertuples()):
+        assert row.mem_gib == memory_footprint(g, plan, "a100", "bf16", "inference").loc["total", "gib"]
+        assert row.fits
+    assert df["mem_gib"].iloc[1] < df["mem_gib"].iloc[0]   # 2:4 weights stored compressed

@@ -137,6 +137,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     from nmsim.cost import price, price_many
     from nmsim.cost.pricing import default_dtype
     from nmsim.graph import trace_workload
+    from nmsim.memory import memory_footprint
     from nmsim.sparsity import SparsityPlan
 
     graph = trace_workload(cfg, batch=cfg.batch)
@@ -149,6 +150,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
         for plan in plans:
             configs.append((None if plan == "dense" else plan, hw, dt))
             result = price(graph, None if plan == "dense" else plan, hw, dt, "inference")
+            mem = memory_footprint(graph, None if plan == "dense" else plan, hw, dt, "inference")
             priced = result.ops[result.ops["kind"].isin(("linear", "matmul", "conv"))]
             rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
                          "latency_ms": result.totals["seconds"] * 1e3,
@@ -156,7 +158,8 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
                          "executed_gflops": result.totals["executed_flops"] / 1e9,
                          "sparse_ops": int(priced["sparse"].sum()),
                          "hw_patterns": ",".join(sorted(set(priced.loc[priced["sparse"].astype(bool), "hw_pattern"])))
-                         or "-", **execution_summary(result.ops), "bound": result.totals["bound"]})
+                         or "-", **execution_summary(result.ops), "bound": result.totals["bound"],
+                         "mem_gib": float(mem.loc["total", "gib"]), "fits": bool(mem.attrs["fits"])})
     df = pd.DataFrame(rows)
     base = df[df["plan"] == "dense"].set_index("hardware")
     df["speedup_vs_dense"] = [base.loc[h, "latency_ms"] / v for h, v in zip(df["hardware"], df["latency_ms"])]
@@ -642,7 +645,9 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "equal dense peak). What caps a plan: `sparsified_share` is the share of the dense step spent "
                        "in the GEMMs the plan sparsifies and `ceiling` the speedup if those took no time at all "
                        "(Amdahl, from the same priced step; the columns of `nmsim compare`): attention, the GEMMs "
-                       "left dense and the vector ops stay, so no kernel passes it.")
+                       "left dense and the vector ops stay, so no kernel passes it. `mem_gib` is the step's "
+                       "memory on one device (`nmsim price --memory`: weights at rest, KV cache, activations, "
+                       "runtime) and `fits` whether the device holds it; a row that does not fit is still priced.")
     measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
@@ -665,7 +670,7 @@ def _hardware_section(report: Report, st: _Study) -> None:
                                                                   "its own peak)")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
-        "sparsified_share": FMT3, "ceiling": FMT2, "energy_vs_dense": FMT3}))
+        "sparsified_share": FMT3, "ceiling": FMT2, "energy_vs_dense": FMT3, "mem_gib": FMT2}))
 
 
 def measured_ceiling_notes(s, workload: str, path=None) -> None:
