@@ -276,6 +276,9 @@ def test_hover_shows_numbers_and_what_executed(page, report):
     assert f"hardware: {row['hardware']}" in text and f"plan: {row['plan']}" in text
     assert f"bound: {row['bound']}" in text and f"hw_patterns: {row['hw_patterns']}" in text
     assert "latency (ms): " in text and "speedup vs dense: " in text
+    # hover rounds as the tables do: latency {:.3f}, speedup {:.2f}
+    assert spec["formats"]["latency_ms"] == {"kind": "f", "digits": 3}
+    assert f"latency (ms): {row['latency_ms']:.3f}" in text and f"speedup vs dense: {row['speedup_vs_dense']:.2f}" in text
     for optional in ("kernel", "fallback"):
         if optional in df.columns:
             assert f"{optional}: {row[optional]}" in text

@@ -146,3 +146,27 @@ def test_budget_prices_the_whole_run():
     assert own.iloc[0]["usd"] == pytest.approx(row["hours"] * 2, rel=1e-12)
     free = nmsim.budget("vit-tiny", "ff=2:4", recipes="sr-ste", steps=1000, batch=64, hardware="rtx-4090")
     assert math.isnan(free.iloc[0]["usd"])
+
+
+def test_report_device_families_open_readable():
+    import pandas as pd
+
+    from nmsim.report.study import READABLE_DEVICES, device_family, opening_families
+    assert [device_family(load(n)) for n in ("a100", "h100-pcie", "l4", "rtx-4090", "mi300x", "tpu-v5e", "vegeta",
+                                              "ideal-nm")] == [
+        "NVIDIA HBM GPUs", "NVIDIA HBM GPUs", "NVIDIA GDDR GPUs", "NVIDIA GDDR GPUs", "AMD GPUs", "TPUs",
+        "research engines", "ideal"]
+    names = list_specs()
+    many = pd.DataFrame({"hardware": names, "family": [device_family(load(n)) for n in names]})
+    assert len(names) > READABLE_DEVICES and opening_families(many) == {"family": ["NVIDIA HBM GPUs"]}
+    assert opening_families(many.head(READABLE_DEVICES)) == {}
+
+
+def test_report_cells_say_not_given():
+    import pandas as pd
+
+    from nmsim.report.writer import Table, display_rows
+    frame = pd.DataFrame({"hardware": ["tpu-v5e"], "latency_ms": [float("nan")], "energy_j": [float("nan")],
+                          "usd": [float("nan")]})
+    cols, rows = display_rows(Table("t", frame, "", formats={"energy_j": "{:.4g}", "latency_ms": "{:.3f}"}))
+    assert rows == [["tpu-v5e", "–", "not given", "not given"]]

@@ -33,6 +33,11 @@
     if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
     return String(Number(v.toPrecision(5)));
   }
+  function fmtAs(spec, c, v) {   // a chart's value at its table's precision (spec.formats), else fmt
+    const f = spec.formats && spec.formats[c];
+    if (!f || !isNum(v)) return fmt(v);
+    return f.kind === "f" ? v.toFixed(f.digits) : String(Number(v.toPrecision(Math.max(1, f.digits))));
+  }
   function esc(s) {
     return String(s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
   }
@@ -203,7 +208,7 @@
   function hoverText(spec, ds, i, extra) {
     const idx = index(ds);
     const cols = extra.concat(spec.hover.filter(function (c) { return extra.indexOf(c) < 0; }));
-    return cols.map(function (c) { return "<b>" + esc(label(spec, c)) + "</b>: " + esc(fmt(ds.rows[i][idx[c]])); })
+    return cols.map(function (c) { return "<b>" + esc(label(spec, c)) + "</b>: " + esc(fmtAs(spec, c, ds.rows[i][idx[c]])); })
       .join("<br>");
   }
 

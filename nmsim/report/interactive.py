@@ -193,6 +193,7 @@ def build_blob(report) -> tuple[dict, list]:
                     _chart_of(o) is not None and _chart_of(o).frame is item.frame for o in sec.items)):
                 key_for(item.frame, item.name)
     charts, tables, layout, ids = [], [], [], set()
+    precision = number_formats(report)
 
     def new_id(base: str) -> str:
         k, n = base, 2
@@ -221,11 +222,31 @@ def build_blob(report) -> tuple[dict, list]:
             if chart.frame is None:
                 raise ValueError(f"chart {name}: no frame (pass Chart(frame=...))")
             cid = new_id(f"chart-{_slug(name)}")
-            charts.append(chart.spec(key_for(chart.frame, name), cid, chart.frame))
+            spec = chart.spec(key_for(chart.frame, name), cid, chart.frame)
+            shown = spec["x"] + spec["y"] + spec["hover"]
+            spec["formats"] = {c: precision[c] for c in shown if c in precision}   # hover at the tables' precision
+            charts.append(spec)
             parts.append(("chart", item, cid))
         layout.append(parts)
     blob = {"title": report.title, "datasets": datasets, "charts": charts, "tables": tables}
     return blob, layout
+
+
+def number_formats(report) -> dict:
+    """Column -> ``{"kind": "f"|"g", "digits": n}`` from the report's table formats (``{:.3f}``, ``{:.4g}``),
+    the first table naming a column deciding, so a chart's hover rounds as the tables do."""
+    from nmsim.report.writer import Table
+
+    out: dict = {}
+    for sec in report.sections:
+        for item in sec.items:
+            if not isinstance(item, Table):
+                continue
+            for col, fmt in item.formats.items():
+                m = re.fullmatch(r"\{:,?\.(\d+)([fg])\}", fmt) if isinstance(fmt, str) else None
+                if m and str(col) not in out:
+                    out[str(col)] = {"kind": m.group(2), "digits": int(m.group(1))}
+    return out
 
 
 def _chart_of(item):

@@ -152,7 +152,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
             result = price(graph, None if plan == "dense" else plan, hw, dt, "inference")
             mem = memory_footprint(graph, None if plan == "dense" else plan, hw, dt, "inference")
             priced = result.ops[result.ops["kind"].isin(("linear", "matmul", "conv"))]
-            rows.append({"hardware": hw.name, "dtype": dt, "plan": plan,
+            rows.append({"hardware": hw.name, "family": device_family(hw), "dtype": dt, "plan": plan,
                          "latency_ms": result.totals["seconds"] * 1e3,
                          "energy_j": result.totals["joules"],
                          "executed_gflops": result.totals["executed_flops"] / 1e9,
@@ -168,6 +168,28 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     df["sparsified_share"], df["ceiling"] = cap["sparsified_share"].to_numpy(), cap["ceiling"].to_numpy()
     df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
     return df
+
+
+def device_family(hw) -> str:
+    """The family a device is filtered by on the page: NVIDIA HBM (data-centre training) or GDDR (inference and
+    consumer) GPUs, AMD GPUs, TPUs, research engines, the ideal device."""
+    if hw.kind == "gpu":
+        vendor = "AMD" if hw.description.startswith("AMD") else "NVIDIA"
+        return f"{vendor} GPUs" if vendor == "AMD" else (
+            f"NVIDIA {'HBM' if hw.main_memory.name.lower().startswith('hbm') else 'GDDR'} GPUs")
+    return {"tpu": "TPUs", "ideal": "ideal"}.get(hw.kind, "research engines")
+
+
+#: a chart of more devices than this opens on the first device's family (the rest are a filter away)
+READABLE_DEVICES = 6
+
+
+def opening_families(hw: pd.DataFrame) -> dict:
+    """``Chart.initial`` for the ``family`` filter: every family while the devices fit a readable legend,
+    else the family of the first device listed."""
+    if hw["hardware"].nunique() <= READABLE_DEVICES:
+        return {}
+    return {"family": [hw["family"].iloc[0]]}
 
 
 def execution_summary(priced: pd.DataFrame) -> dict:
@@ -650,9 +672,12 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "runtime) and `fits` whether the device holds it; a row that does not fit is still priced.")
     measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
+    s.text.append("The chart opens on one device family when more than "
+                  f"{READABLE_DEVICES} devices are priced (`family` filter: tick the others).")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
-                         color="hardware", symbol="recipe",
-                         filters=("hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense), log_x=True,
+                         color="hardware", symbol="recipe", initial=opening_families(hw),
+                         filters=("family", "hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense),
+                         log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
                                 "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
                          title=f"{Name} vs absolute inference latency or energy per accelerator (front: faster or "
@@ -663,7 +688,8 @@ def _hardware_section(report: Report, st: _Study) -> None:
                           "(absolute: each accelerator at its own dense peak).",
                           chart=Chart("bar", x="plan", group="hardware",
                                       y=("latency_ms", "energy_j", "speedup_vs_dense", "energy_vs_dense"),
-                                      filters=("hardware", "plan", "dtype"), log_y=True,
+                                      filters=("family", "hardware", "plan", "dtype"), log_y=True,
+                                      initial=opening_families(hw),
                                       hover=("hardware", "dtype", "plan", "latency_ms", "energy_j",
                                              "speedup_vs_dense", "executed_gflops", "sparse_ops") + EXECUTED,
                                       labels=LABELS, frame=hw, title="Inference cost per accelerator and plan (absolute: each at "

@@ -59,9 +59,13 @@ class Report:
         return s
 
 
-def _cell(value, fmt: str | None) -> str:
+#: columns whose missing value is a figure nobody gave (a spec without energy figures, a device without a price)
+NOT_GIVEN = ("energy", "joules", "usd")
+
+
+def _cell(value, fmt: str | None, column: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return "not given" if any(w in str(column) for w in NOT_GIVEN) else "–"
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return "yes" if value else ""
     if callable(fmt):   # a function of the value, e.g. nmsim.report.length.human
@@ -79,7 +83,7 @@ def _cell(value, fmt: str | None) -> str:
 def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
     df = table.frame.drop(columns=[c for c in table.hide if c in table.frame.columns])
     cols = [str(c) for c in df.columns]
-    rows = [[_cell(v, table.formats.get(c)) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
+    rows = [[_cell(v, table.formats.get(c), c) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
     return cols, rows
 
 
