@@ -35,7 +35,7 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
       str(Path(tempfile.gettempdir()) / "nmsim-test-no-export")],
      "nmsim: error: --sparsity 'ff=1:x': not an N:M pattern: '1:x' (expected e.g. 1:16 or dense)"),
     (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
-                                  "stdlib-chars)"),
+                                  "stdlib-chars, pysrc-chars)"),
     (["cluster", "plan", "llama-2-7b", "--system", "dgx-a10O"],
      "nmsim: error: dgx-a10O: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice)"),
     (["cluster", "budget", "lama-2-7b"], "nmsim: error: workload: unknown workload 'lama-2-7b' (bundled: "),
@@ -66,9 +66,9 @@ def test_name_typo_fails_before_pandas(args, message):
 def _cases(tmp: Path) -> list[tuple[list[str], str]]:
     return [
         (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
-                                      "stdlib-chars)"),
+                                      "stdlib-chars, pysrc-chars)"),
         (["sweep", "--task", "digts", "--out", str(tmp / "runs")],
-         "nmsim: error: --task: unknown task 'digts' (one of digits, digits-hard, stdlib-chars)"),
+         "nmsim: error: --task: unknown task 'digts' (one of digits, digits-hard, stdlib-chars, pysrc-chars)"),
         (["evidence", "summarize", str(tmp / "none")],
          f"nmsim: error: {tmp / 'none'}: is not an evidence folder (no protocol.json)"),
         (["plot", str(tmp / "none"), "--out", str(tmp / "c.png")],

@@ -27,6 +27,10 @@ def register(sub) -> None:
     r.add_argument("--dense-frac", type=float, default=d.dense_frac, help=f"dense warm-up (default {d.dense_frac})")
     r.add_argument("--finetune-frac", type=float, default=d.finetune_frac,
                    help=f"binary fine-tune fraction (default {d.finetune_frac})")
+    r.add_argument("--beta-rule", default=d.beta_rule,
+                   help=f"MDGF beta: paper-fraction, paper or auto-70 (default {d.beta_rule})")
+    r.add_argument("--finetune-rule", default=d.srste_finetune_rule,
+                   help=f"SR-STE's rule in fine-tune: sr-ste or ste (default {d.srste_finetune_rule})")
     r.add_argument("--eval-every", type=int, default=d.eval_every,
                    help=f"steps between evaluations (0: per epoch; default {d.eval_every})")
     r.add_argument("--metric", default=d.metric, help=f"metric the ranking uses: loss or accuracy (default {d.metric})")
@@ -49,7 +53,7 @@ def cmd_run(args) -> int:
                      patterns=tuple(x.strip() for x in args.patterns.split(",") if x.strip()), seeds=args.seeds,
                      epochs=args.epochs, batch=args.batch, lr=args.lr, dense_frac=args.dense_frac,
                      finetune_frac=args.finetune_frac, eval_every=args.eval_every, metric=args.metric,
-                     level=args.level)
+                     level=args.level, beta_rule=args.beta_rule, srste_finetune_rule=args.finetune_rule)
     command = "nmsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "nmsim evidence run"
     run_protocol(proto, args.out, workers=args.workers, device=args.device, executor=args.executor, command=command)
     return 0

@@ -16,7 +16,7 @@ def _value(text: str):
 
 def _recipe_params(args) -> dict:
     params = {}
-    for name in ("beta", "srste_lambda", "k", "intervals", "zero_threshold"):
+    for name in ("beta", "beta_rule", "srste_lambda", "finetune_rule", "k", "intervals", "zero_threshold"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -29,7 +29,7 @@ def _recipe_params(args) -> dict:
 
 
 def _common(p) -> None:
-    p.add_argument("--task", default="digits", help="digits | digits-hard | stdlib-chars (default digits)")
+    p.add_argument("--task", default="digits", help="digits | digits-hard | stdlib-chars | pysrc-chars (default digits)")
     p.add_argument("--epochs", type=int, help="epochs (default: the task's)")
     p.add_argument("--batch", type=int, help="batch size (default: the task's)")
     p.add_argument("--lr", type=float, help="peak AdamW learning rate (default: the task's)")
@@ -37,8 +37,11 @@ def _common(p) -> None:
     p.add_argument("--warmup-frac", type=float, help="linear LR warm-up fraction of the steps")
     p.add_argument("--dense-frac", type=float, default=0.0, help="recipe dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="recipe binary fine-tune fraction f")
-    p.add_argument("--beta", type=float, help="MDGF decay rate (default: D reaches ~0 at 70%% of the sparse part)")
+    p.add_argument("--beta", type=float, help="MDGF decay rate per step (default: by --beta-rule)")
+    p.add_argument("--beta-rule", help="MDGF beta without --beta: paper-fraction (default: the paper's D at the "
+                   "same fraction of the run), paper (its constant), auto-70 (D ~0 at 70%% of the sparse part)")
     p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (default 2e-4)")
+    p.add_argument("--finetune-rule", help="SR-STE's rule in fine-tune: sr-ste (default, as the paper's code) or ste")
     p.add_argument("--k", type=int, help="SDGF-geometric k (paper 16, public code 8)")
     p.add_argument("--intervals", type=int, help="SDGF-geometric number of intervals")
     p.add_argument("--zero-threshold", type=float, help="MDGF: D below this counts as 0 for pricing")

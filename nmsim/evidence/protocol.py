@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,8 +39,10 @@ class Protocol:
     epochs: int | None = 1
     batch: int | None = None
     lr: float | None = None
-    dense_frac: float = 0.05
-    finetune_frac: float = 0.1
+    dense_frac: float = 0.0         # the paper's ViT-B config: dense_steps 0, fine_tune_steps 0
+    finetune_frac: float = 0.0
+    beta_rule: str = "paper-fraction"        # MDGF (nmsim.recipes.decay); nmsim's earlier choice: auto-70
+    srste_finetune_rule: str = "sr-ste"      # SR-STE in fine-tune, as the paper's code; earlier: ste
     eval_every: int = 20
     metric: str = "loss"            # the metric the ranking uses; accuracy and loss are both reported
     reference: str = "sr-ste"
@@ -57,6 +58,8 @@ class Protocol:
     def from_dict(cls, d: dict) -> "Protocol":
         known = set(cls.__dataclass_fields__)
         d = {k: v for k, v in d.items() if k in known}
+        d.setdefault("beta_rule", "auto-70")             # protocols written before these settings existed
+        d.setdefault("srste_finetune_rule", "ste")       # ran nmsim's earlier choices
         for key in ("recipes", "patterns"):
             if key in d:
                 d[key] = tuple(d[key])
@@ -120,6 +123,10 @@ def plan(p: Protocol) -> list:
                 if recipe == "dense" and i > 0:
                     continue
                 params = {}
+                if recipe in ("mdgf-linear", "mdgf-exp"):
+                    params = {"beta_rule": p.beta_rule}
+                if recipe == "sr-ste":
+                    params = {"finetune_rule": p.srste_finetune_rule}
                 if recipe == "sdgf-geometric":
                     label = run_plan(recipe, sparsity).label
                     if label not in p.geometric_k:
@@ -139,17 +146,11 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _environment(device: str) -> dict:
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "device": device,
-            "machine": platform.machine(), "cpus": os.cpu_count()}
-
-
 def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
     """Write protocol.json, or check that the folder already holds this protocol (UserError if not)."""
     from nmsim.evidence.files import read_protocol_file
     from nmsim.train.checkpoint import atomic_write_json
+    from nmsim.train.environment import environment
 
     path = out / PROTOCOL_FILE
     mine = {"protocol": p.to_dict(), "device": device}
@@ -165,7 +166,7 @@ def _claim_folder(out: Path, p: Protocol, device: str, command: str) -> None:
     if out.exists() and any(out.iterdir()):
         raise UserError("exists, is not empty and holds no protocol.json; refusing to write into it", str(out))
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, {"protocol": p.to_dict(), "command": command, "environment": _environment(device)})
+    atomic_write_json(path, {"protocol": p.to_dict(), "command": command, "environment": environment(device)})
 
 
 def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str = "cpu", executor: str = "local",

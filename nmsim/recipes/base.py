@@ -4,7 +4,8 @@ Every recipe splits training into three parts (Bambhaniya et al. 2024):
 
 * dense warm-up: steps ``[0, dense_end)``, ``dense_end = floor(d * T)``;
 * the *sparse part* ``[dense_end, finetune_start)`` where the recipes differ;
-* fine-tune: the last ``floor(f * T)`` steps, binary final (target) mask, STE.
+* fine-tune: the last ``floor(f * T)`` steps, binary final (target) mask, STE (SR-STE keeps its own rule, as
+  the paper's code does).
 
 Granularity. With ``steps_per_epoch=None`` boundaries are computed in steps. With ``steps_per_epoch=S``
 (as the public code, which switches at epoch boundaries) every boundary is computed in whole epochs and
@@ -181,7 +182,7 @@ class Recipe:
         if step < start:
             return self._dense_state()
         if step >= stop:
-            return self._binary_state("finetune", self.targets)
+            return self._finetune_state()
         return self._sparse_state(step, (start, stop), total_steps)
 
     def phases(self, total_steps: int) -> list[Phase]:
@@ -232,6 +233,9 @@ class Recipe:
         if all(v is None for v in masks.values()):
             return RecipeState(phase, masks, 1.0, "dense", 0.0, dict(masks), False, False)
         return RecipeState(phase, masks, 0.0, rule, lam, dict(masks), True, False)
+
+    def _finetune_state(self) -> RecipeState:
+        return self._binary_state("finetune", self.targets)
 
     def _sparse_state(self, step: int, span: tuple[int, int], total_steps: int) -> RecipeState:
         raise NotImplementedError

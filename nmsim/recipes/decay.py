@@ -16,6 +16,20 @@ coarser still). A pruned weight scaled by D below it is smaller than the roundin
 same magnitude, so the dense W~ GEMM and the sparse W*m GEMM agree to working precision. It also reproduces
 the paper's recipe: beta = 1e-4 reaches it at j = 76,247 and the paper calls D(76,440) ~ 4.8e-4 "~0", at
 ~70 % of its 109,200-step run.
+
+Short runs (``beta_rule``). The paper's betas are per-step constants for a run of ``PAPER_RUN_STEPS`` = 109,200
+steps (ViT-B/16, 350 epochs of 312 steps at global batch 4,096; its D(10,920) and D(76,440) checks sit at 10 % and
+70 % of that run). A run of a few hundred steps with the same constant would never leave the dense forward. The
+rules, when no explicit ``beta`` is given:
+
+* ``paper``: the paper's constant per step (linear 2e-4, exp 1e-4); the cost model's default, right for
+  ImageNet-length runs;
+* ``paper-fraction``: the paper's constant scaled by ``PAPER_RUN_STEPS / L`` (L = steps of the sparse part; the
+  paper's configs have d = f = 0, so its sparse part is its run): D takes the paper's value at the same fraction
+  of the run (linear reaches 0 at 4.58 % of it, exp reaches the zero threshold at 69.8 %). The trainer's default:
+  it keeps the shape of the paper's D curve, which is what a short run can reproduce;
+* ``auto-70``: nmsim's earlier choice, D reaches the zero threshold at 70 % of the sparse part for both forms
+  (the linear form then decays about 15x later, relative to the run, than the paper's).
 """
 from __future__ import annotations
 
@@ -27,6 +41,9 @@ from nmsim.recipes.base import Recipe, RecipeState
 DEFAULT_ZERO_THRESHOLD = 2.0**-11
 DEFAULT_BETA = {"mdgf-linear": 2e-4, "mdgf-exp": 1e-4}
 AUTO_DECAY_FRACTION = 0.7  # auto beta: D reaches the zero threshold at 70 % of the sparse part
+PAPER_RUN_STEPS = 109_200  # ViT-B/16: 350 epochs x 312 steps (arXiv 2402.04744; public vit_base_training.yaml)
+BETA_RULES = ("paper", "paper-fraction", "auto-70")
+TRAINER_BETA_RULE = "paper-fraction"
 
 
 def auto_beta(recipe, total_steps: int) -> float:
@@ -39,6 +56,17 @@ def auto_beta(recipe, total_steps: int) -> float:
     return float(f"{beta:.6g}")
 
 
+def rule_beta(recipe, total_steps: int, rule: str) -> float:
+    """The beta of ``rule`` (see the module docstring) for an MDGF recipe in a run of ``total_steps``, to 6
+    digits (``paper``: the paper's constant as is)."""
+    if rule == "paper":
+        return DEFAULT_BETA[recipe.name]
+    if rule == "auto-70":
+        return auto_beta(recipe, total_steps)
+    start, stop = recipe.span(total_steps)
+    return float(f"{DEFAULT_BETA[recipe.name] * PAPER_RUN_STEPS / max(1, stop - start):.6g}")
+
+
 def _number(value, where: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise UserError(f"{what} must be a finite number, got {value!r}", where)
@@ -48,30 +76,41 @@ def _number(value, where: str, what: str) -> float:
 class MDGFRecipe(Recipe):
     """Decaying mask; ``kind`` is "linear" or "exp"."""
 
-    param_names = ("beta", "zero_threshold")
+    param_names = ("beta", "zero_threshold", "beta_rule")
     kind = "linear"
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
-        params.setdefault("beta", DEFAULT_BETA[self.name])
+        rule = params.setdefault("beta_rule", "paper")
+        if rule not in BETA_RULES:
+            raise UserError(f"must be one of {', '.join(BETA_RULES)}, got {rule!r}", "--beta-rule")
+        if rule == "paper":
+            params.setdefault("beta", DEFAULT_BETA[self.name])
         params.setdefault("zero_threshold", DEFAULT_ZERO_THRESHOLD)
         super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
-        beta = _number(self.params["beta"], "--beta", "beta")
-        if beta <= 0:
-            raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
+        if self.params.get("beta") is not None:  # else beta_for(total_steps) applies the rule
+            beta = _number(self.params["beta"], "--beta", "beta")
+            if beta <= 0:
+                raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
+            self.params["beta"] = beta
         thr = _number(self.params["zero_threshold"], "--zero-threshold", "zero threshold")
         if not 0 <= thr <= 1:
             raise UserError(f"zero threshold must be in [0, 1], got {thr:g}", "--zero-threshold")
-        self.params.update(beta=beta, zero_threshold=thr)
+        self.params["zero_threshold"] = thr
 
-    def decay(self, j: int) -> float:
-        """D(j), j = steps since the start of the sparse part."""
-        beta = self.params["beta"]
+    def beta_for(self, total_steps: int) -> float:
+        """The beta in force in a run of ``total_steps``: the explicit one, else its rule's."""
+        beta = self.params.get("beta")
+        return beta if beta is not None else rule_beta(self, total_steps, self.params["beta_rule"])
+
+    def decay(self, j: int, beta: float | None = None) -> float:
+        """D(j), j = steps since the start of the sparse part (``beta``: default the explicit one)."""
+        beta = self.params["beta"] if beta is None else beta
         if self.kind == "linear":
             return max(1.0 - beta * j, 0.0)
         return math.exp(-beta * j)
 
     def _sparse_state(self, step, span, total_steps):
-        d = self.decay(step - span[0])
+        d = self.decay(step - span[0], self.beta_for(total_steps))
         masks = dict(self.targets)
         if d >= self.params["zero_threshold"]:
             return RecipeState("decay", masks, d, "ste", 0.0, {k: None for k in masks}, True, True)
@@ -80,10 +119,10 @@ class MDGFRecipe(Recipe):
     def zero_step(self, total_steps: int) -> int:
         """First step of the sparse part where D < zero_threshold (``finetune_start`` if never)."""
         start, hi = self.span(total_steps)
-        lo, thr = start, self.params["zero_threshold"]
+        lo, thr, beta = start, self.params["zero_threshold"], self.beta_for(total_steps)
         while lo < hi:  # D is non-increasing: bisect on the same function at() uses
             mid = (lo + hi) // 2
-            if self.decay(mid - start) < thr:
+            if self.decay(mid - start, beta) < thr:
                 hi = mid
             else:
                 lo = mid + 1

@@ -19,7 +19,7 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 # the keys of tasks.TASKS, here without torch so the CLI refuses a mistyped --task before importing it
-TASK_NAMES = ("digits", "digits-hard", "stdlib-chars")
+TASK_NAMES = ("digits", "digits-hard", "stdlib-chars", "pysrc-chars")
 
 
 def __getattr__(name: str):

@@ -79,8 +79,8 @@ def check_task_fit(model, task, workload: str) -> None:
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Fill task defaults and an automatic MDGF beta; validate recipe and task names (UserError)."""
-    from nmsim.recipes import auto_beta, make_recipe
+    """Fill task defaults and MDGF's beta by its rule (default ``paper-fraction``, see nmsim.recipes.decay); validate recipe and task names (UserError)."""
+    from nmsim.recipes import TRAINER_BETA_RULE, make_recipe
 
     task = load_task(config.task)
     c = dataclasses.replace(config, sparsity=parse_sparsity(config.sparsity), recipe_params=dict(config.recipe_params))
@@ -91,9 +91,12 @@ def resolve(config: RunConfig) -> RunConfig:
         c.workload = task.workload
     check_arguments(c)
     total = c.epochs * task.steps_per_epoch(c.batch)
+    name = str(c.recipe).strip().lower()
+    if name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:  # the rule's beta, recorded
+        c.recipe_params.setdefault("beta_rule", TRAINER_BETA_RULE)
+        rule = make_recipe(name, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
+        c.recipe_params["beta"] = rule.beta_for(total)
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
-    if recipe.name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:
-        c.recipe_params["beta"] = auto_beta(recipe, total)
     c.recipe = recipe.name
     return c
 
@@ -404,7 +407,9 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
         metrics_fh.close()
         bar.close(ok=sys.exc_info()[0] is None)   # an interrupted run gets no closing line
     final = {**last_row, "wall_seconds": time.perf_counter() - started}
-    ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": run.flops.error, "device": str(device)})
+    from nmsim.train.environment import environment
+    ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": run.flops.error, "device": str(device),
+                                             "environment": environment(device)})
     return final
 
 

@@ -12,6 +12,11 @@
   ``nmsim/data/corpora`` so that every Python version reads the same bytes (SHA-256 checked on load);
   split into 2,048-byte blocks, 10 % of blocks (seed 0) are the validation split. Examples are
   non-overlapping windows of ``seq_len + 1`` bytes; the metrics are next-byte loss (nats) and accuracy.
+* ``pysrc-chars``: the same construction at 10x the scale, for the scaled CPU protocol: the first 6,000,000 bytes
+  of every ``*.py`` file under the running interpreter's standard-library folder (recursively, sorted by relative
+  path, folders ``test``/``tests``/``idle_test``/``site-packages`` skipped), read from the installed CPython
+  3.11.7 (nothing downloads) and pinned by SHA-256: another Python gives a UserError, never other bytes. 1,024
+  validation windows (65,536 bytes); one epoch at batch 64 is 1,277 steps, 5.23 M training tokens.
 
 A task's training order is a pure function of (seed, epoch): :meth:`Task.order`.
 """
@@ -153,8 +158,45 @@ def stdlib_corpus(max_bytes: int = STDLIB_BYTES) -> bytes:
     return corpus[:max_bytes]
 
 
-def _stdlib_chars(seq_len: int = 64) -> Task:
-    corpus = stdlib_corpus()
+PYSRC_BYTES = 6_000_000
+PYSRC_SHA256 = "bef5374304df0dbee2df3c5a4d414f9be296c110eca18ffd0c375a749d790537"
+PYSRC_SKIP = frozenset({"test", "tests", "idle_test", "site-packages", "__pycache__"})
+
+
+def pysrc_corpus(max_bytes: int = PYSRC_BYTES) -> bytes:
+    """The installed CPython standard library's ``*.py`` sources, newline-separated, first ``max_bytes`` bytes;
+    UserError unless they are the pinned bytes (CPython 3.11.7)."""
+    import os
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = []
+    for folder, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if d not in PYSRC_SKIP]
+        files += [Path(folder, n).relative_to(root).as_posix() for n in names if n.endswith(".py")]
+    buf = bytearray()
+    for rel in sorted(files):
+        if len(buf) >= max_bytes:
+            break
+        buf += (root / rel).read_bytes() + b"\n"
+    corpus = bytes(buf[:max_bytes])
+    if max_bytes == PYSRC_BYTES and hashlib.sha256(corpus).hexdigest() != PYSRC_SHA256:
+        raise UserError("the installed standard library is not CPython 3.11.7's (SHA-256 of its sources differs); "
+                        "task pysrc-chars needs that interpreter", f"--task pysrc-chars ({root})")
+    return corpus
+
+
+def _pysrc_chars() -> Task:
+    task = _stdlib_chars(corpus=pysrc_corpus(), val_windows=1024)
+    task.name, task.workload = "pysrc-chars", "trainer-gpt2-chars-128"
+    task.defaults = dict(epochs=1, batch=64, lr=2e-3, weight_decay=0.05, warmup_frac=0.05)
+    task.info["source"] = (f"CPython 3.11.7 standard-library *.py (recursive, tests skipped), first {PYSRC_BYTES} "
+                           "bytes, read from the installed interpreter")
+    return task
+
+
+def _stdlib_chars(seq_len: int = 64, corpus: bytes | None = None, val_windows: int = 256) -> Task:
+    corpus = stdlib_corpus() if corpus is None else corpus
     arr = np.frombuffer(corpus, dtype=np.uint8)
     n_blocks = len(arr) // STDLIB_BLOCK
     blocks = arr[:n_blocks * STDLIB_BLOCK].reshape(n_blocks, STDLIB_BLOCK)
@@ -171,14 +213,14 @@ def _stdlib_chars(seq_len: int = 64) -> Task:
 
     xtr, ytr = windows(train_ids)
     xte, yte = windows(val_ids)
-    xte, yte = xte[:256], yte[:256]  # a fixed validation subset keeps evaluation cheap
+    xte, yte = xte[:val_windows], yte[:val_windows]  # a fixed validation subset keeps evaluation cheap
     return Task("stdlib-chars", "lm", "trainer-gpt2-chars", xtr, ytr, xte, yte,
                 defaults=dict(epochs=2, batch=32, lr=3e-3, weight_decay=0.05, warmup_frac=0.05),
                 info={"source": f"CPython 3.11.7 standard-library *.py, first {len(corpus)} bytes (nmsim/data/corpora)",
                       "corpus_sha256": hashlib.sha256(corpus).hexdigest(), "seq_len": seq_len})
 
 
-TASKS = {"digits": _digits, "digits-hard": _digits_hard, "stdlib-chars": _stdlib_chars}
+TASKS = {"digits": _digits, "digits-hard": _digits_hard, "stdlib-chars": _stdlib_chars, "pysrc-chars": _pysrc_chars}
 _CACHE: dict[str, Task] = {}
 
 
