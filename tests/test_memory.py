@@ -117,7 +117,7 @@ def test_carried_allocator_overhead_is_the_fit_and_scores_are_reported():
     df = frame()
     assert round(fit_overhead(df), 4) == ALLOCATOR_OVERHEAD
     v = validate()
-    assert set(v["split"]) == {"fit", "score"} and (v["split"] == "score").sum() == 3
+    assert set(v["split"]) == {"fit", "score"} and (v["split"] == "score").sum() == 4
     assert v.attrs["mape"]["score"] == pytest.approx(v.loc[v["split"] == "score", "error_pct"].abs().mean())
     assert v.attrs["mape"]["score"] < 15
 

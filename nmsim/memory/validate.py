@@ -35,6 +35,8 @@ def load_runs(path=DATA) -> tuple[list[dict], dict]:
         if r.get("measure") not in MEASURES or r.get("split") not in ("fit", "score"):
             raise UserError(f"runs[{i}] ({r.get('id')}): measure must be one of {', '.join(MEASURES)} and split "
                             "fit or score", str(path))
+        if not isinstance(r.get("mib", r.get("gb")), (int, float)) or r.get("mib", r.get("gb")) <= 0:
+            raise UserError(f"runs[{i}] ({r.get('id')}): give the measured peak as a positive mib: or gb:", str(path))
         if r["workload"] not in cfgs:
             cfgs[r["workload"]] = load_workload(r["workload"])
     return runs, cfgs
@@ -66,7 +68,8 @@ def frame(path=DATA) -> pd.DataFrame:
     for r in runs:
         comp = predict_allocated(r, cfgs[r["workload"]])
         runtime = comp.pop("runtime")
-        rows.append({"id": r["id"], "split": r["split"], "measure": r["measure"], "measured": r["mib"] * MIB,
+        measured = r["mib"] * MIB if "mib" in r else r["gb"] * 1e9
+        rows.append({"id": r["id"], "split": r["split"], "measure": r["measure"], "measured": measured,
                      "allocated": sum(comp.values()), "runtime": runtime, "source": r.get("source", "")})
     return pd.DataFrame(rows)
 
