@@ -289,7 +289,7 @@ CLUSTER_ARGS = [
     ("validate-only-unknown", {}, ["cluster", "validate", "--only", "gpt-5"], "--only: unknown run 'gpt-5'"),
     ("validate-only-empty", {}, ["cluster", "validate", "--only", ","], "--only: unknown run ''"),
     ("systems-unknown", {}, ["cluster", "systems", "dgx-b300"],
-     "dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice) nor an existing file"),
+     "dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, mi300x-platform, tpu-v4-slice) nor an existing file"),
 ]
 
 MOE = "a mixture-of-experts field ({}); nmsim does not price MoE models yet (it would price one dense FFN)"
@@ -392,7 +392,7 @@ RUNS_FILES = [(cid, {"r.yaml": text}, ["cluster", "validate", "--runs", "r.yaml"
     ("model-d-model-float", _runs("d_model: 768", "d_model: 7.5"),
      "r.yaml: runs[0].model: d_model: must be an integer, got 7.5"),
     ("system-unknown", _runs("system: dgx-h100", "system: dgx-b300"),
-     "r.yaml: runs[0].system: dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice) nor "
+     "r.yaml: runs[0].system: dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, mi300x-platform, tpu-v4-slice) nor "
      "an existing file"),
     ("dtype-unknown", _runs("tp: 1,", "tp: 1, dtype: fp7,"),
      "r.yaml: runs[0].dtype: no matrix peak for dtype 'fp7' (has: bf16, fp16, tf32, fp8, int8)"),

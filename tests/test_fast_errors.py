@@ -37,7 +37,7 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
     (["train", "--task", "typo"], "nmsim: error: --task: unknown task 'typo' (one of digits, digits-hard, "
                                   "stdlib-chars, pysrc-chars)"),
     (["cluster", "plan", "llama-2-7b", "--system", "dgx-a10O"],
-     "nmsim: error: dgx-a10O: unknown system: not a bundled one (dgx-a100, dgx-h100, tpu-v4-slice)"),
+     "nmsim: error: dgx-a10O: unknown system: not a bundled one (dgx-a100, dgx-h100, mi300x-platform, tpu-v4-slice)"),
     (["cluster", "budget", "lama-2-7b"], "nmsim: error: workload: unknown workload 'lama-2-7b' (bundled: "),
     (["hardware", "list", "--columns", "bandwith"],
      "nmsim: error: --columns: no column 'bandwith' (columns: name, kind, bf16_peak, sparse_patterns, memory_bytes, "

@@ -12,7 +12,7 @@ from nmsim.errors import UserError
 def _common(p) -> None:
     p.add_argument("workload", nargs="?", help="bundled workload name or YAML path (decoder-only or encoder-only)")
     p.add_argument("--hf-config", help="a Hugging Face config.json instead of a workload (llama, mistral, gpt2, bert)")
-    p.add_argument("--system", default="dgx-h100", help="bundled system (dgx-a100, dgx-h100, tpu-v4-slice) or YAML")
+    p.add_argument("--system", default="dgx-h100", help="bundled system (dgx-a100, dgx-h100, mi300x-platform, tpu-v4-slice) or YAML")
     p.add_argument("--nodes", type=int, default=None, help="number of nodes (default: the system file's)")
     p.add_argument("--global-batch", type=int, default=None,
                    help="sequences per optimizer step (default: 4M tokens / --seq)")
