@@ -156,3 +156,38 @@ def test_report_hardware_rows_carry_the_price_memory_footprint():
         assert row.mem_gib == memory_footprint(g, plan, "a100", "bf16", "inference").loc["total", "gib"]
         assert row.fits
     assert df["mem_gib"].iloc[1] < df["mem_gib"].iloc[0]   # 2:4 weights stored compressed
+
+
+RUN = ("runs:\n  - {id: r, workload: gpt2, hardware: a100, batch: 1, seq: 64, dtype: bf16, recompute: none, "
+       "measure: allocated, mib: 100, split: score}\n")
+
+
+@pytest.mark.parametrize("text,expected", [
+    (RUN.replace("recompute: none", "recompute: some"),
+     "m.yaml: runs[0].recompute: must be one of none, selective, full, got 'some'"),
+    (RUN.replace("split: score", "split: test"), "m.yaml: runs[0].split: must be fit or score, got 'test'"),
+    (RUN.replace("batch: 1", "batch: 0"), "m.yaml: runs[0].batch: must be a positive integer, got 0"),
+    (RUN.replace("mib: 100", "mib: -1"), "m.yaml: runs[0]: give the measured peak as a positive mib: or gb:"),
+    (RUN.replace("workload: gpt2, ", ""), "m.yaml: runs[0]: missing field 'workload'"),
+    (RUN.replace("dtype: bf16", "dtype: bf16, precision: fp8"),
+     "m.yaml: runs[0].precision: must be one of mixed, mixed-fp32-grads, amp, fp32, bf16, got 'fp8'"),
+    ("runs: []\n", "m.yaml: runs: give a list of measured runs")])
+def test_bad_memory_measurements_are_one_line(tmp_path, monkeypatch, capsys, text, expected):
+    from test_bad_input import assert_one_error, run_cli, snapshot
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(text)
+    before = snapshot(tmp_path)
+    code, err = run_cli(["validate", "--memory", "--measurements", "m.yaml"], capsys)
+    assert_one_error(code, err, expected)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("argv,flag", [(["price", "gpt2", "--hardware", "a100", "--recompute", "most"], "--recompute"),
+                                       (["compare", "gpt2", "--precision", "fp64"], "--precision"),
+                                       (["budget", "gpt2", "--sparsity", "ff=2:4", "--steps", "9",
+                                         "--recompute", "al"], "--recompute")])
+def test_memory_flag_typos_name_the_flag(argv, flag, capsys):
+    from test_bad_input import assert_one_error, run_cli
+    code, err = run_cli(argv, capsys)
+    assert_one_error(code, err, None)
+    assert flag in err

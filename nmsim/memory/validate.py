@@ -30,16 +30,45 @@ def load_runs(path=DATA) -> tuple[list[dict], dict]:
         cfg = ModelConfig(name=name, **fields)
         cfg.validate(f"{path}: workloads.{name}")
         cfgs[name] = cfg
-    runs = list(doc.get("runs") or [])
+    runs = doc.get("runs") if isinstance(doc, dict) else None
+    if not isinstance(runs, list) or not runs:
+        raise UserError("runs: give a list of measured runs", str(path))
     for i, r in enumerate(runs):
-        if r.get("measure") not in MEASURES or r.get("split") not in ("fit", "score"):
-            raise UserError(f"runs[{i}] ({r.get('id')}): measure must be one of {', '.join(MEASURES)} and split "
-                            "fit or score", str(path))
-        if not isinstance(r.get("mib", r.get("gb")), (int, float)) or r.get("mib", r.get("gb")) <= 0:
-            raise UserError(f"runs[{i}] ({r.get('id')}): give the measured peak as a positive mib: or gb:", str(path))
+        _check_run(r, f"{path}: runs[{i}]")
         if r["workload"] not in cfgs:
             cfgs[r["workload"]] = load_workload(r["workload"])
     return runs, cfgs
+
+
+def _check_run(r, where: str) -> None:
+    """One-line UserErrors naming the run's field."""
+    from nmsim.io.read import short_repr
+    from nmsim.memory.activations import RECOMPUTE
+    from nmsim.memory.precision import PRECISIONS
+    if not isinstance(r, dict):
+        raise UserError(f"must be a mapping, got {short_repr(r)}", where)
+    for key in REQUIRED:
+        if key not in r:
+            raise UserError(f"missing field {key!r}", where)
+    checks = (("measure", r["measure"] in MEASURES, f"one of {', '.join(MEASURES)}"),
+              ("split", r["split"] in ("fit", "score"), "fit or score"),
+              ("recompute", r["recompute"] in RECOMPUTE, f"one of {', '.join(RECOMPUTE)}"),
+              ("precision", r.get("precision") is None or r.get("precision") in PRECISIONS,
+               f"one of {', '.join(PRECISIONS)}"),
+              ("batch", _positive(r["batch"], int), "a positive integer"),
+              ("seq", _positive(r["seq"], int), "a positive integer"))
+    for key, ok, what in checks:
+        if not ok:
+            raise UserError(f"must be {what}, got {short_repr(r[key])}", f"{where}.{key}")
+    if not _positive(r.get("mib", r.get("gb")), (int, float)):
+        raise UserError("give the measured peak as a positive mib: or gb:", where)
+
+
+def _positive(value, kind) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool) and value > 0
+
+
+REQUIRED = ("id", "workload", "hardware", "batch", "seq", "dtype", "recompute", "measure", "split")
 
 
 def predict_allocated(run: dict, cfg) -> dict:
