@@ -74,3 +74,30 @@ def test_column_kinds():
                                      "usd_per_million_tokens", "joules_per_token", "tokens_per_second", "mfu",
                                      "seconds_vs_dense", "mem_total", "weights_gib", "usd_per_hour")] == \
         ["time"] * 7 + ["rate"] * 2 + [None] * 4
+
+
+def test_api_frames_carry_bands():
+    import nmsim
+    b = band("training step", device="a100-sxm4-80gb")
+    df = nmsim.compare("gpt2", hardware="a100,vegeta", patterns="dense", mode="training", batch=1)
+    a100 = df.set_index("hardware").loc["a100-sxm4-80gb"]
+    assert a100["seconds_lo"] == pytest.approx(a100["seconds"] * b.lo)
+    assert a100["tokens_per_second_hi"] == pytest.approx(a100["tokens_per_second"] / b.lo)
+    assert (a100["band_level"], a100["band_rows"]) == ("training step", 8)
+    vegeta = df.set_index("hardware").loc["vegeta"]
+    assert vegeta["band_level"] == NOT_VALIDATED and math.isnan(vegeta["seconds_hi"])
+    run = nmsim.budget("gpt2", "ff=2:4", recipes="sr-ste", steps=10, batch=8, hardware="h100")
+    assert run["hours_hi"].item() == pytest.approx(run["hours"].item() * b.hi)
+
+
+def test_cluster_budget_band_and_table_text(capsys):
+    from nmsim.cli import main
+    from nmsim.cluster.plan import run_budget
+    from nmsim.graph import load_workload
+    b = band("cluster run", device="h100-sxm5")
+    df = run_budget(load_workload("gpt2"), "dgx-h100", 64, 1024, 1e9, {"dense": None})
+    assert df["days_lo"].item() == pytest.approx(df["days"].item() * b.lo)
+    assert df["mfu_lo"].item() == pytest.approx(df["mfu"].item() / b.hi)
+    assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1"]) == 0
+    head = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert head[-2].startswith("# 80 % band: ") and "measured / predicted" in head[-2]

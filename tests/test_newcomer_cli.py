@@ -165,8 +165,10 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     assert out.startswith("mode,")
     assert [line for line in err.splitlines() if line.startswith("#")][0] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
                                    "seq 64..128)")
-    assert err.splitlines()[-3].startswith("#   us-east-1")
-    assert err.splitlines()[-2].startswith("# attention at full T x T: the causal mask's upper half is counted")
+    assert err.splitlines()[-5].startswith("#   us-east-1")
+    assert err.splitlines()[-4].startswith("# attention at full T x T: the causal mask's upper half is counted")
+    assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): x0.80-1.68 "
+                                    "(inference step, 9")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):

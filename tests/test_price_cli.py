@@ -86,4 +86,4 @@ def test_json_keeps_every_digit_of_csv():
     tiny = [c for c in csv.columns if csv[c].dtype == float and 0 < csv[c].abs().min() < 1e-7]
     assert tiny, "expected ns-scale columns in a per-op table"
     for c in tiny:
-        assert [r[c] for r in rows] == csv[c].tolist()
+        assert [r[c] for r in rows] == [None if v != v else v for v in csv[c]]   # NaN (no band): null

@@ -82,6 +82,14 @@ def band(level: str, hw=None, device: str | None = None) -> Band | None:
     return Band(level, int(entry["rows"]), float(entry["lo"]), float(entry["hi"]), float(entry["coverage"]))
 
 
+def for_system(system) -> Band | None:
+    """The cluster-run band of a bundled system (a system file the user wrote is not validated)."""
+    path = getattr(system, "path", None)
+    if path and Path(path).resolve().parent != SPEC_DIR.parent / "systems":
+        return None
+    return band("cluster run", system.device_spec())
+
+
 def level_for_mode(mode: str) -> str:
     return "training step" if mode == "training" else "inference step"
 
@@ -107,9 +115,48 @@ def attach(df, bands, columns=None):
     return out
 
 
-def note(bands) -> str:
-    """One ``# 80 % band ...`` line for a table's header: the band of its rows (each distinct one)."""
-    seen = list(dict.fromkeys(bands if isinstance(bands, (list, tuple)) else [bands]))
-    parts = [b.text() if b else NOT_VALIDATED for b in seen]
-    return ("# 80 % band on every time, energy and $ figure (measured / predicted; rates inverse): "
-            + "; ".join(parts) + "\n")
+def is_band_column(name, columns) -> bool:
+    """``COL_lo``/``COL_hi`` of a banded ``COL`` among ``columns``, or ``band_level``/``band_rows``."""
+    name = str(name)
+    return name in ("band_level", "band_rows") or (name.endswith(("_lo", "_hi")) and name[:-3] in columns
+                                                   and column_kind(name[:-3]) is not None)
+
+
+def with_band_columns(columns) -> list:
+    """``columns`` as :func:`attach` leaves them (for checking ``--columns`` before any work)."""
+    out = []
+    for col in columns:
+        out += [col, f"{col}_lo", f"{col}_hi"] if column_kind(col) else [col]
+    return out + ["band_level", "band_rows"]
+
+
+def fold(df, formatter):
+    """For a table: the first banded column's ``_lo``/``_hi`` as one ``COL_80%`` text column (``formatter`` gives
+    human units; ``not validated`` without a band), the other bounds and band columns left to CSV/JSON."""
+    import pandas as pd
+    if "band_level" not in df.columns:
+        return df
+    banded = [c for c in df.columns if column_kind(c) and f"{c}_lo" in df.columns and f"{c}_hi" in df.columns]
+    out = df.drop(columns=[f"{c}_{e}" for c in banded for e in ("lo", "hi")] + ["band_level", "band_rows"])
+    if banded:
+        main = banded[0]
+        text = [NOT_VALIDATED if pd.isna(lo) or pd.isna(hi) else f"{formatter(main, lo)}-{formatter(main, hi)}"
+                for lo, hi in zip(df[f"{main}_lo"], df[f"{main}_hi"])]
+        out.insert(out.columns.get_loc(main) + 1, f"{main}_80%", text)
+    return out
+
+
+def note(bands, labels=None, step: str | None = None) -> str:
+    """The ``# 80 % band ...`` line(s) of a table's header: each distinct band (one :class:`Band` or None, or one
+    per row with ``labels`` naming the rows' hardware); ``step``: the headline figure's range, said first."""
+    per_row = list(bands) if isinstance(bands, (list, tuple)) else [bands]
+    groups: dict = {}
+    for i, b in enumerate(per_row):
+        groups.setdefault(b, []).append(labels[i] if labels is not None else None)
+    parts = []
+    for b, names in groups.items():
+        names = [n for n in dict.fromkeys(names) if n]
+        parts.append((", ".join(names) + ": " if names and len(groups) > 1 else "")
+                     + (b.text() if b else NOT_VALIDATED))
+    lead = f"# 80 % band: {step}; " if step else "# 80 % band, "
+    return lead + "measured / predicted (time, energy, $; rates inverse): " + "; ".join(parts) + "\n"

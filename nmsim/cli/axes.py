@@ -120,6 +120,10 @@ def _table_view(df, axes: list):
     """The table format's columns: the shape axes, then time, FLOPs, bytes and energy in readable units."""
     show = df[axes].copy()
     show["ms"] = df["seconds"] * 1e3
+    if "seconds_lo" in df.columns:   # the 80 % band of the step (nmsim.bands), in ms as the time
+        from nmsim.units import fixed
+        show["ms_80%"] = [("not validated" if lo != lo else f"{fixed(lo * 1e3)}-{fixed(hi * 1e3)}")
+                          for lo, hi in zip(df["seconds_lo"], df["seconds_hi"])]
     show["exec_TFLOP"] = df["executed_flops"] / 1e12
     show["nominal_TFLOP"] = df["nominal_flops"] / 1e12
     show["GB_moved"] = df["bytes"] / 1e9
@@ -169,6 +173,9 @@ def run_sweep(args) -> int:
     at = df.columns.get_loc("joules") + 1
     df = add_shape_columns(df, cfg, args.mode, prices)
     df = df[[*df.columns[:at], *df.columns[-3:], *df.columns[at:-3]]]   # beside joules
+    from nmsim import bands
+    step_band = bands.band(bands.level_for_mode(args.mode), hw)
+    df = bands.attach(df, step_band)
     axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
     from nmsim.cli.price import wrap_comment
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
@@ -177,7 +184,8 @@ def run_sweep(args) -> int:
                         f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
                         + price_note([hw.name], prices) + f"# {sweep_attention(cfg, args.mode, df)}\n"
                         + (f"# {misfits:,} of {len(df):,} shapes do NOT fit in {hw.main_memory.capacity_gib:g} GiB "
-                           "(fits False, priced anyway)" if misfits else ""))
+                           "(fits False, priced anyway)\n" if misfits else "")
+                        + bands.note(step_band))
     if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)

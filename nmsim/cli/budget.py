@@ -45,6 +45,9 @@ def _priced(cfg, model, length, args) -> str:
     from nmsim.cost.economics import parse_overrides, price_note
     from nmsim.cost.per_token import attention_basis
     prices = price_note([model.hw.name], parse_overrides(args.price_per_hour)) if model.hw is not None else ""
+    if model.hw is not None:
+        from nmsim import bands
+        prices += bands.note(bands.band("training step", model.hw))
     attention = attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, cfg.tokens)
     money = "; hours = device-hours on one device, usd = hours x its hourly price" if model.hw is not None else ""
     return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
@@ -70,8 +73,8 @@ def _one_step_epochs(args) -> str:
     return f" ({args.epochs:g} epochs of one step each: give --dataset-size for epochs of data)"
 
 
-TABLE_COLUMNS = ("recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,hours,usd,joules,mem_gib,fits,"
-                 "phases")
+TABLE_COLUMNS = ("recipe,pattern,train_flops,vs_dense,vs_srste,budget_epochs,seconds,seconds_lo,seconds_hi,hours,usd,"
+                 "joules,mem_gib,fits,phases,band_level,band_rows")
 
 
 def run(args) -> int:

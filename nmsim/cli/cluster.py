@@ -108,7 +108,8 @@ def cmd_plan(args) -> int:
     from nmsim.cluster.text import PLAN_COLUMNS, plan_rows, plan_text
     if args.columns:   # a typo fails before the search (every format picks columns)
         from nmsim.cli.table import choose
-        choose(list(PLAN_COLUMNS), args.columns)
+        from nmsim.bands import with_band_columns
+        choose(with_band_columns(PLAN_COLUMNS), args.columns)
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(tokens, batch, seq) if tokens else 1000
@@ -127,7 +128,8 @@ def cmd_budget(args) -> int:
     from nmsim.cluster.text import budget_text
     if args.columns:   # a typo fails before the search (every format picks columns)
         from nmsim.cli.table import choose
-        choose(list(BUDGET_COLUMNS), args.columns)
+        from nmsim.bands import with_band_columns
+        choose(with_band_columns(BUDGET_COLUMNS), args.columns)
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
     from nmsim.cost.economics import parse_overrides, price_note
     from nmsim.hardware import load

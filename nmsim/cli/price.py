@@ -152,6 +152,9 @@ def run_price(args) -> int:
                            weight_dtype=args.weight_dtype, **memory_kwargs(args))
     table["mem_gib"] = float(mem.loc["total", "gib"])   # the step's footprint, on each of its rows
     table["fits"] = bool(mem.attrs["fits"])
+    from nmsim import bands
+    step_band = bands.band(bands.level_for_mode(args.mode), hw)
+    table = bands.attach(table, _op_bands(table, hw) if args.by == "op" else step_band)
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
     shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
@@ -162,6 +165,9 @@ def run_price(args) -> int:
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "
             f"kernels: {kernel_summary(result.ops)}; {fit_text(mem.loc['total', 'gib'], mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
             + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices))
+            f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
+            + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices)
+            + bands.note(step_band, step=duration_range(t["seconds"], step_band)))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)
     emit(table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
     if getattr(graph, "unrecognised", None):
@@ -201,6 +207,18 @@ def memory_basis(attrs) -> str:
     if attrs.get("recompute"):
         parts += [f"recompute {attrs['recompute']}", f"{attrs['precision']} precision"]
     return ", ".join(parts)
+def _op_bands(ops, hw) -> list:
+    """Per op row: the kernel level's band for a GEMM, none for vector ops (no kernel row times them)."""
+    from nmsim import bands
+    from nmsim.cost.gemm import MATRIX_KINDS
+    kernel = bands.band("kernel", hw)
+    return [kernel if kind in MATRIX_KINDS else None for kind in ops["kind"]]
+
+
+def duration_range(seconds: float, band) -> str | None:
+    """``4.98 ms-10.5 ms``: a predicted time's 80 % band, None without one."""
+    from nmsim.units import duration
+    return f"{duration(seconds * band.lo)}-{duration(seconds * band.hi)}" if band else None
 
 
 def padding_note(totals) -> str:
@@ -259,7 +277,8 @@ def run_compare(args) -> int:
     from nmsim.cost.compare import compare_columns
     if args.columns:   # and a --columns typo, before the pricing (every format picks columns)
         from nmsim.cli.table import choose
-        choose(list(compare_columns(item_name(load_workload(args.workload)))), args.columns)
+        from nmsim.bands import with_band_columns
+        choose(with_band_columns(compare_columns(item_name(load_workload(args.workload)))), args.columns)
 
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
@@ -285,6 +304,9 @@ def run_compare(args) -> int:
              head=wrap_comment(head.replace(f"# priced: {cfg.name} {args.mode}", f"# priced: {cfg.name} {args.mode} "
                                             "memory (GiB per component)", 1)))
         return 0
+    from nmsim import bands
+    level = bands.level_for_mode(args.mode)
+    head += bands.note([bands.band(level, specs[name]) for name in df["hardware"]], list(df["hardware"]))
     emit(df, args.format, args.out, index=False, columns=args.columns, head=wrap_comment(head))
     for note in df.attrs.get("skipped", []):
         print(f"# skipped {note}", file=sys.stderr)

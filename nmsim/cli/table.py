@@ -40,6 +40,8 @@ def _heading(stem: str, quantity: str) -> str:
 def _unit(column: str):
     """(formatter, display heading) for a column name, or (None, name)."""
     name = str(column)
+    if name.endswith("_80%"):   # an 80 % band's range (nmsim.bands.fold): text already in the column's units
+        return None, f"{_unit(name[:-4])[1]}_80%"
     for item in ("token", "image"):   # what a buyer asks: throughput, $ per million, energy per item
         if name == f"{item}s_per_second":
             return _number, f"{item}s/s"
@@ -68,6 +70,12 @@ def _unit(column: str):
     if name.endswith("flops"):
         return (lambda v: si(v, "FLOP")), name
     return None, name
+
+
+def _formatted(column: str, value: float) -> str:
+    """One value of ``column`` in the table's human units."""
+    fmt = _unit(column)[0] or _number
+    return fmt(float(value))
 
 
 def human(df: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +121,8 @@ def choose(available: list, columns: str) -> list:
     chosen = []
     for name in names:
         if name not in by_name:
-            shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in available))
+            from nmsim.bands import is_band_column   # accepted, not listed: each figure's 80 % bounds
+            shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in available if not is_band_column(c, available)))
             raise UserError(f"no column {name!r} (columns: {shown})", "--columns")
         if by_name[name] not in chosen:
             chosen.append(by_name[name])
@@ -165,7 +174,8 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     ``columns``. Too wide: long text columns go below the table, then the rest wraps into blocks that
     each repeat the keys."""
     df, index, nkeys = keyed(df, index, columns)
-    shown = human(df)
+    from nmsim.bands import fold
+    shown = human(fold(df, _formatted))
     text = shown.to_string(index=index)
     if max(map(len, text.splitlines() or [""])) <= width:
         return text + "\n"

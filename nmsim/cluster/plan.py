@@ -239,7 +239,8 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
             got = affordable(cost, sched, budget, measure=measure)
             row[col] = got["units_exact"] * global_batch * seq
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+    from nmsim import bands
+    return bands.attach(pd.DataFrame(rows, columns=list(BUDGET_COLUMNS)), bands.for_system(system))
 
 
 BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "usd", "mfu", "goodput",

@@ -42,7 +42,8 @@ PLAN_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "st
 
 def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
     """The ``top`` ranked layouts as raw numbers (for CSV/JSON)."""
-    return res.table.head(top)[list(PLAN_COLUMNS)]
+    from nmsim import bands
+    return bands.attach(res.table.head(top)[list(PLAN_COLUMNS)], bands.for_system(res.run.system))
 
 
 def plan_text(res: PlanResult, top: int) -> str:
@@ -68,6 +69,11 @@ def plan_text(res: PlanResult, top: int) -> str:
     lines.append("  losses     " + res.run.losses.summary(res.run.compute_efficiency))
     if len(res.phases) > 1:
         lines.append("  phases     " + "; ".join(f"{lab} ({n:,} steps)" for lab, n, _ in res.phases))
+    from nmsim import bands
+    band = bands.for_system(res.run.system)
+    lines.append("  80 % band  " + (f"step {_s(b['step_seconds'] * band.lo)}-{_s(b['step_seconds'] * band.hi)}, "
+                                    f"MFU {b['mfu'] / band.hi * 100:.1f}-{b['mfu'] / band.lo * 100:.1f}%; "
+                                    + band.text() if band else bands.NOT_VALIDATED))
     return _wrap(lines)
 
 
@@ -106,10 +112,27 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
                      f"{dollars(r.usd)} at the device-hours' price")
     lines.append(f"wall-clock and device-hours: steps x step time / goodput {df['goodput'].iloc[0]:g} (restarts, "
                  "failures, evaluation).")
+    lines += _band_lines(df)
     lines.append("energy: node max power x nodes x wall-clock. MFU: dense model FLOPs / (devices x peak x step time).")
     lines.append("iso-time / iso-FLOP: tokens the recipe trains in the first recipe's wall-clock / executed FLOPs")
     lines.append("(its phases stretched to the longer run).")
     return _wrap(lines)
+
+
+def _band_lines(df: pd.DataFrame) -> list[str]:
+    """Each recipe's 80 % band (nmsim.bands) on wall-clock, device-hours and energy, or 'not validated'."""
+    if "days_lo" not in df.columns:
+        return []
+    lines = []
+    for r in df.itertuples():
+        if r.band_rows == 0:
+            lines.append(f"{r.recipe}: 80 % band not validated (no scored run on this system's device)")
+            continue
+        lines.append(f"{r.recipe}: 80 % band {_duration(r.days_lo * 86400)}-{_duration(r.days_hi * 86400)}, "
+                     f"{r.device_hours_lo:,.0f}-{r.device_hours_hi:,.0f} device-hours, "
+                     f"{_energy(r.energy_joules_lo)}-{_energy(r.energy_joules_hi)} "
+                     f"({r.band_level}, {r.band_rows} scored runs)")
+    return lines
 
 
 def validation_text(df: pd.DataFrame, summary: dict) -> str:

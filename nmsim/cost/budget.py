@@ -253,8 +253,12 @@ def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[di
 def table_columns(hardware: bool) -> list[str]:
     """The columns of :func:`budget_table`'s table (with ``hardware``: time and energy too)."""
     timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd", "mem_gib", "fits"] if hardware else []
-    return ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
-            "budget_epochs", *timed, "phases"]
+    columns = ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
+               "budget_epochs", *timed, "phases"]
+    if not hardware:
+        return columns
+    from nmsim.bands import with_band_columns
+    return with_band_columns(columns)
 
 
 def _unpriced(exc: UserError) -> dict:
@@ -404,6 +408,9 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
                      table["hours"] * hourly_price(cost.model.hw.name, prices))
     if hardware:
         _add_memory(table, graph, dict(plans), cost.model, unfused=unfused, recompute=recompute, precision=precision)
+    if cost.model.hw is not None:   # the run's time is a single-device training step's, times the steps
+        from nmsim import bands
+        table = bands.attach(table, bands.band("training step", cost.model.hw))
     return BudgetRun(table, cost.skipped, cfg, length, cost.model)
 
 

@@ -118,6 +118,9 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     economics.add_columns(df, df["seconds"], df["joules"], items,
                           [economics.hourly_price(h, overrides) for h in df["hardware"]], item)
     df = economics.rank(df[list(compare_columns(item))], rank_by, item)
+    from nmsim import bands
+    by_name = {hw.name: hw for hw in specs}
+    df = bands.attach(df, [bands.band(bands.level_for_mode(mode), by_name[h]) for h in df["hardware"]])
     df.attrs["skipped"] = skipped
     df.attrs["memory"] = memory.loc[df.index].reset_index(drop=True)
     df.attrs["item"], df.attrs["items_per_step"], df.attrs["prices"] = item, items, overrides
