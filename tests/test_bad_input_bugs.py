@@ -107,7 +107,7 @@ COLUMNS = [
      "rule, srste_lambda)"),
     ("cluster-budget-json", W, ["cluster", "budget", "w.yaml", "--system", "dgx-a100", "--nodes", "1", "--tokens",
                                 "1e9", "--format", "json", "--columns", "nope"],
-     "--columns: no column 'nope' (columns: recipe, layout, steps, tokens, step_time, days, device_hours, mfu, goodput, "
+     "--columns: no column 'nope' (columns: recipe, layout, steps, tokens, step_time, days, device_hours, usd, mfu, goodput, "
      "energy, device_energy, executed_flops, mem_gib, iso_time_tokens, iso_flop_tokens)"),
     ("cluster-plan-csv", W, ["cluster", "plan", "w.yaml", "--system", "dgx-a100", "--nodes", "1", "--format", "csv",
                              "--columns", "nope"], None),
@@ -188,8 +188,8 @@ def test_compare_user_spec_file_and_bundled(workdir_files, capsys):
         ["my-accelerator", "dense"], ["my-accelerator", "2:4"], ["a100-sxm4-80gb", "dense"], ["a100-sxm4-80gb", "2:4"]]
     # a user's spec file has no measured rows: its band is not a number
     note = " ".join(line.lstrip("#").strip() for line in out.splitlines() if line.startswith("#"))
-    assert note.endswith("my-accelerator: not validated; a100-sxm4-80gb: x0.80-1.68 (inference step, 9 scored rows, "
-                         "78 % inside)")
+    assert note.endswith("my-accelerator: not validated; a100-sxm4-80gb: x0.89-1.68 (inference step, 11 scored rows, "
+                         "82 % inside)")
 
 
 def test_compare_renamed_copy_of_a_bundled_spec_is_priced_as_the_file(workdir_files, capsys):

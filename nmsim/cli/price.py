@@ -164,8 +164,6 @@ def run_price(args) -> int:
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "
             f"kernels: {kernel_summary(result.ops)}; {fit_text(mem.loc['total', 'gib'], mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
-            + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices))
-            f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; kernels: {kernel_summary(result.ops)}\n"
             + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices)
             + bands.note(step_band, step=duration_range(t["seconds"], step_band)))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)

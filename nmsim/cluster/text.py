@@ -120,18 +120,20 @@ def budget_text(df: pd.DataFrame, described: str) -> str:
 
 
 def _band_lines(df: pd.DataFrame) -> list[str]:
-    """Each recipe's 80 % band (nmsim.bands) on wall-clock, device-hours and energy, or 'not validated'."""
+    """Each recipe's 80 % band (nmsim.bands) on wall-clock, device-hours, $ and energy, or 'not validated'."""
     if "days_lo" not in df.columns:
         return []
     lines = []
-    for r in df.itertuples():
-        if r.band_rows == 0:
-            lines.append(f"{r.recipe}: 80 % band not validated (no scored run on this system's device)")
+    for r in df.to_dict("records"):
+        if r["band_rows"] == 0:
+            lines.append(f"{r['recipe']}: 80 % band not validated (no scored run on this system's device)")
             continue
-        lines.append(f"{r.recipe}: 80 % band {_duration(r.days_lo * 86400)}-{_duration(r.days_hi * 86400)}, "
-                     f"{r.device_hours_lo:,.0f}-{r.device_hours_hi:,.0f} device-hours, "
-                     f"{_energy(r.energy_joules_lo)}-{_energy(r.energy_joules_hi)} "
-                     f"({r.band_level}, {r.band_rows} scored runs)")
+        usd = (f"{dollars(r['usd_lo'])}-{dollars(r['usd_hi'])}, "
+               if "usd_lo" in r and r["usd_lo"] == r["usd_lo"] else "")
+        lines.append(f"{r['recipe']}: 80 % band {_duration(r['days_lo'] * 86400)}-{_duration(r['days_hi'] * 86400)}, "
+                     f"{r['device_hours_lo']:,.0f}-{r['device_hours_hi']:,.0f} device-hours, {usd}"
+                     f"{_energy(r['energy_joules_lo'])}-{_energy(r['energy_joules_hi'])} "
+                     f"({r['band_level']}, {r['band_rows']} scored runs)")
     return lines
 
 
