@@ -133,10 +133,18 @@ def _memory_rows(graph, configs, labels, mode, batch, seq, context, **kw) -> pd.
     """One row per config: hardware, pattern, each component's GiB (training or inference components, see
     :mod:`nmsim.memory.footprint`), ``weights`` (at rest, GiB), ``total``, ``capacity`` and ``fits``."""
     from nmsim.memory import GIB, memory_footprint
+    from nmsim.memory.footprint import graph_shape
+    from nmsim.memory.weights import plan_gemms
+    b, s, ctx = graph_shape(graph, graph.config, mode)
+    shape = {"batch": batch or b, "seq": (seq or context or s) if mode != "decode" else s,
+             "context": (context or ctx) if mode == "decode" else ctx}
+    gemms: dict = {}
     rows = []
     for i, (plan, hw, dt) in enumerate(configs):
-        fp = memory_footprint(graph, plan, hw, dt, mode, batch=batch, seq=seq if mode != "decode" else None,
-                              context=context if mode == "decode" else None, **kw)
+        key = i % len(labels)
+        if key not in gemms:
+            gemms[key] = plan_gemms(graph, plan)
+        fp = memory_footprint(graph, plan, hw, dt, mode, **shape, gemms=gemms[key], **kw)
         comp = fp["bytes"] / GIB
         weights = comp.reindex(["weights", "weights_dense", "weights_sparse_values", "weights_metadata"]).sum()
         rows.append({"hardware": hw.name, "pattern": labels[i % len(labels)], **comp.to_dict(),

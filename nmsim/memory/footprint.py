@@ -97,11 +97,12 @@ def step_memory(cfg, mode: str, batch, seq, context, weights, hw, dtype: str, *,
 def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str = "inference", *,
                      context: int | None = None, batch: int | None = None, seq: int | None = None, recompute=None,
                      mask_storage: str = "bool", fusion=None, precision: str | None = None,
-                     weight_dtype: str | None = None, dropout: bool = False) -> pd.DataFrame:
+                     weight_dtype: str | None = None, dropout: bool = False, gemms=None) -> pd.DataFrame:
     """Bytes per component of one step (see module docstring) of a traced ``graph`` (its batch and lengths
     unless given). A DataFrame indexed by component with ``bytes`` and ``gib`` and a ``total`` row; ``attrs``:
     ``fits`` (total <= main-memory capacity), ``capacity_gib``, ``hardware``, ``mode``, ``flash``,
-    ``recompute``, ``precision`` and ``sparse_dense_bytes`` (dense size of the compressed weights)."""
+    ``recompute``, ``precision`` and ``sparse_dense_bytes`` (dense size of the compressed weights). ``gemms``:
+    the plan's :func:`~nmsim.memory.weights.plan_gemms`, when the caller prices many accelerators."""
     from nmsim.cost.pricing import check_mode, hardware_spec
     hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
@@ -116,10 +117,9 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
     rec = recompute_code(recompute)
     prec = precision_for(precision, dtype)
     flash = flash_for(hw, fusion)
-    weights = weights_at_rest(graph, plan, hw, dtype, weight_dtype)
-    b, s, ctx = graph_shape(graph, cfg, mode)
-    b, s = batch or b, seq or s
-    ctx = context or ctx
+    weights = weights_at_rest(graph, plan, hw, dtype, weight_dtype, gemms)
+    b, s, ctx = (batch, seq, context) if batch and seq and context else graph_shape(graph, cfg, mode)
+    b, s, ctx = batch or b, seq or s, context or ctx
     comp = step_memory(cfg, mode, b, s, ctx, weights, hw, dtype, flash=flash, recompute=rec, precision=prec,
                        dropout=dropout, mask_bytes=1.0 if mask_storage == "bool" else 1 / 8, weight_dtype=weight_dtype)
     df = pd.DataFrame({"bytes": pd.Series({k: float(v) for k, v in comp.items()}, dtype=float)})

@@ -47,26 +47,34 @@ def model_params(graph) -> float:
     return float(w["weight_numel"].sum() + w.loc[w["has_bias"], "gemm_n"].sum())
 
 
-def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None) -> WeightBytes:
-    """:class:`WeightBytes` of ``graph``'s model under ``plan`` on ``hw`` (see module docstring)."""
-    from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
+def plan_gemms(graph, plan) -> tuple[np.ndarray, list]:
+    """(rows of ``n, k, numel`` per distinct sparsifiable GEMM weight ``plan`` puts a pattern on, the patterns);
+    independent of the hardware, so a table of many accelerators resolves each plan once."""
+    from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS
     from nmsim.cost.pricing import resolve_plan
-    size = dtype_bytes(weight_dtype or dtype)
-    params = model_params(graph)
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     pats = resolve_plan(plan, mops)
     if pats is None:
-        return WeightBytes(params, params * size, 0.0, 0.0, 0.0, 0.0)
+        return np.zeros((0, 3)), []
     sel = mops[mops["kind"].isin(SPARSE_KINDS).to_numpy() & ~mops["weight"].duplicated().to_numpy()]
-    masked = numel = values = meta = 0.0
-    for (n, k, w), p in zip(sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float), pats.reindex(sel.index)):
-        if p is None or isinstance(p, float) or p.is_dense or w == 0:
-            continue
-        masked += w
+    rows = sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float)
+    keep = [(r, p) for r, p in zip(rows, pats.reindex(sel.index))
+            if p is not None and not isinstance(p, float) and not p.is_dense and r[2] > 0]
+    return np.array([r for r, _ in keep]).reshape(-1, 3), [p for _, p in keep]
+
+
+def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None, gemms=None) -> WeightBytes:
+    """:class:`WeightBytes` of ``graph``'s model under ``plan`` on ``hw`` (see module docstring); ``gemms``:
+    :func:`plan_gemms` of the plan when the caller has it."""
+    from nmsim.cost.gemm import pattern_info
+    size = dtype_bytes(weight_dtype or dtype)
+    params = model_params(graph)
+    rows, pats = gemms if gemms is not None else plan_gemms(graph, plan)
+    numel = values = meta = 0.0
+    for (n, k, w), p in zip(rows, pats):
         info = pattern_info(hw, dtype, p)
-        if not info.sparse:
-            continue
-        v, m = compressed_gemm_bytes(n, k, info, size)
-        numel, values, meta = numel + w, values + v, meta + m
-    return WeightBytes(params, (params - numel) * size, values, meta, numel, masked)
+        if info.sparse:
+            v, m = compressed_gemm_bytes(n, k, info, size)
+            numel, values, meta = numel + w, values + v, meta + m
+    return WeightBytes(params, (params - numel) * size, values, meta, numel, float(rows[:, 2].sum()))
