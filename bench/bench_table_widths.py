@@ -97,8 +97,8 @@ CASES = (
          "--tokens 1e12 --recipes dense,sr-ste,mdgf-exp,sdgf-stepwise,sdgf-geometric --sparsity ff=2:4",
          tiny="cluster budget llama-3-8b --system dgx-h100 --nodes 1 --seq 2048 --global-batch 512 --tokens 1e12 "
          "--recipes dense,sdgf-geometric --sparsity ff=2:4"),
-    Case("cluster validate", "cluster validate --calibrate",
-         tiny="cluster validate --calibrate --only megatron-1.7b,megatron-3.6b,nemo-llama2-7b,llama3-405b-8k"),
+    Case("cluster validate", "cluster validate --fit",
+         tiny="cluster validate --fit --only megatron-1.7b,megatron-3.6b,nemo-llama2-7b,llama3-405b-8k"),
     Case("cluster systems", "cluster systems"),
     # validation, cache, export
     Case("validate", "validate", tiny="validate --no-refit"),   # the same tables without the fits' time
