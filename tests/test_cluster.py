@@ -544,3 +544,21 @@ def test_user_runs_file_each_measure(tmp_path):
     assert b["predicted_seconds"] == pytest.approx(a["predicted_seconds"] / 0.9)
     assert list(df["split"]) == ["score", "score"] and summary["orgs"]["us"][1] == 2
     assert summary["mape"] == pytest.approx(df["error"].abs().mean())
+
+
+def test_fit_is_least_squares_on_fit_rows(monkeypatch):
+    """fit(): per device, 1/efficiency minimises sum (measured - rest - compute/eff)^2 over the fit rows only;
+    `default` pools every fit row; scored rows never enter."""
+    import pandas as pd
+    from nmsim.cluster import validation as V
+    rows = pd.DataFrame({"split": ["fit", "fit", "fit", "score"],
+                         "group": ["a100-sxm4-80gb bf16", "a100-sxm4-80gb bf16", "h100-sxm5 fp8", "h100-sxm5 bf16"],
+                         "compute_seconds": [1.0, 2.0, 1.0, 5.0], "predicted_seconds": [1.5, 2.5, 1.2, 9.0],
+                         "measured_seconds": [1.7, 3.1, 2.2, 1.0]})
+    monkeypatch.setattr(V, "validate", lambda runs, losses=None, progress=None: (rows, {}))
+    eff, _ = V.fit([{"split": "fit"}])
+    x, y = np.array([1.0, 2.0]), np.array([1.2, 2.6])             # measured - rest
+    assert eff["a100-sxm4-80gb"] == pytest.approx((x @ x) / (x @ y))
+    assert eff["h100-sxm5"] == pytest.approx(1.0 / 2.0)             # 2.2 - 0.2 = 2.0 s for 1 s of compute
+    xa, ya = np.array([1.0, 2.0, 1.0]), np.array([1.2, 2.6, 2.0])
+    assert eff["default"] == pytest.approx((xa @ xa) / (xa @ ya))

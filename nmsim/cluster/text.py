@@ -157,6 +157,9 @@ def validation_text(df: pd.DataFrame, summary: dict) -> str:
         lines.append("  scored, by organisation: " + ", ".join(f"{o} {m * 100:.1f}% ({n})"
                                                                 for o, (m, n) in summary["orgs"].items()))
     if "fitted" in summary:
+        from nmsim.cluster.losses import load_losses
+        shipped = load_losses("calibrated").compute_efficiency
         lines.append("fitted on the fit runs (other terms as sourced): compute efficiency " +
-                     ", ".join(f"{c} {e:.3f}" for c, e in summary["fitted"].items()))
+                     ", ".join(f"{c} {e:.3f}" for c, e in summary["fitted"].items()) + "; shipped in losses.yaml: " +
+                     ", ".join(f"{c} {e:.3f}" for c, e in shipped.items()))
     return _wrap(lines)
