@@ -327,6 +327,11 @@ def test_steps_and_budget(dm):
     assert d.loc["dense", "usd"] == pytest.approx(d.loc["dense", "device_hours"] * 6.88)   # the bundled H100 price
     own = run_budget(GPT, s, 64, 128, 1e9, {"dense": None}, device_model=dm, flash=False, price_per_hour="h100=2")
     assert own.loc[0, "usd"] == pytest.approx(own.loc[0, "device_hours"] * 2)
+    from nmsim.cluster.plan import run_cost
+    res = search(GPT, s, 64, 128, steps=steps, device_model=dm, flash=False)
+    run = run_cost(res)
+    assert run["days"].iloc[0] == pytest.approx(d.loc["dense", "days"])   # the plan's best layout is the budget's
+    assert np.allclose(run["usd"], run["device_hours"] * 6.88) and np.allclose(run["device_hours"], run["days"] * 24 * 8)
     assert d.loc["dense", "energy_joules"] == pytest.approx(d.loc["dense", "days"] * 86400 * 10200)
     assert d.loc["dense", "iso_time_tokens"] == pytest.approx(d.loc["dense", "tokens"])
     assert d.loc["sr-ste", "executed_flops"] < d.loc["dense", "executed_flops"]

@@ -112,9 +112,21 @@ def cmd_plan(args) -> int:
         choose(with_band_columns(PLAN_COLUMNS), args.columns)
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
+    from nmsim.cost.economics import parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD: before the search
     steps = steps_for(tokens, batch, seq) if tokens else 1000
     res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, rank=args.rank, **kw, **restrict)
-    _emit(args, plan_text(res, args.top), plan_rows(res, args.top))
+    if tokens:   # the whole run: days, device-hours and dollars per layout
+        from nmsim.cluster.plan import run_cost
+        from nmsim.cost.economics import price_note
+        res.table = res.table.join(run_cost(res, prices))
+    text = plan_text(res, args.top)
+    if tokens:
+        from nmsim.cli.price import wrap_comment
+        from nmsim.hardware import load
+        note = price_note([load(system.device).name], prices).removeprefix("# ")
+        text = text.rstrip("\n") + "\n" + wrap_comment(note).replace("#   ", "  ")
+    _emit(args, text, plan_rows(res, args.top))
     return 0
 
 
@@ -206,6 +218,8 @@ def register(sub) -> None:
     pl.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None)
     pl.add_argument("--mb", type=int, default=None, help="micro-batch size")
     pl.add_argument("--recompute", choices=("none", "selective", "full"), default=None)
+    from nmsim.cli.price import add_price_per_hour
+    add_price_per_hour(pl)
     pl.set_defaults(func=cmd_plan)
     bu = cs.add_parser("budget", help="tokens -> steps, days, device-hours, MFU, energy per recipe")
     _common(bu)

@@ -45,6 +45,19 @@ class PlanResult:
         return self.table.iloc[0]
 
 
+def run_cost(res: PlanResult, price_per_hour=None) -> pd.DataFrame:
+    """Each layout's whole run of ``res.steps`` steps: wall-clock ``days`` and ``device_hours`` (step time x steps
+    / the losses' goodput, as :func:`run_budget`) and ``usd`` (device-hours x the device's hourly price,
+    ``price_per_hour`` over the bundled list prices; NaN where none is known)."""
+    from nmsim.cost.economics import hourly_price, parse_overrides
+    prices = price_per_hour if isinstance(price_per_hour, dict) else parse_overrides(price_per_hour)
+    system = res.run.system
+    seconds = res.table["step_seconds"] * res.steps / res.run.losses.goodput
+    hours = seconds / 3600 * system.devices
+    return pd.DataFrame({"days": seconds / 86400, "device_hours": hours,
+                         "usd": hours * hourly_price(system.device_spec().name, prices)}, index=res.table.index)
+
+
 def recipe_phases(recipe, steps: int) -> list:
     """(label, steps, state) per pricing phase; the dense recipe (or None) is one dense phase."""
     if recipe is None:

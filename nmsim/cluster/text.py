@@ -37,13 +37,13 @@ def _s(x: float) -> str:
 # the columns of plan_rows (known before the search, so a mistyped --columns fails first)
 PLAN_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
                 "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
-                "overflow")
+                "overflow", "days", "device_hours", "usd")   # the run: with --tokens, else NaN
 
 
 def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
-    """The ``top`` ranked layouts as raw numbers (for CSV/JSON)."""
+    """The ``top`` ranked layouts as raw numbers (for CSV/JSON); the run's columns NaN when not priced."""
     from nmsim import bands
-    return bands.attach(res.table.head(top)[list(PLAN_COLUMNS)], bands.for_system(res.run.system))
+    return bands.attach(res.table.head(top).reindex(columns=list(PLAN_COLUMNS)), bands.for_system(res.run.system))
 
 
 def plan_text(res: PlanResult, top: int) -> str:
@@ -67,6 +67,9 @@ def plan_text(res: PlanResult, top: int) -> str:
               "  memory     " + ", ".join(f"{k} {b[f'mem_{k}'] / GIB:.2f} GiB" for k in COMPONENTS
                                           if b[f"mem_{k}"] > 0)]
     lines.append("  losses     " + res.run.losses.summary(res.run.compute_efficiency))
+    if "usd" in t and pd.notna(b.get("days")):
+        lines.append(f"  run        {res.steps:,} steps: {_duration(b['days'] * 86400)} wall-clock, "
+                     f"{b['device_hours']:,.0f} device-hours, {dollars(b['usd'])} at the device-hours' price")
     if len(res.phases) > 1:
         lines.append("  phases     " + "; ".join(f"{lab} ({n:,} steps)" for lab, n, _ in res.phases))
     from nmsim import bands
