@@ -101,3 +101,13 @@ def test_cluster_budget_band_and_table_text(capsys):
     assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1"]) == 0
     head = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
     assert head[-2].startswith("# 80 % band: ") and "measured / predicted" in head[-2]
+
+
+def test_report_tables_fold_bands_into_one_column_per_figure():
+    from nmsim.report.writer import Table, display_rows
+    b = band("inference step", device="h100-sxm5")
+    df = attach(pd.DataFrame({"hardware": ["h100-sxm5", "vegeta"], "latency_ms": [2.0, 3.0]}), [b, None])
+    cols, rows = display_rows(Table("t", df, formats={"latency_ms": "{:.2f}"}))
+    assert cols == ["hardware", "latency_ms", "latency_ms 80%", "band_level"]
+    assert rows == [["h100-sxm5", "2.00", f"{2 * b.lo:.2f}-{2 * b.hi:.2f}", "inference step"],
+                    ["vegeta", "3.00", NOT_VALIDATED, NOT_VALIDATED]]

@@ -29,7 +29,7 @@ SPEC_DIR = Path(__file__).resolve().parent.parent / "data" / "hardware_specs"
 
 # a column's kind from its name: figures that scale with time, and rates that scale with its inverse
 _RATE = re.compile(r"(^|_)(per_second|mfu|hfu|tflops)$")
-_TIME = re.compile(r"(^|_)(seconds|hours|days|joules|usd)(_|$)")
+_TIME = re.compile(r"(^|_)(seconds|ms|hours|days|joules|j|usd)(_|$)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +144,38 @@ def fold(df, formatter):
                 for lo, hi in zip(df[f"{main}_lo"], df[f"{main}_hi"])]
         out.insert(out.columns.get_loc(main) + 1, f"{main}_80%", text)
     return out
+
+
+def fold_display(columns: list, rows: list, formats: dict) -> tuple[list, list]:
+    """A report table's (columns, raw rows) with each banded column's ``_lo``/``_hi`` as one ``COL 80%`` text
+    column (formatted with ``formats[COL]``), ``band_rows`` left to the CSV and ``band_level`` kept."""
+    banded = [c for c in columns if column_kind(c) and f"{c}_lo" in columns and f"{c}_hi" in columns]
+    if "band_level" not in columns or not banded:
+        return columns, rows
+    drop = {f"{c}_{e}" for c in banded for e in ("lo", "hi")} | {"band_rows"}
+    index = {c: i for i, c in enumerate(columns)}
+    out_cols = []
+    for c in columns:
+        if c not in drop:
+            out_cols.append(c)
+            if c in banded:
+                out_cols.append(f"{c} 80%")
+
+    def show(c, v):
+        fmt = formats.get(c)
+        return fmt(v) if callable(fmt) else fmt.format(v) if fmt else f"{v:.4g}"
+    out_rows = []
+    for row in rows:
+        new = []
+        for c in out_cols:
+            if c.endswith(" 80%"):
+                base = c[:-4]
+                lo, hi = row[index[f"{base}_lo"]], row[index[f"{base}_hi"]]
+                new.append(NOT_VALIDATED if lo != lo or hi != hi or lo is None else f"{show(base, lo)}-{show(base, hi)}")
+            else:
+                new.append(row[index[c]])
+        out_rows.append(new)
+    return out_cols, out_rows
 
 
 def note(bands, labels=None, step: str | None = None) -> str:

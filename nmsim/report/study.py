@@ -167,7 +167,10 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     cap = price_many(graph, configs, "inference", ceiling=True)
     df["sparsified_share"], df["ceiling"] = cap["sparsified_share"].to_numpy(), cap["ceiling"].to_numpy()
     df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
-    return df
+    from nmsim import bands   # the inference step's 80 % band per device (not validated off its scored rows)
+    by_name = {hw.name: hw for hw in specs}
+    return bands.attach(df, [bands.band("inference step", by_name[h]) for h in df["hardware"]],
+                        columns=["latency_ms", "energy_j"])
 
 
 def device_family(hw) -> str:
@@ -377,11 +380,13 @@ def add_cluster_sections(report, frames: dict, desc: str) -> None:
     s = report.section("Cluster: run budget per recipe",
                        f"{desc}. Each recipe on its fastest parallel layout (`nmsim cluster budget`): wall-clock "
                        "days and device-hours (divided by the goodput), energy, MFU, and the tokens it affords at the dense run's time "
-                       "(`iso_time_tokens`) and FLOPs (`iso_flop_tokens`).")
+                       "(`iso_time_tokens`) and FLOPs (`iso_flop_tokens`). Each `COL 80%` is the 80 % band of the "
+                       "scored published runs (`band_level`, `band_rows`; `nmsim cluster validate`), or "
+                       "`not validated` on a device no scored run used.")
     s.items.append(Chart("bar", name="cluster_budget", x="recipe",
                          y=("days", "device_hours", "energy_joules", "mfu", "iso_time_tokens", "iso_flop_tokens"),
                          filters=("recipe",), hover=("recipe", "layout", "steps", "step_seconds", "mem_gib",
-                                                     "executed_flops"),
+                                                     "executed_flops", "days_lo", "days_hi", "band_level"),
                          frame=budget, title="Cluster run budget per recipe"))
     s.items.append(Table("cluster_budget", budget, "Run budget per recipe", formats={
         "step_seconds": "{:.3f}", "days": "{:.1f}", "device_hours": "{:.4g}", "mfu": FMT3,
@@ -669,7 +674,10 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "(Amdahl, from the same priced step; the columns of `nmsim compare`): attention, the GEMMs "
                        "left dense and the vector ops stay, so no kernel passes it. `mem_gib` is the step's "
                        "memory on one device (`nmsim price --memory`: weights at rest, KV cache, activations, "
-                       "runtime) and `fits` whether the device holds it; a row that does not fit is still priced.")
+                       "runtime) and `fits` whether the device holds it; a row that does not fit is still priced. "
+                       "`latency_ms 80%` and `energy_j 80%` are 80 % bands from the scored inference steps "
+                       "(`band_level`; `nmsim validate`): on devices without measured steps they read "
+                       "`not validated`.")
     measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
     s.text.append("The chart opens on one device family when more than "
@@ -679,7 +687,8 @@ def _hardware_section(report: Report, st: _Study) -> None:
                          filters=("family", "hardware", "recipe", "plan", "dtype"), pareto=("min", M.sense),
                          log_x=True,
                          hover=("hardware", "dtype", "recipe", "plan", "speedup_vs_dense", "energy_vs_dense",
-                                "executed_gflops") + EXECUTED, labels=labels, frame=acc_hw,
+                                "executed_gflops", "latency_ms_lo", "latency_ms_hi", "band_level") + EXECUTED,
+                         labels=labels, frame=acc_hw,
                          title=f"{Name} vs absolute inference latency or energy per accelerator (front: faster or "
                                f"less energy, {better} {M.name})"))
     s.items.append(Table("accuracy_hardware", acc_hw, f"{Name} joined with each accelerator's latency and energy",
@@ -690,8 +699,9 @@ def _hardware_section(report: Report, st: _Study) -> None:
                                       y=("latency_ms", "energy_j", "speedup_vs_dense", "energy_vs_dense"),
                                       filters=("family", "hardware", "plan", "dtype"), log_y=True,
                                       initial=opening_families(hw),
-                                      hover=("hardware", "dtype", "plan", "latency_ms", "energy_j",
-                                             "speedup_vs_dense", "executed_gflops", "sparse_ops") + EXECUTED,
+                                      hover=("hardware", "dtype", "plan", "latency_ms", "latency_ms_lo",
+                                             "latency_ms_hi", "energy_j", "speedup_vs_dense", "executed_gflops",
+                                             "sparse_ops", "band_level") + EXECUTED,
                                       labels=LABELS, frame=hw, title="Inference cost per accelerator and plan (absolute: each at "
                                                                   "its own peak)")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={

@@ -81,9 +81,11 @@ def _cell(value, fmt: str | None, column: str = "") -> str:
 
 
 def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
+    from nmsim.bands import fold_display
     df = table.frame.drop(columns=[c for c in table.hide if c in table.frame.columns])
-    cols = [str(c) for c in df.columns]
-    rows = [[_cell(v, table.formats.get(c), c) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
+    cols, raw = fold_display([str(c) for c in df.columns], [list(r) for r in df.itertuples(index=False)],
+                             table.formats)   # each figure's 80 % band as one 'COL 80%' column
+    rows = [[_cell(v, table.formats.get(c), c) for c, v in zip(cols, row)] for row in raw]
     return cols, rows
 
 
