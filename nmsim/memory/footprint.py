@@ -3,7 +3,8 @@
 Inference (``mode`` inference/prefill/decode): ``weights_dense``, ``weights_sparse_values`` and
 ``weights_metadata`` (:mod:`~nmsim.memory.weights`), ``kv_cache`` (decoders: ``2 x layers x kv_heads x dim_head
 x context x batch x bytes``; GQA counts kv heads), ``activations`` (the forward's live peak; prefill and decode
-compute the logits of each sequence's last token, as serving engines do), ``allocator`` and ``runtime``.
+compute the logits of each sequence's last token, as serving engines do), ``allocator`` (0: the fitted
+overhead comes from training runs, and serving engines preallocate the KV cache in one block) and ``runtime``.
 
 Training: the layout model of :mod:`~nmsim.memory.layout` at TP1 PP1 DP1 with the whole batch as one micro-batch
 (the same numbers ``cluster plan`` gives that layout): ``weights``, ``gradients``, ``optimizer`` from the
@@ -89,6 +90,7 @@ def step_memory(cfg, mode: str, batch, seq, context, weights, hw, dtype: str, *,
                "weights_metadata": weights.metadata, "kv_cache": kv,
                "activations": inference_peak(cfg, batch, q_len, ctx, flash=flash, size=size, logits_tokens=last)}
         out = {k: np.broadcast_to(np.asarray(v, float), shape) * 1.0 for k, v in out.items()}
+        allocator = 0.0 if allocator is None else allocator   # fitted on training runs only (see validate)
     out = with_overheads(out, runtime, allocator)
     out["total"] = sum(out.values())
     return out
@@ -143,7 +145,8 @@ def graph_shape(graph, cfg, mode: str) -> tuple[int, int, int]:
     batch = max(1, int(mm["gemm_b"].iloc[0]) // cfg.heads)
     if cfg.is_image:
         return batch, int(cfg.tokens), int(cfg.tokens)
-    return batch, int(mm["gemm_m"].max()), int(mm["gemm_n"].max())
+    keys = int(mm["gemm_n"].max())   # decode: the cache before the new token, as --context counts it
+    return batch, int(mm["gemm_m"].max()), keys - 1 if mode == "decode" else keys
 
 
 def fit_columns(total_bytes, hw) -> dict:
