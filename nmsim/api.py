@@ -169,12 +169,15 @@ TRACE_KEYWORDS = ("example_kwargs", "config", "strict", "roles")
 
 def price(workload=None, hardware=None, **kwargs) -> pd.DataFrame:
     """Latency, energy, FLOPs and bytes per role on one accelerator, as ``nmsim price`` (``sparsity=``,
-    ``mode="inference"|"prefill"|"decode"|"training"``, ``batch=``, ``seq=``, ``context=``, ``dtype=``, ``by=``)."""
+    ``mode="inference"|"prefill"|"decode"|"training"``, ``batch=``, ``seq=``, ``context=``, ``dtype=``, ``by=``);
+    every row carries the step's ``mem_gib`` and whether it ``fits`` the device (``recompute=``, ``precision=``);
+    ``memory=True`` gives the footprint by component instead."""
     return _frame("price", [("workload", workload)], {"hardware": hardware, **kwargs})
 
 
 def compare(workload=None, **kwargs) -> pd.DataFrame:
-    """Accelerators x patterns, as ``nmsim compare`` (``hardware="all"``, ``patterns="dense,2:4,1:8"``, ...)."""
+    """Accelerators x patterns, as ``nmsim compare`` (``hardware="all"``, ``patterns="dense,2:4,1:8"``, ...), with
+    each row's ``mem_gib`` and ``fits`` (``memory=True``: the components per row)."""
     return _frame("compare", [("workload", workload)], kwargs)
 
 
@@ -182,7 +185,8 @@ def budget(workload=None, sparsity=None, **kwargs) -> pd.DataFrame:
     """Training FLOPs, time and iso-budget epochs per recipe, as ``nmsim budget``: the run as ``epochs=`` with
     ``dataset_size=`` (or ``steps_per_epoch=`` and ``batch=``), ``steps=``, ``samples=`` or ``tokens=``. The
     arguments are read by the command's parser (same defaults, same errors), then priced by
-    :func:`nmsim.cost.budget.budget_table`, the function the command and the report's training tables call."""
+    :func:`nmsim.cost.budget.budget_table`, the function the command and the report's training tables call.
+    With ``hardware=`` each row carries the step's ``mem_gib`` on one device and whether it ``fits``."""
     from nmsim.cli.budget import OPTIONS
     from nmsim.cost.budget import budget_table
 

@@ -191,3 +191,20 @@ def test_memory_flag_typos_name_the_flag(argv, flag, capsys):
     code, err = run_cli(argv, capsys)
     assert_one_error(code, err, None)
     assert flag in err
+
+
+def test_api_frames_carry_the_fit_verdict(tmp_path):
+    """A 0.5B-class model fine-tuned on one 24 GB GPU: every API frame gives the same memory and verdict."""
+    import nmsim
+    w = tmp_path / "small.yaml"
+    w.write_text("family: llama\nlayers: 4\nd_model: 896\nheads: 14\nkv_heads: 2\nffn: 4864\nffn_kind: swiglu\n"
+                 "norm: rmsnorm\nbias: false\nvocab: 151936\nseq_len: 2048\nposition: rope\ncausal: true\n"
+                 "tie_embeddings: true\nhead: lm\nbatch: 1\n")
+    kw = {"mode": "training", "batch": 2, "seq": 2048}
+    price = nmsim.price(str(w), "l4", **kw)
+    compare = nmsim.compare(str(w), hardware="l4", patterns="dense", **kw)
+    budget = nmsim.budget(str(w), "ff=2:4", recipes="sr-ste", tokens=1e8, batch=2, seq=2048, hardware="l4")
+    mem = nmsim.price(str(w), "l4", memory=True, **kw).set_index("component")
+    assert price["mem_gib"].tolist() == pytest.approx([mem.loc["total", "gib"]] * len(price)) and price["fits"].all()
+    assert compare["mem_gib"].iloc[0] == pytest.approx(mem.loc["total", "gib"]) and compare["fits"].iloc[0]
+    assert budget["mem_gib"].iloc[0] >= mem.loc["total", "gib"] and budget["fits"].iloc[0]
