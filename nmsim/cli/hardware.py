@@ -82,7 +82,9 @@ def _describe(spec: HardwareSpec) -> str:
         lines.append(f"  sparse padding: M to {t.m}, K to {t.k}, N to {t.n}"
                      + "".join(f"; {d}: K to {x.k}" for d, x in spec.sparse_tile_by_dtype.items()))
     else:
-        lines.append("  sparse: not supported")
+        soft = [k.name for k in (spec.execution or {}).get("kernels") or () if k.kind == "compressed-weight"]
+        lines.append("  sparse: no sparse hardware; software N:M kernels: " + ", ".join(soft) if soft
+                     else "  sparse: no sparse kernel (N:M plans run dense)")
     pts = spec.efficiency_points
     from nmsim.units import si
     eff = _fmt(pts[0][1]) if len(pts) == 1 else " ".join(f"{si(x).replace(' ', '')}:{_fmt(y)}" for x, y in pts)

@@ -167,10 +167,20 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     cap = price_many(graph, configs, "inference", ceiling=True)
     df["sparsified_share"], df["ceiling"] = cap["sparsified_share"].to_numpy(), cap["ceiling"].to_numpy()
     df["energy_vs_dense"] = [v / base.loc[h, "energy_j"] for h, v in zip(df["hardware"], df["energy_j"])]
+    # what a buyer asks: tokens (images) per second, $ per million of them at the bundled prices, J per one
+    from nmsim.cost.economics import add_columns, hourly_price, item_name, items_per_step
+    add_columns(df, df["latency_ms"] / 1e3, df["energy_j"], items_per_step(cfg, "inference", cfg.batch),
+                [hourly_price(h) for h in df["hardware"]], item_name(cfg))
     from nmsim import bands   # the inference step's 80 % band per device (not validated off its scored rows)
     by_name = {hw.name: hw for hw in specs}
     return bands.attach(df, [bands.band("inference step", by_name[h]) for h in df["hardware"]],
                         columns=["latency_ms", "energy_j"])
+
+
+def economics_columns(cfg) -> tuple:
+    """The hardware table's per-item columns (tokens or images per second, $ per million, J per one)."""
+    from nmsim.cost.economics import columns, item_name
+    return columns(item_name(cfg))
 
 
 def device_family(hw) -> str:
@@ -680,6 +690,10 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "`not validated`.")
     measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
+    rate, usd, per = economics_columns(cfg)
+    s.text.append(f"What a buyer asks: `{rate}`, `{usd}` (one device's hourly on-demand list price, "
+                  "`nmsim/data/prices/hourly.yaml`, with its source and date; `nmsim compare --price-per-hour` "
+                  f"sets your own) and `{per}`; a device without a price or energy figures reads 'not given'.")
     s.text.append("The chart opens on one device family when more than "
                   f"{READABLE_DEVICES} devices are priced (`family` filter: tick the others).")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
@@ -706,7 +720,8 @@ def _hardware_section(report: Report, st: _Study) -> None:
                                                                   "its own peak)")))
     s.items.append(Table("hardware", hw, "Per accelerator x plan", formats={
         "latency_ms": FMT3, "energy_j": "{:.4g}", "executed_gflops": "{:.1f}", "speedup_vs_dense": FMT2,
-        "sparsified_share": FMT3, "ceiling": FMT2, "energy_vs_dense": FMT3, "mem_gib": FMT2}))
+        "sparsified_share": FMT3, "ceiling": FMT2, "energy_vs_dense": FMT3, "mem_gib": FMT2,
+        **dict.fromkeys(economics_columns(cfg), "{:.4g}")}))
 
 
 def measured_ceiling_notes(s, workload: str, path=None) -> None:
