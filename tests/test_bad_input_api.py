@@ -183,7 +183,7 @@ _TABLE = {
          "roles: expected a mapping of module-path globs to roles, a list of (glob, role) pairs or a function, got int",
          None),
         ("trace-module-roles-unknown", call("trace", LINEAR, X, roles={"*": "gate"}),
-         "roles: *: unknown role 'gate' (valid: q, k, v, o, qkv, ff1, ff2, ff_gate, head, pooler, patch_embed, logit, "
+         "roles: *: unknown role 'gate' (valid: q, k, v, o, qkv, ff1, ff2, ff_gate, head, pooler, patch_embed, router, logit, "
          "attend, attention, embed, norm, softmax, act, other)", None),
     ],
     "modules traced on meta": [

@@ -292,7 +292,10 @@ CLUSTER_ARGS = [
      "dgx-b300: unknown system: not a bundled one (dgx-a100, dgx-h100, mi300x-platform, tpu-v4-slice) nor an existing file"),
 ]
 
-MOE = "a mixture-of-experts field ({}); nmsim does not price MoE models yet (it would price one dense FFN)"
+MOE = ("a mixture-of-experts field ({}) nmsim does not model (a dense model_type would price one dense FFN; MoE "
+       "model_type: mixtral)")
+NOT_IMPORTED = ('{!r} is a mixture-of-experts model nmsim does not import (model_type bert, gpt2, llama, mistral, '
+                "mixtral, phi, qwen2, t5, vit)")
 HF_MOE = [
     ("llama-num-local-experts", _hf("llama-2-7b.json", num_local_experts=8, num_experts_per_tok=2),
      "num_local_experts", MOE.format(8)),
@@ -310,15 +313,13 @@ HF_MOE = [
     ("bert-expert-capacity", _hf("bert-base-uncased.json", expert_capacity=64), "expert_capacity", MOE.format(64)),
     ("dbrx-nested", _hf("llama-2-7b.json", ffn_config={"moe_num_experts": 16, "moe_top_k": 4}),
      "ffn_config.moe_num_experts", MOE.format(16)),
-    ("mixtral", _hf("llama-2-7b.json", model_type="mixtral"), "model_type",
-     "'mixtral' is a mixture-of-experts model; nmsim does not price MoE models yet (llama, mistral, gpt2, bert, "
-     "t5, vit)"),
-    ("qwen2-moe", _hf("llama-2-7b.json", model_type="qwen2_moe"), "model_type",
-     "'qwen2_moe' is a mixture-of-experts model; nmsim does not price MoE models yet (llama, mistral, gpt2, bert, "
-     "t5, vit)"),
+    ("mixtral-shared-experts", _hf("llama-2-7b.json", model_type="mixtral", num_local_experts=8, n_shared_experts=2),
+     "n_shared_experts", "a mixture-of-experts field (2) nmsim does not model (the mixtral importer reads only "
+     "num_local_experts, num_experts_per_tok)"),
+    ("mixtral-no-experts", _hf("llama-2-7b.json", model_type="mixtral"), "num_local_experts", "missing field"),
+    ("qwen2-moe", _hf("llama-2-7b.json", model_type="qwen2_moe"), "model_type", NOT_IMPORTED.format("qwen2_moe")),
     ("deepseek-v3", _hf("llama-2-7b.json", model_type="deepseek_v3"), "model_type",
-     "'deepseek_v3' is a mixture-of-experts model; nmsim does not price MoE models yet (llama, mistral, gpt2, "
-     "bert, t5, vit)"),
+     NOT_IMPORTED.format("deepseek_v3")),
 ]
 HF_MOE = [(cid, {"c.json": text}, [*cmd, "--hf-config", "c.json"], f"c.json: {field}: {msg}")
           for i, (cid, text, field, msg) in enumerate(HF_MOE)

@@ -25,6 +25,7 @@ from nmsim.cluster.layout import enumerate_layouts
 from nmsim.cluster.system import SystemSpec, load_system_file
 from nmsim.cluster.validation import load_runs
 from nmsim.errors import UserError
+from nmsim.graph.families import HF_TYPES
 from nmsim.graph.config import ModelConfig
 from nmsim.graph.workloads import MOE_COUNTS, MOE_FIELDS, from_hf_config
 
@@ -126,10 +127,12 @@ def test_hf_importer_mutations(tmp_path, data):
         event("UserError")
         return
     event("result")
-    assert isinstance(cfg, ModelConfig)   # and no mixture-of-experts field was let through
+    assert isinstance(cfg, ModelConfig)   # and no mixture-of-experts field its family does not read was let through
+    read = HF_TYPES[doc["model_type"]].hf_moe_fields
     assert not any(isinstance(doc.get(k), (int, float)) and not isinstance(doc[k], bool) and doc[k] > 1
-                   for k in MOE_COUNTS), doc
-    assert all(doc.get(k) in (None, 0, False, [], {}) for k in MOE_FIELDS), doc
+                   for k in MOE_COUNTS if k not in read), doc
+    assert all(doc.get(k) in (None, 0, False, [], {}) for k in MOE_FIELDS if k not in read), doc
+    assert cfg.experts == (doc["num_local_experts"] if "num_local_experts" in read else 0)
 
 
 RUNS = {"defaults": {"seq": 1024, "vocab": 50257, "system": "dgx-h100", "flash": True},

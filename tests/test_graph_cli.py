@@ -12,7 +12,9 @@ HF = Path(__file__).parent / "data" / "hf"
 
 @pytest.mark.parametrize("name,total", [
     ("llama-2-7b.json", 6_738_415_616), ("llama-3-8b.json", 8_030_261_248), ("gpt2.json", 124_439_808),
-    ("bert-base-uncased.json", 109_482_240), ("t5-base.json", 222_903_552), ("vit-base-patch16-224.json", 86_567_656)])
+    ("bert-base-uncased.json", 109_482_240), ("t5-base.json", 222_903_552), ("vit-base-patch16-224.json", 86_567_656),
+    ("qwen2-0.5b.json", 494_032_768), ("qwen2-1.5b.json", 1_543_714_304), ("phi-2.json", 2_779_683_840),
+    ("mixtral-8x7b.json", 46_702_792_704)])
 def test_hf_config_parameter_counts(name, total):
     assert parameter_counts(from_hf_config(HF / name))["total"] == total
 
@@ -56,7 +58,7 @@ CASES = [
      "{p}: kv_heads: kv_heads (5) must divide heads (12)"),
     ("w.yaml", "family: gpt2\nlayers: [1\n", None, "{p}: YAML syntax error at line 3, column 1: expected ',' or ']'"),
     ("w.yaml", "family: gpt3\nvocab: 10\n", None,
-     "{p}: family: must be one of vit, bert, gpt2, llama, t5, enc-dec, got 'gpt3'"),
+     "{p}: family: must be one of bert, enc-dec, gpt2, llama, mixtral, phi, qwen2, t5, vit, got 'gpt3'"),
     ("w.yaml", "family: vit\nimage_size: 224\npatch_size: 15\n", None,
      "{p}: patch_size: patch_size (15) must divide image_size (224)"),
     ("w.yaml", "family: gpt2\nvocab: 10\nbias: 1\n", None, "{p}: bias: must be true or false, got 1"),
@@ -65,7 +67,7 @@ CASES = [
     (None, None, lambda p: ["trace", "/nonexistent/w.yaml"], "/nonexistent/w.yaml: workload file not found"),
     ("c.json", '{"model_type": "llama"', "hf", "{p}: invalid JSON at line 1, column 23: Expecting ',' delimiter"),
     ("c.json", '{"model_type": "mamba"}', "hf",
-     "{p}: model_type: unsupported model_type 'mamba' (llama, mistral, gpt2, bert, t5, vit)"),
+     "{p}: model_type: unsupported model_type 'mamba' (bert, gpt2, llama, mistral, mixtral, phi, qwen2, t5, vit)"),
     ("c.json", '{"model_type": "gpt2", "n_embd": "768"}', "hf", "{p}: n_embd: must be int, got '768'"),
     ("c.json", '{"model_type": "llama", "hidden_size": 64}', "hf", "{p}: num_hidden_layers: missing field"),
     ("c.json", "[1, 2]", "hf", "{p}: expected a JSON object"),

@@ -7,7 +7,7 @@ from nmsim.graph import (build_model, example_inputs, list_workloads, load_workl
                          trace, trace_workload)
 
 ZOO = ["vit-tiny", "vit-base-16", "vit-large-16", "bert-base", "t5-base", "wmt-enc-dec", "gpt2",
-       "llama-2-7b", "llama-3-8b", "llama-2-70b"]
+       "llama-2-7b", "llama-3-8b", "llama-2-70b", "qwen2-0.5b", "qwen2-1.5b", "phi-2", "mixtral-8x7b"]
 
 
 def test_zoo_is_bundled():
@@ -30,7 +30,10 @@ def test_vit_b16_paper_convention_table18():
 
 @pytest.mark.parametrize("name,expected", [
     ("gpt2", 124_439_808), ("llama-2-7b", 6_738_415_616), ("llama-3-8b", 8_030_261_248),
-    ("bert-base", 109_482_240), ("t5-base", 222_903_552), ("vit-base-16", 86_567_656)])
+    ("bert-base", 109_482_240), ("t5-base", 222_903_552), ("vit-base-16", 86_567_656),
+    # Qwen2 (Qwen/Qwen2-0.5B, -1.5B model cards), Phi-2 (microsoft/phi-2), Mixtral (arXiv 2401.04088: 46.7B)
+    ("qwen2-0.5b", 494_032_768), ("qwen2-1.5b", 1_543_714_304), ("phi-2", 2_779_683_840),
+    ("mixtral-8x7b", 46_702_792_704)])
 def test_parameter_totals(name, expected):
     assert parameter_counts(load_workload(name))["total"] == expected
 
@@ -73,10 +76,15 @@ def test_matches_flop_counter_mode(name):
     assert {key(k): v for k, v in fwd_modules.items()} == {k: ours_fwd.get(k, 0) for k in map(key, fwd_modules)}
     # forward+backward per transformer block and its attention / feed-forward containers. FlopCounterMode's
     # backward module tracker cannot separate siblings that share an input (q/k/v, ff1/ff_gate), a tied
-    # embedding/head, or a bias module feeding every block (T5), so those are compared in forward only (above).
+    # embedding/head, or a bias module feeding every block (T5), so those are compared in forward only (above);
+    # in a parallel block (Phi-2) attention and feed-forward share their input, and experts (Mixtral) theirs,
+    # so only whole blocks and mixtures compare.
     ours_all = graph.module_totals()
     leaves = set(graph.matrix_ops["module"])
-    containers = {key(k): v for k, v in all_modules.items() if "blocks." in key(k) and key(k) not in leaves}
+    shared = (".attn", ".ff") if cfg.parallel_block else ()
+    containers = {key(k): v for k, v in all_modules.items()
+                  if "blocks." in key(k) and key(k) not in leaves and not key(k).endswith(shared)
+                  and ".experts." not in key(k)}
     assert containers, "no container modules compared"
     assert containers == {k: ours_all.get(k, 0) for k in containers}
 

@@ -87,6 +87,14 @@ def configs(draw):
                       pooler=draw(st.booleans()))
         if family in ("t5", "enc-dec"):
             fields.update(decoder_layers=draw(st.integers(1, 5)), head="lm")
+        elif draw(st.booleans()):   # Phi-2's parallel block and partial rotary; Mixtral's experts
+            fields.update(parallel_block=draw(st.booleans()), norm_position="pre",
+                          rotary_dim=2 if fields["position"] == "rope" else None,
+                          experts=draw(st.sampled_from([0, 2, 3])), experts_per_token=draw(st.sampled_from([1, 2])),
+                          routing_skew=draw(st.sampled_from([0.0, 1.5])))
+    if draw(st.booleans()):   # biases on some linear layers only (Qwen2: q, k, v)
+        fields["bias"] = draw(st.lists(st.sampled_from(["q", "k", "v", "o", "ff1", "ff_gate", "ff2", "head"]),
+                                       unique=True))
     if draw(st.booleans()):
         fields["roles"] = {"*.ff.ff1": "ff1", "*.attn": "attention"}
     try:

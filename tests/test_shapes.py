@@ -79,6 +79,11 @@ def check_against_traces(cfg, kind, fixed, n, rng):
 @pytest.mark.parametrize("name", list_workloads())
 def test_generic_graph_equals_fresh_trace(name):
     cfg = _shallow(load_workload(name))
+    if cfg.is_moe:   # tokens per expert are rounded shares of the batch: no polynomial, every shape is traced
+        assert S.shape_of(cfg, 2, 8) is None
+        with pytest.raises(S.ShapeFitError):
+            S.fit(cfg, "forward", {})
+        return
     rng = random.Random(name)
     for kind in kinds_of(cfg):
         for fixed in ({}, {"batch": 1}):

@@ -45,9 +45,13 @@ def run(args) -> int:
     params = parameter_counts(cfg)
     head = (f"# {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens: "
             f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M embeddings/norms/biases)\n")
+    if "active" in params:   # a mixture of experts
+        head += (f"#   {params['active'] / 1e6:,.1f}M parameters active per token (top {cfg.experts_per_token} of "
+                 f"{cfg.experts} experts: FLOPs count these)\n")
     from nmsim.cost.per_token import flops_per_token, per_token_line
     causal = cfg.causal and not cfg.is_image and not cfg.is_enc_dec
-    head += per_token_line(flops_per_token(graph, cfg.batch * cfg.tokens, cfg.tokens, causal, params["total"]))
+    active = params.get("active", params["total"])   # 2N / 6N with the parameters a token uses
+    head += per_token_line(flops_per_token(graph, cfg.batch * cfg.tokens, cfg.tokens, causal, active))
     from nmsim.cli.price import wrap_comment
     emit(table, args.format, args.out, columns=args.columns, head=wrap_comment(head))
     if graph.uncounted:

@@ -81,6 +81,9 @@ def check_model(cfg) -> None:
     if cfg.is_enc_dec:
         raise UserError(f"{cfg.name} is an encoder-decoder; cluster layouts cover single-stack transformers",
                         "workload")
+    if cfg.is_moe:
+        raise UserError(f"{cfg.name} is a mixture of experts; cluster layouts have no expert parallelism (price, "
+                        "compare and budget price MoE on one device)", "workload")
 
 
 def _layers(cfg, n: int):

@@ -87,11 +87,24 @@ def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
 
 
 def parameter_counts(cfg: ModelConfig) -> pd.Series:
-    """Weight-matrix parameters by role (weights only, as the paper counts them) plus ``total`` (all params)."""
+    """Weight-matrix parameters by role (weights only, as the paper counts them) plus ``total`` (all params) and,
+    for a mixture of experts, ``active`` (the parameters one token uses)."""
     from nmsim.graph.shapes import cached_parameter_counts
 
     counts = cached_parameter_counts(cfg)
-    return pd.Series(counts, dtype="int64") if counts is not None else parameter_counts_uncached(cfg)
+    counts = pd.Series(counts, dtype="int64") if counts is not None else parameter_counts_uncached(cfg)
+    if cfg.is_moe:
+        counts["active"] = active_parameters(cfg, counts)
+    return counts
+
+
+def active_parameters(cfg: ModelConfig, counts) -> int:
+    """Parameters one token uses in a mixture-of-experts model: ``total`` less the (experts - k) / experts share
+    of the expert weights (the ff1, ff_gate, ff2 roles: every feed-forward layer is a mixture) and their biases."""
+    ff = [r for r in (R.FF1, R.FF_GATE, R.FF2) if r in counts]
+    biases = sum(cfg.d_model if r == R.FF2 else cfg.ffn for r in ff if cfg.has_bias(r))
+    expert = sum(int(counts[r]) for r in ff) + cfg.layers * cfg.experts * biases
+    return int(counts["total"]) - expert * (cfg.experts - cfg.experts_per_token) // cfg.experts
 
 
 def parameter_counts_uncached(cfg: ModelConfig) -> pd.Series:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nmsim.graph import families
 from nmsim.graph.config import ModelConfig
 
 
@@ -58,7 +59,11 @@ class RotaryTable(nn.Module):
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary position embedding on [B, H, T, Dh] (rotate-half form) with :class:`RotaryTable`'s tables."""
+    """Rotary position embedding on [B, H, T, Dh] (rotate-half form) with :class:`RotaryTable`'s tables; tables
+    narrower than the head rotate its first channels and pass the rest (partial rotary, Phi-2)."""
+    if cos.shape[-1] < x.shape[-1]:
+        rd = cos.shape[-1]
+        return torch.cat([rotate(x[..., :rd], cos, sin), x[..., rd:]], dim=-1)
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated * sin
@@ -70,14 +75,14 @@ class Attention(nn.Module):
         self.heads, self.kv_heads, self.dh = cfg.heads, cfg.n_kv_heads, cfg.dim_head
         self.causal, self.rope = causal, rope
         inner, kv_inner = self.heads * self.dh, self.kv_heads * self.dh
-        self.q = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
-        self.k = nn.Linear(cfg.d_model, kv_inner, bias=cfg.bias)
-        self.v = nn.Linear(cfg.d_model, kv_inner, bias=cfg.bias)
-        self.o = nn.Linear(inner, cfg.d_model, bias=cfg.bias)
+        self.q = nn.Linear(cfg.d_model, inner, bias=cfg.has_bias("q"))
+        self.k = nn.Linear(cfg.d_model, kv_inner, bias=cfg.has_bias("k"))
+        self.v = nn.Linear(cfg.d_model, kv_inner, bias=cfg.has_bias("v"))
+        self.o = nn.Linear(inner, cfg.d_model, bias=cfg.has_bias("o"))
         self.logit = MatMul()
         self.attend = MatMul()
         # T5 does not scale logits (folded into its init); everyone else uses 1/sqrt(dh)
-        self.scale = 1.0 if cfg.family == "t5" else 1.0 / math.sqrt(self.dh)
+        self.scale = 1.0 / math.sqrt(self.dh) if families.family(cfg.family).scaled_logits else 1.0
 
     def _split(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         b, t, _ = x.shape
@@ -118,10 +123,10 @@ class FeedForward(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.kind = cfg.ffn_kind
-        self.ff1 = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.bias)
+        self.ff1 = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.has_bias("ff1"))
         if self.kind in ("swiglu", "geglu"):
-            self.ff_gate = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.bias)
-        self.ff2 = nn.Linear(cfg.ffn, cfg.d_model, bias=cfg.bias)
+            self.ff_gate = nn.Linear(cfg.d_model, cfg.ffn, bias=cfg.has_bias("ff_gate"))
+        self.ff2 = nn.Linear(cfg.ffn, cfg.d_model, bias=cfg.has_bias("ff2"))
 
     def forward(self, x):
         h = self.ff1(x)
@@ -138,19 +143,73 @@ class FeedForward(nn.Module):
         return self.ff2(h)
 
 
+def expert_tokens(tokens: int, experts: int, top_k: int, skew: float = 0.0) -> list[int]:
+    """Tokens each expert receives when each of ``tokens`` tokens is routed to ``top_k`` distinct experts:
+    ``tokens * top_k`` in all, at most ``tokens`` per expert, expert e's share proportional to 1/(e+1)^skew
+    (skew 0: balanced), water-filled under that cap and rounded by largest remainder (ties to the lower expert)."""
+    weights = [(e + 1.0) ** -skew for e in range(experts)]
+    counts, free, left = [0] * experts, list(range(experts)), tokens * top_k
+    while free:
+        total = sum(weights[e] for e in free)
+        share = {e: left * weights[e] / total for e in free}
+        capped = [e for e in free if share[e] >= tokens]
+        if not capped:
+            break
+        for e in capped:
+            counts[e], left = tokens, left - tokens
+            free.remove(e)
+    if free:
+        for e in free:
+            counts[e] = math.floor(share[e])
+        by_remainder = sorted(free, key=lambda e: (counts[e] - share[e], e))
+        for e in by_remainder[:left - sum(counts[e] for e in free)]:
+            counts[e] += 1
+    return counts
+
+
+class MixtureOfExperts(nn.Module):
+    """A router GEMM scores the experts; each token's top-k weights (renormalised, as Mixtral does) mix the outputs
+    of the k experts it is sent to. Routing is fixed, not data-dependent, so every trace is exact: expert e runs
+    its feed-forward GEMMs on :func:`expert_tokens` tokens (balanced by default, skewed by ``routing_skew``).
+    Tokens are laid out slot-major (all tokens' first choices, then their second ...) and cut into consecutive
+    runs, one per expert, so no expert sees a token twice. Every expert is built (memory holds them all)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.top_k, self.skew = cfg.experts_per_token, cfg.routing_skew
+        self.router = nn.Linear(cfg.d_model, cfg.experts, bias=False)
+        self.experts = nn.ModuleList(FeedForward(cfg) for _ in range(cfg.experts))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        flat = x.reshape(b * t, d)
+        weights = torch.topk(torch.softmax(self.router(flat), dim=-1), self.top_k, dim=-1).values
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+        counts = expert_tokens(b * t, len(self.experts), self.top_k, self.skew)
+        routed = flat.repeat(self.top_k, 1).split(counts)
+        out = torch.cat([expert(part) for expert, part in zip(self.experts, routed) if part.shape[0]])
+        mixed = (out.view(self.top_k, b * t, d) * weights.t().unsqueeze(-1)).sum(dim=0)
+        return mixed.view(b, t, d)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig, causal: bool, cross: bool, rope: bool):
         super().__init__()
-        self.pre = cfg.norm_position == "pre"
+        self.pre, self.parallel = cfg.norm_position == "pre", cfg.parallel_block
         self.norm1, self.attn = make_norm(cfg), Attention(cfg, causal, rope)
         if cross:
             self.norm_cross, self.cross_attn = make_norm(cfg), Attention(cfg, False, False)
-        self.norm2, self.ff = make_norm(cfg), FeedForward(cfg)
+        if not self.parallel:
+            self.norm2 = make_norm(cfg)
+        self.ff = MixtureOfExperts(cfg) if cfg.is_moe else FeedForward(cfg)
 
     def _sub(self, x, norm, fn):
         return x + fn(norm(x)) if self.pre else norm(x + fn(x))
 
     def forward(self, x, context=None, bias=None, past: int = 0, rope=None):
+        if self.parallel:   # GPT-J / Phi-2: x + attn(norm(x)) + ff(norm(x)), one norm
+            h = self.norm1(x)
+            return x + self.attn(h, bias=bias, past=past, rope=rope) + self.ff(h)
         x = self._sub(x, self.norm1, lambda h: self.attn(h, bias=bias, past=past, rope=rope))
         if context is not None:
             x = self._sub(x, self.norm_cross, lambda h: self.cross_attn(h, context=context))
@@ -238,7 +297,7 @@ class Stack(nn.Module):
         rope = cfg.position == "rope"
         self.blocks = nn.ModuleList(Block(cfg, *kind) for kind in block_kinds(cfg, layers, causal, cross))
         self.rel = RelativeBias(cfg.relative_buckets, cfg.heads, not causal) if cfg.position == "relative" else None
-        self.rope = RotaryTable(cfg.dim_head, cfg.rope_theta) if rope else None
+        self.rope = RotaryTable(cfg.rotary_dim or cfg.dim_head, cfg.rope_theta) if rope else None
         self.norm = make_norm(cfg) if cfg.norm_position == "pre" else None
 
     def forward(self, x, context=None, past: int = 0):
@@ -269,7 +328,7 @@ class Transformer(nn.Module):
             self.pooler = nn.Linear(cfg.d_model, cfg.d_model)
         out = cfg.vocab if cfg.head == "lm" else cfg.num_classes
         if cfg.head != "none":
-            self.head = nn.Linear(cfg.d_model, out, bias=cfg.head == "classifier")
+            self.head = nn.Linear(cfg.d_model, out, bias=cfg.head == "classifier" or cfg.has_bias("head"))
             if cfg.tie_embeddings and cfg.head == "lm":
                 self.head.weight = self.embed.tokens.weight
 

@@ -11,25 +11,30 @@ import operator
 from dataclasses import dataclass
 
 from nmsim.errors import UserError, field_path
+from nmsim.graph import families
 from nmsim.io.read import short_repr
 
-FAMILIES = ("vit", "bert", "gpt2", "llama", "t5", "enc-dec")
+FAMILIES = families.NAMES   # one module each in nmsim/graph/families/
 FFN_KINDS = ("gelu", "gelu_tanh", "relu", "swiglu", "geglu")
 NORMS = ("layernorm", "rmsnorm")
 POSITIONS = ("learned", "rope", "relative", "sinusoidal", "none")
 HEADS = ("lm", "classifier", "none")
+BIAS_ROLES = ("q", "k", "v", "o", "ff1", "ff_gate", "ff2", "head")   # a list-valued `bias` names these
 
 # Sanity limits (far above any published model, far below what overflows or hangs the tracer).
 MAX_SIZE = {"layers": 4096, "decoder_layers": 4096, "d_model": 2**18, "heads": 2**14, "kv_heads": 2**14,
             "head_dim": 2**14, "ffn": 2**20, "vocab": 2**24, "seq_len": 2**24, "max_positions": 2**24,
             "relative_buckets": 2**16, "type_vocab": 2**16, "image_size": 2**16, "patch_size": 2**16,
-            "channels": 2**12, "num_classes": 2**24, "batch": 2**24}
+            "channels": 2**12, "num_classes": 2**24, "batch": 2**24, "rotary_dim": 2**14,
+            "experts": 2**12, "experts_per_token": 2**12}
 MAX_TOKENS = 2**24   # tokens per sequence (new tokens plus KV-cache context)
+MAX_SKEW = 8.0       # routing_skew: at 8 the first expert gets 2^8 times the second's tokens
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A transformer: encoder-only (vit, bert), decoder-only (gpt2, llama) or encoder-decoder (t5, enc-dec)."""
+    """A transformer: encoder-only, decoder-only or encoder-decoder, as its family (:mod:`nmsim.graph.families`)
+    says; every other structural choice is a field."""
 
     name: str = "custom"
     family: str = "gpt2"
@@ -44,7 +49,12 @@ class ModelConfig:
     norm: str = "layernorm"
     norm_position: str = "pre"     # pre | post
     norm_eps: float = 1e-5
-    bias: bool = True              # biases on linear layers
+    bias: bool | tuple = True      # biases on linear layers: all but the LM head, none, or the roles listed
+    rotary_dim: int | None = None  # rope on the first rotary_dim channels of each head (partial rotary); None = all
+    parallel_block: bool = False   # attention and feed-forward both read one norm's output (GPT-J, Phi-2)
+    experts: int = 0               # mixture of experts: feed-forward experts per layer (0 = one dense FFN)
+    experts_per_token: int = 2     # experts each token is routed to (top-k)
+    routing_skew: float = 0.0      # tokens per expert ~ 1/rank^skew (0 = balanced; Zipf-like skew above)
     vocab: int = 0                 # 0 for image models
     seq_len: int = 128             # tokens (text); image models derive theirs from image/patch size
     max_positions: int = 0         # learned position table size; 0 = seq_len (+1 with a class token)
@@ -69,11 +79,22 @@ class ModelConfig:
     # ---- derived -------------------------------------------------------------------------------
     @property
     def is_image(self) -> bool:
-        return self.family == "vit"
+        return self.family in families.REGISTRY and families.family(self.family).image
 
     @property
     def is_enc_dec(self) -> bool:
-        return self.family in ("t5", "enc-dec")
+        return self.family in families.REGISTRY and families.family(self.family).enc_dec
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 0
+
+    def has_bias(self, role: str) -> bool:
+        """Whether the linear layer of ``role`` (:data:`BIAS_ROLES`) has a bias (``bias: true`` leaves the LM head
+        without one; a classifier head always has one)."""
+        if isinstance(self.bias, tuple):
+            return role in self.bias
+        return self.bias and role != "head"
 
     @property
     def n_kv_heads(self) -> int:
@@ -97,6 +118,8 @@ class ModelConfig:
     def replace(self, **changes) -> "ModelConfig":
         if isinstance(changes.get("roles"), dict):   # API callers may pass a plain {glob: role} mapping
             changes["roles"] = _check_roles(changes["roles"], f"{self.name}: roles")
+        if isinstance(changes.get("bias"), list):
+            changes["bias"] = _check_bias_roles(changes["bias"], f"{self.name}: bias")
         cfg = dataclasses.replace(self, **changes)
         cfg.validate(self.name)
         return cfg
@@ -140,6 +163,9 @@ class ModelConfig:
             if key == "roles":
                 values[key] = _check_roles(value, field_path(source, key))
                 continue
+            if key == "bias" and isinstance(value, list):
+                values[key] = _check_bias_roles(value, field_path(source, key))
+                continue
             values[key] = _check_type(value, known[key], field_path(source, key))
         cfg = cls(**values)
         cfg.validate(source)
@@ -167,9 +193,10 @@ def _check_run_size(name: str, value, model: str) -> None:
 
 CHOICES = (("family", FAMILIES), ("ffn_kind", FFN_KINDS), ("norm", NORMS), ("position", POSITIONS), ("head", HEADS),
            ("norm_position", ("pre", "post")))
-POSITIVE = ("layers", "d_model", "heads", "ffn", "batch", "channels", "relative_buckets", "seq_len")
-POSITIVE_OR_NULL = ("kv_heads", "head_dim")
-NON_NEGATIVE = ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size", "patch_size")
+POSITIVE = ("layers", "d_model", "heads", "ffn", "batch", "channels", "relative_buckets", "seq_len", "experts_per_token")
+POSITIVE_OR_NULL = ("kv_heads", "head_dim", "rotary_dim")
+NON_NEGATIVE = ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size", "patch_size",
+                "experts", "routing_skew")
 POSITIVE_FINITE = ("norm_eps", "rope_theta")
 
 
@@ -204,6 +231,10 @@ def _limit_errors(cfg: ModelConfig):
 # Checks across fields, in order: (field, fails(cfg), message(cfg)); run once every field is in range.
 CROSS_FIELD_CHECKS = (
     ("norm_eps", lambda c: c.norm_eps >= 1, lambda c: f"must be below 1, got {c.norm_eps!r}"),
+    ("routing_skew", lambda c: not c.routing_skew <= MAX_SKEW, lambda c: f"must be from 0 to {MAX_SKEW}, got "
+     f"{c.routing_skew!r}"),
+    ("bias", lambda c: isinstance(c.bias, tuple) and not set(c.bias) <= set(BIAS_ROLES),
+     lambda c: f"a list names some of {', '.join(BIAS_ROLES)}, got {short_repr(list(c.bias))}"),
     ("heads", lambda c: c.head_dim is None and c.d_model % c.heads,
      lambda c: f"heads ({c.heads}) must divide d_model ({c.d_model})"),
     ("kv_heads", lambda c: c.kv_heads is not None and (c.kv_heads < 1 or c.heads % c.kv_heads),
@@ -221,6 +252,16 @@ CROSS_FIELD_CHECKS = (
     ("num_classes", lambda c: c.head == "classifier" and c.num_classes < 1,
      lambda c: "a classifier head needs num_classes >= 1"),
     ("head_dim", lambda c: c.position == "rope" and c.dim_head % 2, lambda c: "rope needs an even head dimension"),
+    ("rotary_dim", lambda c: c.rotary_dim is not None and c.position != "rope",
+     lambda c: f"needs position: rope, got {c.position}"),
+    ("rotary_dim", lambda c: c.rotary_dim is not None and (c.rotary_dim % 2 or c.rotary_dim > c.dim_head),
+     lambda c: f"must be even and at most the head dimension ({c.dim_head}), got {c.rotary_dim}"),
+    ("parallel_block", lambda c: c.parallel_block and (c.norm_position != "pre" or c.is_enc_dec),
+     lambda c: "a parallel block needs norm_position: pre and a single-stack family"),
+    ("experts_per_token", lambda c: c.experts and c.experts_per_token > c.experts,
+     lambda c: f"must be at most experts ({c.experts}), got {c.experts_per_token}"),
+    ("experts", lambda c: c.experts and c.is_enc_dec,
+     lambda c: f"mixture-of-experts layers are modelled in single-stack models, not family {c.family}"),
 )
 
 
@@ -228,6 +269,16 @@ def _cross_field_errors(cfg: ModelConfig):
     for name, fails, message in CROSS_FIELD_CHECKS:
         if fails(cfg):
             yield name, message(cfg)
+
+
+def _check_bias_roles(value: list, where: str) -> tuple:
+    """A ``bias:`` list -> a tuple of :data:`BIAS_ROLES` (each once)."""
+    for role in value:
+        if role not in BIAS_ROLES:
+            raise UserError(f"unknown role {short_repr(role)} (a list names some of {', '.join(BIAS_ROLES)})", where)
+    if len(set(value)) != len(value):
+        raise UserError(f"a role is listed twice: {short_repr(value)}", where)
+    return tuple(value)
 
 
 def _check_roles(value, where: str) -> tuple:

@@ -9,6 +9,7 @@ from __future__ import annotations
 Q, K, V, O, QKV = "q", "k", "v", "o", "qkv"
 FF1, FF2, FF_GATE = "ff1", "ff2", "ff_gate"
 HEAD, POOLER, PATCH_EMBED = "head", "pooler", "patch_embed"
+ROUTER = "router"   # a mixture-of-experts layer's gate: tokens -> expert scores
 # activation x activation matmuls inside attention
 LOGIT, ATTEND = "logit", "attend"
 # everything else
@@ -17,7 +18,7 @@ EMBED, NORM, SOFTMAX, ACT, RESIDUAL, POSITION, MASK, OTHER = (
 # user role maps only: a module whose activation x activation matmuls are attention (logit, then attend)
 ATTENTION = "attention"
 
-WEIGHT_GEMM_ROLES = (Q, K, V, O, QKV, FF1, FF2, FF_GATE, HEAD, POOLER, PATCH_EMBED)
+WEIGHT_GEMM_ROLES = (Q, K, V, O, QKV, FF1, FF2, FF_GATE, HEAD, POOLER, PATCH_EMBED, ROUTER)
 PAPER_ROLES = (Q, K, V, O, LOGIT, ATTEND, FF1, FF2)
 
 # roles a user may give a module in a role map (``roles=`` of trace / a workload YAML's ``roles:``)
@@ -47,7 +48,7 @@ _LEAF_ROLES: dict[str, str] = {
     "ff_gate": FF_GATE, "gate_proj": FF_GATE, "wi_0": FF_GATE, "w3": FF_GATE,
     "logit": LOGIT, "attend": ATTEND,
     "head": HEAD, "lm_head": HEAD, "classifier": HEAD,
-    "pooler": POOLER,
+    "pooler": POOLER, "router": ROUTER,
     "patch_embed": PATCH_EMBED,
     "embed": EMBED, "wte": EMBED, "wpe": EMBED, "embed_tokens": EMBED, "word_embeddings": EMBED,
     "position_embeddings": EMBED, "token_type_embeddings": EMBED, "pos_embed": EMBED, "shared": EMBED,

@@ -537,8 +537,9 @@ def shape_graph(cfg, kind: str | None = None, fixed: dict | None = None, *, buil
 
 
 def shape_of(cfg, batch: int, seq: int | None, past: int = 0) -> tuple[str, dict] | None:
-    """(kind, shape) of a trace request, or None when no shape-generic graph covers it."""
-    if batch is None or batch < 1:
+    """(kind, shape) of a trace request, or None when no shape-generic graph covers it (a mixture of experts:
+    its tokens per expert are rounded shares of the batch, not polynomials of the shape)."""
+    if batch is None or batch < 1 or cfg.is_moe:
         return None
     if cfg.is_image:
         p = cfg.patch_size

@@ -5,6 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from nmsim.errors import UserError
+from nmsim.graph import families
 from nmsim.graph.config import ModelConfig
 from nmsim.io import load_json, short_repr
 
@@ -52,28 +53,6 @@ def _exists(path: Path) -> bool:
 
 # ---- Hugging Face config.json ----------------------------------------------------------------------
 
-def _hf_get(cfg: dict, key: str, source: str, kind=int, default=...):
-    if key not in cfg or cfg[key] is None:
-        if default is ...:
-            raise UserError("missing field", f"{source}: {key}")
-        return default
-    value = cfg[key]
-    ok = isinstance(value, kind) and not isinstance(value, bool) if kind in (int, float) else isinstance(value, kind)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        ok, value = True, float(value)
-    if not ok:
-        raise UserError(f"must be {kind.__name__}, got {short_repr(value)}", f"{source}: {key}")
-    return value
-
-
-def _hf_act(name: str, source: str, key: str) -> str:
-    table = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu",
-             "silu": "swiglu", "swish": "swiglu", "gated-gelu": "geglu", "gated-relu": "swiglu"}
-    if name not in table:
-        raise UserError(f"unsupported activation {short_repr(name)}", f"{source}: {key}")
-    return table[name]
-
-
 # Mixture-of-experts fields of Hugging Face configs (Mixtral, Qwen-MoE, DeepSeek-MoE/V2/V3, OLMoE, DBRX, Switch,
 # Jamba, Arctic, GPT-OSS, Llama 4): expert counts (more than one expert is MoE) and routing/expert sizes.
 MOE_COUNTS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
@@ -85,11 +64,14 @@ MOE_TYPES = ("mixtral", "qwen2_moe", "qwen3_moe", "deepseek", "deepseek_v2", "de
              "nllb-moe", "minimax")
 
 
-def _moe_field(cfg: dict) -> tuple[str, object] | None:
-    """The first mixture-of-experts field (top level or one section down, e.g. DBRX's ffn_config) and its value."""
+def _moe_field(cfg: dict, read: tuple[str, ...]) -> tuple[str, object] | None:
+    """The first mixture-of-experts field the importer does not read (``read``; top level or one section down,
+    e.g. DBRX's ffn_config) and its value."""
     sections = [("", cfg)] + [(f"{k}.", v) for k, v in cfg.items() if isinstance(v, dict)]
     for prefix, section in sections:
         for key, value in section.items():
+            if prefix + key in read:
+                continue
             if key in MOE_COUNTS and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
                 return prefix + key, value
             if key in MOE_FIELDS and value not in (None, 0, False, [], {}):
@@ -97,76 +79,46 @@ def _moe_field(cfg: dict) -> tuple[str, object] | None:
     return None
 
 
-def _refuse_moe(cfg: dict, kind, src: str) -> None:
-    """Mixture-of-experts configs are refused (one line naming the field) until nmsim prices MoE: on a dense
-    model_type they would be priced as one dense FFN."""
-    moe = _moe_field(cfg)
+def _supported_types() -> str:
+    return ", ".join(families.HF_TYPES)
+
+
+def _refuse_moe(cfg: dict, kind, src: str, family) -> None:
+    """Mixture-of-experts fields a family's importer does not read are refused (one line naming the field): a
+    dense importer would price one dense FFN."""
+    moe = _moe_field(cfg, family.hf_moe_fields if family else ())
     if moe is not None:
-        raise UserError(f"a mixture-of-experts field ({short_repr(moe[1])}); nmsim does not price MoE models yet "
-                        "(it would price one dense FFN)", f"{src}: {moe[0]}")
-    if isinstance(kind, str) and (kind.lower() in MOE_TYPES or "moe" in kind.lower()):
-        raise UserError(f"{short_repr(kind)} is a mixture-of-experts model; nmsim does not price MoE models yet "
-                        "(llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
+        if family and family.hf_moe_fields:
+            why = f"the {family.name} importer reads only {', '.join(family.hf_moe_fields)}"
+        else:
+            moe_types = [t for t, f in families.HF_TYPES.items() if f.hf_moe_fields]
+            why = f"a dense model_type would price one dense FFN; MoE model_type: {', '.join(moe_types)}"
+        raise UserError(f"a mixture-of-experts field ({short_repr(moe[1])}) nmsim does not model ({why})",
+                        f"{src}: {moe[0]}")
+    if family is None and isinstance(kind, str) and (kind.lower() in MOE_TYPES or "moe" in kind.lower()):
+        raise UserError(f"{short_repr(kind)} is a mixture-of-experts model nmsim does not import (model_type "
+                        f"{_supported_types()})", f"{src}: model_type")
 
 
 def from_hf_config(path: str | Path) -> ModelConfig:
-    """ModelConfig from a Hugging Face ``config.json`` (llama, gpt2, bert, t5, vit); no transformers needed.
+    """ModelConfig from a Hugging Face ``config.json`` (the ``model_type`` values of :mod:`nmsim.graph.families`);
+    no transformers needed.
 
     Decoder LMs take the model's full context (``max_position_embeddings`` / ``n_positions``) as ``seq_len``; pass
-    ``--seq`` to price a shorter one. BERT defaults to 128 tokens (its usual fine-tuning length).
+    ``--seq`` to price a shorter one.
     """
     path = Path(path)
     src = str(path)
     cfg = load_json(path, "config file", expect=dict)
     kind = cfg.get("model_type")
-    _refuse_moe(cfg, kind, src)
-    g = lambda key, k=int, d=...: _hf_get(cfg, key, src, k, d)  # noqa: E731
-    name = path.parent.name or path.stem
-    if kind in ("llama", "mistral"):
-        fields = dict(family="llama", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
-                      heads=g("num_attention_heads"), kv_heads=g("num_key_value_heads", int, None),
-                      head_dim=g("head_dim", int, None), ffn=g("intermediate_size"),
-                      ffn_kind=_hf_act(g("hidden_act", str, "silu"), src, "hidden_act"), norm="rmsnorm",
-                      norm_eps=g("rms_norm_eps", float, 1e-5), bias=bool(cfg.get("attention_bias", False)),
-                      vocab=g("vocab_size"), seq_len=g("max_position_embeddings", int, 4096),
-                      position="rope", rope_theta=g("rope_theta", float, 10000.0), causal=True, head="lm",
-                      tie_embeddings=bool(cfg.get("tie_word_embeddings", False)))
-    elif kind == "gpt2":
-        d = g("n_embd")
-        fields = dict(family="gpt2", layers=g("n_layer"), d_model=d, heads=g("n_head"), ffn=g("n_inner", int, 4 * d),
-                      ffn_kind=_hf_act(g("activation_function", str, "gelu_new"), src, "activation_function"),
-                      norm="layernorm", norm_eps=g("layer_norm_epsilon", float, 1e-5), vocab=g("vocab_size"),
-                      seq_len=g("n_positions", int, 1024), max_positions=g("n_positions", int, 1024),
-                      position="learned", causal=True, tie_embeddings=True, head="lm")
-    elif kind == "bert":
-        fields = dict(family="bert", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
-                      heads=g("num_attention_heads"), ffn=g("intermediate_size"),
-                      ffn_kind=_hf_act(g("hidden_act", str, "gelu"), src, "hidden_act"), norm="layernorm",
-                      norm_position="post", norm_eps=g("layer_norm_eps", float, 1e-12), vocab=g("vocab_size"),
-                      seq_len=min(128, g("max_position_embeddings", int, 512)),
-                      max_positions=g("max_position_embeddings", int, 512), position="learned",
-                      type_vocab=g("type_vocab_size", int, 2), embed_norm=True, pooler=True, head="none")
-    elif kind == "t5":
-        fields = dict(family="t5", layers=g("num_layers"), decoder_layers=g("num_decoder_layers", int, None)
-                      or g("num_layers"), d_model=g("d_model"), heads=g("num_heads"), head_dim=g("d_kv", int, None),
-                      ffn=g("d_ff"), ffn_kind=_hf_act(g("feed_forward_proj", str, "relu"), src, "feed_forward_proj"),
-                      norm="rmsnorm", norm_eps=g("layer_norm_epsilon", float, 1e-6), bias=False,
-                      vocab=g("vocab_size"), seq_len=512, position="relative",
-                      relative_buckets=g("relative_attention_num_buckets", int, 32),
-                      tie_embeddings=bool(cfg.get("tie_word_embeddings", True)), head="lm")
-    elif kind == "vit":
-        labels = cfg.get("id2label")
-        fields = dict(family="vit", layers=g("num_hidden_layers"), d_model=g("hidden_size"),
-                      heads=g("num_attention_heads"), ffn=g("intermediate_size"),
-                      ffn_kind=_hf_act(g("hidden_act", str, "gelu"), src, "hidden_act"), norm="layernorm",
-                      norm_eps=g("layer_norm_eps", float, 1e-12), image_size=g("image_size", int, 224),
-                      patch_size=g("patch_size", int, 16), channels=g("num_channels", int, 3),
-                      num_classes=len(labels) if isinstance(labels, dict) else 1000, head="classifier",
-                      bias=bool(cfg.get("qkv_bias", True)))
-    elif kind is None:
+    family = families.HF_TYPES.get(kind) if isinstance(kind, str) else None
+    _refuse_moe(cfg, kind, src, family)
+    if kind is None:
         raise UserError("missing field", f"{src}: model_type")
-    else:
-        raise UserError(f"unsupported model_type {short_repr(kind)} (llama, mistral, gpt2, bert, t5, vit)", f"{src}: model_type")
+    if family is None:
+        raise UserError(f"unsupported model_type {short_repr(kind)} ({_supported_types()})", f"{src}: model_type")
+    fields = family.from_hf(families.HFConfig(cfg, src))
+    name = path.parent.name or path.stem
     return ModelConfig.from_dict({"name": name, "source": f"Hugging Face config {path.name}", **fields}, source=src)
 
 
