@@ -12,6 +12,7 @@ import json
 
 import pytest
 from nmsim.hardware import list_specs
+from nmsim.graph.families import HF_TYPES
 from test_bad_input import BIG, BOMB, DIR, HF, assert_one_error, make_files, run_cli, snapshot, workdir  # noqa: F401
 
 # a small decoder (4 heads of 16, 2 layers) and one with 12 heads and 4 KV heads, as workload files
@@ -294,8 +295,7 @@ CLUSTER_ARGS = [
 
 MOE = ("a mixture-of-experts field ({}) nmsim does not model (a dense model_type would price one dense FFN; MoE "
        "model_type: mixtral)")
-NOT_IMPORTED = ('{!r} is a mixture-of-experts model nmsim does not import (model_type bert, gpt2, llama, mistral, '
-                "mixtral, phi, qwen2, t5, vit)")
+NOT_IMPORTED = "{!r} is a mixture-of-experts model nmsim does not import (model_type " + ", ".join(HF_TYPES) + ")"
 HF_MOE = [
     ("llama-num-local-experts", _hf("llama-2-7b.json", num_local_experts=8, num_experts_per_tok=2),
      "num_local_experts", MOE.format(8)),

@@ -25,7 +25,7 @@ def masked_share(causal: bool, query_len: int) -> float:
 def flops_per_token(graph, tokens: float, query_len: int, causal: bool, params: float | None = None) -> dict:
     """Matrix FLOPs per token of ``graph`` (``tokens`` in the traced step): ``forward`` and ``training``
     (forward + dgrad + wgrad), as priced (full T x T), the ``*_causal`` counts skipping masked tiles, and
-    ``two_n``/``six_n`` from ``params`` (default: the workload's parameter count)."""
+    ``two_n``/``six_n`` from ``params`` (default: the workload's parameter count; active ones for MoE)."""
     ops = graph.ops
     mat = ops[ops["kind"].isin(MATRIX_KINDS)]
     train_cols = ["fwd_flops", "dgrad_flops", "wgrad_flops"]
@@ -36,7 +36,8 @@ def flops_per_token(graph, tokens: float, query_len: int, causal: bool, params: 
     attn_train = float(mat.loc[attn, train_cols].to_numpy().sum())
     if params is None:
         from nmsim.graph import parameter_counts
-        params = float(parameter_counts(graph.config)["total"])
+        counts = parameter_counts(graph.config)
+        params = float(counts.get("active", counts["total"]))   # a mixture of experts: what a token uses
     return {"tokens": float(tokens), "forward": fwd / tokens, "training": train / tokens,
             "forward_causal": (fwd - share * attn_fwd) / tokens, "training_causal": (train - share * attn_train) / tokens,
             "attention_share": attn_fwd / fwd if fwd else 0.0, "masked_share": share, "params": float(params),
