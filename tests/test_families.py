@@ -124,3 +124,15 @@ def test_cluster_refuses_moe_in_one_line(capsys):
     err = capsys.readouterr().err
     assert err == ("nmsim: error: workload: mixtral-8x7b is a mixture of experts; cluster layouts have no expert "
                    "parallelism (price, compare and budget price MoE on one device)\n")
+
+
+def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys):
+    """No shape-generic graph for a mixture of experts: a sweep traces every shape (it used to raise)."""
+    from nmsim.cli import main
+    (tmp_path / "moe.yaml").write_text("family: mixtral\nlayers: 2\nd_model: 64\nheads: 4\nkv_heads: 2\nffn: 128\n"
+                                       "ffn_kind: swiglu\nexperts: 4\nexperts_per_token: 2\nnorm: rmsnorm\n"
+                                       "bias: false\nvocab: 100\nseq_len: 64\nposition: rope\ncausal: true\n")
+    assert main(["price", str(tmp_path / "moe.yaml"), "--hardware", "h100", "--mode", "decode", "--batch", "1,3",
+                 "--context", "32", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("batch,context")

@@ -16,6 +16,7 @@ Shapes outside the shape-generic domain (``seq`` 1 in a forward pass) are priced
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -312,7 +313,7 @@ class _Sink:
 def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: bool, out: _Sink,
                 rows: np.ndarray) -> None:
     """Price one mode's points into ``out`` at ``rows`` ((points, configs) row numbers)."""
-    from nmsim.graph.shapes import LOWEST, SINGLE, kind_for, shape_graph
+    from nmsim.graph.shapes import LOWEST, SINGLE, ShapeFitError, kind_for, shape_generic, shape_graph
 
     kind = kind_for(cfg, past=1 if mode == "decode" else 0)
     var, inner = {"forward": ("seq", "seq"), "decode": ("context", "past"), "image": ("image_size", "grid")}[kind]
@@ -328,7 +329,12 @@ def _price_mode(cfg, mode: str, points: dict, configs: list, opts: dict, build: 
     for fixed, mask in (({"batch": 1}, single), ({}, ~single)):
         if not mask.any():
             continue
-        sg = shape_graph(cfg, kind, fixed, build=build) if (mask & ok_var).any() else None
+        sg = None
+        if (mask & ok_var).any() and shape_generic(cfg):
+            try:
+                sg = shape_graph(cfg, kind, fixed, build=build)
+            except ShapeFitError as exc:   # sizes that are no polynomial of the shape: trace each (as graph_at)
+                warnings.warn(f"nmsim: tracing every shape of {cfg.name}: {exc}", stacklevel=2)
         inside = mask & ok_var if sg is not None else np.zeros(S, bool)
         if inside.any():
             idx = np.flatnonzero(inside)

@@ -536,10 +536,15 @@ def shape_graph(cfg, kind: str | None = None, fixed: dict | None = None, *, buil
     return sg
 
 
+def shape_generic(cfg) -> bool:
+    """Whether ``cfg`` can have a shape-generic graph: not a mixture of experts, whose tokens per expert are
+    rounded shares of the batch (no polynomial of the shape); those are traced at each shape."""
+    return not cfg.is_moe
+
+
 def shape_of(cfg, batch: int, seq: int | None, past: int = 0) -> tuple[str, dict] | None:
-    """(kind, shape) of a trace request, or None when no shape-generic graph covers it (a mixture of experts:
-    its tokens per expert are rounded shares of the batch, not polynomials of the shape)."""
-    if batch is None or batch < 1 or cfg.is_moe:
+    """(kind, shape) of a trace request, or None when no shape-generic graph covers it."""
+    if batch is None or batch < 1 or not shape_generic(cfg):
         return None
     if cfg.is_image:
         p = cfg.patch_size
