@@ -135,4 +135,4 @@ def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys):
     assert main(["price", str(tmp_path / "moe.yaml"), "--hardware", "h100", "--mode", "decode", "--batch", "1,3",
                  "--context", "32", "--format", "csv"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
-    assert len(rows) == 3 and rows[0].startswith("batch,context")
+    assert len(rows) == 3 and rows[0].startswith("mode,batch,seq,context")
