@@ -26,7 +26,7 @@ bench: $(STAMP)
 # Fit the GPU kernel models on public kernel measurements and score end-to-end ones (nmsim validate).
 validate: $(STAMP)
 	$(PY) -m nmsim validate
-	$(PY) -m nmsim cluster validate --fit   # the cluster runs; fitted vs shipped compute efficiencies
+	$(PY) -m nmsim cluster validate --fit --check-bands   # the cluster runs; fitted vs shipped compute efficiencies; the bands file current
 
 # The trainer evidence protocol (about an hour on 2 idle cores; resumes where it stopped).
 evidence: $(STAMP)

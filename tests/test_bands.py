@@ -9,11 +9,24 @@ from nmsim.bands import NOT_VALIDATED, attach, band, column_kind, table
 from nmsim.bands.build import _interval, cluster_residuals, coverage, levels
 
 
-def test_cluster_level_of_bands_file_is_current():
-    """`nmsim validate --write-bands` regenerates it; the GPU levels are checked in test_execution (same fit)."""
-    from nmsim.cluster.validation import validate
-    df, _ = validate()
-    assert levels(cluster_residuals(df))["cluster run"] == table()["cluster run"]
+def test_cluster_level_rows_are_the_scored_runs():
+    """Adding or re-splitting runs without `nmsim validate --write-bands` fails here (cheap); the full check of the
+    cluster band, which prices every run, is `nmsim cluster validate --check-bands` in `make validate`; the GPU
+    levels are checked in test_execution (same fit)."""
+    from nmsim.cluster.validation import load_runs
+    assert table()["cluster run"]["rows"] == sum(r.get("split", "score") != "fit" for r in load_runs())
+
+
+def test_check_bands_names_a_stale_file(monkeypatch):
+    from nmsim.bands import build
+    from nmsim.errors import UserError
+    frame = pd.DataFrame({"split": ["score"] * 3, "group": ["h100-sxm5 bf16"] * 3, "id": ["a", "b", "c"],
+                          "measured_seconds": [1.0, 2.0, 3.0], "predicted_seconds": [1.0, 1.0, 1.0]})
+    with pytest.raises(UserError, match="bands.yaml is stale for the cluster-run level: run `nmsim validate "
+                                        "--write-bands`"):
+        build.check_current(frame)
+    monkeypatch.setattr(build, "levels", lambda res: {"cluster run": table()["cluster run"]})
+    build.check_current(frame)   # current: no error
 
 
 def test_levels_and_coverage_in_goal():
@@ -111,3 +124,10 @@ def test_report_tables_fold_bands_into_one_column_per_figure():
     assert cols == ["hardware", "latency_ms", "latency_ms 80%", "band_level"]
     assert rows == [["h100-sxm5", "2.00", f"{2 * b.lo:.2f}-{2 * b.hi:.2f}", "inference step"],
                     ["vegeta", "3.00", NOT_VALIDATED, NOT_VALIDATED]]
+
+
+def test_check_bands_refuses_other_runs_before_pricing(capsys):
+    from test_bad_input import assert_one_error, run_cli
+    code, err = run_cli(["cluster", "validate", "--check-bands", "--only", "megatron-1.7b"], capsys)
+    assert_one_error(code, err, "--check-bands: checks the bundled runs with the default losses: leave out --runs, "
+                                "--only and --losses")

@@ -171,7 +171,8 @@ def fold_display(columns: list, rows: list, formats: dict) -> tuple[list, list]:
             if c.endswith(" 80%"):
                 base = c[:-4]
                 lo, hi = row[index[f"{base}_lo"]], row[index[f"{base}_hi"]]
-                new.append(NOT_VALIDATED if lo != lo or hi != hi or lo is None else f"{show(base, lo)}-{show(base, hi)}")
+                missing = lo is None or lo != lo or hi != hi
+                new.append(NOT_VALIDATED if missing else f"{show(base, lo)}-{show(base, hi)}")
             else:
                 new.append(row[index[c]])
         out_rows.append(new)

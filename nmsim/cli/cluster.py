@@ -161,6 +161,9 @@ def cmd_budget(args) -> int:
 def cmd_validate(args) -> int:
     from nmsim.cluster.losses import load_losses
     from nmsim.cluster.validation import load_runs
+    if args.check_bands and (args.runs or args.only or args.losses != "calibrated"):
+        raise UserError("checks the bundled runs with the default losses: leave out --runs, --only and --losses",
+                        "--check-bands")
     runs = load_runs(args.runs) if args.runs else load_runs()
     losses = load_losses(args.losses)
     if args.only:
@@ -182,7 +185,9 @@ def cmd_validate(args) -> int:
     summary["losses"] = losses.name
     if fitted is not None:
         summary["fitted"] = fitted
-    from nmsim.bands.build import coverage_line
+    from nmsim.bands.build import check_current, coverage_line
+    if args.check_bands:   # before the output: a stale file is the one error line
+        check_current(df)
     _emit(args, validation_text(df, summary) + coverage_line(df), df)
     return 0
 
@@ -237,6 +242,9 @@ def register(sub) -> None:
     va.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_columns(va, "the validation text; with --columns a table of the CSV's columns")
     va.add_argument("--out", default=None)
+    va.add_argument("--check-bands", action="store_true",
+                    help="exit 2 when the bundled bands file's cluster-run band is not what these runs give "
+                         "(make validate; `nmsim validate --write-bands` rewrites it)")
     va.set_defaults(func=cmd_validate)
     sy = cs.add_parser("systems", help="list (and validate) system specs")
     sy.add_argument("files", nargs="*", help="system YAML files to validate (default: the bundled ones)")
