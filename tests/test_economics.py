@@ -170,3 +170,16 @@ def test_report_cells_say_not_given():
                           "usd": [float("nan")]})
     cols, rows = display_rows(Table("t", frame, "", formats={"energy_j": "{:.4g}", "latency_ms": "{:.3f}"}))
     assert rows == [["tpu-v5e", "–", "not given", "not given"]]
+
+
+def test_api_frames_carry_the_buyer_columns():
+    import nmsim
+    grid = nmsim.compare("gpt2", hardware="a100,tpu-v5e", patterns="dense", mode="decode", batch=2, context=128,
+                         rank_by="cost", price_per_hour="tpu-v5e=0.5")
+    assert {"tokens_per_second", "usd_per_million_tokens", "joules_per_token"} <= set(grid.columns)
+    tpu = grid[grid["hardware"] == "tpu-v5e"].iloc[0]
+    assert tpu["usd_per_million_tokens"] == pytest.approx(0.5 / 3600 * tpu["seconds"] / 2 * 1e6, rel=1e-9)
+    assert math.isnan(tpu["joules_per_token"])               # raw SI, NaN (null in JSON) where not given
+    sweep = nmsim.price("vit-tiny", "a100", batch="1,8")
+    assert sweep["images_per_second"].to_list() == pytest.approx((sweep["batch"] / sweep["seconds"]).to_list(),
+                                                                  rel=1e-12)
