@@ -183,3 +183,15 @@ def test_api_frames_carry_the_buyer_columns():
     sweep = nmsim.price("vit-tiny", "a100", batch="1,8")
     assert sweep["images_per_second"].to_list() == pytest.approx((sweep["batch"] / sweep["seconds"]).to_list(),
                                                                   rel=1e-12)
+
+
+def test_all_leaves_out_devices_without_the_kernel(capsys):
+    argv = ["compare", "gpt2", "--hardware", "all", "--patterns", "2:4", "--weight-dtype", "int4", "--mode",
+            "decode", "--batch", "1", "--context", "64", "--format", "csv"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "mi300x" not in out and "a100-sxm4-80gb" in out
+    assert "# skipped mi300x (mi300x has no kernel for bf16 GEMMs with int4 weights" in err
+    code, err = run_cli([*argv[:3], "mi300x,a100", *argv[4:]], capsys)     # named: refused, as before
+    assert_one_error(code, err, None)
+    assert err.splitlines()[-1].startswith("nmsim: error: --dtype/--weight-dtype: mi300x has no kernel for bf16")

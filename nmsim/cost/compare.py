@@ -86,8 +86,17 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
 
     labels, parsed, plans = _compared_plans(patterns, selector)
     specs, skipped = _compared_specs(hardware, dtype)
-    for hw in specs:   # what no graph could price: said before tracing
-        check_settings(hw, default_dtype(hw, dtype), weight_dtype=weight_dtype, kernel=kernel, plans=plans)
+    every = str(hardware).strip().strip(",").strip().lower() == "all"
+    for hw in list(specs):   # what no graph could price: said before tracing (``all`` leaves such specs out)
+        try:
+            check_settings(hw, default_dtype(hw, dtype), weight_dtype=weight_dtype, kernel=kernel, plans=plans)
+        except UserError as exc:
+            if not every:
+                raise
+            specs.remove(hw)
+            skipped.append(f"{hw.name} ({str(exc).split(': ', 1)[-1]})")
+    if not specs:
+        raise UserError("no accelerator can run these settings (" + "; ".join(skipped) + ")", "--hardware")
     if graph is None:
         with plans_preflight(plans):   # a plan the graph refuses: said before tracing's progress line
             graph = trace_for_mode(workload, mode, batch, seq, context)
