@@ -208,3 +208,16 @@ def test_api_frames_carry_the_fit_verdict(tmp_path):
     assert price["mem_gib"].tolist() == pytest.approx([mem.loc["total", "gib"]] * len(price)) and price["fits"].all()
     assert compare["mem_gib"].iloc[0] == pytest.approx(mem.loc["total", "gib"]) and compare["fits"].iloc[0]
     assert budget["mem_gib"].iloc[0] >= mem.loc["total", "gib"] and budget["fits"].iloc[0]
+
+
+def test_moe_keeps_its_top_k_experts_activations_and_counts_every_expert_weight():
+    """Mixtral-8x7B: each token's MLP activations twice (top-2), a dense model's once (experts = 0)."""
+    moe = load_workload("mixtral-8x7b")
+    dense = moe.replace(experts=0)
+    f, size = 14336, 2
+    per = lambda c: float(activation_bytes_per_token(c, 4096, flash=True, dropout=False)[0])  # noqa: E731
+    assert per(moe) - per(dense) == 3 * size * f   # gate, up and their product of one more expert
+    g = trace_for_mode(moe, "decode", 1, None, 4096)
+    fp = memory_footprint(g, None, "h100", "bf16", "decode", context=4096)
+    from nmsim.graph import parameter_counts
+    assert fp.loc["weights_dense", "bytes"] == 2 * parameter_counts(moe)["total"] > 2 * 46e9

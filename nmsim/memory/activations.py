@@ -27,6 +27,9 @@ RECOMPUTE = ("none", "selective", "full")
 
 
 def _experts(cfg) -> float:
+    """Feed-forward networks a token runs through: its top-k experts in a mixture of experts, else one."""
+    if not getattr(cfg, "experts", 0):
+        return 1.0
     return float(getattr(cfg, "experts_per_token", 1) or 1)
 
 
