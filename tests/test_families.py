@@ -136,3 +136,17 @@ def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys):
                  "--context", "32", "--format", "csv"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert len(rows) == 3 and rows[0].startswith("mode,batch,seq,context")
+
+
+def test_moe_weights_at_rest_count_every_expert_whatever_the_routing():
+    """Decode at batch 1 traces 2 of 8 experts; an ff=2:4 plan still stores all eight compressed."""
+    from nmsim.hardware import load
+    from nmsim.memory.weights import weights_at_rest
+    cfg = load_workload("mixtral-8x7b").replace(layers=2)
+    decode, prefill = trace_workload(cfg, batch=1, seq=1, past=16), trace_workload(cfg, batch=2, seq=16)
+    assert decode.ops["module"].str.contains(r"\.experts\.").sum() < prefill.ops["module"].str.contains(
+        r"\.experts\.").sum()
+    hw = load("h100")
+    a, b = (weights_at_rest(g, "ff=2:4", hw, "bf16") for g in (decode, prefill))
+    assert a == b
+    assert a.sparse_numel == 2 * 8 * 3 * 4096 * 14336   # every expert weight, both layers

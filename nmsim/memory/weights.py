@@ -4,7 +4,9 @@ A GEMM weight whose plan pattern the accelerator runs on its sparse engine is st
 pattern (values N/M + metadata; NVIDIA 2:4 bf16: 9/16 of dense, int8: 10/16), whatever the shape priced: a
 deployment keeps one format. Every other parameter (embeddings, norms, biases, GEMMs left dense or whose
 pattern the hardware cannot use) stays dense. Parameters are counted from the model (``parameter_counts``),
-so a mixture of experts counts every expert.
+so a mixture of experts counts every expert; its trace holds only the experts that receive tokens (decode at
+batch 1: two of Mixtral's eight), so each traced expert weight stands for its layer's untraced ones too (same
+shape and role: a role plan gives them its pattern).
 """
 from __future__ import annotations
 
@@ -47,21 +49,37 @@ def model_params(graph) -> float:
     return float(w["weight_numel"].sum() + w.loc[w["has_bias"], "gemm_n"].sum())
 
 
+def expert_copies(sel, cfg) -> np.ndarray:
+    """Per GEMM op of ``sel``: how many weights of the model it stands for (1; a traced expert's weight stands for
+    ``experts / traced experts`` of its layer and role in a mixture of experts)."""
+    copies = np.ones(len(sel))
+    if cfg is None or not getattr(cfg, "is_moe", False) or sel.empty:
+        return copies
+    parts = sel["module"].astype(str).str.extract(r"^(.*)\.experts\.\d+\.(.*)$")
+    expert = parts[0].notna().to_numpy()
+    if expert.any():
+        group = (parts[0] + "|" + parts[1])[expert]
+        copies[expert] = cfg.experts / group.map(group.value_counts()).to_numpy(float)
+    return copies
+
+
 def plan_gemms(graph, plan) -> tuple[np.ndarray, list]:
-    """(rows of ``n, k, numel`` per distinct sparsifiable GEMM weight ``plan`` puts a pattern on, the patterns);
-    independent of the hardware, so a table of many accelerators resolves each plan once."""
+    """(rows of ``n, k, numel, copies`` per distinct sparsifiable GEMM weight ``plan`` puts a pattern on (copies:
+    :func:`expert_copies`), the patterns); independent of the hardware, so a table of many accelerators resolves
+    each plan once."""
     from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS
     from nmsim.cost.pricing import resolve_plan
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     pats = resolve_plan(plan, mops)
     if pats is None:
-        return np.zeros((0, 3)), []
+        return np.zeros((0, 4)), []
     sel = mops[mops["kind"].isin(SPARSE_KINDS).to_numpy() & ~mops["weight"].duplicated().to_numpy()]
-    rows = sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float)
+    rows = np.column_stack([sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float),
+                            expert_copies(sel, getattr(graph, "config", None))])
     keep = [(r, p) for r, p in zip(rows, pats.reindex(sel.index))
             if p is not None and not isinstance(p, float) and not p.is_dense and r[2] > 0]
-    return np.array([r for r, _ in keep]).reshape(-1, 3), [p for _, p in keep]
+    return np.array([r for r, _ in keep]).reshape(-1, 4), [p for _, p in keep]
 
 
 def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None, gemms=None) -> WeightBytes:
@@ -72,9 +90,9 @@ def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None
     params = model_params(graph)
     rows, pats = gemms if gemms is not None else plan_gemms(graph, plan)
     numel = values = meta = 0.0
-    for (n, k, w), p in zip(rows, pats):
+    for (n, k, w, copies), p in zip(rows, pats):
         info = pattern_info(hw, dtype, p)
         if info.sparse:
             v, m = compressed_gemm_bytes(n, k, info, size)
-            numel, values, meta = numel + w, values + v, meta + m
-    return WeightBytes(params, (params - numel) * size, values, meta, numel, float(rows[:, 2].sum()))
+            numel, values, meta = numel + w * copies, values + v * copies, meta + m * copies
+    return WeightBytes(params, (params - numel) * size, values, meta, numel, float(rows[:, 2] @ rows[:, 3]))
