@@ -126,6 +126,7 @@ class Recipe:
     name = "recipe"
     param_names: tuple[str, ...] = ()
     needs_targets = True
+    style = ("tab:brown", "P")     # (matplotlib colour, marker) of the recipe in every figure
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         self.targets = check_targets(targets, self.name if self.needs_targets else None)

@@ -20,6 +20,7 @@ FINETUNE_RULES = ("sr-ste", "ste")
 
 class DenseRecipe(Recipe):
     name = "dense"
+    style = ("black", "*")
     needs_targets = False
 
     def span(self, total_steps: int) -> tuple[int, int]:
@@ -32,6 +33,7 @@ class DenseRecipe(Recipe):
 
 class StaticRecipe(Recipe):
     name = "static"
+    style = ("tab:gray", "x")
 
     def _sparse_state(self, step, span, total_steps):
         return self._binary_state("sparse", self.targets)
@@ -39,6 +41,7 @@ class StaticRecipe(Recipe):
 
 class SRSTERecipe(Recipe):
     name = "sr-ste"
+    style = ("tab:red", "o")
     param_names = ("srste_lambda", "finetune_rule")
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):

@@ -134,9 +134,11 @@ class MDGFRecipe(Recipe):
 
 class MDGFLinear(MDGFRecipe):
     name = "mdgf-linear"
+    style = ("tab:orange", "s")
     kind = "linear"
 
 
 class MDGFExp(MDGFRecipe):
     name = "mdgf-exp"
+    style = ("tab:green", "D")
     kind = "exp"

@@ -74,6 +74,7 @@ class IntervalRecipe(Recipe):
 
 class SDGFStepwise(IntervalRecipe):
     name = "sdgf-stepwise"
+    style = ("tab:blue", "^")
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
@@ -87,6 +88,7 @@ class SDGFStepwise(IntervalRecipe):
 
 class SDGFGeometric(IntervalRecipe):
     name = "sdgf-geometric"
+    style = ("tab:purple", "v")
     param_names = ("k", "intervals")
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):

@@ -11,16 +11,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-RECIPE_STYLE = {
-    "dense": ("black", "*"), "sr-ste": ("tab:red", "o"), "mdgf-linear": ("tab:orange", "s"),
-    "mdgf-exp": ("tab:green", "D"), "sdgf-stepwise": ("tab:blue", "^"), "sdgf-geometric": ("tab:purple", "v"),
-    "static": ("tab:gray", "x"),
-}
+from nmsim.recipes.base import Recipe  # noqa: E402
+from nmsim.recipes.registry import RECIPES  # noqa: E402
+
+RECIPE_STYLE = {name: cls.style for name, cls in RECIPES.items() if cls.style != Recipe.style}
 PHASE_COLORS = {"dense": "#4c72b0", "decay": "#dd8452", "sparse": "#55a868", "finetune": "#8172b3"}
 
 
 def recipe_style(recipe: str):
-    return RECIPE_STYLE.get(recipe, ("tab:brown", "P"))
+    return RECIPE_STYLE.get(recipe, Recipe.style)
 
 
 def category_colors(n: int) -> list:
