@@ -131,3 +131,15 @@ def test_check_bands_refuses_other_runs_before_pricing(capsys):
     code, err = run_cli(["cluster", "validate", "--check-bands", "--only", "megatron-1.7b"], capsys)
     assert_one_error(code, err, "--check-bands: checks the bundled runs with the default losses: leave out --runs, "
                                 "--only and --losses")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(1e-9, 1e9), st.floats(1e-3, 1e6), st.floats(0.1, 1.0), st.floats(1.0, 10.0))
+def test_rate_band_is_the_time_band_inverted(seconds, items, lo, hi):
+    """tokens/s = items / seconds: its bounds are items over the time's bounds, whatever the band."""
+    from nmsim.bands import Band
+    b = Band("training step", 8, lo, hi, 0.75)
+    out = attach(pd.DataFrame({"seconds": [seconds], "tokens_per_second": [items / seconds]}), b)
+    assert out["seconds_lo"].item() == pytest.approx(seconds * lo) and out["seconds_lo"].item() <= out["seconds_hi"].item()
+    assert out["tokens_per_second_lo"].item() == pytest.approx(items / out["seconds_hi"].item(), rel=1e-9)
+    assert out["tokens_per_second_hi"].item() == pytest.approx(items / out["seconds_lo"].item(), rel=1e-9)
