@@ -38,6 +38,7 @@ def test_overrides_take_aliases():
     ("a100=two", "--price-per-hour: a100: not a number of dollars per hour: 'two'"),
     ("a100=-1", "--price-per-hour: a100: dollars per hour must be a finite number >= 0, got -1"),
     ("a100=inf", "--price-per-hour: a100: dollars per hour must be a finite number >= 0, got inf"),
+    ("a100=1,a100-sxm4-80gb=2", "--price-per-hour: a100-sxm4-80gb: a100-sxm4-80gb priced twice ($1/h and $2/h)"),
 ])
 def test_bad_override_is_one_line(text, message, capsys):
     with pytest.raises(UserError) as exc:

@@ -42,6 +42,19 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
     (["hardware", "list", "--columns", "bandwith"],
      "nmsim: error: --columns: no column 'bandwith' (columns: name, kind, bf16_peak, sparse_patterns, memory_bytes, "
      "bandwidth)"),
+    # --price-per-hour: a device typo or a bad price, on every command that takes it (no pandas either)
+    (["price", "gpt2", "--hardware", "a100", "--price-per-hour", "a10O=1"],
+     "nmsim: error: --price-per-hour: a10O: unknown hardware: not a bundled spec"),
+    (["compare", "gpt2", "--hardware", "a100,l4", "--price-per-hour", "l4=free"],
+     "nmsim: error: --price-per-hour: l4: not a number of dollars per hour: 'free'"),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--hardware", "a100", "--price-per-hour",
+      "a100=-2"], "nmsim: error: --price-per-hour: a100: dollars per hour must be a finite number >= 0, got -2"),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--hardware", "a10O"],
+     "nmsim: error: a10O: unknown hardware: not a bundled spec"),
+    (["cluster", "budget", "gpt2", "--system", "dgx-a100", "--global-batch", "64", "--tokens", "1e9",
+      "--price-per-hour", "a100"], "nmsim: error: --price-per-hour: expected DEVICE=USD (e.g. a100=2.5), got 'a100'"),
+    (["cluster", "plan", "gpt2", "--system", "dgx-a100", "--global-batch", "64", "--price-per-hour", "a100=1,a100=2"],
+     "nmsim: error: --price-per-hour: a100: a100-sxm4-80gb priced twice ($1/h and $2/h)"),
     (["report", "--workload", "vit-bse-16", "--no-train", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-rep")],
      "nmsim: error: workload: unknown workload 'vit-bse-16' (bundled: "),
     # trainer numbers out of range (issue 20: train --threads 0 took 13 s under load, torch imported first)

@@ -95,6 +95,8 @@ def _emit(args, text: str, frame) -> None:
 
 def cmd_plan(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
+    from nmsim.hardware.prices import parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too
     restrict = {k: getattr(args, k) for k in ("tp", "pp", "mb") if getattr(args, k) is not None}
     if args.zero is not None:
         restrict["zero"] = (args.zero,)
@@ -112,8 +114,6 @@ def cmd_plan(args) -> int:
         choose(with_band_columns(PLAN_COLUMNS), args.columns)
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
-    from nmsim.cost.economics import parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD: before the search
     steps = steps_for(tokens, batch, seq) if tokens else 1000
     res = search(cfg, system, batch, seq, recipe=recipe, steps=steps, rank=args.rank, **kw, **restrict)
     if tokens:   # the whole run: days, device-hours and dollars per layout
@@ -132,6 +132,8 @@ def cmd_plan(args) -> int:
 
 def cmd_budget(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
+    from nmsim.hardware.prices import parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     from nmsim.cluster.layout import enumerate_layouts
@@ -143,9 +145,8 @@ def cmd_budget(args) -> int:
         from nmsim.bands import with_band_columns
         choose(with_band_columns(BUDGET_COLUMNS), args.columns)
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
-    from nmsim.cost.economics import parse_overrides, price_note
+    from nmsim.cost.economics import price_note
     from nmsim.hardware import load
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD: before the search
     from nmsim.progress import Items
     with Items("cluster budget", "recipe") as progress:   # each recipe priced on every layout
         df = run_budget(cfg, system, batch, seq, tokens, recipes, progress=progress, price_per_hour=prices, **kw)

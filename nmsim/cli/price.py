@@ -109,8 +109,8 @@ def run_price(args) -> int:
     plan = SparsityPlan.parse(args.sparsity)
     from nmsim.graph import load_workload
     plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
-    from nmsim.cost.economics import parse_overrides
-    prices = parse_overrides(args.price_per_hour)
+    from nmsim.hardware.prices import parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too (no pandas)
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.units import duration, joules, si
@@ -269,8 +269,9 @@ def run_compare(args) -> int:
     for name in parse_hardware_list(args.hardware):
         hw = load(name)
         specs.setdefault(hw.name, hw)
-    from nmsim.cost.economics import item_name, parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD, before the pricing
+    from nmsim.hardware.prices import parse_overrides
+    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD, before the pricing (no pandas)
+    from nmsim.cost.economics import item_name
     from nmsim.cost import compare
     from nmsim.cost.compare import compare_columns
     if args.columns:   # and a --columns typo, before the pricing (every format picks columns)

@@ -13,56 +13,12 @@ a whole training run.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 
 from nmsim.errors import UserError
+from nmsim.hardware.prices import (  # noqa: F401  (re-exported)
+    FLAG, PRICE_FILE, bundled_prices, hourly_price, parse_overrides)
 
-PRICE_FILE = Path(__file__).resolve().parent.parent / "data" / "prices" / "hourly.yaml"
-FLAG = "--price-per-hour"
 RANK_KEYS = {"time": "seconds", "cost": "usd_per_million", "energy": "joules_per"}
-
-
-@lru_cache(maxsize=1)
-def bundled_prices() -> dict:
-    """{spec name: {usd_per_hour, offer, source, date}} from the bundled price list."""
-    import yaml
-    return yaml.safe_load(PRICE_FILE.read_text(encoding="utf-8")) or {}
-
-
-def parse_overrides(text) -> dict:
-    """``"a100=2.5,l4=0.7"`` (or a list of such texts, the flag given twice) -> {spec name: USD per hour}; a
-    device is any name or alias ``--hardware`` takes."""
-    if not text:
-        return {}
-    items = [t for part in ([text] if isinstance(text, str) else list(text)) for t in str(part).split(",")]
-    out: dict = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise UserError(f"expected DEVICE=USD (e.g. a100=2.5), got {item.strip()!r}", FLAG)
-        try:
-            usd = float(value)
-        except ValueError:
-            raise UserError(f"{name}: not a number of dollars per hour: {value!r}", FLAG) from None
-        if not math.isfinite(usd) or usd < 0:
-            raise UserError(f"{name}: dollars per hour must be a finite number >= 0, got {value}", FLAG)
-        from nmsim.hardware import load
-        try:
-            spec = load(name)
-        except UserError as exc:
-            raise UserError(str(exc), FLAG) from None
-        out[spec.name] = usd
-    return out
-
-
-def hourly_price(hw_name: str, overrides: dict | None = None) -> float:
-    """USD per device-hour for spec ``hw_name``: the override, else the bundled list price, else NaN."""
-    if overrides and hw_name in overrides:
-        return float(overrides[hw_name])
-    entry = bundled_prices().get(hw_name)
-    return float(entry["usd_per_hour"]) if entry else math.nan
 
 
 def price_note(hw_names, overrides: dict | None = None) -> str:
