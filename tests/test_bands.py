@@ -143,3 +143,11 @@ def test_rate_band_is_the_time_band_inverted(seconds, items, lo, hi):
     assert out["seconds_lo"].item() == pytest.approx(seconds * lo) and out["seconds_lo"].item() <= out["seconds_hi"].item()
     assert out["tokens_per_second_lo"].item() == pytest.approx(items / out["seconds_hi"].item(), rel=1e-9)
     assert out["tokens_per_second_hi"].item() == pytest.approx(items / out["seconds_lo"].item(), rel=1e-9)
+
+
+def test_readme_band_table_is_the_bands_file():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for level, entry in table().items():
+        row = f"| {level} | {entry['rows']} | {entry['lo']:.2f}-{entry['hi']:.2f} | {100 * entry['coverage']:.1f} % |"
+        assert row in readme, row
