@@ -101,9 +101,9 @@ def test_budget_seq_sets_tokens_per_step(tmp_path, capsys):
     # 1e6 tokens at 4 x 64 tokens per step: 3,907 steps (the last one partly filled)
     assert out[0].startswith("# priced: my-model training step (adamw), batch 4 x 64 tokens")
     assert out[1].startswith("# run: 3,907 steps")
-    assert out[2] == "# attention at full T x T: the causal mask's upper half is counted and timed (FlopCounterMode's"
-    assert out[4].endswith("dense warm-up 0, fine-tune 0; budget=dense over the run")
-    assert out[5].split()[:6] == ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "budget_steps"]
+    assert out[2] == "# attention at full T x T: the causal mask's upper half is counted and timed (as FlopCounterMode)"
+    assert out[3].endswith("dense warm-up 0, fine-tune 0; budget=dense over the run")
+    assert out[4].split()[:6] == ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "budget_steps"]
 
 
 @pytest.mark.parametrize("argv", [["price", "gpt2", "--hf-config", "x/config.json", "--hardware", "a100"],
@@ -165,8 +165,8 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
     assert out.startswith("mode,")
     assert [line for line in err.splitlines() if line.startswith("#")][0] == ("# priced: gpt2 inference on a100-sxm4-80gb bf16, plan dense: 2 shapes (batch 4, "
                                    "seq 64..128)")
-    assert err.splitlines()[-5].startswith("#   us-east-1")
-    assert err.splitlines()[-4].startswith("# attention at full T x T: the causal mask's upper half is counted")
+    assert err.splitlines()[-4].startswith("#   us-east-1")
+    assert err.splitlines()[-3].startswith("# attention at full T x T: the causal mask's upper half is counted")
     assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): x0.89-1.68 "
                                     "(inference step, 11")
 

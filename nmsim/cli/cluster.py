@@ -120,7 +120,8 @@ def cmd_plan(args) -> int:
         from nmsim.cluster.plan import run_cost
         from nmsim.cost.economics import price_note
         res.table = res.table.join(run_cost(res, prices))
-    text = plan_text(res, args.top)
+    from nmsim.cost.per_token import attention_basis
+    text = plan_text(res, args.top).rstrip("\n") + "\n" + attention_basis(cfg.causal and not cfg.is_enc_dec, seq) + "\n"
     if tokens:
         from nmsim.cli.price import wrap_comment
         from nmsim.hardware import load
@@ -155,7 +156,9 @@ def cmd_budget(args) -> int:
                  f"{system.device}), global batch {batch} x {seq}, {args.dtype}, plan {args.sparsity or 'dense'}")
     from nmsim.cli.price import wrap_comment
     note = price_note([load(system.device).name], prices).removeprefix("# ")
-    _emit(args, budget_text(df, described).rstrip("\n") + "\n" + wrap_comment(note).replace("#   ", "  "), df)
+    from nmsim.cost.per_token import attention_basis
+    _emit(args, budget_text(df, described).rstrip("\n") + "\n" + wrap_comment(note).replace("#   ", "  ")
+          + attention_basis(cfg.causal and not cfg.is_enc_dec, seq) + "\n", df)
     return 0
 
 

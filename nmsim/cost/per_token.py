@@ -48,7 +48,7 @@ def attention_basis(causal: bool, query_len: int) -> str:
     """What a table's attention FLOPs and times are: full T x T for a causal forward (masked half counted)."""
     if masked_share(causal, query_len) == 0:
         return "attention: nothing masked (bidirectional, or one query over the cache)"
-    return "attention at full T x T: the causal mask's upper half is counted and timed (FlopCounterMode's count)"
+    return "attention at full T x T: the causal mask's upper half is counted and timed (as FlopCounterMode)"
 
 
 def per_token_line(f: dict, training: bool = True) -> str:

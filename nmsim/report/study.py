@@ -690,6 +690,9 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "`not validated`.")
     measured_ceiling_notes(s, cfg.name)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
+    from nmsim.cost.per_token import attention_basis
+    s.text.append("Attention: " + attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec,
+                                                  cfg.tokens) + ".")
     rate, usd, per = economics_columns(cfg)
     s.text.append(f"What a buyer asks: `{rate}`, `{usd}` (one device's hourly on-demand list price, "
                   "`nmsim/data/prices/hourly.yaml`, with its source and date; `nmsim compare --price-per-hour` "
