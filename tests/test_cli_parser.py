@@ -41,3 +41,11 @@ def test_unknown_command_lists_every_command(capsys):
     err = capsys.readouterr().err
     assert err.startswith("nmsim: error: nmsim: argument COMMAND: invalid choice: 'pricee' (choose from ")
     assert all(f"'{c}'" in err for c in COMMANDS)
+
+
+def test_recipe_flags_are_defined_once_and_match_the_recipes():
+    """train, sweep and schedule share nmsim.cli.recipe_flags; its beta rules are the recipes' own."""
+    from nmsim.cli.recipe_flags import BETA_RULE_WORDS, NAMES
+    from nmsim.recipes import BETA_RULES
+    assert tuple(BETA_RULE_WORDS) == BETA_RULES
+    assert NAMES == ("beta", "beta_rule", "zero_threshold", "srste_lambda", "finetune_rule", "k", "intervals")

@@ -42,9 +42,8 @@ def run(args) -> int:
     granularity = args.granularity or ("epoch" if args.epochs is not None else "step")
     if granularity == "epoch" and not spe:
         raise UserError("epoch granularity needs --steps-per-epoch", "--granularity")
-    params = {name: getattr(args, name) for name in ("beta", "beta_rule", "zero_threshold", "srste_lambda",
-                                                  "finetune_rule", "k", "intervals")
-              if getattr(args, name) is not None}
+    from nmsim.cli.recipe_flags import recipe_flag_values
+    params = recipe_flag_values(args)
     if args.boundaries:
         params["boundaries"] = parse_boundaries(args.boundaries)
     recipe = make_recipe(args.recipe, SparsityPlan.parse(args.sparsity), args.dense_frac, args.finetune_frac,
@@ -75,14 +74,8 @@ def register(subparsers) -> None:
                    "with --epochs, else step)")
     p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="final fine-tune fraction f")
-    p.add_argument("--beta", type=float, help="MDGF decay rate (linear 2e-4, exp 1e-4)")
-    p.add_argument("--beta-rule", help="MDGF beta without --beta: paper (default, its constant), paper-fraction "
-                   "(its D at the same fraction of the run, the trainer's default), auto-70")
-    p.add_argument("--zero-threshold", type=float, help="MDGF: D below this is priced as zero (2**-11)")
-    p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (2e-4)")
-    p.add_argument("--finetune-rule", help="SR-STE's rule in fine-tune: sr-ste (default) or ste")
-    p.add_argument("--k", type=int, help="SDGF-geometric factor (paper 16, public code 8)")
-    p.add_argument("--intervals", type=int, help="SDGF-geometric interval count (log2(k)+1)")
+    from nmsim.cli.recipe_flags import add_recipe_flags
+    add_recipe_flags(p, beta_rule="paper")
     p.add_argument("--boundaries", help="custom: 'POS:sel=N:M[,...];POS:...' (POS 0.5 = fraction, 100 = step)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     from nmsim.cli.output import add_columns

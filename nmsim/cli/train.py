@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from nmsim.cli.output import add_columns
+from nmsim.cli.recipe_flags import add_recipe_flags, recipe_flag_values
 from nmsim.errors import UserError
 
 
@@ -15,11 +16,7 @@ def _value(text: str):
 
 
 def _recipe_params(args) -> dict:
-    params = {}
-    for name in ("beta", "beta_rule", "srste_lambda", "finetune_rule", "k", "intervals", "zero_threshold"):
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
+    params = recipe_flag_values(args)
     for item in args.param or []:
         if "=" not in item:
             raise UserError(f"expected key=value, got {item!r}", "--param")
@@ -37,14 +34,7 @@ def _common(p) -> None:
     p.add_argument("--warmup-frac", type=float, help="linear LR warm-up fraction of the steps")
     p.add_argument("--dense-frac", type=float, default=0.0, help="recipe dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="recipe binary fine-tune fraction f")
-    p.add_argument("--beta", type=float, help="MDGF decay rate per step (default: by --beta-rule)")
-    p.add_argument("--beta-rule", help="MDGF beta without --beta: paper-fraction (default: the paper's D at the "
-                   "same fraction of the run), paper (its constant), auto-70 (D ~0 at 70%% of the sparse part)")
-    p.add_argument("--srste-lambda", type=float, help="SR-STE lambda (default 2e-4)")
-    p.add_argument("--finetune-rule", help="SR-STE's rule in fine-tune: sr-ste (default, as the paper's code) or ste")
-    p.add_argument("--k", type=int, help="SDGF-geometric k (paper 16, public code 8)")
-    p.add_argument("--intervals", type=int, help="SDGF-geometric number of intervals")
-    p.add_argument("--zero-threshold", type=float, help="MDGF: D below this counts as 0 for pricing")
+    add_recipe_flags(p, beta_rule="paper-fraction")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="extra recipe parameter (repeatable)")
     p.add_argument("--direction", choices=("row", "col"), default="row", help="N:M grouping direction")
     p.add_argument("--workload", help="model YAML (default: the task's trainer-*.yaml)")
