@@ -24,10 +24,10 @@ from torch import nn
 
 from nmsim.errors import UserError
 from nmsim.graph.roles import ROLE_GROUPS, role_of
+from nmsim.recipes.base import RULES   # the gradient rules a recipe's phases name, defined once
 from nmsim.sparsity.mask import nm_mask
 from nmsim.sparsity.pattern import NMPattern
 
-RULES = ("dense", "ste", "sr-ste")
 DIRECTIONS = ("row", "col")
 
 
