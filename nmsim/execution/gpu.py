@@ -10,6 +10,7 @@ Spec (``execution:`` of a GPU YAML)::
       older_arch_peak_fraction: 0.5             # share of the dtype peak a kernel built for an older arch reaches
       vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
       host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
+      l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -25,6 +26,8 @@ Spec (``execution:`` of a GPU YAML)::
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
           tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
+          index_columns: 32                     # compressed-weight: output columns sharing one index set; a tile
+                                                # gathers the union of its column groups' kept k from L2
           arch: sm80                            # arch the kernel is built for (default: the GPU's own)
           bandwidth_efficiency: 0.9             # fraction of HBM bandwidth reached
           launch_us: 3                          # fixed cost per GEMM
@@ -47,6 +50,9 @@ Per row and kernel (all numpy, broadcast over leading config axes)::
     compute   = work / (peak * efficiency * wave_eff * k_eff) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
                 (work = padded on a sparse tensor core, whose peak counts dense-equivalent FLOPs; else executed)
     memory    = (weight values + metadata + bias + activations) / (bandwidth * bandwidth_efficiency)
+    l2        = tiles * (h * k * union + tile.n * kw) * bytes / l2_bandwidth     (compressed-weight kernels with
+                index_columns, on a GPU whose l2_bandwidth_gbps is given; union = 1 - (1 - density)^(tile.n /
+                index_columns)); memory = max(memory, l2)
     small M   : compute and memory / small_m.efficiency when m < small_m.rows_below
     seconds   = launch + max(compute, memory) + (1 - overlap) * min(compute, memory)
 
@@ -57,6 +63,17 @@ sm80 kernel issues Ampere ``mma.sync``, not ``wgmma``); a kernel built for a new
 
 ``k_eff``: each output tile pays a fixed prologue (filling the multi-stage shared-memory pipeline) and epilogue
 (writing the tile) besides its reduction loop, so short-K GEMMs reach a lower share of the peak.
+
+``l2`` (the high-sparsity limiter): a software N:M kernel gathers, for each output tile and window, the activation
+values its kept k needs. Columns sharing an index set (``index_columns``; NM-SpMM's VEC_LEN = 32) need the same k,
+but a tile of ``tile.n`` columns holds ``tile.n / index_columns`` independent sets, so it loads the union of their
+kept k: for random patterns the expected share ``1 - (1 - N/M)^(tile.n / index_columns)`` of each M-wide window of k
+(NM-SpMM's high-sparsity kernels load only that union, ``column_info`` in github.com/M-H482/NM-SpMM). These
+activation re-reads (once per column tile) come from L2 (the activation is L2-resident), so their traffic over the
+GPU's L2 bandwidth bounds the kernel: the activation share of a tile's traffic falls far more slowly than the kept
+work as N/M drops, so the gain over dense levels off below M/N instead of following HBM bandwidth. The L2 time joins
+the memory side (``overlap`` applies to it as to HBM traffic). Where the spec gives no ``l2_bandwidth_gbps`` (no
+source found), or the kernel no ``index_columns``, the limiter does not apply.
 
 Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time.
 
@@ -86,7 +103,7 @@ KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns":
                "bandwidth_efficiency": False,
                "launch_us": False, "overlap": False, "decode_ns_per_nnz": False, "small_m": False,
                "metadata": False, "transposed": False, "split_k": False, "note": False,
-               "tile_overhead_k": False, "arch": False}
+               "tile_overhead_k": False, "arch": False, "index_columns": False}
 
 
 # The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
@@ -126,6 +143,7 @@ class Kernel:
     split_k_auto: bool = False      # splits K (fp32 partials + a reduction kernel) when that is faster
     tile_overhead_k: float = 0.0    # per-tile prologue + epilogue, in reduction steps
     arch: str | None = None         # compute capability the kernel is built for (None: the GPU's own)
+    index_columns: int = 0          # compressed-weight: output columns sharing one index set (0: not modelled)
 
     @property
     def sparse(self) -> bool:
@@ -183,6 +201,8 @@ def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
             raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path, "patterns")
     elif "patterns" in node:
         raise r.fail("a dense kernel takes no patterns", *path, "patterns")
+    if "index_columns" in node and kind != "compressed-weight":
+        raise r.fail("only a compressed-weight kernel takes index_columns", *path, "index_columns")
     num = lambda key, default, **kw: (default if key not in node else  # noqa: E731
                                       r.number(node[key], path + (key,), src, **kw))
     tile, tsrc = r.mapping(node.get("tile", {}), path + ("tile",), {"m": False, "n": False}, src)
@@ -213,6 +233,7 @@ def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
         split_k=node.get("split_k") != "auto" and r.boolean(node.get("split_k", False), path + ("split_k",)),
         split_k_auto=node.get("split_k") == "auto",
         tile_overhead_k=num("tile_overhead_k", 0.0, **FIT_FIELDS["tile_overhead_k"][1]),
+        index_columns=int(num("index_columns", 0, integer=True)),
         arch=None if "arch" not in node else _arch(r, node["arch"], path + ("arch",)))
 
 
@@ -230,22 +251,22 @@ _KEEP = {"sparse": bool, "hw_pattern": np.int16}
 
 
 def _tiles(k, m, n, b) -> tuple:
-    """(row tiles, column tiles, tiles, useful fraction of the tiles' area) of GEMMs with ``m`` rows (at least
-    the kernel's minimum), ``n`` columns and batch ``b``. Below one tile of rows the kernel runs a short tile
-    (the next power of two): GEMV-like calls."""
+    """(row tiles, column tiles, tiles, useful fraction of the tiles' area, tile height) of GEMMs with ``m`` rows
+    (at least the kernel's minimum), ``n`` columns and batch ``b``. Below one tile of rows the kernel runs a short
+    tile (the next power of two): GEMV-like calls."""
     rows = np.maximum(m, k.min_rows)
     tile_h = np.where(rows >= k.tile_m, k.tile_m, 2.0 ** np.ceil(np.log2(np.maximum(rows, 1.0))))
     rt = np.ceil(rows / tile_h)
     ct = np.ceil(n / k.tile_n)
     with np.errstate(divide="ignore", invalid="ignore"):
         tile_eff = np.where(m * n > 0, (m * n) / (rt * tile_h * ct * k.tile_n), 1.0)
-    return rt, ct, b * rt * ct, tile_eff
+    return rt, ct, b * rt * ct, tile_eff, tile_h
 
 
 @register("gpu")
 class GpuModel(ExecutionModel):
     param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us",
-                  "host_op_us")
+                  "host_op_us", "l2_bandwidth_gbps")
 
     @classmethod
     def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
@@ -268,8 +289,11 @@ class GpuModel(ExecutionModel):
             params["vector_launch_us"], path + ("vector_launch_us",), src, positive=False)
         host = 0.0 if "host_op_us" not in params else r.number(
             params["host_op_us"], path + ("host_op_us",), src, **GPU_FIT_FIELDS["host_op_us"][2])
+        l2 = None if "l2_bandwidth_gbps" not in params else r.number(
+            params["l2_bandwidth_gbps"], path + ("l2_bandwidth_gbps",), src)
         return {"sms": sms, "board_watts": watts, "kernels": kernels, "arch": arch,
-                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6, "host_op_s": host * 1e-6}
+                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6, "host_op_s": host * 1e-6,
+                "l2_bandwidth_gbps": l2}
 
     @property
     def kernels(self) -> tuple:
@@ -363,7 +387,7 @@ class GpuModel(ExecutionModel):
             return None
         sms = self.params["sms"]
         m, n, b = table.m, table.n, table.b
-        rt, ct, tiles, tile_eff = _tiles(k, m, n, b)
+        rt, ct, tiles, tile_eff, tile_h = _tiles(k, m, n, b)
         padded = table.nominal_flops / tile_eff
         executed = padded * density
         kept = table.weight_elems * density
@@ -381,10 +405,11 @@ class GpuModel(ExecutionModel):
         act = activation_bytes(table, ctx)
         total = weight + act
         decode = k.decode_s_per_nnz * kept * rt / sms
-        t = self._timing(k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode, 1.0)
+        l2_s = self._l2_seconds(k, sparse_row, density, table, rt, ct, tile_h, kw, cb, wb)
+        args = (k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode, l2_s)
+        t = self._timing(*args, 1.0)
         if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
-            split = self._timing(k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode,
-                                 self._split_factor(tiles, table.k))
+            split = self._timing(*args, self._split_factor(tiles, table.k))
             faster = split["seconds"] < t["seconds"]
             t = {key: np.where(faster, split[key], v) for key, v in t.items()}
         compute, memory, seconds, k_eff, wave_eff = (t[key] for key in
@@ -402,7 +427,19 @@ class GpuModel(ExecutionModel):
         s = np.minimum(np.floor(sms / np.maximum(tiles, 1.0)), np.floor(kdim / SPLIT_K_MIN_DEPTH))
         return np.maximum(s, 1.0)
 
-    def _timing(self, k: Kernel, ideal_s, m, tiles, kw, byts, outputs, decode_s, splits) -> dict:
+    def _l2_seconds(self, k: Kernel, sparse_row, density, table, rt, ct, tile_h, kw, cb, wb):
+        """Seconds to stream a compressed-weight kernel's tiles from L2: each column tile re-reads its rows'
+        activation over the union of its index sets' kept k, each row tile its columns' kept weights; 0 where the
+        GPU's L2 bandwidth is not given or the kernel does not say how its columns share indices."""
+        l2 = self.params.get("l2_bandwidth_gbps")
+        if not l2 or not k.index_columns or k.kind != "compressed-weight":
+            return 0.0
+        union = np.where(sparse_row, 1.0 - (1.0 - density) ** (k.tile_n / k.index_columns), 1.0)
+        act = table.b * ct * rt * tile_h * table.k * union * cb
+        weight = table.b * rt * ct * k.tile_n * kw * wb
+        return np.where(sparse_row, (act + weight) / (l2 * 1e9), 0.0)
+
+    def _timing(self, k: Kernel, ideal_s, m, tiles, kw, byts, outputs, decode_s, l2_s, splits) -> dict:
         """Compute, memory and total seconds of a GEMM run in ``splits`` slices of its reduction (1 = no split)."""
         sms = self.params["sms"]
         st = tiles * splits
@@ -414,7 +451,7 @@ class GpuModel(ExecutionModel):
         compute = ideal_s / (k.efficiency * wave_eff * k_eff) + decode_s
         # split K: fp32 partial tiles written and read back by a second (reduction) kernel
         byts = byts + np.where(splits > 1, 2.0 * splits * outputs * 4.0, 0.0)
-        memory = byts / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency)
+        memory = np.maximum(byts / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency), l2_s)
         if k.small_m_efficiency < 1.0:
             slow = np.where(m < k.small_m_rows, 1.0 / k.small_m_efficiency, 1.0)
             compute, memory = compute * slow, memory * slow
