@@ -1,5 +1,7 @@
 """Same question, same number: ``nmsim budget``, ``nmsim.budget`` and the report's training and iso-FLOP tables
-price a recipe x plan x run through one function (``nmsim.cost.budget.recipe_plan_table``)."""
+price a recipe x plan x run through one function (``nmsim.cost.budget.recipe_plan_table``); one priced step
+(decode, training) gives the same time, tokens/s, $/M tokens, J/token, mem_gib, fits and band in compare, a price
+sweep, a single price and budget."""
 from __future__ import annotations
 
 import io
@@ -85,3 +87,60 @@ def test_budget_seq_same_in_the_cli_and_the_api(capsys):
     full = nmsim.budget("gpt2", "ff=2:4", recipes="dense", tokens=1e9)   # 1,024 tokens per sequence
     # the same tokens in shorter sequences: less attention work per token, so fewer FLOPs
     assert api.loc[0, "train_flops"] < full.loc[0, "train_flops"]
+
+
+# Same question, same number across the buyer, memory and band columns: compare, a price sweep (price_many), one
+# priced shape (its total row) and budget give identical time, rates, $, J, mem_gib, fits and band for one step.
+SAME = ("seconds", "seconds_lo", "seconds_hi", "joules", "joules_lo", "joules_hi", "mem_gib", "fits", "band_level",
+        "band_rows")
+
+
+def _same(got, want, where):
+    if isinstance(want, (str, bool)) or getattr(want, "dtype", None) == bool:
+        assert got == want, where
+    else:
+        assert got == pytest.approx(want, rel=1e-12, nan_ok=True), where
+
+
+@pytest.mark.parametrize("weight_dtype", [None, "int4"])
+def test_decode_step_same_in_compare_sweep_and_price(weight_dtype):
+    """llama-3-8b decoding 64 sequences over a 4,096-token cache: a100 (banded) and l4 (not validated, no fit)."""
+    kw = dict(mode="decode", context=4096, weight_dtype=weight_dtype)
+    grid = nmsim.compare("llama-3-8b", hardware="a100,l4", patterns="dense,2:4", batch=64, **kw)
+    assert list(grid["fits"]) == [True, True, False, False]          # 52.5 / 47.5 GiB (bf16) vs the L4's 22.4
+    assert list(grid["band_level"]) == ["inference step"] * 2 + ["not validated"] * 2
+    for row in grid.itertuples():
+        sparsity = None if row.pattern == "dense" else "ff=2:4"
+        sweep = nmsim.price("llama-3-8b", row.hardware, sparsity=sparsity, batch="32,64", **kw)
+        shape = sweep[sweep["batch"] == 64].iloc[0]
+        one = nmsim.price("llama-3-8b", row.hardware, sparsity=sparsity, batch=64, **kw)
+        total = one[one["role"] == "total"].iloc[0].rename({"energy_joules": "joules", "energy_joules_lo": "joules_lo",
+                                                             "energy_joules_hi": "joules_hi"})
+        rates = ("tokens_per_second", "usd_per_million_tokens", "joules_per_token")
+        for col in SAME + tuple(f"{r}{b}" for r in rates for b in ("", "_lo", "_hi")):
+            _same(shape[col], getattr(row, col), (row.hardware, row.pattern, "sweep", col))
+            if col in total:
+                _same(total[col], getattr(row, col), (row.hardware, row.pattern, "price", col))
+        # the rates are the step's: 64 new tokens per step, $ from the bundled hourly price
+        assert row.tokens_per_second == pytest.approx(64 / row.seconds, rel=1e-12)
+        usd_h = {"a100-sxm4-80gb": 5.12, "l4": 0.8048}[row.hardware]   # hourly.yaml
+        assert row.usd_per_million_tokens == pytest.approx(usd_h / 3600 * row.seconds / 64 * 1e6, rel=1e-12)
+
+
+def test_training_step_same_in_compare_price_and_budget():
+    """A ViT-B/16 training step at batch 256 on the A100: compare and price give the step, budget 1,000 of them."""
+    grid = nmsim.compare("vit-base-16", hardware="a100", patterns="dense", mode="training", batch=256)
+    row = grid.iloc[0]
+    one = nmsim.price("vit-base-16", "a100", mode="training", batch=256)
+    total = one[one["role"] == "total"].iloc[0]
+    for col in ("seconds", "seconds_lo", "seconds_hi", "mem_gib", "fits", "band_level", "band_rows"):
+        _same(total[col], row[col], ("price", col))
+    _same(total["energy_joules"], row["joules"], ("price", "joules"))
+    run = nmsim.budget("vit-base-16", "ff=2:4", recipes="dense", steps=1000, batch=256, hardware="a100").iloc[0]
+    for col in ("seconds", "seconds_lo", "seconds_hi", "joules", "joules_lo", "joules_hi"):
+        assert run[col] == pytest.approx(1000 * row[col], rel=1e-12), col
+    for col in ("mem_gib", "fits", "band_level", "band_rows"):
+        _same(run[col], row[col], ("budget", col))
+    # $ of the run = 256,000 images at the step's $ per million images
+    assert run["usd"] == pytest.approx(row["usd_per_million_images"] * 0.256, rel=1e-12)
+    assert run["usd_hi"] == pytest.approx(row["usd_per_million_images_hi"] * 0.256, rel=1e-12)
