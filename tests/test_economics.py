@@ -196,3 +196,11 @@ def test_all_leaves_out_devices_without_the_kernel(capsys):
     code, err = run_cli([*argv[:3], "mi300x,a100", *argv[4:]], capsys)     # named: refused, as before
     assert_one_error(code, err, None)
     assert err.splitlines()[-1].startswith("nmsim: error: --dtype/--weight-dtype: mi300x has no kernel for bf16")
+
+
+def test_no_sparse_kernel_no_sparsified_share():
+    grid = compare("vit-tiny", hardware="tpu-v5e,tpu-v4,v100,a100", patterns="dense,2:4,1:8")
+    tpu = grid[grid["hardware"].str.startswith("tpu")]
+    assert (tpu["sparsified_share"] == 0).all() and (tpu["ceiling"] == 1).all() and (tpu["kernel"] == "dense").all()
+    gpus = grid[~grid["hardware"].str.startswith("tpu") & (grid["pattern"] != "dense")]
+    assert (gpus["sparsified_share"] > 0).all()      # v100's software N:M kernel and a100's sparse tensor cores

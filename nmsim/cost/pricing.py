@@ -485,9 +485,18 @@ _MANY_CACHE: dict = {}
 
 def sparsifiable(sparse_operand, hw) -> np.ndarray:
     """Rows whose N:M operand ``hw`` can use: the weight along the reduction (fwd; dgrad of a transposable mask),
-    or its transpose (dgrad of an ordinary mask) where the spec accepts the transposed pattern."""
+    or its transpose (dgrad of an ordinary mask) where the spec accepts the transposed pattern. None on a device
+    with no sparse kernel at all (no sparse peaks, no software N:M kernel: a TPU runs every plan dense)."""
     op = np.asarray(sparse_operand)
+    if not can_use_nm(hw):
+        return np.zeros(op.shape, bool)
     return (op == OPERAND_WEIGHT) | ((op == OPERAND_WEIGHT_T) & bool(hw.accepts_transposed_dgrad))
+
+
+def can_use_nm(hw) -> bool:
+    """Whether ``hw`` runs any N:M pattern faster than dense: sparse peaks, or a software compressed-weight kernel."""
+    kernels = (getattr(hw, "execution", None) or {}).get("kernels") or ()
+    return hw.sparse is not None or any(k.kind == "compressed-weight" for k in kernels)
 
 
 def amdahl(dense_seconds, sparsified_seconds) -> tuple[np.ndarray, np.ndarray]:
