@@ -149,6 +149,24 @@ def test_budget_prices_the_whole_run():
     assert math.isnan(free.iloc[0]["usd"])
 
 
+
+def test_no_energy_figures_read_not_given_in_price_and_budget(capsys):
+    """tpu-v5e gives no energy figures: the price total, its roles and budget's run are NaN / "not given", as
+    compare's rows are (budget and the price total summed them as 0 J)."""
+    import nmsim
+    one = nmsim.price("gpt2", "tpu-v5e", mode="decode", batch=2, context=128)
+    assert one["energy_joules"].isna().all() and list(one["role"])[-1] == "total"
+    run = nmsim.budget("gpt2", "ff=2:4", recipes="dense,sr-ste", steps=10, batch=2, seq=128, hardware="tpu-v5e")
+    assert run["joules"].isna().all() and (run["usd"] > 0).all()
+    assert main(["price", "gpt2", "--hardware", "tpu-v5e", "--mode", "decode", "--batch", "2", "--context", "128",
+                 "--columns", "energy"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].split() == ["total", "not", "given"] and " 0 J" not in out
+    assert main(["budget", "gpt2", "--sparsity", "ff=2:4", "--recipes", "dense", "--steps", "10", "--batch", "2",
+                 "--seq", "128", "--hardware", "tpu-v5e", "--columns", "recipe,energy"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["dense", "not", "given"]
+
+
 def test_report_device_families_open_readable():
     import pandas as pd
 

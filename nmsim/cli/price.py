@@ -145,7 +145,8 @@ def run_price(args) -> int:
                    kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs)
     table = result.by(args.by)
     if args.by != "op":
-        total = table.sum(numeric_only=True)
+        total = table.sum(numeric_only=True, skipna=False)   # energy of a spec without figures: NaN, not 0 J
+        table[args.by] = table[args.by].astype(object)   # layer numbers and the 'total' label
         table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
         table = table.set_index(args.by)
     mem = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,

@@ -474,7 +474,7 @@ class _GraphTables:
         t = {"vector_flops": epi + float(vec["vector_flops"].sum()),
              "vector_bytes": float(vec["bytes"].sum()),
              "vector_seconds": float(vec["seconds"].sum()),
-             "vector_joules": float(vec["energy_joules"].sum()),
+             "vector_joules": float(vec["energy_joules"].sum(skipna=False)),   # NaN: no energy figures
              "vector_compute_seconds": float(vec.loc[vec["bound"] == "compute", "seconds"].sum())}
         self.vector[key] = (hw, t)
         return t

@@ -199,7 +199,7 @@ class TrainingCostModel:
         df = price_table(self.graph, patterns, ctx, "training", ops=self.ops, extras=step)
         return {"hw_matrix_flops": float(df["executed_flops"].sum()),
                 "step_seconds": float(df["seconds"].sum()),
-                "step_joules": float(df["energy_joules"].sum())}
+                "step_joules": float(df["energy_joules"].sum(skipna=False))}   # NaN: no energy figures, not 0 J
 
     # schedules
     def phases(self, recipe, total_steps: int) -> pd.DataFrame:
