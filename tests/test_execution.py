@@ -150,7 +150,7 @@ def test_table19_reproduced_within_15_percent():
     # NM-SpMM (fp32 software N:M) against cuBLAS SGEMM on the A100: its level per executed FLOP against dense
     assert fits["a100-nm-spmm"] == pytest.approx(1.0, abs=1e-3)   # its bound, with its L2 gather priced
     assert fits["a100-cublas-sgemm"] == pytest.approx(1.0, abs=1e-3)
-    assert fits["a100-nmsparse"] == pytest.approx(0.718, abs=1e-3)
+    assert fits["a100-nmsparse"] == pytest.approx(0.728, abs=1e-3)
     # end-to-end fits: eager host dispatch per counted kernel (blog: eager 25.5 vs CUDA graphs 107.0 tok/s) and
     # tinygemm's HBM share at batch-1 decode (gpt-fast Llama-2-7B int4); the other decode rows stay scored
     assert fits["a100-host-op"] == pytest.approx(97.8, abs=0.1)
@@ -164,14 +164,14 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 216
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(21.5, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(18.1, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(15.4, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(13.3, abs=0.1)
     # held out per level: none meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw; the
     # training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [196, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [20.6, 30.3, 18.0, 48.7]
+    assert level["mape_pct"].round(1).tolist() == [13.9, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import gpu_residuals, levels
@@ -180,8 +180,8 @@ def test_table19_reproduced_within_15_percent():
     # the L2 limiter (A100 and RTX 4090 L2 bandwidths sourced; NM-SpMM's own tile and index sharing)
     assert scored.loc["nm-spmm-a100", "mape_pct"] == pytest.approx(12.5, abs=0.1)
     assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(9.8, abs=0.1)
-    assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(15.7, abs=0.1)
-    assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(47.5, abs=0.1)
+    assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(12.9, abs=0.1)
+    assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(21.8, abs=0.1)
 
 
 def test_measurement_pins_a_dense_kernel():

@@ -24,8 +24,9 @@ def test_specs_give_l2_bandwidth_where_sourced():
     assert load("a100").execution["l2_bandwidth_gbps"] == 7219
     assert load("rtx-4090").execution["l2_bandwidth_gbps"] == 4903
     assert load("h100").execution["l2_bandwidth_gbps"] is None
-    nm = _kernel(load("rtx-4090"), "nm-spmm")
+    nm, nms = _kernel(load("rtx-4090"), "nm-spmm"), _kernel(load("rtx-4090"), "nmsparse")
     assert (nm.tile_m, nm.tile_n, nm.index_columns) == (64, 128, 32)
+    assert (nms.tile_m, nms.tile_n, nms.index_columns) == (32, 32, 32)   # one index set per tile: no union
 
 
 def test_l2_time_is_the_union_gather_over_l2_bandwidth():
@@ -43,11 +44,11 @@ def test_l2_time_is_the_union_gather_over_l2_bandwidth():
 
 
 def test_no_limit_without_l2_bandwidth_or_index_columns():
-    """H100 gives no L2 bandwidth; nmSPARSE on the A100 does not say how its columns share indices; dense kernels
-    never gather: each prices as without the limiter."""
+    """The paper's compressed-weight kernel does not say how its columns share indices; dense kernels never
+    gather: each prices as without the limiter."""
     a100 = load("a100")
-    for hw, kernel, plan, dtype in ((a100, "nmsparse", NMPattern(4, 32), "fp32"), (a100, "cublas-sgemm", None, "fp32"),
-                                    (a100, "cublas", None, "fp16")):
+    for hw, kernel, plan, dtype in ((a100, "compressed-nm", NMPattern(1, 8), "fp16"),
+                                    (a100, "cublas-sgemm", None, "fp32"), (a100, "cublas", None, "fp16")):
         with_l2, without = (_row(x, 4096, 4096, 4096, plan, kernel, dtype) for x in (hw, _without_l2(hw)))
         assert with_l2["seconds"] == without["seconds"]
 
