@@ -140,8 +140,40 @@ BEFORE_TRACING = [   # the plan against the graph's structure: checked on a fit'
      "--budget: expected 'dense' or a FLOP count like 3.5e21, got 'nope'"),
 ]
 
+# the buyer and memory flags: refused before tracing, nothing written to --out; --recompute and --precision
+# outside training were silently ignored before
+PPH = "--price-per-hour"
+BUYER_MEMORY_FLAGS = [
+    ("pph-price-typo", W, ["price", "w.yaml", "--hardware", "a100", PPH, "a10O=1", "--out", "o.csv"],
+     "--price-per-hour: a10O: unknown hardware: not a bundled spec (a100-sxm4-80gb, a10g, h100-pcie, h100-sxm5, "
+     "h200-sxm, highlight, ideal-nm, l4, l40s, mi300x, rtx-4090, s2ta, tpu-v4, tpu-v5e, v100, vegeta) nor an "
+     "existing file"),
+    ("pph-sweep-negative", W, ["price", "w.yaml", "--hardware", "a100", "--batch", "1,2", PPH, "a100=-1"],
+     "--price-per-hour: a100: dollars per hour must be a finite number >= 0, got -1"),
+    ("pph-compare-nan", W, ["compare", "w.yaml", "--hardware", "a100,l4", PPH, "l4=nan", "--out", "o.json"],
+     "--price-per-hour: l4: dollars per hour must be a finite number >= 0, got nan"),
+    ("pph-compare-twice", W, ["compare", "w.yaml", "--hardware", "a100", PPH, "a100=1", PPH, "a100=2"],
+     "--price-per-hour: a100: a100-sxm4-80gb priced twice ($1/h and $2/h)"),
+    ("pph-budget-no-usd", W, ["budget", "w.yaml", "--sparsity", "ff=2:4", "--steps", "10", "--hardware", "a100",
+                              PPH, "a100=", "--out", "b.csv"],
+     "--price-per-hour: expected DEVICE=USD (e.g. a100=2.5), got 'a100='"),
+    ("pph-cluster-text", W, ["cluster", "budget", "w.yaml", "--system", "dgx-a100", "--global-batch", "8",
+                             "--tokens", "1e6", PPH, "a100=cheap"],
+     "--price-per-hour: a100: not a number of dollars per hour: 'cheap'"),
+    ("rank-by", W, ["compare", "w.yaml", "--hardware", "a100", "--rank-by", "price"],
+     "nmsim compare: argument --rank-by: invalid choice: 'price' (choose from 'time', 'cost', 'energy')"),
+    ("recompute-decode", W, ["price", "w.yaml", "--hardware", "a100", "--mode", "decode", "--recompute", "full",
+                             "--out", "o.csv"],
+     "--recompute: applies to --mode training only (this run prices --mode decode)"),
+    ("recompute-compare-inference", W, ["compare", "w.yaml", "--hardware", "a100", "--recompute", "selective"],
+     "--recompute: applies to --mode training only (this run prices --mode inference)"),
+    ("precision-sweep-prefill", W, ["price", "w.yaml", "--hardware", "a100", "--mode", "prefill", "--seq", "8,16",
+                                    "--precision", "amp"],
+     "--precision: applies to --mode training only (this run prices --mode prefill)"),
+]
+
 CLASSES = {"compare spec files": SPEC_FILES, "kernel pins": KERNEL_PINS, "--columns in every format": COLUMNS,
-           "checked before tracing": BEFORE_TRACING}
+           "checked before tracing": BEFORE_TRACING, "buyer and memory flags": BUYER_MEMORY_FLAGS}
 CASES = [pytest.param(files, argv, msg, id=f"{cls}:{cid}") for cls, cases in CLASSES.items()
          for cid, files, argv, msg in cases]
 

@@ -7,6 +7,7 @@ import sys
 from nmsim.cli.axes import add_mode, axis, is_sweep, require_single, run_sweep
 from nmsim.cli.output import FORMATS, add_columns, emit
 from nmsim.cli.workload import add_workload
+from nmsim.errors import UserError
 
 
 
@@ -69,7 +70,12 @@ def add_memory_options(p) -> None:
 
 
 def memory_kwargs(args) -> dict:
-    """The memory model's keywords from the command line."""
+    """The memory model's keywords from the command line; ``--recompute`` and ``--precision`` outside training
+    (where there is no backward pass or optimizer state to change) are refused, never ignored."""
+    mode = getattr(args, "mode", "training")
+    for flag in ("recompute", "precision"):
+        if getattr(args, flag, None) not in (None, "none") and mode != "training":
+            raise UserError(f"applies to --mode training only (this run prices --mode {mode})", f"--{flag}")
     return {"recompute": getattr(args, "recompute", None), "precision": getattr(args, "precision", None),
             "fusion": False if getattr(args, "unfused", False) else None}
 
@@ -111,6 +117,7 @@ def run_price(args) -> int:
     plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
     from nmsim.hardware.prices import parse_overrides
     prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too (no pandas)
+    memory_kwargs(args)                             # and --recompute/--precision outside training
     if is_sweep(args):
         return run_sweep(args)
     from nmsim.units import duration, joules, si
@@ -272,6 +279,7 @@ def run_compare(args) -> int:
         specs.setdefault(hw.name, hw)
     from nmsim.hardware.prices import parse_overrides
     prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD, before the pricing (no pandas)
+    memory_kwargs(args)
     from nmsim.cost.economics import item_name
     from nmsim.cost import compare
     from nmsim.cost.compare import compare_columns
