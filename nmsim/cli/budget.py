@@ -27,11 +27,10 @@ def build_table(args) -> pd.DataFrame:
     SparsityPlan.parse(args.sparsity)
     from nmsim.graph import load_workload
     load_workload(args.workload)   # and workload, hardware and DEVICE=USD typos
-    if args.hardware:
-        from nmsim.hardware import load
-        load(args.hardware)
+    from nmsim.hardware import load
+    priced = [load(args.hardware).name] if args.hardware else []
     from nmsim.hardware.prices import parse_overrides
-    parse_overrides(args.price_per_hour)
+    parse_overrides(args.price_per_hour, priced)
     from nmsim.cli.table import check_columns
     from nmsim.cost.budget import budget_table, table_columns
     check_columns(table_columns(bool(args.hardware)), args.columns)   # before tracing

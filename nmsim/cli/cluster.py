@@ -96,7 +96,8 @@ def _emit(args, text: str, frame) -> None:
 def cmd_plan(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
     from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too
+    from nmsim.hardware import load
+    prices = parse_overrides(args.price_per_hour, [load(system.device).name])   # a bad DEVICE=USD too
     restrict = {k: getattr(args, k) for k in ("tp", "pp", "mb") if getattr(args, k) is not None}
     if args.zero is not None:
         restrict["zero"] = (args.zero,)
@@ -134,7 +135,8 @@ def cmd_plan(args) -> int:
 def cmd_budget(args) -> int:
     cfg, system, seq, batch, tokens, kw = _setup(args)   # workload and system typos: before pandas
     from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too
+    from nmsim.hardware import load
+    prices = parse_overrides(args.price_per_hour, [load(system.device).name])   # a bad DEVICE=USD too
     if tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
     from nmsim.cluster.layout import enumerate_layouts

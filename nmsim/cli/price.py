@@ -110,13 +110,13 @@ def register(sub) -> None:
 
 def run_price(args) -> int:
     from nmsim.hardware import load
-    load(args.hardware)  # a typo in the hardware or plan fails here, before pandas, numpy or torch are imported
+    hw_name = load(args.hardware).name  # a hardware or plan typo fails here, before pandas, numpy or torch
     from nmsim.sparsity.plan import SparsityPlan
     plan = SparsityPlan.parse(args.sparsity)
     from nmsim.graph import load_workload
     plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
     from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD too (no pandas)
+    prices = parse_overrides(args.price_per_hour, [hw_name])   # a bad DEVICE=USD too (no pandas)
     memory_kwargs(args)                             # and --recompute/--precision outside training
     if is_sweep(args):
         return run_sweep(args)
@@ -278,7 +278,7 @@ def run_compare(args) -> int:
         hw = load(name)
         specs.setdefault(hw.name, hw)
     from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour)   # a bad DEVICE=USD, before the pricing (no pandas)
+    prices = parse_overrides(args.price_per_hour, list(specs))   # a bad DEVICE=USD, before the pricing
     memory_kwargs(args)
     from nmsim.cost.economics import item_name
     from nmsim.cost import compare

@@ -20,9 +20,11 @@ def bundled_prices() -> dict:
     return yaml.safe_load(PRICE_FILE.read_text(encoding="utf-8")) or {}
 
 
-def parse_overrides(text) -> dict:
+def parse_overrides(text, priced=None) -> dict:
     """``"a100=2.5,l4=0.7"`` (or a list of such texts, the flag given twice) -> {spec name: USD per hour}; a
-    device is any name or alias ``--hardware`` takes; one device priced twice is refused."""
+    device is any name or alias ``--hardware`` takes; one device priced twice is refused. ``priced``: the spec
+    names the command prices; an override for another device (``h100=2`` while pricing h100-pcie) is refused,
+    never ignored."""
     if not text:
         return {}
     items = [t for part in ([text] if isinstance(text, str) else list(text)) for t in str(part).split(",")]
@@ -45,6 +47,9 @@ def parse_overrides(text) -> dict:
             raise UserError(str(exc), FLAG) from None
         if spec.name in out and out[spec.name] != usd:
             raise UserError(f"{name}: {spec.name} priced twice (${out[spec.name]:g}/h and ${usd:g}/h)", FLAG)
+        if priced is not None and spec.name not in priced:
+            shown = ", ".join(dict.fromkeys(priced)) or "none: give --hardware"
+            raise UserError(f"{name}: {spec.name} is not priced here (priced: {shown})", FLAG)
         out[spec.name] = usd
     return out
 
