@@ -92,7 +92,7 @@ def test_decode_row_that_does_not_fit_is_priced_and_flagged():
     assert sweep["mem_gib"].tolist()[1] == pytest.approx(fp.loc["total", "gib"])
     assert sweep["fits"].tolist() == [True, False]
     assert fp.loc["kv_cache", "gib"] == 64 and not fp.attrs["fits"]
-    assert df.attrs["memory"].loc[0, "kv_cache"] == 64
+    assert df.attrs["memory"].loc[0, "kv_cache_gib"] == 64   # unit-named, as mem_gib
 
 
 def test_flash_drops_the_scores_from_prefill():

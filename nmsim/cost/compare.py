@@ -115,9 +115,9 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             "kernel": t["kernel"], "hw_pattern": _hw_pattern(hw, dt, t["kernel"], parsed[j]),
             "executed_flops": t["executed_flops"], "seconds": t["seconds"],
             "speedup": dense_t["seconds"] / t["seconds"] if t["seconds"] > 0 else np.nan,
-            "mem_gib": m["total"], "fits": bool(m["fits"]),
+            "mem_gib": m["total_gib"], "fits": bool(m["fits"]),
             "sparsified_share": t["sparsified_share"], "ceiling": t["ceiling"], "joules": t["joules"],
-            "weights_gib": m["weights"],
+            "weights_gib": m["weights_gib"],
             "metadata_bytes": t["metadata_bytes"], "bound": t["bound"]})
     cfg = getattr(graph, "config", None)
     item = economics.item_name(cfg)
@@ -139,8 +139,9 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
 
 
 def _memory_rows(graph, configs, labels, mode, batch, seq, context, **kw) -> pd.DataFrame:
-    """One row per config: hardware, pattern, each component's GiB (training or inference components, see
-    :mod:`nmsim.memory.footprint`), ``weights`` (at rest, GiB), ``total``, ``capacity`` and ``fits``."""
+    """One row per config: hardware, pattern, each component's GiB as ``COMPONENT_gib`` (training or inference
+    components, see :mod:`nmsim.memory.footprint`), ``weights_gib`` (at rest), ``total_gib``, ``capacity_gib``
+    and ``fits``: the unit in every column name, as ``mem_gib``."""
     from nmsim.memory import GIB, memory_footprint
     from nmsim.memory.footprint import graph_shape
     from nmsim.memory.weights import plan_gemms
@@ -156,8 +157,9 @@ def _memory_rows(graph, configs, labels, mode, batch, seq, context, **kw) -> pd.
         fp = memory_footprint(graph, plan, hw, dt, mode, **shape, gemms=gemms[key], **kw)
         comp = fp["bytes"] / GIB
         weights = comp.reindex(["weights", "weights_dense", "weights_sparse_values", "weights_metadata"]).sum()
-        rows.append({"hardware": hw.name, "pattern": labels[i % len(labels)], **comp.to_dict(),
-                     "weights": weights, "capacity": fp.attrs["capacity_gib"], "fits": fp.attrs["fits"]})
+        rows.append({"hardware": hw.name, "pattern": labels[i % len(labels)],
+                     **{f"{k}_gib": v for k, v in comp.to_dict().items()},
+                     "weights_gib": weights, "capacity_gib": fp.attrs["capacity_gib"], "fits": fp.attrs["fits"]})
     return pd.DataFrame(rows)
 
 
