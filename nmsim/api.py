@@ -47,7 +47,8 @@ def _text(value, where: str) -> str:
 
 def _options(kwargs: dict, reserved: tuple[str, ...] = ()) -> list[str]:
     """Keywords as ``--flag value`` options (``--flag=value`` for a value that starts with ``-``, so that it stays
-    a value); True is a flag, None and False are left out, a list or tuple is joined with commas."""
+    a value); True is a flag, None and False are left out, a list or tuple is joined with commas;
+    ``price_per_hour`` may be a dict of DEVICE: USD (``{"a100": 1.8}``), as :func:`nmsim.cost.compare` takes."""
     argv = []
     for key, value in kwargs.items():
         flag = "--" + str(key).replace("_", "-")
@@ -60,6 +61,8 @@ def _options(kwargs: dict, reserved: tuple[str, ...] = ()) -> list[str]:
         if value is True:
             argv.append(flag)
             continue
+        if isinstance(value, dict) and key == "price_per_hour":
+            value = [f"{_text(k, flag)}={_text(v, flag)}" for k, v in value.items()]
         text = ",".join(_text(v, flag) for v in value) if isinstance(value, (list, tuple)) else _text(value, flag)
         argv += [f"{flag}={text}"] if text.startswith("-") else [flag, text]
     return argv

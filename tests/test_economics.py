@@ -194,7 +194,7 @@ def test_report_cells_say_not_given():
 def test_api_frames_carry_the_buyer_columns():
     import nmsim
     grid = nmsim.compare("gpt2", hardware="a100,tpu-v5e", patterns="dense", mode="decode", batch=2, context=128,
-                         rank_by="cost", price_per_hour="tpu-v5e=0.5")
+                         rank_by="cost", price_per_hour={"tpu-v5e": 0.5})   # a dict, as the cost API takes
     assert {"tokens_per_second", "usd_per_million_tokens", "joules_per_token"} <= set(grid.columns)
     tpu = grid[grid["hardware"] == "tpu-v5e"].iloc[0]
     assert tpu["usd_per_million_tokens"] == pytest.approx(0.5 / 3600 * tpu["seconds"] / 2 * 1e6, rel=1e-9)
