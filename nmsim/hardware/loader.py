@@ -28,6 +28,21 @@ TOP_KEYS = {"name": True, "description": True, "kind": True, "matrix": True, "ve
             "energy": False, "derivation": False, "notes": False, "execution": False}
 
 
+
+def _yaml_text_hint(node) -> str:
+    """YAML 1.1 reads ``1e30`` (no dot) as text: say how to write it as a number."""
+    if not isinstance(node, str):
+        return ""
+    try:
+        value = float(node)
+    except ValueError:
+        return ""
+    if not math.isfinite(value):
+        return ""
+    mantissa, exponent = f"{value:e}".split("e")
+    mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0").endswith(".") else "")
+    return f" (YAML reads {node} as text: write {mantissa}e{exponent})"
+
 class SpecReader:
     """Walks one YAML document, recording sources, raising UserError with field paths (hardware specs and
     system specs, :mod:`nmsim.cluster.system`, share it: one set of field rules)."""
@@ -74,7 +89,7 @@ class SpecReader:
             path_v = path
         if isinstance(node, bool) or not isinstance(node, (int, float)) or (integer and not isinstance(node, int)):
             want = "an integer" if integer else "a number"
-            raise self.fail(f"expected {want}, got {node!r}", *path_v)
+            raise self.fail(f"expected {want}, got {node!r}{'' if integer else _yaml_text_hint(node)}", *path_v)
         if not math.isfinite(node) or (positive and node <= 0) or (not positive and node < 0):
             raise self.fail(f"must be {'> 0' if positive else '>= 0'}, got {node!r}", *path_v)
         if at_most is not None and node > at_most:
