@@ -23,10 +23,11 @@ report: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
-# Fit the GPU kernel models on public kernel measurements and score end-to-end ones (nmsim validate).
+# Fit the GPU kernel models on public kernel measurements and score end-to-end ones (nmsim validate); then the
+# published cluster runs, the fitted vs shipped compute efficiencies and a check that the bands file is current.
 validate: $(STAMP)
 	$(PY) -m nmsim validate
-	$(PY) -m nmsim cluster validate --fit --check-bands   # the cluster runs; fitted vs shipped compute efficiencies; the bands file current
+	$(PY) -m nmsim cluster validate --fit --check-bands
 
 # The trainer evidence protocol (about an hour on 2 idle cores; resumes where it stopped).
 evidence: $(STAMP)
