@@ -235,11 +235,14 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
 
 def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recompute, precision):
     """Each row's step memory (GiB) and whether it fits its device (:func:`nmsim.memory.step_memory`, the
-    footprint of ``price --memory``); the weights at rest come from a batch-1 trace of the model."""
+    footprint of ``price --memory``); the weights at rest come from the model at batch 2 (the smallest batch the
+    shape-generic graph covers, so a cached sweep stays torch-free; weights do not depend on the shape)."""
     from nmsim.cost.pricing import default_dtype, hardware_spec, trace_for_mode
     from nmsim.memory import GIB, step_memory, weights_at_rest
+    from nmsim.graph.shapes import LOWEST
     from nmsim.memory.footprint import flash_for, recompute_code
-    graph = trace_for_mode(cfg, "inference", 1, None if cfg.is_image else min(cfg.seq_len, 8))
+    graph = trace_for_mode(cfg, "inference", LOWEST["batch"], None if cfg.is_image else max(min(cfg.seq_len, 8),
+                                                                                               LOWEST["seq"]))
     gib, fits = np.zeros(len(df)), np.zeros(len(df), dtype=bool)
     batch = df["batch"].to_numpy(float)
     if cfg.is_image:
