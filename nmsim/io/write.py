@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -165,7 +166,10 @@ def write_bytes(path, data: bytes, what: str = "output file", mine_only: bool = 
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(p.parent)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=temp_prefix(p.name), suffix=".tmp")
+        # the name is held before the file exists: a signal raised as the file is created (inside mkstemp,
+        # before it returned its name) would otherwise leave a temp file no ``finally`` knows of
+        tmp = os.path.join(p.parent, f"{temp_prefix(p.name)}{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
