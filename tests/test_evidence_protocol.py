@@ -67,7 +67,7 @@ def test_protocol_writes_summaries(folder):
     assert "Ranking (only where the interval excludes zero), by `loss`" in text and "37.8 %" in text
     claims = pd.read_csv(folder / "claims.csv")
     assert set(claims["verdict"]) <= {"holds", "does not hold", "cannot be decided"}
-    assert set(claims["claim"]) == {"dense-quality", "equal-flops", "vs-srste"}
+    assert set(claims["claim"]) == {"dense-quality", "iso-flop-vs-sparse", "vs-srste"}
 
 
 def test_protocol_resumes_and_refuses_other_protocols(folder, tmp_path):

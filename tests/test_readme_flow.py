@@ -31,7 +31,8 @@ HEAVY = {
         "30 epochs of the digits task (about a minute); the 3-epoch form runs",
     "nmsim sweep --task digits --recipes all --patterns 1:8,1:16 --seeds 3":
         "42 trainer runs (about 20 minutes on 2 cores); the 3-epoch, 1-seed form runs",
-    "nmsim evidence run --out reports/evidence --workers 2": "the whole protocol (about an hour); the small one runs",
+    "nmsim evidence run --out reports/evidence --workers 2 --dense-frac 0.05 --finetune-frac 0.1 --beta-rule auto-70 "
+    "--finetune-rule ste": "the whole protocol (about an hour); the small one runs",
     "nmsim report": "the default ViT-B/16 study with a quick trainer sweep (minutes); the CSV report runs",
     "nmsim report --sweep-runs reports/trainer-sweep": "make report (minutes); the CSV report runs",
 }

@@ -28,7 +28,8 @@ COMMANDS = {
     "export": ["export", "vit-tiny", "--format", "scalesim", "--out", "out/ex"],
     "cluster budget": ["cluster", "budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--recipes", "sr-ste",
                        "--out", "out/budget.csv"],
-    "evidence run": ["evidence", "run", "--out", "out/ev", "--seeds", "2", "--epochs", "1", "--batch", "512",
+    "evidence run": ["evidence", "run", "--out", "out/ev", "--task", "digits", "--seeds", "2", "--epochs", "1",
+                     "--batch", "512", "--eval-every", "1",
                      "--recipes", "dense,sr-ste", "--patterns", "ff=2:4", "--workers", "1"],
 }
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}

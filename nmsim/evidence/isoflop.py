@@ -69,6 +69,20 @@ def _ok(g: pd.DataFrame):
     return g["at_target"].to_numpy(bool) if "at_target" in g else None
 
 
+def _first_counted(g: pd.DataFrame) -> float:
+    """FLOPs of the run's first counted evaluation (NaN when none counts)."""
+    ok = _ok(g)
+    f = g["train_flops"].to_numpy(float)
+    f = f if ok is None else f[ok]
+    return float(f[0]) if len(f) else math.nan
+
+
+def _schedule_seeds(by_seed: dict, flops: dict) -> int:
+    """Seeds whose target is met at their first counted evaluation: their FLOPs are where the schedule puts the
+    target pattern in force (or MDGF's decay below its threshold), not a training result."""
+    return sum(1 for s, f in flops.items() if math.isfinite(f) and f == _first_counted(by_seed[s]))
+
+
 def _runs(curves: pd.DataFrame) -> dict:
     """(recipe, pattern) -> seed -> run frame (sorted by step)."""
     out: dict = {}
@@ -95,18 +109,19 @@ def reach_table(curves: pd.DataFrame, metric: str, fractions=(1.0, 0.99), level:
     rows = []
     for (recipe, pattern), by_seed in runs.items():
         for q in fractions:
-            rel = {}
+            rel, flops = {}, {}
             for seed, g in by_seed.items():
                 if seed not in dense:
                     continue
                 d = dense[seed]
                 target = target_of(float(d[metric].iloc[-1]), q, metric)
-                f = reach_flops(g["train_flops"], g[metric], target, metric, _ok(g))
-                rel[seed] = f / float(d["train_flops"].iloc[-1])
+                flops[seed] = reach_flops(g["train_flops"], g[metric], target, metric, _ok(g))
+                rel[seed] = flops[seed] / float(d["train_flops"].iloc[-1])
             reached = {s: r for s, r in rel.items() if math.isfinite(r)}
             iv = mean_ci([100 * (1 - r) for r in reached.values()], level) if len(reached) == len(rel) else None
             rows.append({"recipe": recipe, "pattern": pattern, "metric": metric, "fraction": q,
                          "seeds": len(rel), "seeds_reached": len(reached),
+                         "seeds_at_schedule": _schedule_seeds(by_seed, flops), "saving_pct_sd": iv.sd if iv else math.nan,
                          "flops_rel_dense_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
                          "saving_pct_mean": iv.mean if iv else math.nan,
                          "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
@@ -123,16 +138,17 @@ def reach_reference_table(curves: pd.DataFrame, metric: str, reference: str = "s
         ref = runs.get((reference, pattern))
         if recipe in (reference, DENSE) or not ref:
             continue
-        rel = {}
+        rel, flops = {}, {}
         for seed, g in by_seed.items():
             if seed in ref:
                 r = ref[seed]
-                f = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric, _ok(g))
-                rel[seed] = f / float(r["train_flops"].iloc[-1])
+                flops[seed] = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric, _ok(g))
+                rel[seed] = flops[seed] / float(r["train_flops"].iloc[-1])
         reached = {s: v for s, v in rel.items() if math.isfinite(v)}
         iv = mean_ci([100 * (1 - v) for v in reached.values()], level) if rel and len(reached) == len(rel) else None
         rows.append({"recipe": recipe, "pattern": pattern, "reference": reference, "metric": metric,
                      "seeds": len(rel), "seeds_reached": len(reached),
+                     "seeds_at_schedule": _schedule_seeds(by_seed, flops), "saving_pct_sd": iv.sd if iv else math.nan,
                      "flops_rel_reference_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
                      "saving_pct_mean": iv.mean if iv else math.nan,
                      "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
@@ -188,6 +204,7 @@ def common_flops_table(curves: pd.DataFrame, metric: str, reference: str = "sr-s
             iv = paired(vals, ref, level) if recipe != reference and ref else None
             rows.append({"pattern": pattern, "recipe": recipe, "metric": metric, "flops": budget,
                          "seeds": iv_self.n, "mean": iv_self.mean, "std": iv_self.sd,
-                         f"delta_vs_{reference}": iv.mean if iv else math.nan,
+                         f"delta_vs_{reference}": iv.mean if iv else math.nan, "delta_sd": iv.sd if iv else math.nan,
+                         "delta_seeds": iv.n if iv else 0,
                          "delta_low": iv.low if iv else math.nan, "delta_high": iv.high if iv else math.nan})
     return pd.DataFrame(rows)

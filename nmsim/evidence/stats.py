@@ -3,6 +3,11 @@
 Runs of two recipes with the same seed share the initial weights and the data order, so the per-seed
 difference removes most seed-to-seed noise; the interval is ``mean(d) ± t(1 - alpha/2, n - 1) · sd(d) / √n``.
 A metric carries its direction (``higher`` or ``lower`` is better) so that "better" is never guessed.
+
+Multiplicity. A protocol makes many comparisons per metric (every recipe x pattern against the reference, the
+claims per recipe x pattern). Verdicts use Holm-adjusted p-values (Holm 1979, step-down Bonferroni: controls the
+family-wise error rate at ``1 - level`` with no assumption on how the tests depend on each other); the intervals
+shown next to them are the unadjusted per-comparison t intervals.
 """
 from __future__ import annotations
 
@@ -70,10 +75,36 @@ def paired(a: dict, b: dict, level: float = 0.95) -> Interval:
     return mean_ci([a[s] - b[s] for s in seeds], level)
 
 
-def verdict(iv: Interval, metric: str) -> str:
-    """``better`` / ``worse`` (than the reference) where the interval of (recipe - reference) excludes zero,
-    else ``not separated``."""
-    if not iv.excludes_zero:
+def p_value(iv: Interval, null: float = 0.0) -> float:
+    """Two-sided one-sample t-test p-value of ``mean == null`` for the values behind ``iv`` (NaN for fewer than
+    2 values; 0 or 1 when every value is equal, for a mean off / on the null)."""
+    from scipy.stats import t
+
+    if iv.n < 2 or not math.isfinite(iv.sd):
+        return math.nan
+    if iv.sd == 0:
+        return 1.0 if iv.mean == null else 0.0
+    return float(2 * t.sf(abs(iv.mean - null) / (iv.sd / math.sqrt(iv.n)), iv.n - 1))
+
+
+def holm(pvalues) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order (NaN entries stay NaN and are not counted)."""
+    p = [float(v) for v in pvalues]
+    idx = sorted((i for i, v in enumerate(p) if math.isfinite(v)), key=lambda i: p[i])
+    m, out, running = len(idx), [math.nan] * len(p), 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def verdict(iv: Interval, metric: str, p_adjusted: float | None = None, level: float | None = None) -> str:
+    """``better`` / ``worse`` (than the reference) where the comparison is significant, else ``not separated``:
+    with ``p_adjusted`` (Holm) significant means ``p_adjusted < 1 - level``, without it the interval of
+    (recipe - reference) excludes zero."""
+    significant = iv.excludes_zero if p_adjusted is None else (
+        math.isfinite(p_adjusted) and p_adjusted < 1 - (iv.level if level is None else level))
+    if not significant:
         return "not separated"
     return "better" if iv.mean * better_sign(metric) > 0 else "worse"
 

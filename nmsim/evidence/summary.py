@@ -17,7 +17,7 @@ from nmsim.evidence import claims as C
 from nmsim.evidence import isoflop
 from nmsim.evidence.files import read_timing
 from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol, plan_labels
-from nmsim.evidence.stats import METRICS, direction, paired, pooled_sd, verdict
+from nmsim.evidence.stats import METRICS, direction, holm, p_value, paired, pooled_sd, verdict
 from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
 
 FRACTIONS = (1.0, 0.99, 0.98)
@@ -90,8 +90,11 @@ def gap_table(curves: pd.DataFrame, reference: str = "sr-ste") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired_table(curves: pd.DataFrame, reference: str = "sr-ste", level: float = 0.95) -> pd.DataFrame:
-    """Every recipe (dense included) minus ``reference`` at the same pattern and seed, final metric."""
+def paired_table(curves: pd.DataFrame, reference: str = "sr-ste", level: float = 0.95,
+                 validation_size: int | None = None) -> pd.DataFrame:
+    """Every recipe (dense included) minus ``reference`` at the same pattern and seed, final metric, in the
+    metric's units; ``p_value`` (paired t) and ``p_holm`` (Holm over every comparison of that metric), and the
+    verdict from ``p_holm``. ``validation_size``: predictions each final metric averages."""
     rows = []
     for m in METRICS:
         fin = isoflop.finals(curves, m)
@@ -104,11 +107,18 @@ def paired_table(curves: pd.DataFrame, reference: str = "sr-ste", level: float =
                     continue
                 iv = paired(fin[other], ref, level)
                 rows.append({"pattern": pattern, "recipe": other[0], "metric": m, "direction": direction(m),
-                             "seeds": iv.n, "delta_mean": iv.mean, "delta_sd": iv.sd, "ci_low": iv.low,
-                             "ci_high": iv.high, "level": level, "verdict": verdict(iv, m)})
+                             "unit": METRICS[m][1], "seeds": iv.n, "delta_mean": iv.mean, "delta_sd": iv.sd,
+                             "ci_low": iv.low, "ci_high": iv.high, "level": level, "p_value": p_value(iv),
+                             "validation_size": validation_size, "iv": iv})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    df["p_holm"] = math.nan
+    for m in METRICS:   # the family: every comparison of this metric
+        hit = df["metric"] == m
+        df.loc[hit, "p_holm"] = holm(df.loc[hit, "p_value"])
+    df["verdict"] = [verdict(iv, m, ph, level) for iv, m, ph in zip(df["iv"], df["metric"], df["p_holm"])]
+    df = df.drop(columns=["iv"])
     order = {p: i for i, p in enumerate(dict.fromkeys(df["pattern"]))}
     return df.sort_values(["metric", "pattern"], key=lambda c: c.map(order) if c.name == "pattern" else c,
                           kind="stable").reset_index(drop=True)
@@ -208,7 +218,7 @@ def summarize(folder: str | Path, echo=print) -> dict:
     curves = finished_curves(folder / RUNS)
     last = curves.groupby("folder", sort=False).tail(1)
     wall_runs = sum(float(read_done(Path(f))["final"].get("wall_seconds") or 0) for f in last["folder"])
-    tables = _evidence_tables(curves, proto.reference, proto.level)
+    tables = _evidence_tables(curves, proto.reference, proto.level, validation_size(proto.task))
     # the protocol folder is nmsim's (load_protocol found its protocol.json): its figure is replaced like its CSVs
     save_figure(plot_curves(curves, x_axes=("train_flops", "step")), folder / "curves.png", mine_only=False)
     for name, df in tables.items():
@@ -218,12 +228,19 @@ def summarize(folder: str | Path, echo=print) -> dict:
     return tables
 
 
-def _evidence_tables(curves: pd.DataFrame, ref: str, level: float) -> dict:
+def validation_size(task: str) -> int:
+    """Predictions each validation metric averages: tokens for a language model, examples otherwise."""
+    from nmsim.train.tasks import load_task
+
+    return int(load_task(task).test_y.numel())
+
+
+def _evidence_tables(curves: pd.DataFrame, ref: str, level: float, n_val: int | None = None) -> dict:
     """Every table of the summary by name: finals, seed gap, paired differences, iso-FLOP views and claims."""
     tables = {
         "finals": finals_table(curves),
         "gap": gap_table(curves, ref),
-        "paired": paired_table(curves, ref, level),
+        "paired": paired_table(curves, ref, level, n_val),
         "reach_dense": pd.concat([isoflop.reach_table(curves, m, FRACTIONS, level) for m in METRICS]),
         "reach_reference": pd.concat([isoflop.reach_reference_table(curves, m, ref, level) for m in METRICS]),
         "equal_flops": pd.concat([isoflop.equal_flops_table(curves, m, level) for m in METRICS]),
@@ -243,13 +260,33 @@ def _finals_view(finals: pd.DataFrame) -> pd.DataFrame:
     return fin
 
 
+def effect_text(value: float, metric: str) -> str:
+    """A difference in the metric's units: accuracy in points, loss in nats per prediction."""
+    if metric == "accuracy":
+        return f"{100 * value:+.2f} points"
+    return f"{value:+.4f} {METRICS[metric][1]}"
+
+
 def _paired_view(paired: pd.DataFrame) -> pd.DataFrame:
-    """Paired differences with their interval as text."""
+    """Paired differences in the metric's units with their interval and Holm-adjusted p-value as text."""
     pt = paired.copy()
-    pt["ci"] = ["n/a (1 seed)" if math.isnan(a) else f"[{a:+.4f}, {b:+.4f}]"
-                for a, b in zip(pt["ci_low"], pt["ci_high"])]
-    pt = pt[["pattern", "recipe", "metric", "direction", "seeds", "delta_mean", "ci", "verdict"]]
+    pt["effect"] = [effect_text(v, m) for v, m in zip(pt["delta_mean"], pt["metric"])]
+    pt["ci"] = ["n/a (1 seed)" if math.isnan(a) else
+                f"[{effect_text(a, m).split()[0]}, {effect_text(b, m).split()[0]}]"
+                for a, b, m in zip(pt["ci_low"], pt["ci_high"], pt["metric"])]
+    pt["p_holm"] = ["n/a" if math.isnan(v) else f"{v:.2g}" for v in pt["p_holm"]]
+    pt = pt[["pattern", "recipe", "metric", "seeds", "effect", "ci", "p_holm", "verdict"]]
     return pt
+
+
+def _size_text(paired: pd.DataFrame) -> str:
+    sizes = paired["validation_size"].dropna().unique() if "validation_size" in paired else []
+    return f"{int(sizes[0]):,}" if len(sizes) == 1 else "the task's"
+
+
+def _family_text(paired: pd.DataFrame) -> str:
+    counts = paired.groupby("metric").size() if len(paired) else pd.Series(dtype=int)
+    return " / ".join(f"{n} ({m})" for m, n in counts.items()) or "0"
 
 
 def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_runs: float, tables: dict) -> str:
@@ -287,6 +324,10 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
             f"{r['metric']} gap {r['gap']:+.4f} = {r['gap_in_stds']:.1f} seed stds" for _, r in highest.iterrows())
         + " (requirement: at least 5).", "",
         f"## Paired differences against {ref} (recipe − {ref}, final metric, {pct} % t intervals)",
+        f"Effects in the metric's units (accuracy in points, loss in nats per prediction), each final metric "
+        f"averaging {_size_text(tables['paired'])} validation predictions. `p_holm`: paired t-test p-value, "
+        f"Holm-adjusted over the {_family_text(tables['paired'])} comparisons of its metric; the verdict is "
+        f"`better`/`worse` only where p_holm < {1 - level:.2g} (the interval is the unadjusted per-comparison one).",
         "", _md(pt), "",
         f"Ranking (only where the interval excludes zero), by `{metric}`:", "",
         *[f"- {line}" for line in ranking_lines(tables["paired"], metric, ref)],
@@ -309,6 +350,12 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
         f"seed, over {ref}'s total FLOPs.",
         "", _md(tables["reach_reference"]), "",
         "## The paper's training-FLOP claims",
+        "Each claim is tested per recipe and pattern, Holm-adjusted over that claim's rows per metric (`p_holm`). "
+        "The iso-FLOP gain is tested, as the paper states it, against SR-STE (conventional sparse training) at "
+        "equal training FLOPs, not against dense. `basis`: `follows from the schedule` where every seed meets "
+        "the target at its first evaluation at the target pattern (the FLOPs are where the schedule puts the "
+        "pattern in force or MDGF's decay below its threshold: a property of the schedule, not a measured "
+        "training result; no p-value).",
         "",
     ]
     for m in METRICS:

@@ -40,10 +40,24 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in with_legacy_rules(data).items() if k in known})
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def with_legacy_rules(data: dict) -> dict:
+    """A config as written before the recipes' rules were recorded, with the rules it ran: MDGF's beta came from
+    the ``auto-70`` rule, SR-STE's fine-tune used plain STE (later configs name ``beta_rule`` / ``finetune_rule``)."""
+    params = data.get("recipe_params")
+    if not isinstance(params, dict):
+        return data
+    recipe = str(data.get("recipe", "")).strip().lower()
+    if recipe in ("mdgf-linear", "mdgf-exp") and "beta" in params and "beta_rule" not in params:
+        return {**data, "recipe_params": {"beta_rule": "auto-70", **params}}
+    if recipe == "sr-ste" and "finetune_rule" not in params:
+        return {**data, "recipe_params": {**params, "finetune_rule": "ste"}}
+    return data
 
 
 # name -> (flag, low, high, low inclusive, high inclusive, integer): every trainer argument's physical range

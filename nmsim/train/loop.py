@@ -41,7 +41,8 @@ from nmsim.train.plans import parse_sparsity, run_plan
 from nmsim.train import checkpoint as ckpt
 from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
-from nmsim.train.config import ARGUMENT_RANGES, RunConfig, check_arguments  # noqa: F401 (the loop's API)
+from nmsim.train.config import (ARGUMENT_RANGES, RunConfig, check_arguments,  # noqa: F401 (the loop's API)
+                                with_legacy_rules)
 from nmsim.train.tasks import load_task
 
 
@@ -96,6 +97,8 @@ def resolve(config: RunConfig) -> RunConfig:
         c.recipe_params.setdefault("beta_rule", TRAINER_BETA_RULE)
         rule = make_recipe(name, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
         c.recipe_params["beta"] = rule.beta_for(total)
+    if name == "sr-ste":   # recorded, so that configs from before the rule read as what they ran
+        c.recipe_params.setdefault("finetune_rule", "sr-ste")
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     c.recipe = recipe.name
     return c
@@ -189,7 +192,7 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> str:
             raise UserError("exists and is not a run folder (no config.json); give a new --out, nothing was changed",
                             str(out))
         return "new"
-    old = ckpt.read_config(cfg_path)
+    old = with_legacy_rules(ckpt.read_config(cfg_path))
     new = config.to_dict()
     if old != json.loads(json.dumps(new)):
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != json.loads(json.dumps(new.get(k))))
