@@ -138,3 +138,28 @@ def test_sigterm_in_process_is_one_line_and_143(tmp_path, capsys, monkeypatch):
     assert code == 143
     assert err == "nmsim: stopped by SIGTERM; nothing was written (outputs are written only when complete)\n"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("sig, raised", [(signal.SIGINT, "KeyboardInterrupt"), (signal.SIGTERM, "Terminated")])
+def test_a_signal_during_a_native_import_waits_for_the_import(tmp_path, monkeypatch, sig, raised):
+    """A signal that arrives while a pybind11 package first imports is held until the module body has run (a
+    Python exception raised inside C++ start-up code aborts the process: exit -6 instead of a clean stop), then
+    raised as usual; the half-imported module is not left in sys.modules, and the import can be retried."""
+    from nmsim.cli import interrupts
+    (tmp_path / "fakenative").mkdir()
+    (tmp_path / "fakenative" / "__init__.py").write_text(
+        f"import signal, sys\nsignal.raise_signal({int(sig)})\n"
+        "import builtins\nbuiltins._fakenative_done = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(interrupts, "NATIVE", interrupts.NATIVE | {"fakenative"})
+    import builtins
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with interrupts.signals_as_interrupts():
+            import fakenative  # noqa: F401
+    assert type(caught.value).__name__ == raised
+    assert getattr(builtins, "_fakenative_done", False) is True      # the body ran to its end first
+    del builtins._fakenative_done
+    assert "fakenative" not in sys.modules
+    assert signal.getsignal(signal.SIGTERM) is not interrupts._terminate    # handlers restored
+    assert not any(isinstance(f, interrupts._NativeImports) for f in sys.meta_path)
+    monkeypatch.delitem(sys.modules, "fakenative", raising=False)

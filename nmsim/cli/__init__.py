@@ -5,12 +5,11 @@ Every subcommand module exposes ``register(subparsers)`` which adds its parser(s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import signal
 import sys
-import threading
 
+from nmsim.cli.interrupts import signals_as_interrupts
 from nmsim.errors import UserError
 
 # One module per subcommand group; each owns its own file. Command name -> its module, in help order.
@@ -94,41 +93,10 @@ def _resume_hint(argv: list[str], command: str | None, what: str = "interrupted"
     return f"{what}; resume with: {shlex.join(['nmsim', *again])}"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the program is, like Ctrl-C's KeyboardInterrupt: every ``finally`` and
-    ``except BaseException`` that removes a temp file or folder, or releases a lock, runs for it too."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _terminate(signum, frame):
-    raise Terminated(signum)
-
-
-@contextlib.contextmanager
-def _signals_as_interrupts():
-    """SIGTERM and SIGHUP raise :class:`Terminated` for the duration of one command (main thread only; a signal
-    the parent set to be ignored, as ``nohup`` does, stays ignored)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is not signal.SIG_IGN:
-            previous[sig] = signal.signal(sig, _terminate)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _signals_as_interrupts():
+        with signals_as_interrupts():
             return _main(argv)
     except KeyboardInterrupt as exc:   # before the command began (parsing, imports): nothing was written
         if "--debug" in argv:
