@@ -16,7 +16,8 @@ and return DataFrames with raw SI units in the column names (``seconds``, ``joul
 Functions: load_workload, trace, price, compare, budget, schedule, train, report. Imports are lazy: ``import
 nmsim`` loads neither torch nor pandas.
 """
-__version__ = "0.1.0"
+from nmsim.version import __version__
+
 __all__ = ["load_workload", "trace", "price", "compare", "budget", "schedule", "train", "report", "__version__"]
 
 

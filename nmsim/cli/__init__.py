@@ -62,7 +62,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fresh process answers sooner), else every command (help, a mistyped command)."""
     parser = OneLineParser(prog="nmsim", description="N:M sparse training cost, accelerator and accuracy model")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    from nmsim import __version__
+    from nmsim.version import __version__
     parser.add_argument("--version", action="version", version=f"nmsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     command = _command_of(argv)

@@ -105,7 +105,7 @@ _VERSIONS: list = []
 def versions() -> dict[str, str]:
     """torch and nmsim versions and the tracing-code fingerprint (read from package metadata: no torch import)."""
     if not _VERSIONS:
-        import nmsim
+        from nmsim.version import __version__
 
         torch_version = _torch_version_file()
         if torch_version is None:
@@ -115,7 +115,7 @@ def versions() -> dict[str, str]:
                 torch_version = metadata.version("torch")
             except metadata.PackageNotFoundError:
                 torch_version = "none"
-        _VERSIONS.append({"torch": torch_version, "nmsim": nmsim.__version__, "code": code_fingerprint()})
+        _VERSIONS.append({"torch": torch_version, "nmsim": __version__, "code": code_fingerprint()})
     return _VERSIONS[0]
 
 
