@@ -33,14 +33,56 @@ def test_code_files_are_the_graph_package_and_the_modules_it_imports():
     assert cache.versions()["code"] == cache.code_fingerprint()
 
 
-@pytest.mark.parametrize("edit", ["graph/builder.py", "graph/tracer.py", "graph/replicate.py", "graph/formulas.py",
-                                  "errors.py", "io/read.py"])
-def test_editing_the_tracing_code_changes_the_fingerprint(tmp_path, edit):
-    pkg = copy_package(tmp_path)
+# every file the tracer runs: the graph package (config.py's properties feed the builder), each family module the
+# registry discovers at run time (no import statement names them), and the nmsim modules they import
+TRACER_FILES = sorted(relative(cache.code_files()))
+UNRELATED = ["cli/price.py", "report/__init__.py", "cost/pricing.py", "hardware/loader.py", "execution/gpu.py",
+             "cluster/plan.py", "train/__init__.py", "sparsity/pattern.py", "__init__.py"]
+
+
+def test_the_tracer_files_include_the_family_registry_and_the_workload_config():
+    families = {f"graph/families/{p.name}" for p in (PACKAGE / "graph" / "families").glob("*.py")}
+    assert len(families) >= 10 and families <= set(TRACER_FILES)
+    assert {"graph/config.py", "graph/builder.py", "graph/families/__init__.py"} <= set(TRACER_FILES)
+
+
+@pytest.fixture(scope="module")
+def shared_copy(tmp_path_factory):
+    """One copy of the package for the per-file edits (each edit is undone after its test)."""
+    return copy_package(tmp_path_factory.mktemp("pkg"))
+
+
+@pytest.mark.parametrize("edit", TRACER_FILES)
+def test_editing_any_tracing_file_changes_the_fingerprint(shared_copy, edit):
+    pkg = shared_copy
     before = cache.code_fingerprint(pkg)
     assert before == cache.code_fingerprint()
-    (pkg / edit).write_text((pkg / edit).read_text() + "\n# edited\n")
+    original = (pkg / edit).read_text()
+    try:
+        (pkg / edit).write_text(original + "\n# edited\n")
+        assert cache.code_fingerprint(pkg) != before
+    finally:
+        (pkg / edit).write_text(original)
+
+
+def test_a_new_family_module_joins_the_fingerprint(tmp_path):
+    """The registry imports its modules by discovery (pkgutil): a new family is tracing code at once."""
+    pkg = copy_package(tmp_path)
+    before = cache.code_fingerprint(pkg)
+    (pkg / "graph" / "families" / "newfam.py").write_text("FAMILY = None\n")
+    assert "graph/families/newfam.py" in relative(cache.code_files(pkg), pkg)
     assert cache.code_fingerprint(pkg) != before
+
+
+def test_relative_and_nested_imports_are_followed(tmp_path):
+    pkg = copy_package(tmp_path)
+    (pkg / "helper_a.py").write_text("A = 1\n")
+    (pkg / "helper_b.py").write_text("B = 1\n")
+    (pkg / "graph" / "families" / "mod.py").write_text(
+        "def f():\n    from ...helper_a import A\n    from .. import roles\n    return A\n"
+        "from nmsim import (\n    helper_b,  # a comment\n)\n")
+    names = relative(cache.code_files(pkg), pkg)
+    assert {"helper_a.py", "helper_b.py", "graph/families/mod.py"} <= names
 
 
 def test_a_new_module_the_tracer_imports_joins_the_fingerprint(tmp_path):
@@ -61,8 +103,10 @@ def test_a_new_module_the_tracer_imports_joins_the_fingerprint(tmp_path):
 def test_code_the_tracer_does_not_import_leaves_it_alone(tmp_path):
     pkg = copy_package(tmp_path)
     before = cache.code_fingerprint(pkg)
-    for edit in ("cli/price.py", "report/__init__.py", "cost/pricing.py"):
+    assert not set(UNRELATED) & set(TRACER_FILES)
+    for edit in UNRELATED:
         (pkg / edit).write_text((pkg / edit).read_text() + "\n# edited\n")
+    (pkg / "cli" / "new_command.py").write_text("X = 1\n")
     assert cache.code_fingerprint(pkg) == before
 
 

@@ -30,9 +30,10 @@ PREFIX = "nmsim-graph-"
 SUFFIX = ".npz"
 ENTRY_RE = re.compile(r"^nmsim-graph-[0-9a-f]{64}\.npz$")
 TEMP_RE = re.compile(r"^\.nmsim-graph-[0-9a-f]{64}\.[A-Za-z0-9_]+\.tmp$")
-# what the tracing code is: every module of nmsim/graph and, transitively, each nmsim module one of them imports
+# what the tracing code is: every module under nmsim/graph and, transitively, each nmsim module one of them
+# imports
 CODE_ROOTS = ("graph",)
-_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim(?:\.\w+)*)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w \t,]+))"
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim\b|\.+)([\w.]*)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w \t,]+))"
                         r"|import[ \t]+(nmsim(?:\.\w+)*))", re.M)
 _NOT_KEYED = {"name", "source", "batch"}
 # commands that fit (and store) a shape-generic graph when missing: one priced shape is then any shape
@@ -121,31 +122,48 @@ def versions() -> dict[str, str]:
 
 def _module_file(package: Path, module: str) -> Path | None:
     """The source file of ``nmsim.a.b`` under ``package`` (the nmsim folder), or None."""
-    parts = module.split(".")[1:]
-    if not parts:   # the nmsim package itself re-exports; its version is keyed on its own
+    parts = module.split(".")
+    if parts[0] != "nmsim" or len(parts) == 1:   # nmsim itself re-exports; its version is keyed on its own
         return None
-    for path in (package.joinpath(*parts).with_suffix(".py"), package.joinpath(*parts, "__init__.py")):
+    for path in (package.joinpath(*parts[1:]).with_suffix(".py"), package.joinpath(*parts[1:], "__init__.py")):
         if path.is_file():
             return path
     return None
 
 
+def _imports(package: Path, path: Path) -> list[Path]:
+    """The nmsim modules ``path`` imports, wherever the statement sits (``import nmsim.x``, ``from nmsim.x import
+    y``, relative ``from .x import y``: module x and, when y is a submodule, y); a package that discovers its
+    modules at run time (``pkgutil.iter_modules``) imports every module in its folder."""
+    text = path.read_text(encoding="utf-8")
+    package_name = ["nmsim", *path.relative_to(package).parts[:-1]]   # the package the module sits in
+    modules: list[str] = []
+    for m in _IMPORT_RE.finditer(text):
+        start, rest, grouped, names, plain = m.groups()
+        if plain:
+            modules.append(plain)
+            continue
+        base = ["nmsim"] if start == "nmsim" else package_name[:len(package_name) - len(start) + 1]
+        module = ".".join([*base, *filter(None, rest.split("."))])
+        modules += [module, *(f"{module}.{n.split()[0]}" for n in (grouped or names).split(",") if n.strip())]
+    found = [f for f in (_module_file(package, m) for m in modules) if f]
+    if "iter_modules(" in text:
+        found += sorted(path.parent.glob("*.py"))
+    return found
+
+
 def code_files(package: Path | None = None) -> list[Path]:
-    """The tracing code's source files: the modules of ``CODE_ROOTS`` and every nmsim module they import,
-    transitively (``import nmsim.x``, ``from nmsim.x import y``: module x and, when y is a submodule, y)."""
+    """The tracing code's source files: the modules under ``CODE_ROOTS`` (subpackages included) and every nmsim
+    module they import, transitively (:func:`_imports`)."""
     package = package or Path(__file__).resolve().parent.parent
-    todo = sorted(p for root in CODE_ROOTS for p in (package / root).glob("*.py"))
+    todo = sorted(p for root in CODE_ROOTS for p in (package / root).rglob("*.py"))
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        for m in _IMPORT_RE.finditer(path.read_text(encoding="utf-8")):
-            module, grouped, names, plain = m.groups()
-            names = (grouped or names or "").split(",")
-            modules = [plain] if plain else [module, *(f"{module}.{n.split()[0]}" for n in names if n.strip())]
-            todo.extend(f for f in map(lambda x: _module_file(package, x), modules) if f and f not in seen)
+        todo.extend(f for f in _imports(package, path) if f not in seen)
     return sorted(seen)
 
 
