@@ -129,3 +129,13 @@ def test_a_language_model_never_starts_the_digits_sweep(tmp_path, trained, train
 def test_no_train_without_an_accuracy_file(tmp_path, trained):
     out = run_study(_small(workload="trainer-vit-digits", train=False), tmp_path / "rep", echo=lambda *_: None)
     assert trained == [] and _section(out) == f"Skipped (`--no-train`). {HINT}."
+
+
+def test_the_committed_report_keeps_every_run_a_fresh_clone_would_train(trained):
+    """A fresh clone's ``make report`` trains nothing: reports/default/trainer-runs holds the runs today's trainer
+    resolves (a changed trainer default makes them other runs: run ``make report`` and commit reports/default)."""
+    committed = Path(__file__).resolve().parents[1] / "reports" / "default"
+    index = json.loads((committed / Q.FOLDER / Q.INDEX).read_text())
+    assert index["runs"] == json.loads(json.dumps({r: c.to_dict() for r, c in zip(RELS, Q.configs(10))}))
+    got = Q.quick_runs(10, committed, echo=lambda *_: None)
+    assert (got.kept, got.trained, trained) == (7, 0, [])
