@@ -1,6 +1,7 @@
 """Execution models: one pricing path (same number from every command), gpu kernels, fusion, dtypes, energy."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -93,6 +94,7 @@ def test_stacked_patterns_broadcast_like_single_rows(patterns):
     graph = trace_for_mode("vit-tiny", "training", batch=4)
     mops = graph.matrix_ops
     base = gemm_table(graph, None, "training")
+    known = list(base.patterns)
     pats = [None if p is None else NMPattern.parse(p) for p in patterns]
     for hw_name in ("a100", "v100", "ideal-nm"):
         hw = load(hw_name)
@@ -102,14 +104,34 @@ def test_stacked_patterns_broadcast_like_single_rows(patterns):
             table = gemm_table(graph, pd.Series([p] * len(mops), index=mops.index, dtype=object), "training")
             codes.append(table.pattern)
             single = model_for(hw).price(table, ctx)
-            if p is not None and p not in base.patterns:
-                base.patterns.append(p)
-            op_codes = np.full(len(mops), base.patterns.index(p) if p is not None else 0)
-            stacked = model_for(hw).price(restack(base, op_codes[None, :].repeat(2, axis=0)), ctx)
+            if p is not None and p not in known:
+                known.append(p)
+            op_codes = np.full(len(mops), known.index(p) if p is not None else 0)
+            stacked = model_for(hw).price(restack(base, op_codes[None, :].repeat(2, axis=0), known), ctx)
             assert stacked.seconds.shape == (2, len(table))
             np.testing.assert_allclose(stacked.seconds[1], single.seconds, rtol=1e-12)
             np.testing.assert_allclose(stacked.joules[1], single.joules, rtol=1e-12)
             np.testing.assert_array_equal(stacked.kernel[0], single.kernel)
+
+
+def test_gemm_table_is_complete_and_frozen():
+    """Every field is set at construction; nothing is attached later and replace() keeps every field."""
+    graph = trace_for_mode("vit-tiny", "training", batch=4)
+    mops = graph.matrix_ops
+    t = gemm_table(graph, SparsityPlan.parse("ff=2:4").resolve(mops), "training", dgrad_sparse=True)
+    assert set(vars(t)) == {f.name for f in dataclasses.fields(t)}
+    # 26 matrix ops (patch conv, 3 layers x (q, k, v, logit, attend, o, ff1, ff2), head) x 3 passes, less the
+    # patch conv's dgrad (no input gradient) and the 6 act x act matmuls' wgrad (no weight)
+    assert len(t) == 3 * 26 - 1 - 6 and t.dgrad_sparse is True and [str(p) for p in t.patterns] == ["None", "2:4"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.op_pos = t.op_pos
+    assert list(t.frame["pass"]) == [("fwd", "dgrad", "wgrad")[c] for c in t.pass_codes]
+    assert (mops["id"].to_numpy()[t.op_pos] == t.frame["id"].to_numpy()).all()
+    doubled = t.replace(b=2 * t.b)
+    assert (doubled.op_pos is t.op_pos and doubled.pass_codes is t.pass_codes and doubled.dgrad_sparse is True
+            and doubled.patterns == t.patterns and (doubled.b == 2 * t.b).all())
+    stacked = restack(t, np.zeros((3, len(mops)), dtype=np.int64))
+    assert stacked.pattern.shape == (3, len(t)) and not stacked.pattern.any() and stacked.pass_codes is t.pass_codes
 
 
 def test_unknown_model_and_spec_errors(tmp_path, capsys):

@@ -411,7 +411,7 @@ class _GraphTables:
         ops = graph.ops
         self.mops = ops[ops["kind"].isin(MATRIX_KINDS)]
         self.base = gemm_table(graph, None, mode, dgrad_sparse=dgrad_sparse)
-        self.patterns = self.base.patterns  # grows as plans are resolved (shared with the table)
+        self.patterns = list(self.base.patterns)  # grows as plans are resolved
         self.plan_codes: dict = {}
         self.tables: dict = {}
         self.vector: dict = {}
@@ -445,7 +445,7 @@ class _GraphTables:
             return hit[2]
         ctx = context(hw, dtype, **self.opts)
         P = len(self.patterns)
-        stacked = restack(self.base, np.repeat(np.arange(P)[:, None], len(self.mops), axis=1))
+        stacked = restack(self.base, np.repeat(np.arange(P)[:, None], len(self.mops), axis=1), self.patterns)
         model = model_for(hw)
         r = model.price(stacked, ctx)
         fwd = (self.base.pass_codes == 0)

@@ -46,6 +46,7 @@ class _ShapeTables:
             if not (t.frame[["id", "pass"]].equals(t0.frame[["id", "pass"]])):
                 raise UserError(f"{cfg.name}: the GEMM table's rows change with shape", "shapes")
         self.base = t0
+        self.patterns = list(t0.patterns)   # grows as plans are resolved
         mops = [g.ops[g.ops["kind"].isin(MATRIX_KINDS)] for g in self.graphs]
         self.mops = mops[0]
         cols = {c: [getattr(t, c) for t in tables] for c in GEMM_COLUMNS}
@@ -107,10 +108,10 @@ class _ShapeTables:
         uniq, mult = _dedup(np.concatenate([self.gemm[c] for c in cols]),
                             [ident, base.pass_codes.astype(np.int64), *row_codes])
         codes_u, pass_u = row_codes[:, uniq], base.pass_codes[uniq]
-        operand = sparse_operands(codes_u, base.patterns, pass_u, is_w[uniq], self.dgrad_sparse)
+        operand = sparse_operands(codes_u, self.patterns, pass_u, is_w[uniq], self.dgrad_sparse)
         table = base.replace(frame=base.frame.iloc[uniq].reset_index(drop=True), pattern=codes_u[None],
-                             sparse_operand=operand[None])
-        table.op_pos = base.op_pos[uniq]
+                             sparse_operand=operand[None], op_pos=base.op_pos[uniq], pass_codes=pass_u,
+                             patterns=tuple(self.patterns), **{c: getattr(base, c)[uniq] for c in GEMM_COLUMNS})
         fwd_w = (pass_u == 0) & is_w[uniq]
         size = self.sg.monomials(self.sg.points(self.sg.default_shape()))[0] @ self.gemm["nominal_flops"][:, uniq]
         rep = np.argsort(-np.where(fwd_w, size, -1.0), kind="stable")[: max(int(fwd_w.sum()), 1)]
@@ -403,7 +404,6 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
         X = X_all[lo:lo + step]
         ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
         table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
-        table.pass_codes, table.op_pos, table.dgrad_sparse = L["pass"], L["table"].op_pos, opts["dgrad_sparse"]
         res = {q: np.zeros((len(X), len(configs))) for q in REGION_COLUMNS}
         kernels = np.zeros((len(X), len(configs)), dtype=np.int32)
         epi = ev["epilogue_flops"] @ L["mult"]                                       # (S,)
@@ -434,7 +434,7 @@ def _plan_codes(T, configs: list) -> tuple[list, list]:
     for plan, _, _ in configs:
         key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
         if key not in T.codes:
-            T.codes[key] = pattern_codes(resolve_plan(plan, T.mops), T.mops.index, T.base.patterns)
+            T.codes[key] = pattern_codes(resolve_plan(plan, T.mops), T.mops.index, T.patterns)
         if key not in plan_index:
             plan_index.append(key)
         plans.append(plan_index.index(key))

@@ -146,9 +146,9 @@ class TrainingCostModel:
         from nmsim.execution.base import OPERAND_WEIGHT, OPERAND_WEIGHT_T
         from nmsim.execution.table import pattern_codes, restack
         table = self._table()
-        codes = pattern_codes(pd.Series(cost_pats, index=self.matrix.index, dtype=object), self.matrix.index,
-                              table.patterns)
-        t = restack(table, codes)
+        known = list(table.patterns)
+        codes = pattern_codes(pd.Series(cost_pats, index=self.matrix.index, dtype=object), self.matrix.index, known)
+        t = restack(table, codes, known)
         dens = np.array([1.0 if p is None else p.density for p in t.patterns])[t.pattern]
         accepts = bool(self.hw is not None and self.hw.accepts_transposed_dgrad and self.transposable is None)
         usable = (t.sparse_operand == OPERAND_WEIGHT) | ((t.sparse_operand == OPERAND_WEIGHT_T) & accepts)

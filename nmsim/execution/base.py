@@ -40,6 +40,7 @@ by :meth:`ExecutionModel.price_vector` (default: vector peak against main memory
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
@@ -98,10 +99,11 @@ class ExecContext:
         return self.weight_dtype or self.dtype
 
 
-@dataclass
+@dataclass(frozen=True)
 class GemmTable:
-    """One row per (matrix op, pass). ``frame`` holds the identity columns (:data:`TABLE_IDS`); the numeric
-    columns (:data:`TABLE_ARRAYS`) are attributes so they may carry leading config axes.
+    """One row per (matrix op, pass); complete at construction and immutable (:meth:`replace` makes a changed
+    copy). ``frame`` holds the identity columns (:data:`TABLE_IDS`); the numeric columns (:data:`TABLE_ARRAYS`)
+    are attributes so they may carry leading config axes.
 
     * ``b, m, k, n``: the GEMM run in the pass (module docstring for the orientation); float.
     * ``nominal_flops``: the graph's dense FLOPs of the pass (never changed by sparsity or padding).
@@ -110,6 +112,9 @@ class GemmTable:
     * ``weight_elems`` / ``bias_elems``: the op's weight and bias element counts (0 for act×act matmuls).
     * ``act_elems``: activation elements the pass reads and writes, unfused (each operand once; K/V scaled by
       kv_heads/heads); ``score_elems``: the part of them that is the attention T×T score matrix.
+    * ``op_pos``: each row's position among the graph's matrix ops (int64; gathers per-op arrays onto rows);
+      ``pass_codes``: its pass, 0/1/2 for fwd/dgrad/wgrad (int8); ``dgrad_sparse``: the setting the sparse
+      operands were derived with (see :func:`nmsim.execution.table.gemm_table`).
     """
     frame: pd.DataFrame
     b: np.ndarray
@@ -123,8 +128,11 @@ class GemmTable:
     bias_elems: np.ndarray
     act_elems: np.ndarray
     score_elems: np.ndarray
-    patterns: list = field(default_factory=lambda: [None])
+    op_pos: np.ndarray
+    pass_codes: np.ndarray
+    patterns: tuple = (None,)
     mode: str = "inference"
+    dgrad_sparse: bool | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -133,17 +141,9 @@ class GemmTable:
     def passes(self) -> np.ndarray:
         return self.frame["pass"].to_numpy()
 
-    def pass_code(self) -> np.ndarray:
-        """0/1/2 for fwd/dgrad/wgrad per row."""
-        import pandas as pd
-
-        return pd.Categorical(self.frame["pass"], categories=PASSES).codes.astype(np.int8)
-
-    def replace(self, **arrays) -> "GemmTable":
-        """A copy with some numeric columns replaced (e.g. stacked patterns or shapes)."""
-        kw = {f: getattr(self, f) for f in (*TABLE_ARRAYS, "frame", "patterns", "mode")}
-        kw.update(arrays)
-        return GemmTable(**kw)
+    def replace(self, **changes) -> "GemmTable":
+        """A copy with some fields replaced (e.g. stacked patterns or shapes, a subset of rows)."""
+        return dataclasses.replace(self, **changes)
 
     def to_frame(self, ctx: ExecContext | None = None) -> pd.DataFrame:
         """The table as a DataFrame (unstacked tables only), with dtype and pattern labels."""

@@ -134,27 +134,24 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     op_codes = codes[cat["op_pos"].astype(np.int64)]
     is_weight_row = cat["weight_elems"] > 0
     operand = sparse_operands(op_codes, known, cat["pass_code"], is_weight_row, dgrad_sparse)
-    table = GemmTable(frame=frame, b=cat["b"], m=cat["m"], k=cat["k"], n=cat["n"],
-                      nominal_flops=cat["nominal_flops"], pattern=np.where(is_weight_row, op_codes, 0),
-                      sparse_operand=operand, weight_elems=cat["weight_elems"], bias_elems=cat["bias_elems"],
-                      act_elems=cat["act_elems"], score_elems=cat["score_elems"], patterns=known, mode=mode)
-    table.op_pos = cat["op_pos"].astype(np.int64)
-    table.pass_codes = cat["pass_code"]
-    table.dgrad_sparse = dgrad_sparse
-    return table
+    return GemmTable(frame=frame, b=cat["b"], m=cat["m"], k=cat["k"], n=cat["n"],
+                     nominal_flops=cat["nominal_flops"], pattern=np.where(is_weight_row, op_codes, 0),
+                     sparse_operand=operand, weight_elems=cat["weight_elems"], bias_elems=cat["bias_elems"],
+                     act_elems=cat["act_elems"], score_elems=cat["score_elems"],
+                     op_pos=cat["op_pos"].astype(np.int64), pass_codes=cat["pass_code"], patterns=tuple(known),
+                     mode=mode, dgrad_sparse=dgrad_sparse)
 
 
-def restack(table: GemmTable, op_codes: np.ndarray) -> GemmTable:
-    """``table`` with per-op pattern codes ``op_codes`` (shape (..., n_ops), codes into ``table.patterns``)
-    gathered onto its rows: pattern and sparse_operand gain the leading axes (``price_many``'s pattern stack)."""
+def restack(table: GemmTable, op_codes: np.ndarray, patterns=None) -> GemmTable:
+    """``table`` with per-op pattern codes ``op_codes`` (shape (..., n_ops), codes into ``patterns``, default
+    ``table.patterns``) gathered onto its rows: pattern and sparse_operand gain the leading axes (``price_many``'s
+    pattern stack)."""
+    patterns = table.patterns if patterns is None else tuple(patterns)
     codes = op_codes[..., table.op_pos]
     is_w = table.weight_elems > 0
     codes = np.where(is_w, codes, 0)
-    operand = sparse_operands(codes, table.patterns, table.pass_codes, is_w, table.dgrad_sparse)
-    out = table.replace(pattern=codes, sparse_operand=operand)
-    for attr in ("op_pos", "pass_codes", "dgrad_sparse"):
-        setattr(out, attr, getattr(table, attr))
-    return out
+    operand = sparse_operands(codes, patterns, table.pass_codes, is_w, table.dgrad_sparse)
+    return table.replace(pattern=codes, sparse_operand=operand, patterns=patterns)
 
 
 def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool = False,
