@@ -22,8 +22,6 @@ from nmsim.errors import UserError
 
 LOSSES_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" / "losses.yaml"
 PRESETS = ("calibrated", "sourced", "none")
-FRACTIONS = ("attention_efficiency", "vector_efficiency", "optimizer_efficiency", "dp_overlap", "zero3_overlap",
-             "goodput")   # in (0, 1]
 
 
 @dataclass(frozen=True)
@@ -71,28 +69,19 @@ class Losses:
 
 
 NONE = Losses()
-_KEYS = {f.name for f in fields(Losses)} - {"name", "sources"}
 
 
 def _read(path, base: Losses, name: str) -> Losses:
-    from nmsim.hardware.loader import SpecReader, read_document
+    """A losses file checked by its schema (:data:`nmsim.schema.losses.LOSSES`), its devices by name."""
+    from nmsim.schema.losses import LOSSES
+    from nmsim.schema.reader import SpecReader, read_document
     doc, file = read_document(path, "losses file")
     r = SpecReader(file)
-    doc, _ = r.mapping(doc, (), {k: False for k in _KEYS}, None)
-    values: dict = {}
-    for key, node in doc.items():
-        if key == "source":
-            continue
-        if key == "compute_efficiency":
-            node, src = r.mapping(node, (key,), None, None)
-            values[key] = {**base.compute_efficiency, **{_device_key(r, k): r.number(v, (key, k), src, at_most=2.0)
-                                                          for k, v in node.items() if k != "source"}}
-            continue
-        values[key] = float(r.number(node, (key,), None, positive=key not in ("data_loading_fraction",
-                                                                               "checkpoint_interval_steps",
-                                                                               "collective_half_bytes_intra",
-                                                                               "collective_half_bytes_inter"),
-                                     at_most=1.0 if key in FRACTIONS else None))
+    values = LOSSES.check(r, doc, (), None)
+    if "compute_efficiency" in values:
+        values["compute_efficiency"] = {**base.compute_efficiency, **{
+            _device_key(r, k): v for k, v in values["compute_efficiency"].items()}}
+    values.update({k: float(v) for k, v in values.items() if k != "compute_efficiency"})
     if values.get("data_loading_fraction", 0.0) >= 1:
         raise r.fail(f"must be below 1, got {values['data_loading_fraction']:g}", "data_loading_fraction", "value")
     return replace(base, **values, name=name, sources=tuple(sorted(r.sources.items())))

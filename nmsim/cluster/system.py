@@ -2,9 +2,10 @@
 
 A system YAML (``nmsim/data/systems/*.yaml``, schema in that folder's README) names a device spec and adds
 devices per node, a default node count, node power, the intra-node fabric (per-device bandwidth one way,
-per-step latency) and the inter-node network (per-device bandwidth, latency, topology). Files are read and
-checked by the hardware specs' reader (:mod:`nmsim.hardware.loader`): every number is ``{value: X, source:
-"..."}`` or sits in a section with its own ``source:``. Errors are one line: ``<file>: <field>: <problem>``.
+per-step latency) and the inter-node network (per-device bandwidth, latency, topology). Files are checked by
+their declarative schema (:data:`nmsim.schema.system.SYSTEM`, published as ``nmsim/data/systems/schema.json``)
+with the hardware specs' rules: every number is ``{value: X, source: "..."}`` or sits in a section with its own
+``source:``. Errors are one line: ``<file>: <field>: <problem>``.
 """
 from __future__ import annotations
 
@@ -15,15 +16,13 @@ from pathlib import Path
 
 from nmsim.errors import UserError
 from nmsim.cluster.limits import too_many_devices
-from nmsim.hardware.loader import SpecReader, read_document
 from nmsim.io.read import short_repr
+from nmsim.schema.reader import SpecReader, read_document
+from nmsim.schema.system import SYSTEM, TOPOLOGIES
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "data" / "systems"
-TOPOLOGIES = ("fat-tree", "rail-optimized", "torus-3d", "single-node")
-TOP_KEYS = {"name": True, "description": True, "device": True, "devices_per_node": True, "nodes": True,
-            "node_power_watts": True, "intra_node": True, "inter_node": True, "aliases": False, "notes": False}
-FABRIC_KEYS = {"fabric": True, "bandwidth_gbps": True, "latency_us": True, "efficiency": False}
-NETWORK_KEYS = {**FABRIC_KEYS, "topology": True}
+__all__ = ["SYSTEM_DIR", "TOPOLOGIES", "Fabric", "SystemSpec", "list_systems", "load_system", "load_system_file",
+           "parse_system"]
 
 
 @dataclass(frozen=True)
@@ -75,53 +74,31 @@ class SystemSpec:
         return dict(self.sources).get(path)
 
 
-def _fabric(r: SpecReader, node, key: str, network: bool) -> Fabric:
-    node, src = r.mapping(node, (key,), NETWORK_KEYS if network else FABRIC_KEYS, None)
-    topology = "single-node"
-    if network:
-        topology = r.text(node["topology"], (key, "topology")).strip()
-        if topology not in TOPOLOGIES:
-            raise r.fail(f"unknown topology {short_repr(topology)} (known: {', '.join(TOPOLOGIES)})",
-                         key, "topology")
-    eff = r.number(node["efficiency"], (key, "efficiency"), src, at_most=1.0) if "efficiency" in node else 1.0
-    return Fabric(r.text(node["fabric"], (key, "fabric")).strip(),
-                  float(r.number(node["bandwidth_gbps"], (key, "bandwidth_gbps"), src)),
-                  float(r.number(node["latency_us"], (key, "latency_us"), src)), float(eff), topology)
+def _fabric(node: dict) -> Fabric:
+    return Fabric(node["fabric"], float(node["bandwidth_gbps"]), float(node["latency_us"]), float(node["efficiency"]),
+                  node.get("topology", "single-node"))
 
 
 def parse_system(doc, file: str, path: str | None = None) -> SystemSpec:
-    """Check a parsed system document field by field (the hardware specs' reader and number rules) and build it."""
+    """Check a parsed system document against its schema, then what it names (a bundled or readable device
+    spec) and its size, and build it."""
     r = SpecReader(file)
-    doc, _ = r.mapping(doc, (), TOP_KEYS, None)
-    if "source" in doc:
-        raise r.fail("unknown key 'source' at the top level (put source: on a section or a value)", "source")
-    aliases = doc.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise r.fail("expected a list of names", "aliases")
-    name, description = r.text(doc["name"], ("name",)).strip(), r.text(doc["description"], ("description",))
-    if "notes" in doc:
-        r.text(doc["notes"], ("notes",))
-    device = r.text(doc["device"], ("device",)).strip()
+    d = SYSTEM.check(r, doc, (), None)
     from nmsim.hardware import load
     try:
-        load(device)
+        load(d["device"])
     except UserError as exc:
-        raise r.fail(f"unknown device {short_repr(device)} ({exc.message})", "device") from None
-    counts = {}
+        raise r.fail(f"unknown device {short_repr(d['device'])} ({exc.message})", "device") from None
     for key in ("devices_per_node", "nodes"):
-        counts[key] = int(r.number(doc[key], (key,), None, integer=True))
-        if too_many_devices(counts[key], 1):
-            raise r.fail(too_many_devices(counts[key], 1), key, "value")
-    per_node, nodes = counts["devices_per_node"], counts["nodes"]
-    if too_many_devices(nodes, per_node):
-        raise r.fail(too_many_devices(nodes, per_node), "nodes", "value")
-    spec = SystemSpec(
-        name=name, description=description.strip(), device=device, devices_per_node=per_node, nodes=nodes,
-        node_power_watts=float(r.number(doc["node_power_watts"], ("node_power_watts",), None)),
-        intra=_fabric(r, doc["intra_node"], "intra_node", False),
-        inter=_fabric(r, doc["inter_node"], "inter_node", True),
-        aliases=tuple(a.strip() for a in aliases), path=path)
-    return replace(spec, sources=tuple(sorted(r.sources.items())))
+        if too_many_devices(d[key], 1):
+            raise r.fail(too_many_devices(d[key], 1), key, "value")
+    if too_many_devices(d["nodes"], d["devices_per_node"]):
+        raise r.fail(too_many_devices(d["nodes"], d["devices_per_node"]), "nodes", "value")
+    return SystemSpec(
+        name=d["name"], description=d["description"], device=d["device"], devices_per_node=d["devices_per_node"],
+        nodes=d["nodes"], node_power_watts=float(d["node_power_watts"]), intra=_fabric(d["intra_node"]),
+        inter=_fabric(d["inter_node"]), aliases=tuple(d["aliases"]), sources=tuple(sorted(r.sources.items())),
+        path=path)
 
 
 def load_system_file(path: str | os.PathLike) -> SystemSpec:

@@ -43,7 +43,7 @@ def load_runs(path=RUNS_FILE) -> list[dict]:
     read as spec files are (size, encoding, duplicate keys, alias bombs, depth) and every field checked, so a
     mistake is one line naming the file, the run and the field before anything is priced. Each run gains
     ``_where`` (``file: runs[i]``) for errors found while pricing it."""
-    from nmsim.hardware.loader import read_document
+    from nmsim.schema.reader import read_document
     doc, file = read_document(path, "runs file")
     if not isinstance(doc, dict) or set(doc) - {"defaults", "runs"}:
         raise UserError("expected a mapping with runs (and optional defaults)", file)

@@ -35,7 +35,8 @@ into the model's ``kernel_names``, reported per row). ``supports`` says per row 
 GEMM at all (e.g. a dtype the engine lacks); pricing raises a one-line error for unsupported rows.
 
 Adding a model: subclass :class:`ExecutionModel`, decorate with ``@register("name")``, put the module in
-:data:`nmsim.execution.MODEL_MODULES` (imported lazily); no pricing code changes. Vector (non-GEMM) ops are priced
+:data:`nmsim.execution.MODEL_MODULES` (imported lazily) and its parameters in ``nmsim.schema.execution.MODELS``;
+no pricing code changes. Vector (non-GEMM) ops are priced
 by :meth:`ExecutionModel.price_vector` (default: vector peak against main memory), fused ops moving no bytes.
 """
 from __future__ import annotations
@@ -204,23 +205,13 @@ class VectorTable:
 class ExecutionModel:
     """Base class. Subclasses set ``name`` and implement :meth:`price` (and usually :meth:`supports`).
 
-    ``params`` is the spec's ``execution`` mapping minus ``model`` (validated by :meth:`check_params`)."""
+    ``params`` is the spec's ``execution`` mapping minus ``model``, as the hardware loader checked and built it
+    (the parameters each model takes are declared in ``nmsim.schema.execution.MODELS``)."""
     name = "base"
-    #: keys accepted in the spec's ``execution:`` mapping besides ``model``, ``fusion`` and ``source``
-    param_keys: tuple = ()
 
     def __init__(self, hw, params: dict | None = None):
         self.hw = hw
         self.params = dict(params or {})
-
-    @classmethod
-    def check_params(cls, params: dict, where: str) -> None:
-        """UserError naming ``where`` for an unknown key (override for deeper checks)."""
-        for key in params:
-            if key not in cls.param_keys:
-                allowed = ", ".join(sorted(cls.param_keys)) or "none"
-                raise UserError(f"unknown key {key!r} for execution model {cls.name!r} (allowed: {allowed})",
-                                f"{where}.{key}")
 
     def kernel_names(self, ctx: ExecContext) -> tuple[str, ...]:
         return ("dense",)

@@ -85,7 +85,6 @@ only their launch costs above. Rows are priced one at a time, so a step's time i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,153 +93,21 @@ from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
 from nmsim.execution.roofline import activation_bytes
-from nmsim.sparsity.metadata import ENCODINGS, dtype_bytes, metadata_bits_per_group
+from nmsim.hardware.spec import Kernel
+from nmsim.schema.execution import GPU, KERNEL
+from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
 
-KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
 SPLIT_K_MIN_DEPTH = 256  # split_k: auto never cuts the reduction into slices shorter than this (an assumption)
-KERNEL_KEYS = {"kind": True, "dtypes": True, "weight_dtypes": False, "patterns": False, "max_m": False,
-               "tile": False, "min_rows": False, "offered_from_rows": False, "efficiency": True,
-               "bandwidth_efficiency": False,
-               "launch_us": False, "overlap": False, "decode_ns_per_nnz": False, "small_m": False,
-               "metadata": False, "transposed": False, "split_k": False, "note": False,
-               "tile_overhead_k": False, "arch": False, "index_columns": False}
-
-
 # The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
-# schema accepts as ``r.number`` keywords). ``_kernel`` reads these fields with the same ranges.
-FIT_FIELDS = {"efficiency": ("efficiency", {"positive": True, "at_most": 1.0}),
-              "bandwidth_efficiency": ("bandwidth_efficiency", {"positive": True, "at_most": 1.0}),
-              "overlap": ("overlap", {"positive": False, "at_most": 1.0}),
-              "small_m.efficiency": ("small_m_efficiency", {"positive": True, "at_most": 1.0}),
-              "tile_overhead_k": ("tile_overhead_k", {"positive": False, "at_most": None})}
+# schema accepts as ``r.number`` keywords: nmsim.schema.execution.KERNEL's).
+FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limits),
+              "bandwidth_efficiency": ("bandwidth_efficiency", KERNEL.fields["bandwidth_efficiency"].node.limits),
+              "overlap": ("overlap", KERNEL.fields["overlap"].node.limits),
+              "small_m.efficiency": ("small_m_efficiency",
+                                     KERNEL.fields["small_m"].node.fields["efficiency"].node.limits),
+              "tile_overhead_k": ("tile_overhead_k", KERNEL.fields["tile_overhead_k"].node.limits)}
 # The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
-GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, {"positive": False, "at_most": None})}
-
-
-@dataclass(frozen=True)
-class Kernel:
-    name: str
-    kind: str
-    dtypes: tuple
-    weight_dtypes: tuple | None
-    patterns: tuple | None          # hardware patterns; None = any N:M (compressed-weight) or dense
-    any_nm: bool = False
-    max_m: int | None = None
-    offered_from_rows: int = 1      # activation rows below which the kernel is not offered
-    tile_m: int = 128
-    tile_n: int = 128
-    min_rows: int = 1
-    efficiency: float = 0.8
-    bandwidth_efficiency: float = 0.9
-    launch_s: float = 3e-6
-    overlap: float = 1.0
-    decode_s_per_nnz: float = 0.0
-    small_m_rows: int = 0
-    small_m_efficiency: float = 1.0
-    metadata: str = "index"
-    transposed: bool = False        # also runs a weight whose groups lie along the output dim (dgrad)
-    split_k: bool = False           # partitions the reduction across SMs: no wave quantization
-    split_k_auto: bool = False      # splits K (fp32 partials + a reduction kernel) when that is faster
-    tile_overhead_k: float = 0.0    # per-tile prologue + epilogue, in reduction steps
-    arch: str | None = None         # compute capability the kernel is built for (None: the GPU's own)
-    index_columns: int = 0          # compressed-weight: output columns sharing one index set (0: not modelled)
-
-    @property
-    def sparse(self) -> bool:
-        return self.kind != "dense"
-
-    def accepts_dtypes(self, dtype: str, wdtype: str) -> bool:
-        return dtype in self.dtypes and wdtype in (self.weight_dtypes or (dtype,))
-
-    def execution(self, pattern):
-        """(executed hw pattern or None when this kernel cannot run ``pattern``)."""
-        if pattern is None or pattern.is_dense or not self.sparse:
-            return None
-        if self.any_nm:
-            if getattr(pattern, "ranks", None) is not None:
-                return None  # hierarchical patterns need their own engine
-            return pattern if (self.max_m is None or pattern.m <= self.max_m) else None
-        for hw_p in self.patterns or ():
-            if pattern.fits(hw_p):
-                return hw_p
-        return None
-
-
-def _kernel(r, name: str, node, path: tuple, src) -> Kernel:
-    from nmsim.sparsity.hierarchical import parse_any
-    node, src = r.mapping(node, path, KERNEL_KEYS, src)
-    if src is None:
-        raise r.fail("kernel needs a source: (where its numbers come from)", *path)
-    kind = node["kind"]
-    if kind not in KERNEL_KINDS:
-        raise r.fail(f"unknown kernel kind {kind!r} (known: {', '.join(KERNEL_KINDS)})", *path, "kind")
-
-    def dtypes(key):
-        items = node[key]
-        if not isinstance(items, list) or not items:
-            raise r.fail("expected a non-empty list of dtypes", *path, key)
-        return tuple(r.dtype(d, path + (key, i)) for i, d in enumerate(items))
-
-    pats, any_nm = None, False
-    if kind != "dense":
-        raw = node.get("patterns")
-        if raw == "any":
-            any_nm = True
-        elif isinstance(raw, list) and raw:
-            pats = []
-            for i, text in enumerate(raw):
-                try:
-                    p = parse_any(str(text))
-                except UserError as exc:
-                    raise r.fail(exc.message, *path, "patterns", i) from None
-                if p is None or p.is_dense:
-                    raise r.fail(f"{text!r} is not a sparse N:M pattern", *path, "patterns", i)
-                pats.append(p)
-            pats = tuple(pats)
-        else:
-            raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path, "patterns")
-    elif "patterns" in node:
-        raise r.fail("a dense kernel takes no patterns", *path, "patterns")
-    if "index_columns" in node and kind != "compressed-weight":
-        raise r.fail("only a compressed-weight kernel takes index_columns", *path, "index_columns")
-    num = lambda key, default, **kw: (default if key not in node else  # noqa: E731
-                                      r.number(node[key], path + (key,), src, **kw))
-    tile, tsrc = r.mapping(node.get("tile", {}), path + ("tile",), {"m": False, "n": False}, src)
-    small, ssrc = r.mapping(node.get("small_m", {"rows_below": 1, "efficiency": 1.0}), path + ("small_m",),
-                            {"rows_below": True, "efficiency": True}, src)
-    meta = node.get("metadata", "index")
-    if meta not in ENCODINGS:
-        raise r.fail(f"unknown metadata encoding {meta!r} (known: {', '.join(ENCODINGS)})", *path, "metadata")
-    return Kernel(
-        name=name, kind=kind, dtypes=dtypes("dtypes"),
-        weight_dtypes=dtypes("weight_dtypes") if "weight_dtypes" in node else None,
-        patterns=pats, any_nm=any_nm,
-        max_m=None if "max_m" not in node else int(num("max_m", 0, integer=True)),
-        tile_m=int(r.number(tile.get("m", 128), path + ("tile", "m"), tsrc, integer=True)),
-        tile_n=int(r.number(tile.get("n", 128), path + ("tile", "n"), tsrc, integer=True)),
-        min_rows=int(num("min_rows", 1, integer=True)),
-        offered_from_rows=int(num("offered_from_rows", 1, integer=True)),
-        efficiency=num("efficiency", 0.8, **FIT_FIELDS["efficiency"][1]),
-        bandwidth_efficiency=num("bandwidth_efficiency", 0.9, **FIT_FIELDS["bandwidth_efficiency"][1]),
-        launch_s=num("launch_us", 3.0, positive=False) * 1e-6,
-        overlap=num("overlap", 1.0, **FIT_FIELDS["overlap"][1]),
-        decode_s_per_nnz=num("decode_ns_per_nnz", 0.0, positive=False) * 1e-9,
-        small_m_rows=int(r.number(small["rows_below"], path + ("small_m", "rows_below"), ssrc, integer=True)),
-        small_m_efficiency=r.number(small["efficiency"], path + ("small_m", "efficiency"), ssrc,
-                                    **FIT_FIELDS["small_m.efficiency"][1]),
-        metadata=meta,
-        transposed=r.boolean(node.get("transposed", False), path + ("transposed",)),
-        split_k=node.get("split_k") != "auto" and r.boolean(node.get("split_k", False), path + ("split_k",)),
-        split_k_auto=node.get("split_k") == "auto",
-        tile_overhead_k=num("tile_overhead_k", 0.0, **FIT_FIELDS["tile_overhead_k"][1]),
-        index_columns=int(num("index_columns", 0, integer=True)),
-        arch=None if "arch" not in node else _arch(r, node["arch"], path + ("arch",)))
-
-
-def _arch(r, value, path: tuple) -> str:
-    if not (isinstance(value, str) and value.startswith("sm") and value[2:].isdigit()):
-        raise r.fail(f"expected a compute capability like sm80 or sm90, got {value!r}", *path)
-    return value
+GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits)}
 
 
 def _arch_number(arch: str | None) -> int | None:
@@ -265,35 +132,7 @@ def _tiles(k, m, n, b) -> tuple:
 
 @register("gpu")
 class GpuModel(ExecutionModel):
-    param_keys = ("sms", "board_watts", "kernels", "arch", "older_arch_peak_fraction", "vector_launch_us",
-                  "host_op_us", "l2_bandwidth_gbps")
-
-    @classmethod
-    def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
-        for key in ("sms", "kernels"):
-            if key not in params:
-                raise r.fail(f"missing required field {key!r}", *path)
-        sms = int(r.number(params["sms"], path + ("sms",), src, integer=True))
-        watts = None if "board_watts" not in params else r.number(params["board_watts"], path + ("board_watts",), src)
-        node, ksrc = r.mapping(params["kernels"], path + ("kernels",), None, src)
-        kernels = tuple(_kernel(r, str(name), item, path + ("kernels", str(name)), ksrc)
-                        for name, item in node.items() if name != "source")
-        if not any(k.kind == "dense" for k in kernels):
-            raise r.fail("needs at least one dense kernel", *path, "kernels")
-        arch = None if "arch" not in params else _arch(r, params["arch"], path + ("arch",))
-        if arch is None and any(k.arch for k in kernels):
-            raise r.fail("a kernel names an arch: the GPU needs one too", *path, "arch")
-        older = 1.0 if "older_arch_peak_fraction" not in params else r.number(
-            params["older_arch_peak_fraction"], path + ("older_arch_peak_fraction",), src, at_most=1.0)
-        launch = 0.0 if "vector_launch_us" not in params else r.number(
-            params["vector_launch_us"], path + ("vector_launch_us",), src, positive=False)
-        host = 0.0 if "host_op_us" not in params else r.number(
-            params["host_op_us"], path + ("host_op_us",), src, **GPU_FIT_FIELDS["host_op_us"][2])
-        l2 = None if "l2_bandwidth_gbps" not in params else r.number(
-            params["l2_bandwidth_gbps"], path + ("l2_bandwidth_gbps",), src)
-        return {"sms": sms, "board_watts": watts, "kernels": kernels, "arch": arch,
-                "older_arch_peak_fraction": older, "vector_launch_s": launch * 1e-6, "host_op_s": host * 1e-6,
-                "l2_bandwidth_gbps": l2}
+    """Parameters: ``nmsim.schema.execution.GPU`` (checked and built into :class:`Kernel` rows by the loader)."""
 
     @property
     def kernels(self) -> tuple:

@@ -62,8 +62,6 @@ def weight_bytes(table: GemmTable, ctx: ExecContext, sparse, group_n, group_m, m
 
 @register("roofline")
 class RooflineModel(ExecutionModel):
-    param_keys = ()
-
     def kernel_names(self, ctx):
         return ("dense", "sparse")
 

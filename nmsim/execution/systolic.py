@@ -96,9 +96,9 @@ from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, ExecutionModel, GemmTable, Priced,
                                   energy_constants, finish)
 from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
+from nmsim.schema.execution import DATAFLOWS
 from nmsim.sparsity.pattern import NMPattern
 
-DATAFLOWS = ("ws", "os", "is")
 
 
 @dataclass(frozen=True)
@@ -286,41 +286,8 @@ class SystolicModel(ExecutionModel):
     ``activation_nm`` (``os`` only; e.g. ``"4:8"``) prunes every forward GEMM's activations to that density bound
     at run time (S2TA's activation DBB), priced by the joint rule of the module docstring; without it activations
     run dense. It changes what is computed (activations are pruned), so it is an opt-in of the spec or the caller.
+    Parameters: ``nmsim.schema.execution.SYSTOLIC``.
     """
-    param_keys = ("rows", "cols", "dataflow", "clock_ghz", "sram_kib", "metadata_bits_per_cycle", "activation_nm")
-
-    @classmethod
-    def parse_params(cls, r, params: dict, path: tuple, src) -> dict:
-        out = {}
-        for key in ("rows", "cols", "clock_ghz", "dataflow"):
-            if key not in params:
-                raise r.fail(f"missing required field {key!r} for the systolic model", *path)
-        out["rows"] = int(r.number(params["rows"], path + ("rows",), src, integer=True))
-        out["cols"] = int(r.number(params["cols"], path + ("cols",), src, integer=True))
-        out["clock_ghz"] = float(r.number(params["clock_ghz"], path + ("clock_ghz",), src))
-        df = r.text(params["dataflow"], path + ("dataflow",)).lower()
-        if df not in DATAFLOWS:
-            raise r.fail(f"unknown dataflow {df!r} (known: {', '.join(DATAFLOWS)})", *path, "dataflow")
-        out["dataflow"] = df
-        if "sram_kib" in params:
-            sp = path + ("sram_kib",)
-            node, ssrc = r.mapping(params["sram_kib"], sp, {"ifmap": False, "filter": False, "ofmap": False}, src)
-            out["sram_kib"] = {k: float(r.number(v, sp + (k,), ssrc)) for k, v in node.items() if k != "source"}
-        if params.get("activation_nm") not in (None, "dense"):
-            ap = path + ("activation_nm",)
-            try:
-                pat = NMPattern.parse(r.text(params["activation_nm"], ap))
-            except UserError as e:
-                raise r.fail(e.message, *ap) from None
-            if df != "os":
-                raise r.fail(f"activation density-bound blocks need dataflow os (the reduction streams in time), "
-                             f"not {df}", *ap)
-            out["activation_nm"] = f"{pat.n}:{pat.m}"
-        if "metadata_bits_per_cycle" in params:
-            out["metadata_bits_per_cycle"] = float(r.number(params["metadata_bits_per_cycle"],
-                                                            path + ("metadata_bits_per_cycle",), src))
-        return out
-
     def __init__(self, hw, params: dict | None = None):
         super().__init__(hw, params)
         p = self.params

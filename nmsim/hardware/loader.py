@@ -1,320 +1,96 @@
-"""Load and validate accelerator YAML into :class:`HardwareSpec` (schema: ``nmsim/data/hardware_specs/README.md``).
+"""Load accelerator YAML into :class:`HardwareSpec`: the document is checked by its declarative schema
+(:data:`nmsim.schema.hardware.HARDWARE`, published as ``nmsim/data/hardware_specs/schema.json``; fields in that
+folder's README), then built into typed, frozen parts here.
 
 Every problem raises :class:`UserError` whose ``where`` is ``<file>: <field.path>``.
-
-Source rule: every number is either written ``{value: X, source: "..."}`` or sits inside a mapping (below the
-top level) that has its own ``source:`` key — the nearest such key covers it.
 """
 from __future__ import annotations
 
-import math
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from nmsim.errors import UserError, field_path
-from nmsim.hardware.spec import HardwareSpec, MemoryLevel, SparseSupport, Tile
+from nmsim.errors import UserError
+from nmsim.hardware.spec import HardwareSpec, Kernel, MemoryLevel, SparseSupport, Tile
+from nmsim.schema.hardware import HARDWARE, KINDS, RATIO_TOLERANCE
+from nmsim.schema.reader import SpecReader, read_document
 from nmsim.sparsity.hierarchical import parse_any
-from nmsim.sparsity.metadata import DTYPE_BYTES, ENCODINGS
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "data" / "hardware_specs"
-KINDS = ("gpu", "tpu", "systolic", "matrix-engine", "hierarchical-engine", "ideal")
-RATIO_TOLERANCE = 1e-3  # published sparse peaks are rounded (H100: 989.4 -> 1978.9)
-
-TOP_KEYS = {"name": True, "description": True, "kind": True, "matrix": True, "vector_tflops": True,
-            "memory": True, "aliases": False, "sparse_support": False, "padding": False, "efficiency": False,
-            "energy": False, "derivation": False, "notes": False, "execution": False}
+__all__ = ["KINDS", "RATIO_TOLERANCE", "SPEC_DIR", "SpecReader", "list_specs", "load", "load_file",
+           "parse_hardware_list", "parse_spec", "read_document"]
 
 
-
-def _yaml_text_hint(node) -> str:
-    """YAML 1.1 reads ``1e30`` (no dot) as text: say how to write it as a number."""
-    if not isinstance(node, str):
-        return ""
-    try:
-        value = float(node)
-    except ValueError:
-        return ""
-    if not math.isfinite(value):
-        return ""
-    mantissa, exponent = f"{value:e}".split("e")
-    mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0").endswith(".") else "")
-    return f" (YAML reads {node} as text: write {mantissa}e{exponent})"
-
-class SpecReader:
-    """Walks one YAML document, recording sources, raising UserError with field paths (hardware specs and
-    system specs, :mod:`nmsim.cluster.system`, share it: one set of field rules)."""
-
-    def __init__(self, file: str):
-        self.file = file
-        self.sources: dict[str, str] = {}
-
-    def fail(self, message: str, *path) -> UserError:
-        return UserError(message, field_path(self.file, *path))
-
-    def mapping(self, node, path: tuple, keys: dict[str, bool] | None, src: str | None):
-        """Check a mapping: type, unknown and missing keys; returns (node, source in force)."""
-        if not isinstance(node, dict):
-            raise self.fail(f"expected a mapping, got {type(node).__name__}", *path)
-        for key in node:
-            if not isinstance(key, str):
-                raise self.fail(f"keys must be strings, got {key!r}", *path)
-            if keys is not None and key not in keys and key != "source":
-                raise self.fail(f"unknown key {key!r} (allowed: {', '.join(sorted(keys))})", *path, key)
-        for key, required in (keys or {}).items():
-            if required and key not in node:
-                raise self.fail(f"missing required field {key!r}", *path)
-        if "source" in node:
-            src = self.text(node["source"], path + ("source",))
-        return node, src
-
-    def text(self, node, path: tuple) -> str:
-        if not isinstance(node, str) or not node.strip():
-            raise self.fail("expected a non-empty string", *path)
-        return node
-
-    def boolean(self, node, path: tuple) -> bool:
-        if not isinstance(node, bool):
-            raise self.fail(f"expected true or false, got {node!r}", *path)
-        return node
-
-    def number(self, node, path: tuple, src: str | None, *, positive=True, integer=False, at_most=None) -> float:
-        if isinstance(node, dict):
-            self.mapping(node, path, {"value": True, "source": True}, src)
-            src, node = node["source"], node["value"]
-            path_v = path + ("value",)
-        else:
-            path_v = path
-        if isinstance(node, bool) or not isinstance(node, (int, float)) or (integer and not isinstance(node, int)):
-            want = "an integer" if integer else "a number"
-            raise self.fail(f"expected {want}, got {node!r}{'' if integer else _yaml_text_hint(node)}", *path_v)
-        if not math.isfinite(node) or (positive and node <= 0) or (not positive and node < 0):
-            raise self.fail(f"must be {'> 0' if positive else '>= 0'}, got {node!r}", *path_v)
-        if at_most is not None and node > at_most:
-            raise self.fail(f"must be <= {at_most}, got {node!r}", *path_v)
-        if src is None:
-            raise self.fail("missing source: write {value: X, source: \"...\"} or add source: to the section", *path)
-        self.sources[field_path(None, *path)] = src
-        return node
-
-    def dtype(self, key, path: tuple) -> str:
-        if key not in DTYPE_BYTES:
-            raise self.fail(f"unknown dtype {key!r} (known: {', '.join(DTYPE_BYTES)})", *path)
-        return key
+def _tile(node: dict, base: Tile = Tile()) -> Tile:
+    return Tile(**{**base.__dict__, **node})
 
 
-def _matrix(r: SpecReader, node, src):
-    dense, sparse = {}, {}
-    node, src = r.mapping(node, ("matrix",), None, src)
-    for dtype, entry in node.items():
-        if dtype == "source":
-            continue
-        p = ("matrix", r.dtype(dtype, ("matrix", dtype)))
-        entry, esrc = r.mapping(entry, p, {"dense_tflops": True, "sparse": False}, src)
-        dense[dtype] = d = r.number(entry["dense_tflops"], p + ("dense_tflops",), esrc)
-        options = []
-        sp, ssrc = r.mapping(entry.get("sparse", {}), p + ("sparse",), None, esrc)
-        for key, item in sp.items():
-            if key == "source":
-                continue
-            kp = p + ("sparse", str(key))
-            try:
-                pattern = parse_any(str(key))
-            except UserError as exc:
-                raise r.fail(exc.message, *kp) from None
-            if pattern is None or pattern.is_dense:
-                raise r.fail(f"{key!r} is not a sparse N:M pattern (need N < M)", *kp)
-            item, isrc = r.mapping(item, kp, {"tflops": True}, ssrc)
-            tflops = r.number(item["tflops"], kp + ("tflops",), isrc)
-            limit = d * pattern.m / pattern.n
-            if tflops > limit * (1 + RATIO_TOLERANCE):
-                raise r.fail(f"sparse peak {tflops} TFLOPS is above dense x M/N = {d} x {pattern.m}/{pattern.n} "
-                             f"= {limit:g} (a 2:4 'sparse' figure entered as dense?)", *kp, "tflops")
-            options.append((pattern, tflops))
-        sparse[dtype] = tuple(sorted(options, key=lambda o: -o[1]))
-    if not dense:
-        raise r.fail("needs at least one dtype", "matrix")
-    return dense, sparse
+def _kernel(name: str, k: dict) -> Kernel:
+    """A gpu kernel from its checked fields (defaults and units: ``Kernel``)."""
+    patterns = k.get("patterns")
+    small = k.get("small_m", {"rows_below": 1, "efficiency": 1.0})
+    tile = k.get("tile", {})
+    return Kernel(
+        name=name, kind=k["kind"], dtypes=tuple(k["dtypes"]),
+        weight_dtypes=tuple(k["weight_dtypes"]) if "weight_dtypes" in k else None,
+        patterns=None if patterns in (None, "any") else patterns, any_nm=patterns == "any",
+        max_m=k.get("max_m"), tile_m=int(tile.get("m", 128)), tile_n=int(tile.get("n", 128)),
+        min_rows=int(k.get("min_rows", 1)), offered_from_rows=int(k.get("offered_from_rows", 1)),
+        efficiency=k.get("efficiency", 0.8), bandwidth_efficiency=k.get("bandwidth_efficiency", 0.9),
+        launch_s=k.get("launch_us", 3.0) * 1e-6, overlap=k.get("overlap", 1.0),
+        decode_s_per_nnz=k.get("decode_ns_per_nnz", 0.0) * 1e-9,
+        small_m_rows=int(small["rows_below"]), small_m_efficiency=small["efficiency"],
+        metadata=k.get("metadata", "index"), transposed=k.get("transposed", False),
+        split_k=k.get("split_k") is True, split_k_auto=k.get("split_k") == "auto",
+        tile_overhead_k=k.get("tile_overhead_k", 0.0), index_columns=int(k.get("index_columns", 0)),
+        arch=k.get("arch"))
 
 
-def _memory(r: SpecReader, node, src):
-    if not isinstance(node, list) or not node:
-        raise r.fail("expected a non-empty list of memory levels", "memory")
-    levels = []
-    for i, item in enumerate(node):
-        p = ("memory", i)
-        item, isrc = r.mapping(item, p, {"name": True, "capacity_gib": True, "bandwidth_gbps": True}, src)
-        name = r.text(item["name"], p + ("name",))
-        if any(level.name == name for level in levels):
-            raise r.fail(f"duplicate memory level {name!r}", *p, "name")
-        levels.append(MemoryLevel(name, r.number(item["capacity_gib"], p + ("capacity_gib",), isrc),
-                                  r.number(item["bandwidth_gbps"], p + ("bandwidth_gbps",), isrc)))
-    return tuple(levels)
-
-
-def _sparse_support(r: SpecReader, node, src):
-    keys = {"operand": False, "transposed_dgrad": True, "metadata_encoding": False,
-            "metadata_bandwidth_gbps": False, "any_nm": False, "max_m": False, "small_m_efficiency": False}
-    p = ("sparse_support",)
-    node, src = r.mapping(node, p, keys, src)
-    operand = node.get("operand", "weight")
-    if operand not in ("weight", "activation", "both"):
-        raise r.fail(f"expected weight, activation or both, got {operand!r}", *p, "operand")
-    enc = node.get("metadata_encoding", "index")
-    if enc not in ENCODINGS:
-        raise r.fail(f"unknown metadata encoding {enc!r} (known: {', '.join(ENCODINGS)})", *p, "metadata_encoding")
-    bw = node.get("metadata_bandwidth_gbps")
-    max_m = node.get("max_m")
-    return SparseSupport(
-        operand=operand,
-        transposed_dgrad=r.boolean(node["transposed_dgrad"], p + ("transposed_dgrad",)),
-        metadata_encoding=enc,
-        metadata_bandwidth_gbps=None if bw is None else r.number(bw, p + ("metadata_bandwidth_gbps",), src),
-        any_nm=r.boolean(node.get("any_nm", False), p + ("any_nm",)),
-        max_m=None if max_m is None else int(r.number(max_m, p + ("max_m",), src, integer=True)),
-        small_m_efficiency=1.0 if node.get("small_m_efficiency") is None else
-        r.number(node["small_m_efficiency"], p + ("small_m_efficiency",), src, at_most=1.0))
-
-
-def _padding(r: SpecReader, node, src):
-    p = ("padding",)
-    node, src = r.mapping(node, p, {"dense": False, "sparse": False, "sparse_by_dtype": False}, src)
-
-    def tile(item, path, tsrc, base=Tile()):
-        item, tsrc = r.mapping(item, path, {"m": False, "k": False, "n": False}, tsrc)
-        dims = {d: int(r.number(item[d], path + (d,), tsrc, integer=True)) for d in "mkn" if d in item}
-        return Tile(**{**base.__dict__, **dims})
-
-    dense = tile(node.get("dense", {}), p + ("dense",), src)
-    sparse = tile(node.get("sparse", {}), p + ("sparse",), src)
-    by_dtype, bsrc = r.mapping(node.get("sparse_by_dtype", {}), p + ("sparse_by_dtype",), None, src)
-    tiles = {r.dtype(k, p + ("sparse_by_dtype", k)): tile(v, p + ("sparse_by_dtype", k), bsrc, sparse)
-             for k, v in by_dtype.items() if k != "source"}
-    return dense, sparse, tiles
-
-
-def _efficiency(r: SpecReader, node, src):
-    p = ("efficiency",)
-    node, src = r.mapping(node, p, {"value": False, "curve": False}, src)
-    if ("value" in node) == ("curve" in node):
-        raise r.fail("give exactly one of value (a scalar) or curve (a list of [gemm_flops, efficiency])", *p)
-    if "value" in node:
-        return ((1.0, r.number(node["value"], p + ("value",), src, at_most=1)),)
-    curve = node["curve"]
-    if not isinstance(curve, list) or not curve:
-        raise r.fail("expected a non-empty list of [gemm_flops, efficiency] pairs", *p, "curve")
-    points = []
-    for i, pair in enumerate(curve):
-        q = p + ("curve", i)
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise r.fail(f"expected a [gemm_flops, efficiency] pair, got {pair!r}", *q)
-        x = r.number(pair[0], q + (0,), src)
-        y = r.number(pair[1], q + (1,), src, at_most=1)
-        if points and x <= points[-1][0]:
-            raise r.fail("gemm_flops must increase along the curve", *q, 0)
-        points.append((float(x), float(y)))
-    return tuple(points)
-
-
-def _energy(r: SpecReader, node, src, memory):
-    p = ("energy",)
-    node, src = r.mapping(node, p, {"pj_per_flop": False, "pj_per_byte": False}, src)
-    flops, fsrc = r.mapping(node.get("pj_per_flop", {}), p + ("pj_per_flop",), None, src)
-    per_flop = {}
-    for dtype, entry in flops.items():
-        if dtype == "source":
-            continue
-        q = p + ("pj_per_flop", r.dtype(dtype, p + ("pj_per_flop", dtype)))
-        entry, esrc = r.mapping(entry, q, {"dense": True, "sparse": False}, fsrc)
-        dense = r.number(entry["dense"], q + ("dense",), esrc)
-        sparse = r.number(entry["sparse"], q + ("sparse",), esrc) if "sparse" in entry else dense
-        per_flop[dtype] = (dense, sparse)
-    levels, bsrc = r.mapping(node.get("pj_per_byte", {}), p + ("pj_per_byte",), None, src)
-    per_byte = {}
-    names = [m.name for m in memory]
-    for level, value in levels.items():
-        if level == "source":
-            continue
-        if level not in names:
-            raise r.fail(f"unknown memory level {level!r} (levels: {', '.join(names)})", *p, "pj_per_byte", level)
-        per_byte[level] = r.number(value, p + ("pj_per_byte", level), bsrc)
-    return per_flop, per_byte
-
-
-def _execution(r: SpecReader, node) -> dict:
-    """``execution: {model: NAME, fusion: {attention, epilogue}, source, ...model keys}``; the model's own keys
-    are checked by its class (``ExecutionModel.check_params`` / ``parse_params``)."""
-    p = ("execution",)
-    node, src = r.mapping(node, p, None, None)
-    model = r.text(node.get("model", "roofline"), p + ("model",))
-    out: dict = {"model": model}
-    if "fusion" in node:
-        fusion, _ = r.mapping(node["fusion"], p + ("fusion",), {"attention": False, "epilogue": False}, src)
-        out["fusion"] = {k: r.boolean(v, p + ("fusion", k)) for k, v in fusion.items() if k != "source"}
-    if src is not None:
-        out["source"] = src
-    from nmsim.execution import model_class
-    cls = model_class(model, field_path(r.file, *p, "model"))
-    params = {k: v for k, v in node.items() if k not in ("model", "fusion", "source")}
-    cls.check_params(params, field_path(r.file, *p))
-    parse = getattr(cls, "parse_params", None)
-    out.update(parse(r, params, p, src) if parse is not None else params)
+def _execution(e: dict | None) -> dict:
+    """The checked ``execution`` section in the form the execution models read (gpu: kernels built, times in s)."""
+    if e is None:
+        return {"model": "roofline"}
+    if e["model"] != "gpu":
+        return e
+    out = {k: v for k, v in e.items() if k not in ("vector_launch_us", "host_op_us")}
+    out.update(kernels=tuple(_kernel(str(n), k) for n, k in e["kernels"].items()), arch=e.get("arch"),
+               board_watts=e.get("board_watts"), l2_bandwidth_gbps=e.get("l2_bandwidth_gbps"),
+               older_arch_peak_fraction=e.get("older_arch_peak_fraction", 1.0),
+               vector_launch_s=e.get("vector_launch_us", 0.0) * 1e-6, host_op_s=e.get("host_op_us", 0.0) * 1e-6)
     return out
 
 
+def _efficiency(node: dict | None) -> tuple:
+    if node is None:
+        return ((1.0, 1.0),)
+    return ((1.0, node["value"]),) if "value" in node else tuple(node["curve"])
+
+
 def parse_spec(doc, file: str, path: str | None = None) -> HardwareSpec:
-    """Validate a parsed YAML document (``file`` names it in messages) and build the spec."""
+    """Check a parsed YAML document against the hardware schema (``file`` names it in messages) and build it."""
     r = SpecReader(file)
-    doc, _ = r.mapping(doc, (), TOP_KEYS, None)
-    if "source" in doc:
-        raise r.fail("unknown key 'source' at the top level (put source: on a section or a value)", "source")
-    name = r.text(doc["name"], ("name",))
-    kind = doc["kind"]
-    if kind not in KINDS:
-        raise r.fail(f"unknown kind {kind!r} (known: {', '.join(KINDS)})", "kind")
-    aliases = doc.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-        raise r.fail("expected a list of names", "aliases")
-    dense, sparse = _matrix(r, doc["matrix"], None)
-    vec, vsrc = r.mapping(doc["vector_tflops"], ("vector_tflops",), None, None)
-    vector = {r.dtype(k, ("vector_tflops", k)): r.number(v, ("vector_tflops", k), vsrc)
-              for k, v in vec.items() if k != "source"}
-    if not vector:
-        raise r.fail("needs at least one dtype", "vector_tflops")
-    memory = _memory(r, doc["memory"], None)
-    support = _sparse_support(r, doc["sparse_support"], None) if "sparse_support" in doc else None
-    if support is None and any(sparse.values()):
-        raise r.fail("sparse peaks are listed but the sparse_support section is missing", "sparse_support")
-    dense_tile, sparse_tile, by_dtype = _padding(r, doc.get("padding", {}), None)
-    efficiency = _efficiency(r, doc["efficiency"], None) if "efficiency" in doc else ((1.0, 1.0),)
-    per_flop, per_byte = _energy(r, doc.get("energy", {}), None, memory)
-    for key in ("description", "derivation", "notes"):
-        if key in doc:
-            r.text(doc[key], (key,))
-    execution = _execution(r, doc["execution"]) if "execution" in doc else {"model": "roofline"}
+    d = HARDWARE.check(r, doc, (), None)
+    sparse = {dtype: tuple(sorted(((parse_any(str(p)), item["tflops"]) for p, item in e.get("sparse", {}).items()),
+                                  key=lambda o: -o[1]))
+              for dtype, e in d["matrix"].items()}
+    support = d.get("sparse_support")
+    padding = d.get("padding", {})
+    sparse_tile = _tile(padding.get("sparse", {}))
+    energy = d.get("energy", {})
     return HardwareSpec(
-        name=name, description=doc["description"], kind=kind, matrix_dense=dense, matrix_sparse=sparse,
-        vector=vector, memory=memory, sparse=support, dense_tile=dense_tile, sparse_tile=sparse_tile,
-        sparse_tile_by_dtype=by_dtype, efficiency_points=efficiency, energy_flop=per_flop, energy_byte=per_byte,
-        aliases=tuple(aliases), derivation=doc.get("derivation"), sources=r.sources, path=path,
-        execution=execution)
-
-
-def read_document(path: str | os.PathLike, what: str):
-    """The parsed YAML of a spec file (``what``: "hardware spec", "system file") and its name for messages."""
-    from nmsim.io.read import parse_yaml, read_text
-
-    p = Path(path)
-    file = p.name
-    if not os.path.lexists(p):
-        raise UserError("no such file", str(path))
-    # encoding, size, folder and permission problems, duplicate keys, alias bombs and deep nesting: nmsim.io
-    doc = parse_yaml(read_text(p, what), file)
-    if doc is None:
-        raise UserError("empty file", file)
-    return doc, file
+        name=d["name"], description=d["description"], kind=d["kind"],
+        matrix_dense={dtype: e["dense_tflops"] for dtype, e in d["matrix"].items()}, matrix_sparse=sparse,
+        vector=d["vector_tflops"],
+        memory=tuple(MemoryLevel(m["name"], m["capacity_gib"], m["bandwidth_gbps"]) for m in d["memory"]),
+        sparse=None if support is None else SparseSupport(**support),
+        dense_tile=_tile(padding.get("dense", {})), sparse_tile=sparse_tile,
+        sparse_tile_by_dtype={k: _tile(v, sparse_tile) for k, v in padding.get("sparse_by_dtype", {}).items()},
+        efficiency_points=_efficiency(d.get("efficiency")),
+        energy_flop={k: (v["dense"], v.get("sparse", v["dense"])) for k, v in energy.get("pj_per_flop", {}).items()},
+        energy_byte=energy.get("pj_per_byte", {}), aliases=tuple(d.get("aliases", ())),
+        derivation=d.get("derivation"), sources=r.sources, path=path, execution=_execution(d.get("execution")))
 
 
 def load_file(path: str | os.PathLike) -> HardwareSpec:

@@ -1,5 +1,5 @@
 """Hourly device prices: the bundled on-demand list (``nmsim/data/prices/hourly.yaml``) and ``--price-per-hour
-DEVICE=USD`` overrides. Light (yaml and the spec loader only), so a bad override fails before pandas or torch is
+DEVICE=USD`` overrides. Light (yaml and the spec reader only), so a bad override fails before pandas or torch is
 imported."""
 from __future__ import annotations
 
@@ -15,9 +15,24 @@ FLAG = "--price-per-hour"
 
 @lru_cache(maxsize=1)
 def bundled_prices() -> dict:
-    """{spec name: {usd_per_hour, offer, source, date}} from the bundled price list."""
-    import yaml
-    return yaml.safe_load(PRICE_FILE.read_text(encoding="utf-8")) or {}
+    """{spec name: {usd_per_hour, offer, source, date}} from the bundled price list (checked by its schema,
+    :data:`nmsim.schema.prices.PRICES`; every name a bundled spec)."""
+    return read_prices(PRICE_FILE)
+
+
+def read_prices(path) -> dict:
+    """A price list checked by :data:`nmsim.schema.prices.PRICES`, each name a bundled spec's file stem."""
+    from nmsim.hardware.loader import list_specs
+    from nmsim.schema.prices import PRICES
+    from nmsim.schema.reader import SpecReader, read_document
+
+    doc, file = read_document(path, "price list")
+    r = SpecReader(file)
+    prices = PRICES.check(r, doc, (), None)
+    for name in prices:
+        if name not in list_specs():
+            raise r.fail(f"unknown hardware spec {name!r} (bundled: {', '.join(list_specs())})", name)
+    return {name: {**entry, "source": r.sources[f"{name}.usd_per_hour"]} for name, entry in prices.items()}
 
 
 def parse_overrides(text, priced=None) -> dict:

@@ -40,6 +40,56 @@ class Tile:
     n: int = 1
 
 
+@dataclass(frozen=True)
+class Kernel:
+    """One GEMM kernel a gpu spec lists (``execution.kernels``; priced by ``nmsim.execution.gpu``)."""
+    name: str
+    kind: str
+    dtypes: tuple
+    weight_dtypes: tuple | None
+    patterns: tuple | None          # hardware patterns; None = any N:M (compressed-weight) or dense
+    any_nm: bool = False
+    max_m: int | None = None
+    offered_from_rows: int = 1      # activation rows below which the kernel is not offered
+    tile_m: int = 128
+    tile_n: int = 128
+    min_rows: int = 1
+    efficiency: float = 0.8
+    bandwidth_efficiency: float = 0.9
+    launch_s: float = 3e-6
+    overlap: float = 1.0
+    decode_s_per_nnz: float = 0.0
+    small_m_rows: int = 0
+    small_m_efficiency: float = 1.0
+    metadata: str = "index"
+    transposed: bool = False        # also runs a weight whose groups lie along the output dim (dgrad)
+    split_k: bool = False           # partitions the reduction across SMs: no wave quantization
+    split_k_auto: bool = False      # splits K (fp32 partials + a reduction kernel) when that is faster
+    tile_overhead_k: float = 0.0    # per-tile prologue + epilogue, in reduction steps
+    arch: str | None = None         # compute capability the kernel is built for (None: the GPU's own)
+    index_columns: int = 0          # compressed-weight: output columns sharing one index set (0: not modelled)
+
+    @property
+    def sparse(self) -> bool:
+        return self.kind != "dense"
+
+    def accepts_dtypes(self, dtype: str, wdtype: str) -> bool:
+        return dtype in self.dtypes and wdtype in (self.weight_dtypes or (dtype,))
+
+    def execution(self, pattern):
+        """(executed hw pattern or None when this kernel cannot run ``pattern``)."""
+        if pattern is None or pattern.is_dense or not self.sparse:
+            return None
+        if self.any_nm:
+            if getattr(pattern, "ranks", None) is not None:
+                return None  # hierarchical patterns need their own engine
+            return pattern if (self.max_m is None or pattern.m <= self.max_m) else None
+        for hw_p in self.patterns or ():
+            if pattern.fits(hw_p):
+                return hw_p
+        return None
+
+
 def _round_up(x: int, multiple: int) -> int:
     return -(-int(x) // multiple) * multiple
 

@@ -1,0 +1,140 @@
+"""The parameters each execution model takes in a hardware spec's ``execution:`` section (the models in
+``nmsim.execution`` read them from here: adding a model is its module plus its entry in :data:`MODELS`)."""
+from __future__ import annotations
+
+from nmsim.errors import UserError
+from nmsim.schema.nodes import DTYPE, Bool, Choice, Custom, DictOf, Field, ListOf, Number, Obj, Tagged, Text
+from nmsim.sparsity.metadata import ENCODINGS
+
+KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
+DATAFLOWS = ("ws", "os", "is")
+UNKNOWN_PARAM = "unknown key {key} for execution model '%s' (allowed: {allowed})"
+SPARSE_PATTERN = "^\\d+:\\d+(/\\d+:\\d+)*T?$"
+
+
+def sparse_pattern(r, text, path, need: str):
+    """A sparse N:M (or hierarchical) pattern written as text; ``need`` ends the not-sparse message."""
+    from nmsim.sparsity.hierarchical import parse_any
+    try:
+        pattern = parse_any(str(text))
+    except UserError as exc:
+        raise r.fail(exc.message, *path) from None
+    if pattern is None or pattern.is_dense:
+        raise r.fail(f"{str(text)!r} is not a sparse N:M pattern{need}", *path)
+    return pattern
+
+
+def _arch(r, value, path, src) -> str:
+    if not (isinstance(value, str) and value.startswith("sm") and value[2:].isdigit()):
+        raise r.fail(f"expected a compute capability like sm80 or sm90, got {value!r}", *path)
+    return value
+
+
+def _kernel_patterns(r, value, path, src):
+    if value == "any":
+        return "any"
+    if not isinstance(value, list) or not value:
+        raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path)
+    return tuple(sparse_pattern(r, text, path + (i,), "") for i, text in enumerate(value))
+
+
+def _split_k(r, value, path, src):
+    return value if value == "auto" else r.boolean(value, path)
+
+
+def _kernel_rules(r, k, path):
+    if k["kind"] != "dense" and "patterns" not in k:
+        raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path, "patterns")
+    if k["kind"] == "dense" and "patterns" in k:
+        raise r.fail("a dense kernel takes no patterns", *path, "patterns")
+    if "index_columns" in k and k["kind"] != "compressed-weight":
+        raise r.fail("only a compressed-weight kernel takes index_columns", *path, "index_columns")
+
+
+def _gpu_rules(r, p, path):
+    if not any(k["kind"] == "dense" for k in p["kernels"].values()):
+        raise r.fail("needs at least one dense kernel", *path, "kernels")
+    if "arch" not in p and any("arch" in k for k in p["kernels"].values()):
+        raise r.fail("a kernel names an arch: the GPU needs one too", *path, "arch")
+
+
+def _activation_rule(r, p, path):
+    if p.get("activation_nm") not in (None, "dense") and p["dataflow"] != "os":
+        raise r.fail(f"activation density-bound blocks need dataflow os (the reduction streams in time), not "
+                     f"{p['dataflow']}", *path, "activation_nm")
+
+
+def _activation_nm(r, value, path, src):
+    from nmsim.sparsity.pattern import NMPattern
+    text = r.text(value, path)
+    try:
+        pattern = NMPattern.parse(text)
+    except UserError as exc:
+        raise r.fail(exc.message, *path) from None
+    return "dense" if pattern is None else f"{pattern.n}:{pattern.m}"
+
+
+DTYPES = ListOf(DTYPE, message="expected a non-empty list of dtypes")
+ARCH = Custom(_arch, {"type": "string", "pattern": "^sm\\d+$"}, "compute capability, e.g. sm80")
+COUNT = Number(integer=True)
+FRACTION = Number(at_most=1.0)
+
+#: a gpu kernel: name -> these fields (``nmsim.execution.gpu.Kernel``); the fittable ones are calibrated by
+#: ``nmsim validate`` within these ranges
+KERNEL = Obj({
+    "kind": Field(Choice(KERNEL_KINDS, what="kernel kind"), required=True),
+    "dtypes": Field(DTYPES, required=True),
+    "weight_dtypes": Field(DTYPES),
+    "patterns": Field(Custom(_kernel_patterns, {"oneOf": [{"const": "any"}, {
+        "type": "array", "minItems": 1, "items": {"type": "string", "pattern": SPARSE_PATTERN}}]},
+        "hardware N:M patterns the kernel runs, or any")),
+    "max_m": Field(COUNT),
+    "tile": Field(Obj({"m": Field(COUNT), "n": Field(COUNT)})),
+    "min_rows": Field(COUNT),
+    "offered_from_rows": Field(COUNT),
+    "efficiency": Field(FRACTION),
+    "bandwidth_efficiency": Field(FRACTION),
+    "launch_us": Field(Number(positive=False)),
+    "overlap": Field(Number(positive=False, at_most=1.0)),
+    "decode_ns_per_nnz": Field(Number(positive=False)),
+    "small_m": Field(Obj({"rows_below": Field(COUNT, required=True), "efficiency": Field(FRACTION, required=True)})),
+    "metadata": Field(Choice(ENCODINGS, what="metadata encoding")),
+    "transposed": Field(Bool()),
+    "split_k": Field(Custom(_split_k, {"oneOf": [{"type": "boolean"}, {"const": "auto"}]})),
+    "note": Field(Text()),
+    "tile_overhead_k": Field(Number(positive=False)),
+    "arch": Field(ARCH),
+    "index_columns": Field(COUNT),
+}, rules=(_kernel_rules,), needs_source="kernel needs a source: (where its numbers come from)")
+
+GPU = Obj({
+    "sms": Field(COUNT, required=True),
+    "kernels": Field(DictOf(KERNEL), required=True),
+    "board_watts": Field(Number()),
+    "arch": Field(ARCH),
+    "older_arch_peak_fraction": Field(FRACTION),
+    "vector_launch_us": Field(Number(positive=False)),
+    "host_op_us": Field(Number(positive=False)),
+    "l2_bandwidth_gbps": Field(Number(description="L2 -> SM read bandwidth (GB/s); absent: not L2-limited")),
+}, rules=(_gpu_rules,), unknown=UNKNOWN_PARAM % "gpu")
+
+SYSTOLIC = Obj({
+    "rows": Field(COUNT, required=True),
+    "cols": Field(COUNT, required=True),
+    "clock_ghz": Field(Number(), required=True),
+    "dataflow": Field(Choice(DATAFLOWS, what="dataflow", text=True, lower=True), required=True),
+    "sram_kib": Field(Obj({"ifmap": Field(Number()), "filter": Field(Number()), "ofmap": Field(Number())})),
+    "metadata_bits_per_cycle": Field(Number()),
+    "activation_nm": Field(Custom(_activation_nm, {"type": "string", "pattern": "^(dense|\\d+:\\d+)$"},
+                                  "dataflow os: activations pruned to this N:M density bound at run time")),
+}, rules=(_activation_rule,), unknown=UNKNOWN_PARAM % "systolic",
+    missing="missing required field {key} for the systolic model")
+
+ROOFLINE = Obj({}, unknown=UNKNOWN_PARAM % "roofline")
+
+#: execution model name -> its parameters (``nmsim.execution.MODEL_MODULES`` names the same models)
+MODELS = {"roofline": ROOFLINE, "gpu": GPU, "systolic": SYSTOLIC}
+
+EXECUTION = Tagged("model", MODELS, default="roofline", what="execution model", common={
+    "fusion": Field(Obj({"attention": Field(Bool()), "epilogue": Field(Bool())}))},
+    description="the execution model that prices GEMMs (roofline when absent) and its parameters")

@@ -1,0 +1,108 @@
+"""The one walker of spec documents: type, key and number checks with field paths, and the sources it records.
+
+Every problem is a :class:`UserError` whose ``where`` is ``<file>: <field.path>``. Source rule: every number is
+either written ``{value: X, source: "..."}`` or sits inside a mapping (below the top level) that has its own
+``source:`` key; the nearest such key covers it.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from nmsim.errors import UserError, field_path
+from nmsim.sparsity.metadata import DTYPE_BYTES
+
+SOURCE_HINT = 'missing source: write {value: X, source: "..."} or add source: to the section'
+
+
+def yaml_text_hint(node) -> str:
+    """YAML 1.1 reads ``1e30`` (no dot) as text: say how to write it as a number."""
+    if not isinstance(node, str):
+        return ""
+    try:
+        value = float(node)
+    except ValueError:
+        return ""
+    if not math.isfinite(value):
+        return ""
+    mantissa, exponent = f"{value:e}".split("e")
+    mantissa = mantissa.rstrip("0") + ("0" if mantissa.rstrip("0").endswith(".") else "")
+    return f" (YAML reads {node} as text: write {mantissa}e{exponent})"
+
+
+class SpecReader:
+    """Walks one YAML document, recording sources, raising UserError with field paths (the schema nodes of
+    :mod:`nmsim.schema.nodes` call it: one set of field rules for every spec file kind)."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.sources: dict[str, str] = {}
+
+    def fail(self, message: str, *path) -> UserError:
+        return UserError(message, field_path(self.file, *path))
+
+    def mapping(self, node, path: tuple, keys: dict[str, bool] | None, src: str | None):
+        """Check a mapping: type, unknown and missing keys; returns (node, source in force)."""
+        if not isinstance(node, dict):
+            raise self.fail(f"expected a mapping, got {type(node).__name__}", *path)
+        for key in node:
+            if not isinstance(key, str):
+                raise self.fail(f"keys must be strings, got {key!r}", *path)
+            if keys is not None and key not in keys and key != "source":
+                raise self.fail(f"unknown key {key!r} (allowed: {', '.join(sorted(keys))})", *path, key)
+        for key, required in (keys or {}).items():
+            if required and key not in node:
+                raise self.fail(f"missing required field {key!r}", *path)
+        if "source" in node:
+            src = self.text(node["source"], path + ("source",))
+        return node, src
+
+    def text(self, node, path: tuple) -> str:
+        if not isinstance(node, str) or not node.strip():
+            raise self.fail("expected a non-empty string", *path)
+        return node
+
+    def boolean(self, node, path: tuple) -> bool:
+        if not isinstance(node, bool):
+            raise self.fail(f"expected true or false, got {node!r}", *path)
+        return node
+
+    def number(self, node, path: tuple, src: str | None, *, positive=True, integer=False, at_most=None) -> float:
+        if isinstance(node, dict):
+            self.mapping(node, path, {"value": True, "source": True}, src)
+            src, node = node["source"], node["value"]
+            path_v = path + ("value",)
+        else:
+            path_v = path
+        if isinstance(node, bool) or not isinstance(node, (int, float)) or (integer and not isinstance(node, int)):
+            want = "an integer" if integer else "a number"
+            raise self.fail(f"expected {want}, got {node!r}{'' if integer else yaml_text_hint(node)}", *path_v)
+        if not math.isfinite(node) or (positive and node <= 0) or (not positive and node < 0):
+            raise self.fail(f"must be {'> 0' if positive else '>= 0'}, got {node!r}", *path_v)
+        if at_most is not None and node > at_most:
+            raise self.fail(f"must be <= {at_most}, got {node!r}", *path_v)
+        if src is None:
+            raise self.fail(SOURCE_HINT, *path)
+        self.sources[field_path(None, *path)] = src
+        return node
+
+    def dtype(self, key, path: tuple) -> str:
+        if key not in DTYPE_BYTES:
+            raise self.fail(f"unknown dtype {key!r} (known: {', '.join(DTYPE_BYTES)})", *path)
+        return key
+
+
+def read_document(path: str | os.PathLike, what: str):
+    """The parsed YAML of a spec file (``what``: "hardware spec", "system file") and its name for messages."""
+    from nmsim.io.read import parse_yaml, read_text
+
+    p = Path(path)
+    file = p.name
+    if not os.path.lexists(p):
+        raise UserError("no such file", str(path))
+    # encoding, size, folder and permission problems, duplicate keys, alias bombs and deep nesting: nmsim.io
+    doc = parse_yaml(read_text(p, what), file)
+    if doc is None:
+        raise UserError("empty file", file)
+    return doc, file

@@ -1,0 +1,143 @@
+"""Issue 21 item 3: one declarative schema per spec file kind (``nmsim.schema``). The published JSON Schemas are
+the generated ones; every shipped file passes both the loader and its JSON Schema; both refuse the same damage;
+the execution models' parameters are declared in the schema, so loading a spec imports no execution model."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+from nmsim.cluster.losses import Losses, load_losses
+from nmsim.cluster.system import load_system_file
+from nmsim.errors import UserError
+from nmsim.execution import MODEL_MODULES
+from nmsim.graph import load_workload
+from nmsim.hardware import load_file
+from nmsim.hardware.prices import read_prices
+from nmsim.schema import publish
+from nmsim.schema.execution import MODELS
+from nmsim.schema.losses import LOSSES
+
+LOADERS = {"hardware": load_file, "system": load_system_file, "losses": load_losses, "prices": read_prices,
+           "workload": load_workload}
+SHIPPED = [(kind, path) for kind, (_, _, _, files) in publish.KINDS.items()
+           for path in sorted(publish.DATA.glob(files))]
+
+
+def validator(kind: str):
+    return jsonschema.Draft202012Validator(json.loads(publish.published_path(kind).read_text()))
+
+
+def test_every_file_kind_has_a_loader_and_a_published_schema():
+    assert sorted(publish.KINDS) == sorted(LOADERS) == ["hardware", "losses", "prices", "system", "workload"]
+    counts = {kind: sum(k == kind for k, _ in SHIPPED) for kind in publish.KINDS}
+    assert counts == {"hardware": 16, "system": 4, "losses": 1, "prices": 1, "workload": 21}
+
+
+def test_the_published_schemas_are_the_generated_ones(capsys):
+    assert publish.stale() == []
+    assert publish.main(["--check"]) == 0 and capsys.readouterr().out == ""
+    for kind in publish.KINDS:
+        jsonschema.Draft202012Validator.check_schema(json.loads(publish.published_path(kind).read_text()))
+
+
+def test_a_stale_schema_is_reported(monkeypatch, tmp_path, capsys):
+    stale = tmp_path / "schema.json"
+    stale.write_text("{}\n")
+    monkeypatch.setattr(publish, "published_path", lambda kind: stale if kind == "system" else
+                        publish.DATA / publish.KINDS[kind][1])
+    assert publish.stale() == ["system"]
+    assert publish.main(["--check"]) == 1
+    assert "regenerate: python -m nmsim.schema" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind,path", SHIPPED, ids=[p.name for _, p in SHIPPED])
+def test_every_shipped_file_passes_the_loader_and_its_json_schema(kind, path):
+    LOADERS[kind](path)
+    errors = [e.message for e in validator(kind).iter_errors(yaml.safe_load(path.read_text()))]
+    assert errors == []
+
+
+def _set(*path_value):
+    *path, value = path_value
+
+    def mutate(doc):
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+# damage both the loader and the JSON Schema refuse (kind, bundled file, mutation)
+DAMAGE = [
+    ("hardware", "a100-sxm4-80gb.yaml", _set("colour", "red")),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("kind", "fpga")),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("matrix", "bf17", {"dense_tflops": 1})),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("memory", [])),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("sparse_support", "operand", "input")),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("efficiency", "value", 1.5)),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "warps", 4)),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "sms", 10.5)),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "kernels", "cublas", "warps", 4)),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "kernels", "cublas", "kind", "magic")),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "kernels", "cublas", "efficiency", 1.5)),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "fusion", "attention", "yes")),
+    ("hardware", "a100-sxm4-80gb.yaml", _set("execution", "model", "warp-drive")),
+    ("hardware", "s2ta.yaml", _set("execution", "dataflow", "rs")),
+    ("hardware", "s2ta.yaml", _set("execution", "sms", 4)),
+    ("hardware", "tpu-v4.yaml", _set("execution", {"model": "roofline", "rows": 4})),
+    ("system", "dgx-h100.yaml", _set("racks", 4)),
+    ("system", "dgx-h100.yaml", _set("inter_node", "topology", "ring")),
+    ("system", "dgx-h100.yaml", _set("intra_node", "efficiency", {"value": 1.5, "source": "x"})),
+    ("system", "dgx-h100.yaml", _set("devices_per_node", {"value": 8.5, "source": "x"})),
+    ("losses", "losses.yaml", _set("goodput", {"value": 1.5, "source": "x"})),
+    ("losses", "losses.yaml", _set("dp_overlapp", {"value": 0.5, "source": "x"})),
+    ("prices", "hourly.yaml", _set("h100-sxm5", "usd_per_hour", -1)),
+    ("prices", "hourly.yaml", _set("h100-sxm5", "region", "us")),
+    ("workload", "llama-2-7b.yaml", _set("layerz", 4)),
+    ("workload", "llama-2-7b.yaml", _set("layers", 0)),
+    ("workload", "llama-2-7b.yaml", _set("norm", "batchnorm")),
+    ("workload", "llama-2-7b.yaml", _set("kv_heads", 0)),
+    ("workload", "llama-2-7b.yaml", _set("norm_eps", 1.5)),
+    ("workload", "llama-2-7b.yaml", _set("d_model", 2**19)),
+    ("workload", "llama-2-7b.yaml", _set("bias", ["q", "qq"])),
+    ("workload", "llama-2-7b.yaml", _set("causal", "yes")),
+]
+
+
+@pytest.mark.parametrize("kind,name,mutate", DAMAGE, ids=[f"{k}-{n}-{i}" for i, (k, n, _) in enumerate(DAMAGE)])
+def test_the_loader_and_the_json_schema_refuse_the_same_damage(tmp_path, kind, name, mutate):
+    doc = copy.deepcopy(yaml.safe_load(next(p for k, p in SHIPPED if k == kind and p.name == name).read_text()))
+    assert list(validator(kind).iter_errors(doc)) == []
+    mutate(doc)
+    assert list(validator(kind).iter_errors(doc)) != []
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(UserError) as info:
+        LOADERS[kind](path)
+    assert str(info.value).split(": ")[0] in (name, str(path)) and "\n" not in str(info.value)   # file named
+
+
+def test_execution_models_declare_their_parameters_in_the_schema():
+    assert sorted(MODELS) == sorted(MODEL_MODULES)
+
+
+def test_loading_a_spec_imports_no_execution_model():
+    code = ("import sys; from nmsim.hardware import load, list_specs\n"
+            "[load(n) for n in list_specs()]\n"
+            "print(sorted(m for m in sys.modules if m.startswith('nmsim.execution')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout == "[]\n"
+
+
+def test_the_losses_schema_names_every_term():
+    terms = [f.name for f in dataclasses.fields(Losses) if f.name not in ("name", "sources")]
+    assert sorted(LOSSES.fields) == sorted(terms)
+    assert load_losses("calibrated").goodput == 0.9
