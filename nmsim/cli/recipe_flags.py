@@ -1,27 +1,22 @@
-"""The recipe parameter flags, defined once for every command that builds a recipe (``train``, ``sweep``,
-``schedule``): each maps to a keyword of :func:`nmsim.recipes.make_recipe` (``--beta-rule`` -> ``beta_rule``)."""
+"""The recipe parameter flags of every command that builds a recipe (``train``, ``sweep``, ``schedule``), from
+the recipes' own parameters (:data:`nmsim.recipes.PARAMS`): ``--beta-rule`` -> ``beta_rule``."""
 from __future__ import annotations
 
-# MDGF's beta rules (nmsim.recipes.decay.BETA_RULES) as the help text words them
-BETA_RULE_WORDS = {"paper": "the paper's constant", "paper-fraction": "the paper's D at the same fraction of the run",
-                   "auto-70": "D ~0 at 70%% of the sparse part"}
-FLAGS = (   # (flag, type, help)
-    ("--beta", float, "MDGF decay rate per step (default: by --beta-rule)"),
-    ("--beta-rule", str, None),
-    ("--zero-threshold", float, "MDGF: D below this counts as 0 for pricing (default 2**-11)"),
-    ("--srste-lambda", float, "SR-STE lambda (default 2e-4)"),
-    ("--finetune-rule", str, "SR-STE's rule in fine-tune: sr-ste (default, as the paper's code) or ste"),
-    ("--k", int, "SDGF-geometric factor k (paper 16, public code 8)"),
-    ("--intervals", int, "SDGF-geometric number of intervals (default log2(k)+1)"),
-)
-NAMES = tuple(flag[2:].replace("-", "_") for flag, _, _ in FLAGS)
+from nmsim.recipes import PARAMS
+
+FLAGS = tuple(p for p in PARAMS if p.kind is not None)
+NAMES = tuple(p.name for p in FLAGS)
 
 
-def add_recipe_flags(p, beta_rule: str) -> None:
-    """Add the recipe parameter flags to parser ``p``; ``beta_rule`` is the command's default MDGF beta rule."""
-    rules = ", ".join(f"{r} ({w}{'; default' if r == beta_rule else ''})" for r, w in BETA_RULE_WORDS.items())
-    for flag, kind, text in FLAGS:
-        p.add_argument(flag, type=kind, help=text or f"MDGF beta without --beta: {rules}")
+def add_recipe_flags(p, trainer: bool) -> None:
+    """Add the recipe parameter flags to parser ``p``; ``trainer``: the command trains (defaults the trainer's)."""
+    for param in FLAGS:
+        text = param.help
+        if param.choices:
+            default = param.trainer_default if trainer and param.trainer_default is not None else param.default
+            text += ": " + ", ".join(f"{v} ({w}{'; default' if v == default else ''})"
+                                     for v, w in param.choices.items())
+        p.add_argument(param.flag, type=param.kind, help=text.replace("%", "%%"))
 
 
 def recipe_flag_values(args) -> dict:

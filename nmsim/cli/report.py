@@ -8,13 +8,14 @@ import time
 def register(sub) -> None:
     p = sub.add_parser("report", help="write the HTML/markdown report (default: the ViT-B/16 study of the paper)")
     from nmsim.cli.workload import add_workload
+    from nmsim.recipes import PAPER_RECIPES
     add_workload(p, "--workload", "vit-base-16")
     p.add_argument("--hardware", default="all", help="comma list of accelerator specs, or all (default)")
     p.add_argument("--patterns", default="default",
                    help="comma list: N:M for FF, or ff=1:8+qk=1:4 items; 'default' = dense,2:4,...,1:128 + the "
                         "paper's FF+QK/QKV mixes; with an accuracy CSV, the CSV's plans")
     p.add_argument("--recipes", default="paper",
-                   help="comma list of recipes; 'paper' = sr-ste,mdgf-linear,mdgf-exp,sdgf-stepwise,sdgf-geometric "
+                   help=f"comma list of recipes; 'paper' = {','.join(PAPER_RECIPES)} "
                         "(with an accuracy CSV: the CSV's recipes)")
     p.add_argument("--accuracy", default="paper",
                    help="paper (bundled results), a runs folder from 'nmsim sweep' (replaces the quick trainer sweep) "

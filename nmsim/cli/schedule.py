@@ -75,7 +75,7 @@ def register(subparsers) -> None:
     p.add_argument("--dense-frac", type=float, default=0.0, help="dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="final fine-tune fraction f")
     from nmsim.cli.recipe_flags import add_recipe_flags
-    add_recipe_flags(p, beta_rule="paper")
+    add_recipe_flags(p, trainer=False)
     p.add_argument("--boundaries", help="custom: 'POS:sel=N:M[,...];POS:...' (POS 0.5 = fraction, 100 = step)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     from nmsim.cli.output import add_columns

@@ -6,6 +6,7 @@ import json
 from nmsim.cli.output import add_columns
 from nmsim.cli.recipe_flags import add_recipe_flags, recipe_flag_values
 from nmsim.errors import UserError
+from nmsim.recipes import ALL_RECIPES
 
 
 def _value(text: str):
@@ -34,7 +35,7 @@ def _common(p) -> None:
     p.add_argument("--warmup-frac", type=float, help="linear LR warm-up fraction of the steps")
     p.add_argument("--dense-frac", type=float, default=0.0, help="recipe dense warm-up fraction d")
     p.add_argument("--finetune-frac", type=float, default=0.0, help="recipe binary fine-tune fraction f")
-    add_recipe_flags(p, beta_rule="paper-fraction")
+    add_recipe_flags(p, trainer=True)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="extra recipe parameter (repeatable)")
     p.add_argument("--direction", choices=("row", "col"), default="row", help="N:M grouping direction")
     p.add_argument("--workload", help="model YAML (default: the task's trainer-*.yaml)")
@@ -54,8 +55,7 @@ def _common_config(args) -> dict:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train one recipe on a tiny task with the reference trainer")
     _common(p)
-    p.add_argument("--recipe", default="dense", help="dense, static, sr-ste, mdgf-linear, mdgf-exp, sdgf-stepwise, "
-                                                    "sdgf-geometric")
+    p.add_argument("--recipe", default="dense", help=", ".join(ALL_RECIPES))
     p.add_argument("--sparsity", default="ff=1:16", help="selector=N:M list, e.g. ff=1:8,qk=1:4 (default ff=1:16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default runs/<task>/<recipe>/<pattern>/seed<S>)")

@@ -173,7 +173,7 @@ def recipe_plan_table(graph, plans, recipes, length, *, budget: float | None = N
 
     A dense plan gets the dense recipe only, and the dense recipe is priced once (at the first plan). ``budget``:
     the FLOPs ``budget_epochs`` is measured against (default: what dense spends over the run, per plan).
-    ``params``: recipe parameters by recipe-name prefix (``{"mdgf": {"beta": 1e-4}}``). ``fit_defaults``: a
+    ``params``: recipe parameters (``{"beta": 1e-4}``), each given to the recipes that take it. ``fit_defaults``: a
     default SDGF-geometric k that does not fit falls back (:mod:`nmsim.recipes.fitting`, said in ``note``).
     ``unreachable``: what a combination that cannot be priced does: ``raise``; ``skip`` (only a plan the recipe
     cannot reach, listed in ``skipped``); ``note`` (a row of NaN with the reason). ``model_options`` go to
@@ -217,11 +217,11 @@ def _recipes_of(plan, recipes, first: bool) -> list:
 
 def _make_recipe(model, name: str, length, dense_frac, finetune_frac, params: dict, fit_defaults: bool):
     """(recipe, note) for ``name`` on the model's targets (dense: every target dense)."""
-    from nmsim.recipes import make_recipe
+    from nmsim.recipes import make_recipe, recipe_class
     from nmsim.recipes.fitting import fitting_recipe
 
     targets = {k: None for k in model.targets} if name == "dense" else model.targets
-    kw = {k: v for prefix, given in params.items() if name.startswith(prefix) for k, v in given.items()}
+    kw = {k: v for k, v in params.items() if k in recipe_class(name).param_names}
     spe = length.steps_per_epoch
     if fit_defaults:
         return fitting_recipe(name, targets, lambda state: model.check_reachable(state, name), length.steps,
@@ -393,8 +393,7 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         plans.append((plan.label, plan))   # what was priced, in plan text form (a bare 2:4 on ff,qk: ff=2:4,qk=2:4)
     cost = recipe_plan_table(
         graph, plans, names, length, budget=parse_budget(budget), dense_frac=dense_frac,
-        finetune_frac=finetune_frac, params={"mdgf": {"beta": beta} if beta is not None else {},
-                                             "sdgf-geometric": {"k": k} if k is not None else {}},
+        finetune_frac=finetune_frac, params={name: v for name, v in (("beta", beta), ("k", k)) if v is not None},
         unreachable="skip" if len(names) * len(items) > 1 else "raise",
         hardware=hardware, dtype=dtype, transposable=parse_transposable(transposable), optimizer=optimizer,
         paper_convention=paper_convention, weight_dtype=weight_dtype, kernel=kernel,

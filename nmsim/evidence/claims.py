@@ -9,11 +9,12 @@ arXiv 2402.04744 / CPAL 2025):
    one FLOP count per pattern (:func:`nmsim.evidence.isoflop.common_flops_table`).
 3. ``vs-srste``: the progressive recipes reach SR-STE's quality with more than 30 % fewer training FLOPs.
 
-Each is tested per (recipe, pattern) with a t-test over paired seeds, Holm-adjusted over the rows of that claim
-and metric (:func:`nmsim.evidence.stats.holm`), and stated as ``holds``, ``does not hold`` or ``cannot be
-decided``. A saving reached by every seed at its first evaluation at the target pattern is fixed by the schedule
-(where the target comes into force, or MDGF's decay falls below its threshold), not by training: its verdict is
-labelled ``follows from the schedule`` and carries no p-value.
+Each is tested on the recipes that name it in their ``claims`` (``nmsim/recipes/catalog/``), per (recipe, pattern)
+with a t-test over paired seeds, Holm-adjusted over the rows of that claim and metric
+(:func:`nmsim.evidence.stats.holm`), and stated as ``holds``, ``does not hold`` or ``cannot be decided``. A saving
+reached by every seed at its first evaluation at the target pattern is fixed by the schedule (where the target
+comes into force, or MDGF's decay falls below its threshold), not by training: its verdict is labelled ``follows
+from the schedule`` and carries no p-value.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ import pandas as pd
 
 from nmsim.evidence import isoflop
 from nmsim.evidence.stats import Interval, better_sign, holm, p_value
+from nmsim.recipes import recipes_with_claim
 
-PROGRESSIVE = ("mdgf-linear", "mdgf-exp", "sdgf-stepwise", "sdgf-geometric")
 CLAIM_SAVING_VS_DENSE_PCT = 37.8
 CLAIM_GAIN_VS_SPARSE_PTS = 2.0        # "up to 2 %" top-1 over SR-STE at equal training FLOPs
 CLAIM_SAVING_VS_SRSTE_PCT = 30.0
@@ -87,6 +88,11 @@ def _decide(parts: list[dict], level: float) -> None:
             part["verdict"] = "cannot be decided"
 
 
+def _rows(table: pd.DataFrame, claim: str) -> list:
+    """The rows of ``table`` whose recipe the claim is tested on."""
+    return [r for _, r in table[table["recipe"].isin(recipes_with_claim(claim))].iterrows()] if len(table) else []
+
+
 def test_claims(curves: pd.DataFrame, metrics=("accuracy", "loss"), level: float = 0.95,
                 reference: str = "sr-ste") -> pd.DataFrame:
     """One row per (claim, metric, pattern, recipe): verdict, basis (measured / follows from the schedule),
@@ -96,13 +102,12 @@ def test_claims(curves: pd.DataFrame, metrics=("accuracy", "loss"), level: float
         families = {}
         reach = isoflop.reach_table(curves, metric, fractions=(1.0,), level=level)
         families["dense-quality"] = [(r, _saving_row(r, CLAIM_SAVING_VS_DENSE_PCT))
-                                     for _, r in reach[reach["recipe"] == "sdgf-geometric"].iterrows()]
+                                     for r in _rows(reach, "dense-quality")]
         common = isoflop.common_flops_table(curves, metric, reference, level)
         families["iso-flop-vs-sparse"] = [(r, _gain_row(r, metric, reference))
-                                          for _, r in common[common["recipe"].isin(PROGRESSIVE)].iterrows()]
+                                          for r in _rows(common, "iso-flop-vs-sparse")]
         vs = isoflop.reach_reference_table(curves, metric, reference, level)
-        families["vs-srste"] = [(r, _saving_row(r, CLAIM_SAVING_VS_SRSTE_PCT))
-                                for _, r in (vs[vs["recipe"].isin(PROGRESSIVE)].iterrows() if len(vs) else [])]
+        families["vs-srste"] = [(r, _saving_row(r, CLAIM_SAVING_VS_SRSTE_PCT)) for r in _rows(vs, "vs-srste")]
         for claim, members in families.items():
             _decide([part for _, part in members], level)
             rows += [{"claim": claim, "metric": metric, "pattern": r["pattern"], "recipe": r["recipe"],

@@ -93,19 +93,23 @@ def plan_labels(patterns) -> list[str]:
     return [SparsityPlan.parse(plan_text(item)).label for item in parse_pattern_list(list(patterns))]
 
 
-def _geometric_k(base: dict, sparsity: dict) -> int:
-    """SDGF-geometric's k for this pattern: the paper's 16, or the largest that fits the model as the trainer's
-    config check picks it (:mod:`nmsim.recipes.fitting`); UserError when none fits."""
+def _fitted_default(base: dict, recipe: str, sparsity: dict) -> int:
+    """The recipe's ``fallback`` parameter for this pattern (SDGF-geometric's k): its default (the paper's 16), or
+    the largest that fits the model as the trainer's config check picks it (:mod:`nmsim.recipes.fitting`);
+    UserError when none fits."""
+    from nmsim.recipes import recipe_class
     from nmsim.train.loop import RunConfig, check_config
 
-    resolved = check_config(RunConfig(recipe="sdgf-geometric", sparsity=sparsity, **base))
-    return int(resolved.recipe_params.get("k", 16))
+    cls = recipe_class(recipe)
+    key = cls.fallback[0]
+    resolved = check_config(RunConfig(recipe=recipe, sparsity=sparsity, **base))
+    return int(resolved.recipe_params.get(key, next(p.default for p in cls.params if p.name == key)))
 
 
 def plan(p: Protocol) -> list:
     """The protocol's run configs (dense once per seed); fills ``p.geometric_k``."""
     from nmsim.train.loop import RunConfig
-    from nmsim.recipes import parse_recipe_list
+    from nmsim.recipes import parse_recipe_list, recipe_class
     from nmsim.train.plans import run_plan
     from nmsim.train.sweep import parse_patterns
 
@@ -114,6 +118,7 @@ def plan(p: Protocol) -> list:
     patterns = parse_patterns(",".join(p.patterns))
     base = dict(task=p.task, epochs=p.epochs, batch=p.batch, lr=p.lr, dense_frac=p.dense_frac,
                 finetune_frac=p.finetune_frac, eval_every=p.eval_every)
+    settings = {"beta_rule": p.beta_rule, "finetune_rule": p.srste_finetune_rule}   # recipe parameters it sets
     # order: pattern, seed, recipe (dense with the first pattern), so that a run stopped early still holds
     # whole seeds of every recipe, i.e. complete pairs
     configs = []
@@ -122,16 +127,13 @@ def plan(p: Protocol) -> list:
             for recipe in recipes:
                 if recipe == "dense" and i > 0:
                     continue
-                params = {}
-                if recipe in ("mdgf-linear", "mdgf-exp"):
-                    params = {"beta_rule": p.beta_rule}
-                if recipe == "sr-ste":
-                    params = {"finetune_rule": p.srste_finetune_rule}
-                if recipe == "sdgf-geometric":
+                cls = recipe_class(recipe)
+                params = {k: v for k, v in settings.items() if k in cls.param_names}
+                if cls.fallback is not None:   # the default that fits the model, once per plan
                     label = run_plan(recipe, sparsity).label
                     if label not in p.geometric_k:
-                        p.geometric_k[label] = _geometric_k(base, sparsity)
-                    params = {"k": p.geometric_k[label]}
+                        p.geometric_k[label] = _fitted_default(base, recipe, sparsity)
+                    params = {cls.fallback[0]: p.geometric_k[label]}
                 configs.append(RunConfig(recipe=recipe, sparsity=dict(sparsity), seed=seed, recipe_params=params,
                                          **base))
     return configs

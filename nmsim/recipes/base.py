@@ -118,15 +118,61 @@ def _check_frac(value, where: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Param:
+    """A recipe parameter: its keyword of :func:`nmsim.recipes.make_recipe` and its command-line flag
+    (``--`` + the name with dashes; ``kind`` None: the API only). ``choices``: value -> words for the help, where
+    ``default`` (the recipe's) or ``trainer_default`` (the trainer's, where it differs) is marked."""
+
+    name: str
+    kind: type | None
+    help: str
+    choices: Mapping[str, str] = field(default_factory=dict)
+    default: object = None
+    trainer_default: object = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
 class Recipe:
     """Base schedule. Subclasses implement ``_sparse_state(step, span, total_steps)`` (the state inside the
     sparse part ``span = (dense_end, finetune_start)``) and ``_change_points(span, total_steps)`` (every step
-    inside it where that state may change pricing)."""
+    inside it where that state may change pricing).
+
+    A recipe is one module in ``nmsim/recipes/catalog/``; its class says all that the rest of nmsim needs: its
+    parameters and their flags, where it stands in lists and sets, its figure style, the paper's claims the
+    evidence tests on it, the parameters the trainer records, and a default that may not fit a small model."""
 
     name = "recipe"
-    param_names: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    param_names: tuple[str, ...] = ()   # set from ``params``
     needs_targets = True
     style = ("tab:brown", "P")     # (matplotlib colour, marker) of the recipe in every figure
+    order = 100                    # where it stands in every list of recipes (dense first)
+    alone = ""                     # why it is built one at a time, never in a list or the set "all" (custom)
+    sets: tuple[str, ...] = ()     # the other named sets it belongs to (nmsim.recipes.registry.RECIPE_SETS)
+    claims: tuple[str, ...] = ()   # the paper's claims tested on it (nmsim.evidence.claims.CLAIMS)
+    # (parameter, smaller values) tried in turn when the default does not fit the model (nmsim.recipes.fitting),
+    # unless the user chose one of ``fallback_unless``
+    fallback: tuple[str, tuple] | None = None
+    fallback_unless: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.param_names = tuple(p.name for p in cls.params)
+
+    @classmethod
+    def trainer_params(cls, given: dict, targets, dense_frac: float, finetune_frac: float, total_steps: int) -> dict:
+        """The parameters a trainer run of ``total_steps`` uses and records in its config (default: as given)."""
+        return dict(given)
+
+    @classmethod
+    def legacy_params(cls, params: dict) -> dict:
+        """The parameters of a run config written before the recipe's rules were recorded, with the rules it ran
+        (default: as written)."""
+        return params
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         self.targets = check_targets(targets, self.name if self.needs_targets else None)

@@ -1,4 +1,5 @@
-"""MDGF: mask decay gradient flow (Bambhaniya et al. 2024: MDGF-linear and MDGF-exponential).
+"""MDGF: mask decay gradient flow (Bambhaniya et al. 2024: MDGF-linear and MDGF-exponential, each a module in
+``catalog/``).
 
 The forward uses ``W~ = W * (m + D(j) * (1 - m))`` with m the target N:M mask of |W|, recomputed every step,
 and the gradient wrt W~ applied to W unchanged (straight-through). ``j`` counts steps from the start of the
@@ -36,13 +37,15 @@ from __future__ import annotations
 import math
 
 from nmsim.errors import UserError
-from nmsim.recipes.base import Recipe, RecipeState
+from nmsim.recipes.base import Param, Recipe, RecipeState
 
 DEFAULT_ZERO_THRESHOLD = 2.0**-11
-DEFAULT_BETA = {"mdgf-linear": 2e-4, "mdgf-exp": 1e-4}
 AUTO_DECAY_FRACTION = 0.7  # auto beta: D reaches the zero threshold at 70 % of the sparse part
 PAPER_RUN_STEPS = 109_200  # ViT-B/16: 350 epochs x 312 steps (arXiv 2402.04744; public vit_base_training.yaml)
-BETA_RULES = ("paper", "paper-fraction", "auto-70")
+# the rules as the help text words them
+BETA_RULE_WORDS = {"paper": "the paper's constant", "paper-fraction": "the paper's D at the same fraction of the run",
+                   "auto-70": "D ~0 at 70% of the sparse part"}
+BETA_RULES = tuple(BETA_RULE_WORDS)
 TRAINER_BETA_RULE = "paper-fraction"
 
 
@@ -51,20 +54,18 @@ def auto_beta(recipe, total_steps: int) -> float:
     sparse part in a run of ``total_steps`` (the paper's fixed betas assume ImageNet-length runs), to 6 digits."""
     start, stop = recipe.span(total_steps)
     length = max(1, round(AUTO_DECAY_FRACTION * (stop - start)))
-    thr = recipe.params.get("zero_threshold", DEFAULT_ZERO_THRESHOLD)
-    beta = 1.0 / length if recipe.name == "mdgf-linear" else math.log(1.0 / thr) / length
-    return float(f"{beta:.6g}")
+    return float(f"{recipe.threshold_beta(length):.6g}")
 
 
 def rule_beta(recipe, total_steps: int, rule: str) -> float:
     """The beta of ``rule`` (see the module docstring) for an MDGF recipe in a run of ``total_steps``, to 6
     digits (``paper``: the paper's constant as is)."""
     if rule == "paper":
-        return DEFAULT_BETA[recipe.name]
+        return recipe.default_beta
     if rule == "auto-70":
         return auto_beta(recipe, total_steps)
     start, stop = recipe.span(total_steps)
-    return float(f"{DEFAULT_BETA[recipe.name] * PAPER_RUN_STEPS / max(1, stop - start):.6g}")
+    return float(f"{recipe.default_beta * PAPER_RUN_STEPS / max(1, stop - start):.6g}")
 
 
 def _number(value, where: str, what: str) -> float:
@@ -74,17 +75,32 @@ def _number(value, where: str, what: str) -> float:
 
 
 class MDGFRecipe(Recipe):
-    """Decaying mask; ``kind`` is "linear" or "exp"."""
+    """Decaying mask; a subclass gives ``default_beta`` (the paper's), ``decay`` and ``threshold_beta``."""
 
-    param_names = ("beta", "zero_threshold", "beta_rule")
-    kind = "linear"
+    params = (Param("beta", float, "MDGF decay rate per step (default: by --beta-rule)"),
+              Param("zero_threshold", float, "MDGF: D below this counts as 0 for pricing (default 2**-11)"),
+              Param("beta_rule", str, "MDGF beta without --beta", BETA_RULE_WORDS, "paper", TRAINER_BETA_RULE))
+    default_beta: float   # the paper's, per step
+
+    @classmethod
+    def trainer_params(cls, given, targets, dense_frac, finetune_frac, total_steps):
+        """Without an explicit beta, the trainer's rule and the beta it gives the run, recorded."""
+        if "beta" in given:
+            return dict(given)
+        params = {**given, "beta_rule": given.get("beta_rule", TRAINER_BETA_RULE)}
+        return {**params, "beta": cls(targets, dense_frac, finetune_frac, **params).beta_for(total_steps)}
+
+    @classmethod
+    def legacy_params(cls, params):
+        """Before the rule was recorded, an explicit beta came from the ``auto-70`` rule."""
+        return {"beta_rule": "auto-70", **params} if "beta" in params and "beta_rule" not in params else params
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         rule = params.setdefault("beta_rule", "paper")
         if rule not in BETA_RULES:
             raise UserError(f"must be one of {', '.join(BETA_RULES)}, got {rule!r}", "--beta-rule")
         if rule == "paper":
-            params.setdefault("beta", DEFAULT_BETA[self.name])
+            params.setdefault("beta", self.default_beta)
         params.setdefault("zero_threshold", DEFAULT_ZERO_THRESHOLD)
         super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
         if self.params.get("beta") is not None:  # else beta_for(total_steps) applies the rule
@@ -104,10 +120,14 @@ class MDGFRecipe(Recipe):
 
     def decay(self, j: int, beta: float | None = None) -> float:
         """D(j), j = steps since the start of the sparse part (``beta``: default the explicit one)."""
-        beta = self.params["beta"] if beta is None else beta
-        if self.kind == "linear":
-            return max(1.0 - beta * j, 0.0)
-        return math.exp(-beta * j)
+        raise NotImplementedError
+
+    def threshold_beta(self, length: int) -> float:
+        """The beta with which D reaches the zero threshold ``length`` steps into the sparse part."""
+        raise NotImplementedError
+
+    def _beta(self, beta: float | None) -> float:
+        return self.params["beta"] if beta is None else beta
 
     def _sparse_state(self, step, span, total_steps):
         d = self.decay(step - span[0], self.beta_for(total_steps))
@@ -130,15 +150,3 @@ class MDGFRecipe(Recipe):
 
     def _change_points(self, span, total_steps):
         return [self.zero_step(total_steps)]
-
-
-class MDGFLinear(MDGFRecipe):
-    name = "mdgf-linear"
-    style = ("tab:orange", "s")
-    kind = "linear"
-
-
-class MDGFExp(MDGFRecipe):
-    name = "mdgf-exp"
-    style = ("tab:green", "D")
-    kind = "exp"

@@ -1,10 +1,10 @@
-"""Recipes whose default parameters must fit the model: SDGF-geometric's k.
+"""Recipes whose default parameters must fit the model (a recipe's ``fallback``: SDGF-geometric's k).
 
 SDGF-geometric starts at ``(k*N):(k*M)`` (the paper's k = 16; the public code uses 8). A block of ``k*M`` values
 must tile every sparsified layer's reduction dimension, which small models do not always allow (``ff=1:8`` with
 k = 16 needs blocks of 128 in a 64-wide layer). :func:`fitting_recipe` builds the recipe with its defaults and,
-when k was not chosen by the user and the default does not fit, takes the largest k in :data:`FALLBACK_K` that
-does and says so in the returned note. A k the user chose is never changed.
+when the parameter was not chosen by the user and the default does not fit, takes the first of the recipe's
+fallback values that does and says so in the returned note. A value the user chose is never changed.
 """
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from typing import Callable
 
 from nmsim.errors import UserError
 from nmsim.recipes.registry import make_recipe
-
-FALLBACK_K = (8, 4, 2)
 
 
 def _fits(recipe, check: Callable, total: int) -> None:
@@ -25,22 +23,24 @@ def fitting_recipe(name: str, targets: dict, check: Callable, total: int, dense_
                    finetune_frac: float = 0.0, steps_per_epoch: int | None = None, **params):
     """``(recipe, note)``: ``make_recipe(...)`` whose every phase passes ``check(state)`` (which raises UserError).
 
-    The note is ``""`` unless SDGF-geometric fell back from the default k; the recipe's ``params["k"]`` is the k
-    used. Raises the first UserError when nothing fits.
+    The note is ``""`` unless the recipe fell back from a default (SDGF-geometric's k); the recipe's ``params``
+    hold the value used. Raises the first UserError when nothing fits.
     """
     recipe = make_recipe(name, targets, dense_frac, finetune_frac, steps_per_epoch=steps_per_epoch, **params)
     try:
         _fits(recipe, check, total)
         return recipe, ""
     except UserError as first:
-        if recipe.name != "sdgf-geometric" or "k" in params or "intervals" in params:
+        if recipe.fallback is None or any(p in params for p in recipe.fallback_unless):
             raise
-        for k in FALLBACK_K:
+        key, values = recipe.fallback
+        for value in values:
             alt = make_recipe(name, targets, dense_frac, finetune_frac, steps_per_epoch=steps_per_epoch,
-                              **params, k=k)
+                              **{**params, key: value})
             try:
                 _fits(alt, check, total)
             except UserError:
                 continue
-            return alt, f"sdgf-geometric uses k={k}: the paper's k=16 does not fit ({first.message})"
+            return alt, (f"{recipe.name} uses {key}={value}: the paper's {key}={recipe.params[key]} does not fit "
+                         f"({first.message})")
         raise

@@ -1,6 +1,6 @@
-"""SDGF: structure decay with binary masks that get sparser interval by interval, and custom schedules.
+"""Binary masks that change interval by interval: the machinery of SDGF (structure decay) and custom schedules.
 
-Bambhaniya et al. 2024, SDGF-stepwise and SDGF-geometric. The sparse part is split into equal intervals, interval
+Bambhaniya et al. 2024, SDGF-stepwise and SDGF-geometric (``catalog/sdgf_*.py``). The sparse part is split into equal intervals, interval
 ``i`` of ``n`` starting at ``floor(i * L / n)`` (in steps, or in epochs with ``steps_per_epoch``); each selector
 has its own sequence, so selectors with different lengths switch at different steps (phases = union).
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from nmsim.errors import UserError
-from nmsim.recipes.base import Recipe, check_targets
+from nmsim.recipes.base import Recipe
 from nmsim.sparsity.pattern import NMPattern
 
 
@@ -70,97 +70,3 @@ class IntervalRecipe(Recipe):
 
     def _change_points(self, span, total_steps):
         return [s for entries in self.schedule(total_steps).values() for s, _ in entries]
-
-
-class SDGFStepwise(IntervalRecipe):
-    name = "sdgf-stepwise"
-    style = ("tab:blue", "^")
-
-    def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
-        super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
-        for target in self.targets.values():
-            if target is not None:
-                stepwise_sequence(target)
-
-    def _sequence(self, target):
-        return stepwise_sequence(target)
-
-
-class SDGFGeometric(IntervalRecipe):
-    name = "sdgf-geometric"
-    style = ("tab:purple", "v")
-    param_names = ("k", "intervals")
-
-    def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
-        super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
-        k, intervals = self.params.get("k"), self.params.get("intervals")
-        if intervals is not None:
-            if isinstance(intervals, bool) or not isinstance(intervals, int) or intervals < 2:
-                raise UserError(f"intervals must be an integer >= 2, got {intervals!r}", "--intervals")
-            if k is None:
-                k = 2 ** (intervals - 1)
-        k = 16 if k is None else k
-        if isinstance(k, bool) or not isinstance(k, int) or k < 2 or k & (k - 1):
-            raise UserError(f"k must be a power of two >= 2 (paper 16, public code 8), got {k!r}", "--k")
-        if intervals is not None and intervals != int(math.log2(k)) + 1:
-            raise UserError(f"k={k} gives log2(k)+1 = {int(math.log2(k)) + 1} intervals, not {intervals}",
-                            "--intervals")
-        self.params = {"k": k, "intervals": int(math.log2(k)) + 1}
-
-    def _sequence(self, target):
-        return geometric_sequence(target, self.params["k"])
-
-
-class CustomRecipe(IntervalRecipe):
-    name = "custom"
-    param_names = ("boundaries",)
-    needs_targets = False
-
-    def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
-        super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
-        raw = self.params.get("boundaries")
-        if not raw:
-            raise UserError("custom recipe needs boundaries: [(position, {selector: pattern}), ...]", "--boundaries")
-        entries = []
-        for i, item in enumerate(raw):
-            try:
-                pos, patterns = item
-                patterns = dict(patterns)
-            except (TypeError, ValueError):
-                raise UserError(f"entry {i}: expected (position, {{selector: pattern}})", "--boundaries") from None
-            ok_float = isinstance(pos, float) and 0 <= pos < 1
-            ok_int = isinstance(pos, int) and not isinstance(pos, bool) and pos >= 0
-            if not (ok_float or ok_int):
-                raise UserError(f"entry {i}: position must be a fraction in [0, 1) or a step >= 0, got {pos!r}",
-                                "--boundaries")
-            entries.append((pos, check_targets(patterns, None, "--boundaries")))
-        explicit = dict(self.targets)
-        for _, patterns in entries:  # a selector's final (fine-tune) mask defaults to its last pattern
-            self.targets.update({k: v for k, v in patterns.items() if k not in explicit})
-        self.params = {"boundaries": entries}
-
-    def _param_text(self) -> str:
-        return ", boundaries=" + "; ".join(
-            f"{pos}:" + ",".join(f"{k}={v or 'dense'}" for k, v in pats.items())
-            for pos, pats in self.params["boundaries"])
-
-    def schedule(self, total_steps):
-        unit = self._unit(total_steps)
-        start, stop = self.span(total_steps)
-        units = (stop - start) // unit
-        resolved = sorted(
-            ((start + (math.floor(pos * units) if isinstance(pos, float) else pos) * unit, pats)
-             for pos, pats in self.params["boundaries"]),
-            key=lambda e: e[0],
-        )
-        for i, (pos, _) in enumerate(self.params["boundaries"]):
-            step = start + (math.floor(pos * units) if isinstance(pos, float) else pos) * unit
-            if step >= stop:
-                what = "step" if unit == 1 else "epoch"
-                raise UserError(f"entry {i}: position {pos} ({what} {step // unit}) is past the end of the sparse part "
-                                f"({what}s {start // unit} to {stop // unit}); nothing would use it", "--boundaries")
-        out = {key: [] for key in self.targets}
-        for step, pats in resolved:
-            for key, pattern in pats.items():
-                out[key].append((step, pattern))
-        return out

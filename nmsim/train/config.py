@@ -47,17 +47,16 @@ class RunConfig:
 
 
 def with_legacy_rules(data: dict) -> dict:
-    """A config as written before the recipes' rules were recorded, with the rules it ran: MDGF's beta came from
-    the ``auto-70`` rule, SR-STE's fine-tune used plain STE (later configs name ``beta_rule`` / ``finetune_rule``)."""
+    """A config as written before the recipes' rules were recorded, with the rules it ran (each recipe's
+    ``legacy_params``: MDGF's beta came from the ``auto-70`` rule, SR-STE's fine-tune used plain STE)."""
+    from nmsim.recipes import RECIPES
+
     params = data.get("recipe_params")
-    if not isinstance(params, dict):
+    cls = RECIPES.get(str(data.get("recipe", "")).strip().lower())
+    if not isinstance(params, dict) or cls is None:
         return data
-    recipe = str(data.get("recipe", "")).strip().lower()
-    if recipe in ("mdgf-linear", "mdgf-exp") and "beta" in params and "beta_rule" not in params:
-        return {**data, "recipe_params": {"beta_rule": "auto-70", **params}}
-    if recipe == "sr-ste" and "finetune_rule" not in params:
-        return {**data, "recipe_params": {**params, "finetune_rule": "ste"}}
-    return data
+    legacy = cls.legacy_params(params)
+    return data if legacy is params else {**data, "recipe_params": legacy}
 
 
 # name -> (flag, low, high, low inclusive, high inclusive, integer): every trainer argument's physical range

@@ -80,8 +80,9 @@ def check_task_fit(model, task, workload: str) -> None:
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Fill task defaults and MDGF's beta by its rule (default ``paper-fraction``, see nmsim.recipes.decay); validate recipe and task names (UserError)."""
-    from nmsim.recipes import TRAINER_BETA_RULE, make_recipe
+    """Fill task defaults and the parameters the recipe records for a trainer run (MDGF's beta by its rule,
+    default ``paper-fraction``, see nmsim.recipes.decay); validate recipe and task names (UserError)."""
+    from nmsim.recipes import make_recipe, recipe_class
 
     task = load_task(config.task)
     c = dataclasses.replace(config, sparsity=parse_sparsity(config.sparsity), recipe_params=dict(config.recipe_params))
@@ -92,13 +93,8 @@ def resolve(config: RunConfig) -> RunConfig:
         c.workload = task.workload
     check_arguments(c)
     total = c.epochs * task.steps_per_epoch(c.batch)
-    name = str(c.recipe).strip().lower()
-    if name in ("mdgf-linear", "mdgf-exp") and "beta" not in c.recipe_params:  # the rule's beta, recorded
-        c.recipe_params.setdefault("beta_rule", TRAINER_BETA_RULE)
-        rule = make_recipe(name, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
-        c.recipe_params["beta"] = rule.beta_for(total)
-    if name == "sr-ste":   # recorded, so that configs from before the rule read as what they ran
-        c.recipe_params.setdefault("finetune_rule", "sr-ste")
+    c.recipe_params = recipe_class(c.recipe).trainer_params(c.recipe_params, targets_of(c), c.dense_frac,
+                                                            c.finetune_frac, total)
     recipe = make_recipe(c.recipe, targets_of(c), c.dense_frac, c.finetune_frac, **c.recipe_params)
     c.recipe = recipe.name
     return c
@@ -118,8 +114,9 @@ def check_config(config: RunConfig) -> RunConfig:
     sparsify(model, targets_of(c), c.direction)
     recipe, note = fitting_recipe(c.recipe, targets_of(c), lambda state: check_patterns(model, state.masks.items()),
                                   total, c.dense_frac, c.finetune_frac, **c.recipe_params)
-    if note:  # SDGF-geometric's k fitted to the model: recorded in the run's config and said once
-        c.recipe_params["k"] = recipe.params["k"]
+    if note:  # a default fitted to the model (SDGF-geometric's k): recorded in the run's config and said once
+        key = recipe.fallback[0]
+        c.recipe_params[key] = recipe.params[key]
         plan = ",".join(f"{sel}={pat}" for sel, pat in c.sparsity.items())
         if (plan, note) not in _NOTES_SAID:   # once per process: a sweep checks every seed of a plan
             _NOTES_SAID.add((plan, note))

@@ -1,48 +1,25 @@
-"""Recipes with a fixed binary mask: dense, static (STE) and SR-STE (Bambhaniya et al. 2024, the recipes compared).
-
-* dense: no masks ever; the targets are kept only as selectors (all None), d and f are ignored.
-* static: the final binary N:M mask of |W| from the start of the sparse part, straight-through gradient.
-* sr-ste (Zhou et al., ICLR 2021): same masks; the gradient applied to W is ``g + lambda * (1 - m) * W``,
-  lambda = 2e-4 by default. The fine-tune part keeps SR-STE (``finetune_rule="sr-ste"``, the default: the paper's
-  public code applies SR-STE whatever the epoch); ``finetune_rule="ste"`` is nmsim's earlier choice (plain STE in
-  fine-tune, like the other recipes).
-"""
+"""sr-ste (Zhou et al., ICLR 2021): the static recipe's masks; the gradient applied to W is
+``g + lambda * (1 - m) * W``, lambda = 2e-4 by default. The fine-tune part keeps SR-STE (``finetune_rule="sr-ste"``,
+the default: the paper's public code applies SR-STE whatever the epoch); ``finetune_rule="ste"`` is nmsim's
+earlier choice (plain STE in fine-tune, like the other recipes)."""
 from __future__ import annotations
 
 import math
 
 from nmsim.errors import UserError
-from nmsim.recipes.base import Recipe
+from nmsim.recipes.base import Param, Recipe
 
 DEFAULT_SRSTE_LAMBDA = 2e-4
 FINETUNE_RULES = ("sr-ste", "ste")
 
 
-class DenseRecipe(Recipe):
-    name = "dense"
-    style = ("black", "*")
-    needs_targets = False
-
-    def span(self, total_steps: int) -> tuple[int, int]:
-        self._unit(total_steps)
-        return 0, total_steps
-
-    def _sparse_state(self, step, span, total_steps):
-        return self._dense_state()
-
-
-class StaticRecipe(Recipe):
-    name = "static"
-    style = ("tab:gray", "x")
-
-    def _sparse_state(self, step, span, total_steps):
-        return self._binary_state("sparse", self.targets)
-
-
 class SRSTERecipe(Recipe):
     name = "sr-ste"
     style = ("tab:red", "o")
-    param_names = ("srste_lambda", "finetune_rule")
+    order = 20
+    sets = ("paper", "quick")
+    params = (Param("srste_lambda", float, "SR-STE lambda (default 2e-4)"),
+              Param("finetune_rule", str, "SR-STE's rule in fine-tune: sr-ste (default, as the paper's code) or ste"))
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         params.setdefault("srste_lambda", DEFAULT_SRSTE_LAMBDA)
@@ -56,6 +33,16 @@ class SRSTERecipe(Recipe):
             raise UserError(f"must be one of {', '.join(FINETUNE_RULES)}, got {self.params['finetune_rule']!r}",
                             "--finetune-rule")
 
+    @classmethod
+    def trainer_params(cls, given, targets, dense_frac, finetune_frac, total_steps):
+        """The fine-tune rule recorded, so that configs from before the rule read as what they ran."""
+        return {**given, "finetune_rule": given.get("finetune_rule", FINETUNE_RULES[0])}
+
+    @classmethod
+    def legacy_params(cls, params):
+        """Before the rule was recorded, fine-tune used plain STE."""
+        return params if "finetune_rule" in params else {**params, "finetune_rule": "ste"}
+
     def _sparse_state(self, step, span, total_steps):
         return self._binary_state("sparse", self.targets, "sr-ste", self.params["srste_lambda"])
 
@@ -63,3 +50,6 @@ class SRSTERecipe(Recipe):
         if self.params["finetune_rule"] == "ste":
             return super()._finetune_state()
         return self._binary_state("finetune", self.targets, "sr-ste", self.params["srste_lambda"])
+
+
+RECIPE = SRSTERecipe
