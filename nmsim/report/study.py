@@ -456,6 +456,7 @@ class _Study:
     phases: pd.DataFrame | None = None
     hw: pd.DataFrame | None = None
     mem: pd.DataFrame | None = None
+    ceilings: pd.DataFrame | None = None
     head: pd.DataFrame | None = None
     iso: pd.DataFrame | None = None
     curves: pd.DataFrame | None = None
@@ -511,15 +512,29 @@ def _study_inputs(opts: StudyOptions) -> _Study:
     return _Study(opts, cfg, plans, recipes, specs, acc, acc_desc, runs_dir, length, sweeps)
 
 
-def _cost_frames(st: _Study) -> None:
-    """Every cost frame of the report, all from :mod:`nmsim.cost`, and the headline and iso-FLOP joins."""
+def _cost_frames(st: _Study) -> bool:
+    """Every cost frame of the report, all from :mod:`nmsim.cost` (or kept by an earlier report of the same
+    question: :mod:`nmsim.report.kept_costs`), and the headline and iso-FLOP joins. True when they were kept."""
+    from nmsim.report import kept_costs
+
     cfg, plans, opts = st.cfg, st.plans, st.opts
-    st.infer = inference_table(cfg, plans)
-    st.totals, st.phases = training_tables(cfg, plans, st.recipes, st.length.length)
-    st.hw = hardware_table(cfg, plans, st.specs, opts.dtype)
-    st.mem = memory_table(cfg, plans, opts.dtype)
+    key = kept_costs.key({"workload": cfg, "plans": plans, "recipes": st.recipes, "specs": st.specs,
+                          "dtype": opts.dtype, "length": st.length.length})
+    kept = kept_costs.load(key)
+    found = kept is not None
+    if not found:
+        kept = {"infer": inference_table(cfg, plans)}
+        kept["totals"], kept["phases"] = training_tables(cfg, plans, st.recipes, st.length.length)
+        kept["hw"] = hardware_table(cfg, plans, st.specs, opts.dtype)
+        kept["mem"] = memory_table(cfg, plans, opts.dtype)
+        from nmsim.cost.ceiling import measured_ceilings
+        kept["ceilings"] = measured_ceilings(workload=cfg.name)
+        kept_costs.store(key, kept)
+    st.infer, st.totals, st.phases, st.hw, st.mem, st.ceilings = (
+        kept[n] for n in ("infer", "totals", "phases", "hw", "mem", "ceilings"))
     st.head = headline_table(st.infer, st.totals, st.acc, st.M)
     st.iso = iso_flop_table(st.head, st.totals, st.length, st.M)
+    return found
 
 
 def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
@@ -544,8 +559,8 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     st.M, st.noun = metric_of(st.acc), sample_noun(st.cfg)
 
     stages.start("cost tables (inference, training schedules, accelerators, memory)")
-    _cost_frames(st)
-    stages.done()
+    kept = _cost_frames(st)
+    stages.done("kept from an earlier report of the same question" if kept else "")
     if train:
         stages.start(f"reference-trainer sweep ({quick_sweep.TASK}, {opts.train_epochs} epochs per run)")
         runs = quick_sweep.quick_runs(opts.train_epochs, out, echo=echo)   # trained once, kept after
@@ -688,7 +703,7 @@ def _hardware_section(report: Report, st: _Study) -> None:
                        "`latency_ms 80%` and `energy_j 80%` are 80 % bands from the scored inference steps "
                        "(`band_level`; `nmsim validate`): on devices without measured steps they read "
                        "`not validated`.")
-    measured_ceiling_notes(s, cfg.name)
+    measured_ceiling_notes(s, cfg.name, measured=st.ceilings)
     acc_hw = hw.merge(head[["recipe", "plan", col]], on="plan", how="inner")
     from nmsim.cost.per_token import attention_basis
     s.text.append("Attention: " + attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec,
@@ -727,12 +742,13 @@ def _hardware_section(report: Report, st: _Study) -> None:
         **dict.fromkeys(economics_columns(cfg), "{:.4g}")}))
 
 
-def measured_ceiling_notes(s, workload: str, path=None) -> None:
+def measured_ceiling_notes(s, workload: str, path=None, measured: pd.DataFrame | None = None) -> None:
     """Section ``s`` gets the end-to-end speedups measured on ``workload`` (measurements file ``path``, default
-    the bundled one) beside their plan's ceiling, and one paragraph for each that lies above it."""
+    the bundled one; or ``measured``, their :func:`~nmsim.cost.ceiling.measured_ceilings` frame) beside their
+    plan's ceiling, and one paragraph for each that lies above it."""
     from nmsim.cost.ceiling import ABOVE, measured_ceilings
 
-    measured = measured_ceilings(path, workload=workload)
+    measured = measured_ceilings(path, workload=workload) if measured is None else measured
     if not len(measured):
         return
     for r in measured[measured["above"]].itertuples():
