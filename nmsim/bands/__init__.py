@@ -21,7 +21,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-LEVELS = ("kernel", "inference step", "training step", "cluster run")
+from nmsim.schema.bands import LEVELS
+
 COVERAGE = 0.8
 NOT_VALIDATED = "not validated"
 BANDS_FILE = Path(__file__).resolve().parent.parent / "data" / "bands" / "bands.yaml"
@@ -58,10 +59,12 @@ def column_kind(name: str) -> str | None:
 
 @lru_cache(maxsize=4)
 def table(path: str | None = None) -> dict:
-    """The bands file: level -> {rows, lo, hi, coverage, devices}."""
-    import yaml
-    doc = yaml.safe_load(Path(path or BANDS_FILE).read_text(encoding="utf-8"))
-    return doc["levels"]
+    """The bands file, checked by its schema (:data:`nmsim.schema.bands.BANDS`): level -> {rows, lo, hi,
+    coverage, devices}."""
+    from nmsim.schema.bands import BANDS
+    from nmsim.schema.reader import SpecReader, read_document
+    doc, file = read_document(Path(path or BANDS_FILE), "bands file")
+    return BANDS.check(SpecReader(file), doc, (), None)["levels"]
 
 
 def _bundled_name(hw) -> str | None:

@@ -6,20 +6,14 @@ from __future__ import annotations
 import math
 
 from nmsim.errors import UserError
+from nmsim.schema.limits import DEVICES_WHY, MAX_DEVICES, MAX_GLOBAL_BATCH
 
-# Devices in one system: 64 x the 16,384 H100s of the largest published training run (Llama 3 405B; Dubey et
-# al. 2024, "The Llama 3 Herd of Models", section 3.3.1).
-MAX_DEVICES = 2**20
-# Sequences per optimizer step: the workload batch limit (nmsim.graph.config), far above published runs (GPT-3's
-# 3.2 M-token batch is 1,563 sequences of 2,048; Brown et al. 2020, table 2.1).
-MAX_GLOBAL_BATCH = 2**24
+__all__ = ["DEVICES_WHY", "MAX_DEVICES", "MAX_GLOBAL_BATCH", "MAX_STEPS", "MAX_TOKENS", "too_many_devices"]
 # Training tokens of one run: 64 x the 15.6 T tokens Llama 3 was trained on (Dubey et al. 2024, section 3).
 MAX_TOKENS = 1e15
 # Optimizer steps of one run; the iso-time / iso-FLOP searches (nmsim.cost.budget) double up to 2^48.
 MAX_STEPS = 2**40
 
-
-DEVICES_WHY = "a sanity limit: 64 x the 16,384 GPUs of the largest published training run, Llama 3 405B"
 
 
 def too_many_devices(nodes: int, devices_per_node: int) -> str | None:

@@ -18,24 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nmsim.cluster.limits import MAX_DEVICES, MAX_GLOBAL_BATCH
 from nmsim.errors import UserError
 from nmsim.io.read import short_repr
+from nmsim.schema.runs import (BOOLEANS, BUILT_IN, CONVENTIONS, INTEGERS, MEASURES, RECOMPUTE_MODES, REQUIRED,
+                               RUN_KEYS, SPLITS, TEXT, TOKENS, ZERO_STAGES)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-RECOMPUTE_MODES = ("none", "selective", "full")
-
 RUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" / "training_throughput.yaml"
-CONVENTIONS = ("megatron-hfu", "megatron-mfu", "graph-mfu")
-REQUIRED = ("id", "model", "devices", "source", "global_batch")
-MEASURES = ("measured_tflops", "tokens_per_device_second", "device_hours")   # one per run
-SPLITS = ("fit", "score")
-RUN_KEYS = {*REQUIRED, *MEASURES, "convention", "tokens", "split", "org", "tp", "pp", "recompute", "sp", "assumed",
-            "seq", "vocab", "system", "dtype", "flash", "dropout", "zero", "mb", "v"}
-BUILT_IN = {"seq": 2048, "vocab": 51200, "system": "dgx-a100", "dtype": "bf16", "flash": False, "dropout": True}
-MAX_TFLOPS = 1e5   # per device (a sanity limit: 50 x the 1,979 dense FP8 TFLOP/s of an H100 SXM)
 
 
 def load_runs(path=RUNS_FILE) -> list[dict]:
@@ -73,21 +64,19 @@ def _check_run(run: dict, where: str) -> None:
     for key in REQUIRED:
         if key not in run:
             raise UserError(f"missing required field {key!r}", where)
-    for key in ("id", "source", "system", "dtype") + tuple(k for k in ("assumed", "org") if k in run):
+    for key in (k for k in TEXT if k in run):
         if not isinstance(run[key], str) or not run[key].strip():
             raise UserError(f"expected a non-empty string, got {short_repr(run[key])}", f"{where}.{key}")
-    limits = {"devices": MAX_DEVICES, "global_batch": MAX_GLOBAL_BATCH, "seq": MAX_GLOBAL_BATCH, "tp": MAX_DEVICES,
-              "pp": MAX_DEVICES, "mb": MAX_GLOBAL_BATCH, "v": 64, "vocab": 2**24}
-    for key, most in limits.items():
+    for key, most in INTEGERS.items():
         value = run.get(key)
         if key in run and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
             raise UserError(f"must be an integer from 1 to {most:,}, got {short_repr(value)}", f"{where}.{key}")
-    if "zero" in run and (isinstance(run["zero"], bool) or run["zero"] not in (0, 1, 2, 3)):
+    if "zero" in run and (isinstance(run["zero"], bool) or run["zero"] not in ZERO_STAGES):
         raise UserError(f"must be 0, 1, 2 or 3, got {short_repr(run['zero'])}", f"{where}.zero")
     if "recompute" in run and run["recompute"] not in RECOMPUTE_MODES:
         raise UserError(f"must be one of {', '.join(RECOMPUTE_MODES)}, got {short_repr(run['recompute'])}",
                         f"{where}.recompute")
-    for key in ("sp", "flash", "dropout"):
+    for key in BOOLEANS:
         if key in run and not isinstance(run[key], bool):
             raise UserError(f"expected true or false, got {short_repr(run[key])}", f"{where}.{key}")
     _check_measure(run, where)
@@ -134,9 +123,7 @@ def _check_measure(run: dict, where: str) -> None:
                         ": give one of measured_tflops (with convention), tokens_per_device_second, device_hours "
                         "(with tokens)", where)
     key = given[0]
-    _number(run, key, {"measured_tflops": MAX_TFLOPS, "tokens_per_device_second": 1e9, "device_hours": 1e12}[key],
-            {"measured_tflops": "TFLOP/s per device", "tokens_per_device_second": "tokens/s per device",
-             "device_hours": "device-hours"}[key], where)
+    _number(run, key, *MEASURES[key], where)
     if key == "measured_tflops":
         if "convention" not in run:
             raise UserError("missing required field 'convention' (measured_tflops is in a FLOP convention)", where)
@@ -146,7 +133,7 @@ def _check_measure(run: dict, where: str) -> None:
     if key == "device_hours":
         if "tokens" not in run:
             raise UserError("missing required field 'tokens' (device_hours are for a token count)", where)
-        _number(run, "tokens", 1e15, "tokens", where)
+        _number(run, "tokens", *TOKENS, where)
 
 
 # the cluster search names plan's flags; a runs file names its fields

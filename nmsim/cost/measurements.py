@@ -1,10 +1,10 @@
 """The measurements file of ``nmsim validate``: read (:mod:`nmsim.io`: size, encoding, alias bombs, depth,
 duplicate keys) and check every field of every section before anything is fitted or predicted.
 
-Sections (schema in :mod:`nmsim.cost.validate`): ``sources`` (id -> citation), ``fits`` (kernel fields to
-calibrate, with bounds inside the range the hardware schema accepts for that field,
-:data:`nmsim.execution.gpu.FIT_FIELDS`) and ``rows`` (measurements). Every problem is one :class:`UserError`
-naming the file and the field, e.g. ``m.yaml: rows[3].gemm.m: must be a positive integer, got 0``.
+Sections (declared in :mod:`nmsim.schema.measurements`, published as ``measurements/gpu.schema.json``):
+``sources`` (id -> citation), ``fits`` (kernel fields to calibrate, with bounds inside the range the hardware
+schema accepts for that field, :data:`nmsim.execution.gpu.FIT_FIELDS`) and ``rows`` (measurements). Every
+problem is one :class:`UserError` naming the file and the field, e.g. ``m.yaml: rows[3].gemm.m: must be a positive integer, got 0``.
 """
 from __future__ import annotations
 
@@ -14,18 +14,10 @@ from functools import partial
 from pathlib import Path
 
 from nmsim.errors import UserError, field_path
+from nmsim.schema.measurements import (COUNTS, DEFAULT_BOUNDS, FIT_KEYS, LEVELS, MAX_GEMM_DIM, METRICS, REQUIRED,
+                                       ROW_KEYS, SHAPE_KEYS, WORKLOAD_ONLY)
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" / "gpu.yaml"
-LEVELS = ("kernel", "end-to-end")
-METRICS = ("seconds", "speedup")
-REQUIRED = ("id", "group", "level", "source", "hardware", "metric", "value")
-SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context",
-              "cuda_graphs"}
-ROW_KEYS = {*REQUIRED, "fit", "baseline", "note", *SHAPE_KEYS}
-WORKLOAD_ONLY = ("mode", "batch", "seq", "context")
-FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
-DEFAULT_BOUNDS = (1e-3, 1.0)
-MAX_GEMM_DIM = 2**24   # rows, reduction depth or columns of one measured GEMM (a sanity limit)
 
 
 def load(path=None) -> tuple[list[dict], list[dict], dict]:
@@ -323,7 +315,6 @@ def _check_workload(r: dict, at) -> None:
     from nmsim.cost.pricing import check_mode
     from nmsim.execution.table import MODES
     from nmsim.graph import load_workload
-    from nmsim.graph.config import MAX_SIZE, MAX_TOKENS
     from nmsim.sparsity.plan import SparsityPlan
 
     name = _text(r["workload"], at("workload"), "a workload name or file")
@@ -334,7 +325,7 @@ def _check_workload(r: dict, at) -> None:
     _parse(lambda: check_mode(cfg, mode), at("mode"))
     for key in ("batch", "seq", "context"):
         if r.get(key) is not None:
-            _count(r[key], at(key), 0 if key == "context" else 1, MAX_SIZE["batch"] if key == "batch" else MAX_TOKENS)
+            _count(r[key], at(key), *COUNTS[key])
     if mode == "decode" and r.get("seq") not in (None, 1):
         raise UserError("decode prices one new token per sequence; give the cache length as context", at("seq"))
     if mode not in ("decode", "prefill") and r.get("context") is not None:

@@ -85,6 +85,25 @@ class Number(Node):
 
 
 @dataclass(frozen=True)
+class Plain(Node):
+    """A finite number without a source (files nmsim writes itself); ranges as :class:`Number`."""
+    description: str = ""
+    positive: bool = True
+    integer: bool = False
+    at_most: float | None = None
+
+    def check(self, r, value, path, src):
+        return r.plain_number(value, path, positive=self.positive, integer=self.integer, at_most=self.at_most)
+
+    def json(self):
+        schema: dict = {"type": "integer" if self.integer else "number"}
+        schema["exclusiveMinimum" if self.positive else "minimum"] = 0
+        if self.at_most is not None:
+            schema["maximum"] = self.at_most
+        return _described(schema, self.description)
+
+
+@dataclass(frozen=True)
 class Choice(Node):
     """One of ``values``. Refused as ``unknown WHAT 'x' (known: a, b)`` (or ``message``, formatted with
     ``value`` and ``known``); ``text``: checked as a non-empty string first; ``lower``/``strip`` normalize it."""

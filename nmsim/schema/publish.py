@@ -23,6 +23,11 @@ KINDS = {
     "prices": ("nmsim.schema.prices:PRICES", "prices/schema.json", "nmsim hourly price list", "prices/*.yaml"),
     "workload": ("nmsim.schema.workload:json_schema", "workloads/schema.json", "nmsim workload",
                  "workloads/*.yaml"),
+    "measurements": ("nmsim.schema.measurements:json_schema", "measurements/gpu.schema.json",
+                     "nmsim GPU measurements (nmsim validate)", "measurements/gpu.yaml"),
+    "bands": ("nmsim.schema.bands:BANDS", "bands/schema.json", "nmsim error bands (generated)", "bands/*.yaml"),
+    "runs": ("nmsim.schema.runs:json_schema", "published_runs/training_throughput.schema.json",
+             "nmsim published training runs", "published_runs/training_throughput.yaml"),
 }
 
 

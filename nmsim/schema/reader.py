@@ -75,16 +75,21 @@ class SpecReader:
             path_v = path + ("value",)
         else:
             path_v = path
-        if isinstance(node, bool) or not isinstance(node, (int, float)) or (integer and not isinstance(node, int)):
-            want = "an integer" if integer else "a number"
-            raise self.fail(f"expected {want}, got {node!r}{'' if integer else yaml_text_hint(node)}", *path_v)
-        if not math.isfinite(node) or (positive and node <= 0) or (not positive and node < 0):
-            raise self.fail(f"must be {'> 0' if positive else '>= 0'}, got {node!r}", *path_v)
-        if at_most is not None and node > at_most:
-            raise self.fail(f"must be <= {at_most}, got {node!r}", *path_v)
+        self.plain_number(node, path_v, positive=positive, integer=integer, at_most=at_most)
         if src is None:
             raise self.fail(SOURCE_HINT, *path)
         self.sources[field_path(None, *path)] = src
+        return node
+
+    def plain_number(self, node, path: tuple, *, positive=True, integer=False, at_most=None) -> float:
+        """A number's type and range, no source (files nmsim writes, such as the bands file)."""
+        if isinstance(node, bool) or not isinstance(node, (int, float)) or (integer and not isinstance(node, int)):
+            want = "an integer" if integer else "a number"
+            raise self.fail(f"expected {want}, got {node!r}{'' if integer else yaml_text_hint(node)}", *path)
+        if not math.isfinite(node) or (positive and node <= 0) or (not positive and node < 0):
+            raise self.fail(f"must be {'> 0' if positive else '>= 0'}, got {node!r}", *path)
+        if at_most is not None and node > at_most:
+            raise self.fail(f"must be <= {at_most}, got {node!r}", *path)
         return node
 
     def dtype(self, key, path: tuple) -> str:

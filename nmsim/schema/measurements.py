@@ -1,0 +1,58 @@
+"""The GPU measurements file of ``nmsim validate`` (``nmsim/data/measurements/gpu.yaml``): ``sources`` (id ->
+citation), ``fits`` (kernel or GPU-level fields to calibrate, with bounds) and ``rows`` (measurements). The
+loader (``nmsim.cost.measurements``) checks every field against these tables, then what needs the rest of nmsim
+(hardware names, kernels, workloads, plans); :func:`json_schema` writes the same tables as the published JSON
+Schema."""
+from __future__ import annotations
+
+from nmsim.graph.config import MAX_SIZE, MAX_TOKENS
+from nmsim.sparsity.metadata import DTYPE_BYTES
+
+LEVELS = ("kernel", "end-to-end")
+METRICS = ("seconds", "speedup")
+REQUIRED = ("id", "group", "level", "source", "hardware", "metric", "value")
+SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context",
+              "cuda_graphs"}
+ROW_KEYS = {*REQUIRED, "fit", "baseline", "note", *SHAPE_KEYS}
+WORKLOAD_ONLY = ("mode", "batch", "seq", "context")
+FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
+DEFAULT_BOUNDS = (1e-3, 1.0)
+MAX_GEMM_DIM = 2**24   # rows, reduction depth or columns of one measured GEMM (a sanity limit)
+#: a workload row's counts -> (smallest, largest)
+COUNTS = {"batch": (1, MAX_SIZE["batch"]), "seq": (1, MAX_TOKENS), "context": (0, MAX_TOKENS)}
+
+NAME = {"type": "string", "minLength": 1}
+ID = {"anyOf": [NAME, {"type": "integer"}]}
+
+
+def _or_null(schema: dict) -> dict:
+    """Fields the loader reads as unset when null (a baseline's ``kernel: null`` unpins the row's kernel)."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _shape_fields() -> dict:
+    dim = {"type": "integer", "minimum": 1, "maximum": MAX_GEMM_DIM}
+    return {"gemm": {"type": "object", "properties": {d: dim for d in "mkn"}, "required": list("mkn"),
+                     "additionalProperties": False},
+            "plan": _or_null({**NAME, "description": "a pattern (gemm rows) or a --sparsity plan (workload rows)"}),
+            "kernel": _or_null(NAME), "dtype": _or_null({"enum": list(DTYPE_BYTES)}),
+            "weight_dtype": _or_null({"enum": list(DTYPE_BYTES)}),
+            "workload": NAME, "mode": NAME, "cuda_graphs": {"type": "boolean"},
+            **{k: _or_null({"type": "integer", "minimum": low, "maximum": high}) for k, (low, high) in COUNTS.items()}}
+
+
+def json_schema() -> dict:
+    shape = _shape_fields()
+    row = {"type": "object", "additionalProperties": False, "required": list(REQUIRED),
+           "oneOf": [{"required": ["gemm"]}, {"required": ["workload"]}],
+           "properties": {"id": ID, "group": NAME, "level": {"enum": list(LEVELS)}, "source": ID, "hardware": NAME,
+                          "metric": {"enum": list(METRICS)}, "value": {"type": "number", "exclusiveMinimum": 0},
+                          "fit": NAME, "note": {"type": "string"},
+                          "baseline": {"type": "object", "minProperties": 1, "properties": shape,
+                                       "additionalProperties": False}, **shape}}
+    fit = {"type": "object", "additionalProperties": False, "required": ["name", "hardware", "field"],
+           "properties": {"name": NAME, "hardware": NAME, "kernel": NAME, "field": NAME,
+                          "bounds": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}}}
+    return {"type": "object", "additionalProperties": False, "required": ["rows"], "properties": {
+        "sources": {"type": "object", "additionalProperties": NAME, "description": "source id -> citation"},
+        "fits": {"type": "array", "items": fit}, "rows": {"type": "array", "minItems": 1, "items": row}}}
