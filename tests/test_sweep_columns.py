@@ -2,7 +2,9 @@
 CSV and JSON text as the string columns they replace. Size and speed of a 10⁶-config sweep: bench/bench_pricing.
 
 ``tests/data/shape_sweep_{gpt2,vit}.csv`` were written by ``price_shapes(...).to_csv(index=False)`` at commit
-d8e3356 (string columns, whole sweep priced in one block) for the grids of :func:`_sweeps`.
+d8e3356 (string columns, whole sweep priced in one block) for the grids of :func:`_sweeps`; when every path
+came to assemble totals through ``nmsim.cost.step.assemble``, 11 cells of the 5 seq-1 training rows of the GPT-2
+file (priced by price_many, whose vector sums moved from pandas to numpy order) moved by at most 2.4e-16 relative.
 """
 from __future__ import annotations
 

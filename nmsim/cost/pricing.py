@@ -8,11 +8,12 @@
   step (AdamW by default) over the parameters, plus any recipe terms (mask recompute, SR-STE decay, MDGF blend)
   a caller passes as ``extras``.
 
-The one pricing path: :func:`price_table` builds the per-pass GEMM table (``nmsim.execution.table``), hands it
+The one pricing path: :func:`price_step` builds the per-pass GEMM table (``nmsim.execution.table``), hands it
 to the execution model the spec selects (``nmsim.execution``: roofline, gpu kernels, systolic, ...) and prices
-the vector ops through the same model. ``price``, ``price_gemms``, ``price_many`` (stacked patterns), ``compare``,
-``nmsim budget``'s training steps, ``nmsim report`` and the trainer's FLOP hook all use it, so the same
-question gets the same number.
+the vector ops through the same model; :func:`nmsim.cost.step.assemble` makes the step's totals, for
+:func:`price_many` (stacked patterns) and the shape sweep (stacked shapes) too. ``price``, ``price_gemms``,
+``compare``, ``nmsim budget``'s training steps, ``nmsim report`` and the trainer's FLOP hook all use them, so the
+same question gets the same number.
 
 Vector ops (elementwise, norms, softmax, reductions, embeddings, copies) run on the vector peak
 (``hw.vector_tflops(dtype)``) against main memory; their bytes are the trace's (fp32) rescaled to ``dtype``.
@@ -34,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost import vector_terms as VT
+from nmsim.cost.step import (TOTAL_COLUMNS, assemble, representative_rows, row_sum, step_kernel,  # noqa: F401
+                             vector_sums)
 from nmsim.errors import UserError
 from nmsim.execution import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, Fusion, VectorTable, default_fusion,
                              model_for)
@@ -48,9 +51,6 @@ OUTPUT_COLUMNS = [
     "bytes", "compute_seconds", "memory_seconds", "metadata_seconds", "seconds", "bound", "energy_joules",
 ]
 
-TOTAL_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
-                 "matrix_seconds", "vector_seconds", "seconds", "joules", "compute_share", "memory_share",
-                 "metadata_share", "bound")
 
 
 @dataclass
@@ -234,13 +234,12 @@ def training_extras(params: float, optimizer: str = "adamw", extra: dict | None 
     return out
 
 
-def _extra_rows(extras: dict, model, ctx) -> pd.DataFrame:
+def _extra_table(extras: dict) -> VectorTable:
     names = list(extras)
-    vt = VectorTable(pd.DataFrame({"id": -1, "module": names, "role": names, "layer": -1, "kind": "update",
-                                   "pass": "step"}),
-                     np.array([extras[n][0] for n in names], float), np.array([extras[n][1] for n in names], float),
-                     np.zeros(len(names), bool), np.zeros(len(names)))
-    return _vector_frame(vt, model.price_vector(vt, fp32_context(ctx)))
+    return VectorTable(pd.DataFrame({"id": -1, "module": names, "role": names, "layer": -1, "kind": "update",
+                                     "pass": "step"}),
+                       np.array([extras[n][0] for n in names], float), np.array([extras[n][1] for n in names], float),
+                       np.zeros(len(names), bool), np.zeros(len(names)))
 
 
 def fp32_context(ctx: ExecContext) -> ExecContext:
@@ -279,11 +278,12 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
     return df[OUTPUT_COLUMNS]
 
 
-def price_table(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
-                copies: bool = False, extras: dict | None = None, vector: bool = True) -> pd.DataFrame:
-    """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. One row per
-    (op, pass); every public entry point (price, price_gemms, price_many, training) goes through here or
-    through the same table + model calls."""
+def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
+               copies: bool = False, extras: dict | None = None, vector: bool = True) -> tuple[pd.DataFrame, dict]:
+    """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. Returns one row per
+    (op, pass) and the step's totals (:func:`nmsim.cost.step.assemble`, ``bound`` as its name); every public entry
+    point (price, price_gemms, price_many, training) goes through here or through the same table, model and
+    :func:`~nmsim.cost.step.assemble` calls."""
     ops = graph.ops if ops is None else ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     table = gemm_table(graph, patterns, mode, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
@@ -291,42 +291,32 @@ def price_table(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passe
     if len(table) and not np.all(model.supports(table, ctx)):
         raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
                         "--dtype")
-    frames = [_gemm_frame(table, model.price(table, ctx), mops)] if len(table) else []
+    frames, parts, priced = [], [], None
+    if len(table):
+        priced = model.price(table, ctx)
+        frames.append(_gemm_frame(table, priced, mops))
     if vector:
         vt = vector_table(graph, mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
         if len(vt.flops):
-            frames.append(_vector_frame(vt, model.price_vector(vt, ctx)))
+            parts.append((vt, model.price_vector(vt, ctx)))
     if extras:
-        frames.append(_extra_rows(extras, model, ctx))
+        vt = _extra_table(extras)
+        parts.append((vt, model.price_vector(vt, fp32_context(ctx))))
+    frames += [_vector_frame(vt, pv) for vt, pv in parts]
+    totals = assemble(priced, table.pass_codes == 0, vector_sums([(pv, row_sum) for _, pv in parts]),
+                      nominal=row_sum(table.nominal_flops), epilogue=row_sum(epilogue_flops(mops, table)))
+    totals = {k: (BOUNDS[int(v)] if k == "bound" else float(v)) for k, v in totals.items()}
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), totals
     df = pd.concat(frames, ignore_index=True)
     order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd", "step"))}
     df = df.assign(_p=df["pass"].map(order), _i=np.where(df["id"].to_numpy() < 0, 1 << 40, df["id"].to_numpy()))
-    return df.sort_values(["_i", "_p"], kind="stable").drop(columns=["_p", "_i"]).reset_index(drop=True)
+    return df.sort_values(["_i", "_p"], kind="stable").drop(columns=["_p", "_i"]).reset_index(drop=True), totals
 
 
-def _totals(df: pd.DataFrame) -> dict:
-    sec = float(df["seconds"].sum())
-    is_vec = ~df["kind"].isin(MATRIX_KINDS).to_numpy()
-    by_bound = df.groupby("bound")["seconds"].sum()
-    shares = {f"{b}_share": (float(by_bound.get(b, 0.0)) / sec if sec > 0 else 0.0) for b in BOUNDS}
-    fwd = df["pass"].to_numpy() == "fwd"
-    t = {
-        "nominal_flops": float(df["nominal_flops"].sum()),
-        "executed_flops": float(df["executed_flops"].sum()),
-        "vector_flops": float(df["vector_flops"].sum()),
-        "bytes": float(df["bytes"].sum()),
-        "weight_bytes": float(df.loc[fwd, "weight_bytes"].sum()),
-        "metadata_bytes": float(df.loc[fwd, "metadata_bytes"].sum()),
-        "matrix_seconds": float(df.loc[~is_vec, "seconds"].sum()),
-        "vector_seconds": float(df.loc[is_vec, "seconds"].sum()),
-        "seconds": sec,
-        "joules": float(df["energy_joules"].sum(skipna=False)),   # NaN: the spec gives no energy figures
-        **shares,
-    }
-    t["bound"] = max(BOUNDS, key=lambda b: t[f"{b}_share"])
-    return t
+def price_table(graph, patterns, ctx: ExecContext, mode: str, **kw) -> pd.DataFrame:
+    """:func:`price_step`'s rows."""
+    return price_step(graph, patterns, ctx, mode, **kw)[0]
 
 
 # ---- public API -------------------------------------------------------------------------------------------
@@ -353,8 +343,8 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
     if mode == "decode":
         check_decode(mops)
     step = training_extras(_params(graph, ops), optimizer, extras) if mode == "training" else None
-    df = price_table(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step)
-    res = Pricing(df, _totals(df), mode, hw.name, ctx.dtype, plan_label(plan))
+    df, totals = price_step(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step)
+    res = Pricing(df, totals, mode, hw.name, ctx.dtype, plan_label(plan))
     res.weight_dtype, res.fusion, res.kernel = ctx.wdtype, ctx.fusion.label, kernel
     return res
 
@@ -395,9 +385,6 @@ def price_workload(cfg, plan=None, hw="a100", dtype: str | None = None, mode: st
 
 
 # ---- many configs -----------------------------------------------------------------------------------------
-MANY_QUANTITIES = ("nominal_flops", "executed_flops", "bytes", "metadata_bytes", "weight_bytes", "seconds",
-                   "energy_joules")
-
 
 class _GraphTables:
     """Per-graph state for :func:`price_many`: the GEMM table, resolved plans (pattern codes per op) and, per
@@ -416,9 +403,10 @@ class _GraphTables:
         self.tables: dict = {}
         self.vector: dict = {}
         self.labels: dict = {}
-        fwd_w = (self.base.pass_codes == 0) & (self.base.weight_elems > 0)
-        order = np.argsort(-np.where(fwd_w, self.base.nominal_flops, -1.0), kind="stable")
-        self.rep_rows = order[: max(int(fwd_w.sum()), 1)]
+        self.fwd = self.base.pass_codes == 0
+        self.rep_rows = representative_rows(self.fwd & (self.base.weight_elems > 0), self.base.nominal_flops)
+        self.nominal = row_sum(self.base.nominal_flops)
+        self.epilogue = row_sum(epilogue_flops(self.mops, self.base))
 
     def codes(self, plan) -> tuple[int, np.ndarray]:
         """(plan number, pattern code per op); the number identifies the resolved plan within this graph."""
@@ -437,8 +425,8 @@ class _GraphTables:
             hit = self.labels[key] = plan_label(plan)
         return hit
 
-    def table(self, hw, dtype) -> dict:
-        """(P, rows) arrays per quantity for every pattern known so far."""
+    def table(self, hw, dtype) -> tuple:
+        """(the model's prices (P, rows) of every pattern known so far, the rows the hardware sparsifies)."""
         key = (id(hw), dtype)
         hit = self.tables.get(key)
         if hit is not None and hit[0] is hw and hit[1] == len(self.patterns):
@@ -446,36 +434,25 @@ class _GraphTables:
         ctx = context(hw, dtype, **self.opts)
         P = len(self.patterns)
         stacked = restack(self.base, np.repeat(np.arange(P)[:, None], len(self.mops), axis=1), self.patterns)
-        model = model_for(hw)
-        r = model.price(stacked, ctx)
-        fwd = (self.base.pass_codes == 0)
-        out = {"nominal_flops": np.broadcast_to(self.base.nominal_flops, r.seconds.shape),
-               "executed_flops": r.executed_flops, "bytes": r.bytes, "seconds": r.seconds,
-               "energy_joules": r.joules, "weight_bytes": np.where(fwd, r.weight_bytes, 0.0),
-               "metadata_bytes": np.where(fwd, r.metadata_bytes, 0.0)}
-        for i, b in enumerate(BOUNDS):
-            out[f"{b}_seconds"] = np.where(r.bound == i, r.seconds, 0.0)
-        out["_kernel"] = (r.kernel, np.asarray(r.kernel_names, dtype=object))
-        out["_sparsifies"] = sparsifiable(stacked.sparse_operand, hw)
+        out = (model_for(hw).price(stacked, ctx), sparsifiable(stacked.sparse_operand, hw))
         self.tables[key] = (hw, P, out)
         return out
 
     def vector_totals(self, hw, dtype) -> dict:
+        """:func:`~nmsim.cost.step.vector_sums` of the vector ops (and training's optimizer step)."""
         key = (id(hw), dtype)
         hit = self.vector.get(key)
         if hit is not None and hit[0] is hw:
             return hit[1]
-        # the vector ops only: a pinned GEMM kernel does not apply (and would fail on this dense-plan table)
+        # the vector ops only: a pinned GEMM kernel does not apply
         ctx = context(hw, dtype, **{**self.opts, "kernel": None})
-        step = training_extras(_params(self.graph, self.graph.ops)) if self.mode == "training" else None
-        vec = price_table(self.graph, None, ctx, self.mode, copies=not self.fuse_copies, extras=step)
-        vec = vec[~vec["kind"].isin(MATRIX_KINDS)]
-        epi = float(epilogue_flops(self.mops, self.base).sum())
-        t = {"vector_flops": epi + float(vec["vector_flops"].sum()),
-             "vector_bytes": float(vec["bytes"].sum()),
-             "vector_seconds": float(vec["seconds"].sum()),
-             "vector_joules": float(vec["energy_joules"].sum(skipna=False)),   # NaN: no energy figures
-             "vector_compute_seconds": float(vec.loc[vec["bound"] == "compute", "seconds"].sum())}
+        model = model_for(hw)
+        vt = vector_table(self.graph, self.mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=not self.fuse_copies)
+        parts = [(model.price_vector(vt, ctx), row_sum)]
+        if self.mode == "training":
+            step = _extra_table(training_extras(_params(self.graph, self.graph.ops)))
+            parts.append((model.price_vector(step, fp32_context(ctx)), row_sum))
+        t = vector_sums(parts)
         self.vector[key] = (hw, t)
         return t
 
@@ -565,55 +542,37 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         group = groups.setdefault((id(hw), dt), (hw, dt, []))
         group[2].append(i)
         group_no[i] = list(groups).index((id(hw), dt))
-    cols = {q: np.zeros(len(configs)) for q in (*MANY_QUANTITIES, *(f"{b}_seconds" for b in BOUNDS))}
-    vcols = {q: np.zeros(len(configs)) for q in ("vector_flops", "vector_bytes", "vector_seconds", "vector_joules",
-                                                  "vector_compute_seconds")}
+    cols = {q: np.zeros(len(configs)) for q in TOTAL_COLUMNS}
     kernels = np.empty(len(configs), dtype=np.int64)
     kernel_names: list = []
-    dense_matrix, sparsified = np.zeros(len(configs)), np.zeros(len(configs))
+    dense_step, sparsified = np.zeros(len(configs)), np.zeros(len(configs))
     cols_idx = np.arange(len(G.base))
     for hw, dtype, rows in groups.values():
-        T = G.table(hw, dtype)
+        r, sparsifies = G.table(hw, dtype)
         rows = np.asarray(rows)
         # each distinct plan of the group is summed once, then scattered to its configs
         uniq, inverse = np.unique(plan_no[rows], return_inverse=True)
         C = np.stack([plan_codes[u] for u in uniq])[:, G.base.op_pos]  # (plans, table rows)
-        for q in cols:
-            cols[q][rows] = T[q][C, cols_idx].sum(axis=1)[inverse]
-        kcode, knames = T["_kernel"]
-        rep = C[:, G.rep_rows]
-        first = np.argmax(rep > 0, axis=1)
-        has = (rep > 0).any(axis=1)
-        rr = np.where(has, G.rep_rows[first], G.rep_rows[0])
-        kernels[rows] = len(kernel_names) + kcode[C[np.arange(len(uniq)), rr], rr][inverse]
-        kernel_names += list(knames)
-        dense_rows = T["seconds"][0]   # pattern 0: every row dense
-        dense_matrix[rows] = float(dense_rows.sum())
-        sparsified[rows] = (T["_sparsifies"][C, cols_idx] * dense_rows).sum(axis=1)[inverse]
-        v = G.vector_totals(hw, dtype)
-        for q in vcols:
-            vcols[q][rows] = v[q]
-    seconds = cols["seconds"] + vcols["vector_seconds"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share_c = np.where(seconds > 0, (cols["compute_seconds"] + vcols["vector_compute_seconds"]) / seconds, 0)
-        share_m = np.where(seconds > 0, (cols["memory_seconds"] + vcols["vector_seconds"]
-                                         - vcols["vector_compute_seconds"]) / seconds, 0)
-        share_x = np.where(seconds > 0, cols["metadata_seconds"] / seconds, 0)
-    shares = np.stack([share_c, share_m, share_x], axis=1)
+        per_plan = lambda a: np.broadcast_to(a, r.seconds.shape)[C, cols_idx].sum(axis=1)[inverse]  # noqa: E731
+        vec = G.vector_totals(hw, dtype)
+        t = assemble(r, G.fwd, vec, nominal=G.nominal, epilogue=G.epilogue, reduce=per_plan)
+        for q in TOTAL_COLUMNS:
+            cols[q][rows] = t[q]
+        kc = step_kernel(np.broadcast_to(r.kernel, r.seconds.shape)[C[:, G.rep_rows], G.rep_rows], C[:, G.rep_rows] > 0)
+        kernels[rows] = len(kernel_names) + kc[inverse]
+        kernel_names += list(r.kernel_names)
+        dense_rows = r.seconds[0]   # pattern 0: every row dense
+        dense_step[rows] = float(dense_rows.sum()) + vec["seconds"]
+        sparsified[rows] = (sparsifies[C, cols_idx] * dense_rows).sum(axis=1)[inverse]
     out = pd.DataFrame({
         "config": np.arange(len(configs)),
         "plan": categorical(np.searchsorted(sorted(labels), plan_no), [labels[i] for i in sorted(labels)]),
         "hardware": categorical(group_no, [g[0].name for g in groups.values()]),
         "dtype": categorical(group_no, [g[1] for g in groups.values()]),
-        "nominal_flops": cols["nominal_flops"], "executed_flops": cols["executed_flops"],
-        "vector_flops": vcols["vector_flops"], "bytes": cols["bytes"] + vcols["vector_bytes"],
-        "weight_bytes": cols["weight_bytes"], "metadata_bytes": cols["metadata_bytes"],
-        "matrix_seconds": cols["seconds"], "vector_seconds": vcols["vector_seconds"], "seconds": seconds,
-        "joules": cols["energy_joules"] + vcols["vector_joules"],
-        "compute_share": share_c, "memory_share": share_m, "metadata_share": share_x,
-        "bound": categorical(shares.argmax(axis=1), BOUNDS),
+        **{q: cols[q] for q in TOTAL_COLUMNS[:-1]},
+        "bound": categorical(cols["bound"].astype(np.int64), BOUNDS),
         "kernel": categorical(kernels, kernel_names),
     })
     if ceiling:
-        out["sparsified_share"], out["ceiling"] = amdahl(dense_matrix + vcols["vector_seconds"], sparsified)
+        out["sparsified_share"], out["ceiling"] = amdahl(dense_step, sparsified)
     return out

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from nmsim.cost.step import TOTAL_COLUMNS, assemble, representative_rows, step_kernel, vector_sums
 from nmsim.errors import UserError
 from nmsim.execution import VectorTable, model_for
 from nmsim.execution.base import BOUNDS
@@ -112,9 +113,8 @@ class _ShapeTables:
         table = base.replace(frame=base.frame.iloc[uniq].reset_index(drop=True), pattern=codes_u[None],
                              sparse_operand=operand[None], op_pos=base.op_pos[uniq], pass_codes=pass_u,
                              patterns=tuple(self.patterns), **{c: getattr(base, c)[uniq] for c in GEMM_COLUMNS})
-        fwd_w = (pass_u == 0) & is_w[uniq]
         size = self.sg.monomials(self.sg.points(self.sg.default_shape()))[0] @ self.gemm["nominal_flops"][:, uniq]
-        rep = np.argsort(-np.where(fwd_w, size, -1.0), kind="stable")[: max(int(fwd_w.sum()), 1)]
+        rep = representative_rows((pass_u == 0) & is_w[uniq], size)
         hit = self.layouts[plan_keys] = {"coef": {c: np.ascontiguousarray(self.gemm[c][:, uniq]) for c in cols},
                                          "codes": codes_u, "pass": pass_u, "mult": mult, "rep": rep,
                                          "table": table}
@@ -368,11 +368,7 @@ def _price_traced(cfg, mode: str, points: dict, configs: list, opts: dict, out: 
         out.kernel[rows[i]] = out.kernel_codes(df["kernel"])
 
 
-REGION_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
-                  "matrix_seconds", "vector_seconds", "joules", *(f"{b}_seconds" for b in BOUNDS))
-NUMBER_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes", "metadata_bytes",
-                  "matrix_seconds", "vector_seconds", "seconds", "joules", "compute_share", "memory_share",
-                  "metadata_share")
+NUMBER_COLUMNS = TOTAL_COLUMNS[:-1]
 #: elements of the execution model's (shapes, plans, rows) arrays priced at once: bounds a sweep's working memory
 CHUNK_ELEMENTS = 1 << 16
 
@@ -397,30 +393,31 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
         ctx = context(hw, dt, weight_dtype=opts["weight_dtype"], fusion=opts["fusion"], kernel=opts["kernel"],
                       dgrad_sparse=opts["dgrad_sparse"], cuda_graphs=opts["cuda_graphs"])
         priced.append((model_for(hw), ctx, idx, np.array([plans[i] for i in idx])))
+    mult, fwd, rep = L["mult"], L["pass"] == 0, L["rep"]
     # whole blocks of 64 shapes: BLAS sums a matrix's last rows in another order, so the blocks' edges must not
     # move with the chunk (a shape's numbers do not depend on how many shapes a sweep holds)
-    step = max(1, CHUNK_ELEMENTS // max(len(plan_index) * len(L["mult"]), 1) // 64) * 64
+    step = max(1, CHUNK_ELEMENTS // max(len(plan_index) * len(mult), 1) // 64) * 64
     for lo in range(0, len(X_all), step):
         X = X_all[lo:lo + step]
         ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
         table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
-        res = {q: np.zeros((len(X), len(configs))) for q in REGION_COLUMNS}
-        kernels = np.zeros((len(X), len(configs)), dtype=np.int32)
-        epi = ev["epilogue_flops"] @ L["mult"]                                       # (S,)
+        nominal, epilogue = (ev["nominal_flops"] @ mult)[:, None], (ev["epilogue_flops"] @ mult)[:, None]
         params = T.parameter_totals(X) if mode == "training" else None
+        at = rows[lo:lo + step]
         for model, ctx, idx, q in priced:
             if not np.all(model.supports(table, ctx)):
                 raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
                                 "--dtype")
-            _gemm_columns(res, kernels, idx, model.price(table, ctx), q, L, ev, out)
-            vflops, vbytes, vsec, vcomp, vj = _vector_columns(T, model, ctx, X, params, opts)
-            res["vector_flops"][:, idx] = (vflops + epi)[:, None]
-            res["bytes"][:, idx] += vbytes[:, None]
-            res["vector_seconds"][:, idx] = vsec[:, None]
-            res["joules"][:, idx] += vj[:, None]
-            res["compute_seconds"][:, idx] += vcomp[:, None]
-            res["memory_seconds"][:, idx] += (vsec - vcomp)[:, None]
-        _region_columns(res, kernels, out, rows[lo:lo + step])
+            r = model.price(table, ctx)
+            per_config = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, configs)
+            vec = {k: v[:, None] for k, v in vector_sums(_vector_parts(T, model, ctx, X, params, opts)).items()}
+            t = assemble(r, fwd, vec, nominal=nominal, epilogue=epilogue, reduce=per_config)
+            for c in NUMBER_COLUMNS:
+                out.numbers[c][at[:, idx]] = t[c]
+            out.bound[at[:, idx]] = t["bound"]
+            kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, configs, R)
+            kernels = step_kernel(kc, np.broadcast_to(L["codes"][q][:, rep] > 0, kc.shape))
+            out.kernel[at[:, idx]] = out.kernel_codes(r.kernel_names)[kernels]
 
 
 def _plan_codes(T, configs: list) -> tuple[list, list]:
@@ -441,44 +438,17 @@ def _plan_codes(T, configs: list) -> tuple[list, list]:
     return plans, plan_index
 
 
-def _gemm_columns(res: dict, kernels: np.ndarray, idx: list, r, q: np.ndarray, L: dict, ev: dict,
-                  out: _Sink) -> None:
-    """Fill the GEMM columns of configs ``idx`` (plans ``q``) from the execution model's prices ``r`` (S, Q, U);
-    ``kernels``: codes into ``out``'s kernel names."""
-    mult, pass_u, rep = L["mult"], L["pass"], L["rep"]
-    g = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, len(idx))
-    fwd = pass_u == 0
-    res["nominal_flops"][:, idx] = (ev["nominal_flops"] @ mult)[:, None]
-    res["executed_flops"][:, idx] = g(r.executed_flops)
-    res["bytes"][:, idx] = g(r.bytes)
-    res["weight_bytes"][:, idx] = g(np.where(fwd, r.weight_bytes, 0.0))
-    res["metadata_bytes"][:, idx] = g(np.where(fwd, r.metadata_bytes, 0.0))
-    res["matrix_seconds"][:, idx] = g(r.seconds)
-    res["joules"][:, idx] = g(r.joules)
-    for bi, b in enumerate(BOUNDS):
-        res[f"{b}_seconds"][:, idx] = g(np.where(r.bound == bi, r.seconds, 0.0))
-    kc = np.broadcast_to(r.kernel, r.seconds.shape)[:, q][:, :, rep]          # (S, len(idx), R)
-    sp = np.broadcast_to(L["codes"][q][:, rep] > 0, kc.shape)
-    first = np.where(sp.any(axis=2), np.argmax(sp, axis=2), 0)   # else the largest GEMM's kernel
-    kernels[:, idx] = out.kernel_codes(r.kernel_names)[np.take_along_axis(kc, first[..., None], 2)[..., 0]]
-
-
-def _vector_columns(T, model, ctx, X: np.ndarray, params, opts: dict) -> tuple:
-    """(flops, bytes, seconds, compute-bound seconds, joules) of the vector ops per shape, plan-independent, plus
-    training's optimizer step (``params``: parameter totals per shape)."""
+def _vector_parts(T, model, ctx, X: np.ndarray, params, opts: dict) -> list:
+    """The vector ops per shape (plan-independent, rows priced once with their multiplicity), plus training's
+    optimizer step (``params``: parameter totals per shape), for :func:`~nmsim.cost.step.vector_sums`."""
     V = T.vector(ctx.fusion, not opts["fuse_copies"])
     scale = _dtype_scale(ctx.dtype)
     vt = VectorTable(V["frame"], X @ V["flops"], (X @ V["bytes"]) * scale, V["fused"],
                      (X @ V["fused_bytes"]) * scale)
-    pv = model.price_vector(vt, ctx)
-    out = [pv["flops"] @ V["mult"], pv["bytes"] @ V["mult"], pv["seconds"] @ V["mult"],
-           np.where(pv["bound"] == 0, pv["seconds"], 0.0) @ V["mult"], pv["joules"] @ V["mult"]]
+    parts = [(model.price_vector(vt, ctx), lambda a: a @ V["mult"])]
     if params is not None:
-        ps = _optimizer_step(T, model, ctx, params, len(X))
-        out = [out[0] + ps["flops"].sum(axis=1), out[1] + ps["bytes"].sum(axis=1),
-               out[2] + ps["seconds"].sum(axis=1),
-               out[3] + np.where(ps["bound"] == 0, ps["seconds"], 0.0).sum(axis=1), out[4] + ps["joules"].sum(axis=1)]
-    return tuple(out)
+        parts.append((_optimizer_step(T, model, ctx, params, len(X)), lambda a: a.sum(axis=1)))
+    return parts
 
 
 def _optimizer_step(T, model, ctx, params: np.ndarray, S: int) -> dict:
@@ -493,22 +463,6 @@ def _optimizer_step(T, model, ctx, params: np.ndarray, S: int) -> dict:
     st = VectorTable(T.step_frame(names_x), flops_x, bytes_x, np.zeros(len(names_x), bool),
                      np.zeros((S, len(names_x))))
     return model.price_vector(st, fp32_context(ctx))
-
-
-def _region_columns(res: dict, kernels: np.ndarray, out: _Sink, rows: np.ndarray) -> None:
-    """The region's output columns into ``out`` at ``rows`` (shapes, configs); ``bound``: the largest share of
-    the time."""
-    seconds = res["matrix_seconds"] + res["vector_seconds"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.stack([np.where(seconds > 0, res[f"{b}_seconds"] / seconds, 0.0) for b in BOUNDS], axis=-1)
-    cols = {**{c: res[c] for c in ("nominal_flops", "executed_flops", "vector_flops", "bytes", "weight_bytes",
-                                   "metadata_bytes", "matrix_seconds", "vector_seconds", "joules")},
-            "seconds": seconds, "compute_share": shares[..., 0], "memory_share": shares[..., 1],
-            "metadata_share": shares[..., 2]}
-    for c, v in cols.items():
-        out.numbers[c][rows] = v
-    out.bound[rows] = shares.argmax(axis=-1)
-    out.kernel[rows] = kernels
 
 
 def _dtype_scale(dtype: str) -> float:

@@ -192,14 +192,13 @@ class TrainingCostModel:
     def _hardware(self, cost_pats, extras: dict) -> dict:
         """Seconds and joules of one step through the one pricing path (GEMMs, vector ops, optimizer, recipe
         terms): the same number ``nmsim price --mode training`` gives for the same plan."""
-        from nmsim.cost.pricing import context, price_table, training_extras
+        from nmsim.cost.pricing import context, price_step, training_extras
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
         ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, **self.pricing_options)
         step = training_extras(self.params, self.optimizer, extras)
-        df = price_table(self.graph, patterns, ctx, "training", ops=self.ops, extras=step)
-        return {"hw_matrix_flops": float(df["executed_flops"].sum()),
-                "step_seconds": float(df["seconds"].sum()),
-                "step_joules": float(df["energy_joules"].sum(skipna=False))}   # NaN: no energy figures, not 0 J
+        t = price_step(self.graph, patterns, ctx, "training", ops=self.ops, extras=step)[1]
+        return {"hw_matrix_flops": t["executed_flops"], "step_seconds": t["seconds"],
+                "step_joules": t["joules"]}   # NaN: no energy figures, not 0 J
 
     # schedules
     def phases(self, recipe, total_steps: int) -> pd.DataFrame:
