@@ -560,7 +560,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
 
     stages.start("cost tables (inference, training schedules, accelerators, memory)")
     kept = _cost_frames(st)
-    stages.done("kept from an earlier report of the same question" if kept else "")
+    stages.done("kept" if kept else "")   # priced by an earlier report of the same question
     if train:
         stages.start(f"reference-trainer sweep ({quick_sweep.TASK}, {opts.train_epochs} epochs per run)")
         runs = quick_sweep.quick_runs(opts.train_epochs, out, echo=echo)   # trained once, kept after
