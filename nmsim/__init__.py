@@ -10,41 +10,24 @@ and return DataFrames with raw SI units in the column names (``seconds``, ``joul
     nmsim.compare("vit-base-16", hardware="all", patterns="dense,2:4,1:8")
     nmsim.budget("vit-base-16", "ff=1:16", epochs=350, dataset_size=1281167, batch=4096, hardware="a100")
     nmsim.schedule("sdgf-stepwise", "ff=1:16", epochs=350, steps_per_epoch=313)
-    nmsim.train("runs/one", task="digits", recipe="sr-ste", sparsity="ff=1:8", epochs=2)
-    nmsim.report("my-report", workload="gpt2", no_train=True)
+    nmsim.train_run("runs/one", task="digits", recipe="sr-ste", sparsity="ff=1:8", epochs=2)
+    nmsim.write_report("my-report", workload="gpt2", no_train=True)
+    nmsim.cluster_budget("llama-3-8b", system="dgx-h100", nodes=32, seq=8192, global_batch=512, tokens=1e12)
 
-Functions: load_workload, trace, price, compare, budget, schedule, train, report. Imports are lazy: ``import
-nmsim`` loads neither torch nor pandas.
+Functions: see :data:`nmsim.api.__all__` (also sweep, plot, cluster_plan, cluster_validate, cluster_systems,
+export_gemms, validate, evidence_run, evidence_summarize). ``nmsim.train`` and ``nmsim.report`` are the trainer and
+report packages. Imports are lazy: ``import nmsim`` loads neither torch nor pandas.
 """
 from nmsim.version import __version__
 
-__all__ = ["load_workload", "trace", "price", "compare", "budget", "schedule", "train", "report", "__version__"]
-
-
-def trace(module_or_workload=None, example_inputs=None, **kwargs):
-    """FLOPs of a workload (a name, YAML or config.json) as a DataFrame, as ``nmsim trace`` (``batch=``, ``seq=``,
-    ``by=``); or, given an ``nn.Module`` and its example inputs (``example_kwargs=`` for keyword inputs), its
-    :class:`nmsim.graph.OpGraph` traced on the meta device (see :func:`nmsim.api.trace_module`)."""
-    from nmsim import api
-
-    if type(module_or_workload).__name__ != "ModelConfig" and _is_module(module_or_workload):
-        return api.trace_module(module_or_workload, example_inputs, **kwargs)
-    if example_inputs is not None:
-        from nmsim.errors import UserError
-
-        raise UserError(f"example inputs are for an nn.Module, got a {type(module_or_workload).__name__} to trace",
-                        "trace")
-    return api.trace_workload(module_or_workload, **kwargs)
-
-
-def _is_module(obj) -> bool:
-    """An ``nn.Module`` (checked without importing torch when torch is not loaded: then it cannot be one)."""
-    torch = __import__("sys").modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
+API = ("load_workload", "trace", "trace_workload", "trace_module", "price", "compare", "budget", "schedule",
+       "train_run", "sweep", "write_report", "plot", "cluster_plan", "cluster_budget", "cluster_validate",
+       "cluster_systems", "export_gemms", "validate", "evidence_run", "evidence_summarize")
+__all__ = [*API, "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("load_workload", "price", "compare", "budget", "schedule", "train", "report"):
+    if name in API:
         from nmsim import api
 
         return getattr(api, name)
@@ -53,16 +36,3 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(__import__("types").ModuleType):
-    """``nmsim.train`` and ``nmsim.report`` are the API functions even after the subpackages of the same names are
-    imported (``from nmsim.train import ...`` still works: the subpackages live in ``sys.modules``)."""
-
-    def __setattr__(self, name, value):
-        if name in ("train", "report") and isinstance(value, __import__("types").ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-__import__("sys").modules[__name__].__class__ = _Package

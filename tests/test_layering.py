@@ -99,7 +99,7 @@ def package_cycles(found) -> list[set]:
 
 # what other changes in flight remove; nothing may be added here
 KNOWN = {
-    ("api", "cli"),              # the API still runs the CLI
+    ("api", "cli"),              # the API reads its keywords with the commands' parsers (nmsim.api.keywords)
     ("bands", "cost"), ("bands", "cluster"),    # the bands file is built from the validations
     ("evidence", "report"),      # evidence summaries read and plot curves with the report's code
     ("execution", "cost"),       # the research-engine comparison prices workloads

@@ -1,6 +1,6 @@
 """Shape axes on the command line (``--batch 1:128``, ``--seq 128,512,2048``, ``--context 1k:32k:x2``) and the
-``nmsim price`` shape sweep they start (``--image-size`` for vision models, always a sweep). Argument parsing and printing only: the work is
-:func:`nmsim.cost.shape_sweep.price_shapes`.
+``nmsim price`` shape sweep they start (``--image-size`` for vision models, always a sweep). Argument parsing
+and printing only: the work is :func:`nmsim.api.pricing.price_sweep`.
 
 Syntax (``--batch``, ``--seq``, ``--context``, ``--image-size``): comma-separated items; an item is ``N``, ``A:B`` (A to B, step 1), ``A:B:S`` (step S) or ``A:B:xF``
 (A, A·F, A·F², ... up to B). ``k`` multiplies by 1,024 (``32k`` = 32,768 tokens). Values are positive integers,
@@ -81,41 +81,6 @@ def axis(text: str):
     return values[0] if len(values) == 1 and not any(c in text for c in ":,") else values
 
 
-def is_sweep(args) -> bool:
-    return (any(isinstance(getattr(args, a, None), list) for a in ("batch", "seq", "context"))
-            or getattr(args, "image_size", None) is not None)
-
-
-def require_single(args, command: str) -> None:
-    from nmsim.errors import UserError
-
-    for a in ("batch", "seq", "context", "image_size"):
-        value = getattr(args, a, None)
-        if isinstance(value, list) or (a == "image_size" and value is not None):
-            raise UserError(f"a range of values is for nmsim price (shape sweeps), not {command}",
-                            f"--{a.replace('_', '-')}")
-
-
-def _sweep_shapes(args, cfg) -> dict:
-    """The shape axes of ``args`` as lists for ``price_shapes``; UserError naming an option that does not fit the
-    model or the mode."""
-    from nmsim.errors import UserError
-
-    as_list = lambda v: None if v is None else (v if isinstance(v, list) else [v])  # noqa: E731
-    shapes = {"batch": as_list(args.batch), "seq": as_list(args.seq), "context": as_list(args.context),
-              "image_size": as_list(getattr(args, "image_size", None))}
-    if shapes["image_size"] and not cfg.is_image:
-        raise UserError(f"{cfg.name} is a text model: --image-size is for vision models", "--image-size")
-    if args.mode == "decode" and shapes["seq"] not in (None, [1]):
-        raise UserError("decode prices one new token per sequence; use --context for the cache length", "--seq")
-    if cfg.is_image and (shapes["seq"] or shapes["context"]):
-        raise UserError(f"{cfg.name} is an image model: its tokens come from image_size/patch_size",
-                        "--seq" if shapes["seq"] else "--context")
-    if not cfg.is_image and args.mode in ("inference", "training") and shapes["context"]:
-        raise UserError(f"--context is for --mode decode/prefill, not {args.mode}", "--context")
-    return {k: v for k, v in shapes.items() if v is not None and not (k == "seq" and args.mode == "decode")}
-
-
 def _table_view(df, axes: list):
     """The table format's columns: the shape axes, then time, FLOPs, bytes and energy in readable units."""
     show = df[axes].copy()
@@ -144,52 +109,25 @@ def sweep_attention(cfg, mode: str, df) -> str:
     return attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)
 
 
-def run_sweep(args) -> int:
-    """``nmsim price`` over the product of the shape axes (one row per shape)."""
-    from nmsim.cli.output import emit
-    from nmsim.cli.price import memory_kwargs
-    from nmsim.cost.pricing import check_mode, check_settings, default_dtype, hardware_spec, plans_preflight
-    from nmsim.cost.shape_sweep import price_shapes
-    from nmsim.errors import UserError
-    from nmsim.graph import load_workload
-    from nmsim.sparsity.plan import SparsityPlan
-
-    if getattr(args, "memory", False):
-        raise UserError("--memory prices one shape; give single values", "--memory")
-    hw = hardware_spec(args.hardware)
-    dtype = default_dtype(hw, args.dtype)
-    plan = SparsityPlan.parse(args.sparsity) if args.sparsity else None
-    check_settings(hw, dtype, weight_dtype=getattr(args, "weight_dtype", None), kernel=getattr(args, "kernel", None),
-                   plans=[plan])
-    cfg = load_workload(args.workload)
-    check_mode(cfg, args.mode)
-    shapes = _sweep_shapes(args, cfg)
-    with plans_preflight([plan]):   # a plan the graph refuses: said before tracing's progress line
-        df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
-                          kernel=getattr(args, "kernel", None), cuda_graphs=getattr(args, "cuda_graphs", True),
-                          **memory_kwargs(args))
-    from nmsim.cost.economics import add_shape_columns, parse_overrides, price_note
-    prices = parse_overrides(getattr(args, "price_per_hour", None))
-    at = df.columns.get_loc("joules") + 1
-    df = add_shape_columns(df, cfg, args.mode, prices)
-    df = df[[*df.columns[:at], *df.columns[-3:], *df.columns[at:-3]]]   # beside joules
+def render_sweep(args, sweep) -> int:
+    """``nmsim price`` over the product of the shape axes (one row per shape): :class:`nmsim.api.pricing.Sweep`."""
     from nmsim import bands
-    step_band = bands.band(bands.level_for_mode(args.mode), hw)
-    df = bands.attach(df, step_band)
-    axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
+    from nmsim.cli.output import emit
     from nmsim.cli.price import wrap_comment
+    from nmsim.cost.economics import price_note
+
+    df, cfg, hw, axes = sweep.table, sweep.config, sweep.hw, sweep.axes
     span = lambda a: f"{df[a].min():,}" + (f"..{df[a].max():,}" if df[a].max() != df[a].min() else "")  # noqa: E731
     misfits = int((~df["fits"]).sum())
-    head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {dtype}, plan {df['plan'].iloc[0]}: "
+    head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {sweep.dtype}, plan {df['plan'].iloc[0]}: "
                         f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
-                        + price_note([hw.name], prices) + f"# {sweep_attention(cfg, args.mode, df)}\n"
+                        + price_note([hw.name], sweep.prices) + f"# {sweep_attention(cfg, args.mode, df)}\n"
                         + (f"# {misfits:,} of {len(df):,} shapes do NOT fit in {hw.main_memory.capacity_gib:g} GiB "
                            "(fits False, priced anyway)\n" if misfits else "")
-                        + bands.note(step_band))
+                        + bands.note(sweep.step_band))
     if args.format == "table":   # the table starts with what it priced (CSV/JSON/--out: the line goes to stderr)
         emit(_table_view(df, axes), "table", args.out, index=False, columns=getattr(args, "columns", None),
              head=head)
     else:
-        emit(df.drop(columns=["config"]), args.format, args.out, index=False, columns=getattr(args, "columns", None),
-             head=head)
+        emit(df, args.format, args.out, index=False, columns=getattr(args, "columns", None), head=head)
     return 0

@@ -2,7 +2,7 @@
 
 One row per recipe x pattern: total training FLOPs over the schedule, normalised to dense and to SR-STE of the
 same plan, the epochs affordable at the budget (default: what dense spends in --epochs), the phases, and with
---hardware the seconds. Logic lives in nmsim.cost.training / nmsim.cost.budget.
+--hardware the seconds. Logic lives in nmsim.api.training (nmsim.cost.budget).
 """
 from __future__ import annotations
 
@@ -12,30 +12,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas is imported when a table is built: argument checks stay fast
     import pandas as pd
 
-OPTIONS = ("recipes", "patterns", "epochs", "dataset_size", "steps_per_epoch", "steps", "samples", "tokens", "batch",
-           "dense_frac", "finetune_frac", "beta", "k", "hardware", "dtype", "weight_dtype", "kernel", "unfused",
-           "transposable", "optimizer", "budget", "paper_convention", "seq", "price_per_hour", "recompute",
-           "precision")
-
-
 def build_table(args) -> pd.DataFrame:
-    """The table of ``nmsim.cost.budget.budget_table``; sets ``args.priced`` (the header) and prints skip notes."""
-    from nmsim.recipes import parse_recipe_list
-    from nmsim.sparsity.plan import SparsityPlan
-
-    parse_recipe_list(args.recipes)   # the option texts first: a typo fails before pandas is imported
-    SparsityPlan.parse(args.sparsity)
-    from nmsim.graph import load_workload
-    load_workload(args.workload)   # and workload, hardware and DEVICE=USD typos
-    from nmsim.hardware import load
-    priced = [load(args.hardware).name] if args.hardware else []
-    from nmsim.hardware.prices import parse_overrides
-    parse_overrides(args.price_per_hour, priced)
-    from nmsim.cli.table import check_columns
-    from nmsim.cost.budget import budget_table, table_columns
-    check_columns(table_columns(bool(args.hardware)), args.columns)   # before tracing
-
-    run = budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in OPTIONS})
+    """The table of :func:`nmsim.api.training.budget_run`; sets ``args.priced`` (the header) and prints skip notes."""
+    from nmsim.api.training import budget_run
+    from nmsim.cli.output import columns_hook
+    run = budget_run(args, columns_hook(args))
     for note in run.skipped:
         print(f"nmsim: note: skipped {note}", file=sys.stderr)
     args.priced = _priced(run.workload, run.model, run.length, args) + _fit_line(run.table, run.length.batch)

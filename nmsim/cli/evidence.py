@@ -46,27 +46,13 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from nmsim.evidence.protocol import Protocol, run_protocol
-    from nmsim.recipes import parse_recipe_list
-
-    proto = Protocol(task=args.task, recipes=tuple(parse_recipe_list(args.recipes)),
-                     patterns=tuple(x.strip() for x in args.patterns.split(",") if x.strip()), seeds=args.seeds,
-                     epochs=args.epochs, batch=args.batch, lr=args.lr, dense_frac=args.dense_frac,
-                     finetune_frac=args.finetune_frac, eval_every=args.eval_every, metric=args.metric,
-                     level=args.level, beta_rule=args.beta_rule, srste_finetune_rule=args.finetune_rule)
+    from nmsim.api.training import evidence_run
     command = "nmsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "nmsim evidence run"
-    run_protocol(proto, args.out, workers=args.workers, device=args.device, executor=args.executor, command=command)
+    evidence_run(args, command)
     return 0
 
 
 def cmd_summarize(args) -> int:
-    from pathlib import Path
-
-    from nmsim.evidence.files import read_timing
-    from nmsim.evidence.protocol import TIMING_FILE, load_protocol
-    load_protocol(args.folder)   # not a protocol folder, or damaged bookkeeping: one line before the summary's
-    read_timing(Path(args.folder) / TIMING_FILE)   # imports (torch, matplotlib)
-    from nmsim.evidence.summary import summarize
-
-    summarize(args.folder)
+    from nmsim.api.training import evidence_summary
+    evidence_summary(args.folder)
     return 0

@@ -35,26 +35,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from nmsim.graph import load_workload
-    from nmsim.sparsity.plan import SparsityPlan
-    # plan and workload typos, a layer past the model: before pandas and torch are imported
-    SparsityPlan.parse(args.sparsity).check_depth(load_workload(args.workload))
-    from nmsim.cost.pricing import trace_for_mode
-    from nmsim.export import export_summary, gemm_rows, write_export
-    from nmsim.io import check_output_folder
-
-    check_output_folder(args.out, "export")
-    hw = None
-    if args.hardware:
-        from nmsim.hardware import load
-        hw = load(args.hardware)
-    graph = trace_for_mode(args.workload, args.mode, args.batch, args.seq, args.context)
-    rows = gemm_rows(graph, args.sparsity, args.mode, hw, args.dtype)
-    note = f"{args.workload} {args.mode} sparsity={args.sparsity or 'dense'}"
-    if hw is not None:
-        note += f" hardware={hw.name}"
-    out = write_export(rows, args.format, args.out, hw=hw, note=note)
-    batch = args.batch or graph.config.batch
+    from nmsim.api.checks import export_folder
+    out, rows, batch = export_folder(args)
+    from nmsim.export import export_summary
     import textwrap
     text = f"wrote {out}: {export_summary(rows, args.format, args.workload, args.mode, batch)}"
     print(textwrap.fill(text, 100, subsequent_indent="    ", break_on_hyphens=False))

@@ -19,6 +19,13 @@ def add_columns(parser, default: str | None = None) -> None:
                              "columns") + ")")
 
 
+def columns_hook(args):
+    """The ``columns_known(available, keys=())`` hook of :mod:`nmsim.api`: ``--columns`` checked against a table's
+    columns before the work that makes the table."""
+    from nmsim.cli.table import check_columns
+    return lambda available, keys=(): check_columns(available, getattr(args, "columns", None), keys=keys)
+
+
 def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: str | None = None) -> str:
     """``df`` as CSV or JSON (raw SI) or as a table (human units, at most 100 columns wide). ``columns`` picks
     the columns in every format (the row keys stay): an unknown name is a one-line error listing the columns."""

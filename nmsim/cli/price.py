@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from nmsim.cli.axes import add_mode, axis, is_sweep, require_single, run_sweep
-from nmsim.cli.output import FORMATS, add_columns, emit
+from nmsim.cli.axes import add_mode, axis, render_sweep
+from nmsim.cli.output import FORMATS, add_columns, columns_hook, emit
 from nmsim.cli.workload import add_workload
 from nmsim.errors import UserError
 
@@ -70,14 +70,9 @@ def add_memory_options(p) -> None:
 
 
 def memory_kwargs(args) -> dict:
-    """The memory model's keywords from the command line; ``--recompute`` and ``--precision`` outside training
-    (where there is no backward pass or optimizer state to change) are refused, never ignored."""
-    mode = getattr(args, "mode", "training")
-    for flag in ("recompute", "precision"):
-        if getattr(args, flag, None) not in (None, "none") and mode != "training":
-            raise UserError(f"applies to --mode training only (this run prices --mode {mode})", f"--{flag}")
-    return {"recompute": getattr(args, "recompute", None), "precision": getattr(args, "precision", None),
-            "fusion": False if getattr(args, "unfused", False) else None}
+    """The memory model's keywords from the options (:func:`nmsim.api.pricing.memory_kwargs`)."""
+    from nmsim.api.pricing import memory_kwargs as kwargs
+    return kwargs(args)
 
 
 def fit_text(total_gib: float, capacity_gib: float) -> str:
@@ -109,73 +104,33 @@ def register(sub) -> None:
 
 
 def run_price(args) -> int:
-    from nmsim.hardware import load
-    hw_name = load(args.hardware).name  # a hardware or plan typo fails here, before pandas, numpy or torch
-    from nmsim.sparsity.plan import SparsityPlan
-    plan = SparsityPlan.parse(args.sparsity)
-    from nmsim.graph import load_workload
-    plan.check_depth(load_workload(args.workload))   # and a workload typo, a layer past the model (no pandas either)
-    from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour, [hw_name])   # a bad DEVICE=USD too (no pandas)
-    memory_kwargs(args)                             # and --recompute/--precision outside training
-    if is_sweep(args):
-        return run_sweep(args)
+    from nmsim.api.pricing import price_step
+    step = price_step(args, columns_hook(args))
+    if step.sweep is not None:
+        return render_sweep(args, step.sweep)
     from nmsim.units import duration, joules, si
-    from nmsim.cost import memory_footprint, price, trace_for_mode
-    from nmsim.cost.pricing import check_settings, hardware_spec, default_dtype
-    from nmsim.graph import load_workload
-
-    hw = hardware_spec(args.hardware)
-    dtype = default_dtype(hw, args.dtype)
-    check_settings(hw, dtype, weight_dtype=args.weight_dtype, kernel=args.kernel, plans=[args.sparsity])
-    from nmsim.cli.table import check_columns
-    from nmsim.memory import MEMORY_COLUMNS
-    from nmsim.cost.pricing import BY_COLUMNS
-    if args.memory:   # a --columns typo, before tracing (--by op: the op table's columns come from the trace)
-        check_columns(MEMORY_COLUMNS, args.columns, keys=("component",))
-    elif args.by != "op":
-        check_columns((*BY_COLUMNS, "mem_gib", "fits"), args.columns, keys=(args.by,))
-    cfg = load_workload(args.workload)
-    from nmsim.cost.pricing import plans_preflight
-    with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
-        graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
+    cfg, hw, dtype, graph, mem = step.config, step.hw, step.dtype, step.graph, step.memory
+    shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
     if args.memory:
-        df = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context,
-                              batch=args.batch, weight_dtype=args.weight_dtype, **memory_kwargs(args))
-        shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
         head = (f"# priced: {cfg.name} {args.mode} memory, {shape}, plan {args.sparsity or 'dense'}, {dtype} on "
-                f"{hw.name}: {df.loc['total', 'gib']:.3f} GiB of {df.attrs['capacity_gib']:g} GiB - "
-                f"{'fits' if df.attrs['fits'] else 'does NOT fit'} ({memory_basis(df.attrs)})\n")
-        emit(df, args.format, args.out, columns=args.columns, head=wrap_comment(head))
+                f"{hw.name}: {mem.loc['total', 'gib']:.3f} GiB of {mem.attrs['capacity_gib']:g} GiB - "
+                f"{'fits' if mem.attrs['fits'] else 'does NOT fit'} ({memory_basis(mem.attrs)})\n")
+        emit(mem, args.format, args.out, columns=args.columns, head=wrap_comment(head))
         return 0
-    result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
-                   kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs)
-    table = result.by(args.by)
-    if args.by != "op":
-        total = table.sum(numeric_only=True, skipna=False)   # energy of a spec without figures: NaN, not 0 J
-        table[args.by] = table[args.by].astype(object)   # layer numbers and the 'total' label
-        table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
-        table = table.set_index(args.by)
-    mem = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,
-                           weight_dtype=args.weight_dtype, **memory_kwargs(args))
-    table["mem_gib"] = float(mem.loc["total", "gib"])   # the step's footprint, on each of its rows
-    table["fits"] = bool(mem.attrs["fits"])
     from nmsim import bands
-    step_band = bands.band(bands.level_for_mode(args.mode), hw)
-    table = bands.attach(table, _op_bands(table, hw) if args.by == "op" else step_band)
+    result, step_band = step.result, step.step_band
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
-    shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
     head = (f"# priced: {cfg.name} {args.mode}, {shape}, on {hw.name} {dtype}"
             f"{weights} ({result.fusion}{'' if args.cuda_graphs else ', no CUDA graphs'}), plan {result.plan}: "
             f"{duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "
             f"kernels: {kernel_summary(result.ops)}; {fit_text(mem.loc['total', 'gib'], mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
-            + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, prices)
+            + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, step.prices)
             + bands.note(step_band, step=duration_range(t["seconds"], step_band)))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)
-    emit(table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
+    emit(step.table, args.format, args.out, index=args.by != "op", columns=args.columns, head=wrap_comment(head))
     if getattr(graph, "unrecognised", None):
         from nmsim.cli.trace import unrecognised_note
         print(unrecognised_note(graph.unrecognised), file=sys.stderr)
@@ -213,14 +168,6 @@ def memory_basis(attrs) -> str:
     if attrs.get("recompute"):
         parts += [f"recompute {attrs['recompute']}", f"{attrs['precision']} precision"]
     return ", ".join(parts)
-def _op_bands(ops, hw) -> list:
-    """Per op row: the kernel level's band for a GEMM, none for vector ops (no kernel row times them)."""
-    from nmsim import bands
-    from nmsim.cost.gemm import MATRIX_KINDS
-    kernel = bands.band("kernel", hw)
-    return [kernel if kind in MATRIX_KINDS else None for kind in ops["kind"]]
-
-
 def duration_range(seconds: float, band) -> str | None:
     """``4.98 ms-10.5 ms``: a predicted time's 80 % band, None without one."""
     from nmsim.units import duration
@@ -267,32 +214,9 @@ def kernel_summary(ops) -> str:
 
 
 def run_compare(args) -> int:
-    require_single(args, "compare")
-    from nmsim.sparsity.lists import parse_pattern_list
-    parse_pattern_list(args.patterns)   # a typo fails before nmsim.cost (and torch) is imported
-    from nmsim.graph import load_workload
-    from nmsim.hardware import load, parse_hardware_list
-    load_workload(args.workload)        # so do workload and hardware typos (no pandas)
-    specs = {}                          # by name: the header describes the specs priced, files included
-    for name in parse_hardware_list(args.hardware):
-        hw = load(name)
-        specs.setdefault(hw.name, hw)
-    from nmsim.hardware.prices import parse_overrides
-    prices = parse_overrides(args.price_per_hour, list(specs))   # a bad DEVICE=USD, before the pricing
-    memory_kwargs(args)
-    from nmsim.cost.economics import item_name
-    from nmsim.cost import compare
-    from nmsim.cost.compare import compare_columns
-    if args.columns:   # and a --columns typo, before the pricing (every format picks columns)
-        from nmsim.cli.table import choose
-        from nmsim.bands import with_band_columns
-        choose(with_band_columns(compare_columns(item_name(load_workload(args.workload)))), args.columns)
-
-    df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
-                 args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
-                 price_per_hour=prices, rank_by=args.rank_by, cuda_graphs=args.cuda_graphs, **memory_kwargs(args))
-    from nmsim.graph import load_workload
-    cfg = load_workload(args.workload)
+    from nmsim.api.pricing import compare_rows
+    rows = compare_rows(args, columns_hook(args))
+    df, cfg, specs, prices = rows.table, rows.config, rows.specs, rows.prices
     shape = shape_text(cfg, args.mode, int(df.attrs.get("batch") or cfg.batch), args.seq, args.context)
     head = (f"# priced: {cfg.name} {args.mode}, {shape}"
             + f", {args.selector}=PATTERN, {'unfused' if args.unfused else 'fusion as each spec stack does'}"

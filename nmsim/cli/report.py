@@ -52,31 +52,8 @@ def register(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from nmsim.io import check_output_folder
-    from nmsim.report.options import parse_hardware, parse_name, parse_patterns, parse_recipes
-
+    from nmsim.api.reports import report_folder
     started = time.perf_counter()
-    from pathlib import Path
-    name = parse_name(args.name) or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
-    out = args.out or f"reports/{name}"
-    check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
-    parse_recipes(args.recipes), parse_hardware(args.hardware)  # typos: before imports
-    from nmsim.graph import load_workload
-    from nmsim.sparsity.plan import SparsityPlan
-    cfg = load_workload(args.workload)   # a workload typo too (no pandas, no torch), and a layer past the model
-    for plan in parse_patterns(args.patterns):
-        SparsityPlan.parse(plan, "--patterns").check_depth(cfg)
-    if args.cluster:   # and --cluster / --cluster-tokens: grammar, system, counts
-        from nmsim.report.options import check_cluster
-        check_cluster(args.cluster, args.cluster_tokens)
-    from nmsim.report.study import StudyOptions, run_study
-
-    opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
-                        accuracy=args.accuracy, epochs=args.epochs, steps=args.steps, tokens=args.tokens,
-                        dataset_size=args.dataset_size, steps_per_epoch=args.steps_per_epoch, batch=args.batch,
-                        dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
-                        sweep_runs=args.sweep_runs, cluster=args.cluster, cluster_tokens=args.cluster_tokens,
-                        cluster_plan=args.cluster_plan, name=name)
-    path = run_study(opts, out, echo=print)
+    path = report_folder(args, echo=print)
     print(f"report: {path}/index.html ({time.perf_counter() - started:.1f} s)")
     return 0

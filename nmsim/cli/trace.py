@@ -1,7 +1,7 @@
 """``nmsim trace``: op graph FLOPs of a workload, by op, role, layer or module; the paper's view."""
 from __future__ import annotations
 
-from nmsim.cli.output import FORMATS, add_columns, emit
+from nmsim.cli.output import FORMATS, add_columns, columns_hook, emit
 
 
 def register(sub) -> None:
@@ -20,40 +20,23 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from nmsim.graph import resolve_workload
-
-    cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)   # before torch
-    from nmsim.cli.table import check_columns
-    from nmsim.graph import paper_view, trace_workload
-    from nmsim.graph.api import PAPER_COLUMNS
-    if args.paper:
-        check_columns(PAPER_COLUMNS, args.columns, keys=("op",))   # a typo, before tracing
-        emit(paper_view(cfg), args.format, args.out, columns=args.columns)
+    from nmsim.api.pricing import trace_table
+    traced = trace_table(args, columns_hook(args))
+    if traced.paper:
+        emit(traced.table, args.format, args.out, columns=args.columns)
         return 0
     import sys
 
-    from nmsim.graph import parameter_counts
-
-    if args.by != "op":   # a --columns typo, before tracing
-        from nmsim.graph.opgraph import COST_COLUMNS
-        check_columns([*COST_COLUMNS, "training_matrix_flops"], args.columns, keys=(args.by,))
-    graph = trace_workload(cfg)
-    table = graph.summary(by=args.by)
-    if args.by != "op":
-        total = table.sum(numeric_only=True)
-        table.loc["total"] = total
-    params = parameter_counts(cfg)
+    cfg, params, graph = traced.config, traced.params, traced.graph
     head = (f"# {cfg.name} forward, batch {cfg.batch:,} x {cfg.tokens:,} tokens: "
             f"{params['total'] / 1e6:,.1f}M parameters ({params.get('other', 0) / 1e6:,.1f}M embeddings/norms/biases)\n")
     if "active" in params:   # a mixture of experts
         head += (f"#   {params['active'] / 1e6:,.1f}M parameters active per token (top {cfg.experts_per_token} of "
                  f"{cfg.experts} experts: FLOPs count these)\n")
-    from nmsim.cost.per_token import flops_per_token, per_token_line
-    causal = cfg.causal and not cfg.is_image and not cfg.is_enc_dec
-    active = params.get("active", params["total"])   # 2N / 6N with the parameters a token uses
-    head += per_token_line(flops_per_token(graph, cfg.batch * cfg.tokens, cfg.tokens, causal, active))
+    from nmsim.cost.per_token import per_token_line
+    head += per_token_line(traced.per_token)
     from nmsim.cli.price import wrap_comment
-    emit(table, args.format, args.out, columns=args.columns, head=wrap_comment(head))
+    emit(traced.table, args.format, args.out, columns=args.columns, head=wrap_comment(head))
     if graph.uncounted:
         print(f"nmsim: warning: ops without a cost formula: {graph.uncounted}", file=sys.stderr)
     if graph.unrecognised:

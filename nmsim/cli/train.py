@@ -1,29 +1,9 @@
 """``nmsim train`` (one run) and ``nmsim sweep`` (recipes x patterns x seeds): parsing only."""
 from __future__ import annotations
 
-import json
-
 from nmsim.cli.output import add_columns
-from nmsim.cli.recipe_flags import add_recipe_flags, recipe_flag_values
-from nmsim.errors import UserError
+from nmsim.cli.recipe_flags import add_recipe_flags
 from nmsim.recipes import ALL_RECIPES
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _recipe_params(args) -> dict:
-    params = recipe_flag_values(args)
-    for item in args.param or []:
-        if "=" not in item:
-            raise UserError(f"expected key=value, got {item!r}", "--param")
-        key, value = item.split("=", 1)
-        params[key.strip().replace("-", "_")] = _value(value.strip())
-    return params
 
 
 def _common(p) -> None:
@@ -43,13 +23,6 @@ def _common(p) -> None:
     p.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every evaluation)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
-
-
-def _common_config(args) -> dict:
-    return dict(task=args.task, epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                warmup_frac=args.warmup_frac, dense_frac=args.dense_frac, finetune_frac=args.finetune_frac,
-                recipe_params=_recipe_params(args), direction=args.direction, workload=args.workload,
-                eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, threads=args.threads)
 
 
 def register(sub) -> None:
@@ -78,46 +51,10 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_sweep)
 
 
-def _precheck(recipe: str, sparsity: str) -> dict:
-    """The recipe name and the plan before torch is imported: a typo fails in a fraction of a second. Returns
-    the run config's ``sparsity``."""
-    from nmsim.recipes import RECIPE_NAMES
-    from nmsim.train.plans import parse_sparsity
-
-    if recipe.strip().lower() not in RECIPE_NAMES:
-        raise UserError(f"unknown recipe {recipe.strip()!r} (valid: {', '.join(RECIPE_NAMES)})", "--recipe")
-    return parse_sparsity(sparsity)
-
-
-def _check_task(task: str) -> None:
-    """A mistyped ``--task`` fails before torch is imported (the same message as ``load_task``)."""
-    from nmsim.train import TASK_NAMES
-
-    if task not in TASK_NAMES:
-        raise UserError(f"unknown task {task!r} (one of {', '.join(TASK_NAMES)})", "--task")
-
-
-def _check_numbers(**config):
-    """The numbers given, against their ranges, before torch is imported (:mod:`nmsim.train.config`)."""
-    from nmsim.train.config import RunConfig, check_arguments
-
-    cfg = RunConfig(**config)
-    check_arguments(cfg, given_only=True)
-    return cfg
-
-
 def cmd_train(args) -> int:
-    sparsity = _precheck(args.recipe, args.sparsity)
-    _check_task(args.task)
-    cfg = _check_numbers(recipe=args.recipe, sparsity=sparsity, seed=args.seed, **_common_config(args))
-    from nmsim.train.loop import check_config, train_run
-    from nmsim.train.sweep import run_folder
-
-    resolved = check_config(cfg)
-    out = args.out or run_folder("runs", resolved)
-    final = train_run(cfg, out, resume=args.resume, device=args.device,
-                      progress=None if not args.no_progress else False)
-    print(final_line(out, final))
+    from nmsim.api.training import train_one
+    run = train_one(args)
+    print(final_line(run.folder, run.final))
     return 0
 
 
@@ -135,39 +72,12 @@ def final_line(out, final: dict) -> str:
                          break_on_hyphens=False)
 
 
-def _precheck_sweep(args) -> None:
-    from nmsim.recipes import parse_recipe_list
-    from nmsim.sparsity.lists import parse_pattern_list
-
-    parse_recipe_list(args.recipes)
-    parse_pattern_list(args.patterns)
-    _check_task(args.task)
-    if args.columns:   # the summary table's columns are known: a typo fails before any training
-        import pandas as pd
-
-        from nmsim.cli.table import pick
-        from nmsim.train.sweep import SUMMARY_COLUMNS
-        pick(pd.DataFrame(columns=list(SUMMARY_COLUMNS)), args.columns)
-
-
 def cmd_sweep(args) -> int:
-    _precheck_sweep(args)
-    _check_numbers(**_common_config(args))
-    if not 1 <= args.seeds <= 1000:
-        raise UserError(f"must be from 1 to 1000, got {args.seeds}", "--seeds")
-    if not 1 <= args.workers <= 1024:
-        raise UserError(f"must be from 1 to 1024, got {args.workers}", "--workers")
-    if args.executor not in ("local", "ray"):
-        raise UserError(f"unknown executor {args.executor!r} (local or ray)", "--executor")
-    from nmsim.recipes import parse_recipe_list
+    from nmsim.api.training import sweep_runs
+    from nmsim.cli.output import columns_hook
+    table = sweep_runs(args, columns_known=columns_hook(args))
     from nmsim.cli.table import render_table
-    from nmsim.train.sweep import parse_patterns, plan, run_sweep, summary_view
-    common = _common_config(args)
-    task = common.pop("task")
-    configs = plan(task, parse_recipe_list(args.recipes), parse_patterns(args.patterns, args.selector.lower()),
-                   list(range(args.seeds)), **common)
-    table = run_sweep(configs, args.out, executor=args.executor, workers=args.workers, device=args.device,
-                      skip_incompatible=args.skip_incompatible)
+    from nmsim.train.sweep import summary_view
     summary = table.attrs["summary"]   # human units (13.1 GFLOP), at most 100 columns
     print(render_table(summary_view(summary), index=False, columns=args.columns).rstrip("\n") if len(summary)
           else "(no finished runs)")

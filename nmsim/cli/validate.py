@@ -1,6 +1,6 @@
 """``nmsim validate``: fit the execution models' kernel parameters on kernel-level measurements and score every
 measurement (kernel and end-to-end) against its prediction. Argument parsing only: the work is
-``nmsim.cost.validate``."""
+``nmsim.api.checks``."""
 from __future__ import annotations
 
 import sys
@@ -9,8 +9,7 @@ import textwrap
 from nmsim.cli.output import FORMATS, add_columns, emit
 
 
-# the per-row table's columns (nmsim.cost.validate's rows less ``source``)
-ROW_COLUMNS = ("id", "group", "level", "hardware", "metric", "measured", "predicted", "error_pct", "use")
+from nmsim.api.checks import ROW_COLUMNS  # noqa: F401 (the per-row table's columns)
 
 
 def register(sub) -> None:
@@ -36,9 +35,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run_engines(args) -> int:
-    from nmsim.execution.engines import gpu_table, paper_rows
-    rows, gpus = paper_rows(), gpu_table(batch=32)
+def run_engines(args, checked) -> int:
+    rows, gpus = checked.rows, checked.result
     if args.format != "table":
         emit(rows, args.format, args.out, index=False, columns=args.columns)
         return 0
@@ -67,9 +65,9 @@ def _readable(rows):
     return rows
 
 
-def run_systolic(args) -> int:
-    from nmsim.export.scalesim import INCL_PREFETCH, NOT_COMPARABLE, stored_validation
-    v = stored_validation()
+def run_systolic(args, checked) -> int:
+    from nmsim.export.scalesim import INCL_PREFETCH, NOT_COMPARABLE
+    v = checked.result
     if args.format != "table":
         emit(v["traffic"], args.format, args.out, index=False, columns=args.columns)
         return 0
@@ -101,11 +99,8 @@ def run_systolic(args) -> int:
     return 0
 
 
-def run_memory(args) -> int:
-    from nmsim.memory.validate import DATA, fit_overhead, frame, validate
-    path = args.measurements or DATA
-    k = fit_overhead(frame(path)) if not args.no_refit else None
-    v = validate(path, overhead=k)
+def run_memory(args, checked) -> int:
+    v = checked.rows
     if args.format != "table":
         emit(v, args.format, args.out, index=False, columns=args.columns)
         return 0
@@ -117,32 +112,24 @@ def run_memory(args) -> int:
                         "adds the fitted allocator overhead, nvidia-smi also the CUDA context and kernels):", 100))
     emit(show, "table", args.out, index=False, columns=args.columns)
     m = v.attrs["mape"]
-    print(f"allocator overhead {v.attrs['overhead']:.4f} (fitted on the fit rows{'' if k is not None else ', as carried'})"
+    print(f"allocator overhead {v.attrs['overhead']:.4f} (fitted on the fit rows{'' if checked.refit else ', as carried'})"
           f"; MAPE fit {m['fit']:.1f} %, scored {m['score']:.1f} % "
           f"({int((v['split'] == 'score').sum())} scored runs)")
     return 0
 
 
 def run(args) -> int:
-    if args.memory:
-        return run_memory(args)
-    if args.engines:
-        return run_engines(args)
-    if args.systolic:
-        return run_systolic(args)
-    if args.write_bands and (args.measurements or args.no_refit):
-        from nmsim.errors import UserError
-        raise UserError("the bundled bands come from the bundled measurements, refitted: leave out "
-                        f"{'--measurements' if args.measurements else '--no-refit'}", "--write-bands")
-    if args.columns and args.format == "table":   # a typo fails before the fit (tests check ROW_COLUMNS)
-        from nmsim.cli.table import choose
-        choose(list(ROW_COLUMNS), args.columns)
-    from nmsim.cost.validate import validate
-    v = validate(args.measurements, refit=not args.no_refit,
-                 progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr))
-    if args.write_bands:
-        write_bands(v)
-    rows = v.rows.copy()
+    from nmsim.api.checks import validate_models
+    from nmsim.cli.output import columns_hook
+    hook = columns_hook(args) if args.format == "table" else None   # a typo fails before the fit
+    checked = validate_models(args, progress=lambda msg: print(f"nmsim: {msg}", file=sys.stderr),
+                              columns_known=hook)
+    if checked.kind != "kernels":
+        return {"memory": run_memory, "engines": run_engines, "systolic": run_systolic}[checked.kind](args, checked)
+    if checked.bands_file:
+        print(f"nmsim: wrote {checked.bands_file}", file=sys.stderr)
+    v = checked.result
+    rows = checked.rows
     if args.format != "table":
         emit(rows, args.format, args.out, index=False, columns=args.columns)
         return 0
@@ -179,12 +166,3 @@ def print_coverage(v, measurements=None, cluster=None) -> None:
     print("\n" + textwrap.fill("80 % band per level from the scored seconds rows (factor on a predicted time; "
                                "coverage: share of the rows inside the band of the others, goal 75-85 %):", 100))
     emit(coverage_table(res), "table", None, index=False)
-
-
-def write_bands(v) -> None:
-    from nmsim.bands.build import all_residuals, write
-    from nmsim.cluster.validation import validate as cluster_validate
-    from nmsim.progress import Items
-    with Items("cluster validate", "run") as progress:
-        cluster = cluster_validate(progress=progress)[0]
-    print(f"nmsim: wrote {write(all_residuals(v, cluster))}", file=sys.stderr)
