@@ -13,6 +13,7 @@ import sys
 import jsonschema
 import pytest
 import yaml
+from hypothesis import event, given, settings, strategies as st
 
 from nmsim.bands import table as load_bands
 from nmsim.cluster.losses import Losses, load_losses
@@ -27,9 +28,12 @@ from nmsim.hardware.prices import read_prices
 from nmsim.schema import publish
 from nmsim.schema.execution import MODELS
 from nmsim.schema.losses import LOSSES
+from test_cluster_reader_properties import SETTINGS, mutate, yaml_text
 
+# the bands reader uncached: the property test below writes one path many times
 LOADERS = {"hardware": load_file, "system": load_system_file, "losses": load_losses, "prices": read_prices,
-           "workload": load_workload, "runs": load_runs, "bands": load_bands, "measurements": load_measurements}
+           "workload": load_workload, "runs": load_runs, "bands": load_bands.__wrapped__,
+           "measurements": load_measurements}
 SHIPPED = [(kind, path) for kind, (_, _, _, files) in publish.KINDS.items()
            for path in sorted(publish.DATA.glob(files))]
 
@@ -176,3 +180,25 @@ def test_the_losses_schema_names_every_term():
     terms = [f.name for f in dataclasses.fields(Losses) if f.name not in ("name", "sources")]
     assert sorted(LOSSES.fields) == sorted(terms)
     assert load_losses("calibrated").goodput == 0.9
+
+
+QUICK_KINDS = ("hardware", "system", "losses", "prices", "bands", "workload")   # loaders that take milliseconds
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(data=st.data())
+def test_what_the_loader_accepts_the_json_schema_accepts(tmp_path, data):
+    """Random structured mutations of the shipped files (those of the readers' property tests): the published
+    schema never flags a file nmsim reads (editors show no false errors)."""
+    kind, path = data.draw(st.sampled_from([(k, p) for k, p in SHIPPED if k in QUICK_KINDS]))
+    doc, extra = mutate(data, shipped_doc(kind, path.name))
+    text = yaml_text(doc, extra).replace("NaN", ".nan").replace("Infinity", ".inf")
+    target = tmp_path / path.name
+    target.write_text(text)
+    try:
+        LOADERS[kind](target)
+    except UserError:
+        event("refused by the loader")
+        return
+    event("accepted")
+    assert [e.message for e in validator(kind).iter_errors(yaml.safe_load(text))] == []
