@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nmsim-installed
 
-.PHONY: setup test report bench evidence evidence-scaled validate schemas clean
+.PHONY: setup test report bench evidence evidence-scaled validate schemas templates clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ evidence: $(STAMP)
 
 evidence-scaled: $(STAMP)
 	nice -n 10 $(PY) -m nmsim evidence run --out reports/evidence-cpu-scaled --task pysrc-chars --recipes dense,sr-ste --patterns ff=1:8 --seeds 5 --eval-every 50 --workers 1
+
+# Regenerate the per-structure templates (nmsim/data/templates) after a change to the tracer or the builder
+# (tests/test_templates.py fails until then). Delete the folder first to refit every one (about 30 min on 2 cores).
+templates: $(STAMP)
+	$(PY) -m nmsim.graph.templates
 
 clean:
 	rm -rf $(VENV) build *.egg-info

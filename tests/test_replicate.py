@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nmsim.errors import UserError
-from nmsim.graph import builder, list_workloads, load_workload
+from nmsim.graph import builder, list_workloads, load_workload, stacks
 from nmsim.graph.api import parameter_counts_uncached, trace_full, trace_uncached
 from nmsim.graph.config import FAMILIES, ModelConfig
 from nmsim.graph.replicate import PROBE, parameter_table, probe_config, trace_replicated
@@ -152,7 +152,7 @@ def test_layers_built_differently_trace_every_layer(monkeypatch):
     def every_fourth(cfg, layers, causal, cross):
         return [(causal and i % 4 != 3, cross, True) for i in range(layers)]
 
-    monkeypatch.setattr(builder, "block_kinds", every_fourth)
+    monkeypatch.setattr(stacks, "block_kinds", every_fourth)
     assert probe_config(cfg) is None and trace_replicated(cfg, 2, 3) is None
     full = trace_full(cfg, 2, 3)
     assert len(full.ops) == len(alike.ops) - 2 * 2       # layers 3 and 7 build no causal mask (triu, masked_fill)

@@ -257,7 +257,7 @@ def test_cli_from_cached_graph_does_not_import_torch(cache_dir):
     first = _run_cli(["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "prefill", "--batch", "3"], env,
                      NO_TORCH)
     assert first.returncode == 0, first.stderr
-    assert "torch" in first.stderr.split("HEAVY=")[1]   # the first call traces (and stores the shape-generic graph)
+    assert list(cache_dir.glob("graphs/*.npz"))   # the first call stores the shape-generic graph (from a template)
     for args in (["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "prefill", "--batch", "5",
                   "--seq", "33"],
                  ["price", "trainer-gpt2-chars", "--hardware", "a100", "--mode", "training", "--batch", "2:4",

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmsim.graph import families
+from nmsim.graph import families, stacks
 from nmsim.graph.config import ModelConfig
 
 
@@ -277,25 +277,11 @@ class PatchEmbedding(nn.Module):
         return x + self.pos
 
 
-def stack_specs(cfg: ModelConfig) -> dict[str, tuple[int, bool, bool]]:
-    """(layers, causal, cross-attention) of each stack, by the tracer's stack name (``""`` for a single one)."""
-    if cfg.is_enc_dec:
-        return {"encoder": (cfg.layers, False, False), "decoder": (cfg.decoder_layers, True, True)}
-    return {"": (cfg.layers, cfg.causal, False)}
-
-
-def block_kinds(cfg: ModelConfig, layers: int, causal: bool, cross: bool) -> list[tuple]:
-    """Each block's constructor arguments after ``cfg``: all that may differ between a stack's layers (the
-    blocks share their forward code and inputs). :mod:`nmsim.graph.replicate` copies layers only when these are
-    all equal: a model whose layers differ (sliding-window and global attention, say) says so here."""
-    return [(causal, cross, cfg.position == "rope")] * layers
-
-
 class Stack(nn.Module):
     def __init__(self, cfg: ModelConfig, layers: int, causal: bool, cross: bool):
         super().__init__()
         rope = cfg.position == "rope"
-        self.blocks = nn.ModuleList(Block(cfg, *kind) for kind in block_kinds(cfg, layers, causal, cross))
+        self.blocks = nn.ModuleList(Block(cfg, *kind) for kind in stacks.block_kinds(cfg, layers, causal, cross))
         self.rel = RelativeBias(cfg.relative_buckets, cfg.heads, not causal) if cfg.position == "relative" else None
         self.rope = RotaryTable(cfg.rotary_dim or cfg.dim_head, cfg.rope_theta) if rope else None
         self.norm = make_norm(cfg) if cfg.norm_position == "pre" else None
@@ -321,7 +307,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = PatchEmbedding(cfg) if cfg.is_image else TokenEmbedding(cfg)
-        stack = Stack(cfg, *stack_specs(cfg)[""])
+        stack = Stack(cfg, *stacks.stack_specs(cfg)[""])
         # flat paths: blocks.{i}
         self.blocks, self.rel, self.rope, self.norm = stack.blocks, stack.rel, stack.rope, stack.norm
         if cfg.pooler:
@@ -349,7 +335,7 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = TokenEmbedding(cfg)
-        specs = stack_specs(cfg)
+        specs = stacks.stack_specs(cfg)
         self.encoder, self.decoder = Stack(cfg, *specs["encoder"]), Stack(cfg, *specs["decoder"])
         self.head = nn.Linear(cfg.d_model, cfg.vocab, bias=False)
         if cfg.tie_embeddings:

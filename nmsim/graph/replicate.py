@@ -9,7 +9,7 @@ itself, from the block before, or from the same op outside the blocks). Layer 0 
 embedding. By induction every deeper layer repeats layer 3, and the full-depth graph is the probe with layer 3
 copied into layers 3 .. L-1, ops renumbered, edges remapped, uncounted ops and parameter counts scaled. A user
 role map (``roles:``) must give every copied module path the role of its layer-3 original. Anything else
-(layers built differently: :func:`nmsim.graph.builder.block_kinds`; layers that trace differently; edges that
+(layers built differently: :func:`nmsim.graph.stacks.block_kinds`; layers that trace differently; edges that
 skip a layer; roles by layer) returns None and the caller traces every layer. Models not built by the builder
 (``nmsim.trace(module, ...)``) are always traced whole. ``tests/test_replicate.py`` proves both equal, column by
 column, for every bundled workload and random configurations of every family.
@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 
-from nmsim.graph.tracer import LAYER_RE
+from nmsim.graph.stacks import LAYER_RE
+
 PROBE = 4   # layers per stack in the probe: 0 reads the embedding, 1 to 3 prove that layers repeat
 
 
@@ -38,11 +39,11 @@ def probe_config(cfg):
 
 def depths(cfg) -> dict[str, int] | None:
     """Layers per stack name (the tracer's ``stack`` column); None when a stack's blocks are not all built
-    alike (:func:`nmsim.graph.builder.block_kinds`)."""
-    from nmsim.graph.builder import block_kinds, stack_specs
+    alike (:func:`nmsim.graph.stacks.block_kinds`)."""
+    from nmsim.graph import stacks
 
-    specs = stack_specs(cfg)
-    if any(len(set(block_kinds(cfg, *spec))) > 1 for spec in specs.values()):
+    specs = stacks.stack_specs(cfg)
+    if any(len(set(stacks.block_kinds(cfg, *spec))) > 1 for spec in specs.values()):
         return None
     return {name: spec[0] for name, spec in specs.items()}
 
@@ -160,6 +161,19 @@ def replicate(probe, cfg):
     :func:`probe_config`'s depths), or None when the probe does not prove its layers repeat."""
     from nmsim.graph.opgraph import OpGraph
 
+    found = plan(probe, cfg)
+    if found is None:
+        return None
+    source, layers, new_edges, uncounted = found
+    graph = OpGraph(None, _copied_frame(probe.ops, source, layers), uncounted, cfg)
+    graph._edges = new_edges
+    return graph
+
+
+def plan(probe, cfg) -> tuple | None:
+    """How ``probe`` becomes ``cfg``'s full-depth graph: (probe row of each new row, the layer each copied row
+    gets (None: kept as is), the new edges, the uncounted ops), or None when the probe does not prove its layers
+    repeat. Also applied to a shape-generic graph's rows (:mod:`nmsim.graph.templates`)."""
     ops = probe.ops
     edges = probe.edge_list()
     stacks = _stacks(ops, cfg)
@@ -188,27 +202,33 @@ def replicate(probe, cfg):
             source.extend(st.template)
             layers.extend([j] * len(st.template))
         pos = st.template.stop
-    new_ops = _copied_frame(ops, source, layers)
     new_edges = _copied_edges(edges, edges_in, stacks, new_of)
     uncounted = dict(probe.uncounted)
     for st in stacks:
         extra = ops.iloc[list(st.template)]
         for name in extra.loc[extra["kind"] == "unknown", "op"]:
             uncounted[name] += st.depth - PROBE
-    graph = OpGraph(None, new_ops, uncounted, cfg)
-    graph._edges = new_edges
-    return graph
+    return source, layers, new_edges, uncounted
+
+
+def copied_column(col: str, values: list, source: list[int], layers: list[int | None]) -> list:
+    """Column ``col`` of the probe's rows (``values``) for the replicated rows: copies renamed to their layer."""
+    new = [values[i] for i in source]
+    if col == "id":
+        return list(range(len(source)))
+    if col in ("module", "weight"):
+        return [v if j is None or not v else renamed(v, j) for v, j in zip(new, layers)]
+    if col == "layer":
+        return [old if j is None else j for old, j in zip(new, layers)]
+    return new
 
 
 def _copied_frame(ops, source: list[int], layers: list[int | None]):
     new = ops.iloc[source].copy()
-    n = len(source)
-    new["id"] = np.arange(n, dtype=ops["id"].dtype)
     for col in ("module", "weight"):
-        vals = new[col].tolist()
-        new[col] = [v if j is None or not v else renamed(v, j) for v, j in zip(vals, layers)]
-    new["layer"] = np.array([old if j is None else j for old, j in zip(new["layer"].tolist(), layers)],
-                            dtype=ops["layer"].dtype)
+        new[col] = copied_column(col, ops[col].tolist(), source, layers)
+    for col in ("id", "layer"):
+        new[col] = np.array(copied_column(col, ops[col].tolist(), source, layers), dtype=ops[col].dtype)
     return new.set_index("id", drop=False).rename_axis(None)
 
 
@@ -271,7 +291,7 @@ def parameter_table(model) -> tuple[dict[str, int], dict[tuple[str, int], list]]
     """Parameters of ``model`` by role (weight matrices by role, the rest ``other``; plus ``total``), and per
     (stack, layer) the list of (name, shape, role) of each block's parameters."""
     from nmsim.graph.roles import role_of
-    from nmsim.graph.tracer import layer_of, stack_of
+    from nmsim.graph.stacks import layer_of, stack_of
 
     counts: dict[str, int] = {}
     blocks: dict[tuple[str, int], list] = {}

@@ -17,8 +17,8 @@ Shapes outside are traced as before.
 
 :func:`graph_at` is what :func:`nmsim.graph.trace_workload` asks first: with the cache mode ``"read"`` (the
 library default) it answers from a shape-generic graph already in memory or in the trace cache
-(:mod:`nmsim.graph.cache`); with ``"build"`` (the pricing commands of the CLI) it fits and stores one when
-missing; ``"off"`` never.
+(:mod:`nmsim.graph.cache`); with ``"build"`` (the pricing commands of the CLI) it stores one when missing, from
+the structure's shipped template (:mod:`nmsim.graph.templates`: no torch) or else fitted; ``"off"`` never.
 This module does not import torch; only fitting does.
 """
 from __future__ import annotations
@@ -105,7 +105,7 @@ class ShapeGraph:
                     raise UserError(f"image_size must be a multiple of the patch size {self.patch_size}",
                                     "--image-size")
                 v = v // self.patch_size
-            lo = LOWEST["grid" if var == "image_size" else var]
+            lo = LOWEST.get("grid" if var == "image_size" else var, 1)   # a model size (templates): checked there
             if (v < lo).any():
                 what = f"{lo * self.patch_size} (grid {lo})" if var == "image_size" else str(lo)
                 raise UserError(f"the shape-generic graph covers {var} >= {what}; got {int(v.min())}", var)
@@ -305,7 +305,7 @@ def solve_exact(X: np.ndarray, Y: np.ndarray, what: str) -> np.ndarray:
 
 
 @dataclass
-class _Design:
+class Design:
     """Where :func:`fit` traces: the free variables (the user's names and the internal ones, e.g. ``grid`` for
     ``image_size``), the exponents of the polynomial's monomials, the fit grid and the random check point."""
     cfg: object
@@ -325,6 +325,10 @@ class _Design:
         return {**self.fixed, **{v: x * (self.cfg.patch_size if v == "image_size" else 1)
                                  for v, x in zip(self.free, pt)}}
 
+    def params_vary(self, kind: str) -> bool:
+        """Whether parameter counts change between fit points (image size, or a model dimension)."""
+        return kind == "image" or any(n not in DEGREES for n in self.names)
+
     def monomials(self) -> np.ndarray:
         """The monomials at the fit points: X with X @ coefficients = values."""
         pts = np.array(self.grid, dtype=float).reshape(len(self.grid), len(self.names))
@@ -338,7 +342,9 @@ def _check_value(var: str, rng: random.Random) -> int:
     return rng.randint(7, 40 if var == "grid" else 4096)
 
 
-def _design(cfg, kind: str, fixed: dict | None, rng: random.Random | None) -> _Design:
+def design(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = None) -> Design:
+    """Where :func:`fit` traces ``cfg`` for ``kind`` in the region ``fixed`` (the check point drawn from ``rng``,
+    default seed 0)."""
     fixed = dict(fixed or {})
     free = tuple(v for v in VARIABLES[kind] if v not in fixed)
     names = tuple(_internal(v) for v in free)
@@ -348,7 +354,7 @@ def _design(cfg, kind: str, fixed: dict | None, rng: random.Random | None) -> _D
     grid = list(itertools.product(*[FIT_POINTS[v][:d + 1] for v, d in zip(names, degrees)]))
     rng = rng or random.Random(0)
     check = tuple(_check_value(v, rng) for v in names)
-    return _Design(cfg, fixed, free, names, exponents, grid, check)
+    return Design(cfg, fixed, free, names, exponents, grid, check)
 
 
 def _op_set_difference(reference: tuple, this: tuple) -> str | None:
@@ -376,12 +382,13 @@ def preflight(check):
         PREFLIGHT.remove(check)
 
 
-def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
+def _trace_points(d: Design, kind: str, progress, trace_point=None, params_at=None) -> tuple[list, list, tuple]:
     """(ops frames, parameter counts, the first trace's op set) at every fit point then the check point;
     :class:`ShapeFitError` when the op set changes with shape. The first warning of the traces is re-raised.
     ``progress(i, n)`` is called before trace i of n (trace 0: after it and the :func:`preflight` checks) and
     once more with i = n at the end."""
     points = [*d.grid, d.check]
+    trace_point, params_at = trace_point or _trace_point, params_at or _params_at
     frames, params, reference = [], [], None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -389,7 +396,7 @@ def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
             if progress and i:
                 progress(i, len(points))
             full = d.full(pt)
-            g = _trace_point(d.cfg, kind, full)
+            g = trace_point(d.cfg, kind, full)
             if i == 0:
                 for check in list(PREFLIGHT):
                     check(g.ops)
@@ -404,7 +411,7 @@ def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
                     raise ShapeFitError(f"{d.cfg.name}: the op set changes with shape ({d.shown(d.grid[0])} vs "
                                         f"{d.shown(pt)}): {diff}")
             frames.append(g.ops)
-            params.append(_params_at(d.cfg, kind, full) if kind == "image" or not params else params[0])
+            params.append(params_at(d.cfg, kind, full) if d.params_vary(kind) or not params else params[0])
         if progress:
             progress(len(points), len(points))
     for w in caught[:1]:
@@ -412,7 +419,7 @@ def _trace_points(d: _Design, kind: str, progress) -> tuple[list, list, tuple]:
     return frames, params, reference
 
 
-def _solve_graph(d: _Design, kind: str, frames: list, params: list, reference: tuple) -> ShapeGraph:
+def _solve_graph(d: Design, kind: str, frames: list, params: list, reference: tuple) -> ShapeGraph:
     """The ShapeGraph whose polynomials reproduce the fit points' frames and parameter counts exactly."""
     name = d.cfg.name
     static, columns, edges, uncounted = reference
@@ -436,13 +443,20 @@ def fit(cfg, kind: str, fixed: dict | None = None, rng: random.Random | None = N
     polynomials, and verify them on one more trace at a random shape; :class:`ShapeFitError` otherwise."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
-    d = _design(cfg, kind, fixed, rng)
-    frames, params, reference = _trace_points(d, kind, progress)
-    sg = _solve_graph(d, kind, frames, params, reference)
+    d = design(cfg, kind, fixed, rng)
+    sg, frames, params = fit_design(d, kind, progress)
     sg.info = {"workload": cfg.name, "fit_points": [d.shown(p) for p in d.grid], "verified_at": d.shown(d.check),
                "ops": sg.n_ops}
     verify(sg, frames[-1], d.shown(d.check), params[-1])
     return sg
+
+
+def fit_design(d: Design, kind: str, progress=None, trace_point=None, params_at=None) -> tuple:
+    """(ShapeGraph, frames, parameter counts) fitted at ``d``'s grid; the last frame and counts are the check
+    point's. ``trace_point(cfg, kind, full)`` and ``params_at(cfg, kind, full)`` default to tracing ``cfg`` at
+    the shape ``full``; :mod:`nmsim.graph.templates` passes its own (the model's dimensions are variables too)."""
+    frames, params, reference = _trace_points(d, kind, progress, trace_point, params_at)
+    return _solve_graph(d, kind, frames, params, reference), frames, params
 
 
 def verify(sg: ShapeGraph, ops, shape: dict, params: dict | None = None) -> None:
@@ -525,9 +539,13 @@ def shape_graph(cfg, kind: str | None = None, fixed: dict | None = None, *, buil
     if sg is None:
         if not build:
             return None
+        from nmsim.graph.templates import instantiate
+
+        sg = instantiate(cfg, kind, fixed)   # the structure's shipped template: no torch, no tracing
         try:
-            with _Progress(cfg, kind) as progress:
-                sg = fit(cfg, kind, fixed, progress=progress)
+            if sg is None:
+                with _Progress(cfg, kind) as progress:
+                    sg = fit(cfg, kind, fixed, progress=progress)
         except ShapeFitError as exc:
             _MEMORY[key] = exc
             raise

@@ -19,6 +19,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 from nmsim.errors import UserError
 from nmsim.graph import roles as R
 from nmsim.graph.opgraph import OpGraph
+from nmsim.graph.stacks import layer_of, stack_of
 
 MATRIX_OPS = {"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution"}
 VIEW_LIKE = {"_unsafe_view", "detach", "alias", "lift_fresh", "_reshape_alias", "lift_fresh_copy"}
@@ -34,7 +35,6 @@ NORM_OPS = {"native_layer_norm", "native_group_norm", "native_batch_norm", "_nat
             "_native_batch_norm_legit_no_training", "rms_norm", "_fused_rms_norm"}
 SOFTMAX_OPS = {"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"}
 ACTIVATIONS = {"gelu", "silu", "relu", "tanh", "sigmoid", "threshold", "erf"}
-LAYER_RE = re.compile(r"(?:^|\.)(?:blocks|layers|layer|h|block)\.(\d+)(?:\.|$)")
 
 
 def _root(t: torch.Tensor) -> torch.Tensor:
@@ -46,16 +46,6 @@ def _nbytes(t: torch.Tensor) -> int:
     if t._base is not None:  # expanded views read no more than their base holds
         n = min(n, t._base.numel() * t._base.element_size())
     return n
-
-
-def layer_of(path: str) -> int:
-    m = LAYER_RE.search(path)
-    return int(m.group(1)) if m else -1
-
-
-def stack_of(path: str) -> str:
-    head = path.split(".", 1)[0]
-    return head if head in ("encoder", "decoder") else ""
 
 
 class _Recorder(TorchDispatchMode):

@@ -1,0 +1,108 @@
+"""Per-structure templates (nmsim.graph.templates) equal fresh traces, column by column.
+
+The drift check: every shipped template at new random sizes and shape, and every bundled text workload at its
+own sizes (a random shape in each of its regions), against a trace of the same model; parameter counts too.
+When the tracer or the builder changes what it records, these fail: regenerate with
+``python -m nmsim.graph.templates`` (about 15 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from nmsim.graph import list_workloads, load_workload
+from nmsim.graph import templates as T
+from nmsim.graph.api import parameter_counts_uncached, trace_uncached
+from nmsim.graph.shapes import SINGLE, frame_difference
+from test_shapes import NO_TORCH, _run_cli, cache_dir  # noqa: F401 (fixture)
+
+INDEX = json.loads((T.FOLDER / "index.json").read_text())
+TEXT = [n for n in list_workloads() if T.dimensions(load_workload(n)) is not None]
+
+
+def fresh(cfg, kind, shape):
+    if kind == "decode":
+        return trace_uncached(cfg, shape["batch"], 1, shape["past"])
+    return trace_uncached(cfg, shape["batch"], shape["seq"])
+
+
+def random_shape(cfg, kind, fixed, rng):
+    table = (cfg.max_positions or cfg.seq_len) if cfg.position == "learned" else 8192
+    shape = {"batch": fixed.get("batch") or rng.randint(2, 64)}
+    shape["past" if kind == "decode" else "seq"] = rng.randint(2, table - 1)
+    return shape
+
+
+def assert_same(sg, cfg, kind, shape):
+    got, want = sg.at(config=cfg, **shape), fresh(cfg, kind, shape)
+    assert frame_difference(got.ops, want.ops) is None, (cfg.name, shape, frame_difference(got.ops, want.ops))
+    assert sorted(got.edge_list()) == sorted(want.edge_list()), (cfg.name, shape)
+    assert got.uncounted == want.uncounted, (cfg.name, shape)
+
+
+def test_index_lists_the_shipped_files():
+    files = {p.stem for p in T.FOLDER.glob("*.npz")}
+    assert files == set(INDEX)
+    for key, entry in INDEX.items():
+        for name in entry["workloads"]:
+            assert T.template_key(load_workload(name), entry["kind"], entry["fixed"]) == key
+
+
+def test_the_llama_family_has_every_template():
+    """The bench's first questions (Llama-2-7B, -70B, Llama-3.1-405B) and every Llama-style workload: prefill and
+    decode, batch 1 and larger. Other structures fall back to tracing where a template is missing."""
+    for name in ("llama-2-7b", "llama-2-70b", "llama-3-8b", "mistral-7b", "llama-3.1-405b"):
+        cfg = load_workload(name)
+        assert [T.template_key(cfg, k, f) in INDEX for k, f in T.regions(cfg)] == [True] * 4, name
+
+
+@pytest.mark.parametrize("name", TEXT)
+def test_zoo_workload_from_its_templates_equals_a_trace(name):
+    """Each bundled text workload from each of its templates equals a trace at a random shape of that region, on
+    every op column, the edges and the parameter counts."""
+    cfg = load_workload(name)
+    rng = random.Random(name)
+    found = [(k, f) for k, f in T.regions(cfg) if T.template_key(cfg, k, f) in INDEX]
+    for kind, fixed in found:
+        sg = T.instantiate(cfg, kind, fixed)
+        assert sg is not None, (name, kind, fixed)
+        assert_same(sg, cfg, kind, random_shape(cfg, kind, fixed, rng))
+    if found:
+        assert sg.parameter_counts() == {k: int(v) for k, v in parameter_counts_uncached(cfg).items()}
+
+
+@pytest.mark.parametrize("key", sorted(INDEX))
+def test_template_at_new_random_sizes_equals_a_trace(key):
+    """Each template at random sizes (not those it was fitted or verified at) and depth 4 to 9 per stack."""
+    entry = INDEX[key]
+    base = load_workload(entry["workloads"][0])
+    rng = random.Random(key)
+    dims = {n: rng.randint(T.SIZE_POINTS[n][0], 97) for n in T.dimensions(base)}
+    if "positions" in dims:
+        dims["positions"] = rng.randint(64, 700)
+    cfg = T.with_dimensions(base, dims)
+    if base.layers >= 4:
+        cfg = cfg.replace(layers=rng.randint(4, 9), decoder_layers=rng.randint(4, 9) if base.is_enc_dec else 0)
+    sg = T.instantiate(cfg, entry["kind"], entry["fixed"])
+    assert sg is not None
+    assert_same(sg, cfg, entry["kind"], random_shape(cfg, entry["kind"], entry["fixed"], rng))
+    assert sg.parameter_counts() == {k: int(v) for k, v in parameter_counts_uncached(cfg).items()}
+
+
+def test_other_structures_and_small_sizes_fall_back_to_tracing():
+    llama = load_workload("llama-3-8b")
+    assert T.instantiate(llama, "forward", {}) is not None
+    assert T.instantiate(llama.replace(norm_position="post"), "forward", {}) is None       # no such template
+    assert T.instantiate(llama.replace(kv_heads=1), "forward", {}) is None                 # below the fit sizes
+    assert T.instantiate(llama.replace(heads=32, kv_heads=None), "decode", SINGLE) is not None   # llama-2 style
+    assert T.instantiate(load_workload("vit-base-16"), "image", {}) is None                # images: traced
+
+
+def test_first_call_on_a_templated_model_imports_no_torch(cache_dir):
+    env = {"NMSIM_CACHE_DIR": str(cache_dir)}
+    r = _run_cli(["price", "llama-3.1-405b", "--hardware", "a100", "--mode", "prefill"], env, NO_TORCH)
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY=\n" in r.stderr and "tracing" not in r.stderr, r.stderr
+    assert len(list(cache_dir.glob("graphs/*.npz"))) == 1   # stored for the next call, as a traced graph is
