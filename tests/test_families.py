@@ -126,16 +126,23 @@ def test_cluster_refuses_moe_in_one_line(capsys):
                    "parallelism (price, compare and budget price MoE on one device)\n")
 
 
-def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys):
-    """No shape-generic graph for a mixture of experts: a sweep traces every shape (it used to raise)."""
+def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys, monkeypatch):
+    """No shape-generic graph for a mixture of experts: a sweep traces every shape (it used to raise), saying so
+    on stderr as the CLI's pricing commands do (cache mode build)."""
     from nmsim.cli import main
+    monkeypatch.setenv("NMSIM_CACHE", "build")
     (tmp_path / "moe.yaml").write_text("family: mixtral\nlayers: 2\nd_model: 64\nheads: 4\nkv_heads: 2\nffn: 128\n"
                                        "ffn_kind: swiglu\nexperts: 4\nexperts_per_token: 2\nnorm: rmsnorm\n"
                                        "bias: false\nvocab: 100\nseq_len: 64\nposition: rope\ncausal: true\n")
     assert main(["price", str(tmp_path / "moe.yaml"), "--hardware", "h100", "--mode", "decode", "--batch", "1,3",
                  "--context", "32", "--format", "csv"]) == 0
-    rows = capsys.readouterr().out.strip().splitlines()
+    out, err = capsys.readouterr()
+    rows = out.strip().splitlines()
     assert len(rows) == 3 and rows[0].startswith("mode,batch,seq,context")
+    traced = sorted(line for line in err.splitlines() if "tracing" in line)
+    assert traced == [f"nmsim: tracing moe at batch {at} (a mixture of experts has no shape-generic graph: each "
+                      "shape is traced)" for at in ("1, seq 1, context 32", "2, seq 8", "3, seq 1, context 32")]
+    # batch 2, seq 8: the weights at rest, from the model at batch 2
 
 
 def test_moe_weights_at_rest_count_every_expert_whatever_the_routing():

@@ -50,12 +50,20 @@ def test_index_lists_the_shipped_files():
             assert T.template_key(load_workload(name), entry["kind"], entry["fixed"]) == key
 
 
-def test_the_llama_family_has_every_template():
-    """The bench's first questions (Llama-2-7B, -70B, Llama-3.1-405B) and every Llama-style workload: prefill and
-    decode, batch 1 and larger. Other structures fall back to tracing where a template is missing."""
+def test_every_decoder_family_has_every_template():
+    """The bench's first questions (Llama-2-7B, -70B, Llama-3.1-405B) and every Llama and Mistral
+    workload: prefill and decode, batch 1 and larger. Other structures fall back to tracing where one is missing."""
     for name in ("llama-2-7b", "llama-2-70b", "llama-3-8b", "mistral-7b", "llama-3.1-405b"):
         cfg = load_workload(name)
         assert [T.template_key(cfg, k, f) in INDEX for k, f in T.regions(cfg)] == [True] * 4, name
+
+
+def test_a_mixture_of_experts_has_no_template():
+    """Tokens per expert are rounded shares of the batch: no polynomial of the shape, so no shape-generic graph
+    (each shape is traced, with a line saying so: test_families)."""
+    cfg = load_workload("mixtral-8x7b")
+    assert T.dimensions(cfg) is None
+    assert [T.instantiate(cfg, k, f) for k in T.TEXT_KINDS for f in ({}, SINGLE)] == [None] * 4
 
 
 @pytest.mark.parametrize("name", TEXT)

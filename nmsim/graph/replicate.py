@@ -49,7 +49,7 @@ def depths(cfg) -> dict[str, int] | None:
 
 
 def renamed(path: str, layer: int) -> str:
-    """``path`` with its layer index (the one :func:`nmsim.graph.tracer.layer_of` reads) set to ``layer``."""
+    """``path`` with its layer index (the one :func:`nmsim.graph.stacks.layer_of` reads) set to ``layer``."""
     m = LAYER_RE.search(path)
     return path if m is None else f"{path[:m.start(1)]}{layer}{path[m.end(1):]}"
 

@@ -513,6 +513,20 @@ class _Progress:
             self.bar.close(ok=exc[0] is None)
 
 
+_ANNOUNCED: set = set()
+
+
+def _announce_trace(cfg, batch: int, seq: int | None, past: int) -> None:
+    """Say on stderr (once per shape) that this shape is traced: a model without a shape-generic graph (a mixture
+    of experts) imports torch and traces every shape it is asked, which takes seconds."""
+    if (cfg, batch, seq, past) in _ANNOUNCED:
+        return
+    _ANNOUNCED.add((cfg, batch, seq, past))
+    at = f"batch {batch:,}" + (f", seq {seq:,}" if seq else "") + (f", context {past:,}" if past else "")
+    print(f"nmsim: tracing {cfg.name} at {at} (a mixture of experts has no shape-generic graph: each shape is "
+          "traced)", file=sys.stderr, flush=True)
+
+
 def region_of(shape: dict) -> dict:
     """The fixed variables of the region holding ``shape``: ``{"batch": 1}`` for a batch of one, else ``{}``."""
     return {k: v for k, v in SINGLE.items() if shape.get(k) == v}
@@ -585,6 +599,8 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
     mode = cache_mode()
     found = shape_of(cfg, batch, seq, past) if mode != "off" else None
     if found is None:
+        if mode == "build" and not shape_generic(cfg):
+            _announce_trace(cfg, batch, seq, past)
         return None
     kind, shape = found
     akey = (cfg, kind, tuple(shape.values()))

@@ -35,9 +35,9 @@ FOLDER = Path(__file__).resolve().parent.parent / "data" / "templates"
 FORMAT = 1
 # The sizes a structure may have (a template variable each, degree 1); the fit grid uses two values of each.
 SIZE_POINTS = {"d_model": (2, 3), "half_d_model": (2, 3), "heads": (2, 3), "kv_heads": (2, 3), "groups": (2, 3),
-               "head_dim": (2, 3), "half_head_dim": (2, 3), "ffn": (2, 3), "vocab": (2, 3), "positions": (4, 5),
+               "head_dim": (2, 3), "half_head_dim": (2, 3), "half_rotary_dim": (2, 3), "half_unrotated_dim": (2, 3), "ffn": (2, 3), "vocab": (2, 3), "positions": (4, 5),
                "type_vocab": (2, 3), "relative_buckets": (2, 3), "num_classes": (2, 3)}
-SIZE_FIELDS = ("layers", "decoder_layers", "d_model", "heads", "kv_heads", "head_dim", "ffn", "vocab",
+SIZE_FIELDS = ("layers", "decoder_layers", "d_model", "heads", "kv_heads", "head_dim", "rotary_dim", "ffn", "vocab",
                "max_positions", "type_vocab", "relative_buckets", "num_classes")
 SHAPELESS = ("name", "source", "batch", "seq_len", "norm_eps", "rope_theta")   # no op depends on them
 TEXT_KINDS = ("forward", "decode")
@@ -46,8 +46,11 @@ TEXT_KINDS = ("forward", "decode")
 # ---- structure and sizes --------------------------------------------------------------------------
 def dimensions(cfg) -> dict[str, int] | None:
     """The sizes of ``cfg`` as template variables (``heads = kv_heads * groups`` with grouped KV heads; half the
-    head dimension with rotary positions), or None for a model templates do not cover (images)."""
-    if cfg.is_image:
+    head dimension with rotary positions, or half the rotated and half the unrotated channels with partial rotary),
+    or None for a model templates do not cover (images; mixtures of experts, which have no shape-generic graph)."""
+    from nmsim.graph.shapes import shape_generic
+
+    if cfg.is_image or not shape_generic(cfg):
         return None
     if cfg.position == "sinusoidal" and cfg.d_model % 2:
         return None
@@ -57,7 +60,12 @@ def dimensions(cfg) -> dict[str, int] | None:
         dims.update(kv_heads=cfg.n_kv_heads, groups=cfg.heads // cfg.n_kv_heads)
     else:
         dims["heads"] = cfg.heads
-    if cfg.position == "rope":
+    rotary = cfg.rotary_dim or cfg.dim_head
+    if cfg.position == "rope" and (rotary % 2 or cfg.dim_head % 2):
+        return None
+    if cfg.position == "rope" and rotary < cfg.dim_head:
+        dims.update(half_rotary_dim=rotary // 2, half_unrotated_dim=(cfg.dim_head - rotary) // 2)
+    elif cfg.position == "rope":
         dims["half_head_dim"] = cfg.dim_head // 2
     else:
         dims["head_dim"] = cfg.dim_head
@@ -77,10 +85,15 @@ def dimensions(cfg) -> dict[str, int] | None:
 def with_dimensions(cfg, dims: dict[str, int]):
     """``cfg`` with the sizes ``dims`` (names of :func:`dimensions`)."""
     heads = dims["kv_heads"] * dims["groups"] if "groups" in dims else dims["heads"]
-    head_dim = 2 * dims["half_head_dim"] if "half_head_dim" in dims else dims["head_dim"]
+    rotary = None
+    if "half_rotary_dim" in dims:
+        rotary = 2 * dims["half_rotary_dim"]
+        head_dim = rotary + 2 * dims["half_unrotated_dim"]
+    else:
+        head_dim = 2 * dims["half_head_dim"] if "half_head_dim" in dims else dims["head_dim"]
     width = 2 * dims["half_d_model"] if "half_d_model" in dims else dims["d_model"]
     changes = {"d_model": width, "heads": heads, "kv_heads": dims.get("kv_heads"), "head_dim": head_dim,
-               "ffn": dims["ffn"], "vocab": dims["vocab"]}
+               "rotary_dim": rotary, "ffn": dims["ffn"], "vocab": dims["vocab"]}
     for name, field in (("positions", "max_positions"), ("type_vocab", "type_vocab"),
                         ("relative_buckets", "relative_buckets"), ("num_classes", "num_classes")):
         if name in dims:
@@ -334,18 +347,18 @@ def regions(cfg) -> list[tuple[str, dict]]:
 
 def generate(workloads=None, folder: Path = FOLDER, log=print) -> dict[str, dict]:
     """Fit and write the template of every structure, kind and region of ``workloads`` (default: every bundled
-    text workload), keeping the files already written (delete the folder to start over); the index next to them
-    (``index.json``: key -> structure and workloads) is rewritten after each template. Returns the index."""
+    text workload), keeping the files already written (delete the folder to start over), then rewrite the index
+    next to them (``index.json``: key -> structure and the bundled workloads it serves). Returns the index."""
     from nmsim.graph.workloads import list_workloads, load_workload
 
     folder.mkdir(parents=True, exist_ok=True)
-    index: dict[str, dict] = {}
-    configs = [load_workload(n) for n in workloads or list_workloads()]
+    bundled = [load_workload(n) for n in list_workloads()]
+    configs = [load_workload(n) for n in workloads] if workloads else bundled
     todo = [(cfg, kind, fixed) for cfg in configs if dimensions(cfg) is not None for kind, fixed in regions(cfg)]
     todo.sort(key=lambda item: (item[1] != "forward", not item[2]))   # the first questions first: prefill at batch 1
     for cfg, kind, fixed in todo:
         key = template_key(cfg, kind, fixed)
-        if key not in index and not (folder / f"{key}.npz").is_file():
+        if not (folder / f"{key}.npz").is_file():
             try:
                 sg = fit_template(cfg, kind, fixed)
             except (ShapeFitError, UserError) as exc:
@@ -353,9 +366,14 @@ def generate(workloads=None, folder: Path = FOLDER, log=print) -> dict[str, dict
                 continue
             np.savez_compressed(folder / f"{key}.npz", **sg.to_arrays())
             log(f"{cfg.name} {kind} {fixed}: {key} ({len(sg.exponents)} monomials, {sg.n_ops} ops)")
-        entry = index.setdefault(key, {"kind": kind, "fixed": fixed, **structure(cfg), "workloads": []})
-        entry["workloads"].append(cfg.name)
-        (folder / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True, default=str) + "\n")
+    index: dict[str, dict] = {}
+    for cfg in bundled:
+        for kind, fixed in regions(cfg) if dimensions(cfg) is not None else ():
+            key = template_key(cfg, kind, fixed)
+            if (folder / f"{key}.npz").is_file():
+                entry = index.setdefault(key, {"kind": kind, "fixed": fixed, **structure(cfg), "workloads": []})
+                entry["workloads"].append(cfg.name)
+    (folder / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True, default=str) + "\n")
     return index
 
 
