@@ -25,6 +25,7 @@ from nmsim.execution import MODEL_MODULES
 from nmsim.graph import load_workload
 from nmsim.hardware import load_file
 from nmsim.hardware.prices import read_prices
+from nmsim.memory.validate import load_runs as load_memory_runs
 from nmsim.schema import publish
 from nmsim.schema.execution import MODELS
 from nmsim.schema.losses import LOSSES
@@ -33,7 +34,7 @@ from test_cluster_reader_properties import SETTINGS, mutate, yaml_text
 # the bands reader uncached: the property test below writes one path many times
 LOADERS = {"hardware": load_file, "system": load_system_file, "losses": load_losses, "prices": read_prices,
            "workload": load_workload, "runs": load_runs, "bands": load_bands.__wrapped__,
-           "measurements": load_measurements}
+           "measurements": load_measurements, "memory": load_memory_runs}
 SHIPPED = [(kind, path) for kind, (_, _, _, files) in publish.KINDS.items()
            for path in sorted(publish.DATA.glob(files))]
 
@@ -49,11 +50,11 @@ def shipped_doc(kind: str, name: str):
 
 
 def test_every_file_kind_has_a_loader_and_a_published_schema():
-    assert sorted(publish.KINDS) == sorted(LOADERS) == ["bands", "hardware", "losses", "measurements", "prices", "runs",
-                                                        "system", "workload"]
+    assert sorted(publish.KINDS) == sorted(LOADERS) == ["bands", "hardware", "losses", "measurements", "memory",
+                                                        "prices", "runs", "system", "workload"]
     counts = {kind: sum(k == kind for k, _ in SHIPPED) for kind in publish.KINDS}
     assert counts == {"hardware": 16, "system": 4, "losses": 1, "prices": 1, "workload": 21, "runs": 1, "bands": 1,
-                      "measurements": 1}
+                      "measurements": 1, "memory": 1}
 
 
 def test_the_published_schemas_are_the_generated_ones(capsys):
@@ -144,6 +145,11 @@ DAMAGE = [
     ("measurements", "gpu.yaml", _set("rows", 0, "workload", "gpt2")),
     ("measurements", "gpu.yaml", _set("fits", 0, "weight", 1)),
     ("measurements", "gpu.yaml", _set("extra", [])),
+    ("memory", "memory.yaml", _set("runs", 0, "colour", "red")),
+    ("memory", "memory.yaml", _set("runs", 0, "split", "train")),
+    ("memory", "memory.yaml", _set("runs", 0, "batch", 0)),
+    ("memory", "memory.yaml", _set("runs", 0, "measure", "peak")),
+    ("memory", "memory.yaml", _set("workloads", "tinyllama-1.1b", "layerz", 2)),
 ]
 
 
@@ -162,6 +168,12 @@ def test_the_loader_and_the_json_schema_refuse_the_same_damage(tmp_path, kind, n
     with pytest.raises(UserError) as info:
         LOADERS[kind](path)
     assert str(info.value).split(": ")[0] in (name, str(path)) and "\n" not in str(info.value)   # file named
+
+
+def test_the_recompute_modes_are_declared_once():
+    from nmsim.memory.activations import RECOMPUTE
+    from nmsim.schema.runs import RECOMPUTE_MODES
+    assert RECOMPUTE == RECOMPUTE_MODES
 
 
 def test_execution_models_declare_their_parameters_in_the_schema():

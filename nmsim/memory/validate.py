@@ -1,6 +1,7 @@
 """The memory model against published measured peaks (``nmsim validate --memory``).
 
-Runs come from ``nmsim/data/measurements/memory.yaml`` (schema and the fit/score split there). Predicted
+Runs come from ``nmsim/data/measurements/memory.yaml`` (the fit/score split there; fields declared in
+:mod:`nmsim.schema.memory`, published as ``measurements/memory.schema.json``). Predicted
 allocated bytes are the footprint of :func:`nmsim.memory.step_memory` without the runtime; reserved bytes add the
 caching allocator's overhead (:data:`nmsim.memory.layout.ALLOCATOR_OVERHEAD`, fitted on the ``fit`` rows only);
 nvidia-smi adds the runtime (CUDA context and kernels). Scores are MAPE over the ``score`` rows.
@@ -14,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from nmsim.errors import UserError
+from nmsim.schema.memory import MEASURES, REQUIRED, RUN_KEYS, SPLITS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "measurements" / "memory.yaml"
-MEASURES = ("allocated", "reserved", "nvidia-smi")
 MIB = float(2 ** 20)
 
 
@@ -27,9 +28,8 @@ def load_runs(path=DATA) -> tuple[list[dict], dict]:
     doc = load_yaml(path, "memory measurements file")
     cfgs = {}
     for name, fields in (doc.get("workloads") or {}).items():
-        cfg = ModelConfig(name=name, **fields)
-        cfg.validate(f"{path}: workloads.{name}")
-        cfgs[name] = cfg
+        fields = {"name": name, **fields} if isinstance(fields, dict) else fields
+        cfgs[name] = ModelConfig.from_dict(fields, f"{path}: workloads.{name}")   # a typo: one line, no traceback
     runs = doc.get("runs") if isinstance(doc, dict) else None
     if not isinstance(runs, list) or not runs:
         raise UserError("runs: give a list of measured runs", str(path))
@@ -47,11 +47,14 @@ def _check_run(r, where: str) -> None:
     from nmsim.memory.precision import PRECISIONS
     if not isinstance(r, dict):
         raise UserError(f"must be a mapping, got {short_repr(r)}", where)
+    unknown = sorted(map(str, set(r) - set(RUN_KEYS)))
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(RUN_KEYS))})", where)
     for key in REQUIRED:
         if key not in r:
             raise UserError(f"missing field {key!r}", where)
     checks = (("measure", r["measure"] in MEASURES, f"one of {', '.join(MEASURES)}"),
-              ("split", r["split"] in ("fit", "score"), "fit or score"),
+              ("split", r["split"] in SPLITS, "fit or score"),
               ("recompute", r["recompute"] in RECOMPUTE, f"one of {', '.join(RECOMPUTE)}"),
               ("precision", r.get("precision") is None or r.get("precision") in PRECISIONS,
                f"one of {', '.join(PRECISIONS)}"),
@@ -67,8 +70,6 @@ def _check_run(r, where: str) -> None:
 def _positive(value, kind) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool) and value > 0
 
-
-REQUIRED = ("id", "workload", "hardware", "batch", "seq", "dtype", "recompute", "measure", "split")
 
 
 def predict_allocated(run: dict, cfg) -> dict:

@@ -25,6 +25,8 @@ KINDS = {
                  "workloads/*.yaml"),
     "measurements": ("nmsim.schema.measurements:json_schema", "measurements/gpu.schema.json",
                      "nmsim GPU measurements (nmsim validate)", "measurements/gpu.yaml"),
+    "memory": ("nmsim.schema.memory:json_schema", "measurements/memory.schema.json",
+               "nmsim memory measurements (nmsim validate --memory)", "measurements/memory.yaml"),
     "bands": ("nmsim.schema.bands:BANDS", "bands/schema.json", "nmsim error bands (generated)", "bands/*.yaml"),
     "runs": ("nmsim.schema.runs:json_schema", "published_runs/training_throughput.schema.json",
              "nmsim published training runs", "published_runs/training_throughput.yaml"),
