@@ -21,15 +21,6 @@ def cli_csv(capsys, *argv):
     return pd.read_csv(io.StringIO(capsys.readouterr().out))
 
 
-def test_budget_same_numbers_as_the_cli(capsys):
-    kw = dict(recipes="dense,sr-ste", epochs=3, dataset_size=1000, batch=64, hardware="a100")
-    api = nmsim.budget("vit-tiny", "ff=2:4", **kw)
-    cli = cli_csv(capsys, "budget", "vit-tiny", "--sparsity", "ff=2:4", "--recipes", "dense,sr-ste", "--epochs", "3",
-                  "--dataset-size", "1000", "--batch", "64", "--hardware", "a100")
-    pd.testing.assert_frame_equal(api, cli)
-    assert {"train_flops", "seconds", "joules"} <= set(api.columns)
-
-
 def test_price_compare_schedule_trace(capsys):
     price = nmsim.price("vit-tiny", "a100", sparsity="ff=2:4", batch=2)
     cli = cli_csv(capsys, "price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff=2:4", "--batch", "2")
@@ -103,8 +94,9 @@ AGREE = {
     "price-memory": (nmsim.price, ("gpt2", "a100"), dict(mode="training", batch=2, seq=128, memory=True),
                      ["price", "gpt2", "--hardware", "a100", "--mode", "training", "--batch", "2", "--seq", "128",
                       "--memory"]),
-    "price-sweep": (nmsim.price, ("vit-tiny", "a100"), dict(batch="1,8", sparsity="ff=2:4"),
-                    ["price", "vit-tiny", "--hardware", "a100", "--batch", "1,8", "--sparsity", "ff=2:4"]),
+    "price-sweep": (nmsim.price, ("gpt2", "h100"), dict(mode="decode", batch=2, context="64,128", sparsity="ff=2:4"),
+                    ["price", "gpt2", "--hardware", "h100", "--mode", "decode", "--batch", "2", "--context", "64,128",
+                     "--sparsity", "ff=2:4"]),
     "compare": (nmsim.compare, ("gpt2",), dict(hardware="a100,l4", patterns="dense,2:4", mode="decode", batch=2,
                                                context=128, rank_by="cost"),
                 ["compare", "gpt2", "--hardware", "a100,l4", "--patterns", "dense,2:4", "--mode", "decode",
@@ -139,7 +131,8 @@ def test_each_command_and_its_api_function_give_the_same_numbers(case, capsys):
     api = function(*args, **kwargs)
     assert capsys.readouterr().out == ""   # the API prints nothing
     cli = cli_csv(capsys, *argv)
-    assert len(cli) > 0
+    priced = case.startswith(("price", "compare", "budget")) and not case.endswith("memory")
+    assert len(cli) > 1 and (not priced or cli["seconds"].gt(0).all())
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(api.to_csv(index=False))), cli)
 
 

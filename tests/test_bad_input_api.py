@@ -326,6 +326,10 @@ KEYS = {
     "schedule": ["steps", "epochs", "steps_per_epoch", "beta", "k", "dense_frac", "boundaries", "bogus"],
     "trace": ["batch", "seq", "by", "bogus"],
     "load_workload": [],
+    "cluster_systems": [],
+    "evidence_summarize": [],
+    "plot": ["metrics", "x", "task", "bogus"],
+    "cluster_plan": ["system", "nodes", "global_batch", "seq", "top", "tp", "zero", "tokens", "bogus"],
     "train_run": ["task", "recipe", "sparsity", "lr", "epochs", "batch", "seed", "bogus"],
     "write_report": ["workload", "hardware", "patterns", "recipes", "name", "epochs", "bogus"],
 }
@@ -354,6 +358,12 @@ PROPERTIES = {
                           st.one_of(st.sampled_from(["ff=1:8", ""]), VALUE)),
     "trace": st.tuples(WORKLOADS),
     "load_workload": st.tuples(WORKLOADS),
+    "cluster_systems": st.lists(st.one_of(st.sampled_from(["dgx-h100", "nope.yaml", "keep.txt", "-h"]), VALUE),
+                                max_size=2).map(tuple),
+    "evidence_summarize": st.tuples(st.one_of(st.sampled_from(["nope", ".", "keep.txt", "-x"]), VALUE)),
+    "plot": st.tuples(st.one_of(st.sampled_from(["nope", ".", "-x"]), VALUE),
+                      st.one_of(st.sampled_from(["c.png", "c.html", "keep.txt", "c.txt"]), VALUE)),
+    "cluster_plan": st.tuples(WORKLOADS),
     "train_run": st.tuples(st.one_of(st.sampled_from(["run", "-run", "a/b"]), VALUE)),
     "write_report": st.tuples(st.one_of(st.sampled_from(["rep", "-rep"]), VALUE)),
 }
