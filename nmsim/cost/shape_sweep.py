@@ -245,20 +245,26 @@ def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recom
     graph = trace_for_mode(cfg, "inference", LOWEST["batch"], None if cfg.is_image else max(min(cfg.seq_len, 8),
                                                                                                LOWEST["seq"]))
     gib, fits = np.zeros(len(df)), np.zeros(len(df), dtype=bool)
-    batch = df["batch"].to_numpy(float)
-    if cfg.is_image:
-        seq = (df["image_size"].to_numpy() // cfg.patch_size) ** 2 + int(cfg.class_token)
-        context = seq
-    else:
-        seq, context = df["seq"].to_numpy(float), df["context"].to_numpy(float)
-    modes = df["mode"].astype(str).to_numpy()
+    # integer views of the shape columns, read per (config, mode) only: no float or string copy of 10⁶ rows
+    shape = {k: df[k].to_numpy() for k in ("batch", "image_size" if cfg.is_image else "seq", "context")
+             if k in df}
+    config, mode_codes = df["config"].to_numpy(), df["mode"].cat.codes.to_numpy()
+    modes = list(df["mode"].cat.categories)
     for c, (plan, hw, dtype) in enumerate(configs):
         hw = hardware_spec(hw)
         dt = default_dtype(hw, dtype)
         w = weights_at_rest(graph, plan, hw, dt, weight_dtype)
-        for mode in set(modes):
-            rows = (df["config"].to_numpy() == c) & (modes == mode)
-            tot = step_memory(cfg, mode, batch[rows], seq[rows], context[rows], w, hw, dt,
+        at_config = config == c
+        for m, mode in enumerate(modes):
+            rows = np.flatnonzero(at_config & (mode_codes == m) if len(modes) > 1 else at_config)
+            if not len(rows):
+                continue
+            batch = shape["batch"][rows].astype(float)
+            if cfg.is_image:
+                seq = context = (shape["image_size"][rows] // cfg.patch_size) ** 2 + int(cfg.class_token)
+            else:
+                seq, context = shape["seq"][rows].astype(float), shape["context"][rows].astype(float)
+            tot = step_memory(cfg, mode, batch, seq, context, w, hw, dt,
                               flash=flash_for(hw, fusion), recompute=recompute_code(recompute), precision=precision,
                               weight_dtype=weight_dtype)["total"]
             gib[rows] = tot / GIB
