@@ -152,7 +152,7 @@ def test_plot_png_and_html(folder, tmp_path, capsys):
 
 def test_report_hook_adds_isoflop_section(folder):
     from nmsim.report.evidence_section import add_section
-    from nmsim.report.runs import load_curves
+    from nmsim.curves.runs import load_curves
     from nmsim.report.writer import Figure, Report, Table
 
     report = Report("t")

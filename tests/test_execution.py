@@ -196,7 +196,8 @@ def test_table19_reproduced_within_15_percent():
     assert level["mape_pct"].round(1).tolist() == [13.9, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
-    from nmsim.bands.build import gpu_residuals, levels
+    from nmsim.bands.build import levels
+    from nmsim.cost.validate import gpu_residuals
     assert levels(gpu_residuals(v)) == {k: e for k, e in table().items() if k != "cluster run"}
     scored = groups.reset_index().query("use == 'scored'").set_index("group")
     # the L2 limiter (A100 and RTX 4090 L2 bandwidths sourced; NM-SpMM's own tile and index sharing)

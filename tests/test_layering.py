@@ -22,6 +22,7 @@ LAYERS = (
     ("memory", "bands"),              # a step's bytes; the error bands' lookup
     ("cost",),                        # the priced step, budgets, comparisons
     ("cluster", "export", "train"),   # many devices; simulator inputs; the reference trainer
+    ("curves",),                      # trainer runs -> curves (table, figures)
     ("evidence",),                    # trainer runs -> claims
     ("report",),                      # the trade-off report
     ("api",),
@@ -100,10 +101,6 @@ def package_cycles(found) -> list[set]:
 # what other changes in flight remove; nothing may be added here
 KNOWN = {
     ("api", "cli"),              # the API reads its keywords with the commands' parsers (nmsim.api.keywords)
-    ("bands", "cost"), ("bands", "cluster"),    # the bands file is built from the validations
-    ("evidence", "report"),      # evidence summaries read and plot curves with the report's code
-    ("execution", "cost"),       # the research-engine comparison prices workloads
-    ("memory", "cost"),          # memory reads specs, plans and GEMM kinds from the pricing code
 }
 
 

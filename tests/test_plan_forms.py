@@ -117,7 +117,7 @@ def test_old_evidence_protocol_still_resumes(tmp_path):
 def test_an_earlier_versions_runs_folder_still_loads(tmp_path):
     """A run folder named and configured the way earlier versions did: read with its plan in text form, and a
     sweep of the same config maps to that same folder (so it is reused, not retrained)."""
-    from nmsim.report.runs import load_curves
+    from nmsim.curves.runs import load_curves
 
     folder = tmp_path / "runs" / "digits" / "mdgf-exp" / "ff1_16+qkv1_16" / "seed3"
     folder.mkdir(parents=True)

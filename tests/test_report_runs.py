@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nmsim.report.runs import baselines, load_curves, seed_bands, unmatched
+from nmsim.curves.runs import baselines, load_curves, seed_bands, unmatched
 from nmsim.report.trainer_section import sweep_table
 
 

@@ -364,7 +364,7 @@ def test_peak_must_match_the_array(tmp_path):
 
 # ---- research engines at their papers' figures ----------------------------------------------------------------
 def test_research_engines_reproduce_reported_speedups():
-    from nmsim.execution.engines import paper_rows
+    from nmsim.cost.engines import paper_rows
 
     rows = paper_rows().set_index(["engine", "pattern", "activations"])
     # VEGETA, bert-base batch 1 on its 512 MACs: 2:4 and 1:4 over its dense mode (paper 2.20/1.09, 3.74/1.09)
@@ -385,7 +385,7 @@ def test_research_engines_reproduce_reported_speedups():
 
 def test_engine_model_with_activation_dbb_prunes_forward_gemms_only():
     from nmsim.execution import ExecContext, model_for
-    from nmsim.execution.engines import engine_model
+    from nmsim.cost.engines import engine_model
     from nmsim.hardware import load
 
     hw = load("s2ta")
@@ -402,7 +402,7 @@ def test_engine_model_with_activation_dbb_prunes_forward_gemms_only():
 
 
 def test_engines_against_gpus_equal_peak_and_absolute():
-    from nmsim.execution.engines import gpu_table
+    from nmsim.cost.engines import gpu_table
 
     table = gpu_table(workload="vit-tiny", plan="ff=2:4", gpus=("h100-sxm5",))
     assert "equal peak" in table.attrs["what"] and "GEMM time only" in table.attrs["what"]

@@ -30,7 +30,7 @@ def validate_models(args, progress: Callable | None = None, columns_known: Calla
         v = validate(path, overhead=k)
         return Validated("memory", v, v, refit=k is not None)
     if args.engines:
-        from nmsim.execution.engines import gpu_table, paper_rows
+        from nmsim.cost.engines import gpu_table, paper_rows
         return Validated("engines", paper_rows(), gpu_table(batch=32))
     if args.systolic:
         from nmsim.export.scalesim import stored_validation
@@ -53,12 +53,14 @@ ROW_COLUMNS = ("id", "group", "level", "hardware", "metric", "measured", "predic
 
 def write_bands(v, progress: bool = True) -> str:
     """The bundled 80 % bands file rewritten from ``v``'s scored rows and the published cluster runs; its path."""
-    from nmsim.bands.build import all_residuals, write
+    import pandas as pd
+    from nmsim.bands.build import cluster_residuals, write
     from nmsim.cluster.validation import validate as cluster_validate
+    from nmsim.cost.validate import gpu_residuals
     from nmsim.progress import Items
     with Items("cluster validate", "run", **({} if progress else {"mode": False})) as bar:
         cluster = cluster_validate(progress=bar)[0]
-    return write(all_residuals(v, cluster))
+    return write(pd.concat([gpu_residuals(v), cluster_residuals(cluster)], ignore_index=True))
 
 
 def export_folder(args) -> tuple:

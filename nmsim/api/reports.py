@@ -42,7 +42,7 @@ def plot_file(args):
     """``nmsim plot``: the training curves of ``args.runs`` drawn into ``args.out`` (.png or .html); (the file,
     the curves drawn)."""
     from nmsim.io.write import check_output_file
-    from nmsim.report.runs import load_curves
+    from nmsim.curves.runs import load_curves
 
     check_output_file(args.out, "plot", mine_only=True)
     xs = []
@@ -54,7 +54,7 @@ def plot_file(args):
     if not xs or not metrics:
         raise UserError("nothing to plot", "--x" if not xs else "--metrics")
     curves = load_curves(args.runs)   # one frame: settings that differ between the folders name their runs
-    from nmsim.report.curves import plot_curves, save_figure   # matplotlib: after the checks
+    from nmsim.curves.plot import plot_curves, save_figure   # matplotlib: after the checks
     if args.task:
         curves = curves[curves["task"] == args.task]
         if curves.empty:

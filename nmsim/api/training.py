@@ -85,8 +85,8 @@ def schedule_table(args) -> Schedule:
     granularity = args.granularity or ("epoch" if args.epochs is not None else "step")
     if granularity == "epoch" and not spe:
         raise UserError("epoch granularity needs --steps-per-epoch", "--granularity")
-    from nmsim.cli.recipe_flags import recipe_flag_values
-    params = recipe_flag_values(args)
+    from nmsim.recipes import given_params
+    params = given_params(args)
     if args.boundaries:
         params["boundaries"] = parse_boundaries(args.boundaries)
     recipe = make_recipe(args.recipe, SparsityPlan.parse(args.sparsity), args.dense_frac, args.finetune_frac,
@@ -104,9 +104,9 @@ def _value(text: str):
 
 
 def _recipe_params(args) -> dict:
-    from nmsim.cli.recipe_flags import recipe_flag_values
+    from nmsim.recipes import given_params
 
-    params = recipe_flag_values(args)
+    params = given_params(args)
     for item in args.param or []:
         if "=" not in item:
             raise UserError(f"expected key=value, got {item!r}", "--param")

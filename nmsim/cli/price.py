@@ -223,7 +223,7 @@ def run_compare(args) -> int:
             + ("" if args.cuda_graphs else ", no CUDA graphs")
             + (f", {args.weight_dtype} weights" if args.weight_dtype else "")
             + (f", kernel pinned to {args.kernel}" if args.kernel else ", fastest kernel per GEMM") + "\n")
-    from nmsim.execution.engines import basis_note
+    from nmsim.cost.engines import basis_note
     head += basis_note((specs[name], dtype) for name, dtype in zip(df["hardware"], df["dtype"]))
     from nmsim.cost.economics import price_note
     from nmsim.cost.per_token import attention_basis

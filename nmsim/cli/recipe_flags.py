@@ -1,5 +1,6 @@
 """The recipe parameter flags of every command that builds a recipe (``train``, ``sweep``, ``schedule``), from
-the recipes' own parameters (:data:`nmsim.recipes.PARAMS`): ``--beta-rule`` -> ``beta_rule``."""
+the recipes' own parameters (:data:`nmsim.recipes.PARAMS`): ``--beta-rule`` -> ``beta_rule``, read back by
+:func:`nmsim.recipes.given_params`."""
 from __future__ import annotations
 
 from nmsim.recipes import PARAMS
@@ -17,8 +18,3 @@ def add_recipe_flags(p, trainer: bool) -> None:
             text += ": " + ", ".join(f"{v} ({w}{'; default' if v == default else ''})"
                                      for v, w in param.choices.items())
         p.add_argument(param.flag, type=param.kind, help=text.replace("%", "%%"))
-
-
-def recipe_flag_values(args) -> dict:
-    """The recipe keywords given on the command line (flags left out are not passed: recipes keep defaults)."""
-    return {name: getattr(args, name) for name in NAMES if getattr(args, name, None) is not None}

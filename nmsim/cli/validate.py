@@ -157,7 +157,8 @@ def run(args) -> int:
 
 def print_coverage(v, measurements=None, cluster=None) -> None:
     """The 80 % band per level from these scored rows and its leave-one-out coverage (nmsim.bands.build)."""
-    from nmsim.bands.build import coverage_table, gpu_residuals
+    from nmsim.bands.build import coverage_table
+    from nmsim.cost.validate import gpu_residuals
     import pandas as pd
     res = gpu_residuals(v, measurements)
     if cluster is not None:

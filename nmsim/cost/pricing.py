@@ -41,9 +41,10 @@ from nmsim.errors import UserError
 from nmsim.execution import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, Fusion, VectorTable, default_fusion,
                              model_for)
 from nmsim.execution.base import BOUNDS
-from nmsim.execution.table import MATRIX_KINDS, MODES, gemm_table, restack, vector_table
+from nmsim.execution.table import MATRIX_KINDS, MODES, check_mode, gemm_table, restack, vector_table  # noqa: F401
+from nmsim.hardware.cached import hardware_spec  # noqa: F401 (callers read it here)
 from nmsim.sparsity.metadata import dtype_bytes
-from nmsim.sparsity.plan import SparsityPlan
+from nmsim.sparsity.plan import SparsityPlan, resolve_plan  # noqa: F401
 
 OUTPUT_COLUMNS = [
     "id", "module", "role", "layer", "kind", "pass", "pattern", "hw_pattern", "kernel", "sparse", "fused",
@@ -84,39 +85,6 @@ BY_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "metad
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
-_HW_BY_NAME: dict = {}
-
-
-def hardware_spec(hw):
-    """A spec from a name or path (loaded once per name, and per file version: a path is relative to the
-    current folder and the file may be edited between calls in one process), or ``hw`` itself."""
-    if isinstance(hw, str):
-        import os
-        key = hw
-        if os.path.isfile(hw):
-            st = os.stat(hw)
-            key = (os.path.realpath(hw), st.st_mtime_ns, st.st_size)
-        spec = _HW_BY_NAME.get(key)
-        if spec is None:
-            from nmsim.hardware import load
-            spec = _HW_BY_NAME[key] = load(hw)
-        return spec
-    return hw
-
-
-def resolve_plan(plan, ops: pd.DataFrame) -> pd.Series | None:
-    """Plan (SparsityPlan, CLI text, None) or a pattern Series -> pattern per op of ``ops``."""
-    if plan is None:
-        return None
-    if isinstance(plan, pd.Series):
-        return plan.reindex(ops.index)
-    if isinstance(plan, str):
-        plan = SparsityPlan.parse(plan)
-    if isinstance(plan, SparsityPlan):
-        return None if plan.is_dense else plan.resolve(ops)
-    raise UserError(f"not a sparsity plan: {plan!r}", "plan")
-
-
 def plan_label(plan) -> str:
     """What a priced plan reads as: its :attr:`~nmsim.sparsity.SparsityPlan.label` (a pattern Series: its
     distinct patterns)."""
@@ -136,16 +104,6 @@ def categorical(codes, names) -> pd.Categorical:
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = inverse.reshape(-1)
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats))
-
-
-def check_mode(cfg, mode: str) -> None:
-    """UserError for a mode the model cannot run (prefill/decode need a decoder-only model)."""
-    if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--mode")
-    if mode in ("prefill", "decode") and cfg is not None and (not cfg.causal or cfg.is_enc_dec or cfg.is_image):
-        kind = "encoder-decoder" if cfg.is_enc_dec else "encoder-only"
-        raise UserError(f"{mode} needs a decoder-only (causal) model; {cfg.name} is {kind} "
-                        f"(use --mode inference or training)", "--mode")
 
 
 def default_dtype(hw, dtype: str | None) -> str:

@@ -228,3 +228,15 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
             summary(use, "scored inference-step rows", e2e[~training.loc[e2e.index]])
             summary(use, "scored training-step rows", e2e[training.loc[e2e.index]])
     return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))
+
+
+def gpu_residuals(validation, path=None):
+    """Scored ``seconds`` rows of ``nmsim validate`` as (band level, device, id, residual ``ln(measured /
+    predicted)``): the GPU levels of :mod:`nmsim.bands.build`."""
+    modes = {r["id"]: r.get("mode") for r in load(path)[0]}
+    rows = validation.rows
+    rows = rows[(rows["use"] == "scored") & (rows["metric"] == "seconds")]
+    level = ["kernel" if lv == "kernel" else "training step" if modes.get(i) == "training" else "inference step"
+             for lv, i in zip(rows["level"], rows["id"])]
+    return pd.DataFrame({"level": level, "device": rows["hardware"].to_numpy(), "id": rows["id"].to_numpy(),
+                         "residual": [math.log(m / p) for m, p in zip(rows["measured"], rows["predicted"])]})

@@ -1,6 +1,6 @@
 """Iso-FLOP analysis of training curves: a metric against cumulative training FLOPs.
 
-Input: the tidy evaluation rows of :func:`nmsim.report.runs.load_curves` (one row per run and evaluation, with
+Input: the tidy evaluation rows of :func:`nmsim.curves.runs.load_curves` (one row per run and evaluation, with
 ``train_flops`` priced by the trainer's cost hook). Every function works per seed and pairs seeds across
 recipes; the dense recipe (pattern ``dense``) is the reference of every sparse pattern.
 

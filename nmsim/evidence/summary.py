@@ -41,7 +41,7 @@ def _at_target(folder: Path) -> dict[int, bool]:
 
 def finished_curves(runs: str | Path) -> pd.DataFrame:
     """Evaluation rows of the finished runs under ``runs``, with ``at_target`` (UserError when none is finished)."""
-    from nmsim.report.runs import load_curves
+    from nmsim.curves.runs import load_curves
 
     from nmsim.train import checkpoint as ckpt
 
@@ -208,7 +208,7 @@ def _timing_text(folder: Path) -> str:
 def summarize(folder: str | Path, echo=print) -> dict:
     """Write the summaries of a protocol folder; returns the tables by name."""
     from nmsim.io.write import write_bytes, write_text
-    from nmsim.report.curves import plot_curves, save_figure
+    from nmsim.curves.plot import plot_curves, save_figure
 
     from nmsim.train.checkpoint import read_done
 

@@ -105,7 +105,8 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
     ``fits`` (total <= main-memory capacity), ``capacity_gib``, ``hardware``, ``mode``, ``flash``,
     ``recompute``, ``precision`` and ``sparse_dense_bytes`` (dense size of the compressed weights). ``gemms``:
     the plan's :func:`~nmsim.memory.weights.plan_gemms`, when the caller prices many accelerators."""
-    from nmsim.cost.pricing import check_mode, hardware_spec
+    from nmsim.execution.table import check_mode
+    from nmsim.hardware.cached import hardware_spec
     hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
     check_mode(cfg if mode in ("prefill", "decode") else None, mode)

@@ -74,7 +74,7 @@ def _positive(value, kind) -> bool:
 
 def predict_allocated(run: dict, cfg) -> dict:
     """Bytes per component of the run's step (the runtime apart)."""
-    from nmsim.cost.pricing import hardware_spec
+    from nmsim.hardware.cached import hardware_spec
     from nmsim.memory.activations import RECOMPUTE
     from nmsim.memory.footprint import step_memory
     from nmsim.memory.weights import model_params

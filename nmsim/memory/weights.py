@@ -67,8 +67,8 @@ def plan_gemms(graph, plan) -> tuple[np.ndarray, list]:
     """(rows of ``n, k, numel, copies`` per distinct sparsifiable GEMM weight ``plan`` puts a pattern on (copies:
     :func:`expert_copies`), the patterns); independent of the hardware, so a table of many accelerators resolves
     each plan once."""
-    from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS
-    from nmsim.cost.pricing import resolve_plan
+    from nmsim.execution.table import MATRIX_KINDS, SPARSE_KINDS
+    from nmsim.sparsity.plan import resolve_plan
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     pats = resolve_plan(plan, mops)
@@ -85,7 +85,7 @@ def plan_gemms(graph, plan) -> tuple[np.ndarray, list]:
 def weights_at_rest(graph, plan, hw, dtype: str, weight_dtype: str | None = None, gemms=None) -> WeightBytes:
     """:class:`WeightBytes` of ``graph``'s model under ``plan`` on ``hw`` (see module docstring); ``gemms``:
     :func:`plan_gemms` of the plan when the caller has it."""
-    from nmsim.cost.gemm import pattern_info
+    from nmsim.execution.patterns import pattern_info
     size = dtype_bytes(weight_dtype or dtype)
     params = model_params(graph)
     rows, pats = gemms if gemms is not None else plan_gemms(graph, plan)

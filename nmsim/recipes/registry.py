@@ -34,6 +34,18 @@ QUICK_RECIPES: tuple[str, ...] = RECIPE_SETS["quick"]
 PARAMS: tuple[Param, ...] = tuple({p.name: p for cls in RECIPES.values() for p in cls.params}.values())
 
 
+def given_params(values) -> dict:
+    """The recipe parameters set on ``values`` (parsed command-line arguments: ``--beta-rule`` is ``beta_rule``;
+    one left out, None, is not passed, so recipes keep their defaults)."""
+    return {p.name: getattr(values, p.name) for p in PARAMS
+            if p.kind is not None and getattr(values, p.name, None) is not None}
+
+
+def recipe_style(name: str) -> tuple[str, str]:
+    """(matplotlib colour, marker) of recipe ``name`` in every figure (an unknown name: the default style)."""
+    return RECIPES.get(name, Recipe).style
+
+
 def recipes_with_claim(claim: str) -> tuple[str, ...]:
     """The recipes the evidence tests ``claim`` on (see each recipe's ``claims``)."""
     return tuple(n for n, cls in RECIPES.items() if claim in cls.claims)

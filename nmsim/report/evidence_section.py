@@ -2,7 +2,7 @@
 
 From the runs' curves: the metric against cumulative training FLOPs per recipe with seed bands, the FLOPs
 each recipe needs to reach a fraction of the dense final metric, and each recipe against dense at equal
-training FLOPs (:mod:`nmsim.evidence.isoflop`), per task x run length x setup (:data:`nmsim.report.runs.BASELINE`):
+training FLOPs (:mod:`nmsim.evidence.isoflop`), per task x run length x setup (:data:`nmsim.curves.runs.BASELINE`):
 runs without a dense run of their own group are left out. Placed next to the published-results iso-FLOP table.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ FRACTIONS = (1.0, 0.99)
 def _per_group(curves: pd.DataFrame, table) -> pd.DataFrame:
     """``table(curves)`` for each task x run length x setup that has dense runs (runs of different lengths or
     tasks are never compared), with those keys as leading columns where more than one group exists."""
-    from nmsim.report.runs import BASELINE
+    from nmsim.curves.runs import BASELINE
 
     keys = [k for k in BASELINE if k in curves]
     groups = [(k, g) for k, g in curves.groupby(keys, sort=False) if (g["recipe"] == "dense").any()] if keys \
@@ -32,7 +32,7 @@ def _per_group(curves: pd.DataFrame, table) -> pd.DataFrame:
 def add_section(report, curves: pd.DataFrame, metric: str = "accuracy") -> None:
     """Append the section to ``report`` (a :class:`nmsim.report.writer.Report`); nothing when no FLOPs logged."""
     from nmsim.evidence import isoflop
-    from nmsim.report.curves import plot_curves
+    from nmsim.curves.plot import plot_curves
     from nmsim.report.writer import Figure, Table
 
     if curves is None or curves.empty or curves["train_flops"].isna().all() \

@@ -11,15 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nmsim.recipes.base import Recipe  # noqa: E402
-from nmsim.recipes.registry import RECIPES  # noqa: E402
+from nmsim.curves.plot import flop_ticks  # noqa: E402
+from nmsim.recipes import RECIPES, Recipe, recipe_style  # noqa: E402
 
 RECIPE_STYLE = {name: cls.style for name, cls in RECIPES.items() if cls.style != Recipe.style}
 PHASE_COLORS = {"dense": "#4c72b0", "decay": "#dd8452", "sparse": "#55a868", "finetune": "#8172b3"}
-
-
-def recipe_style(recipe: str):
-    return RECIPE_STYLE.get(recipe, Recipe.style)
 
 
 def category_colors(n: int) -> list:
@@ -28,14 +24,6 @@ def category_colors(n: int) -> list:
     tab20 = plt.get_cmap("tab20").colors
     palette = list(plt.get_cmap("tab10").colors) + list(tab20[1::2])
     return [palette[i % len(palette)] for i in range(n)]
-
-
-def flop_ticks(ax, axis: str = "x") -> None:
-    """FLOP counts on an axis with SI prefixes (20G, 1.5T; the axis label names the unit), no 1e11 offset."""
-    from matplotlib.ticker import EngFormatter, MaxNLocator
-    target = getattr(ax, f"{axis}axis")
-    target.set_major_locator(MaxNLocator(6))
-    target.set_major_formatter(EngFormatter(sep=""))
 
 
 def _plain_log_ticks(ax) -> None:

@@ -128,8 +128,8 @@ def quick_runs(epochs: int, report_folder: str | Path, echo=print) -> QuickRuns:
 
 
 def curves(runs: QuickRuns):
-    """The runs' evaluation rows (:func:`nmsim.report.runs.load_curves`), ``folder`` relative to a runs root."""
-    from nmsim.report.runs import load_curves
+    """The runs' evaluation rows (:func:`nmsim.curves.runs.load_curves`), ``folder`` relative to a runs root."""
+    from nmsim.curves.runs import load_curves
 
     rel = {str(folder): name for name, folder in runs.folders.items()}
     frame = load_curves(list(runs.folders.values()))

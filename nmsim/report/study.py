@@ -554,7 +554,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
         st.cluster = cluster_frames_for(opts, st.recipes)
         stages.done()
     if st.runs_dir is not None:
-        from nmsim.report.runs import load_curves
+        from nmsim.curves.runs import load_curves
         st.curves = load_curves(st.runs_dir)
     st.M, st.noun = metric_of(st.acc), sample_noun(st.cfg)
 

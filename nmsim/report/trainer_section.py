@@ -1,6 +1,6 @@
 """The report's reference-trainer section: runs' accuracy against the training FLOPs they logged.
 
-Runs are grouped by :mod:`nmsim.report.runs`: seeds of one setting make one point, and each point is set against
+Runs are grouped by :mod:`nmsim.curves.runs`: seeds of one setting make one point, and each point is set against
 the dense runs of the same task, run length and setup. Points without such a dense run are listed in their own
 table (``trainer_unmatched``) and left out of every ratio to dense.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nmsim.report.runs import BASELINE, POINT, final_rows, seed_bands, unmatched
+from nmsim.curves.runs import BASELINE, POINT, final_rows, seed_bands, unmatched
 
 SUMMARY_FORMATS = {"accuracy_pct": "{:.2f}", "train_flops": "{:.4g}", "train_flops_rel_dense": "{:.3f}",
                    "flops_to_dense_accuracy_rel": "{:.3f}"}

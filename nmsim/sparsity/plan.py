@@ -298,3 +298,18 @@ class SparsityPlan:
     def resolve(self, ops: pd.DataFrame) -> pd.Series:
         """Pattern per op (index = ``ops.index``, dtype object, NMPattern/HierarchicalPattern or None)."""
         return self.resolve_frame(ops)["pattern"]
+
+
+def resolve_plan(plan, ops: "pd.DataFrame") -> "pd.Series | None":
+    """Plan (SparsityPlan, CLI text, None) or a pattern Series -> pattern per op of ``ops``."""
+    import pandas as pd
+
+    if plan is None:
+        return None
+    if isinstance(plan, pd.Series):
+        return plan.reindex(ops.index)
+    if isinstance(plan, str):
+        plan = SparsityPlan.parse(plan)
+    if isinstance(plan, SparsityPlan):
+        return None if plan.is_dense else plan.resolve(ops)
+    raise UserError(f"not a sparsity plan: {plan!r}", "plan")

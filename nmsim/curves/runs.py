@@ -1,4 +1,5 @@
-"""Reading reference-trainer sweeps (``nmsim sweep`` output) into frames for the report.
+"""Reading reference-trainer sweeps (``nmsim sweep`` output) into frames for the report, the evidence protocol and
+``nmsim plot``.
 
 A sweep folder holds run folders ``<task>/<recipe>/<pattern>/seed<S>`` with ``config.json`` and
 ``metrics.jsonl`` (one row per evaluation: step, epoch, train_flops, accuracy, loss, ...). A runs folder may

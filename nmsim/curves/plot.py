@@ -18,11 +18,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nmsim.errors import UserError  # noqa: E402
-from nmsim.report.figures import flop_ticks, recipe_style  # noqa: E402
+from nmsim.recipes import recipe_style  # noqa: E402
 
 AXES = {"train_flops": "cumulative training FLOPs (nmsim cost model)", "step": "optimizer steps"}
 METRIC_LABELS = {"accuracy": "validation accuracy (higher is better)",
                  "loss": "validation loss, nats/token (lower is better)"}
+
+
+def flop_ticks(ax, axis: str = "x") -> None:
+    """FLOP counts on an axis with SI prefixes (20G, 1.5T; the axis label names the unit), no 1e11 offset."""
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+    target = getattr(ax, f"{axis}axis")
+    target.set_major_locator(MaxNLocator(6))
+    target.set_major_formatter(EngFormatter(sep=""))
 
 
 def _bands(g: pd.DataFrame, x: str, metric: str) -> pd.DataFrame:
@@ -86,7 +94,7 @@ def _label_axes(ax, x: str, metric: str, panel: str) -> None:
 
 
 def plot_curves(curves: pd.DataFrame, metrics=("accuracy", "loss"), x_axes=("train_flops", "step")):
-    """The figure (matplotlib) for ``curves`` (rows of :func:`nmsim.report.runs.load_curves`)."""
+    """The figure (matplotlib) for ``curves`` (rows of :func:`nmsim.curves.runs.load_curves`)."""
     _check_request(curves, metrics, x_axes)
     keys = panels(curves)
     rows = [(k, m) for k in keys for m in metrics]

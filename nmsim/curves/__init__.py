@@ -1,0 +1,2 @@
+"""Training curves of reference-trainer runs: the tidy evaluation table of a runs folder (:mod:`nmsim.curves.runs`)
+and its figures (:mod:`nmsim.curves.plot`), read by the evidence protocol, the report and ``nmsim plot``."""
