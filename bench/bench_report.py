@@ -10,6 +10,11 @@
    (DevTools ``ThreadTime``), which other load on a shared machine changes little: on an idle core the wall
    time is about that CPU time. Skipped with a message where chromium or playwright is missing. Goals: page
    <= 3 MB; main-thread CPU to render <= 2.5 s.
+3. ``make report`` as a user meets it (issue 25): the command the Makefile runs, each time a fresh process.
+   Cold: an empty nmsim cache and the committed ``reports/default`` as a fresh clone has it (its kept trainer
+   runs); warm: the same command again (the cache and the report folder it left). ``MAKE_ROUNDS`` rounds, cold
+   and warm alternated; medians of wall and CPU seconds (the process and its children), the load average read
+   before and after each call. Goals: cold <= 60 s, warm <= 15 s.
 
 ``run()`` returns one dict per measurement; ``python bench/bench_report.py`` prints them.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_COMMIT = "c986293"
 REPEATS = 5
+MAKE_ROUNDS = 3
+GOAL_COLD_S, GOAL_WARM_S = 60.0, 15.0
 SIZE_GOAL_BYTES = 3_000_000
 RENDER_GOAL_CPU_S = 2.5
 
@@ -88,10 +95,56 @@ def _render_times(pages: list[Path], repeats: int) -> list[dict] | None:
     return results
 
 
+def _make_report_once(cache: Path, out: Path) -> dict:
+    """One ``make report`` (its command) into ``out`` with nmsim cache ``cache``: wall, CPU and load."""
+    import resource
+
+    from cli_env import cli_env
+
+    make = re.search(r"^report:.*\n\t\$\(PY\) -m nmsim (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    env = cli_env({"NMSIM_CACHE_DIR": str(cache)})
+    env.pop("NMSIM_CACHE", None)
+    before_load, cpu0 = os.getloadavg()[0], resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "nmsim", *make, "--out", str(out)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - start
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode:
+        raise RuntimeError(f"make report failed: {res.stderr.strip().splitlines()[-1:]}")
+    trained = re.search(r"(\d+) trained", res.stdout)
+    return {"wall": wall, "cpu": cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime,
+            "load": (round(before_load, 1), round(os.getloadavg()[0], 1)),
+            "trained": int(trained.group(1)) if trained else 0, "kept": ", kept" in res.stdout}
+
+
+def make_report_rows(rounds: int = MAKE_ROUNDS) -> list[dict]:
+    """``make report`` cold (empty cache, the committed report folder) and warm, alternated, medians."""
+    runs: dict = {"cold": [], "warm": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(rounds):
+            cache, out = Path(tmp) / f"cache{i}", Path(tmp) / f"clone{i}" / "default"
+            shutil.copytree(ROOT / "reports" / "default", out)   # what a fresh clone holds
+            runs["cold"].append(_make_report_once(cache, out))
+            runs["warm"].append(_make_report_once(cache, out))
+    rows = []
+    for kind, goal in (("cold", GOAL_COLD_S), ("warm", GOAL_WARM_S)):
+        r = runs[kind]
+        wall = statistics.median(x["wall"] for x in r)
+        rows.append({"bench": f"make report, {kind}", "what": "wall s (median)" if kind == "cold" else
+                     "wall s (median), second call", "value": round(wall, 1),
+                     "cpu_s": round(statistics.median(x["cpu"] for x in r), 1), "repeats": rounds,
+                     "load": ", ".join(f"{a}-{b}" for a, b in (x["load"] for x in r)),
+                     "note": f"trained {sum(x['trained'] for x in r)} runs; cost tables kept "
+                             f"{sum(x['kept'] for x in r)} of {rounds}",
+                     "goal": f"<= {goal:g} s", "goal_met": wall <= goal})
+    return rows
+
+
 def run() -> list[dict]:
     from nmsim.report.study import StudyOptions, run_study
 
-    rows = []
+    rows = make_report_rows()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         out = run_study(StudyOptions(train=False), Path(tmp) / "report", echo=lambda *_: None)
