@@ -2,6 +2,7 @@
 a graph cached by other tracing code is never served."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,8 +16,11 @@ PACKAGE = Path(nmsim.__file__).resolve().parent
 
 
 def copy_package(tmp_path) -> Path:
+    """The package's code and the data the graph code reads (nothing else of nmsim/data)."""
     dst = tmp_path / "nmsim"
     shutil.copytree(PACKAGE, dst, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    for root in cache.DATA_ROOTS:
+        shutil.copytree(PACKAGE / root, dst / root)
     return dst
 
 
@@ -63,6 +67,30 @@ def test_editing_any_tracing_file_changes_the_fingerprint(shared_copy, edit):
         assert cache.code_fingerprint(pkg) != before
     finally:
         (pkg / edit).write_text(original)
+
+
+def test_every_data_folder_the_graph_code_reads_is_fingerprinted():
+    """A data folder the tracing code names (``... / "data" / "templates"``) is part of what it depends on; the
+    workloads folder is not: a workload is keyed by its content."""
+    named = {m for path in cache.code_files() for m in re.findall(r'"data"\s*/\s*"(\w+)"', path.read_text())}
+    assert {"templates", "workloads"} <= named
+    assert {f"data/{name}" for name in named - {"workloads"}} <= set(cache.DATA_ROOTS)
+    assert len(cache.data_files()) >= 1
+
+
+def test_editing_or_adding_a_template_changes_the_fingerprint(tmp_path):
+    pkg = copy_package(tmp_path)
+    before = cache.code_fingerprint(pkg)
+    assert before == cache.code_fingerprint()
+    template = cache.data_files(pkg)[0]
+    template.write_bytes(template.read_bytes() + b"\0")
+    edited = cache.code_fingerprint(pkg)
+    (pkg / "data" / "templates" / "new.npz").write_bytes(b"x")
+    assert len({before, edited, cache.code_fingerprint(pkg)}) == 3
+    (pkg / "data" / "prices").mkdir()
+    (pkg / "data" / "prices" / "hourly.yaml").write_text("a10g: {}\n")      # data the tracer does not read
+    (pkg / "data" / "templates" / "new.npz").unlink()
+    assert cache.code_fingerprint(pkg) == edited
 
 
 def test_a_new_family_module_joins_the_fingerprint(tmp_path):

@@ -5,10 +5,10 @@ directory spec); graphs live in its ``graphs/`` folder as ``nmsim-graph-<key>.np
 header; no pickle). The key is a SHA-256 of the workload's content (every :class:`ModelConfig` field that
 shapes the graph: not its name, source or batch, nor a vision model's image size or a text model's seq_len,
 which are variables of the graph, unless seq_len sizes a learned position table), the graph kind, the torch
-and nmsim versions and a fingerprint of the tracing code. Writes are atomic (temp file + rename); :func:`clear`
-removes only files named the way this module names them, and the least recently used graphs are evicted beyond
-``$NMSIM_CACHE_MAX_MB`` (default 1 GiB); a symlinked ``graphs/`` is not nmsim's: nothing is written or deleted
-through it.
+and nmsim versions and a fingerprint of the tracing code and the shipped templates. Writes are atomic (temp
+file + rename); :func:`clear` removes only files named the way this module names them, and the least recently
+used graphs are evicted beyond ``$NMSIM_CACHE_MAX_MB`` (default 1 GiB); a symlinked ``graphs/`` is not nmsim's:
+nothing is written or deleted through it.
 The cache mode (read | build | off, ``$NMSIM_CACHE``) is kept here too. Import cost: no torch, numpy or pandas.
 """
 from __future__ import annotations
@@ -33,6 +33,9 @@ TEMP_RE = re.compile(r"^\.nmsim-graph-[0-9a-f]{64}\.[A-Za-z0-9_]+\.tmp$")
 # what the tracing code is: every module under nmsim/graph and, transitively, each nmsim module one of them
 # imports
 CODE_ROOTS = ("graph",)
+# data the graph code reads besides the workload itself (which the key holds by content): the shipped templates a
+# first answer is instantiated from (nmsim.graph.templates) instead of a trace
+DATA_ROOTS = ("data/templates",)
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(nmsim\b|\.+)([\w.]*)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w \t,]+))"
                         r"|import[ \t]+(nmsim(?:\.\w+)*))", re.M)
 _NOT_KEYED = {"name", "source", "batch"}
@@ -167,12 +170,18 @@ def code_files(package: Path | None = None) -> list[Path]:
     return sorted(seen)
 
 
+def data_files(package: Path | None = None) -> list[Path]:
+    """Every file under :data:`DATA_ROOTS`."""
+    package = package or Path(__file__).resolve().parent.parent
+    return sorted(p for root in DATA_ROOTS for p in (package / root).rglob("*") if p.is_file())
+
+
 def code_fingerprint(package: Path | None = None) -> str:
-    """SHA-256 (16 hex digits) of :func:`code_files`, by path relative to the package: a graph cached by other
-    tracing code is never read."""
+    """SHA-256 (16 hex digits) of :func:`code_files` and :func:`data_files`, by path relative to the package: a
+    graph cached by other tracing code, or instantiated from other templates, is never read."""
     package = package or Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in code_files(package):
+    for path in code_files(package) + data_files(package):
         h.update(path.relative_to(package).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
