@@ -180,3 +180,11 @@ def test_new_api_functions_raise_the_commands_one_line_errors():
         nmsim.cluster_validate(only="nope")
     with pytest.raises(UserError, match=r"^give the run folder \(out=...\)|^--out: give the run folder"):
         nmsim.export_gemms("gpt2", format="scalesim")
+
+
+def test_the_api_imports_the_cli_once_for_its_parsers():
+    """The API's only arrow up is reading keywords with the commands' parsers (lazily, in one place)."""
+    from test_layering import arrows
+
+    found = [(f, lazy) for a, b, f, _, lazy in arrows() if (a, b) == ("api", "cli")]
+    assert found == [("nmsim/api/keywords.py", True)]

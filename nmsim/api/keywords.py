@@ -66,8 +66,7 @@ def read(command: str | list[str], positionals: list = (), kwargs: dict | None =
          extra: tuple[str, ...] = ()):
     """The command's arguments parsed by its own parser (same defaults, same usage errors); ``extra`` are options
     the API adds itself (placed before a ``--``)."""
-    from nmsim.cli import build_parser
-    from nmsim.cli.workload import merge_workload
+    from nmsim.cli import build_parser   # the one import of the CLI: its parsers declare the options
 
     words = [command] if isinstance(command, str) else list(command)
     argv = argv_of(words, list(positionals), dict(kwargs or {}), reserved)
@@ -85,6 +84,19 @@ def read(command: str | list[str], positionals: list = (), kwargs: dict | None =
     env.check_all()                     # NMSIM_* variables, as the CLI checks them
     merge_workload(args)
     return args
+
+
+def merge_workload(args) -> None:
+    """``args.workload`` from WORKLOAD or ``--hf-config`` (exactly one; the default when neither and there is one)."""
+    if not hasattr(args, "hf_config") or not hasattr(args, "workload_default"):
+        return   # trace and cluster resolve WORKLOAD / --hf-config themselves (nmsim.graph.resolve_workload)
+    if args.hf_config and args.workload:
+        raise UserError(f"give the workload once: {args.workload!r} or --hf-config {args.hf_config!r}",
+                        "--hf-config")
+    args.workload = args.workload or args.hf_config or getattr(args, "workload_default", None)
+    args.hf_config = None
+    if not args.workload:
+        raise UserError("give a workload name or path, or --hf-config", "workload")
 
 
 @contextlib.contextmanager

@@ -14,18 +14,3 @@ def add_workload(p, option: str | None = None, default: str | None = None) -> No
     p.add_argument("--hf-config", metavar="CONFIG.JSON",
                    help="a Hugging Face config.json as the workload (model_type llama, mistral, gpt2, bert, t5, vit)")
     p.set_defaults(workload_default=default)
-
-
-def merge_workload(args) -> None:
-    """``args.workload`` from WORKLOAD or ``--hf-config`` (exactly one; the default when neither and there is one)."""
-    from nmsim.errors import UserError
-
-    if not hasattr(args, "hf_config") or not hasattr(args, "workload_default"):
-        return   # trace and cluster resolve WORKLOAD / --hf-config themselves (nmsim.graph.resolve_workload)
-    if args.hf_config and args.workload:
-        raise UserError(f"give the workload once: {args.workload!r} or --hf-config {args.hf_config!r}",
-                        "--hf-config")
-    args.workload = args.workload or args.hf_config or getattr(args, "workload_default", None)
-    args.hf_config = None
-    if not args.workload:
-        raise UserError("give a workload name or path, or --hf-config", "workload")
