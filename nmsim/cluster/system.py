@@ -121,6 +121,10 @@ def list_systems() -> list[str]:
     return list(_bundled())
 
 
+def _aliases(files: dict[str, Path]) -> dict[str, str]:
+    return {a: stem for stem in files for a in (_load_bundled(stem).name, *_load_bundled(stem).aliases)}
+
+
 def load_system(name_or_path, nodes: int | None = None) -> SystemSpec:
     """A bundled system by name or alias (``dgx-h100``) or a YAML path; ``nodes`` overrides the node count."""
     if isinstance(name_or_path, SystemSpec):
@@ -128,10 +132,9 @@ def load_system(name_or_path, nodes: int | None = None) -> SystemSpec:
     else:
         text = str(name_or_path)
         files = _bundled()
-        aliases = {a: stem for stem in files for a in (_load_bundled(stem).name, *_load_bundled(stem).aliases)}
-        if text in files:
+        if text in files:   # a file stem: only that file is read
             spec = _load_bundled(text)
-        elif text in aliases and not text.endswith((".yaml", ".yml")):
+        elif text in (aliases := _aliases(files)) and not text.endswith((".yaml", ".yml")):
             spec = _load_bundled(aliases[text])
         elif text.endswith((".yaml", ".yml")) or os.path.exists(text):
             spec = load_system_file(text)
