@@ -2,10 +2,12 @@
 a gpu and a systolic hardware spec's execution section (the parameters execution models declare there), system
 files, losses files and price lists. Same format and checks as ``tests/test_bad_input.py``: exit status 2, exactly
 one ``nmsim: error: ...`` line equal to the expected text, no traceback, every file unchanged, nothing added.
-API_CASES: the price list, which no command reads from a user's file, through ``read_prices``."""
+API_CASES: the price list and the memory measurements file, which no command reads from a user's file, through
+their readers (``read_prices``, ``nmsim.memory.validate.load_runs``)."""
 from __future__ import annotations
 
 import pytest
+from nmsim.hardware import list_specs
 from test_bad_input import assert_one_error, make_files, run_cli, snapshot, workdir  # noqa: F401
 from test_bad_input_cluster import SYS, W
 
@@ -48,6 +50,14 @@ PRICES = """h100-sxm5:
   source: the provider's list
   date: "2025-06"
 """
+MEMORY = """workloads:
+  tiny: {family: gpt2, vocab: 100, layers: 2, d_model: 64, heads: 4, ffn: 256}
+runs:
+  - {id: r1, workload: tiny, hardware: a100, batch: 1, seq: 128, dtype: bf16, recompute: none, measure: allocated,
+     split: fit, mib: 1000}
+"""
+MEMORY_KEYS = ("batch, dropout, dtype, flash, gb, hardware, id, measure, mib, precision, recompute, seq, source, "
+               "split, workload")
 SOURCE = 'missing source: write {value: X, source: "..."} or add source: to the section'
 KERNEL_KEYS = ("arch, bandwidth_efficiency, decode_ns_per_nnz, dtypes, efficiency, index_columns, kind, launch_us, "
                "max_m, metadata, min_rows, note, offered_from_rows, overlap, patterns, small_m, split_k, tile, "
@@ -171,18 +181,39 @@ LOSSES = [
 
 CLASSES = {"hardware execution section": HARDWARE, "system file": SYSTEM, "losses file": LOSSES}
 
+PRICE = "read_prices('p.yaml')"
+MEMORY_RUNS = "load_memory_runs('m.yaml')"
 API_CASES = {"price list": [
-    ("unknown-device", {"p.yaml": PRICES.replace("h100-sxm5:", "h100x:")}, "read_prices('p.yaml')", None),
-    ("missing-date", {"p.yaml": PRICES.replace('  date: "2025-06"\n', "")}, "read_prices('p.yaml')",
+    ("unknown-device", {"p.yaml": PRICES.replace("h100-sxm5:", "h100x:")}, PRICE,
+     f"p.yaml: h100x: unknown hardware spec 'h100x' (bundled: {', '.join(list_specs())})"),
+    ("missing-date", {"p.yaml": PRICES.replace('  date: "2025-06"\n', "")}, PRICE,
      "p.yaml: h100-sxm5: missing required field 'date'"),
-    ("no-source", {"p.yaml": PRICES.replace("  source: the provider's list\n", "")}, "read_prices('p.yaml')",
+    ("no-source", {"p.yaml": PRICES.replace("  source: the provider's list\n", "")}, PRICE,
      "p.yaml: h100-sxm5: a price needs a source: (where the figure comes from)"),
-    ("zero-price", {"p.yaml": PRICES.replace("6.88", "0")}, "read_prices('p.yaml')",
+    ("zero-price", {"p.yaml": PRICES.replace("6.88", "0")}, PRICE,
      "p.yaml: h100-sxm5.usd_per_hour: must be > 0, got 0"),
-    ("unknown-key", {"p.yaml": PRICES + "  region: us-east-1\n"}, "read_prices('p.yaml')",
+    ("unknown-key", {"p.yaml": PRICES + "  region: us-east-1\n"}, PRICE,
      "p.yaml: h100-sxm5.region: unknown key 'region' (allowed: date, offer, usd_per_hour)"),
-    ("date-unquoted", {"p.yaml": PRICES.replace('"2025-06"', "2025")}, "read_prices('p.yaml')",
+    ("date-unquoted", {"p.yaml": PRICES.replace('"2025-06"', "2025")}, PRICE,
      "p.yaml: h100-sxm5.date: expected a non-empty string"),
+], "memory measurements file": [
+    ("unknown-key", {"m.yaml": MEMORY.replace("mib: 1000", "mib: 1000, colour: red")}, MEMORY_RUNS,
+     f"m.yaml: runs[0]: unknown key 'colour' (allowed: {MEMORY_KEYS})"),
+    ("workload-typo", {"m.yaml": MEMORY.replace("layers: 2", "layerz: 2")}, MEMORY_RUNS,
+     "m.yaml: workloads.tiny: layerz: unknown field (known: batch, bias, causal, channels, class_token, d_model, "
+     "decoder_layers, embed_norm, experts, experts_per_token, family, ffn, ffn_kind, head, head_dim, heads, "
+     "image_size, kv_heads, layers, max_positions, name, norm, norm_eps, norm_position, num_classes, "
+     "parallel_block, patch_size, pooler, position, relative_buckets, roles, rope_theta, rotary_dim, "
+     "routing_skew, seq_len, source, tie_embeddings, type_vocab, vocab)"),
+    ("workload-list", {"m.yaml": MEMORY.replace("{family: gpt2, vocab: 100, layers: 2, d_model: 64, heads: 4, "
+                                                "ffn: 256}", "[gpt2]")}, MEMORY_RUNS,
+     "m.yaml: workloads.tiny: expected a mapping of workload fields"),
+    ("split", {"m.yaml": MEMORY.replace("split: fit", "split: train")}, MEMORY_RUNS,
+     "m.yaml: runs[0].split: must be fit or score, got 'train'"),
+    ("no-peak", {"m.yaml": MEMORY.replace(", mib: 1000", "")}, MEMORY_RUNS,
+     "m.yaml: runs[0]: give the measured peak as a positive mib: or gb:"),
+    ("batch-zero", {"m.yaml": MEMORY.replace("batch: 1,", "batch: 0,")}, MEMORY_RUNS,
+     "m.yaml: runs[0].batch: must be a positive integer, got 0"),
 ]}
 
 
@@ -198,16 +229,14 @@ def test_bad_schema_file(workdir, capsys, cid, files, argv, expected):
 
 @pytest.mark.parametrize("cid,files,code,expected", [pytest.param(*c, id=f"{cls}:{c[0]}")
                                                       for cls, cases in API_CASES.items() for c in cases])
-def test_bad_price_list(workdir, cid, files, code, expected):
+def test_bad_file_through_the_api(workdir, cid, files, code, expected):
     from nmsim.errors import UserError
-    from nmsim.hardware.prices import read_prices  # noqa: F401  (named by the case's code)
+    from nmsim.hardware.prices import read_prices  # noqa: F401  (named by the cases' code)
+    from nmsim.memory.validate import load_runs as load_memory_runs  # noqa: F401
 
     make_files(workdir, files)
     before = snapshot(workdir)
     with pytest.raises(UserError) as info:
         eval(code)
-    if expected is None:
-        assert str(info.value).startswith("p.yaml: h100x: unknown hardware spec 'h100x' (bundled: a100-sxm4-80gb, ")
-    else:
-        assert str(info.value) == expected
-    assert "\n" not in str(info.value) and snapshot(workdir) == before
+    assert str(info.value) == expected
+    assert snapshot(workdir) == before
