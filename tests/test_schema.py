@@ -35,8 +35,10 @@ from test_cluster_reader_properties import SETTINGS, mutate, yaml_text
 LOADERS = {"hardware": load_file, "system": load_system_file, "losses": load_losses, "prices": read_prices,
            "workload": load_workload, "runs": load_runs, "bands": load_bands.__wrapped__,
            "measurements": load_measurements, "memory": load_memory_runs}
+EXAMPLES = publish.DATA.parent.parent / "examples"
 SHIPPED = [(kind, path) for kind, (_, _, _, files) in publish.KINDS.items()
-           for path in sorted(publish.DATA.glob(files))]
+           for path in sorted(publish.DATA.glob(files))] + [
+    ("hardware", EXAMPLES / "my-accelerator.yaml"), ("workload", EXAMPLES / "my-workload.yaml")]
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,8 +55,8 @@ def test_every_file_kind_has_a_loader_and_a_published_schema():
     assert sorted(publish.KINDS) == sorted(LOADERS) == ["bands", "hardware", "losses", "measurements", "memory",
                                                         "prices", "runs", "system", "workload"]
     counts = {kind: sum(k == kind for k, _ in SHIPPED) for kind in publish.KINDS}
-    assert counts == {"hardware": 16, "system": 4, "losses": 1, "prices": 1, "workload": 21, "runs": 1, "bands": 1,
-                      "measurements": 1, "memory": 1}
+    assert counts == {"hardware": 17, "system": 4, "losses": 1, "prices": 1, "workload": 22, "runs": 1, "bands": 1,
+                      "measurements": 1, "memory": 1}                  # the examples/ files included
 
 
 def test_the_published_schemas_are_the_generated_ones(capsys):
