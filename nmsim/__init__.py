@@ -15,14 +15,14 @@ and return DataFrames with raw SI units in the column names (``seconds``, ``joul
     nmsim.cluster_budget("llama-3-8b", system="dgx-h100", nodes=32, seq=8192, global_batch=512, tokens=1e12)
 
 Functions: see :data:`nmsim.api.__all__` (also sweep, plot, cluster_plan, cluster_validate, cluster_systems,
-export_gemms, validate, evidence_run, evidence_summarize). ``nmsim.train`` and ``nmsim.report`` are the trainer and
-report packages. Imports are lazy: ``import nmsim`` loads neither torch nor pandas.
+export_gemms, validate, evidence_run, evidence_summarize, hardware_list). ``nmsim.train`` and ``nmsim.report``
+are the trainer and report packages. Imports are lazy: ``import nmsim`` loads neither torch nor pandas.
 """
 from nmsim.version import __version__
 
 API = ("load_workload", "trace", "trace_workload", "trace_module", "price", "compare", "budget", "schedule",
        "train_run", "sweep", "write_report", "plot", "cluster_plan", "cluster_budget", "cluster_validate",
-       "cluster_systems", "export_gemms", "validate", "evidence_run", "evidence_summarize")
+       "cluster_systems", "export_gemms", "validate", "evidence_run", "evidence_summarize", "hardware_list")
 __all__ = [*API, "__version__"]
 
 

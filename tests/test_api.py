@@ -120,6 +120,7 @@ AGREE = {
     "cluster-validate": (nmsim.cluster_validate, (), dict(only="megatron-1.7b,megatron-3.6b"),
                          ["cluster", "validate", "--only", "megatron-1.7b,megatron-3.6b"]),
     "cluster-systems": (nmsim.cluster_systems, (), {}, ["cluster", "systems"]),
+    "hardware-list": (nmsim.hardware_list, (), {}, ["hardware", "list"]),
     "validate-memory": (lambda **kw: nmsim.validate(**kw).rows, (), dict(memory=True),
                         ["validate", "--memory"]),
 }

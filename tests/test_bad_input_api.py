@@ -242,6 +242,10 @@ _TABLE = {
          ["evidence", "run", "--out", "ev", "--recipes", "sr-ste"]),
         ("evidence-summarize-not-a-protocol", call("evidence_summarize", "nope"),
          "nope: is not an evidence folder (no protocol.json)", ["evidence", "summarize", "nope"]),
+        ("hardware-list-unknown", call("hardware_list", bogus=1), "nmsim: unrecognized arguments: --bogus 1",
+         ["hardware", "list", "--bogus", "1"]),
+        ("cluster-systems-unknown", call("cluster_systems", colour=True),
+         "nmsim: unrecognized arguments: --colour", ["cluster", "systems", "--colour"]),
     ],
 }
 # the corpus's shape (read by bench/bench_bad_input.py): class -> (id, files, code, expected text)
@@ -276,15 +280,15 @@ def test_every_api_function_has_cases():
 
     functions = [n for n in nmsim.__all__ if n != "__version__"]
     assert sorted(functions) == ["budget", "cluster_budget", "cluster_plan", "cluster_systems", "cluster_validate",
-                                 "compare", "evidence_run", "evidence_summarize", "export_gemms", "load_workload", "plot",
-                                 "price", "schedule", "sweep", "trace", "trace_module", "trace_workload", "train_run",
-                                 "validate", "write_report"]
+                                 "compare", "evidence_run", "evidence_summarize", "export_gemms", "hardware_list",
+                                 "load_workload", "plot", "price", "schedule", "sweep", "trace", "trace_module",
+                                 "trace_workload", "train_run", "validate", "write_report"]
     cases = [c for rows in API_CASES.values() for c in rows]
     assert {re.match(r"nmsim\.(\w+)\(", code).group(1) for _, _, code, _ in cases} == set(functions)
     assert {cls: len(rows) for cls, rows in API_CASES.items()} == {
         "values starting with '-'": 9, "unknown keywords": 8, "missing arguments": 9, "wrong values": 15,
-        "Python types and API keywords": 12, "modules traced on meta": 9, "commands new to the API": 12}
-    assert len(CLI_EQUIVALENT) == 47 and len({c[0] for c in cases}) == len(cases)
+        "Python types and API keywords": 12, "modules traced on meta": 9, "commands new to the API": 14}
+    assert len(CLI_EQUIVALENT) == 49 and len({c[0] for c in cases}) == len(cases)
 
 
 def test_keyword_inputs_are_moved_to_meta():

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load_workload", "trace", "trace_workload", "trace_module", "price", "compare", "budget", "schedule",
            "train_run", "sweep", "write_report", "plot", "cluster_plan", "cluster_budget", "cluster_validate",
-           "cluster_systems", "export_gemms", "validate", "evidence_run", "evidence_summarize"]
+           "cluster_systems", "export_gemms", "validate", "evidence_run", "evidence_summarize", "hardware_list"]
 
 
 def _quiet(*_args, **_kwargs) -> None:
@@ -225,11 +225,11 @@ def cluster_validate(**kwargs) -> pd.DataFrame:
     return table
 
 
-def cluster_systems(*files) -> pd.DataFrame:
+def cluster_systems(*files, **kwargs) -> pd.DataFrame:
     """The bundled system specs (or the system YAML ``files``, each checked), as ``nmsim cluster systems``."""
     from nmsim.api.clusters import cluster_systems as systems
 
-    args = read(["cluster", "systems"], [("files", f) for f in files], {})
+    args = read(["cluster", "systems"], [("files", f) for f in files], kwargs)
     with running("cluster"):
         return systems(args)
 
@@ -269,11 +269,20 @@ def evidence_run(out=None, **kwargs) -> Path:
         return Path(run(args, "nmsim.evidence_run", echo=_quiet))
 
 
-def evidence_summarize(folder=None) -> dict:
+def evidence_summarize(folder=None, **kwargs) -> dict:
     """Rewrite the summaries of a protocol folder from its finished runs, as ``nmsim evidence summarize``; the
     tables by name."""
     from nmsim.api.training import evidence_summary
 
-    args = read(["evidence", "summarize"], [("folder", folder)], {})
+    args = read(["evidence", "summarize"], [("folder", folder)], kwargs)
     with running("evidence"):
         return evidence_summary(args.folder, echo=_quiet)
+
+
+def hardware_list(**kwargs) -> pd.DataFrame:
+    """The bundled accelerator specs (bf16 peak, sparse patterns, memory, bandwidth), as ``nmsim hardware list``."""
+    from nmsim.api.specs import spec_table
+
+    read(["hardware", "list"], [], kwargs)   # no options: an unknown keyword is the command's error
+    with running("hardware"):
+        return spec_table()

@@ -1,20 +1,7 @@
 """``nmsim hardware list|show|validate``: thin wrappers over :mod:`nmsim.hardware`."""
 from __future__ import annotations
 
-from nmsim.hardware import HardwareSpec, list_specs, load, load_file
-
-
-def _patterns(spec: HardwareSpec) -> str:
-    if spec.any_nm:
-        return f"any N:M (M<={spec.sparse.max_m})" if spec.sparse.max_m else "any N:M"
-    seen: list[str] = []
-    for options in spec.matrix_sparse.values():
-        for pattern, _ in options:
-            if str(pattern) not in seen:
-                seen.append(str(pattern))
-    if len(seen) > 3:  # the list stays one short cell; `nmsim hardware show` has them all
-        return ",".join(seen[:2]) + f" +{len(seen) - 2} more"
-    return ",".join(seen) or "-"
+from nmsim.hardware import HardwareSpec, load, load_file
 
 
 def _fmt(x: float) -> str:
@@ -22,21 +9,9 @@ def _fmt(x: float) -> str:
 
 
 def cmd_list(args) -> int:
-    rows = []
-    for name in list_specs():
-        spec = load(name)
-        mem = spec.main_memory
-        rows.append({"name": name, "kind": spec.kind,
-                     "bf16_peak_flops_per_second": spec.matrix_dense["bf16"] * 1e12 if "bf16" in spec.matrix_dense
-                     else None, "sparse_patterns": _patterns(spec), "memory_bytes": mem.capacity_gib * 2**30,
-                     "bandwidth_bytes_per_second": mem.bandwidth_gbps * 1e9})
-    if args.columns and rows:   # a typo fails before pandas is imported
-        from nmsim.cli.table import choose
-        choose(list(rows[0]), args.columns)
-    import pandas as pd
-
-    from nmsim.cli.output import emit
-    emit(pd.DataFrame(rows), args.format, args.out, index=False, columns=args.columns)
+    from nmsim.api.specs import spec_table
+    from nmsim.cli.output import columns_hook, emit
+    emit(spec_table(columns_hook(args)), args.format, args.out, index=False, columns=args.columns)
     return 0
 
 
