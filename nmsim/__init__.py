@@ -1,6 +1,6 @@
 """nmsim: what an N:M sparse training recipe costs, which accelerator should run it, and whether it pays off.
 
-The Python API (:mod:`nmsim.api`) is the CLI's commands as functions that take the same arguments as keywords
+The Python API (:mod:`nmsim.facade`) is the CLI's commands as functions that take the same arguments as keywords
 and return DataFrames with raw SI units in the column names (``seconds``, ``joules``, ``flops``, ``bytes``)::
 
     import nmsim
@@ -14,7 +14,7 @@ and return DataFrames with raw SI units in the column names (``seconds``, ``joul
     nmsim.write_report("my-report", workload="gpt2", no_train=True)
     nmsim.cluster_budget("llama-3-8b", system="dgx-h100", nodes=32, seq=8192, global_batch=512, tokens=1e12)
 
-Functions: see :data:`nmsim.api.__all__` (also sweep, plot, cluster_plan, cluster_validate, cluster_systems,
+Functions: see :data:`nmsim.facade.__all__` (also sweep, plot, cluster_plan, cluster_validate, cluster_systems,
 export_gemms, validate, evidence_run, evidence_summarize, hardware_list). ``nmsim.train`` and ``nmsim.report``
 are the trainer and report packages. Imports are lazy: ``import nmsim`` loads neither torch nor pandas.
 """
@@ -28,9 +28,9 @@ __all__ = [*API, "__version__"]
 
 def __getattr__(name: str):
     if name in API:
-        from nmsim import api
+        from nmsim import facade
 
-        return getattr(api, name)
+        return getattr(facade, name)
     raise AttributeError(f"module 'nmsim' has no attribute {name!r}")
 
 

@@ -62,7 +62,7 @@ def test_train_and_report_are_packages_that_mock_patch_reaches():
     with mock.patch("nmsim.train.TASK_NAMES", ("only",)):
         with pytest.raises(UserError, match="unknown task 'digits' \\(one of only\\)"):
             nmsim.train_run("unused", task="digits")
-    assert nmsim.api.train is nmsim.train_run and nmsim.api.report is nmsim.write_report
+    assert nmsim.facade.train is nmsim.train_run and nmsim.facade.report is nmsim.write_report
     packages = {p.name for p in ROOT.joinpath("nmsim").iterdir() if (p / "__init__.py").exists()}
     assert {"train", "report", "export", "cluster", "evidence"} <= packages
     assert not packages & set(nmsim.__all__)   # no API function shadows a subpackage
@@ -183,9 +183,12 @@ def test_new_api_functions_raise_the_commands_one_line_errors():
         nmsim.export_gemms("gpt2", format="scalesim")
 
 
-def test_the_api_imports_the_cli_once_for_its_parsers():
-    """The API's only arrow up is reading keywords with the commands' parsers (lazily, in one place)."""
+def test_the_core_imports_no_cli_and_the_keyword_functions_read_with_its_parsers():
+    """nmsim.api (the core both front ends wrap) imports nothing of the CLI; the keyword functions (nmsim.facade)
+    sit above it and read their keywords with the commands' parsers."""
     from test_layering import arrows
 
-    found = [(f, lazy) for a, b, f, _, lazy in arrows() if (a, b) == ("api", "cli")]
-    assert found == [("nmsim/api/keywords.py", True)]
+    found = arrows()
+    assert [f for a, b, f, *_ in found if a == "api" and b in ("cli", "facade", "nmsim")] == []
+    assert {(f, lazy) for a, b, f, _, lazy in found if (a, b) == ("facade", "cli")} == {
+        ("nmsim/facade/keywords.py", True)}

@@ -85,7 +85,7 @@ def test_hf_config_option_in_every_workload_command(tmp_path, capsys):
         assert main([argv[0], "--hf-config", path, *argv[1:]]) == 0
         assert capsys.readouterr().out == positional
     from nmsim.cli import build_parser
-    from nmsim.api.keywords import merge_workload
+    from nmsim.api.options import merge_workload
     for argv, want in ((["report", "--hf-config", path], path), (["report"], "vit-base-16"),
                        (["export", "--hf-config", path, "--format", "scalesim", "--out", "x"], path)):
         args = build_parser().parse_args(argv)

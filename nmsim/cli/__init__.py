@@ -122,7 +122,7 @@ def _main(argv: list[str]) -> int:
         if getattr(args, "out", None) and args.command not in _FOLDER_OUTPUTS:
             from nmsim.io import check_output_file
             check_output_file(args.out, mine_only=True)   # a bad --out fails before any work
-        from nmsim.api.keywords import merge_workload
+        from nmsim.api.options import merge_workload
         merge_workload(args)                # WORKLOAD or --hf-config, once
         from nmsim.graph.cache import cache_for
         with cache_for(args.command):       # the trace cache: shape-generic graphs built once, loaded after

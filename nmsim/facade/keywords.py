@@ -1,6 +1,6 @@
-"""The API's keywords read as the command line's options: ``dataset_size=`` is ``--dataset-size``, a flag is
-``True``, a list is comma-joined. They go through the command's own argument parser, so the API and the CLI share
-defaults and usage errors (:class:`nmsim.errors.UserError` with the CLI's text, without ``nmsim: error: ``)."""
+"""Keywords read as the command line's options: ``dataset_size=`` is ``--dataset-size``, a flag is ``True``, a
+list is comma-joined. They go through the command's own argument parser, so the keyword functions and the CLI
+share defaults and usage errors (:class:`nmsim.errors.UserError` with the CLI's text, without ``nmsim: error: ``)."""
 from __future__ import annotations
 
 import contextlib
@@ -66,7 +66,8 @@ def read(command: str | list[str], positionals: list = (), kwargs: dict | None =
          extra: tuple[str, ...] = ()):
     """The command's arguments parsed by its own parser (same defaults, same usage errors); ``extra`` are options
     the API adds itself (placed before a ``--``)."""
-    from nmsim.cli import build_parser   # the one import of the CLI: its parsers declare the options
+    from nmsim.api.options import merge_workload
+    from nmsim.cli import build_parser
 
     words = [command] if isinstance(command, str) else list(command)
     argv = argv_of(words, list(positionals), dict(kwargs or {}), reserved)
@@ -84,37 +85,3 @@ def read(command: str | list[str], positionals: list = (), kwargs: dict | None =
     env.check_all()                     # NMSIM_* variables, as the CLI checks them
     merge_workload(args)
     return args
-
-
-def merge_workload(args) -> None:
-    """``args.workload`` from WORKLOAD or ``--hf-config`` (exactly one; the default when neither and there is one)."""
-    if not hasattr(args, "hf_config") or not hasattr(args, "workload_default"):
-        return   # trace and cluster resolve WORKLOAD / --hf-config themselves (nmsim.graph.resolve_workload)
-    if args.hf_config and args.workload:
-        raise UserError(f"give the workload once: {args.workload!r} or --hf-config {args.hf_config!r}",
-                        "--hf-config")
-    args.workload = args.workload or args.hf_config or getattr(args, "workload_default", None)
-    args.hf_config = None
-    if not args.workload:
-        raise UserError("give a workload name or path, or --hf-config", "workload")
-
-
-@contextlib.contextmanager
-def running(command: str):
-    """Around one API call, what the CLI's ``main`` does around a command: the trace cache's mode for the command,
-    and a file-system failure nmsim did not word itself as a UserError (as the CLI words it)."""
-    from nmsim.graph.cache import cache_for
-    from nmsim.io import os_error
-
-    try:
-        with cache_for(command):
-            yield
-    except UserError:
-        raise
-    except OSError as exc:
-        raise os_error(exc, exc.filename or "-", "failed") from None
-
-
-def plain(df, index: bool = True):
-    """``df`` as its CSV reads: a named index as leading columns (the CLI's ``index``), else a fresh range index."""
-    return df.reset_index() if index and any(n is not None for n in df.index.names) else df.reset_index(drop=True)
