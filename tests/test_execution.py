@@ -163,16 +163,19 @@ def test_table19_reproduced_within_15_percent():
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
-    assert len(v.fits) == 12 and (v.fits["rows"] > 0).all()
+    assert len(v.fits) == 13 and (v.fits["rows"] > 0).all()
     # the specs carry the fitted values (3 significant digits); H100 has its own cuBLAS / cuSPARSELt values
     assert np.allclose(v.fits["spec_value"], v.fits["fitted_value"], rtol=2e-3)
-    fits = v.fits.set_index("fit")["fitted_value"]
+    fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
+    joint = v.fits.set_index(["fit", "field"])["fitted_value"]
     assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
     assert fits["h100-cusparselt"] == pytest.approx(0.525, abs=1e-3)
     # NM-SpMM (fp32 software N:M) against cuBLAS SGEMM on the A100: its level per executed FLOP against dense
     assert fits["a100-nm-spmm"] == pytest.approx(1.0, abs=1e-3)   # its bound, with its L2 gather priced
-    assert fits["a100-cublas-sgemm"] == pytest.approx(1.0, abs=1e-3)
-    assert fits["a100-nmsparse"] == pytest.approx(0.728, abs=1e-3)
+    assert fits["a100-cublas-sgemm"] == pytest.approx(0.963, abs=1e-3)   # with its tile shapes to pick from
+    # nmSPARSE: efficiency and the resident warps its math needs, fitted jointly (its occupancy from its code)
+    assert joint["a100-nmsparse", "efficiency"] == pytest.approx(0.835, abs=2e-3)
+    assert joint["a100-nmsparse", "occupancy.latency_warps"] == pytest.approx(19.4, abs=0.05)
     # end-to-end fits: eager host dispatch per counted kernel (blog: eager 25.5 vs CUDA graphs 107.0 tok/s) and
     # tinygemm's HBM share at batch-1 decode (gpt-fast Llama-2-7B int4); the other decode rows stay scored
     assert fits["a100-host-op"] == pytest.approx(97.8, abs=0.1)
@@ -186,25 +189,26 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 216
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(15.4, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(13.3, abs=0.1)
-    # held out per level: none meets the 15 % target (the RTX 4090 rows: a GPU generation no fit saw; the
-    # training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.3, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(8.2, abs=0.1)
+    # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
+    # does not (the training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [196, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [13.9, 30.3, 18.0, 48.7]
+    assert level["mape_pct"].round(1).tolist() == [7.2, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
     from nmsim.cost.validate import gpu_residuals
     assert levels(gpu_residuals(v)) == {k: e for k, e in table().items() if k != "cluster run"}
     scored = groups.reset_index().query("use == 'scored'").set_index("group")
-    # the L2 limiter (A100 and RTX 4090 L2 bandwidths sourced; NM-SpMM's own tile and index sharing)
-    assert scored.loc["nm-spmm-a100", "mape_pct"] == pytest.approx(12.5, abs=0.1)
-    assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(9.8, abs=0.1)
-    assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(12.9, abs=0.1)
-    assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(21.8, abs=0.1)
+    # the L2 limiter (A100 and RTX 4090 L2 bandwidths sourced; NM-SpMM's own tiles and index sharing), nmSPARSE's
+    # occupancy and cuBLAS SGEMM's level on an Ada SM (sourced on a GA102, not fitted)
+    assert scored.loc["nm-spmm-a100", "mape_pct"] == pytest.approx(4.6, abs=0.1)
+    assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(7.0, abs=0.1)
+    assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(10.0, abs=0.1)
+    assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(6.6, abs=0.1)
 
 
 def test_measurement_pins_a_dense_kernel():

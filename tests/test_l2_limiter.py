@@ -12,7 +12,7 @@ import nmsim
 from nmsim.cli import main
 from nmsim.hardware import load
 from nmsim.sparsity import NMPattern
-from tests.test_gpu_structure import _kernel, _row
+from tests.test_gpu_structure import _kernel, _row, _with
 
 
 def _without_l2(hw):
@@ -26,13 +26,14 @@ def test_specs_give_l2_bandwidth_where_sourced():
     assert load("h100").execution["l2_bandwidth_gbps"] is None
     nm, nms = _kernel(load("rtx-4090"), "nm-spmm"), _kernel(load("rtx-4090"), "nmsparse")
     assert (nm.tile_m, nm.tile_n, nm.index_columns) == (64, 128, 32)
+    assert nm.tiles == ((64, 128), (64, 64), (32, 64), (32, 32))   # the four shapes its benchmark picks from
     assert (nms.tile_m, nms.tile_n, nms.index_columns) == (32, 32, 32)   # one index set per tile: no union
 
 
 def test_l2_time_is_the_union_gather_over_l2_bandwidth():
     """RTX 4090, NM-SpMM 4:32, m = n = k = 4096: 64 row tiles x 32 column tiles of 64 x 128; each re-reads 64 rows
     of activation over 1 - (7/8)^4 of k and its 128 columns' 512 kept weights (fp32), at 4,903 GB/s."""
-    hw = load("rtx-4090")
+    hw = _with(load("rtx-4090"), "nm-spmm", tiles=())   # its largest tile alone
     row = _row(hw, 4096, 4096, 4096, NMPattern(4, 32), "nm-spmm", "fp32")
     union = 1 - (7 / 8) ** 4
     l2_bytes = 64 * 32 * (64 * 4096 * union + 128 * 512) * 4

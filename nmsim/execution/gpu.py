@@ -11,6 +11,7 @@ Spec (``execution:`` of a GPU YAML)::
       vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
       host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
       l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
+      sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1, source: ...}   # per SM
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -22,7 +23,11 @@ Spec (``execution:`` of a GPU YAML)::
           max_m: 128                            # any: largest M
           offered_from_rows: 128                # not offered below this many activation rows (outside the
                                                 # shapes its measurements cover); default 1
-          tile: {m: 128, n: 128}                # output tile (tile + wave quantization)
+          tile: {m: 128, n: 128}                # output tile (tile + wave quantization); a list of tiles: each
+                                                # GEMM runs on the fastest (libraries pick per shape)
+          occupancy: {threads: 64, stage_k: 256, latency_warps: 19.4}   # resident warps from shared memory per
+                                                # block and sm_limits; fewer than latency_warps slow the math
+                                                # (nmsim.execution.occupancy)
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
           tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
@@ -47,7 +52,8 @@ Per row and kernel (all numpy, broadcast over leading config axes)::
     wave_eff  = tiles / (ceil(tiles / sms) * sms)
     padded    = nominal / tile_eff;  executed = padded * density   (1 dense, hw pattern's, the plan's for any)
     k_eff     = kw / (kw + tile_overhead_k)      (kw = k, or the kept k = k x density on a compressed-weight kernel)
-    compute   = work / (peak * efficiency * wave_eff * k_eff) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+    compute   = work / (peak * efficiency * wave_eff * k_eff * occ) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+                (occ = min(1, resident warps / latency_warps); 1 without occupancy or sm_limits)
                 (work = padded on a sparse tensor core, whose peak counts dense-equivalent FLOPs; else executed)
     memory    = (weight values + metadata + bias + activations) / (bandwidth * bandwidth_efficiency)
     l2        = tiles * (h * k * union + tile.n * kw) * bytes / l2_bandwidth     (compressed-weight kernels with
@@ -85,6 +91,7 @@ only their launch costs above. Rows are priced one at a time, so a step's time i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -92,6 +99,7 @@ from nmsim.errors import UserError
 from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
+from nmsim.execution.occupancy import latency_factor
 from nmsim.execution.roofline import activation_bytes
 from nmsim.hardware.spec import Kernel
 from nmsim.schema.execution import GPU, KERNEL
@@ -105,7 +113,9 @@ FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limi
               "overlap": ("overlap", KERNEL.fields["overlap"].node.limits),
               "small_m.efficiency": ("small_m_efficiency",
                                      KERNEL.fields["small_m"].node.fields["efficiency"].node.limits),
-              "tile_overhead_k": ("tile_overhead_k", KERNEL.fields["tile_overhead_k"].node.limits)}
+              "tile_overhead_k": ("tile_overhead_k", KERNEL.fields["tile_overhead_k"].node.limits),
+              "occupancy.latency_warps": ("latency_warps",
+                                          KERNEL.fields["occupancy"].node.fields["latency_warps"].node.limits)}
 # The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
 GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits)}
 
@@ -210,7 +220,18 @@ class GpuModel(ExecutionModel):
 
     def _kernel_rows(self, k: Kernel, table: GemmTable, ctx: ExecContext, labels: dict) -> dict | None:
         """Arrays for every row as if run on ``k`` (``ok`` = the kernel can run the row); None if never.
-        ``hw_pattern``: codes into ``labels`` (integer arrays: object arrays of text cost ten times more)."""
+        ``hw_pattern``: codes into ``labels`` (integer arrays: object arrays of text cost ten times more). A kernel
+        with several tile shapes runs each row on its fastest one."""
+        if k.tiles:
+            best = None
+            for tm, tn in k.tiles:
+                r = self._kernel_rows(replace(k, tile_m=tm, tile_n=tn, tiles=()), table, ctx, labels)
+                if r is None or best is None:
+                    best = best or r
+                    continue
+                better = r["seconds"] < best["seconds"]
+                best = {key: v if key == "ok" else np.where(better, v, best[key]) for key, v in r.items()}
+            return best
         is_w = table.weight_elems > 0
         fwd_like = table.pass_codes < 2
         wrow = is_w & fwd_like  # rows that read the stored weight
@@ -245,7 +266,8 @@ class GpuModel(ExecutionModel):
         total = weight + act
         decode = k.decode_s_per_nnz * kept * rt / sms
         l2_s = self._l2_seconds(k, sparse_row, density, table, rt, ct, tile_h, kw, cb, wb)
-        args = (k, work / peak / 1e12, m, tiles, kw, total, b * m * n, decode, l2_s)
+        occupancy = latency_factor(k, self.params.get("sm_limits"), density, cb)
+        args = (k, work / peak / 1e12 / occupancy, m, tiles, kw, total, b * m * n, decode, l2_s)
         t = self._timing(*args, 1.0)
         if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
             split = self._timing(*args, self._split_factor(tiles, table.k))

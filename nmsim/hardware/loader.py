@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from nmsim.errors import UserError
-from nmsim.hardware.spec import HardwareSpec, Kernel, MemoryLevel, SparseSupport, Tile
+from nmsim.hardware.spec import HardwareSpec, Kernel, MemoryLevel, SmLimits, SparseSupport, Tile
 from nmsim.schema.hardware import HARDWARE, KINDS, RATIO_TOLERANCE
 from nmsim.schema.reader import SpecReader, read_document
 from nmsim.sparsity.hierarchical import parse_any
@@ -31,12 +31,13 @@ def _kernel(name: str, k: dict) -> Kernel:
     """A gpu kernel from its checked fields (defaults and units: ``Kernel``)."""
     patterns = k.get("patterns")
     small = k.get("small_m", {"rows_below": 1, "efficiency": 1.0})
-    tile = k.get("tile", {})
+    tiles = k.get("tile", ((128, 128),))
+    occ = k.get("occupancy")
     return Kernel(
         name=name, kind=k["kind"], dtypes=tuple(k["dtypes"]),
         weight_dtypes=tuple(k["weight_dtypes"]) if "weight_dtypes" in k else None,
         patterns=None if patterns in (None, "any") else patterns, any_nm=patterns == "any",
-        max_m=k.get("max_m"), tile_m=int(tile.get("m", 128)), tile_n=int(tile.get("n", 128)),
+        max_m=k.get("max_m"), tile_m=tiles[0][0], tile_n=tiles[0][1], tiles=tiles if len(tiles) > 1 else (),
         min_rows=int(k.get("min_rows", 1)), offered_from_rows=int(k.get("offered_from_rows", 1)),
         efficiency=k.get("efficiency", 0.8), bandwidth_efficiency=k.get("bandwidth_efficiency", 0.9),
         launch_s=k.get("launch_us", 3.0) * 1e-6, overlap=k.get("overlap", 1.0),
@@ -45,7 +46,15 @@ def _kernel(name: str, k: dict) -> Kernel:
         metadata=k.get("metadata", "index"), transposed=k.get("transposed", False),
         split_k=k.get("split_k") is True, split_k_auto=k.get("split_k") == "auto",
         tile_overhead_k=k.get("tile_overhead_k", 0.0), index_columns=int(k.get("index_columns", 0)),
-        arch=k.get("arch"))
+        arch=k.get("arch"), **({} if occ is None else {"threads": int(occ["threads"]), "stage_k": occ["stage_k"],
+                                                        "latency_warps": occ["latency_warps"]}))
+
+
+def _sm_limits(s: dict | None) -> SmLimits | None:
+    if s is None:
+        return None
+    return SmLimits(shared_bytes=s["shared_kib"] * 1024.0, blocks=int(s["blocks"]), warps=int(s["warps"]),
+                    reserved_bytes=s.get("reserved_kib_per_block", 0.0) * 1024.0)
 
 
 def _execution(e: dict | None) -> dict:
@@ -57,7 +66,7 @@ def _execution(e: dict | None) -> dict:
     out = {k: v for k, v in e.items() if k not in ("vector_launch_us", "host_op_us")}
     out.update(kernels=tuple(_kernel(str(n), k) for n, k in e["kernels"].items()), arch=e.get("arch"),
                board_watts=e.get("board_watts"), l2_bandwidth_gbps=e.get("l2_bandwidth_gbps"),
-               older_arch_peak_fraction=e.get("older_arch_peak_fraction", 1.0),
+               older_arch_peak_fraction=e.get("older_arch_peak_fraction", 1.0), sm_limits=_sm_limits(e.get("sm_limits")),
                vector_launch_s=e.get("vector_launch_us", 0.0) * 1e-6, host_op_s=e.get("host_op_us", 0.0) * 1e-6)
     return out
 

@@ -41,6 +41,15 @@ class Tile:
 
 
 @dataclass(frozen=True)
+class SmLimits:
+    """Per-SM limits of a gpu spec (``execution.sm_limits``): shared memory, resident blocks and warps."""
+    shared_bytes: float
+    blocks: int
+    warps: int
+    reserved_bytes: float = 0.0     # shared memory the driver reserves per block
+
+
+@dataclass(frozen=True)
 class Kernel:
     """One GEMM kernel a gpu spec lists (``execution.kernels``; priced by ``nmsim.execution.gpu``)."""
     name: str
@@ -68,6 +77,10 @@ class Kernel:
     tile_overhead_k: float = 0.0    # per-tile prologue + epilogue, in reduction steps
     arch: str | None = None         # compute capability the kernel is built for (None: the GPU's own)
     index_columns: int = 0          # compressed-weight: output columns sharing one index set (0: not modelled)
+    tiles: tuple = ()               # ((m, n), ...) when the kernel picks among tile shapes: the fastest runs
+    threads: int = 0                # occupancy (nmsim.execution.occupancy): threads per block; 0 = not modelled
+    stage_k: tuple = ()             # ((density or None, depth), ...) staged in shared memory per step
+    latency_warps: float = 0.0      # resident warps per SM at which the kernel's math reaches its efficiency
 
     @property
     def sparse(self) -> bool:

@@ -42,6 +42,41 @@ def _split_k(r, value, path, src):
     return value if value == "auto" else r.boolean(value, path)
 
 
+def _tile_list(r, value, path, src):
+    """``tile: {m, n}`` or a list of them (the kernel runs each GEMM on the fastest): a tuple of (m, n)."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise r.fail("expected a tile {m, n} or a non-empty list of them", *path)
+    out = []
+    for i, item in enumerate(items):
+        tile = TILE.check(r, item, path + ((i,) if isinstance(value, list) else ()), src)
+        out.append((int(tile.get("m", 128)), int(tile.get("n", 128))))
+    return tuple(out)
+
+
+def _stage_k(r, value, path, src):
+    """A staged reduction depth, or ``{default: K, DENSITY: K}``: ((density or None, K), ...)."""
+    if not isinstance(value, dict):
+        return ((None, COUNT.check(r, value, path, src)),)
+    value, src = r.mapping(value, path, None, src)
+    if "default" not in value:
+        raise r.fail("missing required field 'default'", *path)
+    out = []
+    for key, depth in value.items():
+        if key == "source":
+            continue
+        density = None
+        if key != "default":
+            try:
+                density = float(key)
+            except ValueError:
+                density = -1.0
+            if not 0.0 < density <= 1.0:
+                raise r.fail(f"a stage_k key is a pattern density in (0, 1] or default, got {key!r}", *path, key)
+        out.append((density, COUNT.check(r, depth, path + (key,), src)))
+    return tuple(out)
+
+
 def _kernel_rules(r, k, path):
     if k["kind"] != "dense" and "patterns" not in k:
         raise r.fail("a sparse kernel needs patterns: a list of N:M patterns or any", *path, "patterns")
@@ -75,6 +110,7 @@ def _activation_nm(r, value, path, src):
 
 
 DTYPES = ListOf(DTYPE, message="expected a non-empty list of dtypes")
+TILE = Obj({"m": Field(Number(integer=True)), "n": Field(Number(integer=True))})
 ARCH = Custom(_arch, {"type": "string", "pattern": "^sm\\d+$"}, "compute capability, e.g. sm80")
 COUNT = Number(integer=True)
 FRACTION = Number(at_most=1.0)
@@ -89,7 +125,15 @@ KERNEL = Obj({
         "type": "array", "minItems": 1, "items": {"type": "string", "pattern": SPARSE_PATTERN}}]},
         "hardware N:M patterns the kernel runs, or any")),
     "max_m": Field(COUNT),
-    "tile": Field(Obj({"m": Field(COUNT), "n": Field(COUNT)})),
+    "tile": Field(Custom(_tile_list, {"oneOf": [TILE.json(), {"type": "array", "minItems": 1, "items": TILE.json()}]},
+                         "output tile {m, n}, or a list of them: each GEMM runs on the fastest")),
+    "occupancy": Field(Obj({
+        "threads": Field(COUNT, required=True),
+        "stage_k": Field(Custom(_stage_k, {"oneOf": [{"type": "integer"}, {"type": "object"}]},
+                                "reduction depth staged in shared memory per step, or {default: K, DENSITY: K}"),
+                         required=True),
+        "latency_warps": Field(Number(), required=True)},
+        description="threads per block, staged depth and the resident warps the kernel's math needs")),
     "min_rows": Field(COUNT),
     "offered_from_rows": Field(COUNT),
     "efficiency": Field(FRACTION),
@@ -116,6 +160,10 @@ GPU = Obj({
     "vector_launch_us": Field(Number(positive=False)),
     "host_op_us": Field(Number(positive=False)),
     "l2_bandwidth_gbps": Field(Number(description="L2 -> SM read bandwidth (GB/s); absent: not L2-limited")),
+    "sm_limits": Field(Obj({"shared_kib": Field(Number(), required=True), "blocks": Field(COUNT, required=True),
+                            "warps": Field(COUNT, required=True),
+                            "reserved_kib_per_block": Field(Number(positive=False))},
+                           description="per-SM shared memory, resident blocks and warps; absent: no occupancy limit")),
 }, rules=(_gpu_rules,), unknown=UNKNOWN_PARAM % "gpu")
 
 SYSTOLIC = Obj({
