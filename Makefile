@@ -44,9 +44,11 @@ evidence-scaled: $(STAMP)
 	nice -n 10 $(PY) -m nmsim evidence run --out reports/evidence-cpu-scaled --task pysrc-chars --recipes dense,sr-ste --patterns ff=1:8 --seeds 5 --eval-every 50 --workers 1
 
 # Regenerate the per-structure templates (nmsim/data/templates) after a change to the tracer or the builder
-# (tests/test_templates.py fails until then). Delete the folder first to refit every one (about 30 min on 2 cores).
+# (tests/test_templates.py fails until then), then prove every bundled workload's against traces in each region.
+# Delete the folder first to refit every one (about an hour on 2 cores).
 templates: $(STAMP)
 	$(PY) -m nmsim.graph.templates
+	NMSIM_TEMPLATE_PROOF=1 $(PY) -m pytest tests/test_templates.py -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
