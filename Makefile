@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nmsim-installed
 
-.PHONY: setup test report bench evidence evidence-scaled validate schemas templates clean
+.PHONY: setup test report bench evidence evidence-scaled evidence-check evidence-gpu validate schemas templates clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ evidence-scaled: $(STAMP)
 templates: $(STAMP)
 	$(PY) -m nmsim.graph.templates
 	NMSIM_TEMPLATE_PROOF=1 $(PY) -m pytest tests/test_templates.py -q
+
+# Regeneration across CPU capabilities: a small digits protocol's runs retrained with ATEN_CPU_CAPABILITY=avx2 and
+# default (no vectorisation) against the native kernels, differences in seed sd (docs/gpu-protocol.md; ~30 min).
+evidence-check: $(STAMP)
+	$(PY) -m nmsim evidence check reports/evidence-regen-digits --capabilities native,avx2,default --seeds 0,1,2,3,4
+
+# The GPU protocol (docs/gpu-protocol.md): priced on one H100 first, then run on the CUDA device.
+evidence-gpu: $(STAMP)
+	$(PY) -m nmsim evidence price --device cuda
+	$(PY) -m nmsim evidence run --device cuda --out reports/evidence-gpu --workers 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info

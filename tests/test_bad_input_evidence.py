@@ -399,7 +399,8 @@ def _one_line(exc: UserError, name: str) -> None:
     assert name in str(exc) and "\n" not in str(exc), str(exc)
 
 
-@settings(max_examples=300, deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(doc=mutated(CSV_DOC, max_edits=4, values=CSV_VALUES))
 def test_accuracy_csv_property(tmp_path, doc):
     """300 mutated CSVs: a frame with one row per recipe x plan and values in the metric's range, or UserError."""
@@ -428,7 +429,8 @@ def _check_reader(folder, file: str, doc, reader) -> None:
         _one_line(exc, file)
 
 
-JSON_PROPERTY = dict(max_examples=200, deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+JSON_PROPERTY = dict(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @settings(**JSON_PROPERTY)
@@ -459,7 +461,8 @@ def test_config_json_property(tmp_path, doc):
     _check_reader(tmp_path, "config.json", doc, read_config)
 
 
-@settings(max_examples=200, deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=mutated({"rows": [json.loads(line) for line in ROWS.splitlines()]}))
 def test_metrics_reader_property(tmp_path, rows):
     """200 mutated metrics logs: rows with an integer step and numbers, or UserError naming the file and line."""

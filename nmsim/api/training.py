@@ -201,16 +201,46 @@ def sweep_runs(args, echo=print, columns_known: Callable | None = None):
 
 def evidence_run(args, command: str = "nmsim evidence run", echo=print) -> Path:
     """``nmsim evidence run``: the protocol run (or resumed) into ``args.out``, then summarized; its folder."""
-    from nmsim.evidence.protocol import Protocol, run_protocol
+    from nmsim.evidence.protocol import run_protocol
+
+    return run_protocol(evidence_protocol(args), args.out, workers=args.workers, device=args.device,
+                        executor=args.executor, command=command, echo=echo)
+
+
+def evidence_protocol(args):
+    """The protocol ``evidence run`` / ``price`` ask for: the device's defaults (the GPU protocol on CUDA) under
+    the options given."""
+    from nmsim.evidence.protocol import Protocol
     from nmsim.recipes import parse_recipe_list
 
-    proto = Protocol(task=args.task, recipes=tuple(parse_recipe_list(args.recipes)),
-                     patterns=tuple(x.strip() for x in args.patterns.split(",") if x.strip()), seeds=args.seeds,
-                     epochs=args.epochs, batch=args.batch, lr=args.lr, dense_frac=args.dense_frac,
-                     finetune_frac=args.finetune_frac, eval_every=args.eval_every, metric=args.metric,
-                     level=args.level, beta_rule=args.beta_rule, srste_finetune_rule=args.finetune_rule)
-    return run_protocol(proto, args.out, workers=args.workers, device=args.device, executor=args.executor,
-                        command=command, echo=echo)
+    patterns = tuple(x.strip() for x in args.patterns.split(",") if x.strip()) if args.patterns else None
+    return Protocol.preset(args.device, task=args.task, recipes=tuple(parse_recipe_list(args.recipes)),
+                           patterns=patterns, seeds=args.seeds, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                           dense_frac=args.dense_frac, finetune_frac=args.finetune_frac, eval_every=args.eval_every,
+                           metric=args.metric, level=args.level, beta_rule=args.beta_rule,
+                           srste_finetune_rule=args.finetune_rule, workload=args.workload, precision=args.precision,
+                           compile=args.compile)
+
+
+def evidence_price(args):
+    """``nmsim evidence price``: (per recipe x pattern table, header text) of the protocol on ``args.hardware``."""
+    from nmsim.evidence.pricing import price_protocol
+
+    return price_protocol(evidence_protocol(args), args.hardware)
+
+
+def evidence_check(args, echo=print) -> dict:
+    """``nmsim evidence check``: the protocol's runs retrained under other ATen CPU capabilities, compared
+    (:func:`nmsim.evidence.regen.compare`)."""
+    from nmsim.evidence.protocol import load_protocol
+    from nmsim.evidence.regen import compare, parse_capabilities, parse_seeds
+
+    caps = parse_capabilities(args.capabilities)
+    proto, _ = load_protocol(args.folder)
+    seeds = parse_seeds(args.seeds, proto.seeds)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()] if args.recipes else \
+        ["dense", proto.reference]
+    return compare(args.folder, caps, recipes, seeds, echo=echo)
 
 
 def evidence_summary(folder, echo=print) -> dict:

@@ -48,6 +48,15 @@ class Protocol:
     reference: str = "sr-ste"
     level: float = 0.95
     geometric_k: dict = field(default_factory=dict)  # plan text -> k (filled by plan())
+    workload: str | None = None     # None: the task's model
+    precision: str = "fp32"         # fp32 | tf32 | bf16 autocast (nmsim.train.device)
+    compile: bool = False           # torch.compile the forward
+
+    @classmethod
+    def preset(cls, device: str = "cpu", **given) -> "Protocol":
+        """The protocol a device runs by default (:data:`GPU_PROTOCOL` on CUDA), with ``given`` (not None) over it."""
+        base = dict(GPU_PROTOCOL) if str(device).startswith("cuda") else {}
+        return cls(**{**base, **{k: v for k, v in given.items() if v is not None}})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -70,6 +79,12 @@ class Protocol:
                                  else SparsityPlan.from_slug(k, "geometric_k")).label: v
                                 for k, v in d["geometric_k"].items()}
         return cls(**d)
+
+
+# The GPU protocol (docs/gpu-protocol.md): 10x the scaled CPU protocol's tokens per run on a model with 7x the
+# parameters, bf16 autocast; every recipe at 1:8 and 1:16 (SDGF-geometric k = 16 fits both), 5 seeds.
+GPU_PROTOCOL = dict(task="pysrc-chars", workload="trainer-gpt2-chars-256", patterns=("ff=1:8", "ff=1:16"), epochs=10,
+                    batch=256, eval_every=100, precision="bf16")
 
 
 def _check(p: Protocol) -> None:
@@ -117,7 +132,8 @@ def plan(p: Protocol) -> list:
     recipes = parse_recipe_list(p.recipes)
     patterns = parse_patterns(",".join(p.patterns))
     base = dict(task=p.task, epochs=p.epochs, batch=p.batch, lr=p.lr, dense_frac=p.dense_frac,
-                finetune_frac=p.finetune_frac, eval_every=p.eval_every)
+                finetune_frac=p.finetune_frac, eval_every=p.eval_every, workload=p.workload,
+                precision=p.precision, compile=p.compile)
     settings = {"beta_rule": p.beta_rule, "finetune_rule": p.srste_finetune_rule}   # recipe parameters it sets
     # order: pattern, seed, recipe (dense with the first pattern), so that a run stopped early still holds
     # whole seeds of every recipe, i.e. complete pairs

@@ -37,13 +37,16 @@ def rng_state(device: str | torch.device = "cpu") -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore :func:`rng_state`'s states. torch's setters take only CPU byte tensors (a checkpoint loaded onto
+    a GPU would hand them CUDA tensors, which ``torch.set_rng_state`` and ``torch.cuda.set_rng_state`` reject)."""
+    cpu = lambda t: t.detach().to("cpu", torch.uint8)  # noqa: E731
+    torch.set_rng_state(cpu(state["torch"]))
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([cpu(t) for t in state["cuda"]])
 
 
 def save_checkpoint(folder: Path, payload: dict) -> None:

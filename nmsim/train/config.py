@@ -33,9 +33,17 @@ class RunConfig:
     eval_every: int = 0                # steps; 0 = once per epoch
     checkpoint_every: int = 0          # steps; 0 = at every evaluation
     threads: int = 1                   # torch intra-op threads (part of the config: it changes fp32 sums)
+    precision: str = "fp32"            # fp32 | tf32 | bf16 (autocast): nmsim.train.device
+    compile: bool = False              # the forward through torch.compile
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The config's fields; ``precision`` and ``compile`` only when not the default, so configs written before
+        they existed read (and hash) as the same runs."""
+        d = dataclasses.asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
@@ -44,6 +52,9 @@ class RunConfig:
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+LATER_FIELDS = {"precision": "fp32", "compile": False}   # omitted from to_dict at these defaults
 
 
 def with_legacy_rules(data: dict) -> dict:
@@ -97,6 +108,10 @@ def check_arguments(c: RunConfig, given_only: bool = False) -> None:
     if c.dense_frac + c.finetune_frac >= 1:
         raise UserError(f"dense ({c.dense_frac:g}) + fine-tune ({c.finetune_frac:g}) fractions leave no sparse "
                         "training", "--finetune-frac")
+    if c.precision not in ("fp32", "tf32", "bf16"):
+        raise UserError(f"must be fp32, tf32 or bf16, got {short_repr(c.precision)}", "--precision")
+    if not isinstance(c.compile, bool):
+        raise UserError(f"must be true or false, got {short_repr(c.compile)}", "--compile")
     if c.direction not in ("row", "col"):
         raise UserError(f"must be row or col, got {short_repr(c.direction)}", "--direction")
     if not isinstance(c.recipe_params, dict):

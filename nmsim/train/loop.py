@@ -39,6 +39,7 @@ from nmsim.sparsity.pattern import NMPattern
 from nmsim.sparsity.plan import SparsityPlan
 from nmsim.train.plans import parse_sparsity, run_plan
 from nmsim.train import checkpoint as ckpt
+from nmsim.train import device as dev
 from nmsim.train.flops import FlopCounter
 from nmsim.train.layers import apply_state, check_patterns, current_patterns, nm_layers, sparsify
 from nmsim.train.config import (ARGUMENT_RANGES, RunConfig, check_arguments,  # noqa: F401 (the loop's API)
@@ -242,6 +243,7 @@ class _Run:
     task: object
     recipe: object
     model: torch.nn.Module
+    forward: torch.nn.Module   # the model, or its torch.compile wrapper (same parameters)
     optimizer: torch.optim.Optimizer
     flops: FlopCounter
     spe: int             # steps per epoch
@@ -274,15 +276,16 @@ def _build_run(config: RunConfig, device: str) -> _Run:
     for phase in recipe.phases(total):  # before any file is written
         check_patterns(model, phase.state.masks.items())
     model.to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, foreach=False)
-    return _Run(config, device, task, recipe, model, optimizer, FlopCounter(model_cfg, targets), spe, total,
-                eval_every, config.checkpoint_every or eval_every)
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr,
+                                  **dev.optimizer_options(device))
+    return _Run(config, device, task, recipe, model, dev.compiled(model, config.compile), optimizer,
+                FlopCounter(model_cfg, targets), spe, total, eval_every, config.checkpoint_every or eval_every)
 
 
 def _restore(run: _Run, out: Path) -> None:
     """Continue ``run`` from the folder's checkpoint: weights, optimizer, RNG, step, running loss and FLOPs."""
     path = out / ckpt.CHECKPOINT
-    payload = ckpt.load_checkpoint(out, run.device)
+    payload = ckpt.load_checkpoint(out, "cpu")   # RNG states must stay CPU tensors; load_state_dict moves the rest
     if payload["config_sha256"] != run.config.sha256():
         raise UserError("checkpoint belongs to a different config", str(path))
     try:
@@ -311,7 +314,8 @@ def _train_step(run: _Run) -> tuple:
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     x, y = run.task.batch(c.seed, epoch, index, c.batch, run.device)
-    loss = run.task.loss(run.model(x), y)
+    with dev.autocast(c.precision, run.device):
+        loss = run.task.loss(run.forward(x), y)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     loss_value = float(loss.detach())
@@ -329,7 +333,8 @@ def _train_step(run: _Run) -> tuple:
 def _evaluation_row(run: _Run, state, lr: float, grad_diag: dict) -> dict:
     """The metrics row after an evaluation on the test split; resets the running training loss."""
     diag = _diagnostics(run.model, run.optimizer)
-    result = run.task.evaluate(run.model, run.device)
+    with dev.autocast(run.config.precision, run.device):
+        result = run.task.evaluate(run.forward, run.device)
     row = {
         "step": run.step, "epoch": run.step / run.spe, "train_flops": run.flops.total,
         "train_loss": run.loss_sum / max(1, run.loss_count), "loss": result["loss"],
@@ -371,6 +376,7 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
         return {**ckpt.read_done(out)["final"], "already_finished": True}
 
     torch.set_num_threads(config.threads)
+    flags = dev.configure(config.precision, device)   # before the model reaches the device (cuBLAS settings)
     run = _build_run(config, device)
     if status == "resume" and (out / ckpt.CHECKPOINT).exists():
         _restore(run, out)
@@ -406,11 +412,23 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     finally:
         metrics_fh.close()
         bar.close(ok=sys.exc_info()[0] is None)   # an interrupted run gets no closing line
+    if dev.is_cuda(device):
+        torch.cuda.synchronize()
     final = {**last_row, "wall_seconds": time.perf_counter() - started}
     from nmsim.train.environment import environment
     ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": run.flops.error, "device": str(device),
-                                             "environment": environment(device)})
+                                             "environment": {**environment(device), **flags},
+                                             "throughput": throughput(run, done_steps, final["wall_seconds"])})
     return final
+
+
+def throughput(run: _Run, steps: int, seconds: float) -> dict:
+    """Steps, examples and tokens per second of this call's training (evaluations and checkpoints included)."""
+    per_example = int(run.task.train_x[0].numel()) if run.task.kind == "lm" else 1
+    rate = (lambda n: n / seconds) if seconds > 0 else (lambda n: None)
+    return {"steps": steps, "seconds": seconds, "steps_per_second": rate(steps),
+            "examples_per_second": rate(steps * run.config.batch),
+            "tokens_per_second": rate(steps * run.config.batch * per_example) if run.task.kind == "lm" else None}
 
 
 def read_metrics(out: str | Path) -> list[dict]:
