@@ -260,6 +260,25 @@ def test_single_device_step_is_device_pricing(dm):
                                    rel=1e-9)
 
 
+@pytest.mark.parametrize("rec", ["none", "selective", "full"])
+def test_single_device_recompute_is_the_planners(dm, rec):
+    """``price(recompute=)`` adds the forward work the planner adds to backward at TP1 PP1: the whole forward of
+    each block (full), the attention core's (selective), nothing (none)."""
+    from nmsim.cost.pricing import price
+    from nmsim.graph import trace_workload
+    s = load_system("dgx-h100").with_nodes(1)
+    L = enumerate_layouts(GPT, 8, 8, 8, tp=1, pp=1, mb=1, zero=(0,), recompute=(rec,))
+    R = price_layouts(L, dm, RunSpec(GPT, 128, 8, s, flash=False), None)
+    ops = price(trace_workload(GPT, batch=1, seq=128), None, "h100", "bf16", "training", recompute=rec,
+                **dm._price_kw).ops
+    assert R["compute"][0] == pytest.approx(ops.loc[ops["pass"] != "step", "seconds"].sum(), rel=1e-9)
+    again = ops[ops["pass"] == "recompute"]
+    fwd = ops[(ops["pass"] == "fwd") & (ops["layer"] >= 0)]
+    want = {"none": fwd.iloc[:0], "selective": fwd[fwd["role"].isin(["logit", "softmax", "attend"])], "full": fwd}[rec]
+    assert list(again["id"]) == list(want["id"]) and list(again["seconds"]) == list(want["seconds"])
+    assert (again["nominal_flops"] == 0).all()   # model FLOPs count the step's work once
+
+
 def test_tp_and_pipeline_costs(dm):
     s = load_system("dgx-h100")
     run = RunSpec(GPT, 128, 64, s, flash=False)

@@ -144,3 +144,35 @@ def test_training_step_same_in_compare_price_and_budget():
     # $ of the run = 256,000 images at the step's $ per million images
     assert run["usd"] == pytest.approx(row["usd_per_million_images"] * 0.256, rel=1e-12)
     assert run["usd_hi"] == pytest.approx(row["usd_per_million_images_hi"] * 0.256, rel=1e-12)
+
+
+def test_recomputed_training_step_same_everywhere_and_on_the_planners_one_device(tmp_path):
+    """Selective recompute (the attention core's forward again in backward) on the trainer's 2-layer GPT, batch
+    1 x 64 tokens, a100: price, a price sweep, compare and budget price the same step, and the cluster planner's
+    TP1 PP1 DP1 layout on a one-device system gives the same time and memory (optimizer step included, no
+    losses). Micro-batch 1: the planner scales a batch-1 trace by the micro-batch, which also multiplies reads
+    that do not grow with it (the learned position table, norm weights; gpt2 at mb 2: +0.03 %)."""
+    from pathlib import Path
+
+    system = Path(nmsim.__file__).parent / "data" / "systems" / "dgx-a100.yaml"
+    one = tmp_path / "one-a100.yaml"
+    one.write_text(system.read_text().replace("name: dgx-a100", "name: one-a100").replace("value: 8, source",
+                                                                                       "value: 1, source"))
+    kw = dict(mode="training", seq=64, recompute="selective")
+    price = nmsim.price("trainer-gpt2-chars", "a100", batch=1, **kw)
+    total = price[price["role"] == "total"].iloc[0]
+    plain = nmsim.price("trainer-gpt2-chars", "a100", batch=1, mode="training", seq=64)
+    assert total["seconds"] > plain[plain["role"] == "total"].iloc[0]["seconds"]   # the core's forward, again
+    sweep = nmsim.price("trainer-gpt2-chars", "a100", batch="1,2", **kw)
+    row = nmsim.compare("trainer-gpt2-chars", hardware="a100", patterns="dense", batch=1, **kw).iloc[0]
+    run = nmsim.budget("trainer-gpt2-chars", "ff=2:4", recipes="dense", steps=1000, batch=1, hardware="a100",
+                       seq=64, recompute="selective").iloc[0]
+    plan = nmsim.cluster_plan("trainer-gpt2-chars", system=str(one), global_batch=1, mb=1, seq=64, losses="none",
+                              recompute="selective", top=1).iloc[0]
+    for col in ("seconds", "mem_gib", "fits", "band_level"):
+        _same(sweep[sweep["batch"] == 1].iloc[0][col], total[col], ("sweep", col))
+        _same(row[col], total[col], ("compare", col))
+        _same(run[col] / 1000 if col == "seconds" else run[col], total[col], ("budget", col))
+    assert plan["recompute"] == "selective" and (plan["tp"], plan["pp"], plan["dp"]) == (1, 1, 1)
+    assert plan["step_seconds"] == pytest.approx(total["seconds"], rel=1e-9)
+    assert plan["mem_total"] / 2 ** 30 == pytest.approx(total["mem_gib"], rel=1e-9)

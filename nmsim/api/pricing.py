@@ -119,7 +119,8 @@ def price_step(args, columns_known: ColumnsHook = None) -> PricedStep:
     if args.memory:
         return PricedStep(mem, cfg, hw, dtype, graph, mem, prices)
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
-                   kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs)
+                   kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs,
+                   recompute=getattr(args, "recompute", None))
     table = result.by(args.by)
     if args.by != "op":
         total = table.sum(numeric_only=True, skipna=False)   # energy of a spec without figures: NaN, not 0 J

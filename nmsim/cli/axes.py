@@ -109,6 +109,14 @@ def sweep_attention(cfg, mode: str, df) -> str:
     return attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)
 
 
+def sweep_recompute(args) -> str:
+    """A training sweep's recompute line (nothing for other modes)."""
+    if args.mode != "training":
+        return ""
+    from nmsim.cost.step import recompute_basis
+    return f"# {recompute_basis(getattr(args, 'recompute', None))}\n"
+
+
 def render_sweep(args, sweep) -> int:
     """``nmsim price`` over the product of the shape axes (one row per shape): :class:`nmsim.api.pricing.Sweep`."""
     from nmsim import bands
@@ -122,6 +130,7 @@ def render_sweep(args, sweep) -> int:
     head = wrap_comment(f"# priced: {cfg.name} {args.mode} on {hw.name} {sweep.dtype}, plan {df['plan'].iloc[0]}: "
                         f"{len(df):,} shapes ({', '.join(f'{a} {span(a)}' for a in axes)})\n"
                         + price_note([hw.name], sweep.prices) + f"# {sweep_attention(cfg, args.mode, df)}\n"
+                        + sweep_recompute(args)
                         + (f"# {misfits:,} of {len(df):,} shapes do NOT fit in {hw.main_memory.capacity_gib:g} GiB "
                            "(fits False, priced anyway)\n" if misfits else "")
                         + bands.note(sweep.step_band))

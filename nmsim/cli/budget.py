@@ -31,6 +31,7 @@ def _priced(cfg, model, length, args) -> str:
         "no hardware (FLOPs only)"
     from nmsim.cost.economics import parse_overrides, price_note
     from nmsim.cost.per_token import attention_basis
+    from nmsim.cost.step import recompute_basis
     prices = price_note([model.hw.name], parse_overrides(args.price_per_hour)) if model.hw is not None else ""
     if model.hw is not None:
         from nmsim import bands
@@ -39,7 +40,7 @@ def _priced(cfg, model, length, args) -> str:
     money = "; hours = device-hours on one device, usd = hours x its hourly price" if model.hw is not None else ""
     return (f"# priced: {cfg.name} training step ({args.optimizer}), batch {length.batch:,} x "
             f"{cfg.tokens:,} tokens, {hw}\n# run: {length.describe()}{_one_step_epochs(args)}{money}\n{prices}"
-            f"# {attention}\n")
+            f"# {attention}\n" + (f"# {recompute_basis(args.recompute)}\n" if model.hw is not None else ""))
 
 
 def _fit_line(table, batch: int) -> str:

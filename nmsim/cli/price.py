@@ -61,7 +61,8 @@ PRECISION_NAMES = ("mixed", "mixed-fp32-grads", "amp", "fp32", "bf16")
 
 def add_memory_options(p) -> None:
     p.add_argument("--recompute", choices=("none", "selective", "full"), default="none",
-                   help="training: activation recomputation (memory; default none)")
+                   help="training: activation recomputation: less activation memory, and backward runs the "
+                        "forward again (full) or the attention core's (selective) in the step time; default none")
     p.add_argument("--precision", choices=PRECISION_NAMES, default=None,
                    help="training: bytes per parameter of weights, gradients and optimizer (mixed: 16-bit weights "
                         "and grads + fp32 master and Adam, 16 B, DeepSpeed/Megatron; mixed-fp32-grads 18 B, "
@@ -230,6 +231,9 @@ def run_compare(args) -> int:
     head += price_note(df["hardware"], prices)
     query = 1 if args.mode == "decode" else int(df.attrs.get("seq") or cfg.tokens)
     head += f"# {attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec, query)}\n"
+    if args.mode == "training":
+        from nmsim.cost.step import recompute_basis
+        head += f"# {recompute_basis(args.recompute)}\n"
     head += fit_note(df)
     if args.memory:
         emit(df.attrs["memory"], args.format, args.out, index=False, columns=args.columns,

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nmsim.cost.step import CORE_ROLES
 from nmsim.errors import UserError
 
 COLUMN_ROLES = ("q", "k", "v", "qkv", "ff1", "ff_gate", "head")
 ROW_ROLES = ("o", "ff2")
-CORE_ROLES = ("logit", "softmax", "attend")
 MATRIX = ("linear", "matmul", "conv")
 _SCALED = ("gemm_m", "gemm_b", "gemm_n", "gemm_k", "weight_numel", "fwd_flops", "dgrad_flops", "wgrad_flops",
            "bytes_read", "bytes_written", "out_numel", "in_numel", "vector_flops", "bwd_vector_flops")

@@ -397,7 +397,7 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
         unreachable="skip" if len(names) * len(items) > 1 else "raise",
         hardware=hardware, dtype=dtype, transposable=parse_transposable(transposable), optimizer=optimizer,
         paper_convention=paper_convention, weight_dtype=weight_dtype, kernel=kernel,
-        fusion=False if unfused else None)
+        fusion=False if unfused else None, recompute=recompute)
     if cost.totals.empty:
         raise UserError("no recipe x pattern combination could be priced", "--recipes")
     table = cost.totals.drop(columns=["train_matrix_flops", "note"]).rename(columns={"plan": "pattern"})

@@ -80,7 +80,8 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
 
     Memory (:mod:`nmsim.memory`, the footprint ``price --memory`` prints): ``mem_gib`` of the step and whether it
     ``fits`` the device (rows that do not are priced all the same); ``df.attrs['memory']`` has the components
-    per row (``compare --memory``); ``recompute`` and ``precision`` are the training footprint's."""
+    per row (``compare --memory``); ``precision`` is the training footprint's, ``recompute`` the training step's
+    (its memory, and the forward work backward runs again in its time)."""
     from nmsim.cost import economics
     from nmsim.cost.pricing import default_dtype
 
@@ -102,7 +103,7 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
             graph = trace_for_mode(workload, mode, batch, seq, context)
     configs = [(plan, hw, default_dtype(hw, dtype)) for hw in specs for plan in plans]
     tot = price_many(graph, configs, mode, weight_dtype=weight_dtype, kernel=kernel, fusion=fusion, ceiling=True,
-                     cuda_graphs=cuda_graphs)
+                     cuda_graphs=cuda_graphs, recompute=recompute)
     memory = _memory_rows(graph, configs, labels, mode, batch, seq, context, weight_dtype=weight_dtype,
                           fusion=fusion, recompute=recompute, precision=precision)
     rows = []

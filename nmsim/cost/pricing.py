@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from nmsim.cost import vector_terms as VT
-from nmsim.cost.step import (TOTAL_COLUMNS, assemble, representative_rows, row_sum, step_kernel,  # noqa: F401
-                             vector_sums)
+from nmsim.cost.step import (TOTAL_COLUMNS, assemble, recompute_weights, representative_rows, row_sum,  # noqa: F401
+                             runs_of, step_kernel, vector_sums, weighted_sum)
 from nmsim.errors import UserError
 from nmsim.execution import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, Fusion, VectorTable, default_fusion,
                              model_for)
@@ -237,11 +237,13 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
 
 
 def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
-               copies: bool = False, extras: dict | None = None, vector: bool = True) -> tuple[pd.DataFrame, dict]:
+               copies: bool = False, extras: dict | None = None, vector: bool = True,
+               recompute=None) -> tuple[pd.DataFrame, dict]:
     """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. Returns one row per
     (op, pass) and the step's totals (:func:`nmsim.cost.step.assemble`, ``bound`` as its name); every public entry
     point (price, price_gemms, price_many, training) goes through here or through the same table, model and
-    :func:`~nmsim.cost.step.assemble` calls."""
+    :func:`~nmsim.cost.step.assemble` calls. Training with ``recompute`` (selective, full) adds the forward rows
+    backward runs again as pass ``recompute`` rows (:func:`~nmsim.cost.step.recompute_weights`)."""
     ops = graph.ops if ops is None else ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     table = gemm_table(graph, patterns, mode, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
@@ -249,6 +251,7 @@ def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes
     if len(table) and not np.all(model.supports(table, ctx)):
         raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
                         "--dtype")
+    again = recompute if mode == "training" else None
     frames, parts, priced = [], [], None
     if len(table):
         priced = model.price(table, ctx)
@@ -257,19 +260,38 @@ def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes
         vt = vector_table(graph, mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
         if len(vt.flops):
             parts.append((vt, model.price_vector(vt, ctx)))
+    reduces = [_rows_reduce(f, again) for f in frames + [vt.frame for vt, _ in parts]]
     if extras:
         vt = _extra_table(extras)
         parts.append((vt, model.price_vector(vt, fp32_context(ctx))))
+        reduces.append(row_sum)
     frames += [_vector_frame(vt, pv) for vt, pv in parts]
-    totals = assemble(priced, table.pass_codes == 0, vector_sums([(pv, row_sum) for _, pv in parts]),
-                      nominal=row_sum(table.nominal_flops), epilogue=row_sum(epilogue_flops(mops, table)))
+    gemm_reduce = reduces[0] if len(table) else row_sum
+    totals = assemble(priced, table.pass_codes == 0,
+                      vector_sums([(pv, r) for (_, pv), r in zip(parts, reduces[1 if len(table) else 0:])]),
+                      nominal=row_sum(table.nominal_flops), epilogue=gemm_reduce(epilogue_flops(mops, table)),
+                      reduce=gemm_reduce)
+    frames += [_recomputed(f, again) for f in list(frames)]
     totals = {k: (BOUNDS[int(v)] if k == "bound" else float(v)) for k, v in totals.items()}
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), totals
     df = pd.concat(frames, ignore_index=True)
-    order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd", "step"))}
+    order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd", "recompute", "step"))}
     df = df.assign(_p=df["pass"].map(order), _i=np.where(df["id"].to_numpy() < 0, 1 << 40, df["id"].to_numpy()))
     return df.sort_values(["_i", "_p"], kind="stable").drop(columns=["_p", "_i"]).reset_index(drop=True), totals
+
+
+def _rows_reduce(frame: pd.DataFrame, recompute):
+    """The row sum of a training table's rows, each counted once more where ``recompute`` runs it again."""
+    return weighted_sum(runs_of(frame, recompute))
+
+
+def _recomputed(frame: pd.DataFrame, recompute) -> pd.DataFrame:
+    """The rows ``recompute`` runs again, as pass ``recompute`` with no nominal (model) FLOPs (none: no rows)."""
+    if recompute in (None, "none"):
+        return frame.iloc[:0]
+    again = recompute_weights(frame, recompute) > 0
+    return frame[again].assign(**{"pass": "recompute", "nominal_flops": 0.0})
 
 
 def price_table(graph, patterns, ctx: ExecContext, mode: str, **kw) -> pd.DataFrame:
@@ -281,19 +303,21 @@ def price_table(graph, patterns, ctx: ExecContext, mode: str, **kw) -> pd.DataFr
 def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "inference", *,
           weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
           dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
-          extras: dict | None = None, cuda_graphs: bool = True) -> Pricing:
+          extras: dict | None = None, cuda_graphs: bool = True, recompute=None) -> Pricing:
     """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``mode``.
 
     ``dtype``: compute dtype (None = the spec's preferred 16-bit one); ``weight_dtype``: storage dtype of the
     weights (e.g. int4 with bf16 compute); ``fusion``: None = the spec's stack default, False = unfused, or a
     :class:`~nmsim.execution.Fusion`; ``kernel``: pin a kernel (gpu specs); ``cuda_graphs`` False: eager
     launches, each kernel at least its host dispatch time (gpu specs with ``host_op_us``). Training adds one optimizer step
-    (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}).
+    (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}), and the forward work
+    ``recompute`` (none, selective, full; training only) runs again in backward.
     ``decode`` expects a graph traced with ``seq=1, past=L`` (see :func:`price_workload`).
     """
     hw = hardware_spec(hw)
     cfg = getattr(graph, "config", None)
     check_mode(cfg, mode)
+    check_recompute(recompute, mode)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
                   cuda_graphs=cuda_graphs)
     ops = graph.ops
@@ -301,10 +325,26 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
     if mode == "decode":
         check_decode(mops)
     step = training_extras(_params(graph, ops), optimizer, extras) if mode == "training" else None
-    df, totals = price_step(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step)
+    df, totals = price_step(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step,
+                            recompute=recompute)
     res = Pricing(df, totals, mode, hw.name, ctx.dtype, plan_label(plan))
     res.weight_dtype, res.fusion, res.kernel = ctx.wdtype, ctx.fusion.label, kernel
+    res.recompute = recompute_label(recompute, mode)
     return res
+
+
+def check_recompute(recompute, mode: str) -> None:
+    """UserError for an unknown recompute mode, or one other than none outside training (no backward pass)."""
+    from nmsim.memory.footprint import recompute_code
+    if recompute_code(recompute) and mode != "training":
+        raise UserError(f"applies to --mode training only (this run prices --mode {mode})", "--recompute")
+
+
+def recompute_label(recompute, mode: str) -> str | None:
+    """What a training step's recompute reads as (``none``, ``selective``, ``full``); None outside training."""
+    from nmsim.memory.activations import RECOMPUTE
+    from nmsim.memory.footprint import recompute_code
+    return RECOMPUTE[recompute_code(recompute)] if mode == "training" else None
 
 
 def check_decode(mops: pd.DataFrame) -> None:
@@ -349,8 +389,8 @@ class _GraphTables:
     (hw, dtype), the model's prices of every known pattern against every row ((P, rows) arrays)."""
 
     def __init__(self, graph, mode: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel,
-                 cuda_graphs: bool = True):
-        self.graph, self.mode, self.fuse_copies = graph, mode, fuse_copies
+                 cuda_graphs: bool = True, recompute=None):
+        self.graph, self.mode, self.fuse_copies, self.recompute = graph, mode, fuse_copies, recompute
         self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse,
                      "cuda_graphs": cuda_graphs}
         ops = graph.ops
@@ -363,8 +403,9 @@ class _GraphTables:
         self.labels: dict = {}
         self.fwd = self.base.pass_codes == 0
         self.rep_rows = representative_rows(self.fwd & (self.base.weight_elems > 0), self.base.nominal_flops)
+        self.rows = weighted_sum(runs_of(self.base.frame, recompute))   # each row times it runs in a step
         self.nominal = row_sum(self.base.nominal_flops)
-        self.epilogue = row_sum(epilogue_flops(self.mops, self.base))
+        self.epilogue = self.rows(epilogue_flops(self.mops, self.base))
 
     def codes(self, plan) -> tuple[int, np.ndarray]:
         """(plan number, pattern code per op); the number identifies the resolved plan within this graph."""
@@ -406,7 +447,7 @@ class _GraphTables:
         ctx = context(hw, dtype, **{**self.opts, "kernel": None})
         model = model_for(hw)
         vt = vector_table(self.graph, self.mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=not self.fuse_copies)
-        parts = [(model.price_vector(vt, ctx), row_sum)]
+        parts = [(model.price_vector(vt, ctx), _rows_reduce(vt.frame, self.recompute))]
         if self.mode == "training":
             step = _extra_table(training_extras(_params(self.graph, self.graph.ops)))
             parts.append((model.price_vector(step, fp32_context(ctx)), row_sum))
@@ -450,7 +491,7 @@ def amdahl(dense_seconds, sparsified_seconds) -> tuple[np.ndarray, np.ndarray]:
 def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
                kernel: str | None = None, shapes: dict | None = None, ceiling: bool = False,
-               cuda_graphs: bool = True) -> pd.DataFrame:
+               cuda_graphs: bool = True, recompute=None) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
     The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
@@ -468,22 +509,26 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
     ``ceiling`` adds what caps each plan, from the same priced rows (:func:`amdahl`): ``sparsified_share``, the
     share of the dense step (same hardware, dtype and options) spent in the GEMM passes the plan gives an N:M
     operand the hardware can use (:func:`sparsifiable`), and ``ceiling``, the speedup over that dense step if those
-    passes took no time at all.
+    passes took no time at all. ``recompute`` (training): the forward work backward runs again, as in
+    :func:`price`.
     """
     if ceiling and shapes is not None:
         raise UserError("a plan's ceiling is priced per traced shape, not over a shape sweep", "ceiling")
     if shapes is not None:  # a shape sweep: ``graph`` is a workload (name or ModelConfig), mode may be a list
         from nmsim.cost.shape_sweep import price_shapes
         return price_shapes(graph, configs, mode, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
-                            weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, cuda_graphs=cuda_graphs)
+                            weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, cuda_graphs=cuda_graphs,
+                            recompute=recompute)
     check_mode(getattr(graph, "config", None), mode)
+    check_recompute(recompute, mode)
+    recompute = recompute_label(recompute, mode)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
             kernel, bool(cuda_graphs))
-    key = (id(graph), mode, dgrad_sparse, fuse_copies, opts)
+    key = (id(graph), mode, dgrad_sparse, fuse_copies, opts, recompute)
     hit = _MANY_CACHE.get(key)
     if hit is None or hit.graph is not graph:
         hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel,
-                                              cuda_graphs)
+                                              cuda_graphs, recompute)
     G = hit
     configs = list(configs)
     plan_no = np.empty(len(configs), dtype=np.int64)
@@ -511,7 +556,7 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         # each distinct plan of the group is summed once, then scattered to its configs
         uniq, inverse = np.unique(plan_no[rows], return_inverse=True)
         C = np.stack([plan_codes[u] for u in uniq])[:, G.base.op_pos]  # (plans, table rows)
-        per_plan = lambda a: np.broadcast_to(a, r.seconds.shape)[C, cols_idx].sum(axis=1)[inverse]  # noqa: E731
+        per_plan = lambda a: G.rows(np.broadcast_to(a, r.seconds.shape)[C, cols_idx])[inverse]  # noqa: E731
         vec = G.vector_totals(hw, dtype)
         t = assemble(r, G.fwd, vec, nominal=G.nominal, epilogue=G.epilogue, reduce=per_plan)
         for q in TOTAL_COLUMNS:
@@ -520,8 +565,8 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         kernels[rows] = len(kernel_names) + kc[inverse]
         kernel_names += list(r.kernel_names)
         dense_rows = r.seconds[0]   # pattern 0: every row dense
-        dense_step[rows] = float(dense_rows.sum()) + vec["seconds"]
-        sparsified[rows] = (sparsifies[C, cols_idx] * dense_rows).sum(axis=1)[inverse]
+        dense_step[rows] = float(G.rows(dense_rows)) + vec["seconds"]
+        sparsified[rows] = G.rows(sparsifies[C, cols_idx] * dense_rows)[inverse]
     out = pd.DataFrame({
         "config": np.arange(len(configs)),
         "plan": categorical(np.searchsorted(sorted(labels), plan_no), [labels[i] for i in sorted(labels)]),

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from nmsim.cost.step import TOTAL_COLUMNS, assemble, representative_rows, step_kernel, vector_sums
+from nmsim.cost.step import TOTAL_COLUMNS, assemble, representative_rows, runs_of, step_kernel, vector_sums
 from nmsim.errors import UserError
 from nmsim.execution import VectorTable, model_for
 from nmsim.execution.base import BOUNDS
@@ -87,8 +87,9 @@ class _ShapeTables:
             ident = pd.factorize(vts[0].frame["kind"].astype(str) + "|" + vts[0].frame["role"].astype(str) + "|"
                                  + vts[0].frame["pass"].astype(str) + "|"
                                  + vts[0].frame["kernel_share"].astype(str))[0]  # launches per row (gpu model)
-            hit["unique"], hit["mult"] = _dedup(np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]),
-                                                [hit["fused"].astype(np.int64), ident])
+            hit["all_frame"] = hit["frame"]
+            hit["unique"], hit["mult"], hit["inverse"] = _dedup(
+                np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]), [hit["fused"].astype(np.int64), ident])
             u = hit["unique"]
             hit.update(frame=hit["frame"].iloc[u].reset_index(drop=True), fused=hit["fused"][u],
                        **{c: np.ascontiguousarray(hit[c][:, u]) for c in ("flops", "bytes", "fused_bytes")})
@@ -106,7 +107,7 @@ class _ShapeTables:
         row_codes = np.stack([np.where(is_w, self.codes[k][base.op_pos], 0) for k in plan_keys])  # (Q, rows)
         cols = (*GEMM_COLUMNS, "epilogue_flops")
         ident = pd.factorize(base.frame["kind"].astype(str) + "|" + base.frame["role"].astype(str))[0]
-        uniq, mult = _dedup(np.concatenate([self.gemm[c] for c in cols]),
+        uniq, mult, inverse = _dedup(np.concatenate([self.gemm[c] for c in cols]),
                             [ident, base.pass_codes.astype(np.int64), *row_codes])
         codes_u, pass_u = row_codes[:, uniq], base.pass_codes[uniq]
         operand = sparse_operands(codes_u, self.patterns, pass_u, is_w[uniq], self.dgrad_sparse)
@@ -117,6 +118,7 @@ class _ShapeTables:
         rep = representative_rows((pass_u == 0) & is_w[uniq], size)
         hit = self.layouts[plan_keys] = {"coef": {c: np.ascontiguousarray(self.gemm[c][:, uniq]) for c in cols},
                                          "codes": codes_u, "pass": pass_u, "mult": mult, "rep": rep,
+                                         "inverse": inverse,
                                          "table": table}
         return hit
 
@@ -133,12 +135,20 @@ class _ShapeTables:
         return X @ coef
 
 
-def _dedup(coef: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(representative column of each unique row, multiplicity) over polynomial coefficients and int keys."""
+def _dedup(coef: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(representative column of each unique row, multiplicity, each row's unique row) over polynomial
+    coefficients and int keys."""
     sig = np.concatenate([coef, *[np.asarray(k, dtype=float)[None, :] for k in keys]], axis=0).T
     _, first, inverse = np.unique(sig, axis=0, return_index=True, return_inverse=True)
     mult = np.bincount(inverse.reshape(-1), minlength=len(first)).astype(float)
-    return first, mult
+    return first, mult, inverse.reshape(-1)
+
+
+def runs_mult(frame: pd.DataFrame, mult: np.ndarray, inverse: np.ndarray, recompute) -> np.ndarray:
+    """Multiplicities of the unique rows counting the times a step runs each row (training's ``recompute``,
+    :func:`~nmsim.cost.step.runs_of` on the rows before deduplication)."""
+    runs = runs_of(frame, recompute)
+    return mult if runs is None else np.bincount(inverse, weights=runs, minlength=len(mult))
 
 
 # ---- public ---------------------------------------------------------------------------------------------------
@@ -197,7 +207,7 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     vision models batch × image_size). One row per (mode, shape, config) with the mode, the shape columns and
     the columns of :func:`nmsim.cost.price_many` (text columns as categoricals: a sweep of 10⁶ rows holds no
     Python strings)."""
-    from nmsim.cost.pricing import check_mode
+    from nmsim.cost.pricing import check_mode, check_recompute
     from nmsim.graph import load_workload
 
     if isinstance(workload, str):
@@ -209,11 +219,12 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     modes = [modes] if isinstance(modes, str) else list(modes)
     for mode in modes:
         check_mode(cfg, mode)
+        check_recompute(recompute, mode)
     axes = axis_values(cfg, shapes)
     seq_given = bool(shapes and shapes.get("seq") is not None)
     configs = list(configs)
     opts = dict(dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies, weight_dtype=weight_dtype, fusion=fusion,
-                kernel=kernel, cuda_graphs=cuda_graphs)
+                kernel=kernel, cuda_graphs=cuda_graphs, recompute=recompute)
     swept = []
     for mode in modes:
         points = mode_points(cfg, mode, axes, seq_given)
@@ -400,6 +411,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
                       dgrad_sparse=opts["dgrad_sparse"], cuda_graphs=opts["cuda_graphs"])
         priced.append((model_for(hw), ctx, idx, np.array([plans[i] for i in idx])))
     mult, fwd, rep = L["mult"], L["pass"] == 0, L["rep"]
+    runs = runs_mult(T.base.frame, mult, L["inverse"], opts["recompute"] if mode == "training" else None)
     # whole blocks of 64 shapes: BLAS sums a matrix's last rows in another order, so the blocks' edges must not
     # move with the chunk (a shape's numbers do not depend on how many shapes a sweep holds)
     step = max(1, CHUNK_ELEMENTS // max(len(plan_index) * len(mult), 1) // 64) * 64
@@ -407,7 +419,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
         X = X_all[lo:lo + step]
         ev = {c: X @ L["coef"][c] for c in L["coef"]}                              # (S, U)
         table = L["table"].replace(**{c: ev[c][:, None, :] for c in GEMM_COLUMNS})
-        nominal, epilogue = (ev["nominal_flops"] @ mult)[:, None], (ev["epilogue_flops"] @ mult)[:, None]
+        nominal, epilogue = (ev["nominal_flops"] @ mult)[:, None], (ev["epilogue_flops"] @ runs)[:, None]
         params = T.parameter_totals(X) if mode == "training" else None
         at = rows[lo:lo + step]
         for model, ctx, idx, q in priced:
@@ -415,8 +427,8 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
                 raise UserError(f"execution model {model.name!r} of {ctx.hw.name} cannot run {ctx.dtype} GEMMs",
                                 "--dtype")
             r = model.price(table, ctx)
-            per_config = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ mult   # noqa: E731  (S, configs)
-            vec = {k: v[:, None] for k, v in vector_sums(_vector_parts(T, model, ctx, X, params, opts)).items()}
+            per_config = lambda a: np.broadcast_to(a, r.seconds.shape)[:, q, :] @ runs   # noqa: E731  (S, configs)
+            vec = {k: v[:, None] for k, v in vector_sums(_vector_parts(T, model, ctx, X, params, opts, mode)).items()}
             t = assemble(r, fwd, vec, nominal=nominal, epilogue=epilogue, reduce=per_config)
             for c in NUMBER_COLUMNS:
                 out.numbers[c][at[:, idx]] = t[c]
@@ -444,14 +456,15 @@ def _plan_codes(T, configs: list) -> tuple[list, list]:
     return plans, plan_index
 
 
-def _vector_parts(T, model, ctx, X: np.ndarray, params, opts: dict) -> list:
+def _vector_parts(T, model, ctx, X: np.ndarray, params, opts: dict, mode: str) -> list:
     """The vector ops per shape (plan-independent, rows priced once with their multiplicity), plus training's
     optimizer step (``params``: parameter totals per shape), for :func:`~nmsim.cost.step.vector_sums`."""
     V = T.vector(ctx.fusion, not opts["fuse_copies"])
     scale = _dtype_scale(ctx.dtype)
     vt = VectorTable(V["frame"], X @ V["flops"], (X @ V["bytes"]) * scale, V["fused"],
                      (X @ V["fused_bytes"]) * scale)
-    parts = [(model.price_vector(vt, ctx), lambda a: a @ V["mult"])]
+    runs = runs_mult(V["all_frame"], V["mult"], V["inverse"], opts["recompute"] if mode == "training" else None)
+    parts = [(model.price_vector(vt, ctx), lambda a: a @ runs)]
     if params is not None:
         parts.append((_optimizer_step(T, model, ctx, params, len(X)), lambda a: a.sum(axis=1)))
     return parts

@@ -6,6 +6,12 @@ model's priced GEMM rows and :func:`vector_sums` of the vector rows (vector ops,
 terms); it adds the epilogue FLOPs (bias adds fused into GEMMs), splits the time per bound and names the bound.
 Rows are the last axis of every array; a path's ``reduce`` turns row arrays into one value per step (a sum over
 rows; a gather of each config's pattern and a product with the row multiplicities).
+
+Activation recomputation (training, ``recompute``) is a row weight: :func:`recompute_weights` gives each forward
+row the times backward runs it again, 1 for every forward op of a transformer block (``full``) or for the
+attention core (``selective``, Korthikanti et al. 2022, arXiv 2205.05198), as the cluster planner adds them;
+every path multiplies its rows by ``1 + weight`` before its reduce (model FLOPs, ``nominal_flops``, do not count
+the recomputed work; executed FLOPs, bytes, time and energy do).
 """
 from __future__ import annotations
 
@@ -18,6 +24,45 @@ TOTAL_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "we
                  "matrix_seconds", "vector_seconds", "seconds", "joules", "compute_share", "memory_share",
                  "metadata_share", "bound")
 VECTOR_SUMS = ("flops", "bytes", "seconds", "compute_seconds", "joules")
+#: the attention core: what selective recompute runs again in backward
+CORE_ROLES = ("logit", "softmax", "attend")
+
+
+def recompute_weights(frame, recompute) -> np.ndarray:
+    """Per row of a training table (columns ``pass``, ``role``, ``layer``), the extra times the step runs it:
+    ``full`` 1 on every forward row inside a block (embedding, final norm and head are not recomputed),
+    ``selective`` 1 on the attention core's forward rows, ``none`` (None) 0."""
+    from nmsim.memory.footprint import recompute_code
+    code = recompute_code(recompute)
+    fwd = frame["pass"].to_numpy() == "fwd"
+    if code == 2:
+        return (fwd & (frame["layer"].to_numpy() >= 0)).astype(float)
+    if code == 1:
+        return (fwd & np.isin(frame["role"].to_numpy(), CORE_ROLES)).astype(float)
+    return np.zeros(len(frame))
+
+
+def recompute_basis(recompute) -> str:
+    """What a training table's step does with activations (its time and memory), for its header."""
+    from nmsim.memory.activations import RECOMPUTE
+    from nmsim.memory.footprint import recompute_code
+    return {"none": "recompute none: every activation kept for backward (--recompute trades time for memory)",
+            "selective": "recompute selective: backward runs the attention core's forward again (time), its "
+                         "activations are not kept (memory; Korthikanti et al. 2022)",
+            "full": "recompute full: backward runs each block's forward again (time), only block inputs kept "
+                    "(memory)"}[RECOMPUTE[recompute_code(recompute)]]
+
+
+def weighted_sum(weights: np.ndarray | None):
+    """A reduce that sums rows times ``weights`` (row multiplicities, recompute); None: a plain row sum."""
+    return row_sum if weights is None else (lambda a: a @ weights)
+
+
+def runs_of(frame, recompute) -> np.ndarray | None:
+    """Times each row of a training table runs in a step (``1 +`` :func:`recompute_weights`); None: once each."""
+    if recompute in (None, "none", False):
+        return None
+    return 1.0 + recompute_weights(frame, recompute)
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:

@@ -77,12 +77,13 @@ class TrainingCostModel:
 
     def __init__(self, graph, plan: SparsityPlan, *, hardware=None, dtype: str | None = "bf16", transposable=None,
                  optimizer: str = "adamw", paper_convention: bool = False, weight_dtype: str | None = None,
-                 fusion=None, kernel: str | None = None):
+                 fusion=None, kernel: str | None = None, recompute=None):
         ops = graph.ops
         if paper_convention:
             ops = ops[ops["role"].isin(PAPER_ROLES)]
         self.graph, self.plan, self.ops, self.optimizer = graph, plan, ops, optimizer
         self.pricing_options = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel}
+        self.recompute = recompute   # the forward work backward runs again (hardware seconds, not FLOP budgets)
         self.hw = _resolve_hardware(hardware)
         self.dtype = dtype
         if self.hw is not None:
@@ -196,7 +197,7 @@ class TrainingCostModel:
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
         ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, **self.pricing_options)
         step = training_extras(self.params, self.optimizer, extras)
-        t = price_step(self.graph, patterns, ctx, "training", ops=self.ops, extras=step)[1]
+        t = price_step(self.graph, patterns, ctx, "training", ops=self.ops, extras=step, recompute=self.recompute)[1]
         return {"hw_matrix_flops": t["executed_flops"], "step_seconds": t["seconds"],
                 "step_joules": t["joules"]}   # NaN: no energy figures, not 0 J
 
