@@ -250,7 +250,7 @@ def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recom
     footprint of ``price --memory``); the weights at rest come from the model at batch 2 (the smallest batch the
     shape-generic graph covers, so a cached sweep stays torch-free; weights do not depend on the shape)."""
     from nmsim.cost.pricing import default_dtype, hardware_spec, trace_for_mode
-    from nmsim.memory import GIB, step_memory, weights_at_rest
+    from nmsim.memory import GIB, step_memory
     from nmsim.graph.shapes import LOWEST
     from nmsim.memory.footprint import flash_for, recompute_code
     graph = trace_for_mode(cfg, "inference", LOWEST["batch"], None if cfg.is_image else max(min(cfg.seq_len, 8),
@@ -264,7 +264,7 @@ def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recom
     for c, (plan, hw, dtype) in enumerate(configs):
         hw = hardware_spec(hw)
         dt = default_dtype(hw, dtype)
-        w = weights_at_rest(graph, plan, hw, dt, weight_dtype)
+        w = _weights(graph, plan, hw, dt, weight_dtype)
         at_config = config == c
         for m, mode in enumerate(modes):
             rows = np.flatnonzero(at_config & (mode_codes == m) if len(modes) > 1 else at_config)
@@ -281,6 +281,26 @@ def _memory(cfg, df: pd.DataFrame, configs: list, *, weight_dtype, fusion, recom
             gib[rows] = tot / GIB
             fits[rows] = gib[rows] <= hw.main_memory.capacity_gib
     return gib, fits
+
+
+_WEIGHTS: dict = {}
+
+
+def _weights(graph, plan, hw, dtype: str, weight_dtype):
+    """:func:`nmsim.memory.weights_at_rest`, once per (graph, plan, spec, dtypes): a warm sweep of one model
+    asks the same question every call (the graph and spec objects are cached, so their identity is the key)."""
+    from nmsim.memory import weights_at_rest
+
+    try:
+        key = (id(graph), plan, id(hw), dtype, weight_dtype)
+        hit = _WEIGHTS.get(key)
+    except TypeError:   # an unhashable plan (a pattern Series): priced each time
+        return weights_at_rest(graph, plan, hw, dtype, weight_dtype)
+    if hit is None or hit[0] is not graph or hit[1] is not hw:
+        if len(_WEIGHTS) >= 64:   # it holds its graphs: a few models at most
+            _WEIGHTS.clear()
+        hit = _WEIGHTS[key] = (graph, hw, weights_at_rest(graph, plan, hw, dtype, weight_dtype))
+    return hit[2]
 
 
 class _Sink:
