@@ -20,8 +20,8 @@ def add_columns(parser, default: str | None = None) -> None:
 
 
 def columns_hook(args):
-    """The ``columns_known(available, keys=())`` hook of :mod:`nmsim.api` (the commands' core functions): ``--columns`` checked against a table's
-    columns before the work that makes the table."""
+    """The ``columns_known(available, keys=())`` hook of the commands' core functions (:mod:`nmsim.api`):
+    ``--columns`` checked against a table's columns before the work that makes the table."""
     from nmsim.cli.table import check_columns
     return lambda available, keys=(): check_columns(available, getattr(args, "columns", None), keys=keys)
 
