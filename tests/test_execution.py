@@ -188,15 +188,15 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 216
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.3, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(8.2, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 221
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.7, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(8.5, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not (the training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [196, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [7.2, 30.3, 18.0, 48.7]
+    assert list(level["rows"]) == [201, 20, 12, 8]
+    assert level["mape_pct"].round(1).tolist() == [7.7, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -209,6 +209,9 @@ def test_table19_reproduced_within_15_percent():
     assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(7.0, abs=0.1)
     assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(10.0, abs=0.1)
     assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(6.6, abs=0.1)
+    # H100 cuSPARSELt 2:4 over cuBLASLt, bf16 square GEMMs (SlideSparse): predicted flat near 1.15x (the fit on
+    # PR 177866) against 0.75x at M = 1,024 and 1.45-1.59x at M >= 4,096
+    assert scored.loc["slidesparse-h100", "mape_pct"] == pytest.approx(27.0, abs=0.1)
 
 
 def test_measurement_pins_a_dense_kernel():
