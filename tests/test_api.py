@@ -24,7 +24,8 @@ def cli_csv(capsys, *argv):
 def test_price_compare_schedule_trace(capsys):
     price = nmsim.price("vit-tiny", "a100", sparsity="ff=2:4", batch=2)
     cli = cli_csv(capsys, "price", "vit-tiny", "--hardware", "a100", "--sparsity", "ff=2:4", "--batch", "2")
-    pd.testing.assert_frame_equal(price, cli)
+    assert isinstance(price["band_level"].dtype, pd.CategoricalDtype)   # a few strings, however many rows
+    pd.testing.assert_frame_equal(price.astype({"band_level": str}), cli)
     assert "seconds" in price.columns
     comp = nmsim.compare("vit-tiny", hardware=["a100", "h100"], patterns="dense,2:4", batch=2)
     assert len(comp) == 4

@@ -1,6 +1,7 @@
 """80 % bands: the bundled file is what the scored rows give, coverage per level, and where a band applies."""
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -80,6 +81,20 @@ def test_attach_scales_times_and_inverts_rates():
     assert out.loc[0, "tokens_per_second_lo"] == pytest.approx(10 / b.hi)
     assert math.isnan(out.loc[1, "seconds_lo"]) and out.loc[1, "band_level"] == NOT_VALIDATED
     assert list(out["band_rows"]) == [8, 0]
+
+
+def test_attach_keeps_band_level_categorical():
+    """One band for 10⁶ rows (a big shape sweep), or one per row: band_level holds the distinct level names."""
+    b, c = band("training step", device="a100-sxm4-80gb"), band("inference step", device="a100-sxm4-80gb")
+    big = attach(pd.DataFrame({"seconds": np.ones(10 ** 6)}), b)
+    assert isinstance(big["band_level"].dtype, pd.CategoricalDtype)
+    assert list(big["band_level"].cat.categories) == ["training step"] and big["band_rows"].dtype == np.int64
+    assert big["seconds_hi"].iloc[-1] == b.hi and (big["band_level"] == "training step").all()
+    rows = attach(pd.DataFrame({"seconds": [1.0, 2.0, 3.0, 4.0]}), [c, None, b, c])
+    assert list(rows["band_level"]) == ["inference step", NOT_VALIDATED, "training step", "inference step"]
+    assert list(rows["band_level"].cat.categories) == sorted(["inference step", NOT_VALIDATED, "training step"])
+    assert list(rows["band_rows"]) == [c.rows, 0, b.rows, c.rows]
+    assert list(rows["seconds_lo"].iloc[[0, 2, 3]]) == [c.lo, 3 * b.lo, 4 * c.lo]
 
 
 def test_column_kinds():

@@ -100,12 +100,17 @@ def level_for_mode(mode: str) -> str:
 def attach(df, bands, columns=None):
     """``df`` with ``COL_lo``/``COL_hi`` after each banded column (``columns``, default every column
     :func:`column_kind` knows) and ``band_level``/``band_rows``; ``bands`` is one :class:`Band` (or None) for
-    every row, or a sequence of them, one per row. Not validated: NaN bounds."""
+    every row, or a sequence of them, one per row. Not validated: NaN bounds. ``band_level`` is categorical (a
+    sweep of 10⁶ rows holds a few strings, not 10⁶)."""
     import numpy as np
     import pandas as pd
-    per_row = list(bands) if isinstance(bands, (list, tuple, pd.Series)) else [bands] * len(df)
-    lo = np.array([b.lo if b else math.nan for b in per_row], dtype=float)
-    hi = np.array([b.hi if b else math.nan for b in per_row], dtype=float)
+    if isinstance(bands, (list, tuple, pd.Series)):   # each distinct band once, a code per row
+        distinct = list(dict.fromkeys(bands))
+        codes = np.fromiter(map({b: i for i, b in enumerate(distinct)}.__getitem__, bands), np.int64, len(bands))
+    else:
+        distinct, codes = [bands], np.zeros(len(df), np.int64)
+    lo = np.array([b.lo if b else math.nan for b in distinct], dtype=float)[codes]
+    hi = np.array([b.hi if b else math.nan for b in distinct], dtype=float)[codes]
     out = df.copy()
     for col in [c for c in (columns or df.columns) if column_kind(c)]:
         values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
@@ -113,8 +118,9 @@ def attach(df, bands, columns=None):
         at = out.columns.get_loc(col) + 1
         out.insert(at, f"{col}_lo", low)
         out.insert(at + 1, f"{col}_hi", high)
-    out["band_level"] = [b.level if b else NOT_VALIDATED for b in per_row]
-    out["band_rows"] = [b.rows if b else 0 for b in per_row]
+    names, level = np.unique([b.level if b else NOT_VALIDATED for b in distinct], return_inverse=True)
+    out["band_level"] = pd.Categorical.from_codes(level.reshape(-1)[codes], categories=pd.Index(names))
+    out["band_rows"] = np.array([b.rows if b else 0 for b in distinct], dtype=np.int64)[codes]
     return out
 
 
