@@ -43,7 +43,8 @@ def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_nu
     cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # fits and stores the graphs
     warm, warm_err, warm_torch = _run(args, tmp_path / "cache", None)   # loads them
     assert cold == traced and warm == traced
-    assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err and "(2 layers)" in cold_err
+    # the 2-layer graph is traced, or built from a shipped template without torch (megatron-1.7b's)
+    assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err
     assert not warm_torch and "tracing" not in warm_err
     graphs = sorted(p.name for p in (tmp_path / "cache" / "graphs").iterdir())
     assert len(graphs) == 2 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)
