@@ -15,9 +15,9 @@ from nmsim.report import quick_sweep as Q
 from nmsim.report.study import StudyOptions, run_study
 from nmsim.train.sweep import run_folder
 
-RELS = ["digits/dense/dense/seed0", "digits/sr-ste/ff1_8/seed0", "digits/sr-ste/ff1_16/seed0",
-        "digits/mdgf-exp/ff1_8/seed0", "digits/mdgf-exp/ff1_16/seed0", "digits/sdgf-stepwise/ff1_8/seed0",
-        "digits/sdgf-stepwise/ff1_16/seed0"]
+POINTS = ["dense/dense", "sr-ste/ff1_8", "sr-ste/ff1_16", "mdgf-exp/ff1_8", "mdgf-exp/ff1_16", "sdgf-stepwise/ff1_8",
+          "sdgf-stepwise/ff1_16"]
+RELS = [f"digits/{point}/seed{seed}" for point in POINTS for seed in range(5)]   # 7 points x 5 seeds
 
 
 def _finished_run(folder: Path, config, accuracy: float) -> None:
@@ -48,22 +48,22 @@ def trained(monkeypatch, tmp_path):
 def test_kept_runs_are_reused_and_only_missing_ones_trained_in_the_cache(tmp_path, trained):
     runs = Q.configs(10)
     assert [run_folder("", c).as_posix() for c in runs] == RELS
-    for i, c in enumerate(runs[:-1]):   # an earlier report kept six of the seven runs
+    for i, c in enumerate(runs[:-1]):   # an earlier report kept 34 of the 35 runs
         _finished_run(tmp_path / "rep" / "trainer-runs" / RELS[i], c, 0.5)
     lines = []
     got = Q.quick_runs(10, tmp_path / "rep", echo=lines.append)
     cache = tmp_path / "cache" / "trainer-runs" / Q.cache_folder(runs).name
-    assert (got.kept, got.trained) == (6, 1) and trained == [[RELS[-1]]]
-    assert lines == [f"quick sweep: 7 runs, 6 kept, 1 to train in {cache}"]
+    assert (got.kept, got.trained) == (34, 1) and trained == [[RELS[-1]]]
+    assert lines == [f"quick sweep: 35 runs, 34 kept, 1 to train in {cache}"]
     assert got.folders[RELS[0]] == tmp_path / "rep" / "trainer-runs" / RELS[0]
     assert got.folders[RELS[-1]] == cache / RELS[-1]
     again = Q.quick_runs(10, tmp_path / "elsewhere", echo=lines.append)   # another report folder: the cache
-    assert (again.kept, again.trained) == (1, 6) and trained[1] == RELS[:-1]
+    assert (again.kept, again.trained) == (1, 34) and trained[1] == RELS[:-1]
     third = Q.quick_runs(10, tmp_path / "elsewhere", echo=lines.append)
-    assert (third.kept, third.trained) == (7, 0) and len(trained) == 2 and lines[-1] == "quick sweep: 7 runs, 7 kept"
+    assert (third.kept, third.trained) == (35, 0) and len(trained) == 2 and lines[-1] == "quick sweep: 35 runs, 35 kept"
     # runs of another length are other runs: the kept 10-epoch ones are neither reused nor in the way
     five = Q.quick_runs(5, tmp_path / "rep", echo=lines.append)
-    assert (five.kept, five.trained) == (0, 7) and Q.cache_folder(Q.configs(5)) != Q.cache_folder(runs)
+    assert (five.kept, five.trained) == (0, 35) and Q.cache_folder(Q.configs(5)) != Q.cache_folder(runs)
 
 
 def _small(**kw) -> StudyOptions:
@@ -77,14 +77,16 @@ def test_report_keeps_its_runs_and_a_second_report_trains_nothing(tmp_path, trai
     assert kept == sorted(["trainer-runs/quick-sweep.json", *(f"trainer-runs/{r}/{f}" for r in RELS
                                                              for f in ("config.json", "done.json", "metrics.jsonl"))])
     index = json.loads((out / "trainer-runs" / "quick-sweep.json").read_text())
-    assert index == {"request": Q.request(10), "runs": {r: c.to_dict() for r, c in zip(RELS, Q.configs(10))}}
+    assert index == {"request": Q.request(10), "runs": {r: c.to_dict() for r, c in zip(RELS, Q.configs(10))},
+                     "environments": {r: None for r in RELS}}   # the stand-in runs record no machine
     assert index["request"]["recipes"] == ["dense", "sr-ste", "mdgf-exp", "sdgf-stepwise"]
     curves = (out / "trainer_curves.csv").read_bytes()
     assert sorted(set(pd.read_csv(out / "trainer_curves.csv")["folder"])) == sorted(RELS)
     md = (out / "report.md").read_text()
     assert ("Source: the report's quick sweep, digits, dense, sr-ste, mdgf-exp, sdgf-stepwise x ff=1:8, ff=1:16, "
-            "1 seed, 10 epochs (deterministic seeds; CPU; trained once, its runs kept in `trainer-runs/` beside "
-            "this page).") in md
+            "5 seeds paired by seed, 10 epochs (deterministic seeds; trained once, its runs kept in `trainer-runs/` "
+            "beside this page, their machines in `trainer-runs/quick-sweep.json`: 35 run(s) trained before nmsim "
+            "recorded the machine).") in md
     shutil.rmtree(tmp_path / "cache")   # a fresh clone of a committed report: only the report folder has them
 
     def unresolved(epochs):
@@ -94,13 +96,13 @@ def test_report_keeps_its_runs_and_a_second_report_trains_nothing(tmp_path, trai
     monkeypatch.setattr(Q, "configs", unresolved)
     lines = []
     out = run_study(_small(workload="trainer-vit-digits"), tmp_path / "rep", echo=lines.append)
-    assert len(trained) == 1 and "quick sweep: 7 runs, 7 kept" in lines
+    assert len(trained) == 1 and "quick sweep: 35 runs, 35 kept" in lines
     assert (out / "trainer_curves.csv").read_bytes() == curves and (out / "report.md").read_text() == md
     monkeypatch.setattr(Q, "configs", resolve)   # the trainer's code changed since: configs checked, runs reused
     index["request"]["code"] = "0" * 16
     (out / "trainer-runs" / "quick-sweep.json").write_text(json.dumps(index))
     got = Q.quick_runs(10, out, echo=lines.append)
-    assert (got.kept, got.trained, len(trained)) == (7, 0, 1) and got.index["request"] == Q.request(10)
+    assert (got.kept, got.trained, len(trained)) == (35, 0, 1) and got.index["request"] == Q.request(10)
 
 
 SECTION = "## Reference trainer: accuracy vs measured training FLOPs\n\n"
@@ -138,4 +140,13 @@ def test_the_committed_report_keeps_every_run_a_fresh_clone_would_train(trained)
     index = json.loads((committed / Q.FOLDER / Q.INDEX).read_text())
     assert index["runs"] == json.loads(json.dumps({r: c.to_dict() for r, c in zip(RELS, Q.configs(10))}))
     got = Q.quick_runs(10, committed, echo=lambda *_: None)
-    assert (got.kept, got.trained, trained) == (7, 0, [])
+    assert (got.kept, got.trained, trained) == (35, 0, [])
+
+
+def test_environment_text_names_each_machine_once_and_counts_unrecorded_runs():
+    env = {"cpu_model": "AMD EPYC", "cpu_capability": "AVX512", "torch": "2.13.0+cpu", "mkl": "2024.2-Product",
+           "onednn": "3.12.0", "device": "cpu"}
+    index = {"environments": {"a": env, "b": dict(env), "c": None}}
+    assert Q.environment_text(index) == ("AMD EPYC, ATen AVX512, torch 2.13.0+cpu, MKL 2024.2-Product, oneDNN "
+                                         "3.12.0, cpu; 1 run(s) trained before nmsim recorded the machine")
+    assert Q.environment_text({}) == "not recorded"

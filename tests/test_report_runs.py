@@ -83,10 +83,13 @@ def test_report_with_runs_folder(runs, tmp_path):
     md = (out / "report.md").read_text()
     assert "2 sparse point(s) have no dense run of the same task, run length and setup" in md
     findings = md.split("## Findings")[1].split("##")[0]
-    assert ("Reference trainer (digits, 2 epochs at batch 32, lr=0.003): the most accurate sparse run is sr-ste at "
-            "ff=1:8, 78.50% with 0.800x the dense run's training FLOPs (dense 80.50%).") in findings
-    assert ("Reference trainer (digits, 4 epochs at batch 32, lr=0.003): the most accurate sparse run is sr-ste at "
-            "ff=1:8, 92.50% with 0.750x the dense run's training FLOPs (dense 90.50%).") in findings
+    # each seed's difference to dense is the same (-2 and +2 points): intervals of zero width
+    assert ("Reference trainer (digits, 2 epochs at batch 32, lr=0.003): the sparse point with the highest mean "
+            "accuracy is sr-ste at ff=1:8, 78.50% over 2 seeds with 0.800x the dense runs' training FLOPs (dense "
+            "80.50%; against dense, paired by seed, -2.00 points, 95% interval [-2.00, -2.00]).") in findings
+    assert ("Reference trainer (digits, 4 epochs at batch 32, lr=0.003): the sparse point with the highest mean "
+            "accuracy is sr-ste at ff=1:8, 92.50% over 2 seeds with 0.750x the dense runs' training FLOPs (dense "
+            "90.50%; against dense, paired by seed, +2.00 points, 95% interval [+2.00, +2.00]).") in findings
     assert "2 trainer point(s) have no dense run of the same task and run length: listed, not compared." in findings
     alone = pd.read_csv(out / "trainer_unmatched.csv")
     assert sorted(alone["task"]) == ["chars", "digits"] and (alone["recipe"] == "sr-ste").all()
@@ -154,3 +157,24 @@ def test_two_run_folders_read_as_one(tmp_path):
     assert sorted(set(curves["setup"])) == ["lr=0.003", "lr=0.01"]    # named across the folders, not per folder
     with pytest.raises(Exception, match="no such runs folder"):
         load_curves([tmp_path / "a", tmp_path / "nope"])
+
+
+def test_points_carry_seed_std_and_the_paired_interval_against_dense(tmp_path):
+    from scipy.stats import t
+
+    from nmsim.report.trainer_section import findings
+
+    root = tmp_path / "runs"
+    for seed, (dense, sparse) in enumerate([(.90, .91), (.92, .95), (.91, .93)]):
+        _run(root, "s", "digits", "dense", "dense", seed, 2, [(50, .5), (100, dense)])
+        _run(root, "s", "digits", "sr-ste", "ff=1:8", seed, 2, [(40, .5), (80, sparse)])
+    st = sweep_table(load_curves(root)).set_index("recipe")
+    sr = st.loc["sr-ste"]
+    half = t.ppf(0.975, 2) / 3 ** 0.5          # paired differences 1, 3, 2 points: mean 2, sd 1
+    assert sr["accuracy_pct"] == pytest.approx(93) and sr["accuracy_pct_std"] == pytest.approx(2)
+    assert (sr["vs_dense_pct"], sr["vs_dense_low"], sr["vs_dense_high"]) == pytest.approx((2, 2 - half, 2 + half))
+    assert np.isnan(st.loc["dense", "vs_dense_pct"]) and st.loc["dense", "accuracy_pct_std"] == pytest.approx(1)
+    assert findings(load_curves(root)) == [
+        "Reference trainer (digits, 2 epochs at batch 32): the sparse point with the highest mean accuracy is sr-ste "
+        "at ff=1:8, 93.00% over 3 seeds with 0.800x the dense runs' training FLOPs (dense 91.00%; against dense, "
+        f"paired by seed, +2.00 points, 95% interval [{2 - half:+.2f}, {2 + half:+.2f}])."]

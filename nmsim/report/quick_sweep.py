@@ -1,6 +1,6 @@
 """The report's quick reference-trainer sweep: trained once, kept, reused.
 
-The quick sweep (the ``digits`` task: dense and the quick recipes x :data:`SWEEP_PATTERNS`, 1 seed) trains the
+The quick sweep (the ``digits`` task: dense and the quick recipes x :data:`SWEEP_PATTERNS` x :data:`SEEDS`) trains the
 trainer's tiny image model, so it goes with image workloads only: a language model's report never starts it.
 Its run folders (the layout of :mod:`nmsim.train.sweep`: finished runs are never retrained, unfinished ones
 resume) are looked for first in the report folder being replaced (``<out>/trainer-runs``, kept there by an
@@ -22,6 +22,7 @@ from nmsim.errors import UserError
 
 TASK = "digits"
 SWEEP_PATTERNS = ("ff=1:8", "ff=1:16")
+SEEDS = (0, 1, 2, 3, 4)     # the evidence protocol's minimum: every point is a seed band with an interval
 FOLDER = "trainer-runs"                           # in the report folder and in the cache folder
 KEPT = ("config.json", "metrics.jsonl", "done.json")   # what a finished run needs to be read and reused
 INDEX = "quick-sweep.json"
@@ -43,7 +44,8 @@ def configs(epochs: int) -> list:
     from nmsim.train.loop import check_config
     from nmsim.train.sweep import parse_patterns, plan
 
-    return [check_config(c) for c in plan(TASK, recipes(), parse_patterns(list(SWEEP_PATTERNS)), [0], epochs=epochs)]
+    return [check_config(c) for c in plan(TASK, recipes(), parse_patterns(list(SWEEP_PATTERNS)), list(SEEDS),
+                                        epochs=epochs)]
 
 
 def cache_folder(runs: list) -> Path:
@@ -60,8 +62,8 @@ def request(epochs: int) -> dict:
     h = hashlib.sha256()
     for path in sorted([*(here / "train").glob("*.py"), *(here / "recipes").glob("*.py")]):
         h.update(path.name.encode() + path.read_bytes())
-    return {"task": TASK, "recipes": recipes(), "patterns": list(SWEEP_PATTERNS), "seeds": [0], "epochs": epochs,
-            "code": h.hexdigest()[:16]}
+    return {"task": TASK, "recipes": recipes(), "patterns": list(SWEEP_PATTERNS), "seeds": list(SEEDS),
+            "epochs": epochs, "code": h.hexdigest()[:16]}
 
 
 @dataclass
@@ -123,8 +125,37 @@ def quick_runs(epochs: int, report_folder: str | Path, echo=print) -> QuickRuns:
         table = run_sweep(missing, cache, workers=2, echo=echo)
         if table.attrs.get("failures"):
             raise UserError(f"trainer sweep failed: {table.attrs['failures'][0]}", "report")
-    index = {"request": wanted, "runs": {run_folder("", c).as_posix(): c.to_dict() for c in runs}}
+    index = {"request": wanted, "runs": {run_folder("", c).as_posix(): c.to_dict() for c in runs},
+             "environments": environments(folders)}
     return QuickRuns(folders, kept, len(missing), json.loads(json.dumps(index)))
+
+
+ENVIRONMENT_KEYS = ("cpu_model", "cpu_capability", "torch", "mkl", "onednn", "device", "gpu")
+
+
+def environments(folders: dict[str, Path]) -> dict[str, dict | None]:
+    """Run -> the machine it was trained on, as its done.json records it (CPU model, ATen CPU capability, torch /
+    MKL / oneDNN versions, device; None for a run trained before nmsim recorded it)."""
+    from nmsim.train import runfiles
+
+    out = {}
+    for rel, folder in folders.items():
+        env = runfiles.read_done(folder).get("environment")
+        out[rel] = {k: env[k] for k in ENVIRONMENT_KEYS if env.get(k) is not None} if isinstance(env, dict) else None
+    return out
+
+
+def environment_text(index: dict) -> str:
+    """The machines of the index's runs in words: ``AMD EPYC, ATen AVX512, torch 2.13.0+cpu, MKL ..., cpu``."""
+    envs = (index.get("environments") or {}).values()
+    seen = {json.dumps(e, sort_keys=True): e for e in envs if e}
+    parts = ["; ".join(f"{e.get('cpu_model', '?')}, ATen {e.get('cpu_capability', '?')}, torch {e.get('torch', '?')}, "
+                       f"MKL {e.get('mkl', '?')}, oneDNN {e.get('onednn', '?')}, {e.get('device', '?')}"
+                       for e in seen.values())]
+    missing = sum(1 for e in envs if not e)
+    if missing:
+        parts.append(f"{missing} run(s) trained before nmsim recorded the machine")
+    return "; ".join(p for p in parts if p) or "not recorded"
 
 
 def curves(runs: QuickRuns):

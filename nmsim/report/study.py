@@ -460,6 +460,7 @@ class _Study:
     head: pd.DataFrame | None = None
     iso: pd.DataFrame | None = None
     curves: pd.DataFrame | None = None
+    quick_index: dict | None = None    # the quick sweep's index (request, runs, their machines)
     cluster: tuple | None = None
 
     # the metric's words, for section texts and chart labels
@@ -564,7 +565,7 @@ def run_study(opts: StudyOptions, out: str | Path, echo=print) -> Path:
     if train:
         stages.start(f"reference-trainer sweep ({quick_sweep.TASK}, {opts.train_epochs} epochs per run)")
         runs = quick_sweep.quick_runs(opts.train_epochs, out, echo=echo)   # trained once, kept after
-        st.curves = quick_sweep.curves(runs)
+        st.curves, st.quick_index = quick_sweep.curves(runs), runs.index
         stages.done(f"{runs.kept} kept, {runs.trained} trained")
     stages.start("tables, figures and the page")
     report = _headline_sections(st)
@@ -786,8 +787,10 @@ def _trainer_sections(report: Report, st: _Study) -> None:
         from nmsim.report.trainer_section import add_section as add_trainer_section
         add_trainer_section(report, curves, f"the runs in `{runs_dir}`" if runs_dir is not None else
                             (f"the report's quick sweep, {Q.TASK}, {', '.join(Q.recipes())} x "
-                             f"{', '.join(Q.SWEEP_PATTERNS)}, 1 seed, {opts.train_epochs} epochs (deterministic seeds; "
-                             f"CPU; trained once, its runs kept in `{Q.FOLDER}/` beside this page)"), LABELS,
+                             f"{', '.join(Q.SWEEP_PATTERNS)}, {len(Q.SEEDS)} seeds paired by seed, "
+                             f"{opts.train_epochs} epochs (deterministic seeds; trained once, its runs kept in "
+                             f"`{Q.FOLDER}/` beside this page, their machines in `{Q.FOLDER}/{Q.INDEX}`: "
+                             f"{Q.environment_text(st.quick_index or {})})"), LABELS,
                             _recipe_colors())
     else:
         why = ("Skipped (`--no-train`)." if not opts.train else

@@ -11,15 +11,19 @@ import pandas as pd
 
 from nmsim.curves.runs import BASELINE, POINT, final_rows, seed_bands, unmatched
 
-SUMMARY_FORMATS = {"accuracy_pct": "{:.2f}", "train_flops": "{:.4g}", "train_flops_rel_dense": "{:.3f}",
-                   "flops_to_dense_accuracy_rel": "{:.3f}"}
+SUMMARY_FORMATS = {"accuracy_pct": "{:.2f}", "accuracy_pct_std": "{:.2f}", "vs_dense_pct": "{:+.2f}",
+                   "vs_dense_low": "{:+.2f}", "vs_dense_high": "{:+.2f}", "train_flops": "{:.4g}",
+                   "train_flops_rel_dense": "{:.3f}", "flops_to_dense_accuracy_rel": "{:.3f}"}
+LEVEL = 0.95   # the t intervals' level, as the evidence protocol's
 
 
 def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """One row per point: runs, final accuracy (%), training FLOPs, and against the dense runs of the same task,
-    length and setup (NaN where there are none): FLOPs over dense and FLOPs to reach dense's final accuracy (where
-    every run reached it). ``setup``/``variant`` columns only where runs differ in them."""
+    """One row per point: runs, final accuracy (%: mean and std over seeds), training FLOPs, and against the dense
+    runs of the same task, length and setup (NaN where there are none): the accuracy difference paired by seed
+    (points; mean and its 95 % t interval, NaN bounds for one seed), FLOPs over dense and FLOPs to reach dense's
+    final accuracy (where every run reached it). ``setup``/``variant`` columns only where runs differ in them."""
     from nmsim.cost.budget import flops_to_accuracy
+    from nmsim.evidence.stats import paired
 
     final = final_rows(curves)
     dense = final[final["recipe"] == "dense"].groupby(BASELINE, sort=False).agg(
@@ -30,12 +34,19 @@ def sweep_table(curves: pd.DataFrame) -> pd.DataFrame:
         base = tuple(point[k] for k in BASELINE)
         ref_acc, ref_flops = dense.loc[base] if base in dense.index else (np.nan, np.nan)
         fin = final[final["folder"].isin(set(g["folder"]))]
+        dense_runs = final[(final["recipe"] == "dense") & (final[BASELINE] == pd.Series(dict(zip(BASELINE, base))))
+                           .all(axis=1)]
+        iv = paired(dict(zip(fin["seed"], 100 * fin["accuracy"])), dict(zip(dense_runs["seed"],
+                                                                          100 * dense_runs["accuracy"])), LEVEL)
+        vs = (iv.mean, iv.low, iv.high) if point["recipe"] != "dense" and iv.n else (np.nan,) * 3
         reach = []
         for _, run in g.groupby("folder", sort=False):
             c = run[["train_flops", "accuracy"]].rename(columns={"train_flops": "flops"}).dropna()
             reach.append(flops_to_accuracy(c, ref_acc, strict=False) if len(c) and pd.notna(ref_acc) else None)
         ok = [x for x in reach if x is not None]
         rows.append({**point, "runs": len(fin), "accuracy_pct": 100 * fin["accuracy"].mean(),
+                     "accuracy_pct_std": 100 * fin["accuracy"].std(ddof=1) if len(fin) > 1 else np.nan,
+                     "vs_dense_pct": vs[0], "vs_dense_low": vs[1], "vs_dense_high": vs[2],
                      "train_flops": fin["train_flops"].mean(),
                      "train_flops_rel_dense": fin["train_flops"].mean() / ref_flops,
                      "flops_to_dense_accuracy_rel": (np.mean(ok) / ref_flops) if ok and len(ok) == len(reach)
@@ -71,9 +82,14 @@ def findings(curves: pd.DataFrame, limit: int = 3) -> list[str]:
             continue
         best = sparse.loc[sparse["accuracy_pct"].idxmax()]
         where = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)) if str(k))
-        out.append(f"Reference trainer ({where}): the most accurate sparse run is {best['recipe']} at "
-                   f"{best['pattern']}, {best['accuracy_pct']:.2f}% with {best['train_flops_rel_dense']:.3f}x the "
-                   f"dense run's training FLOPs (dense {float(dense['accuracy_pct'].iloc[0]):.2f}%).")
+        seeds = int(best["runs"])
+        vs = (f"; against dense, paired by seed, {best['vs_dense_pct']:+.2f} points, {LEVEL:.0%} interval "
+              f"[{best['vs_dense_low']:+.2f}, {best['vs_dense_high']:+.2f}]" if pd.notna(best["vs_dense_low"])
+              else "; one seed: no interval")
+        out.append(f"Reference trainer ({where}): the sparse point with the highest mean accuracy is "
+                   f"{best['recipe']} at {best['pattern']}, {best['accuracy_pct']:.2f}% over {seeds} seed"
+                   f"{'s' if seeds != 1 else ''} with {best['train_flops_rel_dense']:.3f}x the dense runs' training "
+                   f"FLOPs (dense {float(dense['accuracy_pct'].iloc[0]):.2f}%{vs}).")
     alone = unmatched(curves)
     if len(alone):
         out.append(f"{len(alone)} trainer point(s) have no dense run of the same task and run length: listed, not "
@@ -95,7 +111,9 @@ def add_section(report, curves: pd.DataFrame, source: str, labels: dict, colors:
                   "`nmsim.cost`). Runs are one point only when task, run length (epochs at a batch) and settings "
                   "agree; each is set against the dense runs of the same task, run length and setup"
                   + (f" ({len(groups)} such groups)" if len(groups) > 1 else "") +
-                  ". Small tasks: read the shape of the curves, not the last decimal.")
+                  ". Accuracy is the mean over seeds with its seed std; `vs_dense_pct` is the accuracy difference to the "
+                  f"dense runs paired by seed, in points, with its {LEVEL:.0%} t interval (`vs_dense_low`, "
+                  "`vs_dense_high`): an interval that contains 0 does not separate the point from dense.")
     dense_b = st.loc[st["recipe"] == "dense", "train_flops"]
     budget = float(dense_b.iloc[0]) if len(dense_b) == 1 else None   # one dense budget line only for one group
     bands = seed_bands(curves)
