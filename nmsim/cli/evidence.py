@@ -98,12 +98,16 @@ def cmd_check(args) -> int:
     return 1 if result["exceeded"] else 0
 
 
+def _amount(value: float, metric: str, sign: str = "") -> str:
+    """A difference or spread in the metric's units, 3 significant digits (machine differences are tiny)."""
+    return f"{100 * value:{sign}.3g} points" if metric == "accuracy" else f"{value:{sign}.3g} nats"
+
+
 def _check_text(result: dict, folder: str) -> str:
     """The regeneration check for people: one row per run x metric x capability pair, then the verdict."""
     import pandas as pd
 
     from nmsim.cli.table import render_table
-    from nmsim.evidence.summary import effect_text
 
     rows = result["rows"]
     show = pd.DataFrame({
@@ -111,9 +115,9 @@ def _check_text(result: dict, folder: str) -> str:
         "metric": rows["metric"],
         "kernels": [f"{b} vs {o}" for b, o in zip(rows["base_kernels"], rows["other_kernels"])],
         "base": [f"{v:.5f}" for v in rows["base_value"]],
-        "difference": [effect_text(d, m) for d, m in zip(rows["delta"], rows["metric"])],
-        "seed_sd": [effect_text(v, m).lstrip("+") for v, m in zip(rows["seed_sd"], rows["metric"])],
-        "in_sd": [f"{v:.3f}" for v in rows["delta_in_sd"]],
+        "difference": [_amount(d, m, "+") for d, m in zip(rows["delta"], rows["metric"])],
+        "seed_sd": [_amount(v, m) for v, m in zip(rows["seed_sd"], rows["metric"])],
+        "in_sd": [f"{v:.3g}" for v in rows["delta_in_sd"]],
         "tolerance_sd": [f"{v:.3f}" for v in rows["tolerance_in_sd"]],
         "within": ["n/a" if w is None else "yes" if w else "NO" for w in rows["within"]]})
     worst = rows.loc[rows["delta_in_sd"].idxmax()] if len(rows) else None

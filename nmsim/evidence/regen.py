@@ -3,7 +3,9 @@ several ATen CPU capabilities and compare their finals in seed standard deviatio
 
 ATen picks vectorised kernels by the CPU's instruction set; ``ATEN_CPU_CAPABILITY`` caps it (``default``: no
 vectorisation, ``avx2``, ``avx512``) and must be set before torch is imported, so every retrain is a fresh
-process. ``native`` leaves the variable unset (what torch picks on this machine). Retrained runs go to
+process. ``native`` leaves the variable unset (what torch picks on this machine). The variable caps ATen's own
+kernels only: MKL's and oneDNN's GEMMs keep their own dispatch (``MKL_ENABLE_INSTRUCTIONS``, ``ONEDNN_MAX_CPU_ISA``,
+not set here), so another vendor's CPU can differ more than this check shows. Retrained runs go to
 ``<protocol>/regeneration/<capability>/`` (restartable: finished runs are kept), the comparison to
 ``regeneration.csv`` and ``regeneration.json``.
 
