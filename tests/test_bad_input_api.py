@@ -6,7 +6,7 @@ written; a module that cannot be traced on the meta device says why in one line.
 (the shape ``bench/bench_bad_input.py`` runs as ``python -c``). ``CLI_EQUIVALENT[id]`` is the command line that
 makes the same mistake, where there is one: it must print exactly the same text. Property
 tests (hypothesis) then throw random bad and structured arguments at every function: a result or a UserError,
-never another exception (a 20 s deadline guards against runaway inputs).
+never another exception (no deadline: a shared machine makes any timing flaky; CI's timeout bounds a runaway).
 """
 from __future__ import annotations
 
@@ -371,7 +371,7 @@ PROPERTIES = {
     "train_run": st.tuples(st.one_of(st.sampled_from(["run", "-run", "a/b"]), VALUE)),
     "write_report": st.tuples(st.one_of(st.sampled_from(["rep", "-rep"]), VALUE)),
 }
-# one call each first, untimed: the deadline guards answers, not this process's first imports and traces
+# one call each first (the warm-up), so the examples exercise answers, not this process's first imports
 WARM_UP = {"price": (("vit-tiny", "a100"), {}), "compare": (("vit-tiny",), {}), "trace": (("vit-tiny",), {}),
            "budget": (("vit-tiny", "ff=2:4"), {"epochs": 1, "hardware": "a100"}), "train_run": (("run",), SLOW["train_run"]),
            "write_report": (("rep",), SLOW["write_report"])}
@@ -390,7 +390,7 @@ def warm_folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
-@settings(max_examples=EXAMPLES, deadline=20000, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 def test_random_arguments_give_a_result_or_a_user_error(warm_folder, name, data):
     args, kwargs = data.draw(PROPERTIES[name], "args"), data.draw(_kwargs(name), "kwargs")
@@ -404,7 +404,7 @@ MODULE_INPUTS = st.one_of(st.none(), st.just(()), st.just(T), st.just((T,)), st.
                           st.just({"x": T}), VALUE, st.lists(st.just(T), max_size=3))
 
 
-@settings(max_examples=EXAMPLES, deadline=20000, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(module=st.sampled_from(MODULES),
        inputs=MODULE_INPUTS, kwargs=st.dictionaries(st.sampled_from(["example_kwargs", "strict", "roles", "bogus"]),
                                                     st.one_of(VALUE, st.just({"x": T})), max_size=2))
