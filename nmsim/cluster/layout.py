@@ -133,20 +133,32 @@ def check_restrictions(cfg, devices: int, devices_per_node: int, global_batch: i
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
             raise UserError(f"must be a positive integer, got {short_repr(value)}", name)
     if tp is not None:
-        if _tp_problem(cfg, tp):
-            raise UserError(_tp_problem(cfg, tp), "--tp")
-        if devices % tp:
-            raise UserError(f"{tp} does not divide the {devices:,} devices", "--tp")
-        if tp > devices_per_node and tp % devices_per_node:
-            raise UserError(f"a TP group of {tp} would straddle the {devices_per_node}-device nodes (give at most "
-                            f"{devices_per_node} or a multiple of {devices_per_node})", "--tp")
+        _check_tp(cfg, devices, devices_per_node, tp)
     if pp is not None:
-        left, after = (devices // tp, f" left by --tp {tp}") if tp is not None else (devices, "")
-        if pp > cfg.layers:
-            raise UserError(f"{pp} pipeline stages for the {cfg.layers} layers of {cfg.name} (a stage holds at "
-                            "least one layer)", "--pp")
-        if left % pp:
-            raise UserError(f"{pp} does not divide the {left:,} device{'s' if left > 1 else ''}{after}", "--pp")
+        _check_pp(cfg, devices, tp, pp)
+    _check_zero_mb(devices, global_batch, tp, pp, mb, zero)
+
+
+def _check_tp(cfg, devices: int, devices_per_node: int, tp: int) -> None:
+    if _tp_problem(cfg, tp):
+        raise UserError(_tp_problem(cfg, tp), "--tp")
+    if devices % tp:
+        raise UserError(f"{tp} does not divide the {devices:,} devices", "--tp")
+    if tp > devices_per_node and tp % devices_per_node:
+        raise UserError(f"a TP group of {tp} would straddle the {devices_per_node}-device nodes (give at most "
+                        f"{devices_per_node} or a multiple of {devices_per_node})", "--tp")
+
+
+def _check_pp(cfg, devices: int, tp, pp: int) -> None:
+    left, after = (devices // tp, f" left by --tp {tp}") if tp is not None else (devices, "")
+    if pp > cfg.layers:
+        raise UserError(f"{pp} pipeline stages for the {cfg.layers} layers of {cfg.name} (a stage holds at "
+                        "least one layer)", "--pp")
+    if left % pp:
+        raise UserError(f"{pp} does not divide the {left:,} device{'s' if left > 1 else ''}{after}", "--pp")
+
+
+def _check_zero_mb(devices: int, global_batch: int, tp, pp, mb, zero) -> None:
     if zero is not None and min(zero) == 3 and pp is not None and pp > 1:
         raise UserError(f"ZeRO-3 is not combined with pipeline parallelism (--pp {pp}), as in DeepSpeed", "--zero")
     if zero is not None and min(zero) > 0 and tp is not None and pp is not None and tp * pp == devices:

@@ -82,6 +82,11 @@ def _check_run(run: dict, where: str) -> None:
     _check_measure(run, where)
     if run.get("split", "score") not in SPLITS:
         raise UserError(f"must be fit or score, got {short_repr(run['split'])}", f"{where}.split")
+    _check_placement(run, where)
+
+
+def _check_placement(run: dict, where: str) -> None:
+    """The model, the system and the stated layout, as ``cluster plan`` checks its flags."""
     if not isinstance(run["model"], dict):
         raise UserError(f"expected a mapping of workload fields, got {short_repr(run['model'])}", f"{where}.model")
     if "d_model" not in run["model"]:
