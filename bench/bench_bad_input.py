@@ -40,8 +40,10 @@ API_RUNNER = """
 import sys
 import nmsim
 from nmsim.errors import UserError
+scope = {"nmsim": nmsim, "sys": sys, "UserError": UserError}
+exec(sys.argv[2], scope)   # the test module's API_PRELUDE: the names its cases' code uses
 try:
-    eval(compile(sys.argv[1], "<case>", "eval"))
+    eval(compile(sys.argv[1], "<case>", "eval"), scope)
 except UserError as exc:
     print("UserError: " + str(exc), file=sys.stderr)
     sys.exit(2)
@@ -109,7 +111,8 @@ def run_case(module, cid, files, argv, expected, cache: Path, api: bool = False)
         make_files(folder, files)
         before = snapshot(folder)
         env = _env(folder, cache, state, getattr(module, "ENV", {}).get(cid, {}))
-        cmd = [sys.executable, "-c", API_RUNNER, argv] if api else [sys.executable, "-m", "nmsim", *argv]
+        prelude = getattr(module, "API_PRELUDE", "")
+        cmd = [sys.executable, "-c", API_RUNNER, argv, prelude] if api else [sys.executable, "-m", "nmsim", *argv]
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start

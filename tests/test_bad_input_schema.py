@@ -181,6 +181,9 @@ LOSSES = [
 
 CLASSES = {"hardware execution section": HARDWARE, "system file": SYSTEM, "losses file": LOSSES}
 
+# the names the API cases' code uses (bench/bench_bad_input.py runs the same cases in fresh processes)
+API_PRELUDE = ("from nmsim.hardware.prices import read_prices\n"
+               "from nmsim.memory.validate import load_runs as load_memory_runs\n")
 PRICE = "read_prices('p.yaml')"
 MEMORY_RUNS = "load_memory_runs('m.yaml')"
 API_CASES = {"price list": [
@@ -231,12 +234,11 @@ def test_bad_schema_file(workdir, capsys, cid, files, argv, expected):
                                                       for cls, cases in API_CASES.items() for c in cases])
 def test_bad_file_through_the_api(workdir, cid, files, code, expected):
     from nmsim.errors import UserError
-    from nmsim.hardware.prices import read_prices  # noqa: F401  (named by the cases' code)
-    from nmsim.memory.validate import load_runs as load_memory_runs  # noqa: F401
-
+    scope: dict = {}
+    exec(API_PRELUDE, scope)
     make_files(workdir, files)
     before = snapshot(workdir)
     with pytest.raises(UserError) as info:
-        eval(code)
+        eval(code, scope)
     assert str(info.value) == expected
     assert snapshot(workdir) == before
