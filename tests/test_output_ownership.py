@@ -125,3 +125,24 @@ def test_an_interrupt_while_swapping_folders_leaves_the_old_report_whole(tmp_pat
     monkeypatch.setattr(write.os, "replace", real)
     assert (out / "index.html").read_text() == ("v1" if at == 2 else "v2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_a_signal_as_a_file_lands_still_records_it_as_nmsims(tmp_path, monkeypatch):
+    """Ctrl-C arriving just as the finished file is renamed into place: the file and its ledger entry land
+    together, so the next run may replace it (before, the entry was lost and the next run refused the file)."""
+    import signal
+
+    import nmsim.io.write as write
+    real = os.replace
+
+    def replace_then_interrupt(src, dst):
+        real(src, dst)
+        signal.raise_signal(signal.SIGINT)      # handled at the next bytecode: right after the rename
+    monkeypatch.setattr(write.os, "replace", replace_then_interrupt)
+    out = tmp_path / "t.csv"
+    with pytest.raises(KeyboardInterrupt):
+        write_text(out, "a\n", mine_only=True)
+    monkeypatch.setattr(write.os, "replace", real)
+    assert out.read_text() == "a\n"
+    write_text(out, "b\n", mine_only=True)      # nmsim's own file: replaced, not refused
+    assert out.read_text() == "b\n"

@@ -15,7 +15,8 @@ import signal
 import sys
 import threading
 
-HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from nmsim.io.signals import held_signals
+
 # Top-level packages whose first import runs pybind11 start-up code (checked: a SIGINT during `import torch`
 # aborted 2 runs in 150).
 NATIVE = frozenset({"torch", "scipy", "matplotlib"})
@@ -32,27 +33,6 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum, frame):
     raise Terminated(signum)
-
-
-@contextlib.contextmanager
-def held_signals():
-    """Record SIGINT/SIGTERM/SIGHUP instead of acting on them; on leaving, raise the first one recorded through
-    the handler that was in place (main thread only; ignored signals stay ignored)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {}
-    for sig in HELD:
-        if signal.getsignal(sig) not in (signal.SIG_IGN, None):
-            previous[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if held:
-            signal.raise_signal(held[0])
 
 
 class _HeldLoader(importlib.abc.Loader):

@@ -28,6 +28,7 @@ import stat
 from pathlib import Path
 
 from nmsim.errors import UserError
+from nmsim.io.signals import held_signals
 from nmsim.io import ledger
 
 MARKER = ".nmsim-report"
@@ -175,15 +176,16 @@ def write_bytes(path, data: bytes, what: str = "output file", mine_only: bool = 
             fh.flush()
             os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
             os.fsync(fh.fileno())
-        os.replace(tmp, p)
-        tmp = None
+        with held_signals():   # the file and its ledger entry land together: a signal between them would
+            os.replace(tmp, p)     # leave a file of nmsim's that the next run refuses to replace
+            tmp = None
+            if mine_only:
+                ledger.record(p, data)
     except OSError as exc:
         raise os_error(exc, path) from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-    if mine_only:
-        ledger.record(p, data)
     return p
 
 
