@@ -5,8 +5,19 @@ progress lines (:mod:`nmsim.progress`) and messages use them; CSV/JSON stay raw 
 from __future__ import annotations
 
 import math
+import re
 
 _SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+_NEGATIVE_ZERO = re.compile(r"\s*-[0.,]+(?![\d.,]*[1-9])")   # '-0.00', '-0 B': a minus before nothing but zeros
+
+
+def formatted(spec: str, value: float) -> str:
+    """``spec.format(value)``, but a negative value that rounds to zero reads as zero (``0.00``, ``+0.00`` with a
+    sign), never ``-0.00``: every format spec for people goes through here."""
+    text = spec.format(value)
+    return spec.format(0.0) if _NEGATIVE_ZERO.match(text) else text
 
 
 def fixed(v: float, digits: int = 3) -> str:
@@ -53,7 +64,7 @@ def binary(v: float) -> str:
     for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(v) >= scale:
             return f"{fixed(v / scale, 4 if v / scale >= 1000 else 3)} {unit}"
-    return f"{v:.0f} B"
+    return formatted("{:.0f} B", v)
 
 
 NOT_GIVEN = "not given"

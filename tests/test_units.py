@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmsim.units import binary, duration, fixed, si
+from nmsim.units import binary, duration, fixed, formatted, si
 
 finite = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False, allow_infinity=False)
 PREFIX = {"Y": 1e24, "Z": 1e21, "E": 1e18, "P": 1e15, "T": 1e12, "G": 1e9, "M": 1e6, "k": 1e3, "m": 1e-3,
@@ -45,3 +45,28 @@ def test_si_is_positional_and_close(v):
 @given(st.floats(min_value=0, max_value=1e15))
 def test_duration_is_positional(v):
     assert re.fullmatch(r"[\d,.]+ (ns|us|ms|s|min|h|d)", duration(v)), duration(v)
+
+
+SPECS = ("{:+.2f}", "{:.2f}", "{:.1f} %", "{:+.1f} GiB", "{:,.0f}", "{:.3f}", "{:+.4f}")
+
+
+@given(st.sampled_from(SPECS), finite)
+def test_no_negative_zero(spec, v):
+    """A small negative value that rounds to zero reads as zero ('+0.00' with a sign), never '-0.00'; any
+    other value reads as the spec writes it."""
+    text = formatted(spec, v)
+    assert not re.match(r"-[0.,]+(?![\d.,]*[1-9])", text), text
+    assert text == (spec.format(0.0) if float(re.sub(r"[^\d.eE+-]", "", spec.format(v))) == 0 else spec.format(v))
+    assert not binary(v).startswith("-0 ")
+
+
+def test_negative_zero_examples():
+    """The report's trainer table printed '-0.00' for mdgf-exp ff=1:8 (vs_dense_pct -0.0004)."""
+    from nmsim.report.trainer_section import SUMMARY_FORMATS
+    from nmsim.report.writer import _cell
+
+    assert _cell(-0.0004, SUMMARY_FORMATS["vs_dense_pct"]) == "+0.00"
+    assert _cell(-0.0051, SUMMARY_FORMATS["vs_dense_pct"]) == "-0.01"
+    assert _cell(-0.004, SUMMARY_FORMATS["accuracy_pct"]) == "0.00"
+    assert [formatted("{:.2f} %", -0.001), binary(-0.3), formatted("{:+.1f} GiB", -0.04)] == \
+        ["0.00 %", "0 B", "+0.0 GiB"]

@@ -8,7 +8,7 @@ import pandas as pd
 from nmsim.cluster.layout import TIME_PARTS
 from nmsim.memory.layout import COMPONENTS
 from nmsim.cluster.plan import GIB, PlanResult, layout_label
-from nmsim.units import dollars
+from nmsim.units import dollars, formatted
 
 
 WIDTH = 100
@@ -54,7 +54,7 @@ def plan_text(res: PlanResult, top: int) -> str:
              f"{res.run.system.device_spec().main_memory.capacity_gib:.1f} GiB per device", ""]
     lines.append(f"{'#':>2}  {'layout':<56} {'step':>9} {'MFU':>6} {'memory':>9} {'headroom':>9}")
     for i, r in t.head(top).iterrows():
-        head = f"{r['headroom_bytes'] / GIB:+.1f} GiB"
+        head = formatted("{:+.1f} GiB", r["headroom_bytes"] / GIB)
         lines.append(f"{i + 1:>2}  {layout_label(r):<56} {_s(r['step_seconds']):>9} {r['mfu'] * 100:>5.1f}% "
                      f"{r['mem_total'] / GIB:>5.1f} GiB {head:>9}")
         if not r["fits"]:

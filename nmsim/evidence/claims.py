@@ -25,6 +25,7 @@ import pandas as pd
 from nmsim.evidence import isoflop
 from nmsim.evidence.stats import Interval, better_sign, holm, p_value
 from nmsim.recipes import recipes_with_claim
+from nmsim.units import formatted
 
 CLAIM_SAVING_VS_DENSE_PCT = 37.8
 CLAIM_GAIN_VS_SPARSE_PTS = 2.0        # "up to 2 %" top-1 over SR-STE at equal training FLOPs
@@ -67,10 +68,12 @@ def _gain_row(row, metric: str, reference: str) -> dict:
     if n < 2:
         return {**out, "verdict": "cannot be decided", "figures": "fewer than 2 paired seeds"}
     if metric == "accuracy":
-        text = (f"{100 * mean:+.2f} points [{100 * lo:+.2f}, {100 * hi:+.2f}] vs {reference} (claimed: a gain of "
+        pts = lambda v: formatted("{:+.2f}", 100 * v)  # noqa: E731
+        text = (f"{pts(mean)} points [{pts(lo)}, {pts(hi)}] vs {reference} (claimed: a gain of "
                 f"up to +{CLAIM_GAIN_VS_SPARSE_PTS:g} points)")
     else:
-        text = f"{metric} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] vs {reference} ({'lower' if better_sign(metric) < 0 else 'higher'} is better)"
+        d = lambda v: formatted("{:+.4f}", v)  # noqa: E731
+        text = f"{metric} {d(mean)} [{d(lo)}, {d(hi)}] vs {reference} ({'lower' if better_sign(metric) < 0 else 'higher'} is better)"
     iv = Interval(n, mean, row["delta_sd"], lo, hi, 0.95)
     return {**out, "p": p_value(iv), "figures": f"{text} at {row['flops']:.4g} FLOPs"}
 

@@ -18,6 +18,7 @@ from nmsim.evidence import isoflop
 from nmsim.evidence.files import read_timing
 from nmsim.evidence.protocol import RUNS, TIMING_FILE, load_protocol, plan_labels
 from nmsim.evidence.stats import METRICS, direction, holm, p_value, paired, pooled_sd, verdict
+from nmsim.units import formatted
 from nmsim.recipes.decay import DEFAULT_ZERO_THRESHOLD as ZERO_DECAY  # below it MDGF's W~ counts as sparse
 
 FRACTIONS = (1.0, 0.99, 0.98)
@@ -137,7 +138,7 @@ def ranking_lines(paired_df: pd.DataFrame, metric: str, reference: str = "sr-ste
             hit = hit.sort_values("key")
             if len(hit):
                 parts.append(f"{word} than {reference}: " + ", ".join(
-                    f"{r} ({d:+.4g})" for r, d in zip(hit["recipe"], hit["delta_mean"])))
+                    f"{r} ({formatted('{:+.4g}', d)})" for r, d in zip(hit["recipe"], hit["delta_mean"])))
         rest = g[g["verdict"] == "not separated"]["recipe"].tolist()
         if rest:
             parts.append("not separated: " + ", ".join(rest))
@@ -263,8 +264,8 @@ def _finals_view(finals: pd.DataFrame) -> pd.DataFrame:
 def effect_text(value: float, metric: str) -> str:
     """A difference in the metric's units: accuracy in points, loss in nats per prediction."""
     if metric == "accuracy":
-        return f"{100 * value:+.2f} points"
-    return f"{value:+.4f} {METRICS[metric][1]}"
+        return formatted("{:+.2f} points", 100 * value)
+    return formatted("{:+.4f} ", value) + METRICS[metric][1]
 
 
 def _paired_view(paired: pd.DataFrame) -> pd.DataFrame:
@@ -321,7 +322,7 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
         f"## Dense vs {ref}: is the task hard enough?",
         "", _md(gap), "",
         f"At the most sparse pattern ({highest['pattern'].iloc[0] if len(highest) else 'none'}): " + "; ".join(
-            f"{r['metric']} gap {r['gap']:+.4f} = {r['gap_in_stds']:.1f} seed stds" for _, r in highest.iterrows())
+            f"{r['metric']} gap {formatted('{:+.4f}', r['gap'])} = {r['gap_in_stds']:.1f} seed stds" for _, r in highest.iterrows())
         + " (requirement: at least 5).", "",
         f"## Paired differences against {ref} (recipe − {ref}, final metric, {pct} % t intervals)",
         f"Effects in the metric's units (accuracy in points, loss in nats per prediction), each final metric "

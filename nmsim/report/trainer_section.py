@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nmsim.curves.runs import BASELINE, POINT, final_rows, seed_bands, unmatched
+from nmsim.units import formatted
 
 SUMMARY_FORMATS = {"accuracy_pct": "{:.2f}", "accuracy_pct_std": "{:.2f}", "vs_dense_pct": "{:+.2f}",
                    "vs_dense_low": "{:+.2f}", "vs_dense_high": "{:+.2f}", "train_flops": "{:.4g}",
@@ -83,8 +84,9 @@ def findings(curves: pd.DataFrame, limit: int = 3) -> list[str]:
         best = sparse.loc[sparse["accuracy_pct"].idxmax()]
         where = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)) if str(k))
         seeds = int(best["runs"])
-        vs = (f"; against dense, paired by seed, {best['vs_dense_pct']:+.2f} points, {LEVEL:.0%} interval "
-              f"[{best['vs_dense_low']:+.2f}, {best['vs_dense_high']:+.2f}]" if pd.notna(best["vs_dense_low"])
+        sign = lambda c: formatted("{:+.2f}", best[c])  # noqa: E731
+        vs = (f"; against dense, paired by seed, {sign('vs_dense_pct')} points, {LEVEL:.0%} interval "
+              f"[{sign('vs_dense_low')}, {sign('vs_dense_high')}]" if pd.notna(best["vs_dense_low"])
               else "; one seed: no interval")
         out.append(f"Reference trainer ({where}): the sparse point with the highest mean accuracy is "
                    f"{best['recipe']} at {best['pattern']}, {best['accuracy_pct']:.2f}% over {seeds} seed"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nmsim.units import formatted
+
 DPI = 100
 
 
@@ -72,7 +74,7 @@ def _cell(value, fmt: str | None, column: str = "") -> str:
         return fmt(value)
     if fmt:
         try:
-            return fmt.format(value)
+            return formatted(fmt, value)
         except (ValueError, TypeError):
             return str(value)
     if isinstance(value, float):
