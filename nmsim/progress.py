@@ -27,6 +27,12 @@ from nmsim.units import duration, fixed
 DEFAULT_SECONDS = 60.0
 
 
+def progress_stream():
+    """stderr, past a recorder of the command's answer (:mod:`nmsim.kept_answers`): progress is never part of an
+    answer."""
+    return getattr(sys.stderr, "unrecorded", sys.stderr)
+
+
 def resolve_mode(mode: str | bool | None = "auto", stream=None) -> str:
     """``auto``/None -> ``bar`` on a terminal, else ``lines`` (``NMSIM_PROGRESS`` overrides); True -> auto;
     False -> ``off``."""
@@ -38,7 +44,7 @@ def resolve_mode(mode: str | bool | None = "auto", stream=None) -> str:
         env = environment.progress_mode()
         if env and env != "auto":
             return env
-        stream = stream if stream is not None else sys.stderr
+        stream = stream if stream is not None else progress_stream()
         isatty = getattr(stream, "isatty", None)
         return "bar" if isatty is not None and isatty() else "lines"
     if mode not in MODES:
@@ -73,7 +79,7 @@ class Progress:
                  stream=None, initial: int = 0, every_fraction: float | None = 0.1,
                  every_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.total, self.desc, self.unit = int(total), desc, unit
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else progress_stream()
         self.mode = resolve_mode(mode, self.stream)
         self.n = self.start_n = int(initial)
         self.stats: dict = {}

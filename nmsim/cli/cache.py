@@ -5,7 +5,7 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("cache", help="the trace cache of shape-generic graphs: info, clear")
+    p = sub.add_parser("cache", help="the trace cache of shape-generic graphs (and kept answers): info, clear")
     p.add_argument("action", choices=("info", "clear"), help="info: location and entries; clear: delete them")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     from nmsim.cli.output import add_columns
@@ -22,6 +22,9 @@ def run(args) -> int:
     if args.action == "clear":
         files, size = cache.clear()
         print(f"removed {files} cached graph file(s), {size / 2**20:.1f} MiB, from {cache.graphs_dir()}")
+        from nmsim import kept_answers
+        files, size = kept_answers.clear()
+        print(f"removed {files} kept answer(s), {size / 2**20:.1f} MiB, from {kept_answers.folder()}")
         return 0
     if args.columns:   # a typo fails before the header is printed
         from nmsim.cli.table import choose

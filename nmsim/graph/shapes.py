@@ -27,7 +27,6 @@ import contextlib
 import itertools
 import json
 import random
-import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -497,11 +496,11 @@ class _Progress:
 
     def __call__(self, i: int, n: int) -> None:
         if self.bar is None:
-            from nmsim.progress import Progress
+            from nmsim.progress import Progress, progress_stream
 
             print(f"nmsim: tracing {self.cfg.name} at {n} shapes for a shape-generic {self.kind} graph (cached "
-                  "after)", file=sys.stderr, flush=True)
-            self.bar = Progress(n, f"nmsim: tracing {self.cfg.name}", "shape", stream=sys.stderr,
+                  "after)", file=progress_stream(), flush=True)
+            self.bar = Progress(n, f"nmsim: tracing {self.cfg.name}", "shape", stream=progress_stream(),
                                 every_fraction=None)
         self.bar.update(i - self.bar.n)
 
@@ -522,9 +521,11 @@ def _announce_trace(cfg, batch: int, seq: int | None, past: int) -> None:
     if (cfg, batch, seq, past) in _ANNOUNCED:
         return
     _ANNOUNCED.add((cfg, batch, seq, past))
+    from nmsim.progress import progress_stream
+
     at = f"batch {batch:,}" + (f", seq {seq:,}" if seq else "") + (f", context {past:,}" if past else "")
     print(f"nmsim: tracing {cfg.name} at {at} (a mixture of experts has no shape-generic graph: each shape is "
-          "traced)", file=sys.stderr, flush=True)
+          "traced)", file=progress_stream(), flush=True)
 
 
 def region_of(shape: dict) -> dict:

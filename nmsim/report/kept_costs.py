@@ -19,22 +19,12 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from nmsim.keeping import keep_newest, package_fingerprint
+
 FOLDER = "report-costs"
 KEEP = 16
 FORMAT = 1
 ENTRY_RE = re.compile(r"^costs-[0-9a-f]{64}\.json$")
-_PACKAGE: list = []
-
-
-def package_fingerprint() -> str:
-    """SHA-256 of every file of the nmsim package (path relative to it, bytes), once per process."""
-    if not _PACKAGE:
-        root = Path(__file__).resolve().parents[1]
-        h = hashlib.sha256()
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-        _PACKAGE.append(h.hexdigest())
-    return _PACKAGE[0]
 
 
 def _version(name: str) -> str:
@@ -124,10 +114,4 @@ def store(key_: str, frames: dict) -> Path | None:
 
 def _prune(where: Path) -> None:
     """Only the :data:`KEEP` most recently used entries stay (files named as this module names them)."""
-    try:
-        entries = sorted((p for p in where.iterdir() if ENTRY_RE.match(p.name)), key=lambda p: p.stat().st_mtime,
-                         reverse=True)
-        for old in entries[KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:   # another report pruning at the same time
-        pass
+    keep_newest(where, ENTRY_RE, KEEP)
