@@ -1,5 +1,7 @@
-"""``nmsim cluster`` and the trace cache: the first call fits and stores each model's 1-layer (and 2-layer, for
-its parameter counts) batch-1 graph; a later process loads them and prices without torch. The numbers are the
+"""``nmsim cluster`` and the trace cache: the first call stores each model's batch-1 graph and the one a layer
+deeper (for its parameter counts): its first 4 layers, built from the structure's shipped template without torch,
+or for a structure without one a 1-layer model, fitted by tracing; a later process loads them and prices without
+torch. The numbers are the
 ones a fresh trace gives, exactly (no timing here: the warm-call goal lives in bench/)."""
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ CASES = [
      "--sparsity", "ff=2:4", "--format", "csv", "--top", "1000"],
     ["cluster", "budget", "gpt2", "--system", "dgx-a100", "--nodes", "2", "--global-batch", "128", "--tokens", "1e9",
      "--recipes", "dense,mdgf-exp", "--sparsity", "ff=1:8,qk=1:4", "--format", "csv"],
-    ["cluster", "validate", "--only", "megatron-1.7b", "--format", "csv"],
+    ["cluster", "validate", "--only", "megatron-1.7b", "--format", "csv"],   # its 2-layer graph: a template
+    ["cluster", "plan", "WORKLOAD", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--format", "csv",
+     "--top", "1000"],
 ]
+# examples/my-workload.yaml with a ReLU MLP: a structure no shipped template covers
+NO_TEMPLATE = (ROOT / "examples" / "my-workload.yaml").read_text().replace("ffn_kind: gelu_tanh", "ffn_kind: relu")
 
 
 def _run(args: list[str], cache: Path, mode: str | None) -> tuple[str, str, bool]:
@@ -39,12 +45,18 @@ def _run(args: list[str], cache: Path, mode: str | None) -> tuple[str, str, bool
 
 @pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a[1:3]))
 def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_numbers(args, tmp_path):
+    templated = "WORKLOAD" not in args and "validate" not in args
+    workload = tmp_path / "relu.yaml"
+    workload.write_text(NO_TEMPLATE)
+    args = [str(workload) if a == "WORKLOAD" else a for a in args]
     traced, _, _ = _run(args, tmp_path / "unused", "off")          # no cache: traced in this process
-    cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # fits and stores the graphs
+    cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # builds and stores the graphs
     warm, warm_err, warm_torch = _run(args, tmp_path / "cache", None)   # loads them
     assert cold == traced and warm == traced
-    # the 2-layer graph is traced, or built from a shipped template without torch (megatron-1.7b's)
-    assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err
+    if templated:   # a bundled family: from its shipped template, no torch even on the first call
+        assert not cold_torch and "tracing" not in cold_err
+    else:           # no template at 4 layers: the 1-layer model is traced once
+        assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err
     assert not warm_torch and "tracing" not in warm_err
     graphs = sorted(p.name for p in (tmp_path / "cache" / "graphs").iterdir())
     assert len(graphs) == 2 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)

@@ -8,14 +8,16 @@ resolved by :class:`nmsim.cost.training.TrainingCostModel`. Following changes to
 (execution models, shape-generic graphs) is an edit of this file only.
 
 How a shard is priced: one transformer block and the ops outside the blocks are traced once (batch 1, the
-run's sequence); a shard's op table is that trace with its shapes changed — token rows times the micro-batch;
-Megatron column-parallel GEMMs (q, k, v, ff1, ff_gate, the vocab head) split their output dimension by the
-TP degree, row-parallel ones (o, ff2) their reduction dimension, attention matmuls their heads; vector ops
-inside attention/MLP split by TP, norms and residuals only with sequence parallelism. Every layer of the
-model is a copy of the traced block, so a plan with per-layer rules (``ff@0-5=1:8``) gives layers with
-different patterns; each distinct set of patterns is priced once. The traced block (and the 2-layer model
-that gives the per-layer parameter count) are shape-generic graphs of the trace cache when the cache mode
-builds, as the CLI's does: a later process loads them and imports no torch.
+run's sequence: the model's first four layers when their structure has a shipped template,
+:mod:`nmsim.graph.templates`, so a first call needs no torch, else a 1-layer model); a shard's op table is layer
+0 of that trace with its shapes changed — token rows times the micro-batch; Megatron column-parallel GEMMs (q, k,
+v, ff1, ff_gate, the vocab head) split their output dimension by the TP degree, row-parallel ones (o, ff2) their
+reduction dimension, attention matmuls their heads; vector ops inside attention/MLP split by TP, norms and
+residuals only with sequence parallelism. Every layer of the model is a copy of the traced block, so a plan with
+per-layer rules (``ff@0-5=1:8``) gives layers with different patterns; each distinct set of patterns is priced
+once. The traced graph (and the one a layer deeper, which gives the per-layer parameter count) are shape-generic
+graphs of the trace cache when the cache mode builds, as the CLI's does: a later process loads them and imports
+no torch.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import pandas as pd
 
 from nmsim.cost.step import CORE_ROLES
 from nmsim.errors import UserError
+from nmsim.graph.replicate import PROBE
 
 COLUMN_ROLES = ("q", "k", "v", "qkv", "ff1", "ff_gate", "head")
 ROW_ROLES = ("o", "ff2")
@@ -91,6 +94,14 @@ def _layers(cfg, n: int):
     return cfg.replace(layers=n, name=f"{cfg.name} ({n} layer{'s' if n > 1 else ''})")
 
 
+def _probe_depth(cfg) -> int:
+    """Layers of the graph the block is taken from: the model's first PROBE layers when their structure has a
+    shipped template (a first call builds the graph without torch), else 1 (the cheapest trace)."""
+    from nmsim.graph.templates import available
+    n = min(int(cfg.layers), PROBE)
+    return n if not cfg.is_image and available(_layers(cfg, n), "forward", {"batch": 1}) else 1
+
+
 def _total_params(cfg) -> float:
     """All parameters of ``cfg``. When the cache mode builds (the CLI), the model's batch-1 shape-generic graph
     is fitted and stored once, so a later process counts them from the trace cache without torch."""
@@ -119,7 +130,8 @@ class DeviceModel:
         self.hw = hardware_spec(hw)
         self.hw.dense_tflops(dtype)
         self.layers = int(cfg.layers)
-        graph = trace_workload(_layers(cfg, 1), batch=1, seq=None if cfg.is_image else self.seq)
+        self.probe_layers = _probe_depth(cfg)
+        graph = trace_workload(_layers(cfg, self.probe_layers), batch=1, seq=None if cfg.is_image else self.seq)
         self.graph = graph
         ops = graph.ops.reset_index(drop=True)
         self.block = ops[ops["layer"] == 0]
@@ -134,8 +146,8 @@ class DeviceModel:
                 inner = (pos > lo[0]) & (pos < hi[-1]) & ~self.block["kind"].isin(("linear", "matmul", "conv")).to_numpy()
                 self.block = self.block[~inner]
         first = int(self.block.index.min())
-        self.pre = ops[(ops["layer"] != 0) & (ops.index < first)]
-        self.post = ops[(ops["layer"] != 0) & (ops.index > first)]
+        self.pre = ops[(ops["layer"] < 0) & (ops.index < first)]
+        self.post = ops[(ops["layer"] < 0) & (ops.index > first)]
         self.full = self._replicate()
         if isinstance(plan, str):
             plan = SparsityPlan.parse(plan)
@@ -166,9 +178,10 @@ class DeviceModel:
         return full
 
     def _params(self) -> None:
-        p1, p2 = _total_params(_layers(self.cfg, 1)), _total_params(_layers(self.cfg, 2))
+        n = self.probe_layers
+        p1, p2 = _total_params(_layers(self.cfg, n)), _total_params(_layers(self.cfg, n + 1))
         self.layer_params = p2 - p1
-        outside = p1 - self.layer_params
+        outside = p1 - n * self.layer_params
         head = self.post[self.post["role"] == "head"]
         tied = bool(getattr(self.cfg, "tie_embeddings", False))
         self.post_params = 0.0 if tied else float(head["weight_numel"].sum())

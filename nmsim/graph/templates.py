@@ -145,6 +145,12 @@ def load(key: str) -> ShapeGraph | None:
     return _LOADED[key]
 
 
+def available(cfg, kind: str, fixed: dict | None = None) -> bool:
+    """Whether ``cfg``'s structure has a shipped template for ``kind`` in region ``fixed`` (no torch)."""
+    return dimensions(cfg) is not None and kind in TEXT_KINDS and load(template_key(cfg, kind, dict(fixed or {})))\
+        is not None
+
+
 def instantiate(cfg, kind: str, fixed: dict | None = None) -> ShapeGraph | None:
     """The shape-generic graph of ``cfg`` (kind, region ``fixed``) from its structure's template, or None (no
     template, or sizes outside its region, or numbers too large to evaluate exactly)."""
