@@ -156,13 +156,7 @@ def _prune(where: Path) -> None:
 
 def clear() -> tuple[int, int]:
     """Delete the kept answers (files named as this module names them); returns (files, bytes) removed."""
+    from nmsim.io.write import remove_owned
+
     where = folder()
-    if where.is_symlink() or not where.is_dir():
-        return 0, 0
-    files = size = 0
-    for path in where.iterdir():
-        if path.is_file() and not path.is_symlink() and ENTRY_RE.match(path.name):
-            size += path.stat().st_size
-            path.unlink()
-            files += 1
-    return files, size
+    return remove_owned(where, lambda p: p.parent == where and bool(ENTRY_RE.match(p.name)))

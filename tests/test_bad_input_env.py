@@ -169,22 +169,26 @@ def test_unset_and_empty_variables_mean_the_defaults(monkeypatch):
 
 # ---- the cache folder: nothing is deleted through a symlinked graphs/ ------------------------------------
 
-def test_cache_clear_does_not_follow_a_symlinked_graphs_folder(workdir, capsys, monkeypatch):
+@pytest.mark.parametrize("linked", ["graphs", "answers", "report-costs", "trainer-runs"])
+def test_cache_clear_does_not_follow_a_symlinked_cache_folder(workdir, capsys, monkeypatch, linked):
     user = workdir / "user"
-    make_files(workdir, {f"user/nmsim-graph-{'a' * 64}.npz": b"my data", "user/notes.txt": "keep",
-                         f"cache/graphs-real/nmsim-graph-{'b' * 64}.npz": b"x"})
-    os.symlink(user, workdir / "cache" / "graphs")
+    make_files(workdir, {f"user/nmsim-graph-{'a' * 64}.npz": b"my data", f"user/costs-{'a' * 64}.json": b"{}",
+                         "user/quick-digits-0123456789ab/sweep_runs.csv": b"r", "user/notes.txt": "keep",
+                         f"cache/graphs-real/nmsim-graph-{'b' * 64}.npz": b"x",
+                         f"cache/graphs/nmsim-graph-{'b' * 64}.npz" if linked != "graphs" else "cache/x": b"x"})
+    os.symlink(user, workdir / "cache" / linked)
     monkeypatch.setenv("NMSIM_CACHE_DIR", str(workdir / "cache"))
     before = snapshot(workdir)
     code, err = run_cli(["cache", "clear"], capsys)
-    assert_one_error(code, err, f"{workdir / 'cache' / 'graphs'}: is a symbolic link, not the cache folder nmsim "
+    assert_one_error(code, err, f"{workdir / 'cache' / linked}: is a symbolic link, not the cache folder nmsim "
                                 "made; nothing was removed")
     assert snapshot(workdir) == before
 
     from nmsim.graph import cache
 
-    assert cache.evict(limit=0) == 0          # eviction does not reach through the link either
-    assert snapshot(workdir) == before
+    if linked == "graphs":
+        assert cache.evict(limit=0) == 0          # eviction does not reach through the link either
+        assert snapshot(workdir) == before
 
 
 def test_cache_clear_removes_only_its_own_files(workdir, capsys, monkeypatch):
@@ -194,6 +198,58 @@ def test_cache_clear_removes_only_its_own_files(workdir, capsys, monkeypatch):
     code, err = run_cli(["cache", "clear"], capsys)
     assert code == 0
     assert sorted(p.name for p in (workdir / "cache" / "graphs").iterdir()) == ["mine.npz"]
+
+
+QUICK = "cache/trainer-runs/quick-digits-0123456789ab"   # a quick sweep's folder in the cache
+RUN = f"{QUICK}/digits"
+TRAINER_FILES = {f"{RUN}/dense/dense/seed0/{name}": b"x" * 5 for name in
+                 ("config.json", "metrics.jsonl", "done.json", "checkpoint.pt", ".lock")}
+
+
+def test_cache_clear_removes_the_reports_kept_costs_and_trainer_runs(workdir, capsys, monkeypatch):
+    """``cache clear`` also empties ``report-costs/`` and ``trainer-runs/``: only the names nmsim writes there
+    (in the folders it names), never a user's file or folder, nor a run another process trains now."""
+    import fcntl
+
+    from test_bad_input import DIR
+
+    busy = f"{RUN}/sr-ste/ff1_8/seed0"
+    make_files(workdir, {**TRAINER_FILES, f"cache/graphs/nmsim-graph-{'c' * 64}.npz": b"g",
+                         f"cache/report-costs/costs-{'a' * 64}.json": b"{}" * 5, "cache/report-costs/mine.json": "k",
+                         f"{QUICK}/sweep_runs.csv": b"r", f"{QUICK}/sweep_summary.csv": b"s",
+                         f"{RUN}/mdgf-exp/ff1_8/seed0/config.json": b"c", f"{RUN}/mdgf-exp/ff1_8/seed0/notes.txt": "k",
+                         f"{busy}/config.json": b"c", f"{busy}/.lock": b"", f"{RUN}/empty": DIR,
+                         "cache/trainer-runs/my-runs/digits/dense/dense/seed0/config.json": "k"})
+    monkeypatch.setenv("NMSIM_CACHE_DIR", str(workdir / "cache"))
+    with open(workdir / busy / ".lock") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code = run_cli(["cache", "clear"], capsys)[0]
+    assert code == 0
+    left = {p for p, h in snapshot(workdir / "cache").items() if h != "dir"}
+    assert left == {"report-costs/mine.json", "trainer-runs/my-runs/digits/dense/dense/seed0/config.json",
+                    "trainer-runs/quick-digits-0123456789ab/digits/mdgf-exp/ff1_8/seed0/notes.txt",
+                    "trainer-runs/quick-digits-0123456789ab/digits/sr-ste/ff1_8/seed0/config.json",
+                    "trainer-runs/quick-digits-0123456789ab/digits/sr-ste/ff1_8/seed0/.lock"}
+    assert (workdir / RUN / "empty").is_dir() and not (workdir / RUN / "dense").exists()
+
+
+def test_cache_clear_prints_each_folder(workdir, monkeypatch):
+    import contextlib
+    import io
+
+    from nmsim.cli import main
+
+    make_files(workdir, {**TRAINER_FILES, f"cache/report-costs/costs-{'b' * 64}.json": b"{}"})
+    monkeypatch.setenv("NMSIM_CACHE_DIR", str(workdir / "cache"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["cache", "clear"]) == 0
+    cache = workdir / "cache"
+    assert out.getvalue().splitlines() == [
+        f"removed 0 cached graph file(s), 0.0 MiB, from {cache / 'graphs'}",
+        f"removed 0 kept answer(s), 0.0 MiB, from {cache / 'answers'}",
+        f"removed 1 kept report cost file(s), 0.0 MiB, from {cache / 'report-costs'}",
+        f"removed 5 trainer run file(s), 0.0 MiB, from {cache / 'trainer-runs'}"]
 
 
 def test_corpus_size():

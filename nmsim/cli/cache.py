@@ -1,12 +1,15 @@
-"""``nmsim cache info`` (where the trace cache is, what it holds) and ``nmsim cache clear``."""
+"""``nmsim cache info`` (where the trace cache is, what it holds) and ``nmsim cache clear`` (every file nmsim keeps
+in its cache folder)."""
 from __future__ import annotations
 
 import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("cache", help="the trace cache of shape-generic graphs (and kept answers): info, clear")
-    p.add_argument("action", choices=("info", "clear"), help="info: location and entries; clear: delete them")
+    p = sub.add_parser("cache", help="nmsim's cache: info (the traced graphs), clear (everything it keeps there)")
+    p.add_argument("action", choices=("info", "clear"),
+                   help="info: the graphs' location and entries; clear: delete the traced graphs, the kept answers, "
+                        "the report's kept costs and its quick-sweep runs")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     from nmsim.cli.output import add_columns
     add_columns(p)
@@ -17,15 +20,14 @@ INFO_COLUMNS = ("workload", "kind", "variables", "ops", "bytes", "created", "cur
 
 
 def run(args) -> int:
+    if args.action == "clear":
+        from nmsim.api.cache import clear_cache
+
+        for what, folder, files, size in clear_cache():
+            print(f"removed {files} {what}, {size / 2**20:.1f} MiB, from {folder}")
+        return 0
     from nmsim.graph import cache
 
-    if args.action == "clear":
-        files, size = cache.clear()
-        print(f"removed {files} cached graph file(s), {size / 2**20:.1f} MiB, from {cache.graphs_dir()}")
-        from nmsim import kept_answers
-        files, size = kept_answers.clear()
-        print(f"removed {files} kept answer(s), {size / 2**20:.1f} MiB, from {kept_answers.folder()}")
-        return 0
     if args.columns:   # a typo fails before the header is printed
         from nmsim.cli.table import choose
         choose(list(INFO_COLUMNS), args.columns)

@@ -334,17 +334,8 @@ def entries() -> list[dict]:
 
 def clear() -> tuple[int, int]:
     """Delete the cache files nmsim wrote (graphs and leftover temp files); returns (files, bytes) removed."""
-    folder = graphs_dir()
-    if _linked(folder):
-        from nmsim.errors import UserError
+    from nmsim.io.write import remove_owned
 
-        raise UserError("is a symbolic link, not the cache folder nmsim made; nothing was removed", str(folder))
-    if not folder.is_dir():
-        return 0, 0
-    files = size = 0
-    for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink() and (ENTRY_RE.match(path.name) or TEMP_RE.match(path.name)):
-            size += path.stat().st_size
-            path.unlink()
-            files += 1
-    return files, size
+    folder = graphs_dir()
+    return remove_owned(folder, lambda p: p.parent == folder and bool(ENTRY_RE.match(p.name) or
+                                                                      TEMP_RE.match(p.name)))

@@ -104,6 +104,38 @@ def remove_stale(folder) -> int:
     return done
 
 
+def linked_cache_folder(folder) -> UserError:
+    """The error for a cache folder that is a symbolic link: not the folder nmsim made."""
+    return UserError("is a symbolic link, not the cache folder nmsim made; nothing was removed", str(folder))
+
+
+def remove_owned(root, owned) -> tuple[int, int]:
+    """Delete the files below ``root`` that ``owned(path)`` says nmsim wrote, and nmsim's stale temp files
+    (:func:`remove_stale`), never through a symbolic link; a folder this empties goes too (``root`` stays, and so
+    does a folder that was empty before). Returns (files, bytes) removed; a linked ``root`` is an error
+    (:func:`linked_cache_folder`)."""
+    root = Path(root)
+    if root.is_symlink():
+        raise linked_cache_folder(root)
+    files = size = 0
+    emptied: set[Path] = set()
+    for here, _, names in os.walk(root, topdown=False):   # os.walk never enters a linked folder
+        folder = Path(here)
+        removed = remove_stale(folder)
+        for name in names:
+            path = folder / name
+            if path.is_file() and not path.is_symlink() and owned(path):
+                size += path.stat().st_size
+                path.unlink()
+                removed += 1
+        files += removed
+        if folder != root and (removed or any(p.parent == folder for p in emptied)):
+            with contextlib.suppress(OSError):   # not empty: what nmsim did not write stays, and its folder
+                folder.rmdir()
+                emptied.add(folder)
+    return files, size
+
+
 def _first_existing_parent(path: Path) -> Path:
     parent = path.parent
     while not os.path.lexists(parent) and parent != parent.parent:

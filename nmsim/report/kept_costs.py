@@ -112,6 +112,14 @@ def store(key_: str, frames: dict) -> Path | None:
     return path
 
 
+def clear() -> tuple[int, int]:
+    """Delete the kept cost frames (and nmsim's leftover temp files there); returns (files, bytes) removed."""
+    from nmsim.io.write import remove_owned
+
+    where = folder()
+    return remove_owned(where, lambda p: p.parent == where and bool(ENTRY_RE.match(p.name)))
+
+
 def _prune(where: Path) -> None:
     """Only the :data:`KEEP` most recently used entries stay (files named as this module names them)."""
     keep_newest(where, ENTRY_RE, KEEP)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,30 @@ SEEDS = (0, 1, 2, 3, 4)     # the evidence protocol's minimum: every point is a 
 FOLDER = "trainer-runs"                           # in the report folder and in the cache folder
 KEPT = ("config.json", "metrics.jsonl", "done.json")   # what a finished run needs to be read and reused
 INDEX = "quick-sweep.json"
+
+
+QUICK_RE = re.compile(r"^quick-[a-z0-9_-]+-[0-9a-f]{12}$")   # a cache folder of :func:`cache_folder`
+
+
+def clear_cache() -> tuple[int, int]:
+    """Delete the quick sweeps' runs kept in the cache (the files the trainer writes, in the folders
+    :func:`cache_folder` names), except a run another process trains now; returns (files, bytes) removed."""
+    from nmsim.graph.cache import directory
+    from nmsim.io.write import remove_owned
+    from nmsim.train import lock, runfiles
+
+    root = directory() / FOLDER
+    run_files = {runfiles.CONFIG, runfiles.METRICS, runfiles.DONE, runfiles.CHECKPOINT, lock.LOCK}
+
+    def owned(path: Path) -> bool:
+        parts = path.relative_to(root).parts
+        if len(parts) < 2 or not QUICK_RE.match(parts[0]):
+            return False
+        if len(parts) == 2:
+            return path.name in (runfiles.RUNS_TABLE, runfiles.SUMMARY_TABLE)
+        return path.name in run_files and not lock.busy(path.parent)
+
+    return remove_owned(root, owned)
 
 
 def applies_to(cfg) -> bool:

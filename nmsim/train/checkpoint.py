@@ -17,8 +17,8 @@ from nmsim.errors import UserError
 from nmsim.io import write_bytes
 
 from nmsim.train.runfiles import (CHECKPOINT, CONFIG, DONE, METRICS, ROW_NUMBERS,  # noqa: F401 (re-exported)
-                                  atomic_write_bytes, atomic_write_json, check_run_folder, read_config, read_done,
-                                  read_json, read_metrics_rows)
+                                  RUNS_TABLE, SUMMARY_TABLE, atomic_write_bytes, atomic_write_json,
+                                  check_run_folder, read_config, read_done, read_json, read_metrics_rows)
 
 
 def rng_state(device: str | torch.device = "cpu") -> dict:

@@ -27,6 +27,22 @@ class RunBusy(UserError):
         super().__init__("is being trained by another nmsim process; wait for it or use another --out", str(folder))
 
 
+def busy(folder: str | Path) -> bool:
+    """Whether another process holds ``folder``'s lock now (trains the run)."""
+    try:
+        fd = os.open(Path(folder) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def run_lock(folder: str | Path, wait: bool = False):
     """Hold ``folder``'s lock for the ``with`` block (the folder is created). ``wait=False``: raise

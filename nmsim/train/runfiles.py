@@ -19,6 +19,7 @@ CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 DONE = "done.json"
+RUNS_TABLE, SUMMARY_TABLE = "sweep_runs.csv", "sweep_summary.csv"   # a sweep's tables, in its runs folder
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

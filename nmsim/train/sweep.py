@@ -72,9 +72,9 @@ def run_sweep(configs: list[RunConfig], out: str | Path = "runs", *, executor: s
         echo(f"  skipped {s['recipe']} {s['pattern']} seed {s['seed']}: {s['reason']}")
     failures = _run_with_progress(jobs, executor, workers, mode, echo)
     table = collect(out, configs)
-    write_text(out / "sweep_runs.csv", table.to_csv(index=False))
+    write_text(out / ckpt.RUNS_TABLE, table.to_csv(index=False))
     summary = summarize(table)
-    write_text(out / "sweep_summary.csv", summary.to_csv(index=False))
+    write_text(out / ckpt.SUMMARY_TABLE, summary.to_csv(index=False))
     if failures:
         echo(f"sweep: {len(failures)} run(s) failed:")
         for f in failures:
