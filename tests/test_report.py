@@ -123,6 +123,9 @@ def _run(*args):
     (["--workload", "gpt2", "--epochs", "3"], "--dataset-size: an epoch of a text dataset has no default size"),
     (["--epochs", "3", "--steps", "100"], "--steps: give the run length once"),
     (["--batch", "0"], "--batch: must be a positive integer, got 0"),
+    (["--price-per-hour", "a100=abc"], "--price-per-hour: a100: not a number of dollars per hour: 'abc'"),
+    (["--hardware", "a100", "--price-per-hour", "h100=2"],
+     "--price-per-hour: h100: h100-sxm5 is not priced here (priced: a100-sxm4-80gb)"),
 ])
 def test_bad_input_one_line(tmp_path, args, needle):
     out = tmp_path / "r"
@@ -266,18 +269,27 @@ def test_add_frame_section(tmp_path):
 
 
 def test_cluster_sections_same_numbers_as_nmsim_cluster(tmp_path):
-    """--cluster adds the cluster budget and layouts: the frames of nmsim.cluster (same path as nmsim cluster)."""
+    """--cluster adds the cluster budget and layouts: the frames of nmsim.cluster (same path as nmsim cluster);
+    --price-per-hour prices the accelerators and the cluster run as compare and cluster budget do."""
+    import nmsim
     from nmsim.cluster.report import cluster_frames
     from nmsim.report.study import StudyOptions, run_study
 
+    prices = {"ideal-nm": 2.0, "a100-sxm4-80gb": 1.5}
     out = run_study(StudyOptions(patterns="1:8", recipes="sr-ste", hardware="ideal-nm", train=False,
-                                 cluster="gpt2@dgx-a100:2", cluster_tokens=1e10), tmp_path / "r",
-                    echo=lambda *_: None)
+                                 cluster="gpt2@dgx-a100:2", cluster_tokens=1e10, price_per_hour=prices),
+                    tmp_path / "r", echo=lambda *_: None)
     direct = cluster_frames("gpt2", "dgx-a100", 2, 1e10, global_batch=4096, seq=1024, recipes="dense,sr-ste",
-                            sparsity="ff=2:4")
+                            sparsity="ff=2:4", price_per_hour=prices)
     budget = pd.read_csv(out / "cluster_budget.csv")
     assert list(budget["recipe"]) == ["dense", "sr-ste"]
-    for col in ("steps", "days", "device_hours", "mfu", "energy_joules", "iso_flop_tokens"):
+    np.testing.assert_allclose(budget["usd"], budget["device_hours"] * 1.5, rtol=1e-5)
+    hw = pd.read_csv(out / "hardware.csv")
+    compared = nmsim.compare("vit-base-16", hardware="ideal-nm", patterns="dense,1:8", mode="inference",
+                             price_per_hour={"ideal-nm": 2})
+    np.testing.assert_allclose(hw["usd_per_million_images"], compared["usd_per_million_images"], rtol=1e-5)
+    assert "`--price-per-hour` set ideal-nm $2/h, a100-sxm4-80gb $1.5/h" in (out / "report.md").read_text()
+    for col in ("steps", "days", "device_hours", "mfu", "energy_joules", "iso_flop_tokens", "usd"):
         np.testing.assert_allclose(budget[col], direct["cluster_budget"][col].astype(float), rtol=1e-5)
     layouts = pd.read_csv(out / "cluster_layouts.csv")
     np.testing.assert_allclose(layouts["step_seconds"], direct["cluster_layouts"]["step_seconds"], rtol=1e-5)

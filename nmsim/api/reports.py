@@ -15,15 +15,21 @@ def report_folder(args, echo=print) -> Path:
     name = parse_name(args.name) or (Path(args.out).name if args.out else "default")   # the title: --name, else the folder
     out = args.out or f"reports/{name}"
     check_output_folder(out)   # a user's own file or folder at --out: refused before any work, never touched
-    parse_recipes(args.recipes), parse_hardware(args.hardware)  # typos: before imports
+    parse_recipes(args.recipes)   # typos: before imports
+    priced = [hw.name for hw in parse_hardware(args.hardware)]
     from nmsim.graph import load_workload
     from nmsim.sparsity.plan import SparsityPlan
     cfg = load_workload(args.workload)   # a workload typo too (no pandas, no torch), and a layer past the model
     for plan in parse_patterns(args.patterns):
         SparsityPlan.parse(plan, "--patterns").check_depth(cfg)
     if args.cluster:   # and --cluster / --cluster-tokens: grammar, system, counts
+        from nmsim.cluster.system import load_system
+        from nmsim.hardware import load
         from nmsim.report.options import check_cluster
-        check_cluster(args.cluster, args.cluster_tokens)
+        _, system, nodes = check_cluster(args.cluster, args.cluster_tokens)
+        priced.append(load(load_system(system, nodes).device).name)
+    from nmsim.hardware.prices import parse_overrides
+    prices = parse_overrides(args.price_per_hour, priced)   # the parsing of price, compare and budget
     from nmsim.report.study import StudyOptions, run_study
 
     opts = StudyOptions(workload=args.workload, hardware=args.hardware, patterns=args.patterns, recipes=args.recipes,
@@ -31,7 +37,7 @@ def report_folder(args, echo=print) -> Path:
                         dataset_size=args.dataset_size, steps_per_epoch=args.steps_per_epoch, batch=args.batch,
                         dtype=args.dtype, train=not args.no_train, train_epochs=args.train_epochs,
                         sweep_runs=args.sweep_runs, cluster=args.cluster, cluster_tokens=args.cluster_tokens,
-                        cluster_plan=args.cluster_plan, name=name)
+                        cluster_plan=args.cluster_plan, price_per_hour=prices, name=name)
     return Path(run_study(opts, out, echo=echo))
 
 

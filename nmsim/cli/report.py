@@ -45,6 +45,8 @@ def register(sub) -> None:
                         "llama-2-7b@dgx-h100:4")
     p.add_argument("--cluster-tokens", type=float, default=1e12, help="training tokens of the cluster run (1e12)")
     p.add_argument("--cluster-plan", default="ff=2:4", help="N:M plan of the cluster run's recipes (ff=2:4)")
+    from nmsim.cli.price import add_price_per_hour
+    add_price_per_hour(p)
     p.add_argument("--name", help="report name (the title; default: the --out folder's name; default output "
                                   "reports/<name>)")
     p.add_argument("--out", help="output folder (default reports/default, or reports/<name>)")

@@ -7,7 +7,7 @@ lays out.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from nmsim.report.pareto import pareto_mask
 from nmsim.report.results import load_results
 from nmsim.report.wording import Metric
 from nmsim.report.writer import Figure, Report, Table, write_report
+from nmsim.units import dollars
 
 ENCODINGS_SHOWN = ("index", "bitmask", "combinatorial")
 
@@ -47,6 +48,7 @@ class StudyOptions:
     cluster: str | None = None          # WORKLOAD@SYSTEM[:NODES]
     cluster_tokens: float = 1e12
     cluster_plan: str = "ff=2:4"
+    price_per_hour: dict = field(default_factory=dict)   # spec name -> USD per device-hour over the list prices
     name: str = "default"
 
 
@@ -130,10 +132,10 @@ def training_tables(cfg, plans: list[str], recipes: list[str], length):
     return totals, cost.phases.reindex(columns=PHASE_COLUMNS)
 
 
-def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFrame:
+def hardware_table(cfg, plans: list[str], specs: list, dtype: str, prices: dict | None = None) -> pd.DataFrame:
     """Inference (one forward pass at the workload's batch) latency and energy per accelerator x plan, priced by
     ``nmsim.cost.price`` (GEMMs on the spec's execution model, vector ops, fusion): the numbers
-    ``nmsim price``/``nmsim compare`` give for the same question."""
+    ``nmsim price``/``nmsim compare`` give for the same question (``prices``: their ``--price-per-hour``)."""
     from nmsim.cost import price, price_many
     from nmsim.cost.pricing import default_dtype
     from nmsim.graph import trace_workload
@@ -170,7 +172,7 @@ def hardware_table(cfg, plans: list[str], specs: list, dtype: str) -> pd.DataFra
     # what a buyer asks: tokens (images) per second, $ per million of them at the bundled prices, J per one
     from nmsim.cost.economics import add_columns, hourly_price, item_name, items_per_step
     add_columns(df, df["latency_ms"] / 1e3, df["energy_j"], items_per_step(cfg, "inference", cfg.batch),
-                [hourly_price(h) for h in df["hardware"]], item_name(cfg))
+                [hourly_price(h, prices) for h in df["hardware"]], item_name(cfg))
     from nmsim import bands   # the inference step's 80 % band per device (not validated off its scored rows)
     by_name = {hw.name: hw for hw in specs}
     return bands.attach(df, [bands.band("inference step", by_name[h]) for h in df["hardware"]],
@@ -377,7 +379,8 @@ def cluster_frames_for(opts: StudyOptions, recipes: list[str]) -> tuple[dict, st
         seq = int(cfg.seq_len)
         batch = max(1, round(4 * 2 ** 20 / seq))   # 4M-token steps, as `nmsim cluster` defaults
         frames = cluster_frames(cfg, system, nodes, opts.cluster_tokens, global_batch=batch, seq=seq,
-                                recipes=",".join(["dense", *recipes]), sparsity=opts.cluster_plan)
+                                recipes=",".join(["dense", *recipes]), sparsity=opts.cluster_plan,
+                                price_per_hour=opts.price_per_hour)
     except UserError as exc:
         raise cluster_error(exc) from None
     desc = (f"`{cfg.name}`, {opts.cluster_tokens:.3g} training tokens, global batch {batch} x {seq} tokens, "
@@ -520,13 +523,13 @@ def _cost_frames(st: _Study) -> bool:
 
     cfg, plans, opts = st.cfg, st.plans, st.opts
     key = kept_costs.key({"workload": cfg, "plans": plans, "recipes": st.recipes, "specs": st.specs,
-                          "dtype": opts.dtype, "length": st.length.length})
+                          "dtype": opts.dtype, "length": st.length.length, "prices": opts.price_per_hour})
     kept = kept_costs.load(key)
     found = kept is not None
     if not found:
         kept = {"infer": inference_table(cfg, plans)}
         kept["totals"], kept["phases"] = training_tables(cfg, plans, st.recipes, st.length.length)
-        kept["hw"] = hardware_table(cfg, plans, st.specs, opts.dtype)
+        kept["hw"] = hardware_table(cfg, plans, st.specs, opts.dtype, opts.price_per_hour)
         kept["mem"] = memory_table(cfg, plans, opts.dtype)
         from nmsim.cost.ceiling import measured_ceilings
         kept["ceilings"] = measured_ceilings(workload=cfg.name)
@@ -710,9 +713,11 @@ def _hardware_section(report: Report, st: _Study) -> None:
     s.text.append("Attention: " + attention_basis(cfg.causal and not cfg.is_image and not cfg.is_enc_dec,
                                                   cfg.tokens) + ".")
     rate, usd, per = economics_columns(cfg)
+    given = ", ".join(f"{name} {dollars(v)}/h" for name, v in st.opts.price_per_hour.items())
     s.text.append(f"What a buyer asks: `{rate}`, `{usd}` (one device's hourly on-demand list price, "
-                  "`nmsim/data/prices/hourly.yaml`, with its source and date; `nmsim compare --price-per-hour` "
-                  f"sets your own) and `{per}`; a device without a price or energy figures reads 'not given'.")
+                  "`nmsim/data/prices/hourly.yaml`, with its source and date; "
+                  + (f"`--price-per-hour` set {given}" if given else "`nmsim compare --price-per-hour` sets your own")
+                  + f") and `{per}`; a device without a price or energy figures reads 'not given'.")
     s.text.append("The chart opens on one device family when more than "
                   f"{READABLE_DEVICES} devices are priced (`family` filter: tick the others).")
     s.items.append(Chart("scatter", name="accuracy_latency_energy", x=("latency_ms", "energy_j"), y=col,
