@@ -1,6 +1,7 @@
 """Answers kept in the nmsim cache: the same question asked again prints the kept answer, without pricing.
 
-``nmsim price``, ``compare`` and ``budget`` price through pandas op tables; importing pandas alone costs more
+``nmsim price``, ``compare``, ``budget``, ``cluster plan`` and ``cluster budget`` price through pandas op
+tables; importing pandas alone costs more
 than a whole warm answer may take. A question is the command and every option as parsed (``--out`` only as
 "to a file"), the content of each file an option names (a workload, a spec YAML, a ``config.json``), every file
 of the nmsim package (code and bundled data: specs, prices, bands, fits) and the Python, torch, numpy and pandas
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from nmsim.keeping import keep_newest, library_versions, package_fingerprint
 
-COMMANDS = ("price", "compare", "budget")
+COMMANDS = ("price", "compare", "budget", "cluster plan", "cluster budget")
 FOLDER = "answers"
 KEEP = 256
 FORMAT = 1
@@ -82,12 +83,18 @@ class _Recorder:
         return "".join(self.parts)
 
 
+def _command(args) -> str:
+    """The command as :data:`COMMANDS` names it (``cluster`` with its subcommand)."""
+    sub = getattr(args, "cluster_command", None) if args.command == "cluster" else None
+    return f"{args.command} {sub}" if sub else args.command
+
+
 def answer(args, run) -> int:
     """``run(args)``, or the kept answer to the same question; a new answer (exit status 0) is kept."""
     from nmsim.graph.cache import cache_mode
 
     mode = cache_mode()
-    if args.command not in COMMANDS or mode == "off":
+    if _command(args) not in COMMANDS or mode == "off":
         return run(args)
     key_ = key(args)
     path = folder() / f"answer-{key_}.json"

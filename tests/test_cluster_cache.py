@@ -60,3 +60,34 @@ def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_nu
     assert not warm_torch and "tracing" not in warm_err
     graphs = sorted(p.name for p in (tmp_path / "cache" / "graphs").iterdir())
     assert len(graphs) == 2 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)
+
+
+KEPT = [["cluster", "plan", "gpt2", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--top", "3"],
+        ["cluster", "budget", "gpt2", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--tokens",
+         "1e9", "--recipes", "dense,sr-ste", "--sparsity", "ff=2:4"]]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_cluster_question_asked_again_is_the_kept_answer_without_a_search(fmt, tmp_path, monkeypatch, capsys):
+    from nmsim.cli import main
+    import nmsim.cluster.plan as plan
+
+    monkeypatch.setenv("NMSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NMSIM_CACHE", "build")
+
+    def ask(argv):
+        code = main([*argv, "--format", fmt])
+        return code, *capsys.readouterr()
+    first = [ask(q) for q in KEPT]
+    assert all(code == 0 and out for code, out, _ in first)
+    assert len(list((tmp_path / "cache" / "answers").iterdir())) == 2
+
+    def refuse(*a, **k):
+        raise AssertionError("searched again")
+    monkeypatch.setattr(plan, "search", refuse)
+    again = [ask(q) for q in KEPT]
+    assert [a[:2] for a in again] == [f[:2] for f in first]   # exit status and stdout, byte for byte
+    for (_, _, err), (_, _, was) in zip(again, first):        # stderr: the same, less the progress bar's lines
+        assert err == "".join(line for line in was.splitlines(True) if not line.startswith("cluster budget: "))
+    with pytest.raises(AssertionError, match="searched again"):   # another question is priced
+        ask([*KEPT[0][:6], "2", *KEPT[0][7:]])
