@@ -163,13 +163,16 @@ def test_table19_reproduced_within_15_percent():
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
-    assert len(v.fits) == 13 and (v.fits["rows"] > 0).all()
+    assert len(v.fits) == 15 and (v.fits["rows"] > 0).all()
     # the specs carry the fitted values (3 significant digits); H100 has its own cuBLAS / cuSPARSELt values
     assert np.allclose(v.fits["spec_value"], v.fits["fitted_value"], rtol=2e-3)
     fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
     assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
     assert fits["h100-cusparselt"] == pytest.approx(0.525, abs=1e-3)
+    # the H100 PCIe's own (SlideSparse's Llama-3.2-1B bf16 shapes): 350 W, its 2:4 kernel at 0.69x the dense level
+    assert fits["h100pcie-cublas"] == pytest.approx(0.687, abs=1e-3)
+    assert fits["h100pcie-cusparselt"] == pytest.approx(0.476, abs=1e-3)
     # NM-SpMM (fp32 software N:M) against cuBLAS SGEMM on the A100: its level per executed FLOP against dense
     assert fits["a100-nm-spmm"] == pytest.approx(1.0, abs=1e-3)   # its bound, with its L2 gather priced
     assert fits["a100-cublas-sgemm"] == pytest.approx(0.963, abs=1e-3)   # with its tile shapes to pick from
@@ -188,15 +191,15 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 221
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.7, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(8.5, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 308
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(14.6, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(13.7, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not (the training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [201, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [7.7, 30.3, 18.0, 48.7]
+    assert list(level["rows"]) == [288, 20, 12, 8]
+    assert level["mape_pct"].round(1).tolist() == [13.5, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -209,9 +212,20 @@ def test_table19_reproduced_within_15_percent():
     assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(7.0, abs=0.1)
     assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(10.0, abs=0.1)
     assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(6.6, abs=0.1)
-    # H100 cuSPARSELt 2:4 over cuBLASLt, bf16 square GEMMs (SlideSparse): predicted flat near 1.15x (the fit on
-    # PR 177866) against 0.75x at M = 1,024 and 1.45-1.59x at M >= 4,096
-    assert scored.loc["slidesparse-h100", "mape_pct"] == pytest.approx(27.0, abs=0.1)
+    # SlideSparse's cuSPARSELt 2:4 against cuBLASLt ran on an H100 PCIe: on its own fitted level and per-call floors
+    # the bf16 square gains are 1.15-1.39x predicted against 0.75-1.59x measured (27 % on the SXM5 fit, now 23 %)
+    sq = v.rows.set_index("id").filter(like="slidesparse-h100-bf16", axis=0)
+    assert sq["error_pct"].abs().mean() == pytest.approx(23.3, abs=0.1)
+    assert scored.loc["slidesparse-h100pcie-bf16", "mape_pct"] == pytest.approx(16.9, abs=0.1)   # Qwen2.5-7B
+    assert scored.loc["slidesparse-h100pcie-fp8", "mape_pct"] == pytest.approx(25.3, abs=0.1)
+    assert scored.loc["slidesparse-h100pcie-int8", "mape_pct"] == pytest.approx(13.5, abs=0.1)
+    # the RTX 4090, a generation no fit saw, per pattern: the software N:M kernels (NM-SpMM, nmSPARSE) stay within
+    # 5-8 % as sparsity grows (the L2 limiter); its cuSPARSELt 2:4 and cuBLAS rows carry assumed levels (A100's fit,
+    # 0.8) the 4090 beats: both are predicted slow
+    held = scored.filter(like="held-out rtx-4090 kernel rows", axis=0)
+    assert [g.rsplit(", ", 1)[1] for g in held.index] == ["dense", "16:32", "2:4", "12:32", "8:32", "4:32"]
+    assert held["rows"].tolist() == [20, 24, 13, 24, 24, 24]
+    assert held["mape_pct"].round(1).tolist() == [19.0, 4.9, 70.5, 6.1, 5.8, 8.0]
 
 
 def test_measurement_pins_a_dense_kernel():

@@ -227,7 +227,24 @@ def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
             e2e = sel[sel["level"] == "end-to-end"]
             summary(use, "scored inference-step rows", e2e[~training.loc[e2e.index]])
             summary(use, "scored training-step rows", e2e[training.loc[e2e.index]])
+    for hw, pattern, sel in held_out_by_pattern(df, rows):
+        summary("scored", f"held-out {hw} kernel rows, {pattern}", sel)
     return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))
+
+
+def held_out_by_pattern(df: pd.DataFrame, rows: list) -> list:
+    """(device, pattern, its rows) for the scored kernel rows of every device no fitted row is on (a GPU
+    generation the fits never saw), one entry per row pattern (``dense`` for rows without one): how the carried
+    fits extrapolate as sparsity grows."""
+    fitted = set(df.loc[df["use"] == "fitted", "hardware"])
+    plan = pd.Series([str(r.get("plan") or "dense") for r in rows], index=df.index)
+    held = df[(df["use"] == "scored") & (df["level"] == "kernel") & ~df["hardware"].isin(fitted)]
+
+    def density(p):   # dense first, then falling density (16:32, 12:32, ...)
+        n, _, m = p.partition(":")
+        return -1.0 if not m else -int(n) / int(m)
+    return [(hw, p, sel) for hw, by_hw in held.groupby("hardware", sort=True)
+            for p, sel in sorted(by_hw.groupby(plan.loc[by_hw.index]), key=lambda kv: (density(kv[0]), kv[0]))]
 
 
 def gpu_residuals(validation, path=None):
