@@ -376,3 +376,18 @@ def test_by_kernel_sums_to_totals(vitb):
     assert set(by.index) == {"cublas", "cusparselt", "compressed-nm", "vector"}
     assert by["seconds"].sum() == pytest.approx(p.totals["seconds"], rel=1e-12)
     assert by.loc["cusparselt", "executed_flops"] == pytest.approx(by.loc["cusparselt", "nominal_flops"] / 2)
+
+
+def test_held_out_by_pattern_skips_fitted_devices_and_orders_by_density():
+    """Held-out groups: scored kernel rows of devices with no fitted row, one per pattern, dense first then falling
+    density (ties by name); end-to-end rows and devices a fit saw are left out."""
+    from nmsim.cost.validate import held_out_by_pattern
+    rows = [{"plan": None}, {"plan": "4:32"}, {"plan": "16:32"}, {"plan": "2:4"}, {"plan": "4:32"},
+            {"plan": "8:32"}, {"plan": "2:4"}, {"plan": None}]
+    df = pd.DataFrame({"hardware": ["new", "new", "new", "new", "new", "new", "seen", "new"],
+                       "use": ["scored"] * 6 + ["fitted", "scored"],
+                       "level": ["kernel"] * 7 + ["end-to-end"]})
+    out = held_out_by_pattern(df, rows)
+    assert [(hw, p, list(sel.index)) for hw, p, sel in out] == [
+        ("new", "dense", [0]), ("new", "16:32", [2]), ("new", "2:4", [3]), ("new", "8:32", [5]),
+        ("new", "4:32", [1, 4])]
