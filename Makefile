@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nmsim-installed
 
-.PHONY: setup test report bench evidence evidence-scaled evidence-check evidence-gpu validate schemas templates clean
+.PHONY: setup test report bench evidence evidence-scaled evidence-scaled-from evidence-check evidence-gpu validate schemas templates clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,12 +36,18 @@ schemas: $(STAMP)
 
 # The trainer evidence protocol (about an hour on 2 idle cores; resumes where it stopped). The committed
 # reports/evidence pilot ran nmsim's earlier recipe settings, named here; the paper's are the defaults
-# (docs/paper-fidelity.md). evidence-scaled: the 10x CPU protocol (pysrc-chars; hours, one worker).
+# (docs/paper-fidelity.md). evidence-scaled: the 10x CPU protocol (pysrc-chars, dense, SR-STE and the four
+# progressive recipes at FF 1:8, 5 seeds; about 30 runs of 5 CPU-minutes). evidence-scaled-from FROM=folder: the
+# finished seeds of a copy of that protocol run elsewhere, brought in (records only) and summarized.
 evidence: $(STAMP)
 	$(PY) -m nmsim evidence run --out reports/evidence --workers 2 --dense-frac 0.05 --finetune-frac 0.1 --beta-rule auto-70 --finetune-rule ste
 
 evidence-scaled: $(STAMP)
-	nice -n 10 $(PY) -m nmsim evidence run --out reports/evidence-cpu-scaled --task pysrc-chars --recipes dense,sr-ste --patterns ff=1:8 --seeds 5 --eval-every 50 --workers 1
+	nice -n 10 $(PY) -m nmsim evidence run --out reports/evidence-cpu-scaled --task pysrc-chars --recipes dense,paper --patterns ff=1:8 --seeds 5 --eval-every 50 --workers 2
+
+evidence-scaled-from: $(STAMP)
+	@test -n "$(FROM)" || { echo "usage: make evidence-scaled-from FROM=protocol-folder" >&2; exit 2; }
+	$(PY) -m nmsim evidence summarize reports/evidence-cpu-scaled --from "$(FROM)"
 
 # Regenerate the per-structure templates (nmsim/data/templates) after a change to the tracer or the builder
 # (tests/test_templates.py fails until then), then prove every bundled workload's against traces in each region.

@@ -67,7 +67,40 @@ def test_protocol_writes_summaries(folder):
     assert "Ranking (only where the interval excludes zero), by `loss`" in text and "37.8 %" in text
     claims = pd.read_csv(folder / "claims.csv")
     assert set(claims["verdict"]) <= {"holds", "does not hold", "cannot be decided"}
-    assert set(claims["claim"]) == {"dense-quality", "iso-flop-vs-sparse", "vs-srste"}
+    assert set(claims["claim"]) == {"dense-quality", "iso-flop-vs-sparse", "iso-flop-vs-dense", "vs-srste"}
+    assert ("Recipe settings differ from the paper's (docs/paper-fidelity.md): SDGF-geometric k 4 at ff=1:16 (the "
+            "paper's: 16, too wide for this model).\n") in text
+    assert "22 steps (1,408 examples per run)" in text    # batch 64
+
+
+def test_summarize_from_copies_finished_seeds_only(folder, tmp_path, capsys):
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(folder, src)
+    (src / "protocol-runs" / "digits" / "sr-ste" / "ff1_16" / "seed1" / "done.json").unlink()  # seed 1 unfinished
+    before = sorted(p.relative_to(src) for p in src.rglob("*"))
+    dest = tmp_path / "dest"
+    (dest / "protocol-runs").mkdir(parents=True)
+    (dest / "README.md").write_text("a user's note")
+    assert cli_main(["evidence", "summarize", str(dest), "--from", str(src)]) == 2
+    assert capsys.readouterr().err == (f"nmsim: error: {dest}: exists, is not empty and holds no protocol.json; "
+                                       "refusing to write into it\n")
+    shutil.copy(folder / "protocol.json", dest)
+    assert cli_main(["evidence", "summarize", str(dest), "--from", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"evidence: 3 finished runs of seeds 0 copied into {dest / 'protocol-runs'}; left out "
+                          "(unfinished): seed 1 (2 of 3 runs)\n")
+    copied = sorted(p.relative_to(dest / "protocol-runs").as_posix() for p in (dest / "protocol-runs").rglob("*.*"))
+    assert copied == [f"digits/{r}/seed0/{f}" for r in ("dense/dense", "sdgf-geometric/ff1_16", "sr-ste/ff1_16")
+                      for f in ("config.json", "done.json", "metrics.jsonl")]      # no checkpoint, no lock
+    assert sorted(p.relative_to(src) for p in src.rglob("*")) == before              # the source as it was
+    assert (dest / "README.md").read_text() == "a user's note"
+    assert json.loads((dest / "timing.json").read_text()) == json.loads((src / "timing.json").read_text())
+    assert set(pd.read_csv(dest / "finals.csv")["seeds"]) == {1}
+    assert cli_main(["evidence", "summarize", str(src), "--from", str(src)]) == 2
+    assert capsys.readouterr().err == (f"nmsim: error: {src}: is the folder the runs come from; give another "
+                                       "folder\n")
 
 
 def test_protocol_resumes_and_refuses_other_protocols(folder, tmp_path):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from nmsim.errors import UserError
 from nmsim.evidence import claims, isoflop
-from nmsim.evidence.stats import holm, mean_ci, p_value, paired, pooled_sd, t_quantile, verdict
+from nmsim.evidence.stats import (Interval, holm, mean_ci, p_value, paired, pooled_sd, seeds_needed, t_quantile,
+                                  verdict)
 from nmsim.evidence.summary import most_sparse, paired_table, ranking_lines
 
 
@@ -191,3 +192,69 @@ def test_most_sparse_label():
     assert most_sparse(["ff=1:16", "ff=1:32,qkv=1:32", "ff=1:32"]) == "ff=1:32,qkv=1:32"
     assert most_sparse(["ff=1:8", "ff=2:32"]) == "ff=2:32"
     assert np.isclose(1 / 16, 2 / 32)
+
+
+def test_seeds_needed_exact():
+    # t(0.975, 6) / sqrt(7) = 0.925 < 1 <= t(0.975, 5) / sqrt(6) = 1.049
+    assert seeds_needed(1.0, 1.0) == 7 and seeds_needed(-1.0, 1.0) == 7
+    assert seeds_needed(1.0, 1.0, 0.95, 5) == 11          # Bonferroni over 5: t(0.995, 10) / sqrt(11) = 0.956
+    assert seeds_needed(0.5, 1.0) == 18 and seeds_needed(1.0, 0.0) == 2
+    assert seeds_needed(0.0, 1.0) == math.inf and seeds_needed(1e-4, 1.0) == math.inf   # beyond 10,000 seeds
+    assert math.isnan(seeds_needed(1.0, math.nan))
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.floats(0.01, 10), st.floats(0.01, 10), st.integers(1, 12))
+def test_seeds_needed_is_where_the_test_starts_to_separate(mean, sd, family):
+    n = seeds_needed(mean, sd, 0.95, family)
+    if math.isinf(n):
+        return
+    n = int(n)
+    p_at = p_value(Interval(n, mean, sd, math.nan, math.nan, 0.95))
+    assert p_at < 0.05 / family
+    if n > 2:
+        assert p_value(Interval(n - 1, mean, sd, math.nan, math.nan, 0.95)) >= 0.05 / family * (1 - 1e-9)
+    assert seeds_needed(2 * mean, sd, 0.95, family) <= n      # a larger effect never needs more seeds
+
+
+def test_open_comparisons_carry_the_seeds_they_need():
+    wobble = [0.004, -0.006, 0.002, 0.005, -0.003]
+    spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t + NOISE[s]),
+            ("sr-ste", "ff=1:16"): (70.0, lambda s, t: 0.4 * t + NOISE[s]),
+            ("mdgf-exp", "ff=1:16"): (70.0, lambda s, t: 0.4 * t + 0.001 * t + wobble[s] * t + NOISE[s])}
+    table = paired_table(_curves(spec)).set_index(["metric", "recipe"])
+    row = table.loc[("accuracy", "mdgf-exp")]
+    d = [0.001 + w for w in wobble]
+    assert row["verdict"] == "not separated" and row["delta_mean"] == pytest.approx(np.mean(d))
+    assert row["seeds_needed"] == seeds_needed(np.mean(d), np.std(d, ddof=1), 0.95, 2) == 61
+    assert math.isnan(table.loc[("accuracy", "dense"), "seeds_needed"])          # separated: nothing to add
+
+
+def test_iso_flop_claims_against_sr_ste_and_against_dense():
+    spec = {("dense", "dense"): (100.0, lambda s, t: 0.6 * t + NOISE[s]),
+            ("sr-ste", "ff=1:16"): (70.0, lambda s, t: 0.4 * t + NOISE[s]),
+            # ends at 80 FLOPs with 0.5 + 0.02 * seed; dense has 0.48 there: +2 points + 2 * seed
+            ("sdgf-stepwise", "ff=1:16"): (80.0, lambda s, t: (0.5 + 0.02 * s) * t + NOISE[s]),
+            ("mdgf-linear", "ff=1:16"): (90.0, lambda s, t: 0.3 * t + NOISE[s])}
+    out = claims.test_claims(_curves(spec), ("accuracy",)).set_index(["claim", "recipe"])
+    step = out.loc[("iso-flop-vs-dense", "sdgf-stepwise")]
+    assert (step["against"], step["unit"], step["seeds"]) == ("dense", "fraction", 5)
+    assert step["effect"] == pytest.approx(0.06) and step["verdict"] == "holds"
+    assert step["figures"].startswith("+6.00 points [+2.07, +9.93] vs dense (claimed: a gain of +1.6 points) at "
+                                      "its final FLOPs (0.800 of dense's; dense mid-run)")
+    lin = out.loc[("iso-flop-vs-dense", "mdgf-linear")]     # 0.3 against dense's 0.54 at 90 FLOPs
+    assert lin["effect"] == pytest.approx(-0.24) and lin["verdict"] == "does not hold"
+    assert out.loc[("iso-flop-vs-sparse", "sdgf-stepwise"), "against"] == "sr-ste"
+    assert out.loc[("vs-srste", "sdgf-stepwise"), "unit"] == "% of FLOPs"
+
+
+def test_departures_from_the_paper_settings():
+    from nmsim.evidence.protocol import Protocol, departures
+
+    assert departures(Protocol()) == []
+    earlier = Protocol(dense_frac=0.05, finetune_frac=0.1, beta_rule="auto-70", srste_finetune_rule="ste",
+                       geometric_k={"ff=1:32": 2, "ff=1:8": 16})
+    assert departures(earlier) == [
+        "dense warm-up fraction 0.05 (the paper's: 0.0)", "fine-tune fraction 0.1 (the paper's: 0.0)",
+        "MDGF beta rule auto-70 (the paper's: paper-fraction)", "SR-STE rule in fine-tune ste (the paper's: sr-ste)",
+        "SDGF-geometric k 2 at ff=1:32 (the paper's: 16, too wide for this model)"]

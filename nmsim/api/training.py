@@ -243,12 +243,17 @@ def evidence_check(args, echo=print) -> dict:
     return compare(args.folder, caps, recipes, seeds, echo=echo)
 
 
-def evidence_summary(folder, echo=print) -> dict:
-    """``nmsim evidence summarize``: the summaries of a protocol folder rewritten; the tables by name."""
+def evidence_summary(folder, echo=print, source=None) -> dict:
+    """``nmsim evidence summarize``: the summaries of a protocol folder rewritten (after copying the finished
+    seeds of protocol folder ``source`` into it, :mod:`nmsim.evidence.collect`); the tables by name."""
     from nmsim.evidence.files import read_timing
     from nmsim.evidence.protocol import TIMING_FILE, load_protocol
-    load_protocol(folder)   # not a protocol folder, or damaged bookkeeping: one line before the summary's
-    read_timing(Path(folder) / TIMING_FILE)   # imports (torch, matplotlib)
+    where = folder if source is None else source
+    load_protocol(where)   # not a protocol folder, or damaged bookkeeping: one line before the summary's
+    read_timing(Path(where) / TIMING_FILE)   # imports (torch, matplotlib)
+    if source is not None:
+        from nmsim.evidence.collect import collect
+        collect(source, folder, echo=echo)
     from nmsim.evidence.summary import summarize
 
     return summarize(folder, echo=echo)

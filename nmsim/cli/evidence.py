@@ -59,6 +59,9 @@ def register(sub) -> None:
     pr.set_defaults(func=cmd_price)
     s = esub.add_parser("summarize", help="(re)write the summaries of a protocol folder from its finished runs")
     s.add_argument("folder", nargs="?", default="reports/evidence")
+    s.add_argument("--from", "--source", dest="source", metavar="SRC",
+                   help="first copy the finished seeds of protocol folder SRC into FOLDER (records only, no "
+                        "checkpoints; SRC is left as it is)")
     s.set_defaults(func=cmd_summarize)
     c = esub.add_parser("check", help="retrain runs of a protocol folder under other ATen CPU capabilities and "
                                       "compare their finals in seed standard deviations")
@@ -131,5 +134,5 @@ def _check_text(result: dict, folder: str) -> str:
 
 def cmd_summarize(args) -> int:
     from nmsim.api.training import evidence_summary
-    evidence_summary(args.folder)
+    evidence_summary(args.folder, source=args.source)
     return 0

@@ -181,7 +181,7 @@ def equal_flops_table(curves: pd.DataFrame, metric: str, level: float = 0.95) ->
                      "flops_rel_dense": float(np.mean(rel)) if rel else math.nan,
                      "recipe_final_mean": float(np.mean(list(mine.values()))) if mine else math.nan,
                      "dense_at_equal_flops_mean": float(np.mean(list(ref.values()))) if ref else math.nan,
-                     "delta_mean": iv.mean, "delta_low": iv.low, "delta_high": iv.high,
+                     "delta_mean": iv.mean, "delta_sd": iv.sd, "delta_low": iv.low, "delta_high": iv.high,
                      "dense_point": "mid-run dense curve"})
     return pd.DataFrame(rows)
 

@@ -81,6 +81,26 @@ class Protocol:
         return cls(**d)
 
 
+# Protocol field -> how people read it: the settings where the paper's configs and nmsim's earlier choices differ
+PAPER_SETTINGS = {"dense_frac": "dense warm-up fraction", "finetune_frac": "fine-tune fraction",
+                  "beta_rule": "MDGF beta rule", "srste_finetune_rule": "SR-STE rule in fine-tune"}
+
+
+def departures(p: Protocol) -> list[str]:
+    """How ``p`` departs from the paper's recipe settings (the protocol's defaults, docs/paper-fidelity.md), one
+    phrase each (``dense warm-up fraction 0.05 (the paper's: 0.0)``); SDGF-geometric's k below the paper's 16 where the
+    model is too narrow for it is listed as well. Empty when it runs the paper's settings."""
+    from nmsim.recipes import recipe_class
+
+    paper = Protocol()
+    out = [f"{what} {getattr(p, key)} (the paper's: {getattr(paper, key)})" for key, what in PAPER_SETTINGS.items()
+           if getattr(p, key) != getattr(paper, key)]
+    k_paper = next(x.default for x in recipe_class("sdgf-geometric").params if x.name == "k")
+    out += [f"SDGF-geometric k {k} at {plan} (the paper's: {k_paper}, too wide for this model)"
+            for plan, k in p.geometric_k.items() if k != k_paper]
+    return out
+
+
 # The GPU protocol (docs/gpu-protocol.md): 10x the scaled CPU protocol's tokens per run on a model with 7x the
 # parameters, bf16 autocast; every recipe at 1:8 and 1:16 (SDGF-geometric k = 16 fits both), 5 seeds.
 GPU_PROTOCOL = dict(task="pysrc-chars", workload="trainer-gpt2-chars-256", patterns=("ff=1:8", "ff=1:16"), epochs=10,

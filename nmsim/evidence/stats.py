@@ -98,6 +98,22 @@ def holm(pvalues) -> list[float]:
     return out
 
 
+def seeds_needed(mean: float, sd: float, level: float = 0.95, comparisons: int = 1, most: int = 10_000) -> float:
+    """Seeds (paired) for a two-sided t-test of ``mean == 0`` to reach significance if the observed ``mean`` and
+    ``sd`` of the paired differences held: the smallest n with t(1 - alpha / (2·comparisons), n - 1)·sd/√n <
+    |mean|, alpha = 1 - level. ``comparisons`` > 1 applies Bonferroni over the family, the strictest step of Holm
+    (an upper bound on what Holm needs). Infinite for a zero mean or beyond ``most``; NaN without a spread."""
+    from scipy.stats import t
+
+    if not (math.isfinite(mean) and math.isfinite(sd)) or sd < 0:
+        return math.nan
+    if mean == 0:
+        return math.inf
+    n = np.arange(2, most + 1)
+    ok = t.ppf(1 - (1 - level) / (2 * max(1, comparisons)), n - 1) * sd / np.sqrt(n) < abs(mean)
+    return float(n[ok.argmax()]) if ok.any() else math.inf
+
+
 def verdict(iv: Interval, metric: str, p_adjusted: float | None = None, level: float | None = None) -> str:
     """``better`` / ``worse`` (than the reference) where the comparison is significant, else ``not separated``:
     with ``p_adjusted`` (Holm) significant means ``p_adjusted < 1 - level``, without it the interval of

@@ -272,13 +272,13 @@ def evidence_run(out=None, **kwargs) -> Path:
 
 
 def evidence_summarize(folder=None, **kwargs) -> dict:
-    """Rewrite the summaries of a protocol folder from its finished runs, as ``nmsim evidence summarize``; the
-    tables by name."""
+    """Rewrite the summaries of a protocol folder from its finished runs, as ``nmsim evidence summarize``
+    (``source=``: first copy the finished seeds of that protocol folder into ``folder``); the tables by name."""
     from nmsim.api.training import evidence_summary
 
     args = read(["evidence", "summarize"], [("folder", folder)], kwargs)
     with running("evidence"):
-        return evidence_summary(args.folder, echo=_quiet)
+        return evidence_summary(args.folder, echo=_quiet, source=args.source)
 
 
 def hardware_list(**kwargs) -> pd.DataFrame:

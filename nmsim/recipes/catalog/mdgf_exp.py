@@ -12,7 +12,7 @@ class MDGFExp(MDGFRecipe):
     style = ("tab:green", "D")
     order = 40
     sets = ("paper", "quick")
-    claims = ("iso-flop-vs-sparse", "vs-srste")
+    claims = ("iso-flop-vs-sparse", "iso-flop-vs-dense", "vs-srste")
     default_beta = 1e-4
 
     def decay(self, j: int, beta: float | None = None) -> float:

@@ -10,7 +10,7 @@ class MDGFLinear(MDGFRecipe):
     style = ("tab:orange", "s")
     order = 30
     sets = ("paper",)
-    claims = ("iso-flop-vs-sparse", "vs-srste")
+    claims = ("iso-flop-vs-sparse", "iso-flop-vs-dense", "vs-srste")
     default_beta = 2e-4
 
     def decay(self, j: int, beta: float | None = None) -> float:

@@ -18,7 +18,7 @@ class SDGFGeometric(IntervalRecipe):
     style = ("tab:purple", "v")
     order = 60
     sets = ("paper",)
-    claims = ("dense-quality", "iso-flop-vs-sparse", "vs-srste")
+    claims = ("dense-quality", "iso-flop-vs-sparse", "iso-flop-vs-dense", "vs-srste")
     params = (Param("k", int, "SDGF-geometric factor k (paper 16, public code 8)", default=DEFAULT_K),
               Param("intervals", int, "SDGF-geometric number of intervals (default log2(k)+1)"))
     fallback = ("k", (8, 4, 2))

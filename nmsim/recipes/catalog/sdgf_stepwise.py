@@ -10,7 +10,7 @@ class SDGFStepwise(IntervalRecipe):
     style = ("tab:blue", "^")
     order = 50
     sets = ("paper", "quick")
-    claims = ("iso-flop-vs-sparse", "vs-srste")
+    claims = ("iso-flop-vs-sparse", "iso-flop-vs-dense", "vs-srste")
 
     def __init__(self, targets, dense_frac=0.0, finetune_frac=0.0, steps_per_epoch=None, **params):
         super().__init__(targets, dense_frac, finetune_frac, steps_per_epoch, **params)
