@@ -258,3 +258,15 @@ def test_departures_from_the_paper_settings():
         "dense warm-up fraction 0.05 (the paper's: 0.0)", "fine-tune fraction 0.1 (the paper's: 0.0)",
         "MDGF beta rule auto-70 (the paper's: paper-fraction)", "SR-STE rule in fine-tune ste (the paper's: sr-ste)",
         "SDGF-geometric k 2 at ff=1:32 (the paper's: 16, too wide for this model)"]
+
+
+def test_summary_title_flags_earlier_recipe_settings_only():
+    from nmsim.evidence.protocol import Protocol
+    from nmsim.evidence.views import settings_text, title_note
+
+    assert title_note(Protocol(dense_frac=0.05)) == " (recipe settings other than the paper's: see below)"
+    narrow = Protocol(geometric_k={"ff=1:32": 2})       # a k the model is too narrow for: listed, not flagged
+    assert title_note(narrow) == "" and title_note(Protocol()) == ""
+    assert settings_text(narrow) == ("Recipe settings differ from the paper's (docs/paper-fidelity.md): "
+                                     "SDGF-geometric k 2 at ff=1:32 (the paper's: 16, too wide for this model).")
+    assert settings_text(Protocol()) == "Recipe settings: the paper's (docs/paper-fidelity.md)."

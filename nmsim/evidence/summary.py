@@ -256,7 +256,7 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
     highest = gap[gap["pattern"] == most_sparse(gap["pattern"])] if len(gap) else gap
     p = proto
     lines = [
-        f"# Evidence: {p.task}, recipes ranked against {ref} with {pct} % intervals",
+        f"# Evidence: {p.task}, recipes ranked against {ref} with {pct} % intervals{V.title_note(p)}",
         "",
         f"Protocol: task `{p.task}`, recipes {', '.join(p.recipes)}; "
         f"plans {', '.join(f'`{x}`' for x in plan_labels(p.patterns))}; "

@@ -93,6 +93,15 @@ def family_text(paired: pd.DataFrame) -> str:
     return " / ".join(f"{n} ({m})" for m, n in counts.items()) or "0"
 
 
+def title_note(p) -> str:
+    """A note for the summary's title when the protocol ran recipe settings other than the paper's (not for an
+    SDGF-geometric k the model is too narrow for: that is listed in :func:`settings_text` only)."""
+    from nmsim.evidence.protocol import PAPER_SETTINGS, Protocol
+
+    earlier = [k for k in PAPER_SETTINGS if getattr(p, k) != getattr(Protocol(), k)]
+    return " (recipe settings other than the paper's: see below)" if earlier else ""
+
+
 def settings_text(p) -> str:
     """Whether the protocol runs the paper's recipe settings, and where it does not."""
     off = departures(p)
