@@ -1,8 +1,8 @@
-"""``nmsim cluster`` and the trace cache: the first call stores each model's batch-1 graph and the one a layer
-deeper (for its parameter counts): its first 4 layers, built from the structure's shipped template without torch,
-or for a structure without one a 1-layer model, fitted by tracing; a later process loads them and prices without
-torch. The numbers are the
-ones a fresh trace gives, exactly (no timing here: the warm-call goal lives in bench/)."""
+"""``nmsim cluster`` and the trace cache: the first call stores each model's graph at batch 1, the one for
+batches above 1 (micro-batches of more than one sequence) and the one a layer deeper (for its parameter counts):
+its first 4 layers, built from the structure's shipped template without torch, or for a structure without one a
+1-layer model, fitted by tracing; a later process loads them and prices without torch. The numbers are the ones a
+fresh trace gives, exactly (no timing here: the warm-call goal lives in bench/)."""
 from __future__ import annotations
 
 import os
@@ -59,7 +59,8 @@ def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_nu
         assert cold_torch and "tracing" in cold_err and "(1 layer)" in cold_err
     assert not warm_torch and "tracing" not in warm_err
     graphs = sorted(p.name for p in (tmp_path / "cache" / "graphs").iterdir())
-    assert len(graphs) == 2 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)
+    # the probe at batch 1, at batches above 1 (micro-batches > 1: its own shape region) and a layer deeper
+    assert len(graphs) == 3 and all(g.startswith("nmsim-graph-") and g.endswith(".npz") for g in graphs)
 
 
 KEPT = [["cluster", "plan", "gpt2", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--top", "3"],

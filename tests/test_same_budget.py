@@ -150,8 +150,7 @@ def test_recomputed_training_step_same_everywhere_and_on_the_planners_one_device
     """Selective recompute (the attention core's forward again in backward) on the trainer's 2-layer GPT, batch
     1 x 64 tokens, a100: price, a price sweep, compare and budget price the same step, and the cluster planner's
     TP1 PP1 DP1 layout on a one-device system gives the same time and memory (optimizer step included, no
-    losses). Micro-batch 1: the planner scales a batch-1 trace by the micro-batch, which also multiplies reads
-    that do not grow with it (the learned position table, norm weights; gpt2 at mb 2: +0.03 %)."""
+    losses); other micro-batches: tests/test_cluster.py."""
     from pathlib import Path
 
     system = Path(nmsim.__file__).parent / "data" / "systems" / "dgx-a100.yaml"

@@ -10,9 +10,10 @@ resolved by :class:`nmsim.cost.training.TrainingCostModel`. Following changes to
 How a shard is priced: one transformer block and the ops outside the blocks are traced once (batch 1, the
 run's sequence: the model's first four layers when their structure has a shipped template,
 :mod:`nmsim.graph.templates`, so a first call needs no torch, else a 1-layer model); a shard's op table is layer
-0 of that trace with its shapes changed — token rows times the micro-batch; Megatron column-parallel GEMMs (q, k,
-v, ff1, ff_gate, the vocab head) split their output dimension by the TP degree, row-parallel ones (o, ff2) their
-reduction dimension, attention matmuls their heads; vector ops inside attention/MLP split by TP, norms and
+0 of that graph at the micro-batch (the same graph traced at that batch, shape-generic: the sizes ``nmsim price``
+prices at that batch, reads that do not grow with it included) with its shapes split — Megatron column-parallel
+GEMMs (q, k, v, ff1, ff_gate, the vocab head) split their output dimension by the TP degree, row-parallel ones (o,
+ff2) their reduction dimension, attention matmuls their heads; vector ops inside attention/MLP split by TP, norms and
 residuals only with sequence parallelism. Every layer of the model is a copy of the traced block, so a plan with
 per-layer rules (``ff@0-5=1:8``) gives layers with different patterns; each distinct set of patterns is priced
 once. The traced graph (and the one a layer deeper, which gives the per-layer parameter count) are shape-generic
@@ -123,7 +124,6 @@ class DeviceModel:
                  fused_attention: bool = False):
         from nmsim.cost.pricing import hardware_spec
         from nmsim.cost.training import TrainingCostModel
-        from nmsim.graph import trace_workload
         from nmsim.sparsity.plan import SparsityPlan
         check_model(cfg)
         self.cfg, self.seq, self.dtype, self.transposable = cfg, int(seq), dtype, transposable
@@ -131,23 +131,10 @@ class DeviceModel:
         self.hw.dense_tflops(dtype)
         self.layers = int(cfg.layers)
         self.probe_layers = _probe_depth(cfg)
-        graph = trace_workload(_layers(cfg, self.probe_layers), batch=1, seq=None if cfg.is_image else self.seq)
-        self.graph = graph
-        ops = graph.ops.reset_index(drop=True)
-        self.block = ops[ops["layer"] == 0]
         self.fused_attention = bool(fused_attention)
         self._price_kw = _price_options(self.hw, self.fused_attention)
-        if fused_attention and "fusion" not in self._price_kw:
-            # pricing without a fusion switch: FlashAttention-style, drop the vector ops between logit and attend
-            roles = self.block["role"].to_numpy()
-            lo, hi = np.flatnonzero(roles == "logit"), np.flatnonzero(roles == "attend")
-            if len(lo) and len(hi):
-                pos = np.arange(len(self.block))
-                inner = (pos > lo[0]) & (pos < hi[-1]) & ~self.block["kind"].isin(("linear", "matmul", "conv")).to_numpy()
-                self.block = self.block[~inner]
-        first = int(self.block.index.min())
-        self.pre = ops[(ops["layer"] < 0) & (ops.index < first)]
-        self.post = ops[(ops["layer"] < 0) & (ops.index > first)]
+        self._batches: dict = {}
+        self.graph, self.pre, self.block, self.post = self._at_batch(1)
         self.full = self._replicate()
         if isinstance(plan, str):
             plan = SparsityPlan.parse(plan)
@@ -158,6 +145,30 @@ class DeviceModel:
         self._times: dict = {}
         self._masks: dict = {}
         self._sigs: dict = {}
+
+    def _at_batch(self, mb: int) -> tuple:
+        """(graph, pre, block, post) of the probe graph traced at ``mb`` sequences: the ops ``nmsim price``
+        prices at that batch (reads that do not grow with it, copies a trace makes only at batch > 1), so a
+        micro-batch's shard is priced as one device's step of that batch is."""
+        hit = self._batches.get(mb)
+        if hit is not None:
+            return hit
+        from nmsim.graph import trace_workload
+        graph = trace_workload(_layers(self.cfg, self.probe_layers), batch=mb,
+                               seq=None if self.cfg.is_image else self.seq)
+        ops = graph.ops.reset_index(drop=True)
+        block = ops[ops["layer"] == 0]
+        if self.fused_attention and "fusion" not in self._price_kw:
+            # pricing without a fusion switch: FlashAttention-style, drop the vector ops between logit and attend
+            roles = block["role"].to_numpy()
+            lo, hi = np.flatnonzero(roles == "logit"), np.flatnonzero(roles == "attend")
+            if len(lo) and len(hi):
+                pos = np.arange(len(block))
+                block = block[~((pos > lo[0]) & (pos < hi[-1]) & ~block["kind"].isin(MATRIX).to_numpy())]
+        first = int(block.index.min())
+        hit = self._batches[mb] = (graph, ops[(ops["layer"] < 0) & (ops.index < first)], block,
+                                   ops[(ops["layer"] < 0) & (ops.index > first)])
+        return hit
 
     # ---- the model's op table, every layer a copy of the traced block ------------------------------------
     def _replicate(self) -> pd.DataFrame:
@@ -216,9 +227,9 @@ class DeviceModel:
         self.cost.check_reachable(state, recipe_name)
 
     # ---- shard shapes --------------------------------------------------------------------------------------
-    def _scale(self, ops: pd.DataFrame, tp: int, mb: int, sp: bool, vocab_parallel) -> dict[str, np.ndarray]:
-        """The size columns (``_SCALED``) of ``ops`` as one shard's (``vocab_parallel``: a bool, or one per op,
-        for ops split by vocabulary)."""
+    def _scale(self, ops: pd.DataFrame, tp: int, sp: bool, vocab_parallel) -> dict[str, np.ndarray]:
+        """The size columns (``_SCALED``) of ``ops`` (a part of the probe graph at the micro-batch,
+        :meth:`_at_batch`) split by TP (``vocab_parallel``: a bool, or one per op, for ops split by vocabulary)."""
         key = id(ops)
         masks = self._masks.get(key)
         if masks is None or masks[0] is not ops:
@@ -233,18 +244,18 @@ class DeviceModel:
         split = np.where(col | row | mm, tp, 1)
         vec_div = np.where(region | vocab_parallel | sp, tp, 1)
         new = {
-            "gemm_m": np.where(lin, c["gemm_m"] * mb, c["gemm_m"]),
-            "gemm_b": np.where(mm, c["gemm_b"] * mb // tp, c["gemm_b"]),
+            "gemm_m": c["gemm_m"],
+            "gemm_b": np.where(mm, c["gemm_b"] // tp, c["gemm_b"]),
             "gemm_n": np.where(col, c["gemm_n"] // tp, c["gemm_n"]),
             "gemm_k": np.where(row, c["gemm_k"] // tp, c["gemm_k"]),
             "weight_numel": np.where(col | row, c["weight_numel"] / tp, c["weight_numel"]),
         }
         for k in ("fwd_flops", "dgrad_flops", "wgrad_flops"):
-            new[k] = c[k] * mb / split
+            new[k] = c[k] / split
         for k in ("bytes_read", "bytes_written", "out_numel", "in_numel"):
-            new[k] = np.where(matrix, c[k] * mb / split, c[k] * mb / vec_div)
+            new[k] = np.where(matrix, c[k] / split, c[k] / vec_div)
         for k in ("vector_flops", "bwd_vector_flops"):
-            new[k] = np.where(matrix, c[k] * mb, c[k] * mb / vec_div)
+            new[k] = np.where(matrix, c[k], c[k] / vec_div)
         return new
 
     def times(self, tp: int, mb: int, sp: bool, state=None) -> ShardTimes:
@@ -268,25 +279,26 @@ class DeviceModel:
         ids, blocks, outside = self.signatures(state)
         S = len(blocks)
         G = S + 2  # groups per shard: pre, one per layer signature, post
-        head_at = self.post.index[self.post["role"] == "head"]
-        after_head = self.post.index > (head_at.min() if len(head_at) else np.inf)
         n_pre_mat = int(self.pre["kind"].isin(MATRIX).sum())
         pre_pats, post_pats = outside[:n_pre_mat], outside[n_pre_mat:]
-        parts, pats = [], []   # (ops, their shard's size columns, group code) for every priced part
+        parts, pats = [], []   # (ops, their shard's size columns, group code, graph) for every priced part
         for c, (tp, mb, sp, _) in enumerate(todo):
-            post = self._scale(self.post, tp, mb, sp, after_head)   # vocab-parallel after the head
-            blk = self._scale(self.block, tp, mb, sp, False)
-            shard = [(self.pre, self._scale(self.pre, tp, mb, sp, False), 0, pre_pats)]
-            shard += [(self.block, blk, 1 + j, blocks[j]) for j in range(S)] + [(self.post, post, G - 1, post_pats)]
+            graph, pre, block, post = self._at_batch(mb)
+            head_at = post.index[post["role"] == "head"]
+            after_head = post.index > (head_at.min() if len(head_at) else np.inf)   # vocab-parallel after it
+            blk = self._scale(block, tp, sp, False)
+            shard = [(pre, self._scale(pre, tp, sp, False), 0, pre_pats)]
+            shard += [(block, blk, 1 + j, blocks[j]) for j in range(S)]
+            shard += [(post, self._scale(post, tp, sp, after_head), G - 1, post_pats)]
             for ops, sizes, j, mat_pats in shard:
-                parts.append((ops, sizes, c * G + j))
+                parts.append((ops, sizes, c * G + j, graph))
                 it = iter(mat_pats)
                 pats += [next(it) if m else None for m in self._masks[id(ops)][5]]
-        mini = pd.concat([ops for ops, _, _ in parts], ignore_index=True)
+        mini = pd.concat([ops for ops, *_ in parts], ignore_index=True)
         for col in _SCALED:
-            mini[col] = np.concatenate([sizes[col] for _, sizes, _ in parts])
-        mini["layer"] = np.concatenate([np.full(len(ops), code, dtype=np.int64) for ops, _, code in parts])
-        producers = self._producers(mini["id"].to_numpy(), mini["layer"].to_numpy())
+            mini[col] = np.concatenate([sizes[col] for _, sizes, *_ in parts])
+        mini["layer"] = np.concatenate([np.full(len(ops), code, dtype=np.int64) for ops, _, code, _ in parts])
+        producers = self._producers(parts)
         mini["id"] = np.arange(len(mini))
         patterns = pd.Series(pats, index=mini.index, dtype=object)
         df = price(_Graph(mini, self.cfg, producers, self.params), patterns, self.hw, self.dtype, "training",
@@ -323,16 +335,18 @@ class DeviceModel:
                 post_bwd=float(bwd[c, -1]), joules=float(joules[c] @ counts),
                 executed_flops=float(ex[c] @ counts), nominal_flops=float(nom[c] @ counts))
 
-    def _producers(self, orig_ids: np.ndarray, group: np.ndarray) -> dict[int, list[int]]:
-        """Each op's producers (the trace's data edges) inside its priced part, on the renumbered ids (pricing
-        reads them to fuse GEMM epilogues)."""
-        out: dict[int, list[int]] = {i: [] for i in range(len(orig_ids))}
-        src = self.graph.producers()
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        for a, b in zip(starts, np.r_[starts[1:], len(group)]):
-            where = {int(o): a + i for i, o in enumerate(orig_ids[a:b])}
+    @staticmethod
+    def _producers(parts) -> dict[int, list[int]]:
+        """Each op's producers (its graph's data edges) inside its priced part, on the renumbered ids of the
+        parts laid end to end (pricing reads them to fuse GEMM epilogues)."""
+        out: dict[int, list[int]] = {}
+        start = 0
+        for ops, _, _, graph in parts:
+            src = graph.producers()
+            where = {int(o): start + i for i, o in enumerate(ops["id"].to_numpy())}
             for v, new in where.items():
-                out[new] += [where[u] for u in src.get(v, ()) if u in where]
+                out[new] = [where[u] for u in src.get(v, ()) if u in where]
+            start += len(ops)
         return out
 
     # ---- bytes ----------------------------------------------------------------------------------------------
