@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ("import sys\nfrom nmsim.cli import main\nrc = main(sys.argv[1:])\n"
+PROBE = ("import sys\nfrom nmsim.cli import main\ntry:\n    rc = main(sys.argv[1:])\nexcept SystemExit as exc:  # argparse\n"
+         "    rc = exc.code\n"
          "heavy = [m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules]\n"
          "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\nsys.exit(rc)")
 
@@ -66,6 +67,46 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
      "nmsim: error: --lr: must be in (0, 10], got 0"),
     (["sweep", "--seeds", "0", "--out", str(Path(tempfile.gettempdir()) / "nmsim-no-runs")],
      "nmsim: error: --seeds: must be from 1 to 1000, got 0"),
+    # --columns against each pricing table's columns (nmsim.columns), issue 25: before pandas
+    (["price", "llama-2-7b", "--hardware", "a100", "--columns", "tme"],
+     "nmsim: error: --columns: no column 'tme' (columns: nominal_flops, executed_flops, vector_flops, bytes, "
+     "metadata_bytes, time, energy, bound, mem_gib, fits)"),
+    (["price", "llama-2-7b", "--hardware", "a100", "--by", "op", "--format", "csv", "--columns", "modul"],
+     "nmsim: error: --columns: no column 'modul' (columns: id, module, role, layer, kind, pass, pattern, "),
+    (["price", "llama-2-7b", "--hardware", "a100", "--memory", "--columns", "gb"],
+     "nmsim: error: --columns: no column 'gb' (columns: bytes, gib)"),
+    (["compare", "llama-2-7b", "--hardware", "a100,h100", "--columns", "hardware,speed"],
+     "nmsim: error: --columns: no column 'speed' (columns: hardware, dtype, pattern, kernel, hw_pattern, "
+     "executed_flops, time, speedup, tokens/s, $/M_tokens, J/token, mem_gib, fits, "),
+    (["compare", "vit-base-16", "--hardware", "a100", "--columns", "tokens/s"],
+     "nmsim: error: --columns: no column 'tokens/s' (columns: hardware, dtype, pattern, kernel, hw_pattern, "
+     "executed_flops, time, speedup, images/s, $/M_images, J/image, "),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--hardware", "a100", "--columns", "dollars"],
+     "nmsim: error: --columns: no column 'dollars' (columns: recipe, pattern, train_flops, vs_dense, vs_srste, "),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--columns", "time"],
+     "nmsim: error: --columns: no column 'time' (columns: recipe, pattern, train_flops, vs_dense, vs_srste, "
+     "matrix_vs_dense, matrix_vs_srste, budget_epochs, phases)"),
+    (["trace", "llama-2-7b", "--columns", "fwd"],
+     "nmsim: error: --columns: no column 'fwd' (columns: fwd_flops, dgrad_flops, wgrad_flops, vector_flops, "
+     "bwd_vector_flops, training_matrix_flops)"),
+    (["trace", "gpt2", "--by", "op", "--columns", "gemm_x"],
+     "nmsim: error: --columns: no column 'gemm_x' (columns: op, kind, role, module, layer, gemm_b, gemm_m, "),
+    # settings the spec refuses whatever the graph (nmsim.execution.settings): before pandas
+    (["price", "llama-2-7b", "--hardware", "a100", "--dtype", "bf61"],
+     "nmsim: error: a100-sxm4-80gb: no matrix peak for dtype 'bf61' (has: bf16, fp16, tf32, int8, fp32)"),
+    (["price", "llama-2-7b", "--hardware", "a100", "--weight-dtype", "int3"],
+     "nmsim: error: --weight-dtype: unknown dtype 'int3' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
+    (["price", "llama-2-7b", "--hardware", "a100", "--kernel", "nope"],
+     "nmsim: error: --kernel: a100-sxm4-80gb has no kernel 'nope' (kernels: cublas, "),
+    # options are never abbreviated: a prefix of one is refused, naming it (no silent guess)
+    (["price", "llama-2-7b", "--hardwar", "a100"], "nmsim: error: nmsim price: unrecognized option --hardwar: did "
+     "you mean --hardware? (options are not abbreviated)"),
+    (["compare", "gpt2", "--pattern=2:4"], "nmsim: error: nmsim compare: unrecognized option --pattern: did you "
+     "mean --patterns? (options are not abbreviated)"),
+    (["price", "gpt2", "--hardware", "a100", "--b", "8"], "nmsim: error: nmsim price: unrecognized option --b: did "
+     "you mean --batch or --by? (options are not abbreviated)"),
+    (["cluster", "plan", "gpt2", "--syst", "dgx-a100"], "nmsim: error: nmsim cluster plan: unrecognized option "
+     "--syst: did you mean --system? (options are not abbreviated)"),
 ]
 
 
@@ -106,6 +147,42 @@ def test_typo_fails_first(i, tmp_path):
     assert err[0].startswith(message), (args, err)
     assert not {"torch", "matplotlib"} & set(heavy.split(",")), (args, heavy)   # failed before those imports
     assert not (tmp_path / "runs").exists() and not (tmp_path / "c.png").exists()
+
+
+TABLES = [   # (command, the columns checked before any work, row keys)
+    (["price", "gpt2", "--hardware", "a100"], ("BY_COLUMNS", "mem_gib", "fits"), ["role"]),
+    (["price", "gpt2", "--hardware", "a100", "--by", "op"], ("OUTPUT_COLUMNS", "mem_gib", "fits"), []),
+    (["price", "gpt2", "--hardware", "a100", "--memory"], ("MEMORY_COLUMNS",), ["component"]),
+    (["compare", "gpt2", "--hardware", "a100", "--patterns", "dense"], ("compare_columns",), []),
+    (["compare", "vit-tiny", "--hardware", "a100", "--patterns", "dense"], ("compare_columns",), []),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9", "--hardware", "a100"], ("budget_columns",), []),
+    (["budget", "gpt2", "--sparsity", "ff=2:4", "--tokens", "1e9"], ("budget_columns",), []),
+    (["trace", "gpt2"], ("COST_COLUMNS", "training_matrix_flops"), ["role"]),
+    (["trace", "gpt2", "--by", "op"], ("TRACE_OP_COLUMNS", "COST_COLUMNS"), []),
+]
+
+
+@pytest.mark.parametrize("argv,early,keys", TABLES, ids=[" ".join(t[0][:1] + t[0][-2:]) for t in TABLES])
+def test_the_column_registry_is_each_tables_columns(argv, early, keys, capsys):
+    """nmsim.columns (checked before pandas is imported) names exactly the columns each table has (JSON keys)."""
+    import json
+
+    from nmsim import columns
+    from nmsim.bands import with_band_columns
+
+    names = []
+    for name in early:
+        value = getattr(columns, name, name)
+        if name == "compare_columns":
+            value = value("image" if argv[1] == "vit-tiny" else "token")
+        elif name == "budget_columns":
+            value = value("--hardware" in argv)
+        names += [value] if isinstance(value, str) else list(value)
+    from nmsim.cli import main
+    assert main([*argv, "--format", "json"]) == 0
+    got = list(json.loads(capsys.readouterr().out)[0])
+    banded = "--hardware" in argv and argv[0] != "trace" and "--memory" not in argv
+    assert sorted(got) == sorted(keys + (with_band_columns(names) if banded else names))
 
 
 def test_early_column_lists_match_the_tables(tmp_path):

@@ -32,16 +32,16 @@ def trace_table(args, columns_known: ColumnsHook = None) -> Traced:
 
     columns_known = columns_known or _nothing
     cfg = resolve_workload(args.workload, args.hf_config, batch=args.batch, seq_len=args.seq)   # before torch
-    from nmsim.graph import paper_view, trace_workload
-    from nmsim.graph.api import PAPER_COLUMNS
+    from nmsim.columns import COST_COLUMNS, PAPER_COLUMNS, TRACE_OP_COLUMNS
     if args.paper:
-        columns_known(PAPER_COLUMNS, ("op",))   # a typo, before tracing
-        return Traced(paper_view(cfg), cfg, paper=True)
-    from nmsim.graph import parameter_counts
-
-    if args.by != "op":   # a --columns typo, before tracing
-        from nmsim.graph.opgraph import COST_COLUMNS
+        columns_known(PAPER_COLUMNS, ("op",))   # a typo, before tracing (and pandas)
+    elif args.by != "op":
         columns_known([*COST_COLUMNS, "training_matrix_flops"], (args.by,))
+    else:
+        columns_known([*TRACE_OP_COLUMNS, *COST_COLUMNS])
+    from nmsim.graph import paper_view, parameter_counts, trace_workload
+    if args.paper:
+        return Traced(paper_view(cfg), cfg, paper=True)
     graph = trace_workload(cfg)
     table = graph.summary(by=args.by)
     if args.by != "op":
@@ -100,17 +100,14 @@ def price_step(args, columns_known: ColumnsHook = None) -> PricedStep:
     memory_kwargs(args)                             # and --recompute/--precision outside training
     if is_sweep(args):
         return price_sweep(args, columns_known)
-    from nmsim.cost import memory_footprint, price, trace_for_mode
-    from nmsim.cost.pricing import BY_COLUMNS, check_settings, default_dtype, hardware_spec, plans_preflight
-    from nmsim.memory import MEMORY_COLUMNS
-
+    _step_columns(args, columns_known)              # a --columns typo (no pandas either)
+    from nmsim.execution.settings import check_settings, default_dtype, hardware_spec
     hw = hardware_spec(args.hardware)
-    dtype = default_dtype(hw, args.dtype)
+    dtype = default_dtype(hw, args.dtype)           # and --dtype, --weight-dtype, --kernel (no pandas)
     check_settings(hw, dtype, weight_dtype=args.weight_dtype, kernel=args.kernel, plans=[args.sparsity])
-    if args.memory:   # a --columns typo, before tracing (--by op: the op table's columns come from the trace)
-        columns_known(MEMORY_COLUMNS, ("component",))
-    elif args.by != "op":
-        columns_known((*BY_COLUMNS, "mem_gib", "fits"), (args.by,))
+    from nmsim.cost import memory_footprint, price, trace_for_mode
+    from nmsim.cost.pricing import plans_preflight
+
     cfg = load_workload(args.workload)
     with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
         graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
@@ -133,6 +130,20 @@ def price_step(args, columns_known: ColumnsHook = None) -> PricedStep:
     step_band = bands.band(bands.level_for_mode(args.mode), hw)
     table = bands.attach(table, _op_bands(table, hw) if args.by == "op" else step_band)
     return PricedStep(table, cfg, hw, dtype, graph, mem, prices, result, step_band)
+
+
+def _step_columns(args, columns_known) -> None:
+    """``columns_known`` with the columns of the table ``price_step`` makes for ``args`` (from
+    :mod:`nmsim.columns`: before pandas is imported)."""
+    from nmsim.bands import with_band_columns
+    from nmsim.columns import BY_COLUMNS, MEMORY_COLUMNS, OUTPUT_COLUMNS
+
+    if args.memory:
+        columns_known(MEMORY_COLUMNS, ("component",))
+    elif args.by != "op":
+        columns_known(with_band_columns((*BY_COLUMNS, "mem_gib", "fits")), (args.by,))
+    else:
+        columns_known(with_band_columns((*OUTPUT_COLUMNS, "mem_gib", "fits")))
 
 
 def _op_bands(ops, hw) -> list:
@@ -236,10 +247,9 @@ def compare_rows(args, columns_known: ColumnsHook = None) -> Compared:
     prices = parse_overrides(args.price_per_hour, list(specs))   # a bad DEVICE=USD, before the pricing
     memory_kwargs(args)
     from nmsim.bands import with_band_columns
+    from nmsim.columns import compare_columns, item_name
+    columns_known(with_band_columns(compare_columns(item_name(cfg))))   # before the pricing (and pandas)
     from nmsim.cost import compare
-    from nmsim.cost.compare import compare_columns
-    from nmsim.cost.economics import item_name
-    columns_known(with_band_columns(compare_columns(item_name(cfg))))   # before the pricing
     df = compare(args.workload, args.hardware, args.patterns, args.selector, args.mode, args.dtype,
                  args.batch, args.seq, args.context, weight_dtype=args.weight_dtype, kernel=args.kernel,
                  price_per_hour=prices, rank_by=args.rank_by, cuda_graphs=args.cuda_graphs, **memory_kwargs(args))

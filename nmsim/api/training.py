@@ -35,8 +35,11 @@ def budget_run(args, columns_known: Callable | None = None):
     priced = [load(args.hardware).name] if args.hardware else []
     from nmsim.hardware.prices import parse_overrides
     parse_overrides(args.price_per_hour, priced)
-    from nmsim.cost.budget import budget_table, table_columns
-    (columns_known or _nothing)(table_columns(bool(args.hardware)))   # before tracing
+    from nmsim.bands import with_band_columns
+    from nmsim.columns import budget_columns
+    table = budget_columns(bool(args.hardware))
+    (columns_known or _nothing)(with_band_columns(table) if args.hardware else table)   # before pandas
+    from nmsim.cost.budget import budget_table
     return budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in BUDGET_OPTIONS})
 
 

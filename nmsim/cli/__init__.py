@@ -34,10 +34,33 @@ COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line (``nmsim: error: ...``) with exit status 2."""
+    """argparse, but usage errors are one line (``nmsim: error: ...``) with exit status 2, and options are never
+    abbreviated: ``--hardwar`` is refused, naming ``--hardware``, rather than silently taken for it (an option
+    added later could make the same prefix mean another one)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D102
         self.exit(2, f"nmsim: error: {self.prog}: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102
+        if self._subparsers is None:   # a command's own parser: every option it meets is its own
+            self._refuse_prefixes(args or ())
+        return super().parse_known_args(args, namespace)
+
+    def _refuse_prefixes(self, args) -> None:
+        for word in args:
+            if word == "--":
+                return
+            flag = word.split("=", 1)[0]
+            if not flag.startswith("--") or flag in self._option_string_actions:
+                continue
+            meant = sorted(o for o in self._option_string_actions if o.startswith(flag))
+            if meant:
+                self.error(f"unrecognized option {flag}: did you mean {' or '.join(meant)}? (options are not "
+                           "abbreviated)")
 
     def _get_values(self, action, arg_strings):
         if action.nargs is None and arg_strings == ["--"]:   # --recipe=--: the value '--' (argparse drops it to [])

@@ -252,9 +252,8 @@ def _price(model, recipe, length, dense_flops: float, budget: float) -> tuple[di
 
 def table_columns(hardware: bool) -> list[str]:
     """The columns of :func:`budget_table`'s table (with ``hardware``: time and energy too)."""
-    timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd", "mem_gib", "fits"] if hardware else []
-    columns = ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
-               "budget_epochs", *timed, "phases"]
+    from nmsim.columns import budget_columns
+    columns = budget_columns(hardware)
     if not hardware:
         return columns
     from nmsim.bands import with_band_columns

@@ -4,24 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nmsim.columns import COMPARE_COLUMNS, compare_columns  # noqa: F401 (callers read them here)
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
 from nmsim.cost.pricing import check_settings, hardware_spec, plans_preflight, price_many, trace_for_mode
 from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
-
-COMPARE_COLUMNS = ("hardware", "dtype", "pattern", "kernel", "hw_pattern", "executed_flops", "seconds", "speedup",
-                   "tokens_per_second", "usd_per_million_tokens", "joules_per_token", "mem_gib", "fits",
-                   "sparsified_share", "ceiling", "joules", "weights_gib", "metadata_bytes", "bound")
-
-
-def compare_columns(item: str = "token") -> tuple:
-    """:data:`COMPARE_COLUMNS` with the per-item columns of ``item`` (``image`` for image models)."""
-    from nmsim.cost.economics import columns
-    return tuple(dict(zip(("tokens_per_second", "usd_per_million_tokens", "joules_per_token"),
-                          columns(item))).get(c, c) for c in COMPARE_COLUMNS)
-
 
 def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
     """``"a,b,c"`` or ``"all"`` -> specs. ``all`` skips specs without ``dtype`` (returned as notes); a named spec

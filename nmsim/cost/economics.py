@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from nmsim.columns import item_columns as columns, item_name  # noqa: F401 (re-exported)
 from nmsim.errors import UserError
 from nmsim.hardware.prices import (  # noqa: F401  (re-exported)
     FLAG, PRICE_FILE, bundled_prices, hourly_price, parse_overrides)
@@ -52,11 +53,6 @@ def summary_line(hw_name: str, seconds: float, joules: float, items: float, item
             + (f"{energy(per)} per {item}" if math.isfinite(per) else f"energy per {item} not given") + "\n")
 
 
-def item_name(cfg) -> str:
-    """``image`` for an image model, else ``token``."""
-    return "image" if cfg is not None and getattr(cfg, "is_image", False) else "token"
-
-
 def items_per_step(cfg, mode: str, batch, seq=None) -> float:
     """Tokens (images) one priced step handles: decode one new token per sequence, otherwise every token."""
     batch = int(batch or (cfg.batch if cfg is not None else 1))
@@ -65,11 +61,6 @@ def items_per_step(cfg, mode: str, batch, seq=None) -> float:
     if mode == "decode":
         return float(batch)
     return float(batch * int(seq or (cfg.tokens if cfg is not None else 1)))
-
-
-def columns(item: str) -> tuple[str, str, str]:
-    """The three per-row column names for ``item``: rate, $ per million, joules per item."""
-    return f"{item}s_per_second", f"usd_per_million_{item}s", f"joules_per_{item}"
 
 
 def add_columns(df, seconds, joules, items, usd_per_hour, item: str = "token"):

@@ -34,23 +34,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from nmsim.columns import BY_COLUMNS, OUTPUT_COLUMNS  # noqa: F401 (callers read them here)
 from nmsim.cost import vector_terms as VT
 from nmsim.cost.step import (TOTAL_COLUMNS, assemble, recompute_weights, representative_rows, row_sum,  # noqa: F401
                              runs_of, step_kernel, vector_sums, weighted_sum)
 from nmsim.errors import UserError
-from nmsim.execution import (OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, Fusion, VectorTable, default_fusion,
-                             model_for)
+from nmsim.execution import OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, VectorTable, model_for
 from nmsim.execution.base import BOUNDS
+from nmsim.execution.settings import check_settings, context, default_dtype  # noqa: F401 (callers read them here)
 from nmsim.execution.table import MATRIX_KINDS, MODES, check_mode, gemm_table, restack, vector_table  # noqa: F401
 from nmsim.hardware.cached import hardware_spec  # noqa: F401 (callers read it here)
 from nmsim.sparsity.metadata import dtype_bytes
 from nmsim.sparsity.plan import SparsityPlan, resolve_plan  # noqa: F401
 
-OUTPUT_COLUMNS = [
-    "id", "module", "role", "layer", "kind", "pass", "pattern", "hw_pattern", "kernel", "sparse", "fused",
-    "nominal_flops", "padded_flops", "executed_flops", "vector_flops", "weight_bytes", "metadata_bytes", "act_bytes",
-    "bytes", "compute_seconds", "memory_seconds", "metadata_seconds", "seconds", "bound", "energy_joules",
-]
 
 
 
@@ -79,9 +75,6 @@ class Pricing:
         return df.reset_index()
 
 
-#: columns of :meth:`Pricing.by` besides the key (every key but ``op``)
-BY_COLUMNS = ("nominal_flops", "executed_flops", "vector_flops", "bytes", "metadata_bytes", "seconds",
-              "energy_joules", "bound")
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
@@ -104,47 +97,6 @@ def categorical(codes, names) -> pd.Categorical:
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = inverse.reshape(-1)
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats))
-
-
-def default_dtype(hw, dtype: str | None) -> str:
-    """``dtype`` or, when None, the spec's preferred 16-bit dtype (bf16, else fp16, else its first)."""
-    if dtype is not None:
-        return dtype
-    for d in ("bf16", "fp16"):
-        if d in hw.matrix_dense:
-            return d
-    return next(iter(hw.matrix_dense))
-
-
-def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
-            dgrad_sparse: bool | None = None, cuda_graphs: bool = True) -> ExecContext:
-    """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
-    unfused, or a :class:`Fusion`; ``cuda_graphs`` False = eager launches (each kernel waits for its host
-    dispatch where the spec gives one, ``host_op_us`` of the gpu model)."""
-    hw = hardware_spec(hw)
-    dtype = default_dtype(hw, dtype)
-    hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
-    dtype_bytes(dtype, "--dtype")
-    if weight_dtype is not None:
-        dtype_bytes(weight_dtype, "--weight-dtype")
-    if fusion is None or fusion is True:
-        fusion = default_fusion(hw)
-    elif fusion is False:
-        fusion = Fusion(False, False)
-    return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse,
-                       bool(cuda_graphs))
-
-
-def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = None, kernel: str | None = None,
-                   plans=()) -> None:
-    """Refuse what pricing would refuse whatever the graph (dtypes, a pinned kernel against the ``plans``'
-    patterns), so that a command says it before tracing: the error is then the only line it prints."""
-    from nmsim.execution import model_for
-    from nmsim.sparsity.plan import SparsityPlan
-
-    ctx = context(hw, dtype, weight_dtype=weight_dtype, kernel=kernel)
-    patterns = [rule.pattern for plan in plans for rule in SparsityPlan.of(plan).rules if rule.pattern is not None]
-    model_for(ctx.hw).check(ctx, patterns)
 
 
 def plans_preflight(plans):

@@ -62,7 +62,7 @@ PAPER_LABELS = {R.Q: "Q", R.K: "K", R.V: "V", R.O: "O", R.LOGIT: "Logit", R.ATTE
                 R.FF1: "FF1", R.FF2: "FF2"}
 
 
-PAPER_COLUMNS = ("gflops",)   # paper_view's columns, by op
+from nmsim.columns import PAPER_COLUMNS  # noqa: E402,F401 (paper_view's columns, by op)
 
 
 def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nmsim.columns import COST_COLUMNS, TRACE_OP_COLUMNS
 from nmsim.graph.formulas import costs_for
 
-COST_COLUMNS = ("fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bwd_vector_flops")
 MATRIX_KINDS = ("linear", "matmul", "conv")
 
 
@@ -87,8 +87,7 @@ class OpGraph:
         """Costs grouped by ``op`` (one row per op), ``role``, ``layer``, ``module`` or ``kind``."""
         cols = list(columns)
         if by == "op":
-            keep = ["op", "kind", "role", "module", "layer", "gemm_b", "gemm_m", "gemm_k", "gemm_n"]
-            return self.ops[keep + cols].copy()
+            return self.ops[[*TRACE_OP_COLUMNS, *cols]].copy()
         if by not in ("role", "layer", "module", "kind"):
             raise ValueError(f"by must be op, role, layer, module or kind, got {by!r}")
         table = self.ops.groupby(by, sort=False, dropna=False)[cols].sum()

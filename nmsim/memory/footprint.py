@@ -27,7 +27,7 @@ from nmsim.sparsity.metadata import dtype_bytes
 
 GIB = float(2 ** 30)
 MASK_STORAGE = ("bool", "bits")
-MEMORY_COLUMNS = ("bytes", "gib")   # memory_footprint's columns, by component
+from nmsim.columns import MEMORY_COLUMNS  # noqa: E402,F401 (memory_footprint's columns, by component)
 INFERENCE_COMPONENTS = ("weights_dense", "weights_sparse_values", "weights_metadata", "kv_cache", "activations",
                         "allocator", "runtime")
 

@@ -1,0 +1,47 @@
+"""The settings of one pricing run (dtype, weight dtype, fusion, pinned kernel, CUDA graphs) checked against a
+spec: what pricing would refuse whatever the graph, said before anything is traced or priced (no pandas)."""
+from __future__ import annotations
+
+from nmsim.execution import ExecContext, Fusion, default_fusion, model_for
+from nmsim.hardware.cached import hardware_spec
+from nmsim.sparsity.metadata import dtype_bytes
+
+
+def default_dtype(hw, dtype: str | None) -> str:
+    """``dtype`` or, when None, the spec's preferred 16-bit dtype (bf16, else fp16, else its first)."""
+    if dtype is not None:
+        return dtype
+    for d in ("bf16", "fp16"):
+        if d in hw.matrix_dense:
+            return d
+    return next(iter(hw.matrix_dense))
+
+
+def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
+            dgrad_sparse: bool | None = None, cuda_graphs: bool = True) -> ExecContext:
+    """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
+    unfused, or a :class:`Fusion`; ``cuda_graphs`` False = eager launches (each kernel waits for its host
+    dispatch where the spec gives one, ``host_op_us`` of the gpu model)."""
+    hw = hardware_spec(hw)
+    dtype = default_dtype(hw, dtype)
+    hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
+    dtype_bytes(dtype, "--dtype")
+    if weight_dtype is not None:
+        dtype_bytes(weight_dtype, "--weight-dtype")
+    if fusion is None or fusion is True:
+        fusion = default_fusion(hw)
+    elif fusion is False:
+        fusion = Fusion(False, False)
+    return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse,
+                       bool(cuda_graphs))
+
+
+def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = None, kernel: str | None = None,
+                   plans=()) -> None:
+    """Refuse what pricing would refuse whatever the graph (dtypes, a pinned kernel against the ``plans``'
+    patterns), so that a command says it before tracing: the error is then the only line it prints."""
+    from nmsim.sparsity.plan import SparsityPlan
+
+    ctx = context(hw, dtype, weight_dtype=weight_dtype, kernel=kernel)
+    patterns = [rule.pattern for plan in plans for rule in SparsityPlan.of(plan).rules if rule.pattern is not None]
+    model_for(ctx.hw).check(ctx, patterns)
