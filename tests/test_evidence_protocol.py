@@ -119,6 +119,20 @@ def test_protocol_resumes_and_refuses_other_protocols(folder, tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "a user's file"
 
 
+def test_an_interrupted_invocation_is_timed_too(tmp_path, monkeypatch):
+    import nmsim.train.sweep as sweep
+    from nmsim.evidence.files import read_timing
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(sweep, "run_sweep", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol(Protocol(**TINY), tmp_path / "ev", workers=1, echo=lambda *_: None)
+    timing = read_timing(tmp_path / "ev" / "timing.json")
+    assert len(timing) == 1 and (timing[0]["stopped"], timing[0]["runs_finished"]) == ("KeyboardInterrupt", 0)
+    assert "runs_failed" not in timing[0] and timing[0]["wall_seconds"] >= 0
+
+
 def test_at_target_flags_from_the_logged_patterns(folder):
     from nmsim.evidence.summary import finished_curves
 

@@ -93,9 +93,12 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     proc.wait()
     assert reached, proc.stderr.read()
     assert not (killed / "done.json").exists(), "the run finished before it could be killed"
+    before = torch.load(killed / "checkpoint.pt", weights_only=True)["wall_seconds"]
     proc = _nmsim(*args, "--out", str(killed), "--resume")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
+    done = json.loads((killed / "done.json").read_text())     # the run's wall time counts both invocations
+    assert before > 0 and done["final"]["wall_seconds"] == pytest.approx(before + done["throughput"]["seconds"])
     assert read_metrics(killed) == read_metrics(tmp_path / "reference")
     a = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "reference" / "checkpoint.pt", weights_only=True)["model"]

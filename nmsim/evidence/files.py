@@ -19,7 +19,7 @@ REQUIRED = ("task", "recipes", "patterns", "seeds")
 TIMING_FIELDS = {"started_utc": (True, "text"), "wall_seconds": (True, "number"), "workers": (True, "count"),
                  "device": (True, "text"), "cpu_seconds": (False, "number"), "loadavg_1m_start": (True, "number"),
                  "loadavg_1m_end": (True, "number"), "runs_finished": (False, "count"),
-                 "runs_failed": (False, "count")}
+                 "runs_failed": (False, "count"), "stopped": (False, "text")}
 
 
 def read_protocol_file(path: str | Path):

@@ -5,7 +5,8 @@ A protocol folder holds::
     protocol.json   the resolved protocol (task, recipes, patterns, seeds, hyper-parameters, device) and the
                     command that made it; a second ``run`` into the folder must ask for the same protocol
     protocol-runs/  one run folder per (recipe, pattern, seed), as ``nmsim sweep`` lays them out
-    timing.json     wall time and load average of every ``run`` invocation (appended)
+    timing.json     wall time and load average of every ``run`` invocation (appended; an interrupted one's
+                    too, with ``stopped``: what stopped it)
     summary.md + CSVs + curves.png   written by :func:`nmsim.evidence.summary.summarize`
 
 Pairing: runs of every recipe with seed ``s`` start from the same initial weights (the model is built right
@@ -217,7 +218,7 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
     if (out / PROTOCOL_FILE).exists():
         read_protocol_file(out / PROTOCOL_FILE)
     from nmsim.evidence.summary import summarize
-    from nmsim.train.checkpoint import atomic_write_json, check_run_folder
+    from nmsim.train.checkpoint import DONE, atomic_write_json, check_run_folder
     from nmsim.train.sweep import run_sweep
 
     if str(device).startswith("cuda"):
@@ -241,15 +242,20 @@ def run_protocol(p: Protocol, out: str | Path, *, workers: int = 2, device: str 
                        + ", ".join(f"{k}={v}" for k, v in p.geometric_k.items()), 100, subsequent_indent="    "))
     stages = Stages(2, echo, "evidence ")
     stages.start(f"training {len(configs)} runs")
-    table = run_sweep(configs, out / RUNS, executor=executor, workers=workers, device=device, echo=echo)
+    def log(**row):   # every invocation's time counts, an interrupted one's too (SIGKILL aside)
+        timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                       "wall_seconds": round(time.time() - started, 1), "workers": workers, "device": device,
+                       "cpu_seconds": round(_cpu_seconds() - cpu0, 1), "loadavg_1m_start": round(load0[0], 2),
+                       "loadavg_1m_end": round(os.getloadavg()[0], 2), **row})
+        atomic_write_json(out / TIMING_FILE, timing)
+
+    try:
+        table = run_sweep(configs, out / RUNS, executor=executor, workers=workers, device=device, echo=echo)
+    except BaseException as exc:
+        log(runs_finished=sum(1 for _ in (out / RUNS).rglob(DONE)), stopped=type(exc).__name__)
+        raise
     stages.done()
-    timing_path = out / TIMING_FILE
-    timing.append({"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                   "wall_seconds": round(time.time() - started, 1), "workers": workers, "device": device,
-                   "cpu_seconds": round(_cpu_seconds() - cpu0, 1),
-                   "loadavg_1m_start": round(load0[0], 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
-                   "runs_finished": int(len(table)), "runs_failed": len(table.attrs.get("failures", []))})
-    atomic_write_json(timing_path, timing)
+    log(runs_finished=int(len(table)), runs_failed=len(table.attrs.get("failures", [])))
     if table.attrs.get("failures"):
         raise UserError(f"{len(table.attrs['failures'])} run(s) failed (first: {table.attrs['failures'][0]}); "
                         "the same command resumes", str(out))

@@ -253,6 +253,8 @@ class _Run:
     step: int = 0
     loss_sum: float = 0.0   # training loss since the last evaluation row
     loss_count: int = 0
+    wall_before: float = 0.0   # wall seconds of earlier invocations, up to the checkpoint this one resumed from
+    started: float = 0.0       # perf_counter() when this invocation started training
 
 
 def _build_run(config: RunConfig, device: str) -> _Run:
@@ -300,6 +302,7 @@ def _restore(run: _Run, out: Path) -> None:
     if order and (order.get("seed"), order.get("steps_per_epoch")) != (run.config.seed, run.spe):
         raise UserError("checkpoint data order does not match this run", str(path))
     run.loss_sum, run.loss_count = float(payload["loss_sum"]), int(payload["loss_count"])
+    run.wall_before = float(payload.get("wall_seconds") or 0.0)   # checkpoints written before it was kept: 0
     if run.flops.total is not None:
         run.flops.total = payload.get("train_flops")
 
@@ -354,6 +357,7 @@ def _save_checkpoint(run: _Run, out: Path) -> None:
         "step": step, "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
         "rng": ckpt.rng_state(run.device), "config_sha256": c.sha256(),
         "loss_sum": run.loss_sum, "loss_count": run.loss_count, "train_flops": run.flops.total,
+        "wall_seconds": run.wall_before + time.perf_counter() - run.started,
         # the data order is a function of (seed, epoch); position = (epoch, batch index)
         "data_order": {"seed": c.seed, "epoch": step // run.spe, "index": step % run.spe,
                        "steps_per_epoch": run.spe, "batch": c.batch},
@@ -387,7 +391,7 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
     ckpt.atomic_write_bytes(out / ckpt.METRICS, "".join(r + "\n" for r in rows).encode())
 
     bar = _progress_bar(run, progress)
-    started = time.perf_counter()
+    started = run.started = time.perf_counter()
     metrics_fh = open(out / ckpt.METRICS, "a")
     last_row: dict = json.loads(rows[-1]) if rows else {}
     done_steps = 0
@@ -414,11 +418,12 @@ def _train_locked(config: RunConfig, out: Path, resume: bool, device: str, progr
         bar.close(ok=sys.exc_info()[0] is None)   # an interrupted run gets no closing line
     if dev.is_cuda(device):
         torch.cuda.synchronize()
-    final = {**last_row, "wall_seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    final = {**last_row, "wall_seconds": run.wall_before + seconds}   # every invocation's training, resumes too
     from nmsim.train.environment import environment
     ckpt.atomic_write_json(out / ckpt.DONE, {"final": final, "flops_note": run.flops.error, "device": str(device),
                                              "environment": {**environment(device), **flags},
-                                             "throughput": throughput(run, done_steps, final["wall_seconds"])})
+                                             "throughput": throughput(run, done_steps, seconds)})
     return final
 
 
