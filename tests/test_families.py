@@ -141,7 +141,7 @@ def test_moe_shape_sweep_traces_each_shape(tmp_path, capsys, monkeypatch):
     assert len(rows) == 3 and rows[0].startswith("mode,batch,seq,context")
     traced = sorted(line for line in err.splitlines() if "tracing" in line)
     assert traced == [f"nmsim: tracing moe at batch {at} (a mixture of experts has no shape-generic graph: each "
-                      "shape is traced)" for at in ("1, seq 1, context 32", "2, seq 8", "3, seq 1, context 32")]
+                      "shape is traced once, cached after)" for at in ("1, seq 1, context 32", "2, seq 8", "3, seq 1, context 32")]
     # batch 2, seq 8: the weights at rest, from the model at batch 2
 
 

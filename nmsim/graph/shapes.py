@@ -512,22 +512,6 @@ class _Progress:
             self.bar.close(ok=exc[0] is None)
 
 
-_ANNOUNCED: set = set()
-
-
-def _announce_trace(cfg, batch: int, seq: int | None, past: int) -> None:
-    """Say on stderr (once per shape) that this shape is traced: a model without a shape-generic graph (a mixture
-    of experts) imports torch and traces every shape it is asked, which takes seconds."""
-    if (cfg, batch, seq, past) in _ANNOUNCED:
-        return
-    _ANNOUNCED.add((cfg, batch, seq, past))
-    from nmsim.progress import progress_stream
-
-    at = f"batch {batch:,}" + (f", seq {seq:,}" if seq else "") + (f", context {past:,}" if past else "")
-    print(f"nmsim: tracing {cfg.name} at {at} (a mixture of experts has no shape-generic graph: each shape is "
-          "traced)", file=progress_stream(), flush=True)
-
-
 def region_of(shape: dict) -> dict:
     """The fixed variables of the region holding ``shape``: ``{"batch": 1}`` for a batch of one, else ``{}``."""
     return {k: v for k, v in SINGLE.items() if shape.get(k) == v}
@@ -600,8 +584,10 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
     mode = cache_mode()
     found = shape_of(cfg, batch, seq, past) if mode != "off" else None
     if found is None:
-        if mode == "build" and not shape_generic(cfg):
-            _announce_trace(cfg, batch, seq, past)
+        if mode != "off" and not shape_generic(cfg):   # a mixture of experts: its graph at this shape, if kept
+            from nmsim.graph import one_shape
+
+            return one_shape.graph_at(cfg, batch, seq, past, build=mode == "build")
         return None
     kind, shape = found
     akey = (cfg, kind, tuple(shape.values()))
@@ -628,6 +614,10 @@ def cached_parameter_counts(cfg) -> dict[str, int] | None:
 
     if cache_mode() == "off":
         return None
+    if not shape_generic(cfg):   # a mixture of experts: counted with its graph at one shape
+        from nmsim.graph import one_shape
+
+        return one_shape.parameter_counts(cfg)
     kinds = ("image",) if cfg.is_image else ("forward", "decode")
     for kind in kinds:
         for fixed in ({}, dict(SINGLE)):
