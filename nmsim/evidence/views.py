@@ -110,10 +110,10 @@ def settings_text(p) -> str:
     return ("Recipe settings differ from the paper's (docs/paper-fidelity.md): " + "; ".join(off) + ".")
 
 
-def settle_text(tables: dict, last: pd.DataFrame, most: int = 30) -> str:
+def settle_text(tables: dict, last: pd.DataFrame, tiers=(10, 30)) -> str:
     """How many seeds the comparisons and claims left open would need, and what settling those that need at most
-    ``most`` costs at the runs' median wall time (``last``: each run's final row, its folder's done.json holds
-    the run's own wall seconds: its last invocation, under the machine's load of the time)."""
+    each of ``tiers`` seeds costs at the runs' median wall time (``last``: each run's final row; its folder's
+    done.json holds the run's own wall seconds, under the machine's load of the time)."""
     from nmsim.train.checkpoint import read_done
 
     need = pd.concat([tables["paired"]["seeds_needed"], tables["claims"]["seeds_needed"]]).dropna()
@@ -123,15 +123,17 @@ def settle_text(tables: dict, last: pd.DataFrame, most: int = 30) -> str:
     runs_per_seed = int(last.groupby("seed").size().max())
     per_run = float(pd.Series([float(read_done(Path(f))["final"].get("wall_seconds") or 0)
                                for f in last["folder"]]).median())
-    near = need[need <= most]
-    text = (f"Left open: {len(need)} comparison(s) and claim(s) with a test ({len(near)} would be settled by at "
-            f"most {most} seeds at their observed mean and spread, {len(need) - len(near)} need more: effects "
-            "too small for this scale to resolve).")
-    if near.empty:
-        return text
-    target = int(near.max())
-    extra = max(0, target - seeds) * runs_per_seed
-    hours = extra * per_run / 3600 / 2
-    return (text + f" Settling those {len(near)} takes {target} seeds: {extra} more runs ({runs_per_seed} per "
-            f"seed), about {hours:.1f} h on 2 workers at the runs' median wall time of {per_run / 60:.1f} min "
-            f"(as recorded under this machine's load).")
+    parts = []
+    for most in tiers:
+        near = need[need <= most]
+        if len(near):
+            target = int(near.max())
+            extra = max(0, target - seeds) * runs_per_seed
+            parts.append(f"{len(near)} need at most {most} seeds: {target} seeds settle them, {extra} more runs, "
+                         f"about {extra * per_run / 3600 / 2:.1f} h on 2 workers")
+    rest = int((need > max(tiers)).sum())
+    return (f"Left open, with {seeds} seeds: {len(need)} comparison(s) and claim(s) with a test. "
+            + "; ".join(parts) + (f"; {rest} need more than {max(tiers)} (effects too small for this scale to "
+                                  "resolve)" if rest else "")
+            + f". Times at the runs' median wall time of {per_run / 60:.1f} min ({runs_per_seed} runs per seed; "
+            "recorded under this machine's load, an idle core is faster).")
