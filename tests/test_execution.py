@@ -170,8 +170,8 @@ def test_table19_reproduced_within_15_percent():
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
     assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
     assert fits["h100-cusparselt"] == pytest.approx(0.525, abs=1e-3)
-    # the H100 PCIe's own (SlideSparse's Llama-3.2-1B bf16 shapes): 350 W, its 2:4 kernel at 0.69x the dense level
-    assert fits["h100pcie-cublas"] == pytest.approx(0.687, abs=1e-3)
+    # the H100 PCIe's own (SlideSparse's Llama-3.2-1B bf16 shapes): 350 W, its 2:4 kernel at 0.73x the dense level
+    assert fits["h100pcie-cublas"] == pytest.approx(0.648, abs=1e-3)
     assert fits["h100pcie-cusparselt"] == pytest.approx(0.476, abs=1e-3)
     # NM-SpMM (fp32 software N:M) against cuBLAS SGEMM on the A100: its level per executed FLOP against dense
     assert fits["a100-nm-spmm"] == pytest.approx(1.0, abs=1e-3)   # its bound, with its L2 gather priced
@@ -192,14 +192,14 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 308
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(14.6, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(13.7, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(13.8, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(12.5, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not (the training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [288, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [13.5, 30.3, 18.0, 48.7]
+    assert level["mape_pct"].round(1).tolist() == [12.7, 30.3, 18.0, 48.7]
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -212,13 +212,15 @@ def test_table19_reproduced_within_15_percent():
     assert scored.loc["nm-spmm-rtx4090", "mape_pct"] == pytest.approx(7.0, abs=0.1)
     assert scored.loc["nmsparse-a100", "mape_pct"] == pytest.approx(10.0, abs=0.1)
     assert scored.loc["nmsparse-rtx4090", "mape_pct"] == pytest.approx(6.6, abs=0.1)
-    # SlideSparse's cuSPARSELt 2:4 against cuBLASLt ran on an H100 PCIe: on its own fitted level and per-call floors
-    # the bf16 square gains are 1.15-1.39x predicted against 0.75-1.59x measured (27 % on the SXM5 fit, now 23 %)
+    # SlideSparse's cuSPARSELt 2:4 against cuBLASLt ran on an H100 PCIe: on its own fitted level, per-call floors
+    # and stream-K cuBLAS (no wave quantization) the bf16 square gains are 0.86-1.47x predicted against 0.75-1.59x
+    # measured (27 % on the SXM5 fit, now 7.9 %)
     sq = v.rows.set_index("id").filter(like="slidesparse-h100-bf16", axis=0)
-    assert sq["error_pct"].abs().mean() == pytest.approx(23.3, abs=0.1)
-    assert scored.loc["slidesparse-h100pcie-bf16", "mape_pct"] == pytest.approx(16.9, abs=0.1)   # Qwen2.5-7B
-    assert scored.loc["slidesparse-h100pcie-fp8", "mape_pct"] == pytest.approx(25.3, abs=0.1)
-    assert scored.loc["slidesparse-h100pcie-int8", "mape_pct"] == pytest.approx(13.5, abs=0.1)
+    assert sq["predicted"].tolist() == pytest.approx([0.860, 1.072, 1.452, 1.465, 1.467], abs=2e-3)
+    assert sq["error_pct"].abs().mean() == pytest.approx(7.9, abs=0.1)
+    assert scored.loc["slidesparse-h100pcie-bf16", "mape_pct"] == pytest.approx(16.0, abs=0.1)   # Qwen2.5-7B
+    assert scored.loc["slidesparse-h100pcie-fp8", "mape_pct"] == pytest.approx(14.6, abs=0.1)
+    assert scored.loc["slidesparse-h100pcie-int8", "mape_pct"] == pytest.approx(17.1, abs=0.1)
     # the RTX 4090, a generation no fit saw, per pattern: the software N:M kernels (NM-SpMM, nmSPARSE) stay within
     # 5-8 % as sparsity grows (the L2 limiter); its cuSPARSELt 2:4 and cuBLAS rows carry assumed levels (A100's fit,
     # 0.8) the 4090 beats: both are predicted slow
