@@ -57,6 +57,9 @@ def test_protocol_writes_summaries(folder):
     assert meta["command"] == "test" and meta["protocol"]["geometric_k"] == {"ff=1:16": 4}
     finals = pd.read_csv(folder / "finals.csv")
     assert sorted(finals["recipe"]) == ["dense", "sdgf-geometric", "sr-ste"] and set(finals["seeds"]) == {2}
+    done = [json.loads(p.read_text())["final"]["wall_seconds"]
+            for p in (folder / "protocol-runs").rglob("sr-ste/*/seed*/done.json")]
+    assert finals.set_index("recipe").loc["sr-ste", "wall_seconds_median"] == pytest.approx(sum(done) / 2)
     paired = pd.read_csv(folder / "paired.csv")
     assert len(paired) == 4 and set(paired["metric"]) == {"accuracy", "loss"}
     assert ((paired["ci_low"] <= paired["delta_mean"]) & (paired["delta_mean"] <= paired["ci_high"])).all()

@@ -60,7 +60,10 @@ def finished_curves(runs: str | Path) -> pd.DataFrame:
 
 
 def finals_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe x pattern: seeds, mean and std of the final loss and accuracy, mean final training FLOPs."""
+    """Per recipe x pattern: seeds, mean and std of the final loss and accuracy, mean final training FLOPs, the
+    median of the runs' own wall seconds (their done.json: every invocation's training, under its load)."""
+    from nmsim.train.checkpoint import read_done
+
     last = curves.groupby("folder", sort=False).tail(1)
     dense_flops = last.loc[last["recipe"] == isoflop.DENSE, "train_flops"].mean()
     rows = []
@@ -70,6 +73,9 @@ def finals_table(curves: pd.DataFrame) -> pd.DataFrame:
             row[f"{m}_mean"], row[f"{m}_std"] = float(g[m].mean()), float(g[m].std(ddof=1)) if len(g) > 1 else math.nan
         row["train_flops"] = float(g["train_flops"].mean())
         row["train_flops_rel_dense"] = row["train_flops"] / dense_flops if dense_flops else math.nan
+        walls = [read_done(Path(f))["final"].get("wall_seconds") for f in g["folder"]]
+        walls = [float(w) for w in walls if w is not None]
+        row["wall_seconds_median"] = float(pd.Series(walls).median()) if walls else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -275,7 +281,7 @@ def _summary_markdown(folder: Path, proto, meta: dict, last: pd.DataFrame, wall_
         f"Environment: {meta.get('environment', {})}. Wall time: {_timing_text(folder)}; the finished runs' own "
         f"wall time sums to {wall_runs / 60:.1f} min.",
         "",
-        "## Final metrics (mean ± std over seeds)",
+        "## Final metrics (mean ± std over seeds; `wall_per_run`: median of the runs' own wall time)",
         "", V.md_table(fin), "",
         f"## Dense vs {ref}: is the task hard enough?",
         "", V.md_table(gap), "",

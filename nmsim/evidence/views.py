@@ -30,12 +30,13 @@ def md_table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
 
 
 def finals_view(finals: pd.DataFrame) -> pd.DataFrame:
-    """Final metrics as ``mean ± std`` text."""
+    """Final metrics as ``mean ± std`` text; the median wall time per run in minutes."""
     fin = finals.copy()
     for m in METRICS:
         fin[m] = [f"{a:.4f}" if math.isnan(sd) else f"{a:.4f} ± {sd:.4f}"
                   for a, sd in zip(fin[f"{m}_mean"], fin[f"{m}_std"])]
-    fin = fin[["recipe", "pattern", "seeds", "loss", "accuracy", "train_flops", "train_flops_rel_dense"]]
+    fin["wall_per_run"] = ["" if math.isnan(w) else f"{w / 60:.1f} min" for w in fin["wall_seconds_median"]]
+    fin = fin[["recipe", "pattern", "seeds", "loss", "accuracy", "train_flops", "train_flops_rel_dense", "wall_per_run"]]
     return fin
 
 
