@@ -98,6 +98,12 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
      "nmsim: error: --weight-dtype: unknown dtype 'int3' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
     (["price", "llama-2-7b", "--hardware", "a100", "--kernel", "nope"],
      "nmsim: error: --kernel: a100-sxm4-80gb has no kernel 'nope' (kernels: cublas, "),
+    (["plot", str(Path(tempfile.gettempdir()) / "nmsim-no-runs-here"), "--out", "c.png", "--metrics", "acc"],
+     "nmsim: error: --metrics: unknown metric 'acc' (one of accuracy, loss)"),
+    (["plot", str(Path(tempfile.gettempdir()) / "nmsim-no-runs-here"), "--out", "c.png"],
+     f"nmsim: error: {Path(tempfile.gettempdir()) / 'nmsim-no-runs-here'}: no such runs folder"),
+    (["export", "gpt2", "--format", "scalesim", "--hardware", "a10O", "--out",
+      str(Path(tempfile.gettempdir()) / "nmsim-test-no-export")], "nmsim: error: a10O: unknown hardware: "),
     # options are never abbreviated: a prefix of one is refused, naming it (no silent guess)
     (["price", "llama-2-7b", "--hardwar", "a100"], "nmsim: error: nmsim price: unrecognized option --hardwar: did "
      "you mean --hardware? (options are not abbreviated)"),

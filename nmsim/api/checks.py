@@ -70,15 +70,15 @@ def export_folder(args) -> tuple:
     from nmsim.sparsity.plan import SparsityPlan
     # plan and workload typos, a layer past the model: before pandas and torch are imported
     SparsityPlan.parse(args.sparsity).check_depth(load_workload(args.workload))
-    from nmsim.cost.pricing import trace_for_mode
-    from nmsim.export import gemm_rows, write_export
     from nmsim.io import check_output_folder
 
     check_output_folder(args.out, "export")
     hw = None
-    if args.hardware:
+    if args.hardware:   # a hardware typo too
         from nmsim.hardware import load
         hw = load(args.hardware)
+    from nmsim.cost.pricing import trace_for_mode
+    from nmsim.export import gemm_rows, write_export
     graph = trace_for_mode(args.workload, args.mode, args.batch, args.seq, args.context)
     rows = gemm_rows(graph, args.sparsity, args.mode, hw, args.dtype)
     note = f"{args.workload} {args.mode} sparsity={args.sparsity or 'dense'}"

@@ -48,7 +48,6 @@ def plot_file(args):
     """``nmsim plot``: the training curves of ``args.runs`` drawn into ``args.out`` (.png or .html); (the file,
     the curves drawn)."""
     from nmsim.io.write import check_output_file
-    from nmsim.curves.runs import load_curves
 
     check_output_file(args.out, "plot", mine_only=True)
     xs = []
@@ -59,6 +58,11 @@ def plot_file(args):
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not xs or not metrics:
         raise UserError("nothing to plot", "--x" if not xs else "--metrics")
+    from nmsim.curves import METRICS
+    for m in metrics:   # before the runs are read
+        if m not in METRICS:
+            raise UserError(f"unknown metric {m!r} (one of {', '.join(METRICS)})", "--metrics")
+    from nmsim.curves.runs import load_curves
     curves = load_curves(args.runs)   # one frame: settings that differ between the folders name their runs
     from nmsim.curves.plot import plot_curves, save_figure   # matplotlib: after the checks
     if args.task:

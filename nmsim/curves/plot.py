@@ -17,12 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from nmsim.curves import METRICS  # noqa: E402
 from nmsim.errors import UserError  # noqa: E402
 from nmsim.recipes import recipe_style  # noqa: E402
 
 AXES = {"train_flops": "cumulative training FLOPs (nmsim cost model)", "step": "optimizer steps"}
-METRIC_LABELS = {"accuracy": "validation accuracy (higher is better)",
-                 "loss": "validation loss, nats/token (lower is better)"}
+METRIC_LABELS = dict(zip(METRICS, ("validation accuracy (higher is better)",
+                                   "validation loss, nats/token (lower is better)")))
 
 
 def flop_ticks(ax, axis: str = "x") -> None:

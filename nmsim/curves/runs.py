@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
+
+if TYPE_CHECKING:   # pandas is imported on first use: a wrong folder is said before it
+    import pandas as pd
 
 CURVE_COLUMNS = ["task", "recipe", "pattern", "seed", "step", "epoch", "train_flops", "accuracy", "loss", "phase",
                  "folder", "length", "setup", "variant"]
@@ -40,6 +43,8 @@ def _settings(config: dict, keys) -> str:
 def _short(frame: pd.DataFrame, column: str, within: list[str]) -> pd.Series:
     """The settings JSON of ``column`` as ``key=value`` text of only the keys that differ between runs that agree
     on ``within`` (empty when they all agree; an empty value stays empty)."""
+    import pandas as pd
+
     out = pd.Series("", index=frame.index, dtype=object)
     for _, rows in frame.groupby(within, sort=False, dropna=False):
         parsed = {v: json.loads(v) for v in rows[column].unique() if v}
@@ -89,6 +94,8 @@ def load_curves(roots) -> pd.DataFrame:
                          "variant": "" if config.get("recipe") == "dense" else _settings(config, VARIANT_KEYS)})
     if not rows:
         raise UserError("holds no runs (no */config.json with metrics.jsonl)", ", ".join(map(str, roots)))
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     df["train_flops"] = pd.to_numeric(df["train_flops"], errors="coerce")
     # setups compared within a task; a recipe's own settings (MDGF's beta, SDGF's k, ...) within its plan
@@ -127,6 +134,8 @@ def final_rows(curves: pd.DataFrame) -> pd.DataFrame:
 def seed_bands(curves: pd.DataFrame) -> pd.DataFrame:
     """Per point (task x length x setup x recipe x pattern x variant) and evaluation step: mean training FLOPs and
     epoch, test accuracy in percent (mean, std, min, max over the seeds) and the number of seeds."""
+    import pandas as pd
+
     curves = _keyed(curves)
     df = curves.assign(accuracy_pct=100 * pd.to_numeric(curves["accuracy"], errors="coerce"),
                        epoch=pd.to_numeric(curves["epoch"], errors="coerce"))
