@@ -6,12 +6,13 @@ than a whole warm answer may take. A question is the command and every option as
 "to a file"), the content of each file an option names (a workload, a spec YAML, a ``config.json``), every file
 of the nmsim package (code and bundled data: specs, prices, bands, fits) and the Python, torch, numpy and pandas
 versions: any change asks anew. The answer is what the command wrote: stdout, the lines it wrote on stderr
-(progress is never part of an answer: :func:`nmsim.progress.stream` writes past the recorder) and the text of
-``--out``, which is written again through the same atomic, ledger-checked write.
+(progress is never part of an answer: :func:`nmsim.progress.progress_stream` writes past the recorder) and the
+text of ``--out``, which is written again through the same atomic, ledger-checked write.
 
 Entries are JSON in ``answers/`` of the cache folder (:func:`nmsim.graph.cache.directory`), written atomically;
-the newest :data:`KEEP` are kept. The trace cache's mode applies: ``off`` neither reads nor keeps, ``read`` only
-reads, ``build`` (the pricing commands' default) keeps. Import cost: the standard library only.
+the newest :data:`KEEP` are kept, each at most :data:`MAX_CHARS` characters. The trace cache's mode applies:
+``off`` neither reads nor keeps, ``read`` only reads, ``build`` (the pricing commands' default) keeps. Import
+cost: the standard library only.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from nmsim.keeping import keep_newest, library_versions, package_fingerprint
 COMMANDS = ("price", "compare", "budget", "cluster plan", "cluster budget")
 FOLDER = "answers"
 KEEP = 256
+MAX_CHARS = 1 << 20   # a longer answer (a large --by op table, a big sweep) is priced again rather than kept
 FORMAT = 1
 ENTRY_RE = re.compile(r"^answer-[0-9a-f]{64}\.json$")
 _NOT_KEYED = ("func", "debug", "out")
@@ -142,6 +144,8 @@ def _store(path: Path, stdout: str, stderr: str, out: str | None) -> None:
             file_text = Path(out).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return
+    if len(stdout) + len(stderr) + len(file_text or "") > MAX_CHARS:
+        return
     where = path.parent
     if where.is_symlink():   # not the folder nmsim made: nothing written through it
         return

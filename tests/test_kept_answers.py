@@ -104,6 +104,19 @@ def test_only_build_mode_keeps_and_off_reads_nothing(building, capsys, monkeypat
         main(q)
 
 
+def test_a_long_answer_is_not_kept(building, capsys, monkeypatch):
+    from nmsim import kept_answers
+
+    q = [*QUESTIONS[0], "--format", "csv"]
+    monkeypatch.setenv("NMSIM_CACHE", "off")
+    size = len("".join(_ask(q, capsys)[1:]))
+    monkeypatch.setenv("NMSIM_CACHE", "build")
+    monkeypatch.setattr(kept_answers, "MAX_CHARS", size - 1)   # one character over: priced, not kept
+    assert _ask(q, capsys)[0] == 0 and not building.exists()
+    monkeypatch.setattr(kept_answers, "MAX_CHARS", size)
+    assert _ask(q, capsys)[0] == 0 and len(list(building.iterdir())) == 1
+
+
 def test_errors_are_not_kept(building, capsys):
     q = ["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--seq", "8"]
     for _ in range(2):
