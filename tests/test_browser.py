@@ -192,7 +192,7 @@ def test_every_chart_renders(page, report):
     assert _front(page, "chart-accuracy-vs-training-flops") == sorted(np.flatnonzero(head["pareto_train"]).tolist())
     assert _front(page, "chart-accuracy-vs-inference-flops") == sorted(np.flatnonzero(head["pareto"]).tolist())
     lay = _frame(blob, _chart(blob, "cluster-layouts"))
-    assert _front(page, "chart-cluster-layouts") == _expected_front(lay, "step_seconds", "mem_total", ("min", "min"))
+    assert _front(page, "chart-cluster-layouts") == _expected_front(lay, "step_seconds", "mem_total_bytes", ("min", "min"))
     # seed bands: two seeds -> a band trace filled to the one before it
     fills = page.evaluate("document.getElementById('chart-trainer-sweep').data.map(t => t.fill || '')")
     assert fills.count("tonexty") == 2

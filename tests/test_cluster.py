@@ -602,3 +602,27 @@ def test_fit_is_least_squares_on_fit_rows(monkeypatch):
     assert eff["h100-sxm5"] == pytest.approx(1.0 / 2.0)             # 2.2 - 0.2 = 2.0 s for 1 s of compute
     xa, ya = np.array([1.0, 2.0, 1.0]), np.array([1.2, 2.6, 2.0])
     assert eff["default"] == pytest.approx((xa @ xa) / (xa @ ya))
+
+
+def test_plan_csv_columns_say_their_si_units():
+    """Every CSV/JSON column of ``cluster plan`` names its SI unit as the other commands' do: the step-time parts
+    in seconds, the memory components in bytes (they were bare ``compute``, ``mem_total``)."""
+    import nmsim
+    from nmsim.cluster.text import plan_columns
+
+    plan = nmsim.cluster_plan("gpt2", system="dgx-a100", nodes=1, global_batch=16, top=2)
+    parts = ("compute", "bubble", "tp_comm", "pp_comm", "dp_exposed", "optimizer", "recipe_vector", "data_loading",
+             "checkpoint")
+    memory = ("weights", "gradients", "optimizer", "masks", "activations", "buffers", "allocator", "runtime", "total")
+    assert list(plan.columns) == plan_columns() == [
+        "tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", "step_seconds_lo",
+        "step_seconds_hi", *(f"{p}_seconds" for p in parts), "mfu", "mfu_lo", "mfu_hi", "tokens_per_second",
+        "tokens_per_second_lo", "tokens_per_second_hi", *(f"mem_{m}_bytes" for m in memory), "headroom_bytes",
+        "fits", "overflow", "days", "days_lo", "days_hi", "device_hours", "device_hours_lo", "device_hours_hi", "usd",
+        "usd_lo", "usd_hi", "band_level", "band_rows"]
+    best = plan.iloc[0]
+    assert best["step_seconds"] == pytest.approx(sum(best[f"{p}_seconds"] for p in parts), rel=1e-9)
+    assert best["mem_total_bytes"] == pytest.approx(sum(best[f"mem_{m}_bytes"] for m in memory[:-1]), rel=1e-9)
+    rows = nmsim.validate(memory=True).rows   # validate --memory: peak memory in bytes
+    assert list(rows.columns) == ["id", "split", "measure", "measured_bytes", "allocated_bytes", "runtime_bytes",
+                                  "source", "predicted_bytes", "error_pct"]

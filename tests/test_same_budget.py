@@ -174,4 +174,4 @@ def test_recomputed_training_step_same_everywhere_and_on_the_planners_one_device
         _same(run[col] / 1000 if col == "seconds" else run[col], total[col], ("budget", col))
     assert plan["recompute"] == "selective" and (plan["tp"], plan["pp"], plan["dp"]) == (1, 1, 1)
     assert plan["step_seconds"] == pytest.approx(total["seconds"], rel=1e-9)
-    assert plan["mem_total"] / 2 ** 30 == pytest.approx(total["mem_gib"], rel=1e-9)
+    assert plan["mem_total_bytes"] / 2 ** 30 == pytest.approx(total["mem_gib"], rel=1e-9)

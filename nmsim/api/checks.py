@@ -27,7 +27,8 @@ def validate_models(args, progress: Callable | None = None, columns_known: Calla
         from nmsim.memory.validate import DATA, fit_overhead, frame, validate
         path = args.measurements or DATA
         k = fit_overhead(frame(path)) if not args.no_refit else None
-        v = validate(path, overhead=k)
+        v = validate(path, overhead=k)   # peak memory in bytes: the CSV/JSON names say so
+        v = v.rename(columns={c: f"{c}_bytes" for c in ("measured", "allocated", "runtime", "predicted")})
         return Validated("memory", v, v, refit=k is not None)
     if args.engines:
         from nmsim.cost.engines import gpu_table, paper_rows

@@ -90,10 +90,9 @@ def cluster_plan(args, columns_known: Callable | None = None) -> Plan:
         restrict["recompute"] = (args.recompute,)
     from nmsim.cluster.layout import enumerate_layouts
     enumerate_layouts(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
-    from nmsim.bands import with_band_columns
     from nmsim.cluster.plan import make_recipes, search, steps_for
-    from nmsim.cluster.text import PLAN_COLUMNS, plan_rows
-    (columns_known or _nothing)(with_band_columns(PLAN_COLUMNS))   # a typo fails before the search
+    from nmsim.cluster.text import plan_columns, plan_rows
+    (columns_known or _nothing)(plan_columns())   # a typo fails before the search
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(run.tokens, batch, run.seq) if run.tokens else 1000

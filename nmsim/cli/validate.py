@@ -105,8 +105,8 @@ def run_memory(args, checked) -> int:
         emit(v, args.format, args.out, index=False, columns=args.columns)
         return 0
     gib = 2.0 ** 30
-    show = v.assign(measured_gib=v["measured"] / gib, predicted_gib=v["predicted"] / gib,
-                    allocated_gib=v["allocated"] / gib)[["id", "split", "measure", "measured_gib", "allocated_gib",
+    show = v.assign(measured_gib=v["measured_bytes"] / gib, predicted_gib=v["predicted_bytes"] / gib,
+                    allocated_gib=v["allocated_bytes"] / gib)[["id", "split", "measure", "measured_gib", "allocated_gib",
                                                          "predicted_gib", "error_pct"]]
     print(textwrap.fill("memory model against measured peak memory (allocated: predicted bytes in use; reserved "
                         "adds the fitted allocator overhead, nvidia-smi also the CUDA context and kernels):", 100))

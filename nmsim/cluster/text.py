@@ -34,16 +34,29 @@ def _s(x: float) -> str:
     return f"{x * 1e6:.0f} us"
 
 
-# the columns of plan_rows (known before the search, so a mistyped --columns fails first)
-PLAN_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
-                "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
-                "overflow", "days", "device_hours", "usd")   # the run: with --tokens, else NaN
+_LAYOUT_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
+                   "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
+                   "overflow", "days", "device_hours", "usd")   # the run: with --tokens, else NaN
+
+
+def _with_unit(column: str) -> str:
+    """A layout column's CSV/JSON name, its SI unit said as every command's are: step-time parts in
+    ``_seconds``, memory components in ``_bytes`` (``compute_seconds``, ``mem_total_bytes``)."""
+    return f"{column}_seconds" if column in TIME_PARTS else f"{column}_bytes" if column.startswith("mem_") else column
+
+
+def plan_columns() -> list[str]:
+    """The columns of :func:`plan_rows`, bands included (known before the search: a mistyped --columns fails
+    first)."""
+    from nmsim.bands import with_band_columns
+    return [_with_unit(c) for c in with_band_columns(_LAYOUT_COLUMNS)]
 
 
 def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
     """The ``top`` ranked layouts as raw numbers (for CSV/JSON); the run's columns NaN when not priced."""
     from nmsim import bands
-    return bands.attach(res.table.head(top).reindex(columns=list(PLAN_COLUMNS)), bands.for_system(res.run.system))
+    rows = res.table.head(top).reindex(columns=list(_LAYOUT_COLUMNS))
+    return bands.attach(rows, bands.for_system(res.run.system)).rename(columns=_with_unit)
 
 
 def plan_text(res: PlanResult, top: int) -> str:

@@ -412,11 +412,11 @@ def add_cluster_sections(report, frames: dict, desc: str) -> None:
                        f"The fastest layouts for `{layouts['recipe'].iloc[0] if len(layouts) else '-'}` "
                        "(`nmsim cluster plan`): step time against memory per device; the front is the layouts no "
                        "other is both faster and smaller.")
-    hover = [c for c in layouts.columns if c not in ("step_seconds", "mem_total")]
-    s.items.append(Chart("scatter", name="cluster_layouts", x="step_seconds", y="mem_total", color="recompute",
+    hover = [c for c in layouts.columns if c not in ("step_seconds", "mem_total_bytes")]
+    s.items.append(Chart("scatter", name="cluster_layouts", x="step_seconds", y="mem_total_bytes", color="recompute",
                          symbol="zero", filters=("tp", "pp", "zero", "recompute", "fits"), pareto=("min", "min"),
                          hover=tuple(hover), labels={"step_seconds": "step time (s)",
-                                                     "mem_total": "memory per device (bytes)"},
+                                                     "mem_total_bytes": "memory per device (bytes)"},
                          frame=layouts, title="Cluster layouts: step time vs memory per device"))
     s.items.append(Table("cluster_layouts", layouts, "Layouts, fastest first", formats={
         c: "{:.4g}" for c in layouts.columns if pd.api.types.is_float_dtype(layouts[c])}))
