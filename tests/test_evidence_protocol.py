@@ -92,8 +92,9 @@ def test_summarize_from_copies_finished_seeds_only(folder, tmp_path, capsys):
     shutil.copy(folder / "protocol.json", dest)
     assert cli_main(["evidence", "summarize", str(dest), "--from", str(src)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"evidence: 3 finished runs of seeds 0 copied into {dest / 'protocol-runs'}; left out "
-                          "(unfinished): seed 1 (2 of 3 runs)\n")
+    said = " ".join(out.split("\nevidence: summary in")[0].split())      # wrapped at 100 columns
+    assert said == (f"evidence: 3 finished runs of seeds 0 copied into {dest / 'protocol-runs'}; left out "
+                    "(unfinished): seed 1 (2 of 3 runs)")
     copied = sorted(p.relative_to(dest / "protocol-runs").as_posix() for p in (dest / "protocol-runs").rglob("*.*"))
     assert copied == [f"digits/{r}/seed0/{f}" for r in ("dense/dense", "sdgf-geometric/ff1_16", "sr-ste/ff1_16")
                       for f in ("config.json", "done.json", "metrics.jsonl")]      # no checkpoint, no lock

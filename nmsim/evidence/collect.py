@@ -108,9 +108,11 @@ def collect(src, dest, echo=print) -> dict:
     write_bytes(dest / PROTOCOL_FILE, (src / PROTOCOL_FILE).read_bytes(), "protocol file")
     write_bytes(dest / TIMING_FILE, (json.dumps(timing, indent=2, sort_keys=True) + "\n").encode(), "timing log")
     left = {s: n for s, n in _count(runs).items() if s not in seeds}
-    echo(f"evidence: {len(kept)} finished runs of seeds {', '.join(map(str, seeds))} copied into {dest / RUNS}"
-         + ("; left out (unfinished): " + ", ".join(f"seed {s} ({n} of {per_seed} runs)" for s, n in left.items())
-            if left else ""))
+    import textwrap
+    echo(textwrap.fill(
+        f"evidence: {len(kept)} finished runs of seeds {', '.join(map(str, seeds))} copied into {dest / RUNS}"
+        + ("; left out (unfinished): " + ", ".join(f"seed {s} ({n} of {per_seed} runs)" for s, n in left.items())
+           if left else ""), 100, subsequent_indent="    ", break_on_hyphens=False, break_long_words=False))
     return {"seeds": seeds, "runs": len(kept), "left_out": left}
 
 
