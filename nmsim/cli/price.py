@@ -7,19 +7,6 @@ import sys
 from nmsim.cli.axes import add_mode, axis, render_sweep
 from nmsim.cli.output import FORMATS, add_columns, columns_hook, emit
 from nmsim.cli.workload import add_workload
-from nmsim.errors import UserError
-
-
-
-def _positive(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def _common(p) -> None:

@@ -117,15 +117,22 @@ def reach_table(curves: pd.DataFrame, metric: str, fractions=(1.0, 0.99), level:
                 target = target_of(float(d[metric].iloc[-1]), q, metric)
                 flops[seed] = reach_flops(g["train_flops"], g[metric], target, metric, _ok(g))
                 rel[seed] = flops[seed] / float(d["train_flops"].iloc[-1])
-            reached = {s: r for s, r in rel.items() if math.isfinite(r)}
-            iv = mean_ci([100 * (1 - r) for r in reached.values()], level) if len(reached) == len(rel) else None
             rows.append({"recipe": recipe, "pattern": pattern, "metric": metric, "fraction": q,
-                         "seeds": len(rel), "seeds_reached": len(reached),
-                         "seeds_at_schedule": _schedule_seeds(by_seed, flops), "saving_pct_sd": iv.sd if iv else math.nan,
-                         "flops_rel_dense_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
-                         "saving_pct_mean": iv.mean if iv else math.nan,
-                         "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
+                         **_savings(rel, flops, by_seed, level, "flops_rel_dense_mean")})
     return pd.DataFrame(rows)
+
+
+def _savings(rel: dict, flops: dict, by_seed: dict, level: float, mean_column: str) -> dict:
+    """A row's seed counts and FLOP saving from each seed's relative FLOPs (``rel``, NaN: never reached) and
+    FLOPs (``flops``): the mean relative FLOPs (``mean_column``) and the saving's interval, only when every seed
+    reached."""
+    reached = {s: v for s, v in rel.items() if math.isfinite(v)}
+    iv = mean_ci([100 * (1 - v) for v in reached.values()], level) if rel and len(reached) == len(rel) else None
+    return {"seeds": len(rel), "seeds_reached": len(reached), "seeds_at_schedule": _schedule_seeds(by_seed, flops),
+            "saving_pct_sd": iv.sd if iv else math.nan,
+            mean_column: float(np.mean(list(reached.values()))) if reached else math.nan,
+            "saving_pct_mean": iv.mean if iv else math.nan,
+            "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan}
 
 
 def reach_reference_table(curves: pd.DataFrame, metric: str, reference: str = "sr-ste",
@@ -144,14 +151,8 @@ def reach_reference_table(curves: pd.DataFrame, metric: str, reference: str = "s
                 r = ref[seed]
                 flops[seed] = reach_flops(g["train_flops"], g[metric], float(r[metric].iloc[-1]), metric, _ok(g))
                 rel[seed] = flops[seed] / float(r["train_flops"].iloc[-1])
-        reached = {s: v for s, v in rel.items() if math.isfinite(v)}
-        iv = mean_ci([100 * (1 - v) for v in reached.values()], level) if rel and len(reached) == len(rel) else None
         rows.append({"recipe": recipe, "pattern": pattern, "reference": reference, "metric": metric,
-                     "seeds": len(rel), "seeds_reached": len(reached),
-                     "seeds_at_schedule": _schedule_seeds(by_seed, flops), "saving_pct_sd": iv.sd if iv else math.nan,
-                     "flops_rel_reference_mean": float(np.mean(list(reached.values()))) if reached else math.nan,
-                     "saving_pct_mean": iv.mean if iv else math.nan,
-                     "saving_pct_low": iv.low if iv else math.nan, "saving_pct_high": iv.high if iv else math.nan})
+                     **_savings(rel, flops, by_seed, level, "flops_rel_reference_mean")})
     return pd.DataFrame(rows)
 
 

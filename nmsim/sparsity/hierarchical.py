@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from nmsim.errors import UserError
-from nmsim.sparsity.pattern import NMPattern
+from nmsim.sparsity.pattern import Kept, NMPattern
 
 
 def _ranks_of(pattern) -> tuple[tuple[int, int], ...]:
@@ -71,7 +71,7 @@ def worst_case_occupancy(ranks: tuple[tuple[int, int], ...], q: int, sub: int = 
 
 
 @dataclass(frozen=True, order=True)
-class HierarchicalPattern:
+class HierarchicalPattern(Kept):
     ranks: tuple[NMPattern, ...]  # innermost (element) rank first
     transposable: bool = False
 
@@ -86,14 +86,6 @@ class HierarchicalPattern:
     @property
     def m(self) -> int:
         return math.prod(r.m for r in self.ranks)
-
-    @property
-    def density(self) -> float:
-        return self.n / self.m
-
-    @property
-    def is_dense(self) -> bool:
-        return self.n == self.m
 
     def spans(self) -> list[int]:
         """``S_r`` for every rank: the number of positions one rank-r group covers."""

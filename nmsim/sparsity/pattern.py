@@ -17,8 +17,22 @@ MAX_M = 4096   # a sanity limit: published N:M work stops at M = 128
 _NM_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
+class Kept:
+    """What a pattern keeps, from its ``n`` and ``m`` (one rank's, or a hierarchy's products)."""
+    n: int
+    m: int
+
+    @property
+    def density(self) -> float:
+        return self.n / self.m
+
+    @property
+    def is_dense(self) -> bool:
+        return self.n == self.m
+
+
 @dataclass(frozen=True, order=True)
-class NMPattern:
+class NMPattern(Kept):
     n: int
     m: int
     transposable: bool = False  # the mask is also N:M along the other dimension (dgrad can use it)
@@ -47,14 +61,6 @@ class NMPattern:
         if n < 1:
             raise UserError(f"N must be at least 1 in pattern {text!r}", where)
         return cls(n, m, transposable)
-
-    @property
-    def density(self) -> float:
-        return self.n / self.m
-
-    @property
-    def is_dense(self) -> bool:
-        return self.n == self.m
 
     def __str__(self) -> str:
         return f"{self.n}:{self.m}" + ("T" if self.transposable else "")
