@@ -179,6 +179,11 @@ BUYER_MEMORY_FLAGS = [
     ("precision-sweep-prefill", W, ["price", "w.yaml", "--hardware", "a100", "--mode", "prefill", "--seq", "8,16",
                                     "--precision", "amp"],
      "--precision: applies to --mode training only (this run prices --mode prefill)"),
+    ("dropout-inference", W, ["price", "w.yaml", "--hardware", "a100", "--dropout"],
+     "--dropout: applies to --mode training only (this run prices --mode inference)"),
+    ("dropout-sweep", W, ["price", "w.yaml", "--hardware", "a100", "--mode", "training", "--batch", "1,2",
+                          "--dropout"],
+     "--dropout: dropout is priced one shape at a time, not over a shape sweep"),
 ]
 
 CLASSES = {"compare spec files": SPEC_FILES, "kernel pins": KERNEL_PINS, "--columns in every format": COLUMNS,

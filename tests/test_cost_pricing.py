@@ -174,3 +174,49 @@ def test_price_many_matches_price(vit):  # its speed: bench/bench_pricing.py (>=
         for k in ("seconds", "executed_flops", "bytes", "joules", "metadata_bytes", "vector_flops"):
             assert many.loc[i, k] == pytest.approx(t[k], rel=1e-9), (i, k)
         assert many.loc[i, "bound"] == t["bound"]
+
+
+@pytest.fixture(scope="module")
+def bert_small():
+    return trace_for_mode("bert-base", "training", 2, 8)
+
+
+def _dropout_bytes(g, **kw):
+    rows = price(g, None, "a100", "fp16", "training", dropout=True, **kw).ops
+    return rows.loc[rows["kind"] == "dropout", "bytes"].to_numpy()
+
+
+def test_dropout_masks_of_a_bert_training_step(bert_small):
+    # 12 layers x (attention output + FF2) + the embeddings: 25 sites of 2 x 8 x 768 elements; 12 attention-prob
+    # sites of 2 x 12 x 8 x 8; unfused, each element moves 2 x 2 B + a 1-byte mask per pass (fwd and bwd)
+    hidden, probs = 25 * 2 * 8 * 768, 12 * 2 * 12 * 8 * 8
+    assert _dropout_bytes(bert_small, fusion=False).sum() == 2 * 5 * (hidden + probs)
+    # fused: FlashAttention draws its dropout in-kernel (0 B), a GEMM epilogue writes / reads only the mask; the
+    # embeddings' dropout follows a norm and stays a kernel of its own
+    assert _dropout_bytes(bert_small).sum() == 2 * (24 * 2 * 8 * 768 + 5 * 2 * 8 * 768)
+    plain = price(bert_small, None, "a100", "fp16", "training", fusion=False).totals["seconds"]
+    with_dropout = price(bert_small, None, "a100", "fp16", "training", fusion=False, dropout=True).totals["seconds"]
+    assert with_dropout > plain
+
+
+def test_dropout_is_training_only(bert_small):
+    g = trace_for_mode("bert-base", "inference", 2, 8)
+    with pytest.raises(UserError) as e:
+        price(g, None, "a100", "fp16", "inference", dropout=True)
+    assert str(e.value) == "--dropout: applies to --mode training only (this run prices --mode inference)"
+    many = price_many(bert_small, [(None, "a100", "fp16")], "training", fusion=False, dropout=True)
+    one = price(bert_small, None, "a100", "fp16", "training", fusion=False, dropout=True)
+    assert many["seconds"].iloc[0] == pytest.approx(one.totals["seconds"], rel=1e-12)
+
+
+def test_a_measured_training_row_prices_what_its_program_ran(bert_small):
+    # nmsim validate's row keys fusion / copies / dropout / cuda_graphs are price()'s options: the same number
+    from nmsim.cost.validate import predict
+    row = {"workload": "bert-base", "mode": "training", "batch": 2, "seq": 8, "dtype": "fp16", "metric": "seconds",
+           "fusion": False, "copies": True, "dropout": True, "cuda_graphs": False}
+    hw = load("a100")
+    direct = price(bert_small, None, hw, "fp16", "training", fusion=False, fuse_copies=False, dropout=True,
+                   cuda_graphs=False).totals["seconds"]
+    assert predict(row, hw) == direct
+    plain = {k: v for k, v in row.items() if k not in ("fusion", "copies", "dropout", "cuda_graphs")}
+    assert predict(plain, hw) == price(bert_small, None, hw, "fp16", "training").totals["seconds"] < direct

@@ -191,15 +191,19 @@ def test_table19_reproduced_within_15_percent():
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 308
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(13.8, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(12.5, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 312
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(13.3, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(12.1, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
-    # does not (the training steps of Lambda's BERT SQuAD benchmark take 1.5-3.5x nmsim's time)
+    # does not: BERT SQuAD training steps priced as their program ran them (eager, unfused, dropout) still take
+    # up to 38 % longer than predicted (see docs/training-steps.md)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [288, 20, 12, 8]
-    assert level["mape_pct"].round(1).tolist() == [12.7, 30.3, 18.0, 48.7]
+    assert list(level["rows"]) == [288, 24, 12, 12]
+    assert level["mape_pct"].round(1).tolist() == [12.7, 20.2, 18.0, 22.4]
+    scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
+                                                                           "dle-bert-squad-train"]]
+    assert scored_train["mape_pct"].round(1).tolist() == [21.1, 28.8]   # by source
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels

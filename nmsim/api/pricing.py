@@ -58,8 +58,8 @@ def memory_kwargs(args) -> dict:
     """The memory model's keywords from the options; ``--recompute`` and ``--precision`` outside training
     (where there is no backward pass or optimizer state to change) are refused, never ignored."""
     mode = getattr(args, "mode", "training")
-    for flag in ("recompute", "precision"):
-        if getattr(args, flag, None) not in (None, "none") and mode != "training":
+    for flag in ("recompute", "precision", "dropout"):
+        if getattr(args, flag, None) not in (None, "none", False) and mode != "training":
             raise UserError(f"applies to --mode training only (this run prices --mode {mode})", f"--{flag}")
     return {"recompute": getattr(args, "recompute", None), "precision": getattr(args, "precision", None),
             "fusion": False if getattr(args, "unfused", False) else None}
@@ -111,13 +111,14 @@ def price_step(args, columns_known: ColumnsHook = None) -> PricedStep:
     cfg = load_workload(args.workload)
     with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
         graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
+    dropout = bool(getattr(args, "dropout", False))
     mem = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,
-                           weight_dtype=args.weight_dtype, **memory_kwargs(args))
+                           weight_dtype=args.weight_dtype, dropout=dropout, **memory_kwargs(args))
     if args.memory:
         return PricedStep(mem, cfg, hw, dtype, graph, mem, prices)
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
                    kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs,
-                   recompute=getattr(args, "recompute", None))
+                   recompute=getattr(args, "recompute", None), dropout=dropout)
     table = result.by(args.by)
     if args.by != "op":
         total = table.sum(numeric_only=True, skipna=False)   # energy of a spec without figures: NaN, not 0 J
@@ -204,7 +205,7 @@ def price_sweep(args, columns_known: ColumnsHook = None) -> PricedStep:
     with plans_preflight([plan]):   # a plan the graph refuses: said before tracing's progress line
         df = price_shapes(cfg, [(plan, hw, dtype)], args.mode, shapes, weight_dtype=getattr(args, "weight_dtype", None),
                           kernel=getattr(args, "kernel", None), cuda_graphs=getattr(args, "cuda_graphs", True),
-                          **memory_kwargs(args))
+                          dropout=bool(getattr(args, "dropout", False)), **memory_kwargs(args))
     from nmsim.cost.economics import add_shape_columns, parse_overrides
     prices = parse_overrides(getattr(args, "price_per_hour", None))
     at = df.columns.get_loc("joules") + 1

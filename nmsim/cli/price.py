@@ -76,6 +76,9 @@ def register(sub) -> None:
     p.add_argument("--sparsity", default=None, help="plan, e.g. ff=2:4,qkv=1:8 (default dense)")
     p.add_argument("--by", choices=("op", "role", "layer", "pass", "kernel"), default="role")
     p.add_argument("--memory", action="store_true", help="print the memory footprint instead")
+    p.add_argument("--dropout", action="store_true",
+                   help="training: the model trains with dropout (its masks are priced and kept in memory: "
+                   "embeddings, each residual branch, attention probabilities); one shape, not a sweep")
     p.set_defaults(func=run_price)
 
     c = sub.add_parser("compare", help="accelerators x N:M patterns: executed FLOPs, seconds, speedup, memory")
@@ -110,7 +113,8 @@ def run_price(args) -> int:
     t = result.totals
     weights = f", {result.weight_dtype} weights" if result.weight_dtype != dtype else ""
     head = (f"# priced: {cfg.name} {args.mode}, {shape}, on {hw.name} {dtype}"
-            f"{weights} ({result.fusion}{'' if args.cuda_graphs else ', no CUDA graphs'}), plan {result.plan}: "
+            f"{weights} ({result.fusion}{'' if args.cuda_graphs else ', no CUDA graphs'}"
+            f"{', dropout' if getattr(args, 'dropout', False) else ''}), plan {result.plan}: "
             f"{duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nmsim.errors import UserError, field_path
 from nmsim.schema.measurements import (COUNTS, DEFAULT_BOUNDS, FIT_KEYS, LEVELS, MAX_GEMM_DIM, METRICS, REQUIRED,
-                                       ROW_KEYS, SHAPE_KEYS, WORKLOAD_ONLY)
+                                       ROW_KEYS, SHAPE_KEYS, STACK_KEYS, WORKLOAD_ONLY)
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "measurements" / "gpu.yaml"
 
@@ -248,8 +248,9 @@ def _check_shape(r: dict, at, hw) -> None:
     if ("gemm" in r) == ("workload" in r):
         raise UserError("give exactly one of gemm or workload", at())
     _check_dtypes(r, at, hw)
-    if "cuda_graphs" in r and not isinstance(r["cuda_graphs"], bool):
-        raise UserError(f"expected true or false, got {_show(r['cuda_graphs'])}", at("cuda_graphs"))
+    for key in ("cuda_graphs", *STACK_KEYS):
+        if key in r and not isinstance(r[key], bool):
+            raise UserError(f"expected true or false, got {_show(r[key])}", at(key))
     kernel = r.get("kernel")
     names = _kernel_names(hw)
     if kernel is not None and (not isinstance(kernel, str) or (names and kernel not in names)):
@@ -328,6 +329,8 @@ def _check_workload(r: dict, at) -> None:
             _count(r[key], at(key), *COUNTS[key])
     if mode == "decode" and r.get("seq") not in (None, 1):
         raise UserError("decode prices one new token per sequence; give the cache length as context", at("seq"))
+    if r.get("dropout") and mode != "training":
+        raise UserError(f"dropout applies to training rows only, not {mode}", at("dropout"))
     if mode not in ("decode", "prefill") and r.get("context") is not None:
         raise UserError(f"context applies to decode and prefill rows only, not {mode}", at("context"))
     if cfg.is_image and r.get("seq") is not None:

@@ -190,12 +190,13 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
 
 def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
                copies: bool = False, extras: dict | None = None, vector: bool = True,
-               recompute=None) -> tuple[pd.DataFrame, dict]:
+               recompute=None, dropout: bool = False) -> tuple[pd.DataFrame, dict]:
     """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. Returns one row per
     (op, pass) and the step's totals (:func:`nmsim.cost.step.assemble`, ``bound`` as its name); every public entry
     point (price, price_gemms, price_many, training) goes through here or through the same table, model and
     :func:`~nmsim.cost.step.assemble` calls. Training with ``recompute`` (selective, full) adds the forward rows
-    backward runs again as pass ``recompute`` rows (:func:`~nmsim.cost.step.recompute_weights`)."""
+    backward runs again as pass ``recompute`` rows (:func:`~nmsim.cost.step.recompute_weights`); ``dropout``
+    (training) adds the dropout masks' kernels (:func:`nmsim.execution.table.dropout_rows`)."""
     ops = graph.ops if ops is None else ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     table = gemm_table(graph, patterns, mode, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
@@ -209,7 +210,7 @@ def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes
         priced = model.price(table, ctx)
         frames.append(_gemm_frame(table, priced, mops))
     if vector:
-        vt = vector_table(graph, mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops)
+        vt = vector_table(graph, mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=copies, ops=ops, dropout=dropout)
         if len(vt.flops):
             parts.append((vt, model.price_vector(vt, ctx)))
     reduces = [_rows_reduce(f, again) for f in frames + [vt.frame for vt, _ in parts]]
@@ -255,7 +256,7 @@ def price_table(graph, patterns, ctx: ExecContext, mode: str, **kw) -> pd.DataFr
 def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "inference", *,
           weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
           dgrad_sparse: bool | None = None, fuse_copies: bool = True, optimizer: str = "adamw",
-          extras: dict | None = None, cuda_graphs: bool = True, recompute=None) -> Pricing:
+          extras: dict | None = None, cuda_graphs: bool = True, recompute=None, dropout: bool = False) -> Pricing:
     """Price ``graph`` (an OpGraph) under ``plan`` on ``hw`` (spec or name) for ``mode``.
 
     ``dtype``: compute dtype (None = the spec's preferred 16-bit one); ``weight_dtype``: storage dtype of the
@@ -263,7 +264,8 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
     :class:`~nmsim.execution.Fusion`; ``kernel``: pin a kernel (gpu specs); ``cuda_graphs`` False: eager
     launches, each kernel at least its host dispatch time (gpu specs with ``host_op_us``). Training adds one optimizer step
     (``optimizer``) over the model's parameters, plus ``extras`` ({name: (flops, bytes)}), and the forward work
-    ``recompute`` (none, selective, full; training only) runs again in backward.
+    ``recompute`` (none, selective, full; training only) runs again in backward; ``dropout`` (training only)
+    prices the model's dropout masks (attention probabilities, each residual branch, the embeddings).
     ``decode`` expects a graph traced with ``seq=1, past=L`` (see :func:`price_workload`).
     """
     hw = hardware_spec(hw)
@@ -278,7 +280,7 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
         check_decode(mops)
     step = training_extras(_params(graph, ops), optimizer, extras) if mode == "training" else None
     df, totals = price_step(graph, resolve_plan(plan, mops), ctx, mode, copies=not fuse_copies, extras=step,
-                            recompute=recompute)
+                            recompute=recompute, dropout=check_dropout(dropout, mode))
     res = Pricing(df, totals, mode, hw.name, ctx.dtype, plan_label(plan))
     res.weight_dtype, res.fusion, res.kernel = ctx.wdtype, ctx.fusion.label, kernel
     res.recompute = recompute_label(recompute, mode)
@@ -290,6 +292,13 @@ def check_recompute(recompute, mode: str) -> None:
     from nmsim.memory.footprint import recompute_code
     if recompute_code(recompute) and mode != "training":
         raise UserError(f"applies to --mode training only (this run prices --mode {mode})", "--recompute")
+
+
+def check_dropout(dropout, mode: str) -> bool:
+    """``dropout`` as a bool; UserError when it is asked for outside training (inference runs no dropout)."""
+    if dropout and mode != "training":
+        raise UserError(f"applies to --mode training only (this run prices --mode {mode})", "--dropout")
+    return bool(dropout)
 
 
 def recompute_label(recompute, mode: str) -> str | None:
@@ -341,8 +350,9 @@ class _GraphTables:
     (hw, dtype), the model's prices of every known pattern against every row ((P, rows) arrays)."""
 
     def __init__(self, graph, mode: str, dgrad_sparse, fuse_copies: bool, weight_dtype, fusion, kernel,
-                 cuda_graphs: bool = True, recompute=None):
+                 cuda_graphs: bool = True, recompute=None, dropout: bool = False):
         self.graph, self.mode, self.fuse_copies, self.recompute = graph, mode, fuse_copies, recompute
+        self.dropout = dropout
         self.opts = {"weight_dtype": weight_dtype, "fusion": fusion, "kernel": kernel, "dgrad_sparse": dgrad_sparse,
                      "cuda_graphs": cuda_graphs}
         ops = graph.ops
@@ -398,7 +408,8 @@ class _GraphTables:
         # the vector ops only: a pinned GEMM kernel does not apply
         ctx = context(hw, dtype, **{**self.opts, "kernel": None})
         model = model_for(hw)
-        vt = vector_table(self.graph, self.mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=not self.fuse_copies)
+        vt = vector_table(self.graph, self.mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=not self.fuse_copies,
+                          dropout=self.dropout)
         parts = [(model.price_vector(vt, ctx), _rows_reduce(vt.frame, self.recompute))]
         if self.mode == "training":
             step = _extra_table(training_extras(_params(self.graph, self.graph.ops)))
@@ -443,7 +454,7 @@ def amdahl(dense_seconds, sparsified_seconds) -> tuple[np.ndarray, np.ndarray]:
 def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | None = None,
                fuse_copies: bool = True, weight_dtype: str | None = None, fusion=None,
                kernel: str | None = None, shapes: dict | None = None, ceiling: bool = False,
-               cuda_graphs: bool = True, recompute=None) -> pd.DataFrame:
+               cuda_graphs: bool = True, recompute=None, dropout: bool = False) -> pd.DataFrame:
     """Totals for many ``(plan_or_patterns, hw, dtype)`` configs of one traced graph, vectorised.
 
     The same table and model as :func:`price` (so the same numbers): each plan is resolved once (cached per
@@ -462,7 +473,7 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
     share of the dense step (same hardware, dtype and options) spent in the GEMM passes the plan gives an N:M
     operand the hardware can use (:func:`sparsifiable`), and ``ceiling``, the speedup over that dense step if those
     passes took no time at all. ``recompute`` (training): the forward work backward runs again, as in
-    :func:`price`.
+    :func:`price`; so does ``dropout``.
     """
     if ceiling and shapes is not None:
         raise UserError("a plan's ceiling is priced per traced shape, not over a shape sweep", "ceiling")
@@ -470,17 +481,18 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         from nmsim.cost.shape_sweep import price_shapes
         return price_shapes(graph, configs, mode, shapes, dgrad_sparse=dgrad_sparse, fuse_copies=fuse_copies,
                             weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, cuda_graphs=cuda_graphs,
-                            recompute=recompute)
+                            recompute=recompute, dropout=dropout)
     check_mode(getattr(graph, "config", None), mode)
     check_recompute(recompute, mode)
+    dropout = check_dropout(dropout, mode)
     recompute = recompute_label(recompute, mode)
     opts = (weight_dtype, fusion if isinstance(fusion, (bool, type(None))) else (fusion.attention, fusion.epilogue),
             kernel, bool(cuda_graphs))
-    key = (id(graph), mode, dgrad_sparse, fuse_copies, opts, recompute)
+    key = (id(graph), mode, dgrad_sparse, fuse_copies, opts, recompute, dropout)
     hit = _MANY_CACHE.get(key)
     if hit is None or hit.graph is not graph:
         hit = _MANY_CACHE[key] = _GraphTables(graph, mode, dgrad_sparse, fuse_copies, weight_dtype, fusion, kernel,
-                                              cuda_graphs, recompute)
+                                              cuda_graphs, recompute, dropout)
     G = hit
     configs = list(configs)
     plan_no = np.empty(len(configs), dtype=np.int64)

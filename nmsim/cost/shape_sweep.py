@@ -200,7 +200,7 @@ def mode_points(cfg, mode: str, axes: dict, seq_given: bool) -> dict[str, np.nda
 def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None, *,
                  dgrad_sparse: bool | None = None, fuse_copies: bool = True, weight_dtype: str | None = None,
                  fusion=None, kernel: str | None = None, build: bool = True, cuda_graphs: bool = True,
-                 recompute=None, precision: str | None = None) -> pd.DataFrame:
+                 recompute=None, precision: str | None = None, dropout: bool = False) -> pd.DataFrame:
     """Totals for every (mode, shape, config): ``configs`` = ``(plan, hw, dtype)`` tuples as for ``price_many``;
     ``shapes`` = ``{"batch": [...], "seq": [...], "context": [...], "image_size": [...]}`` (product per mode:
     decode uses batch × context, the other modes batch × seq, prefill batch × context when no seq is given;
@@ -220,6 +220,8 @@ def price_shapes(workload, configs, modes="prefill", shapes: dict | None = None,
     for mode in modes:
         check_mode(cfg, mode)
         check_recompute(recompute, mode)
+    if dropout:   # its 1-byte masks do not scale with the dtype as the sweep's 4-byte vector polynomials do
+        raise UserError("dropout is priced one shape at a time, not over a shape sweep", "--dropout")
     axes = axis_values(cfg, shapes)
     seq_given = bool(shapes and shapes.get("seq") is not None)
     configs = list(configs)

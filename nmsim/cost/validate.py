@@ -19,7 +19,9 @@ share a name are one joint fit: their fields (e.g. a kernel's ``efficiency`` and
 calibrated together on that name's rows. Every row is
 then predicted with all fitted values; fitted and scored (not fitted) rows are reported apart, with MAPE per
 group, per use (fitted / scored; scored also per level, kernel and end-to-end) and overall. A row's
-``cuda_graphs: false`` prices eager launches (workload rows). A row's ``kernel`` pins the kernel
+``cuda_graphs: false`` prices eager launches, ``fusion: false`` unfused attention and epilogues, ``copies: true``
+the eager trace's layout copies and ``dropout: true`` the dropout masks of a training step (workload rows: what
+the measured program ran). A row's ``kernel`` pins the kernel
 the measurement ran (dense or sparse): it runs every GEMM it can, the fastest other kernel the rest.
 """
 from __future__ import annotations
@@ -73,8 +75,9 @@ def _seconds(r: dict, hw) -> float:
     graph = _graph(r["workload"], r.get("mode", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
     plan = r.get("plan")
     return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("mode", "inference"),
-                 weight_dtype=wdtype, kernel=r.get("kernel"),
-                 cuda_graphs=r.get("cuda_graphs", True)).totals["seconds"]
+                 weight_dtype=wdtype, kernel=r.get("kernel"), cuda_graphs=r.get("cuda_graphs", True),
+                 fusion=None if r.get("fusion", True) else False, fuse_copies=not r.get("copies", False),
+                 dropout=r.get("dropout", False)).totals["seconds"]
 
 
 def predict(r: dict, hw) -> float:

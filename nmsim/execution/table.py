@@ -5,6 +5,8 @@ every pricing path (price, compare, budget, report, trainer hook, price_many) st
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -165,8 +167,9 @@ def restack(table: GemmTable, op_codes: np.ndarray, patterns=None) -> GemmTable:
 
 
 def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool = False,
-                 ops: pd.DataFrame | None = None) -> VectorTable:
+                 ops: pd.DataFrame | None = None, dropout: bool = False) -> VectorTable:
     """Non-GEMM ops, fwd (and bwd in training) rows. The trace counts fp32 bytes: rescaled to ``dtype_bytes``.
+    ``dropout`` (training): the dropout masks of :func:`dropout_rows` too.
 
     Embeddings read only the gathered rows. ``copy`` ops (clone/contiguous/KV append/GQA repeat) are eager-trace
     layout artefacts that fused kernels avoid; they are dropped unless ``copies``. Backward rows move twice the
@@ -210,8 +213,57 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
         columns=["id", "module", "role", "layer", "kind", "pass"])
     cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     fused_rows = cat(fu, bool)
+    flops, byts, fused_bytes = cat(fl), cat(by), cat(fb)
+    if dropout and mode == "training":
+        d = dropout_rows(ops, dtype_bytes, fusion)
+        frame = pd.concat([frame, d.frame], ignore_index=True)
+        flops, byts = np.concatenate([flops, d.flops]), np.concatenate([byts, d.bytes])
+        fused_rows = np.concatenate([fused_rows, d.fused])
+        fused_bytes = np.concatenate([fused_bytes, d.fused_bytes])
     frame["kernel_share"] = kernel_shares(frame, fused_rows)
-    return VectorTable(frame, cat(fl), cat(by), fused_rows, cat(fb))
+    return VectorTable(frame, flops, byts, fused_rows, fused_bytes)
+
+
+#: dropout sites: each residual branch's output (after these GEMMs) and the attention probabilities (softmax)
+DROPOUT_BRANCH_ROLES = ("o", "ff2")
+#: per element: forward reads x, writes y and a 1-byte mask; backward reads dy and the mask, writes dx
+DROPOUT_MASK_BYTES = 1.0
+DROPOUT_FLOPS = {"fwd": 2.0, "bwd": 1.0}   # compare + scale; multiply by the scaled mask
+
+
+def dropout_rows(ops: pd.DataFrame, dtype_bytes: float, fusion) -> VectorTable:
+    """The dropout kernels of a training step (Vaswani et al. 2017, sec. 5.4; BERT's hidden_dropout_prob and
+    attention_probs_dropout_prob, Devlin et al. 2019): one per residual branch (after the attention output
+    projection and the second feed-forward GEMM), one on the embeddings' output and one on the attention
+    probabilities, forward and backward. Unfused, each moves ``2 x dtype + 1`` bytes per element (PyTorch's
+    native_dropout keeps a 1-byte bool mask); a fused GEMM epilogue moves only the mask, and FlashAttention draws
+    its dropout inside the kernel (no bytes)."""
+    role = ops["role"].to_numpy()
+    kind = ops["kind"].to_numpy()
+    branch = np.isin(role, DROPOUT_BRANCH_ROLES) & np.isin(kind, SPARSE_KINDS)
+    probs = kind == "softmax"
+    pre = ops[(ops["layer"].to_numpy() < 0) & ~np.isin(kind, MATRIX_KINDS)]
+    first_block = ops.loc[ops["layer"].to_numpy() >= 0, "id"]
+    embed = pre[pre["id"] < (first_block.min() if len(first_block) else np.inf)].tail(1)
+    sites = pd.concat([ops[branch | probs], embed])
+    elems = np.array([math.prod(tuple(s)) for s in sites["out_shape"]], dtype=float)   # main output only
+    is_probs = sites["kind"].to_numpy() == "softmax"
+    is_branch = np.isin(sites["role"].to_numpy(), DROPOUT_BRANCH_ROLES)
+    fused = (is_probs & bool(fusion.attention)) | (is_branch & bool(fusion.epilogue))
+    unfused_bytes = elems * (2.0 * dtype_bytes + DROPOUT_MASK_BYTES)
+    fused_bytes = np.where(is_probs, 0.0, elems * DROPOUT_MASK_BYTES)
+    frames, fl, by, fu, fb = [], [], [], [], []
+    for pass_ in ("fwd", "bwd"):
+        sel = sites[["id", "module", "role", "layer"]].copy()
+        sel["module"] = sel["module"].astype(str) + ".dropout"
+        sel["kind"], sel["pass"] = "dropout", pass_
+        frames.append(sel)
+        fl.append(elems * DROPOUT_FLOPS[pass_])
+        by.append(unfused_bytes)
+        fu.append(fused)
+        fb.append(fused_bytes)
+    return VectorTable(pd.concat(frames, ignore_index=True), np.concatenate(fl), np.concatenate(by),
+                       np.concatenate(fu), np.concatenate(fb))
 
 
 def kernel_shares(frame: pd.DataFrame, fused: np.ndarray) -> np.ndarray:

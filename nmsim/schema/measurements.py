@@ -12,9 +12,12 @@ LEVELS = ("kernel", "end-to-end")
 METRICS = ("seconds", "speedup")
 REQUIRED = ("id", "group", "level", "source", "hardware", "metric", "value")
 SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context",
-              "cuda_graphs"}
+              "cuda_graphs", "fusion", "copies", "dropout"}
+#: what a workload row's program ran besides its shape: FlashAttention and fused epilogues (``fusion``), eager
+#: layout copies (``copies``), dropout masks (``dropout``, training)
+STACK_KEYS = ("fusion", "copies", "dropout")
 ROW_KEYS = {*REQUIRED, "fit", "baseline", "note", *SHAPE_KEYS}
-WORKLOAD_ONLY = ("mode", "batch", "seq", "context")
+WORKLOAD_ONLY = ("mode", "batch", "seq", "context", *STACK_KEYS)
 FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
 DEFAULT_BOUNDS = (1e-3, 1.0)
 MAX_GEMM_DIM = 2**24   # rows, reduction depth or columns of one measured GEMM (a sanity limit)
@@ -38,6 +41,7 @@ def _shape_fields() -> dict:
             "kernel": _or_null(NAME), "dtype": _or_null({"enum": list(DTYPE_BYTES)}),
             "weight_dtype": _or_null({"enum": list(DTYPE_BYTES)}),
             "workload": NAME, "mode": NAME, "cuda_graphs": {"type": "boolean"},
+            **{k: {"type": "boolean"} for k in STACK_KEYS},
             **{k: _or_null({"type": "integer", "minimum": low, "maximum": high}) for k, (low, high) in COUNTS.items()}}
 
 
