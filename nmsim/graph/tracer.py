@@ -14,7 +14,7 @@ import warnings
 import torch
 from torch.nn.modules import module as nn_module
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_map
 
 from nmsim.errors import UserError
 from nmsim.graph import roles as R
@@ -35,6 +35,50 @@ NORM_OPS = {"native_layer_norm", "native_group_norm", "native_batch_norm", "_nat
             "_native_batch_norm_legit_no_training", "rms_norm", "_fused_rms_norm"}
 SOFTMAX_OPS = {"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"}
 ACTIVATIONS = {"gelu", "silu", "relu", "tanh", "sigmoid", "threshold", "erf"}
+
+
+_POINTWISE: dict = {}   # (op, each argument's shape, strides and dtype or value) -> (shape, strides, dtype)
+
+
+def _pointwise_meta(func, args, kwargs):
+    """``func(*args, **kwargs)``; a functional pointwise op on meta tensors (mul, add, neg, rsqrt, ...) gives a
+    fresh tensor whose shape, strides and dtype follow from its arguments', so one already run with arguments
+    alike is answered with an empty tensor of that layout instead of running its meta kernel again (Python
+    reference decompositions: most of a trace's time; a model's layers repeat the same ops)."""
+    if kwargs or torch.Tag.pointwise not in func.tags or func._schema.is_mutable:
+        return func(*args, **kwargs)
+    key = [func]
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            if a.device.type != "meta":
+                return func(*args)
+            key.append((tuple(a.shape), a.stride(), a.dtype))
+        elif isinstance(a, (bool, int, float)):
+            key.append((type(a), a))
+        else:
+            return func(*args)
+    key = tuple(key)
+    hit = _POINTWISE.get(key)
+    if hit is None:
+        out = func(*args)
+        if isinstance(out, torch.Tensor) and out.device.type == "meta":
+            _POINTWISE[key] = (tuple(out.shape), out.stride(), out.dtype)
+        return out
+    return torch.empty_strided(hit[0], hit[1], dtype=hit[2], device="meta")
+
+
+def _tensors(tree, out: list) -> list:
+    """The tensors of an op's arguments or results (tuples, lists and dict values, in order, as pytree's
+    flattening gives them; a plain walk is most of a dispatch's Python time saved)."""
+    if isinstance(tree, torch.Tensor):
+        out.append(tree)
+    elif isinstance(tree, (tuple, list)):
+        for item in tree:
+            _tensors(item, out)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            _tensors(item, out)
+    return out
 
 
 def _root(t: torch.Tensor) -> torch.Tensor:
@@ -73,10 +117,10 @@ class _Recorder(TorchDispatchMode):
     # ---- dispatch --------------------------------------------------------------------------------
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = _pointwise_meta(func, args, kwargs)
         name = func.overloadpacket.__name__
-        flat_in = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-        flat_out = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
+        flat_in = _tensors((args, kwargs), [])
+        flat_out = _tensors(out, [])
         self.keep.append(flat_out)
         if func.is_view or name in VIEW_LIKE:
             src = self.producer.get(id(_root(flat_in[0]))) if flat_in else None
