@@ -12,9 +12,10 @@ PACKAGE = ROOT / "nmsim"
 # modules count as packages ("nmsim" is the package's own __init__, which hands out nmsim.facade's functions)
 LAYERS = (
     ("errors", "version"),
-    ("env", "units"),
-    ("io", "progress"),
+    ("env", "units", "columns"),      # columns: the pricing tables' column names (checked before any work)
+    ("io", "progress", "keeping"),    # keeping: what answers and tables kept in the cache depend on
     ("graph",),                       # workloads -> op graphs
+    ("kept_answers",),                # a question asked again: its answer, kept in the cache folder
     ("sparsity",),                    # N:M patterns and plans over the graph's roles
     ("schema",),                      # spec file schemas: the loaders' checks and the published JSON Schemas
     ("recipes", "hardware"),          # schedules of plans; accelerator specs
