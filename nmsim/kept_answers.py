@@ -1,13 +1,12 @@
 """Answers kept in the nmsim cache: the same question asked again prints the kept answer, without pricing.
 
-``nmsim price``, ``compare``, ``budget``, ``cluster plan`` and ``cluster budget`` price through pandas op
-tables; importing pandas alone costs more
-than a whole warm answer may take. A question is the command and every option as parsed (``--out`` only as
-"to a file"), the content of each file an option names (a workload, a spec YAML, a ``config.json``), every file
-of the nmsim package (code and bundled data: specs, prices, bands, fits) and the Python, torch, numpy and pandas
-versions: any change asks anew. The answer is what the command wrote: stdout, the lines it wrote on stderr
-(progress is never part of an answer: :func:`nmsim.progress.progress_stream` writes past the recorder) and the
-text of ``--out``, which is written again through the same atomic, ledger-checked write.
+``nmsim price``, ``compare``, ``budget`` and ``cluster plan|budget|validate`` price through pandas op tables;
+importing pandas alone costs more than a whole warm answer may take. A question is the command and every option as
+parsed (``--out`` only as "to a file"), the content of each file an option names (a workload, a spec YAML, a
+``config.json``), every file of the nmsim package (code and bundled data: specs, prices, bands, fits) and the
+Python, torch, numpy and pandas versions: any change asks anew. The answer is what the command wrote: stdout, the
+lines it wrote on stderr (progress is never part of an answer: :func:`nmsim.progress.progress_stream` writes past
+the recorder) and the text of ``--out``, which is written again through the same atomic, ledger-checked write.
 
 Entries are JSON in ``answers/`` of the cache folder (:func:`nmsim.graph.cache.directory`), written atomically;
 the newest :data:`KEEP` are kept, each at most :data:`MAX_CHARS` characters. The trace cache's mode applies:
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from nmsim.keeping import keep_newest, library_versions, package_fingerprint
 
-COMMANDS = ("price", "compare", "budget", "cluster plan", "cluster budget")
+COMMANDS = ("price", "compare", "budget", "cluster plan", "cluster budget", "cluster validate")
 FOLDER = "answers"
 KEEP = 256
 MAX_CHARS = 1 << 20   # a longer answer (a large --by op table, a big sweep) is priced again rather than kept

@@ -6,6 +6,7 @@ fresh trace gives, exactly (no timing here: the warm-call goal lives in bench/).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,11 @@ def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_nu
     args = [str(workload) if a == "WORKLOAD" else a for a in args]
     traced, _, _ = _run(args, tmp_path / "unused", "off")          # no cache: traced in this process
     cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # builds and stores the graphs
-    warm, warm_err, warm_torch = _run(args, tmp_path / "cache", None)   # loads them
-    assert cold == traced and warm == traced
+    assert [p.name.startswith("answer-") for p in (tmp_path / "cache" / "answers").iterdir()] == [True]
+    kept, _, kept_torch = _run(args, tmp_path / "cache", None)   # the same question: its kept answer
+    shutil.rmtree(tmp_path / "cache" / "answers")
+    warm, warm_err, warm_torch = _run(args, tmp_path / "cache", None)   # answered anew from the kept graphs
+    assert cold == traced and kept == traced and warm == traced and not kept_torch
     if templated:   # a bundled family: from its shipped template, no torch even on the first call
         assert not cold_torch and "tracing" not in cold_err
     else:           # no template at 4 layers: the 1-layer model is traced once
