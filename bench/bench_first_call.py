@@ -17,15 +17,21 @@
   the same question in a fresh process (it has no CLI).
 
 Each round runs every command once, in turn (so machine load hits them alike); figures are medians over
-``ROUNDS`` rounds, with the 1-minute load average read before and after every command (min-max shown). Bytecode
+``ROUNDS`` rounds (wall seconds, and CPU seconds of each process beside them), with the 1-minute load average read before and after every command (min-max shown). Bytecode
 is cached as in a user's install (``cli_env``). Run it under ``nice`` on a shared machine:
 ``nice python bench/run.py first_call``. Goals (issue 25): cold at most 2x llm-analysis, warm at most 1x (not met
 when llm-analysis gives no answer to compare with).
+
+Session 4 (``nice python bench/bench_first_call.py``, 5 rounds, load 8.3-9.5 on 2 shared cores; wall / CPU ratios
+to llm-analysis): cold 1.24/1.14 (7B), 1.21/1.44 (70B), 1.36/1.35 (405B); warm (the kept answer) 0.14/0.14,
+0.14/0.15, 0.15/0.15 (0.09 CPU-s against llm-analysis's 0.59-0.65); a new question on the warm cache (pricing,
+pandas) 1.10/1.13, 1.20/1.35, 1.35/1.43.
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -85,6 +91,13 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: on a shared machine, the figure load does not
+    stretch (wall time is what a user waits for; both are shown)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def measure(cmds: dict, folder: Path, rounds: int = ROUNDS) -> dict:
     """{label: {kind: {"median": s, "runs": [...], "load": (min, max), "status": rc}}}."""
     from cli_env import cli_env
@@ -94,7 +107,7 @@ def measure(cmds: dict, folder: Path, rounds: int = ROUNDS) -> dict:
         env = cli_env({"NMSIM_CACHE_DIR": str(warm_dirs[label])})
         for cmd in by_kind.values():
             subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
-    result = {label: {kind: {"runs": [], "loads": [], "status": 0} for kind in by_kind}
+    result = {label: {kind: {"runs": [], "cpu": [], "loads": [], "status": 0} for kind in by_kind}
               for label, by_kind in cmds.items()}
     for round_ in range(rounds):
         for label, by_kind in cmds.items():
@@ -104,16 +117,18 @@ def measure(cmds: dict, folder: Path, rounds: int = ROUNDS) -> dict:
                 cold = folder / "cold-cache"
                 shutil.rmtree(cold, ignore_errors=True)
                 env = cli_env({"NMSIM_CACHE_DIR": str(cold if kind == "cold" else warm_dirs[label])})
-                load = _load()
+                load, cpu = _load(), _children_cpu()
                 start = time.perf_counter()
                 rc = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT).returncode
                 r = result[label][kind]
                 r["runs"].append(time.perf_counter() - start)
+                r["cpu"].append(_children_cpu() - cpu)
                 r["loads"] += [load, _load()]
                 r["status"] = r["status"] or rc
     for by_kind in result.values():
         for r in by_kind.values():
             r["median"] = statistics.median(r["runs"])
+            r["cpu_median"] = statistics.median(r["cpu"])
             r["load"] = (min(r["loads"]), max(r["loads"]))
     return result
 
@@ -137,6 +152,7 @@ def run() -> list[dict]:
         r = result[label]
         la, gz = r.get("llm-analysis"), r.get("genz")
         la_t = la["median"] if la and not la["status"] else None
+        la_cpu = la["cpu_median"] if la_t else None
         gz_t = gz["median"] if gz and not gz["status"] else None
         for kind, goal in (("cold", GOAL_COLD), ("warm", GOAL_WARM), ("warm-new", None)):
             t = r[kind]["median"]
@@ -144,6 +160,8 @@ def run() -> list[dict]:
             rows.append({"metric": f"{label} first call, {kind} s ({workload})", "nmsim": round(t, 2),
                          "llm-analysis": round(la_t, 2) if la_t else "-",
                          "x_llm_analysis": round(t / la_t, 2) if la_t else "-",
+                         "nmsim_cpu": round(r[kind]["cpu_median"], 2), "llm-analysis_cpu": round(la_cpu, 2) if la_cpu
+                         else "-", "x_cpu": round(r[kind]["cpu_median"] / la_cpu, 2) if la_cpu else "-",
                          "genz": round(gz_t, 2) if gz_t else "-", "x_genz": round(t / gz_t, 2) if gz_t else "-",
                          "load": round(statistics.median(r[kind]["loads"]), 1),
                          "note": (f"median of {ROUNDS}, alternated; load avg {lo:.2f}-{hi:.2f}; "

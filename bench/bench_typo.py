@@ -14,9 +14,17 @@ folder 2.9 -> 0.48 s, ``validate --columns`` 21 s and 8 lines -> 0.09 s, ``clust
 or plan typo 1-4 s -> 0.1-0.23 s, ``report --workload`` 0.97 -> 0.33 s, ``hardware list --columns`` 0.67 ->
 0.37 s. Still over 0.5 s: ``--columns`` on price, compare and budget (their columns are known only from the
 priced frame, after ``import pandas``: 0.56-0.62 s idle).
+Session 4 (issue 25; CPU seconds per process, ``cpu_s``, shown beside wall time: load 8-11 on 2 cores stretched
+``python -c pass`` to 0.12 s and ``import pandas`` to 2.2 s wall, 0.46 CPU-s): ``--columns`` of price (by role, by
+op, --memory), compare, budget and trace are checked against ``nmsim/columns.py`` before pandas (0.50-0.69 ->
+0.11-0.17 CPU-s), price's ``--dtype``/``--weight-dtype``/``--kernel`` 0.55-0.60 -> 0.30-0.35, ``plot --metrics``
+6.2 -> 0.09, ``schedule --columns`` 0.55 -> 0.16-0.19, and ``--hardwar`` (an abbreviation argparse used to accept)
+is refused in 0.05. Still over 0.3 CPU-s: ``cluster plan --columns`` (0.59) and ``cluster validate --only``
+(0.64), whose modules import pandas (nmsim.cluster).
 """
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,10 +77,14 @@ COMMANDS = [
 ]
 
 
-def _once(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
+def _once(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess, float]:
+    """(wall seconds, the process, its CPU seconds: what load does not stretch on a shared machine)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    return time.perf_counter() - start, proc
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, proc, after.ru_utime + after.ru_stime - use.ru_utime - use.ru_stime
 
 
 def run(repeats: int = 3) -> list[dict]:
@@ -83,16 +95,19 @@ def run(repeats: int = 3) -> list[dict]:
     for label, code in (("python -c pass", "pass"), ("python -c 'import pandas'", "import pandas")):
         _once([sys.executable, "-c", code], env)
         seconds = statistics.median(_once([sys.executable, "-c", code], env)[0] for _ in range(repeats))
-        rows.append({"command": f"(load yardstick) {label}", "seconds": round(seconds, 2)})
+        rows.append({"command": f"(load yardstick) {label}", "seconds": round(seconds, 2),
+                     "cpu_s": round(statistics.median(_once([sys.executable, "-c", code], env)[2]
+                                                      for _ in range(repeats)), 2)})
     for argv in COMMANDS:
         cmd = [sys.executable, "-m", "nmsim", *argv]
         _once(cmd, env)
         results = [_once(cmd, env) for _ in range(repeats)]
         seconds = statistics.median(r[0] for r in results)
+        cpu = statistics.median(r[2] for r in results)
         proc = results[-1][1]
         one_line = len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout.strip()
         rows.append({"command": "nmsim " + " ".join(argv).replace(str(TMP), "$TMP"), "seconds": round(seconds, 2),
-                     "exit": proc.returncode, "one_line": one_line,
+                     "cpu_s": round(cpu, 2), "exit": proc.returncode, "one_line": one_line,
                      "goal_met": proc.returncode == 2 and one_line and seconds <= GOAL_SECONDS})
     return rows
 

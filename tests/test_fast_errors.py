@@ -104,6 +104,9 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
      f"nmsim: error: {Path(tempfile.gettempdir()) / 'nmsim-no-runs-here'}: no such runs folder"),
     (["export", "gpt2", "--format", "scalesim", "--hardware", "a10O", "--out",
       str(Path(tempfile.gettempdir()) / "nmsim-test-no-export")], "nmsim: error: a10O: unknown hardware: "),
+    (["schedule", "sr-ste", "--sparsity", "ff=1:16,qk=1:8", "--steps", "10", "--columns", "phase,qk_cst"],
+     "nmsim: error: --columns: no column 'qk_cst' (columns: start_step, stop_step, steps, label, phase, ff, ff_cost, "
+     "qk, qk_cost, D_start, D_end, rule, srste_lambda)"),
     # options are never abbreviated: a prefix of one is refused, naming it (no silent guess)
     (["price", "llama-2-7b", "--hardwar", "a100"], "nmsim: error: nmsim price: unrecognized option --hardwar: did "
      "you mean --hardware? (options are not abbreviated)"),

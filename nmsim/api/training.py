@@ -72,7 +72,7 @@ class Schedule:
     steps: int
 
 
-def schedule_table(args) -> Schedule:
+def schedule_table(args, columns_known: Callable | None = None) -> Schedule:
     from nmsim.recipes import make_recipe
     from nmsim.sparsity.plan import SparsityPlan
 
@@ -94,9 +94,12 @@ def schedule_table(args) -> Schedule:
         params["boundaries"] = parse_boundaries(args.boundaries)
     recipe = make_recipe(args.recipe, SparsityPlan.parse(args.sparsity), args.dense_frac, args.finetune_frac,
                          steps_per_epoch=spe if granularity == "epoch" else None, **params)
-    from nmsim.recipes.timeline import timeline  # pandas: imported once the arguments are checked
+    from nmsim.recipes.timeline import timeline_rows
+    rows = timeline_rows(recipe, total, spe)
+    (columns_known or _nothing)(list(dict.fromkeys(k for row in rows for k in row)))   # a typo, before pandas
+    import pandas as pd
 
-    return Schedule(timeline(recipe, total, spe), recipe, total)
+    return Schedule(pd.DataFrame(rows), recipe, total)
 
 
 def _value(text: str):

@@ -6,7 +6,8 @@ from nmsim.recipes import RECIPE_NAMES
 
 def run(args) -> int:
     from nmsim.api.training import schedule_table
-    schedule = schedule_table(args)
+    from nmsim.cli.output import columns_hook
+    schedule = schedule_table(args, columns_hook(args))
     if args.format != "table":
         from nmsim.cli.output import render
         print(render(schedule.table, args.format, False, args.columns), end="")
