@@ -17,10 +17,10 @@
   the same question in a fresh process (it has no CLI).
 
 Each round runs every command once, in turn (so machine load hits them alike); figures are medians over
-``ROUNDS`` rounds (wall seconds, and CPU seconds of each process beside them), with the 1-minute load average read before and after every command (min-max shown). Bytecode
-is cached as in a user's install (``cli_env``). Run it under ``nice`` on a shared machine:
-``nice python bench/run.py first_call``. Goals (issue 25): cold at most 2x llm-analysis, warm at most 1x (not met
-when llm-analysis gives no answer to compare with).
+``ROUNDS`` rounds (wall seconds, and CPU seconds of each process beside them), with the 1-minute load average
+read before and after every command (min-max shown). Bytecode is cached as in a user's install (``cli_env``).
+Run it under ``nice`` on a shared machine: ``nice python bench/run.py first_call``. Goals (issue 25): cold at
+most 2x llm-analysis, warm at most 1x (not met when llm-analysis gives no answer to compare with).
 
 Session 4 (``nice python bench/bench_first_call.py``, 5 rounds, load 8.3-9.5 on 2 shared cores; wall / CPU ratios
 to llm-analysis): cold 1.24/1.14 (7B), 1.21/1.44 (70B), 1.36/1.35 (405B); warm (the kept answer) 0.14/0.14,

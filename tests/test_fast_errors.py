@@ -10,10 +10,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ("import sys\nfrom nmsim.cli import main\ntry:\n    rc = main(sys.argv[1:])\nexcept SystemExit as exc:  # argparse\n"
-         "    rc = exc.code\n"
+PROBE = ("import sys\nfrom nmsim.cli import main\ntry:\n    rc = main(sys.argv[1:])\n"
+         "except SystemExit as exc:  # argparse\n    rc = exc.code\n"
          "heavy = [m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules]\n"
          "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\nsys.exit(rc)")
 
@@ -213,3 +215,46 @@ def test_early_column_lists_match_the_tables(tmp_path):
     rows = json.loads(subprocess.run([*nmsim, "cache", "info", "--format", "json"], capture_output=True, env=env,
                                      cwd=ROOT, check=True).stdout)
     assert len(rows) == 1 and tuple(rows[0]) == INFO_COLUMNS
+
+
+def _leaf_options() -> list[tuple[tuple[str, ...], str]]:
+    """(the words naming a command, one of its --options) for every command's own parser."""
+    import argparse
+
+    from nmsim.cli import build_parser
+
+    out, todo = [], [((), build_parser())]
+    while todo:
+        words, parser = todo.pop()
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]   # noqa: SLF001
+        for action in subs:
+            todo += [((*words, name), p) for name, p in action.choices.items()]
+        out += [(words, o) for o in parser._option_string_actions if o.startswith("--")]   # noqa: SLF001
+    return sorted(out)
+
+
+LEAF_OPTIONS = _leaf_options()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(LEAF_OPTIONS), st.integers(3, 40))
+def test_no_option_is_taken_by_a_prefix(case, length):
+    """Every prefix of every option (that is not an option itself) is refused, naming the options it begins."""
+    import contextlib
+    import io
+
+    from nmsim.cli import build_parser
+
+    words, option = case
+    prefix = option[:min(length, len(option) - 1)]
+    parser = build_parser(list(words) or None)
+    known = {o for w, o in LEAF_OPTIONS if w == words}
+    if prefix in known or len(prefix) < 3:
+        return
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exc:
+        parser.parse_args([*words, prefix, "x"])
+    meant = sorted(o for o in known if o.startswith(prefix))
+    assert exc.value.code == 2
+    assert err.getvalue() == (f"nmsim: error: {' '.join(('nmsim', *words))}: unrecognized option {prefix}: did you "
+                              f"mean {' or '.join(meant)}? (options are not abbreviated)\n")

@@ -46,13 +46,14 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"nmsim: error: {self.prog}: {message}\n")
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102
-        if self._subparsers is None:   # a command's own parser: every option it meets is its own
-            self._refuse_prefixes(args or ())
+        self._refuse_prefixes(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
     def _refuse_prefixes(self, args) -> None:
+        """A prefix of one of this parser's options is an error naming it (a parser with commands: only the words
+        before the command are its own)."""
         for word in args:
-            if word == "--":
+            if word == "--" or (self._subparsers is not None and not word.startswith("-")):
                 return
             flag = word.split("=", 1)[0]
             if not flag.startswith("--") or flag in self._option_string_actions:
