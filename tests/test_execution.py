@@ -158,14 +158,29 @@ def _one(m, k, n):
 
 
 def test_table19_reproduced_within_15_percent():
+    """The published numbers, scored with the kernel values the specs carry (no fit: seconds, not a minute)."""
+    from nmsim.cost.validate import validate
+    v = validate(refit=False)
+    assert (v.fits["spec_value"] == v.fits["fitted_value"]).all()
+    published(v, refit=False)
+
+
+@pytest.mark.validate
+def test_refit_gives_the_values_the_specs_carry():
+    """`make validate`: the fits, rerun, give the specs' values (3 significant digits) and the same numbers."""
     from nmsim.cost.validate import validate
     v = validate()
+    assert np.allclose(v.fits["spec_value"], v.fits["fitted_value"], rtol=2e-3)
+    published(v, refit=True)
+
+
+def published(v, refit: bool) -> None:
+    """What README "How accurate is it" and the bundled bands report, from a validation of the bundled rows."""
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
     assert len(v.fits) == 15 and (v.fits["rows"] > 0).all()
-    # the specs carry the fitted values (3 significant digits); H100 has its own cuBLAS / cuSPARSELt values
-    assert np.allclose(v.fits["spec_value"], v.fits["fitted_value"], rtol=2e-3)
+    # H100 has its own cuBLAS / cuSPARSELt values
     fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
     assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
@@ -208,7 +223,10 @@ def test_table19_reproduced_within_15_percent():
     from nmsim.bands import table
     from nmsim.bands.build import levels
     from nmsim.cost.validate import gpu_residuals
-    assert levels(gpu_residuals(v)) == {k: e for k, e in table().items() if k != "cluster run"}
+    got, bundled = levels(gpu_residuals(v)), {k: e for k, e in table().items() if k != "cluster run"}
+    assert got.keys() == bundled.keys()
+    for k, e in bundled.items():   # exact after the refit; the specs' 3-digit values move a bound by < 0.1 %
+        assert got[k] == e if refit else got[k] == {**e, **{f: pytest.approx(e[f], rel=1e-3) for f in ("lo", "hi")}}
     scored = groups.reset_index().query("use == 'scored'").set_index("group")
     # the L2 limiter (A100 and RTX 4090 L2 bandwidths sourced; NM-SpMM's own tiles and index sharing), nmSPARSE's
     # occupancy and cuBLAS SGEMM's level on an Ada SM (sourced on a GA102, not fitted)
