@@ -45,3 +45,8 @@ def budget_columns(hardware: bool) -> list[str]:
     timed = ["seconds", "hours", "seconds_vs_dense", "joules", "usd", "mem_gib", "fits"] if hardware else []
     return ["recipe", "pattern", "train_flops", "vs_dense", "vs_srste", "matrix_vs_dense", "matrix_vs_srste",
             "budget_epochs", *timed, "phases"]
+
+
+def sweep_axes(cfg, mode: str) -> list[str]:
+    """The shape axes a ``nmsim price`` shape sweep's rows are keyed by."""
+    return ["batch", "image_size"] if cfg.is_image else ["batch", "context" if mode == "decode" else "seq"]

@@ -109,6 +109,11 @@ LIGHT = [   # name typos that fail before pandas too: (argv, exact message)
     (["schedule", "sr-ste", "--sparsity", "ff=1:16,qk=1:8", "--steps", "10", "--columns", "phase,qk_cst"],
      "nmsim: error: --columns: no column 'qk_cst' (columns: start_step, stop_step, steps, label, phase, ff, ff_cost, "
      "qk, qk_cost, D_start, D_end, rule, srste_lambda)"),
+    (["price", "llama-2-7b", "--hardware", "a100", "--mode", "decode", "--batch", "1,8", "--columns", "ms,tme"],
+     "nmsim: error: --columns: no column 'tme' (columns: batch, context, ms, ms_80%, exec_TFLOP, nominal_TFLOP, "
+     "GB_moved, energy, tokens/s, $/M_tokens, J/token, bound, mem_GiB, fits)"),
+    (["price", "vit-base-16", "--hardware", "a100", "--image-size", "224,384", "--columns", "tokens/s"],
+     "nmsim: error: --columns: no column 'tokens/s' (columns: batch, image_size, ms, ms_80%, exec_TFLOP, "),
     # options are never abbreviated: a prefix of one is refused, naming it (no silent guess)
     (["price", "llama-2-7b", "--hardwar", "a100"], "nmsim: error: nmsim price: unrecognized option --hardwar: did "
      "you mean --hardware? (options are not abbreviated)"),
@@ -194,6 +199,21 @@ def test_the_column_registry_is_each_tables_columns(argv, early, keys, capsys):
     got = list(json.loads(capsys.readouterr().out)[0])
     banded = "--hardware" in argv and argv[0] != "trace" and "--memory" not in argv
     assert sorted(got) == sorted(keys + (with_band_columns(names) if banded else names))
+
+
+@pytest.mark.parametrize("mode", ["prefill", "decode"])
+def test_a_sweeps_table_has_the_columns_checked_first(mode):
+    """nmsim.cli.axes.table_view_columns (checked before the sweep is priced) is the sweep table's columns."""
+    from nmsim.api.options import merge_workload
+    from nmsim.api.pricing import price_step
+    from nmsim.cli import build_parser
+    from nmsim.cli.axes import _table_view, table_view_columns
+
+    argv = ["price", "gpt2", "--hardware", "a100", "--mode", mode, "--batch", "2,3"]
+    args = build_parser(argv).parse_args(argv)
+    merge_workload(args)
+    sweep = price_step(args).sweep
+    assert list(_table_view(sweep.table, sweep.axes).columns) == table_view_columns(sweep.config, mode)
 
 
 def test_early_column_lists_match_the_tables(tmp_path):

@@ -214,7 +214,8 @@ def price_sweep(args, columns_known: ColumnsHook = None) -> PricedStep:
     from nmsim import bands
     step_band = bands.band(bands.level_for_mode(args.mode), hw)
     df = bands.attach(df, step_band)
-    axes = ["batch", "image_size"] if cfg.is_image else ["batch", "context" if args.mode == "decode" else "seq"]
+    from nmsim.columns import sweep_axes
+    axes = sweep_axes(cfg, args.mode)
     sweep = Sweep(df.drop(columns=["config"]), cfg, hw, dtype, prices, step_band, axes)
     return PricedStep(sweep.table, cfg, hw, dtype, None, None, prices, step_band=step_band, sweep=sweep)
 

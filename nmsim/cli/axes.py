@@ -81,6 +81,21 @@ def axis(text: str):
     return values[0] if len(values) == 1 and not any(c in text for c in ":,") else values
 
 
+def table_view_columns(cfg, mode: str) -> list[str]:
+    """The table format's columns of a shape sweep (:func:`_table_view`), known before any work (no pandas)."""
+    from nmsim.columns import item_columns, item_name, sweep_axes
+    return [*sweep_axes(cfg, mode), "ms", "ms_80%", "exec_TFLOP", "nominal_TFLOP", "GB_moved", "joules",
+            *item_columns(item_name(cfg)), "bound", "mem_GiB", "fits"]
+
+
+def check_sweep_columns(args) -> None:
+    """A ``--columns`` typo in a shape sweep's table, before the sweep is priced."""
+    if args.columns and args.format == "table":
+        from nmsim.cli.table import check_columns
+        from nmsim.graph import load_workload
+        check_columns(table_view_columns(load_workload(args.workload), args.mode), args.columns)
+
+
 def _table_view(df, axes: list):
     """The table format's columns: the shape axes, then time, FLOPs, bytes and energy in readable units."""
     show = df[axes].copy()

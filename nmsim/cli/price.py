@@ -95,7 +95,10 @@ def register(sub) -> None:
 
 
 def run_price(args) -> int:
-    from nmsim.api.pricing import price_step
+    from nmsim.api.pricing import is_sweep, price_step
+    if is_sweep(args):
+        from nmsim.cli.axes import check_sweep_columns
+        check_sweep_columns(args)   # a --columns typo in the table of a sweep, before pandas
     step = price_step(args, columns_hook(args))
     if step.sweep is not None:
         return render_sweep(args, step.sweep)
