@@ -1,7 +1,7 @@
 """Issue 20: property tests for the cluster readers. Random structured mutations of valid inputs — a field's type
 or value changed, a key dropped or duplicated, extreme numbers — give a result or a one-line ``UserError``, never
-another exception, and no example runs away (a 20 s deadline: a guard
-against hangs on extreme values, not a speed goal, which lives in bench/):
+another exception (no deadline: a loaded machine makes any timing flaky; CI's timeout bounds a hang on
+extreme values; speed goals live in bench/):
 
 * the system-file reader (``nmsim.cluster.system.load_system_file``) on mutations of a valid system YAML;
 * the Hugging Face importer (``nmsim.graph.workloads.from_hf_config``) on mutations of the bundled test configs,
@@ -45,7 +45,7 @@ EXTREME = st.sampled_from([0, -1, 1, 2**31, 2**63, 10**30, -10**30, 1e30, -1e-30
 SCALARS = st.one_of(EXTREME, st.integers(), st.floats(), st.text(max_size=12), st.none())
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=6), SCALARS, max_size=3),
                    st.fixed_dictionaries({"value": SCALARS, "source": st.one_of(st.text(max_size=6), SCALARS)}))
-SETTINGS = dict(deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def _paths(doc, prefix=()):

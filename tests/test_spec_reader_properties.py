@@ -1,7 +1,7 @@
 """Issue 20: property tests for the two oldest readers, workload YAML (``nmsim.graph.workloads.load_workload``)
 and hardware YAML (``nmsim.hardware.loader.load``). Random structured mutations of every bundled file — a field's
 type or value changed, a key dropped, added or duplicated, extreme numbers — give a result or a one-line
-``UserError`` naming the file, never another exception, none running away (20 s deadline). The mutations are
+``UserError`` naming the file, never another exception (no deadline: CI's timeout bounds a runaway). The mutations are
 those of the cluster readers' properties (``test_cluster_reader_properties.mutate``).
 
 ``EXAMPLES`` is the number of examples each property runs.
