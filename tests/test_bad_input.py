@@ -216,10 +216,10 @@ HARDWARE_YAML = [
     ("compare-binary", {"hw.yaml": b"\x00\x00"}, ["compare", "vit-tiny", "--hardware", "hw.yaml"],
      "hw.yaml: is a binary file, not a hardware spec"),
     # YAML 1.1 reads an exponent without a dot as text: the line says how to write the number
-    ("host-op-exponent", {"hw.yaml": _spec_text().replace("host_op_us: {value: 97.8", "host_op_us: {value: 1e2")},
+    ("host-op-exponent", {"hw.yaml": _spec_text().replace("host_op_us: {value: 112.3", "host_op_us: {value: 1e2")},
      ["price", "vit-tiny", "--hardware", "hw.yaml", "--no-cuda-graphs"],
      "hw.yaml: execution.host_op_us.value: expected a number, got '1e2' (YAML reads 1e2 as text: write 1.0e+02)"),
-    ("host-op-negative", {"hw.yaml": _spec_text().replace("host_op_us: {value: 97.8", "host_op_us: {value: -1")},
+    ("host-op-negative", {"hw.yaml": _spec_text().replace("host_op_us: {value: 112.3", "host_op_us: {value: -1")},
      ["compare", "vit-tiny", "--hardware", "hw.yaml"], "hw.yaml: execution.host_op_us.value: must be >= 0, got -1"),
 ]
 

@@ -234,8 +234,8 @@ def test_compare_user_spec_file_and_bundled(workdir_files, capsys):
         ["my-accelerator", "dense"], ["my-accelerator", "2:4"], ["a100-sxm4-80gb", "dense"], ["a100-sxm4-80gb", "2:4"]]
     # a user's spec file has no measured rows: its band is not a number
     note = " ".join(line.lstrip("#").strip() for line in out.splitlines() if line.startswith("#"))
-    assert note.endswith("my-accelerator: not validated; a100-sxm4-80gb: x0.89-1.68 (inference step, 11 scored rows, "
-                         "82 % inside)")
+    assert note.endswith("my-accelerator: not validated; a100-sxm4-80gb: x0.87-1.13 (inference step, 16 scored rows, "
+                         "75 % inside)")
 
 
 def test_compare_renamed_copy_of_a_bundled_spec_is_priced_as_the_file(workdir_files, capsys):

@@ -122,10 +122,10 @@ FITS = [
      "m.yaml: fits[0].bounds: bounds must be [low, high] with low < high (finite numbers), got '0.1-1'"),
     ("field-unknown", _fit(field="tile_m"),
      "m.yaml: fits[0].field: unknown field 'tile_m' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us)"),
+     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us, kernel_gap_us)"),
     ("field-typo", _fit(field="efficency"),
      "m.yaml: fits[0].field: unknown field 'efficency' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us)"),
+     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us, kernel_gap_us)"),
     ("gpu-field-with-kernel", _fit(field="host_op_us", bounds=[0, 100]),
      "m.yaml: fits[0].kernel: host_op_us is a GPU-level field: a fit of it names no kernel"),
     ("unknown-key", _fit(bound=[0.1, 1]),

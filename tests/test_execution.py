@@ -179,7 +179,7 @@ def published(v, refit: bool) -> None:
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
-    assert len(v.fits) == 15 and (v.fits["rows"] > 0).all()
+    assert len(v.fits) == 16 and (v.fits["rows"] > 0).all()
     # H100 has its own cuBLAS / cuSPARSELt values
     fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
@@ -194,31 +194,37 @@ def published(v, refit: bool) -> None:
     # nmSPARSE: efficiency and the resident warps its math needs, fitted jointly (its occupancy from its code)
     assert joint["a100-nmsparse", "efficiency"] == pytest.approx(0.835, abs=2e-3)
     assert joint["a100-nmsparse", "occupancy.latency_warps"] == pytest.approx(19.4, abs=0.05)
-    # end-to-end fits: eager host dispatch per counted kernel (blog: eager 25.5 vs CUDA graphs 107.0 tok/s) and
-    # tinygemm's HBM share at batch-1 decode (gpt-fast Llama-2-7B int4); the other decode rows stay scored
-    assert fits["a100-host-op"] == pytest.approx(97.8, abs=0.1)
-    assert fits["a100-tinygemm"] == pytest.approx(0.408, abs=1e-3)
+    # end-to-end fits: the step's GPU gap per kernel and tinygemm's HBM share at batch-1 decode, jointly on gpt-fast's
+    # Llama-2-7B bf16 and int4 steps; then eager host dispatch per counted kernel (blog: eager 25.5 vs CUDA graphs
+    # 107.0 tok/s); the other decode rows stay scored
+    assert joint["a100-decode-step", "kernel_gap_us"] == pytest.approx(3.43, abs=0.01)
+    assert joint["a100-decode-step", "bandwidth_efficiency"] == pytest.approx(0.590, abs=1e-3)
+    assert fits["a100-host-op"] == pytest.approx(112.3, abs=0.1)
     e2e = v.rows[v.rows["level"] == "end-to-end"]
-    assert sorted(e2e.loc[e2e["use"] == "fitted", "id"]) == ["gptfast-llama2-7b-graphs-vs-eager",
+    assert sorted(e2e.loc[e2e["use"] == "fitted", "id"]) == ["gptfast-llama2-7b-bf16", "gptfast-llama2-7b-graphs-vs-eager",
                                                               "gptfast-llama2-7b-int4"]
     # scored rows (never fitted): the numbers README "How accurate is it" reports
     rows = v.rows.set_index("id")
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
-    assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.674e-3, rel=5e-3)     # tinygemm pinned
+    assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.558e-3, rel=5e-3)     # tinygemm pinned
+    # Sparse-Marlin's gain over tinygemm, torchao Llama-3-8B on the A100: 1.19x predicted, 1.25x measured (was 2.16x)
+    assert rows.loc["llama3-8b-int4-2:4-vs-int4", "predicted"] == pytest.approx(1.194, abs=0.005)
+    # torchao's eager (no torch.compile) steps: the first held-out test of the fitted host dispatch
+    assert groups.loc["torchao-decode-eager-a100", "mape_pct"] == pytest.approx(8.6, abs=0.1)
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 312
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(11.9, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(11.0, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 319
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(11.4, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(10.6, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not: BERT SQuAD training steps priced as their program ran them (eager, unfused, dropout) still take
     # up to 38 % longer than predicted (see docs/training-steps.md)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [288, 24, 12, 12]
-    assert level["mape_pct"].round(1).tolist() == [11.2, 20.2, 18.0, 22.4]
+    assert list(level["rows"]) == [288, 31, 19, 12]
+    assert level["mape_pct"].round(1).tolist() == [11.2, 13.1, 7.6, 21.8]
     scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
                                                                            "dle-bert-squad-train"]]
-    assert scored_train["mape_pct"].round(1).tolist() == [21.1, 28.8]   # by source
+    assert scored_train["mape_pct"].round(1).tolist() == [20.8, 27.2]   # by source
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -259,9 +265,11 @@ def test_measurement_pins_a_dense_kernel():
     fast = price(graph, None, "a100", "bf16", "decode", weight_dtype="int4")
     tiny = price(graph, None, "a100", "bf16", "decode", weight_dtype="int4", kernel="tinygemm-int4")
     assert set(lin(fast)["kernel"]) == {"marlin-int4"} and set(lin(tiny)["kernel"]) == {"tinygemm-int4"}
-    # the act x act attention matmuls (bf16 x bf16) stay on cuBLAS; tinygemm reaches 0.408 of HBM vs Marlin 0.9
+    # the act x act attention matmuls (bf16 x bf16) stay on cuBLAS; both int4 kernels stream their weights at
+    # tinygemm's fitted 0.590 of HBM (Marlin carries it), so tinygemm differs only in its slower math
     assert set(tiny.ops.loc[tiny.ops["kind"] == "matmul", "kernel"]) == {"cublas"}
-    assert tiny.totals["seconds"] > 1.8 * fast.totals["seconds"]
+    assert (lin(tiny)["memory_seconds"].to_numpy() == lin(fast)["memory_seconds"].to_numpy()).all()
+    assert (lin(tiny)["seconds"].to_numpy() >= lin(fast)["seconds"].to_numpy()).all()
     with pytest.raises(UserError, match="kernel 'tinygemm-int4' runs no GEMM of this plan at bf16 with bf16 weights"):
         price(graph, None, "a100", "bf16", "decode", kernel="tinygemm-int4")
 

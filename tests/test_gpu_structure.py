@@ -147,7 +147,7 @@ def test_eager_kernels_wait_for_their_host_dispatch():
     graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
     hw = load("a100")
     host = hw.execution["host_op_s"]
-    assert host == pytest.approx(97.8e-6)
+    assert host == pytest.approx(112.3e-6)
     graphs = price(graph, None, hw, "bf16", "decode")
     eager = price(graph, None, hw, "bf16", "decode", cuda_graphs=False)
     g, e = graphs.ops, eager.ops
@@ -188,3 +188,40 @@ rows:
     assert list(v.fits["rows"]) == [1] and list(v.rows["use"]) == ["fitted", "scored"]
     assert abs(v.rows["error_pct"].iloc[0]) < 0.1
     assert 0 < v.fits["fitted_value"].iloc[0] < 200
+
+
+def _gap(hw, us):
+    return dataclasses.replace(hw, execution={**hw.execution, "kernel_gap_s": us * 1e-6})
+
+
+def test_kernel_gap_is_charged_per_kernel_of_a_step_not_to_a_gemm_alone():
+    """A step pays kernel_gap_us (fitted 3.43 us on the A100) once per GEMM and per unfused vector kernel: Llama-3-8B
+    batch-1 decode runs 289 GEMMs and 67 vector kernels, so the gap adds 356 x 3.43 us; a GEMM priced alone (the
+    kernel-level rows) pays none. price and price_many agree with it."""
+    from nmsim.cost import price_many
+    hw = load("a100")
+    assert hw.execution["kernel_gap_s"] == pytest.approx(3.43e-6)
+    graph = trace_for_mode("llama-3-8b", "decode", batch=1, context=256)
+    with_gap = price(graph, None, hw, "bf16", "decode")
+    without = price(graph, None, _gap(hw, 0.0), "bf16", "decode")
+    assert with_gap.totals["seconds"] - without.totals["seconds"] == pytest.approx(356 * 3.43e-6, rel=1e-9)
+    assert _row(hw, 1, 4096, 4096)["seconds"] == _row(_gap(hw, 0.0), 1, 4096, 4096)["seconds"]
+    many = price_many(graph, [(None, hw, "bf16")], "decode")
+    assert many["seconds"].iloc[0] == pytest.approx(with_gap.totals["seconds"], rel=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(gap=st.floats(0.0, 50.0), context=st.sampled_from([16, 128, 1000]))
+def test_kernel_gap_adds_linearly_and_never_speeds_a_step(gap, context):
+    """The step's time grows by exactly gap x its kernels, whatever the gap and the KV-cache length."""
+    hw = load("a100")
+    graph = trace_for_mode("gpt2", "decode", batch=1, context=context)
+    base = price(graph, None, _gap(hw, 0.0), "bf16", "decode")
+    more = price(graph, None, _gap(hw, gap), "bf16", "decode")
+    assert more.totals["seconds"] >= base.totals["seconds"]
+    one = price(graph, None, _gap(hw, 1.0), "bf16", "decode")
+    per_us = one.totals["seconds"] - base.totals["seconds"]
+    assert more.totals["seconds"] - base.totals["seconds"] == pytest.approx(gap * per_us, rel=1e-6, abs=1e-12)
+    gemms = int((base.ops["kernel"] != "vector").sum())
+    assert per_us > gemms * 1e-6   # every GEMM and at least one vector kernel
+

@@ -167,8 +167,8 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
                                    "seq 64..128)")
     assert err.splitlines()[-4].startswith("#   us-east-1")
     assert err.splitlines()[-3].startswith("# attention at full T x T: the causal mask's upper half is counted")
-    assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): x0.89-1.68 "
-                                    "(inference step, 11")
+    assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): x0.87-1.13 "
+                                    "(inference step, 16")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):

@@ -34,7 +34,7 @@ def measured_ceilings(path=None, workload: str | None = None) -> pd.DataFrame:
             continue
         mode = r.get("mode", "inference")
         graph = trace_for_mode(r["workload"], mode, r.get("batch"), r.get("seq"), r.get("context"))
-        t = price_many(graph, [(r["plan"], load_hw(r["hardware"]), r.get("dtype"))], mode,
+        t = price_many(graph, [(r["plan"], load_hw(r["hardware"]), base.get("dtype"))], mode,
                        weight_dtype=base.get("weight_dtype"), kernel=base.get("kernel"), ceiling=True).iloc[0]
         out.append({"id": r["id"], "workload": r["workload"], "mode": mode, "hardware": t["hardware"],
                     "plan": r["plan"], "baseline": ", ".join(f"{k} {v}" for k, v in (r.get("baseline") or {}).items()),

@@ -41,7 +41,8 @@ from nmsim.cost.step import (TOTAL_COLUMNS, assemble, recompute_weights, represe
 from nmsim.errors import UserError
 from nmsim.execution import OPERAND_WEIGHT, OPERAND_WEIGHT_T, ExecContext, VectorTable, model_for
 from nmsim.execution.base import BOUNDS
-from nmsim.execution.settings import check_settings, context, default_dtype  # noqa: F401 (callers read them here)
+from nmsim.execution.settings import (check_settings, context, default_dtype,  # noqa: F401 (callers read them here)
+                                      forward_step)
 from nmsim.execution.table import MATRIX_KINDS, MODES, check_mode, gemm_table, restack, vector_table  # noqa: F401
 from nmsim.hardware.cached import hardware_spec  # noqa: F401 (callers read it here)
 from nmsim.sparsity.metadata import dtype_bytes
@@ -154,7 +155,7 @@ def _extra_table(extras: dict) -> VectorTable:
 
 def fp32_context(ctx: ExecContext) -> ExecContext:
     """Optimizer and recipe terms run on fp32 master weights."""
-    return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse, ctx.cuda_graphs)
+    return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse, ctx.cuda_graphs, ctx.step)
 
 
 def _vector_frame(vt: VectorTable, r: dict) -> pd.DataFrame:
@@ -273,7 +274,7 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
     check_mode(cfg, mode)
     check_recompute(recompute, mode)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
-                  cuda_graphs=cuda_graphs)
+                  cuda_graphs=cuda_graphs, step=forward_step(mode))
     ops = graph.ops
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if mode == "decode":
@@ -392,7 +393,7 @@ class _GraphTables:
         hit = self.tables.get(key)
         if hit is not None and hit[0] is hw and hit[1] == len(self.patterns):
             return hit[2]
-        ctx = context(hw, dtype, **self.opts)
+        ctx = context(hw, dtype, **self.opts, step=forward_step(self.mode))
         P = len(self.patterns)
         stacked = restack(self.base, np.repeat(np.arange(P)[:, None], len(self.mops), axis=1), self.patterns)
         out = (model_for(hw).price(stacked, ctx), sparsifiable(stacked.sparse_operand, hw))
@@ -406,7 +407,7 @@ class _GraphTables:
         if hit is not None and hit[0] is hw:
             return hit[1]
         # the vector ops only: a pinned GEMM kernel does not apply
-        ctx = context(hw, dtype, **{**self.opts, "kernel": None})
+        ctx = context(hw, dtype, **{**self.opts, "kernel": None}, step=forward_step(self.mode))
         model = model_for(hw)
         vt = vector_table(self.graph, self.mode, dtype_bytes(ctx.dtype), ctx.fusion, copies=not self.fuse_copies,
                           dropout=self.dropout)

@@ -416,7 +416,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
     """Every config at every shape of one shape-generic region, into ``out`` at ``rows`` (shapes, configs):
     GEMMs evaluated from the polynomials and priced per (hardware, dtype) group, then the vector ops (and
     training's optimizer step), a block of shapes at a time (:data:`CHUNK_ELEMENTS` per model array)."""
-    from nmsim.cost.pricing import context, default_dtype, hardware_spec
+    from nmsim.cost.pricing import context, default_dtype, forward_step, hardware_spec
 
     T = _tables(sg, cfg, mode, opts["dgrad_sparse"])
     X_all = sg.monomials(sg.points(shape))                     # (S, T)
@@ -430,7 +430,7 @@ def _price_region(sg, cfg, mode: str, shape: dict, configs: list, opts: dict, ou
     priced = []
     for hw, dt, idx in groups.values():
         ctx = context(hw, dt, weight_dtype=opts["weight_dtype"], fusion=opts["fusion"], kernel=opts["kernel"],
-                      dgrad_sparse=opts["dgrad_sparse"], cuda_graphs=opts["cuda_graphs"])
+                      dgrad_sparse=opts["dgrad_sparse"], cuda_graphs=opts["cuda_graphs"], step=forward_step(mode))
         priced.append((model_for(hw), ctx, idx, np.array([plans[i] for i in idx])))
     mult, fwd, rep = L["mult"], L["pass"] == 0, L["rep"]
     runs = runs_mult(T.base.frame, mult, L["inverse"], opts["recompute"] if mode == "training" else None)

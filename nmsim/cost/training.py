@@ -195,7 +195,7 @@ class TrainingCostModel:
         terms): the same number ``nmsim price --mode training`` gives for the same plan."""
         from nmsim.cost.pricing import context, price_step, training_extras
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
-        ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, **self.pricing_options)
+        ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, step=False, **self.pricing_options)
         step = training_extras(self.params, self.optimizer, extras)
         t = price_step(self.graph, patterns, ctx, "training", ops=self.ops, extras=step, recompute=self.recompute)[1]
         return {"hw_matrix_flops": t["executed_flops"], "step_seconds": t["seconds"],

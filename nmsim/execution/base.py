@@ -94,6 +94,7 @@ class ExecContext:
     kernel: str | None = None       # pin this kernel for sparse rows (``--kernel``); None = fastest applicable
     dgrad_sparse: bool | None = None
     cuda_graphs: bool = True        # kernels replayed from a CUDA graph; False = eager (host dispatch per kernel)
+    step: bool = True               # a forward step's kernels back to back (False: GEMMs alone, training steps)
 
     @property
     def wdtype(self) -> str:

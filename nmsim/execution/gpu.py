@@ -10,6 +10,7 @@ Spec (``execution:`` of a GPU YAML)::
       older_arch_peak_fraction: 0.5             # share of the dtype peak a kernel built for an older arch reaches
       vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
       host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
+      kernel_gap_us: 3.4                        # GPU time per kernel of a model step beyond its own (fitted)
       l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
       sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1, source: ...}   # per SM
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
@@ -83,6 +84,13 @@ source found), or the kernel no ``index_columns``, the limiter does not apply.
 
 Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time.
 
+Kernel gap (``kernel_gap_us``): in a forward step (inference, prefill, decode: ``price`` and every path through the
+same step; not a GEMM priced alone by ``price_gemms``, and not a training step, where it was never fitted) each
+GEMM and each unfused vector kernel costs this much more GPU time: a
+dependent kernel fills the SMs only after the previous one drains, and a compiled step runs small kernels the
+trace does not count (rotary, KV-cache writes, sampling). It dominates batch-1 decode of small layers (a Llama
+step runs about 350 kernels) and vanishes in large steps.
+
 Host dispatch (``host_op_us``; pricing with ``cuda_graphs=False``, CLI ``--no-cuda-graphs``): an eager framework
 spends this much host time issuing each kernel, so a row's seconds are at least its kernels x ``host_op_us`` (the
 GPU idles between short kernels; long ones hide the host). Replayed from a CUDA graph (the default) kernels pay
@@ -117,7 +125,8 @@ FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limi
               "occupancy.latency_warps": ("latency_warps",
                                           KERNEL.fields["occupancy"].node.fields["latency_warps"].node.limits)}
 # The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
-GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits)}
+GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits),
+                  "kernel_gap_us": ("kernel_gap_s", 1e-6, GPU.fields["kernel_gap_us"].node.limits)}
 
 
 def _arch_number(arch: str | None) -> int | None:
@@ -363,7 +372,7 @@ class GpuModel(ExecutionModel):
             if not np.any(kernel == pinned):
                 raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
                                 f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
-        seconds = self._host_floor(best["seconds"], 1.0, ctx)
+        seconds = self._host_floor(best["seconds"] + self._gap(ctx), 1.0, ctx)
         _, bound = finish(best["compute_seconds"], best["memory_seconds"], np.zeros(shape))
         watts = self.params.get("board_watts")
         joules = seconds * watts if watts else np.full(shape, math.nan)
@@ -374,6 +383,10 @@ class GpuModel(ExecutionModel):
                       sparse=best["sparse"].astype(bool), kernel=kernel, kernel_names=names,
                       extra={"padded_flops": best["padded_flops"], "efficiency": best["efficiency"],
                              "hw_pattern": np.asarray(list(labels), dtype=object)[best["hw_pattern"]]})
+
+    def _gap(self, ctx: ExecContext) -> float:
+        """GPU time each kernel of a forward step costs beyond its own (``kernel_gap_us``); 0 off ``ctx.step``."""
+        return self.params.get("kernel_gap_s", 0.0) if ctx.step else 0.0
 
     def _host_floor(self, seconds, kernels, ctx: ExecContext):
         """Without CUDA graphs a row takes at least its kernels' host dispatch time."""
@@ -390,7 +403,7 @@ class GpuModel(ExecutionModel):
 
     def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
         out = super().price_vector(vt, ctx)
-        launch = self.params.get("vector_launch_s", 0.0)
+        launch = self.params.get("vector_launch_s", 0.0) + self._gap(ctx)
         if launch:
             out["seconds"] = out["seconds"] + launch * vector_kernels(vt)
         out["seconds"] = self._host_floor(out["seconds"], vector_kernels(vt), ctx)

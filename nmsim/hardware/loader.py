@@ -63,11 +63,12 @@ def _execution(e: dict | None) -> dict:
         return {"model": "roofline"}
     if e["model"] != "gpu":
         return e
-    out = {k: v for k, v in e.items() if k not in ("vector_launch_us", "host_op_us")}
+    out = {k: v for k, v in e.items() if k not in ("vector_launch_us", "host_op_us", "kernel_gap_us")}
     out.update(kernels=tuple(_kernel(str(n), k) for n, k in e["kernels"].items()), arch=e.get("arch"),
                board_watts=e.get("board_watts"), l2_bandwidth_gbps=e.get("l2_bandwidth_gbps"),
                older_arch_peak_fraction=e.get("older_arch_peak_fraction", 1.0), sm_limits=_sm_limits(e.get("sm_limits")),
-               vector_launch_s=e.get("vector_launch_us", 0.0) * 1e-6, host_op_s=e.get("host_op_us", 0.0) * 1e-6)
+               vector_launch_s=e.get("vector_launch_us", 0.0) * 1e-6, host_op_s=e.get("host_op_us", 0.0) * 1e-6,
+               kernel_gap_s=e.get("kernel_gap_us", 0.0) * 1e-6)
     return out
 
 

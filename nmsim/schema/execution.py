@@ -159,6 +159,7 @@ GPU = Obj({
     "older_arch_peak_fraction": Field(FRACTION),
     "vector_launch_us": Field(Number(positive=False)),
     "host_op_us": Field(Number(positive=False)),
+    "kernel_gap_us": Field(Number(positive=False)),
     "l2_bandwidth_gbps": Field(Number(description="L2 -> SM read bandwidth (GB/s); absent: not L2-limited")),
     "sm_limits": Field(Obj({"shared_kib": Field(Number(), required=True), "blocks": Field(COUNT, required=True),
                             "warps": Field(COUNT, required=True),
