@@ -97,7 +97,8 @@ def browser(tmp_path_factory):
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(str(tmp_path_factory.mktemp("profile")), headless=True,
                                                     executable_path=CHROMIUM, args=FLAGS, offline=True,
-                                                    viewport={"width": 1280, "height": 900})
+                                                    viewport={"width": 1280, "height": 900}, timeout=180_000)
+        ctx.set_default_timeout(120_000)   # Playwright waits 30 s per action by default: short under load
         yield ctx
         ctx.close()
 
