@@ -12,6 +12,8 @@ Spec (``execution:`` of a GPU YAML)::
       host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
       kernel_gap_us: 3.4                        # GPU time per kernel of a model step beyond its own (fitted)
       l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
+      l2_mib: {value: 72, source: ...}          # L2 capacity: split-K partials that fit it stay there (with the
+                                                # L2 bandwidth); absent: they go to DRAM
       sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1, source: ...}   # per SM
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
@@ -319,9 +321,15 @@ class GpuModel(ExecutionModel):
             ks = kw / splits
             k_eff = np.where(ks > 0, ks / (ks + k.tile_overhead_k), 1.0) if k.tile_overhead_k else 1.0
         compute = ideal_s / (k.efficiency * wave_eff * k_eff) + decode_s
-        # split K: fp32 partial tiles written and read back by a second (reduction) kernel
-        byts = byts + np.where(splits > 1, 2.0 * splits * outputs * 4.0, 0.0)
-        memory = np.maximum(byts / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency), l2_s)
+        # split K: fp32 partial tiles written and read back by a second (reduction) kernel; they stay in L2 when
+        # they fit it (the reduction kernel reads them right after they are written)
+        partial = np.where(splits > 1, 2.0 * splits * outputs * 4.0, 0.0)
+        l2_cap, l2_bw = self.params.get("l2_mib"), self.params.get("l2_bandwidth_gbps")
+        in_l2 = (partial <= l2_cap * 2.0 ** 20) if l2_cap and l2_bw else False
+        dram = byts + np.where(in_l2, 0.0, partial)
+        byts = byts + partial
+        l2_s = l2_s + np.where(in_l2, partial / ((l2_bw or 1.0) * 1e9), 0.0)
+        memory = np.maximum(dram / (self.hw.main_memory.bandwidth_gbps * 1e9 * k.bandwidth_efficiency), l2_s)
         if k.small_m_efficiency < 1.0:
             slow = np.where(m < k.small_m_rows, 1.0 / k.small_m_efficiency, 1.0)
             compute, memory = compute * slow, memory * slow

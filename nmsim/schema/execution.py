@@ -161,6 +161,8 @@ GPU = Obj({
     "host_op_us": Field(Number(positive=False)),
     "kernel_gap_us": Field(Number(positive=False)),
     "l2_bandwidth_gbps": Field(Number(description="L2 -> SM read bandwidth (GB/s); absent: not L2-limited")),
+    "l2_mib": Field(Number(description="L2 capacity (MiB): split-K partials that fit stay in L2 (with "
+                                       "l2_bandwidth_gbps); absent: they go to DRAM")),
     "sm_limits": Field(Obj({"shared_kib": Field(Number(), required=True), "blocks": Field(COUNT, required=True),
                             "warps": Field(COUNT, required=True),
                             "reserved_kib_per_block": Field(Number(positive=False))},
