@@ -45,8 +45,26 @@ def test_decode_padding_is_explained(capsys):
     assert main(["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--columns",
                  "role,seconds,energy_joules"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert [line.split() for line in table if line.strip().startswith("role")] == [["role", "time", "energy"]]
+    # every time printed carries its 80 % band: a chosen time brings its band along in a table
+    assert [line.split() for line in table if line.strip().startswith("role")] == [
+        ["role", "time", "time_80%", "energy"]]
     assert max(map(len, out.splitlines())) <= 100
+
+
+def test_band_heading_is_a_column_name(capsys):
+    """The heading a table shows for a band (``time_80%``) is accepted by ``--columns``: the table shows the figure
+    and its band, CSV the band's raw bounds (it was refused: "no column 'time_80%'")."""
+    argv = ["price", "gpt2", "--hardware", "a100", "--batch", "1", "--seq", "64", "--columns"]
+    assert main([*argv, "role,time_80%"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in table if line.strip().startswith("role")] == [["role", "time", "time_80%"]]
+    assert main([*argv, "time,time_80%", "--format", "csv"]) == 0
+    csv = capsys.readouterr().out.splitlines()
+    assert csv[0] == "role,seconds,seconds_lo,seconds_hi,band_level,band_rows"
+    role, seconds, lo, hi, level, rows = csv[-1].split(",")
+    assert role == "total" and float(lo) < float(seconds) < float(hi) and level == "inference step"
+    assert main([*argv, "seconds", "--format", "csv"]) == 0   # CSV keeps exactly the columns asked for
+    assert capsys.readouterr().out.splitlines()[0] == "role,seconds"
 
 
 def test_human_units_and_width():

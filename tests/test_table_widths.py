@@ -75,6 +75,9 @@ def test_columns_everywhere(name, capsys, tmp_path, monkeypatch):
     assert main([*argv, "--columns", ",".join(picked)]) == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")]
     header = table[0].split()
+    bands = [h for h in header if h.endswith("_80%")]  # a banded figure brings its band (at most one shown)
+    assert len(bands) <= 1 and all(h[:-4] in picked for h in bands), table[:2]
+    header = [h for h in header if h not in bands]
     keys = header[: len(header) - len(picked)]         # price/trace keep their row keys (role) in front
     assert header[len(keys):] == picked, table[:2]
     assert len(keys) <= 1

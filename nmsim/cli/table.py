@@ -102,30 +102,42 @@ def human(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def pick(df: pd.DataFrame, columns: str | None) -> pd.DataFrame:
+def pick(df: pd.DataFrame, columns: str | None, bands: bool = False) -> pd.DataFrame:
     """Only the comma-separated ``columns`` (in that order), by the heading shown (``time``) or the raw name
-    (``seconds``, as in CSV); a name not in the table is a one-line error listing the table's headings."""
+    (``seconds``, as in CSV); a name not in the table is a one-line error listing the table's headings.
+    ``bands``: a banded figure keeps its 80 % band (a table: every time printed carries its band)."""
     if not columns:
         return df
-    return df[choose(list(df.columns), columns)]
+    return df[choose(list(df.columns), columns, bands)]
 
 
-def choose(available: list, columns: str) -> list:
+def _band_of(col, available: list) -> list:
+    """The columns that carry ``col``'s 80 % band in ``available`` (its bounds, the band's level and rows)."""
+    if f"{col}_lo" not in available or f"{col}_hi" not in available:
+        return []
+    return [c for c in (f"{col}_lo", f"{col}_hi", "band_level", "band_rows") if c in available]
+
+
+def choose(available: list, columns: str, bands: bool = False) -> list:
     """The columns of ``available`` that ``columns`` names, in its order (the error :func:`pick` gives); no
-    pandas, so a command whose table columns are known checks ``--columns`` before doing any work."""
+    pandas, so a command whose table columns are known checks ``--columns`` before doing any work. A band's
+    heading (``time_80%``, as the table shows it) names the figure's bounds; with ``bands`` a banded figure
+    brings its bounds along."""
     names = [c.strip() for c in columns.split(",") if c.strip()]
-    by_name: dict[str, object] = {}
+    by_name: dict[str, list] = {}
     for col in available:
-        by_name.setdefault(_unit(col)[1], col)
-        by_name.setdefault(str(col), col)
+        band = _band_of(col, available)
+        for name in (_unit(col)[1], str(col)):
+            by_name.setdefault(name, [col, *band] if bands else [col])
+            if band:   # a table shows the band beside its figure: the figure comes along
+                by_name.setdefault(f"{name}_80%", [col, *band] if bands else band)
     chosen = []
     for name in names:
         if name not in by_name:
             from nmsim.bands import is_band_column   # accepted, not listed: each figure's 80 % bounds
             shown = ", ".join(dict.fromkeys(_unit(c)[1] for c in available if not is_band_column(c, available)))
             raise UserError(f"no column {name!r} (columns: {shown})", "--columns")
-        if by_name[name] not in chosen:
-            chosen.append(by_name[name])
+        chosen += [c for c in by_name[name] if c not in chosen]
     return chosen
 
 
@@ -173,7 +185,7 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     A named index becomes the leading key column(s) (one header line); the keys always stay, also with
     ``columns``. Too wide: long text columns go below the table, then the rest wraps into blocks that
     each repeat the keys."""
-    df, index, nkeys = keyed(df, index, columns)
+    df, index, nkeys = keyed(df, index, columns, bands=True)
     from nmsim.bands import fold
     shown = human(fold(df, _formatted))
     text = shown.to_string(index=index)
@@ -188,10 +200,11 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
 
 
-def keyed(df: pd.DataFrame, index: bool, columns: str | None) -> tuple:
-    """(frame, index shown?, key columns): a named index becomes leading key columns, kept with ``columns``."""
+def keyed(df: pd.DataFrame, index: bool, columns: str | None, bands: bool = False) -> tuple:
+    """(frame, index shown?, key columns): a named index becomes leading key columns, kept with ``columns``
+    (``bands``: as :func:`pick`)."""
     if not (index and any(n is not None for n in df.index.names)):
-        return (pick(df, columns) if columns else df), index, 1
+        return (pick(df, columns, bands) if columns else df), index, 1
     nkeys = df.index.nlevels
     keys = [str(n) for n in df.index.names]
     df = df.reset_index()
@@ -199,7 +212,7 @@ def keyed(df: pd.DataFrame, index: bool, columns: str | None) -> tuple:
         import pandas as pd
 
         wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() not in keys]
-        rest = pick(df.iloc[:, nkeys:], ",".join(wanted)) if wanted else df.iloc[:, nkeys:nkeys]
+        rest = pick(df.iloc[:, nkeys:], ",".join(wanted), bands) if wanted else df.iloc[:, nkeys:nkeys]
         df = pd.concat([df.iloc[:, :nkeys], rest], axis=1)
     return df, False, nkeys
 
