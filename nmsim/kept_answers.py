@@ -119,6 +119,7 @@ def _load(path: Path) -> dict | None:
         entry = json.loads(path.read_text(encoding="utf-8"))
         if entry.get("format") != FORMAT:
             return None
+        entry["kept_at"] = path.stat().st_mtime
         os.utime(path)   # recently used: pruned last
     except Exception:   # noqa: BLE001 - a missing, truncated or foreign file is a miss, never an error
         return None
@@ -132,6 +133,22 @@ def _replay(entry: dict, out: str | None) -> None:
         write_text(out, entry["file"], mine_only=True)   # replaced only if nmsim wrote it, as the first time
     sys.stdout.write(entry["stdout"])
     sys.stderr.write(entry["stderr"])
+    _say_kept(entry.get("kept_at"))
+
+
+def _say_kept(when: float | None) -> None:
+    """On a terminal, one line saying the answer is a kept one (its own timings, e.g. a search's seconds, are
+    the first call's): not part of the answer, so a pipe or a file gets the answer byte for byte."""
+    from nmsim.progress import progress_stream, resolve_mode
+
+    stream = progress_stream()
+    if when is None or resolve_mode("auto", stream) != "bar":
+        return
+    import time
+
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    stream.write(f"nmsim: the answer kept from {stamp} (same question, inputs and code); NMSIM_CACHE=off "
+                 "prices it again\n")
 
 
 def _store(path: Path, stdout: str, stderr: str, out: str | None) -> None:

@@ -180,3 +180,17 @@ def test_any_question_asked_again_gets_its_own_answer(tmp_path_factory, batch, m
         assert len(list((folder / "answers").iterdir())) == 1
     finally:
         os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def test_a_terminal_is_told_the_answer_is_kept(building, capsys, monkeypatch):
+    """On a terminal a kept answer says so in one line (its timings are the first call's); a pipe gets none."""
+    q = QUESTIONS[0]
+    first = _ask(q, capsys)
+    _no_pricing(monkeypatch)
+    assert _ask(q, capsys) == first                                    # not a terminal: the answer, byte for byte
+    monkeypatch.setenv("NMSIM_PROGRESS", "bar")                        # as on a terminal
+    code, out, err = _ask(q, capsys)
+    assert code == 0 and out == first[1] and err.startswith(first[2])
+    note = err[len(first[2]):]
+    assert note.startswith("nmsim: the answer kept from 20") and note.endswith(
+        " (same question, inputs and code); NMSIM_CACHE=off prices it again\n") and note.count("\n") == 1
