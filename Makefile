@@ -25,11 +25,12 @@ bench: $(STAMP)
 
 # Fit the GPU kernel models on public kernel measurements and score end-to-end ones (nmsim validate); then the
 # published cluster runs, the fitted vs shipped compute efficiencies and a check that the bands file is current;
-# then the tests marked validate (the refits give the values the specs carry, the digits trainer reaches 95 %).
+# then the tests marked validate (the refits give the values the specs carry, the digits trainer reaches 95 %)
+# and heavy (SIGINT/SIGTERM at six moments of report, export, cluster budget and evidence run, then a re-run).
 validate: $(STAMP)
 	$(PY) -m nmsim validate
 	$(PY) -m nmsim cluster validate --fit --check-bands
-	$(PY) -m pytest -m validate
+	$(PY) -m pytest -m "validate or heavy"
 
 # Rewrite the published JSON Schemas of the spec files (nmsim/data/*/schema.json) from nmsim/schema; the test
 # suite fails while one is stale (tests/test_schema.py).

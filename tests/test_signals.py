@@ -63,11 +63,12 @@ def _interrupt(argv, cwd: Path, sig: int, moment: str, rng: random.Random) -> tu
     return proc.returncode, err
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_signals_then_a_rerun(tmp_path, command):
     """Per command: SIGINT and SIGTERM at each moment (6 interrupted runs, one after the other in one folder,
-    each resuming what the last left), then one run to the end."""
+    each resuming what the last left), then one run to the end. About 2.5 minutes of subprocesses in all: ``make
+    validate`` runs it; ``make test`` keeps the in-process and native-import signal tests below."""
     work = tmp_path / "work"
     work.mkdir()
     make_files(work, USER_FILES)
