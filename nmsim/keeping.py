@@ -4,22 +4,102 @@ files, the libraries' versions) and how many of them stay. Import cost: the stan
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent
+FINGERPRINTS = "fingerprints"
+FINGERPRINT_RE = re.compile(r"^files-[0-9a-f]{64}\.json$")
 _PACKAGE: list = []
+_STAT: list = []
+
+
+def _package_files() -> list[tuple[str, Path, os.stat_result]]:
+    """(path relative to the package, path, stat) of every package file outside ``__pycache__``, sorted."""
+    out, todo = [], [ROOT]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=True):
+                    if e.name != "__pycache__":
+                        todo.append(Path(e.path))
+                elif e.is_file():
+                    out.append((Path(e.path).relative_to(ROOT).as_posix(), Path(e.path), e.stat()))
+    return sorted(out, key=lambda f: f[0])
 
 
 def package_fingerprint() -> str:
-    """SHA-256 of every file of the nmsim package (path relative to it, bytes), once per process."""
+    """SHA-256 of every file of the nmsim package (path relative to it, bytes), once per process (remembered,
+    :func:`remembered`)."""
     if not _PACKAGE:
-        root = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-        _PACKAGE.append(h.hexdigest())
+        def digest() -> str:
+            h = hashlib.sha256()
+            for rel, path, _ in _package_files():
+                h.update(rel.encode() + b"\0" + path.read_bytes())
+            return h.hexdigest()
+        _PACKAGE.append(remembered("package", digest))
     return _PACKAGE[0]
+
+
+def files_signature() -> str:
+    """SHA-256 of every package file's path, size and modification time (what Python's bytecode cache checks
+    a source by), once per process: reading every file's bytes takes longer."""
+    if not _STAT:
+        h = hashlib.sha256()
+        for rel, _, st in _package_files():
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        _STAT.append(h.hexdigest())
+    return _STAT[0]
+
+
+def remembered(name: str, compute) -> str:
+    """``compute()``, a digest of the package's files, kept in the cache folder (``fingerprints/``) under
+    :func:`files_signature`: a package whose files all keep their size and modification time gives the digest
+    computed before; any change computes it again. The trace cache's mode applies (``off``: always computed;
+    ``read``: read only; ``build``: kept)."""
+    from nmsim.graph.cache import cache_mode, directory
+
+    mode = cache_mode()
+    if mode == "off":
+        return compute()
+    where = directory() / FINGERPRINTS
+    path = where / f"files-{files_signature()}.json"
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(kept.get(name), str):
+            return kept[name]
+    except (OSError, ValueError, AttributeError):   # missing, truncated or foreign: computed
+        kept = {}
+    value = compute()
+    if mode == "build" and not where.is_symlink():
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=where)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump({**kept, name: value}, fh)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:   # an unwritable cache is no error
+            return value
+        keep_newest(where, FINGERPRINT_RE, 16)
+    return value
+
+
+def clear_fingerprints() -> tuple[int, int]:
+    """Delete the remembered digests (files named as :func:`remembered` names them); (files, bytes) removed."""
+    from nmsim.graph.cache import directory
+    from nmsim.io.write import remove_owned
+
+    where = directory() / FINGERPRINTS
+    return remove_owned(where, lambda p: p.parent == where and bool(FINGERPRINT_RE.match(p.name)
+                                                                    or p.name.startswith(".files-")))
 
 
 def library_versions(names=("torch", "numpy", "pandas")) -> dict[str, str]:

@@ -249,7 +249,9 @@ def test_cache_clear_prints_each_folder(workdir, monkeypatch):
         f"removed 0 cached graph file(s), 0.0 MiB, from {cache / 'graphs'}",
         f"removed 0 kept answer(s), 0.0 MiB, from {cache / 'answers'}",
         f"removed 1 kept report cost file(s), 0.0 MiB, from {cache / 'report-costs'}",
-        f"removed 5 trainer run file(s), 0.0 MiB, from {cache / 'trainer-runs'}"]
+        f"removed 5 trainer run file(s), 0.0 MiB, from {cache / 'trainer-runs'}",
+        f"removed 0 kept parse(s) of data files, 0.0 MiB, from {cache / 'parsed'}",
+        f"removed 0 remembered fingerprint(s), 0.0 MiB, from {cache / 'fingerprints'}"]
 
 
 def test_corpus_size():

@@ -1,5 +1,6 @@
 """``cache clear``: the files nmsim keeps in its cache folder, removed: traced graphs, kept answers, the report's
-kept cost frames and its quick trainer sweep's runs (only files nmsim wrote there, never through a linked folder)."""
+kept cost frames, its quick trainer sweep's runs, the data files kept parsed
+and the package's remembered fingerprints (only files nmsim wrote there, never through a linked folder)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,15 +8,18 @@ from pathlib import Path
 
 def clear_cache() -> list[tuple[str, Path, int, int]]:
     """(what, folder, files, bytes) removed, per cache folder; a linked folder is an error before anything goes."""
-    from nmsim import kept_answers
+    from nmsim import keeping, kept_answers
     from nmsim.graph import cache
+    from nmsim.io import parsed
     from nmsim.io.write import linked_cache_folder
     from nmsim.report import kept_costs, quick_sweep
 
     parts = (("cached graph file(s)", cache.graphs_dir(), cache.clear),
              ("kept answer(s)", kept_answers.folder(), kept_answers.clear),
              ("kept report cost file(s)", kept_costs.folder(), kept_costs.clear),
-             ("trainer run file(s)", cache.directory() / quick_sweep.FOLDER, quick_sweep.clear_cache))
+             ("trainer run file(s)", cache.directory() / quick_sweep.FOLDER, quick_sweep.clear_cache),
+             ("kept parse(s) of data files", parsed.folder(), parsed.clear),
+             ("remembered fingerprint(s)", cache.directory() / keeping.FINGERPRINTS, keeping.clear_fingerprints))
     for _, folder, _ in parts:
         if folder.is_symlink():
             raise linked_cache_folder(folder)

@@ -9,7 +9,7 @@ def register(sub) -> None:
     p = sub.add_parser("cache", help="nmsim's cache: info (the traced graphs), clear (everything it keeps there)")
     p.add_argument("action", choices=("info", "clear"),
                    help="info: the graphs' location and entries; clear: delete the traced graphs, the kept answers, "
-                        "the report's kept costs and its quick-sweep runs")
+                        "the report's kept costs, its quick-sweep runs and the data files kept parsed")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     from nmsim.cli.output import add_columns
     add_columns(p)

@@ -178,8 +178,16 @@ def data_files(package: Path | None = None) -> list[Path]:
 
 def code_fingerprint(package: Path | None = None) -> str:
     """SHA-256 (16 hex digits) of :func:`code_files` and :func:`data_files`, by path relative to the package: a
-    graph cached by other tracing code, or instantiated from other templates, is never read."""
-    package = package or Path(__file__).resolve().parent.parent
+    graph cached by other tracing code, or instantiated from other templates, is never read. nmsim's own package:
+    remembered while its files keep their size and modification time (:func:`nmsim.keeping.remembered`)."""
+    if package is None:
+        from nmsim.keeping import remembered
+
+        return remembered("code", lambda: _code_fingerprint(Path(__file__).resolve().parent.parent))
+    return _code_fingerprint(package)
+
+
+def _code_fingerprint(package: Path) -> str:
     h = hashlib.sha256()
     for path in code_files(package) + data_files(package):
         h.update(path.relative_to(package).as_posix().encode())

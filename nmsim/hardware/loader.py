@@ -10,8 +10,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from nmsim.errors import UserError
 from nmsim.hardware.spec import HardwareSpec, Kernel, MemoryLevel, SmLimits, SparseSupport, Tile
 from nmsim.schema.hardware import HARDWARE, KINDS, RATIO_TOLERANCE
@@ -112,13 +110,22 @@ def _bundled_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SPEC_DIR.glob("*.yaml"))}
 
 
+def _bundled_document(path: Path):
+    """A bundled spec's YAML through libyaml where PyYAML has it (the alias table parses every bundled spec at
+    start-up), kept parsed in the cache (:mod:`nmsim.io.parsed`)."""
+    from nmsim.io.parsed import parsed
+
+    def parse(text: str):
+        import yaml
+
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return parsed(path.read_text(), "libyaml-safe", parse)
+
+
 @lru_cache(maxsize=None)
 def _load_bundled(stem: str) -> HardwareSpec:
     path = _bundled_files()[stem]
-    fast = getattr(yaml, "CSafeLoader", None)  # libyaml: the alias table parses every bundled spec at start-up
-    if fast is None:
-        return load_file(path)
-    return parse_spec(yaml.load(path.read_text(), Loader=fast), path.name, str(path))
+    return parse_spec(_bundled_document(path), path.name, str(path))
 
 
 @lru_cache(maxsize=1)
@@ -126,9 +133,8 @@ def _alias_table() -> dict[str, str]:
     """Name and aliases of each bundled spec, read from the YAML alone (no spec is parsed or validated here,
     so resolving a name, or refusing a mistyped one, imports no execution model)."""
     table = {}
-    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for stem, path in _bundled_files().items():
-        doc = yaml.load(path.read_text(), Loader=fast)
+        doc = _bundled_document(path)
         doc = doc if isinstance(doc, dict) else {}
         aliases = doc.get("aliases") if isinstance(doc.get("aliases"), list) else []
         for alias in (doc.get("name", stem), *aliases):

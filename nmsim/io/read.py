@@ -15,9 +15,8 @@ import math
 import os
 import reprlib
 import stat
+from functools import lru_cache
 from pathlib import Path
-
-import yaml
 
 from nmsim.errors import UserError
 
@@ -103,41 +102,46 @@ def check_depth(value, where: str, limit: int = MAX_DEPTH) -> None:
 
 # ---- YAML ----------------------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and documents whose aliases expand past ``MAX_NODES`` values."""
+@lru_cache(maxsize=1)
+def _loader_class():
+    """PyYAML's SafeLoader that refuses duplicate keys and documents whose aliases expand past ``MAX_NODES``
+    values (made on first use: a document kept parsed, :mod:`nmsim.io.parsed`, imports no PyYAML)."""
+    import yaml
 
-    def compose_document(self):
-        node = super().compose_document()
-        _check_expansion(node, self.name)
-        return node
+    class _Loader(yaml.SafeLoader):
+        def compose_document(self):
+            node = super().compose_document()
+            _check_expansion(node, self.name)
+            return node
 
-    def compose_node(self, parent, index):
-        """Refuse deep nesting while composing: the parser then reads only ``MAX_DEPTH`` levels of a hostile
-        document (5,000 levels cost ~1 s of CPU before the recursion limit stopped them)."""
-        self._depth = getattr(self, "_depth", 0) + 1
-        try:
-            if self._depth > MAX_DEPTH + 1:
-                raise UserError(f"nested more than {MAX_DEPTH} levels deep", self.name)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        def compose_node(self, parent, index):
+            """Refuse deep nesting while composing: the parser then reads only ``MAX_DEPTH`` levels of a hostile
+            document (5,000 levels cost ~1 s of CPU before the recursion limit stopped them)."""
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > MAX_DEPTH + 1:
+                    raise UserError(f"nested more than {MAX_DEPTH} levels deep", self.name)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
 
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=deep)
-                line = key_node.start_mark.line + 1
-                try:
-                    if key in seen:
-                        raise UserError(f"duplicate key {short_repr(key)} on line {line} (first on line {seen[key]})",
-                                        self.name)
-                    seen[key] = line
-                except TypeError:  # an unhashable key: the base class reports it
-                    continue
-        return super().construct_mapping(node, deep=deep)
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    line = key_node.start_mark.line + 1
+                    try:
+                        if key in seen:
+                            raise UserError(f"duplicate key {short_repr(key)} on line {line} (first on line "
+                                            f"{seen[key]})", self.name)
+                        seen[key] = line
+                    except TypeError:  # an unhashable key: the base class reports it
+                        continue
+            return super().construct_mapping(node, deep=deep)
+    return _Loader
 
 
 def _check_expansion(root, where: str) -> None:
@@ -165,6 +169,8 @@ def _check_expansion(root, where: str) -> None:
 
 
 def _children(node) -> list:
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     if isinstance(node, yaml.MappingNode):
@@ -173,8 +179,17 @@ def _children(node) -> list:
 
 
 def parse_yaml(text: str, where: str):
-    """Parse YAML text with the limits above; syntax errors say where."""
-    loader = _Loader(text)
+    """Parse YAML text with the limits above; syntax errors say where. A document parsed before (the same text)
+    is read from the cache (:mod:`nmsim.io.parsed`)."""
+    from nmsim.io.parsed import parsed
+
+    return parsed(text, "nmsim.io.read", lambda t: _parse_yaml(t, where))
+
+
+def _parse_yaml(text: str, where: str):
+    import yaml
+
+    loader = _loader_class()(text)
     loader.name = where
     try:
         return loader.get_single_data()
