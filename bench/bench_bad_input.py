@@ -52,7 +52,7 @@ except UserError as exc:
 
 def _modules() -> list[tuple[str, object]]:
     """(module name, module) of every tests/test_bad_input*.py with a CLASSES or API_CASES table."""
-    sys.path.insert(0, str(TESTS))
+    sys.path[:0] = [str(TESTS), str(ROOT)]   # corpus modules import each other as ``tests.test_bad_input`` too
     os.environ.setdefault("NMSIM_CACHE_DIR", tempfile.mkdtemp(prefix="nmsim-bench-cache-"))
     found = []
     for path in sorted(TESTS.glob("test_bad_input*.py")):
