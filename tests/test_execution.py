@@ -213,18 +213,18 @@ def published(v, refit: bool) -> None:
     assert groups.loc["torchao-decode-eager-a100", "mape_pct"] == pytest.approx(8.6, abs=0.1)
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 319
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.9, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(10.2, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.2, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(9.7, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not: BERT SQuAD training steps priced as their program ran them (eager, unfused, dropout) still take
     # up to 38 % longer than predicted (see docs/training-steps.md)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [288, 31, 19, 12]
-    assert level["mape_pct"].round(1).tolist() == [10.7, 13.1, 7.6, 21.8]
+    assert level["mape_pct"].round(1).tolist() == [9.9, 13.1, 7.7, 21.7]
     scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
                                                                            "dle-bert-squad-train"]]
-    assert scored_train["mape_pct"].round(1).tolist() == [20.8, 27.2]   # by source
+    assert scored_train["mape_pct"].round(1).tolist() == [20.6, 27.2]   # by source
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -250,13 +250,13 @@ def published(v, refit: bool) -> None:
     assert scored.loc["slidesparse-h100pcie-fp8", "mape_pct"] == pytest.approx(14.6, abs=0.1)
     assert scored.loc["slidesparse-h100pcie-int8", "mape_pct"] == pytest.approx(17.1, abs=0.1)
     # the RTX 4090, a generation no fit saw, per pattern: the software N:M kernels (NM-SpMM, nmSPARSE) stay within
-    # 5-8 % as sparsity grows (the L2 limiter); its cuSPARSELt 2:4 and cuBLAS rows carry assumed levels (A100's fit,
-    # 0.8) the 4090 beats: both are predicted slow (dense 19.0 %, 2:4 70.5 % before cuSPARSELt's
-    # split-K and split-K partials kept in the 72 MB L2 on this GPU)
+    # 5-8 % as sparsity grows (the L2 limiter); its cuSPARSELt 2:4 and cuBLAS rows carry the A100's fits: 2:4 at
+    # 15.6 % since the A100's 2:4 level is its shared-memory operand feed's limit (0.853), which an Ada SM at FP32
+    # accumulate does not reach (31.5 % before, 70.5 % before cuSPARSELt's split-K and partials kept in L2)
     held = scored.filter(like="held-out rtx-4090 kernel rows", axis=0)
     assert [g.rsplit(", ", 1)[1] for g in held.index] == ["dense", "16:32", "2:4", "12:32", "8:32", "4:32"]
     assert held["rows"].tolist() == [20, 24, 13, 24, 24, 24]
-    assert held["mape_pct"].round(1).tolist() == [15.5, 4.9, 31.5, 6.1, 5.8, 8.0]
+    assert held["mape_pct"].round(1).tolist() == [14.7, 4.9, 15.6, 6.1, 5.8, 8.0]
 
 
 def test_measurement_pins_a_dense_kernel():
@@ -374,7 +374,8 @@ def test_validate_cli_fits_and_scores(tmp_path, capsys):
     path = tmp_path / "m.yaml"
     path.write_text(SMALL)
     rc, out, err = run("validate", "--measurements", str(path), capsys=capsys)
-    assert rc == 0 and "fitted f: cusparselt.efficiency = 0.5696 on 1 rows" in err
+    # 0.5696 / 0.853: the A100's 2:4 operand feed now holds it to 0.853 of the peak, outside its efficiency
+    assert rc == 0 and "fitted f: cusparselt.efficiency = 0.6678 on 1 rows" in err
     assert "MAPE per group" in out and "all scored rows" in out
     # fitted and scored rows are printed apart, then MAPE per group, per use and overall
     assert out.index("fitted rows (each used by") < out.index("scored rows (never used by a fit):")

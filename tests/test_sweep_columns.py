@@ -6,7 +6,9 @@ d8e3356 (string columns, whole sweep priced in one block) for the grids of :func
 came to assemble totals through ``nmsim.cost.step.assemble``, 11 cells of the 5 seq-1 training rows of the GPT-2
 file (priced by price_many, whose vector sums moved from pandas to numpy order) moved by at most 2.4e-16 relative.
 Both files were rewritten by the same call at 1cbb22c, which gave GPU inference steps a fitted per-kernel gap
-(``kernel_gap_us``): exactly their GPU prefill/decode/inference rows moved (84 of 216), no other row.
+(``kernel_gap_us``): exactly their GPU prefill/decode/inference rows moved (84 of 216), no other row. Rewritten
+again when the A100's 2:4 kernel got its shared-memory operand feed (``nmsim.execution.operand_feed``: efficiency
+0.689 became 0.808 x the feed's 0.853 = 0.6895): exactly its ff=2:4 rows moved (16 of 216), by 7e-4 relative.
 """
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ Spec (``execution:`` of a GPU YAML)::
       l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
       l2_mib: {value: 72, source: ...}          # L2 capacity: split-K partials that fit it stay there (with the
                                                 # L2 bandwidth); absent: they go to DRAM
-      sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1, source: ...}   # per SM
+      sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1,
+                  shared_bytes_per_clk: 128, source: ...}   # per SM
+      boost_mhz: {value: 1410, source: ...}     # the clock the matrix peaks are listed at (FLOPs per SM per clock)
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -31,6 +33,8 @@ Spec (``execution:`` of a GPU YAML)::
           occupancy: {threads: 64, stage_k: 256, latency_warps: 19.4}   # resident warps from shared memory per
                                                 # block and sm_limits; fewer than latency_warps slow the math
                                                 # (nmsim.execution.occupancy)
+          warp_tile: {m: 64, n: 64}             # register-fed MMA: each warp reads its fragments from shared
+                                                # memory (nmsim.execution.operand_feed)
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
           tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
@@ -55,8 +59,10 @@ Per row and kernel (all numpy, broadcast over leading config axes)::
     wave_eff  = tiles / (ceil(tiles / sms) * sms)
     padded    = nominal / tile_eff;  executed = padded * density   (1 dense, hw pattern's, the plan's for any)
     k_eff     = kw / (kw + tile_overhead_k)      (kw = k, or the kept k = k x density on a compressed-weight kernel)
-    compute   = work / (peak * efficiency * wave_eff * k_eff * occ) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+    compute   = work / (peak * efficiency * wave_eff * k_eff * occ * feed) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
                 (occ = min(1, resident warps / latency_warps); 1 without occupancy or sm_limits)
+                (feed = min(1, shared-memory port / operand bytes per clock at the peak); 1 without warp_tile,
+                 boost_mhz or sm_limits.shared_bytes_per_clk: nmsim.execution.operand_feed)
                 (work = padded on a sparse tensor core, whose peak counts dense-equivalent FLOPs; else executed)
     memory    = (weight values + metadata + bias + activations) / (bandwidth * bandwidth_efficiency)
     l2        = tiles * (h * k * union + tile.n * kw) * bytes / l2_bandwidth     (compressed-weight kernels with
@@ -110,6 +116,7 @@ from nmsim.execution import register
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
 from nmsim.execution.occupancy import latency_factor
+from nmsim.execution.operand_feed import feed_factor
 from nmsim.execution.roofline import activation_bytes
 from nmsim.hardware.spec import Kernel
 from nmsim.schema.execution import GPU, KERNEL
@@ -278,7 +285,10 @@ class GpuModel(ExecutionModel):
         decode = k.decode_s_per_nnz * kept * rt / sms
         l2_s = self._l2_seconds(k, sparse_row, density, table, rt, ct, tile_h, kw, cb, wb)
         occupancy = latency_factor(k, self.params.get("sm_limits"), density, cb)
-        args = (k, work / peak / 1e12 / occupancy, m, tiles, kw, total, b * m * n, decode, l2_s)
+        # weight bytes per element of k: a sparse row stores N of M values and their index bits
+        w_per_k = np.where(sparse_row & wrow, (group_n * wb + bits / 8.0) / group_m, wb)
+        feed = feed_factor(k, self.params, peak, cb, w_per_k)
+        args = (k, work / peak / 1e12 / (occupancy * feed), m, tiles, kw, total, b * m * n, decode, l2_s)
         t = self._timing(*args, 1.0)
         if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
             split = self._timing(*args, self._split_factor(tiles, table.k))

@@ -47,6 +47,7 @@ class SmLimits:
     blocks: int
     warps: int
     reserved_bytes: float = 0.0     # shared memory the driver reserves per block
+    shared_bytes_per_clk: float = 0.0   # shared-memory port (bytes per clock); 0 = operand feed not modelled
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Kernel:
     threads: int = 0                # occupancy (nmsim.execution.occupancy): threads per block; 0 = not modelled
     stage_k: tuple = ()             # ((density or None, depth), ...) staged in shared memory per step
     latency_warps: float = 0.0      # resident warps per SM at which the kernel's math reaches its efficiency
+    warp_m: int = 0                 # warp tile of a register-fed MMA kernel (nmsim.execution.operand_feed);
+    warp_n: int = 0                 # 0 = operand feed not modelled
 
     @property
     def sparse(self) -> bool:

@@ -149,12 +149,16 @@ KERNEL = Obj({
     "tile_overhead_k": Field(Number(positive=False)),
     "arch": Field(ARCH),
     "index_columns": Field(COUNT),
+    "warp_tile": Field(Obj({"m": Field(COUNT, required=True), "n": Field(COUNT, required=True)},
+                           description="warp tile of a register-fed MMA kernel: with the GPU's boost_mhz and "
+                                       "sm_limits.shared_bytes_per_clk it bounds the operand feed")),
 }, rules=(_kernel_rules,), needs_source="kernel needs a source: (where its numbers come from)")
 
 GPU = Obj({
     "sms": Field(COUNT, required=True),
     "kernels": Field(DictOf(KERNEL), required=True),
     "board_watts": Field(Number()),
+    "boost_mhz": Field(Number(description="the clock the matrix peaks are listed at (MHz): FLOPs per SM per clock")),
     "arch": Field(ARCH),
     "older_arch_peak_fraction": Field(FRACTION),
     "vector_launch_us": Field(Number(positive=False)),
@@ -165,7 +169,8 @@ GPU = Obj({
                                        "l2_bandwidth_gbps); absent: they go to DRAM")),
     "sm_limits": Field(Obj({"shared_kib": Field(Number(), required=True), "blocks": Field(COUNT, required=True),
                             "warps": Field(COUNT, required=True),
-                            "reserved_kib_per_block": Field(Number(positive=False))},
+                            "reserved_kib_per_block": Field(Number(positive=False)),
+                            "shared_bytes_per_clk": Field(Number())},
                            description="per-SM shared memory, resident blocks and warps; absent: no occupancy limit")),
 }, rules=(_gpu_rules,), unknown=UNKNOWN_PARAM % "gpu")
 
