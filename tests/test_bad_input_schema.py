@@ -95,7 +95,7 @@ HARDWARE = [
     ("kernel-empty-dtypes", _gpu("dtypes: [bf16], efficiency: 0.8", "dtypes: [], efficiency: 0.8"), VALIDATE,
      "hw.yaml: execution.kernels.cublas.dtypes: expected a non-empty list of dtypes"),
     ("kernel-bad-dtype", _gpu("dtypes: [bf16], efficiency: 0.8", "dtypes: [bf17], efficiency: 0.8"), VALIDATE,
-     "hw.yaml: execution.kernels.cublas.dtypes[0]: unknown dtype 'bf17' (known: fp64, fp32, tf32, bf16, fp16, "
+     "hw.yaml: execution.kernels.cublas.dtypes[0]: unknown dtype 'bf17' (did you mean 'bf16'? known: fp64, fp32, tf32, bf16, fp16, "
      "fp8, int8, int4)"),
     ("kernel-efficiency-over-1", _gpu("efficiency: 0.8", "efficiency: 1.2"), VALIDATE,
      "hw.yaml: execution.kernels.cublas.efficiency: must be <= 1.0, got 1.2"),
@@ -159,9 +159,9 @@ SYSTEM = [
 PLAN = ["cluster", "plan", "w.yaml", "--system", "dgx-h100", "--global-batch", "8", "--losses", "l.yaml"]
 LOSSES = [
     ("unknown-key", {"w.yaml": W, "l.yaml": "dp_overlapp: {value: 0.5, source: ours}\n"}, PLAN,
-     "l.yaml: dp_overlapp: unknown key 'dp_overlapp' (allowed: attention_efficiency, checkpoint_bytes_per_param, "
-     "checkpoint_interval_steps, checkpoint_write_gbps_per_node, collective_half_bytes_inter, "
-     "collective_half_bytes_intra, compute_efficiency, data_loading_fraction, dp_overlap, goodput, "
+     "l.yaml: dp_overlapp: unknown key 'dp_overlapp' (did you mean 'dp_overlap'? allowed: attention_efficiency, "
+     "checkpoint_bytes_per_param, checkpoint_interval_steps, checkpoint_write_gbps_per_node, "
+     "collective_half_bytes_inter, collective_half_bytes_intra, compute_efficiency, data_loading_fraction, dp_overlap, goodput, "
      "optimizer_efficiency, vector_efficiency, zero3_overlap)"),
     ("top-level-source", {"w.yaml": W, "l.yaml": "source: ours\ngoodput: 0.9\n"}, PLAN,
      "l.yaml: source: unknown key 'source' at the top level (put source: on a section or a value)"),
@@ -201,22 +201,23 @@ API_CASES = {"price list": [
      "p.yaml: h100-sxm5.date: expected a non-empty string"),
 ], "memory measurements file": [
     ("unknown-key", {"m.yaml": MEMORY.replace("mib: 1000", "mib: 1000, colour: red")}, MEMORY_RUNS,
-     f"m.yaml: runs[0]: unknown key 'colour' (allowed: {MEMORY_KEYS})"),
+     f"m.yaml: runs[0].colour: unknown key 'colour' (allowed: {MEMORY_KEYS})"),
     ("workload-typo", {"m.yaml": MEMORY.replace("layers: 2", "layerz: 2")}, MEMORY_RUNS,
-     "m.yaml: workloads.tiny: layerz: unknown field (known: batch, bias, causal, channels, class_token, d_model, "
+     "m.yaml: workloads.tiny.layerz: unknown key 'layerz' (did you mean 'layers'? allowed: batch, bias, causal, "
+     "channels, class_token, d_model, "
      "decoder_layers, embed_norm, experts, experts_per_token, family, ffn, ffn_kind, head, head_dim, heads, "
      "image_size, kv_heads, layers, max_positions, name, norm, norm_eps, norm_position, num_classes, "
      "parallel_block, patch_size, pooler, position, relative_buckets, roles, rope_theta, rotary_dim, "
      "routing_skew, seq_len, source, tie_embeddings, type_vocab, vocab)"),
     ("workload-list", {"m.yaml": MEMORY.replace("{family: gpt2, vocab: 100, layers: 2, d_model: 64, heads: 4, "
                                                 "ffn: 256}", "[gpt2]")}, MEMORY_RUNS,
-     "m.yaml: workloads.tiny: expected a mapping of workload fields"),
+     "m.yaml: workloads.tiny: expected a mapping, got list"),
     ("split", {"m.yaml": MEMORY.replace("split: fit", "split: train")}, MEMORY_RUNS,
-     "m.yaml: runs[0].split: must be fit or score, got 'train'"),
+     "m.yaml: runs[0].split: unknown split 'train' (known: fit, score)"),
     ("no-peak", {"m.yaml": MEMORY.replace(", mib: 1000", "")}, MEMORY_RUNS,
      "m.yaml: runs[0]: give the measured peak as a positive mib: or gb:"),
     ("batch-zero", {"m.yaml": MEMORY.replace("batch: 1,", "batch: 0,")}, MEMORY_RUNS,
-     "m.yaml: runs[0].batch: must be a positive integer, got 0"),
+     "m.yaml: runs[0].batch: must be > 0, got 0"),
 ]}
 
 

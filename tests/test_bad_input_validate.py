@@ -61,6 +61,8 @@ def _add_fit(**fit):
 _R0, _R1, _R2 = "m.yaml: rows[0]", "m.yaml: rows[1]", "m.yaml: rows[2]"
 UNKNOWN_HW = f"unknown hardware 'a1000': not a bundled spec ({', '.join(list_specs())}) nor an existing file"
 WORKLOADS = ", ".join(list_workloads())
+ROW_KEYS = ("baseline, batch, context, copies, cuda_graphs, dropout, dtype, fit, fusion, gemm, group, hardware, id, "
+            "kernel, level, metric, mode, note, plan, seq, source, value, weight_dtype, workload")
 A100_KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, "
                 "nmsparse, tinygemm-int4, sparse-marlin")
 
@@ -88,19 +90,19 @@ READER = [
     ("python-tag", "rows: !!python/object/apply:os.system ['true']\n",
      "m.yaml: YAML syntax error at line 1, column 7: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
-    ("empty", "", "m.yaml: expected a mapping with rows, fits and sources"),
-    ("list-document", "- 1\n- 2\n", "m.yaml: expected a mapping with rows, fits and sources"),
+    ("empty", "", "m.yaml: empty file"),
+    ("list-document", "- 1\n- 2\n", "m.yaml: expected a mapping, got list"),
 ]
 
 SECTIONS = [
-    ("unknown-top-key", TEXT + "row: []\n", "m.yaml: unknown key 'row' (allowed: fits, rows, sources)"),
+    ("unknown-top-key", TEXT + "row: []\n", "m.yaml: row: unknown key 'row' (did you mean 'rows'? allowed: fits, rows, sources)"),
     ("rows-empty", _edit(lambda d: d.update(rows=[])), "m.yaml: rows: expected a non-empty list"),
     ("rows-mapping", _edit(lambda d: d.update(rows={"a": 1})), "m.yaml: rows: expected a non-empty list"),
-    ("fits-mapping", _edit(lambda d: d.update(fits={"f1": 1})), "m.yaml: fits: expected a list of fits, got {'f1': 1}"),
+    ("fits-mapping", _edit(lambda d: d.update(fits={"f1": 1})), "m.yaml: fits: expected a list of fits"),
     ("sources-list", _edit(lambda d: d.update(sources=["s1"])),
-     "m.yaml: sources: expected a mapping of source id -> citation, got ['s1']"),
+     "m.yaml: sources: expected a mapping, got list"),
     ("source-citation-empty", _edit(lambda d: d["sources"].update(s2="")),
-     "m.yaml: sources.s2: expected the citation text, got ''"),
+     "m.yaml: sources.s2: expected a non-empty string"),
 ]
 
 FITS = [
@@ -115,11 +117,11 @@ FITS = [
      "m.yaml: fits[0].bounds: bounds [-5, 100] leave [0, inf), the range a hardware spec accepts for "
      "tile_overhead_k"),
     ("bounds-nan", _fit(bounds=[0.1, float("nan")]),
-     "m.yaml: fits[0].bounds: bounds must be [low, high] with low < high (finite numbers), got [0.1, nan]"),
+     "m.yaml: fits[0].bounds: expected [low, high] with low < high (finite numbers), got [0.1, nan]"),
     ("bounds-three", _fit(bounds=[0.1, 0.5, 1.0]),
-     "m.yaml: fits[0].bounds: bounds must be [low, high] with low < high (finite numbers), got [0.1, 0.5, 1.0]"),
+     "m.yaml: fits[0].bounds: expected [low, high] with low < high (finite numbers), got [0.1, 0.5, 1.0]"),
     ("bounds-text", _fit(bounds="0.1-1"),
-     "m.yaml: fits[0].bounds: bounds must be [low, high] with low < high (finite numbers), got '0.1-1'"),
+     "m.yaml: fits[0].bounds: expected [low, high] with low < high (finite numbers), got '0.1-1'"),
     ("field-unknown", _fit(field="tile_m"),
      "m.yaml: fits[0].field: unknown field 'tile_m' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
      "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us, kernel_gap_us)"),
@@ -129,11 +131,11 @@ FITS = [
     ("gpu-field-with-kernel", _fit(field="host_op_us", bounds=[0, 100]),
      "m.yaml: fits[0].kernel: host_op_us is a GPU-level field: a fit of it names no kernel"),
     ("unknown-key", _fit(bound=[0.1, 1]),
-     "m.yaml: fits[0]: unknown key 'bound' (allowed: bounds, field, hardware, kernel, name)"),
+     "m.yaml: fits[0].bound: unknown key 'bound' (did you mean 'bounds'? allowed: bounds, field, hardware, kernel, name)"),
     ("kernel-unknown", _fit(kernel="cublass"),
      f"m.yaml: fits[0].kernel: a100-sxm4-80gb has no kernel 'cublass' (kernels: {A100_KERNELS})"),
     ("hardware-unknown", _fit(hardware="a1000"), f"m.yaml: fits[0].hardware: {UNKNOWN_HW}"),
-    ("name-missing", _edit(lambda d: d["fits"][0].pop("name")), "m.yaml: fits[0]: missing or non-string 'name'"),
+    ("name-missing", _edit(lambda d: d["fits"][0].pop("name")), "m.yaml: fits[0]: missing required field 'name'"),
     ("joint-two-specs", _add_fit(hardware="h100", field="bandwidth_efficiency"),
      "m.yaml: fits[1].hardware: joint fit 'f1' calibrates a100 in fits[0]; one joint fit is on one hardware spec"),
     ("joint-same-field", _add_fit(bounds=[0.3, 0.9]),
@@ -141,53 +143,53 @@ FITS = [
 ]
 
 ROWS = [
-    ("gemm-m-zero", _gemm(m=0), f"{_R0}.gemm.m: must be a positive integer, got 0"),
-    ("gemm-m-negative", _gemm(m=-64), f"{_R0}.gemm.m: must be a positive integer, got -64"),
-    ("gemm-m-1e20", _gemm(m=1e20), f"{_R0}.gemm.m: must be an integer, got 1e+20"),
+    ("gemm-m-zero", _gemm(m=0), f"{_R0}.gemm.m: must be > 0, got 0"),
+    ("gemm-m-negative", _gemm(m=-64), f"{_R0}.gemm.m: must be > 0, got -64"),
+    ("gemm-m-1e20", _gemm(m=1e20), f"{_R0}.gemm.m: expected an integer, got 1e+20"),
     ("gemm-m-2-40", _gemm(m=2**40),
-     f"{_R0}.gemm.m: must be at most 16,777,216 (a sanity limit), got 1,099,511,627,776"),
-    ("gemm-k-missing", _drop(0, "k", "gemm"), f"{_R0}.gemm: missing dimension 'k' (a gemm has m, k, n)"),
-    ("gemm-k-float", _gemm(k=64.5), f"{_R0}.gemm.k: must be an integer, got 64.5"),
-    ("gemm-n-bool", _gemm(n=True), f"{_R0}.gemm.n: must be an integer, got True"),
-    ("gemm-n-text", _gemm(n="4096"), f"{_R0}.gemm.n: must be an integer, got '4096'"),
-    ("gemm-extra-dim", _gemm(b=2), f"{_R0}.gemm.b: unknown key 'b' (a gemm has m, k, n)"),
-    ("gemm-list", _row(0, gemm=[64, 64, 64]), f"{_R0}.gemm: expected a mapping {{m, k, n}}, got [64, 64, 64]"),
-    ("value-inf", _row(0, value=float("inf")), f"{_R0}.value: value must be a positive finite number, got inf"),
-    ("value-nan", _row(0, value=float("nan")), f"{_R0}.value: value must be a positive finite number, got nan"),
-    ("value-negative", _row(0, value=-1e-3), f"{_R0}.value: value must be a positive finite number, got -0.001"),
-    ("value-text", _row(0, value="1 ms"), f"{_R0}.value: value must be a positive finite number, got '1 ms'"),
-    ("level", _row(0, level="op"), f"{_R0}.level: level must be one of kernel, end-to-end, got 'op'"),
-    ("metric", _row(0, metric="ms"), f"{_R0}.metric: metric must be one of seconds, speedup, got 'ms'"),
+     f"{_R0}.gemm.m: must be <= 16,777,216, got 1099511627776"),
+    ("gemm-k-missing", _drop(0, "k", "gemm"), f"{_R0}.gemm: missing required field 'k'"),
+    ("gemm-k-float", _gemm(k=64.5), f"{_R0}.gemm.k: expected an integer, got 64.5"),
+    ("gemm-n-bool", _gemm(n=True), f"{_R0}.gemm.n: expected an integer, got True"),
+    ("gemm-n-text", _gemm(n="4096"), f"{_R0}.gemm.n: expected an integer, got '4096'"),
+    ("gemm-extra-dim", _gemm(b=2), f"{_R0}.gemm.b: unknown key 'b' (allowed: k, m, n)"),
+    ("gemm-list", _row(0, gemm=[64, 64, 64]), f"{_R0}.gemm: expected a mapping, got list"),
+    ("value-inf", _row(0, value=float("inf")), f"{_R0}.value: must be a finite number, got inf"),
+    ("value-nan", _row(0, value=float("nan")), f"{_R0}.value: must be a finite number, got nan"),
+    ("value-negative", _row(0, value=-1e-3), f"{_R0}.value: must be > 0, got -0.001"),
+    ("value-text", _row(0, value="1 ms"), f"{_R0}.value: expected a number, got '1 ms'"),
+    ("level", _row(0, level="op"), f"{_R0}.level: unknown level 'op' (known: kernel, end-to-end)"),
+    ("metric", _row(0, metric="ms"), f"{_R0}.metric: unknown metric 'ms' (known: seconds, speedup)"),
     ("source-unknown", _row(0, source="s9"), f"{_R0}.source: unknown source 's9' (sources: s1, s2)"),
-    ("source-list", _row(0, source=["s1"]), f"{_R0}.source: unknown source ['s1'] (sources: s1, s2)"),
+    ("source-list", _row(0, source=["s1"]), f"{_R0}.source: expected a name, got ['s1']"),
     ("id-duplicate", _row(2, id="k1"), f"{_R2}.id: duplicate id 'k1' (first in rows[0])"),
-    ("id-list", _row(0, id=[1]), f"{_R0}.id: expected a row id (a name), got [1]"),
+    ("id-list", _row(0, id=[1]), f"{_R0}.id: expected a name, got [1]"),
     ("group-missing", _drop(1, "group"), f"{_R1}: missing required field 'group'"),
-    ("group-number", _row(1, group=3), f"{_R1}.group: expected a group name, got 3"),
-    ("unknown-key", _row(0, seconds=1), f"{_R0}.seconds: unknown key 'seconds'"),
-    ("note-list", _row(0, note=["x"]), f"{_R0}.note: expected text, got ['x']"),
+    ("group-number", _row(1, group=3), f"{_R1}.group: expected a non-empty string"),
+    ("unknown-key", _row(0, seconds=1), f"{_R0}.seconds: unknown key 'seconds' (allowed: {ROW_KEYS})"),
+    ("note-list", _row(0, note=["x"]), f"{_R0}.note: expected a string, got ['x']"),
     ("hardware-unknown", _row(0, hardware="a1000"), f"{_R0}.hardware: {UNKNOWN_HW}"),
     ("hardware-list", _row(0, hardware=["a100"]),
-     f"{_R0}.hardware: expected a hardware name or spec file, got ['a100']"),
+     f"{_R0}.hardware: expected a non-empty string"),
     ("dtype-unknown", _row(0, dtype="fp17"),
-     f"{_R0}.dtype: unknown dtype 'fp17' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
+     f"{_R0}.dtype: unknown dtype 'fp17' (did you mean 'fp16'? known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
     ("dtype-not-on-hardware", _row(0, dtype="fp8"),
      f"{_R0}.dtype: a100-sxm4-80gb has no fp8 matrix peak (dtypes: bf16, fp16, tf32, int8, fp32)"),
     ("weight-dtype-unknown", _row(0, weight_dtype="int3"),
-     f"{_R0}.weight_dtype: unknown dtype 'int3' (known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
+     f"{_R0}.weight_dtype: unknown dtype 'int3' (did you mean 'int8'? known: fp64, fp32, tf32, bf16, fp16, fp8, int8, int4)"),
     ("kernel-unknown", _row(1, kernel="cusparse"),
      f"{_R1}.kernel: a100-sxm4-80gb has no kernel 'cusparse' (kernels: {A100_KERNELS})"),
     ("plan-bad", _row(1, plan="4:2"), f"{_R1}.plan: N > M in pattern '4:2'"),
-    ("plan-number", _row(1, plan=0.5), f"{_R1}.plan: expected a pattern such as 2:4 or dense, got 0.5"),
+    ("plan-number", _row(1, plan=0.5), f"{_R1}.plan: expected a non-empty string"),
     ("baseline-on-seconds-row", _row(0, baseline={"plan": "dense"}),
      f"{_R0}.baseline: only a speedup row has a baseline (this row's metric is seconds)"),
     ("baseline-missing", _drop(1, "baseline"),
      f"{_R1}.baseline: a speedup row needs a baseline mapping (the keys that differ in the baseline)"),
     ("baseline-unknown-key", _row(1, baseline={"plan": "dense", "value": 2}),
-     f"{_R1}.baseline.value: unknown key 'value' (a baseline changes: batch, context, copies, cuda_graphs, dropout, dtype, "
+     f"{_R1}.baseline.value: unknown key 'value' (allowed: batch, context, copies, cuda_graphs, dropout, dtype, "
      "fusion, gemm, kernel, mode, plan, seq, weight_dtype, workload)"),
     ("baseline-gemm-zero", _row(1, baseline={"gemm": {"m": 0, "k": 512, "n": 512}}),
-     f"{_R1}.baseline.gemm.m: must be a positive integer, got 0"),
+     f"{_R1}.baseline.gemm.m: must be > 0, got 0"),
     ("baseline-kernel-unknown", _row(1, baseline={"kernel": "cublass"}),
      f"{_R1}.baseline.kernel: a100-sxm4-80gb has no kernel 'cublass' (kernels: {A100_KERNELS})"),
     ("fit-unknown", _row(0, fit="f9"), f"{_R0}.fit: unknown fit 'f9'"),
@@ -208,8 +210,8 @@ ROWS = [
     ("decode-encoder", _row(2, workload="bert-base"),
      f"{_R2}.mode: decode needs a decoder-only (causal) model; bert-base is encoder-only (use --mode inference or "
      "training)"),
-    ("batch-zero", _row(2, batch=0), f"{_R2}.batch: must be a positive integer, got 0"),
-    ("batch-1e30", _row(2, batch=1e30), f"{_R2}.batch: must be an integer, got 1e+30"),
+    ("batch-zero", _row(2, batch=0), f"{_R2}.batch: must be > 0, got 0"),
+    ("batch-1e30", _row(2, batch=1e30), f"{_R2}.batch: expected an integer, got 1e+30"),
     ("context-negative", _row(2, context=-1), f"{_R2}.context: must be >= 0, got -1"),
     ("seq-on-decode", _row(2, seq=16),
      f"{_R2}.seq: decode prices one new token per sequence; give the cache length as context"),
@@ -224,9 +226,9 @@ ROWS = [
 
 CLASSES = {f"measurements {name}": [(f"m-{cid}", {"m.yaml": content}, ARGV, msg) for cid, content, msg in cases]
            for name, cases in (("reader", READER), ("sections", SECTIONS), ("fits", FITS), ("rows", ROWS))}
-CLASSES["measurements reader"].append(("m-missing", {}, ARGV, "m.yaml: measurements file not found"))
+CLASSES["measurements reader"].append(("m-missing", {}, ARGV, "m.yaml: no such file"))
 CLASSES["measurements reader"].append(("m-parent-is-file", {"f": "x"}, ["validate", "--measurements", "f/m.yaml"],
-                                       "f/m.yaml: measurements file not found (a parent in the path is a file)"))
+                                       "f/m.yaml: no such file"))
 CASES = [pytest.param(files, argv, msg, id=f"{cls}:{cid}") for cls, cases in CLASSES.items()
          for cid, files, argv, msg in cases]
 

@@ -97,7 +97,7 @@ def test_expert_tokens_route_every_token_k_times(tokens, experts, data, skew):
     ({"rotary_dim": 130, "position": "rope"}, "w.yaml: rotary_dim: must be even and at most the head dimension "
                                               "(64), got 130"),
     ({"experts": 4, "experts_per_token": 5}, "w.yaml: experts_per_token: must be at most experts (4), got 5"),
-    ({"experts": 4, "routing_skew": 9.5}, "w.yaml: routing_skew: must be from 0 to 8.0, got 9.5"),
+    ({"experts": 4, "routing_skew": 9.5}, "w.yaml: routing_skew: must be <= 8.0, got 9.5"),
     ({"experts": -1}, "w.yaml: experts: must be >= 0, got -1"),
     ({"parallel_block": True, "norm_position": "post"}, "w.yaml: parallel_block: a parallel block needs "
                                                         "norm_position: pre and a single-stack family"),

@@ -94,8 +94,8 @@ def test_more_tiles_never_slower(m, n, k):
      "gpu.yaml: execution.kernels.nmsparse.occupancy.stage_k.half: a stage_k key is a pattern density in (0, 1] "
      "or default, got 'half'"),
     ("occupancy: {threads: 64,", "occupancy: {threds: 64,",
-     "gpu.yaml: execution.kernels.nmsparse.occupancy.threds: unknown key 'threds' (allowed: latency_warps, stage_k, "
-     "threads)"),
+     "gpu.yaml: execution.kernels.nmsparse.occupancy.threds: unknown key 'threds' (did you mean 'threads'? allowed: "
+     "latency_warps, stage_k, threads)"),
     ("sm_limits: {shared_kib: 164,", "sm_limits: {shared_kib: -1,",
      "gpu.yaml: execution.sm_limits.shared_kib: must be > 0, got -1"),
 ])

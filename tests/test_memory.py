@@ -164,13 +164,14 @@ RUN = ("runs:\n  - {id: r, workload: gpt2, hardware: a100, batch: 1, seq: 64, dt
 
 @pytest.mark.parametrize("text,expected", [
     (RUN.replace("recompute: none", "recompute: some"),
-     "m.yaml: runs[0].recompute: must be one of none, selective, full, got 'some'"),
-    (RUN.replace("split: score", "split: test"), "m.yaml: runs[0].split: must be fit or score, got 'test'"),
-    (RUN.replace("batch: 1", "batch: 0"), "m.yaml: runs[0].batch: must be a positive integer, got 0"),
-    (RUN.replace("mib: 100", "mib: -1"), "m.yaml: runs[0]: give the measured peak as a positive mib: or gb:"),
-    (RUN.replace("workload: gpt2, ", ""), "m.yaml: runs[0]: missing field 'workload'"),
+     "m.yaml: runs[0].recompute: unknown recompute mode 'some' (known: none, selective, full)"),
+    (RUN.replace("split: score", "split: test"), "m.yaml: runs[0].split: unknown split 'test' (known: fit, score)"),
+    (RUN.replace("batch: 1", "batch: 0"), "m.yaml: runs[0].batch: must be > 0, got 0"),
+    (RUN.replace("mib: 100", "mib: -1"), "m.yaml: runs[0].mib: must be > 0, got -1"),
+    (RUN.replace(", mib: 100", ""), "m.yaml: runs[0]: give the measured peak as a positive mib: or gb:"),
+    (RUN.replace("workload: gpt2, ", ""), "m.yaml: runs[0]: missing required field 'workload'"),
     (RUN.replace("dtype: bf16", "dtype: bf16, precision: fp8"),
-     "m.yaml: runs[0].precision: must be one of mixed, mixed-fp32-grads, amp, fp32, bf16, got 'fp8'"),
+     "m.yaml: runs[0].precision: unknown precision 'fp8' (known: mixed, mixed-fp32-grads, amp, fp32, bf16)"),
     ("runs: []\n", "m.yaml: runs: give a list of measured runs")])
 def test_bad_memory_measurements_are_one_line(tmp_path, monkeypatch, capsys, text, expected):
     from test_bad_input import assert_one_error, run_cli, snapshot

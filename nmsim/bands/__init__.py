@@ -62,7 +62,7 @@ def table(path: str | None = None) -> dict:
     """The bands file, checked by its schema (:data:`nmsim.schema.bands.BANDS`): level -> {rows, lo, hi,
     coverage, devices}."""
     from nmsim.schema.bands import BANDS
-    from nmsim.schema.reader import SpecReader, read_document
+    from nmsim.io.spec_reader import SpecReader, read_document
     doc, file = read_document(Path(path or BANDS_FILE), "bands file")
     return BANDS.check(SpecReader(file), doc, (), None)["levels"]
 

@@ -74,7 +74,7 @@ NONE = Losses()
 def _read(path, base: Losses, name: str) -> Losses:
     """A losses file checked by its schema (:data:`nmsim.schema.losses.LOSSES`), its devices by name."""
     from nmsim.schema.losses import LOSSES
-    from nmsim.schema.reader import SpecReader, read_document
+    from nmsim.io.spec_reader import SpecReader, read_document
     doc, file = read_document(path, "losses file")
     r = SpecReader(file)
     values = LOSSES.check(r, doc, (), None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from nmsim.errors import UserError
 from nmsim.cluster.limits import too_many_devices
 from nmsim.io.read import short_repr
-from nmsim.schema.reader import SpecReader, read_document
+from nmsim.io.spec_reader import SpecReader, read_document
 from nmsim.schema.system import SYSTEM, TOPOLOGIES
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "data" / "systems"

@@ -18,10 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nmsim.errors import UserError
-from nmsim.io.read import short_repr
-from nmsim.schema.runs import (BOOLEANS, BUILT_IN, CONVENTIONS, INTEGERS, MEASURES, RECOMPUTE_MODES, REQUIRED,
-                               RUN_KEYS, SPLITS, TEXT, TOKENS, ZERO_STAGES)
+from nmsim.errors import UserError, field_path
+from nmsim.schema.runs import BUILT_IN, MEASURES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,66 +29,30 @@ RUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "published_runs" /
 
 def load_runs(path=RUNS_FILE) -> list[dict]:
     """The runs of a runs file (the bundled published runs, or a user's own with ``cluster validate --runs``):
-    read as spec files are (size, encoding, duplicate keys, alias bombs, depth) and every field checked, so a
-    mistake is one line naming the file, the run and the field before anything is priced. Each run gains
-    ``_where`` (``file: runs[i]``) for errors found while pricing it."""
-    from nmsim.schema.reader import read_document
+    read as spec files are (size, encoding, duplicate keys, alias bombs, depth) and every field checked by the
+    shared schema checks (:mod:`nmsim.schema.runs`), so a mistake is one line naming the file, the run and the
+    field before anything is priced. Each run gains ``_where`` (``file: runs[i]``) for errors found while pricing
+    it, and ``_at`` (the file and the run's path) for its model's fields."""
+    from nmsim.io.spec_reader import SpecReader, read_document
+    from nmsim.schema.runs import RUN, RUNS_FILE as FILE
     doc, file = read_document(path, "runs file")
-    if not isinstance(doc, dict) or set(doc) - {"defaults", "runs"}:
-        raise UserError("expected a mapping with runs (and optional defaults)", file)
+    reader = SpecReader(file)
+    doc = FILE.check(reader, doc, (), None)
     base = doc.get("defaults", {})
-    if not isinstance(base, dict):
-        raise UserError("expected a mapping of run fields", f"{file}: defaults")
     runs, ids = [], {}
-    if not isinstance(doc.get("runs"), list) or not doc["runs"]:
-        raise UserError("expected a non-empty list of runs", f"{file}: runs")
     for i, r in enumerate(doc["runs"]):
-        where = f"{file}: runs[{i}]"
-        if not isinstance(r, dict):
-            raise UserError(f"expected a mapping of run fields, got {short_repr(r)}", where)
-        run = {**BUILT_IN, **base, **r, "_where": where}
-        _check_run(run, where)
+        run = {**RUN.check(reader, {**BUILT_IN, **base, **r}, ("runs", i), None),
+               "_where": field_path(file, "runs", i), "_at": (file, ("runs", i))}
         if run["id"] in ids:
-            raise UserError(f"duplicate id {run['id']!r} (also runs[{ids[run['id']]}])", f"{where}.id")
+            raise reader.fail(f"duplicate id {run['id']!r} (also runs[{ids[run['id']]}])", "runs", i, "id")
         ids[run["id"]] = i
+        _check_placement(run, run["_where"])
         runs.append(run)
     return runs
 
 
-def _check_run(run: dict, where: str) -> None:
-    unknown = sorted(map(str, set(run) - RUN_KEYS - {"_where"}))
-    if unknown:
-        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(RUN_KEYS))})", where)
-    for key in REQUIRED:
-        if key not in run:
-            raise UserError(f"missing required field {key!r}", where)
-    for key in (k for k in TEXT if k in run):
-        if not isinstance(run[key], str) or not run[key].strip():
-            raise UserError(f"expected a non-empty string, got {short_repr(run[key])}", f"{where}.{key}")
-    for key, most in INTEGERS.items():
-        value = run.get(key)
-        if key in run and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
-            raise UserError(f"must be an integer from 1 to {most:,}, got {short_repr(value)}", f"{where}.{key}")
-    if "zero" in run and (isinstance(run["zero"], bool) or run["zero"] not in ZERO_STAGES):
-        raise UserError(f"must be 0, 1, 2 or 3, got {short_repr(run['zero'])}", f"{where}.zero")
-    if "recompute" in run and run["recompute"] not in RECOMPUTE_MODES:
-        raise UserError(f"must be one of {', '.join(RECOMPUTE_MODES)}, got {short_repr(run['recompute'])}",
-                        f"{where}.recompute")
-    for key in BOOLEANS:
-        if key in run and not isinstance(run[key], bool):
-            raise UserError(f"expected true or false, got {short_repr(run[key])}", f"{where}.{key}")
-    _check_measure(run, where)
-    if run.get("split", "score") not in SPLITS:
-        raise UserError(f"must be fit or score, got {short_repr(run['split'])}", f"{where}.split")
-    _check_placement(run, where)
-
-
 def _check_placement(run: dict, where: str) -> None:
     """The model, the system and the stated layout, as ``cluster plan`` checks its flags."""
-    if not isinstance(run["model"], dict):
-        raise UserError(f"expected a mapping of workload fields, got {short_repr(run['model'])}", f"{where}.model")
-    if "d_model" not in run["model"]:
-        raise UserError("missing required field 'd_model'", f"{where}.model")
     model_config(run)   # the model's own fields, with the workload checks
     from nmsim.cluster.system import load_system
     try:
@@ -114,33 +76,6 @@ def _check_placement(run: dict, where: str) -> None:
         raise UserError(exc.message, f"{where}.{field}" if field else f"{where}: {exc.where}") from None
 
 
-def _number(run: dict, key: str, most: float, unit: str, where: str) -> None:
-    value = run[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
-        raise UserError(f"must be a number in (0, {most:,.0f}] {unit}, got {short_repr(value)}", f"{where}.{key}")
-
-
-def _check_measure(run: dict, where: str) -> None:
-    """Exactly one measured figure, with what it needs (a FLOP convention; a token count)."""
-    given = [k for k in MEASURES if k in run]
-    if len(given) != 1:
-        raise UserError(("missing a measured figure" if not given else f"{' and '.join(given)} given") +
-                        ": give one of measured_tflops (with convention), tokens_per_device_second, device_hours "
-                        "(with tokens)", where)
-    key = given[0]
-    _number(run, key, *MEASURES[key], where)
-    if key == "measured_tflops":
-        if "convention" not in run:
-            raise UserError("missing required field 'convention' (measured_tflops is in a FLOP convention)", where)
-        if run["convention"] not in CONVENTIONS:
-            raise UserError(f"unknown convention {short_repr(run['convention'])} (known: {', '.join(CONVENTIONS)})",
-                            f"{where}.convention")
-    if key == "device_hours":
-        if "tokens" not in run:
-            raise UserError("missing required field 'tokens' (device_hours are for a token count)", where)
-        _number(run, "tokens", *TOKENS, where)
-
-
 # the cluster search names plan's flags; a runs file names its fields
 FLAG_FIELDS = {"--tp": "tp", "--pp": "pp", "--mb": "mb", "--zero": "zero", "--global-batch": "global_batch",
                "--nodes": "devices", "--seq": "seq", "--dtype": "dtype"}
@@ -155,7 +90,8 @@ def model_config(run: dict):
             "max_positions": run["seq"], "head": "lm", "batch": 1, **m}
     if data.get("position") == "rope":
         data.pop("max_positions")
-    return ModelConfig.from_dict(data, source=f"{run.get('_where', run['id'])}.model")
+    file, path = run.get("_at", (run["id"], ()))
+    return ModelConfig.from_dict(data, file, path + ("model",))
 
 
 def convention_flops(run: dict, cfg, nominal_flops_step: float) -> float:

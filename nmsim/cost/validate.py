@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nmsim.cost.measurements import DEFAULT_FILE, LEVELS, load  # noqa: F401 (the file's reader)
+from nmsim.cost.measurements import DEFAULT_FILE, load  # noqa: F401 (the file's reader)
+from nmsim.schema.measurements import LEVELS
 from nmsim.errors import UserError, field_path
 
 

@@ -5,14 +5,14 @@ Validated on construction from a mapping; errors name the file and the field.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import math
 import operator
 from dataclasses import dataclass
 
 from nmsim.errors import UserError, field_path
 from nmsim.graph import families
 from nmsim.io.read import short_repr
+from nmsim.io.spec_nodes import Bool, Choice, Custom, Field, Node, Nullable, Obj, Plain, Text
+from nmsim.io.spec_reader import SpecReader
 
 FAMILIES = families.NAMES   # one module each in nmsim/graph/families/
 FFN_KINDS = ("gelu", "gelu_tanh", "relu", "swiglu", "geglu")
@@ -116,12 +116,11 @@ class ModelConfig:
         return self.seq_len
 
     def replace(self, **changes) -> "ModelConfig":
-        if isinstance(changes.get("roles"), dict):   # API callers may pass a plain {glob: role} mapping
-            changes["roles"] = _check_roles(changes["roles"], f"{self.name}: roles")
-        if isinstance(changes.get("bias"), list):
-            changes["bias"] = _check_bias_roles(changes["bias"], f"{self.name}: bias")
-        cfg = dataclasses.replace(self, **changes)
-        cfg.validate(self.name)
+        """A copy with ``changes`` (API callers may give ``roles`` as a {glob: role} mapping, ``bias`` as a list),
+        checked as a workload file is."""
+        checked = FIELDS.check(SpecReader(self.name), {**_file_values(self), **changes}, (), None)
+        cfg = dataclasses.replace(self, **_as_fields(checked))
+        cfg._check_across(self.name, ())
         return cfg
 
     def check_shape(self, batch: int, seq: int | None = None, past: int = 0) -> None:
@@ -151,31 +150,24 @@ class ModelConfig:
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict, source: str = "<config>") -> "ModelConfig":
-        if not isinstance(data, dict):
-            raise UserError("expected a mapping of workload fields", source)
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values = {}
-        for key, value in data.items():
-            if key not in known:
-                raise UserError(f"unknown field (known: {', '.join(sorted(known))})",
-                                field_path(source, short_repr(key) if not isinstance(key, str) else key[:60]))
-            if key == "roles":
-                values[key] = _check_roles(value, field_path(source, key))
-                continue
-            if key == "bias" and isinstance(value, list):
-                values[key] = _check_bias_roles(value, field_path(source, key))
-                continue
-            values[key] = _check_type(value, known[key], field_path(source, key))
-        cfg = cls(**values)
-        cfg.validate(source)
+    def from_dict(cls, data: dict, source: str = "<config>", path: tuple = ()) -> "ModelConfig":
+        """A workload from its fields (a workload file, or a ``model:`` section at ``path`` of ``source``),
+        checked by :data:`FIELDS` (the shared schema checks), then across fields."""
+        checked = FIELDS.check(SpecReader(source), data, path, None)
+        cfg = cls(**_as_fields(checked))
+        cfg._check_across(source, path)
         return cfg
 
-    def validate(self, source: str = "<config>") -> None:
+    def validate(self, source: str = "<config>", path: tuple = ()) -> None:
         """UserError naming ``source`` and the field of the first check that fails (field checks, then the
         checks across fields)."""
-        for name, message in itertools.chain(_field_errors(self), _cross_field_errors(self)):
-            raise UserError(message, field_path(source, name))
+        FIELDS.check(SpecReader(source), _file_values(self), path, None)
+        self._check_across(source, path)
+
+    def _check_across(self, source: str, path: tuple) -> None:
+        for name, fails, message in CROSS_FIELD_CHECKS:
+            if fails(self):
+                raise UserError(message(self), field_path(source, *path, name))
 
 
 def _check_run_size(name: str, value, model: str) -> None:
@@ -198,43 +190,78 @@ POSITIVE_OR_NULL = ("kv_heads", "head_dim", "rotary_dim")
 NON_NEGATIVE = ("decoder_layers", "vocab", "type_vocab", "max_positions", "num_classes", "image_size", "patch_size",
                 "experts", "routing_skew")
 POSITIVE_FINITE = ("norm_eps", "rope_theta")
+AT_MOST = {**MAX_SIZE, "routing_skew": MAX_SKEW}
 
 
-def _field_errors(cfg: ModelConfig):
-    """(field, message) for each field out of its set or range, in check order (lazily: the first one raises)."""
-    for name, allowed in CHOICES:
-        if getattr(cfg, name) not in allowed:
-            yield name, f"must be one of {', '.join(allowed)}, got {short_repr(getattr(cfg, name))}"
-    for name in POSITIVE:
-        if getattr(cfg, name) < 1:
-            yield name, f"must be a positive integer, got {getattr(cfg, name)}"
-    for name in POSITIVE_OR_NULL:
-        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
-            yield name, f"must be a positive integer (or null), got {getattr(cfg, name)}"
-    for name in NON_NEGATIVE:
-        if getattr(cfg, name) < 0:
-            yield name, f"must be >= 0, got {getattr(cfg, name)}"
-    yield from _limit_errors(cfg)
+def _bias(r, value, path, src):
+    """``bias:`` true/false, or a list of :data:`BIAS_ROLES` (each once) -> a tuple."""
+    if not isinstance(value, list):
+        return r.boolean(value, path)
+    for role in value:
+        if role not in BIAS_ROLES:
+            raise r.fail(f"unknown role {short_repr(role)} (a list names some of {', '.join(BIAS_ROLES)})", *path)
+    if len(set(value)) != len(value):
+        raise r.fail(f"a role is listed twice: {short_repr(value)}", *path)
+    return tuple(value)
 
 
-def _limit_errors(cfg: ModelConfig):
-    for name, limit in MAX_SIZE.items():
-        value = getattr(cfg, name)
-        if value is not None and value > limit:
-            yield name, f"must be at most {limit:,} (a sanity limit), got {value:,}"
-    for name in POSITIVE_FINITE:
-        value = getattr(cfg, name)
-        if not math.isfinite(value) or value <= 0:
-            yield name, f"must be a positive finite number, got {value!r}"
+def _roles(r, value, path, src):
+    """``{module-path glob: role}`` -> ((glob, role), ...); roles from :mod:`nmsim.graph.roles`."""
+    from nmsim.graph.roles import USER_ROLES
+
+    if not isinstance(value, dict):
+        raise r.fail(f"expected a mapping of module-path globs to roles, got {short_repr(value)}", *path)
+    for glob, role in value.items():
+        if not isinstance(glob, str) or not glob:
+            raise r.fail(f"module-path globs are strings, got {short_repr(glob)}", *path)
+        Choice(USER_ROLES, what="role").check(r, role, path + (glob,), src)
+    return tuple(value.items())
+
+
+def _field_node(f: dataclasses.Field) -> Node:
+    """The check of one :class:`ModelConfig` field, from its type and the tables above."""
+    special = {"bias": Custom(_bias, {}), "roles": Custom(_roles, {})}
+    if f.name in special:
+        return special[f.name]
+    base = str(f.type).split("|")[0].strip()
+    if f.name in dict(CHOICES):
+        node: Node = Choice(tuple(dict(CHOICES)[f.name]), what=f.name, text=True)
+    elif base in ("int", "float"):
+        node = Plain(positive=f.name not in NON_NEGATIVE, integer=base == "int", at_most=AT_MOST.get(f.name))
+    else:
+        node = Bool() if base == "bool" else Text(empty=True)
+    return Nullable(node) if f.name in POSITIVE_OR_NULL else node
+
+
+#: the workload file's fields (none required: defaults apply), checked as every input file is (nmsim.io.spec_nodes)
+FIELDS = Obj({f.name: Field(_field_node(f)) for f in dataclasses.fields(ModelConfig)}, sourced=False)
+FLOATS = tuple(f.name for f in dataclasses.fields(ModelConfig) if str(f.type) == "float")
+
+
+def _as_fields(checked: dict) -> dict:
+    """Checked file values as :class:`ModelConfig` fields (whole numbers given for float fields as floats)."""
+    return {k: float(v) if k in FLOATS else v for k, v in checked.items()}
+
+
+def _file_values(cfg: ModelConfig) -> dict:
+    """The fields as a file would write them (roles a mapping, a bias tuple a list, numpy integers ints), for the
+    checks of :meth:`ModelConfig.validate` and :meth:`ModelConfig.replace`."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "roles":
+            value = dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif not isinstance(value, (bool, int, float)) and hasattr(value, "__index__"):
+            value = operator.index(value)
+        out[f.name] = value
+    return out
 
 
 # Checks across fields, in order: (field, fails(cfg), message(cfg)); run once every field is in range.
 CROSS_FIELD_CHECKS = (
     ("norm_eps", lambda c: c.norm_eps >= 1, lambda c: f"must be below 1, got {c.norm_eps!r}"),
-    ("routing_skew", lambda c: not c.routing_skew <= MAX_SKEW, lambda c: f"must be from 0 to {MAX_SKEW}, got "
-     f"{c.routing_skew!r}"),
-    ("bias", lambda c: isinstance(c.bias, tuple) and not set(c.bias) <= set(BIAS_ROLES),
-     lambda c: f"a list names some of {', '.join(BIAS_ROLES)}, got {short_repr(list(c.bias))}"),
     ("heads", lambda c: c.head_dim is None and c.d_model % c.heads,
      lambda c: f"heads ({c.heads}) must divide d_model ({c.d_model})"),
     ("kv_heads", lambda c: c.kv_heads is not None and (c.kv_heads < 1 or c.heads % c.kv_heads),
@@ -263,60 +290,3 @@ CROSS_FIELD_CHECKS = (
     ("experts", lambda c: c.experts and c.is_enc_dec,
      lambda c: f"mixture-of-experts layers are modelled in single-stack models, not family {c.family}"),
 )
-
-
-def _cross_field_errors(cfg: ModelConfig):
-    for name, fails, message in CROSS_FIELD_CHECKS:
-        if fails(cfg):
-            yield name, message(cfg)
-
-
-def _check_bias_roles(value: list, where: str) -> tuple:
-    """A ``bias:`` list -> a tuple of :data:`BIAS_ROLES` (each once)."""
-    for role in value:
-        if role not in BIAS_ROLES:
-            raise UserError(f"unknown role {short_repr(role)} (a list names some of {', '.join(BIAS_ROLES)})", where)
-    if len(set(value)) != len(value):
-        raise UserError(f"a role is listed twice: {short_repr(value)}", where)
-    return tuple(value)
-
-
-def _check_roles(value, where: str) -> tuple:
-    """``{module-path glob: role}`` -> ((glob, role), ...); roles from :mod:`nmsim.graph.roles`."""
-    from nmsim.graph.roles import USER_ROLES
-
-    if not isinstance(value, dict):
-        raise UserError(f"expected a mapping of module-path globs to roles, got {short_repr(value)}", where)
-    out = []
-    for glob, role in value.items():
-        if not isinstance(glob, str) or not glob:
-            raise UserError(f"module-path globs are strings, got {short_repr(glob)}", where)
-        if role not in USER_ROLES:
-            raise UserError(f"unknown role {short_repr(role)} (valid: {', '.join(USER_ROLES)})", f"{where}.{glob}")
-        out.append((glob, role))
-    return tuple(out)
-
-
-def _check_type(value, fld: dataclasses.Field, where: str):
-    kind = fld.type if isinstance(fld.type, str) else getattr(fld.type, "__name__", str(fld.type))
-    base = kind.split("|")[0].strip()
-    if value is None:
-        if "None" in kind:
-            return None
-        raise UserError(f"must be {base}, got null", where)
-    if base == "bool":
-        if not isinstance(value, bool):
-            raise UserError(f"must be true or false, got {short_repr(value)}", where)
-    elif base == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"must be an integer, got {short_repr(value)}", where)
-    elif base == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"must be a number, got {short_repr(value)}", where)
-        value = float(value)
-    elif base == "str":
-        if not isinstance(value, str):
-            raise UserError(f"must be a string, got {short_repr(value)}", where)
-    return value
-
-

@@ -38,9 +38,12 @@ def load_workload(name_or_path: str | Path) -> ModelConfig:
                             ".yaml or a config.json path)", "workload")
         path = bundled
     data = read_yaml(path, "workload file")
+    source = path.name if path.parent == WORKLOAD_DIR else str(path)
+    if data is None:
+        raise UserError("empty file", source)
     if isinstance(data, dict):
         data = {"name": path.stem, **data}
-    return ModelConfig.from_dict(data, source=path.name if path.parent == WORKLOAD_DIR else str(path))
+    return ModelConfig.from_dict(data, source=source)
 
 
 def _exists(path: Path) -> bool:

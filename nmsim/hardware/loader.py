@@ -13,7 +13,7 @@ from pathlib import Path
 from nmsim.errors import UserError
 from nmsim.hardware.spec import HardwareSpec, Kernel, MemoryLevel, SmLimits, SparseSupport, Tile
 from nmsim.schema.hardware import HARDWARE, KINDS, RATIO_TOLERANCE
-from nmsim.schema.reader import SpecReader, read_document
+from nmsim.io.spec_reader import SpecReader, read_document
 from nmsim.sparsity.hierarchical import parse_any
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "data" / "hardware_specs"

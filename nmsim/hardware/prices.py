@@ -24,7 +24,7 @@ def read_prices(path) -> dict:
     """A price list checked by :data:`nmsim.schema.prices.PRICES`, each name a bundled spec's file stem."""
     from nmsim.hardware.loader import list_specs
     from nmsim.schema.prices import PRICES
-    from nmsim.schema.reader import SpecReader, read_document
+    from nmsim.io.spec_reader import SpecReader, read_document
 
     doc, file = read_document(path, "price list")
     r = SpecReader(file)

@@ -5,6 +5,8 @@
 * :mod:`nmsim.io.write`: atomic file writes and report-folder replacement that never delete or hide anything
   nmsim did not create; every output-path problem (folder, read-only, parent is a file, disk full) is one
   :class:`~nmsim.errors.UserError` line.
+* :mod:`nmsim.io.spec_reader` and :mod:`nmsim.io.spec_nodes`: the schema checks every input file's fields go
+  through (declarations in :mod:`nmsim.schema` and :mod:`nmsim.graph.config`).
 """
 from __future__ import annotations
 

@@ -14,62 +14,30 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from nmsim.errors import UserError
-from nmsim.schema.memory import MEASURES, REQUIRED, RUN_KEYS, SPLITS
+from nmsim.schema.memory import FILE
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "measurements" / "memory.yaml"
 MIB = float(2 ** 20)
 
 
 def load_runs(path=DATA) -> tuple[list[dict], dict]:
-    """(runs, workload configs by name) of a measurement file."""
+    """(runs, workload configs by name) of a measurement file, every field checked (:data:`FILE`: the shared
+    schema checks)."""
     from nmsim.graph import ModelConfig, load_workload
-    from nmsim.io.read import load_yaml
-    doc = load_yaml(path, "memory measurements file")
-    cfgs = {}
-    for name, fields in (doc.get("workloads") or {}).items():
-        fields = {"name": name, **fields} if isinstance(fields, dict) else fields
-        cfgs[name] = ModelConfig.from_dict(fields, f"{path}: workloads.{name}")   # a typo: one line, no traceback
-    runs = doc.get("runs") if isinstance(doc, dict) else None
-    if not isinstance(runs, list) or not runs:
-        raise UserError("runs: give a list of measured runs", str(path))
-    for i, r in enumerate(runs):
-        _check_run(r, f"{path}: runs[{i}]")
+    from nmsim.io.spec_nodes import Choice
+    from nmsim.io.spec_reader import SpecReader, read_document
+    from nmsim.memory.precision import PRECISIONS
+    doc, file = read_document(path, "memory measurements file")
+    reader = SpecReader(file)
+    doc = FILE.check(reader, doc, (), None)
+    cfgs = {name: ModelConfig.from_dict({"name": name, **fields}, file, ("workloads", name))
+            for name, fields in doc["workloads"].items()}
+    for i, r in enumerate(doc["runs"]):
+        if "precision" in r:
+            Choice(tuple(PRECISIONS), what="precision").check(reader, r["precision"], ("runs", i, "precision"), None)
         if r["workload"] not in cfgs:
             cfgs[r["workload"]] = load_workload(r["workload"])
-    return runs, cfgs
-
-
-def _check_run(r, where: str) -> None:
-    """One-line UserErrors naming the run's field."""
-    from nmsim.io.read import short_repr
-    from nmsim.memory.activations import RECOMPUTE
-    from nmsim.memory.precision import PRECISIONS
-    if not isinstance(r, dict):
-        raise UserError(f"must be a mapping, got {short_repr(r)}", where)
-    unknown = sorted(map(str, set(r) - set(RUN_KEYS)))
-    if unknown:
-        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(RUN_KEYS))})", where)
-    for key in REQUIRED:
-        if key not in r:
-            raise UserError(f"missing field {key!r}", where)
-    checks = (("measure", r["measure"] in MEASURES, f"one of {', '.join(MEASURES)}"),
-              ("split", r["split"] in SPLITS, "fit or score"),
-              ("recompute", r["recompute"] in RECOMPUTE, f"one of {', '.join(RECOMPUTE)}"),
-              ("precision", r.get("precision") is None or r.get("precision") in PRECISIONS,
-               f"one of {', '.join(PRECISIONS)}"),
-              ("batch", _positive(r["batch"], int), "a positive integer"),
-              ("seq", _positive(r["seq"], int), "a positive integer"))
-    for key, ok, what in checks:
-        if not ok:
-            raise UserError(f"must be {what}, got {short_repr(r[key])}", f"{where}.{key}")
-    if not _positive(r.get("mib", r.get("gb")), (int, float)):
-        raise UserError("give the measured peak as a positive mib: or gb:", where)
-
-
-def _positive(value, kind) -> bool:
-    return isinstance(value, kind) and not isinstance(value, bool) and value > 0
-
+    return doc["runs"], cfgs
 
 
 def predict_allocated(run: dict, cfg) -> dict:

@@ -2,7 +2,7 @@
 scored validation rows (meaning of each figure: ``nmsim.bands``). Its numbers are nmsim's own: no sources."""
 from __future__ import annotations
 
-from nmsim.schema.nodes import Choice, DictOf, Field, Names, Obj, Plain
+from nmsim.io.spec_nodes import Choice, DictOf, Field, Names, Obj, Plain
 
 LEVELS = ("kernel", "inference step", "training step", "cluster run")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from nmsim.errors import UserError
-from nmsim.schema.nodes import DTYPE, Bool, Choice, Custom, DictOf, Field, ListOf, Number, Obj, Tagged, Text
-from nmsim.sparsity.metadata import ENCODINGS
+from nmsim.io.spec_nodes import Bool, Choice, Custom, DictOf, Field, ListOf, Number, Obj, Tagged, Text
+from nmsim.sparsity.metadata import DTYPE_BYTES, ENCODINGS
+
+DTYPE = Choice(tuple(DTYPE_BYTES), what="dtype")
 
 KERNEL_KINDS = ("dense", "sparse-tensor-core", "compressed-weight")
 DATAFLOWS = ("ws", "os", "is")
-UNKNOWN_PARAM = "unknown key {key} for execution model '%s' (allowed: {allowed})"
+UNKNOWN_PARAM = "unknown key {key} for execution model '%s' ({hint}allowed: {allowed})"
 SPARSE_PATTERN = "^\\d+:\\d+(/\\d+:\\d+)*T?$"
 
 

@@ -1,8 +1,8 @@
 """The accelerator spec (``nmsim/data/hardware_specs/*.yaml``; fields and units in that folder's README)."""
 from __future__ import annotations
 
-from nmsim.schema.execution import EXECUTION, SPARSE_PATTERN, sparse_pattern
-from nmsim.schema.nodes import DTYPE, Bool, Choice, Custom, DictOf, Field, ListOf, Names, Number, Obj, Text
+from nmsim.schema.execution import DTYPE, EXECUTION, SPARSE_PATTERN, sparse_pattern
+from nmsim.io.spec_nodes import Bool, Choice, Custom, DictOf, Field, ListOf, Names, Number, Obj, Text
 from nmsim.sparsity.metadata import ENCODINGS
 
 KINDS = ("gpu", "tpu", "systolic", "matrix-engine", "hierarchical-engine", "ideal")

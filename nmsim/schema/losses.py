@@ -3,7 +3,7 @@ training runs lose against device pricing (meaning of each term: ``nmsim.cluster
 optional (a file replaces the calibrated terms it gives); device names are checked by the loader."""
 from __future__ import annotations
 
-from nmsim.schema.nodes import DictOf, Field, Number, Obj
+from nmsim.io.spec_nodes import DictOf, Field, Number, Obj
 
 FRACTIONS = ("attention_efficiency", "vector_efficiency", "optimizer_efficiency", "dp_overlap", "zero3_overlap",
              "goodput")   # in (0, 1]

@@ -2,7 +2,7 @@
 an on-demand cloud instance. Names are checked against the bundled specs by the loader (``nmsim.hardware.prices``)."""
 from __future__ import annotations
 
-from nmsim.schema.nodes import DictOf, Field, Number, Obj, Text
+from nmsim.io.spec_nodes import DictOf, Field, Number, Obj, Text
 
 PRICES = DictOf(Obj({
     "usd_per_hour": Field(Number(description="US dollars per device-hour"), required=True),

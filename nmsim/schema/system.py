@@ -2,7 +2,7 @@
 README). The device name is checked against the bundled specs by the loader (``nmsim.cluster.system``)."""
 from __future__ import annotations
 
-from nmsim.schema.nodes import Choice, Field, Names, Number, Obj, Text
+from nmsim.io.spec_nodes import Choice, Field, Names, Number, Obj, Text
 
 TOPOLOGIES = ("fat-tree", "rail-optimized", "torus-3d", "single-node")
 

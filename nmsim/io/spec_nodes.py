@@ -1,4 +1,4 @@
-"""Declarative schema nodes: each checks a YAML value through :class:`~nmsim.schema.reader.SpecReader` (one-line
+"""Declarative schema nodes: each checks a YAML value through :class:`~nmsim.io.spec_reader.SpecReader` (one-line
 errors naming the file and field) and writes itself as JSON Schema (draft 2020-12), so the loaders' checks and
 the published schemas come from one declaration.
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from nmsim.io.read import short_repr
-from nmsim.sparsity.metadata import DTYPE_BYTES
+from nmsim.io.spec_reader import did_you_mean
 
 MISSING = object()
 SOURCE_JSON = {"type": "string", "minLength": 1}
@@ -34,16 +34,21 @@ class Node:
 
 @dataclass(frozen=True)
 class Text(Node):
-    """A non-empty string (``strip``: returned without surrounding blanks)."""
+    """A non-empty string (``strip``: returned without surrounding blanks; ``empty``: any string, "" too)."""
     description: str = ""
     strip: bool = False
+    empty: bool = False
 
     def check(self, r, value, path, src):
+        if self.empty:
+            if not isinstance(value, str):
+                raise r.fail(f"expected a string, got {short_repr(value)}", *path)
+            return value
         text = r.text(value, path)
         return text.strip() if self.strip else text
 
     def json(self):
-        return _described({"type": "string", "minLength": 1}, self.description)
+        return _described({"type": "string", **({} if self.empty else {"minLength": 1})}, self.description)
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,9 @@ class Plain(Node):
 
 @dataclass(frozen=True)
 class Choice(Node):
-    """One of ``values``. Refused as ``unknown WHAT 'x' (known: a, b)`` (or ``message``, formatted with
-    ``value`` and ``known``); ``text``: checked as a non-empty string first; ``lower``/``strip`` normalize it."""
+    """One of ``values``. Refused as ``unknown WHAT 'x' (known: a, b)``, with a did-you-mean for a near miss (or
+    ``message``, formatted with ``value``, ``hint`` and ``known``); ``text``: checked as a non-empty string first;
+    ``lower``/``strip`` normalize it."""
     values: tuple
     what: str = "value"
     description: str = ""
@@ -120,17 +126,29 @@ class Choice(Node):
             value = r.text(value, path)
             value = value.strip() if self.strip else value
             value = value.lower() if self.lower else value
-        if isinstance(value, (dict, list)) or value not in self.values:
-            known = ", ".join(self.values)
-            message = self.message or "unknown {what} {value} (known: {known})"
-            raise r.fail(message.format(what=self.what, value=short_repr(value), known=known), *path)
+        if isinstance(value, (dict, list)) or value not in self.values or (
+                isinstance(value, bool) and not any(isinstance(v, bool) for v in self.values)):
+            known = ", ".join(map(str, self.values))
+            message = self.message or "unknown {what} {value} ({hint}known: {known})"
+            hint = did_you_mean(value, self.values)
+            raise r.fail(message.format(what=self.what, value=short_repr(value), hint=hint, known=known), *path)
         return value
 
     def json(self):
         return _described({"enum": list(self.values)}, self.description)
 
 
-DTYPE = Choice(tuple(DTYPE_BYTES), what="dtype")
+@dataclass(frozen=True)
+class Nullable(Node):
+    """``node``, or null (read as None: a field left unset)."""
+    node: Node
+    description: str = ""
+
+    def check(self, r, value, path, src):
+        return None if value is None else self.node.check(r, value, path, src)
+
+    def json(self):
+        return _described({"anyOf": [self.node.json(), {"type": "null"}]}, self.description)
 
 
 @dataclass(frozen=True)
@@ -144,29 +162,28 @@ class Field:
 class Obj(Node):
     """A mapping with known keys (and ``source:`` when ``sourced``; a ``top`` level document refuses it).
 
-    ``unknown``/``missing``: message formats for an unknown key (``key``, ``allowed``) and a missing required
-    one (``key``); ``needs_source``: the message when no source is in force; ``keep_source``: the checked dict
+    ``unknown``/``missing``: message formats for an unknown key (``key``, ``hint``: a did-you-mean for a near
+    miss, ``allowed``) and a missing required one (``key``); ``needs_source``: the message when no source is in force; ``keep_source``: the checked dict
     carries the source in force as ``source``."""
     fields: dict = field(default_factory=dict)
     description: str = ""
     sourced: bool = True
     top: bool = False
     rules: tuple = ()
-    unknown: str = "unknown key {key} (allowed: {allowed})"
+    unknown: str = "unknown key {key} ({hint}allowed: {allowed})"
     missing: str = "missing required field {key}"
     needs_source: str | None = None
     keep_source: bool = False
 
     def check(self, r, value, path, src):
-        value, _ = r.mapping(value, path, None, src)
+        value, _ = r.mapping(value, path, None, src, self.sourced)
         for key in value:
             if key not in self.fields and not (key == "source" and self.sourced):
-                allowed = ", ".join(sorted(self.fields)) or "none"
-                raise r.fail(self.unknown.format(key=repr(key), allowed=allowed), *path, key)
+                raise r.unknown_key(key, self.fields, path, self.unknown)
         for key, f in self.fields.items():
             if f.required and key not in value:
                 raise r.fail(self.missing.format(key=repr(key)), *path)
-        if "source" in value:
+        if "source" in value and self.sourced:
             if self.top:
                 raise r.fail("unknown key 'source' at the top level (put source: on a section or a value)",
                              "source")
@@ -211,7 +228,7 @@ class DictOf(Node):
     rules: tuple = ()
 
     def check(self, r, value, path, src):
-        value, src = r.mapping(value, path, None, src if self.sourced else None)
+        value, src = r.mapping(value, path, None, src if self.sourced else None, self.sourced)
         out = {}
         for key, item in value.items():
             if key == "source" and self.sourced:
