@@ -209,19 +209,23 @@ def published(v, refit: bool) -> None:
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.558e-3, rel=5e-3)     # tinygemm pinned
     # Sparse-Marlin's gain over tinygemm, torchao Llama-3-8B on the A100: 1.19x predicted, 1.25x measured (was 2.16x)
     assert rows.loc["llama3-8b-int4-2:4-vs-int4", "predicted"] == pytest.approx(1.194, abs=0.005)
+    # on the H100 (torchao): Sparse-Marlin's bandwidth per SM stays the A100's (one block per SM), tinygemm keeps
+    # its share of HBM: 1.02x predicted, 0.99x measured (1.17x when tinygemm was carried per SM as Marlin)
+    assert rows.loc["ao-llama3-8b-int4-2:4-vs-int4-h100", "predicted"] == pytest.approx(1.022, abs=0.005)
+    assert rows.loc["llama31-8b-int4-h100", "error_pct"] == pytest.approx(4.1, abs=0.1)
     # torchao's eager (no torch.compile) steps: the first held-out test of the fitted host dispatch
     assert groups.loc["torchao-decode-eager-a100", "mape_pct"] == pytest.approx(8.6, abs=0.1)
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 319
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.2, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(9.7, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.1, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(9.6, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not: BERT SQuAD training steps priced as their program ran them (eager, unfused, dropout) still take
     # up to 38 % longer than predicted (see docs/training-steps.md)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [288, 31, 19, 12]
-    assert level["mape_pct"].round(1).tolist() == [9.9, 13.1, 7.7, 21.7]
+    assert level["mape_pct"].round(1).tolist() == [9.9, 12.1, 6.1, 21.7]
     scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
                                                                            "dle-bert-squad-train"]]
     assert scored_train["mape_pct"].round(1).tolist() == [20.6, 27.2]   # by source

@@ -62,6 +62,19 @@ def test_sm80_kernel_on_hopper_reaches_half_the_peak():
         "marlin-int4", "sparse-marlin", "compressed-nm", "tinygemm-int4", "cutlass-sm80-2:4"}
 
 
+
+@pytest.mark.parametrize("name", ["h100", "h100-pcie", "h200"])
+def test_int4_kernels_on_hopper_stream_as_they_fetch(name):
+    """tinygemm (a block per 8 output columns, loads into registers) keeps the A100's fitted share of HBM; Marlin and
+    Sparse-Marlin (one block per SM, a fixed cp.async pipeline) keep the A100's bandwidth per SM (Little's law)."""
+    a100, hw = load("a100"), load(name)
+    share = _kernel(a100, "tinygemm-int4").bandwidth_efficiency
+    per_sm = a100.main_memory.bandwidth_gbps * share / a100.execution["sms"]
+    carried = min(share, per_sm * hw.execution["sms"] / hw.main_memory.bandwidth_gbps)
+    assert _kernel(hw, "tinygemm-int4").bandwidth_efficiency == share == 0.590
+    for k in ("marlin-int4", "sparse-marlin"):
+        assert _kernel(hw, k).bandwidth_efficiency == pytest.approx(carried, abs=5e-4)
+
 def test_kernel_built_for_a_newer_arch_is_not_offered():
     a100 = load("a100")
     newer = _with(a100, "cusparselt", arch="sm90")
