@@ -113,7 +113,82 @@ def run(repeats: int = 3) -> list[dict]:
     return rows
 
 
+# ---- every case of tests/test_errors_first.py, each a fresh process ---------------------------------------
+
+def _case_run(case: dict, env: dict, repeats: int) -> dict:
+    """One case in a fresh folder holding its files, an empty cache and state folder (a newcomer's first call):
+    median wall and CPU seconds of ``repeats`` runs."""
+    import os
+
+    from test_errors_first import make_case_files
+
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="nmsim-bench-typo-") as tmp:
+            folder = Path(tmp) / "work"
+            folder.mkdir()
+            make_case_files(folder, case)
+            run_env = {**env, **case["env"], "NMSIM_CACHE_DIR": str(Path(tmp) / "cache"),
+                       "NMSIM_STATE_DIR": str(Path(tmp) / "state")}
+            use = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "nmsim", *case["argv"]], capture_output=True, text=True,
+                                  env=run_env, cwd=folder)
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times.append((wall, after.ru_utime + after.ru_stime - use.ru_utime - use.ru_stime, proc.returncode))
+    return {"id": case["id"], "seconds": statistics.median(t[0] for t in times),
+            "cpu_s": statistics.median(t[1] for t in times), "exit": times[-1][2], "load": os.getloadavg()[0]}
+
+
+def _quantiles(values: list[float]) -> str:
+    values = sorted(values)
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]   # noqa: E731
+    return f"median {statistics.median(values):.3f} s, p90 {pick(0.9):.3f} s, max {values[-1]:.3f} s"
+
+
+def corpus(only: str | None = None, every: int = 1, repeats: int = 1, worst: int = 10) -> list[dict]:
+    """Every case (``--only``: ids containing it; ``--every N``: a sample), one fresh process each; the
+    ``worst`` slowest again, median of 3. Printed: wall and CPU distributions, apart for the cases the test
+    lists as still late, with the load average; then the worst cases."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from cli_env import cli_env
+    from test_errors_first import _late_reason, corpus_cases, flag_cases
+
+    env = {k: v for k, v in cli_env().items() if not k.startswith("NMSIM_")}
+    cases = [c for c in corpus_cases() + flag_cases() if not only or only in c["id"]][::max(1, every)]
+    subprocess.run([sys.executable, "-m", "nmsim", "--version"], capture_output=True, env=env)   # bytecode
+    load = os.getloadavg()
+    rows = [_case_run(c, env, repeats) for c in cases]
+    by_id = {c["id"]: c for c in cases}
+    for row in rows:
+        row["late"] = bool(_late_reason(by_id[row["id"]]))
+    print(f"{len(rows)} cases, each a fresh `python -m nmsim` (cold cache); load average before "
+          f"{load[0]:.2f} (1 min), after {os.getloadavg()[0]:.2f}; goal <= {GOAL_SECONDS} s")
+    for label, part in (("all", rows), ("checked before heavy imports", [r for r in rows if not r["late"]]),
+                        ("still late (LATE/ACCEPTED)", [r for r in rows if r["late"]])):
+        if part:
+            over = sum(r["seconds"] > GOAL_SECONDS for r in part)
+            print(f"  {label}: {len(part)} cases; wall {_quantiles([r['seconds'] for r in part])}; "
+                  f"CPU {_quantiles([r['cpu_s'] for r in part])}; {over} over {GOAL_SECONDS} s wall")
+    slow = sorted(rows, key=lambda r: -r["seconds"])[:worst]
+    print(f"the {len(slow)} slowest, again (median of 3):")
+    for r in slow:
+        again = _case_run(by_id[r["id"]], env, 3)
+        print(f"  {again['seconds']:6.3f} s wall {again['cpu_s']:6.3f} CPU-s  exit {again['exit']}  "
+              f"{'late ' if r['late'] else ''}{r['id']}")
+    return rows
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    for row in run():
-        print(row)
+    if "--all" in sys.argv:   # python bench/bench_typo.py --all [--only SUBSTRING] [--every N] [--repeats R]
+        argv = sys.argv
+        corpus(argv[argv.index("--only") + 1] if "--only" in argv else None,
+               int(argv[argv.index("--every") + 1]) if "--every" in argv else 1,
+               int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 1)
+    else:
+        for row in run():
+            print(row)

@@ -42,8 +42,10 @@ def validate_models(args, progress: Callable | None = None, columns_known: Calla
                         f"{'--measurements' if args.measurements else '--no-refit'}", "--write-bands")
     if columns_known:   # a typo fails before the fit
         columns_known(list(ROW_COLUMNS))
+    from nmsim.cost.measurements import load
+    loaded = load(args.measurements)   # and a mistake in the file, before pandas and scipy are imported
     from nmsim.cost.validate import validate
-    v = validate(args.measurements, refit=not args.no_refit, progress=progress)
+    v = validate(args.measurements, refit=not args.no_refit, progress=progress, loaded=loaded)
     bands_file = write_bands(v) if args.write_bands else None
     return Validated("kernels", v.rows.copy(), v, refit=not args.no_refit, bands_file=bands_file)
 

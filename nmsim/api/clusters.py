@@ -167,9 +167,14 @@ def cluster_validate(args, progress: bool = True) -> Validation:
     return Validation(df, summary)
 
 
-def cluster_systems(args):
+#: ``cluster systems``' columns
+SYSTEM_COLUMNS = ("system", "device", "devices_per_node", "nodes", "intra_node", "inter_node", "node_kw")
+
+
+def cluster_systems(args, columns_known: Callable | None = None):
     """``cluster systems``: one row per system file (bundled, or ``args.files``), each checked."""
     from nmsim.cluster.system import list_systems, load_system
+    (columns_known or _nothing)(list(SYSTEM_COLUMNS))   # a typo fails before pandas is imported
     names = args.files or list_systems()
     rows = []
     for n in names:   # a bad file fails before pandas is imported
@@ -179,4 +184,4 @@ def cluster_systems(args):
                      "inter_node": f"{s.inter.fabric} {s.inter.bandwidth_gbps:g} GB/s {s.inter.topology}",
                      "node_kw": s.node_power_watts / 1e3})
     import pandas as pd
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(SYSTEM_COLUMNS))

@@ -39,8 +39,15 @@ def budget_run(args, columns_known: Callable | None = None):
     from nmsim.columns import budget_columns
     table = budget_columns(bool(args.hardware))
     (columns_known or _nothing)(with_band_columns(table) if args.hardware else table)   # before pandas
-    from nmsim.cost.budget import budget_table
-    return budget_table(args.workload, args.sparsity, **{name: getattr(args, name) for name in BUDGET_OPTIONS})
+    options = {name: getattr(args, name) for name in BUDGET_OPTIONS}
+    from nmsim.cost.budget_options import check_budget
+    check_budget(args.workload, args.sparsity, **{k: v for k, v in options.items() if k not in _PRICING_ONLY})
+    from nmsim.cost.budget import budget_table   # pandas: after every option is checked
+    return budget_table(args.workload, args.sparsity, **options)
+
+
+#: budget's options that only the pricing reads (nothing to check before it)
+_PRICING_ONLY = ("unfused", "paper_convention", "recompute", "precision")
 
 
 def parse_boundaries(text: str | None) -> list | None:

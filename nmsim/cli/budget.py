@@ -90,7 +90,7 @@ def run(args) -> int:
 
 
 def _transposable(text: str):
-    from nmsim.cost.budget import parse_transposable  # when the option is given: plain runs start fast
+    from nmsim.cost.budget_options import parse_transposable  # no pandas: a typo is said at once
     return parse_transposable(text)
 
 

@@ -108,8 +108,8 @@ def cmd_validate(args) -> int:
 
 def cmd_systems(args) -> int:
     from nmsim.api.clusters import cluster_systems
-    from nmsim.cli.output import emit
-    emit(cluster_systems(args), args.format, None, index=False, columns=args.columns)
+    from nmsim.cli.output import columns_hook, emit
+    emit(cluster_systems(args, columns_hook(args)), args.format, None, index=False, columns=args.columns)
     return 0
 
 

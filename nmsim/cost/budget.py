@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nmsim.cost.budget_options import (BudgetQuestion, budget_patterns, check_budget,  # noqa: F401 (read here)
+                                       parse_budget, parse_transposable)
 from nmsim.errors import UserError
 
 MEASURES = ("flops", "matrix_flops", "seconds", "joules")
@@ -294,48 +296,6 @@ class BudgetRun:
     model: object
 
 
-def parse_budget(text) -> float | None:
-    """``--budget``: ``dense`` (None: what dense spends over the run) or a positive FLOP count."""
-    if text is None or str(text).strip().lower() == "dense":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"expected 'dense' or a FLOP count like 3.5e21, got {text!r}", "--budget") from None
-    if not value > 0 or value == float("inf"):
-        raise UserError(f"must be a positive FLOP count, got {text!r}", "--budget")
-    return value
-
-
-def parse_transposable(text) -> bool | None:
-    """``--transposable``: auto (None), yes or no."""
-    if text is None or isinstance(text, bool):
-        return text
-    value = str(text).strip().lower()
-    if value in ("auto", ""):
-        return None
-    if value in ("yes", "true", "1"):
-        return True
-    if value in ("no", "false", "0"):
-        return False
-    raise UserError(f"expected auto, yes or no, got {text!r}", "--transposable")
-
-
-def budget_patterns(text: str | None) -> list:
-    """``--patterns``: a bare N:M retargets every rule of --sparsity, a plan item replaces it ([None]: none given)."""
-    from nmsim.sparsity.lists import parse_pattern_list
-    from nmsim.sparsity.pattern import NMPattern
-    from nmsim.sparsity.plan import SparsityPlan
-    if not text:
-        return [None]
-    out = []
-    for item in parse_pattern_list(text):
-        if item == "dense":
-            raise UserError("patterns must be N:M (dense is the dense recipe)", "--patterns")
-        out.append(SparsityPlan.parse(item, "--patterns") if "=" in item else NMPattern.parse(item, "--patterns"))
-    return out
-
-
 def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str | None = None, epochs=None,
                  dataset_size=None, steps_per_epoch=None, steps=None, samples=None, tokens=None,
                  batch: int | None = None, dense_frac: float = 0.0, finetune_frac: float = 0.0, beta=None, k=None,
@@ -352,40 +312,16 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     and each row carries the step's ``mem_gib`` on one device and whether it ``fits`` (:mod:`nmsim.memory`:
     the larger of the dense and the plan's sparse phase; ``recompute``, ``precision``), and ``table.attrs``
     ``max_batch`` the largest batch whose step fits (gradient accumulation reaches the rest)."""
-    from nmsim.recipes import parse_recipe_list
-    from nmsim.sparsity.plan import SparsityPlan
-
-    names = parse_recipe_list(recipes)   # names and plans first: a typo fails before anything is traced
-    base_plan = SparsityPlan.parse(sparsity)
-    items = budget_patterns(patterns)
-    if hardware:
-        from nmsim.hardware import load
-        load(hardware)
-    from nmsim.cost.economics import parse_overrides
-    prices = price_per_hour if isinstance(price_per_hour, dict) else parse_overrides(price_per_hour)
-    if batch is not None and batch <= 0:
-        raise UserError(f"must be a positive integer, got {batch}", "--batch")
-    if beta is not None and beta <= 0:
-        raise UserError(f"beta must be > 0, got {beta:g}", "--beta")
-    if base_plan.is_dense:
-        raise UserError("give the sparse targets, e.g. --sparsity ff=1:16", "--sparsity")
-    parse_budget(budget)   # every option before tracing: an error is then the only line
-    from nmsim.cost.vector_terms import optimizer_flops_per_param
-    optimizer_flops_per_param(optimizer)
-    targets = [base_plan if item is None else item if isinstance(item, SparsityPlan)
-               else base_plan.with_pattern(item) for item in items]
-    from nmsim.graph import load_workload
-    cfg = load_workload(workload)
-    for plan in targets:
-        plan.check_depth(cfg)   # a layer past the model: before tracing
-    if hardware:
-        from nmsim.cost.pricing import check_settings
-        check_settings(hardware, dtype, weight_dtype=weight_dtype, kernel=kernel, plans=targets)
+    q = check_budget(workload, sparsity, recipes=recipes, patterns=patterns, epochs=epochs,
+                     dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps, samples=samples,
+                     tokens=tokens, batch=batch, dense_frac=dense_frac, finetune_frac=finetune_frac, beta=beta,
+                     k=k, hardware=hardware, dtype=dtype, weight_dtype=weight_dtype,
+                     kernel=kernel, transposable=transposable, optimizer=optimizer, budget=budget, seq=seq,
+                     price_per_hour=price_per_hour)   # every option before tracing: an error is then the only line
+    names, targets, prices, cfg, length = q.names, q.targets, q.prices, q.config, q.length
     from nmsim.cost.pricing import plans_preflight
     with plans_preflight(targets):   # a plan the graph refuses: said before tracing's progress line
-        cfg, length, graph = _budget_run(workload, seq, batch, paper_convention, epochs=epochs,
-                                         dataset_size=dataset_size, steps_per_epoch=steps_per_epoch, steps=steps,
-                                         samples=samples, tokens=tokens)
+        graph = _budget_graph(cfg, length, paper_convention)
     plans = []
     for plan in targets:
         plan.resolve(graph.ops)  # selector and divisibility errors for the final targets
@@ -393,8 +329,8 @@ def budget_table(workload, sparsity: str, *, recipes: str = "all", patterns: str
     cost = recipe_plan_table(
         graph, plans, names, length, budget=parse_budget(budget), dense_frac=dense_frac,
         finetune_frac=finetune_frac, params={name: v for name, v in (("beta", beta), ("k", k)) if v is not None},
-        unreachable="skip" if len(names) * len(items) > 1 else "raise",
-        hardware=hardware, dtype=dtype, transposable=parse_transposable(transposable), optimizer=optimizer,
+        unreachable="skip" if len(names) * len(targets) > 1 else "raise",
+        hardware=hardware, dtype=dtype, transposable=q.transposable, optimizer=optimizer,
         paper_convention=paper_convention, weight_dtype=weight_dtype, kernel=kernel,
         fusion=False if unfused else None, recompute=recompute)
     if cost.totals.empty:
@@ -433,15 +369,9 @@ def _add_memory(table: pd.DataFrame, graph, plans: dict, model, *, unfused: bool
     table.attrs["capacity_gib"] = cap
 
 
-def _budget_run(workload, seq: int | None, batch, paper_convention: bool, **run):
-    """(ModelConfig, RunLength, traced graph) of a budget question."""
-    from nmsim.cost.run_length import run_length
+def _budget_graph(cfg, length, paper_convention: bool):
+    """The traced graph of a budget question (the paper's view with ``paper_convention``)."""
     from nmsim.cost.training import paper_graph
-    from nmsim.graph import load_workload, resolve_workload, trace_workload
+    from nmsim.graph import trace_workload
 
-    # a text model's sequence length: tokens per sample, and per step x batch
-    cfg = load_workload(workload) if seq is None else resolve_workload(workload, seq_len=seq)
-    length = run_length(batch=batch or cfg.batch, tokens_per_sample=cfg.tokens, batch_given=batch is not None,
-                        **run)
-    graph = (paper_graph(cfg, length.batch) if paper_convention else trace_workload(cfg, batch=length.batch))
-    return cfg, length, graph
+    return paper_graph(cfg, length.batch) if paper_convention else trace_workload(cfg, batch=length.batch)

@@ -3,7 +3,7 @@ duplicate keys) and check every field of every section before anything is fitted
 
 Sections (declared in :mod:`nmsim.schema.measurements`, published as ``measurements/gpu.schema.json``):
 ``sources`` (id -> citation), ``fits`` (kernel fields to calibrate, with bounds inside the range the hardware
-schema accepts for that field, :data:`nmsim.execution.gpu.FIT_FIELDS`) and ``rows`` (measurements). Every
+schema accepts for that field, :data:`nmsim.schema.execution.FIT_FIELDS`) and ``rows`` (measurements). Every
 problem is one :class:`UserError` naming the file and the field, e.g.
 ``m.yaml: rows[3].gemm.m: must be > 0, got 0``.
 """
@@ -87,8 +87,8 @@ def inner_field(exc: UserError) -> str | None:
 
 def _check_fit(f, at, specs: _Specs) -> dict:
     """One ``fits`` entry checked (``at(*fields)`` names a place in it): a copy with ``bounds`` and ``_spec``. A
-    kernel field names its ``kernel``; a GPU-level field (:data:`nmsim.execution.gpu.GPU_FIT_FIELDS`) names none."""
-    from nmsim.execution.gpu import FIT_FIELDS, GPU_FIT_FIELDS
+    kernel field names its ``kernel``; a GPU-level field (:data:`nmsim.schema.execution.GPU_FIT_FIELDS`) names none."""
+    from nmsim.schema.execution import FIT_FIELDS, GPU_FIT_FIELDS
     gpu_level = f["field"] in GPU_FIT_FIELDS
     hw = specs.get(f["hardware"], at("hardware"))
     names = _kernel_names(hw)
@@ -205,8 +205,7 @@ def _parse(fn, at):
 
 
 def _check_workload(r: dict, at) -> None:
-    from nmsim.cost.pricing import check_mode
-    from nmsim.execution.table import MODES
+    from nmsim.execution.modes import MODES, check_mode
     from nmsim.graph import load_workload
     from nmsim.sparsity.plan import SparsityPlan
 

@@ -165,10 +165,11 @@ def _row_error(path, i: int, exc: UserError) -> UserError:
     return UserError(exc.message if field or not exc.where else str(exc), where)
 
 
-def validate(path=None, *, refit: bool = True, progress=None) -> Validation:
-    """Fit (``refit``; else use the specs' values) and score every row; see the module docstring."""
+def validate(path=None, *, refit: bool = True, progress=None, loaded=None) -> Validation:
+    """Fit (``refit``; else use the specs' values) and score every row; see the module docstring. ``loaded``:
+    the file as :func:`nmsim.cost.measurements.load` read it, where the caller checked it already."""
     from nmsim.hardware import load as load_hw
-    rows, fits, sources = load(path)
+    rows, fits, sources = loaded if loaded is not None else load(path)
     specs: dict = {}    # spec key (nmsim.cost.measurements.spec_key) -> spec, fitted values applied
 
     def spec(item):

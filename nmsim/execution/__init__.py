@@ -9,9 +9,18 @@ from __future__ import annotations
 import importlib
 
 from nmsim.errors import UserError
-from nmsim.execution.base import (BOUNDS, OPERAND_NONE, OPERAND_WEIGHT, OPERAND_WEIGHT_T, OPERANDS, PASSES,
-                                  PRICED_FIELDS, TABLE_ARRAYS, TABLE_IDS, ExecContext, ExecutionModel, Fusion,
-                                  GemmTable, Priced, VectorTable, finish)
+
+#: the contract's names (:mod:`.base`, which imports numpy), imported on first use: a light submodule
+#: (:mod:`.modes`) is read without numpy
+_BASE = ("BOUNDS", "OPERAND_NONE", "OPERAND_WEIGHT", "OPERAND_WEIGHT_T", "OPERANDS", "PASSES", "PRICED_FIELDS",
+         "TABLE_ARRAYS", "TABLE_IDS", "ExecContext", "ExecutionModel", "Fusion", "GemmTable", "Priced",
+         "VectorTable", "finish")
+
+
+def __getattr__(name: str):
+    if name in _BASE:
+        return getattr(importlib.import_module("nmsim.execution.base"), name)
+    raise AttributeError(f"module 'nmsim.execution' has no attribute {name!r}")
 
 #: name -> module that defines (and registers) it; imported lazily
 MODEL_MODULES = {
@@ -77,6 +86,8 @@ def model_for(hw) -> ExecutionModel:
 
 def default_fusion(hw) -> Fusion:
     """The fusion the spec's software stack applies (``execution.fusion``; unfused when the spec says nothing)."""
+    from nmsim.execution.base import Fusion
+
     f = (getattr(hw, "execution", None) or {}).get("fusion") or {}
     return Fusion(attention=bool(f.get("attention", False)), epilogue=bool(f.get("epilogue", False)))
 

@@ -119,24 +119,10 @@ from nmsim.execution.occupancy import latency_factor
 from nmsim.execution.operand_feed import feed_factor
 from nmsim.execution.roofline import activation_bytes
 from nmsim.hardware.spec import Kernel
-from nmsim.schema.execution import GPU, KERNEL
+from nmsim.schema.execution import FIT_FIELDS, GPU, GPU_FIT_FIELDS, KERNEL  # noqa: F401 (the fits)
 from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
 
 SPLIT_K_MIN_DEPTH = 256  # split_k: auto never cuts the reduction into slices shorter than this (an assumption)
-# The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
-# schema accepts as ``r.number`` keywords: nmsim.schema.execution.KERNEL's).
-FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limits),
-              "bandwidth_efficiency": ("bandwidth_efficiency", KERNEL.fields["bandwidth_efficiency"].node.limits),
-              "overlap": ("overlap", KERNEL.fields["overlap"].node.limits),
-              "small_m.efficiency": ("small_m_efficiency",
-                                     KERNEL.fields["small_m"].node.fields["efficiency"].node.limits),
-              "tile_overhead_k": ("tile_overhead_k", KERNEL.fields["tile_overhead_k"].node.limits),
-              "occupancy.latency_warps": ("latency_warps",
-                                          KERNEL.fields["occupancy"].node.fields["latency_warps"].node.limits)}
-# The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
-GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits),
-                  "kernel_gap_us": ("kernel_gap_s", 1e-6, GPU.fields["kernel_gap_us"].node.limits)}
-
 
 def _arch_number(arch: str | None) -> int | None:
     return None if arch is None else int(arch[2:])

@@ -13,24 +13,14 @@ import pandas as pd
 from nmsim.errors import UserError
 from nmsim.execution.base import (OPERAND_NONE, OPERAND_WEIGHT, OPERAND_WEIGHT_T, PASSES, GemmTable,
                                   VectorTable)
+from nmsim.execution.modes import MODES, check_mode  # noqa: F401 (read here by pricing)
 
 MATRIX_KINDS = ("linear", "matmul", "conv")
 SPARSE_KINDS = ("linear", "conv")
 KV_ROLES = ("logit", "attend")
 NOMINAL_COLUMN = {"fwd": "fwd_flops", "dgrad": "dgrad_flops", "wgrad": "wgrad_flops"}
-MODES = ("inference", "prefill", "decode", "training")
 #: element-wise ops inside attention that a FlashAttention-style kernel fuses (scale, mask, softmax)
 ATTENTION_VECTOR_ROLES = ("softmax",)
-
-
-def check_mode(cfg, mode: str) -> None:
-    """UserError for a mode the model cannot run (prefill/decode need a decoder-only model)."""
-    if mode not in MODES:
-        raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--mode")
-    if mode in ("prefill", "decode") and cfg is not None and (not cfg.causal or cfg.is_enc_dec or cfg.is_image):
-        kind = "encoder-decoder" if cfg.is_enc_dec else "encoder-only"
-        raise UserError(f"{mode} needs a decoder-only (causal) model; {cfg.name} is {kind} "
-                        f"(use --mode inference or training)", "--mode")
 
 
 def passes_of(mode: str) -> tuple[str, ...]:

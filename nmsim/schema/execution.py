@@ -176,6 +176,20 @@ GPU = Obj({
                            description="per-SM shared memory, resident blocks and warps; absent: no occupancy limit")),
 }, rules=(_gpu_rules,), unknown=UNKNOWN_PARAM % "gpu")
 
+# The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
+# schema accepts as ``r.number`` keywords: KERNEL's).
+FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limits),
+              "bandwidth_efficiency": ("bandwidth_efficiency", KERNEL.fields["bandwidth_efficiency"].node.limits),
+              "overlap": ("overlap", KERNEL.fields["overlap"].node.limits),
+              "small_m.efficiency": ("small_m_efficiency",
+                                     KERNEL.fields["small_m"].node.fields["efficiency"].node.limits),
+              "tile_overhead_k": ("tile_overhead_k", KERNEL.fields["tile_overhead_k"].node.limits),
+              "occupancy.latency_warps": ("latency_warps",
+                                          KERNEL.fields["occupancy"].node.fields["latency_warps"].node.limits)}
+# The GPU-level fields a calibration may set: field -> (params key, multiplier to it, ``r.number`` range).
+GPU_FIT_FIELDS = {"host_op_us": ("host_op_s", 1e-6, GPU.fields["host_op_us"].node.limits),
+                  "kernel_gap_us": ("kernel_gap_s", 1e-6, GPU.fields["kernel_gap_us"].node.limits)}
+
 SYSTOLIC = Obj({
     "rows": Field(COUNT, required=True),
     "cols": Field(COUNT, required=True),
