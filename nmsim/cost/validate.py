@@ -183,8 +183,10 @@ def validate(path=None, *, refit: bool = True, progress=None, loaded=None) -> Va
         except UserError as exc:
             raise _row_error(path, i, exc) from None
 
-    for i, r in enumerate(rows):   # every row predicts before any fit: a row that cannot be priced fails fast
-        predicted(i, r, spec(r))
+    # every row predicts before any fit: a row that cannot be priced fails fast; a row whose spec no fit changes
+    # keeps this prediction
+    first = [predicted(i, r, spec(r)) for i, r in enumerate(rows)]
+    unfitted = dict(specs)
     fit_rows = []
     for group in _fit_groups(fits):
         f0 = group[0]
@@ -207,7 +209,7 @@ def validate(path=None, *, refit: bool = True, progress=None, loaded=None) -> Va
     out = []
     for i, r in enumerate(rows):
         hw = spec(r)
-        p = predicted(i, r, hw)
+        p = first[i] if hw is unfitted[r["_spec"]] else predicted(i, r, hw)
         out.append({"id": r["id"], "group": r["group"], "level": r["level"], "hardware": hw.name,
                     "metric": r["metric"], "measured": float(r["value"]), "predicted": p,
                     "error_pct": 100.0 * (p - r["value"]) / r["value"],
