@@ -50,3 +50,6 @@ def budget_columns(hardware: bool) -> list[str]:
 def sweep_axes(cfg, mode: str) -> list[str]:
     """The shape axes a ``nmsim price`` shape sweep's rows are keyed by."""
     return ["batch", "image_size"] if cfg.is_image else ["batch", "context" if mode == "decode" else "seq"]
+
+#: the per-device memory components of a parallel layout (nmsim.memory.layout), in the cluster tables' mem_ columns
+MEMORY_COMPONENTS = ("weights", "gradients", "optimizer", "masks", "activations", "buffers", "allocator", "runtime")

@@ -320,7 +320,7 @@ LATE = {
     r"\| train ": "the run is checked against its model, built on the meta device by nmsim.train.loop (torch)",
     r"\| sweep ": "the runs folder is read by nmsim.train.sweep (pandas)",
     r"\| evidence ": "the protocol's files and options are checked by nmsim.evidence (numpy, pandas)",
-    r"\| cluster (plan|budget|validate) ": "layouts are enumerated and runs placed by nmsim.cluster.layout (numpy)",
+    r"\| cluster validate .*--columns": "cluster validate's table (pandas) is made before --columns is checked",
     r"/dev/full": "a full disk is found when the output is written, after the work",
     r"kernel pins:|--(kernel|dtype|weight-dtype) |price-dtype|compare-no-hardware-for-dtype":
         "the dtypes and a pinned kernel are checked by the spec's execution model (nmsim.execution: numpy)",

@@ -88,12 +88,12 @@ def cluster_plan(args, columns_known: Callable | None = None) -> Plan:
         raise UserError(f"must be a positive integer, got {args.top}", "--top")
     if args.recompute:
         restrict["recompute"] = (args.recompute,)
-    from nmsim.cluster.layout import enumerate_layouts
-    enumerate_layouts(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before pandas too
-    from nmsim.cluster.plan import make_recipes, search, steps_for
-    from nmsim.cluster.text import plan_columns, plan_rows
+    from nmsim.cluster.layout_space import layout_rows, make_recipes, plan_columns
+    layout_rows(cfg, system.devices, system.devices_per_node, batch, **restrict)   # before numpy and pandas too
     (columns_known or _nothing)(plan_columns())   # a typo fails before the search
     recipes = make_recipes(args.recipe, args.sparsity, args.dense_frac, args.finetune_frac)
+    from nmsim.cluster.plan import search, steps_for
+    from nmsim.cluster.text import plan_rows
     recipe = recipes.get(args.recipe.strip().lower())
     steps = steps_for(run.tokens, batch, run.seq) if run.tokens else 1000
     res = search(cfg, system, batch, run.seq, recipe=recipe, steps=steps, rank=args.rank, **run.kwargs, **restrict)
@@ -115,12 +115,12 @@ def cluster_budget(args, columns_known: Callable | None = None, progress: bool =
     cfg, system = run.config, run.system
     if run.tokens is None:
         raise UserError("give --tokens (e.g. 1e12) or --dataset-tokens with --epochs", "--tokens")
-    from nmsim.cluster.layout import enumerate_layouts
-    enumerate_layouts(cfg, system.devices, system.devices_per_node, run.batch)   # before pandas too
+    from nmsim.cluster.layout_space import BUDGET_COLUMNS, layout_rows, make_recipes
+    layout_rows(cfg, system.devices, system.devices_per_node, run.batch)   # before numpy and pandas too
     from nmsim.bands import with_band_columns
-    from nmsim.cluster.plan import BUDGET_COLUMNS, make_recipes, run_budget
     (columns_known or _nothing)(with_band_columns(BUDGET_COLUMNS))   # a typo fails before the search
     recipes = make_recipes(args.recipes, args.sparsity, args.dense_frac, args.finetune_frac)
+    from nmsim.cluster.plan import run_budget
     from nmsim.progress import Items
     with Items("cluster budget", "recipe", **_shown(progress)) as bar:   # each recipe, every layout
         df = run_budget(run.config, system, run.batch, run.seq, run.tokens, recipes, progress=bar,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from nmsim.cluster.device import DeviceModel
 from nmsim.cluster.layout import RECOMPUTE, RunSpec, TIME_PARTS, enumerate_layouts, price_layouts
+from nmsim.cluster.layout_space import BUDGET_COLUMNS, make_recipes  # noqa: F401 (read here)
 from nmsim.cluster.limits import check_factors, check_sequence_model, steps_for
 from nmsim.cluster.losses import load_losses
 from nmsim.memory.layout import COMPONENTS
@@ -256,9 +257,6 @@ def run_budget(model, system, global_batch: int, seq: int, tokens: float, recipe
     return bands.attach(pd.DataFrame(rows, columns=list(BUDGET_COLUMNS)), bands.for_system(system))
 
 
-BUDGET_COLUMNS = ("recipe", "layout", "steps", "tokens", "step_seconds", "days", "device_hours", "usd", "mfu", "goodput",
-                  "energy_joules", "device_energy_joules", "executed_flops", "mem_gib", "iso_time_tokens",
-                  "iso_flop_tokens")   # run_budget's columns
 
 
 def layout_label(row) -> str:
@@ -267,19 +265,3 @@ def layout_label(row) -> str:
              (f"x{int(row['v'])}" if int(row["v"]) > 1 else ""), f"DP{int(row['dp'])}",
              f"ZeRO-{z}" if z else "no ZeRO", f"mb {int(row['mb'])}", f"recompute {row['recompute']}"]
     return " ".join(parts)
-
-
-def make_recipes(names: str, sparsity: str | None, dense_frac: float = 0.0, finetune_frac: float = 0.0) -> dict:
-    """``"dense,sr-ste"`` + a plan text -> {name: recipe or None (dense)}, dense first (the budgets' reference)."""
-    from nmsim.recipes import make_recipe, parse_recipe_list
-    from nmsim.sparsity.plan import SparsityPlan
-    wanted = parse_recipe_list(names)
-    plan = SparsityPlan.parse(sparsity or "dense", "--sparsity")
-    out: dict = {"dense": None}
-    for name in wanted:
-        if name == "dense":
-            continue
-        if plan.is_dense:
-            raise UserError(f"recipe {name} needs sparse targets, e.g. --sparsity ff=2:4", "--sparsity")
-        out[name] = make_recipe(name, plan, dense_frac, finetune_frac)
-    return out

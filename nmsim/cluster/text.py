@@ -5,7 +5,7 @@ import textwrap
 
 import pandas as pd
 
-from nmsim.cluster.layout import TIME_PARTS
+from nmsim.cluster.layout_space import LAYOUT_COLUMNS, TIME_PARTS, plan_columns, with_unit  # noqa: F401
 from nmsim.memory.layout import COMPONENTS
 from nmsim.cluster.plan import GIB, PlanResult, layout_label
 from nmsim.units import dollars, formatted
@@ -34,29 +34,11 @@ def _s(x: float) -> str:
     return f"{x * 1e6:.0f} us"
 
 
-_LAYOUT_COLUMNS = ("tp", "pp", "dp", "zero", "mb", "m", "recompute", "sp", "v", "step_seconds", *TIME_PARTS, "mfu",
-                   "tokens_per_second", *(f"mem_{k}" for k in (*COMPONENTS, "total")), "headroom_bytes", "fits",
-                   "overflow", "days", "device_hours", "usd")   # the run: with --tokens, else NaN
-
-
-def _with_unit(column: str) -> str:
-    """A layout column's CSV/JSON name, its SI unit said as every command's are: step-time parts in
-    ``_seconds``, memory components in ``_bytes`` (``compute_seconds``, ``mem_total_bytes``)."""
-    return f"{column}_seconds" if column in TIME_PARTS else f"{column}_bytes" if column.startswith("mem_") else column
-
-
-def plan_columns() -> list[str]:
-    """The columns of :func:`plan_rows`, bands included (known before the search: a mistyped --columns fails
-    first)."""
-    from nmsim.bands import with_band_columns
-    return [_with_unit(c) for c in with_band_columns(_LAYOUT_COLUMNS)]
-
-
 def plan_rows(res: PlanResult, top: int) -> pd.DataFrame:
     """The ``top`` ranked layouts as raw numbers (for CSV/JSON); the run's columns NaN when not priced."""
     from nmsim import bands
-    rows = res.table.head(top).reindex(columns=list(_LAYOUT_COLUMNS))
-    return bands.attach(rows, bands.for_system(res.run.system)).rename(columns=_with_unit)
+    rows = res.table.head(top).reindex(columns=list(LAYOUT_COLUMNS))
+    return bands.attach(rows, bands.for_system(res.run.system)).rename(columns=with_unit)
 
 
 def plan_text(res: PlanResult, top: int) -> str:

@@ -62,7 +62,7 @@ def _check_placement(run: dict, where: str) -> None:
     if run["devices"] % system.devices_per_node:
         raise UserError(f"{run['devices']:,} devices are not whole {system.name} nodes of {system.devices_per_node}",
                         f"{where}.devices")
-    from nmsim.cluster.layout import check_restrictions
+    from nmsim.cluster.layout_space import check_restrictions
     try:
         system.device_spec().dense_tflops(run["dtype"])
     except UserError as exc:

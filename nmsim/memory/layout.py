@@ -20,7 +20,7 @@ import numpy as np
 
 from nmsim.memory.activations import activation_bytes_per_token, logits_bytes_per_token
 
-COMPONENTS = ("weights", "gradients", "optimizer", "masks", "activations", "buffers", "allocator", "runtime")
+from nmsim.columns import MEMORY_COMPONENTS as COMPONENTS  # noqa: E402 (read here)
 
 #: PyTorch's caching allocator reserves more than it hands out (block rounding, fragmentation): reserved =
 #: allocated x (1 + ALLOCATOR_OVERHEAD), fitted on the ``fit`` rows of nmsim/data/measurements/memory.yaml
