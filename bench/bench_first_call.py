@@ -7,8 +7,9 @@
 * nmsim warm: a fresh process with the trace cache already built for that model by the same command, so the
   answer is the one kept in the cache (``nmsim.kept_answers``: nothing priced, no pandas).
 * nmsim warm, new question: the same warm cache, but a question not asked before (``--seq``: the workload's
-  length less 1 + the round, a new prompt length each round), priced from the cached graph (pandas imported).
-  Shown beside; no goal of its own.
+  length less 1 + the round, a new prompt length each round), priced from the cached graph and the data files
+  kept parsed (``nmsim.io.parsed``), on the numpy pricing core (``nmsim.frame``: no pandas, no PyYAML). Goal: at
+  most 1x llm-analysis, as a warm answer.
 * llm-analysis 0.2.2 (its own venv, see ``bench_peers``): its bundled Llama-2 configs; the 405B config is written
   from nmsim's workload (126 layers, d 16384, 128 heads, 8 KV heads, FFN 53248, vocab 128256). It refuses a
   model whose weights do not fit one GPU, so 70B runs with ``--tp_size 2`` and 405B with 8 (the same arithmetic
@@ -20,7 +21,8 @@ Each round runs every command once, in turn (so machine load hits them alike); f
 ``ROUNDS`` rounds (wall seconds, and CPU seconds of each process beside them), with the 1-minute load average
 read before and after every command (min-max shown). Bytecode is cached as in a user's install (``cli_env``).
 Run it under ``nice`` on a shared machine: ``nice python bench/run.py first_call``. Goals (issue 25): cold at
-most 2x llm-analysis, warm at most 1x (not met when llm-analysis gives no answer to compare with).
+most 2x llm-analysis, warm at most 1x, the new question on a warm cache too (not met when llm-analysis gives no
+answer to compare with).
 
 Session 4 (``nice python bench/bench_first_call.py``, 5 rounds, load 8.3-9.5 on 2 shared cores; wall / CPU ratios
 to llm-analysis): cold 1.24/1.14 (7B), 1.21/1.44 (70B), 1.36/1.35 (405B); warm (the kept answer) 0.14/0.14,
@@ -154,7 +156,7 @@ def run() -> list[dict]:
         la_t = la["median"] if la and not la["status"] else None
         la_cpu = la["cpu_median"] if la_t else None
         gz_t = gz["median"] if gz and not gz["status"] else None
-        for kind, goal in (("cold", GOAL_COLD), ("warm", GOAL_WARM), ("warm-new", None)):
+        for kind, goal in (("cold", GOAL_COLD), ("warm", GOAL_WARM), ("warm-new", GOAL_WARM)):
             t = r[kind]["median"]
             lo, hi = (min(r[k]["load"][0] for k in r), max(r[k]["load"][1] for k in r))
             rows.append({"metric": f"{label} first call, {kind} s ({workload})", "nmsim": round(t, 2),

@@ -100,6 +100,32 @@ def progress_seconds(default: float = 60.0) -> float:
     return number("NMSIM_PROGRESS_SECONDS", default, 0, MAX_PROGRESS_SECONDS)
 
 
+# ---- the cache in force (the trace cache's folder and mode: nmsim.graph.cache; kept answers, parses) -----------
+_MODE = ["read"]
+
+
+def cache_folder() -> Path:
+    """The nmsim cache folder (not created here): ``$NMSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/nmsim``, else
+    ``~/.cache/nmsim``."""
+    env = cache_dir()
+    if env is not None:
+        return env
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
+    return base / "nmsim"
+
+
+def cache_in_force() -> str:
+    """The cache mode in force (read | build | off; :func:`nmsim.graph.cache.set_cache_mode` sets it)."""
+    return _MODE[0]
+
+
+def set_cache_in_force(mode: str) -> None:
+    if mode not in CACHE_MODES:
+        raise ValueError(f"mode must be one of {CACHE_MODES}")
+    _MODE[0] = mode
+
+
 READERS = (cache_dir, cache_mode, cache_max_bytes, state_dir, progress_mode, progress_seconds)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 FINGERPRINTS = "fingerprints"
 FINGERPRINT_RE = re.compile(r"^files-[0-9a-f]{64}\.json$")
+FINGERPRINT_TEMP_RE = re.compile(r"^\.files-[0-9a-f]{64}\.json\.[A-Za-z0-9_]+\.tmp$")
 _PACKAGE: list = []
 _STAT: list = []
 
@@ -61,12 +62,12 @@ def remembered(name: str, compute) -> str:
     :func:`files_signature`: a package whose files all keep their size and modification time gives the digest
     computed before; any change computes it again. The trace cache's mode applies (``off``: always computed;
     ``read``: read only; ``build``: kept)."""
-    from nmsim.graph.cache import cache_mode, directory
+    from nmsim.env import cache_folder, cache_in_force
 
-    mode = cache_mode()
+    mode = cache_in_force()
     if mode == "off":
         return compute()
-    where = directory() / FINGERPRINTS
+    where = cache_folder() / FINGERPRINTS
     path = where / f"files-{files_signature()}.json"
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
@@ -90,16 +91,6 @@ def remembered(name: str, compute) -> str:
             return value
         keep_newest(where, FINGERPRINT_RE, 16)
     return value
-
-
-def clear_fingerprints() -> tuple[int, int]:
-    """Delete the remembered digests (files named as :func:`remembered` names them); (files, bytes) removed."""
-    from nmsim.graph.cache import directory
-    from nmsim.io.write import remove_owned
-
-    where = directory() / FINGERPRINTS
-    return remove_owned(where, lambda p: p.parent == where and bool(FINGERPRINT_RE.match(p.name)
-                                                                    or p.name.startswith(".files-")))
 
 
 def library_versions(names=("torch", "numpy", "pandas")) -> dict[str, str]:

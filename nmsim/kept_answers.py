@@ -1,7 +1,7 @@
 """Answers kept in the nmsim cache: the same question asked again prints the kept answer, without pricing.
 
-``nmsim price``, ``compare``, ``budget`` and ``cluster plan|budget|validate`` price through pandas op tables;
-importing pandas alone costs more than a whole warm answer may take. A question is the command and every option as
+``compare``, ``budget`` and ``cluster plan|budget|validate`` price through pandas op tables, and importing pandas
+alone costs more than a whole warm answer may take (``price`` at one shape prices on numpy, :mod:`nmsim.frame`). A question is the command and every option as
 parsed (``--out`` only as "to a file"), the content of each file an option names (a workload, a spec YAML, a
 ``config.json``), every file of the nmsim package (code and bundled data: specs, prices, bands, fits) and the
 Python, torch, numpy and pandas versions: any change asks anew. The answer is what the command wrote: stdout, the

@@ -1,6 +1,6 @@
-"""Data files kept parsed in the cache (nmsim.io.parsed) and the package's remembered fingerprints (nmsim.keeping):
-the same text gives the same document without PyYAML, other text or other checks parse anew, errors are never
-kept, and a changed package file computes its digests again."""
+"""Data files kept parsed in the cache (nmsim.io.kept_parses) and the package's remembered fingerprints
+(nmsim.keeping): the same text gives the same document without PyYAML, other text or other checks parse anew,
+errors are never kept, and a changed package file computes its digests again."""
 from __future__ import annotations
 
 import datetime
@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 
 from nmsim.errors import UserError
 from nmsim.graph.cache import cache_for
-from nmsim.io import parsed
-from nmsim.io.read import parse_yaml
+from nmsim.io import kept_parses as parsed
+from nmsim.io.read import parse_yaml as parse_text
+
+
+def parse_yaml(text: str, where: str):
+    """What the data loaders do: the document kept for the text, else parsed with nmsim.io's checks."""
+    return parsed.parsed(text, "nmsim.io.read", lambda t: parse_text(t, where))
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ PACKAGE = ROOT / "nmsim"
 # modules count as packages ("nmsim" is the package's own __init__, which hands out nmsim.facade's functions)
 LAYERS = (
     ("errors", "version"),
-    ("env", "units", "columns"),      # columns: the pricing tables' column names (checked before any work)
-    ("io", "progress", "keeping"),    # keeping: what answers and tables kept in the cache depend on
+    ("env", "units", "columns", "frame"),   # columns: the pricing tables' column names (checked before any
+                                            # work); frame: the pricing core's numpy tables
+    ("keeping",),                     # what answers, tables and parses kept in the cache depend on
+    ("io", "progress"),
     ("graph",),                       # workloads -> op graphs
     ("kept_answers",),                # a question asked again: its answer, kept in the cache folder
     ("sparsity",),                    # N:M patterns and plans over the graph's roles

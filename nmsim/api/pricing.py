@@ -105,32 +105,46 @@ def price_step(args, columns_known: ColumnsHook = None) -> PricedStep:
     hw = hardware_spec(args.hardware)
     dtype = default_dtype(hw, args.dtype)           # and --dtype, --weight-dtype, --kernel (no pandas)
     check_settings(hw, dtype, weight_dtype=args.weight_dtype, kernel=args.kernel, plans=[args.sparsity])
-    from nmsim.cost import memory_footprint, price, trace_for_mode
-    from nmsim.cost.pricing import plans_preflight
+    from nmsim.cost.pricing import plans_preflight, price, trace_for_mode
+    from nmsim.memory.footprint import memory_rows
 
     cfg = load_workload(args.workload)
     with plans_preflight([args.sparsity]):   # a plan the graph refuses: said before tracing's progress line
         graph = trace_for_mode(cfg, args.mode, args.batch, args.seq, args.context)
     dropout = bool(getattr(args, "dropout", False))
-    mem = memory_footprint(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,
-                           weight_dtype=args.weight_dtype, dropout=dropout, **memory_kwargs(args))
+    mem = memory_rows(graph, args.sparsity, hw, dtype, args.mode, context=args.context, batch=args.batch,
+                      weight_dtype=args.weight_dtype, dropout=dropout, **memory_kwargs(args))
     if args.memory:
         return PricedStep(mem, cfg, hw, dtype, graph, mem, prices)
     result = price(graph, args.sparsity, hw, dtype, args.mode, weight_dtype=args.weight_dtype,
                    kernel=args.kernel, fusion=False if args.unfused else None, cuda_graphs=args.cuda_graphs,
                    recompute=getattr(args, "recompute", None), dropout=dropout)
-    table = result.by(args.by)
+    table = result.by_rows(args.by)
     if args.by != "op":
-        total = table.sum(numeric_only=True, skipna=False)   # energy of a spec without figures: NaN, not 0 J
-        table[args.by] = table[args.by].astype(object)   # layer numbers and the 'total' label
-        table.loc[len(table)] = {**total.to_dict(), args.by: "total", "bound": result.totals["bound"]}
-        table = table.set_index(args.by)
-    table["mem_gib"] = float(mem.loc["total", "gib"])   # the step's footprint, on each of its rows
+        table = _with_total(table, args.by, result.totals["bound"]).set_index(args.by)
+    table["mem_gib"] = float(mem.at("total", "gib"))   # the step's footprint, on each of its rows
     table["fits"] = bool(mem.attrs["fits"])
     from nmsim import bands
     step_band = bands.band(bands.level_for_mode(args.mode), hw)
     table = bands.attach(table, _op_bands(table, hw) if args.by == "op" else step_band)
     return PricedStep(table, cfg, hw, dtype, graph, mem, prices, result, step_band)
+
+
+def _with_total(table, key: str, bound: str):
+    """``table`` (:class:`nmsim.frame.Rows`, one row per ``key``) and a ``total`` row: each number column's sum
+    (energy of a spec without figures: NaN, not 0 J), the step's ``bound``."""
+    import numpy as np
+
+    from nmsim.frame import Rows
+
+    total = {c: (np.add.reduce(np.ascontiguousarray(v)) if v.dtype.kind in "iuf" else None)
+             for c, v in table.data.items()}
+    total.update({key: "total", "bound": bound})
+    out = {}
+    for c, v in table.data.items():
+        keep = v.astype(object) if c == key or v.dtype.kind not in "iuf" else v   # layer numbers and 'total'
+        out[c] = np.concatenate([keep, np.array([total[c]], dtype=keep.dtype)])
+    return Rows(out)
 
 
 def _step_columns(args, columns_known) -> None:

@@ -100,11 +100,12 @@ def level_for_mode(mode: str) -> str:
 def attach(df, bands, columns=None):
     """``df`` with ``COL_lo``/``COL_hi`` after each banded column (``columns``, default every column
     :func:`column_kind` knows) and ``band_level``/``band_rows``; ``bands`` is one :class:`Band` (or None) for
-    every row, or a sequence of them, one per row. Not validated: NaN bounds. ``band_level`` is categorical (a
-    sweep of 10⁶ rows holds a few strings, not 10⁶)."""
+    every row, or a sequence of them, one per row. Not validated: NaN bounds. A DataFrame's ``band_level`` is
+    categorical (a sweep of 10⁶ rows holds a few strings, not 10⁶); :class:`nmsim.frame.Rows` stay Rows."""
     import numpy as np
-    import pandas as pd
-    if isinstance(bands, (list, tuple, pd.Series)):   # each distinct band once, a code per row
+
+    rows = hasattr(df, "to_pandas")
+    if isinstance(bands, (list, tuple)) or hasattr(bands, "to_numpy"):   # each distinct band once, a code per row
         distinct = list(dict.fromkeys(bands))
         codes = np.fromiter(map({b: i for i, b in enumerate(distinct)}.__getitem__, bands), np.int64, len(bands))
     else:
@@ -113,13 +114,21 @@ def attach(df, bands, columns=None):
     hi = np.array([b.hi if b else math.nan for b in distinct], dtype=float)[codes]
     out = df.copy()
     for col in [c for c in (columns or df.columns) if column_kind(c)]:
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        if rows:
+            values = np.asarray(df[col], dtype=float)
+        else:
+            import pandas as pd
+            values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
         low, high = (values * lo, values * hi) if column_kind(col) == "time" else (values / hi, values / lo)
-        at = out.columns.get_loc(col) + 1
+        at = list(out.columns).index(col) + 1
         out.insert(at, f"{col}_lo", low)
         out.insert(at + 1, f"{col}_hi", high)
     names, level = np.unique([b.level if b else NOT_VALIDATED for b in distinct], return_inverse=True)
-    out["band_level"] = pd.Categorical.from_codes(level.reshape(-1)[codes], categories=pd.Index(names))
+    if rows:
+        out["band_level"] = names.astype(object)[level.reshape(-1)[codes]]
+    else:
+        import pandas as pd
+        out["band_level"] = pd.Categorical.from_codes(level.reshape(-1)[codes], categories=pd.Index(names))
     out["band_rows"] = np.array([b.rows if b else 0 for b in distinct], dtype=np.int64)[codes]
     return out
 
@@ -142,16 +151,16 @@ def with_band_columns(columns) -> list:
 def fold(df, formatter):
     """For a table: the first banded column's ``_lo``/``_hi`` as one ``COL_80%`` text column (``formatter`` gives
     human units; ``not validated`` without a band), the other bounds and band columns left to CSV/JSON."""
-    import pandas as pd
     if "band_level" not in df.columns:
         return df
     banded = [c for c in df.columns if column_kind(c) and f"{c}_lo" in df.columns and f"{c}_hi" in df.columns]
     out = df.drop(columns=[f"{c}_{e}" for c in banded for e in ("lo", "hi")] + ["band_level", "band_rows"])
     if banded:
         main = banded[0]
-        text = [NOT_VALIDATED if pd.isna(lo) or pd.isna(hi) else f"{formatter(main, lo)}-{formatter(main, hi)}"
-                for lo, hi in zip(df[f"{main}_lo"], df[f"{main}_hi"])]
-        out.insert(out.columns.get_loc(main) + 1, f"{main}_80%", text)
+        text = [NOT_VALIDATED if lo != lo or hi != hi or lo is None or hi is None
+                else f"{formatter(main, lo)}-{formatter(main, hi)}"
+                for lo, hi in zip(list(df[f"{main}_lo"]), list(df[f"{main}_hi"]))]
+        out.insert(list(out.columns).index(main) + 1, f"{main}_80%", text)
     return out
 
 

@@ -28,7 +28,12 @@ def columns_hook(args):
 
 def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: str | None = None) -> str:
     """``df`` as CSV or JSON (raw SI) or as a table (human units, at most 100 columns wide). ``columns`` picks
-    the columns in every format (the row keys stay): an unknown name is a one-line error listing the columns."""
+    the columns in every format (the row keys stay): an unknown name is a one-line error listing the columns.
+    ``df`` may be :class:`nmsim.frame.Rows` (the pricing core's tables): the same text, without pandas."""
+    if hasattr(df, "to_pandas") and (len(df) or fmt == "json"):
+        return _render_rows(df, fmt, index, columns)
+    if hasattr(df, "to_pandas"):
+        df = df.to_pandas()
     import pandas as pd
 
     if columns and fmt in ("csv", "json"):
@@ -43,6 +48,20 @@ def render(df: pd.DataFrame, fmt: str = "table", index: bool = True, columns: st
 
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
         return render_table(df, index=index, columns=columns)  # human units, at most 100 columns
+
+
+def _render_rows(rows, fmt: str, index: bool, columns: str | None) -> str:
+    if columns and fmt in ("csv", "json"):
+        from nmsim.cli.table import keyed
+        rows, index, _ = keyed(rows, index, columns)
+    if fmt == "csv":
+        from nmsim.cli.rows_text import csv_text
+        return csv_text(rows, index)
+    if fmt == "json":
+        data = rows.reset_index() if index and rows.index_name is not None else rows
+        return json_records(data)
+    from nmsim.cli.table import render_table
+    return render_table(rows, index=index, columns=columns)
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -79,5 +98,6 @@ def json_records(df) -> str:
             return None
         return v
 
-    rows = [{str(k): plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    records = df.records() if hasattr(df, "records") else df.to_dict(orient="records")
+    rows = [{str(k): plain(v) for k, v in row.items()} for row in records]
     return json.dumps(rows, indent=1, default=str) + "\n"

@@ -107,7 +107,7 @@ def run_price(args) -> int:
     shape = shape_text(cfg, args.mode, graph_batch(graph, args.batch), args.seq, args.context)
     if args.memory:
         head = (f"# priced: {cfg.name} {args.mode} memory, {shape}, plan {args.sparsity or 'dense'}, {dtype} on "
-                f"{hw.name}: {mem.loc['total', 'gib']:.3f} GiB of {mem.attrs['capacity_gib']:g} GiB - "
+                f"{hw.name}: {mem.at('total', 'gib'):.3f} GiB of {mem.attrs['capacity_gib']:g} GiB - "
                 f"{'fits' if mem.attrs['fits'] else 'does NOT fit'} ({memory_basis(mem.attrs)})\n")
         emit(mem, args.format, args.out, columns=args.columns, head=wrap_comment(head))
         return 0
@@ -121,7 +121,7 @@ def run_price(args) -> int:
             f"{duration(t['seconds'])}, "
             f"{si(t['executed_flops'], 'FLOP')} executed of {si(t['nominal_flops'], 'FLOP')} nominal, "
             f"{joules(t['joules']) if t['joules'] == t['joules'] else 'energy not given'}, {t['bound']}-bound; "
-            f"kernels: {kernel_summary(result.ops)}; {fit_text(mem.loc['total', 'gib'], mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
+            f"kernels: {kernel_summary(result.rows)}; {fit_text(mem.at('total', 'gib'), mem.attrs['capacity_gib'])} ({memory_basis(mem.attrs)})\n"
             + padding_note(t) + buyer_lines(graph, cfg, args, hw.name, t, step.prices)
             + bands.note(step_band, step=duration_range(t["seconds"], step_band)))
     # a table starts with what it priced (CSV/JSON/--out: on stderr)
@@ -203,9 +203,11 @@ def graph_batch(graph, batch) -> int:
 
 
 def kernel_summary(ops) -> str:
-    """``cusparselt 24, cublas 49`` — GEMM rows per kernel."""
-    counts = ops.loc[ops["kernel"] != "vector", "kernel"].value_counts()
-    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    """``cusparselt 24, cublas 49`` — GEMM rows per kernel (most first; a tie: the kernel seen first)."""
+    from collections import Counter
+
+    counts = Counter(k for k in list(ops["kernel"]) if k != "vector")
+    return ", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"
 
 
 def run_compare(args) -> int:

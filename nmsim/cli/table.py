@@ -78,8 +78,36 @@ def _formatted(column: str, value: float) -> str:
     return fmt(float(value))
 
 
+def _text_cell(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _human_rows(rows):
+    """:func:`human` of :class:`nmsim.frame.Rows`: text columns, by display heading."""
+    import numpy as np
+
+    from nmsim.frame import Rows
+
+    out: dict = {}
+    for col in rows.columns:
+        values = rows[col]
+        fmt, heading = _unit(col)
+        if heading in out:
+            heading = str(col)
+        if values.dtype.kind not in "iuf":   # text, flags and mixed columns: as text
+            out[heading] = [_text_cell(v.item() if hasattr(v, "item") else v) for v in values]
+            continue
+        missing = NOT_GIVEN if fmt in (joules, dollars) else "-"
+        fmt = fmt or _number
+        out[heading] = [missing if v != v else fmt(float(v)) for v in values.tolist()]
+    return Rows({k: np.array(v, dtype=object).reshape(-1) if v else np.zeros(0, dtype=object)
+                 for k, v in out.items()})
+
+
 def human(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with unit columns as human strings (other numbers to 4 digits)."""
+    if hasattr(df, "to_pandas"):
+        return _human_rows(df)
     import pandas as pd
 
     out = pd.DataFrame(index=df.index)
@@ -154,13 +182,29 @@ def _label(df: pd.DataFrame, i: int, index: bool) -> str:
     if index:
         key = df.index[i]
         return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-    texts = [str(v) for v in df.iloc[i].tolist() if isinstance(v, str) and 0 < len(v) <= LONG_TEXT]
+    row = [df[c][i] for c in df.columns] if hasattr(df, "to_pandas") else df.iloc[i].tolist()
+    texts = [str(v) for v in row if isinstance(v, str) and 0 < len(v) <= LONG_TEXT]
     return " ".join(dict.fromkeys(texts[:2])) or str(i)   # the dense recipe's plan: "dense", not "dense dense"
+
+
+def _to_string(shown, index: bool) -> str:
+    """``shown`` (text columns) as an aligned table: ``DataFrame.to_string``'s text, for Rows too."""
+    if hasattr(shown, "to_pandas"):
+        from nmsim.cli.rows_text import text
+        return text(shown.columns, [list(shown[c]) for c in shown.columns])
+    return shown.to_string(index=index)
 
 
 def _blocks(shown: pd.DataFrame, index: bool, width: int, nkeys: int = 1) -> str:
     """Columns in blocks that each fit ``width``, every block led by the row keys (the index, else the first
     ``nkeys`` columns) so a row can be followed across blocks."""
+    if hasattr(shown, "to_pandas"):
+        from nmsim.cli.rows_text import text
+        cols = shown.columns
+        size = [max([len(c), *map(len, shown[c])]) + 1 for c in cols]
+        groups = _block_columns(size, nkeys, width)
+        return "\n\n".join(text([cols[i] for i in [*range(nkeys), *g]],
+                                 [list(shown[cols[i]]) for i in [*range(nkeys), *g]]) for g in groups)
     frame = shown
     if index:
         nkeys = frame.index.nlevels
@@ -168,15 +212,21 @@ def _blocks(shown: pd.DataFrame, index: bool, width: int, nkeys: int = 1) -> str
         frame.columns = [*([""] * nkeys), *frame.columns[nkeys:]]
     size = [max(len(str(c)), int(frame.iloc[:, i].map(len).max() if len(frame) else 0)) + 1
             for i, c in enumerate(frame.columns)]
+    blocks = _block_columns(size, nkeys, width)
+    return "\n\n".join(frame.iloc[:, [*range(nkeys), *block]].to_string(index=False) for block in blocks)
+
+
+def _block_columns(size: list, nkeys: int, width: int) -> list[list[int]]:
+    """The positions of the columns after the ``nkeys`` keys, in blocks that fit ``width`` with the keys."""
     base = sum(size[:nkeys])
     blocks, current = [], []
-    for i in range(nkeys, frame.shape[1]):
+    for i in range(nkeys, len(size)):
         if current and base + sum(size[c] for c in current) + size[i] > width:
             blocks.append(current)
             current = []
         current.append(i)
     blocks.append(current)
-    return "\n\n".join(frame.iloc[:, [*range(nkeys), *block]].to_string(index=False) for block in blocks)
+    return blocks
 
 
 def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, columns: str | None = None) -> str:
@@ -188,13 +238,14 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
     df, index, nkeys = keyed(df, index, columns, bands=True)
     from nmsim.bands import fold
     shown = human(fold(df, _formatted))
-    text = shown.to_string(index=index)
+    text = _to_string(shown, index)
     if max(map(len, text.splitlines() or [""])) <= width:
         return text + "\n"
-    long_cols = [c for c in shown.columns[(0 if index else nkeys):] if shown[c].map(len).max() > LONG_TEXT]
+    long_cols = [c for c in list(shown.columns)[(0 if index else nkeys):]
+                 if max(map(len, list(shown[c])), default=0) > LONG_TEXT]
     below = _below(shown, long_cols, index, width)
     rest = shown.drop(columns=long_cols)
-    table = rest.to_string(index=index)
+    table = _to_string(rest, index)
     if max(map(len, table.splitlines() or [""])) > width:
         table = _blocks(rest, index, width, nkeys)
     return table + "\n" + ("\n".join(below) + "\n" if below else "")
@@ -203,6 +254,8 @@ def render_table(df: pd.DataFrame, index: bool = True, width: int = WIDTH, colum
 def keyed(df: pd.DataFrame, index: bool, columns: str | None, bands: bool = False) -> tuple:
     """(frame, index shown?, key columns): a named index becomes leading key columns, kept with ``columns``
     (``bands``: as :func:`pick`)."""
+    if hasattr(df, "to_pandas"):
+        return _keyed_rows(df, index, columns, bands)
     if not (index and any(n is not None for n in df.index.names)):
         return (pick(df, columns, bands) if columns else df), index, 1
     nkeys = df.index.nlevels
@@ -217,13 +270,27 @@ def keyed(df: pd.DataFrame, index: bool, columns: str | None, bands: bool = Fals
     return df, False, nkeys
 
 
+def _keyed_rows(rows, index: bool, columns: str | None, bands: bool) -> tuple:
+    """:func:`keyed` of :class:`nmsim.frame.Rows`."""
+    if not (index and rows.index_name is not None):
+        return (pick(rows, columns, bands) if columns else rows), index, 1
+    key = str(rows.index_name)
+    rows = rows.reset_index()
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip() and c.strip() != key]
+        rest = choose(rows.columns[1:], ",".join(wanted), bands) if wanted else []
+        rows = rows[[key, *rest]]
+    return rows, False, 1
+
+
 def _below(shown: pd.DataFrame, long_cols: list, index: bool, width: int) -> list[str]:
     """Long text columns as wrapped lines under the table, one per row, labelled by the row's keys."""
     below = []
     for col in long_cols:
         below.append(f"{col}:")
+        values = list(shown[col])
         for i in range(len(shown)):
             head = f"  {_label(shown, i, index)}: "
-            below.append(textwrap.fill(shown[col].iloc[i], width, initial_indent=head, subsequent_indent=" " * 6))
+            below.append(textwrap.fill(values[i], width, initial_indent=head, subsequent_indent=" " * 6))
     return below
 

@@ -1,8 +1,9 @@
 """Accelerator x pattern comparison tables (``nmsim compare``), built on :func:`nmsim.cost.pricing.price_many`."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nmsim.columns import COMPARE_COLUMNS, compare_columns  # noqa: F401 (callers read them here)
 from nmsim.cost.gemm import MATRIX_KINDS, SPARSE_KINDS, pattern_info
@@ -11,6 +12,10 @@ from nmsim.errors import UserError
 from nmsim.sparsity.hierarchical import parse_any
 from nmsim.sparsity.lists import parse_pattern_list, plan_text
 from nmsim.sparsity.plan import SparsityPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def resolve_hardware_list(text, dtype: str | None) -> tuple[list, list[str]]:
     """``"a,b,c"`` or ``"all"`` -> specs. ``all`` skips specs without ``dtype`` (returned as notes); a named spec
@@ -71,6 +76,7 @@ def compare(workload, hardware="all", patterns=("dense", "2:4", "1:4", "1:8", "1
     ``fits`` the device (rows that do not are priced all the same); ``df.attrs['memory']`` has the components
     per row (``compare --memory``); ``precision`` is the training footprint's, ``recompute`` the training step's
     (its memory, and the forward work backward runs again in its time)."""
+    import pandas as pd
     from nmsim.cost import economics
     from nmsim.cost.pricing import default_dtype
 
@@ -132,6 +138,7 @@ def _memory_rows(graph, configs, labels, mode, batch, seq, context, **kw) -> pd.
     """One row per config: hardware, pattern, each component's GiB as ``COMPONENT_gib`` (training or inference
     components, see :mod:`nmsim.memory.footprint`), ``weights_gib`` (at rest), ``total_gib``, ``capacity_gib``
     and ``fits``: the unit in every column name, as ``mem_gib``."""
+    import pandas as pd
     from nmsim.memory import GIB, memory_footprint
     from nmsim.memory.footprint import graph_shape
     from nmsim.memory.weights import plan_gemms

@@ -7,12 +7,15 @@ per-pass GEMM table of ``nmsim.execution.table`` and the execution model the spe
 """
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.errors import UserError
 from nmsim.execution.base import BOUNDS, PASSES
 from nmsim.execution.patterns import PatternInfo, pattern_info
 from nmsim.execution.table import MATRIX_KINDS, SPARSE_KINDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BOUNDS", "MATRIX_KINDS", "PASSES", "SPARSE_KINDS", "PatternInfo", "pattern_info", "price_gemms"]
 
@@ -48,7 +51,7 @@ def price_gemms(ops: pd.DataFrame, patterns: pd.Series | None, hw, dtype: str, p
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if decode:
         check_decode(mops)
-    if isinstance(patterns, pd.Series):
+    if hasattr(patterns, "reindex"):   # a pandas Series of patterns, by op id
         patterns = patterns.reindex(mops.index) if not patterns.index.equals(mops.index) else patterns
     mode = "training" if set(passes) - {"fwd"} else "inference"
     return price_table(None, patterns, ctx, mode, ops=mops, passes=passes, kv=kv_ratio, vector=False)

@@ -26,20 +26,25 @@ def flops_per_token(graph, tokens: float, query_len: int, causal: bool, params: 
     """Matrix FLOPs per token of ``graph`` (``tokens`` in the traced step): ``forward`` and ``training``
     (forward + dgrad + wgrad), as priced (full T x T), the ``*_causal`` counts skipping masked tiles, and
     ``two_n``/``six_n`` from ``params`` (default: the workload's parameter count; active ones for MoE)."""
-    ops = graph.ops
-    mat = ops[ops["kind"].isin(MATRIX_KINDS)]
-    train_cols = ["fwd_flops", "dgrad_flops", "wgrad_flops"]
-    attn = mat["role"].isin(ATTENTION_ROLES)
-    fwd, train = float(mat["fwd_flops"].sum()), float(mat[train_cols].to_numpy().sum())
+    import numpy as np
+
+    from nmsim.frame import ops_rows
+
+    ops = ops_rows(graph)
+    mat = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
+    train = np.stack([np.asarray(mat[c], float) for c in ("fwd_flops", "dgrad_flops", "wgrad_flops")])
+    attn = np.isin(mat["role"], ATTENTION_ROLES)
+    fwd, train_sum = float(np.sum(train[0])), float(np.sum(train))
     share = masked_share(causal, query_len)
-    attn_fwd = float(mat.loc[attn, "fwd_flops"].sum())
-    attn_train = float(mat.loc[attn, train_cols].to_numpy().sum())
+    attn_fwd = float(np.sum(train[0][attn]))
+    attn_train = float(np.sum(train[:, attn]))
     if params is None:
-        from nmsim.graph import parameter_counts
-        counts = parameter_counts(graph.config)
+        from nmsim.graph.api import parameter_totals
+        counts = parameter_totals(graph.config)
         params = float(counts.get("active", counts["total"]))   # a mixture of experts: what a token uses
-    return {"tokens": float(tokens), "forward": fwd / tokens, "training": train / tokens,
-            "forward_causal": (fwd - share * attn_fwd) / tokens, "training_causal": (train - share * attn_train) / tokens,
+    return {"tokens": float(tokens), "forward": fwd / tokens, "training": train_sum / tokens,
+            "forward_causal": (fwd - share * attn_fwd) / tokens,
+            "training_causal": (train_sum - share * attn_train) / tokens,
             "attention_share": attn_fwd / fwd if fwd else 0.0, "masked_share": share, "params": float(params),
             "two_n": 2.0 * params, "six_n": 6.0 * params}
 

@@ -30,9 +30,9 @@ Op seconds add up (no overlap between ops).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from nmsim.columns import BY_COLUMNS, OUTPUT_COLUMNS  # noqa: F401 (callers read them here)
 from nmsim.cost import vector_terms as VT
@@ -44,36 +44,64 @@ from nmsim.execution.base import BOUNDS
 from nmsim.execution.settings import (check_settings, context, default_dtype,  # noqa: F401 (callers read them here)
                                       forward_step)
 from nmsim.execution.table import MATRIX_KINDS, MODES, check_mode, gemm_table, restack, vector_table  # noqa: F401
+from nmsim.frame import Rows, as_rows, group_sum, ops_rows
 from nmsim.hardware.cached import hardware_spec  # noqa: F401 (callers read it here)
 from nmsim.sparsity.metadata import dtype_bytes
 from nmsim.sparsity.plan import SparsityPlan, resolve_plan  # noqa: F401
 
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 
 @dataclass
 class Pricing:
-    """``ops``: one row per (op, pass), matrix rows from :func:`price_gemms` plus vector rows; ``totals``."""
-    ops: pd.DataFrame
+    """``rows``: one row per (op, pass), matrix rows from :func:`price_gemms` plus vector rows
+    (:class:`nmsim.frame.Rows`; ``ops`` is the same as a DataFrame); ``totals``."""
+    rows: Rows
     totals: dict = field(default_factory=dict)
     mode: str = "inference"
     hardware: str = ""
     dtype: str = "bf16"
     plan: str = "dense"
 
+    @property
+    def ops(self) -> pd.DataFrame:
+        return self.rows.to_pandas()
+
     def by(self, key: str = "role") -> pd.DataFrame:
         """Sums per ``op`` (id), ``role``, ``layer``, ``pass``, ``module``, ``kind`` or ``kernel`` (which kernel ran;
         ``vector`` for non-GEMM ops), plus the dominant bound."""
+        return self.by_rows(key).to_pandas()
+
+    def by_rows(self, key: str = "role") -> Rows:
+        """:meth:`by` as :class:`nmsim.frame.Rows`."""
         if key not in ("op", "role", "layer", "pass", "module", "kind", "kernel"):
             raise UserError(f"unknown grouping {key!r} (known: op, role, layer, pass, module, kind, kernel)", "--by")
-        cols = list(BY_COLUMNS[:-1])
         if key == "op":
-            return self.ops.copy()
-        df = self.ops.groupby(key, sort=False)[cols].sum(skipna=False)   # no energy figures: NaN, not 0 J
-        share = self.ops.pivot_table(index=key, columns="bound", values="seconds", aggfunc="sum", fill_value=0.0,
-                                     sort=False)
-        df["bound"] = share.idxmax(axis=1).reindex(df.index)
-        return df.reset_index()
+            return self.rows.copy()
+        return group_rows(self.rows, key, list(BY_COLUMNS[:-1]))
+
+
+def group_rows(rows: Rows, key: str, cols: list) -> Rows:
+    """Per ``key`` in order of appearance: the sums of ``cols`` (NaN stays NaN: no energy figures, not 0 J) and
+    the ``bound`` that holds most of the group's seconds (a tie: the bound seen first in the whole table)."""
+    names, sums = group_sum(rows[key], np.stack([np.asarray(rows[c], float) for c in cols], axis=1))
+    out = Rows({key: _keys_like(rows[key], names), **{c: sums[:, j] for j, c in enumerate(cols)}})
+    bounds = list(dict.fromkeys(rows["bound"].tolist()))
+    group_of = {k: i for i, k in enumerate(names.tolist())}
+    share = np.zeros((len(names), len(bounds)))
+    pair = np.array([group_of[k] * len(bounds) + bounds.index(b) for k, b in zip(rows[key].tolist(),
+                                                                                  rows["bound"].tolist())])
+    cells, cell_sums = group_sum(pair, np.asarray(rows["seconds"], float))
+    share.reshape(-1)[cells.astype(np.int64)] = cell_sums[:, 0]
+    out["bound"] = np.array(bounds, dtype=object)[np.argmax(share, axis=1)] if bounds else share[:, :0]
+    return out
+
+
+def _keys_like(column: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Group keys with the column's dtype (layer numbers stay integers)."""
+    return names.astype(column.dtype) if column.dtype != object else names
 
 
 
@@ -82,7 +110,7 @@ class Pricing:
 def plan_label(plan) -> str:
     """What a priced plan reads as: its :attr:`~nmsim.sparsity.SparsityPlan.label` (a pattern Series: its
     distinct patterns)."""
-    if isinstance(plan, pd.Series):
+    if hasattr(plan, "dropna"):   # a pandas Series of patterns
         vals = sorted({str(v) for v in plan.dropna()})
         return ",".join(vals) or "dense"
     return SparsityPlan.of(plan).label
@@ -91,6 +119,8 @@ def plan_label(plan) -> str:
 def categorical(codes, names) -> pd.Categorical:
     """A text column from integer ``codes`` into ``names`` (names may repeat): only the names used, sorted, so
     that sorting and grouping order it as the strings; a column of 10⁶ rows holds a few strings, not 10⁶."""
+    import pandas as pd
+
     codes = np.asarray(codes, dtype=np.int64)
     names = np.asarray(list(names), dtype=object)
     used = np.bincount(codes.reshape(-1), minlength=len(names)) > 0
@@ -108,18 +138,19 @@ def plans_preflight(plans):
     from nmsim.sparsity.plan import SparsityPlan
 
     def check(ops):
-        mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+        ops = as_rows(ops)
+        mops = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
         for plan in plans:
             if plan is not None:
                 SparsityPlan.of(plan).resolve(mops)
     return preflight(check)
 
 
-def epilogue_flops(mops: pd.DataFrame, table) -> np.ndarray:
+def epilogue_flops(mops, table) -> np.ndarray:
     """Vector FLOPs fused into matrix ops: the bias add on fwd rows, the bias gradient (a reduction of dY) on
     wgrad rows."""
-    vf = mops["vector_flops"].to_numpy(float)[table.op_pos]
-    bf = mops["bwd_vector_flops"].to_numpy(float)[table.op_pos]
+    vf = np.asarray(mops["vector_flops"], float)[table.op_pos]
+    bf = np.asarray(mops["bwd_vector_flops"], float)[table.op_pos]
     return np.where(table.pass_codes == 0, vf, np.where(table.pass_codes == 2, bf, 0.0))
 
 
@@ -129,11 +160,13 @@ def _params(graph, ops) -> float:
     cfg = getattr(graph, "config", None)
     if cfg is not None:
         try:
-            from nmsim.graph import parameter_counts
-            return float(parameter_counts(cfg)["total"])
+            from nmsim.graph.api import parameter_totals
+            return float(parameter_totals(cfg)["total"])
         except Exception:  # noqa: BLE001 - a config parameter_counts cannot handle: GEMM weights only
             pass
-    return float(ops.loc[ops["kind"].isin(MATRIX_KINDS), "weight_numel"].drop_duplicates().sum())
+    ops = as_rows(ops)
+    weights = np.asarray(ops["weight_numel"])[np.isin(ops["kind"], MATRIX_KINDS)]
+    return float(np.sum(weights[np.sort(np.unique(weights, return_index=True)[1])]))
 
 
 def training_extras(params: float, optimizer: str = "adamw", extra: dict | None = None) -> dict:
@@ -147,8 +180,10 @@ def training_extras(params: float, optimizer: str = "adamw", extra: dict | None 
 
 def _extra_table(extras: dict) -> VectorTable:
     names = list(extras)
-    return VectorTable(pd.DataFrame({"id": -1, "module": names, "role": names, "layer": -1, "kind": "update",
-                                     "pass": "step"}),
+    n = len(names)
+    return VectorTable(Rows({"id": np.full(n, -1), "module": np.array(names, dtype=object),
+                             "role": np.array(names, dtype=object), "layer": np.full(n, -1), "kind": "update",
+                             "pass": "step"}),
                        np.array([extras[n][0] for n in names], float), np.array([extras[n][1] for n in names], float),
                        np.zeros(len(names), bool), np.zeros(len(names)))
 
@@ -158,10 +193,9 @@ def fp32_context(ctx: ExecContext) -> ExecContext:
     return ExecContext(ctx.hw, "fp32", None, ctx.fusion, ctx.kernel, ctx.dgrad_sparse, ctx.cuda_graphs, ctx.step)
 
 
-def _vector_frame(vt: VectorTable, r: dict) -> pd.DataFrame:
+def _vector_frame(vt: VectorTable, r: dict) -> Rows:
     n = len(vt.flops)
-    df = vt.frame.reset_index(drop=True).copy()
-    df = df.assign(pattern="dense", hw_pattern="dense", kernel="vector", sparse=np.zeros(n, bool), fused=vt.fused,
+    df = vt.frame.assign(pattern="dense", hw_pattern="dense", kernel="vector", sparse=np.zeros(n, bool), fused=vt.fused,
                    nominal_flops=0.0, padded_flops=0.0, executed_flops=0.0, vector_flops=r["flops"],
                    weight_bytes=0.0, metadata_bytes=0.0, act_bytes=r["bytes"], bytes=r["bytes"],
                    compute_seconds=r["compute_seconds"], memory_seconds=r["memory_seconds"], metadata_seconds=0.0,
@@ -170,9 +204,9 @@ def _vector_frame(vt: VectorTable, r: dict) -> pd.DataFrame:
     return df[OUTPUT_COLUMNS]
 
 
-def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
+def _gemm_frame(table, priced, mops) -> Rows:
     labels = np.array(["dense" if p is None else str(p) for p in table.patterns], dtype=object)
-    df = table.frame.reset_index(drop=True).copy()
+    df = table.frame
     hw_pattern = priced.extra.get("hw_pattern")
     if hw_pattern is None:
         hw_pattern = np.where(priced.sparse, labels[table.pattern], "dense")
@@ -191,15 +225,15 @@ def _gemm_frame(table, priced, mops: pd.DataFrame) -> pd.DataFrame:
 
 def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes=None, kv=None,
                copies: bool = False, extras: dict | None = None, vector: bool = True,
-               recompute=None, dropout: bool = False) -> tuple[pd.DataFrame, dict]:
+               recompute=None, dropout: bool = False) -> tuple[Rows, dict]:
     """The pricing core: GEMM table -> the spec's execution model, vector ops, step extras. Returns one row per
     (op, pass) and the step's totals (:func:`nmsim.cost.step.assemble`, ``bound`` as its name); every public entry
     point (price, price_gemms, price_many, training) goes through here or through the same table, model and
     :func:`~nmsim.cost.step.assemble` calls. Training with ``recompute`` (selective, full) adds the forward rows
     backward runs again as pass ``recompute`` rows (:func:`~nmsim.cost.step.recompute_weights`); ``dropout``
     (training) adds the dropout masks' kernels (:func:`nmsim.execution.table.dropout_rows`)."""
-    ops = graph.ops if ops is None else ops
-    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    ops = ops_rows(graph, ops)
+    mops = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
     table = gemm_table(graph, patterns, mode, dgrad_sparse=ctx.dgrad_sparse, ops=ops, passes=passes, kv=kv)
     model = model_for(ctx.hw)
     if len(table) and not np.all(model.supports(table, ctx)):
@@ -228,29 +262,30 @@ def price_step(graph, patterns, ctx: ExecContext, mode: str, *, ops=None, passes
     frames += [_recomputed(f, again) for f in list(frames)]
     totals = {k: (BOUNDS[int(v)] if k == "bound" else float(v)) for k, v in totals.items()}
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), totals
-    df = pd.concat(frames, ignore_index=True)
+        return Rows({c: np.zeros(0, dtype=object) for c in OUTPUT_COLUMNS}), totals
+    df = Rows.concat(frames)
     order = {p: i for i, p in enumerate(("fwd", "dgrad", "wgrad", "bwd", "recompute", "step"))}
-    df = df.assign(_p=df["pass"].map(order), _i=np.where(df["id"].to_numpy() < 0, 1 << 40, df["id"].to_numpy()))
-    return df.sort_values(["_i", "_p"], kind="stable").drop(columns=["_p", "_i"]).reset_index(drop=True), totals
+    ids = np.asarray(df["id"]).astype(np.int64)
+    passes = np.array([order[p] for p in df["pass"].tolist()])
+    return df.take(np.lexsort((passes, np.where(ids < 0, 1 << 40, ids)))), totals
 
 
-def _rows_reduce(frame: pd.DataFrame, recompute):
+def _rows_reduce(frame, recompute):
     """The row sum of a training table's rows, each counted once more where ``recompute`` runs it again."""
     return weighted_sum(runs_of(frame, recompute))
 
 
-def _recomputed(frame: pd.DataFrame, recompute) -> pd.DataFrame:
+def _recomputed(frame: Rows, recompute) -> Rows:
     """The rows ``recompute`` runs again, as pass ``recompute`` with no nominal (model) FLOPs (none: no rows)."""
     if recompute in (None, "none"):
-        return frame.iloc[:0]
+        return frame.take(np.zeros(len(frame), bool))
     again = recompute_weights(frame, recompute) > 0
-    return frame[again].assign(**{"pass": "recompute", "nominal_flops": 0.0})
+    return frame.take(again).assign(**{"pass": "recompute", "nominal_flops": 0.0})
 
 
 def price_table(graph, patterns, ctx: ExecContext, mode: str, **kw) -> pd.DataFrame:
-    """:func:`price_step`'s rows."""
-    return price_step(graph, patterns, ctx, mode, **kw)[0]
+    """:func:`price_step`'s rows, as a DataFrame."""
+    return price_step(graph, patterns, ctx, mode, **kw)[0].to_pandas()
 
 
 # ---- public API -------------------------------------------------------------------------------------------
@@ -275,8 +310,8 @@ def price(graph, plan=None, hw="a100", dtype: str | None = None, mode: str = "in
     check_recompute(recompute, mode)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
                   cuda_graphs=cuda_graphs, step=forward_step(mode))
-    ops = graph.ops
-    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    ops = ops_rows(graph)
+    mops = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
     if mode == "decode":
         check_decode(mops)
     step = training_extras(_params(graph, ops), optimizer, extras) if mode == "training" else None
@@ -309,8 +344,8 @@ def recompute_label(recompute, mode: str) -> str | None:
     return RECOMPUTE[recompute_code(recompute)] if mode == "training" else None
 
 
-def check_decode(mops: pd.DataFrame) -> None:
-    q_rows = mops.loc[mops["kind"] == "matmul", "gemm_m"]
+def check_decode(mops) -> None:
+    q_rows = np.asarray(mops["gemm_m"])[np.asarray(mops["kind"], dtype=object) == "matmul"]
     if len(q_rows) and int(q_rows.max()) != 1:
         raise UserError("decode pricing needs a single-token trace (trace_workload(cfg, seq=1, past=L))", "decode")
 
@@ -372,7 +407,7 @@ class _GraphTables:
 
     def codes(self, plan) -> tuple[int, np.ndarray]:
         """(plan number, pattern code per op); the number identifies the resolved plan within this graph."""
-        key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
+        key = plan if not hasattr(plan, "reindex") else ("series", id(plan))
         hit = self.plan_codes.get(key)
         if hit is None:
             from nmsim.execution.table import pattern_codes
@@ -381,7 +416,7 @@ class _GraphTables:
         return hit
 
     def label(self, plan) -> str:
-        key = plan if not isinstance(plan, pd.Series) else ("series", id(plan))
+        key = plan if not hasattr(plan, "reindex") else ("series", id(plan))
         hit = self.labels.get(key)
         if hit is None:
             hit = self.labels[key] = plan_label(plan)
@@ -532,6 +567,8 @@ def price_many(graph, configs, mode: str = "inference", *, dgrad_sparse: bool | 
         dense_rows = r.seconds[0]   # pattern 0: every row dense
         dense_step[rows] = float(G.rows(dense_rows)) + vec["seconds"]
         sparsified[rows] = G.rows(sparsifies[C, cols_idx] * dense_rows)[inverse]
+    import pandas as pd
+
     out = pd.DataFrame({
         "config": np.arange(len(configs)),
         "plan": categorical(np.searchsorted(sorted(labels), plan_no), [labels[i] for i in sorted(labels)]),

@@ -44,7 +44,7 @@ class _ShapeTables:
         tables = [gemm_table(g, None, mode, dgrad_sparse=dgrad_sparse) for g in self.graphs]
         t0 = tables[0]
         for t in tables[1:]:
-            if not (t.frame[["id", "pass"]].equals(t0.frame[["id", "pass"]])):
+            if not _same_rows(t.frame, t0.frame):
                 raise UserError(f"{cfg.name}: the GEMM table's rows change with shape", "shapes")
         self.base = t0
         self.patterns = list(t0.patterns)   # grows as plans are resolved
@@ -78,20 +78,20 @@ class _ShapeTables:
         if hit is None:
             vts = [vector_table(g, self.mode, 4.0, fusion, copies=copies) for g in self.graphs]
             for vt in vts[1:]:
-                if not (np.array_equal(vt.fused, vts[0].fused) and vt.frame[["id", "pass"]].equals(
-                        vts[0].frame[["id", "pass"]])):
+                if not (np.array_equal(vt.fused, vts[0].fused) and _same_rows(vt.frame, vts[0].frame)):
                     raise UserError(f"{self.cfg.name}: the vector table changes with shape", "shapes")
             hit = {"fused": vts[0].fused, "frame": vts[0].frame,
                    **{c: self._fit([getattr(vt, c) for vt in vts], f"vector {c}")
                       for c in ("flops", "bytes", "fused_bytes")}}
-            ident = pd.factorize(vts[0].frame["kind"].astype(str) + "|" + vts[0].frame["role"].astype(str) + "|"
-                                 + vts[0].frame["pass"].astype(str) + "|"
-                                 + vts[0].frame["kernel_share"].astype(str))[0]  # launches per row (gpu model)
+            f0 = vts[0].frame.to_pandas()
+            ident = pd.factorize(f0["kind"].astype(str) + "|" + f0["role"].astype(str) + "|"
+                                 + f0["pass"].astype(str) + "|"
+                                 + f0["kernel_share"].astype(str))[0]  # launches per row (gpu model)
             hit["all_frame"] = hit["frame"]
             hit["unique"], hit["mult"], hit["inverse"] = _dedup(
                 np.concatenate([hit[c] for c in ("flops", "bytes", "fused_bytes")]), [hit["fused"].astype(np.int64), ident])
             u = hit["unique"]
-            hit.update(frame=hit["frame"].iloc[u].reset_index(drop=True), fused=hit["fused"][u],
+            hit.update(frame=hit["frame"].take(u), fused=hit["fused"][u],
                        **{c: np.ascontiguousarray(hit[c][:, u]) for c in ("flops", "bytes", "fused_bytes")})
             self.vectors[key] = hit
         return hit
@@ -106,12 +106,13 @@ class _ShapeTables:
         is_w = base.weight_elems > 0
         row_codes = np.stack([np.where(is_w, self.codes[k][base.op_pos], 0) for k in plan_keys])  # (Q, rows)
         cols = (*GEMM_COLUMNS, "epilogue_flops")
-        ident = pd.factorize(base.frame["kind"].astype(str) + "|" + base.frame["role"].astype(str))[0]
+        f0 = base.frame.to_pandas()
+        ident = pd.factorize(f0["kind"].astype(str) + "|" + f0["role"].astype(str))[0]
         uniq, mult, inverse = _dedup(np.concatenate([self.gemm[c] for c in cols]),
                             [ident, base.pass_codes.astype(np.int64), *row_codes])
         codes_u, pass_u = row_codes[:, uniq], base.pass_codes[uniq]
         operand = sparse_operands(codes_u, self.patterns, pass_u, is_w[uniq], self.dgrad_sparse)
-        table = base.replace(frame=base.frame.iloc[uniq].reset_index(drop=True), pattern=codes_u[None],
+        table = base.replace(frame=base.frame.take(uniq), pattern=codes_u[None],
                              sparse_operand=operand[None], op_pos=base.op_pos[uniq], pass_codes=pass_u,
                              patterns=tuple(self.patterns), **{c: getattr(base, c)[uniq] for c in GEMM_COLUMNS})
         size = self.sg.monomials(self.sg.points(self.sg.default_shape()))[0] @ self.gemm["nominal_flops"][:, uniq]
@@ -144,7 +145,12 @@ def _dedup(coef: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.nda
     return first, mult, inverse.reshape(-1)
 
 
-def runs_mult(frame: pd.DataFrame, mult: np.ndarray, inverse: np.ndarray, recompute) -> np.ndarray:
+def _same_rows(a, b) -> bool:
+    """Whether two tables hold the same (op id, pass) rows in the same order."""
+    return all(len(a) == len(b) and np.array_equal(np.asarray(a[c]), np.asarray(b[c])) for c in ("id", "pass"))
+
+
+def runs_mult(frame, mult: np.ndarray, inverse: np.ndarray, recompute) -> np.ndarray:
     """Multiplicities of the unique rows counting the times a step runs each row (training's ``recompute``,
     :func:`~nmsim.cost.step.runs_of` on the rows before deduplication)."""
     runs = runs_of(frame, recompute)

@@ -34,11 +34,11 @@ def recompute_weights(frame, recompute) -> np.ndarray:
     ``selective`` 1 on the attention core's forward rows, ``none`` (None) 0."""
     from nmsim.memory.footprint import recompute_code
     code = recompute_code(recompute)
-    fwd = frame["pass"].to_numpy() == "fwd"
+    fwd = np.asarray(frame["pass"]) == "fwd"
     if code == 2:
-        return (fwd & (frame["layer"].to_numpy() >= 0)).astype(float)
+        return (fwd & (np.asarray(frame["layer"]) >= 0)).astype(float)
     if code == 1:
-        return (fwd & np.isin(frame["role"].to_numpy(), CORE_ROLES)).astype(float)
+        return (fwd & np.isin(np.asarray(frame["role"]), CORE_ROLES)).astype(float)
     return np.zeros(len(frame))
 
 

@@ -31,13 +31,18 @@ import functools
 import math
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nmsim.cost import vector_terms as VT
 from nmsim.errors import UserError
 from nmsim.graph.roles import PAPER_ROLES
+
 from nmsim.sparsity.plan import SparsityPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MATRIX_KINDS = ("linear", "matmul", "conv")
 PASSES = ("fwd", "dgrad", "wgrad")
@@ -102,7 +107,7 @@ class TrainingCostModel:
             self.params = float(self.matrix["weight_numel"].sum())
         else:
             self.params = float(_parameter_total(cfg))
-        self.rules = [(rule.key, rule, hit.to_numpy()) for rule, hit in plan.hits(self.matrix)]
+        self.rules = [(rule.key, rule, np.asarray(hit)) for rule, hit in plan.hits(self.matrix)]
         self.targets = plan.targets
         m = self.matrix
         self._weights = m["weight_numel"].to_numpy(float)
@@ -144,6 +149,7 @@ class TrainingCostModel:
     def _algorithmic(self, cost_pats) -> dict:
         """fwd/dgrad/wgrad FLOPs an ideal N:M engine executes: nominal x the plan's density on rows whose weight
         operand is usable (dgrad: transposable mask, forced, or a spec accepting the transposed pattern)."""
+        import pandas as pd
         from nmsim.execution.base import OPERAND_WEIGHT, OPERAND_WEIGHT_T
         from nmsim.execution.table import pattern_codes, restack
         table = self._table()
@@ -193,6 +199,7 @@ class TrainingCostModel:
     def _hardware(self, cost_pats, extras: dict) -> dict:
         """Seconds and joules of one step through the one pricing path (GEMMs, vector ops, optimizer, recipe
         terms): the same number ``nmsim price --mode training`` gives for the same plan."""
+        import pandas as pd
         from nmsim.cost.pricing import context, price_step, training_extras
         patterns = pd.Series(cost_pats, index=self.matrix.index, dtype=object)
         ctx = context(self.hw, self.dtype, dgrad_sparse=self.transposable, step=False, **self.pricing_options)
@@ -204,6 +211,7 @@ class TrainingCostModel:
     # schedules
     def phases(self, recipe, total_steps: int) -> pd.DataFrame:
         """One row per recipe phase: steps, label, per-step costs and per-phase totals."""
+        import pandas as pd
         rows = []
         for ph in recipe.phases(total_steps):
             self.check_reachable(ph.state, recipe.name)
@@ -266,6 +274,7 @@ def reference_recipes(recipe):
 
 def normalised(model: TrainingCostModel, recipe, total_steps: int) -> pd.Series:
     """``model.totals`` plus ``*_vs_dense`` and ``*_vs_srste`` ratios for flops, matrix_flops (and seconds)."""
+    import pandas as pd
     tot = model.totals(recipe, total_steps)
     dense, srste = reference_recipes(recipe)
     refs = {"dense": model.totals(dense, total_steps),

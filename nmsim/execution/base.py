@@ -141,7 +141,7 @@ class GemmTable:
 
     @property
     def passes(self) -> np.ndarray:
-        return self.frame["pass"].to_numpy()
+        return np.asarray(self.frame["pass"])
 
     def replace(self, **changes) -> "GemmTable":
         """A copy with some fields replaced (e.g. stacked patterns or shapes, a subset of rows)."""
@@ -149,7 +149,7 @@ class GemmTable:
 
     def to_frame(self, ctx: ExecContext | None = None) -> pd.DataFrame:
         """The table as a DataFrame (unstacked tables only), with dtype and pattern labels."""
-        df = self.frame.copy()
+        df = self.frame.to_pandas() if hasattr(self.frame, "to_pandas") else self.frame.copy()
         for col in TABLE_ARRAYS:
             df[col] = np.broadcast_to(getattr(self, col), (len(df),))
         labels = np.array(["dense" if p is None else str(p) for p in self.patterns], dtype=object)

@@ -423,4 +423,4 @@ def vector_kernels(vt: VectorTable) -> np.ndarray:
     f = vt.frame
     if "kernel_share" not in f:
         return np.zeros(len(f))
-    return f["kernel_share"].to_numpy(float)
+    return np.asarray(f["kernel_share"], dtype=float)

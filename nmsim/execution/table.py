@@ -6,14 +6,18 @@ every pricing path (price, compare, budget, report, trainer hook, price_many) st
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from nmsim.errors import UserError
 from nmsim.execution.base import (OPERAND_NONE, OPERAND_WEIGHT, OPERAND_WEIGHT_T, PASSES, GemmTable,
                                   VectorTable)
 from nmsim.execution.modes import MODES, check_mode  # noqa: F401 (read here by pricing)
+from nmsim.frame import Rows, as_rows, ops_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MATRIX_KINDS = ("linear", "matmul", "conv")
 SPARSE_KINDS = ("linear", "conv")
@@ -33,13 +37,15 @@ def kv_ratio(graph) -> float:
 
 
 def pattern_codes(patterns, index, known: list, where: str = "plan") -> np.ndarray:
-    """Integer code per op (aligned on ``index``) into ``known`` (extended in place; 0 = dense)."""
+    """Integer code per op (aligned on ``index``: a Series by label, an array by position) into ``known``
+    (extended in place; 0 = dense)."""
     codes = np.zeros(len(index), dtype=np.int64)
     if patterns is None:
         return codes
-    pats = patterns.reindex(index) if not patterns.index.equals(index) else patterns
+    if hasattr(patterns, "reindex"):   # a pandas Series of patterns, by op id
+        patterns = (patterns.reindex(index) if not patterns.index.equals(index) else patterns).to_numpy(dtype=object)
     lookup = {p: i for i, p in enumerate(known)}
-    for i, p in enumerate(pats.to_numpy(dtype=object)):
+    for i, p in enumerate(np.asarray(patterns, dtype=object)):
         if p is None or isinstance(p, float) or p.is_dense:
             continue
         c = lookup.get(p)
@@ -76,22 +82,22 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
     """
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r} (known: {', '.join(MODES)})", "--mode")
-    ops = graph.ops if ops is None else ops
-    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
-    kind = mops["kind"].to_numpy()
-    role = mops["role"].to_numpy()
-    f = lambda c: mops[c].to_numpy(dtype=float)  # noqa: E731
+    ops = ops_rows(graph, ops)
+    mops = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
+    kind = mops["kind"]
+    role = mops["role"]
+    f = lambda c: np.asarray(mops[c], dtype=float)  # noqa: E731
     B, M, K, N = np.maximum(f("gemm_b"), 1.0), f("gemm_m"), f("gemm_k"), f("gemm_n")
     is_mm = kind == "matmul"
     is_w = np.isin(kind, SPARSE_KINDS)
     kv = np.where(is_mm & np.isin(role, KV_ROLES), kv_ratio(graph) if kv is None else float(kv), 1.0)
     weight = np.where(is_w, f("weight_numel"), 0.0)
-    bias = np.where(is_w & mops["has_bias"].to_numpy(dtype=bool), N, 0.0)
+    bias = np.where(is_w & np.asarray(mops["has_bias"], dtype=bool), N, 0.0)
     a_el, b_el, c_el = B * M * K, B * K * N * kv, B * M * N
     # the T x T score matrix: logit writes it (C), attend reads it (A)
     score_fwd = np.where(is_mm & (role == "logit"), c_el, np.where(is_mm & (role == "attend"), a_el, 0.0))
     known: list = [None]
-    codes = pattern_codes(patterns, mops.index, known)
+    codes = pattern_codes(patterns, mops.index if mops.index is not None else np.arange(len(mops)), known)
     rows = []
     for pass_ in (passes or passes_of(mode)):
         p = PASSES.index(pass_)
@@ -114,7 +120,7 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
                                         "weight_elems", "bias_elems", "op_pos", "pass_code")}
     pos = np.arange(len(mops))
     for p, pass_, keep, shape, nominal, act, score in rows:
-        sel = mops.loc[keep, ["id", "module", "role", "layer", "kind"]].copy()
+        sel = mops[["id", "module", "role", "layer", "kind"]].take(keep)
         sel["pass"] = pass_
         frames.append(sel)
         for name, arr in zip(("b", "m", "k", "n"), shape):
@@ -127,11 +133,10 @@ def gemm_table(graph, patterns: pd.Series | None = None, mode: str = "inference"
         cols["op_pos"].append(pos[keep])
         cols["pass_code"].append(np.full(int(keep.sum()), p, dtype=np.int8))
     cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["id", "module", "role", "layer", "kind", "pass"])
+    frame = Rows.concat(frames) if frames else _no_rows()
     # rows ordered by op, then pass
     order = np.lexsort((cat["pass_code"], cat["op_pos"]))
-    frame = frame.iloc[order].reset_index(drop=True)
+    frame = frame.take(order)
     cat = {k: v[order] for k, v in cat.items()}
     op_codes = codes[cat["op_pos"].astype(np.int64)]
     is_weight_row = cat["weight_elems"] > 0
@@ -166,15 +171,15 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
     forward bytes (grad in + saved input, grad out) — an estimate. Fusion: attention softmax (and the scale op of
     the attention module) under ``fusion.attention``; element-wise ops fed by a GEMM under ``fusion.epilogue``
     (reading only their non-GEMM inputs)."""
-    ops = graph.ops if ops is None else ops
-    vops = ops[~ops["kind"].isin(MATRIX_KINDS)]
+    ops = ops_rows(graph, ops)
+    vops = ops.take(~np.isin(ops["kind"], MATRIX_KINDS))
     if not copies:
-        vops = vops[vops["kind"] != "copy"]
+        vops = vops.take(vops["kind"] != "copy")
     scale = dtype_bytes / 4.0
-    kind = vops["kind"].to_numpy()
+    kind = vops["kind"]
     is_emb = kind == "embedding"
-    read = np.where(is_emb, vops["bytes_written"].to_numpy(float), vops["bytes_read"].to_numpy(float)) * scale
-    written = vops["bytes_written"].to_numpy(float) * scale
+    read = np.where(is_emb, np.asarray(vops["bytes_written"], float), np.asarray(vops["bytes_read"], float)) * scale
+    written = np.asarray(vops["bytes_written"], float) * scale
     base = read + written
     att, epi, extra = _fusable(graph, ops, vops, scale)
     fused = np.zeros(len(vops), dtype=bool)
@@ -187,26 +192,25 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
     for pass_, col, mult in (("fwd", "vector_flops", 1.0), ("bwd", "bwd_vector_flops", 2.0)):
         if pass_ == "bwd" and mode != "training":
             continue
-        flops = vops[col].to_numpy(float)
+        flops = np.asarray(vops[col], float)
         byts = base * mult
         keep = (flops > 0) | (byts > 0)
         if pass_ == "bwd":
-            keep = (flops > 0) | (vops["x_grad"].to_numpy(bool) & (byts > 0))
-        sel = vops.loc[keep, ["id", "module", "role", "layer", "kind"]].copy()
+            keep = (flops > 0) | (np.asarray(vops["x_grad"], bool) & (byts > 0))
+        sel = vops[["id", "module", "role", "layer", "kind"]].take(keep)
         sel["pass"] = pass_
         frames.append(sel)
         fl.append(flops[keep])
         by.append(byts[keep])
         fu.append(fused[keep])
         fb.append((fused_bytes * mult)[keep])
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["id", "module", "role", "layer", "kind", "pass"])
+    frame = Rows.concat(frames) if frames else _no_rows()
     cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     fused_rows = cat(fu, bool)
     flops, byts, fused_bytes = cat(fl), cat(by), cat(fb)
     if dropout and mode == "training":
         d = dropout_rows(ops, dtype_bytes, fusion)
-        frame = pd.concat([frame, d.frame], ignore_index=True)
+        frame = Rows.concat([frame, d.frame])
         flops, byts = np.concatenate([flops, d.flops]), np.concatenate([byts, d.bytes])
         fused_rows = np.concatenate([fused_rows, d.fused])
         fused_bytes = np.concatenate([fused_bytes, d.fused_bytes])
@@ -228,64 +232,71 @@ def dropout_rows(ops: pd.DataFrame, dtype_bytes: float, fusion) -> VectorTable:
     probabilities, forward and backward. Unfused, each moves ``2 x dtype + 1`` bytes per element (PyTorch's
     native_dropout keeps a 1-byte bool mask); a fused GEMM epilogue moves only the mask, and FlashAttention draws
     its dropout inside the kernel (no bytes)."""
-    role = ops["role"].to_numpy()
-    kind = ops["kind"].to_numpy()
+    ops = as_rows(ops)
+    role, kind, layer, ids = ops["role"], ops["kind"], np.asarray(ops["layer"]), np.asarray(ops["id"])
     branch = np.isin(role, DROPOUT_BRANCH_ROLES) & np.isin(kind, SPARSE_KINDS)
     probs = kind == "softmax"
-    pre = ops[(ops["layer"].to_numpy() < 0) & ~np.isin(kind, MATRIX_KINDS)]
-    first_block = ops.loc[ops["layer"].to_numpy() >= 0, "id"]
-    embed = pre[pre["id"] < (first_block.min() if len(first_block) else np.inf)].tail(1)
-    sites = pd.concat([ops[branch | probs], embed])
+    first_block = ids[layer >= 0]
+    pre = np.flatnonzero((layer < 0) & ~np.isin(kind, MATRIX_KINDS)
+                         & (ids < (first_block.min() if len(first_block) else np.inf)))
+    sites = ops.take(np.r_[np.flatnonzero(branch | probs), pre[-1:]])
     elems = np.array([math.prod(tuple(s)) for s in sites["out_shape"]], dtype=float)   # main output only
-    is_probs = sites["kind"].to_numpy() == "softmax"
-    is_branch = np.isin(sites["role"].to_numpy(), DROPOUT_BRANCH_ROLES)
+    is_probs = sites["kind"] == "softmax"
+    is_branch = np.isin(sites["role"], DROPOUT_BRANCH_ROLES)
     fused = (is_probs & bool(fusion.attention)) | (is_branch & bool(fusion.epilogue))
     unfused_bytes = elems * (2.0 * dtype_bytes + DROPOUT_MASK_BYTES)
     fused_bytes = np.where(is_probs, 0.0, elems * DROPOUT_MASK_BYTES)
     frames, fl, by, fu, fb = [], [], [], [], []
     for pass_ in ("fwd", "bwd"):
         sel = sites[["id", "module", "role", "layer"]].copy()
-        sel["module"] = sel["module"].astype(str) + ".dropout"
+        sel["module"] = np.array([f"{m}.dropout" for m in sel["module"]], dtype=object)
         sel["kind"], sel["pass"] = "dropout", pass_
         frames.append(sel)
         fl.append(elems * DROPOUT_FLOPS[pass_])
         by.append(unfused_bytes)
         fu.append(fused)
         fb.append(fused_bytes)
-    return VectorTable(pd.concat(frames, ignore_index=True), np.concatenate(fl), np.concatenate(by),
+    return VectorTable(Rows.concat(frames), np.concatenate(fl), np.concatenate(by),
                        np.concatenate(fu), np.concatenate(fb))
 
 
-def kernel_shares(frame: pd.DataFrame, fused: np.ndarray) -> np.ndarray:
+def _no_rows() -> Rows:
+    return Rows({c: np.zeros(0, dtype=object) for c in ("id", "module", "role", "layer", "kind", "pass")})
+
+
+def kernel_shares(frame, fused: np.ndarray) -> np.ndarray:
     """Each unfused op (module, layer and pass) runs as one kernel: 1 / (its unfused rows) on each of them, 0 on fused
     rows, so the shares of any set of rows sum to the kernels they make up (also after rows are deduplicated)."""
     alone = ~np.asarray(fused, dtype=bool)
     if not len(frame):
         return np.zeros(0)
-    keys = frame["module"].astype(str) + "|" + frame["layer"].astype(str) + "|" + frame["pass"].astype(str)
-    count = pd.Series(alone.astype(float)).groupby(keys.to_numpy()).transform("sum").to_numpy()
+    keys = [f"{m}|{lay}|{p}" for m, lay, p in zip(frame["module"].tolist(), np.asarray(frame["layer"]).tolist(),
+                                                  frame["pass"].tolist())]
+    _, inverse = np.unique(np.array(keys, dtype=object), return_inverse=True)
+    count = np.bincount(inverse.reshape(-1), weights=alone.astype(float))[inverse.reshape(-1)]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(alone, 1.0 / count, 0.0)
 
 
 def _fusable(graph, ops, vops, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(attention-internal, GEMM-epilogue, bytes a fused epilogue still moves) per vector op."""
-    kind = vops["kind"].to_numpy()
-    role = vops["role"].to_numpy()
-    module = vops["module"].astype(str).to_numpy()
-    mm_modules = set(ops.loc[(ops["kind"] == "matmul") & ops["role"].isin(KV_ROLES), "module"].astype(str))
+    kind = vops["kind"]
+    role = vops["role"]
+    module = np.array([str(m) for m in vops["module"]], dtype=object)
+    okind, orole, oids = ops["kind"], ops["role"], np.asarray(ops["id"])
+    mm_modules = {str(m) for m in ops["module"][(okind == "matmul") & np.isin(orole, KV_ROLES)]}
     attn_parents = {m.rsplit(".", 1)[0] for m in mm_modules}
     att = np.isin(role, ATTENTION_VECTOR_ROLES) | ((kind == "elementwise") & np.isin(module, list(attn_parents))
                                                    & (role == "other"))
     epi = np.zeros(len(vops), dtype=bool)
     extra = np.zeros(len(vops))
     g = graph.producers() if hasattr(graph, "producers") else getattr(graph, "graph", None)
-    matrix_ids = set(ops.loc[ops["kind"].isin(MATRIX_KINDS), "id"])
-    out_bytes = ops.set_index("id")["bytes_written"] if len(ops) else pd.Series(dtype=float)
+    matrix_ids = set(oids[np.isin(okind, MATRIX_KINDS)].tolist())
+    out_bytes = dict(zip(oids.tolist(), np.asarray(ops["bytes_written"], float).tolist()))
     if g is not None:
-        ids = vops["id"].to_numpy()
-        read = vops["bytes_read"].to_numpy(float)
-        for i, (op_id, k) in enumerate(zip(ids, kind)):
+        ids = np.asarray(vops["id"]).tolist()
+        read = np.asarray(vops["bytes_read"], float)
+        for i, (op_id, k) in enumerate(zip(ids, kind.tolist())):
             if k != "elementwise" or op_id not in g:
                 continue
             producers = [p for p in (g[op_id] if isinstance(g, dict) else g.predecessors(op_id)) if p in matrix_ids]

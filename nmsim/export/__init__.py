@@ -53,7 +53,7 @@ def gemm_rows(graph, plan=None, mode: str = "inference", hw=None, dtype: str = "
         usable = usable | (operand == OPERAND_WEIGHT_T)
     col = 1 if hw is not None else 0
     sparsity = [labels[c][col] if u else "1:1" for c, u in zip(table.pattern, usable)]
-    f = table.frame
+    f = table.frame.to_pandas()
     rows = pd.DataFrame({"pass": f["pass"].to_numpy(), "layer": f["module"].astype(str).to_numpy(),
                          "b": table.b.astype(int), "m": table.m.astype(int), "k": table.k.astype(int),
                          "n": table.n.astype(int), "sparsity": sparsity})

@@ -99,7 +99,12 @@ def price(workload=None, hardware=None, **kwargs) -> pd.DataFrame:
     args = read("price", [("workload", workload)], {"hardware": hardware, **kwargs})
     with running("price"):
         step = price_step(args)
-    return plain(step.table, index=step.sweep is None and (args.memory or args.by != "op"))
+    table = step.table
+    if hasattr(table, "to_pandas"):   # the pricing core's rows: a DataFrame here, the band levels categorical
+        table = table.to_pandas()
+        if "band_level" in table:
+            table["band_level"] = table["band_level"].astype("category")
+    return plain(table, index=step.sweep is None and (args.memory or args.by != "op"))
 
 
 def compare(workload=None, **kwargs) -> pd.DataFrame:

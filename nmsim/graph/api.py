@@ -6,12 +6,14 @@ memory or in the trace cache, see :mod:`nmsim.graph.shapes`) needs no torch.
 from __future__ import annotations
 
 import functools
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.graph import roles as R
 from nmsim.graph.config import ModelConfig
 from nmsim.graph.opgraph import OpGraph
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def trace_workload(cfg: ModelConfig, batch: int | None = None, seq: int | None = None, past: int = 0) -> OpGraph:
@@ -81,6 +83,8 @@ def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
     ops = graph.ops[graph.ops["role"].isin(PAPER_LABELS)]
     per_role = ops.groupby("role")["fwd_flops"].sum()
     rows = [(PAPER_LABELS[r], per_role.get(r, 0.0) / 1e9) for r in R.PAPER_ROLES]
+    import pandas as pd
+
     table = pd.DataFrame(rows, columns=["op", *PAPER_COLUMNS]).set_index("op")
     table.loc["total"] = table["gflops"].sum()
     return table
@@ -89,10 +93,17 @@ def paper_view(cfg: ModelConfig, tokens: int = 196) -> pd.DataFrame:
 def parameter_counts(cfg: ModelConfig) -> pd.Series:
     """Weight-matrix parameters by role (weights only, as the paper counts them) plus ``total`` (all params) and,
     for a mixture of experts, ``active`` (the parameters one token uses)."""
+    import pandas as pd
+
+    return pd.Series(parameter_totals(cfg), dtype="int64")
+
+
+def parameter_totals(cfg: ModelConfig) -> dict[str, int]:
+    """:func:`parameter_counts` as a dict (from a cached shape-generic graph: no pandas, no torch)."""
     from nmsim.graph.shapes import cached_parameter_counts
 
     counts = cached_parameter_counts(cfg)
-    counts = pd.Series(counts, dtype="int64") if counts is not None else parameter_counts_uncached(cfg)
+    counts = {k: int(v) for k, v in (counts if counts is not None else parameter_counts_uncached(cfg)).items()}
     if cfg.is_moe:
         counts["active"] = active_parameters(cfg, counts)
     return counts
@@ -114,6 +125,8 @@ def parameter_counts_uncached(cfg: ModelConfig) -> pd.Series:
 
     from nmsim.graph.builder import build_model
     from nmsim.graph.replicate import parameter_counts_replicated, parameter_table
+
+    import pandas as pd
 
     counts = parameter_counts_replicated(cfg)
     if counts is None:

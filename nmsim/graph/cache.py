@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from nmsim.env import CACHE_MODES
-
 FORMAT = 2   # 2: JSON as UTF-8 bytes, op layout and edges as integer arrays
 PREFIX = "nmsim-graph-"
 SUFFIX = ".npz"
@@ -43,19 +41,20 @@ _NOT_KEYED = {"name", "source", "batch"}
 # (cluster: plan, budget and validate price a 1-layer trace of each model, loaded from the cache when warm;
 # report: its cost tables, a second report traces nothing)
 BUILD_COMMANDS = ("price", "compare", "budget", "trace", "cluster", "report")
-_MODE = ["read"]
 
 
 def set_cache_mode(mode: str) -> None:
     """``read`` (answer from shape-generic graphs already built; the library default), ``build`` (fit and store
     one when missing), ``off`` (always trace)."""
-    if mode not in CACHE_MODES:
-        raise ValueError(f"mode must be one of {CACHE_MODES}")
-    _MODE[0] = mode
+    from nmsim import env
+
+    env.set_cache_in_force(mode)
 
 
 def cache_mode() -> str:
-    return _MODE[0]
+    from nmsim import env
+
+    return env.cache_in_force()
 
 
 def use_cache_for(command: str | None) -> str:
@@ -63,7 +62,7 @@ def use_cache_for(command: str | None) -> str:
     commands and read for the rest. Returns the mode it replaced."""
     from nmsim import env as environment
 
-    previous = _MODE[0]
+    previous = cache_mode()
     env = environment.cache_mode()
     if env:
         set_cache_mode(env)
@@ -83,15 +82,10 @@ def cache_for(command: str | None):
 
 
 def directory() -> Path:
-    """The nmsim cache folder (not created here)."""
-    from nmsim import env as environment
+    """The nmsim cache folder (not created here; :func:`nmsim.env.cache_folder`)."""
+    from nmsim import env
 
-    env = environment.cache_dir()
-    if env is not None:
-        return env
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
-    return base / "nmsim"
+    return env.cache_folder()
 
 
 def graphs_dir() -> Path:

@@ -1,10 +1,13 @@
 """OpGraph: a networkx DiGraph of traced ops (edges follow data) plus a tidy per-op DataFrame."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nmsim.columns import COST_COLUMNS, TRACE_OP_COLUMNS
 from nmsim.graph.formulas import costs_for
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MATRIX_KINDS = ("linear", "matmul", "conv")
 
@@ -15,12 +18,39 @@ class OpGraph:
     Columns: id, op (aten name), kind, role, module, layer, stack, shapes, dtype, weight, GEMM dims
     (gemm_b × [gemm_m, gemm_k] · [gemm_k, gemm_n]), grad flags, element counts, bytes, and the formula costs
     fwd/dgrad/wgrad matrix FLOPs and forward/backward vector FLOPs. ``uncounted`` lists ops without a formula.
+    ``rows`` is the same table as :class:`nmsim.frame.Rows` (labels: the op ids), what pricing reads: a graph
+    made from a shape-generic graph holds only that and makes the DataFrame on first use (no pandas before).
     """
 
-    def __init__(self, graph, ops: pd.DataFrame, uncounted: dict[str, int] | None = None, config=None):
-        self._graph, self.ops, self.config = graph, ops, config
+    def __init__(self, graph, ops, uncounted: dict[str, int] | None = None, config=None):
+        from nmsim.frame import Rows
+
+        self._graph, self.config = graph, config
+        self._ops, self._rows = (ops, None) if not isinstance(ops, Rows) else (None, ops)
         self._edges: list = []   # a graph built from a shape-generic graph makes its DiGraph on first use
         self.uncounted = dict(uncounted or {})
+
+    @property
+    def ops(self) -> pd.DataFrame:
+        """One row per op (index: the op ids)."""
+        if self._ops is None:
+            df = self._rows.to_pandas()
+            df.index.name = None
+            self._ops = df
+        return self._ops
+
+    @ops.setter
+    def ops(self, frame) -> None:
+        self._ops, self._rows = frame, None
+
+    @property
+    def rows(self):
+        """:attr:`ops` as :class:`nmsim.frame.Rows` (labels: the op ids)."""
+        if self._rows is None:
+            from nmsim.frame import Rows
+
+            self._rows = Rows.from_pandas(self._ops)
+        return self._rows
 
     @property
     def graph(self):
@@ -42,13 +72,15 @@ class OpGraph:
         """Op id -> ids of the ops whose outputs it reads (the DiGraph's predecessors, without building it)."""
         if self._graph is not None:
             return {n: list(self._graph.predecessors(n)) for n in self._graph}
-        out: dict[int, list[int]] = {int(i): [] for i in self.ops["id"]}
+        out: dict[int, list[int]] = {int(i): [] for i in self.rows["id"].tolist()}
         for src, dst in self._edges:
             out[dst].append(src)
         return out
 
     @classmethod
     def from_records(cls, records: list[dict], edges, uncounted=None, config=None) -> "OpGraph":
+        import pandas as pd
+
         for rec in records:
             costs = costs_for(rec)
             rec["counted"] = costs is not None
@@ -69,10 +101,13 @@ class OpGraph:
     def unrecognised(self) -> list[str]:
         """Module paths of weight GEMMs (linear / conv) that got no role: sparsity plans cannot select them by
         role; give them one with ``roles=`` (trace) or ``roles:`` (workload YAML)."""
-        if self.ops.empty or "role" not in self.ops:
+        rows = self.rows
+        if not len(rows) or "role" not in rows:
             return []
-        mask = self.ops["kind"].isin(("linear", "conv")) & (self.ops["role"] == "other")
-        return list(dict.fromkeys(self.ops.loc[mask, "module"]))
+        import numpy as np
+
+        mask = np.isin(rows["kind"], ("linear", "conv")) & (rows["role"] == "other")
+        return list(dict.fromkeys(rows["module"][mask].tolist()))
 
     @property
     def matrix_ops(self) -> pd.DataFrame:
@@ -106,7 +141,7 @@ class OpGraph:
         return out
 
     def __len__(self) -> int:
-        return len(self.ops)
+        return len(self.rows)
 
     def __repr__(self) -> str:
         t = self.totals()

@@ -157,7 +157,7 @@ class ShapeGraph:
 
     # ---- materialise one shape as an OpGraph (same frame a fresh trace gives) ----------------------
     def at(self, config=None, **shape) -> "object":
-        import pandas as pd
+        from nmsim.frame import Rows, column_of
 
         from nmsim.graph.opgraph import OpGraph
 
@@ -171,15 +171,14 @@ class ShapeGraph:
                 v = (X @ self.coef[col])[0]
                 data[col] = v if col in FLOAT_COLUMNS else np.rint(v).astype(np.int64)
             elif col in SHAPE_COLUMNS:
-                data[col] = tuples[col]
+                data[col] = column_of(tuples[col])
             else:
-                data[col] = self.static[col]
-        ops = pd.DataFrame(data, columns=self.columns)
+                data[col] = column_of(self.static[col])
         for col in self.static.get("__bool__", []):
-            ops[col] = ops[col].astype(bool)
+            data[col] = data[col].astype(bool)
         for col in self.static.get("__int__", []):
-            ops[col] = ops[col].astype(np.int64)
-        ops = ops.set_index("id", drop=False).rename_axis(None)
+            data[col] = data[col].astype(np.int64)
+        ops = Rows(data, index=data["id"])
         graph = OpGraph(None, ops, self.uncounted, config)
         graph._edges = self.edges
         return graph

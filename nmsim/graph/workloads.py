@@ -18,9 +18,10 @@ def list_workloads() -> list[str]:
 
 def read_yaml(path: Path, what: str = "file") -> object:
     """Read a YAML file through :mod:`nmsim.io` (encoding, size, alias, depth and duplicate-key checks)."""
-    from nmsim.io import load_yaml
+    from nmsim.io import parse_yaml, read_text
+    from nmsim.io.kept_parses import parsed
 
-    return load_yaml(path, what)
+    return parsed(read_text(path, what), "nmsim.io.read", lambda text: parse_yaml(text, str(path)))
 
 
 def load_workload(name_or_path: str | Path) -> ModelConfig:

@@ -114,8 +114,8 @@ def _bundled_files() -> dict[str, Path]:
 
 def _bundled_document(path: Path):
     """A bundled spec's YAML through libyaml where PyYAML has it (the alias table parses every bundled spec at
-    start-up), kept parsed in the cache (:mod:`nmsim.io.parsed`)."""
-    from nmsim.io.parsed import parsed
+    start-up), kept parsed in the cache (:mod:`nmsim.io.kept_parses`)."""
+    from nmsim.io.kept_parses import parsed
 
     def parse(text: str):
         import yaml

@@ -105,7 +105,7 @@ def check_depth(value, where: str, limit: int = MAX_DEPTH) -> None:
 @lru_cache(maxsize=1)
 def _loader_class():
     """PyYAML's SafeLoader that refuses duplicate keys and documents whose aliases expand past ``MAX_NODES``
-    values (made on first use: a document kept parsed, :mod:`nmsim.io.parsed`, imports no PyYAML)."""
+    values (made on first use: a document kept parsed, :mod:`nmsim.io.kept_parses`, imports no PyYAML)."""
     import yaml
 
     class _Loader(yaml.SafeLoader):
@@ -179,14 +179,7 @@ def _children(node) -> list:
 
 
 def parse_yaml(text: str, where: str):
-    """Parse YAML text with the limits above; syntax errors say where. A document parsed before (the same text)
-    is read from the cache (:mod:`nmsim.io.parsed`)."""
-    from nmsim.io.parsed import parsed
-
-    return parsed(text, "nmsim.io.read", lambda t: _parse_yaml(t, where))
-
-
-def _parse_yaml(text: str, where: str):
+    """Parse YAML text with the limits above; syntax errors say where."""
     import yaml
 
     loader = _loader_class()(text)

@@ -124,7 +124,9 @@ def read_document(path: str | os.PathLike, what: str):
     if not os.path.lexists(p):
         raise UserError("no such file", str(path))
     # encoding, size, folder and permission problems, duplicate keys, alias bombs and deep nesting: nmsim.io
-    doc = parse_yaml(read_text(p, what), file)
+    from nmsim.io.kept_parses import parsed
+
+    doc = parsed(read_text(p, what), "nmsim.io.read", lambda text: parse_yaml(text, file))
     if doc is None:
         raise UserError("empty file", file)
     return doc, file

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nmsim.errors import UserError
 from nmsim.memory.activations import RECOMPUTE, inference_peak, training_activations
@@ -24,6 +25,9 @@ from nmsim.memory.layout import activation_size, layout_memory, runtime_bytes, w
 from nmsim.memory.precision import precision_for
 from nmsim.memory.weights import weights_at_rest
 from nmsim.sparsity.metadata import dtype_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GIB = float(2 ** 30)
 MASK_STORAGE = ("bool", "bits")
@@ -105,6 +109,18 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
     ``fits`` (total <= main-memory capacity), ``capacity_gib``, ``hardware``, ``mode``, ``flash``,
     ``recompute``, ``precision`` and ``sparse_dense_bytes`` (dense size of the compressed weights). ``gemms``:
     the plan's :func:`~nmsim.memory.weights.plan_gemms`, when the caller prices many accelerators."""
+    return memory_rows(graph, plan, hw, dtype, mode, context=context, batch=batch, seq=seq, recompute=recompute,
+                       mask_storage=mask_storage, fusion=fusion, precision=precision, weight_dtype=weight_dtype,
+                       dropout=dropout, gemms=gemms).to_pandas()
+
+
+def memory_rows(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str = "inference", *,
+                context: int | None = None, batch: int | None = None, seq: int | None = None, recompute=None,
+                mask_storage: str = "bool", fusion=None, precision: str | None = None,
+                weight_dtype: str | None = None, dropout: bool = False, gemms=None):
+    """:func:`memory_footprint` as :class:`nmsim.frame.Rows` (labels: the components; ``attrs`` as there)."""
+    from nmsim.frame import Rows
+
     from nmsim.execution.table import check_mode
     from nmsim.hardware.cached import hardware_spec
     hw = hardware_spec(hw)
@@ -125,11 +141,11 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
     b, s, ctx = batch or b, seq or s, context or ctx
     comp = step_memory(cfg, mode, b, s, ctx, weights, hw, dtype, flash=flash, recompute=rec, precision=prec,
                        dropout=dropout, mask_bytes=1.0 if mask_storage == "bool" else 1 / 8, weight_dtype=weight_dtype)
-    df = pd.DataFrame({"bytes": pd.Series({k: float(v) for k, v in comp.items()}, dtype=float)})
-    df["gib"] = df["bytes"] / GIB   # MEMORY_COLUMNS
-    df.index.name = "component"
+    values = np.array([float(v) for v in comp.values()], dtype=float)
+    df = Rows({"bytes": values, "gib": values / GIB}, index=np.array(list(comp), dtype=object),
+              index_name="component")   # MEMORY_COLUMNS
     cap = hw.main_memory.capacity_gib
-    df.attrs.update({"fits": bool(df.loc["total", "gib"] <= cap), "capacity_gib": cap, "hardware": hw.name,
+    df.attrs.update({"fits": bool(df.at("total", "gib") <= cap), "capacity_gib": cap, "hardware": hw.name,
                      "mode": mode, "dtype": dtype, "sparse_dense_bytes": weights.sparse_numel * dtype_bytes(dtype),
                      "flash": flash, "recompute": RECOMPUTE[rec] if mode == "training" else None,
                      "precision": prec.name if mode == "training" else None,
@@ -139,15 +155,17 @@ def memory_footprint(graph, plan=None, hw="a100", dtype: str = "bf16", mode: str
 
 def graph_shape(graph, cfg, mode: str) -> tuple[int, int, int]:
     """(batch, query length, attended length) of a traced graph, from its attention-logit matmul."""
-    ops = graph.ops
-    mm = ops[(ops["kind"] == "matmul") & (ops["role"] == "logit")]
+    from nmsim.frame import ops_rows
+
+    ops = ops_rows(graph)
+    mm = ops.take((np.asarray(ops["kind"], dtype=object) == "matmul") & (np.asarray(ops["role"], dtype=object) == "logit"))
     if not len(mm):
         return int(cfg.batch), int(cfg.tokens), int(cfg.tokens)
-    batch = max(1, int(mm["gemm_b"].iloc[0]) // cfg.heads)
+    batch = max(1, int(mm["gemm_b"][0]) // cfg.heads)
     if cfg.is_image:
         return batch, int(cfg.tokens), int(cfg.tokens)
-    keys = int(mm["gemm_n"].max())   # decode: the cache before the new token, as --context counts it
-    return batch, int(mm["gemm_m"].max()), keys - 1 if mode == "decode" else keys
+    keys = int(np.max(mm["gemm_n"]))   # decode: the cache before the new token, as --context counts it
+    return batch, int(np.max(mm["gemm_m"])), keys - 1 if mode == "decode" else keys
 
 
 def fit_columns(total_bytes, hw) -> dict:

@@ -42,8 +42,8 @@ def model_params(graph) -> float:
     if getattr(graph, "params", None):
         return float(graph.params)
     if cfg is not None:
-        from nmsim.graph import parameter_counts
-        return float(parameter_counts(cfg)["total"])
+        from nmsim.graph.api import parameter_totals
+        return float(parameter_totals(cfg)["total"])
     ops = graph.ops  # a bare module trace: unique weights + biases seen by the trace
     w = ops[ops["weight"].astype(str) != ""].drop_duplicates("weight")
     return float(w["weight_numel"].sum() + w.loc[w["has_bias"], "gemm_n"].sum())
@@ -53,8 +53,11 @@ def expert_copies(sel, cfg) -> np.ndarray:
     """Per GEMM op of ``sel``: how many weights of the model it stands for (1; a traced expert's weight stands for
     ``experts / traced experts`` of its layer and role in a mixture of experts)."""
     copies = np.ones(len(sel))
-    if cfg is None or not getattr(cfg, "is_moe", False) or sel.empty:
+    if cfg is None or not getattr(cfg, "is_moe", False) or not len(sel):
         return copies
+    import pandas as pd   # a mixture of experts (its graph is traced at each shape, with pandas)
+
+    sel = pd.DataFrame({"module": np.asarray(sel["module"], dtype=object)})
     parts = sel["module"].astype(str).str.extract(r"^(.*)\.experts\.\d+\.(.*)$")
     expert = parts[0].notna().to_numpy()
     if expert.any():
@@ -68,16 +71,22 @@ def plan_gemms(graph, plan) -> tuple[np.ndarray, list]:
     :func:`expert_copies`), the patterns); independent of the hardware, so a table of many accelerators resolves
     each plan once."""
     from nmsim.execution.table import MATRIX_KINDS, SPARSE_KINDS
+    from nmsim.frame import ops_rows
     from nmsim.sparsity.plan import resolve_plan
-    ops = graph.ops
-    mops = ops[ops["kind"].isin(MATRIX_KINDS)]
+    ops = ops_rows(graph)
+    mops = ops.take(np.isin(ops["kind"], MATRIX_KINDS))
     pats = resolve_plan(plan, mops)
     if pats is None:
         return np.zeros((0, 4)), []
-    sel = mops[mops["kind"].isin(SPARSE_KINDS).to_numpy() & ~mops["weight"].duplicated().to_numpy()]
-    rows = np.column_stack([sel[["gemm_n", "gemm_k", "weight_numel"]].to_numpy(float),
+    pats = pats.to_numpy(dtype=object) if hasattr(pats, "to_numpy") else np.asarray(pats, dtype=object)
+    first = np.zeros(len(mops), bool)
+    first[np.unique(np.asarray(mops["weight"], dtype=object), return_index=True)[1]] = True   # each weight once
+    keep_rows = np.isin(mops["kind"], SPARSE_KINDS) & first
+    sel = mops.take(keep_rows)
+    rows = np.column_stack([np.stack([np.asarray(sel[c], float) for c in ("gemm_n", "gemm_k", "weight_numel")],
+                                     axis=1).reshape(-1, 3),
                             expert_copies(sel, getattr(graph, "config", None))])
-    keep = [(r, p) for r, p in zip(rows, pats.reindex(sel.index))
+    keep = [(r, p) for r, p in zip(rows, pats[keep_rows])
             if p is not None and not isinstance(p, float) and not p.is_dense and r[2] > 0]
     return np.array([r for r, _ in keep]).reshape(-1, 4), [p for _, p in keep]
 

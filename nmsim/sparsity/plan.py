@@ -30,7 +30,8 @@ from nmsim.graph.roles import ROLE_GROUPS
 from nmsim.sparsity.hierarchical import HierarchicalPattern, parse_any
 from nmsim.sparsity.pattern import NMPattern
 
-if TYPE_CHECKING:  # pandas on first use: parsing a plan (the CLI's argument checks) does not need it
+if TYPE_CHECKING:  # numpy and pandas on first use: parsing a plan (the CLI's argument checks) needs neither
+    import numpy as np
     import pandas as pd
 
 SPARSIFIABLE_KINDS = frozenset({"linear", "conv"})
@@ -67,16 +68,20 @@ class Rule:
         sep = "" if self.pattern is not None and re.fullmatch(r"[A-Za-z_]+", self.key) else "="
         return quote(self.key + sep + pat + ("~col" if self.direction == "col" else ""), safe="=@~_-.")
 
-    def matches(self, ops: pd.DataFrame) -> pd.Series:
-        """Boolean Series: sparsifiable ops this rule selects."""
-        mask = ops["kind"].isin(SPARSIFIABLE_KINDS)
+    def matches(self, ops) -> "np.ndarray":
+        """Boolean per row of ``ops`` (a DataFrame or :class:`nmsim.frame.Rows`): sparsifiable ops this rule
+        selects."""
+        import numpy as np
+
+        mask = np.isin(np.asarray(ops["kind"], dtype=object), list(SPARSIFIABLE_KINDS))
         if self.selector.startswith("re:"):
             rx = re.compile(self.selector[3:])
-            mask &= ops["module"].map(lambda s: bool(rx.fullmatch(str(s))))
+            mask &= np.array([bool(rx.fullmatch(str(s))) for s in np.asarray(ops["module"], dtype=object)], bool)
         elif self.selector != ALL:
-            mask &= ops["role"].isin(ROLE_GROUPS[self.selector])
+            mask &= np.isin(np.asarray(ops["role"], dtype=object), list(ROLE_GROUPS[self.selector]))
         if self.layers is not None:
-            mask &= ops["layer"].between(*self.layers)
+            layer = np.asarray(ops["layer"])
+            mask &= (layer >= self.layers[0]) & (layer <= self.layers[1])
         return mask
 
 
@@ -243,10 +248,12 @@ class SparsityPlan:
     def __hash__(self) -> int:
         return hash(self._rules)
 
-    def hits(self, ops: pd.DataFrame) -> list[tuple[Rule, pd.Series]]:
+    def hits(self, ops) -> "list[tuple[Rule, np.ndarray]]":
         """Each rule with the ops it selects (:meth:`Rule.matches`). A layer range past the model's depth, or a
         rule that selects nothing, is a UserError naming the rule."""
-        self._check_depth(int(ops["layer"].max()) + 1 if len(ops) else 0)
+        import numpy as np
+
+        self._check_depth(int(np.max(np.asarray(ops["layer"]))) + 1 if len(ops) else 0)
         out = []
         for rule in self._rules:
             mask = rule.matches(ops)
@@ -272,41 +279,51 @@ class SparsityPlan:
                 raise UserError(f"{what} past the model's {depth:,} layers (0 to {depth - 1:,})",
                                 f"{self.where} {str(rule)!r}")
 
-    def resolve_frame(self, ops: pd.DataFrame) -> pd.DataFrame:
-        """Per op: ``pattern`` (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule``."""
-        import pandas as pd
+    def resolve_arrays(self, ops) -> "dict[str, np.ndarray]":
+        """Per row of ``ops`` (a DataFrame or :class:`nmsim.frame.Rows`), as object arrays: ``pattern``
+        (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule`` (the last rule wins)."""
+        import numpy as np
 
-        out = pd.DataFrame({"pattern": pd.Series([None] * len(ops), index=ops.index, dtype=object),
-                            "direction": "row", "rule": None}, index=ops.index)
-        out["rule"] = out["rule"].astype(object)
+        n = len(ops)
+        out = {k: np.full(n, v, dtype=object) for k, v in (("pattern", None), ("direction", "row"), ("rule", None))}
         for rule, mask in self.hits(ops):
             loc = f"{self.where} {str(rule)!r}"
             if rule.pattern is not None:
                 dim = "gemm_k" if rule.direction == "row" else "gemm_n"
-                bad = ops.loc[mask & (ops[dim].astype("int64") % rule.pattern.m != 0)]
+                size = np.asarray(ops[dim]).astype(np.int64)
+                bad = np.flatnonzero(mask & (size % rule.pattern.m != 0))
                 if len(bad):
-                    first = bad.iloc[0]
+                    module = np.asarray(ops["module"], dtype=object)[bad[0]]
                     what = "reduction" if rule.direction == "row" else "output"
-                    raise UserError(f"M={rule.pattern.m} does not divide the {what} dimension {dim}={int(first[dim])} "
-                                    f"of {first['module']} ({len(bad)} op(s) affected)", loc)
-            idx = mask[mask].index
-            out.loc[idx, "pattern"] = pd.Series([rule.pattern] * len(idx), index=idx, dtype=object)
-            out.loc[idx, "direction"] = rule.direction
-            out.loc[idx, "rule"] = str(rule)
+                    raise UserError(f"M={rule.pattern.m} does not divide the {what} dimension {dim}="
+                                    f"{int(size[bad[0]])} of {module} ({len(bad)} op(s) affected)", loc)
+            for i in np.flatnonzero(mask).tolist():   # element by element: a pattern is never unpacked
+                out["pattern"][i], out["direction"][i], out["rule"][i] = rule.pattern, rule.direction, str(rule)
         return out
 
-    def resolve(self, ops: pd.DataFrame) -> pd.Series:
-        """Pattern per op (index = ``ops.index``, dtype object, NMPattern/HierarchicalPattern or None)."""
+    def resolve_frame(self, ops: pd.DataFrame) -> pd.DataFrame:
+        """Per op: ``pattern`` (NMPattern/HierarchicalPattern or None), ``direction`` and the winning ``rule``."""
+        import pandas as pd
+
+        return pd.DataFrame({k: pd.Series(v, index=ops.index, dtype=object)
+                             for k, v in self.resolve_arrays(ops).items()}, index=ops.index)
+
+    def resolve(self, ops):
+        """Pattern per op: of a DataFrame a Series (index = ``ops.index``, dtype object, NMPattern/HierarchicalPattern
+        or None); of :class:`nmsim.frame.Rows` an object array by position."""
+        if hasattr(ops, "to_pandas"):
+            return self.resolve_arrays(ops)["pattern"]
         return self.resolve_frame(ops)["pattern"]
 
 
-def resolve_plan(plan, ops: "pd.DataFrame") -> "pd.Series | None":
-    """Plan (SparsityPlan, CLI text, None) or a pattern Series -> pattern per op of ``ops``."""
-    import pandas as pd
-
+def resolve_plan(plan, ops):
+    """Plan (SparsityPlan, CLI text, None) or a pattern Series -> pattern per op of ``ops`` (a Series by op id,
+    or for :class:`nmsim.frame.Rows` an object array by position; see :meth:`SparsityPlan.resolve`)."""
     if plan is None:
         return None
-    if isinstance(plan, pd.Series):
+    if hasattr(plan, "reindex"):   # a pandas Series of patterns, by op id
+        if hasattr(ops, "to_pandas"):
+            return plan.reindex(ops.index).to_numpy(dtype=object)
         return plan.reindex(ops.index)
     if isinstance(plan, str):
         plan = SparsityPlan.parse(plan)

@@ -6,8 +6,10 @@ An entry's key is the SHA-256 of the text, the parser's name, PyYAML's version a
 parsed again, so an entry is never stale. Only a document JSON gives back exactly is kept (string keys; str, int,
 float, bool, None, lists and mappings: a YAML date or an integer key is parsed every time). Only successful parses
 are kept: an error is raised each time, from the text. Entries live in ``parsed/`` of the cache folder
-(:func:`nmsim.graph.cache.directory`), written atomically, the newest :data:`KEEP` kept; the trace cache's mode
-applies (``off``: neither read nor kept; ``read``: read only; ``build``: kept). Import cost: the standard library.
+(:func:`nmsim.env.cache_folder`), written atomically, the newest :data:`KEEP` kept; the cache mode in force
+applies (``off``: neither read nor kept; ``read``: read only; ``build``: kept). The data loaders call
+:func:`parsed` with :func:`nmsim.io.read.parse_yaml` (or libyaml) as the parser. Import cost: the standard
+library.
 """
 from __future__ import annotations
 
@@ -58,17 +60,17 @@ def _exact(value) -> bool:
 
 
 def folder() -> Path:
-    from nmsim.graph.cache import directory
+    from nmsim.env import cache_folder
 
-    return directory() / FOLDER
+    return cache_folder() / FOLDER
 
 
 def parsed(text: str, parser: str, parse):
     """``parse(text)``, or the document kept for the same ``text`` and ``parser`` (a name for the parsing
     function: entries of different parsers never mix)."""
-    from nmsim.graph.cache import cache_mode
+    from nmsim.env import cache_in_force
 
-    mode = cache_mode()
+    mode = cache_in_force()
     if mode == "off":
         return parse(text)
     digest = hashlib.sha256(_salt() + parser.encode() + b"\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -102,12 +104,3 @@ def _store(path: Path, text: str) -> None:
     from nmsim.keeping import keep_newest
 
     keep_newest(where, ENTRY_RE, KEEP)
-
-
-def clear() -> tuple[int, int]:
-    """Delete the kept parses (files named as this module names them); returns (files, bytes) removed."""
-    from nmsim.io.write import remove_owned
-
-    where = folder()
-    return remove_owned(where, lambda p: p.parent == where and bool(ENTRY_RE.match(p.name) or
-                                                                      TEMP_RE.match(p.name)))
