@@ -44,13 +44,25 @@ def _run(args: list[str], cache: Path, mode: str | None) -> tuple[str, str, bool
     return r.stdout, "\n".join(lines[:-1]), lines[-1] == "TORCH=True"
 
 
+def _traced(args: list[str], cache: Path, capsys) -> str:
+    """stdout of the command with the trace cache off, run in this process (the reference: no process boundary
+    is under test here, and torch is loaded already)."""
+    from nmsim.cli import main
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NMSIM_CACHE_DIR", str(cache))
+        mp.setenv("NMSIM_CACHE", "off")
+        assert main(args) == 0
+    return capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a[1:3]))
-def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_numbers(args, tmp_path):
+def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_numbers(args, tmp_path, capsys):
     templated = "WORKLOAD" not in args and "validate" not in args
     workload = tmp_path / "relu.yaml"
     workload.write_text(NO_TEMPLATE)
     args = [str(workload) if a == "WORKLOAD" else a for a in args]
-    traced, _, _ = _run(args, tmp_path / "unused", "off")          # no cache: traced in this process
+    traced = _traced(args, tmp_path / "unused", capsys)             # no cache: traced
     cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # builds and stores the graphs
     assert [p.name.startswith("answer-") for p in (tmp_path / "cache" / "answers").iterdir()] == [True]
     kept, _, kept_torch = _run(args, tmp_path / "cache", None)   # the same question: its kept answer
