@@ -398,8 +398,8 @@ def test_validate_cli_fits_and_scores(tmp_path, capsys):
                          "source: blog, hardware: a100, dtype: fp16,\n     gemm: {m: 3072, k: 10240, n: 3072}, metric"),
      "m.yaml: rows[1].source: unknown source 'blog' (sources: tut)"),
     (lambda t: t.replace("value: 0.870e-3", "value: -1"),
-     "m.yaml: rows[1].value: value must be a positive finite number, got -1"),
-    (lambda t: t.replace("fits:", "fitz:"), "m.yaml: unknown key 'fitz' (allowed: fits, rows, sources)"),
+     "m.yaml: rows[1].value: must be > 0, got -1"),
+    (lambda t: t.replace("fits:", "fitz:"), "m.yaml: fitz: unknown key 'fitz' (did you mean 'fits'? allowed: fits, rows, sources)"),
 ])
 def test_validate_bad_measurements(tmp_path, capsys, edit, message):
     path = tmp_path / "m.yaml"
