@@ -25,7 +25,11 @@ CASES = [
     ["cluster", "validate", "--only", "megatron-1.7b", "--format", "csv"],   # its 2-layer graph: a template
     ["cluster", "plan", "WORKLOAD", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--format", "csv",
      "--top", "1000"],
+    # a model of fewer layers than the probe: its block from the structure's 4-layer template (no torch)
+    ["cluster", "plan", "TINY", "--system", "dgx-a100", "--nodes", "1", "--global-batch", "16", "--format", "csv",
+     "--top", "1000"],
 ]
+TINY = (ROOT / "nmsim" / "data" / "workloads" / "gpt2.yaml").read_text().replace("layers: 12", "layers: 2")
 # examples/my-workload.yaml with a ReLU MLP: a structure no shipped template covers
 NO_TEMPLATE = (ROOT / "examples" / "my-workload.yaml").read_text().replace("ffn_kind: gelu_tanh", "ffn_kind: relu")
 
@@ -59,9 +63,10 @@ def _traced(args: list[str], cache: Path, capsys) -> str:
 @pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a[1:3]))
 def test_warm_cluster_call_loads_the_cache_without_torch_and_gives_the_traced_numbers(args, tmp_path, capsys):
     templated = "WORKLOAD" not in args and "validate" not in args
-    workload = tmp_path / "relu.yaml"
+    workload, tiny = tmp_path / "relu.yaml", tmp_path / "tiny.yaml"
     workload.write_text(NO_TEMPLATE)
-    args = [str(workload) if a == "WORKLOAD" else a for a in args]
+    tiny.write_text(TINY)
+    args = [{"WORKLOAD": str(workload), "TINY": str(tiny)}.get(a, a) for a in args]
     traced = _traced(args, tmp_path / "unused", capsys)             # no cache: traced
     cold, cold_err, cold_torch = _run(args, tmp_path / "cache", None)   # builds and stores the graphs
     assert [p.name.startswith("answer-") for p in (tmp_path / "cache" / "answers").iterdir()] == [True]

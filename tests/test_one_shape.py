@@ -1,4 +1,5 @@
-"""Mixtures of experts have no shape-generic graph; each shape's trace is kept in the trace cache
+"""Mixtures of experts have no shape-generic graph, and some shapes lie outside one (a one-token prefill, several
+new tokens over a KV cache, an image of one patch); each such shape's trace is kept in the trace cache
 (nmsim.graph.one_shape), so a second question at that shape, in a later process, neither imports torch nor
 traces, and gets exactly the graph (and the numbers) a fresh trace gives."""
 from __future__ import annotations
@@ -96,8 +97,42 @@ def test_a_second_question_at_the_shape_neither_traces_nor_imports_torch(tmp_pat
         assert capsys.readouterr().out == got
 
 
-@pytest.mark.parametrize("shape", [(0, 8, 0), (2, None, 0), (2, 3, 5)])
+@pytest.mark.parametrize("shape", [(0, 8, 0), (2, None, 0)])
 def test_requests_without_a_one_point_graph_are_left_to_the_tracer(shape):
     from nmsim.graph.one_shape import region
 
     assert region(SMALL, *shape) is None
+
+
+# models and shapes no shape-generic graph covers: an image mixture of experts, MoE decode of 3 new tokens, a
+# one-token prefill, 3 new tokens over a cache and an image of one patch (dense models outside the graph's domain)
+VIT = load_workload("vit-base-16").replace(name="vit-small", layers=2, d_model=64, heads=4, ffn=96, image_size=32)
+GPT = load_workload("gpt2").replace(name="gpt2-small", layers=2, d_model=64, heads=4, ffn=96, vocab=101)
+OUTSIDE = [(VIT.replace(name="vit-moe", experts=4), 2, None, 0), (SMALL, 2, 3, 5), (GPT, 2, 1, 0), (GPT, 2, 3, 5),
+           (VIT.replace(name="vit-one-patch", image_size=16), 3, None, 0)]
+
+
+@pytest.mark.parametrize("cfg,batch,seq,past", OUTSIDE, ids=["image-moe", "moe-decode-seq-3", "prefill-seq-1",
+                                                             "decode-seq-3", "image-one-patch"])
+def test_a_shape_outside_every_shape_generic_graph_is_traced_once(cfg, batch, seq, past, tmp_path, monkeypatch):
+    import nmsim.graph.api as api
+    import nmsim.graph.one_shape as one_shape
+    from nmsim.graph.shapes import graph_at
+
+    traces = []
+    trace = api.trace_uncached
+    monkeypatch.setattr(api, "trace_uncached", lambda *a: traces.append(a) or trace(*a))
+    monkeypatch.setenv("NMSIM_CACHE_DIR", str(tmp_path))
+    fresh = trace(cfg, batch, seq, past)
+    one_shape.forget()
+    monkeypatch.setenv("NMSIM_CACHE", "build")
+    with cache_for("price"):
+        built = graph_at(cfg, batch, seq, past)           # traced once, checked, stored
+    one_shape.forget()                                     # a later process (cache mode read): the trace cache
+    loaded = graph_at(cfg, batch, seq, past)
+    counts = parameter_counts(cfg)
+    one_shape.forget()
+    assert len(traces) == 1 and len(list((tmp_path / "graphs").iterdir())) == 1
+    _same(built, fresh)
+    _same(loaded, fresh)
+    assert counts.drop("active", errors="ignore").to_dict() == parameter_counts_uncached(cfg).to_dict()

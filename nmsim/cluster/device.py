@@ -96,11 +96,11 @@ def _layers(cfg, n: int):
 
 
 def _probe_depth(cfg) -> int:
-    """Layers of the graph the block is taken from: the model's first PROBE layers when their structure has a
-    shipped template (a first call builds the graph without torch), else 1 (the cheapest trace)."""
+    """Layers of the graph the block is taken from: PROBE when that model's structure has a shipped template (a
+    first call builds the graph without torch; a model of fewer layers too: its block is the same), else 1 (the
+    cheapest trace)."""
     from nmsim.graph.templates import available
-    n = min(int(cfg.layers), PROBE)
-    return n if not cfg.is_image and available(_layers(cfg, n), "forward", {"batch": 1}) else 1
+    return PROBE if not cfg.is_image and available(_layers(cfg, PROBE), "forward", {"batch": 1}) else 1
 
 
 def _total_params(cfg) -> float:

@@ -1,7 +1,9 @@
-"""Graphs of models without a shape-generic graph (mixtures of experts), kept in the trace cache per shape.
+"""Graphs at one shape, kept in the trace cache: the shapes no shape-generic graph covers.
 
 A mixture of experts routes a rounded share of the tokens to each expert, so its sizes are no polynomial of the
-shape (:func:`nmsim.graph.shapes.shape_generic`) and each shape is traced. The trace at one shape is stored as a
+shape (:func:`nmsim.graph.shapes.shape_generic`) and each shape is traced; so is any shape outside a shape-generic
+graph's domain (one token of prefill, several new tokens over a KV cache, an image of one patch) or of a model
+whose graph cannot be fitted exactly. The trace at one shape is stored as a
 :class:`~nmsim.graph.shapes.ShapeGraph` with every shape variable fixed (one point, constant "polynomials"), under
 the trace cache's key of the workload, the kind and that shape; it is checked against the trace, column by column,
 before it is stored (a graph that does not reproduce it is never kept). A second question at that shape, in any
@@ -17,11 +19,13 @@ _ANNOUNCED: set = set()
 
 
 def region(cfg, batch: int, seq: int | None, past: int = 0) -> tuple[str, dict] | None:
-    """(kind, the shape as the graph's fixed variables) of a text model's trace request, or None."""
-    if cfg.is_image or batch is None or batch < 1:
+    """(kind, the shape as the graph's fixed variables) of a trace request, or None (no batch)."""
+    if batch is None or batch < 1:
         return None
+    if cfg.is_image:
+        return ("image", {"batch": batch, "image_size": cfg.image_size}) if seq is None and not past else None
     if past:
-        return ("decode", {"batch": batch, "past": past}) if seq == 1 else None
+        return "decode", {"batch": batch, "past": past, **({} if seq == 1 else {"seq": seq})}
     return ("forward", {"batch": batch, "seq": seq}) if seq else None
 
 
@@ -32,8 +36,6 @@ def graph_at(cfg, batch: int, seq: int | None, past: int, build: bool):
 
     found = region(cfg, batch, seq, past)
     if found is None:
-        if build:
-            _announce(cfg, batch, seq, past)
         return None
     memo = (cfg, batch, seq, past)
     if memo in _MEMORY:
@@ -85,8 +87,9 @@ def _traced(cfg, kind: str, shape: dict, batch: int, seq: int | None, past: int)
 
 
 def _announce(cfg, batch: int, seq: int | None, past: int) -> None:
-    """Say on stderr (once per shape) that this shape is traced: it imports torch and takes seconds."""
-    if (cfg, batch, seq, past) in _ANNOUNCED:
+    """Say on stderr (once per shape) that a mixture of experts' shape is traced: it imports torch and takes
+    seconds (a shape outside a shape-generic graph's domain is small: traced quietly, as before)."""
+    if not cfg.is_moe or (cfg, batch, seq, past) in _ANNOUNCED:
         return
     _ANNOUNCED.add((cfg, batch, seq, past))
     from nmsim.progress import progress_stream

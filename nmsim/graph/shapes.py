@@ -581,13 +581,11 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
     from nmsim.graph.cache import cache_mode
 
     mode = cache_mode()
-    found = shape_of(cfg, batch, seq, past) if mode != "off" else None
-    if found is None:
-        if mode != "off" and not shape_generic(cfg):   # a mixture of experts: its graph at this shape, if kept
-            from nmsim.graph import one_shape
-
-            return one_shape.graph_at(cfg, batch, seq, past, build=mode == "build")
+    if mode == "off":
         return None
+    found = shape_of(cfg, batch, seq, past)
+    if found is None:   # a mixture of experts, or a shape outside the domain: its graph at this shape, if kept
+        return _at_one_shape(cfg, batch, seq, past, mode)
     kind, shape = found
     akey = (cfg, kind, tuple(shape.values()))
     hit = _AT.get(akey)
@@ -596,8 +594,8 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
     try:
         sg = shape_graph(cfg, kind, region_of(shape), build=mode == "build")
     except ShapeFitError as exc:
-        warnings.warn(f"nmsim: tracing every shape of {cfg.name}: {exc}", stacklevel=3)
-        return None
+        warnings.warn(f"nmsim: tracing every shape of {cfg.name} (once, cached after): {exc}", stacklevel=3)
+        return _at_one_shape(cfg, batch, seq, past, mode)
     if sg is None:
         return None
     graph = sg.at(config=cfg, **shape)
@@ -605,6 +603,12 @@ def graph_at(cfg, batch: int, seq: int | None, past: int = 0):
         _AT.clear()
     _AT[akey] = graph
     return graph
+
+
+def _at_one_shape(cfg, batch: int, seq: int | None, past: int, mode: str):
+    from nmsim.graph import one_shape
+
+    return one_shape.graph_at(cfg, batch, seq, past, build=mode == "build")
 
 
 def cached_parameter_counts(cfg) -> dict[str, int] | None:
@@ -629,5 +633,8 @@ def cached_parameter_counts(cfg) -> dict[str, int] | None:
             if kind != "image":
                 return sg.parameter_counts()
             shape = {**sg.default_shape(), "image_size": [cfg.image_size]}
-            return sg.parameter_counts(shape) if sg.covers({k: v[0] for k, v in shape.items()}) else None
-    return None
+            if sg.covers({k: v[0] for k, v in shape.items()}):
+                return sg.parameter_counts(shape)
+    from nmsim.graph import one_shape   # counted with a graph at one shape this process kept or loaded
+
+    return one_shape.parameter_counts(cfg)
