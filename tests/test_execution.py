@@ -183,7 +183,7 @@ def published(v, refit: bool) -> None:
     # H100 has its own cuBLAS / cuSPARSELt values
     fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
-    assert fits["h100-cublas"] == pytest.approx(0.914, abs=1e-3)
+    assert fits["h100-cublas"] == pytest.approx(0.797, abs=1e-3)   # stream-K, as every sm90 cuBLAS
     assert fits["h100-cusparselt"] == pytest.approx(0.525, abs=1e-3)
     # the H100 PCIe's own (SlideSparse's Llama-3.2-1B bf16 shapes): 350 W, its 2:4 kernel at 0.73x the dense level
     assert fits["h100pcie-cublas"] == pytest.approx(0.648, abs=1e-3)
@@ -205,7 +205,7 @@ def published(v, refit: bool) -> None:
                                                               "gptfast-llama2-7b-int4"]
     # scored rows (never fitted): the numbers README "How accurate is it" reports
     rows = v.rows.set_index("id")
-    assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.150, abs=0.005)  # measured 1.21 (H100)
+    assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.277, abs=0.005)  # measured 1.21 (H100)
     assert rows.loc["llama3-8b-int4", "predicted"] == pytest.approx(5.558e-3, rel=5e-3)     # tinygemm pinned
     # Sparse-Marlin's gain over tinygemm, torchao Llama-3-8B on the A100: 1.19x predicted, 1.25x measured (was 2.16x)
     assert rows.loc["llama3-8b-int4-2:4-vs-int4", "predicted"] == pytest.approx(1.194, abs=0.005)
@@ -217,7 +217,7 @@ def published(v, refit: bool) -> None:
     assert groups.loc["torchao-decode-eager-a100", "mape_pct"] == pytest.approx(8.6, abs=0.1)
     use = groups.reset_index().set_index("use")
     assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 319
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.1, abs=0.1)
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(10.2, abs=0.1)
     assert use.loc["all", "mape_pct"] == pytest.approx(9.6, abs=0.1)
     # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); end to end
     # does not: BERT SQuAD training steps priced as their program ran them (eager, unfused, dropout) still take
@@ -225,10 +225,10 @@ def published(v, refit: bool) -> None:
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
     assert list(level["rows"]) == [288, 31, 19, 12]
-    assert level["mape_pct"].round(1).tolist() == [9.9, 12.1, 6.1, 21.7]
+    assert level["mape_pct"].round(1).tolist() == [10.0, 12.1, 6.1, 21.6]
     scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
                                                                            "dle-bert-squad-train"]]
-    assert scored_train["mape_pct"].round(1).tolist() == [20.6, 27.2]   # by source
+    assert scored_train["mape_pct"].round(1).tolist() == [20.5, 27.2]   # by source
     # the bundled 80 % bands are what these scored rows give (`nmsim validate --write-bands` rewrites them)
     from nmsim.bands import table
     from nmsim.bands.build import levels
@@ -280,13 +280,15 @@ def test_measurement_pins_a_dense_kernel():
 
 
 def test_compressed_weight_kernel_not_offered_below_its_measured_rows():
-    """Table 19 covers large-M GEMMs only: a 1:8 decode GEMV runs dense, a 1:8 prefill GEMM on the N:M kernel."""
+    """Table 19 covers large-M GEMMs only: a 1:8 decode GEMV runs dense, a 1:8 prefill GEMM on the N:M kernel (not
+    on the H100: its stream-K cuBLAS and cuSPARSELt outrun the Ampere-code N:M kernel there)."""
     pats = lambda ops, p: pd.Series([p], index=ops.index, dtype=object)  # noqa: E731
     for name in ("a100", "h100", "v100"):
         dtype = "fp16"
         gemv, big = _one(1, 4096, 4096), _one(256, 4096, 4096)  # 128 rows: split-K cuBLAS wins on the v100
         assert price_gemms(gemv, pats(gemv, NMPattern(1, 8)), load(name), dtype).iloc[0]["kernel"] == "cublas"
-        assert price_gemms(big, pats(big, NMPattern(1, 8)), load(name), dtype).iloc[0]["kernel"] == "compressed-nm"
+        kernel = price_gemms(big, pats(big, NMPattern(1, 8)), load(name), dtype).iloc[0]["kernel"]
+        assert kernel == ("cublas" if name == "h100" else "compressed-nm")
 
 
 def test_kernel_choice_pin_and_small_m():

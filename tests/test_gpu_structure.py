@@ -63,6 +63,30 @@ def test_sm80_kernel_on_hopper_reaches_half_the_peak():
 
 
 
+
+STRUCTURE = ("kind", "arch", "split_k", "split_k_auto", "tile_m", "tile_n", "tiles", "min_rows", "tile_overhead_k",
+             "index_columns", "threads", "stage_k", "overlap", "small_m_rows", "metadata", "transposed", "max_m",
+             "offered_from_rows")
+# open: the RTX 4090's cuBLAS prologue and cuSPARSELt split-K (from its SlideSparse rows) are not carried to the L4
+# and L40S (sm89) yet
+OPEN = {("sm89", "cublas"), ("sm89", "cusparselt")}
+
+
+def test_one_kernel_model_per_library_and_arch():
+    """A library's kernel is the same code on every GPU of one arch, so it has the same structure there (tiles,
+    split-K or stream-K, prologue, index sharing, ...); only levels fitted or measured per GPU differ (efficiency,
+    bandwidth, launch cost). Hopper's cuBLAS runs stream-K (no wave quantization) on the H100 SXM5, PCIe and H200."""
+    from nmsim.hardware.loader import list_specs
+    seen, differ = {}, set()
+    for name in list_specs():
+        ex = load(name).execution or {}
+        for k in ex.get("kernels") or ():
+            key, shape = (ex.get("arch"), k.name), tuple(getattr(k, f) for f in STRUCTURE)
+            if seen.setdefault(key, shape) != shape:
+                differ.add(key)
+    assert differ <= OPEN
+    assert ("sm90", "cublas") in seen and all(_kernel(load(n), "cublas").split_k for n in ("h100", "h100-pcie", "h200"))
+
 @pytest.mark.parametrize("name", ["h100", "h100-pcie", "h200"])
 def test_int4_kernels_on_hopper_stream_as_they_fetch(name):
     """tinygemm (a block per 8 output columns, loads into registers) keeps the A100's fitted share of HBM; Marlin and
