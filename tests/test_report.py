@@ -4,8 +4,6 @@ import gzip
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -108,9 +106,19 @@ def test_committed_example_regenerates(fresh, stem):
                                   rtol=1e-5, atol=1e-9)
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "nmsim", "report", "--no-train", *args], capture_output=True,
-                          text=True, cwd=ROOT)
+@pytest.fixture
+def report_cli(capsys, monkeypatch):
+    """``nmsim report --no-train ARGS`` in this process from the repository root: (exit status, stderr)."""
+    monkeypatch.chdir(ROOT)
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            code = main(["report", "--no-train", *args])
+        except SystemExit as exc:   # argparse
+            code = exc.code
+        return code, capsys.readouterr().err
+    return run
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -127,21 +135,21 @@ def _run(*args):
     (["--hardware", "a100", "--price-per-hour", "h100=2"],
      "--price-per-hour: h100: h100-sxm5 is not priced here (priced: a100-sxm4-80gb)"),
 ])
-def test_bad_input_one_line(tmp_path, args, needle):
+def test_bad_input_one_line(tmp_path, report_cli, args, needle):
     out = tmp_path / "r"
-    res = _run(*args, "--out", str(out))
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
+    code, err = report_cli(*args, "--out", str(out))
+    assert code == 2, err
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nmsim: error:") and needle in lines[0]
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
-def test_bad_accuracy_csv(tmp_path):
+def test_bad_accuracy_csv(tmp_path, report_cli):
     bad = tmp_path / "acc.csv"
     bad.write_text("pattern,method,top1\nff=1:8,sr-ste,70\n")
-    res = _run("--accuracy", str(bad), "--out", str(tmp_path / "r"))
-    assert res.returncode == 2
-    assert res.stderr.count("\n") == 1 and "missing column" in res.stderr and "acc.csv" in res.stderr
+    code, err = report_cli("--accuracy", str(bad), "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert err.count("\n") == 1 and "missing column" in err and "acc.csv" in err
     assert not (tmp_path / "r").exists()
 
 
@@ -212,15 +220,16 @@ def test_seed_sweeps_match_the_sweep_summaries():
     ("task,recipe,pattern,seed,accuracy\nd,dense,dense,0,0.9\n", "missing column(s) train_flops"),
     ("task,recipe,pattern,seed,accuracy,train_flops\nd,dense,dense,0,high,10\n", "row 2: accuracy must be a finite"),
 ])
-def test_bad_sweep_runs_one_line(tmp_path, content, needle):
+def test_bad_sweep_runs_one_line(tmp_path, report_cli, content, needle):
     bad = tmp_path / "sweep_runs.csv"
     bad.write_text(content)
-    res = _run("--hardware", "ideal-nm", "--patterns", "1:8", "--sweep-runs", str(bad), "--out", str(tmp_path / "r"))
-    assert res.returncode == 2
-    assert res.stderr.count("\n") == 1 and needle in res.stderr and "sweep_runs.csv" in res.stderr, res.stderr
+    code, err = report_cli("--hardware", "ideal-nm", "--patterns", "1:8", "--sweep-runs", str(bad), "--out",
+                           str(tmp_path / "r"))
+    assert code == 2
+    assert err.count("\n") == 1 and needle in err and "sweep_runs.csv" in err, err
     assert not (tmp_path / "r").exists()
-    res = _run("--sweep-runs", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
-    assert res.returncode == 2 and "--sweep-runs" in res.stderr and res.stderr.count("\n") == 1
+    code, err = report_cli("--sweep-runs", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "--sweep-runs" in err and err.count("\n") == 1
 
 
 def test_execution_summary():
@@ -310,8 +319,9 @@ def test_cluster_sections_same_numbers_as_nmsim_cluster(tmp_path):
     ("vit-base-16@dgx-a100", "image model"),
     ("gpt2@no-such-system", "no-such-system"),
 ])
-def test_bad_cluster_one_line(tmp_path, spec, needle):
-    res = _run("--hardware", "ideal-nm", "--patterns", "1:8", "--cluster", spec, "--out", str(tmp_path / "r"))
-    assert res.returncode == 2, res.stderr
-    assert res.stderr.count("\n") == 1 and "--cluster" in res.stderr and needle in res.stderr, res.stderr
+def test_bad_cluster_one_line(tmp_path, report_cli, spec, needle):
+    code, err = report_cli("--hardware", "ideal-nm", "--patterns", "1:8", "--cluster", spec, "--out",
+                           str(tmp_path / "r"))
+    assert code == 2, err
+    assert err.count("\n") == 1 and "--cluster" in err and needle in err, err
     assert not (tmp_path / "r").exists()
