@@ -28,6 +28,9 @@ Session 4 (``nice python bench/bench_first_call.py``, 5 rounds, load 8.3-9.5 on 
 to llm-analysis): cold 1.24/1.14 (7B), 1.21/1.44 (70B), 1.36/1.35 (405B); warm (the kept answer) 0.14/0.14,
 0.14/0.15, 0.15/0.15 (0.09 CPU-s against llm-analysis's 0.59-0.65); a new question on the warm cache (pricing,
 pandas) 1.10/1.13, 1.20/1.35, 1.35/1.43.
+Session 5, after the numpy pricing core and the kept parses (same command, 5 rounds, load 10.0-11.8): a new
+question on the warm cache 0.51/0.53 (7B), 0.57/0.54 (70B), 0.65/0.60 (405B): 0.34-0.39 CPU-s against
+llm-analysis's 0.65-0.66; cold 1.17/1.24, 1.21/1.17, 1.36/1.39; warm 0.16/0.15, 0.17/0.13, 0.17/0.15.
 """
 from __future__ import annotations
 
