@@ -30,21 +30,11 @@ def _shape(cfg, kind, fixed, rng):
     return {"batch": batch, key: rng.randint(1 if kind == "decode" else 2, table)}
 
 
-def _fresh(cfg, kind, shape):
-    from nmsim.graph.api import trace_uncached
-
-    if kind == "forward":
-        return trace_uncached(cfg, shape["batch"], shape["seq"], 0)
-    if kind == "decode":
-        return trace_uncached(cfg, shape["batch"], 1, shape["past"])
-    return trace_uncached(cfg.replace(image_size=shape["image_size"]), shape["batch"], None, 0)
-
-
 def check(name: str, shapes_per_model: int = SHAPES_PER_MODEL, seed: int = 0) -> list[dict]:
     import numpy as np
 
     from nmsim.graph import load_workload
-    from nmsim.graph.shapes import ShapeFitError, fit, frame_difference
+    from nmsim.graph.shapes import ShapeFitError, fit, frame_difference, trace_at
 
     cfg = load_workload(name)
     rng = random.Random(f"{name}-{seed}")
@@ -63,7 +53,7 @@ def check(name: str, shapes_per_model: int = SHAPES_PER_MODEL, seed: int = 0) ->
         bad, flops = [], 0.0
         for _ in range(per):
             shape = _shape(cfg, kind, fixed, rng)
-            want = _fresh(cfg, kind, shape).ops
+            want = trace_at(cfg, kind, shape).ops
             diff = frame_difference(sg.at(**shape).ops, want)
             if diff:
                 bad.append(f"{shape}: {diff}")

@@ -563,6 +563,15 @@ def assert_one_error(code: int, err: str, expected: str | None) -> None:
         assert errors[0] == "nmsim: error: " + expected
 
 
+def check_case(folder, capsys, files: dict, argv: list, expected: str | None) -> None:
+    """One corpus case in ``folder``: exit 2, the one expected error line, every file byte-identical."""
+    make_files(folder, files)
+    before = snapshot(folder)
+    code, err = run_cli(argv, capsys)
+    assert_one_error(code, err, expected)
+    assert snapshot(folder) == before, "a failed command changed, added or removed files"
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -589,11 +598,7 @@ def test_bad_input(workdir, capsys, files, argv, expected):
 
 @pytest.mark.parametrize("cid,files,argv,expected", [pytest.param(*c, id=c[0]) for c in _run_folder_cases()])
 def test_bad_run_folder(workdir, capsys, cid, files, argv, expected):
-    make_files(workdir, files)
-    before = snapshot(workdir)
-    code, err = run_cli(argv, capsys)
-    assert_one_error(code, err, expected)
-    assert snapshot(workdir) == before
+    check_case(workdir, capsys, files, argv, expected)
 
 
 def test_task_and_param_typos_name_the_flag(workdir, capsys):

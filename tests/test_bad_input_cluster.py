@@ -13,7 +13,7 @@ import json
 import pytest
 from nmsim.hardware import list_specs
 from nmsim.graph.families import HF_TYPES
-from test_bad_input import BIG, BOMB, DIR, HF, assert_one_error, make_files, run_cli, snapshot, workdir  # noqa: F401
+from test_bad_input import BIG, BOMB, DIR, HF, check_case, workdir  # noqa: F401
 
 # a small decoder (4 heads of 16, 2 layers) and one with 12 heads and 4 KV heads, as workload files
 W = "family: gpt2\nvocab: 100\nlayers: 2\nd_model: 64\nheads: 4\nffn: 256\nseq_len: 32\n"
@@ -408,11 +408,7 @@ CASES = [pytest.param(files, argv, msg, id=f"{cls}:{cid}") for cls, cases in CLA
 
 @pytest.mark.parametrize("files,argv,expected", CASES)
 def test_bad_cluster_input(workdir, capsys, files, argv, expected):  # noqa: F811 (workdir: the shared fixture)
-    make_files(workdir, files)
-    before = snapshot(workdir)
-    code, err = run_cli(argv, capsys)
-    assert_one_error(code, err, expected)
-    assert snapshot(workdir) == before, "a failed command changed, added or removed files"
+    check_case(workdir, capsys, files, argv, expected)
 
 
 def test_corpus_size():

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from nmsim.errors import UserError
 from nmsim.evidence.files import read_protocol_file, read_timing
 from nmsim.train.checkpoint import read_config, read_done, read_metrics_rows
-from test_bad_input import make_files, run_cli, snapshot, workdir  # noqa: F401
-from test_bad_input_validate import check_case, mutated
+from test_bad_input import check_case, make_files, run_cli, snapshot, workdir  # noqa: F401
+from test_bad_input_validate import mutated
 
 # ---- accuracy CSVs (nmsim.report.accuracy) -------------------------------------------------------------------
 

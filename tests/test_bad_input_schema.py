@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from nmsim.hardware import list_specs
-from test_bad_input import assert_one_error, make_files, run_cli, snapshot, workdir  # noqa: F401
+from test_bad_input import check_case, make_files, snapshot, workdir  # noqa: F401
 from test_bad_input_cluster import SYS, W
 
 GPU = """name: g
@@ -224,11 +224,7 @@ API_CASES = {"price list": [
 @pytest.mark.parametrize("cid,files,argv,expected", [pytest.param(*c, id=f"{cls}:{c[0]}")
                                                       for cls, cases in CLASSES.items() for c in cases])
 def test_bad_schema_file(workdir, capsys, cid, files, argv, expected):
-    make_files(workdir, files)
-    before = snapshot(workdir)
-    code, err = run_cli(argv, capsys)
-    assert_one_error(code, err, expected)
-    assert snapshot(workdir) == before
+    check_case(workdir, capsys, files, argv, expected)
 
 
 @pytest.mark.parametrize("cid,files,code,expected", [pytest.param(*c, id=f"{cls}:{c[0]}")

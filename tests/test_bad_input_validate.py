@@ -18,7 +18,7 @@ from nmsim.errors import UserError
 from nmsim.graph import list_workloads
 from nmsim.hardware.loader import list_specs
 from test_measurements_file import DOC as BASE
-from test_bad_input import BIG, BOMB, DIR, assert_one_error, make_files, run_cli, snapshot, workdir  # noqa: F401
+from test_bad_input import BIG, BOMB, DIR, check_case, workdir  # noqa: F401
 
 DOC = {**copy.deepcopy(BASE), "rows": [
     copy.deepcopy(BASE["rows"][0]),
@@ -231,15 +231,6 @@ CLASSES["measurements reader"].append(("m-parent-is-file", {"f": "x"}, ["validat
                                        "f/m.yaml: no such file"))
 CASES = [pytest.param(files, argv, msg, id=f"{cls}:{cid}") for cls, cases in CLASSES.items()
          for cid, files, argv, msg in cases]
-
-
-def check_case(folder, capsys, files: dict, argv: list, expected: str) -> None:
-    """One corpus case in ``folder``: exit 2, the one expected error line, every file byte-identical."""
-    make_files(folder, files)
-    before = snapshot(folder)
-    code, err = run_cli(argv, capsys)
-    assert_one_error(code, err, expected)
-    assert snapshot(folder) == before, "a failed command changed, added or removed files"
 
 
 @pytest.mark.parametrize("files,argv,expected", CASES)

@@ -30,6 +30,7 @@ from nmsim.schema import publish
 from nmsim.schema.execution import MODELS
 from nmsim.schema.losses import LOSSES
 from test_cluster_reader_properties import SETTINGS, mutate, yaml_text
+from test_hardware_errors import set_at
 
 # the bands reader uncached: the property test below writes one path many times
 LOADERS = {"hardware": load_file, "system": load_system_file, "losses": load_losses, "prices": read_prices,
@@ -86,13 +87,7 @@ def test_every_shipped_file_passes_the_loader_and_its_json_schema(kind, path):
 
 def _set(*path_value):
     *path, value = path_value
-
-    def mutate(doc):
-        node = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-    return mutate
+    return set_at(path, value)
 
 
 # damage both the loader and the JSON Schema refuse (kind, bundled file, mutation)

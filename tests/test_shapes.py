@@ -38,14 +38,6 @@ def _shallow(cfg):
     return cfg.replace(layers=2, decoder_layers=2 if cfg.is_enc_dec else 0)
 
 
-def _fresh(cfg, kind, shape):
-    if kind == "forward":
-        return trace_uncached(cfg, shape["batch"], shape["seq"], 0)
-    if kind == "decode":
-        return trace_uncached(cfg, shape["batch"], 1, shape["past"])
-    return trace_uncached(cfg.replace(image_size=shape["image_size"]), shape["batch"], None, 0)
-
-
 def _random_shape(cfg, kind, fixed, rng):
     batch = fixed.get("batch") or rng.randint(2, 96)
     if kind == "image":
@@ -66,7 +58,7 @@ def check_against_traces(cfg, kind, fixed, n, rng):
     sg = S.fit(cfg, kind, fixed)
     for _ in range(n):
         shape = _random_shape(cfg, kind, fixed, rng)
-        want = _fresh(cfg, kind, shape).ops
+        want = S.trace_at(cfg, kind, shape).ops
         got = sg.at(**shape).ops
         assert S.frame_difference(got, want) is None, (cfg.name, kind, shape)
         for col in ("fwd_flops", "dgrad_flops", "wgrad_flops", "vector_flops", "bytes_read", "bytes_written"):

@@ -247,16 +247,22 @@ def _internal(var: str) -> str:
     return "grid" if var == "image_size" else var
 
 
-def _trace_point(cfg, kind: str, full: dict):
-    """Trace at ``full`` = {internal variable: value} (image: grid side)."""
+def trace_at(cfg, kind: str, shape: dict):
+    """A fresh trace of ``cfg`` at ``shape``, in the user's variables of ``kind`` (batch and seq, past or
+    image_size): what a shape-generic graph of that kind must reproduce."""
     from nmsim.graph.api import trace_uncached
 
     if kind == "forward":
-        return trace_uncached(cfg, batch=full["batch"], seq=full["seq"], past=0)
+        return trace_uncached(cfg, shape["batch"], shape["seq"], 0)
     if kind == "decode":
-        return trace_uncached(cfg, batch=full["batch"], seq=1, past=full["past"])
-    return trace_uncached(cfg.replace(image_size=full["grid"] * cfg.patch_size), batch=full["batch"], seq=None,
-                          past=0)
+        return trace_uncached(cfg, shape["batch"], 1, shape["past"])
+    return trace_uncached(cfg.replace(image_size=shape["image_size"]), shape["batch"], None, 0)
+
+
+def _trace_point(cfg, kind: str, full: dict):
+    """Trace at ``full`` = {internal variable: value} (image: grid side)."""
+    grid = {"image_size": full["grid"] * cfg.patch_size} if "grid" in full else {}
+    return trace_at(cfg, kind, {**full, **grid})
 
 
 def _params_at(cfg, kind: str, full: dict) -> dict[str, int]:
