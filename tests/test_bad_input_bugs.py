@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from nmsim.bands import BANDS_FILE
 from test_bad_input import GPT, SPEC, VIT, assert_one_error, make_files, run_cli, snapshot
 
 ROOT = Path(__file__).parent.parent
@@ -234,8 +236,9 @@ def test_compare_user_spec_file_and_bundled(workdir_files, capsys):
         ["my-accelerator", "dense"], ["my-accelerator", "2:4"], ["a100-sxm4-80gb", "dense"], ["a100-sxm4-80gb", "2:4"]]
     # a user's spec file has no measured rows: its band is not a number
     note = " ".join(line.lstrip("#").strip() for line in out.splitlines() if line.startswith("#"))
-    assert note.endswith("my-accelerator: not validated; a100-sxm4-80gb: x0.87-1.13 (inference step, 16 scored rows, "
-                         "75 % inside)")
+    band = yaml.safe_load(BANDS_FILE.read_text())["levels"]["inference step"]   # values pinned by test_bands
+    assert note.endswith(f"my-accelerator: not validated; a100-sxm4-80gb: x{band['lo']:.2f}-{band['hi']:.2f} "
+                         f"(inference step, {band['rows']} scored rows, {band['coverage'] * 100:.0f} % inside)")
 
 
 def test_compare_renamed_copy_of_a_bundled_spec_is_priced_as_the_file(workdir_files, capsys):

@@ -5,8 +5,10 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from nmsim import __version__
+from nmsim.bands import BANDS_FILE
 from nmsim.cli import main
 from nmsim.cli.table import duration, human, render_table
 
@@ -169,6 +171,11 @@ def test_sweep_says_a_fitted_k_once_per_plan(tmp_path, capsys):
     assert err.count("nmsim: note: ff=1:16: sdgf-geometric uses k=4: the paper's k=16 does not fit") == 1
 
 
+def _inference_band() -> dict:
+    """The shipped inference-step band (its values are pinned by test_bands against the scored rows)."""
+    return yaml.safe_load(BANDS_FILE.read_text())["levels"]["inference step"]
+
+
 def test_price_sweep_starts_with_what_it_priced(capsys):
     argv = ["price", "gpt2", "--hardware", "a100", "--mode", "decode", "--batch", "1,16", "--context", "256,512"]
     assert main(argv) == 0
@@ -185,8 +192,9 @@ def test_price_sweep_starts_with_what_it_priced(capsys):
                                    "seq 64..128)")
     assert err.splitlines()[-4].startswith("#   us-east-1")
     assert err.splitlines()[-3].startswith("# attention at full T x T: the causal mask's upper half is counted")
-    assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): x0.87-1.13 "
-                                    "(inference step, 16")
+    band = _inference_band()   # the shipped band file's values: pinned there, its format here
+    assert err.splitlines()[-2] == ("# 80 % band, measured / predicted (time, energy, $; rates inverse): "
+                                    f"x{band['lo']:.2f}-{band['hi']:.2f} (inference step, {band['rows']}")
 
 
 def test_hardware_names_ignore_case_and_epochs_alone_say_one_step_each(capsys):
