@@ -322,8 +322,9 @@ LATE = {
     r"\| evidence ": "the protocol's files and options are checked by nmsim.evidence (numpy, pandas)",
     r"\| cluster validate .*--columns": "cluster validate's table (pandas) is made before --columns is checked",
     r"/dev/full": "a full disk is found when the output is written, after the work",
-    r"kernel pins:|--(kernel|dtype|weight-dtype) |price-dtype|compare-no-hardware-for-dtype":
-        "the dtypes and a pinned kernel are checked by the spec's execution model (nmsim.execution: numpy)",
+    r"kernel pins:(compare|price-sweep)|\| (compare|cluster \w+) .*--(kernel|dtype|weight-dtype) |"
+    r"compare-no-hardware-for-dtype":
+        "compare, cluster and price's sweep check the dtypes and a pinned kernel where they price (numpy)",
     r"compare spec files:": "two specs of one name are found where compare loads them (nmsim.cost.compare: numpy)",
     r"divisi|regex-sel|sweep-regex|plan-does-not-fit|ff=1:7|--selector typo":
         "a plan's M against the model's dimensions, and a selector's matches, need the model's graph",
@@ -333,6 +334,7 @@ LATE = {
 # bad values a command accepts (so it goes on to its work, which imports what it needs)
 ACCEPTED = {
     r"flags:schedule --sparsity ff=1:7": "a schedule has no model: any N:M pattern is a target",
+    r"flags:export --dtype typo": "export reads --dtype only with --hardware (none here)",
 }
 
 

@@ -86,7 +86,7 @@ def model_for(hw) -> ExecutionModel:
 
 def default_fusion(hw) -> Fusion:
     """The fusion the spec's software stack applies (``execution.fusion``; unfused when the spec says nothing)."""
-    from nmsim.execution.base import Fusion
+    from nmsim.execution.context import Fusion
 
     f = (getattr(hw, "execution", None) or {}).get("fusion") or {}
     return Fusion(attention=bool(f.get("attention", False)), epilogue=bool(f.get("epilogue", False)))

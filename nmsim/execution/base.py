@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nmsim.errors import UserError
+from nmsim.execution.context import ExecContext, Fusion  # noqa: F401 (the contract's names)
 
 if TYPE_CHECKING:  # pandas on first use: loading a spec (which names its model) stays light for the CLI
     import pandas as pd
@@ -65,40 +66,6 @@ TABLE_ARRAYS = ("b", "m", "k", "n", "nominal_flops", "pattern", "sparse_operand"
 TABLE_IDS = ("id", "module", "role", "layer", "kind", "pass")
 PRICED_FIELDS = ("executed_flops", "weight_bytes", "metadata_bytes", "act_bytes", "bytes", "compute_seconds",
                  "memory_seconds", "metadata_seconds", "seconds", "bound", "joules", "sparse", "kernel")
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """Which producer/consumer ops run fused (no HBM round trip between them).
-
-    ``attention``: FlashAttention-style — the T×T scores of logit→softmax→attend never reach memory (the
-    ``score_elems`` of those rows and the softmax/scale ops move no bytes). ``epilogue``: element-wise ops that
-    consume a GEMM's output (bias, activation, residual add, scaling) run in the GEMM's epilogue and read only
-    their other inputs. ``None`` = the spec's stack default (``execution.fusion``)."""
-    attention: bool = True
-    epilogue: bool = True
-
-    @property
-    def label(self) -> str:
-        parts = [n for n, on in (("flash-attention", self.attention), ("epilogue", self.epilogue)) if on]
-        return "+".join(parts) or "unfused"
-
-
-@dataclass
-class ExecContext:
-    """Everything a model needs besides the table: one pricing run's settings."""
-    hw: object                      # HardwareSpec
-    dtype: str = "bf16"             # compute dtype (the GEMM's math and its activations)
-    weight_dtype: str | None = None  # storage dtype of weights (None = dtype); int4 weights + bf16 compute
-    fusion: Fusion = field(default_factory=Fusion)
-    kernel: str | None = None       # pin this kernel for sparse rows (``--kernel``); None = fastest applicable
-    dgrad_sparse: bool | None = None
-    cuda_graphs: bool = True        # kernels replayed from a CUDA graph; False = eager (host dispatch per kernel)
-    step: bool = True               # a forward step's kernels back to back (False: GEMMs alone, training steps)
-
-    @property
-    def wdtype(self) -> str:
-        return self.weight_dtype or self.dtype
 
 
 @dataclass(frozen=True)
@@ -220,9 +187,9 @@ class ExecutionModel:
     def check(self, ctx: ExecContext, patterns=()) -> None:
         """Refuse settings no graph could be priced with, before anything is traced (``patterns``: the plans'
         patterns). A model without named kernels has none to pin."""
-        if ctx.kernel is not None:
-            raise UserError(f"{self.hw.name} has no kernels to pin (its execution model is {self.name}; --kernel "
-                            "is for gpu specs)", "--kernel")
+        from nmsim.execution.checks import check_no_kernels
+
+        check_no_kernels(self.hw, self.name, ctx)
 
     def supports(self, table: GemmTable, ctx: ExecContext) -> np.ndarray:
         """Bool per row (broadcast shape): can this model run the GEMM at all at ``ctx``'s dtypes."""

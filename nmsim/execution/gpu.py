@@ -113,6 +113,7 @@ import numpy as np
 
 from nmsim.errors import UserError
 from nmsim.execution import register
+from nmsim.execution.checks import arch_factor, check_gpu, check_pin, describe
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
 from nmsim.execution.occupancy import latency_factor
@@ -123,10 +124,6 @@ from nmsim.schema.execution import FIT_FIELDS, GPU, GPU_FIT_FIELDS, KERNEL  # no
 from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
 
 SPLIT_K_MIN_DEPTH = 256  # split_k: auto never cuts the reduction into slices shorter than this (an assumption)
-
-def _arch_number(arch: str | None) -> int | None:
-    return None if arch is None else int(arch[2:])
-
 
 _KEEP = {"sparse": bool, "hw_pattern": np.int16}
 
@@ -156,33 +153,11 @@ class GpuModel(ExecutionModel):
         return tuple(k.name for k in self.kernels)
 
     def _check_pin(self, ctx: ExecContext) -> None:
-        if ctx.kernel is not None and ctx.kernel not in self.kernel_names():
-            raise UserError(f"{self.hw.name} has no kernel {ctx.kernel!r} (kernels: {', '.join(self.kernel_names())})",
-                            "--kernel")
+        check_pin(self.hw, self.kernels, ctx)
 
     def check(self, ctx: ExecContext, patterns=()) -> None:
-        """The kernel named, a kernel for the dtypes, and a pinned kernel that runs at least one of ``patterns``
-        (sparse) at the dtypes: the errors :meth:`price` gives, before tracing (it keeps the ones only the shapes
-        decide, e.g. ``offered_from_rows``)."""
-        self._check_pin(ctx)
-        usable = [k for k in self.kernels if self._arch_factor(k) is not None]
-        if not any(k.accepts_dtypes(ctx.dtype, ctx.wdtype) for k in usable):
-            raise UserError(f"{self.hw.name} has no kernel for {ctx.dtype} GEMMs with {ctx.wdtype} weights "
-                            f"(kernels: {self._describe()})", "--dtype/--weight-dtype")
-        if ctx.kernel is None:
-            return
-        pinned = next((k for k in usable if k.name == ctx.kernel), None)
-        if pinned is None:   # built for a newer arch than this GPU's
-            runs = False
-        elif pinned.sparse:  # sparse rows read the stored weight: the weight dtype
-            runs = (pinned.accepts_dtypes(ctx.dtype, ctx.wdtype)
-                    and any(pinned.execution(p) is not None for p in patterns))
-        else:
-            runs = pinned.accepts_dtypes(ctx.dtype, ctx.dtype) or pinned.accepts_dtypes(ctx.dtype, ctx.wdtype)
-        if runs:
-            return
-        raise UserError(f"kernel {ctx.kernel!r} runs no GEMM of this plan at {ctx.dtype} with "
-                        f"{ctx.wdtype} weights ({self._describe()})", "--kernel")
+        """:func:`nmsim.execution.checks.check_gpu` (the errors :meth:`price` gives, said before tracing)."""
+        check_gpu(self.hw, self.params, ctx, patterns)
 
     def supports(self, table, ctx):
         ok = any(k.kind == "dense" and k.accepts_dtypes(ctx.dtype, ctx.dtype) for k in self.kernels)
@@ -190,10 +165,7 @@ class GpuModel(ExecutionModel):
 
     def _arch_factor(self, k: Kernel) -> float | None:
         """Share of the peak kernel ``k`` reaches on this GPU; None when it is built for a newer arch."""
-        mine, built = _arch_number(self.params.get("arch")), _arch_number(k.arch)
-        if mine is None or built is None or built == mine:
-            return 1.0
-        return None if built > mine else self.params.get("older_arch_peak_fraction", 1.0)
+        return arch_factor(self.params, k)
 
     def _peak(self, k: Kernel, dtype: str, hw_pattern) -> float:
         dense = self.hw.dense_tflops(dtype) * self._arch_factor(k)
@@ -400,10 +372,7 @@ class GpuModel(ExecutionModel):
         return np.maximum(seconds, host * np.asarray(kernels, dtype=float))
 
     def _describe(self) -> str:
-        return "; ".join(f"{k.name}: {','.join(k.dtypes)}"
-                         + (f" x {','.join(k.weight_dtypes)} weights" if k.weight_dtypes else "")
-                         + ("" if not k.sparse else " any N:M" if k.any_nm else
-                            " " + ",".join(str(p) for p in k.patterns)) for k in self.kernels)
+        return describe(self.kernels)
 
     def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
         out = super().price_vector(vt, ctx)

@@ -2,7 +2,8 @@
 spec: what pricing would refuse whatever the graph, said before anything is traced or priced (no pandas)."""
 from __future__ import annotations
 
-from nmsim.execution import ExecContext, Fusion, default_fusion, model_for
+from nmsim.execution import default_fusion
+from nmsim.execution.context import ExecContext, Fusion
 from nmsim.hardware.cached import hardware_spec
 from nmsim.sparsity.metadata import dtype_bytes
 
@@ -51,4 +52,6 @@ def check_settings(hw, dtype: str | None = None, *, weight_dtype: str | None = N
 
     ctx = context(hw, dtype, weight_dtype=weight_dtype, kernel=kernel)
     patterns = [rule.pattern for plan in plans for rule in SparsityPlan.of(plan).rules if rule.pattern is not None]
-    model_for(ctx.hw).check(ctx, patterns)
+    from nmsim.execution.checks import check
+
+    check(ctx.hw, ctx, patterns)   # the spec's model's own check, without importing the model (numpy)
