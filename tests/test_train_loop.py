@@ -20,10 +20,14 @@ torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _nmsim(*args: str) -> subprocess.Popen:
+def _nmsim(*args: str, to_kill: bool = False) -> subprocess.Popen:
+    """``nmsim ARGS`` in a child process; ``to_kill``: at the lowest CPU priority, so that on a loaded machine the
+    test's polling (normal priority) sees the moment it waits for before the child runs past it (no effect on an
+    idle machine with a core each)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "nmsim", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=(lambda: os.nice(19)) if to_kill else None)
 
 
 def _wait_for(predicate, proc, timeout=300.0):   # generous: a loaded CI machine, not a speed check
@@ -97,7 +101,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     reference = train_run(RunConfig(task="digits", recipe="sr-ste", sparsity={"ff": "1:4"}, epochs=6,
                                     eval_every=11, checkpoint_every=7), tmp_path / "reference")
     killed = tmp_path / "killed"
-    proc = _nmsim(*args, "--out", str(killed))
+    proc = _nmsim(*args, "--out", str(killed), to_kill=True)
     reached = _wait_for(lambda: len(read_metrics(killed)) >= 3 and (killed / "checkpoint.pt").exists(), proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -119,7 +123,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
 def test_sweep_killed_and_restarted_loses_no_finished_run(tmp_path):
     args = ["sweep", "--task", "digits", "--recipes", "static,sr-ste", "--patterns", "1:4,1:8", "--seeds", "1",
             "--epochs", "2", "--out", str(tmp_path)]
-    proc = _nmsim(*args)
+    proc = _nmsim(*args, to_kill=True)
     done_markers = lambda: sorted(tmp_path.rglob("done.json"))  # noqa: E731
     reached = _wait_for(lambda: len(done_markers()) >= 1, proc)
     proc.send_signal(signal.SIGKILL)
