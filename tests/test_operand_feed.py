@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nmsim.cost import price_gemms
-from nmsim.execution.operand_feed import bytes_per_flop, feed_factor, flops_per_clock
+from nmsim.execution.operand_feed import (bytes_per_flop, feed_factor, flops_per_clock, issue_factor,
+                                         run_clock_factor)
 from nmsim.hardware import load
 from nmsim.sparsity.pattern import NMPattern
 
@@ -67,3 +68,33 @@ def test_a_slower_pipe_never_reaches_less_of_its_peak(peak, rate, act, w):
     gpu = load("a100").execution
     full, slow = feed_factor(k, gpu, peak, act, w), feed_factor(k, gpu, peak * rate, act, w)
     assert 0.0 < full <= slow <= 1.0
+
+
+@pytest.mark.parametrize("gpu, dtype, kernel, eff", [
+    ("a100", "fp16", "cublas", 0.814),                  # fitted at its own rate: unchanged
+    ("a100", "tf32", "cublas", 1 / (1 + 0.5 * (1 / 0.814 - 1))),    # half the rate: half the issue loss
+    ("a100", "int8", "cublas", 1 / (1 + 2 * (1 / 0.814 - 1))),
+    ("rtx-4090", "fp16", "cublas", 0.9459),             # FP32 accumulate: a quarter of the A100's rate per SM
+    ("rtx-4090", "fp16", "cusparselt", 0.9439),
+])
+def test_a_fitted_efficiency_is_issue_time_per_flop(gpu, dtype, kernel, eff):
+    hw = load(gpu)
+    k = _kernel(hw, kernel)
+    assert k.efficiency * issue_factor(k, hw.execution, hw.dense_tflops(dtype)) == pytest.approx(eff, abs=1e-4)
+
+
+def test_a_model_run_holds_the_sustained_clock_a_gemm_alone_the_boost_clock():
+    ada, a100 = load("rtx-4090").execution, load("a100").execution
+    assert run_clock_factor(ada, burst=True) == 1.0
+    assert run_clock_factor(ada, burst=False) == pytest.approx(2235 / 2520)   # datasheet base over boost
+    assert run_clock_factor(a100, burst=False) == 1.0                        # no sustained clock given
+
+
+@settings(deadline=None, max_examples=60)
+@given(eff=st.floats(0.05, 1.0), rate=st.floats(1.0, 8192.0))
+def test_issue_time_keeps_more_of_a_slower_pipe(eff, rate):
+    k = dataclasses.replace(_kernel(load("a100"), "cublas"), efficiency=eff)
+    gpu = load("a100").execution
+    at = lambda r: eff * issue_factor(k, gpu, r * 108 * 1410e6 / 1e12)   # noqa: E731  (TFLOPS at r per SM-clock)
+    assert at(2048) == pytest.approx(eff)
+    assert 0.0 < at(max(rate, 2048.0)) <= at(min(rate, 2048.0)) <= 1.0

@@ -47,7 +47,7 @@ def price_gemms(ops: pd.DataFrame, patterns: pd.Series | None, hw, dtype: str, p
     passes = _check_passes(passes, decode)
     hw = hardware_spec(hw)
     ctx = context(hw, dtype, weight_dtype=weight_dtype, fusion=fusion, kernel=kernel, dgrad_sparse=dgrad_sparse,
-                  cuda_graphs=cuda_graphs, step=False)
+                  cuda_graphs=cuda_graphs, step=False, burst=True)
     mops = ops[ops["kind"].isin(MATRIX_KINDS)]
     if decode:
         check_decode(mops)

@@ -33,6 +33,7 @@ class ExecContext:
     dgrad_sparse: bool | None = None
     cuda_graphs: bool = True        # kernels replayed from a CUDA graph; False = eager (host dispatch per kernel)
     step: bool = True               # a forward step's kernels back to back (False: GEMMs alone, training steps)
+    burst: bool = False             # GEMMs timed alone (a kernel benchmark): the listed boost clock, not a run's
 
     @property
     def wdtype(self) -> str:

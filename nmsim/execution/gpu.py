@@ -17,6 +17,8 @@ Spec (``execution:`` of a GPU YAML)::
       sm_limits: {shared_kib: 164, blocks: 32, warps: 64, reserved_kib_per_block: 1,
                   shared_bytes_per_clk: 128, source: ...}   # per SM
       boost_mhz: {value: 1410, source: ...}     # the clock the matrix peaks are listed at (FLOPs per SM per clock)
+      sustained_mhz: {value: 2235, source: ...} # the clock a model run holds (absent: boost_mhz); GEMMs timed
+                                                # alone (price_gemms) run at boost_mhz
       board_watts: {value: 400, source: ...}    # energy = seconds x board power (an upper bound)
       fusion: {attention: true, epilogue: true}
       kernels:
@@ -35,6 +37,8 @@ Spec (``execution:`` of a GPU YAML)::
                                                 # (nmsim.execution.occupancy)
           warp_tile: {m: 64, n: 64}             # register-fed MMA: each warp reads its fragments from shared
                                                 # memory (nmsim.execution.operand_feed)
+          efficiency_rate: 2048                 # dense FLOPs per SM per clock `efficiency` was fitted at: its
+                                                # loss is issue time per FLOP, the same at a slower tensor rate
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
           tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
@@ -59,7 +63,11 @@ Per row and kernel (all numpy, broadcast over leading config axes)::
     wave_eff  = tiles / (ceil(tiles / sms) * sms)
     padded    = nominal / tile_eff;  executed = padded * density   (1 dense, hw pattern's, the plan's for any)
     k_eff     = kw / (kw + tile_overhead_k)      (kw = k, or the kept k = k x density on a compressed-weight kernel)
-    compute   = work / (peak * efficiency * wave_eff * k_eff * occ * feed) + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+    compute   = work / (peak * efficiency * issue * clock * wave_eff * k_eff * occ * feed)
+                + decode_ns_per_nnz * kept_nnz * row_tiles / sms
+                (issue = eff(r) / efficiency, 1 / eff(r) = 1 + (1 / efficiency - 1) * r / efficiency_rate at the
+                 GPU's dense FLOPs per SM per clock r; clock = sustained_mhz / boost_mhz in a model run, 1 for
+                 GEMMs timed alone; both 1 where not given: nmsim.execution.operand_feed)
                 (occ = min(1, resident warps / latency_warps); 1 without occupancy or sm_limits)
                 (feed = min(1, shared-memory port / operand bytes per clock at the peak); 1 without warp_tile,
                  boost_mhz or sm_limits.shared_bytes_per_clk: nmsim.execution.operand_feed)
@@ -117,7 +125,7 @@ from nmsim.execution.checks import arch_factor, check_gpu, check_pin, describe
 from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, GemmTable, Priced, VectorTable,
                                   finish)
 from nmsim.execution.occupancy import latency_factor
-from nmsim.execution.operand_feed import feed_factor
+from nmsim.execution.operand_feed import feed_factor, issue_factor, run_clock_factor
 from nmsim.execution.roofline import activation_bytes
 from nmsim.hardware.spec import Kernel
 from nmsim.schema.execution import FIT_FIELDS, GPU, GPU_FIT_FIELDS, KERNEL  # noqa: F401 (the fits)
@@ -246,7 +254,9 @@ class GpuModel(ExecutionModel):
         # weight bytes per element of k: a sparse row stores N of M values and their index bits
         w_per_k = np.where(sparse_row & wrow, (group_n * wb + bits / 8.0) / group_m, wb)
         feed = feed_factor(k, self.params, peak, cb, w_per_k)
-        args = (k, work / peak / 1e12 / (occupancy * feed), m, tiles, kw, total, b * m * n, decode, l2_s)
+        rate = (issue_factor(k, self.params, self.hw.dense_tflops(ctx.dtype) * self._arch_factor(k))
+                * run_clock_factor(self.params, ctx.burst))
+        args = (k, work / peak / 1e12 / (occupancy * feed * rate), m, tiles, kw, total, b * m * n, decode, l2_s)
         t = self._timing(*args, 1.0)
         if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
             split = self._timing(*args, self._split_factor(tiles, table.k))

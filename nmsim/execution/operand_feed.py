@@ -1,4 +1,5 @@
-"""The shared-memory operand feed of a register-fed tensor-core GEMM (the ``gpu`` model's feed term).
+"""What a tensor-core GEMM loop reaches at its SM's rate: the shared-memory operand feed, the loop's issue time
+and the clock (the ``gpu`` model's feed, issue and clock terms).
 
 A tiled GEMM built on ``mma.sync`` (Volta to Ada; Hopper's ``wgmma`` reads its operands differently) moves every
 operand byte through the SM's shared memory twice: global memory writes each k-slice of the block's tiles there
@@ -21,6 +22,12 @@ a quarter of the A100's: 24 and 38 B/clk, far below the port, so both reach the 
 
 A GPU spec without ``boost_mhz`` or ``sm_limits.shared_bytes_per_clk``, or a kernel without ``warp_tile``, is not
 feed-limited (factor 1).
+
+Issue time (:func:`issue_factor`): what a fitted ``efficiency`` loses besides the feed (barriers, pipeline waits,
+address math, fragment loads per k-step) is time the kernel's code spends per FLOP, which a slower tensor pipe does
+not shorten; so the same code keeps more of a slower pipe's peak. Clock (:func:`run_clock_factor`): the listed
+peaks hold at ``boost_mhz``, where a GEMM timed alone (tens of calls) runs; a model run holds the board at its power
+limit for seconds to minutes, at ``sustained_mhz`` where the spec gives one (GeForce: the datasheet base clock).
 """
 from __future__ import annotations
 
@@ -49,3 +56,29 @@ def feed_factor(k, gpu: dict, peak_tflops, act_bytes, weight_bytes):
     demand = (flops_per_clock(peak_tflops, gpu["sms"], boost)
               * bytes_per_flop(k.tile_m, k.tile_n, k.warp_m, k.warp_n, act_bytes, weight_bytes))
     return np.minimum(1.0, port / np.maximum(demand, 1e-30))
+
+
+def issue_factor(k, gpu: dict, dense_tflops: float) -> float:
+    """Share of ``k.efficiency`` kept (above 1: gained) at this GPU's dense MMA rate per SM, for a kernel whose
+    efficiency was fitted at ``k.efficiency_rate`` FLOPs per SM per clock (1 where not modelled).
+
+    The loss a fitted efficiency stands for (barriers, pipeline waits, address math and fragment loads of each
+    k-step: ``1 / efficiency - 1`` of the math time) is issue time of the kernel's code per FLOP, which does not
+    shrink when the tensor pipe is slower per clock. So at rate r:  1 / eff(r) = 1 + (1 / eff - 1) x r / rate.
+    GeForce Ada runs FP16 with FP32 accumulate at 512 FLOPs per SM per clock, a quarter of the A100's 2,048: the
+    A100's 0.814 becomes 0.946 there."""
+    boost = gpu.get("boost_mhz")
+    if not (k.efficiency_rate and boost):
+        return 1.0
+    # tensor pipes run a power of two FLOPs per SM per clock; the listed peaks are rounded (A100: 312 -> 2,048.9)
+    ratio = 2.0 ** np.round(np.log2(flops_per_clock(dense_tflops, gpu["sms"], boost))) / k.efficiency_rate
+    if ratio == 1.0:   # at the fitted rate: exactly the fitted efficiency
+        return 1.0
+    return float(1.0 / (1.0 + (1.0 / k.efficiency - 1.0) * ratio) / k.efficiency)
+
+
+def run_clock_factor(gpu: dict, burst: bool) -> float:
+    """Math rate of a model run against the listed peaks: ``sustained_mhz / boost_mhz`` (1 for a GEMM timed alone,
+    ``burst``, or where the spec gives no sustained clock)."""
+    boost, sustained = gpu.get("boost_mhz"), gpu.get("sustained_mhz")
+    return 1.0 if burst or not (boost and sustained) else sustained / boost

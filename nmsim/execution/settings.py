@@ -19,11 +19,13 @@ def default_dtype(hw, dtype: str | None) -> str:
 
 
 def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fusion=None, kernel: str | None = None,
-            dgrad_sparse: bool | None = None, cuda_graphs: bool = True, step: bool = True) -> ExecContext:
+            dgrad_sparse: bool | None = None, cuda_graphs: bool = True, step: bool = True,
+            burst: bool = False) -> ExecContext:
     """The :class:`ExecContext` of one pricing run; ``fusion`` None/True = the spec's stack default, False =
     unfused, or a :class:`Fusion`; ``cuda_graphs`` False = eager launches (each kernel waits for its host
     dispatch where the spec gives one, ``host_op_us`` of the gpu model); ``step`` False = no per-kernel step gap
-    (``kernel_gap_us``: GEMMs timed alone, training steps; see :func:`forward_step`)."""
+    (``kernel_gap_us``: GEMMs timed alone, training steps; see :func:`forward_step`); ``burst`` True = GEMMs timed
+    alone, at the listed boost clock (a model run holds the spec's ``sustained_mhz`` where it gives one)."""
     hw = hardware_spec(hw)
     dtype = default_dtype(hw, dtype)
     hw.dense_tflops(dtype)  # a one-line UserError naming the hardware for a dtype it lacks
@@ -35,7 +37,7 @@ def context(hw, dtype: str | None = None, *, weight_dtype: str | None = None, fu
     elif fusion is False:
         fusion = Fusion(False, False)
     return ExecContext(hw, dtype, weight_dtype if weight_dtype != dtype else None, fusion, kernel, dgrad_sparse,
-                       bool(cuda_graphs), bool(step))
+                       bool(cuda_graphs), bool(step), bool(burst))
 
 
 def forward_step(mode: str) -> bool:

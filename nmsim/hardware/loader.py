@@ -45,7 +45,8 @@ def _kernel(name: str, k: dict) -> Kernel:
         metadata=k.get("metadata", "index"), transposed=k.get("transposed", False),
         split_k=k.get("split_k") is True, split_k_auto=k.get("split_k") == "auto",
         tile_overhead_k=k.get("tile_overhead_k", 0.0), index_columns=int(k.get("index_columns", 0)),
-        arch=k.get("arch"), warp_m=int(warp["m"]), warp_n=int(warp["n"]), **({} if occ is None else {"threads": int(occ["threads"]), "stage_k": occ["stage_k"],
+        arch=k.get("arch"), warp_m=int(warp["m"]), warp_n=int(warp["n"]),
+        efficiency_rate=k.get("efficiency_rate", 0.0), **({} if occ is None else {"threads": int(occ["threads"]), "stage_k": occ["stage_k"],
                                                         "latency_warps": occ["latency_warps"]}))
 
 
@@ -65,7 +66,8 @@ def _execution(e: dict | None) -> dict:
         return e
     out = {k: v for k, v in e.items() if k not in ("vector_launch_us", "host_op_us", "kernel_gap_us")}
     out.update(kernels=tuple(_kernel(str(n), k) for n, k in e["kernels"].items()), arch=e.get("arch"),
-               board_watts=e.get("board_watts"), boost_mhz=e.get("boost_mhz"), l2_bandwidth_gbps=e.get("l2_bandwidth_gbps"),
+               board_watts=e.get("board_watts"), boost_mhz=e.get("boost_mhz"), sustained_mhz=e.get("sustained_mhz"),
+               l2_bandwidth_gbps=e.get("l2_bandwidth_gbps"),
                older_arch_peak_fraction=e.get("older_arch_peak_fraction", 1.0), sm_limits=_sm_limits(e.get("sm_limits")),
                vector_launch_s=e.get("vector_launch_us", 0.0) * 1e-6, host_op_s=e.get("host_op_us", 0.0) * 1e-6,
                kernel_gap_s=e.get("kernel_gap_us", 0.0) * 1e-6)

@@ -84,6 +84,7 @@ class Kernel:
     latency_warps: float = 0.0      # resident warps per SM at which the kernel's math reaches its efficiency
     warp_m: int = 0                 # warp tile of a register-fed MMA kernel (nmsim.execution.operand_feed);
     warp_n: int = 0                 # 0 = operand feed not modelled
+    efficiency_rate: float = 0.0    # dense FLOPs per SM per clock ``efficiency`` was fitted at (0: rate-independent)
 
     @property
     def sparse(self) -> bool:

@@ -151,6 +151,8 @@ KERNEL = Obj({
     "tile_overhead_k": Field(Number(positive=False)),
     "arch": Field(ARCH),
     "index_columns": Field(COUNT),
+    "efficiency_rate": Field(Number(description="dense FLOPs per SM per clock the efficiency was fitted at: the "
+                                                "kernel's issue time per FLOP does not shrink at a slower tensor rate")),
     "warp_tile": Field(Obj({"m": Field(COUNT, required=True), "n": Field(COUNT, required=True)},
                            description="warp tile of a register-fed MMA kernel: with the GPU's boost_mhz and "
                                        "sm_limits.shared_bytes_per_clk it bounds the operand feed")),
@@ -161,6 +163,8 @@ GPU = Obj({
     "kernels": Field(DictOf(KERNEL), required=True),
     "board_watts": Field(Number()),
     "boost_mhz": Field(Number(description="the clock the matrix peaks are listed at (MHz): FLOPs per SM per clock")),
+    "sustained_mhz": Field(Number(description="the clock a model run holds at the board's power limit (MHz); "
+                                              "GEMMs timed alone run at boost_mhz")),
     "arch": Field(ARCH),
     "older_arch_peak_fraction": Field(FRACTION),
     "vector_launch_us": Field(Number(positive=False)),
