@@ -34,12 +34,13 @@ def test_vit_l_ceilings_on_a100(vitl):
     a100 = load("a100")
     plans = [None, "ff=2:4", "ff=1:8", "all=2:4", "all=1:8"]
     df = price_many(vitl, [(p, a100, "bf16") for p in plans], ceiling=True).set_index("plan")
-    # FF-only N:M cannot pass 2.15x end to end against cuBLAS dense: attention, projections and vector ops stay
+    # FF-only N:M cannot pass 2.12x end to end against cuBLAS dense: attention, projections and vector ops stay
+    # (2.15x before element-wise kernels ran at the A100's measured STREAM share, 0.824 of its DRAM bandwidth)
     assert df.loc["dense", "sparsified_share"] == 0.0 and df.loc["dense", "ceiling"] == 1.0
-    assert df.loc["ff=2:4", "sparsified_share"] == pytest.approx(0.5344, abs=5e-5)
-    assert df.loc["ff=2:4", "ceiling"] == pytest.approx(2.1476, abs=5e-5)
-    assert df.loc["all=2:4", "sparsified_share"] == pytest.approx(0.8220, abs=5e-5)
-    assert df.loc["all=2:4", "ceiling"] == pytest.approx(5.6191, abs=5e-5)
+    assert df.loc["ff=2:4", "sparsified_share"] == pytest.approx(0.5292, abs=5e-5)
+    assert df.loc["ff=2:4", "ceiling"] == pytest.approx(2.1241, abs=5e-5)
+    assert df.loc["all=2:4", "sparsified_share"] == pytest.approx(0.8141, abs=5e-5)
+    assert df.loc["all=2:4", "ceiling"] == pytest.approx(5.3790, abs=5e-5)
     # the ceiling is the plan's GEMMs', not the pattern's
     assert df.loc["ff=1:8", "ceiling"] == df.loc["ff=2:4", "ceiling"]
     assert df.loc["all=1:8", "ceiling"] == df.loc["all=2:4", "ceiling"]

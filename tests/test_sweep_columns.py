@@ -11,6 +11,9 @@ again when the A100's 2:4 kernel got its shared-memory operand feed (``nmsim.exe
 0.689 became 0.808 x the feed's 0.853 = 0.6895): exactly its ff=2:4 rows moved (16 of 216), by 7e-4 relative.
 Rewritten when the H100 SXM5 and H200 cuBLAS became stream-K (no wave quantization, as the H100 PCIe's):
 exactly their rows moved (72 of 216), by at most 23 % (small GEMMs that had left SMs idle).
+Rewritten again when GPU vector kernels moved to each spec's measured STREAM-like share of DRAM bandwidth
+(``vector_bandwidth_efficiency``): exactly the rows of the three specs that carry one (A100, H100, H200; 144 of 216)
+moved, the ideal-nm and TPU v4 rows did not.
 """
 from __future__ import annotations
 

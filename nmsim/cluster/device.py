@@ -422,5 +422,6 @@ class DeviceModel:
         from nmsim.sparsity.metadata import dtype_bytes
         flops = VT.optimizer_flops_per_param("adamw") * params
         traffic = params * (4 * 3 * 2 + 4 + dtype_bytes(self.dtype))
+        from nmsim.cluster.losses import stream_share
         return max(flops / (self.hw.vector_tflops("fp32") * 1e12),
-                   traffic / (self.hw.main_memory.bandwidth_gbps * 1e9))
+                   traffic / (self.hw.main_memory.bandwidth_gbps * 1e9 * stream_share(self.hw)))

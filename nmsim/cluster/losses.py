@@ -112,3 +112,10 @@ def load_losses(which=None) -> Losses:
     if not which.endswith((".yaml", ".yml")) and not Path(which).exists():
         raise UserError(f"unknown losses {which!r}: a preset ({', '.join(PRESETS)}) or a YAML file", "--losses")
     return _read(which, _read(LOSSES_FILE, NONE, "calibrated"), which)
+
+
+def stream_share(hw) -> float:
+    """The share of DRAM bandwidth the device pricing gives element-wise kernels (the spec's measured
+    ``vector_bandwidth_efficiency``; 1 where it names none): ``vector_efficiency`` and ``optimizer_efficiency`` are
+    shares of the datasheet bandwidth, so a run loses only what they leave below it."""
+    return float((getattr(hw, "execution", None) or {}).get("vector_bandwidth_efficiency", 1.0))

@@ -199,10 +199,12 @@ class ExecutionModel:
         raise NotImplementedError
 
     def price_vector(self, vt: VectorTable, ctx: ExecContext) -> dict:
-        """Vector rows: compute on the vector peak, bytes against main memory (fused rows: their fused bytes)."""
+        """Vector rows: compute on the vector peak, bytes against main memory at the share of its bandwidth an
+        element-wise kernel reaches (``vector_bandwidth_efficiency`` of the model's parameters, 1 when absent;
+        fused rows: their fused bytes)."""
         hw = self.hw
         peak = hw.vector_tflops(ctx.dtype) * 1e12
-        bw = hw.main_memory.bandwidth_gbps * 1e9
+        bw = hw.main_memory.bandwidth_gbps * 1e9 * self.params.get("vector_bandwidth_efficiency", 1.0)
         byts = np.where(vt.fused, vt.fused_bytes, vt.bytes)
         comp = vt.flops / peak
         mem = byts / bw

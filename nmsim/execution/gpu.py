@@ -11,6 +11,8 @@ Spec (``execution:`` of a GPU YAML)::
       vector_launch_us: 3                       # fixed cost of each unfused non-GEMM kernel (norm, embedding)
       host_op_us: 30                            # host dispatch per kernel without CUDA graphs (eager framework)
       kernel_gap_us: 3.4                        # GPU time per kernel of a model step beyond its own (fitted)
+      vector_bandwidth_efficiency: {value: 0.84, source: ...}   # share of DRAM bandwidth an element-wise kernel
+                                                # reaches (a measured STREAM copy/triad rate); absent: 1
       l2_bandwidth_gbps: {value: 7219, source: ...}   # L2 -> SM read bandwidth; absent: "not given", no L2 limit
       l2_mib: {value: 72, source: ...}          # L2 capacity: split-K partials that fit it stay there (with the
                                                 # L2 bandwidth); absent: they go to DRAM
@@ -98,7 +100,9 @@ work as N/M drops, so the gain over dense levels off below M/N instead of follow
 the memory side (``overlap`` applies to it as to HBM traffic). Where the spec gives no ``l2_bandwidth_gbps`` (no
 source found), or the kernel no ``index_columns``, the limiter does not apply.
 
-Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time.
+Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time,
+whose memory side runs at ``vector_bandwidth_efficiency`` of the DRAM bandwidth: what a streaming element-wise
+kernel measurably reaches (BabelStream's copy, mul, add and triad), not the datasheet figure.
 
 Kernel gap (``kernel_gap_us``): in a forward step (inference, prefill, decode: ``price`` and every path through the
 same step; not a GEMM priced alone by ``price_gemms``, and not a training step, where it was never fitted) each

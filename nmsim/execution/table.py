@@ -164,7 +164,9 @@ def restack(table: GemmTable, op_codes: np.ndarray, patterns=None) -> GemmTable:
 def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool = False,
                  ops: pd.DataFrame | None = None, dropout: bool = False) -> VectorTable:
     """Non-GEMM ops, fwd (and bwd in training) rows. The trace counts fp32 bytes: rescaled to ``dtype_bytes``.
-    ``dropout`` (training): the dropout masks of :func:`dropout_rows` too.
+    ``dropout`` (training): the dropout masks of :func:`dropout_rows` too; unfused attention without fused
+    epilogues (eager): the scale and padding mask on the scores of :func:`score_rows` (in place of the trace's
+    scale of q); unfused epilogues in training: the bias-gradient reductions of :func:`bias_grad_rows`.
 
     Embeddings read only the gathered rows. ``copy`` ops (clone/contiguous/KV append/GQA repeat) are eager-trace
     layout artefacts that fused kernels avoid; they are dropped unless ``copies``. Backward rows move twice the
@@ -175,6 +177,9 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
     vops = ops.take(~np.isin(ops["kind"], MATRIX_KINDS))
     if not copies:
         vops = vops.take(vops["kind"] != "copy")
+    eager = not (fusion.attention or fusion.epilogue)
+    scale_ids = logit_scale_ops(graph, ops) if eager else []
+    vops = vops.take(~np.isin(np.asarray(vops["id"]), scale_ids))   # eager attention scales the scores, not q
     scale = dtype_bytes / 4.0
     kind = vops["kind"]
     is_emb = kind == "embedding"
@@ -208,14 +213,100 @@ def vector_table(graph, mode: str, dtype_bytes: float, fusion, *, copies: bool =
     cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
     fused_rows = cat(fu, bool)
     flops, byts, fused_bytes = cat(fl), cat(by), cat(fb)
+    extra = []
+    if eager:
+        extra.append(score_rows(graph, ops, mode, dtype_bytes, scale_ids))
+    if not fusion.epilogue and mode == "training":
+        extra.append(bias_grad_rows(ops, dtype_bytes))
     if dropout and mode == "training":
-        d = dropout_rows(ops, dtype_bytes, fusion)
+        extra.append(dropout_rows(ops, dtype_bytes, fusion))
+    for d in extra:
         frame = Rows.concat([frame, d.frame])
         flops, byts = np.concatenate([flops, d.flops]), np.concatenate([byts, d.bytes])
         fused_rows = np.concatenate([fused_rows, d.fused])
         fused_bytes = np.concatenate([fused_bytes, d.fused_bytes])
     frame["kernel_share"] = kernel_shares(frame, fused_rows)
     return VectorTable(frame, flops, byts, fused_rows, fused_bytes)
+
+
+#: eager attention's score kernels per T x T element: (FLOPs, bytes per element as multiples of the dtype)
+SCORE_KERNELS = {("scale", "fwd"): (1.0, 2.0), ("scale", "bwd"): (1.0, 2.0), ("mask", "fwd"): (1.0, 2.0)}
+
+
+def logit_scale_ops(graph, ops) -> list:
+    """Ids of the traced ``q * scale`` ops: an element-wise op of one input (it reads what it writes) in an
+    attention module that feeds its logit matmul, directly or through the matmul's own layout copies."""
+    g = graph.producers() if hasattr(graph, "producers") else None
+    if g is None or not len(ops):
+        return []
+    ids = np.asarray(ops["id"]).tolist()
+    at = {i: n for n, i in enumerate(ids)}
+    module = [str(m) for m in ops["module"]]
+    kind, read, written = ops["kind"], np.asarray(ops["bytes_read"], float), np.asarray(ops["bytes_written"], float)
+    out = []
+    for n in np.flatnonzero((kind == "matmul") & (ops["role"] == "logit")):
+        parent = module[n].rsplit(".", 1)[0]
+        todo, seen = list(g.get(ids[n], ())), set()
+        while todo:
+            p = todo.pop()
+            if p in seen or p not in at:
+                continue
+            seen.add(p)
+            j = at[p]
+            if kind[j] == "copy" and module[j] == module[n]:
+                todo.extend(g.get(p, ()))
+            elif kind[j] == "elementwise" and module[j] == parent and read[j] == written[j]:
+                out.append(p)
+    return out
+
+
+def score_rows(graph, ops, mode: str, dtype_bytes: float, scale_ids) -> VectorTable:
+    """The kernels eager attention (no FlashAttention, no fused epilogues) runs on its T x T scores besides
+    softmax: the ``1/sqrt(d_head)`` scale where the model scales its logits (forward divide, backward divide of the
+    gradient; the trace scales q instead, FlashAttention-style: ``scale_ids``, :func:`logit_scale_ops`), and on a
+    text encoder's scores the additive padding mask (BERT's ``attention_scores + attention_mask``, Devlin et al.
+    2019; its gradient passes through without a kernel). Causal models' masks are traced (``masked_fill``). Each
+    kernel reads and writes every score. A fused stack folds both into the GEMM's alpha and the softmax kernel
+    (Megatron-LM's FusedScaleMaskSoftmax)."""
+    ops = as_rows(ops)
+    cfg = getattr(graph, "config", None)
+    logits = ops.take((ops["kind"] == "matmul") & (ops["role"] == "logit"))
+    parent = np.array([str(m).rsplit(".", 1)[0] for m in logits["module"]], dtype=object)   # attention modules
+    scaled_modules = {str(m) for m in ops["module"][np.isin(np.asarray(ops["id"]), scale_ids)]}
+    scaled = np.isin(parent, list(scaled_modules))
+    padded = np.full(len(logits), cfg is not None and not (cfg.causal or cfg.is_image or cfg.is_enc_dec))
+    frames, fl, by = [], [], []
+    for (what, pass_), (flops, mult) in SCORE_KERNELS.items():
+        if pass_ == "bwd" and mode != "training":
+            continue
+        keep = scaled if what == "scale" else padded
+        sites = logits.take(keep)
+        elems = np.array([math.prod(tuple(s)) for s in sites["out_shape"]], dtype=float)
+        sel = sites[["id", "module", "role", "layer"]].copy()
+        sel["module"] = np.array([f"{m}.{what}" for m in parent[keep]], dtype=object)
+        sel["role"], sel["kind"], sel["pass"] = "logit", "elementwise", pass_
+        frames.append(sel)
+        fl.append(elems * flops)
+        by.append(elems * mult * dtype_bytes)
+    n = sum(len(f) for f in frames)
+    return VectorTable(Rows.concat(frames) if frames else _no_rows(), np.concatenate(fl) if fl else np.zeros(0),
+                       np.concatenate(by) if by else np.zeros(0), np.zeros(n, bool), np.zeros(n))
+
+
+def bias_grad_rows(ops, dtype_bytes: float) -> VectorTable:
+    """Backward of each trainable bias without fused epilogues: eager autograd reduces the output gradient over
+    its rows (``grad.sum(0)`` of addmm's backward) in a kernel of its own that reads all of ``dY`` and writes the
+    bias gradient (a vector, left out); a fused epilogue (cuBLASLt's BGRAD) does it inside the wgrad GEMM. Its
+    FLOPs are already the wgrad rows' epilogue FLOPs, so these rows carry bytes only."""
+    ops = as_rows(ops)
+    sites = ops.take(np.isin(ops["kind"], SPARSE_KINDS) & np.asarray(ops["has_bias"], bool)
+                     & np.asarray(ops["w_grad"], bool))
+    elems = np.array([math.prod(tuple(s)) for s in sites["out_shape"]], dtype=float)
+    frame = sites[["id", "module", "role", "layer"]].copy()
+    frame["module"] = np.array([f"{m}.bias_grad" for m in frame["module"]], dtype=object)
+    frame["kind"], frame["pass"] = "reduction", "bwd"
+    n = len(frame)
+    return VectorTable(frame, np.zeros(n), elems * dtype_bytes, np.zeros(n, bool), np.zeros(n))
 
 
 #: dropout sites: each residual branch's output (after these GEMMs) and the attention probabilities (softmax)

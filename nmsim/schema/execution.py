@@ -170,6 +170,8 @@ GPU = Obj({
     "vector_launch_us": Field(Number(positive=False)),
     "host_op_us": Field(Number(positive=False)),
     "kernel_gap_us": Field(Number(positive=False)),
+    "vector_bandwidth_efficiency": Field(Number(at_most=1.0, description="share of the DRAM bandwidth an element-wise "
+                                                "kernel reaches (a measured STREAM-like copy/triad rate); absent: 1")),
     "l2_bandwidth_gbps": Field(Number(description="L2 -> SM read bandwidth (GB/s); absent: not L2-limited")),
     "l2_mib": Field(Number(description="L2 capacity (MiB): split-K partials that fit stay in L2 (with "
                                        "l2_bandwidth_gbps); absent: they go to DRAM")),
