@@ -59,9 +59,9 @@ runs:
 MEMORY_KEYS = ("batch, dropout, dtype, flash, gb, hardware, id, measure, mib, precision, recompute, seq, source, "
                "split, workload")
 SOURCE = 'missing source: write {value: X, source: "..."} or add source: to the section'
-KERNEL_KEYS = ("arch, bandwidth_efficiency, decode_ns_per_nnz, dtypes, efficiency, efficiency_rate, index_columns, "
-               "kind, launch_us, max_m, metadata, min_rows, note, occupancy, offered_from_rows, overlap, patterns, small_m, split_k, "
-               "tile, tile_overhead_k, transposed, warp_tile, weight_dtypes")
+KERNEL_KEYS = ("arch, bandwidth_efficiency, decode_ns_per_nnz, dtypes, efficiency, efficiency_rate, fp8_efficiency, "
+               "index_columns, kind, launch_us, max_m, metadata, min_rows, note, occupancy, offered_from_rows, overlap, "
+               "patterns, small_m, split_k, tile, tile_overhead_k, transposed, warp_tile, weight_dtypes")
 GPU_KEYS = ("arch, board_watts, boost_mhz, host_op_us, kernel_gap_us, kernels, l2_bandwidth_gbps, l2_mib, "
             "older_arch_peak_fraction, sm_limits, sms, sustained_mhz, vector_bandwidth_efficiency, vector_launch_us")
 

@@ -62,7 +62,7 @@ _R0, _R1, _R2 = "m.yaml: rows[0]", "m.yaml: rows[1]", "m.yaml: rows[2]"
 UNKNOWN_HW = f"unknown hardware 'a1000': not a bundled spec ({', '.join(list_specs())}) nor an existing file"
 WORKLOADS = ", ".join(list_workloads())
 ROW_KEYS = ("baseline, batch, context, copies, cuda_graphs, dropout, dtype, fit, fusion, gemm, group, hardware, id, "
-            "kernel, level, metric, mode, note, plan, seq, source, value, weight_dtype, workload")
+            "kernel, level, metric, mode, note, output, plan, seq, source, value, weight_dtype, workload")
 A100_KERNELS = ("cublas, marlin-int4, cusparselt, cusparselt-tf32, compressed-nm, cublas-sgemm, nm-spmm, "
                 "nmsparse, tinygemm-int4, sparse-marlin")
 
@@ -123,11 +123,13 @@ FITS = [
     ("bounds-text", _fit(bounds="0.1-1"),
      "m.yaml: fits[0].bounds: expected [low, high] with low < high (finite numbers), got '0.1-1'"),
     ("field-unknown", _fit(field="tile_m"),
-     "m.yaml: fits[0].field: unknown field 'tile_m' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us, kernel_gap_us)"),
+     "m.yaml: fits[0].field: unknown field 'tile_m' (kernel fields: efficiency, fp8_efficiency, "
+     "bandwidth_efficiency, overlap, small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: "
+     "host_op_us, kernel_gap_us)"),
     ("field-typo", _fit(field="efficency"),
-     "m.yaml: fits[0].field: unknown field 'efficency' (kernel fields: efficiency, bandwidth_efficiency, overlap, "
-     "small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: host_op_us, kernel_gap_us)"),
+     "m.yaml: fits[0].field: unknown field 'efficency' (kernel fields: efficiency, fp8_efficiency, "
+     "bandwidth_efficiency, overlap, small_m.efficiency, tile_overhead_k, occupancy.latency_warps; GPU-level: "
+     "host_op_us, kernel_gap_us)"),
     ("gpu-field-with-kernel", _fit(field="host_op_us", bounds=[0, 100]),
      "m.yaml: fits[0].kernel: host_op_us is a GPU-level field: a fit of it names no kernel"),
     ("unknown-key", _fit(bound=[0.1, 1]),
@@ -187,7 +189,7 @@ ROWS = [
      f"{_R1}.baseline: a speedup row needs a baseline mapping (the keys that differ in the baseline)"),
     ("baseline-unknown-key", _row(1, baseline={"plan": "dense", "value": 2}),
      f"{_R1}.baseline.value: unknown key 'value' (allowed: batch, context, copies, cuda_graphs, dropout, dtype, "
-     "fusion, gemm, kernel, mode, plan, seq, weight_dtype, workload)"),
+     "fusion, gemm, kernel, mode, output, plan, seq, weight_dtype, workload)"),
     ("baseline-gemm-zero", _row(1, baseline={"gemm": {"m": 0, "k": 512, "n": 512}}),
      f"{_R1}.baseline.gemm.m: must be > 0, got 0"),
     ("baseline-kernel-unknown", _row(1, baseline={"kernel": "cublass"}),
@@ -215,6 +217,11 @@ ROWS = [
     ("context-negative", _row(2, context=-1), f"{_R2}.context: must be >= 0, got -1"),
     ("seq-on-decode", _row(2, seq=16),
      f"{_R2}.seq: decode prices one new token per sequence; give the cache length as context"),
+    ("output-zero", _row(2, mode="prefill", context=None, output=0),
+     f"{_R2}.output: must be > 0, got 0"),
+    ("output-on-decode", _row(2, output=128),
+     f"{_R2}.output: output (tokens generated after the prompt) applies to prefill rows only, not decode"),
+    ("output-on-gemm", _row(0, output=2), f"{_R0}.output: output applies to workload rows only (this row is one gemm)"),
     ("context-on-training", _row(2, mode="training"),
      f"{_R2}.context: context applies to decode and prefill rows only, not training"),
     ("workload-plan-bad", _row(2, plan="zz=2:4"),

@@ -40,8 +40,8 @@ CASES = [
     ("row-not-mapping", _edit(lambda d: d["rows"].insert(1, "x")), "m.yaml: rows[1]: expected a mapping, got str"),
     ("row-unknown-key", _edit(lambda d: d["rows"][1].update(zz=1, bb=2)),
      "m.yaml: rows[1].bb: unknown key 'bb' (allowed: baseline, batch, context, copies, cuda_graphs, dropout, dtype, fit, "
-     "fusion, gemm, group, hardware, id, kernel, level, metric, mode, note, plan, seq, source, value, weight_dtype, "
-     "workload)"),
+     "fusion, gemm, group, hardware, id, kernel, level, metric, mode, note, output, plan, seq, source, value, "
+     "weight_dtype, workload)"),
     ("row-no-metric", _edit(lambda d: d["rows"][1].pop("metric")), "m.yaml: rows[1]: missing required field 'metric'"),
     ("duplicate-id", _edit(lambda d: d["rows"][1].update(id="k1")),
      "m.yaml: rows[1].id: duplicate id 'k1' (first in rows[0])"),

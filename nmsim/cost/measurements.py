@@ -214,6 +214,9 @@ def _check_workload(r: dict, at) -> None:
     if mode not in MODES:
         raise UserError(f"unknown mode {_show(mode)} (known: {', '.join(MODES)})", at("mode"))
     _parse(lambda: check_mode(cfg, mode), at("mode"))
+    if r.get("output") is not None and mode != "prefill":
+        raise UserError(f"output (tokens generated after the prompt) applies to prefill rows only, not {mode}",
+                        at("output"))
     if mode == "decode" and r.get("seq") not in (None, 1):
         raise UserError("decode prices one new token per sequence; give the cache length as context", at("seq"))
     if r.get("dropout") and mode != "training":

@@ -9,8 +9,9 @@ The measurements file (default ``nmsim/data/measurements/gpu.yaml``; read and ch
 * ``rows``: ``{id, group, level (kernel | end-to-end), source, hardware, dtype, [weight_dtype], metric (seconds |
   speedup), value, [fit], [baseline]}`` plus either ``gemm: {m, k, n}`` (one linear layer, forward) with
   optional ``plan`` (a pattern) and ``kernel`` (pinned), or ``workload`` with ``mode``, ``batch``, ``seq``,
-  ``context`` and ``plan`` (a plan text). ``speedup`` = time of the row with ``baseline``'s keys replaced / time
-  of the row.
+  ``context``, ``plan`` (a plan text) and ``output`` (a prefill row that goes on generating: its time is the
+  prefill plus ``output - 1`` decode steps over the growing cache, as a static-batching benchmark times a run).
+  ``speedup`` = time of the row with ``baseline``'s keys replaced / time of the row.
 
 Protocol: each fit is calibrated on its own rows only (``fit: NAME``; kernel-level or end-to-end rows: a GPU-level
 field such as ``host_op_us`` is only seen end to end), one fit at a
@@ -73,12 +74,29 @@ def _seconds(r: dict, hw) -> float:
         df = price_gemms(ops, pd.Series([pattern], index=ops.index, dtype=object), hw, dtype,
                          weight_dtype=wdtype, kernel=r.get("kernel"), cuda_graphs=r.get("cuda_graphs", True))
         return float(df["seconds"].sum())
-    graph = _graph(r["workload"], r.get("mode", "inference"), r.get("batch"), r.get("seq"), r.get("context"))
     plan = r.get("plan")
-    return price(graph, None if plan in (None, "dense") else plan, hw, dtype, r.get("mode", "inference"),
-                 weight_dtype=wdtype, kernel=r.get("kernel"), cuda_graphs=r.get("cuda_graphs", True),
-                 fusion=None if r.get("fusion", True) else False, fuse_copies=not r.get("copies", False),
-                 dropout=r.get("dropout", False)).totals["seconds"]
+
+    def step(mode, seq, context):
+        graph = _graph(r["workload"], mode, r.get("batch"), seq, context)
+        return price(graph, None if plan in (None, "dense") else plan, hw, dtype, mode,
+                     weight_dtype=wdtype, kernel=r.get("kernel"), cuda_graphs=r.get("cuda_graphs", True),
+                     fusion=None if r.get("fusion", True) else False, fuse_copies=not r.get("copies", False),
+                     dropout=r.get("dropout", False)).totals["seconds"]
+    mode = r.get("mode", "inference")
+    seconds = step(mode, r.get("seq"), r.get("context"))
+    steps = int(r.get("output") or 1) - 1
+    if steps:   # a generation run: its decode steps over caches of seq + 1 ... seq + steps tokens
+        prompt = int(r.get("seq") or r.get("context"))
+        seconds += steps * _mean_over_caches(lambda c: step("decode", None, c), prompt + 1, prompt + steps)
+    return seconds
+
+
+def _mean_over_caches(step, first: int, last: int) -> float:
+    """Mean step time over KV caches ``first`` ... ``last`` (Simpson's rule on three steps: a decode step's time
+    grows with its cache as the KV reads do, nearly linearly)."""
+    if first == last:
+        return step(first)
+    return (step(first) + 4.0 * step((first + last) // 2) + step(last)) / 6.0
 
 
 def predict(r: dict, hw) -> float:
@@ -119,7 +137,8 @@ def kernel_param(hw, kernel: str | None, field: str) -> float:
         return float((hw.execution or {}).get(key, 0.0)) / scale
     for k in hw.execution.get("kernels") or ():
         if k.name == kernel:
-            return float(getattr(k, FIT_FIELDS[field][0]))
+            value = getattr(k, FIT_FIELDS[field][0])
+            return float(k.efficiency if value is None else value)   # fp8_efficiency unset: efficiency
     return math.nan
 
 
@@ -233,10 +252,26 @@ def validate(path=None, *, refit: bool = True, progress=None, loaded=None) -> Va
             training = df["id"].isin([r["id"] for r in rows if r.get("mode") == "training"])
             e2e = sel[sel["level"] == "end-to-end"]
             summary(use, "scored inference-step rows", e2e[~training.loc[e2e.index]])
+            kind = pd.Series([inference_kind(r) for r in rows], index=df.index)
+            for name in ("prefill", "batch-1 decode", "batched decode"):
+                summary(use, f"scored {name} rows", e2e[kind.loc[e2e.index] == name])
             summary(use, "scored training-step rows", e2e[training.loc[e2e.index]])
     for hw, pattern, sel in held_out_by_pattern(df, rows):
         summary("scored", f"held-out {hw} kernel rows, {pattern}", sel)
     return Validation(df.drop(columns="abs_error_pct"), groups, pd.DataFrame(fit_rows))
+
+
+def inference_kind(r: dict) -> str | None:
+    """What an end-to-end inference row times: ``prefill`` (a prompt's forward, the first token), ``batch-1
+    decode`` or ``batched decode`` (decode steps of several sequences; a generation run, prefill plus ``output -
+    1`` decode steps, counts here); None for other rows (kernels, training, encoder inference)."""
+    if r.get("level") != "end-to-end":
+        return None
+    if r.get("mode") == "prefill":
+        return "batched decode" if (r.get("output") or 1) > 1 else "prefill"
+    if r.get("mode") == "decode":
+        return "batch-1 decode" if (r.get("batch") or 1) == 1 else "batched decode"
+    return None
 
 
 def held_out_by_pattern(df: pd.DataFrame, rows: list) -> list:

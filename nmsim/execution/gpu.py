@@ -43,6 +43,7 @@ Spec (``execution:`` of a GPU YAML)::
                                                 # loss is issue time per FLOP, the same at a slower tensor rate
           min_rows: 32                          # activation rows are padded to this
           efficiency: 0.8                       # fraction of the peak on full waves of full tiles
+          fp8_efficiency: 0.6                   # the same for fp8 GEMMs of a forward step (default: efficiency)
           tile_overhead_k: 128                  # per-tile prologue + epilogue, in reduction steps (default 0)
           index_columns: 32                     # compressed-weight: output columns sharing one index set; a tile
                                                 # gathers the union of its column groups' kept k from L2
@@ -100,6 +101,11 @@ work as N/M drops, so the gain over dense levels off below M/N instead of follow
 the memory side (``overlap`` applies to it as to HBM traffic). Where the spec gives no ``l2_bandwidth_gbps`` (no
 source found), or the kernel no ``index_columns``, the limiter does not apply.
 
+fp8 (``--dtype fp8``) in a forward step: the linear layers run in fp8 at the kernel's ``fp8_efficiency`` of the fp8
+peak (default ``efficiency``); attention's QK^T and PV run at the 16-bit peak (the GPU's bf16, else fp16) at
+``efficiency``, reading the KV cache in fp8, as TensorRT-LLM's fp16 attention plugin over an fp8 KV cache does.
+Training steps and GEMMs timed alone keep ``efficiency`` (the cluster level fits its own on fp8 training runs).
+
 Non-GEMM kernels: each unfused op (one module per pass) costs ``vector_launch_us`` on top of its roofline time,
 whose memory side runs at ``vector_bandwidth_efficiency`` of the DRAM bandwidth: what a streaming element-wise
 kernel measurably reaches (BabelStream's copy, mul, add and triad), not the datasheet figure.
@@ -131,10 +137,12 @@ from nmsim.execution.base import (OPERAND_WEIGHT, ExecContext, ExecutionModel, G
 from nmsim.execution.occupancy import latency_factor
 from nmsim.execution.operand_feed import feed_factor, issue_factor, run_clock_factor
 from nmsim.execution.roofline import activation_bytes
+from nmsim.graph.roles import ATTEND, LOGIT
 from nmsim.hardware.spec import Kernel
 from nmsim.schema.execution import FIT_FIELDS, GPU, GPU_FIT_FIELDS, KERNEL  # noqa: F401 (the fits)
 from nmsim.sparsity.metadata import dtype_bytes, metadata_bits_per_group
 
+ATTENTION_ROLES = (LOGIT, ATTEND)   # act x act matmuls of attention (QK^T, PV)
 SPLIT_K_MIN_DEPTH = 256  # split_k: auto never cuts the reduction into slices shorter than this (an assumption)
 
 _KEEP = {"sparse": bool, "hw_pattern": np.int16}
@@ -257,10 +265,12 @@ class GpuModel(ExecutionModel):
         occupancy = latency_factor(k, self.params.get("sm_limits"), density, cb)
         # weight bytes per element of k: a sparse row stores N of M values and their index bits
         w_per_k = np.where(sparse_row & wrow, (group_n * wb + bits / 8.0) / group_m, wb)
+        peak, level = self._fp8_split(k, table, ctx, peak)
         feed = feed_factor(k, self.params, peak, cb, w_per_k)
         rate = (issue_factor(k, self.params, self.hw.dense_tflops(ctx.dtype) * self._arch_factor(k))
                 * run_clock_factor(self.params, ctx.burst))
-        args = (k, work / peak / 1e12 / (occupancy * feed * rate), m, tiles, kw, total, b * m * n, decode, l2_s)
+        ideal = work / peak / 1e12 / (occupancy * feed * rate * level)
+        args = (k, ideal, m, tiles, kw, total, b * m * n, decode, l2_s)
         t = self._timing(*args, 1.0)
         if k.split_k_auto:  # the library splits K when that is faster (few output tiles, long K)
             split = self._timing(*args, self._split_factor(tiles, table.k))
@@ -274,6 +284,20 @@ class GpuModel(ExecutionModel):
                 "seconds": seconds, "padded_flops": padded,
                 "efficiency": k.efficiency * wave_eff * tile_eff * k_eff,
                 "sparse": sparse_row, "hw_pattern": np.where(sparse_row, label, 0)}
+
+    def _fp8_split(self, k: Kernel, table, ctx: ExecContext, peak):
+        """(peak, efficiency relative to ``k.efficiency``) per row. An fp8 forward step runs its linear layers in
+        fp8, at the kernel's ``fp8_efficiency``, and attention's QK^T and PV at the 16-bit peak over the fp8 KV
+        cache (TensorRT-LLM's attention plugin and Transformer Engine keep attention in fp16/bf16). Training steps
+        and GEMMs timed alone keep ``efficiency``: the cluster level fits its own compute efficiency on fp8 runs."""
+        if ctx.dtype != "fp8" or not ctx.step:
+            return peak, 1.0
+        attention = (table.weight_elems == 0) & np.isin(np.asarray(table.frame["role"]), ATTENTION_ROLES)
+        half = next((d for d in ("bf16", "fp16") if d in self.hw.matrix_dense), None)
+        fp8 = (k.fp8_efficiency or k.efficiency) / k.efficiency
+        if half is None:
+            return peak, np.where(attention, 1.0, fp8)
+        return np.where(attention, self._peak(k, half, None), peak), np.where(attention, 1.0, fp8)
 
     def _split_factor(self, tiles, kdim):
         """Split-K slices for GEMMs with fewer output tiles than SMs: fill the SMs, each slice >= 256 deep."""

@@ -65,6 +65,7 @@ class Kernel:
     tile_n: int = 128
     min_rows: int = 1
     efficiency: float = 0.8
+    fp8_efficiency: float | None = None   # efficiency of the linear layers computed in fp8 (None: efficiency)
     bandwidth_efficiency: float = 0.9
     launch_s: float = 3e-6
     overlap: float = 1.0

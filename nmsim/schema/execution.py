@@ -139,6 +139,7 @@ KERNEL = Obj({
     "min_rows": Field(COUNT),
     "offered_from_rows": Field(COUNT),
     "efficiency": Field(FRACTION),
+    "fp8_efficiency": Field(FRACTION),
     "bandwidth_efficiency": Field(FRACTION),
     "launch_us": Field(Number(positive=False)),
     "overlap": Field(Number(positive=False, at_most=1.0)),
@@ -185,6 +186,7 @@ GPU = Obj({
 # The kernel fields a calibration may set (``nmsim validate``'s fits): field -> (Kernel attribute, the range the
 # schema accepts as ``r.number`` keywords: KERNEL's).
 FIT_FIELDS = {"efficiency": ("efficiency", KERNEL.fields["efficiency"].node.limits),
+              "fp8_efficiency": ("fp8_efficiency", KERNEL.fields["fp8_efficiency"].node.limits),
               "bandwidth_efficiency": ("bandwidth_efficiency", KERNEL.fields["bandwidth_efficiency"].node.limits),
               "overlap": ("overlap", KERNEL.fields["overlap"].node.limits),
               "small_m.efficiency": ("small_m_efficiency",

@@ -16,17 +16,20 @@ LEVELS = ("kernel", "end-to-end")
 METRICS = ("seconds", "speedup")
 REQUIRED = ("id", "group", "level", "source", "hardware", "metric", "value")
 SHAPE_KEYS = {"gemm", "plan", "kernel", "dtype", "weight_dtype", "workload", "mode", "batch", "seq", "context",
-              "cuda_graphs", "fusion", "copies", "dropout"}
+              "output", "cuda_graphs", "fusion", "copies", "dropout"}
 #: what a workload row's program ran besides its shape: FlashAttention and fused epilogues (``fusion``), eager
 #: layout copies (``copies``), dropout masks (``dropout``, training)
 STACK_KEYS = ("fusion", "copies", "dropout")
 ROW_KEYS = {*REQUIRED, "fit", "baseline", "note", *SHAPE_KEYS}
-WORKLOAD_ONLY = ("mode", "batch", "seq", "context", *STACK_KEYS)
+WORKLOAD_ONLY = ("mode", "batch", "seq", "context", "output", *STACK_KEYS)
 FIT_KEYS = {"name", "hardware", "kernel", "field", "bounds"}
 DEFAULT_BOUNDS = (1e-3, 1.0)
 MAX_GEMM_DIM = 2**24   # rows, reduction depth or columns of one measured GEMM (a sanity limit)
 #: a workload row's counts -> (smallest, largest)
-COUNTS = {"batch": (1, MAX_SIZE["batch"]), "seq": (1, MAX_TOKENS), "context": (0, MAX_TOKENS)}
+COUNTS = {"batch": (1, MAX_SIZE["batch"]), "seq": (1, MAX_TOKENS), "context": (0, MAX_TOKENS),
+          "output": (1, MAX_TOKENS)}
+#: ``output``: a prefill row that goes on generating (static batching): the run's time is the prefill of ``seq``
+#: prompt tokens (which gives the first token) plus ``output - 1`` decode steps over the growing KV cache
 
 NAME = {"type": "string", "minLength": 1}
 ID = {"anyOf": [NAME, {"type": "integer"}]}
