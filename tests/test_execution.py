@@ -179,7 +179,7 @@ def published(v, refit: bool) -> None:
     groups = v.groups.set_index("group")
     assert groups.loc["paper-table19-v100", "mape_pct"] == pytest.approx(6.07, abs=0.01)
     assert groups.loc["paper-table19-a100", "mape_pct"] == pytest.approx(3.95, abs=0.01)
-    assert len(v.fits) == 16 and (v.fits["rows"] > 0).all()
+    assert len(v.fits) == 17 and (v.fits["rows"] > 0).all()
     # H100 has its own cuBLAS / cuSPARSELt values
     fits = v.fits.drop_duplicates("fit").set_index("fit")["fitted_value"]
     joint = v.fits.set_index(["fit", "field"])["fitted_value"]
@@ -200,9 +200,13 @@ def published(v, refit: bool) -> None:
     assert joint["a100-decode-step", "kernel_gap_us"] == pytest.approx(3.43, abs=0.01)
     assert joint["a100-decode-step", "bandwidth_efficiency"] == pytest.approx(0.590, abs=1e-3)
     assert fits["a100-host-op"] == pytest.approx(112.3, abs=0.1)
+    # the H100's fp8 GEMM level, on TensorRT-LLM's six Llama-2-7B fp8 runs reserved for it
+    assert fits["h100-cublas-fp8"] == pytest.approx(0.574, abs=1e-3)
     e2e = v.rows[v.rows["level"] == "end-to-end"]
     assert sorted(e2e.loc[e2e["use"] == "fitted", "id"]) == ["gptfast-llama2-7b-bf16", "gptfast-llama2-7b-graphs-vs-eager",
-                                                              "gptfast-llama2-7b-int4"]
+                                                              "gptfast-llama2-7b-int4"] + [
+        f"trtllm-llama2-7b-h100-{r}" for r in ("b120-128-2048", "b56-2048-2048", "b84-2048-128", "b896-128-128",
+                                               "ttft-128", "ttft-2048")]
     # scored rows (never fitted): the numbers README "How accurate is it" reports
     rows = v.rows.set_index("id")
     assert rows.loc["cls203-2:4-speedup", "predicted"] == pytest.approx(1.277, abs=0.005)  # measured 1.21 (H100)
@@ -216,16 +220,22 @@ def published(v, refit: bool) -> None:
     # torchao's eager (no torch.compile) steps: the first held-out test of the fitted host dispatch
     assert groups.loc["torchao-decode-eager-a100", "mape_pct"] == pytest.approx(8.6, abs=0.1)
     use = groups.reset_index().set_index("use")
-    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 319
-    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.17, abs=0.1)
-    assert use.loc["all", "mape_pct"] == pytest.approx(8.83, abs=0.1)
-    # held out per level: end to end 8.9 %; the BERT SQuAD training steps priced as their program ran them (eager,
-    # unfused, dropout; element-wise kernels at the GPU's measured STREAM share, the eager score scale and mask,
-    # bias-gradient reductions) at 12.9 %, was 21.6 % (the H100s still up to 26 % fast, docs/training-steps.md)
+    assert use.loc["scored"].query("group == 'all scored rows'")["rows"].item() == 381
+    assert use.loc["scored"].query("group == 'all scored rows'")["mape_pct"].item() == pytest.approx(9.81, abs=0.1)
+    assert use.loc["all", "mape_pct"] == pytest.approx(9.37, abs=0.1)
+    # held out per level: kernels meet the 10 % goal (the RTX 4090 rows: a GPU generation no fit saw); the BERT
+    # SQuAD training steps priced as their program ran them (eager, unfused, dropout; element-wise kernels at the
+    # GPU's measured STREAM share, the eager score scale and mask, bias-gradient reductions) at 12.9 %, was 21.6 %
+    # (the H100s still up to 26 % fast, docs/training-steps.md)
     level = groups.loc[["scored kernel rows", "scored end-to-end rows", "scored inference-step rows",
                         "scored training-step rows"]]
-    assert list(level["rows"]) == [288, 31, 19, 12]
-    assert level["mape_pct"].tolist() == pytest.approx([9.20, 8.87, 6.31, 12.94], abs=0.02)
+    assert list(level["rows"]) == [288, 93, 81, 12]
+    assert level["mape_pct"].tolist() == pytest.approx([9.21, 11.67, 11.48, 12.94], abs=0.02)
+    # the inference steps by what they time: TensorRT-LLM's prefill (1st token) and generation runs (prefill plus
+    # batched decode steps; 16.0 % and 17.3 % before the fp8 level), and the batch-1 decode steps of gpt-fast/torchao
+    kinds = groups.loc[["scored prefill rows", "scored batch-1 decode rows", "scored batched decode rows"]]
+    assert list(kinds["rows"]) == [20, 17, 42]
+    assert kinds["mape_pct"].round(1).tolist() == [11.5, 5.4, 13.8]
     scored_train = v.groups.query("use == 'scored'").set_index("group").loc[["lambda-bert-squad-train",
                                                                            "dle-bert-squad-train"]]
     assert scored_train["mape_pct"].round(1).tolist() == [12.4, 15.6]   # by source (was 20.5, 27.2)

@@ -3,7 +3,9 @@ header lines of ``price`` (modes, groupings, workloads, specs, --memory, --colum
 in every format, against outputs written by the code before the change (tests/data/priced_goldens); and a new
 question on a warm trace cache imports no pandas. Rewritten (same argv) when GPU element-wise kernels moved to each
 spec's measured STREAM share and the training-step band moved with them: 19 of 24 moved, the --memory outputs
-(no times), the TPU v5e and the L4 (no measured share) did not."""
+(no times), the TPU v5e and the L4 (no measured share) did not. Rewritten again (same argv) when TensorRT-LLM's
+prefill and batched-decode rows joined the inference-step band (x0.92-1.13 on 16 rows -> x0.95-1.43 on 78): the 11
+A100/H100 inference outputs moved in their band figures only."""
 from __future__ import annotations
 
 import hashlib

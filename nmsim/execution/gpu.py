@@ -102,7 +102,7 @@ the memory side (``overlap`` applies to it as to HBM traffic). Where the spec gi
 source found), or the kernel no ``index_columns``, the limiter does not apply.
 
 fp8 (``--dtype fp8``) in a forward step: the linear layers run in fp8 at the kernel's ``fp8_efficiency`` of the fp8
-peak (default ``efficiency``); attention's QK^T and PV run at the 16-bit peak (the GPU's bf16, else fp16) at
+peak (fitted on fp8 inference runs; default ``efficiency``); attention's QK^T and PV run at the 16-bit peak (the GPU's bf16, else fp16) at
 ``efficiency``, reading the KV cache in fp8, as TensorRT-LLM's fp16 attention plugin over an fp8 KV cache does.
 Training steps and GEMMs timed alone keep ``efficiency`` (the cluster level fits its own on fp8 training runs).
 
