@@ -31,6 +31,9 @@ pandas) 1.10/1.13, 1.20/1.35, 1.35/1.43.
 Session 5, after the numpy pricing core and the kept parses (same command, 5 rounds, load 10.0-11.8): a new
 question on the warm cache 0.51/0.53 (7B), 0.57/0.54 (70B), 0.65/0.60 (405B): 0.34-0.39 CPU-s against
 llm-analysis's 0.65-0.66; cold 1.17/1.24, 1.21/1.17, 1.36/1.39; warm 0.16/0.15, 0.17/0.13, 0.17/0.15.
+The same code on an idle machine (``python bench/run.py`` in a fresh clone of 507ebfd, load 0.8-1.0): a new
+question 0.44/0.52, 0.63/0.68, 0.57/0.63; cold 1.14/1.12, 1.31/1.28, 1.40/1.35; warm 0.12/0.10, 0.15/0.13,
+0.11/0.10.
 """
 from __future__ import annotations
 
